@@ -1,0 +1,34 @@
+/* The reel command: subcommand table and shared helpers (private to cli/). */
+#ifndef REEL_CLI_H
+#define REEL_CLI_H
+
+/* Exit codes (design.md). */
+enum { REEL_EXIT_OK = 0, REEL_EXIT_FAIL = 1, REEL_EXIT_USAGE = 2 };
+
+typedef struct reel_cli_cmd {
+    const char *name;
+    const char *summary; /* one line for `reel --help` */
+    const char *help;    /* full text for `reel NAME --help` */
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+} reel_cli_cmd;
+
+/* Prints "reel: where: message" to stderr. */
+void reel_cli_error(const char *where, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Usage error: prints the message and a hint to run --help; returns REEL_EXIT_USAGE. */
+int reel_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Runtime failure from the library: prints "reel: where: <reel_last_error()>"; returns 1. */
+int reel_cli_fail(const char *where);
+
+/* 1 if argv holds -h or --help before a "--". */
+int reel_cli_wants_help(int argc, char **argv);
+
+/* Parses a non-negative integer option value; on error prints a usage message, returns -1. */
+int reel_cli_parse_int(const char *cmd, const char *opt, const char *text, long min, long max,
+                       long *out);
+
+extern const reel_cli_cmd reel_cmd_info;
+extern const reel_cli_cmd reel_cmd_version;
+
+#endif

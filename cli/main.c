@@ -1,0 +1,114 @@
+/* reel — turn a one-line idea into a finished video, offline.
+ * Subcommand dispatch, --help and --version. Each subcommand lives in cmd_<name>.c. */
+#include "cli/cli.h"
+#include "core/core.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Only subcommands that work are listed. */
+static const reel_cli_cmd *const commands[] = {
+    &reel_cmd_info,
+    &reel_cmd_version,
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+void reel_cli_error(const char *where, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "reel: %s: ", where);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int reel_cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "reel: %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'reel %s --help'.\n", cmd);
+    va_end(ap);
+    return REEL_EXIT_USAGE;
+}
+
+int reel_cli_fail(const char *where)
+{
+    const char *msg = reel_last_error();
+    reel_cli_error(where, "%s", *msg ? msg : reel_strerror(reel_last_error_code()));
+    return REEL_EXIT_FAIL;
+}
+
+int reel_cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) break;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return 1;
+    }
+    return 0;
+}
+
+int reel_cli_parse_int(const char *cmd, const char *opt, const char *text, long min, long max,
+                       long *out)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || v < min || v > max) {
+        reel_cli_usage(cmd, "%s expects an integer from %ld to %ld, got '%s'", opt, min, max, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void print_help(FILE *f)
+{
+    fprintf(f, "reel — turn a one-line idea into a finished video, offline.\n\n"
+               "Usage: reel <command> [options]\n\n"
+               "Commands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-12s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(f, "\nOptions:\n"
+               "  -h, --help     show this help (or 'reel <command> --help')\n"
+               "  -V, --version  show the version and build options\n\n"
+               "Environment:\n"
+               "  REEL_LOG=debug|info|warn|error   how much reel logs to stderr (default warn)\n\n"
+               "Exit status: 0 success, 1 runtime failure, 2 usage error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_help(stderr);
+        return REEL_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "help") == 0) {
+        if (argc > 2 && strcmp(name, "help") == 0) {
+            for (size_t i = 0; i < N_COMMANDS; i++)
+                if (strcmp(argv[2], commands[i]->name) == 0) {
+                    fputs(commands[i]->help, stdout);
+                    return REEL_EXIT_OK;
+                }
+            return reel_cli_usage("help", "unknown command '%s'", argv[2]);
+        }
+        print_help(stdout);
+        return REEL_EXIT_OK;
+    }
+    if (strcmp(name, "-V") == 0 || strcmp(name, "--version") == 0) name = "version";
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(name, commands[i]->name) != 0) continue;
+        if (reel_cli_wants_help(argc - 1, argv + 1)) {
+            fputs(commands[i]->help, stdout);
+            return REEL_EXIT_OK;
+        }
+        return commands[i]->run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "reel: unknown command '%s'\nTry 'reel --help' for the list of commands.\n",
+            name);
+    return REEL_EXIT_USAGE;
+}

@@ -1,0 +1,37 @@
+/* reel core: allocation helpers and a scratch arena.
+ *
+ * reel_x*() are for small internal allocations: they abort with a message on OOM (style.md).
+ * Size-dependent allocations (weights, caches, frames) use reel_aligned_alloc(), which returns
+ * NULL and sets REEL_ENOMEM so the caller can fail cleanly.
+ */
+#ifndef REEL_CORE_ALLOC_H
+#define REEL_CORE_ALLOC_H
+
+#include <stddef.h>
+
+/* malloc/calloc/realloc/strdup that abort on failure. Free with free(). */
+void *reel_xmalloc(size_t size);
+void *reel_xcalloc(size_t n, size_t size);
+void *reel_xrealloc(void *p, size_t size);
+char *reel_xstrdup(const char *s);
+/* printf into a new string (owned by the caller). */
+char *reel_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Aligned allocation (alignment a power of two >= sizeof(void *)), zeroed if zero != 0.
+ * Returns NULL and sets REEL_ENOMEM naming `what` on failure. Free with reel_aligned_free(). */
+void *reel_aligned_alloc(size_t size, size_t alignment, int zero, const char *what);
+void reel_aligned_free(void *p);
+
+/* n*size with overflow check: returns 0 and sets *out on success, REEL_ERANGE on overflow. */
+int reel_mul_size(size_t n, size_t size, size_t *out);
+
+/* Arena: bump allocation from 64-byte-aligned blocks, freed as a unit. Per-call scratch. */
+typedef struct reel_arena reel_arena;
+reel_arena *reel_arena_init(size_t block_size); /* aborts on OOM; block_size 0 = 1 MiB */
+void reel_arena_free(reel_arena *a);            /* NULL is a no-op */
+/* Returns 64-byte-aligned memory valid until reset/free; NULL (REEL_ENOMEM) if it cannot grow. */
+void *reel_arena_alloc(reel_arena *a, size_t size);
+void reel_arena_reset(reel_arena *a); /* keeps the first block, drops the others */
+size_t reel_arena_used(const reel_arena *a);
+
+#endif

@@ -1,0 +1,24 @@
+/* reel core: everything the other modules stand on. Include this, or the one header you need.
+ *
+ *   core/error.h     error codes, reel_strerror(), per-thread reel_last_error()
+ *   core/log.h       leveled logging (REEL_LOG=debug|info|warn|error)
+ *   core/alloc.h     allocation helpers, scratch arena
+ *   core/pool.h      persistent thread pool with parallel-for
+ *   core/file.h      mmap, whole-file reads, atomic writes, mkdir -p
+ *   core/hash.h      SHA-256 (OpenSSL), hex
+ *   core/json.h      jansson helpers, canonical JSON for hashing
+ *   core/progress.h  progress display (bar, rate, ETA)
+ *   core/http.h      libcurl: downloads with resume, JSON POST, retries
+ */
+#ifndef REEL_CORE_H
+#define REEL_CORE_H
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/file.h"
+#include "core/hash.h"
+#include "core/http.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/pool.h"
+#include "core/progress.h"
+#endif

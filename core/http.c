@@ -1,0 +1,384 @@
+#include "core/http.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/progress.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MEM_MAX ((size_t)256 << 20)
+#define ERR_BODY_MAX 4096
+
+reel_http_opts reel_http_default_opts(void)
+{
+    reel_http_opts o = {0};
+    o.connect_timeout_ms = 10000;
+    o.timeout_ms = 0;
+    o.stall_timeout_ms = 30000;
+    o.retries = 4;
+    o.backoff_ms = 500;
+    return o;
+}
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* What one attempt is writing into. */
+typedef struct {
+    CURL *curl;
+    /* memory sink */
+    char *mem;
+    size_t mem_n, mem_cap, mem_max;
+    /* file sink (downloads) */
+    FILE *fp;
+    uint64_t offset;  /* bytes already in the file before this attempt */
+    uint64_t written; /* bytes written by this attempt */
+    int checked;      /* the status has been looked at */
+    long status;
+    int truncated;    /* the server ignored our Range: the file restarted from 0 */
+    reel_progress *progress;
+    /* error body of an HTTP error answer */
+    char err[ERR_BODY_MAX];
+    size_t err_n;
+    /* streaming */
+    int (*on_data)(void *, const char *, size_t);
+    void *ctx;
+    int stopped;
+    int io_error;
+} sink;
+
+static size_t mem_put(sink *s, const char *data, size_t n)
+{
+    if (s->mem_n + n > s->mem_max) return 0;
+    if (s->mem_n + n + 1 > s->mem_cap) {
+        size_t cap = s->mem_cap ? s->mem_cap : 4096;
+        while (cap < s->mem_n + n + 1) cap *= 2;
+        s->mem = reel_xrealloc(s->mem, cap);
+        s->mem_cap = cap;
+    }
+    memcpy(s->mem + s->mem_n, data, n);
+    s->mem_n += n;
+    s->mem[s->mem_n] = '\0';
+    return n;
+}
+
+static size_t on_write(char *data, size_t one, size_t n, void *arg)
+{
+    sink *s = arg;
+    (void)one;
+    if (!s->checked) {
+        s->checked = 1;
+        curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->status);
+        if (s->fp && s->status == 200 && s->offset > 0) {
+            /* Range ignored: start the file over. */
+            if (fflush(s->fp) != 0 || ftruncate(fileno(s->fp), 0) != 0 ||
+                fseek(s->fp, 0, SEEK_SET) != 0) {
+                s->io_error = errno;
+                return 0;
+            }
+            s->offset = 0;
+            s->truncated = 1;
+        }
+        if (s->progress && s->status < 300) {
+            curl_off_t len = -1;
+            curl_easy_getinfo(s->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+            if (len > 0) reel_progress_set_total(s->progress, s->offset + (uint64_t)len);
+        }
+    }
+    if (s->status >= 300) {
+        size_t room = ERR_BODY_MAX - 1 - s->err_n, k = n < room ? n : room;
+        memcpy(s->err + s->err_n, data, k);
+        s->err_n += k;
+        s->err[s->err_n] = '\0';
+        return n;
+    }
+    if (s->fp) {
+        if (fwrite(data, 1, n, s->fp) != n) {
+            s->io_error = errno ? errno : EIO;
+            return 0;
+        }
+        s->written += n;
+        reel_progress_update(s->progress, s->offset + s->written);
+        return n;
+    }
+    if (s->on_data) {
+        s->written += n;
+        if (s->on_data(s->ctx, data, n) != 0) {
+            s->stopped = 1;
+            return 0;
+        }
+        return n;
+    }
+    return mem_put(s, data, n);
+}
+
+static int transient_curl(CURLcode c)
+{
+    switch (c) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_SSL_CONNECT_ERROR: return 1;
+    default: return 0;
+    }
+}
+
+static int transient_status(long st)
+{
+    return st == 408 || st == 429 || st == 500 || st == 502 || st == 503 || st == 504;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
+static CURL *easy_new(const char *url, const reel_http_opts *o, struct curl_slist **hdrs,
+                      char *errbuf)
+{
+    pthread_once(&curl_once, curl_init_once);
+    CURL *c = curl_easy_init();
+    if (!c) return NULL;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "reel/0.1");
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    if (o->timeout_ms > 0) curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+    if (o->stall_timeout_ms > 0) {
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (o->stall_timeout_ms + 999) / 1000);
+    }
+    *hdrs = NULL;
+    for (const char *const *h = o->headers; h && *h; h++) *hdrs = curl_slist_append(*hdrs, *h);
+    if (o->bearer_token) {
+        char *a = reel_xasprintf("Authorization: Bearer %s", o->bearer_token);
+        *hdrs = curl_slist_append(*hdrs, a);
+        free(a);
+    }
+    return c;
+}
+
+/* The server's error message, shortened for one line. */
+static const char *err_excerpt(sink *s)
+{
+    for (size_t i = 0; i < s->err_n; i++)
+        if (s->err[i] == '\n' || s->err[i] == '\r') s->err[i] = ' ';
+    if (s->err_n > 200) strcpy(s->err + 197, "...");
+    return s->err;
+}
+
+/* Runs one request with retries. kind: 0 memory, 1 file (fp set by caller), 2 stream. */
+static int perform(const char *url, const reel_http_opts *o, const char *post_body,
+                   struct curl_slist *extra, sink *s, const char *path_for_resume)
+{
+    long backoff = o->backoff_ms > 0 ? o->backoff_ms : 1;
+    int rc = 0;
+    for (int attempt = 0;; attempt++) {
+        char errbuf[CURL_ERROR_SIZE] = "";
+        struct curl_slist *hdrs;
+        CURL *c = easy_new(url, o, &hdrs, errbuf);
+        if (!c) return reel_set_error(REEL_ENOMEM, "%s: cannot create a curl handle", url);
+        for (struct curl_slist *e = extra; e; e = e->next) hdrs = curl_slist_append(hdrs, e->data);
+        if (hdrs) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+        if (post_body) {
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, post_body);
+            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(post_body));
+        }
+        s->curl = c;
+        s->checked = 0;
+        s->status = 0;
+        s->err_n = 0;
+        s->err[0] = '\0';
+        s->mem_n = 0;
+        s->written = 0;
+        if (s->fp) {
+            fflush(s->fp);
+            struct stat st;
+            s->offset = fstat(fileno(s->fp), &st) == 0 ? (uint64_t)st.st_size : 0;
+            if (fseek(s->fp, 0, SEEK_END) != 0) s->offset = 0;
+            if (s->offset > 0) {
+                curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)s->offset);
+                REEL_LOGI("%s: resuming at byte %llu", path_for_resume,
+                          (unsigned long long)s->offset);
+            }
+        }
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+        CURLcode cc = curl_easy_perform(c);
+        long status = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        s->status = status;
+        curl_easy_cleanup(c);
+        curl_slist_free_all(hdrs);
+
+        int transient = 0;
+        if (s->stopped) return reel_set_error(REEL_ECANCELED, "%s: stopped by the reader", url);
+        if (s->io_error) {
+            errno = s->io_error;
+            return reel_set_error_errno("%s: writing %s", url,
+                                        path_for_resume ? path_for_resume : "memory");
+        }
+        if (cc == CURLE_WRITE_ERROR && !s->fp && !s->on_data)
+            return reel_set_error(REEL_ERANGE, "%s: answer larger than %zu bytes", url, s->mem_max);
+        if (cc == CURLE_RANGE_ERROR || status == 416) {
+            /* Our partial file is longer than the resource: start over. */
+            if (s->fp && s->offset > 0 && attempt == 0) {
+                if (ftruncate(fileno(s->fp), 0) == 0) continue;
+            }
+            return reel_set_error(REEL_EHTTP, "%s: server refused the byte range", url);
+        }
+        if (cc != CURLE_OK) {
+            rc = reel_set_error(cc == CURLE_OPERATION_TIMEDOUT ? REEL_ETIMEDOUT : REEL_ENET,
+                                "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+            transient = transient_curl(cc) && !(s->on_data && s->written > 0);
+        } else if (status >= 400) {
+            rc = reel_set_error(REEL_EHTTP, "%s: HTTP %ld%s%s", url, status, s->err_n ? ": " : "",
+                                err_excerpt(s));
+            transient = transient_status(status);
+        } else {
+            return 0;
+        }
+        if (!transient || attempt >= o->retries) return rc;
+        REEL_LOGW("%s (attempt %d of %d, retrying in %.1f s)", reel_last_error(), attempt + 1,
+                  o->retries + 1, (double)backoff / 1000);
+        sleep_ms(backoff);
+        backoff *= 2;
+    }
+}
+
+int reel_http_get_file(const char *url, const char *path, const reel_http_opts *opts)
+{
+    reel_http_opts o = opts ? *opts : reel_http_default_opts();
+    char *part = reel_xasprintf("%s.part", path);
+    sink s = {0};
+    int rc = 0;
+    s.fp = fopen(part, "ab");
+    if (!s.fp) {
+        rc = reel_set_error_errno("%s", part);
+        goto fail;
+    }
+    if (o.progress) {
+        const char *base = strrchr(path, '/');
+        s.progress = reel_progress_init(base ? base + 1 : path, 0, "B");
+    }
+    rc = perform(url, &o, NULL, NULL, &s, part);
+    if (rc < 0) goto fail;
+    if (fflush(s.fp) != 0 || fsync(fileno(s.fp)) != 0) {
+        rc = reel_set_error_errno("%s: flush", part);
+        goto fail;
+    }
+    fclose(s.fp);
+    s.fp = NULL;
+    if (o.expect_sha256) {
+        uint8_t d[REEL_SHA256_SIZE];
+        char hex[REEL_SHA256_HEX_SIZE];
+        if ((rc = reel_sha256_file(part, d)) < 0) goto fail;
+        reel_hex(d, sizeof d, hex);
+        if (strcasecmp(hex, o.expect_sha256) != 0) {
+            unlink(part);
+            rc = reel_set_error(REEL_EFORMAT, "%s: checksum mismatch: got sha256 %s, expected %s",
+                                url, hex, o.expect_sha256);
+            goto fail;
+        }
+    }
+    if (rename(part, path) != 0) {
+        rc = reel_set_error_errno("%s: rename from %s", path, part);
+        goto fail;
+    }
+fail:
+    if (s.fp) fclose(s.fp);
+    if (rc == 0)
+        reel_progress_finish(s.progress);
+    else
+        reel_progress_cancel(s.progress);
+    free(part);
+    return rc;
+}
+
+int reel_http_get(const char *url, const reel_http_opts *opts, char **body, size_t *size,
+                  long *status)
+{
+    reel_http_opts o = opts ? *opts : reel_http_default_opts();
+    sink s = {0};
+    s.mem_max = MEM_MAX;
+    int rc = perform(url, &o, NULL, NULL, &s, NULL);
+    if (status) *status = s.status;
+    if (rc == 0 && !s.mem) s.mem = reel_xcalloc(1, 1);
+    if (body) *body = s.mem;
+    else free(s.mem);
+    if (size) *size = s.mem_n;
+    return rc;
+}
+
+int reel_http_post_json(const char *url, const json_t *body, const reel_http_opts *opts,
+                        json_t **response, long *status)
+{
+    reel_http_opts o = opts ? *opts : reel_http_default_opts();
+    if (o.timeout_ms == 0) o.timeout_ms = 600000;
+    *response = NULL;
+    char *text = json_dumps(body, JSON_COMPACT);
+    if (!text) return reel_set_error(REEL_EINVAL, "%s: request body is not serialisable", url);
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    h = curl_slist_append(h, "Accept: application/json");
+    sink s = {0};
+    s.mem_max = MEM_MAX;
+    int rc = perform(url, &o, text, h, &s, NULL);
+    curl_slist_free_all(h);
+    free(text);
+    if (status) *status = s.status;
+    if (rc == 0) {
+        *response = reel_json_parse(s.mem ? s.mem : "", s.mem_n, url);
+        if (!*response) {
+            char excerpt[81];
+            snprintf(excerpt, sizeof excerpt, "%s", s.mem ? s.mem : "");
+            for (char *p = excerpt; *p; p++)
+                if (*p == '\n' || *p == '\r') *p = ' ';
+            rc = reel_set_error(REEL_EFORMAT, "%s: answer is not JSON (%s): \"%s\"", url,
+                                reel_last_error(), excerpt);
+        }
+    }
+    free(s.mem);
+    return rc;
+}
+
+int reel_http_post_stream(const char *url, const json_t *body, const reel_http_opts *opts,
+                          int (*on_data)(void *ctx, const char *data, size_t size), void *ctx,
+                          long *status)
+{
+    reel_http_opts o = opts ? *opts : reel_http_default_opts();
+    char *text = json_dumps(body, JSON_COMPACT);
+    if (!text) return reel_set_error(REEL_EINVAL, "%s: request body is not serialisable", url);
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    sink s = {0};
+    s.on_data = on_data;
+    s.ctx = ctx;
+    int rc = perform(url, &o, text, h, &s, NULL);
+    curl_slist_free_all(h);
+    free(text);
+    if (status) *status = s.status;
+    return rc;
+}

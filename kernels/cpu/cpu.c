@@ -1,0 +1,65 @@
+/* CPU feature detection for run-time kernel dispatch. */
+#include "kernels/kernels-impl.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+static reel_cpu_features features;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void detect(void)
+{
+    const char *force = getenv("REEL_CPU");
+    if (force && strcmp(force, "scalar") == 0) return;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    features.sse42 = __builtin_cpu_supports("sse4.2");
+    features.avx = __builtin_cpu_supports("avx");
+    features.avx2 = __builtin_cpu_supports("avx2");
+    features.fma = __builtin_cpu_supports("fma");
+    features.avx512f = __builtin_cpu_supports("avx512f");
+    features.avx512bw = __builtin_cpu_supports("avx512bw");
+    features.avx512vl = __builtin_cpu_supports("avx512vl");
+    features.avx512vnni = __builtin_cpu_supports("avx512vnni");
+    unsigned a, b, c, d;
+    if (__get_cpuid(1, &a, &b, &c, &d)) features.f16c = features.avx && (c & (1u << 29)) != 0;
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) {
+        features.avxvnni = features.avx2 && (a & (1u << 4)) != 0;
+        features.avx512bf16 = features.avx512f && (a & (1u << 5)) != 0;
+    }
+#endif
+}
+
+const reel_cpu_features *reel_kernels_cpu(void)
+{
+    pthread_once(&once, detect);
+    return &features;
+}
+
+void reel_kernels_cpu_describe(char *buf, size_t size)
+{
+    const reel_cpu_features *f = reel_kernels_cpu();
+    struct {
+        int on;
+        const char *name;
+    } list[] = {
+        {f->sse42, "sse4.2"},         {f->avx, "avx"},           {f->avx2, "avx2"},
+        {f->fma, "fma"},              {f->f16c, "f16c"},         {f->avxvnni, "avx-vnni"},
+        {f->avx512f, "avx512f"},      {f->avx512bw, "avx512bw"}, {f->avx512vl, "avx512vl"},
+        {f->avx512vnni, "avx512vnni"}, {f->avx512bf16, "avx512bf16"},
+    };
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) {
+        if (!list[i].on) continue;
+        int k = snprintf(buf + n, size - n, "%s%s", n ? " " : "", list[i].name);
+        if (k < 0 || (size_t)k >= size - n) break;
+        n += (size_t)k;
+    }
+    if (n == 0) snprintf(buf, size, "none (scalar kernels)");
+}

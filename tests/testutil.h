@@ -1,0 +1,60 @@
+/* Helpers shared by the tests (cmocka is included here, in the order it needs). */
+#ifndef REEL_TESTUTIL_H
+#define REEL_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* Output of a child process. */
+typedef struct {
+    int status;  /* exit code, or 128+signal */
+    char *out;   /* stdout, NUL-terminated (free) */
+    char *err;   /* stderr, NUL-terminated (free) */
+} tu_result;
+
+/* Runs argv (argv[0] a path) with optional stdin text; captures stdout/stderr. */
+tu_result tu_run(char *const argv[], const char *stdin_text);
+void tu_result_free(tu_result *r);
+
+/* The reel binary under test ($REEL_BIN) and the source tree ($REEL_SOURCE_DIR). */
+const char *tu_reel_bin(void);
+const char *tu_source_dir(void);
+
+/* A fresh temporary folder (mkdtemp under $TMPDIR or /tmp); removed by tu_rmtree. */
+char *tu_tmpdir(void);
+void tu_rmtree(const char *path);
+
+/* Writes a file (aborts the test on failure). */
+void tu_write_file(const char *path, const void *data, size_t size);
+
+/* 1 if haystack contains needle. */
+int tu_contains(const char *haystack, const char *needle);
+
+#endif
+
+/* A loopback HTTP/1.1 test server (127.0.0.1, ephemeral port), one thread, one connection at a
+ * time, "Connection: close" on every answer. The handler writes a whole raw response (or part of
+ * one, to simulate a dropped connection) to fd. */
+typedef struct tu_http_req {
+    char method[16];
+    char path[1024];
+    char *headers; /* raw header block, lowercase names not guaranteed */
+    char *body;
+    size_t body_len;
+    long range_start; /* from "Range: bytes=N-", -1 if absent */
+} tu_http_req;
+
+typedef void (*tu_http_handler)(void *ctx, const tu_http_req *req, int fd);
+typedef struct tu_httpd tu_httpd;
+
+tu_httpd *tu_httpd_start(tu_http_handler handler, void *ctx);
+int tu_httpd_port(const tu_httpd *s);
+void tu_httpd_stop(tu_httpd *s);
+
+/* Writes a complete response with the given status, content type and body. */
+void tu_http_respond(int fd, int status, const char *ctype, const void *body, size_t len);
+/* write() all of buf (ignores errors: the client may be gone). */
+void tu_write_all(int fd, const void *buf, size_t len);
