@@ -28,7 +28,15 @@ int reel_cli_wants_help(int argc, char **argv);
 int reel_cli_parse_int(const char *cmd, const char *opt, const char *text, long min, long max,
                        long *out);
 
-extern const reel_cli_cmd reel_cmd_info;
-extern const reel_cli_cmd reel_cmd_version;
+/* Adds a subcommand to the table (called before main by REEL_CLI_COMMAND). */
+void reel_cli_register(const reel_cli_cmd *cmd);
+
+/* Registers the reel_cli_cmd `var` defined in a cmd_<name>.c file: a new subcommand needs no
+ * edit anywhere else. Only subcommands that work are registered. */
+#define REEL_CLI_COMMAND(var)                                                                      \
+    __attribute__((constructor)) static void register_##var(void)                                 \
+    {                                                                                              \
+        reel_cli_register(&var);                                                                   \
+    }
 
 #endif

@@ -42,7 +42,7 @@ static int run(int argc, char **argv)
     return show_devices();
 }
 
-const reel_cli_cmd reel_cmd_info = {
+static const reel_cli_cmd reel_cmd_info = {
     "info",
     "show the compute devices (--devices)",
     "Usage: reel info --devices\n\n"
@@ -50,3 +50,4 @@ const reel_cli_cmd reel_cmd_info = {
     "              or why none can be used (no CUDA in this build, no driver, no GPU)\n",
     run,
 };
+REEL_CLI_COMMAND(reel_cmd_info)

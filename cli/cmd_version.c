@@ -24,7 +24,7 @@ static int run(int argc, char **argv)
     return REEL_EXIT_OK;
 }
 
-const reel_cli_cmd reel_cmd_version = {
+static const reel_cli_cmd reel_cmd_version = {
     "version",
     "show the version and build options (CPU features, CUDA)",
     "Usage: reel version   (also: reel --version, reel -V)\n\n"
@@ -33,3 +33,4 @@ const reel_cli_cmd reel_cmd_version = {
     "and the versions of the libraries reel was linked against.\n",
     run,
 };
+REEL_CLI_COMMAND(reel_cmd_version)

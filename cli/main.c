@@ -8,12 +8,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Only subcommands that work are listed. */
-static const reel_cli_cmd *const commands[] = {
-    &reel_cmd_info,
-    &reel_cmd_version,
-};
-#define N_COMMANDS (sizeof commands / sizeof commands[0])
+#define MAX_COMMANDS 64
+
+/* Filled by REEL_CLI_COMMAND constructors, sorted by name in main(). */
+static const reel_cli_cmd *commands[MAX_COMMANDS];
+static size_t N_COMMANDS;
+
+void reel_cli_register(const reel_cli_cmd *cmd)
+{
+    REEL_ASSERT(N_COMMANDS < MAX_COMMANDS);
+    commands[N_COMMANDS++] = cmd;
+}
+
+static int cmp_cmd(const void *a, const void *b)
+{
+    return strcmp((*(const reel_cli_cmd *const *)a)->name, (*(const reel_cli_cmd *const *)b)->name);
+}
 
 void reel_cli_error(const char *where, const char *fmt, ...)
 {
@@ -82,6 +92,7 @@ static void print_help(FILE *f)
 
 int main(int argc, char **argv)
 {
+    qsort(commands, N_COMMANDS, sizeof commands[0], cmp_cmd);
     if (argc < 2) {
         print_help(stderr);
         return REEL_EXIT_USAGE;
