@@ -1,0 +1,2 @@
+# llm/ tokenizer and chat formats
+reel_test(test_llm_tokenizer LABELS unit golden)
