@@ -1,2 +1,3 @@
 # llm/ tokenizer and chat formats
 reel_test(test_llm_tokenizer LABELS unit golden)
+reel_test(test_llm_chat LABELS unit golden)
