@@ -853,16 +853,16 @@ static reel_llm_tokenizer *build_json(const char *json, size_t len, const char *
                            (int)tok->suffix[i]);
             goto fail;
         }
-    if (v) {
-        if (v->bos_id >= 0 && v->bos_id < n) tok->bos = v->bos_id;
-        if (v->eos_id >= 0 && v->eos_id < n) tok->eos = v->eos_id;
-        if (!seen_template) {
-            if (v->add_bos && tok->bos >= 0) tok->prefix[tok->n_prefix++] = tok->bos;
-            if (v->add_eos && tok->eos >= 0) tok->suffix[tok->n_suffix++] = tok->eos;
-        }
-    }
+    if (v && v->bos_id >= 0 && v->bos_id < n) tok->bos = v->bos_id;
+    if (v && v->eos_id >= 0 && v->eos_id < n) tok->eos = v->eos_id;
     if (tok->bos < 0) tok->bos = tok->n_prefix ? tok->prefix[0] : smap_get(&tok->added_text, "<s>", 3);
     if (tok->eos < 0) tok->eos = smap_get(&tok->added_text, "</s>", 4);
+    /* Without a template post-processor, the vocabulary's add_bos/add_eos (tokenizer_config.json
+     * add_bos_token, as transformers applies it) decide. */
+    if (v && !seen_template) {
+        if (v->add_bos && tok->bos >= 0) tok->prefix[tok->n_prefix++] = tok->bos;
+        if (v->add_eos && tok->eos >= 0) tok->suffix[tok->n_suffix++] = tok->eos;
+    }
     if (finish_common(tok, where) < 0) goto fail;
     json_decref(root);
     return tok;
