@@ -977,7 +977,9 @@ typedef struct cache_ent {
     int used;
 } cache_ent;
 
-#define CACHE_CAP 8192  /* slots; entries stop being added at 3/4 */
+/* Word cache slots: sized by the text (about one per 8 bytes), entries stop being added at 3/4. */
+#define CACHE_MIN 256
+#define CACHE_MAX 65536
 #define CACHE_MAX_WORD 256
 
 typedef struct enc_ctx {
@@ -994,7 +996,7 @@ typedef struct enc_ctx {
     pcre2_match_context *mctx;
     pcre2_jit_stack *jstack;
     cache_ent *cache;
-    size_t cache_n;
+    size_t cache_n, cache_cap;
     char *cache_bytes;
     size_t cb_n, cb_cap;
     int32_t *cache_ids;
@@ -1147,10 +1149,10 @@ static void bpe_word(enc_ctx *c, const unsigned char *w, size_t len)
         bpe_word_uncached(c, w, len);
         return;
     }
-    if (!c->cache) c->cache = reel_xcalloc(CACHE_CAP, sizeof *c->cache);
+    if (!c->cache) c->cache = reel_xcalloc(c->cache_cap, sizeof *c->cache);
     uint64_t h = hash_bytes(w, len);
-    size_t i = h & (CACHE_CAP - 1);
-    for (; c->cache[i].used; i = (i + 1) & (CACHE_CAP - 1)) {
+    size_t i = h & (c->cache_cap - 1);
+    for (; c->cache[i].used; i = (i + 1) & (c->cache_cap - 1)) {
         cache_ent *e = &c->cache[i];
         if (e->hash == h && e->len == len && memcmp(c->cache_bytes + e->off, w, len) == 0) {
             for (uint32_t k = 0; k < e->n_ids; k++) emit(c, c->cache_ids[e->ids_off + k]);
@@ -1159,7 +1161,7 @@ static void bpe_word(enc_ctx *c, const unsigned char *w, size_t len)
     }
     size_t start = c->n;
     bpe_word_uncached(c, w, len);
-    if (c->err || c->cache_n * 4 >= CACHE_CAP * 3) return;
+    if (c->err || c->cache_n * 4 >= c->cache_cap * 3) return;
     size_t nid = c->n - start;
     if (c->cb_n + len > c->cb_cap) {
         c->cb_cap = (c->cb_cap + len) * 2;
@@ -1430,7 +1432,8 @@ int reel_llm_tokenizer_encode(const reel_llm_tokenizer *tok, const char *text, s
     *n_ids = 0;
     char *clean = NULL;
     if (!utf8_valid(text, len)) text = clean = reel_llm_utf8_sanitize(text, len, &len);
-    enc_ctx c = {.tok = tok, .flags = flags};
+    enc_ctx c = {.tok = tok, .flags = flags, .cache_cap = CACHE_MIN};
+    while (c.cache_cap < CACHE_MAX && c.cache_cap * 8 < len) c.cache_cap *= 2;
     c.md = pcre2_match_data_create(1, NULL);
     if (!c.md) {
         free(clean);
