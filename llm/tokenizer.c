@@ -371,7 +371,7 @@ static pcre2_code *regex_compile(const char *pattern, int literal, const char *w
     char *tr = literal ? reel_xstrdup(pattern) : regex_translate(pattern);
     int err;
     PCRE2_SIZE off;
-    uint32_t opt = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : PCRE2_MULTILINE);
+    uint32_t opt = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP | PCRE2_MULTILINE);
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)tr, PCRE2_ZERO_TERMINATED, opt, &err, &off, NULL);
     free(tr);
     if (!re) {
