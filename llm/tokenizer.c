@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,10 +62,13 @@ static int utf8_seq(const unsigned char *s, size_t n, size_t *bad)
     return 0;
 }
 
-char *reel_llm_utf8_sanitize(const char *s, size_t len, size_t *out_len)
+/* As reel_llm_utf8_sanitize, NULL when out of memory. */
+static char *utf8_sanitize(const char *s, size_t len, size_t *out_len)
 {
     /* Worst case: every byte becomes U+FFFD (3 bytes). */
-    char *out = reel_xmalloc(len * 3 + 1);
+    if (len > (SIZE_MAX - 1) / 3) return NULL;
+    char *out = malloc(len * 3 + 1);
+    if (!out) return NULL;
     size_t o = 0;
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
@@ -80,6 +84,13 @@ char *reel_llm_utf8_sanitize(const char *s, size_t len, size_t *out_len)
     }
     out[o] = 0;
     if (out_len) *out_len = o;
+    return out;
+}
+
+char *reel_llm_utf8_sanitize(const char *s, size_t len, size_t *out_len)
+{
+    char *out = utf8_sanitize(s, len, out_len);
+    if (!out) reel_set_error(REEL_ENOMEM, "out of memory for %zu bytes of text", len);
     return out;
 }
 
@@ -132,10 +143,8 @@ static int is_white_space(uint32_t c)
 static uint16_t byte_to_cp[256];
 static int16_t cp_to_byte[324];
 
-static void byte_tables_init(void)
+static void byte_tables_fill(void)
 {
-    static int done;
-    if (done) return; /* idempotent: concurrent first calls write the same values */
     for (int i = 0; i < 324; i++) cp_to_byte[i] = -1;
     int n = 0;
     for (int b = 0; b < 256; b++) {
@@ -144,7 +153,12 @@ static void byte_tables_init(void)
         byte_to_cp[b] = (uint16_t)cp;
         cp_to_byte[cp] = (int16_t)b;
     }
-    done = 1;
+}
+
+static void byte_tables_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, byte_tables_fill);
 }
 
 /* Byte-level text -> raw bytes. Returns the byte count, or -1 if some character is outside the
@@ -830,8 +844,17 @@ static reel_llm_tokenizer *build_json(const char *json, size_t len, const char *
                                           "byte-level BPE is supported", where);
         goto fail;
     }
+    /* The decoder: ByteLevel, alone or in a Sequence (nothing else makes sense for byte-level
+     * BPE; null keeps the byte-level decoding too). */
     json_t *dec = json_object_get(root, "decoder");
     const char *dtype = json_string_value(json_object_get(dec, "type"));
+    if (dtype && strcmp(dtype, "Sequence") == 0) {
+        json_t *list = json_object_get(dec, "decoders");
+        for (size_t i = 0; i < json_array_size(list); i++) {
+            const char *t = json_string_value(json_object_get(json_array_get(list, i), "type"));
+            if (t && strcmp(t, "ByteLevel") == 0) dtype = t;
+        }
+    }
     if (dec && !json_is_null(dec) && (!dtype || strcmp(dtype, "ByteLevel") != 0)) {
         reel_set_error(REEL_EUNSUPPORTED, "%s: decoder type '%s' is not supported (only ByteLevel)",
                        where, dtype ? dtype : "?");
@@ -1431,7 +1454,11 @@ int reel_llm_tokenizer_encode(const reel_llm_tokenizer *tok, const char *text, s
     *ids = NULL;
     *n_ids = 0;
     char *clean = NULL;
-    if (!utf8_valid(text, len)) text = clean = reel_llm_utf8_sanitize(text, len, &len);
+    if (!utf8_valid(text, len)) {
+        text = clean = utf8_sanitize(text, len, &len);
+        if (!clean)
+            return reel_set_error(REEL_ENOMEM, "tokenizer: out of memory for %zu bytes of text", len);
+    }
     enc_ctx c = {.tok = tok, .flags = flags, .cache_cap = CACHE_MIN};
     while (c.cache_cap < CACHE_MAX && c.cache_cap * 8 < len) c.cache_cap *= 2;
     c.md = pcre2_match_data_create(1, NULL);

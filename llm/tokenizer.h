@@ -124,7 +124,8 @@ int reel_llm_detok_push(reel_llm_detok *s, int32_t id, const char **text, size_t
 void reel_llm_detok_flush(reel_llm_detok *s, const char **text, size_t *len);
 
 /* Converts len bytes into valid UTF-8 exactly as Python's bytes.decode("utf-8", "replace"):
- * returns a malloc'ed NUL-terminated string (free() it) and its length in *out_len. */
+ * returns a malloc'ed NUL-terminated string (free() it) and its length in *out_len (if not NULL);
+ * NULL with REEL_ENOMEM when out of memory. */
 char *reel_llm_utf8_sanitize(const char *s, size_t len, size_t *out_len);
 
 #ifdef __cplusplus

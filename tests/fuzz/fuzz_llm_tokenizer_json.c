@@ -84,6 +84,7 @@ static void exercise(const reel_llm_tokenizer *tok, const char *text, size_t len
         if (check && flags == 0) {
             size_t cl;
             char *clean = reel_llm_utf8_sanitize(text, len, &cl);
+            if (!clean) abort();
             if (cl != dl || memcmp(clean, dec, dl) != 0) abort();
             free(clean);
         }
