@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
 
 static char *tok_json;
@@ -316,6 +317,49 @@ static void test_variants(void **state)
     assert_int_equal(n_variants, 7);
 }
 
+/* One tokenizer shared by several threads encoding at once (the header promises this). */
+typedef struct thr_arg {
+    const reel_llm_tokenizer *tok;
+    size_t start, bad;
+} thr_arg;
+
+static void *thr_main(void *p)
+{
+    thr_arg *a = p;
+    size_t n = json_array_size(goldens);
+    for (size_t k = a->start; k < n; k += 3) {
+        json_t *g = json_array_get(goldens, k);
+        size_t len, nids;
+        unsigned char *in = unhex(json_string_value(json_object_get(g, "hex")), &len);
+        int32_t *ids;
+        if (reel_llm_tokenizer_encode(a->tok, (char *)in, len, REEL_LLM_TOK_DEFAULT, &ids, &nids) < 0 ||
+            !ids_equal(ids, nids, json_object_get(g, "ids")))
+            a->bad++;
+        else
+            free(ids);
+        free(in);
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    reel_llm_tokenizer *tok = reel_llm_tokenizer_init_json(tok_json, tok_json_len, "t.json");
+    assert_non_null(tok);
+    pthread_t th[4];
+    thr_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (thr_arg){tok, (size_t)i % 3, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, thr_main, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].bad, 0);
+    }
+    reel_llm_tokenizer_free(tok);
+}
+
 static void test_stream_decode(void **state)
 {
     (void)state;
@@ -482,7 +526,7 @@ int main(void)
         cmocka_unit_test(test_utf8_sanitize), cmocka_unit_test(test_json_goldens),
         cmocka_unit_test(test_ignore_merges), cmocka_unit_test(test_string_merges),
         cmocka_unit_test(test_gguf_arrays),   cmocka_unit_test(test_variants),
-        cmocka_unit_test(test_stream_decode),
+        cmocka_unit_test(test_threads),       cmocka_unit_test(test_stream_decode),
         cmocka_unit_test(test_bad_json),      cmocka_unit_test(test_speed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
