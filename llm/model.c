@@ -431,7 +431,7 @@ static void add_eog(reel_llm_vocab *v, int32_t id)
 }
 
 /* End-of-generation ids: eos, explicit eot/eom, and control tokens that end a chat turn. */
-static void vocab_eog(reel_llm_vocab *v, int32_t eot, int32_t eom)
+void reeli_vocab_eog(reel_llm_vocab *v, int32_t eot, int32_t eom)
 {
     static const char *const TURN_END[] = {"</s>", "<|im_end|>", "<|end|>", "<|eot_id|>",
                                            "<|endoftext|>", "<SPECIAL_12>"};
@@ -507,14 +507,14 @@ static int gguf_vocab(reel_llm_desc *d)
     v->add_bos = b && b->type == REEL_GGUF_TYPE_BOOL ? (int)b->u64 : 0;
     b = reel_gguf_find(g, "tokenizer.ggml.add_eos_token");
     v->add_eos = b && b->type == REEL_GGUF_TYPE_BOOL ? (int)b->u64 : 0;
-    vocab_eog(v, eot, eom);
+    reeli_vocab_eog(v, eot, eom);
     return 0;
 }
 
+/* d->gguf is open: hparams, vocabulary, tensors. */
 static int load_gguf(reel_llm_desc *d)
 {
     d->format = "gguf";
-    d->gguf = reel_gguf_open(d->path);
     if (!d->gguf) return reel_last_error_code();
     d->file_size = reel_gguf_size(d->gguf);
     int rc = gguf_hparams(d);
@@ -763,6 +763,14 @@ static int finish(reel_llm_desc *d)
         if (strcmp(d->tensors[d->order[i - 1]].name, d->tensors[d->order[i]].name) == 0)
             return reel_set_error(REEL_EFORMAT, "%s: tensor '%s' appears twice", d->path,
                                   d->tensors[d->order[i]].name);
+    /* head_dim absent from the metadata: the q projection says it (never H/na) */
+    for (int i = 0; d->hp.head_dim == 0 && d->hp.n_head > 0 && i < d->hp.n_layer; i++) {
+        char nm[64];
+        snprintf(nm, sizeof nm, "blk.%d.attn_q.weight", i);
+        const reel_llm_tensor *q = reel_llm_desc_tensor(d, nm);
+        if (q && q->ne[1] % d->hp.n_head == 0 && q->ne[1] / d->hp.n_head < LIMIT)
+            d->hp.head_dim = (int)(q->ne[1] / d->hp.n_head);
+    }
     int rc = check_hparams(d);
     if (rc == 0) rc = check_tensors(d);
     if (rc == 0 && d->hp.ssm_n_heads > 0) d->hp.ssm_head_dim = d->hp.ssm_d_inner / d->hp.ssm_n_heads;
@@ -782,8 +790,25 @@ reel_llm_desc *reel_llm_desc_load(const char *path)
         rc = reel_set_error_errno("%s", d->path);
     else if (S_ISDIR(st.st_mode))
         rc = reeli_hf_load(d, d->path);
-    else
+    else if ((d->gguf = reel_gguf_open(d->path)) != NULL)
         rc = load_gguf(d);
+    else
+        rc = reel_last_error_code();
+    if (rc == 0) rc = finish(d);
+    if (rc < 0) {
+        reel_llm_desc_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+reel_llm_desc *reeli_desc_load_gguf_memory(const void *data, size_t size, const char *name)
+{
+    reel_llm_desc *d = reel_xcalloc(1, sizeof *d);
+    d->path = reel_xstrdup(name);
+    d->vocab.bos_id = d->vocab.eos_id = d->vocab.unk_id = d->vocab.pad_id = -1;
+    d->gguf = reel_gguf_open_memory(data, size, name);
+    int rc = d->gguf ? load_gguf(d) : reel_last_error_code();
     if (rc == 0) rc = finish(d);
     if (rc < 0) {
         reel_llm_desc_free(d);
