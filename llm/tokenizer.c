@@ -639,7 +639,9 @@ static int parse_pre_tokenizer(reel_llm_tokenizer *tok, json_t *pt, const char *
         if (!st->re) return REEL_EFORMAT;
     } else if (strcmp(type, "ByteLevel") == 0) {
         st->kind = STEP_BYTELEVEL;
-        st->add_prefix_space = json_flag(pt, "add_prefix_space", 1);
+        /* HF requires add_prefix_space (we take a missing one as false, the modern setting);
+         * use_regex defaults to true as in HF's deserializer */
+        st->add_prefix_space = json_flag(pt, "add_prefix_space", 0);
         st->use_regex = json_flag(pt, "use_regex", 1);
         if (st->use_regex) {
             st->re = regex_compile(RE_GPT2, 0, where);
