@@ -1602,17 +1602,17 @@ int reel_llm_detok_push(reel_llm_detok *s, int32_t id, const char **text, size_t
         s->cap = (s->held + l) * 2 + 16;
         s->buf = reel_xrealloc(s->buf, s->cap);
     }
-    memcpy(s->buf + s->held, d, l);
+    if (l) memcpy(s->buf + s->held, d, l);
     size_t n = s->held + l;
-    size_t keep = incomplete_tail((const unsigned char *)s->buf, n);
+    size_t keep = n ? incomplete_tail((const unsigned char *)s->buf, n) : 0;
     size_t ready = n - keep;
     if (ready + 1 > s->out_cap) {
         s->out_cap = ready * 2 + 16;
         s->out = reel_xrealloc(s->out, s->out_cap);
     }
-    memcpy(s->out, s->buf, ready);
+    if (ready) memcpy(s->out, s->buf, ready);
     s->out[ready] = 0;
-    memmove(s->buf, s->buf + ready, keep);
+    if (keep && ready) memmove(s->buf, s->buf + ready, keep);
     s->held = keep;
     *text = s->out;
     *len = ready;
