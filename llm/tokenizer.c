@@ -867,19 +867,19 @@ static reel_llm_tokenizer *build_json(const char *json, size_t len, const char *
                              &seen_template) < 0)
         goto fail;
     for (int i = 0; i < tok->n_prefix; i++)
-        if (tok->prefix[i] >= n) {
-            reel_set_error(REEL_EFORMAT, "%s: post_processor: id %d out of range", where,
+        if (tok->prefix[i] < 0 || tok->prefix[i] >= n || !tok->text[tok->prefix[i]]) {
+            reel_set_error(REEL_EFORMAT, "%s: post_processor: id %d is not a token", where,
                            (int)tok->prefix[i]);
             goto fail;
         }
     for (int i = 0; i < tok->n_suffix; i++)
-        if (tok->suffix[i] >= n) {
-            reel_set_error(REEL_EFORMAT, "%s: post_processor: id %d out of range", where,
+        if (tok->suffix[i] < 0 || tok->suffix[i] >= n || !tok->text[tok->suffix[i]]) {
+            reel_set_error(REEL_EFORMAT, "%s: post_processor: id %d is not a token", where,
                            (int)tok->suffix[i]);
             goto fail;
         }
-    if (v && v->bos_id >= 0 && v->bos_id < n) tok->bos = v->bos_id;
-    if (v && v->eos_id >= 0 && v->eos_id < n) tok->eos = v->eos_id;
+    if (v && v->bos_id >= 0 && v->bos_id < n && tok->text[v->bos_id]) tok->bos = v->bos_id;
+    if (v && v->eos_id >= 0 && v->eos_id < n && tok->text[v->eos_id]) tok->eos = v->eos_id;
     if (tok->bos < 0) tok->bos = tok->n_prefix ? tok->prefix[0] : smap_get(&tok->added_text, "<s>", 3);
     if (tok->eos < 0) tok->eos = smap_get(&tok->added_text, "</s>", 4);
     /* Without a template post-processor, the vocabulary's add_bos/add_eos (tokenizer_config.json
@@ -1197,7 +1197,7 @@ static void bpe_word(enc_ctx *c, const unsigned char *w, size_t len)
         c->cache_ids = reel_xrealloc(c->cache_ids, c->ci_cap * sizeof *c->cache_ids);
     }
     memcpy(c->cache_bytes + c->cb_n, w, len);
-    memcpy(c->cache_ids + c->ci_n, c->ids + start, nid * sizeof *c->ids);
+    if (nid) memcpy(c->cache_ids + c->ci_n, c->ids + start, nid * sizeof *c->ids);
     c->cache[i] = (cache_ent){(uint32_t)c->cb_n, (uint32_t)len, (uint32_t)c->ci_n, (uint32_t)nid,
                               h, 1};
     c->cb_n += len, c->ci_n += nid, c->cache_n++;

@@ -468,10 +468,17 @@ static void test_bad_json(void **state)
         "\"pattern\":{\"Regex\":\"(\"},\"behavior\":\"Isolated\"}}",
         "{\"model\":{\"vocab\":{\"a\":0},\"merges\":[]},\"pre_tokenizer\":{\"type\":\"Whitespace\"}}",
         "{\"model\":{\"vocab\":{\"a\":0},\"merges\":[]}}",
+        /* the post-processor names id 5, which no token has */
+        "{\"model\":{\"vocab\":{\"a\":0},\"merges\":[]},\"added_tokens\":[{\"id\":6,"
+        "\"content\":\"<s>\"}],\"pre_tokenizer\":{\"type\":\"ByteLevel\"},\"post_processor\":"
+        "{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<s>\"}},"
+        "{\"Sequence\":{\"id\":\"A\"}}],\"special_tokens\":{\"<s>\":{\"ids\":[5]}}}}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         reel_clear_error();
-        assert_null(reel_llm_tokenizer_init_json(bad[i], strlen(bad[i]), "bad.json"));
+        reel_llm_tokenizer *t = reel_llm_tokenizer_init_json(bad[i], strlen(bad[i]), "bad.json");
+        if (t) printf("accepted bad input %zu\n", i);
+        assert_null(t);
         assert_true(tu_contains(reel_last_error(), "bad.json"));
     }
 }

@@ -8,6 +8,7 @@
 #include "llm/tokenizer.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,7 +81,10 @@ static void exercise(const reel_llm_tokenizer *tok, const char *text, size_t len
         if (reel_llm_tokenizer_encode(tok, text, len, flags, &ids, &n) < 0) continue;
         char *dec;
         size_t dl;
-        if (reel_llm_tokenizer_decode(tok, ids, n, 0, &dec, &dl) < 0) abort(); /* ids are valid */
+        if (reel_llm_tokenizer_decode(tok, ids, n, 0, &dec, &dl) < 0) { /* ids are valid */
+            fprintf(stderr, "%s\n", reel_last_error());
+            abort();
+        }
         if (check && flags == 0) {
             size_t cl;
             char *clean = reel_llm_utf8_sanitize(text, len, &cl);
