@@ -974,15 +974,20 @@ fail:
     return NULL;
 }
 
-reel_llm_tokenizer *reel_llm_tokenizer_init(const reel_llm_vocab *v)
+reel_llm_tokenizer *reeli_tokenizer_init_named(const reel_llm_vocab *v, const char *json_name)
 {
     if (!v) {
         reel_set_error(REEL_EINVAL, "tokenizer: no vocabulary");
         return NULL;
     }
     if (v->tokenizer_json) return build_json(v->tokenizer_json, strlen(v->tokenizer_json),
-                                             "tokenizer.json", v);
+                                             json_name ? json_name : "tokenizer.json", v);
     return build_gguf(v);
+}
+
+reel_llm_tokenizer *reel_llm_tokenizer_init(const reel_llm_vocab *v)
+{
+    return reeli_tokenizer_init_named(v, NULL);
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -95,7 +95,8 @@ int reel_llm_tokenizer_token_bytes(const reel_llm_tokenizer *tok, int32_t id, co
 
 /* Encodes len bytes of text (any bytes; see the UTF-8 note above). On success returns 0 and sets
  * *ids to a malloc'ed array of *n_ids ids (free() it; may be NULL when *n_ids is 0). Fails with
- * REEL_EFORMAT only if the vocabulary cannot express a byte and has no unknown token. */
+ * REEL_ENOMEM, or REEL_EFORMAT if the regex engine gives up (PCRE2 match limits). A byte the
+ * vocabulary cannot express becomes the unknown token, or is dropped without one (as HF does). */
 int reel_llm_tokenizer_encode(const reel_llm_tokenizer *tok, const char *text, size_t len,
                               uint32_t flags, int32_t **ids, size_t *n_ids);
 

@@ -3,6 +3,7 @@
  * holds only tokenizer files, is read directly. */
 #include "llm/model.h"
 #include "llm/tokenizer.h"
+#include "llm/tokenizer-vocab.h"
 
 #include "core/core.h"
 
@@ -74,11 +75,8 @@ static reel_llm_tokenizer *load_json(const char *json_path, const char *cfg_path
         reel_set_error(REEL_EFORMAT, "%s: NUL byte in the file", json_path);
         goto done;
     }
-    tok = reel_llm_tokenizer_init(&v);
-    if (!tok) {
-        reel_error_prefix("%s", json_path);
-        goto done;
-    }
+    tok = reeli_tokenizer_init_named(&v, json_path);
+    if (!tok) goto done;
     if (chat_template) {
         *chat_template = cfg ? config_template(cfg) : NULL;
         if (!*chat_template) { /* newer checkpoints keep it in chat_template.jinja */
