@@ -33,6 +33,7 @@ struct reel_llm_vocab {
 
 typedef struct reel_llm_tokenizer reel_llm_tokenizer;
 /* reel_llm_tokenizer_init naming the tokenizer.json source (a path) in error messages. */
-reel_llm_tokenizer *reeli_tokenizer_init_named(const struct reel_llm_vocab *v, const char *json_name);
+reel_llm_tokenizer *reeli_tokenizer_init_named(const struct reel_llm_vocab *v,
+                                               const char *json_name);
 
 #endif

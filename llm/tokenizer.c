@@ -39,13 +39,20 @@ static int utf8_seq(const unsigned char *s, size_t n, size_t *bad)
     int need;
     unsigned lo = 0x80, hi = 0xBF;
     if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) need = 1;
-    else if (c == 0xE0) need = 2, lo = 0xA0;
-    else if (c == 0xED) need = 2, hi = 0x9F;
-    else if (c >= 0xE1 && c <= 0xEF) need = 2;
-    else if (c == 0xF0) need = 3, lo = 0x90;
-    else if (c == 0xF4) need = 3, hi = 0x8F;
-    else if (c >= 0xF1 && c <= 0xF3) need = 3;
+    if (c >= 0xC2 && c <= 0xDF)
+        need = 1;
+    else if (c == 0xE0)
+        need = 2, lo = 0xA0;
+    else if (c == 0xED)
+        need = 2, hi = 0x9F;
+    else if (c >= 0xE1 && c <= 0xEF)
+        need = 2;
+    else if (c == 0xF0)
+        need = 3, lo = 0x90;
+    else if (c == 0xF4)
+        need = 3, hi = 0x8F;
+    else if (c >= 0xF1 && c <= 0xF3)
+        need = 3;
     else {
         *bad = 1;
         return 0;
@@ -278,9 +285,9 @@ enum { SPLIT_REMOVED, SPLIT_ISOLATED, SPLIT_MERGED_PREV, SPLIT_MERGED_NEXT, SPLI
 
 typedef struct pre_step {
     int kind;
-    int behavior, invert;             /* Split */
-    int add_prefix_space, use_regex;  /* ByteLevel */
-    pcre2_code *re;                   /* Split regex, or ByteLevel's GPT-2 regex */
+    int behavior, invert;            /* Split */
+    int add_prefix_space, use_regex; /* ByteLevel */
+    pcre2_code *re;                  /* Split regex, or ByteLevel's GPT-2 regex */
 } pre_step;
 
 typedef struct added_tok {
@@ -293,22 +300,22 @@ typedef struct added_tok {
 /* Trie over the bytes of added tokens: node 0 is the root; edges live in a hash map keyed by
  * (node << 8 | byte). */
 typedef struct trie {
-    mmap_ edges;    /* key -> new_id = child node */
-    int32_t *term;  /* [n_nodes] added_tok index ending here, -1 */
+    mmap_ edges;   /* key -> new_id = child node */
+    int32_t *term; /* [n_nodes] added_tok index ending here, -1 */
     int n_nodes, cap_nodes;
     uint8_t first[256];
 } trie;
 
 struct reel_llm_tokenizer {
     int32_t n_vocab;
-    char **text;       /* [n_vocab] stored token text or NULL (pointers into pool) */
-    const char **dec;  /* [n_vocab] decoded bytes */
+    char **text;      /* [n_vocab] stored token text or NULL (pointers into pool) */
+    const char **dec; /* [n_vocab] decoded bytes */
     uint32_t *dec_len;
-    uint8_t *special;  /* [n_vocab] */
+    uint8_t *special; /* [n_vocab] */
     reel_arena *pool;
-    smap model_text;   /* model vocab: stored text -> id */
-    smap model_raw;    /* model vocab: raw bytes -> id (tokens made of byte-level characters) */
-    smap added_text;   /* added tokens: content -> id */
+    smap model_text; /* model vocab: stored text -> id */
+    smap model_raw;  /* model vocab: raw bytes -> id (tokens made of byte-level characters) */
+    smap added_text; /* added tokens: content -> id */
     mmap_ merges;
     int32_t byte_id[256];
     added_tok *added;
@@ -346,8 +353,10 @@ static char *regex_translate(const char *src)
         if (c == '\\' && i + 1 < n) {
             char d = src[++i];
             const char *rep = NULL;
-            if (d == 's') rep = in_class ? "\\s\\x{85}" : "[\\s\\x{85}]";
-            else if (d == 'S' && !in_class) rep = "[^\\s\\x{85}]";
+            if (d == 's')
+                rep = in_class ? "\\s\\x{85}" : "[\\s\\x{85}]";
+            else if (d == 'S' && !in_class)
+                rep = "[^\\s\\x{85}]";
             if (rep) {
                 memcpy(out + o, rep, strlen(rep));
                 o += strlen(rep);
@@ -476,8 +485,8 @@ static void trie_add(trie *t, const char *s, size_t len, int32_t idx)
             t->edges.slot = reel_xcalloc(t->edges.cap, sizeof *t->edges.slot);
             t->edges.n = 0;
             for (size_t k = 0; k < old.cap; k++)
-                if (old.slot[k].key) mmap_ref(&t->edges, old.slot[k].key - 1, 1)->new_id =
-                                         old.slot[k].new_id;
+                if (old.slot[k].key)
+                    mmap_ref(&t->edges, old.slot[k].key - 1, 1)->new_id = old.slot[k].new_id;
             free(old.slot);
         }
         uint64_t key = ((uint64_t)node << 8) | (unsigned char)s[i];
@@ -505,8 +514,14 @@ static int add_added_token(reel_llm_tokenizer *tok, const char *content, size_t 
         tok->added = reel_xrealloc(tok->added, sizeof *tok->added * ((size_t)tok->n_added + 64));
     char *c = pool_strndup(tok->pool, content, len);
     added_tok *a = &tok->added[tok->n_added];
-    *a = (added_tok){c, (uint32_t)len, id, (uint8_t)special, (uint8_t)lstrip, (uint8_t)rstrip,
-                     (uint8_t)single_word, (uint8_t)normalized};
+    *a = (added_tok){c,
+                     (uint32_t)len,
+                     id,
+                     (uint8_t)special,
+                     (uint8_t)lstrip,
+                     (uint8_t)rstrip,
+                     (uint8_t)single_word,
+                     (uint8_t)normalized};
     trie_add(&tok->trie, c, len, tok->n_added);
     tok->n_added++;
     *smap_ref(&tok->added_text, c, len, 1) = id;
@@ -625,14 +640,14 @@ static int parse_pre_tokenizer(reel_llm_tokenizer *tok, json_t *pt, const char *
         if (!re && !lit)
             return reel_set_error(REEL_EFORMAT, "%s: pre_tokenizer Split: no pattern", where);
         const char *beh = json_string_value(json_object_get(pt, "behavior"));
-        static const char *names[] = {"Removed", "Isolated", "MergedWithPrevious",
-                                      "MergedWithNext", "Contiguous"};
+        static const char *names[] = {"Removed", "Isolated", "MergedWithPrevious", "MergedWithNext",
+                                      "Contiguous"};
         st->behavior = -1;
         for (int i = 0; i < 5; i++)
             if (beh && strcmp(beh, names[i]) == 0) st->behavior = i;
         if (st->behavior < 0)
-            return reel_set_error(REEL_EFORMAT, "%s: pre_tokenizer Split: bad behavior '%s'",
-                                  where, beh ? beh : "(none)");
+            return reel_set_error(REEL_EFORMAT, "%s: pre_tokenizer Split: bad behavior '%s'", where,
+                                  beh ? beh : "(none)");
         st->invert = json_flag(pt, "invert", 0);
         st->kind = STEP_SPLIT;
         st->re = regex_compile(re ? re : lit, lit && !re, where);
@@ -648,8 +663,9 @@ static int parse_pre_tokenizer(reel_llm_tokenizer *tok, json_t *pt, const char *
             if (!st->re) return REEL_EFORMAT;
         }
     } else {
-        return reel_set_error(REEL_EUNSUPPORTED, "%s: pre_tokenizer type '%s' is not supported "
-                                                 "(byte-level BPE needs Split/ByteLevel)",
+        return reel_set_error(REEL_EUNSUPPORTED,
+                              "%s: pre_tokenizer type '%s' is not supported "
+                              "(byte-level BPE needs Split/ByteLevel)",
                               where, type);
     }
     tok->n_steps++;
@@ -695,7 +711,8 @@ static int parse_post_processor(reel_llm_tokenizer *tok, json_t *pp, const char 
         return reel_set_error(REEL_EUNSUPPORTED, "%s: post_processor type '%s' is not supported",
                               where, type);
     *seen = 1;
-    json_t *single = json_object_get(pp, "single"), *specials = json_object_get(pp, "special_tokens");
+    json_t *single = json_object_get(pp, "single"),
+           *specials = json_object_get(pp, "special_tokens");
     if (!json_is_array(single))
         return reel_set_error(REEL_EFORMAT, "%s: post_processor: no 'single' template", where);
     int after = 0;
@@ -709,8 +726,8 @@ static int parse_post_processor(reel_llm_tokenizer *tok, json_t *pp, const char 
         }
         const char *name = json_string_value(json_object_get(sp, "id"));
         if (!name)
-            return reel_set_error(REEL_EFORMAT, "%s: post_processor: bad template item %zu",
-                                  where, i);
+            return reel_set_error(REEL_EFORMAT, "%s: post_processor: bad template item %zu", where,
+                                  i);
         int rc = after ? template_ids(specials, name, tok->suffix, &tok->n_suffix, 4, where)
                        : template_ids(specials, name, tok->prefix, &tok->n_prefix, 4, where);
         if (rc < 0) return rc;
@@ -753,26 +770,32 @@ static reel_llm_tokenizer *build_json(const char *json, size_t len, const char *
         goto fail;
     }
     if (mtype && strcmp(mtype, "BPE") != 0) {
-        reel_set_error(REEL_EUNSUPPORTED, "%s: model type '%s' is not supported (only BPE)",
-                       where, mtype);
+        reel_set_error(REEL_EUNSUPPORTED, "%s: model type '%s' is not supported (only BPE)", where,
+                       mtype);
         goto fail;
     }
     const char *pfx = json_string_value(json_object_get(model, "continuing_subword_prefix"));
     const char *sfx = json_string_value(json_object_get(model, "end_of_word_suffix"));
     json_t *dropout = json_object_get(model, "dropout");
-    if ((pfx && *pfx) || (sfx && *sfx) || (json_is_number(dropout) && json_number_value(dropout) > 0)) {
-        reel_set_error(REEL_EUNSUPPORTED, "%s: model: subword prefix/suffix or dropout are not "
-                                          "supported", where);
+    if ((pfx && *pfx) || (sfx && *sfx) ||
+        (json_is_number(dropout) && json_number_value(dropout) > 0)) {
+        reel_set_error(REEL_EUNSUPPORTED,
+                       "%s: model: subword prefix/suffix or dropout are not "
+                       "supported",
+                       where);
         goto fail;
     }
     if (json_object_get(root, "normalizer") && !json_is_null(json_object_get(root, "normalizer"))) {
-        reel_set_error(REEL_EUNSUPPORTED, "%s: normalizer is not supported (byte-level BPE "
-                                          "tokenizers have none)", where);
+        reel_set_error(REEL_EUNSUPPORTED,
+                       "%s: normalizer is not supported (byte-level BPE "
+                       "tokenizers have none)",
+                       where);
         goto fail;
     }
     /* Size the id space. */
     int32_t n = 0;
-    json_object_foreach(vocab, key, val) {
+    json_object_foreach(vocab, key, val)
+    {
         int32_t id;
         if (check_id(val, MAX_VOCAB, &id) < 0) {
             reel_set_error(REEL_EFORMAT, "%s: model.vocab['%s']: bad id", where, key);
@@ -795,7 +818,8 @@ static reel_llm_tokenizer *build_json(const char *json, size_t len, const char *
         if (id + 1 > n) n = id + 1;
     }
     tok_alloc_ids(tok, n);
-    json_object_foreach(vocab, key, val) {
+    json_object_foreach(vocab, key, val)
+    {
         if (add_model_token(tok, key, strlen(key), (int32_t)json_integer_value(val), where) < 0)
             goto fail;
     }
@@ -825,8 +849,10 @@ static reel_llm_tokenizer *build_json(const char *json, size_t len, const char *
             la = (size_t)(sp - a), b = sp + 1, lb = json_string_length(m) - la - 1;
         } else if (json_is_array(m) && json_array_size(m) == 2 &&
                    json_is_string(json_array_get(m, 0)) && json_is_string(json_array_get(m, 1))) {
-            a = json_string_value(json_array_get(m, 0)), la = json_string_length(json_array_get(m, 0));
-            b = json_string_value(json_array_get(m, 1)), lb = json_string_length(json_array_get(m, 1));
+            a = json_string_value(json_array_get(m, 0)),
+            la = json_string_length(json_array_get(m, 0));
+            b = json_string_value(json_array_get(m, 1)),
+            lb = json_string_length(json_array_get(m, 1));
         } else {
             reel_set_error(REEL_EFORMAT, "%s: %s: expected \"a b\" or [\"a\", \"b\"]", where, w);
             goto fail;
@@ -842,8 +868,10 @@ static reel_llm_tokenizer *build_json(const char *json, size_t len, const char *
     int has_bl = 0;
     for (int i = 0; i < tok->n_steps; i++) has_bl |= tok->steps[i].kind == STEP_BYTELEVEL;
     if (!has_bl) {
-        reel_set_error(REEL_EUNSUPPORTED, "%s: pre_tokenizer has no ByteLevel step; only "
-                                          "byte-level BPE is supported", where);
+        reel_set_error(REEL_EUNSUPPORTED,
+                       "%s: pre_tokenizer has no ByteLevel step; only "
+                       "byte-level BPE is supported",
+                       where);
         goto fail;
     }
     /* The decoder: ByteLevel, alone or in a Sequence (nothing else makes sense for byte-level
@@ -880,7 +908,8 @@ static reel_llm_tokenizer *build_json(const char *json, size_t len, const char *
         }
     if (v && v->bos_id >= 0 && v->bos_id < n && tok->text[v->bos_id]) tok->bos = v->bos_id;
     if (v && v->eos_id >= 0 && v->eos_id < n && tok->text[v->eos_id]) tok->eos = v->eos_id;
-    if (tok->bos < 0) tok->bos = tok->n_prefix ? tok->prefix[0] : smap_get(&tok->added_text, "<s>", 3);
+    if (tok->bos < 0)
+        tok->bos = tok->n_prefix ? tok->prefix[0] : smap_get(&tok->added_text, "<s>", 3);
     if (tok->eos < 0) tok->eos = smap_get(&tok->added_text, "</s>", 4);
     /* Without a template post-processor, the vocabulary's add_bos/add_eos (tokenizer_config.json
      * add_bos_token, as transformers applies it) decide. */
@@ -907,8 +936,10 @@ static reel_llm_tokenizer *build_gguf(const reel_llm_vocab *v)
 {
     const char *where = "tokenizer.ggml";
     if (v->model && strcmp(v->model, "gpt2") != 0) {
-        reel_set_error(REEL_EUNSUPPORTED, "%s.model '%s' is not supported (only gpt2 byte-level "
-                                          "BPE)", where, v->model);
+        reel_set_error(REEL_EUNSUPPORTED,
+                       "%s.model '%s' is not supported (only gpt2 byte-level "
+                       "BPE)",
+                       where, v->model);
         return NULL;
     }
     if (v->n_tokens <= 0 || v->n_tokens > MAX_VOCAB || !v->tokens || v->n_merges < 0 ||
@@ -920,12 +951,16 @@ static reel_llm_tokenizer *build_gguf(const reel_llm_vocab *v)
     int ignore_merges = 0;
     const char *pre = v->pre ? v->pre : "default";
     if (!re) {
-        if (!strcmp(pre, "pixtral") || !strcmp(pre, "tekken")) re = RE_TEKKEN, ignore_merges = 1;
-        else if (!strcmp(pre, "llama3") || !strcmp(pre, "llama-bpe")) re = RE_LLAMA3, ignore_merges = 1;
-        else if (!strcmp(pre, "gpt2") || !strcmp(pre, "default")) re = RE_GPT2;
+        if (!strcmp(pre, "pixtral") || !strcmp(pre, "tekken"))
+            re = RE_TEKKEN, ignore_merges = 1;
+        else if (!strcmp(pre, "llama3") || !strcmp(pre, "llama-bpe"))
+            re = RE_LLAMA3, ignore_merges = 1;
+        else if (!strcmp(pre, "gpt2") || !strcmp(pre, "default"))
+            re = RE_GPT2;
         else {
-            reel_set_error(REEL_EUNSUPPORTED, "%s.pre '%s' is not a known pre-tokenizer (known: "
-                                              "pixtral, tekken, llama3, llama-bpe, gpt2, default)",
+            reel_set_error(REEL_EUNSUPPORTED,
+                           "%s.pre '%s' is not a known pre-tokenizer (known: "
+                           "pixtral, tekken, llama3, llama-bpe, gpt2, default)",
                            where, pre);
             return NULL;
         }
@@ -957,8 +992,8 @@ static reel_llm_tokenizer *build_gguf(const reel_llm_vocab *v)
         if (add_merge(tok, m, (size_t)(sp - m), sp + 1, strlen(sp + 1), i, where) < 0) goto fail;
     }
     tok->ignore_merges = ignore_merges;
-    tok->steps[0] = (pre_step){.kind = STEP_SPLIT, .behavior = SPLIT_ISOLATED,
-                               .re = regex_compile(re, 0, where)};
+    tok->steps[0] = (pre_step){
+        .kind = STEP_SPLIT, .behavior = SPLIT_ISOLATED, .re = regex_compile(re, 0, where)};
     if (!tok->steps[0].re) goto fail;
     tok->steps[1] = (pre_step){.kind = STEP_BYTELEVEL};
     tok->n_steps = 2;
@@ -980,8 +1015,9 @@ reel_llm_tokenizer *reeli_tokenizer_init_named(const reel_llm_vocab *v, const ch
         reel_set_error(REEL_EINVAL, "tokenizer: no vocabulary");
         return NULL;
     }
-    if (v->tokenizer_json) return build_json(v->tokenizer_json, strlen(v->tokenizer_json),
-                                             json_name ? json_name : "tokenizer.json", v);
+    if (v->tokenizer_json)
+        return build_json(v->tokenizer_json, strlen(v->tokenizer_json),
+                          json_name ? json_name : "tokenizer.json", v);
     return build_gguf(v);
 }
 
@@ -1008,8 +1044,8 @@ typedef struct cache_ent {
 } cache_ent;
 
 /* Word cache slots: sized by the text (about one per 8 bytes), entries stop being added at 3/4. */
-#define CACHE_MIN 256
-#define CACHE_MAX 65536
+#define CACHE_MIN      256
+#define CACHE_MAX      65536
 #define CACHE_MAX_WORD 256
 
 typedef struct enc_ctx {
@@ -1126,8 +1162,11 @@ static void bpe_word_uncached(enc_ctx *c, const unsigned char *w, size_t len)
             uint16_t cp = byte_to_cp[w[i]];
             unsigned char u[2];
             int nu = cp < 0x80 ? 1 : 2;
-            if (nu == 1) u[0] = (unsigned char)cp;
-            else u[0] = (unsigned char)(0xC0 | (cp >> 6)), u[1] = (unsigned char)(0x80 | (cp & 0x3F));
+            if (nu == 1)
+                u[0] = (unsigned char)cp;
+            else
+                u[0] = (unsigned char)(0xC0 | (cp >> 6)),
+                u[1] = (unsigned char)(0x80 | (cp & 0x3F));
             int ok = 1;
             for (int k = 0; k < nu; k++) ok &= tok->byte_fallback_id[u[k]] >= 0;
             if (ok) {
@@ -1203,8 +1242,8 @@ static void bpe_word(enc_ctx *c, const unsigned char *w, size_t len)
     }
     memcpy(c->cache_bytes + c->cb_n, w, len);
     if (nid) memcpy(c->cache_ids + c->ci_n, c->ids + start, nid * sizeof *c->ids);
-    c->cache[i] = (cache_ent){(uint32_t)c->cb_n, (uint32_t)len, (uint32_t)c->ci_n, (uint32_t)nid,
-                              h, 1};
+    c->cache[i] =
+        (cache_ent){(uint32_t)c->cb_n, (uint32_t)len, (uint32_t)c->ci_n, (uint32_t)nid, h, 1};
     c->cb_n += len, c->ci_n += nid, c->cache_n++;
 }
 
@@ -1212,8 +1251,8 @@ static void pretok(enc_ctx *c, int step, const unsigned char *s, size_t len);
 
 /* Next regex match at or after *from in s[0..len) with Oniguruma's find_iter rule for empty
  * matches. Returns 1 and the match, 0 when there are no more, <0 on a matcher error. */
-static int regex_next(enc_ctx *c, pcre2_code *re, const unsigned char *s, size_t len,
-                      size_t *from, ptrdiff_t *last_end, size_t *ms, size_t *me)
+static int regex_next(enc_ctx *c, pcre2_code *re, const unsigned char *s, size_t len, size_t *from,
+                      ptrdiff_t *last_end, size_t *ms, size_t *me)
 {
     for (;;) {
         if (*from > len) return 0;
@@ -1255,8 +1294,7 @@ typedef struct span {
 } span;
 
 /* pre_tokenizers::split::Split on s with HF's SplitDelimiterBehavior. */
-static void split_step(enc_ctx *c, int step, const pre_step *st, const unsigned char *s,
-                       size_t len)
+static void split_step(enc_ctx *c, int step, const pre_step *st, const unsigned char *s, size_t len)
 {
     size_t from = 0, ms, me, prev = 0;
     ptrdiff_t last_end = -1;
@@ -1299,22 +1337,28 @@ static void split_step(enc_ctx *c, int step, const pre_step *st, const unsigned 
         break;
     case SPLIT_CONTIGUOUS:
         for (size_t i = 0; i < n; i++) {
-            if (sp[i].match == prev_match && no) out[no - 1].b = sp[i].b;
-            else out[no++] = (span){sp[i].a, sp[i].b, 0};
+            if (sp[i].match == prev_match && no)
+                out[no - 1].b = sp[i].b;
+            else
+                out[no++] = (span){sp[i].a, sp[i].b, 0};
             prev_match = sp[i].match;
         }
         break;
     case SPLIT_MERGED_PREV:
         for (size_t i = 0; i < n; i++) {
-            if (sp[i].match && !prev_match && no) out[no - 1].b = sp[i].b;
-            else out[no++] = (span){sp[i].a, sp[i].b, 0};
+            if (sp[i].match && !prev_match && no)
+                out[no - 1].b = sp[i].b;
+            else
+                out[no++] = (span){sp[i].a, sp[i].b, 0};
             prev_match = sp[i].match;
         }
         break;
     case SPLIT_MERGED_NEXT:
         for (size_t i = n; i-- > 0;) {
-            if (sp[i].match && !prev_match && no) out[no - 1].a = sp[i].a;
-            else out[no++] = (span){sp[i].a, sp[i].b, 0};
+            if (sp[i].match && !prev_match && no)
+                out[no - 1].a = sp[i].a;
+            else
+                out[no++] = (span){sp[i].a, sp[i].b, 0};
             prev_match = sp[i].match;
         }
         for (size_t i = 0; i < no / 2; i++) {
@@ -1378,8 +1422,10 @@ static void added_split(enc_ctx *c, const unsigned char *s, size_t len, int pass
 static void after_added(enc_ctx *c, const unsigned char *s, size_t len, int pass)
 {
     if (len == 0) return;
-    if (pass == 0) added_split(c, s, len, 1);
-    else pretok(c, 0, s, len);
+    if (pass == 0)
+        added_split(c, s, len, 1);
+    else
+        pretok(c, 0, s, len);
 }
 
 /* AddedVocabulary::find_matches over s for one pass (0: normalized=false tokens, 1: the rest):
@@ -1420,7 +1466,8 @@ static void added_split(enc_ctx *c, const unsigned char *s, size_t len, int pass
             continue;
         }
         if (a->single_word) {
-            int start_space = ms == 0 || !is_word_char(tok, c, s + utf8_prev(s, ms), ms - utf8_prev(s, ms));
+            int start_space =
+                ms == 0 || !is_word_char(tok, c, s + utf8_prev(s, ms), ms - utf8_prev(s, ms));
             int stop_space = me == len || !is_word_char(tok, c, s + me, len - me);
             if (!start_space || !stop_space) {
                 pos = me;
@@ -1464,7 +1511,8 @@ int reel_llm_tokenizer_encode(const reel_llm_tokenizer *tok, const char *text, s
     if (!utf8_valid(text, len)) {
         text = clean = utf8_sanitize(text, len, &len);
         if (!clean)
-            return reel_set_error(REEL_ENOMEM, "tokenizer: out of memory for %zu bytes of text", len);
+            return reel_set_error(REEL_ENOMEM, "tokenizer: out of memory for %zu bytes of text",
+                                  len);
     }
     enc_ctx c = {.tok = tok, .flags = flags, .cache_cap = CACHE_MIN};
     while (c.cache_cap < CACHE_MAX && c.cache_cap * 8 < len) c.cache_cap *= 2;
@@ -1498,9 +1546,18 @@ int reel_llm_tokenizer_encode(const reel_llm_tokenizer *tok, const char *text, s
 
 /* ---------------------------------------------------------------------------------------------
  * Lookups and decoding. */
-int32_t reel_llm_tokenizer_n_vocab(const reel_llm_tokenizer *tok) { return tok->n_vocab; }
-int32_t reel_llm_tokenizer_bos(const reel_llm_tokenizer *tok) { return tok->bos; }
-int32_t reel_llm_tokenizer_eos(const reel_llm_tokenizer *tok) { return tok->eos; }
+int32_t reel_llm_tokenizer_n_vocab(const reel_llm_tokenizer *tok)
+{
+    return tok->n_vocab;
+}
+int32_t reel_llm_tokenizer_bos(const reel_llm_tokenizer *tok)
+{
+    return tok->bos;
+}
+int32_t reel_llm_tokenizer_eos(const reel_llm_tokenizer *tok)
+{
+    return tok->eos;
+}
 
 int32_t reel_llm_tokenizer_find(const reel_llm_tokenizer *tok, const char *text)
 {
@@ -1541,7 +1598,8 @@ int reel_llm_tokenizer_decode(const reel_llm_tokenizer *tok, const int32_t *ids,
         if (!((flags & REEL_LLM_TOK_SKIP_SPECIAL) && tok->special[ids[i]])) total += l;
     }
     char *buf = malloc(total + 1);
-    if (!buf) return reel_set_error(REEL_ENOMEM, "tokenizer: out of memory decoding %zu ids", n_ids);
+    if (!buf)
+        return reel_set_error(REEL_ENOMEM, "tokenizer: out of memory decoding %zu ids", n_ids);
     size_t o = 0;
     for (size_t i = 0; i < n_ids; i++) {
         if ((flags & REEL_LLM_TOK_SKIP_SPECIAL) && tok->special[ids[i]]) continue;

@@ -47,7 +47,8 @@ static char *config_template(json_t *cfg)
     return first ? reel_xstrdup(first) : NULL;
 }
 
-static reel_llm_tokenizer *load_json(const char *json_path, const char *cfg_path, char **chat_template)
+static reel_llm_tokenizer *load_json(const char *json_path, const char *cfg_path,
+                                     char **chat_template)
 {
     char *text = NULL;
     size_t len;
@@ -134,8 +135,10 @@ reel_llm_tokenizer *reel_llm_tokenizer_load(const char *path, char **chat_templa
     if (!d) return NULL;
     const reel_llm_vocab *v = reel_llm_desc_vocab(d);
     reel_llm_tokenizer *tok = reel_llm_tokenizer_init(v);
-    if (!tok) reel_error_prefix("%s", path);
-    else if (chat_template && v->chat_template) *chat_template = reel_xstrdup(v->chat_template);
+    if (!tok)
+        reel_error_prefix("%s", path);
+    else if (chat_template && v->chat_template)
+        *chat_template = reel_xstrdup(v->chat_template);
     reel_llm_desc_free(d);
     return tok;
 }

@@ -43,7 +43,8 @@ static void check_file(const char *name, reel_llm_chat_format fmt)
         assert_int_equal(reel_llm_chat_render(msgs, nm, &p, &out, &olen), 0);
         const char *want = json_string_value(json_object_get(o, "text"));
         if (olen != strlen(want) || memcmp(out, want, olen) != 0) {
-            if (bad++ < 3) printf("%s line %zu:\n--- got\n%s\n--- want\n%s\n---\n", name, n + 1, out, want);
+            if (bad++ < 3)
+                printf("%s line %zu:\n--- got\n%s\n--- want\n%s\n---\n", name, n + 1, out, want);
         }
         free(out);
         free(msgs);
@@ -71,7 +72,8 @@ static void test_nano_v2(void **state)
 static void test_detect_and_errors(void **state)
 {
     (void)state;
-    assert_int_equal(reel_llm_chat_detect("{{- '<|im_start|>system\\n' }}"), REEL_LLM_CHAT_NEMOTRON3);
+    assert_int_equal(reel_llm_chat_detect("{{- '<|im_start|>system\\n' }}"),
+                     REEL_LLM_CHAT_NEMOTRON3);
     assert_int_equal(reel_llm_chat_detect("{{- '<SPECIAL_10>System' }}"), REEL_LLM_CHAT_NANO_V2);
     assert_int_equal(reel_llm_chat_detect("[INST]"), REEL_LLM_CHAT_UNKNOWN);
     assert_int_equal(reel_llm_chat_detect(NULL), REEL_LLM_CHAT_UNKNOWN);

@@ -202,7 +202,8 @@ static void test_gguf_arrays(void **state)
     v.n_tokens = n;
     v.tokens = calloc((size_t)n, sizeof *v.tokens);
     v.token_type = calloc((size_t)n, sizeof *v.token_type);
-    json_object_foreach(vocab, key, val) {
+    json_object_foreach(vocab, key, val)
+    {
         v.tokens[json_integer_value(val)] = (char *)key;
         v.token_type[json_integer_value(val)] = 1;
     }
@@ -296,8 +297,9 @@ static void test_variants(void **state)
             unsigned char *in = unhex(json_string_value(json_array_get(c, 0)), &n);
             int32_t *ids;
             size_t nids;
-            assert_int_equal(reel_llm_tokenizer_encode(tok, (char *)in, n, REEL_LLM_TOK_DEFAULT,
-                                                       &ids, &nids), 0);
+            assert_int_equal(
+                reel_llm_tokenizer_encode(tok, (char *)in, n, REEL_LLM_TOK_DEFAULT, &ids, &nids),
+                0);
             if (!ids_equal(ids, nids, json_array_get(c, 1)) && bad++ < 3)
                 print_mismatch(k, in, n, ids, nids, json_array_get(c, 1));
             free(ids);
@@ -332,7 +334,8 @@ static void *thr_main(void *p)
         size_t len, nids;
         unsigned char *in = unhex(json_string_value(json_object_get(g, "hex")), &len);
         int32_t *ids;
-        if (reel_llm_tokenizer_encode(a->tok, (char *)in, len, REEL_LLM_TOK_DEFAULT, &ids, &nids) < 0 ||
+        if (reel_llm_tokenizer_encode(a->tok, (char *)in, len, REEL_LLM_TOK_DEFAULT, &ids, &nids) <
+                0 ||
             !ids_equal(ids, nids, json_object_get(g, "ids")))
             a->bad++;
         else
@@ -368,9 +371,9 @@ static void test_stream_decode(void **state)
     const char *text = "Emoji 👨‍👩‍👧‍👦 and 天地玄黄 <|im_end|> done ü";
     int32_t *ids;
     size_t nids;
-    assert_int_equal(reel_llm_tokenizer_encode(tok, text, strlen(text), REEL_LLM_TOK_PARSE_SPECIAL,
-                                               &ids, &nids),
-                     0);
+    assert_int_equal(
+        reel_llm_tokenizer_encode(tok, text, strlen(text), REEL_LLM_TOK_PARSE_SPECIAL, &ids, &nids),
+        0);
     reel_llm_detok *s = reel_llm_detok_init(tok, 0);
     char out[512];
     size_t o = 0;
@@ -419,9 +422,8 @@ static void test_stream_decode(void **state)
     /* skip special on decode */
     char *dec;
     size_t dl;
-    assert_int_equal(reel_llm_tokenizer_decode(tok, ids, nids, REEL_LLM_TOK_SKIP_SPECIAL, &dec,
-                                               &dl),
-                     0);
+    assert_int_equal(
+        reel_llm_tokenizer_decode(tok, ids, nids, REEL_LLM_TOK_SKIP_SPECIAL, &dec, &dl), 0);
     assert_null(strstr(dec, "<|im_end|>"));
     assert_non_null(strstr(dec, "done"));
     free(dec);
@@ -439,8 +441,16 @@ static void test_utf8_sanitize(void **state)
         size_t n;
         const char *out;
     } cases[] = {
-        {"a\xff" "b", 3, "a\xEF\xBF\xBD" "b"},
-        {"\xe2\x82" "a", 3, "\xEF\xBF\xBD" "a"},
+        {"a\xff"
+         "b",
+         3,
+         "a\xEF\xBF\xBD"
+         "b"},
+        {"\xe2\x82"
+         "a",
+         3,
+         "\xEF\xBF\xBD"
+         "a"},
         {"\xf0\x80\x80", 3, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},
         {"\xed\xa0\x80", 3, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},
         {"\xf0\x9f\x98", 3, "\xEF\xBF\xBD"},
@@ -466,7 +476,8 @@ static void test_bad_json(void **state)
         "{\"model\":{\"vocab\":{\"a\":-4},\"merges\":[]}}",
         "{\"model\":{\"vocab\":{\"a\":0},\"merges\":[]},\"pre_tokenizer\":{\"type\":\"Split\","
         "\"pattern\":{\"Regex\":\"(\"},\"behavior\":\"Isolated\"}}",
-        "{\"model\":{\"vocab\":{\"a\":0},\"merges\":[]},\"pre_tokenizer\":{\"type\":\"Whitespace\"}}",
+        "{\"model\":{\"vocab\":{\"a\":0},\"merges\":[]},\"pre_tokenizer\":{\"type\":\"Whitespace\"}"
+        "}",
         "{\"model\":{\"vocab\":{\"a\":0},\"merges\":[]}}",
         /* the post-processor names id 5, which no token has */
         "{\"model\":{\"vocab\":{\"a\":0},\"merges\":[]},\"added_tokens\":[{\"id\":6,"
@@ -496,9 +507,11 @@ static void test_speed(void **state)
     while (n < cap - 4096) {
         for (size_t k = 0; k < json_array_size(goldens) && n < cap - 4096; k++) {
             size_t l;
-            unsigned char *in = unhex(json_string_value(json_object_get(json_array_get(goldens, k), "hex")), &l);
+            unsigned char *in =
+                unhex(json_string_value(json_object_get(json_array_get(goldens, k), "hex")), &l);
             int ascii = 1;
-            for (size_t i = 0; i < l; i++) ascii &= in[i] >= 9 && in[i] < 127 && !strchr("<[_", in[i]);
+            for (size_t i = 0; i < l; i++)
+                ascii &= in[i] >= 9 && in[i] < 127 && !strchr("<[_", in[i]);
             if (ascii && l > 20) {
                 memcpy(text + n, in, l);
                 n += l;

@@ -29,8 +29,10 @@ static void byte_char(int b, char out[4])
         n += !p;
     }
     int cp = printable ? b : 256 + n;
-    if (cp < 0x80) out[0] = (char)cp, out[1] = 0;
-    else out[0] = (char)(0xC0 | (cp >> 6)), out[1] = (char)(0x80 | (cp & 0x3F)), out[2] = 0;
+    if (cp < 0x80)
+        out[0] = (char)cp, out[1] = 0;
+    else
+        out[0] = (char)(0xC0 | (cp >> 6)), out[1] = (char)(0x80 | (cp & 0x3F)), out[2] = 0;
 }
 
 static reel_llm_tokenizer *make_builtin(void)
@@ -40,17 +42,18 @@ static reel_llm_tokenizer *make_builtin(void)
     json_t *added = json_array();
     for (int i = 0; i < 5; i++) {
         json_object_set_new(vocab, specials[i], json_integer(i));
-        json_array_append_new(added, json_pack("{s:i,s:s,s:b,s:b,s:b,s:b,s:b}", "id", i,
-                                               "content", specials[i], "special", 1, "lstrip", 0,
-                                               "rstrip", 0, "normalized", 0, "single_word", 0));
+        json_array_append_new(added, json_pack("{s:i,s:s,s:b,s:b,s:b,s:b,s:b}", "id", i, "content",
+                                               specials[i], "special", 1, "lstrip", 0, "rstrip", 0,
+                                               "normalized", 0, "single_word", 0));
     }
     for (int b = 0; b < 256; b++) {
         char c[4];
         byte_char(b, c);
         json_object_set_new(vocab, c, json_integer(5 + b));
     }
-    const char *merges[][2] = {{"t", "h"}, {"th", "e"}, {"\xc4\xa0", "the"}, {"i", "n"},
-                               {"\xc4\xa0", "\xc4\xa0"}, {"e", "r"}};
+    const char *merges[][2] = {
+        {"t", "h"}, {"th", "e"}, {"\xc4\xa0", "the"}, {"i", "n"}, {"\xc4\xa0", "\xc4\xa0"},
+        {"e", "r"}};
     json_t *jm = json_array();
     int next = 5 + 256;
     for (size_t i = 0; i < sizeof merges / sizeof merges[0]; i++) {
@@ -62,8 +65,8 @@ static reel_llm_tokenizer *make_builtin(void)
     json_t *root = json_pack(
         "{s:o,s:{s:s,s:o,s:o,s:s},s:{s:s,s:[{s:s,s:{s:s},s:s,s:b},{s:s,s:b,s:b}]},s:{s:s}}",
         "added_tokens", added, "model", "type", "BPE", "vocab", vocab, "merges", jm, "unk_token",
-        "<unk>", "pre_tokenizer", "type", "Sequence", "pretokenizers", "type", "Split",
-        "pattern", "Regex", TEKKEN, "behavior", "Isolated", "invert", 0, "type", "ByteLevel",
+        "<unk>", "pre_tokenizer", "type", "Sequence", "pretokenizers", "type", "Split", "pattern",
+        "Regex", TEKKEN, "behavior", "Isolated", "invert", 0, "type", "ByteLevel",
         "add_prefix_space", 0, "use_regex", 0, "decoder", "type", "ByteLevel");
     char *s = json_dumps(root, JSON_COMPACT);
     reel_llm_tokenizer *tok = reel_llm_tokenizer_init_json(s, strlen(s), "builtin");
