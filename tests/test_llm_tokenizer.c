@@ -4,7 +4,7 @@
 #include "testutil.h"
 
 #include "core/core.h"
-#include "llm/tokenizer-vocab.h"
+#include "llm/model.h"
 #include "llm/tokenizer.h"
 
 #include <jansson.h>
