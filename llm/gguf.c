@@ -297,6 +297,36 @@ static int rd_array(cursor *c, reel_gguf_value *v, int depth)
         items = reel_arena_alloc(c->arena, (size_t)n * sizeof *items);
         if (!items) return reel_error_prefix("%s", c->name);
     }
+    if (et == REEL_GGUF_TYPE_STRING && n) {
+        /* Vocabularies hold ~10^5 short strings: measure them first (checking every length),
+         * then copy them all into one block instead of one arena allocation each. */
+        size_t save = c->pos, total = 0;
+        for (uint64_t j = 0; j < n; j++) {
+            size_t at = c->pos;
+            uint64_t len;
+            if (rd_u64(c, &len, "a string") < 0) return REEL_EFORMAT;
+            if (len > left(c))
+                return fail_at(c, at, "a string length %" PRIu64 " exceeds the %zu bytes left "
+                                      "in the file",
+                               len, left(c));
+            c->pos += (size_t)len;
+            total += (size_t)len + 1; /* <= file size + n, no overflow */
+        }
+        char *blob = reel_arena_alloc(c->arena, total);
+        if (!blob) return reel_error_prefix("%s", c->name);
+        c->pos = save;
+        for (uint64_t j = 0; j < n; j++) {
+            size_t len = (size_t)load_le(c->p + c->pos, 8);
+            c->pos += 8;
+            memcpy(blob, c->p + c->pos, len);
+            blob[len] = 0;
+            c->pos += len;
+            items[j] = (reel_gguf_value){.type = REEL_GGUF_TYPE_STRING, .n = len, .str = blob};
+            blob += len + 1;
+        }
+        v->items = items;
+        return 0;
+    }
     for (uint64_t j = 0; j < n; j++) {
         memset(&items[j], 0, sizeof items[j]);
         int rc = rd_value(c, &items[j], et, depth + 1);

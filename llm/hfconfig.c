@@ -220,6 +220,21 @@ static int parse_config(reel_llm_desc *d, const char *dir)
         hp->expert_weights_norm = nt ? json_is_true(nt) : 1;
     }
 #undef INT
+    /* activations are fixed by the architecture; refuse a config that says otherwise */
+    const char *act = json_string_value(json_object_get(o, "mlp_hidden_act"));
+    if (act && strcmp(act, "relu2") != 0) {
+        rc = reel_set_error(REEL_EUNSUPPORTED, "%s: mlp_hidden_act '%.32s' is not supported (relu2 "
+                                               "is)",
+                            path, act);
+        goto out;
+    }
+    act = json_string_value(json_object_get(o, "mamba_hidden_act"));
+    if (act && strcmp(act, "silu") != 0) {
+        rc = reel_set_error(REEL_EUNSUPPORTED, "%s: mamba_hidden_act '%.32s' is not supported "
+                                               "(silu is)",
+                            path, act);
+        goto out;
+    }
     const json_t *tie = json_object_get(o, "tie_word_embeddings");
     d->tie_embeddings = tie && json_is_true(tie);
     /* special ids as fallback for the tokenizer files */
@@ -297,6 +312,19 @@ static int map_name(const char *hf, char *out, size_t size, int *layer)
             snprintf(out, size, "blk.%d.%s", i, MIXER[k].gguf);
             return 0;
         }
+    /* optional projection biases (attention_bias, mlp_bias, mamba_proj_bias): x.bias for the
+     * x.weight above */
+    size_t sl = strlen(s);
+    if (sl > 5 && sl < 64 && strcmp(s + sl - 5, ".bias") == 0) {
+        char w[80];
+        snprintf(w, sizeof w, "%.*s.weight", (int)(sl - 5), s);
+        for (size_t k = 0; k < sizeof MIXER / sizeof *MIXER; k++)
+            if (strcmp(w, MIXER[k].hf) == 0) {
+                size_t gl = strlen(MIXER[k].gguf);
+                snprintf(out, size, "blk.%d.%.*s.bias", i, (int)(gl - 7), MIXER[k].gguf);
+                return 0;
+            }
+    }
     int j, m = 0;
     char what[32];
     if (sscanf(s, "experts.%d.%31[a-z_].weight%n", &j, what, &m) == 2 && s[m] == 0 && j >= 0 &&

@@ -202,6 +202,9 @@ static void test_config_errors(void **state)
     o = (fx_hf_opts){.no_pattern = 1, .layers_block_type = "[\"mamba\", \"conv\"]"};
     e = hf_error(c, "d", &o);
     assert_true(tu_contains(e, "\"layers_block_type\"[1] is not one of"));
+    o = (fx_hf_opts){.extra_config = "\"mlp_hidden_act\": \"silu\""};
+    e = hf_error(c, "act", &o);
+    assert_true(tu_contains(e, "mlp_hidden_act 'silu' is not supported (relu2 is)"));
     /* wrong head count: the in_proj shape no longer matches (expand is ignored) */
     c->m.nh = 2;
     c->m.P = 8;
