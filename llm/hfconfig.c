@@ -173,7 +173,9 @@ static int parse_config(reel_llm_desc *d, const char *dir)
         goto out;
     }
     if ((rc = parse_pattern(d, &c)) < 0) goto out;
-    int moe = json_object_get(o, "num_experts_per_tok") != NULL || strchr(hp->pattern, 'E');
+    /* MoE iff the pattern has 'E' layers: transformers 5 writes the MoE keys (with defaults)
+     * into every nemotron_h config, dense ones included */
+    int moe = strchr(hp->pattern, 'E') != NULL;
     snprintf(hp->arch, sizeof hp->arch, "%s", moe ? "nemotron_h_moe" : "nemotron_h");
     int has_m = strchr(hp->pattern, 'M') != NULL, has_a = strchr(hp->pattern, '*') != NULL;
     int has_f = strchr(hp->pattern, '-') != NULL;

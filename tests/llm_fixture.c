@@ -305,7 +305,8 @@ void fx_write_hf(fx_model *m, const char *dir, const fx_hf_opts *o)
                      "  \"layer_norm_epsilon\": 1e-05,\n  \"max_position_embeddings\": 4096,\n"
                      "  \"tie_word_embeddings\": false,\n  \"bos_token_id\": 1,\n"
                      "  \"eos_token_id\": 2,\n  \"pad_token_id\": 0,\n  \"rope_theta\": 10000,\n"
-                     "  \"mamba_hidden_act\": \"silu\",\n  \"use_conv_bias\": true",
+                     "  \"mamba_hidden_act\": \"silu\",\n  \"use_conv_bias\": true,\n"
+                     "  \"num_experts_per_tok\": 2,\n  \"n_routed_experts\": 8",
                      m->H, m->V, m->nh, m->P, m->G, m->N, m->K, m->na, m->nkv, m->F);
     if (o->layers_block_type)
         n += snprintf(cfg + n, sizeof cfg - (size_t)n, ",\n  \"layers_block_type\": %s",
