@@ -26,8 +26,10 @@ static void test_roundtrip(void **state)
     const struct {
         reel_gguf_type t;
         uint64_t u;
-    } ints[] = {{REEL_GGUF_TYPE_UINT8, 250},        {REEL_GGUF_TYPE_UINT16, 65000},
-                {REEL_GGUF_TYPE_UINT32, 4000000000u}, {REEL_GGUF_TYPE_UINT64, 1ull << 60},
+    } ints[] = {{REEL_GGUF_TYPE_UINT8, 250},
+                {REEL_GGUF_TYPE_UINT16, 65000},
+                {REEL_GGUF_TYPE_UINT32, 4000000000u},
+                {REEL_GGUF_TYPE_UINT64, 1ull << 60},
                 {REEL_GGUF_TYPE_BOOL, 1}};
     for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
         char key[32];
@@ -63,13 +65,17 @@ static void test_roundtrip(void **state)
     assert_int_equal(reel_gguf_writer_set_array(w, "a.empty", REEL_GGUF_TYPE_UINT8, NULL, 0), 0);
     const uint32_t inner_nums[] = {7, 8, 9};
     reel_gguf_value inner[2] = {
-        {.type = REEL_GGUF_TYPE_ARRAY, .arr_type = REEL_GGUF_TYPE_UINT32, .n = 3,
+        {.type = REEL_GGUF_TYPE_ARRAY,
+         .arr_type = REEL_GGUF_TYPE_UINT32,
+         .n = 3,
          .data = inner_nums},
-        {.type = REEL_GGUF_TYPE_ARRAY, .arr_type = REEL_GGUF_TYPE_UINT32, .n = 1,
+        {.type = REEL_GGUF_TYPE_ARRAY,
+         .arr_type = REEL_GGUF_TYPE_UINT32,
+         .n = 1,
          .data = inner_nums + 2},
     };
-    v = (reel_gguf_value){.type = REEL_GGUF_TYPE_ARRAY, .arr_type = REEL_GGUF_TYPE_ARRAY, .n = 2,
-                          .items = inner};
+    v = (reel_gguf_value){
+        .type = REEL_GGUF_TYPE_ARRAY, .arr_type = REEL_GGUF_TYPE_ARRAY, .n = 2, .items = inner};
     assert_int_equal(reel_gguf_writer_set(w, "a.nested", &v), 0);
     assert_int_equal(reel_gguf_writer_set_u32(w, "general.alignment", 64), 0);
     /* duplicates and bad keys are refused */
@@ -83,7 +89,8 @@ static void test_roundtrip(void **state)
     for (size_t i = 0; i < sizeof q8; i++) q8[i] = (uint8_t)(i * 7);
     for (size_t i = 0; i < sizeof q4k; i++) q4k[i] = (uint8_t)(i * 13);
     const int64_t ne_f32[] = {3, 2}, ne_f16[] = {3}, ne_q8[] = {32, 1, 2}, ne_q4k[] = {256};
-    assert_int_equal(reel_gguf_writer_add_tensor(w, "t.f32", REEL_DTYPE_F32, 2, ne_f32, f32, 24), 0);
+    assert_int_equal(reel_gguf_writer_add_tensor(w, "t.f32", REEL_DTYPE_F32, 2, ne_f32, f32, 24),
+                     0);
     assert_int_equal(reel_gguf_writer_add_tensor(w, "t.f16", REEL_DTYPE_F16, 1, ne_f16, f16, 6), 0);
     assert_int_equal(reel_gguf_writer_add_tensor(w, "t.q8", REEL_DTYPE_Q8_0, 3, ne_q8, q8, 68), 0);
     assert_int_equal(reel_gguf_writer_add_tensor(w, "t.q4k", REEL_DTYPE_Q4_K, 1, ne_q4k, q4k, 144),
@@ -196,9 +203,9 @@ static void test_roundtrip(void **state)
                          0);
     for (int64_t i = 0; i < reel_gguf_n_tensors(g); i++) {
         const reel_gguf_tensor *x = reel_gguf_tensor_at(g, i);
-        assert_int_equal(reel_gguf_writer_add_tensor(w2, x->name, x->type, x->n_dims, x->ne,
-                                                     x->data, x->nbytes),
-                         0);
+        assert_int_equal(
+            reel_gguf_writer_add_tensor(w2, x->name, x->type, x->n_dims, x->ne, x->data, x->nbytes),
+            0);
     }
     uint8_t *mem2;
     size_t mem2_size;

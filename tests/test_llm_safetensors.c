@@ -259,7 +259,8 @@ static void test_missing_pieces(void **state)
     p = reel_xasprintf("%s/h", c->dir);
     fx_write_hf(&c->m, p, &o);
     sp = reel_xasprintf("%s/model.safetensors.index.json", p);
-    const char *idx = "{\"weight_map\": {\"lm_head.weight\": \"model-00001-of-00002.safetensors\"}}";
+    const char *idx =
+        "{\"weight_map\": {\"lm_head.weight\": \"model-00001-of-00002.safetensors\"}}";
     tu_write_file(sp, idx, strlen(idx));
     assert_null(reel_llm_desc_load(p));
     assert_true(tu_contains(reel_last_error(), "tensor 'lm_head.weight' listed in the index"));
