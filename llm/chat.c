@@ -2,6 +2,7 @@
  * mirrors a line of the template (quoted in the comments); Jinja's trim and Python's strip()
  * remove Python whitespace (str.isspace), which is what py_strip does. */
 #include "llm/chat.h"
+#include "llm/tokenizer.h"
 
 #include "core/core.h"
 
@@ -347,4 +348,21 @@ int reel_llm_chat_render(const reel_llm_chat_msg *msgs, size_t n, const reel_llm
     *out = b.p;
     if (len) *len = b.n;
     return 0;
+}
+
+int reel_llm_chat_stop_ids(reel_llm_chat_format f, const reel_llm_tokenizer *tok, int32_t *ids,
+                           int max)
+{
+    int32_t cand[2] = {reel_llm_tokenizer_eos(tok), -1};
+    if (f == REEL_LLM_CHAT_NEMOTRON3)
+        cand[1] = reel_llm_tokenizer_find(tok, "<|im_end|>");
+    else if (f == REEL_LLM_CHAT_NANO_V2)
+        cand[1] = reel_llm_tokenizer_find(tok, "<SPECIAL_12>");
+    int n = 0;
+    for (int i = 0; i < 2; i++) {
+        if (cand[i] < 0 || (i == 1 && cand[1] == cand[0])) continue;
+        if (n < max) ids[n] = cand[i];
+        n++;
+    }
+    return n;
 }
