@@ -22,6 +22,8 @@ foreach(t test_plugins_host test_plugins_gen test_pipeline_media)
         add_dependencies(${t} ${REEL_MEDIA_TEST_DEPS})
         target_compile_definitions(${t} PRIVATE
             REEL_TEST_PLUGIN_DIR="${CMAKE_BINARY_DIR}/test-plugins")
+        set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT
+            "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/lsan-media.supp")
     endif()
 endforeach()
 reel_fuzz(fuzz_exec_template SOURCES fuzz/fuzz_exec_template.c ../plugins/exec/template.c

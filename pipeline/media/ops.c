@@ -550,7 +550,7 @@ int reeli_media_subtitles(const char *input, const json_t *params, const char *o
     if (ret < 0) return ret;
     size_t n = n_old + json_array_size(jc);
     reeli_cue *cues = reel_xcalloc(n ? n : 1, sizeof *cues);
-    memcpy(cues, old, n_old * sizeof *cues);
+    if (n_old) memcpy(cues, old, n_old * sizeof *cues);
     free(old);
     size_t k = n_old;
     size_t i;
