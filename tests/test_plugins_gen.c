@@ -1,6 +1,7 @@
 /* Built-in generator plugins: each one's output decoded and checked (size, rate, frame count,
  * sample rate, duration), plus the exec plugin's failure handling. */
 #include <errno.h>
+#include <pthread.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -334,6 +335,67 @@ static void test_exec_failures(void **state)
     free(out);
 }
 
+/* Stages run in parallel (the scheduler does this): plugins with global state (espeak,
+ * fontconfig) must serialise themselves, and every output must still be right. */
+typedef struct job {
+    const char *kind, *params;
+    char *out;
+    int rc;
+} job;
+
+static void *run_job(void *arg)
+{
+    job *j = arg;
+    j->rc = mt_stage(j->kind, j->params, NULL, 0, j->out, NULL);
+    return NULL;
+}
+
+static void test_parallel_stages(void **state)
+{
+    (void)state;
+    job jobs[6] = {
+        {"audio", "{\"plugin\":\"espeak\",\"text\":\"one two three\"}", NULL, 0},
+        {"audio", "{\"plugin\":\"espeak\",\"text\":\"four five\"}", NULL, 0},
+        {"video", "{\"plugin\":\"card\",\"title\":\"A\",\"width\":96,\"height\":64,"
+                  "\"fps\":10,\"duration_s\":0.5}", NULL, 0},
+        {"video", "{\"plugin\":\"card\",\"title\":\"B\",\"width\":96,\"height\":64,"
+                  "\"fps\":10,\"duration_s\":0.5}", NULL, 0},
+        {"audio", "{\"plugin\":\"tone\",\"duration_s\":0.3}", NULL, 0},
+        {"audio", "{\"plugin\":\"silence\",\"duration_s\":0.3}", NULL, 0},
+    };
+    pthread_t th[6];
+    for (int i = 0; i < 6; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "par%d.%s", i, jobs[i].kind[0] == 'v' ? "mkv" : "wav");
+        jobs[i].out = mt_path(dir, name);
+        assert_int_equal(pthread_create(&th[i], NULL, run_job, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 6; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(jobs[i].rc, 0);
+        reeli_probe p = mt_probe(jobs[i].out);
+        if (jobs[i].kind[0] == 'v') assert_int_equal(p.n_frames, 5);
+        else assert_true(p.n_samples > 0);
+        free(jobs[i].out);
+    }
+}
+
+/* An odd frame size from a plugin is padded to even (yuv420p) rather than refused. */
+static void test_odd_size(void **state)
+{
+    (void)state;
+    char *out = mt_path(dir, "odd.mkv");
+    assert_int_equal(mt_stage("video", "{\"plugin\":\"card\",\"width\":33,\"height\":17,"
+                                       "\"fps\":5,\"duration_s\":0.4}",
+                              NULL, 0, out, NULL),
+                     0);
+    reeli_probe p = mt_probe(out);
+    assert_int_equal(p.width, 34);
+    assert_int_equal(p.height, 18);
+    assert_int_equal(p.n_frames, 2);
+    free(out);
+}
+
 int main(void)
 {
     setenv("REEL_PLUGIN_PATH", REEL_TEST_PLUGIN_DIR, 1);
@@ -345,6 +407,8 @@ int main(void)
         cmocka_unit_test(test_exec_ok),
         cmocka_unit_test(test_exec_timeout_kills_group),
         cmocka_unit_test(test_exec_failures),
+        cmocka_unit_test(test_parallel_stages),
+        cmocka_unit_test(test_odd_size),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
