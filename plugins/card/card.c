@@ -308,6 +308,8 @@ static int render_text(const char *font_file, const char *title, const char *cap
 }
 
 /* ---- frames ------------------------------------------------------------------------------- */
+#define BG_STEP 4 /* pixels per background grid cell */
+
 static double smooth(double t) { return t * t * (3 - 2 * t); }
 
 static int generate(void *state, const char *params_json, const reel_plugin_sink *s)
@@ -328,9 +330,11 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
     int64_t seed = (int64_t)NUM("seed", 0);
     char *font_file = find_font(STR("font", "DejaVu Sans:bold"));
     uint8_t *mask = malloc((size_t)w * h), *rgb = malloc((size_t)w * h * 3);
+    int gw = w / BG_STEP + 2, gh = h / BG_STEP + 2;
+    float *bg = malloc((size_t)gw * gh * 3 * sizeof(float));
     int rc = REEL_PLUGIN_OK;
     char err[512];
-    if (!mask || !rgb) {
+    if (!mask || !rgb || !bg) {
         s->error(s->host, "out of memory for frames");
         rc = REEL_PLUGIN_EFATAL;
         goto done;
@@ -371,30 +375,45 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
             if (secs < fade) g = secs / fade;
             if (dur - secs - 1.0 / fps < fade) g = fmin(g, fmax(0, (dur - secs - 1.0 / fps) / fade));
         }
-        for (int y = 0; y < h; y++) {
-            double v = ((double)y / h - 0.5) / zoom + 0.5 + oy;
-            for (int x = 0; x < w; x++) {
-                double u = ((double)x / w - 0.5) / zoom + 0.5 + ox;
+        /* The colour field is smooth: evaluate it on a grid of one point per BG_STEP pixels
+         * and interpolate; the text is composited at full resolution. */
+        for (int gy = 0; gy < gh; gy++) {
+            double v = ((double)gy * BG_STEP / h - 0.5) / zoom + 0.5 + oy;
+            for (int gx = 0; gx < gw; gx++) {
+                double u = ((double)gx * BG_STEP / w - 0.5) / zoom + 0.5 + ox;
                 double m = fmin(1, fmax(0, v * 0.85 + u * 0.15));
-                double c[3];
-                for (int i = 0; i < 3; i++) c[i] = pal.top[i] * (1 - m) + pal.bottom[i] * m;
+                float *c = bg + ((size_t)gy * gw + gx) * 3;
+                for (int i = 0; i < 3; i++) c[i] = (float)(pal.top[i] * (1 - m) + pal.bottom[i] * m);
                 for (int b = 0; b < 6; b++) {
                     const struct blob *bl = &pal.blobs[b];
                     double dx = (u - bl->x) * aspect, dy = v - bl->y;
                     double d2 = (dx * dx + dy * dy) / (bl->r * bl->r);
                     if (d2 < 1) {
                         double a = bl->a * (1 - d2) * (1 - d2);
-                        for (int i = 0; i < 3; i++) c[i] = c[i] * (1 - a) + bl->rgb[i] * a;
+                        for (int i = 0; i < 3; i++) c[i] = (float)(c[i] * (1 - a) + bl->rgb[i] * a);
                     }
                 }
+            }
+        }
+        for (int y = 0; y < h; y++) {
+            int gy = y / BG_STEP;
+            float fy = (float)(y % BG_STEP) / BG_STEP;
+            for (int x = 0; x < w; x++) {
+                int gx = x / BG_STEP;
+                float fx = (float)(x % BG_STEP) / BG_STEP;
+                const float *c00 = bg + ((size_t)gy * gw + gx) * 3, *c01 = c00 + 3,
+                            *c10 = c00 + (size_t)gw * 3, *c11 = c10 + 3;
                 /* text with a one-pixel shadow down-right */
-                double ta = mask[y * w + x] / 255.0;
-                double sa = (x > 0 && y > 0) ? mask[(y - 1) * w + x - 1] / 255.0 * 0.6 : 0;
+                float ta = mask[y * w + x] / 255.0f;
+                float sa = (x > 0 && y > 0) ? mask[(y - 1) * w + x - 1] / 255.0f * 0.6f : 0;
                 uint8_t *px = rgb + ((size_t)y * w + x) * 3;
                 for (int i = 0; i < 3; i++) {
-                    double val = c[i] * (1 - sa) + pal.shadow[i] * sa;
-                    val = val * (1 - ta) + pal.text[i] * ta;
-                    px[i] = (uint8_t)lrint(fmin(1, fmax(0, val * g)) * 255);
+                    float c = (c00[i] * (1 - fx) + c01[i] * fx) * (1 - fy) +
+                              (c10[i] * (1 - fx) + c11[i] * fx) * fy;
+                    float val = c * (1 - sa) + (float)pal.shadow[i] * sa;
+                    val = val * (1 - ta) + (float)pal.text[i] * ta;
+                    val = val * (float)g * 255.0f + 0.5f;
+                    px[i] = (uint8_t)(val < 0 ? 0 : val > 255 ? 255 : val);
                 }
             }
         }
@@ -407,6 +426,7 @@ done:
     free(font_file);
     free(mask);
     free(rgb);
+    free(bg);
     json_decref(p);
     return rc;
 }
@@ -422,7 +442,7 @@ static const reel_plugin_caps caps = {
     .struct_size = sizeof(reel_plugin_caps),
     .kind = REEL_PLUGIN_KIND_VIDEO,
     .name = "card",
-    .version = "1.0",
+    .version = "1.1",
     .description = "animatic card: palette from the setting/style, pan/zoom, title and caption",
     .params_schema = schema,
     .max_width = 4096,
