@@ -1,0 +1,2 @@
+# kernels/ op table and the Nemotron-H forward pass (llm/forward.c, session, sampler)
+reel_test(test_kernels_ops LABELS unit)
