@@ -167,7 +167,10 @@ def build(c, out_root):
     gen = torch.Generator().manual_seed(c["seed"])
     randomize(model, c, gen)
     if c["tie"]:
-        model.tie_weights()
+        # transformers 5's NemotronH declares no tied keys, so tie_word_embeddings alone does not
+        # tie: give lm_head the embedding's values (the saved file then drops lm_head)
+        with torch.no_grad():
+            model.lm_head.weight.copy_(model.model.embeddings.weight)
     model.save_pretrained(out, safe_serialization=True)
     if c["tie"]:
         # a tied checkpoint must not need lm_head.weight: drop it so readers fall back to the
