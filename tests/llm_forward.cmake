@@ -2,3 +2,4 @@
 reel_test(test_kernels_ops LABELS unit)
 reel_test(test_llm_forward_golden LABELS golden unit)
 reel_test(test_llm_sample LABELS unit)
+reel_test(test_llm_forward_cli LABELS e2e golden)
