@@ -66,6 +66,10 @@ reel_llm_tensor *reeli_desc_add(reel_llm_desc *d, const char *name, reel_dtype t
  * safetensors shards into d->tensors with the name mapping. dir has no trailing slash. */
 int reeli_hf_load(reel_llm_desc *d, const char *dir);
 
+/* Adds the end-of-generation ids: eos, eot/eom (-1 if none) and the control tokens that end a
+ * chat turn ("<|im_end|>", "</s>", ...). */
+void reeli_vocab_eog(reel_llm_vocab *v, int32_t eot, int32_t eom);
+
 /* Converts n values of type t (F32/F16/BF16) at src to F32. */
 void reeli_to_f32(float *dst, const void *src, reel_dtype t, size_t n);
 

@@ -431,7 +431,7 @@ static void add_eog(reel_llm_vocab *v, int32_t id)
 }
 
 /* End-of-generation ids: eos, explicit eot/eom, and control tokens that end a chat turn. */
-static void vocab_eog(reel_llm_vocab *v, int32_t eot, int32_t eom)
+void reeli_vocab_eog(reel_llm_vocab *v, int32_t eot, int32_t eom)
 {
     static const char *const TURN_END[] = {"</s>", "<|im_end|>", "<|end|>", "<|eot_id|>",
                                            "<|endoftext|>", "<SPECIAL_12>"};
@@ -507,7 +507,7 @@ static int gguf_vocab(reel_llm_desc *d)
     v->add_bos = b && b->type == REEL_GGUF_TYPE_BOOL ? (int)b->u64 : 0;
     b = reel_gguf_find(g, "tokenizer.ggml.add_eos_token");
     v->add_eos = b && b->type == REEL_GGUF_TYPE_BOOL ? (int)b->u64 : 0;
-    vocab_eog(v, eot, eom);
+    reeli_vocab_eog(v, eot, eom);
     return 0;
 }
 
@@ -763,6 +763,14 @@ static int finish(reel_llm_desc *d)
         if (strcmp(d->tensors[d->order[i - 1]].name, d->tensors[d->order[i]].name) == 0)
             return reel_set_error(REEL_EFORMAT, "%s: tensor '%s' appears twice", d->path,
                                   d->tensors[d->order[i]].name);
+    /* head_dim absent from the metadata: the q projection says it (never H/na) */
+    for (int i = 0; d->hp.head_dim == 0 && d->hp.n_head > 0 && i < d->hp.n_layer; i++) {
+        char nm[64];
+        snprintf(nm, sizeof nm, "blk.%d.attn_q.weight", i);
+        const reel_llm_tensor *q = reel_llm_desc_tensor(d, nm);
+        if (q && q->ne[1] % d->hp.n_head == 0 && q->ne[1] / d->hp.n_head < LIMIT)
+            d->hp.head_dim = (int)(q->ne[1] / d->hp.n_head);
+    }
     int rc = check_hparams(d);
     if (rc == 0) rc = check_tensors(d);
     if (rc == 0 && d->hp.ssm_n_heads > 0) d->hp.ssm_head_dim = d->hp.ssm_d_inner / d->hp.ssm_n_heads;

@@ -293,12 +293,6 @@ void fx_write_hf(fx_model *m, const char *dir, const fx_hf_opts *o)
     assert_int_equal(reel_mkdir_p(dir), 0);
     char path[1024];
     /* config.json, written as text so tests can append members */
-    char layers[256] = "";
-    for (int l = 0; l < m->L; l++) {
-        const char *k = m->pattern[l] == 'M' ? "mamba" : m->pattern[l] == '*' ? "attention" : "mlp";
-        snprintf(layers + strlen(layers), sizeof layers - strlen(layers), "%s\"%s\"", l ? ", " : "",
-                 k);
-    }
     char cfg[4096];
     int n = snprintf(cfg, sizeof cfg,
                      "{\n  \"architectures\": [\"NemotronHForCausalLM\"],\n"
@@ -307,16 +301,19 @@ void fx_write_hf(fx_model *m, const char *dir, const fx_hf_opts *o)
                      "  \"mamba_head_dim\": %d,\n  \"n_groups\": %d,\n  \"ssm_state_size\": %d,\n"
                      "  \"conv_kernel\": %d,\n  \"chunk_size\": 8,\n  \"expand\": 2,\n"
                      "  \"num_attention_heads\": %d,\n  \"num_key_value_heads\": %d,\n"
-                     "  \"head_dim\": %d,\n  \"intermediate_size\": %d,\n"
+                     "  \"intermediate_size\": %d,\n"
                      "  \"layer_norm_epsilon\": 1e-05,\n  \"max_position_embeddings\": 4096,\n"
                      "  \"tie_word_embeddings\": false,\n  \"bos_token_id\": 1,\n"
                      "  \"eos_token_id\": 2,\n  \"pad_token_id\": 0,\n  \"rope_theta\": 10000",
-                     m->H, m->V, m->nh, m->P, m->G, m->N, m->K, m->na, m->nkv, m->hd, m->F);
-    if (o->layers_list)
-        n += snprintf(cfg + n, sizeof cfg - (size_t)n, ",\n  \"layers_block_type\": [%s]", layers);
-    else
+                     m->H, m->V, m->nh, m->P, m->G, m->N, m->K, m->na, m->nkv, m->F);
+    if (o->layers_block_type)
+        n += snprintf(cfg + n, sizeof cfg - (size_t)n, ",\n  \"layers_block_type\": %s",
+                      o->layers_block_type);
+    if (!o->no_pattern)
         n += snprintf(cfg + n, sizeof cfg - (size_t)n, ",\n  \"hybrid_override_pattern\": \"%s\"",
                       m->pattern);
+    if (!o->no_head_dim)
+        n += snprintf(cfg + n, sizeof cfg - (size_t)n, ",\n  \"head_dim\": %d", m->hd);
     if (!o->no_num_layers)
         n += snprintf(cfg + n, sizeof cfg - (size_t)n, ",\n  \"num_hidden_layers\": %d", m->L);
     if (o->extra_config) n += snprintf(cfg + n, sizeof cfg - (size_t)n, ",\n  %s", o->extra_config);
@@ -356,8 +353,9 @@ void fx_write_hf(fx_model *m, const char *dir, const fx_hf_opts *o)
                          "behavior", "Isolated", "type", "ByteLevel", "model", "type", "BPE",
                          "vocab", vocab, "merges", merges));
     write_json(dir, "tokenizer_config.json",
-               json_pack("{s:b,s:b,s:s,s:{s:s},s:s}", "add_bos_token", 1, "add_eos_token", 0,
-                         "bos_token", "<s>", "eos_token", "content", "<|im_end|>", "chat_template",
+               json_pack("{s:b,s:b,s:s,s:{s:s},s:s,s:s,s:s}", "add_bos_token", 1,
+                         "add_eos_token", 0, "bos_token", "<s>", "eos_token", "content",
+                         "<|im_end|>", "unk_token", "<unk>", "pad_token", "<unk>", "chat_template",
                          FX_TEMPLATE));
     write_json(dir, "generation_config.json", json_pack("{s:i,s:[i,i]}", "bos_token_id", 1,
                                                         "eos_token_id", 2, 4));

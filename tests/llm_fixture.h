@@ -33,7 +33,9 @@ typedef struct fx_model {
 typedef struct fx_hf_opts {
     int bf16;            /* matrices as BF16 instead of F32 */
     int sharded;         /* two shards + model.safetensors.index.json */
-    int layers_list;     /* layers_block_type list instead of hybrid_override_pattern */
+    const char *layers_block_type; /* raw JSON list written as layers_block_type, or NULL */
+    int no_pattern;      /* leave hybrid_override_pattern out */
+    int no_head_dim;     /* leave head_dim out (the loader takes it from q_proj) */
     int no_num_layers;   /* leave num_hidden_layers out */
     const char *extra_config; /* raw JSON members appended to config.json ("\"x\": 1") or NULL */
 } fx_hf_opts;
