@@ -118,6 +118,39 @@ static void test_generate_greedy(void **state)
     free(want);
 }
 
+/* Hugging Face directories, tokenizer included; tiny-a's greedy text reaches </s> (id 2) after 6
+ * tokens, where generation must stop */
+static void test_generate_hf(void **state)
+{
+    (void)state;
+    const char *names[] = {"tiny-a", "tiny-c"};
+    for (int i = 0; i < 2; i++) {
+        char dir[1024], gpath[1100];
+        snprintf(dir, sizeof dir, "%s/tests/data/models/%s", tu_source_dir(), names[i]);
+        snprintf(gpath, sizeof gpath, "%s/golden.json", dir);
+        json_t *g = reel_json_load_file(gpath, 16 << 20);
+        const json_t *tx = json_object_get(g, "text"), *ids = json_object_get(tx, "greedy");
+        /* expected: the reference continuation up to (not including) the first </s> */
+        json_t *cut = json_array();
+        for (size_t k = 0; k < json_array_size(ids); k++) {
+            if (json_integer_value(json_array_get(ids, k)) == 2) break;
+            json_array_append(cut, json_array_get(ids, k));
+        }
+        char *want = spaced(cut);
+        tu_result r = reel((const char *[]){"generate", "-m", dir, "-p",
+                                            json_string_value(json_object_get(tx, "prompt")), "-n",
+                                            "16", "--temp", "0", "--ids", "-v", NULL});
+        assert_int_equal(r.status, 0);
+        assert_string_equal(r.out, want);
+        if (json_array_size(cut) < json_array_size(ids))
+            assert_true(tu_contains(r.err, "end of generation"));
+        tu_result_free(&r);
+        free(want);
+        json_decref(cut);
+        json_decref(g);
+    }
+}
+
 static void test_generate_seeded(void **state)
 {
     (void)state;
@@ -182,6 +215,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_logits), cmocka_unit_test(test_generate_greedy),
+        cmocka_unit_test(test_generate_hf),
         cmocka_unit_test(test_generate_seeded), cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
