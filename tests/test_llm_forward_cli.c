@@ -1,4 +1,4 @@
-/* reel logits / reel generate end to end on the tiny-b GGUF fixture against transformers'
+/* reel logits / reel generate end to end on the tiny-b HF fixture against transformers
  * reference (tests/data/models/tiny-b/golden.json). */
 #include "testutil.h"
 #include "core/core.h"
@@ -14,7 +14,7 @@ static json_t *golden;
 static int setup(void **state)
 {
     (void)state;
-    snprintf(model, sizeof model, "%s/tests/data/models/gguf/tiny-b-f32.gguf", tu_source_dir());
+    snprintf(model, sizeof model, "%s/tests/data/models/tiny-b", tu_source_dir());
     char p[1024];
     snprintf(p, sizeof p, "%s/tests/data/models/tiny-b/golden.json", tu_source_dir());
     golden = reel_json_load_file(p, 16 << 20);
@@ -186,6 +186,9 @@ static void test_errors(void **state)
         {"generate", "-m", model, NULL},                    /* no prompt */
         {"generate", "-m", model, "-p", "x", "--temp", "hot", NULL},
         {"generate", "-m", model, "-p", "x", "--system", "s", NULL},
+        {"convert", model, NULL},                           /* no output */
+        {"convert", model, "/tmp/x.gguf", "--type", "q4_k", NULL},
+        {"convert", model, "a.gguf", "b.gguf", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tu_result r = reel(cases[i]);
@@ -200,6 +203,14 @@ static void test_errors(void **state)
     r = reel((const char *[]){"logits", "-m", "/nonexistent/m.gguf", "--tokens", "1", NULL});
     assert_int_equal(r.status, 1);
     assert_true(tu_contains(r.err, "/nonexistent/m.gguf"));
+    tu_result_free(&r);
+    r = reel((const char *[]){"convert", "/nonexistent/dir", "/tmp/never.gguf", NULL});
+    assert_int_equal(r.status, 1);
+    assert_true(tu_contains(r.err, "/nonexistent/dir"));
+    tu_result_free(&r);
+    r = reel((const char *[]){"convert", "--help", NULL});
+    assert_int_equal(r.status, 0);
+    assert_true(tu_contains(r.out, "--type"));
     tu_result_free(&r);
     r = reel((const char *[]){"generate", "--help", NULL});
     assert_int_equal(r.status, 0);

@@ -202,13 +202,16 @@ def build(c, out_root):
     text = "Hello, world. The robot"
     ids = tok.encode(text).ids
     golden["text"] = {"prompt": text, "ids": ids, "greedy": greedy(model, ids, 16)}
-    # the same model with every matrix rounded to float16 (what a GGUF F16 conversion keeps in
-    # F16: the 2-D tensors; norms, conv, A, D, dt_bias stay F32), for the F16 weight path
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() == 2:
-                p.copy_(p.half().float())
-    golden["f16"] = {"tokens": seqs[2], "logits": rows(logits_of(model, seqs[2]))}
+    # the same model with every matrix rounded to float16 / bfloat16 (what a GGUF conversion
+    # keeps in 16 bits: the 2-D tensors; norms, conv, A, D, dt_bias stay F32), for those paths
+    orig = {k: v.clone() for k, v in model.state_dict().items()}
+    for key, dtype in (("f16", torch.float16), ("bf16", torch.bfloat16)):
+        model.load_state_dict(orig)
+        with torch.no_grad():
+            for p in model.parameters():
+                if p.dim() == 2:
+                    p.copy_(p.to(dtype).float())
+        golden[key] = {"tokens": seqs[2], "logits": rows(logits_of(model, seqs[2]))}
     with open(os.path.join(out, "golden.json"), "w") as f:
         json.dump(golden, f, separators=(",", ":"))
     size = sum(os.path.getsize(os.path.join(out, x)) for x in os.listdir(out))
