@@ -198,6 +198,7 @@ typedef struct cursor {
     size_t size, pos;
     const char *name;
     reel_arena *arena;
+    const char *key; /* the key whose value is being read, for messages; NULL otherwise */
 } cursor;
 
 static int fail_at(const cursor *c, size_t at, const char *fmt, ...)
@@ -209,6 +210,9 @@ static int fail_at(const cursor *c, size_t at, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (c->key)
+        return reel_set_error(REEL_EFORMAT, "%s: key '%s': %s, at offset %zu", c->name, c->key,
+                              msg, at);
     return reel_set_error(REEL_EFORMAT, "%s: %s, at offset %zu", c->name, msg, at);
 }
 
@@ -398,7 +402,7 @@ static int rd_tensor_info(cursor *c, reel_gguf_tensor *t)
 
 static reel_gguf *parse(reel_gguf *g)
 {
-    cursor c = {g->base, g->size, 0, g->name, g->arena};
+    cursor c = {g->base, g->size, 0, g->name, g->arena, NULL};
     /* header */
     if (g->size < 4 || memcmp(g->base, REEL_GGUF_MAGIC, 4) != 0) {
         if (g->size < 4)
@@ -463,10 +467,9 @@ static reel_gguf *parse(reel_gguf *g)
             fail_at(&c, at_type, "key '%s': unknown value type %u", key, type);
             goto fail;
         }
-        if (rd_value(&c, &g->values[i], type, 0) < 0) {
-            reel_error_prefix("key '%s'", key);
-            goto fail;
-        }
+        c.key = key;
+        if (rd_value(&c, &g->values[i], type, 0) < 0) goto fail;
+        c.key = NULL;
         if (strcmp(key, "general.alignment") == 0) {
             const reel_gguf_value *v = &g->values[i];
             if (v->type != REEL_GGUF_TYPE_UINT32 || v->u64 == 0 || (v->u64 & (v->u64 - 1))) {

@@ -62,6 +62,9 @@ void *reeli_desc_own(reel_llm_desc *d, void *p);
 reel_llm_tensor *reeli_desc_add(reel_llm_desc *d, const char *name, reel_dtype type, int n_dims,
                                 const int64_t *ne, const void *data, size_t nbytes);
 
+/* reel_llm_desc_load over a GGUF image in memory (borrowed; for the fuzz target). */
+reel_llm_desc *reeli_desc_load_gguf_memory(const void *data, size_t size, const char *name);
+
 /* HF directory loading (hfconfig.c): config.json into d->hp, tokenizer files into d->vocab,
  * safetensors shards into d->tensors with the name mapping. dir has no trailing slash. */
 int reeli_hf_load(reel_llm_desc *d, const char *dir);

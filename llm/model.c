@@ -511,10 +511,10 @@ static int gguf_vocab(reel_llm_desc *d)
     return 0;
 }
 
+/* d->gguf is open: hparams, vocabulary, tensors. */
 static int load_gguf(reel_llm_desc *d)
 {
     d->format = "gguf";
-    d->gguf = reel_gguf_open(d->path);
     if (!d->gguf) return reel_last_error_code();
     d->file_size = reel_gguf_size(d->gguf);
     int rc = gguf_hparams(d);
@@ -790,8 +790,25 @@ reel_llm_desc *reel_llm_desc_load(const char *path)
         rc = reel_set_error_errno("%s", d->path);
     else if (S_ISDIR(st.st_mode))
         rc = reeli_hf_load(d, d->path);
-    else
+    else if ((d->gguf = reel_gguf_open(d->path)) != NULL)
         rc = load_gguf(d);
+    else
+        rc = reel_last_error_code();
+    if (rc == 0) rc = finish(d);
+    if (rc < 0) {
+        reel_llm_desc_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+reel_llm_desc *reeli_desc_load_gguf_memory(const void *data, size_t size, const char *name)
+{
+    reel_llm_desc *d = reel_xcalloc(1, sizeof *d);
+    d->path = reel_xstrdup(name);
+    d->vocab.bos_id = d->vocab.eos_id = d->vocab.unk_id = d->vocab.pad_id = -1;
+    d->gguf = reel_gguf_open_memory(data, size, name);
+    int rc = d->gguf ? load_gguf(d) : reel_last_error_code();
     if (rc == 0) rc = finish(d);
     if (rc < 0) {
         reel_llm_desc_free(d);
