@@ -148,8 +148,9 @@ static int check_config(reel_llm_model *m)
             return bad_hparam(m, "Mamba sizes (heads, head dim, groups, state, conv) must be > 0");
         if (c->nh % c->G) return bad_hparam(m, "Mamba heads are not a multiple of the groups");
         if (c->K > 64) return bad_hparam(m, "conv kernel longer than 64 taps");
-        if ((int64_t)c->nh * c->P > (1 << 22) || (int64_t)c->G * c->N > (1 << 22))
-            return bad_hparam(m, "Mamba sizes out of range");
+        if ((int64_t)c->nh * c->P > (1 << 22) || (int64_t)c->G * c->N > (1 << 22) ||
+            (int64_t)c->nh * c->P * c->N > (1 << 28))
+            return bad_hparam(m, "Mamba sizes out of range (SSM state over 1 GiB per layer)");
         c->Di = c->nh * c->P; /* never expand * H (spec §7.3) */
         if (hp->ssm_d_inner && hp->ssm_d_inner != c->Di)
             return bad_hparam(m, "ssm inner size differs from heads x head dim");
