@@ -182,8 +182,12 @@ typedef struct reel_kernel_ops {
     void (*unary)(reel_unary op, float *y, const float *x, int64_t n);
 } reel_kernel_ops;
 
-/* The CPU backend: scalar reference ops (always available). The table is static. */
+/* The CPU backend: the scalar reference ops with SIMD versions swapped in where the running CPU
+ * supports them (name "cpu-avx2" then; REEL_CPU=scalar keeps the reference). Static table. */
 const reel_kernel_ops *reel_kernels_ops_cpu(void);
+
+/* The scalar reference table alone (what every other variant is tested against). */
+const reel_kernel_ops *reel_kernels_ops_cpu_scalar(void);
 
 /* The best backend of this build and machine (today: the CPU table). */
 const reel_kernel_ops *reel_kernels_ops(void);

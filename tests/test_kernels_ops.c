@@ -49,7 +49,7 @@ static void test_fp16(void **state)
 
 static void check_matmul(reel_dtype type, reel_pool *pool)
 {
-    const reel_kernel_ops *k = reel_kernels_ops_cpu();
+    const reel_kernel_ops *k = reel_kernels_ops_cpu_scalar();
     const int64_t n_in = 96, n_out = 37, T = 5;
     float *wf = rnd(n_in * n_out, 1.0f), *x = rnd(n_in * T, 1.0f);
     void *w = NULL;
@@ -105,10 +105,10 @@ static void test_matmul(void **state)
     check_matmul(REEL_DTYPE_Q8_0, pool);
     float y, x = 1;
     uint8_t w[64] = {0};
-    assert_int_equal(reel_kernels_ops_cpu()->matmul(pool, &y, w, REEL_DTYPE_Q6_K, &x, 256, 1, 1),
+    assert_int_equal(reel_kernels_ops_cpu_scalar()->matmul(pool, &y, w, REEL_DTYPE_Q6_K, &x, 256, 1, 1),
                      REEL_EUNSUPPORTED);
     assert_true(tu_contains(reel_last_error(), "Q6_K"));
-    assert_int_equal(reel_kernels_ops_cpu()->matmul(pool, &y, w, REEL_DTYPE_Q8_0, &x, 33, 1, 1),
+    assert_int_equal(reel_kernels_ops_cpu_scalar()->matmul(pool, &y, w, REEL_DTYPE_Q8_0, &x, 33, 1, 1),
                      REEL_EINVAL);
     reel_pool_free(pool);
 }
@@ -116,7 +116,7 @@ static void test_matmul(void **state)
 static void test_norms(void **state)
 {
     (void)state;
-    const reel_kernel_ops *k = reel_kernels_ops_cpu();
+    const reel_kernel_ops *k = reel_kernels_ops_cpu_scalar();
     const int64_t n = 24, T = 3, gs = 6;
     float *x = rnd(n * T, 2.0f), *z = rnd(n * T, 3.0f), *w = rnd(n, 1.0f), *y = rnd(n * T, 1);
     k->rmsnorm(y, x, w, n, T, 1e-5f);
@@ -144,7 +144,7 @@ static void test_norms(void **state)
 static void test_unary(void **state)
 {
     (void)state;
-    const reel_kernel_ops *k = reel_kernels_ops_cpu();
+    const reel_kernel_ops *k = reel_kernels_ops_cpu_scalar();
     float x[6] = {-30, -1, 0, 0.5f, 19, 25}, y[6];
     k->unary(REEL_UNARY_SILU, y, x, 6);
     for (int i = 0; i < 6; i++) assert_true(fabs(y[i] - x[i] / (1 + exp(-x[i]))) < 1e-6);
@@ -158,7 +158,7 @@ static void test_unary(void **state)
 static void test_conv1d(void **state)
 {
     (void)state;
-    const reel_kernel_ops *k = reel_kernels_ops_cpu();
+    const reel_kernel_ops *k = reel_kernels_ops_cpu_scalar();
     reel_pool *pool = reel_pool_init(2);
     const int64_t C = 7, T = 9, stride = 11;
     for (int K = 1; K <= 4; K++) {
@@ -229,7 +229,7 @@ static void test_ssm_scan_naive(void **state)
     for (int h = 0; h < nh; h++)
         for (int p = 0; p < P; p++)
             for (int n = 0; n < N; n++) S[h][p][n] = c.state[(h * P + p) * N + n];
-    reel_kernels_ops_cpu()->ssm_scan(NULL, &c.a);
+    reel_kernels_ops_cpu_scalar()->ssm_scan(NULL, &c.a);
     for (int64_t t = 0; t < T; t++)
         for (int h = 0; h < nh; h++) {
             int g = h / (nh / G);
@@ -254,7 +254,7 @@ static void test_ssm_scan_naive(void **state)
 static void test_ssm_chunked(void **state)
 {
     (void)state;
-    const reel_kernel_ops *k = reel_kernels_ops_cpu();
+    const reel_kernel_ops *k = reel_kernels_ops_cpu_scalar();
     reel_pool *pool = reel_pool_init(3);
     const int64_t Ts[] = {1, 5, 17, 33};
     const int Qs[] = {1, 3, 4, 8, 16, 64};
@@ -286,7 +286,7 @@ static void test_ssm_chunked(void **state)
 
 static void check_attention(reel_dtype kv_type)
 {
-    const reel_kernel_ops *k = reel_kernels_ops_cpu();
+    const reel_kernel_ops *k = reel_kernels_ops_cpu_scalar();
     reel_pool *pool = reel_pool_init(2);
     const int na = 6, nkv = 2, hd = 8;
     const int64_t ctx = 10, pos0 = 4, T = 6, kvw = nkv * hd, qs = na * hd + 5;
@@ -339,6 +339,42 @@ static void test_attention(void **state)
     check_attention(REEL_DTYPE_F16);
 }
 
+/* the dispatched table (SIMD where the CPU has it) against the scalar reference, checkasm-style:
+ * random inputs, shapes with ragged tails, one token and batches, every weight type */
+static void test_dispatch_vs_scalar(void **state)
+{
+    (void)state;
+    const reel_kernel_ops *ref = reel_kernels_ops_cpu_scalar(), *k = reel_kernels_ops_cpu();
+    printf("dispatched CPU table: %s\n", k->name);
+    reel_pool *pool = reel_pool_init(2);
+    const int64_t n_ins[] = {1, 7, 8, 15, 16, 33, 64, 100};
+    const reel_dtype types[] = {REEL_DTYPE_F32, REEL_DTYPE_F16, REEL_DTYPE_BF16};
+    for (size_t ti = 0; ti < 3; ti++)
+        for (size_t ni = 0; ni < 8; ni++)
+            for (int64_t T = 1; T <= 3; T += 2) {
+                const int64_t n_in = n_ins[ni], n_out = 9;
+                float *wf = rnd(n_in * n_out, 1.0f), *x = rnd(n_in * T, 1.0f);
+                void *w = wf;
+                uint16_t *h = NULL;
+                if (types[ti] != REEL_DTYPE_F32) {
+                    h = malloc((size_t)(n_in * n_out) * 2);
+                    for (int64_t i = 0; i < n_in * n_out; i++)
+                        h[i] = types[ti] == REEL_DTYPE_F16 ? reel_fp32_to_fp16(wf[i])
+                                                           : reel_fp32_to_bf16(wf[i]);
+                    w = h;
+                }
+                float *y0 = malloc((size_t)(T * n_out) * 4), *y1 = malloc((size_t)(T * n_out) * 4);
+                assert_int_equal(ref->matmul(NULL, y0, w, types[ti], x, n_in, n_out, T), 0);
+                assert_int_equal(k->matmul(pool, y1, w, types[ti], x, n_in, n_out, T), 0);
+                for (int64_t i = 0; i < T * n_out; i++)
+                    if (fabs(y0[i] - y1[i]) > 1e-5 * (1 + fabs(y0[i])))
+                        fail_msg("type %d n_in %lld T %lld: %g vs %g", types[ti],
+                                 (long long)n_in, (long long)T, y0[i], y1[i]);
+                free(wf), free(x), free(h), free(y0), free(y1);
+            }
+    reel_pool_free(pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_norms),      cmocka_unit_test(test_unary),
         cmocka_unit_test(test_conv1d),     cmocka_unit_test(test_ssm_scan_naive),
         cmocka_unit_test(test_ssm_chunked), cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_dispatch_vs_scalar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
