@@ -112,12 +112,47 @@ static void test_repeat_penalty(void **state)
     reel_llm_sampler_free(s);
 }
 
+/* top-k by heap selection keeps exactly the k best (ties: lowest ids), whatever their order */
+static void test_top_k_selection(void **state)
+{
+    (void)state;
+    enum { V = 1000 };
+    static float l[V];
+    for (int i = 0; i < V; i++) l[i] = (float)((i * 7919) % 1000) / 100.0f; /* a permutation */
+    l[3] = l[500] = 9.99f + 0.001f; /* a tie at the top: ids 3 and 500 */
+    for (int k = 1; k <= 64; k *= 4) {
+        reel_llm_sampler_params p = plain(1000.0f); /* nearly uniform among the kept */
+        p.top_k = k;
+        p.seed = (uint64_t)k;
+        reel_llm_sampler *s = reel_llm_sampler_init(&p);
+        int seen[V] = {0};
+        for (int i = 0; i < 4000; i++) seen[reel_llm_sampler_sample(s, l, V)]++;
+        /* the k-th best logit */
+        float sorted[V];
+        memcpy(sorted, l, sizeof sorted);
+        for (int i = 0; i < k; i++)
+            for (int j = i + 1; j < V; j++)
+                if (sorted[j] > sorted[i]) {
+                    float t = sorted[i];
+                    sorted[i] = sorted[j], sorted[j] = t;
+                }
+        int distinct = 0;
+        for (int i = 0; i < V; i++) {
+            if (seen[i]) distinct++;
+            if (seen[i]) assert_true(l[i] >= sorted[k - 1]);
+        }
+        assert_int_equal(distinct, k);
+        if (k == 1) assert_true(seen[3] == 4000); /* tie -> lowest id */
+        reel_llm_sampler_free(s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy),  cmocka_unit_test(test_seeded),
         cmocka_unit_test(test_distribution), cmocka_unit_test(test_filters),
-        cmocka_unit_test(test_repeat_penalty),
+        cmocka_unit_test(test_repeat_penalty), cmocka_unit_test(test_top_k_selection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
