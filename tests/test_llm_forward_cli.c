@@ -173,6 +173,20 @@ static void test_generate_seeded(void **state)
     tu_result_free(&a);
 }
 
+static void test_bench(void **state)
+{
+    (void)state;
+    tu_result r = reel((const char *[]){"bench", "-m", model, "-p", "8", "-n", "4", "-r", "1",
+                                        "-t", "1", NULL});
+    assert_int_equal(r.status, 0);
+    assert_true(tu_contains(r.out, "| pp8 |") && tu_contains(r.out, "| tg4 |"));
+    assert_true(tu_contains(r.out, "M-*M"));
+    tu_result_free(&r);
+    r = reel((const char *[]){"bench", "-m", model, "-p", "0", "-n", "0", NULL});
+    assert_int_equal(r.status, 2);
+    tu_result_free(&r);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -227,7 +241,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_logits), cmocka_unit_test(test_generate_greedy),
         cmocka_unit_test(test_generate_hf),
-        cmocka_unit_test(test_generate_seeded), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_generate_seeded), cmocka_unit_test(test_bench),
+        cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
