@@ -49,18 +49,22 @@ static int run(int argc, char **argv)
         if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && v) {
             model = argv[++i];
         } else if (!strcmp(a, "-p") && v) {
-            if (reel_cli_parse_int("bench", a, argv[++i], 0, 1 << 20, &pp) < 0) return REEL_EXIT_USAGE;
+            if (reel_cli_parse_int("bench", a, argv[++i], 0, 1 << 20, &pp) < 0)
+                return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "-n") && v) {
-            if (reel_cli_parse_int("bench", a, argv[++i], 0, 1 << 20, &tg) < 0) return REEL_EXIT_USAGE;
+            if (reel_cli_parse_int("bench", a, argv[++i], 0, 1 << 20, &tg) < 0)
+                return REEL_EXIT_USAGE;
         } else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && v) {
             if (reel_cli_parse_int("bench", a, argv[++i], 0, 1024, &threads) < 0)
                 return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "-r") && v) {
-            if (reel_cli_parse_int("bench", a, argv[++i], 1, 100, &reps) < 0) return REEL_EXIT_USAGE;
+            if (reel_cli_parse_int("bench", a, argv[++i], 1, 100, &reps) < 0)
+                return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "--backend") && v) {
             const char *b = argv[++i];
             if (!strcmp(b, "cuda")) {
-                reel_cli_error("bench", "the forward pass has no CUDA backend yet; use --backend cpu");
+                reel_cli_error("bench",
+                               "the forward pass has no CUDA backend yet; use --backend cpu");
                 return REEL_EXIT_FAIL;
             }
             if (strcmp(b, "cpu")) return reel_cli_usage("bench", "--backend expects cpu or cuda");
@@ -94,8 +98,8 @@ static int run(int argc, char **argv)
     const reel_llm_hparams *hp = reel_llm_model_hparams(m);
     char size[32];
     reel_format_bytes((double)reel_llm_desc_file_size(reel_llm_model_desc(m)), size, sizeof size);
-    const char *name = strrchr(model, '/') && strrchr(model, '/')[1] ? strrchr(model, '/') + 1
-                                                                   : model;
+    const char *name =
+        strrchr(model, '/') && strrchr(model, '/')[1] ? strrchr(model, '/') + 1 : model;
     int nthreads = threads > 0 ? (int)threads : reel_cpu_count();
     printf("| model | size | params | pattern | backend | threads | test | t/s |\n");
     printf("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: |\n");

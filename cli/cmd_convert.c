@@ -37,7 +37,8 @@ static int convert(const reel_llm_tensor *t, reel_dtype out, void *dst, float *r
         } else {
             uint16_t *d = (uint16_t *)dst + r * n0;
             for (int64_t i = 0; i < n0; i++)
-                d[i] = out == REEL_DTYPE_F16 ? reel_fp32_to_fp16(row[i]) : reel_fp32_to_bf16(row[i]);
+                d[i] =
+                    out == REEL_DTYPE_F16 ? reel_fp32_to_fp16(row[i]) : reel_fp32_to_bf16(row[i]);
         }
     }
     return 0;
@@ -101,16 +102,15 @@ static int write_metadata(reel_gguf_writer *w, const reel_llm_hparams *hp, const
     rc = reel_gguf_writer_set_array_str(w, "tokenizer.ggml.tokens", (const char *const *)names,
                                         (uint64_t)v->n_tokens);
     if (rc == 0)
-        rc = reel_gguf_writer_set_array(w, "tokenizer.ggml.token_type", REEL_GGUF_TYPE_INT32,
-                                        types, (uint64_t)v->n_tokens);
+        rc = reel_gguf_writer_set_array(w, "tokenizer.ggml.token_type", REEL_GGUF_TYPE_INT32, types,
+                                        (uint64_t)v->n_tokens);
     for (int i = 0; i < v->n_tokens; i++) free(names[i]);
     free(names);
     free(types);
     if (rc < 0) goto fail;
     if (v->n_merges > 0)
-        CHECK(reel_gguf_writer_set_array_str(w, "tokenizer.ggml.merges",
-                                             (const char *const *)v->merges,
-                                             (uint64_t)v->n_merges));
+        CHECK(reel_gguf_writer_set_array_str(
+            w, "tokenizer.ggml.merges", (const char *const *)v->merges, (uint64_t)v->n_merges));
     const struct {
         const char *key;
         int32_t id;
@@ -143,8 +143,10 @@ static int run(int argc, char **argv)
             else if (!strcmp(t, "bf16"))
                 type = REEL_DTYPE_BF16;
             else
-                return reel_cli_usage("convert", "--type expects f32, f16 or bf16, got '%s' "
-                                      "(quantized types are not written yet)", t);
+                return reel_cli_usage("convert",
+                                      "--type expects f32, f16 or bf16, got '%s' "
+                                      "(quantized types are not written yet)",
+                                      t);
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return reel_cli_usage("convert", "unknown or incomplete option '%s'", argv[i]);
         } else if (!src) {
@@ -180,7 +182,8 @@ static int run(int argc, char **argv)
     bufs = reel_xcalloc((size_t)nt + 1, sizeof *bufs);
     int64_t widest = 1;
     for (int i = 0; i < nt; i++)
-        if (reel_llm_desc_tensor_at(d, i)->ne[0] > widest) widest = reel_llm_desc_tensor_at(d, i)->ne[0];
+        if (reel_llm_desc_tensor_at(d, i)->ne[0] > widest)
+            widest = reel_llm_desc_tensor_at(d, i)->ne[0];
     row = reel_xmalloc((size_t)widest * sizeof(float));
     for (int i = 0; i < nt; i++) {
         const reel_llm_tensor *t = reel_llm_desc_tensor_at(d, i);

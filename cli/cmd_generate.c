@@ -130,8 +130,10 @@ static int run(int argc, char **argv)
             char *end;
             unsigned long long s = strtoull(v, &end, 10);
             if (!*v || *end || *v == '-')
-                return reel_cli_usage("generate", "--seed expects a non-negative integer, got "
-                                      "'%s'", v);
+                return reel_cli_usage("generate",
+                                      "--seed expects a non-negative integer, got "
+                                      "'%s'",
+                                      v);
             sp.seed = s;
         } else if (!strcmp(a, "--kv")) {
             NEED_VALUE;
@@ -157,7 +159,8 @@ static int run(int argc, char **argv)
 #undef NEED_VALUE
     }
     if (!model) return reel_cli_usage("generate", "missing -m MODEL");
-    if (!prompt == !tokens) return reel_cli_usage("generate", "give exactly one of -p TEXT or --tokens IDS");
+    if (!prompt == !tokens)
+        return reel_cli_usage("generate", "give exactly one of -p TEXT or --tokens IDS");
     if (tokens && chat) return reel_cli_usage("generate", "--chat needs -p TEXT, not --tokens");
     if (system && !chat) return reel_cli_usage("generate", "--system needs --chat");
 
@@ -258,7 +261,8 @@ static int run(int argc, char **argv)
         } else {
             const char *piece;
             size_t len;
-            if (reel_llm_detok_push(detok, t, &piece, &len) == 0 && len) fwrite(piece, 1, len, stdout);
+            if (reel_llm_detok_push(detok, t, &piece, &len) == 0 && len)
+                fwrite(piece, 1, len, stdout);
         }
         fflush(stdout);
         if (produced + 1 == n_predict) {
@@ -279,10 +283,11 @@ static int run(int argc, char **argv)
     fflush(stdout);
     double t3 = now_s();
     if (verbose)
-        fprintf(stderr, "reel: generate: load %.2f s, prompt %lld tokens in %.3f s (%.1f tok/s), "
-                "%ld tokens in %.3f s (%.1f tok/s), stopped: %s\n", t1 - t0, (long long)n_ids,
-                t2 - t1, n_ids / (t2 - t1 + 1e-9), produced, t3 - t2, produced / (t3 - t2 + 1e-9),
-                why);
+        fprintf(stderr,
+                "reel: generate: load %.2f s, prompt %lld tokens in %.3f s (%.1f tok/s), "
+                "%ld tokens in %.3f s (%.1f tok/s), stopped: %s\n",
+                t1 - t0, (long long)n_ids, t2 - t1, n_ids / (t2 - t1 + 1e-9), produced, t3 - t2,
+                produced / (t3 - t2 + 1e-9), why);
     rc = REEL_EXIT_OK;
 done:
     reel_llm_detok_free(detok);

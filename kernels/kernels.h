@@ -111,31 +111,31 @@ int reel_kernels_dequantize_row(reel_dtype type, const void *src, float *dst, in
 
 /* Arguments of the Mamba-2 selective scan over T tokens (spec §2.1 step 6, §3.3). */
 typedef struct reel_ssm_args {
-    int64_t T;         /* tokens */
-    int nh, P, N, G;   /* heads, head dim, state size, groups (nh % G == 0) */
-    const float *x;    /* x_t[h*P + p] at x + t*x_stride (post-conv, post-SiLU) */
+    int64_t T;       /* tokens */
+    int nh, P, N, G; /* heads, head dim, state size, groups (nh % G == 0) */
+    const float *x;  /* x_t[h*P + p] at x + t*x_stride (post-conv, post-SiLU) */
     int64_t x_stride;
-    const float *B;    /* B_t[g*N + n] at B + t*bc_stride */
-    const float *C;    /* C_t[g*N + n] at C + t*bc_stride */
+    const float *B; /* B_t[g*N + n] at B + t*bc_stride */
+    const float *C; /* C_t[g*N + n] at C + t*bc_stride */
     int64_t bc_stride;
-    const float *dt;   /* [T][nh] time steps after softplus */
-    const float *A;    /* [nh] decay rates (negative) */
-    const float *D;    /* [nh] skip weights */
-    float *state;      /* [nh][P][N] read and updated in place */
-    float *y;          /* [T][nh*P] output (includes D*x) */
-    int chunk;         /* chunk length Q for the chunked form (>= 1) */
+    const float *dt; /* [T][nh] time steps after softplus */
+    const float *A;  /* [nh] decay rates (negative) */
+    const float *D;  /* [nh] skip weights */
+    float *state;    /* [nh][P][N] read and updated in place */
+    float *y;        /* [T][nh*P] output (includes D*x) */
+    int chunk;       /* chunk length Q for the chunked form (>= 1) */
 } reel_ssm_args;
 
 /* Arguments of causal GQA attention for T new queries at positions pos0..pos0+T-1 over a KV
  * cache that already holds positions 0..pos0+T-1 (spec §2.2; no positional encoding). */
 typedef struct reel_attn_args {
     int64_t T, pos0;
-    int na, nkv, hd;        /* query heads, KV heads (na % nkv == 0), head dim */
-    const float *q;         /* q_t[i*hd + d] at q + t*q_stride */
+    int na, nkv, hd; /* query heads, KV heads (na % nkv == 0), head dim */
+    const float *q;  /* q_t[i*hd + d] at q + t*q_stride */
     int64_t q_stride;
-    const void *k, *v;      /* [pos][nkv*hd] of kv_type (F32 or F16) */
+    const void *k, *v; /* [pos][nkv*hd] of kv_type (F32 or F16) */
     reel_dtype kv_type;
-    float *out;             /* [T][na*hd] */
+    float *out; /* [T][na*hd] */
 } reel_attn_args;
 
 typedef enum reel_unary {
@@ -160,8 +160,8 @@ typedef struct reel_kernel_ops {
      * consecutive values is divided by its RMS; y[t] = w * v. x, z, y: rows of n at the given
      * strides (y may equal x). */
     void (*gated_rmsnorm)(float *y, int64_t y_stride, const float *x, int64_t x_stride,
-                          const float *z, int64_t z_stride, const float *w, int64_t n,
-                          int64_t gs, int64_t T, float eps);
+                          const float *z, int64_t z_stride, const float *w, int64_t n, int64_t gs,
+                          int64_t T, float eps);
 
     /* Causal depthwise conv over T tokens of C channels with K taps (spec §2.1 step 2, §3):
      * y[t][c] = b[c] + sum_j w[c][j] * in_{t-(K-1)+j}[c], where inputs before t = 0 come from

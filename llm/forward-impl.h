@@ -19,18 +19,18 @@ typedef struct layer_weights {
     reel_llm_layer_kind kind;
     const float *norm; /* [H] block pre-norm (attn_norm) */
     /* Mamba-2 */
-    wmat ssm_in;             /* {H, 2Di+2GN+nh}: rows z | xBC | dt */
-    const float *conv_w;     /* [Dc][K] taps oldest first */
-    const float *conv_b;     /* [Dc] (may be NULL: no bias) */
-    const float *dt_bias;    /* [nh] */
-    const float *A;          /* [nh] = -exp(A_log) */
-    const float *D;          /* [nh] */
-    const float *ssm_norm;   /* [Di] gated grouped norm weight */
-    wmat ssm_out;            /* {Di, H} */
+    wmat ssm_in;           /* {H, 2Di+2GN+nh}: rows z | xBC | dt */
+    const float *conv_w;   /* [Dc][K] taps oldest first */
+    const float *conv_b;   /* [Dc] (may be NULL: no bias) */
+    const float *dt_bias;  /* [nh] */
+    const float *A;        /* [nh] = -exp(A_log) */
+    const float *D;        /* [nh] */
+    const float *ssm_norm; /* [Di] gated grouped norm weight */
+    wmat ssm_out;          /* {Di, H} */
     /* attention */
-    wmat q, k, v, o;         /* q {H, na*hd}, k/v {H, nkv*hd}, o {na*hd, H} */
+    wmat q, k, v, o; /* q {H, na*hd}, k/v {H, nkv*hd}, o {na*hd, H} */
     /* MLP */
-    wmat up, down;           /* up {H, F}, down {F, H} */
+    wmat up, down; /* up {H, F}, down {F, H} */
     /* index of this layer's state among the Mamba / attention layers, -1 if none */
     int ssm_idx, kv_idx;
 } layer_weights;
@@ -50,11 +50,11 @@ struct reel_llm_model {
     reel_llm_desc *desc;
     model_config c;
     const reel_llm_hparams *hp;
-    wmat tok_embd;             /* {H, V}: row t is the embedding of token t */
-    const float *output_norm;  /* [H] */
-    wmat output;               /* {H, V} (token_embd when the file has no output.weight) */
-    layer_weights *layers;     /* [L] */
-    void **owned;              /* converted / realigned copies, freed with the model */
+    wmat tok_embd;            /* {H, V}: row t is the embedding of token t */
+    const float *output_norm; /* [H] */
+    wmat output;              /* {H, V} (token_embd when the file has no output.weight) */
+    layer_weights *layers;    /* [L] */
+    void **owned;             /* converted / realigned copies, freed with the model */
     int n_owned, cap_owned;
     reel_pool *pool;
     const reel_kernel_ops *k;
@@ -66,21 +66,21 @@ struct reel_llm_session {
     reel_dtype kv_type;
     int chunk, max_batch;
     /* recurrent state */
-    float **conv_state;   /* [n_mamba] -> [Dc][K-1] */
-    float **ssm_state;    /* [n_mamba] -> [nh][P][N] */
-    void **k_cache;       /* [n_attn] -> [n_ctx][nkv*hd] of kv_type */
+    float **conv_state; /* [n_mamba] -> [Dc][K-1] */
+    float **ssm_state;  /* [n_mamba] -> [nh][P][N] */
+    void **k_cache;     /* [n_attn] -> [n_ctx][nkv*hd] of kv_type */
     void **v_cache;
     /* scratch for one batch of up to max_batch tokens */
-    float *x;      /* [B][H] residual stream */
-    float *xn;     /* [B][H] normalized input of the block */
-    float *proj;   /* [B][max_width] in_proj / q|k|v / up output */
-    float *conv;   /* [B][Dc] conv output (x | B | C) */
-    float *dt;     /* [B][nh] */
-    float *y;      /* [B][max(Di, na*hd)] scan or attention output */
-    float *out;    /* [B][H] mixer output */
-    float *emb;    /* [H] one dequantized embedding row */
+    float *x;    /* [B][H] residual stream */
+    float *xn;   /* [B][H] normalized input of the block */
+    float *proj; /* [B][max_width] in_proj / q|k|v / up output */
+    float *conv; /* [B][Dc] conv output (x | B | C) */
+    float *dt;   /* [B][nh] */
+    float *y;    /* [B][max(Di, na*hd)] scan or attention output */
+    float *out;  /* [B][H] mixer output */
+    float *emb;  /* [H] one dequantized embedding row */
     /* logits of the last decode */
-    float *logits;     /* [logits_cap][V] */
+    float *logits; /* [logits_cap][V] */
     int64_t logits_cap, n_logits;
 };
 

@@ -34,8 +34,7 @@ static const reel_llm_tensor *need(reel_llm_model *m, const char *name)
 {
     const reel_llm_tensor *t = reel_llm_desc_tensor(m->desc, name);
     if (!t)
-        reel_set_error(REEL_EFORMAT, "%s: tensor %s is missing", reel_llm_desc_path(m->desc),
-                       name);
+        reel_set_error(REEL_EFORMAT, "%s: tensor %s is missing", reel_llm_desc_path(m->desc), name);
     return t;
 }
 
@@ -56,8 +55,7 @@ static const float *vec(reel_llm_model *m, const char *name, int64_t n, int opti
                        reel_llm_desc_path(m->desc), name, (long long)n_elements(t), (long long)n);
         return NULL;
     }
-    if (t->type == REEL_DTYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0)
-        return t->data;
+    if (t->type == REEL_DTYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) return t->data;
     float *copy = malloc((size_t)n * sizeof(float));
     if (!copy || !own(m, copy)) {
         free(copy);
@@ -83,18 +81,22 @@ static int mat(reel_llm_model *m, wmat *w, const char *name, int64_t n_in, int64
     if (!t) return reel_last_error_code();
     const char *path = reel_llm_desc_path(m->desc);
     if (t->n_dims > 2 || t->ne[0] != n_in || (t->n_dims == 2 ? t->ne[1] : 1) != n_out)
-        return reel_set_error(REEL_EFORMAT, "%s: tensor %s has shape {%lld, %lld}, expected "
-                              "{%lld, %lld}", path, name, (long long)t->ne[0],
+        return reel_set_error(REEL_EFORMAT,
+                              "%s: tensor %s has shape {%lld, %lld}, expected "
+                              "{%lld, %lld}",
+                              path, name, (long long)t->ne[0],
                               (long long)(t->n_dims > 1 ? t->ne[1] : 1), (long long)n_in,
                               (long long)n_out);
     if (!reel_kernels_dtype_supported(t->type))
-        return reel_set_error(REEL_EUNSUPPORTED, "%s: tensor %s: weight type %s is not supported "
-                              "yet (F32, F16, BF16, Q8_0, Q4_0 are)", path, name,
+        return reel_set_error(REEL_EUNSUPPORTED,
+                              "%s: tensor %s: weight type %s is not supported "
+                              "yet (F32, F16, BF16, Q8_0, Q4_0 are)",
+                              path, name,
                               reel_dtype_name(t->type) ? reel_dtype_name(t->type) : "?");
     size_t rb = reel_dtype_row_bytes(t->type, n_in);
     if (!rb || t->nbytes < rb * (size_t)n_out)
-        return reel_set_error(REEL_EFORMAT, "%s: tensor %s: %zu bytes, too few for its shape",
-                              path, name, t->nbytes);
+        return reel_set_error(REEL_EFORMAT, "%s: tensor %s: %zu bytes, too few for its shape", path,
+                              name, t->nbytes);
     w->data = t->data;
     w->type = t->type;
     w->n_in = n_in;
@@ -113,8 +115,8 @@ static int mat(reel_llm_model *m, wmat *w, const char *name, int64_t n_in, int64
 
 static int bad_hparam(reel_llm_model *m, const char *what)
 {
-    return reel_set_error(REEL_EFORMAT, "%s: bad hyper-parameters: %s",
-                          reel_llm_desc_path(m->desc), what);
+    return reel_set_error(REEL_EFORMAT, "%s: bad hyper-parameters: %s", reel_llm_desc_path(m->desc),
+                          what);
 }
 
 static int check_config(reel_llm_model *m)
@@ -133,13 +135,21 @@ static int check_config(reel_llm_model *m)
         return bad_hparam(m, "sizes out of range");
     for (int l = 0; l < c->L; l++) {
         switch (hp->layer_kind[l]) {
-        case REEL_LLM_LAYER_MAMBA: c->n_mamba++; break;
-        case REEL_LLM_LAYER_ATTN: c->n_attn++; break;
-        case REEL_LLM_LAYER_MLP: break;
+        case REEL_LLM_LAYER_MAMBA:
+            c->n_mamba++;
+            break;
+        case REEL_LLM_LAYER_ATTN:
+            c->n_attn++;
+            break;
+        case REEL_LLM_LAYER_MLP:
+            break;
         case REEL_LLM_LAYER_MOE:
-            return reel_set_error(REEL_EUNSUPPORTED, "%s: layer %d is a MoE block, which this "
-                                  "engine does not run yet", reel_llm_desc_path(m->desc), l);
-        default: return bad_hparam(m, "unknown layer kind");
+            return reel_set_error(REEL_EUNSUPPORTED,
+                                  "%s: layer %d is a MoE block, which this "
+                                  "engine does not run yet",
+                                  reel_llm_desc_path(m->desc), l);
+        default:
+            return bad_hparam(m, "unknown layer kind");
         }
     }
     c->max_width = c->H;
@@ -187,7 +197,8 @@ static int load_layer(reel_llm_model *m, int l, int *ssm_idx, int *kv_idx)
         if ((rc = mat(m, &w->ssm_out, NAME("ssm_out.weight"), c->Di, c->H)) < 0) return rc;
         if (!(w->conv_w = vec(m, NAME("ssm_conv1d.weight"), (int64_t)c->Dc * c->K, 0)) ||
             !(w->dt_bias = vec(m, NAME("ssm_dt.bias"), c->nh, 0)) ||
-            !(w->A = vec(m, NAME("ssm_a"), c->nh, 0)) || !(w->D = vec(m, NAME("ssm_d"), c->nh, 0)) ||
+            !(w->A = vec(m, NAME("ssm_a"), c->nh, 0)) ||
+            !(w->D = vec(m, NAME("ssm_d"), c->nh, 0)) ||
             !(w->ssm_norm = vec(m, NAME("ssm_norm.weight"), c->Di, 0)))
             return reel_last_error_code();
         w->conv_b = vec(m, NAME("ssm_conv1d.bias"), c->Dc, 1);
@@ -318,19 +329,30 @@ static int mamba_block(reel_llm_session *s, const layer_weights *w, int64_t T)
     k->unary(REEL_UNARY_SOFTPLUS, s->dt, s->dt, T * c->nh);
     /* 4-6. selective scan: y [T][Di] from x = conv[.., 0:Di), B, C (group h / (nh/G)) */
     reel_ssm_args a = {
-        .T = T, .nh = c->nh, .P = c->P, .N = c->N, .G = c->G,
-        .x = s->conv, .x_stride = c->Dc,
-        .B = s->conv + c->Di, .C = s->conv + c->Di + (int64_t)c->G * c->N, .bc_stride = c->Dc,
-        .dt = s->dt, .A = w->A, .D = w->D,
-        .state = s->ssm_state[w->ssm_idx], .y = s->y, .chunk = s->chunk,
+        .T = T,
+        .nh = c->nh,
+        .P = c->P,
+        .N = c->N,
+        .G = c->G,
+        .x = s->conv,
+        .x_stride = c->Dc,
+        .B = s->conv + c->Di,
+        .C = s->conv + c->Di + (int64_t)c->G * c->N,
+        .bc_stride = c->Dc,
+        .dt = s->dt,
+        .A = w->A,
+        .D = w->D,
+        .state = s->ssm_state[w->ssm_idx],
+        .y = s->y,
+        .chunk = s->chunk,
     };
     if (T == 1 || s->chunk <= 1)
         k->ssm_scan(pool, &a);
     else
         k->ssm_chunked(pool, &a);
     /* 7. y = w_norm * groupnorm(y * silu(z)), groups of Di/G */
-    k->gated_rmsnorm(s->y, c->Di, s->y, c->Di, s->proj, c->n_proj, w->ssm_norm, c->Di,
-                     c->Di / c->G, T, c->eps);
+    k->gated_rmsnorm(s->y, c->Di, s->y, c->Di, s->proj, c->n_proj, w->ssm_norm, c->Di, c->Di / c->G,
+                     T, c->eps);
     /* 8. out [T][H] */
     return mm(s, s->out, &w->ssm_out, s->y, T);
 }
@@ -368,8 +390,17 @@ static int attention_block(reel_llm_session *s, const layer_weights *w, int64_t 
         kv_store(vc, s->kv_type, s->pos + t, kw, q + t * stride + qw + kw);
     }
     reel_attn_args a = {
-        .T = T, .pos0 = s->pos, .na = c->na, .nkv = c->nkv, .hd = c->hd,
-        .q = q, .q_stride = stride, .k = kc, .v = vc, .kv_type = s->kv_type, .out = s->y,
+        .T = T,
+        .pos0 = s->pos,
+        .na = c->na,
+        .nkv = c->nkv,
+        .hd = c->hd,
+        .q = q,
+        .q_stride = stride,
+        .k = kc,
+        .v = vc,
+        .kv_type = s->kv_type,
+        .out = s->y,
     };
     s->m->k->attention(s->m->pool, &a);
     return mm(s, s->out, &w->o, s->y, T);
@@ -404,10 +435,17 @@ int reeli_forward_batch(reel_llm_session *s, const int32_t *tokens, int64_t T, i
         const layer_weights *w = &m->layers[l];
         k->rmsnorm(s->xn, s->x, w->norm, c->H, T, c->eps);
         switch (w->kind) {
-        case REEL_LLM_LAYER_MAMBA: rc = mamba_block(s, w, T); break;
-        case REEL_LLM_LAYER_ATTN: rc = attention_block(s, w, T); break;
-        case REEL_LLM_LAYER_MLP: rc = mlp_block(s, w, T); break;
-        default: rc = reel_set_error(REEL_EUNSUPPORTED, "layer %d: unsupported kind", l);
+        case REEL_LLM_LAYER_MAMBA:
+            rc = mamba_block(s, w, T);
+            break;
+        case REEL_LLM_LAYER_ATTN:
+            rc = attention_block(s, w, T);
+            break;
+        case REEL_LLM_LAYER_MLP:
+            rc = mlp_block(s, w, T);
+            break;
+        default:
+            rc = reel_set_error(REEL_EUNSUPPORTED, "layer %d: unsupported kind", l);
         }
         if (rc < 0) return reel_error_prefix("layer %d", l);
         for (int64_t i = 0; i < T * c->H; i++) s->x[i] += s->out[i];

@@ -81,8 +81,7 @@ void reel_llm_session_free(reel_llm_session *s);
  * the logits of every one of the n positions are kept, else only those of the last. Returns 0,
  * REEL_EINVAL (token id out of range, n < 1), REEL_ERANGE (pos + n > n_ctx: "context full"),
  * REEL_ENOMEM. On failure the session is unchanged only for EINVAL/ERANGE (checked first). */
-int reel_llm_session_decode(reel_llm_session *s, const int32_t *tokens, int64_t n,
-                            int all_logits);
+int reel_llm_session_decode(reel_llm_session *s, const int32_t *tokens, int64_t n, int all_logits);
 
 /* Logits [n_vocab] of position i of the last decode call (0 <= i < n when it kept all logits),
  * or of its last position for i = -1. NULL if there is no such row. Borrowed: valid until the

@@ -9,13 +9,16 @@
 
 struct reel_llm_sampler {
     reel_llm_sampler_params p;
-    uint64_t s[4];     /* xoshiro256** state */
-    int32_t *hist;     /* ring of the last repeat_last_n tokens */
+    uint64_t s[4]; /* xoshiro256** state */
+    int32_t *hist; /* ring of the last repeat_last_n tokens */
     int n_hist, head;
     /* scratch grown to n_vocab */
     int cap;
     float *logit;
-    struct cand { float v; int32_t id; } *c;
+    struct cand {
+        float v;
+        int32_t id;
+    } * c;
     float *prob;
 };
 

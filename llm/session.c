@@ -110,19 +110,21 @@ void reel_llm_session_free(reel_llm_session *s)
     free(s);
 }
 
-int reel_llm_session_decode(reel_llm_session *s, const int32_t *tokens, int64_t n,
-                            int all_logits)
+int reel_llm_session_decode(reel_llm_session *s, const int32_t *tokens, int64_t n, int all_logits)
 {
     const model_config *c = &s->m->c;
     if (n < 1 || !tokens) return reel_set_error(REEL_EINVAL, "decode: no tokens");
     for (int64_t i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= c->V)
-            return reel_set_error(REEL_EINVAL, "decode: token %lld is id %d, outside the "
-                                  "vocabulary [0, %d)", (long long)i, tokens[i], c->V);
+            return reel_set_error(REEL_EINVAL,
+                                  "decode: token %lld is id %d, outside the "
+                                  "vocabulary [0, %d)",
+                                  (long long)i, tokens[i], c->V);
     if (s->pos + n > s->n_ctx)
-        return reel_set_error(REEL_ERANGE, "decode: context full: %lld tokens already and %lld "
-                              "new exceed the context of %lld", (long long)s->pos, (long long)n,
-                              (long long)s->n_ctx);
+        return reel_set_error(REEL_ERANGE,
+                              "decode: context full: %lld tokens already and %lld "
+                              "new exceed the context of %lld",
+                              (long long)s->pos, (long long)n, (long long)s->n_ctx);
     int64_t rows = all_logits ? n : 1;
     if (rows > s->logits_cap) {
         float *l = realloc(s->logits, (size_t)rows * (size_t)c->V * sizeof(float));
@@ -225,11 +227,12 @@ int reel_llm_session_restore(reel_llm_session *s, const reel_llm_snapshot *snap)
     const model_config *c = &s->m->c;
     if (snap->m != s->m || snap->kv_type != s->kv_type)
         return reel_set_error(REEL_EINVAL, "restore: the snapshot comes from a session of "
-                              "another model or KV cache type");
+                                           "another model or KV cache type");
     if (snap->pos > s->n_ctx)
-        return reel_set_error(REEL_EINVAL, "restore: the snapshot holds %lld positions, more "
-                              "than this session's context of %lld", (long long)snap->pos,
-                              (long long)s->n_ctx);
+        return reel_set_error(REEL_EINVAL,
+                              "restore: the snapshot holds %lld positions, more "
+                              "than this session's context of %lld",
+                              (long long)snap->pos, (long long)s->n_ctx);
     const size_t conv = conv_floats(c) * sizeof(float), ssm = ssm_floats(c) * sizeof(float);
     const size_t kv = kv_bytes(s, snap->pos);
     const unsigned char *d = snap->data;

@@ -37,7 +37,7 @@ static void test_fp16(void **state)
     assert_int_equal(reel_fp32_to_fp16(-2.0f), 0xc000);
     assert_int_equal(reel_fp32_to_fp16(65504.0f), 0x7bff);
     assert_int_equal(reel_fp32_to_fp16(1e6f), 0x7c00);
-    assert_int_equal(reel_fp32_to_fp16(5.9604645e-8f), 0x0001); /* smallest subnormal */
+    assert_int_equal(reel_fp32_to_fp16(5.9604645e-8f), 0x0001);      /* smallest subnormal */
     assert_int_equal(reel_fp32_to_fp16(1.0f + 1.0f / 2048), 0x3c00); /* tie to even */
     assert_true(reel_fp16_to_fp32(0x0001) == 5.9604645e-8f);
     assert_true(reel_fp16_to_fp32(0x3555) > 0.333f && reel_fp16_to_fp32(0x3555) < 0.3334f);
@@ -105,11 +105,13 @@ static void test_matmul(void **state)
     check_matmul(REEL_DTYPE_Q8_0, pool);
     float y, x = 1;
     uint8_t w[64] = {0};
-    assert_int_equal(reel_kernels_ops_cpu_scalar()->matmul(pool, &y, w, REEL_DTYPE_Q6_K, &x, 256, 1, 1),
-                     REEL_EUNSUPPORTED);
+    assert_int_equal(
+        reel_kernels_ops_cpu_scalar()->matmul(pool, &y, w, REEL_DTYPE_Q6_K, &x, 256, 1, 1),
+        REEL_EUNSUPPORTED);
     assert_true(tu_contains(reel_last_error(), "Q6_K"));
-    assert_int_equal(reel_kernels_ops_cpu_scalar()->matmul(pool, &y, w, REEL_DTYPE_Q8_0, &x, 33, 1, 1),
-                     REEL_EINVAL);
+    assert_int_equal(
+        reel_kernels_ops_cpu_scalar()->matmul(pool, &y, w, REEL_DTYPE_Q8_0, &x, 33, 1, 1),
+        REEL_EINVAL);
     reel_pool_free(pool);
 }
 
@@ -207,8 +209,8 @@ static ssm_case ssm_make(int64_t T, int nh, int P, int N, int G)
     c.D = rnd(nh, 1);
     c.y = calloc((size_t)(T * nh * P), 4);
     c.state = rnd((int64_t)nh * P * N, 1);
-    reel_ssm_args a = {T, nh, P, N, G, c.x, xs, c.bc, c.bc + G * N, bcs, c.dt, c.A, c.D,
-                       c.state, c.y, 4};
+    reel_ssm_args a = {T,   nh,   P,   N,   G,       c.x, xs, c.bc, c.bc + G * N,
+                       bcs, c.dt, c.A, c.D, c.state, c.y, 4};
     c.a = a;
     return c;
 }
@@ -309,21 +311,23 @@ static void check_attention(reel_dtype kv_type)
             double sc[16], mx = -1e30, sum = 0;
             for (int64_t s = 0; s <= pos0 + t; s++) {
                 double d = 0;
-                for (int e = 0; e < hd; e++) d += q[t * qs + i * hd + e] * kf[s * kvw + kh * hd + e];
+                for (int e = 0; e < hd; e++)
+                    d += q[t * qs + i * hd + e] * kf[s * kvw + kh * hd + e];
                 sc[s] = d / sqrt(hd);
                 mx = fmax(mx, sc[s]);
             }
             for (int64_t s = 0; s <= pos0 + t; s++) sum += (sc[s] = exp(sc[s] - mx));
             for (int e = 0; e < hd; e++) {
                 double o = 0;
-                for (int64_t s = 0; s <= pos0 + t; s++) o += sc[s] / sum * vf[s * kvw + kh * hd + e];
+                for (int64_t s = 0; s <= pos0 + t; s++)
+                    o += sc[s] / sum * vf[s * kvw + kh * hd + e];
                 assert_true(fabs(o - out[t * na * hd + i * hd + e]) < 1e-5);
             }
         }
     /* one query at a time (decode) gives the same bits as the batch */
     for (int64_t t = 0; t < T; t++) {
-        reel_attn_args b = {1, pos0 + t, na, nkv, hd, q + t * qs, qs, kc, vc, kv_type,
-                            out2 + t * na * hd};
+        reel_attn_args b = {1,       pos0 + t,          na, nkv, hd, q + t * qs, qs, kc, vc,
+                            kv_type, out2 + t * na * hd};
         k->attention(NULL, &b);
     }
     assert_memory_equal(out, out2, (size_t)(T * na * hd) * 4);
@@ -368,8 +372,8 @@ static void test_dispatch_vs_scalar(void **state)
                 assert_int_equal(k->matmul(pool, y1, w, types[ti], x, n_in, n_out, T), 0);
                 for (int64_t i = 0; i < T * n_out; i++)
                     if (fabs(y0[i] - y1[i]) > 1e-5 * (1 + fabs(y0[i])))
-                        fail_msg("type %d n_in %lld T %lld: %g vs %g", types[ti],
-                                 (long long)n_in, (long long)T, y0[i], y1[i]);
+                        fail_msg("type %d n_in %lld T %lld: %g vs %g", types[ti], (long long)n_in,
+                                 (long long)T, y0[i], y1[i]);
                 free(wf), free(x), free(h), free(y0), free(y1);
             }
     reel_pool_free(pool);
@@ -378,10 +382,14 @@ static void test_dispatch_vs_scalar(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fp16),       cmocka_unit_test(test_matmul),
-        cmocka_unit_test(test_norms),      cmocka_unit_test(test_unary),
-        cmocka_unit_test(test_conv1d),     cmocka_unit_test(test_ssm_scan_naive),
-        cmocka_unit_test(test_ssm_chunked), cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_fp16),
+        cmocka_unit_test(test_matmul),
+        cmocka_unit_test(test_norms),
+        cmocka_unit_test(test_unary),
+        cmocka_unit_test(test_conv1d),
+        cmocka_unit_test(test_ssm_scan_naive),
+        cmocka_unit_test(test_ssm_chunked),
+        cmocka_unit_test(test_attention),
         cmocka_unit_test(test_dispatch_vs_scalar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,7 +41,8 @@ static char *csv(const json_t *arr)
 {
     char *s = calloc(1, json_array_size(arr) * 12 + 1);
     for (size_t i = 0; i < json_array_size(arr); i++)
-        sprintf(s + strlen(s), "%s%lld", i ? "," : "", (long long)json_integer_value(json_array_get(arr, i)));
+        sprintf(s + strlen(s), "%s%lld", i ? "," : "",
+                (long long)json_integer_value(json_array_get(arr, i)));
     return s;
 }
 /* "1 2 3\n" */
@@ -49,7 +50,8 @@ static char *spaced(const json_t *arr)
 {
     char *s = calloc(1, json_array_size(arr) * 12 + 2);
     for (size_t i = 0; i < json_array_size(arr); i++)
-        sprintf(s + strlen(s), "%s%lld", i ? " " : "", (long long)json_integer_value(json_array_get(arr, i)));
+        sprintf(s + strlen(s), "%s%lld", i ? " " : "",
+                (long long)json_integer_value(json_array_get(arr, i)));
     strcat(s, "\n");
     return s;
 }
@@ -69,8 +71,9 @@ static void test_logits(void **state)
     double worst = 0;
     for (size_t t = 0; t < json_array_size(want); t++)
         for (size_t i = 0; i < 512; i++)
-            worst = fmax(worst, fabs(json_number_value(json_array_get(json_array_get(got, t), i)) -
-                                     json_number_value(json_array_get(json_array_get(want, t), i))));
+            worst =
+                fmax(worst, fabs(json_number_value(json_array_get(json_array_get(got, t), i)) -
+                                 json_number_value(json_array_get(json_array_get(want, t), i))));
     printf("reel logits vs transformers: max |dlogit| = %.3g\n", worst);
     assert_true(worst <= 1e-4);
     json_decref(out);
@@ -85,7 +88,8 @@ static void test_logits(void **state)
         const json_t *row = json_array_get(want, t);
         size_t best = 0;
         for (size_t i = 1; i < 512; i++)
-            if (json_number_value(json_array_get(row, i)) > json_number_value(json_array_get(row, best)))
+            if (json_number_value(json_array_get(row, i)) >
+                json_number_value(json_array_get(row, best)))
                 best = i;
         const json_t *first = json_array_get(json_array_get(top, t), 0);
         assert_int_equal(json_integer_value(json_array_get(first, 0)), best);
@@ -100,7 +104,8 @@ static void test_generate_greedy(void **state)
 {
     (void)state;
     const json_t *gr = json_object_get(golden, "greedy");
-    char *prompt = csv(json_object_get(gr, "prompt")), *want = spaced(json_object_get(gr, "tokens"));
+    char *prompt = csv(json_object_get(gr, "prompt")),
+         *want = spaced(json_object_get(gr, "tokens"));
     tu_result r = reel((const char *[]){"generate", "-m", model, "--tokens", prompt, "-n", "32",
                                         "--temp", "0", "--ids", NULL});
     assert_int_equal(r.status, 0);
@@ -110,8 +115,9 @@ static void test_generate_greedy(void **state)
     /* text prompt through the model's tokenizer (BOS added) */
     const json_t *tx = json_object_get(golden, "text");
     want = spaced(json_object_get(tx, "greedy"));
-    r = reel((const char *[]){"generate", "-m", model, "-p", json_string_value(json_object_get(tx, "prompt")),
-                              "-n", "16", "--temp", "0", "--ids", NULL});
+    r = reel((const char *[]){"generate", "-m", model, "-p",
+                              json_string_value(json_object_get(tx, "prompt")), "-n", "16",
+                              "--temp", "0", "--ids", NULL});
     assert_int_equal(r.status, 0);
     assert_string_equal(r.out, want);
     tu_result_free(&r);
@@ -176,8 +182,8 @@ static void test_generate_seeded(void **state)
 static void test_bench(void **state)
 {
     (void)state;
-    tu_result r = reel((const char *[]){"bench", "-m", model, "-p", "8", "-n", "4", "-r", "1",
-                                        "-t", "1", NULL});
+    tu_result r = reel(
+        (const char *[]){"bench", "-m", model, "-p", "8", "-n", "4", "-r", "1", "-t", "1", NULL});
     assert_int_equal(r.status, 0);
     assert_true(tu_contains(r.out, "| pp8 |") && tu_contains(r.out, "| tg4 |"));
     assert_true(tu_contains(r.out, "M-*M"));
@@ -191,16 +197,16 @@ static void test_errors(void **state)
 {
     (void)state;
     const char *cases[][8] = {
-        {"logits", "--tokens", "1,2", NULL},                /* no model */
-        {"logits", "-m", model, NULL},                      /* no tokens */
-        {"logits", "-m", model, "--tokens", "1,,2", NULL},  /* bad list */
+        {"logits", "--tokens", "1,2", NULL},               /* no model */
+        {"logits", "-m", model, NULL},                     /* no tokens */
+        {"logits", "-m", model, "--tokens", "1,,2", NULL}, /* bad list */
         {"logits", "-m", model, "--tokens", "1,2,", NULL},
         {"logits", "-m", model, "--tokens", "1", "--top", "0", NULL},
         {"logits", "-m", model, "--tokens", "1", "--all", "--top", "2"},
-        {"generate", "-m", model, NULL},                    /* no prompt */
+        {"generate", "-m", model, NULL}, /* no prompt */
         {"generate", "-m", model, "-p", "x", "--temp", "hot", NULL},
         {"generate", "-m", model, "-p", "x", "--system", "s", NULL},
-        {"convert", model, NULL},                           /* no output */
+        {"convert", model, NULL}, /* no output */
         {"convert", model, "/tmp/x.gguf", "--type", "q4_k", NULL},
         {"convert", model, "a.gguf", "b.gguf", NULL},
     };
@@ -239,10 +245,9 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_logits), cmocka_unit_test(test_generate_greedy),
-        cmocka_unit_test(test_generate_hf),
-        cmocka_unit_test(test_generate_seeded), cmocka_unit_test(test_bench),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_logits),      cmocka_unit_test(test_generate_greedy),
+        cmocka_unit_test(test_generate_hf), cmocka_unit_test(test_generate_seeded),
+        cmocka_unit_test(test_bench),       cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

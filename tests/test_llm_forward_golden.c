@@ -152,7 +152,7 @@ static void test_gguf_converted(void **state)
             snprintf(src, sizeof src, "%s/tests/data/models/%s", tu_source_dir(), NAMES[i]);
             snprintf(dst, sizeof dst, "%s/%s-%s.gguf", tmp, NAMES[i], types[k]);
             char *argv[] = {(char *)tu_reel_bin(), "convert", src, dst, "--type",
-                            (char *)types[k], NULL};
+                            (char *)types[k],      NULL};
             tu_result r = tu_run(argv, NULL);
             if (r.status != 0) fail_msg("reel convert %s: %s", src, r.err);
             tu_result_free(&r);
@@ -161,8 +161,9 @@ static void test_gguf_converted(void **state)
                 continue;
             }
             reel_llm_model *m = load(dst, 2);
-            assert_int_equal(reel_llm_desc_tensor(reel_llm_model_desc(m), "blk.0.attn_norm.weight")->type,
-                             REEL_DTYPE_F32);
+            assert_int_equal(
+                reel_llm_desc_tensor(reel_llm_model_desc(m), "blk.0.attn_norm.weight")->type,
+                REEL_DTYPE_F32);
             reel_llm_session *s = session(m, REEL_DTYPE_F32, 0, 0);
             double d = seq_diff(s, json_object_get(g, types[k]));
             printf("%s: max |dlogit| = %.3g\n", dst, d);

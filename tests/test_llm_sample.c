@@ -75,8 +75,8 @@ static void test_filters(void **state)
         int top_k;
         float top_p, min_p;
         int allowed; /* tokens 0..allowed-1 may appear */
-    } cases[] = {{1, 1, 0, 1}, {2, 1, 0, 2}, {0, 0.7f, 0, 2}, {0, 0.85f, 0, 3}, {0, 1, 0.5f, 2},
-                 {0, 1, 0.2f, 3}};
+    } cases[] = {{1, 1, 0, 1},     {2, 1, 0, 2},    {0, 0.7f, 0, 2},
+                 {0, 0.85f, 0, 3}, {0, 1, 0.5f, 2}, {0, 1, 0.2f, 3}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         reel_llm_sampler_params p = plain(1.0f);
         p.top_k = cases[k].top_k, p.top_p = cases[k].top_p, p.min_p = cases[k].min_p;
@@ -102,7 +102,7 @@ static void test_repeat_penalty(void **state)
     p.repeat_penalty = 2.0f;
     p.repeat_last_n = 2;
     reel_llm_sampler *s = reel_llm_sampler_init(&p);
-    reel_llm_sampler_accept(s, 0);                        /* 3.0 -> 1.5 */
+    reel_llm_sampler_accept(s, 0);                         /* 3.0 -> 1.5 */
     assert_int_equal(reel_llm_sampler_sample(s, l, 3), 1); /* and records 1 */
     /* history {0, 1}: 1.5, 1.0, -1 -> 0 wins again (and stays in the history) */
     assert_int_equal(reel_llm_sampler_sample(s, l, 3), 0);
@@ -150,8 +150,8 @@ static void test_top_k_selection(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_greedy),  cmocka_unit_test(test_seeded),
-        cmocka_unit_test(test_distribution), cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_greedy),         cmocka_unit_test(test_seeded),
+        cmocka_unit_test(test_distribution),   cmocka_unit_test(test_filters),
         cmocka_unit_test(test_repeat_penalty), cmocka_unit_test(test_top_k_selection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

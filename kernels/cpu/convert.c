@@ -40,8 +40,8 @@ uint16_t reel_fp32_to_fp16(float f)
     if (absx >= 0x7f800000u) /* Inf or NaN (keep a quiet NaN) */
         return (uint16_t)(sign | 0x7c00 | (absx > 0x7f800000u ? 0x200 : 0));
     if (absx >= 0x477ff000u) return (uint16_t)(sign | 0x7c00); /* rounds past 65504: Inf */
-    if (absx < 0x38800000u) {                                   /* result is subnormal or 0 */
-        if (absx < 0x33000000u) return (uint16_t)sign;          /* below half the smallest */
+    if (absx < 0x38800000u) {                                  /* result is subnormal or 0 */
+        if (absx < 0x33000000u) return (uint16_t)sign;         /* below half the smallest */
         uint32_t man = (absx & 0x7fffff) | 0x800000;
         int shift = 126 - (int)(absx >> 23); /* 14..24 */
         uint32_t half = man >> shift;

@@ -114,8 +114,9 @@ TARGET static void mm_body(void *arg, int64_t begin, int64_t end, int thread)
             for (int64_t t = 0; t < c->T; t++) {
                 const float *x = c->x + t * c->n_in;
                 float v = c->wtype == REEL_DTYPE_F32 ? dot_f32((const float *)src, x, c->n_in)
-                          : c->wtype == REEL_DTYPE_F16 ? dot_f16((const uint16_t *)src, x, c->n_in)
-                                                       : dot_bf16((const uint16_t *)src, x, c->n_in);
+                          : c->wtype == REEL_DTYPE_F16
+                              ? dot_f16((const uint16_t *)src, x, c->n_in)
+                              : dot_bf16((const uint16_t *)src, x, c->n_in);
                 c->y[t * c->n_out + r] = v;
             }
             continue;
