@@ -43,7 +43,7 @@ static int measure(reel_llm_session *s, const int32_t *toks, long n, int single,
 static int run(int argc, char **argv)
 {
     const char *model = NULL;
-    long pp = 512, tg = 128, threads = 0, reps = 3;
+    long pp = 512, tg = 128, threads = 0, reps = 3, chunk = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && v) {
@@ -56,6 +56,9 @@ static int run(int argc, char **argv)
                 return REEL_EXIT_USAGE;
         } else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && v) {
             if (reel_cli_parse_int("bench", a, argv[++i], 0, 1024, &threads) < 0)
+                return REEL_EXIT_USAGE;
+        } else if (!strcmp(a, "--chunk") && v) {
+            if (reel_cli_parse_int("bench", a, argv[++i], 1, 1 << 16, &chunk) < 0)
                 return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "-r") && v) {
             if (reel_cli_parse_int("bench", a, argv[++i], 1, 100, &reps) < 0)
@@ -82,6 +85,7 @@ static int run(int argc, char **argv)
     if (!m) return reel_cli_fail(model);
     reel_llm_session_params sp = reel_llm_session_default_params();
     sp.n_ctx = (pp > tg ? pp : tg) + 1;
+    sp.ssd_chunk = (int)chunk;
     reel_llm_session *s = reel_llm_session_init(m, &sp);
     long n = pp > tg ? pp : tg;
     int32_t *toks = reel_xmalloc((size_t)(n + 1) * sizeof *toks);
@@ -133,12 +137,13 @@ done:
 static const reel_cli_cmd reel_cmd_bench = {
     "bench",
     "prompt and generation speed of the in-process model (tokens/s)",
-    "Usage: reel bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r 3] [--backend cpu]\n\n"
+    "Usage: reel bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r 3] [--chunk Q] [--backend cpu]\n\n"
     "Measures, after one warm-up run, the mean and standard deviation over -r runs of:\n"
     "  ppP  one prompt of P tokens from an empty context (tokens/s)\n"
     "  tgN  N single-token steps from an empty context (tokens/s)\n"
     "Token ids are fixed pseudo-random values, so runs are comparable. -p 0 or -n 0 skips a\n"
-    "test. The table is Markdown, one row per test.\n\n"
+    "test. --chunk sets the SSD chunk length of the prompt scan (1 = plain recurrence).\n"
+    "The table is Markdown, one row per test.\n\n"
     "Example:\n"
     "  reel bench -m nano-4b-f16.gguf -p 256 -n 32 -t 8\n",
     run,

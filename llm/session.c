@@ -58,7 +58,7 @@ reel_llm_session *reel_llm_session_init(reel_llm_model *m, const reel_llm_sessio
     s->m = m;
     s->n_ctx = p.n_ctx;
     s->kv_type = p.kv_type;
-    s->chunk = p.ssd_chunk ? p.ssd_chunk : (c->chunk_hint > 0 ? c->chunk_hint : 128);
+    s->chunk = p.ssd_chunk ? p.ssd_chunk : 1; /* CPU: the recurrence (see llm.h) */
     s->max_batch = p.max_batch ? p.max_batch : 256;
     const size_t B = (size_t)s->max_batch;
     s->conv_state = reel_xcalloc((size_t)c->n_mamba + 1, sizeof(float *));

@@ -92,9 +92,13 @@ static void greedy(reel_llm_session *s, const int32_t *prompt, int64_t n, int32_
 static void check_model(const char *path, const json_t *g, const char *label)
 {
     reel_llm_model *m = load(path, 2);
-    /* the default prompt path (chunked SSD, one batch), the plain recurrence, and batches of 4
-     * tokens (several passes over the layers, state carried between them) */
-    const int variants[][2] = {{0, 0}, {1, 0}, {3, 4}};
+    /* the default prompt path (the recurrence on the CPU, one batch), chunked SSD with the
+     * model's chunk_size, and chunks of 3 in batches of 4 tokens (several passes over the
+     * layers, state carried between them); GGUF files carry no chunk_size: 8 then */
+    const int hint = reel_llm_model_hparams(m)->ssm_chunk_size >= 2
+                         ? reel_llm_model_hparams(m)->ssm_chunk_size
+                         : 8;
+    const int variants[][2] = {{0, 0}, {hint, 0}, {3, 4}};
     for (int v = 0; v < 3; v++) {
         reel_llm_session *s = session(m, REEL_DTYPE_F32, variants[v][0], variants[v][1]);
         double worst = 0;
