@@ -96,8 +96,8 @@ uint16_t reel_fp32_to_fp16(float f);
 float reel_bf16_to_fp32(uint16_t b);
 uint16_t reel_fp32_to_bf16(float f);
 
-/* 1 if rows of this type can be used as matmul weights / dequantized (F32, F16, BF16, Q8_0,
- * Q4_0). */
+/* 1 if rows of this type can be used as matmul weights / dequantized: F32, F16, BF16, Q8_0,
+ * Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K (GGML block layouts). */
 int reel_kernels_dtype_supported(reel_dtype type);
 
 /* Converts n elements of a row of `type` (n a multiple of the block size) to float.

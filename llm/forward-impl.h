@@ -41,7 +41,6 @@ typedef struct model_config {
     int na, nkv, hd;
     int F;
     float eps;
-    int chunk_hint;
     int n_mamba, n_attn;
     int max_width; /* widest per-token scratch row any layer needs */
 } model_config;

@@ -90,7 +90,7 @@ static int mat(reel_llm_model *m, wmat *w, const char *name, int64_t n_in, int64
     if (!reel_kernels_dtype_supported(t->type))
         return reel_set_error(REEL_EUNSUPPORTED,
                               "%s: tensor %s: weight type %s is not supported "
-                              "yet (F32, F16, BF16, Q8_0, Q4_0 are)",
+                              "yet (F32, F16, BF16, Q8_0, Q4_0/1, Q5_0/1, IQ4_NL, Q2_K..Q6_K are)",
                               path, name,
                               reel_dtype_name(t->type) ? reel_dtype_name(t->type) : "?");
     size_t rb = reel_dtype_row_bytes(t->type, n_in);
@@ -129,7 +129,6 @@ static int check_config(reel_llm_model *m)
     c->na = hp->n_head, c->nkv = hp->n_head_kv, c->hd = hp->head_dim;
     c->F = hp->n_ff;
     c->eps = hp->norm_eps > 0 ? hp->norm_eps : 1e-5f;
-    c->chunk_hint = hp->ssm_chunk_size;
     if (c->L < 1 || c->H < 1 || c->V < 1) return bad_hparam(m, "no layers, width or vocabulary");
     if (c->H > (1 << 20) || c->V > (1 << 24) || c->L > 4096)
         return bad_hparam(m, "sizes out of range");
