@@ -1,12 +1,13 @@
 /* reel convert: a Nemotron-H checkpoint (Hugging Face directory or GGUF) to a GGUF v3 file with
- * the metadata and tensor layout llama.cpp's converter writes (spec §4), weights as F32, F16 or
- * BF16. Type rule of the converter (spec §4.4): 1-D tensors, every *_norm.weight, ssm_conv1d,
- * ffn_gate_inp and tensors not named *.weight (ssm_a, ssm_d) stay F32. */
+ * the metadata and tensor layout llama.cpp's converter writes (spec §4), weights as F32, F16,
+ * BF16, Q8_0 or Q4_0. Type rule of the converter (spec §4.4): 1-D tensors, every *_norm.weight,
+ * ssm_conv1d, ffn_gate_inp and tensors not named *.weight (ssm_a, ssm_d) stay F32. */
 #include "cli/cli.h"
 #include "core/core.h"
 #include "llm/gguf.h"
 #include "llm/model.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,38 @@ static int keep_f32(const reel_llm_tensor *t)
            strstr(t->name, "ffn_gate_inp") || !ends_with(t->name, ".weight");
 }
 
+/* GGML's reference quantizers: Q8_0 (d = amax/127, q = round(x/d)) and Q4_0 (d = max/-8 with
+ * the sign of the largest magnitude, q = min(15, (int)(x/d + 8.5))), round half away from zero
+ * as roundf; d stored as f16, the quants use the unrounded d as ggml does. */
+static void quant_q8_0(const float *x, uint8_t *out, int64_t n)
+{
+    for (int64_t b = 0; b < n / 32; b++, x += 32, out += 34) {
+        float amax = 0;
+        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
+        const float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        const uint16_t h = reel_fp32_to_fp16(d);
+        out[0] = (uint8_t)(h & 0xff), out[1] = (uint8_t)(h >> 8);
+        for (int i = 0; i < 32; i++) out[2 + i] = (uint8_t)(int8_t)roundf(x[i] * id);
+    }
+}
+
+static void quant_q4_0(const float *x, uint8_t *out, int64_t n)
+{
+    for (int64_t b = 0; b < n / 32; b++, x += 32, out += 18) {
+        float amax = 0, max = 0;
+        for (int i = 0; i < 32; i++)
+            if (fabsf(x[i]) > amax) amax = fabsf(x[i]), max = x[i];
+        const float d = max / -8.0f, id = d != 0 ? 1.0f / d : 0.0f;
+        const uint16_t h = reel_fp32_to_fp16(d);
+        out[0] = (uint8_t)(h & 0xff), out[1] = (uint8_t)(h >> 8);
+        for (int i = 0; i < 16; i++) {
+            int q0 = (int)(x[i] * id + 8.5f), q1 = (int)(x[16 + i] * id + 8.5f);
+            q0 = q0 > 15 ? 15 : q0, q1 = q1 > 15 ? 15 : q1;
+            out[2 + i] = (uint8_t)(q0 | (q1 << 4));
+        }
+    }
+}
+
 /* Converts n elements of src (any type the kernels dequantize) to dst of type out. */
 static int convert(const reel_llm_tensor *t, reel_dtype out, void *dst, float *row)
 {
@@ -34,6 +67,9 @@ static int convert(const reel_llm_tensor *t, reel_dtype out, void *dst, float *r
                                   t->name, reel_dtype_name(t->type));
         if (out == REEL_DTYPE_F32) {
             memcpy((float *)dst + r * n0, row, (size_t)n0 * sizeof(float));
+        } else if (out == REEL_DTYPE_Q8_0 || out == REEL_DTYPE_Q4_0) {
+            uint8_t *d = (uint8_t *)dst + (size_t)r * reel_dtype_row_bytes(out, n0);
+            (out == REEL_DTYPE_Q8_0 ? quant_q8_0 : quant_q4_0)(row, d, n0);
         } else {
             uint16_t *d = (uint16_t *)dst + r * n0;
             for (int64_t i = 0; i < n0; i++)
@@ -142,10 +178,14 @@ static int run(int argc, char **argv)
                 type = REEL_DTYPE_F16;
             else if (!strcmp(t, "bf16"))
                 type = REEL_DTYPE_BF16;
+            else if (!strcmp(t, "q8_0"))
+                type = REEL_DTYPE_Q8_0;
+            else if (!strcmp(t, "q4_0"))
+                type = REEL_DTYPE_Q4_0;
             else
                 return reel_cli_usage("convert",
-                                      "--type expects f32, f16 or bf16, got '%s' "
-                                      "(quantized types are not written yet)",
+                                      "--type expects f32, f16, bf16, q8_0 or q4_0, "
+                                      "got '%s' (K-quants are not written yet)",
                                       t);
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return reel_cli_usage("convert", "unknown or incomplete option '%s'", argv[i]);
@@ -188,6 +228,9 @@ static int run(int argc, char **argv)
     for (int i = 0; i < nt; i++) {
         const reel_llm_tensor *t = reel_llm_desc_tensor_at(d, i);
         reel_dtype out = keep_f32(t) ? REEL_DTYPE_F32 : type;
+        /* rows that are not whole 32-blocks stay F16, as llama.cpp's fallback does */
+        if ((out == REEL_DTYPE_Q8_0 || out == REEL_DTYPE_Q4_0) && t->ne[0] % 32)
+            out = REEL_DTYPE_F16;
         int64_t ne[4] = {t->ne[0], t->ne[1], t->ne[2], t->ne[3]};
         int n_dims = t->n_dims;
         /* HF's flat [Di] gated-norm weight is {Di/G, G} in GGUF (same element order) */
@@ -242,7 +285,8 @@ static const reel_cli_cmd reel_cmd_convert = {
     "tensor names and layout, tokenizer and chat template included. The file is written to a\n"
     "temporary name and renamed when complete.\n\n"
     "Options:\n"
-    "  --type T   weight type of the matrices: f32, f16 (default) or bf16. Norms, biases, the\n"
+    "  --type T   weight type of the matrices: f32, f16 (default), bf16, q8_0 or q4_0 (rows\n"
+    "             that are not whole 32-element blocks fall back to f16). Norms, biases, the\n"
     "             conv taps, A and D always stay F32, as llama.cpp's converter keeps them.\n"
     "             Converted tensors are held in memory until the file is written.\n\n"
     "Example:\n"

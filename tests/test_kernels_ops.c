@@ -381,7 +381,8 @@ static void test_dequantize(void **state)
         float *x = rnd(n, 1.0f), out[2];
         double ref = 0;
         for (int64_t i = 0; i < n; i++) ref += (double)y[i] * x[i];
-        assert_int_equal(reel_kernels_ops_cpu_scalar()->matmul(NULL, out, raw, type, x, n, 1, 1), 0);
+        assert_int_equal(reel_kernels_ops_cpu_scalar()->matmul(NULL, out, raw, type, x, n, 1, 1),
+                         0);
         assert_int_equal(reel_kernels_ops_cpu()->matmul(pool, out + 1, raw, type, x, n, 1, 1), 0);
         assert_true(fabs(out[0] - ref) < 1e-4 * (1 + fabs(ref)));
         assert_true(fabs(out[1] - ref) < 1e-4 * (1 + fabs(ref)));
@@ -438,7 +439,8 @@ int main(void)
         cmocka_unit_test(test_ssm_scan_naive),
         cmocka_unit_test(test_ssm_chunked),
         cmocka_unit_test(test_attention),
-        cmocka_unit_test(test_dispatch_vs_scalar), cmocka_unit_test(test_dequantize),
+        cmocka_unit_test(test_dispatch_vs_scalar),
+        cmocka_unit_test(test_dequantize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,7 +56,8 @@ static reel_llm_session *session(reel_llm_model *m, reel_dtype kv, int chunk, in
     return s;
 }
 
-/* max |logit - reference| over every position of a sequence */
+/* max |logit - reference| over the positions of a sequence that the reference lists (all, or
+ * from "first" on) */
 static double seq_diff(reel_llm_session *s, const json_t *seq)
 {
     int64_t n;
@@ -64,11 +65,12 @@ static double seq_diff(reel_llm_session *s, const json_t *seq)
     reel_llm_session_reset(s);
     assert_int_equal(reel_llm_session_decode(s, ids, n, 1), 0);
     const json_t *rows = json_object_get(seq, "logits");
-    assert_int_equal(json_array_size(rows), n);
+    const int64_t first = reel_json_int(seq, "first", 0);
+    assert_int_equal(json_array_size(rows), n - first);
     double worst = 0;
-    for (int64_t t = 0; t < n; t++) {
+    for (int64_t t = first; t < n; t++) {
         const float *l = reel_llm_session_logits(s, t);
-        const json_t *row = json_array_get(rows, t);
+        const json_t *row = json_array_get(rows, (size_t)(t - first));
         for (size_t i = 0; i < json_array_size(row); i++)
             worst = fmax(worst, fabs(l[i] - json_number_value(json_array_get(row, i))));
     }
@@ -142,16 +144,17 @@ static void test_hf_dirs(void **state)
     }
 }
 
-/* reel convert to GGUF F32 / F16 / BF16, then the converted files against the reference (the
- * 16-bit ones against the reference run with its matrices rounded the same way) */
+/* reel convert to GGUF F32 / F16 / BF16 / Q8_0 / Q4_0, then the converted files against the
+ * reference (the others against the reference run with its matrices rounded the same way:
+ * 16-bit floats, or gguf-py's Q8_0 / Q4_0 quantizer and back) */
 static void test_gguf_converted(void **state)
 {
     (void)state;
     char *tmp = tu_tmpdir();
     for (int i = 0; i < 3; i++) {
         json_t *g = golden_of(NAMES[i]);
-        const char *types[] = {"f32", "f16", "bf16"};
-        for (int k = 0; k < 3; k++) {
+        const char *types[] = {"f32", "f16", "bf16", "q8_0", "q4_0"};
+        for (int k = 0; k < 5; k++) {
             char src[1024], dst[1100];
             snprintf(src, sizeof src, "%s/tests/data/models/%s", tu_source_dir(), NAMES[i]);
             snprintf(dst, sizeof dst, "%s/%s-%s.gguf", tmp, NAMES[i], types[k]);

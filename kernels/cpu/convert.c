@@ -122,8 +122,8 @@ static void deq_q5(const uint8_t *b, float *y, int with_min) /* d, [m,] qh u32, 
 {
     const float d = h2f(b), m = with_min ? h2f(b + 2) : 0.0f;
     const uint8_t *p = b + (with_min ? 4 : 2);
-    const uint32_t qh = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                        (uint32_t)p[3] << 24;
+    const uint32_t qh =
+        (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
     const uint8_t *qs = p + 4;
     for (int j = 0; j < 16; j++) {
         const int h0 = ((qh >> j) << 4) & 0x10, h1 = (qh >> (j + 12)) & 0x10;
@@ -159,7 +159,8 @@ static void deq_q2_k(const uint8_t *b, float *y) /* scales[16], qs[64], d, dmin 
             for (int half = 0; half < 2; half++) {
                 const uint8_t s = sc[is++];
                 const float dl = d * (float)(s & 0x0f), ml = mn * (float)(s >> 4);
-                for (int l = 0; l < 16; l++) *y++ = dl * (float)((q[l + 16 * half] >> shift) & 3) - ml;
+                for (int l = 0; l < 16; l++)
+                    *y++ = dl * (float)((q[l + 16 * half] >> shift) & 3) - ml;
             }
 }
 
@@ -270,23 +271,38 @@ int reel_kernels_dequantize_row(reel_dtype type, const void *src, float *dst, in
     }
     void (*one)(const uint8_t *, float *) = NULL;
     switch (type) {
-    case REEL_DTYPE_Q4_1: one = deq_q4_1; break;
-    case REEL_DTYPE_IQ4_NL: one = deq_iq4_nl; break;
-    case REEL_DTYPE_Q2_K: one = deq_q2_k; break;
-    case REEL_DTYPE_Q3_K: one = deq_q3_k; break;
-    case REEL_DTYPE_Q6_K: one = deq_q6_k; break;
+    case REEL_DTYPE_Q4_1:
+        one = deq_q4_1;
+        break;
+    case REEL_DTYPE_IQ4_NL:
+        one = deq_iq4_nl;
+        break;
+    case REEL_DTYPE_Q2_K:
+        one = deq_q2_k;
+        break;
+    case REEL_DTYPE_Q3_K:
+        one = deq_q3_k;
+        break;
+    case REEL_DTYPE_Q6_K:
+        one = deq_q6_k;
+        break;
     case REEL_DTYPE_Q5_0:
     case REEL_DTYPE_Q5_1:
     case REEL_DTYPE_Q4_K:
-    case REEL_DTYPE_Q5_K: break;
-    default: return REEL_EUNSUPPORTED;
+    case REEL_DTYPE_Q5_K:
+        break;
+    default:
+        return REEL_EUNSUPPORTED;
     }
     const int bs = reel_dtype_block(type), bb = reel_dtype_block_bytes(type);
     if (n % bs) return REEL_EINVAL;
     for (int64_t b = 0; b < n / bs; b++, s += bb, dst += bs) {
-        if (one) one(s, dst);
-        else if (type == REEL_DTYPE_Q5_0 || type == REEL_DTYPE_Q5_1) deq_q5(s, dst, type == REEL_DTYPE_Q5_1);
-        else deq_q45_k(s, dst, type == REEL_DTYPE_Q5_K);
+        if (one)
+            one(s, dst);
+        else if (type == REEL_DTYPE_Q5_0 || type == REEL_DTYPE_Q5_1)
+            deq_q5(s, dst, type == REEL_DTYPE_Q5_1);
+        else
+            deq_q45_k(s, dst, type == REEL_DTYPE_Q5_K);
     }
     return 0;
 }

@@ -15,7 +15,7 @@ Weights are re-drawn with larger scales than the HF init (std 0.02 gives near-un
 which would hide errors): projections ~ N(0, 1/in), norms ~ 1 + N(0, 0.2), A_log, dt_bias, D and
 the conv taps spread out so every term of the mixer matters.
 
-Needs: pip install torch transformers safetensors   (PyPI; developer machines only)
+Needs: pip install torch transformers safetensors gguf   (PyPI; developer machines only)
 Run:   python3 scripts/golden/make_tiny_models.py [OUT_DIR]
 """
 import json
@@ -24,8 +24,11 @@ import os
 import shutil
 import sys
 
+import numpy as np
 import torch
 import transformers
+from gguf import GGMLQuantizationType as GGT
+import gguf.quants as gq
 from tokenizers import Tokenizer, Regex, models, pre_tokenizers, decoders, processors, trainers
 
 try:
@@ -204,14 +207,26 @@ def build(c, out_root):
     golden["text"] = {"prompt": text, "ids": ids, "greedy": greedy(model, ids, 16)}
     # the same model with every matrix rounded to float16 / bfloat16 (what a GGUF conversion
     # keeps in 16 bits: the 2-D tensors; norms, conv, A, D, dt_bias stay F32), for those paths
+    # q8_0 / q4_0: the matrices whose rows are whole 32-blocks go through gguf-py's reference
+    # quantizer and back (the others are F16, the converter's fallback)
     orig = {k: v.clone() for k, v in model.state_dict().items()}
-    for key, dtype in (("f16", torch.float16), ("bf16", torch.bfloat16)):
+    for key in ("f16", "bf16", "q8_0", "q4_0"):
         model.load_state_dict(orig)
         with torch.no_grad():
             for p in model.parameters():
-                if p.dim() == 2:
-                    p.copy_(p.to(dtype).float())
-        golden[key] = {"tokens": seqs[2], "logits": rows(logits_of(model, seqs[2]))}
+                if p.dim() != 2:
+                    continue
+                if key == "bf16":
+                    p.copy_(p.to(torch.bfloat16).float())
+                elif key == "f16" or p.shape[1] % 32:
+                    p.copy_(p.half().float())
+                else:
+                    qt = GGT.Q8_0 if key == "q8_0" else GGT.Q4_0
+                    a = p.detach().numpy().astype(np.float32)
+                    p.copy_(torch.from_numpy(gq.dequantize(gq.quantize(a, qt), qt).reshape(a.shape)))
+        # the last 6 positions are enough here (the full prompt still runs); keeps files small
+        golden[key] = {"tokens": seqs[2], "first": len(seqs[2]) - 6,
+                       "logits": rows(logits_of(model, seqs[2])[-6:])}
     with open(os.path.join(out, "golden.json"), "w") as f:
         json.dump(golden, f, separators=(",", ":"))
     size = sum(os.path.getsize(os.path.join(out, x)) for x in os.listdir(out))
