@@ -31,6 +31,12 @@ typedef struct layer_weights {
     wmat q, k, v, o; /* q {H, na*hd}, k/v {H, nkv*hd}, o {na*hd, H} */
     /* MLP */
     wmat up, down; /* up {H, F}, down {F, H} */
+    /* MoE (spec §6) */
+    wmat gate_inp;         /* {H, E} router, fp32 math */
+    const float *exp_bias; /* [E] score-correction bias (selection only), NULL = zeros */
+    wmat *up_exps;         /* [E] of {H, Fe} (views into a stacked {H, Fe, E} or per expert) */
+    wmat *down_exps;       /* [E] of {Fe, H} */
+    wmat up_sh, down_sh;   /* shared expert {H, Fs}, {Fs, H} (unset when Fs = 0) */
     /* index of this layer's state among the Mamba / attention layers, -1 if none */
     int ssm_idx, kv_idx;
 } layer_weights;
@@ -40,6 +46,10 @@ typedef struct model_config {
     int nh, P, Di, G, N, K, Dc, n_proj; /* n_proj = 2Di + 2GN + nh */
     int na, nkv, hd;
     int F;
+    int E, k_used, Fe, Fs; /* experts, experts per token, expert / shared widths */
+    float exp_scale;       /* routed_scaling_factor */
+    int exp_norm;          /* normalise the selected weights to sum 1 */
+    int n_moe;
     float eps;
     int n_mamba, n_attn;
     int max_width; /* widest per-token scratch row any layer needs */
@@ -78,6 +88,15 @@ struct reel_llm_session {
     float *y;    /* [B][max(Di, na*hd)] scan or attention output */
     float *out;  /* [B][H] mixer output */
     float *emb;  /* [H] one dequantized embedding row */
+    /* MoE scratch (NULL without MoE layers) */
+    float *router;    /* [B][E] router logits */
+    int32_t *sel;     /* [B][k_used] selected experts */
+    float *selw;      /* [B][k_used] their weights */
+    float *moe_x;     /* [B][H] inputs gathered for one expert */
+    float *moe_h;     /* [B][max(Fe, Fs)] */
+    float *moe_y;     /* [B][H] */
+    int64_t *moe_tok; /* [B] token of each gathered row */
+    float *moe_w;     /* [B] its routing weight */
     /* logits of the last decode */
     float *logits; /* [logits_cap][V] */
     int64_t logits_cap, n_logits;

@@ -42,7 +42,9 @@ reel_llm_model_params reel_llm_model_default_params(void);
 /* Builds a model from a description; takes ownership of desc (freed with the model, and also
  * when this fails). Checks every hyper-parameter and tensor shape the forward pass uses.
  * params NULL = defaults. NULL + reel_last_error() ("PATH: tensor blk.3.ssm_in.weight: ...")
- * on failure; REEL_EUNSUPPORTED for MoE layers or weight types without a kernel. */
+ * on failure; REEL_EUNSUPPORTED for weight types without a kernel. Dense (nemotron_h) and MoE
+ * (nemotron_h_moe: sigmoid router with score-correction bias, relu2 experts, shared expert)
+ * models run; MoE experts may be stacked (GGUF) or one tensor each (HF). */
 reel_llm_model *reel_llm_model_init(reel_llm_desc *desc, const reel_llm_model_params *params);
 
 /* reel_llm_desc_load(path) + reel_llm_model_init(). */

@@ -83,6 +83,18 @@ reel_llm_session *reel_llm_session_init(reel_llm_model *m, const reel_llm_sessio
         (c->n_mamba && !(s->dt = try_calloc(B * (size_t)c->nh, sizeof(float)))) ||
         !(s->logits = try_calloc((size_t)c->V, sizeof(float))))
         goto oom;
+    if (c->n_moe) {
+        const size_t fw = (size_t)(c->Fe > c->Fs ? c->Fe : c->Fs);
+        if (!(s->router = try_calloc(B * (size_t)c->E, sizeof(float))) ||
+            !(s->sel = try_calloc(B * (size_t)c->k_used, sizeof(int32_t))) ||
+            !(s->selw = try_calloc(B * (size_t)c->k_used, sizeof(float))) ||
+            !(s->moe_x = try_calloc(B * (size_t)c->H, sizeof(float))) ||
+            !(s->moe_h = try_calloc(B * fw, sizeof(float))) ||
+            !(s->moe_y = try_calloc(B * (size_t)c->H, sizeof(float))) ||
+            !(s->moe_tok = try_calloc(B, sizeof(int64_t))) ||
+            !(s->moe_w = try_calloc(B, sizeof(float))))
+            goto oom;
+    }
     s->logits_cap = 1;
     return s;
 oom:
@@ -107,6 +119,8 @@ void reel_llm_session_free(reel_llm_session *s)
     free(s->conv_state), free(s->ssm_state), free(s->k_cache), free(s->v_cache);
     free(s->x), free(s->xn), free(s->out), free(s->proj), free(s->y), free(s->conv), free(s->dt);
     free(s->logits);
+    free(s->router), free(s->sel), free(s->selw), free(s->moe_x), free(s->moe_h), free(s->moe_y);
+    free(s->moe_tok), free(s->moe_w);
     free(s);
 }
 

@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *NAMES[] = {"tiny-a", "tiny-b", "tiny-c"};
+static const char *NAMES[] = {"tiny-a", "tiny-b", "tiny-c", "tiny-moe"};
+enum { N_NAMES = 4 };
 
 typedef struct {
     json_t *golden;
@@ -135,7 +136,7 @@ static void check_model(const char *path, const json_t *g, const char *label)
 static void test_hf_dirs(void **state)
 {
     (void)state;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N_NAMES; i++) {
         json_t *g = golden_of(NAMES[i]);
         char p[1024];
         snprintf(p, sizeof p, "%s/tests/data/models/%s", tu_source_dir(), NAMES[i]);

@@ -57,6 +57,14 @@ CONFIGS = [
     dict(name="tiny-c", seed=3, hidden_size=80, pattern="*-MM-M*", mamba_num_heads=6,
          mamba_head_dim=10, n_groups=1, ssm_state_size=12, conv_kernel=4, num_attention_heads=5,
          num_key_value_heads=1, head_dim=16, intermediate_size=160, chunk_size=16, tie=False),
+    # MoE (nemotron_h_moe; no "-" layer, which GGUF could not tell from "E", as in the 30B):
+    # 6 routed experts, 2 used, shared expert, score-correction bias
+    dict(name="tiny-moe", seed=4, hidden_size=32, pattern="ME*EM", mamba_num_heads=4,
+         mamba_head_dim=8, n_groups=2, ssm_state_size=8, conv_kernel=4, num_attention_heads=2,
+         num_key_value_heads=1, head_dim=16, intermediate_size=64, chunk_size=8, tie=False,
+         moe=dict(n_routed_experts=6, num_experts_per_tok=2, moe_intermediate_size=24,
+                  moe_shared_expert_intermediate_size=40, routed_scaling_factor=2.5,
+                  norm_topk_prob=True)),
 ]
 
 CORPUS = """Once upon a time a small robot lived in a quiet town by the sea. Every morning it
@@ -120,8 +128,14 @@ def randomize(model, cfg, gen):
                 p.copy_(normal(p.shape, 1.0))
             elif p.dim() == 2:
                 p.copy_(normal(p.shape, 1.0 / math.sqrt(p.shape[1])))
+            elif p.dim() == 3:  # stacked experts [E, out, in]
+                p.copy_(normal(p.shape, 1.0 / math.sqrt(p.shape[2])))
             else:
                 p.copy_(normal(p.shape, 0.1))
+    with torch.no_grad():
+        for name, b in model.named_buffers():
+            if name.endswith("e_score_correction_bias"):  # selection only, never the weights
+                b.copy_(normal(b.shape, 0.3))
     for m in model.modules():
         if hasattr(m, "time_step_limit"):
             m.time_step_limit = (0.0, float("inf"))
@@ -165,7 +179,7 @@ def build(c, out_root):
         n_groups=c["n_groups"], ssm_state_size=c["ssm_state_size"], conv_kernel=c["conv_kernel"],
         chunk_size=c["chunk_size"], max_position_embeddings=4096, tie_word_embeddings=c["tie"],
         bos_token_id=1, eos_token_id=11, pad_token_id=3, layer_norm_epsilon=1e-5,
-        use_mamba_kernels=False, torch_dtype="float32")
+        use_mamba_kernels=False, torch_dtype="float32", **c.get("moe", {}))
     model = NemotronHForCausalLM(config).float().eval()
     gen = torch.Generator().manual_seed(c["seed"])
     randomize(model, c, gen)
@@ -210,7 +224,7 @@ def build(c, out_root):
     # q8_0 / q4_0: the matrices whose rows are whole 32-blocks go through gguf-py's reference
     # quantizer and back (the others are F16, the converter's fallback)
     orig = {k: v.clone() for k, v in model.state_dict().items()}
-    for key in ("f16", "bf16", "q8_0", "q4_0"):
+    for key in ("f16", "bf16", "q8_0", "q4_0") if "moe" not in c else ():
         model.load_state_dict(orig)
         with torch.no_grad():
             for p in model.parameters():
