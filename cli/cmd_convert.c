@@ -103,7 +103,9 @@ static int write_metadata(reel_gguf_writer *w, const reel_llm_hparams *hp, const
     int32_t *ff = reel_xcalloc((size_t)hp->n_layer, sizeof *ff);
     int32_t *kv = reel_xcalloc((size_t)hp->n_layer, sizeof *kv);
     for (int l = 0; l < hp->n_layer; l++) {
-        ff[l] = hp->layer_kind[l] == REEL_LLM_LAYER_MLP ? hp->n_ff : 0;
+        ff[l] = hp->layer_kind[l] == REEL_LLM_LAYER_MLP   ? hp->n_ff
+                : hp->layer_kind[l] == REEL_LLM_LAYER_MOE ? hp->n_ff_exp
+                                                          : 0;
         kv[l] = hp->layer_kind[l] == REEL_LLM_LAYER_ATTN ? hp->n_head_kv : 0;
     }
     rc = reel_gguf_writer_set_array(w, K("feed_forward_length"), REEL_GGUF_TYPE_INT32, ff,
@@ -124,6 +126,18 @@ static int write_metadata(reel_gguf_writer *w, const reel_llm_hparams *hp, const
     CHECK(reel_gguf_writer_set_u32(w, K("ssm.inner_size"), (uint32_t)hp->ssm_d_inner));
     CHECK(reel_gguf_writer_set_u32(w, K("ssm.time_step_rank"), (uint32_t)hp->ssm_n_heads));
     CHECK(reel_gguf_writer_set_u32(w, K("vocab_size"), (uint32_t)hp->n_vocab));
+    if (!strcmp(a, "nemotron_h_moe")) {
+        CHECK(reel_gguf_writer_set_u32(w, K("expert_count"), (uint32_t)hp->n_expert));
+        CHECK(reel_gguf_writer_set_u32(w, K("expert_used_count"), (uint32_t)hp->n_expert_used));
+        CHECK(reel_gguf_writer_set_u32(w, K("expert_feed_forward_length"), (uint32_t)hp->n_ff_exp));
+        CHECK(reel_gguf_writer_set_u32(w, K("expert_shared_feed_forward_length"),
+                                       (uint32_t)hp->n_ff_shexp));
+        CHECK(reel_gguf_writer_set_u32(w, K("expert_shared_count"), hp->n_ff_shexp > 0 ? 1 : 0));
+        CHECK(reel_gguf_writer_set_f32(w, K("expert_weights_scale"), hp->expert_weights_scale));
+        CHECK(reel_gguf_writer_set_bool(w, K("expert_weights_norm"), hp->expert_weights_norm));
+        CHECK(reel_gguf_writer_set_u32(w, K("expert_group_count"), 1));
+        CHECK(reel_gguf_writer_set_u32(w, K("expert_group_used_count"), 1));
+    }
 #undef K
     if (!v || v->n_tokens <= 0) return 0;
     CHECK(reel_gguf_writer_set_str(w, "tokenizer.ggml.model", v->model ? v->model : "gpt2"));
@@ -165,6 +179,35 @@ fail:
     return reel_error_prefix("metadata");
 }
 
+/* Writes blk.L.ffn_WHICH_exps.weight {n_in, n_out, E} from the E per-expert tensors, converted
+ * to type; *buf receives the memory the writer borrows. */
+static int stack_experts(reel_gguf_writer *w, const reel_llm_desc *d, int layer, const char *which,
+                         reel_dtype type, void **buf, float *row)
+{
+    const int E = reel_llm_desc_hparams(d)->n_expert;
+    char name[96];
+    snprintf(name, sizeof name, "blk.%d.ffn_%s_exps.0.weight", layer, which);
+    const reel_llm_tensor *t0 = reel_llm_desc_tensor(d, name);
+    if (!t0 || E < 1) return reel_set_error(REEL_EFORMAT, "%s: no experts", name);
+    reel_dtype out = type;
+    if ((out == REEL_DTYPE_Q8_0 || out == REEL_DTYPE_Q4_0) && t0->ne[0] % 32) out = REEL_DTYPE_F16;
+    const size_t slab = reel_dtype_row_bytes(out, reel_llm_tensor_nelements(t0));
+    uint8_t *b = malloc(slab * (size_t)E);
+    *buf = b;
+    if (!b) return reel_set_error(REEL_ENOMEM, "%s: no memory to stack %d experts", name, E);
+    for (int j = 0; j < E; j++) {
+        snprintf(name, sizeof name, "blk.%d.ffn_%s_exps.%d.weight", layer, which, j);
+        const reel_llm_tensor *t = reel_llm_desc_tensor(d, name);
+        if (!t || t->ne[0] != t0->ne[0] || t->ne[1] != t0->ne[1])
+            return reel_set_error(REEL_EFORMAT, "%s: missing, or shaped unlike expert 0", name);
+        int rc = convert(t, out, b + (size_t)j * slab, row);
+        if (rc < 0) return rc;
+    }
+    snprintf(name, sizeof name, "blk.%d.ffn_%s_exps.weight", layer, which);
+    const int64_t ne[3] = {t0->ne[0], t0->ne[1], E};
+    return reel_gguf_writer_add_tensor(w, name, out, 3, ne, b, slab * (size_t)E);
+}
+
 static int run(int argc, char **argv)
 {
     const char *src = NULL, *dst = NULL;
@@ -203,16 +246,20 @@ static int run(int argc, char **argv)
     reel_gguf_writer *w = NULL;
     void **bufs = NULL;
     float *row = NULL;
-    int n_bufs = 0;
+    int n_bufs = 0, n_written = 0;
     reel_llm_desc *d = reel_llm_desc_load(src);
     if (!d) return reel_cli_fail(src);
     const reel_llm_hparams *hp = reel_llm_desc_hparams(d);
-    for (int l = 0; l < hp->n_layer; l++)
-        if (hp->layer_kind[l] == REEL_LLM_LAYER_MOE) {
-            reel_cli_error(src, "layer %d is a MoE block: MoE checkpoints cannot be converted yet",
-                           l);
-            goto done;
-        }
+    int has_mlp = 0, has_moe = 0;
+    for (int l = 0; l < hp->n_layer; l++) {
+        has_mlp |= hp->layer_kind[l] == REEL_LLM_LAYER_MLP;
+        has_moe |= hp->layer_kind[l] == REEL_LLM_LAYER_MOE;
+    }
+    if (has_mlp && has_moe) {
+        /* GGUF marks both by feed_forward_length > 0 and tells them apart by the architecture */
+        reel_cli_error(src, "a model with both MLP and MoE layers cannot be written as GGUF");
+        goto done;
+    }
     w = reel_gguf_writer_init();
     if (write_metadata(w, hp, reel_llm_desc_vocab(d)) < 0) {
         rc = reel_cli_fail(dst);
@@ -227,6 +274,18 @@ static int run(int argc, char **argv)
     row = reel_xmalloc((size_t)widest * sizeof(float));
     for (int i = 0; i < nt; i++) {
         const reel_llm_tensor *t = reel_llm_desc_tensor_at(d, i);
+        int layer, expert;
+        char which[8];
+        if (sscanf(t->name, "blk.%d.ffn_%4[a-z]_exps.%d.weight", &layer, which, &expert) == 3) {
+            /* HF keeps one tensor per expert; GGUF stacks them as {n_in, n_out, E} */
+            if (expert != 0) continue;
+            if (stack_experts(w, d, layer, which, type, &bufs[n_bufs++], row) < 0) {
+                rc = reel_cli_fail(src);
+                goto done;
+            }
+            n_written++;
+            continue;
+        }
         reel_dtype out = keep_f32(t) ? REEL_DTYPE_F32 : type;
         /* rows that are not whole 32-blocks stay F16, as llama.cpp's fallback does */
         if ((out == REEL_DTYPE_Q8_0 || out == REEL_DTYPE_Q4_0) && t->ne[0] % 32)
@@ -260,12 +319,13 @@ static int run(int argc, char **argv)
             rc = reel_cli_fail(dst);
             goto done;
         }
+        n_written++;
     }
     if (reel_gguf_writer_write(w, dst) < 0) {
         rc = reel_cli_fail(dst);
         goto done;
     }
-    printf("%s: %d tensors, weights %s\n", dst, nt, reel_dtype_name(type));
+    printf("%s: %d tensors, weights %s\n", dst, n_written, reel_dtype_name(type));
     rc = REEL_EXIT_OK;
 done:
     for (int i = 0; i < n_bufs; i++) free(bufs[i]);

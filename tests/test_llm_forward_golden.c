@@ -152,10 +152,12 @@ static void test_gguf_converted(void **state)
 {
     (void)state;
     char *tmp = tu_tmpdir();
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N_NAMES; i++) {
         json_t *g = golden_of(NAMES[i]);
         const char *types[] = {"f32", "f16", "bf16", "q8_0", "q4_0"};
-        for (int k = 0; k < 5; k++) {
+        /* the MoE reference has no rounded variants: F32 (experts stacked by the converter) */
+        const int n_types = json_object_get(g, "f16") ? 5 : 1;
+        for (int k = 0; k < n_types; k++) {
             char src[1024], dst[1100];
             snprintf(src, sizeof src, "%s/tests/data/models/%s", tu_source_dir(), NAMES[i]);
             snprintf(dst, sizeof dst, "%s/%s-%s.gguf", tmp, NAMES[i], types[k]);
