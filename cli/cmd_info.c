@@ -34,7 +34,7 @@ typedef struct usage {
     int n_kind[4];
     int64_t type_count[REEL_DTYPE_COUNT];
     uint64_t type_bytes[REEL_DTYPE_COUNT];
-    uint64_t weights;    /* bytes of all tensors */
+    uint64_t weights;       /* bytes of all tensors */
     uint64_t kv, conv, ssm; /* decode state at the context length */
 } usage;
 
@@ -50,7 +50,8 @@ static void measure(const reel_llm_desc *d, int64_t ctx, usage *u)
         u->weights += t->nbytes;
     }
     uint64_t dc = (uint64_t)hp->ssm_d_inner + 2ull * hp->ssm_n_groups * hp->ssm_d_state;
-    u->kv = 2ull * hp->n_head_kv * hp->head_dim * 2 * (uint64_t)ctx * u->n_kind[REEL_LLM_LAYER_ATTN];
+    u->kv =
+        2ull * hp->n_head_kv * hp->head_dim * 2 * (uint64_t)ctx * u->n_kind[REEL_LLM_LAYER_ATTN];
     u->conv = (uint64_t)(hp->ssm_d_conv - 1) * dc * 4 * u->n_kind[REEL_LLM_LAYER_MAMBA];
     u->ssm = (uint64_t)hp->ssm_n_heads * hp->ssm_head_dim * hp->ssm_d_state * 4 *
              u->n_kind[REEL_LLM_LAYER_MAMBA];
@@ -65,8 +66,8 @@ static void print_text(const reel_llm_desc *d, int64_t ctx, const usage *u)
     printf("model:        %s (%s, %s)\n", reel_llm_desc_path(d), reel_llm_desc_format(d),
            reel_format_bytes((double)reel_llm_desc_file_size(d), b1, sizeof b1));
     printf("architecture: %s\n", hp->arch);
-    printf("layers:       %d: %d Mamba, %d attention, %d MLP, %d MoE\n", hp->n_layer,
-           u->n_kind[0], u->n_kind[1], u->n_kind[2], u->n_kind[3]);
+    printf("layers:       %d: %d Mamba, %d attention, %d MLP, %d MoE\n", hp->n_layer, u->n_kind[0],
+           u->n_kind[1], u->n_kind[2], u->n_kind[3]);
     printf("pattern:      %s\n", hp->pattern);
     printf("hidden:       %d\n", hp->n_embd);
     printf("vocab:        %d\n", hp->n_vocab);
@@ -115,38 +116,38 @@ static int print_json(const reel_llm_desc *d, int64_t ctx, const usage *u)
             json_object_set_new(types, reel_dtype_name(t),
                                 json_pack("{s:I,s:I}", "count", (json_int_t)u->type_count[t],
                                           "bytes", (json_int_t)u->type_bytes[t]));
-    json_t *o = json_pack(
-        "{s:s,s:s,s:I,s:s,s:s,s:i,s:i,s:i,s:{s:i,s:i,s:i,s:i}}", "path", reel_llm_desc_path(d),
-        "format", reel_llm_desc_format(d), "file_size", (json_int_t)reel_llm_desc_file_size(d),
-        "architecture", hp->arch, "pattern", hp->pattern, "n_layer", hp->n_layer, "n_embd",
-        hp->n_embd, "n_vocab", hp->n_vocab, "layers", "mamba", u->n_kind[0], "attention",
-        u->n_kind[1], "mlp", u->n_kind[2], "moe", u->n_kind[3]);
+    json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:s,s:i,s:i,s:i,s:{s:i,s:i,s:i,s:i}}", "path",
+                          reel_llm_desc_path(d), "format", reel_llm_desc_format(d), "file_size",
+                          (json_int_t)reel_llm_desc_file_size(d), "architecture", hp->arch,
+                          "pattern", hp->pattern, "n_layer", hp->n_layer, "n_embd", hp->n_embd,
+                          "n_vocab", hp->n_vocab, "layers", "mamba", u->n_kind[0], "attention",
+                          u->n_kind[1], "mlp", u->n_kind[2], "moe", u->n_kind[3]);
     json_object_set_new(o, "mamba",
                         json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "heads", hp->ssm_n_heads,
                                   "head_dim", hp->ssm_head_dim, "inner", hp->ssm_d_inner, "groups",
                                   hp->ssm_n_groups, "state", hp->ssm_d_state, "conv",
                                   hp->ssm_d_conv, "chunk", hp->ssm_chunk_size));
-    json_object_set_new(o, "attention", json_pack("{s:i,s:i,s:i}", "heads", hp->n_head, "kv_heads",
-                                                  hp->n_head_kv, "head_dim", hp->head_dim));
+    json_object_set_new(o, "attention",
+                        json_pack("{s:i,s:i,s:i}", "heads", hp->n_head, "kv_heads", hp->n_head_kv,
+                                  "head_dim", hp->head_dim));
     json_object_set_new(o, "n_ff", json_integer(hp->n_ff));
     json_object_set_new(o, "norm_eps", json_real(hp->norm_eps));
     json_object_set_new(o, "context_length", json_integer(hp->context_length));
     if (hp->n_expert)
         json_object_set_new(o, "moe",
-                            json_pack("{s:i,s:i,s:i,s:i,s:f,s:b}", "experts", hp->n_expert,
-                                      "used", hp->n_expert_used, "n_ff", hp->n_ff_exp,
-                                      "n_ff_shared", hp->n_ff_shexp, "scale",
-                                      (double)hp->expert_weights_scale, "norm",
-                                      hp->expert_weights_norm));
+                            json_pack("{s:i,s:i,s:i,s:i,s:f,s:b}", "experts", hp->n_expert, "used",
+                                      hp->n_expert_used, "n_ff", hp->n_ff_exp, "n_ff_shared",
+                                      hp->n_ff_shexp, "scale", (double)hp->expert_weights_scale,
+                                      "norm", hp->expert_weights_norm));
     json_object_set_new(o, "parameters", json_integer(reel_llm_desc_n_params(d)));
     json_object_set_new(o, "n_tensors", json_integer(reel_llm_desc_n_tensors(d)));
     json_object_set_new(o, "tensor_types", types);
     json_t *eog = json_array();
     for (int i = 0; i < v->n_eog; i++) json_array_append_new(eog, json_integer(v->eog_ids[i]));
     json_object_set_new(o, "tokenizer",
-                        json_pack("{s:i,s:i,s:i,s:i,s:b,s:o,s:b}", "tokens", v->n_tokens,
-                                  "merges", v->n_merges, "bos", v->bos_id, "eos", v->eos_id,
-                                  "add_bos", v->add_bos, "eog", eog, "chat_template",
+                        json_pack("{s:i,s:i,s:i,s:i,s:b,s:o,s:b}", "tokens", v->n_tokens, "merges",
+                                  v->n_merges, "bos", v->bos_id, "eos", v->eos_id, "add_bos",
+                                  v->add_bos, "eog", eog, "chat_template",
                                   v->chat_template != NULL));
     json_object_set_new(o, "memory",
                         json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "ctx", (json_int_t)ctx,

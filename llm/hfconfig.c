@@ -10,9 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_CONFIG (4u << 20)
+#define MAX_CONFIG    (4u << 20)
 #define MAX_TOKENIZER (256u << 20)
-#define LIMIT (1 << 24)
+#define LIMIT         (1 << 24)
 
 /* ---- config.json ------------------------------------------------------------------------ */
 
@@ -22,13 +22,12 @@ typedef struct cfg {
 } cfg;
 
 /* Integer member in [lo, hi]; *out = def when absent (error when required). */
-static int cfg_int(const cfg *c, const char *key, int required, int64_t def, int64_t lo,
-                   int64_t hi, int64_t *out)
+static int cfg_int(const cfg *c, const char *key, int required, int64_t def, int64_t lo, int64_t hi,
+                   int64_t *out)
 {
     const json_t *v = json_object_get(c->o, key);
     if (!v || json_is_null(v)) {
-        if (required)
-            return reel_set_error(REEL_EFORMAT, "%s: \"%s\" is missing", c->file, key);
+        if (required) return reel_set_error(REEL_EFORMAT, "%s: \"%s\" is missing", c->file, key);
         *out = def;
         return 0;
     }
@@ -36,8 +35,8 @@ static int cfg_int(const cfg *c, const char *key, int required, int64_t def, int
         return reel_set_error(REEL_EFORMAT, "%s: \"%s\" must be an integer", c->file, key);
     json_int_t x = json_integer_value(v);
     if (x < lo || x > hi)
-        return reel_set_error(REEL_EFORMAT, "%s: \"%s\" = %" PRId64 " is out of range (%" PRId64
-                                            "..%" PRId64 ")",
+        return reel_set_error(REEL_EFORMAT,
+                              "%s: \"%s\" = %" PRId64 " is out of range (%" PRId64 "..%" PRId64 ")",
                               c->file, key, (int64_t)x, lo, hi);
     *out = x;
     return 0;
@@ -61,11 +60,16 @@ static int kind_from_word(const char *s, reel_llm_layer_kind *k)
     static const struct {
         const char *word;
         reel_llm_layer_kind kind;
-    } W[] = {{"mamba", REEL_LLM_LAYER_MAMBA},        {"linear_attention", REEL_LLM_LAYER_MAMBA},
-             {"m", REEL_LLM_LAYER_MAMBA},            {"attention", REEL_LLM_LAYER_ATTN},
-             {"full_attention", REEL_LLM_LAYER_ATTN}, {"*", REEL_LLM_LAYER_ATTN},
-             {"mlp", REEL_LLM_LAYER_MLP},            {"-", REEL_LLM_LAYER_MLP},
-             {"moe", REEL_LLM_LAYER_MOE},            {"e", REEL_LLM_LAYER_MOE}};
+    } W[] = {{"mamba", REEL_LLM_LAYER_MAMBA},
+             {"linear_attention", REEL_LLM_LAYER_MAMBA},
+             {"m", REEL_LLM_LAYER_MAMBA},
+             {"attention", REEL_LLM_LAYER_ATTN},
+             {"full_attention", REEL_LLM_LAYER_ATTN},
+             {"*", REEL_LLM_LAYER_ATTN},
+             {"mlp", REEL_LLM_LAYER_MLP},
+             {"-", REEL_LLM_LAYER_MLP},
+             {"moe", REEL_LLM_LAYER_MOE},
+             {"e", REEL_LLM_LAYER_MOE}};
     for (size_t i = 0; i < sizeof W / sizeof *W; i++)
         if (strcasecmp(s, W[i].word) == 0) {
             *k = W[i].kind;
@@ -77,10 +81,18 @@ static int kind_from_word(const char *s, reel_llm_layer_kind *k)
 static int kind_from_char(char ch, reel_llm_layer_kind *k)
 {
     switch (ch) {
-    case 'M': *k = REEL_LLM_LAYER_MAMBA; return 0;
-    case '*': *k = REEL_LLM_LAYER_ATTN; return 0;
-    case '-': *k = REEL_LLM_LAYER_MLP; return 0;
-    case 'E': *k = REEL_LLM_LAYER_MOE; return 0;
+    case 'M':
+        *k = REEL_LLM_LAYER_MAMBA;
+        return 0;
+    case '*':
+        *k = REEL_LLM_LAYER_ATTN;
+        return 0;
+    case '-':
+        *k = REEL_LLM_LAYER_MLP;
+        return 0;
+    case 'E':
+        *k = REEL_LLM_LAYER_MOE;
+        return 0;
     }
     return -1;
 }
@@ -97,8 +109,9 @@ static int parse_pattern(reel_llm_desc *d, const cfg *c)
         return reel_set_error(REEL_EFORMAT, "%s: \"layers_block_type\" must be a list of strings",
                               c->file);
     if (!json_is_string(pat) && !json_is_array(list))
-        return reel_set_error(REEL_EFORMAT, "%s: neither \"hybrid_override_pattern\" nor "
-                                            "\"layers_block_type\" gives the layer pattern",
+        return reel_set_error(REEL_EFORMAT,
+                              "%s: neither \"hybrid_override_pattern\" nor "
+                              "\"layers_block_type\" gives the layer pattern",
                               c->file);
     size_t L = json_is_string(pat) ? json_string_length(pat) : json_array_size(list);
     if (L == 0 || L > 4096)
@@ -111,14 +124,16 @@ static int parse_pattern(reel_llm_desc *d, const cfg *c)
         if (json_is_string(pat)) {
             char ch = json_string_value(pat)[i];
             if (kind_from_char(ch, &k) < 0)
-                return reel_set_error(REEL_EFORMAT, "%s: \"hybrid_override_pattern\" has '%c' at "
-                                                    "layer %zu (expected M, *, - or E)",
+                return reel_set_error(REEL_EFORMAT,
+                                      "%s: \"hybrid_override_pattern\" has '%c' at "
+                                      "layer %zu (expected M, *, - or E)",
                                       c->file, ch >= 32 && ch < 127 ? ch : '?', i);
         } else {
             const json_t *w = json_array_get(list, i);
             if (!json_is_string(w) || kind_from_word(json_string_value(w), &k) < 0)
-                return reel_set_error(REEL_EFORMAT, "%s: \"layers_block_type\"[%zu] is not one of "
-                                                    "mamba, attention, mlp, moe",
+                return reel_set_error(REEL_EFORMAT,
+                                      "%s: \"layers_block_type\"[%zu] is not one of "
+                                      "mamba, attention, mlp, moe",
                                       c->file, i);
         }
         hp->layer_kind[i] = k;
@@ -127,25 +142,28 @@ static int parse_pattern(reel_llm_desc *d, const cfg *c)
     /* Both given: they must agree. */
     if (json_is_string(pat) && json_is_array(list)) {
         if (json_array_size(list) != L)
-            return reel_set_error(REEL_EFORMAT, "%s: \"layers_block_type\" and "
-                                                "\"hybrid_override_pattern\" differ in length",
+            return reel_set_error(REEL_EFORMAT,
+                                  "%s: \"layers_block_type\" and "
+                                  "\"hybrid_override_pattern\" differ in length",
                                   c->file);
         for (size_t i = 0; i < L; i++) {
             reel_llm_layer_kind k;
             const json_t *w = json_array_get(list, i);
             if (!json_is_string(w) || kind_from_word(json_string_value(w), &k) < 0 ||
                 k != hp->layer_kind[i])
-                return reel_set_error(REEL_EFORMAT, "%s: \"layers_block_type\" and "
-                                                    "\"hybrid_override_pattern\" disagree at "
-                                                    "layer %zu",
+                return reel_set_error(REEL_EFORMAT,
+                                      "%s: \"layers_block_type\" and "
+                                      "\"hybrid_override_pattern\" disagree at "
+                                      "layer %zu",
                                       c->file, i);
         }
     }
     int64_t nl = 0;
     if (cfg_int(c, "num_hidden_layers", 0, (int64_t)L, 0, 4096, &nl) < 0) return REEL_EFORMAT;
     if (nl != (int64_t)L)
-        return reel_set_error(REEL_EFORMAT, "%s: \"num_hidden_layers\" is %" PRId64 " but the "
-                                            "layer pattern has %zu layers",
+        return reel_set_error(REEL_EFORMAT,
+                              "%s: \"num_hidden_layers\" is %" PRId64 " but the "
+                              "layer pattern has %zu layers",
                               c->file, nl, L);
     return 0;
 }
@@ -167,13 +185,16 @@ static int parse_config(reel_llm_desc *d, const char *dir)
     }
     const char *mt = json_string_value(json_object_get(o, "model_type"));
     if (!mt || (strcmp(mt, "nemotron_h") != 0 && strcmp(mt, "nemotron_h_moe") != 0)) {
-        rc = reel_set_error(REEL_EUNSUPPORTED, "%s: model_type '%.64s' is not supported (reel "
-                                               "runs nemotron_h)",
+        rc = reel_set_error(REEL_EUNSUPPORTED,
+                            "%s: model_type '%.64s' is not supported (reel "
+                            "runs nemotron_h)",
                             path, mt ? mt : "(none)");
         goto out;
     }
     if ((rc = parse_pattern(d, &c)) < 0) goto out;
-    int moe = json_object_get(o, "num_experts_per_tok") != NULL || strchr(hp->pattern, 'E');
+    /* MoE iff the pattern has 'E' layers: transformers 5 writes the MoE keys (with defaults)
+     * into every nemotron_h config, dense ones included */
+    int moe = strchr(hp->pattern, 'E') != NULL;
     snprintf(hp->arch, sizeof hp->arch, "%s", moe ? "nemotron_h_moe" : "nemotron_h");
     int has_m = strchr(hp->pattern, 'M') != NULL, has_a = strchr(hp->pattern, '*') != NULL;
     int has_f = strchr(hp->pattern, '-') != NULL;
@@ -191,8 +212,8 @@ static int parse_config(reel_llm_desc *d, const char *dir)
     hp->ssm_head_dim = (int)P;
     hp->ssm_d_inner = (int)(nh * P); /* never expand * hidden_size (spec §7.3) */
     if (nh * P > LIMIT) {
-        rc = reel_set_error(REEL_EFORMAT, "%s: mamba_num_heads * mamba_head_dim is too large",
-                            path);
+        rc =
+            reel_set_error(REEL_EFORMAT, "%s: mamba_num_heads * mamba_head_dim is too large", path);
         goto out;
     }
     INT("n_groups", has_m, 0, 0, LIMIT, hp->ssm_n_groups);
@@ -220,6 +241,23 @@ static int parse_config(reel_llm_desc *d, const char *dir)
         hp->expert_weights_norm = nt ? json_is_true(nt) : 1;
     }
 #undef INT
+    /* activations are fixed by the architecture; refuse a config that says otherwise */
+    const char *act = json_string_value(json_object_get(o, "mlp_hidden_act"));
+    if (act && strcmp(act, "relu2") != 0) {
+        rc = reel_set_error(REEL_EUNSUPPORTED,
+                            "%s: mlp_hidden_act '%.32s' is not supported (relu2 "
+                            "is)",
+                            path, act);
+        goto out;
+    }
+    act = json_string_value(json_object_get(o, "mamba_hidden_act"));
+    if (act && strcmp(act, "silu") != 0) {
+        rc = reel_set_error(REEL_EUNSUPPORTED,
+                            "%s: mamba_hidden_act '%.32s' is not supported "
+                            "(silu is)",
+                            path, act);
+        goto out;
+    }
     const json_t *tie = json_object_get(o, "tie_word_embeddings");
     d->tie_embeddings = tie && json_is_true(tie);
     /* special ids as fallback for the tokenizer files */
@@ -297,6 +335,19 @@ static int map_name(const char *hf, char *out, size_t size, int *layer)
             snprintf(out, size, "blk.%d.%s", i, MIXER[k].gguf);
             return 0;
         }
+    /* optional projection biases (attention_bias, mlp_bias, mamba_proj_bias): x.bias for the
+     * x.weight above */
+    size_t sl = strlen(s);
+    if (sl > 5 && sl < 64 && strcmp(s + sl - 5, ".bias") == 0) {
+        char w[80];
+        snprintf(w, sizeof w, "%.*s.weight", (int)(sl - 5), s);
+        for (size_t k = 0; k < sizeof MIXER / sizeof *MIXER; k++)
+            if (strcmp(w, MIXER[k].hf) == 0) {
+                size_t gl = strlen(MIXER[k].gguf);
+                snprintf(out, size, "blk.%d.%.*s.bias", i, (int)(gl - 7), MIXER[k].gguf);
+                return 0;
+            }
+    }
     int j, m = 0;
     char what[32];
     if (sscanf(s, "experts.%d.%31[a-z_].weight%n", &j, what, &m) == 2 && s[m] == 0 && j >= 0 &&
@@ -323,28 +374,28 @@ static int wants_f32(const char *gguf, int n_dims)
 
 static int add_hf_tensor(reel_llm_desc *d, const reeli_st_file *f, const reeli_st_tensor *st)
 {
-    if (st->dtype != REEL_DTYPE_F32 && st->dtype != REEL_DTYPE_F16 &&
-        st->dtype != REEL_DTYPE_BF16)
-        return reel_set_error(REEL_EUNSUPPORTED, "%s: tensor '%s': dtype %s is not supported "
-                                                 "(F32, F16 and BF16 are)",
+    if (st->dtype != REEL_DTYPE_F32 && st->dtype != REEL_DTYPE_F16 && st->dtype != REEL_DTYPE_BF16)
+        return reel_set_error(REEL_EUNSUPPORTED,
+                              "%s: tensor '%s': dtype %s is not supported "
+                              "(F32, F16 and BF16 are)",
                               f->path, st->name, st->dtype_name);
     char name[256];
     int layer;
     if (map_name(st->name, name, sizeof name, &layer) < 0) {
-        REEL_LOGW("%s: tensor '%s' is not part of a Nemotron-H model; kept under its name",
-                  f->path, st->name);
+        REEL_LOGW("%s: tensor '%s' is not part of a Nemotron-H model; kept under its name", f->path,
+                  st->name);
         snprintf(name, sizeof name, "%s", st->name);
     }
     if (layer >= d->hp.n_layer)
-        return reel_set_error(REEL_EFORMAT, "%s: tensor '%s': layer %d is past the %d layers of "
-                                            "the pattern",
+        return reel_set_error(REEL_EFORMAT,
+                              "%s: tensor '%s': layer %d is past the %d layers of "
+                              "the pattern",
                               f->path, st->name, layer, d->hp.n_layer);
     /* PyTorch shape, slowest first -> ne, fastest first; size-1 dims squeezed for conv1d */
     int64_t ne[REELI_ST_MAX_DIMS];
     int nd = 0;
     for (int k = st->n_dims - 1; k >= 0; k--) {
-        if (strstr(name, "ssm_conv1d.weight") && st->shape[k] == 1 && k != st->n_dims - 1)
-            continue;
+        if (strstr(name, "ssm_conv1d.weight") && st->shape[k] == 1 && k != st->n_dims - 1) continue;
         ne[nd++] = st->shape[k];
     }
     if (nd == 0) ne[nd++] = 1;
@@ -416,11 +467,13 @@ static int shard_names(const char *dir, char ***names, int *count, json_t **inde
         *index = o;
         const char *key;
         json_t *v;
-        json_object_foreach(wm, key, v) {
+        json_object_foreach(wm, key, v)
+        {
             const char *fn = json_string_value(v);
             if (!fn || !valid_shard_name(fn)) {
-                rc = reel_set_error(REEL_EFORMAT, "%s: weight_map[\"%.200s\"] is not a "
-                                                  ".safetensors file name in the folder",
+                rc = reel_set_error(REEL_EFORMAT,
+                                    "%s: weight_map[\"%.200s\"] is not a "
+                                    ".safetensors file name in the folder",
                                     ip, key);
                 goto out;
             }
@@ -449,8 +502,9 @@ static int shard_names(const char *dir, char ***names, int *count, json_t **inde
         }
     }
     if (*count == 0) {
-        rc = reel_set_error(REEL_ENOTFOUND, "%s: no model.safetensors, "
-                                            "model.safetensors.index.json or *.safetensors file",
+        rc = reel_set_error(REEL_ENOTFOUND,
+                            "%s: no model.safetensors, "
+                            "model.safetensors.index.json or *.safetensors file",
                             dir);
         goto out;
     }
@@ -479,7 +533,8 @@ static int load_tensors(reel_llm_desc *d, const char *dir)
         json_t *wm = json_object_get(index, "weight_map");
         const char *key;
         json_t *v;
-        json_object_foreach(wm, key, v) {
+        json_object_foreach(wm, key, v)
+        {
             const reeli_st_file *f = NULL;
             for (int i = 0; i < d->n_shards; i++)
                 if (ends_with(d->shards[i].path, json_string_value(v))) f = &d->shards[i];
@@ -487,8 +542,9 @@ static int load_tensors(reel_llm_desc *d, const char *dir)
             for (int k = 0; f && k < f->n_tensors && !found; k++)
                 found = strcmp(f->tensors[k].name, key) == 0;
             if (!found) {
-                rc = reel_set_error(REEL_EFORMAT, "%s: tensor '%.200s' listed in the index is "
-                                                  "not in the shard",
+                rc = reel_set_error(REEL_EFORMAT,
+                                    "%s: tensor '%.200s' listed in the index is "
+                                    "not in the shard",
                                     f ? f->path : dir, key);
                 goto out;
             }
@@ -540,8 +596,9 @@ static int set_token(reel_llm_desc *d, const char *file, int64_t id, const char 
 {
     reel_llm_vocab *v = &d->vocab;
     if (id < 0 || id >= v->n_tokens)
-        return reel_set_error(REEL_EFORMAT, "%s: token id %" PRId64 " is outside the vocabulary "
-                                            "(%d)",
+        return reel_set_error(REEL_EFORMAT,
+                              "%s: token id %" PRId64 " is outside the vocabulary "
+                              "(%d)",
                               file, id, v->n_tokens);
     if (v->tokens[id] && strcmp(v->tokens[id], text) != 0 && type == 1)
         return reel_set_error(REEL_EFORMAT, "%s: token id %" PRId64 " is given twice", file, id);
@@ -565,11 +622,13 @@ static int parse_tokenizer_json(reel_llm_desc *d, const char *dir)
         goto out;
     }
     const json_t *model = json_object_get(o, "model"), *vocab = json_object_get(model, "vocab");
-    const json_t *merges = json_object_get(model, "merges"), *added = json_object_get(o, "added_tokens");
+    const json_t *merges = json_object_get(model, "merges"),
+                 *added = json_object_get(o, "added_tokens");
     const char *type = json_string_value(json_object_get(model, "type"));
     if (!type || strcmp(type, "BPE") != 0 || !json_is_object(vocab)) {
-        rc = reel_set_error(REEL_EUNSUPPORTED, "%s: model.type '%.32s' is not supported (reel "
-                                               "reads byte-level BPE with a vocab object)",
+        rc = reel_set_error(REEL_EUNSUPPORTED,
+                            "%s: model.type '%.32s' is not supported (reel "
+                            "reads byte-level BPE with a vocab object)",
                             path, type ? type : "(none)");
         goto out;
     }
@@ -580,7 +639,8 @@ static int parse_tokenizer_json(reel_llm_desc *d, const char *dir)
     int64_t max_id = -1;
     const char *key;
     json_t *val;
-    json_object_foreach((json_t *)vocab, key, val) {
+    json_object_foreach((json_t *)vocab, key, val)
+    {
         if (!json_is_integer(val) || json_integer_value(val) < 0 ||
             json_integer_value(val) >= limit) {
             rc = reel_set_error(REEL_EFORMAT, "%s: token '%.64s' has an invalid id", path, key);
@@ -592,8 +652,9 @@ static int parse_tokenizer_json(reel_llm_desc *d, const char *dir)
         const json_t *a = json_array_get(added, i), *id = json_object_get(a, "id");
         if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) >= limit ||
             !json_is_string(json_object_get(a, "content"))) {
-            rc = reel_set_error(REEL_EFORMAT, "%s: added_tokens[%zu] needs an id within the "
-                                              "vocabulary and a content string",
+            rc = reel_set_error(REEL_EFORMAT,
+                                "%s: added_tokens[%zu] needs an id within the "
+                                "vocabulary and a content string",
                                 path, i);
             goto out;
         }
@@ -602,7 +663,8 @@ static int parse_tokenizer_json(reel_llm_desc *d, const char *dir)
     v->n_tokens = (int)(max_id + 1);
     v->tokens = reel_xcalloc(v->n_tokens ? (size_t)v->n_tokens : 1, sizeof *v->tokens);
     v->token_type = reel_xcalloc(v->n_tokens ? (size_t)v->n_tokens : 1, sizeof *v->token_type);
-    json_object_foreach((json_t *)vocab, key, val) {
+    json_object_foreach((json_t *)vocab, key, val)
+    {
         if ((rc = set_token(d, path, json_integer_value(val), key, 1)) < 0) goto out;
     }
     for (size_t i = 0; i < json_array_size(added); i++) {
@@ -631,8 +693,9 @@ static int parse_tokenizer_json(reel_llm_desc *d, const char *dir)
                 s = reel_xasprintf("%s %s", json_string_value(json_array_get(mg, 0)),
                                    json_string_value(json_array_get(mg, 1)));
             } else {
-                rc = reel_set_error(REEL_EFORMAT, "%s: model.merges[%zu] is not \"a b\" or "
-                                                  "[\"a\", \"b\"]",
+                rc = reel_set_error(REEL_EFORMAT,
+                                    "%s: model.merges[%zu] is not \"a b\" or "
+                                    "[\"a\", \"b\"]",
                                     path, i);
                 goto out;
             }

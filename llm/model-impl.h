@@ -8,16 +8,16 @@
 
 /* ---- safetensors (safetensors.c) --------------------------------------------------------- */
 
-#define REELI_ST_MAX_DIMS 8
+#define REELI_ST_MAX_DIMS   8
 #define REELI_ST_MAX_HEADER (100u << 20) /* the format's own limit for the JSON header */
 
 typedef struct reeli_st_tensor {
     char *name;
-    char dtype_name[16];  /* as written: "BF16", "I64", ... */
-    int dtype;            /* reel_dtype for F32/F16/BF16/F64/I8..I64, -1 otherwise */
+    char dtype_name[16]; /* as written: "BF16", "I64", ... */
+    int dtype;           /* reel_dtype for F32/F16/BF16/F64/I8..I64, -1 otherwise */
     int n_dims;
     int64_t shape[REELI_ST_MAX_DIMS]; /* PyTorch order, slowest first */
-    const void *data;     /* inside the mapping */
+    const void *data;                 /* inside the mapping */
     size_t nbytes;
 } reeli_st_tensor;
 

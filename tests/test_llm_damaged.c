@@ -95,9 +95,11 @@ static void test_gguf_lies(void **state)
     assert_int_equal(reel_last_error_code(), REEL_EUNSUPPORTED);
     /* counts bounded by the bytes left */
     header(&b, 3, UINT64_MAX, 0);
-    expect_fail(&b, "tensor count 18446744073709551615 cannot fit in the 0 bytes left, at offset 8");
+    expect_fail(&b,
+                "tensor count 18446744073709551615 cannot fit in the 0 bytes left, at offset 8");
     header(&b, 3, 0, 1ull << 60);
-    expect_fail(&b, "metadata count 1152921504606846976 cannot fit in the 0 bytes left, at offset 16");
+    expect_fail(&b,
+                "metadata count 1152921504606846976 cannot fit in the 0 bytes left, at offset 16");
     /* huge string length */
     header(&b, 3, 0, 1);
     u64(&b, 1ull << 62);

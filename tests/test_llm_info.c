@@ -11,8 +11,8 @@
 
 static tu_result reel(const char *a, const char *b, const char *c, const char *d)
 {
-    char *argv[] = {(char *)tu_reel_bin(), "info", (char *)a, (char *)b, (char *)c, (char *)d,
-                    NULL};
+    char *argv[] = {
+        (char *)tu_reel_bin(), "info", (char *)a, (char *)b, (char *)c, (char *)d, NULL};
     return tu_run(argv, NULL);
 }
 
@@ -29,7 +29,8 @@ static void test_info_gguf(void **state)
     assert_true(tu_contains(r.out, "architecture: nemotron_h"));
     assert_true(tu_contains(r.out, "pattern:      M-M*-"));
     assert_true(tu_contains(r.out, "layers:       5: 2 Mamba, 1 attention, 2 MLP, 0 MoE"));
-    assert_true(tu_contains(r.out, "mamba:        4 heads x 4 (inner 16), 2 groups, state 4, conv 4"));
+    assert_true(
+        tu_contains(r.out, "mamba:        4 heads x 4 (inner 16), 2 groups, state 4, conv 4"));
     assert_true(tu_contains(r.out, "attention:    2 heads, 1 KV heads, head dim 8"));
     assert_true(tu_contains(r.out, "tensors:      32: F32 32"));
     assert_true(tu_contains(r.out, "tokenizer:    40 tokens, 4 merges, bos 1, eos 2"));

@@ -202,6 +202,9 @@ static void test_config_errors(void **state)
     o = (fx_hf_opts){.no_pattern = 1, .layers_block_type = "[\"mamba\", \"conv\"]"};
     e = hf_error(c, "d", &o);
     assert_true(tu_contains(e, "\"layers_block_type\"[1] is not one of"));
+    o = (fx_hf_opts){.extra_config = "\"mlp_hidden_act\": \"silu\""};
+    e = hf_error(c, "act", &o);
+    assert_true(tu_contains(e, "mlp_hidden_act 'silu' is not supported (relu2 is)"));
     /* wrong head count: the in_proj shape no longer matches (expand is ignored) */
     c->m.nh = 2;
     c->m.P = 8;
@@ -256,7 +259,8 @@ static void test_missing_pieces(void **state)
     p = reel_xasprintf("%s/h", c->dir);
     fx_write_hf(&c->m, p, &o);
     sp = reel_xasprintf("%s/model.safetensors.index.json", p);
-    const char *idx = "{\"weight_map\": {\"lm_head.weight\": \"model-00001-of-00002.safetensors\"}}";
+    const char *idx =
+        "{\"weight_map\": {\"lm_head.weight\": \"model-00001-of-00002.safetensors\"}}";
     tu_write_file(sp, idx, strlen(idx));
     assert_null(reel_llm_desc_load(p));
     assert_true(tu_contains(reel_last_error(), "tensor 'lm_head.weight' listed in the index"));
