@@ -191,9 +191,15 @@ static int run(int argc, char **argv)
             rc = reel_cli_fail(model);
             goto done;
         }
+        /* EOS, the description's end-of-generation ids, and the turn end of the model's chat
+         * format (<|im_end|> or <SPECIAL_12>), with or without --chat */
         stop_add(&stops, vocab->eos_id);
         for (int i = 0; i < vocab->n_eog; i++) stop_add(&stops, vocab->eog_ids[i]);
-        stop_add(&stops, reel_llm_tokenizer_find(tok, "<|im_end|>"));
+        int32_t turn[8];
+        reel_llm_chat_format f = reel_llm_chat_detect(vocab->chat_template);
+        if (f == REEL_LLM_CHAT_UNKNOWN) f = REEL_LLM_CHAT_NEMOTRON3;
+        int nt = reel_llm_chat_stop_ids(f, tok, turn, 8);
+        for (int i = 0; i < nt && i < 8; i++) stop_add(&stops, turn[i]);
     } else if (prompt) {
         reel_cli_error(model, "the model carries no tokenizer: use --tokens IDS");
         goto done;
@@ -210,8 +216,6 @@ static int run(int argc, char **argv)
                                       "(Nemotron-3 or Nano-v2)");
                 goto done;
             }
-            if (cp.format == REEL_LLM_CHAT_NANO_V2)
-                stop_add(&stops, reel_llm_tokenizer_find(tok, "<SPECIAL_12>"));
             reel_llm_chat_msg msgs[2] = {{"system", system ? system : "", NULL},
                                          {"user", prompt, NULL}};
             if (reel_llm_chat_render(msgs, 2, &cp, &rendered, NULL) < 0) {
