@@ -425,6 +425,32 @@ static void test_dispatch_vs_scalar(void **state)
                                  (long long)T, y0[i], y1[i]);
                 free(wf), free(x), free(h), free(y0), free(y1);
             }
+    /* attention over F32 and F16 caches, head dims with and without a tail, batch and decode */
+    const int hds[] = {4, 8, 12, 16, 20};
+    for (int kvt = 0; kvt < 2; kvt++)
+        for (int hi = 0; hi < 5; hi++) {
+            const int na = 4, nkv = 2, hd = hds[hi];
+            const int64_t pos0 = 5, T = 3, kvw = nkv * hd, ctx = pos0 + T;
+            const reel_dtype type = kvt ? REEL_DTYPE_F16 : REEL_DTYPE_F32;
+            float *kf = rnd(ctx * kvw, 1), *vf = rnd(ctx * kvw, 1), *q = rnd(T * na * hd, 2);
+            void *kc = kf, *vc = vf;
+            uint16_t *kh = NULL, *vh = NULL;
+            if (kvt) {
+                kh = malloc((size_t)(ctx * kvw) * 2), vh = malloc((size_t)(ctx * kvw) * 2);
+                for (int64_t i = 0; i < ctx * kvw; i++)
+                    kh[i] = reel_fp32_to_fp16(kf[i]), vh[i] = reel_fp32_to_fp16(vf[i]);
+                kc = kh, vc = vh;
+            }
+            float *o0 = malloc((size_t)(T * na * hd) * 4), *o1 = malloc((size_t)(T * na * hd) * 4);
+            reel_attn_args a = {T, pos0, na, nkv, hd, q, na * hd, kc, vc, type, o0};
+            ref->attention(NULL, &a);
+            a.out = o1;
+            k->attention(pool, &a);
+            for (int64_t i = 0; i < T * na * hd; i++)
+                if (fabs(o0[i] - o1[i]) > 1e-5 * (1 + fabs(o0[i])))
+                    fail_msg("attention %s hd %d: %g vs %g", kvt ? "F16" : "F32", hd, o0[i], o1[i]);
+            free(kf), free(vf), free(q), free(kh), free(vh), free(o0), free(o1);
+        }
     reel_pool_free(pool);
 }
 

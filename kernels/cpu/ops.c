@@ -28,6 +28,7 @@ static void fill(void)
     const reel_cpu_features *f = reel_kernels_cpu();
     if (f->avx2 && f->fma && f->f16c) {
         cpu_ops.matmul = reeli_avx2_matmul;
+        cpu_ops.attention = reeli_avx2_attention;
         cpu_ops.name = "cpu-avx2";
     }
 #endif
