@@ -1,0 +1,6 @@
+# kernels/ op table and the Nemotron-H forward pass (llm/forward.c, session, sampler)
+reel_test(test_kernels_ops LABELS unit)
+reel_test(test_llm_forward_golden LABELS golden unit)
+reel_test(test_llm_sample LABELS unit)
+reel_test(test_llm_forward_cli LABELS e2e golden)
+reel_fuzz(fuzz_llm_forward SOURCES fuzz/fuzz_llm_forward.c CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/llm_forward)
