@@ -11,7 +11,7 @@
 static void print_piece(const char *s, size_t n)
 {
     char *clean = reel_llm_utf8_sanitize(s, n, NULL);
-    int valid = strlen(clean) == n && memcmp(clean, s, n) == 0;
+    int valid = clean && strlen(clean) == n && memcmp(clean, s, n) == 0;
     free(clean);
     putchar('\'');
     for (size_t i = 0; i < n; i++) {

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,10 +62,13 @@ static int utf8_seq(const unsigned char *s, size_t n, size_t *bad)
     return 0;
 }
 
-char *reel_llm_utf8_sanitize(const char *s, size_t len, size_t *out_len)
+/* As reel_llm_utf8_sanitize, NULL when out of memory. */
+static char *utf8_sanitize(const char *s, size_t len, size_t *out_len)
 {
     /* Worst case: every byte becomes U+FFFD (3 bytes). */
-    char *out = reel_xmalloc(len * 3 + 1);
+    if (len > (SIZE_MAX - 1) / 3) return NULL;
+    char *out = malloc(len * 3 + 1);
+    if (!out) return NULL;
     size_t o = 0;
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
@@ -80,6 +84,13 @@ char *reel_llm_utf8_sanitize(const char *s, size_t len, size_t *out_len)
     }
     out[o] = 0;
     if (out_len) *out_len = o;
+    return out;
+}
+
+char *reel_llm_utf8_sanitize(const char *s, size_t len, size_t *out_len)
+{
+    char *out = utf8_sanitize(s, len, out_len);
+    if (!out) reel_set_error(REEL_ENOMEM, "out of memory for %zu bytes of text", len);
     return out;
 }
 
@@ -132,10 +143,8 @@ static int is_white_space(uint32_t c)
 static uint16_t byte_to_cp[256];
 static int16_t cp_to_byte[324];
 
-static void byte_tables_init(void)
+static void byte_tables_fill(void)
 {
-    static int done;
-    if (done) return; /* idempotent: concurrent first calls write the same values */
     for (int i = 0; i < 324; i++) cp_to_byte[i] = -1;
     int n = 0;
     for (int b = 0; b < 256; b++) {
@@ -144,7 +153,12 @@ static void byte_tables_init(void)
         byte_to_cp[b] = (uint16_t)cp;
         cp_to_byte[cp] = (int16_t)b;
     }
-    done = 1;
+}
+
+static void byte_tables_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, byte_tables_fill);
 }
 
 /* Byte-level text -> raw bytes. Returns the byte count, or -1 if some character is outside the
@@ -371,7 +385,7 @@ static pcre2_code *regex_compile(const char *pattern, int literal, const char *w
     char *tr = literal ? reel_xstrdup(pattern) : regex_translate(pattern);
     int err;
     PCRE2_SIZE off;
-    uint32_t opt = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : PCRE2_MULTILINE);
+    uint32_t opt = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP | PCRE2_MULTILINE);
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)tr, PCRE2_ZERO_TERMINATED, opt, &err, &off, NULL);
     free(tr);
     if (!re) {
@@ -625,7 +639,9 @@ static int parse_pre_tokenizer(reel_llm_tokenizer *tok, json_t *pt, const char *
         if (!st->re) return REEL_EFORMAT;
     } else if (strcmp(type, "ByteLevel") == 0) {
         st->kind = STEP_BYTELEVEL;
-        st->add_prefix_space = json_flag(pt, "add_prefix_space", 1);
+        /* HF requires add_prefix_space (we take a missing one as false, the modern setting);
+         * use_regex defaults to true as in HF's deserializer */
+        st->add_prefix_space = json_flag(pt, "add_prefix_space", 0);
         st->use_regex = json_flag(pt, "use_regex", 1);
         if (st->use_regex) {
             st->re = regex_compile(RE_GPT2, 0, where);
@@ -830,8 +846,17 @@ static reel_llm_tokenizer *build_json(const char *json, size_t len, const char *
                                           "byte-level BPE is supported", where);
         goto fail;
     }
+    /* The decoder: ByteLevel, alone or in a Sequence (nothing else makes sense for byte-level
+     * BPE; null keeps the byte-level decoding too). */
     json_t *dec = json_object_get(root, "decoder");
     const char *dtype = json_string_value(json_object_get(dec, "type"));
+    if (dtype && strcmp(dtype, "Sequence") == 0) {
+        json_t *list = json_object_get(dec, "decoders");
+        for (size_t i = 0; i < json_array_size(list); i++) {
+            const char *t = json_string_value(json_object_get(json_array_get(list, i), "type"));
+            if (t && strcmp(t, "ByteLevel") == 0) dtype = t;
+        }
+    }
     if (dec && !json_is_null(dec) && (!dtype || strcmp(dtype, "ByteLevel") != 0)) {
         reel_set_error(REEL_EUNSUPPORTED, "%s: decoder type '%s' is not supported (only ByteLevel)",
                        where, dtype ? dtype : "?");
@@ -977,7 +1002,9 @@ typedef struct cache_ent {
     int used;
 } cache_ent;
 
-#define CACHE_CAP 8192  /* slots; entries stop being added at 3/4 */
+/* Word cache slots: sized by the text (about one per 8 bytes), entries stop being added at 3/4. */
+#define CACHE_MIN 256
+#define CACHE_MAX 65536
 #define CACHE_MAX_WORD 256
 
 typedef struct enc_ctx {
@@ -994,7 +1021,7 @@ typedef struct enc_ctx {
     pcre2_match_context *mctx;
     pcre2_jit_stack *jstack;
     cache_ent *cache;
-    size_t cache_n;
+    size_t cache_n, cache_cap;
     char *cache_bytes;
     size_t cb_n, cb_cap;
     int32_t *cache_ids;
@@ -1147,10 +1174,10 @@ static void bpe_word(enc_ctx *c, const unsigned char *w, size_t len)
         bpe_word_uncached(c, w, len);
         return;
     }
-    if (!c->cache) c->cache = reel_xcalloc(CACHE_CAP, sizeof *c->cache);
+    if (!c->cache) c->cache = reel_xcalloc(c->cache_cap, sizeof *c->cache);
     uint64_t h = hash_bytes(w, len);
-    size_t i = h & (CACHE_CAP - 1);
-    for (; c->cache[i].used; i = (i + 1) & (CACHE_CAP - 1)) {
+    size_t i = h & (c->cache_cap - 1);
+    for (; c->cache[i].used; i = (i + 1) & (c->cache_cap - 1)) {
         cache_ent *e = &c->cache[i];
         if (e->hash == h && e->len == len && memcmp(c->cache_bytes + e->off, w, len) == 0) {
             for (uint32_t k = 0; k < e->n_ids; k++) emit(c, c->cache_ids[e->ids_off + k]);
@@ -1159,7 +1186,7 @@ static void bpe_word(enc_ctx *c, const unsigned char *w, size_t len)
     }
     size_t start = c->n;
     bpe_word_uncached(c, w, len);
-    if (c->err || c->cache_n * 4 >= CACHE_CAP * 3) return;
+    if (c->err || c->cache_n * 4 >= c->cache_cap * 3) return;
     size_t nid = c->n - start;
     if (c->cb_n + len > c->cb_cap) {
         c->cb_cap = (c->cb_cap + len) * 2;
@@ -1429,8 +1456,13 @@ int reel_llm_tokenizer_encode(const reel_llm_tokenizer *tok, const char *text, s
     *ids = NULL;
     *n_ids = 0;
     char *clean = NULL;
-    if (!utf8_valid(text, len)) text = clean = reel_llm_utf8_sanitize(text, len, &len);
-    enc_ctx c = {.tok = tok, .flags = flags};
+    if (!utf8_valid(text, len)) {
+        text = clean = utf8_sanitize(text, len, &len);
+        if (!clean)
+            return reel_set_error(REEL_ENOMEM, "tokenizer: out of memory for %zu bytes of text", len);
+    }
+    enc_ctx c = {.tok = tok, .flags = flags, .cache_cap = CACHE_MIN};
+    while (c.cache_cap < CACHE_MAX && c.cache_cap * 8 < len) c.cache_cap *= 2;
     c.md = pcre2_match_data_create(1, NULL);
     if (!c.md) {
         free(clean);
@@ -1570,17 +1602,17 @@ int reel_llm_detok_push(reel_llm_detok *s, int32_t id, const char **text, size_t
         s->cap = (s->held + l) * 2 + 16;
         s->buf = reel_xrealloc(s->buf, s->cap);
     }
-    memcpy(s->buf + s->held, d, l);
+    if (l) memcpy(s->buf + s->held, d, l);
     size_t n = s->held + l;
-    size_t keep = incomplete_tail((const unsigned char *)s->buf, n);
+    size_t keep = n ? incomplete_tail((const unsigned char *)s->buf, n) : 0;
     size_t ready = n - keep;
     if (ready + 1 > s->out_cap) {
         s->out_cap = ready * 2 + 16;
         s->out = reel_xrealloc(s->out, s->out_cap);
     }
-    memcpy(s->out, s->buf, ready);
+    if (ready) memcpy(s->out, s->buf, ready);
     s->out[ready] = 0;
-    memmove(s->buf, s->buf + ready, keep);
+    if (keep && ready) memmove(s->buf, s->buf + ready, keep);
     s->held = keep;
     *text = s->out;
     *len = ready;

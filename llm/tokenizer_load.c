@@ -1,5 +1,6 @@
-/* reel_llm_tokenizer_load: the tokenizer of a model path, without loading weights where the
- * tokenizer lives in its own files. */
+/* reel_llm_tokenizer_load: the tokenizer of a model path. Models (GGUF files, HF directories
+ * with a config.json) go through the model loader; a bare tokenizer.json, or a directory that
+ * holds only tokenizer files, is read directly. */
 #include "llm/model.h"
 #include "llm/tokenizer.h"
 
@@ -78,7 +79,20 @@ static reel_llm_tokenizer *load_json(const char *json_path, const char *cfg_path
         reel_error_prefix("%s", json_path);
         goto done;
     }
-    if (chat_template) *chat_template = cfg ? config_template(cfg) : NULL;
+    if (chat_template) {
+        *chat_template = cfg ? config_template(cfg) : NULL;
+        if (!*chat_template) { /* newer checkpoints keep it in chat_template.jinja */
+            const char *slash = strrchr(json_path, '/');
+            char *jp = slash ? reel_xasprintf("%.*s/chat_template.jinja", (int)(slash - json_path),
+                                              json_path)
+                             : reel_xstrdup("chat_template.jinja");
+            char *t;
+            size_t tl;
+            if (reel_file_exists(jp) && reel_file_read(jp, 16u << 20, &t, &tl) == 0)
+                *chat_template = t;
+            free(jp);
+        }
+    }
 done:
     json_decref(tj);
     json_decref(cfg);
@@ -94,7 +108,10 @@ reel_llm_tokenizer *reel_llm_tokenizer_load(const char *path, char **chat_templa
         reel_set_error_errno("%s", path);
         return NULL;
     }
-    if (S_ISDIR(st.st_mode)) {
+    char *cfg_json = S_ISDIR(st.st_mode) ? reel_xasprintf("%s/config.json", path) : NULL;
+    int full_model = cfg_json && reel_file_exists(cfg_json);
+    free(cfg_json);
+    if (S_ISDIR(st.st_mode) && !full_model) {
         char *j = reel_xasprintf("%s/tokenizer.json", path);
         char *c = reel_xasprintf("%s/tokenizer_config.json", path);
         reel_llm_tokenizer *tok = NULL;

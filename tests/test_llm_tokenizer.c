@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
 
 static char *tok_json;
@@ -261,6 +262,104 @@ static void test_gguf_arrays(void **state)
     json_decref(root);
 }
 
+/* Other pre-tokenizer shapes (GPT-2 ByteLevel regex with prefix space, llama3 with
+ * ignore_merges, every Split behaviour, String patterns, empty matches) over the same vocabulary:
+ * tests/data/tokenizer/variants.jsonl. */
+static void test_variants(void **state)
+{
+    (void)state;
+    char *p = data_path("variants.jsonl");
+    char *g;
+    size_t gl;
+    assert_int_equal(reel_file_read(p, 16 << 20, &g, &gl), 0);
+    free(p);
+    int n_variants = 0;
+    for (char *line = g; line < g + gl;) {
+        char *nl = memchr(line, '\n', (size_t)(g + gl - line));
+        size_t len = nl ? (size_t)(nl - line) : (size_t)(g + gl - line);
+        json_t *v = len ? json_loadb(line, len, 0, NULL) : NULL;
+        line += len + 1;
+        if (!v) continue;
+        json_t *root = json_loadb(tok_json, tok_json_len, 0, NULL);
+        json_object_set(root, "pre_tokenizer", json_object_get(v, "pre_tokenizer"));
+        json_object_set(json_object_get(root, "model"), "ignore_merges",
+                        json_object_get(v, "ignore_merges"));
+        char *s = json_dumps(root, JSON_COMPACT);
+        reel_llm_tokenizer *tok = reel_llm_tokenizer_init_json(s, strlen(s), "variant");
+        if (!tok) printf("%s\n", reel_last_error());
+        assert_non_null(tok);
+        json_t *cases = json_object_get(v, "cases");
+        size_t bad = 0;
+        for (size_t k = 0; k < json_array_size(cases); k++) {
+            json_t *c = json_array_get(cases, k);
+            size_t n;
+            unsigned char *in = unhex(json_string_value(json_array_get(c, 0)), &n);
+            int32_t *ids;
+            size_t nids;
+            assert_int_equal(reel_llm_tokenizer_encode(tok, (char *)in, n, REEL_LLM_TOK_DEFAULT,
+                                                       &ids, &nids), 0);
+            if (!ids_equal(ids, nids, json_array_get(c, 1)) && bad++ < 3)
+                print_mismatch(k, in, n, ids, nids, json_array_get(c, 1));
+            free(ids);
+            free(in);
+        }
+        printf("variant %s: %zu cases, %zu mismatches\n",
+               json_string_value(json_object_get(v, "name")), json_array_size(cases), bad);
+        assert_int_equal(bad, 0);
+        assert_true(json_array_size(cases) >= 200);
+        n_variants++;
+        reel_llm_tokenizer_free(tok);
+        free(s);
+        json_decref(root);
+        json_decref(v);
+    }
+    free(g);
+    assert_int_equal(n_variants, 7);
+}
+
+/* One tokenizer shared by several threads encoding at once (the header promises this). */
+typedef struct thr_arg {
+    const reel_llm_tokenizer *tok;
+    size_t start, bad;
+} thr_arg;
+
+static void *thr_main(void *p)
+{
+    thr_arg *a = p;
+    size_t n = json_array_size(goldens);
+    for (size_t k = a->start; k < n; k += 3) {
+        json_t *g = json_array_get(goldens, k);
+        size_t len, nids;
+        unsigned char *in = unhex(json_string_value(json_object_get(g, "hex")), &len);
+        int32_t *ids;
+        if (reel_llm_tokenizer_encode(a->tok, (char *)in, len, REEL_LLM_TOK_DEFAULT, &ids, &nids) < 0 ||
+            !ids_equal(ids, nids, json_object_get(g, "ids")))
+            a->bad++;
+        else
+            free(ids);
+        free(in);
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    reel_llm_tokenizer *tok = reel_llm_tokenizer_init_json(tok_json, tok_json_len, "t.json");
+    assert_non_null(tok);
+    pthread_t th[4];
+    thr_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (thr_arg){tok, (size_t)i % 3, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, thr_main, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].bad, 0);
+    }
+    reel_llm_tokenizer_free(tok);
+}
+
 static void test_stream_decode(void **state)
 {
     (void)state;
@@ -426,7 +525,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_utf8_sanitize), cmocka_unit_test(test_json_goldens),
         cmocka_unit_test(test_ignore_merges), cmocka_unit_test(test_string_merges),
-        cmocka_unit_test(test_gguf_arrays),   cmocka_unit_test(test_stream_decode),
+        cmocka_unit_test(test_gguf_arrays),   cmocka_unit_test(test_variants),
+        cmocka_unit_test(test_threads),       cmocka_unit_test(test_stream_decode),
         cmocka_unit_test(test_bad_json),      cmocka_unit_test(test_speed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -150,6 +150,20 @@ static void test_gguf(void **state)
     assert_int_equal(r.status, 0);
     assert_true(tu_contains(r.out, "<|im_start|>user\nHi<|im_end|>\n"));
     tu_result_free(&r);
+    /* the same model as a Hugging Face directory, through the loader */
+    char *hf = reel_xasprintf("%s/hf", dir);
+    fx_model_init(&m);
+    fx_write_hf(&m, hf, &(fx_hf_opts){0});
+    fx_model_free(&m);
+    r = reel("tokenize", "-m", hf, "--pieces", "<|im_start|>abcd", NULL, NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "1\t'<s>'\n3\t'<|im_start|>'\n16\t'abcd'\n");
+    tu_result_free(&r);
+    r = reel("template", "-m", hf, "--user", "Hi", NULL, NULL);
+    assert_int_equal(r.status, 0);
+    assert_true(tu_contains(r.out, "<|im_start|>assistant\n<think>\n"));
+    tu_result_free(&r);
+    free(hf);
     tu_rmtree(dir);
     free(dir);
     free(path);
