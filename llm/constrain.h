@@ -1,0 +1,65 @@
+/* reel llm: grammar-constrained decoding — only tokens the grammar accepts can be sampled.
+ *
+ * A constraint pairs a compiled grammar (llm/grammar.h) with a tokenizer's vocabulary. Before
+ * each sampling step it masks the logits (disallowed tokens get -inf); after the step it feeds
+ * the sampled token's bytes to the automaton. End-of-generation tokens are allowed exactly when
+ * the text so far is a complete sentence. Every completed generation therefore parses; a
+ * generation that runs out of tokens first fails (it is never returned as if complete).
+ *
+ *     reel_llm_constraint *c = reel_llm_constraint_init(tok, grammar);
+ *     // prompt already decoded into session s
+ *     char *json; size_t len;
+ *     if (reel_llm_generate_constrained(s, smp, tok, c, 512, NULL, NULL, &json, &len) < 0) ...
+ *
+ * Thread safety: one constraint per generating thread; the grammar and tokenizer may be shared.
+ */
+#ifndef REEL_LLM_CONSTRAIN_H
+#define REEL_LLM_CONSTRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "llm/grammar.h"
+#include "llm/llm.h"
+#include "llm/tokenizer.h"
+
+typedef struct reel_llm_constraint reel_llm_constraint;
+
+/* Builds the vocabulary trie from tok (borrowed; must outlive the constraint) and starts the
+ * automaton of g (borrowed) at its beginning. End-of-generation ids: the tokenizer's EOS plus the
+ * chat turn-end tokens it knows ("<|im_end|>", "<SPECIAL_12>"). Never NULL (aborts on OOM). */
+reel_llm_constraint *reel_llm_constraint_init(const reel_llm_tokenizer *tok, const reel_grammar *g);
+void reel_llm_constraint_free(reel_llm_constraint *c);
+
+/* Sets logits[i] = -inf for every token the grammar does not allow next. Returns the number of
+ * allowed tokens (> 0), or REEL_EINVAL if none is allowed (the grammar cannot continue with this
+ * vocabulary). */
+int reel_llm_constraint_apply(reel_llm_constraint *c, float *logits, int n_vocab);
+
+/* Advances past token id. REEL_EINVAL if the grammar does not accept it (state unchanged). */
+int reel_llm_constraint_accept(reel_llm_constraint *c, int32_t id);
+
+/* 1 if id ends generation (EOS or a chat turn end). */
+int reel_llm_constraint_is_eog(const reel_llm_constraint *c, int32_t id);
+
+/* 1 if the text so far is complete; 1 from _done if nothing more can follow. */
+int reel_llm_constraint_accepting(const reel_llm_constraint *c);
+int reel_llm_constraint_done(const reel_llm_constraint *c);
+
+/* Back to the start of the grammar. */
+void reel_llm_constraint_reset(reel_llm_constraint *c);
+
+/* Samples up to n_predict tokens from session s (whose last decode holds the logits of the
+ * prompt's last position) under constraint c, decoding each sampled token into s. Stops at an
+ * end-of-generation token when the grammar is complete, or as soon as the grammar admits nothing
+ * more. on_text (may be NULL) receives the text as it is produced. On success *out holds the
+ * whole text (malloc'ed, NUL-terminated; free()) and *out_len its length. Fails with REEL_ERANGE
+ * ("the grammar was not complete after N tokens") when n_predict runs out, or with the session's
+ * error (e.g. context full). */
+int reel_llm_generate_constrained(reel_llm_session *s, reel_llm_sampler *smp,
+                                  const reel_llm_tokenizer *tok, reel_llm_constraint *c,
+                                  int n_predict, void (*on_text)(void *ctx, const char *text,
+                                                                 size_t len),
+                                  void *ctx, char **out, size_t *out_len);
+
+#endif

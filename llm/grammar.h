@@ -1,0 +1,100 @@
+/* reel llm: grammars for constrained decoding — GBNF and JSON Schema compiled to a byte-level
+ * pushdown automaton, with a token mask computed over a vocabulary trie.
+ *
+ * A grammar is written in llama.cpp's GBNF syntax:
+ *
+ *     root   ::= "{" ws "\"name\":" ws string ws "}"
+ *     string ::= "\"" ( [^"\\\x00-\x1f] | "\\" ["\\/bfnrt] )* "\""
+ *     ws     ::= [ \t\n]*          # comments run to the end of the line
+ *
+ * Rules, alternation `|`, grouping `( )`, repetition `*` `+` `?` `{m}` `{m,}` `{m,n}`, literals
+ * with escapes (\n \t \r \\ \" \xHH \uHHHH \UHHHHHHHH), character classes with ranges and
+ * negation ([a-z0-9_], [^"]), `.` (any character) and comments. Character classes are over
+ * Unicode code points; they are compiled into UTF-8 byte sequences, so the automaton consumes
+ * bytes and a token may end in the middle of a character. The start rule is `root`.
+ *
+ *     reel_grammar *g = reel_grammar_compile(text, "plan.gbnf");     // NULL + error on failure
+ *     reel_grammar_state *s = reel_grammar_state_init(g);
+ *     reel_grammar_state_advance(s, "{", 1);                         // 0, or REEL_EINVAL: rejected
+ *     reel_grammar_state_free(s);
+ *     reel_grammar_free(g);
+ *
+ * Thread safety: a compiled grammar is immutable and may be shared; states are not.
+ */
+#ifndef REEL_LLM_GRAMMAR_H
+#define REEL_LLM_GRAMMAR_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct reel_grammar reel_grammar;
+typedef struct reel_grammar_state reel_grammar_state;
+
+/* Compiles GBNF text. `where` names the source in errors ("FILE:LINE:COL: what"). Rejects
+ * undefined rules, a missing root, left recursion and malformed syntax. NULL + reel_last_error(). */
+reel_grammar *reel_grammar_compile(const char *text, const char *where);
+
+/* Frees a grammar (NULL is a no-op). States made from it must be freed first. */
+void reel_grammar_free(reel_grammar *g);
+
+/* Number of rules after desugaring (for diagnostics and tests). */
+int reel_grammar_n_rules(const reel_grammar *g);
+
+/* A parse position: the set of possible pushdown stacks after the bytes fed so far. */
+reel_grammar_state *reel_grammar_state_init(const reel_grammar *g);
+reel_grammar_state *reel_grammar_state_clone(const reel_grammar_state *s);
+/* Copies src into dst (same grammar); cheap, no allocation once dst has grown. */
+void reel_grammar_state_copy(reel_grammar_state *dst, const reel_grammar_state *src);
+void reel_grammar_state_free(reel_grammar_state *s);
+
+/* Feeds bytes. Returns 0, or REEL_EINVAL (state unchanged) if the grammar cannot accept them. */
+int reel_grammar_state_advance(reel_grammar_state *s, const void *bytes, size_t n);
+
+/* 1 if the bytes fed so far form a complete sentence of the grammar (EOS may be sampled). */
+int reel_grammar_state_accepting(const reel_grammar_state *s);
+
+/* 1 if no further byte can be accepted (complete and nothing may follow, or dead). */
+int reel_grammar_state_done(const reel_grammar_state *s);
+
+/* ---- token masks ---- */
+
+/* A vocabulary prepared for masking: each token's bytes in a trie. Tokens with `special` set
+ * (control tokens) are never allowed by a grammar, except the end-of-generation ids, which are
+ * allowed exactly when the state is accepting. */
+typedef struct reel_grammar_vocab reel_grammar_vocab;
+
+/* Builds the trie. token_bytes[i]/token_len[i] are the bytes token i decodes to; special may be
+ * NULL; eog_ids lists end-of-generation ids. Copies what it needs. */
+reel_grammar_vocab *reel_grammar_vocab_init(int n_tokens, const char *const *token_bytes,
+                                            const size_t *token_len, const uint8_t *special,
+                                            const int32_t *eog_ids, int n_eog);
+void reel_grammar_vocab_free(reel_grammar_vocab *v);
+
+/* Computes which tokens may come next: mask has (n_tokens + 7) / 8 bytes, bit i set = allowed.
+ * Returns the number of allowed tokens (0 means the grammar is stuck: a bug or an exhausted
+ * budget for the caller to report). Walks the trie with the automaton, pruning every branch the
+ * grammar rejects; recent results are cached per state. Not thread-safe per vocab (it holds
+ * the cache); use one vocab object per thread. */
+int reel_grammar_mask(reel_grammar_vocab *v, const reel_grammar_state *s, uint8_t *mask);
+
+/* ---- JSON Schema ---- */
+
+/* Translates a JSON Schema (the subset below) into GBNF text (owned by the caller, free()).
+ * Supported: type object (properties, required, additionalProperties false only — the default),
+ * array (items, minItems, maxItems), string (enum, const, minLength, maxLength), integer and
+ * number (minimum, maximum; integer bounds are exact, number bounds must be integers), boolean,
+ * null, enum/const of any JSON values, $ref to "#/$defs/NAME" or "#/definitions/NAME", anyOf,
+ * and type lists. Annotations (title, description, examples, default, $schema, $id, $comment)
+ * are ignored. Anything else fails with the keyword's name and JSON pointer. Output is compact
+ * JSON (no whitespace). NULL + reel_last_error() on failure. */
+char *reel_json_schema_to_gbnf(const json_t *schema);
+
+/* Compiles a schema straight to a grammar (reel_json_schema_to_gbnf + reel_grammar_compile). */
+reel_grammar *reel_grammar_from_json_schema(const json_t *schema);
+
+/* Validates a JSON value against the same schema subset. Returns 0, or REEL_EFORMAT with the
+ * JSON pointer of the first violation and what was expected. */
+int reel_json_schema_validate(const json_t *schema, const json_t *value);
+
+#endif

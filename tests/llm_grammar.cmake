@@ -1,0 +1,12 @@
+# Structured output: GBNF grammars, JSON Schema, token masks
+reel_test(test_llm_grammar LABELS unit)
+reel_test(test_llm_schema LABELS unit)
+reel_fuzz(fuzz_llm_grammar SOURCES fuzz/fuzz_llm_grammar.c CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/grammar)
+reel_fuzz(fuzz_llm_schema SOURCES fuzz/fuzz_llm_schema.c CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/schema)
+# developer benchmark (not a test)
+if(NOT REEL_FUZZ)
+    add_executable(bench_grammar_mask ${CMAKE_SOURCE_DIR}/scripts/bench/grammar_mask.c)
+    target_link_libraries(bench_grammar_mask PRIVATE libreel)
+endif()
+reel_test(test_llm_constrain LABELS unit golden)
+reel_test(test_llm_plan_cli LABELS e2e golden)

@@ -1,0 +1,250 @@
+/* GBNF grammars: syntax, accept/reject, errors with line:column, and token masks checked
+ * against a brute-force check of every token. */
+#include "testutil.h"
+#include "core/core.h"
+#include "llm/grammar.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static reel_grammar *compile(const char *text)
+{
+    reel_grammar *g = reel_grammar_compile(text, "test.gbnf");
+    if (!g) fail_msg("compile failed: %s", reel_last_error());
+    return g;
+}
+
+/* 1 if the whole string is a complete sentence of g. */
+static int accepts(const reel_grammar *g, const char *s)
+{
+    reel_grammar_state *st = reel_grammar_state_init(g);
+    int ok = reel_grammar_state_advance(st, s, strlen(s)) == 0 && reel_grammar_state_accepting(st);
+    reel_grammar_state_free(st);
+    return ok;
+}
+
+/* 1 if s is a prefix of some sentence. */
+static int prefix_ok(const reel_grammar *g, const char *s)
+{
+    reel_grammar_state *st = reel_grammar_state_init(g);
+    int ok = reel_grammar_state_advance(st, s, strlen(s)) == 0;
+    reel_grammar_state_free(st);
+    return ok;
+}
+
+static void test_basics(void **state)
+{
+    (void)state;
+    reel_grammar *g = compile("root ::= \"a\" b* | \"x\"  # comment\n"
+                              "b ::= [b-d] | \"\\n\"\n");
+    assert_true(accepts(g, "a"));
+    assert_true(accepts(g, "abcd\nb"));
+    assert_true(accepts(g, "x"));
+    assert_false(accepts(g, "xa"));
+    assert_false(accepts(g, "ae"));
+    assert_false(accepts(g, ""));
+    assert_true(prefix_ok(g, ""));
+    reel_grammar_free(g);
+
+    g = compile("root ::= (\"ab\" | \"c\")+ \"!\"?\n");
+    assert_true(accepts(g, "ab"));
+    assert_true(accepts(g, "abcab!"));
+    assert_false(accepts(g, "!"));
+    assert_false(accepts(g, "a"));
+    assert_true(prefix_ok(g, "a"));
+    reel_grammar_free(g);
+}
+
+static void test_counted_repetition(void **state)
+{
+    (void)state;
+    reel_grammar *g = compile("root ::= [0-9]{2,4} \"-\" [a]{3} [z]{2,}\n");
+    assert_true(accepts(g, "12-aaazz"));
+    assert_true(accepts(g, "1234-aaazzzzz"));
+    assert_false(accepts(g, "1-aaazz"));
+    assert_false(accepts(g, "12345-aaazz"));
+    assert_false(accepts(g, "12-aazz"));
+    assert_false(accepts(g, "12-aaaz"));
+    reel_grammar_free(g);
+    g = compile("root ::= \"x\"{0,2}\n");
+    assert_true(accepts(g, ""));
+    assert_true(accepts(g, "xx"));
+    assert_false(accepts(g, "xxx"));
+    reel_grammar_free(g);
+}
+
+static void test_unicode_classes(void **state)
+{
+    (void)state;
+    /* a code point class is matched byte by byte: é is two bytes, 🎬 four */
+    reel_grammar *g = compile("root ::= [a-zé-ê🎬]+ [^a-z]\n");
+    assert_true(accepts(g, "abé1"));
+    assert_true(accepts(g, "\xf0\x9f\x8e\xac" "ê\xe2\x82\xac")); /* 🎬 ê € */
+    assert_false(accepts(g, "ab"));
+    assert_false(accepts(g, "ëa"));
+    assert_true(prefix_ok(g, "a\xc3"));   /* half of é (or of the negated class) */
+    assert_false(prefix_ok(g, "\xc3\x28")); /* invalid UTF-8 continuation */
+    reel_grammar_free(g);
+    g = compile("root ::= \"\\u00e9\" \"\\x41\" .\n");
+    assert_true(accepts(g, "éA\xe4\xb8\xad"));
+    assert_false(accepts(g, "éA"));
+    reel_grammar_free(g);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    struct {
+        const char *text, *expect;
+    } cases[] = {
+        {"root ::= foo\n", "test.gbnf:1:10: undefined rule 'foo'"},
+        {"a ::= \"x\"\n", "no 'root' rule"},
+        {"root ::= \"x\n", "test.gbnf:1:10: unterminated literal"},
+        {"root ::= [a-\n", "unterminated character class"},
+        {"root ::= a\na ::= a \"x\"\n", "left recursion through rule 'a'"},
+        {"root ::= b \"y\"\nb ::= c? root\nc ::= \"z\"\n", "left recursion"},
+        {"root ::= \"x\"{3,1}\n", "n < m"},
+        {"root ::= \"x\" )\n", "test.gbnf:1:14: unexpected character"},
+        {"root ::= (\"x\"\n", "expected ')'"},
+        {"root \"x\"\n", "expected '::='"},
+        {"root ::= \"x\"\nroot ::= \"y\"\n", "test.gbnf:2:1: rule defined twice"},
+        {"root ::= \"\\q\"\n", "unknown escape"},
+        {"root ::= [z-a]\n", "reversed"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        reel_grammar *g = reel_grammar_compile(cases[i].text, "test.gbnf");
+        if (g) fail_msg("case %zu compiled: %s", i, cases[i].text);
+        if (!tu_contains(reel_last_error(), cases[i].expect))
+            fail_msg("case %zu: got '%s', want '%s'", i, reel_last_error(), cases[i].expect);
+        assert_int_equal(reel_last_error_code(), REEL_EFORMAT);
+    }
+}
+
+static void test_state_copy_and_done(void **state)
+{
+    (void)state;
+    reel_grammar *g = compile("root ::= \"ab\" \"c\"?\n");
+    reel_grammar_state *s = reel_grammar_state_init(g);
+    assert_int_equal(reel_grammar_state_advance(s, "a", 1), 0);
+    reel_grammar_state *c = reel_grammar_state_clone(s);
+    assert_int_equal(reel_grammar_state_advance(s, "x", 1), REEL_EINVAL); /* unchanged */
+    assert_int_equal(reel_grammar_state_advance(s, "b", 1), 0);
+    assert_true(reel_grammar_state_accepting(s));
+    assert_false(reel_grammar_state_done(s));
+    assert_int_equal(reel_grammar_state_advance(s, "c", 1), 0);
+    assert_true(reel_grammar_state_done(s));
+    assert_false(reel_grammar_state_accepting(c));
+    reel_grammar_state_copy(c, s);
+    assert_true(reel_grammar_state_done(c));
+    reel_grammar_state_free(s);
+    reel_grammar_state_free(c);
+    reel_grammar_free(g);
+}
+
+/* ---- token masks vs brute force ---- */
+
+static uint64_t rng = 88172645463325252ull;
+static uint32_t next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+
+static const char *const PIECES[] = {"{", "}", "[", "]", "\"", ",", ":", "a", "b", "ab", "ba",
+                                     "\"a", "a\"", "\":", "\",\"", "{\"", "\"}", "1", "12", "-",
+                                     "0", ".", "e", "true", "tr", "ue", "null", "nu", " ",
+                                     "\xc3", "\xa9", "\xc3\xa9", "é\"", "\\", "\\n", "\\u",
+                                     "00", "\"name\":", "name", "x", "}]", "]}", "\n"};
+
+static void test_mask_matches_brute_force(void **state)
+{
+    (void)state;
+    const char *gbnf = "root ::= \"{\" ( pair (\",\" pair)* )? \"}\"\n"
+                       "pair ::= str \":\" val\n"
+                       "val ::= str | num | \"true\" | \"null\" | \"[\" (val (\",\" val)*)? \"]\" | root\n"
+                       "str ::= \"\\\"\" ([a-zé] | \"\\\\n\")* \"\\\"\"\n"
+                       "num ::= \"-\"? [0-9]+ (\".\" [0-9]+)?\n";
+    reel_grammar *g = compile(gbnf);
+    /* vocabulary: the pieces, random concatenations of them, a special token and an EOS */
+    enum { N = 400 };
+    char *tok[N];
+    size_t len[N];
+    uint8_t special[N] = {0};
+    int n = 0;
+    for (size_t i = 0; i < sizeof PIECES / sizeof *PIECES; i++) {
+        tok[n] = reel_xstrdup(PIECES[i]);
+        len[n] = strlen(PIECES[i]);
+        n++;
+    }
+    for (int c = 0x20; c < 0x7f; c++) { /* every printable byte, so the walk never starves */
+        char one[2] = {(char)c, 0};
+        tok[n] = reel_xstrdup(one);
+        len[n] = 1;
+        n++;
+    }
+    while (n < N - 2) {
+        char buf[64] = "";
+        int parts = 2 + (int)(next_rand() % 3);
+        for (int k = 0; k < parts; k++) strcat(buf, PIECES[next_rand() % (sizeof PIECES / sizeof *PIECES)]);
+        tok[n] = reel_xstrdup(buf);
+        len[n] = strlen(buf);
+        n++;
+    }
+    tok[n] = reel_xstrdup("<|im_end|>");
+    len[n] = strlen(tok[n]);
+    special[n] = 1;
+    int32_t eos = n++;
+    tok[n] = reel_xstrdup("{");  /* a special token whose text the grammar would accept */
+    len[n] = 1;
+    special[n] = 1;
+    n++;
+    reel_grammar_vocab *v = reel_grammar_vocab_init(n, (const char *const *)tok, len, special, &eos, 1);
+    uint8_t mask[(N + 7) / 8];
+    /* walk: at each step compare the mask with brute force, then take a random allowed token */
+    for (int run = 0; run < 30; run++) {
+        reel_grammar_state *s = reel_grammar_state_init(g);
+        for (int step = 0; step < 40; step++) {
+            int count = reel_grammar_mask(v, s, mask);
+            int brute = 0;
+            int allowed[N];
+            int n_allowed = 0;
+            for (int t = 0; t < n; t++) {
+                int ok;
+                if (t == eos)
+                    ok = reel_grammar_state_accepting(s);
+                else if (special[t])
+                    ok = 0;
+                else {
+                    reel_grammar_state *c = reel_grammar_state_clone(s);
+                    ok = reel_grammar_state_advance(c, tok[t], len[t]) == 0;
+                    reel_grammar_state_free(c);
+                }
+                int bit = (mask[t >> 3] >> (t & 7)) & 1;
+                if (ok != bit) fail_msg("run %d step %d token %d '%s': mask %d brute %d", run, step, t, tok[t], bit, ok);
+                brute += ok;
+                if (ok) allowed[n_allowed++] = t;
+            }
+            assert_int_equal(count, brute);
+            assert_true(n_allowed > 0); /* this grammar never gets stuck */
+            int t = allowed[next_rand() % (unsigned)n_allowed];
+            if (t == eos) break;
+            assert_int_equal(reel_grammar_state_advance(s, tok[t], len[t]), 0);
+        }
+        reel_grammar_state_free(s);
+    }
+    reel_grammar_vocab_free(v);
+    for (int i = 0; i < n; i++) free(tok[i]);
+    reel_grammar_free(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_basics),          cmocka_unit_test(test_counted_repetition),
+        cmocka_unit_test(test_unicode_classes), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_state_copy_and_done), cmocka_unit_test(test_mask_matches_brute_force),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,123 @@
+/* reel plan on the tiny golden model: valid plans, exact shot counts, seeded reproducibility,
+ * fail-closed on a small budget, usage errors. */
+#include "testutil.h"
+#include "core/core.h"
+#include "llm/grammar.h"
+#include "llm/plan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static char *model_path(void)
+{
+    return reel_xasprintf("%s/tests/data/models/tiny-a", tu_source_dir());
+}
+
+static tu_result plan(const char *const *extra)
+{
+    char *m = model_path();
+    char *argv[32] = {(char *)tu_reel_bin(), "plan", "-m", m, "-t", "1", "--max-text", "24"};
+    int n = 8;
+    for (int i = 0; extra[i]; i++) argv[n++] = (char *)extra[i];
+    argv[n] = NULL;
+    tu_result r = tu_run(argv, NULL);
+    free(m);
+    return r;
+}
+
+static void test_plans_validate(void **state)
+{
+    (void)state;
+    for (int shots = 1; shots <= 3; shots++) {
+        char shots_s[8], seed_s[8];
+        snprintf(shots_s, sizeof shots_s, "%d", shots);
+        snprintf(seed_s, sizeof seed_s, "%d", shots * 11);
+        const char *args[] = {"--shots", shots_s, "--seconds", "6", "--seed", seed_s, "--compact",
+                              "a fox in the snow", NULL};
+        tu_result r = plan(args);
+        if (r.status != 0) fail_msg("exit %d: %s", r.status, r.err);
+        json_t *v = reel_json_parse(r.out, strlen(r.out), "plan");
+        assert_non_null(v);
+        json_t *schema = reel_llm_plan_schema(shots, 6, 24);
+        if (reel_json_schema_validate(schema, v) < 0) fail_msg("%s", reel_last_error());
+        assert_int_equal(json_array_size(json_object_get(v, "shots")), shots);
+        for (size_t i = 0; i < json_array_size(json_object_get(v, "shots")); i++) {
+            double d = json_number_value(json_object_get(json_array_get(json_object_get(v, "shots"), i), "duration_s"));
+            assert_true(d >= 1 && d <= 6);
+        }
+        json_decref(schema);
+        json_decref(v);
+        tu_result_free(&r);
+    }
+}
+
+static void test_same_seed_same_plan(void **state)
+{
+    (void)state;
+    const char *args[] = {"--shots", "1", "--seed", "5", "--compact", "rain on a tin roof", NULL};
+    tu_result a = plan(args), b = plan(args);
+    assert_int_equal(a.status, 0);
+    assert_string_equal(a.out, b.out);
+    const char *args2[] = {"--shots", "1", "--seed", "6", "--compact", "rain on a tin roof", NULL};
+    tu_result c = plan(args2);
+    assert_int_equal(c.status, 0);
+    assert_string_not_equal(a.out, c.out);
+    tu_result_free(&a);
+    tu_result_free(&b);
+    tu_result_free(&c);
+}
+
+static void test_budget_fails_closed(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir();
+    char *out = reel_xasprintf("%s/plan.json", dir);
+    const char *args[] = {"-n", "20", "-o", out, "an idea", NULL};
+    tu_result r = plan(args);
+    assert_int_equal(r.status, 1);
+    assert_string_equal(r.out, "");
+    assert_true(tu_contains(r.err, "reel: plan: the output was not complete after 20 tokens"));
+    assert_false(reel_file_exists(out));
+    tu_result_free(&r);
+    const char *ok[] = {"--shots", "1", "-o", out, "an idea", NULL};
+    r = plan(ok);
+    assert_int_equal(r.status, 0);
+    json_t *v = reel_json_load_file(out, 0);
+    assert_non_null(v);
+    json_decref(v);
+    tu_result_free(&r);
+    tu_rmtree(dir);
+    free(dir);
+    free(out);
+}
+
+static void test_usage(void **state)
+{
+    (void)state;
+    const char *none[] = {NULL};
+    tu_result r = plan(none);
+    assert_int_equal(r.status, 2);
+    assert_true(tu_contains(r.err, "no idea"));
+    tu_result_free(&r);
+    const char *bad[] = {"--shots", "40", "x", NULL};
+    r = plan(bad);
+    assert_int_equal(r.status, 2);
+    assert_true(tu_contains(r.err, "--shots expects an integer from 1 to 12"));
+    tu_result_free(&r);
+    char *argv[] = {(char *)tu_reel_bin(), "plan", "-m", "/nonexistent.gguf", "x", NULL};
+    r = tu_run(argv, NULL);
+    assert_int_equal(r.status, 1);
+    assert_true(tu_contains(r.err, "reel: /nonexistent.gguf"));
+    tu_result_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plans_validate),
+        cmocka_unit_test(test_same_seed_same_plan),
+        cmocka_unit_test(test_budget_fails_closed),
+        cmocka_unit_test(test_usage),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

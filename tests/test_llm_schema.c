@@ -1,0 +1,274 @@
+/* JSON Schema: translation to a grammar, validation, and the fail-closed promise — 200 seeded
+ * random sentences of each schema's grammar all parse as JSON and validate against the schema.
+ * Unsupported keywords fail with their JSON pointer. */
+#include "testutil.h"
+#include "core/core.h"
+#include "llm/grammar.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *js(const char *text)
+{
+    json_t *v = reel_json_parse(text, strlen(text), "test");
+    if (!v) fail_msg("bad test JSON: %s", reel_last_error());
+    return v;
+}
+
+static uint64_t rng;
+static uint32_t next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+
+/* Byte vocabulary: token b is the single byte b; masks give the allowed next bytes. */
+static reel_grammar_vocab *byte_vocab(void)
+{
+    static char bytes[256][1];
+    const char *ptrs[256];
+    size_t lens[256];
+    for (int i = 0; i < 256; i++) {
+        bytes[i][0] = (char)i;
+        ptrs[i] = bytes[i];
+        lens[i] = 1;
+    }
+    return reel_grammar_vocab_init(256, ptrs, lens, NULL, NULL, 0);
+}
+
+/* A random sentence of g, biased towards short structured output. NULL if the budget ran out. */
+static char *random_sentence(const reel_grammar *g, reel_grammar_vocab *v)
+{
+    reel_grammar_state *s = reel_grammar_state_init(g);
+    size_t cap = 8192, n = 0;
+    char *out = reel_xmalloc(cap);
+    uint8_t mask[32];
+    for (;;) {
+        if (reel_grammar_state_accepting(s) && (reel_grammar_state_done(s) || next_rand() % 4 == 0))
+            break;
+        int count = reel_grammar_mask(v, s, mask);
+        if (count == 0) fail_msg("grammar stuck after '%.*s'", (int)n, out);
+        if (n + 1 >= cap) {
+            free(out);
+            reel_grammar_state_free(s);
+            return NULL;
+        }
+        int allowed[256], na = 0, structural[8], ns = 0, ascii[256], nascii = 0;
+        for (int b = 0; b < 256; b++) {
+            if (!((mask[b >> 3] >> (b & 7)) & 1)) continue;
+            allowed[na++] = b;
+            if (b >= 0x20 && b < 0x7f) ascii[nascii++] = b;
+            if (strchr("\"],}", b) && b) structural[ns++] = b;
+        }
+        int b;
+        uint32_t r = next_rand() % 100;
+        if (ns && r < 25 && n > 2)
+            b = structural[next_rand() % (unsigned)ns];
+        else if (nascii && r < 95)
+            b = ascii[next_rand() % (unsigned)nascii];
+        else
+            b = allowed[next_rand() % (unsigned)na];
+        uint8_t c = (uint8_t)b;
+        if (reel_grammar_state_advance(s, &c, 1) != 0)
+            fail_msg("mask allowed byte 0x%02x after '%.*s' but the grammar refused it", c, (int)n, out);
+        out[n++] = (char)c;
+    }
+    out[n] = '\0';
+    reel_grammar_state_free(s);
+    return out;
+}
+
+static const char *SCHEMAS[] = {
+    /* a scene plan, as reel plan uses */
+    "{\"type\":\"object\",\"properties\":{"
+    "\"title\":{\"type\":\"string\",\"maxLength\":12},"
+    "\"style\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":6},"
+    "\"shots\":{\"type\":\"array\",\"minItems\":1,\"maxItems\":3,\"items\":{\"type\":\"object\","
+    "\"properties\":{\"id\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":12},"
+    "\"duration_s\":{\"type\":\"number\",\"minimum\":1,\"maximum\":8},"
+    "\"camera\":{\"enum\":[\"wide\",\"close-up\",\"pan\"]},"
+    "\"narration\":{\"type\":\"string\",\"maxLength\":10},"
+    "\"characters\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"maxLength\":4},\"maxItems\":2}},"
+    "\"required\":[\"id\",\"duration_s\",\"camera\"]}}},"
+    "\"required\":[\"title\",\"shots\"]}",
+    /* optional fields only, booleans and nulls */
+    "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"boolean\"},\"b\":{\"type\":\"null\"},"
+    "\"c\":{\"type\":[\"integer\",\"null\"],\"minimum\":-20,\"maximum\":-3}}}",
+    /* $ref recursion and anyOf */
+    "{\"$defs\":{\"node\":{\"type\":\"object\",\"properties\":{\"v\":{\"type\":\"integer\","
+    "\"minimum\":-1000,\"maximum\":99999},\"kids\":{\"type\":\"array\",\"maxItems\":2,"
+    "\"items\":{\"$ref\":\"#/$defs/node\"}}},\"required\":[\"v\"]}},"
+    "\"anyOf\":[{\"$ref\":\"#/$defs/node\"},{\"const\":\"leaf\"},{\"type\":\"number\",\"minimum\":-2,\"maximum\":3}]}",
+    /* enums of mixed values, unicode strings, nested arrays */
+    "{\"type\":\"array\",\"minItems\":2,\"maxItems\":4,\"items\":{\"anyOf\":[{\"enum\":[\"é\",1.5,"
+    "true,null,{\"k\":[1]}]},{\"type\":\"array\",\"items\":{\"type\":\"string\",\"minLength\":2,"
+    "\"maxLength\":3}}]}}",
+    /* an unconstrained value */
+    "{\"type\":\"object\",\"properties\":{\"any\":true,\"n\":{\"type\":\"number\"}},\"required\":[\"any\"]}",
+};
+
+static void test_random_sentences_validate(void **state)
+{
+    (void)state;
+    reel_grammar_vocab *v = byte_vocab();
+    for (size_t i = 0; i < sizeof SCHEMAS / sizeof *SCHEMAS; i++) {
+        json_t *schema = js(SCHEMAS[i]);
+        reel_grammar *g = reel_grammar_from_json_schema(schema);
+        if (!g) fail_msg("schema %zu: %s", i, reel_last_error());
+        rng = 0x9E3779B97F4A7C15ull + i;
+        int made = 0;
+        for (int k = 0; k < 400 && made < 200; k++) {
+            char *text = random_sentence(g, v);
+            if (!text) continue;
+            json_t *value = reel_json_parse(text, strlen(text), "sentence");
+            if (!value) fail_msg("schema %zu: not JSON: %s (%s)", i, text, reel_last_error());
+            if (reel_json_schema_validate(schema, value) != 0)
+                fail_msg("schema %zu: invalid: %s (%s)", i, text, reel_last_error());
+            json_decref(value);
+            free(text);
+            made++;
+        }
+        assert_int_equal(made, 200);
+        reel_grammar_free(g);
+        json_decref(schema);
+    }
+    reel_grammar_vocab_free(v);
+}
+
+/* Values the grammar must accept (compact JSON in schema property order) and reject. */
+static void test_accept_reject(void **state)
+{
+    (void)state;
+    json_t *schema = js(SCHEMAS[0]);
+    reel_grammar *g = reel_grammar_from_json_schema(schema);
+    const char *good[] = {
+        "{\"title\":\"A\",\"shots\":[{\"id\":1,\"duration_s\":8,\"camera\":\"pan\"}]}",
+        "{\"title\":\"\",\"style\":\"noir\",\"shots\":[{\"id\":12,\"duration_s\":7.25,"
+        "\"camera\":\"wide\",\"narration\":\"hi\",\"characters\":[\"ann\"]}]}",
+    };
+    const char *bad[] = {
+        "{\"shots\":[]}",                                                          /* no title */
+        "{\"title\":\"A\",\"shots\":[{\"id\":13,\"duration_s\":1,\"camera\":\"pan\"}]}", /* id > 12 */
+        "{\"title\":\"A\",\"shots\":[{\"id\":1,\"duration_s\":8.5,\"camera\":\"pan\"}]}", /* > 8 */
+        "{\"title\":\"A\",\"shots\":[{\"id\":1,\"duration_s\":1,\"camera\":\"zoom\"}]}",
+        "{\"title\":\"A\",\"shots\":[{\"id\":1,\"duration_s\":1,\"camera\":\"pan\"}],\"x\":1}",
+        "{\"title\":\"A\",\"shots\":[]}", /* minItems 1 */
+        "{\"title\":\"0123456789abc\",\"shots\":[{\"id\":1,\"duration_s\":1,\"camera\":\"pan\"}]}",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        reel_grammar_state *s = reel_grammar_state_init(g);
+        assert_int_equal(reel_grammar_state_advance(s, good[i], strlen(good[i])), 0);
+        assert_true(reel_grammar_state_accepting(s));
+        reel_grammar_state_free(s);
+        json_t *v = js(good[i]);
+        assert_int_equal(reel_json_schema_validate(schema, v), 0);
+        json_decref(v);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        reel_grammar_state *s = reel_grammar_state_init(g);
+        int rc = reel_grammar_state_advance(s, bad[i], strlen(bad[i]));
+        if (rc == 0 && reel_grammar_state_accepting(s)) fail_msg("grammar accepted bad[%zu]", i);
+        reel_grammar_state_free(s);
+        json_t *v = js(bad[i]);
+        if (reel_json_schema_validate(schema, v) == 0) fail_msg("validator accepted bad[%zu]", i);
+        json_decref(v);
+    }
+    reel_grammar_free(g);
+    json_decref(schema);
+}
+
+static void test_integer_ranges_exact(void **state)
+{
+    (void)state;
+    long long ranges[][2] = {{0, 0}, {1, 12}, {-5, 120}, {-999, -7}, {7, 7}, {95, 1005}, {0, 99999}};
+    for (size_t r = 0; r < sizeof ranges / sizeof *ranges; r++) {
+        long long lo = ranges[r][0], hi = ranges[r][1];
+        char text[128];
+        snprintf(text, sizeof text, "{\"type\":\"integer\",\"minimum\":%lld,\"maximum\":%lld}", lo, hi);
+        json_t *schema = js(text);
+        reel_grammar *g = reel_grammar_from_json_schema(schema);
+        assert_non_null(g);
+        for (long long x = lo - 30; x <= hi + 30; x += (hi - lo > 2000 ? 37 : 1)) {
+            char num[32];
+            snprintf(num, sizeof num, "%lld", x);
+            reel_grammar_state *s = reel_grammar_state_init(g);
+            int ok = reel_grammar_state_advance(s, num, strlen(num)) == 0 && reel_grammar_state_accepting(s);
+            reel_grammar_state_free(s);
+            if (ok != (x >= lo && x <= hi)) fail_msg("range [%lld,%lld]: %lld gave %d", lo, hi, x, ok);
+        }
+        /* leading zeros are not JSON */
+        reel_grammar_state *s = reel_grammar_state_init(g);
+        assert_true(reel_grammar_state_advance(s, "01", 2) < 0 || !reel_grammar_state_accepting(s));
+        reel_grammar_state_free(s);
+        reel_grammar_free(g);
+        json_decref(schema);
+    }
+}
+
+static void test_unsupported_keywords_fail_closed(void **state)
+{
+    (void)state;
+    struct {
+        const char *schema, *expect;
+    } cases[] = {
+        {"{\"type\":\"string\",\"pattern\":\"a+\"}", "at '#': keyword 'pattern' is not supported"},
+        {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"format\":\"date\"}}}",
+         "at '/properties/a': keyword 'format'"},
+        {"{\"type\":\"array\",\"items\":{\"oneOf\":[]}}", "at '/items': keyword 'oneOf'"},
+        {"{\"type\":\"object\",\"additionalProperties\":{\"type\":\"string\"}}", "additionalProperties"},
+        {"{\"type\":\"object\",\"properties\":{},\"required\":[\"x\"]}", "required property 'x'"},
+        {"{\"$ref\":\"#/$defs/missing\"}", "points nowhere"},
+        {"{\"$ref\":\"http://example.com/s.json\"}", "not supported"},
+        {"{\"type\":\"widget\"}", "unknown type 'widget'"},
+        {"{\"type\":\"integer\",\"minimum\":5,\"maximum\":1}", "minimum is greater than maximum"},
+        {"{\"type\":\"number\",\"maximum\":0.5}", "whole number"},
+        {"{\"type\":\"array\",\"minItems\":3,\"maxItems\":2}", "minItems"},
+        {"{\"type\":\"object\",\"allOf\":[]}", "keyword 'allOf'"},
+        {"[1,2]", "a schema must be an object"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *s = js(cases[i].schema);
+        reel_grammar *g = reel_grammar_from_json_schema(s);
+        if (g) fail_msg("case %zu compiled", i);
+        if (!tu_contains(reel_last_error(), cases[i].expect))
+            fail_msg("case %zu: got '%s', want '%s'", i, reel_last_error(), cases[i].expect);
+        json_decref(s);
+    }
+    /* annotations are fine */
+    json_t *s = js("{\"title\":\"T\",\"description\":\"d\",\"type\":\"boolean\",\"default\":true}");
+    reel_grammar *g = reel_grammar_from_json_schema(s);
+    assert_non_null(g);
+    reel_grammar_free(g);
+    json_decref(s);
+}
+
+static void test_validator_messages(void **state)
+{
+    (void)state;
+    json_t *schema = js(SCHEMAS[0]);
+    json_t *v = js("{\"title\":\"A\",\"shots\":[{\"id\":1,\"duration_s\":1,\"camera\":\"pan\","
+                   "\"characters\":[\"toolong\"]}]}");
+    assert_int_equal(reel_json_schema_validate(schema, v), REEL_EFORMAT);
+    assert_true(tu_contains(reel_last_error(), "/shots/0/characters/0"));
+    assert_true(tu_contains(reel_last_error(), "maxLength 4"));
+    json_decref(v);
+    v = js("{\"title\":7,\"shots\":[]}");
+    assert_int_equal(reel_json_schema_validate(schema, v), REEL_EFORMAT);
+    assert_true(tu_contains(reel_last_error(), "/title"));
+    json_decref(v);
+    json_decref(schema);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_random_sentences_validate),
+        cmocka_unit_test(test_accept_reject),
+        cmocka_unit_test(test_integer_ranges_exact),
+        cmocka_unit_test(test_unsupported_keywords_fail_closed),
+        cmocka_unit_test(test_validator_messages),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
