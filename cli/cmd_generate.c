@@ -1,5 +1,6 @@
 /* reel generate: text from a prompt, streamed to stdout as it is sampled. */
 #include "cli/cli.h"
+#include "llm/constrain.h"
 #include "core/core.h"
 #include "llm/chat.h"
 #include "llm/llm.h"
@@ -76,6 +77,8 @@ static int stop_has(const stop_set *s, int32_t id)
 static int run(int argc, char **argv)
 {
     const char *model = NULL, *prompt = NULL, *system = NULL, *tokens = NULL;
+    const char *schema_path = NULL, *grammar_path = NULL;
+    int show_schema = 1;
     long n_predict = 128, threads = 0, ctx = 0;
     int chat = 0, verbose = 0, print_ids = 0, think = -1;
     reel_dtype kv = REEL_DTYPE_F16;
@@ -143,6 +146,14 @@ static int run(int argc, char **argv)
                 kv = REEL_DTYPE_F32;
             else
                 return reel_cli_usage("generate", "--kv expects f16 or f32, got '%s'", v);
+        } else if (!strcmp(a, "--json-schema")) {
+            NEED_VALUE;
+            schema_path = v;
+        } else if (!strcmp(a, "--grammar")) {
+            NEED_VALUE;
+            grammar_path = v;
+        } else if (!strcmp(a, "--no-schema-prompt")) {
+            show_schema = 0;
         } else if (!strcmp(a, "--chat")) {
             chat = 1;
         } else if (!strcmp(a, "--no-think")) {
@@ -163,6 +174,14 @@ static int run(int argc, char **argv)
         return reel_cli_usage("generate", "give exactly one of -p TEXT or --tokens IDS");
     if (tokens && chat) return reel_cli_usage("generate", "--chat needs -p TEXT, not --tokens");
     if (system && !chat) return reel_cli_usage("generate", "--system needs --chat");
+    if (schema_path && grammar_path)
+        return reel_cli_usage("generate", "give --json-schema or --grammar, not both");
+    int constrained = schema_path || grammar_path;
+    if (constrained && tokens)
+        return reel_cli_usage("generate", "--json-schema/--grammar need -p TEXT, not --tokens");
+    if (constrained && print_ids)
+        return reel_cli_usage("generate", "--ids cannot be used with --json-schema/--grammar");
+    if (constrained && think < 0) think = 0; /* the constrained answer starts at once */
 
     int rc = REEL_EXIT_FAIL;
     reel_llm_model *m = NULL;
@@ -171,11 +190,45 @@ static int run(int argc, char **argv)
     reel_llm_sampler *smp = NULL;
     reel_llm_detok *detok = NULL;
     int32_t *ids = NULL;
-    char *rendered = NULL;
+    char *rendered = NULL, *with_schema = NULL, *system_full = NULL, *out_text = NULL;
+    json_t *schema = NULL;
+    reel_grammar *grammar = NULL;
+    reel_llm_constraint *constraint = NULL;
     int64_t n_ids = 0;
     if (tokens && !(ids = parse_ids(tokens, &n_ids)))
         return reel_cli_usage("generate", "--tokens expects comma-separated token ids, got '%s'",
                               tokens);
+
+    if (schema_path) {
+        if (!(schema = reel_json_load_file(schema_path, 0)) ||
+            !(grammar = reel_grammar_from_json_schema(schema))) {
+            if (schema) reel_error_prefix("%s", schema_path);
+            rc = reel_cli_fail("generate");
+            goto done;
+        }
+        if (show_schema) {
+            char *st = json_dumps(schema, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            const char *ask = "Answer with one JSON value that matches this JSON schema: ";
+            if (chat) {
+                system_full = reel_xasprintf("%s%s%s%s", system ? system : "", system ? "\n\n" : "",
+                                             ask, st);
+                system = system_full;
+            } else {
+                with_schema = reel_xasprintf("%s\n%s%s\n", prompt, ask, st);
+                prompt = with_schema;
+            }
+            free(st);
+        }
+    } else if (grammar_path) {
+        char *text = NULL;
+        if (reel_file_read(grammar_path, 16u << 20, &text, NULL) < 0 ||
+            !(grammar = reel_grammar_compile(text, grammar_path))) {
+            free(text);
+            rc = reel_cli_fail("generate");
+            goto done;
+        }
+        free(text);
+    }
 
     double t0 = now_s();
     reel_llm_model_params mp = reel_llm_model_default_params();
@@ -250,6 +303,33 @@ static int run(int argc, char **argv)
         goto done;
     }
     double t2 = now_s();
+    if (constrained) {
+        /* Buffered, not streamed: only a complete, valid answer reaches stdout. */
+        constraint = reel_llm_constraint_init(tok, grammar);
+        size_t len = 0;
+        if (reel_llm_generate_constrained(s, smp, tok, constraint, (int)n_predict, NULL, NULL,
+                                          &out_text, &len) < 0) {
+            rc = reel_cli_fail("generate");
+            goto done;
+        }
+        if (schema) {
+            json_t *v = reel_json_parse(out_text, len, "output");
+            int bad = !v || reel_json_schema_validate(schema, v) < 0;
+            json_decref(v);
+            if (bad) {
+                reel_cli_error("generate", "internal error: the output does not match the schema: %s",
+                               reel_last_error());
+                goto done;
+            }
+        }
+        fwrite(out_text, 1, len, stdout);
+        printf("\n");
+        if (verbose)
+            fprintf(stderr, "reel: generate: prompt %lld tokens in %.3f s, constrained answer in %.3f s\n",
+                    (long long)n_ids, t2 - t1, now_s() - t2);
+        rc = REEL_EXIT_OK;
+        goto done;
+    }
     if (tok) detok = reel_llm_detok_init(tok, REEL_LLM_TOK_SKIP_SPECIAL);
     const int V = reel_llm_model_n_vocab(m);
     long produced = 0;
@@ -294,6 +374,12 @@ static int run(int argc, char **argv)
                 produced / (t3 - t2 + 1e-9), why);
     rc = REEL_EXIT_OK;
 done:
+    reel_llm_constraint_free(constraint);
+    reel_grammar_free(grammar);
+    json_decref(schema);
+    free(with_schema);
+    free(system_full);
+    free(out_text);
     reel_llm_detok_free(detok);
     reel_llm_sampler_free(smp);
     reel_llm_session_free(s);
@@ -330,11 +416,18 @@ static const reel_cli_cmd reel_cmd_generate = {
     "  --ctx N             context size (default max(4096, prompt + n))\n"
     "  --kv f16|f32        KV cache type (default f16)\n"
     "  --ids               print the generated token ids instead of text\n"
+    "  --json-schema FILE  constrain the answer to JSON valid against FILE (object, array,\n"
+    "                      string, number, integer, boolean, null, enum, const, anyOf, $ref;\n"
+    "                      see README). The answer is printed only once complete and valid;\n"
+    "                      if -n runs out first, reel fails and prints nothing\n"
+    "  --grammar FILE      constrain the answer to a GBNF grammar (llama.cpp syntax)\n"
+    "  --no-schema-prompt  do not show the schema to the model (it still constrains decoding)\n"
     "  -v, --verbose       timings and the stop reason on stderr\n\n"
     "Examples:\n"
     "  reel generate -m model.gguf -p \"Once upon a time\" -n 64 --seed 7\n"
     "  reel generate -m model.gguf --chat --system \"You are terse.\" -p \"Name a colour.\" "
-    "--temp 0\n",
+    "--temp 0\n"
+    "  reel generate -m model.gguf --chat -p \"A cat's name and age\" --json-schema cat.json -n 256\n",
     run,
 };
 REEL_CLI_COMMAND(reel_cmd_generate)

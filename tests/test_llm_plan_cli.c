@@ -1,4 +1,4 @@
-/* reel plan on the tiny golden model: valid plans, exact shot counts, seeded reproducibility,
+/* reel plan and reel generate --json-schema/--grammar on the tiny golden model: valid plans, exact shot counts, seeded reproducibility,
  * fail-closed on a small budget, usage errors. */
 #include "testutil.h"
 #include "core/core.h"
@@ -111,6 +111,68 @@ static void test_usage(void **state)
     tu_result_free(&r);
 }
 
+static void test_generate_constrained(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir(), *m = model_path();
+    char *schema = reel_xasprintf("%s/cat.json", dir), *gbnf = reel_xasprintf("%s/yn.gbnf", dir),
+         *bad = reel_xasprintf("%s/bad.gbnf", dir), *pat = reel_xasprintf("%s/pat.json", dir);
+    const char *schema_text = "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\","
+                              "\"maxLength\":8},\"age\":{\"type\":\"integer\",\"minimum\":0,"
+                              "\"maximum\":30}},\"required\":[\"name\",\"age\"]}";
+    tu_write_file(schema, schema_text, strlen(schema_text));
+    tu_write_file(gbnf, "root ::= \"yes\" | \"no\"\n", strlen("root ::= \"yes\" | \"no\"\n"));
+    tu_write_file(bad, "root ::= \"x\" (\n", strlen("root ::= \"x\" (\n"));
+    tu_write_file(pat, "{\"type\":\"string\",\"pattern\":\"a\"}", strlen("{\"type\":\"string\",\"pattern\":\"a\"}"));
+    json_t *sv = reel_json_parse(schema_text, strlen(schema_text), "schema");
+    for (int seed = 0; seed < 5; seed++) {
+        char seed_s[8];
+        snprintf(seed_s, sizeof seed_s, "%d", seed);
+        char *argv[] = {(char *)tu_reel_bin(), "generate", "-m", m, "--chat", "-p", "a cat",
+                        "--json-schema", schema, "-n", "200", "--seed", seed_s, "-t", "1", NULL};
+        tu_result r = tu_run(argv, NULL);
+        if (r.status != 0) fail_msg("seed %d: %s", seed, r.err);
+        json_t *v = reel_json_parse(r.out, strlen(r.out), "out");
+        assert_non_null(v);
+        assert_int_equal(reel_json_schema_validate(sv, v), 0);
+        json_decref(v);
+        tu_result_free(&r);
+    }
+    json_decref(sv);
+    char *a1[] = {(char *)tu_reel_bin(), "generate", "-m", m, "-p", "ok?", "--grammar", gbnf, NULL};
+    tu_result r = tu_run(a1, NULL);
+    assert_int_equal(r.status, 0);
+    assert_true(strcmp(r.out, "yes\n") == 0 || strcmp(r.out, "no\n") == 0);
+    tu_result_free(&r);
+    char *a2[] = {(char *)tu_reel_bin(), "generate", "-m", m, "-p", "ok?", "--grammar", bad, NULL};
+    r = tu_run(a2, NULL);
+    assert_int_equal(r.status, 1);
+    assert_true(tu_contains(r.err, "bad.gbnf:2:1: expected ')'"));
+    tu_result_free(&r);
+    char *a3[] = {(char *)tu_reel_bin(), "generate", "-m", m, "-p", "x", "--json-schema", pat, NULL};
+    r = tu_run(a3, NULL);
+    assert_int_equal(r.status, 1);
+    assert_true(tu_contains(r.err, "keyword 'pattern' is not supported"));
+    tu_result_free(&r);
+    char *a4[] = {(char *)tu_reel_bin(), "generate", "-m", m, "-p", "x", "--json-schema", schema, "-n", "3", NULL};
+    r = tu_run(a4, NULL);
+    assert_int_equal(r.status, 1);
+    assert_string_equal(r.out, ""); /* nothing partial on stdout */
+    assert_true(tu_contains(r.err, "not complete after 3 tokens"));
+    tu_result_free(&r);
+    char *a5[] = {(char *)tu_reel_bin(), "generate", "-m", m, "-p", "x", "--json-schema", schema, "--grammar", gbnf, NULL};
+    r = tu_run(a5, NULL);
+    assert_int_equal(r.status, 2);
+    tu_result_free(&r);
+    tu_rmtree(dir);
+    free(dir);
+    free(m);
+    free(schema);
+    free(gbnf);
+    free(bad);
+    free(pat);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -118,6 +180,7 @@ int main(void)
         cmocka_unit_test(test_same_seed_same_plan),
         cmocka_unit_test(test_budget_fails_closed),
         cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_generate_constrained),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
