@@ -170,7 +170,10 @@ static int s_loadfile(lua_State *L)
         return luaL_argerror(L, 2, "only text chunks (mode \"t\") may be loaded in reel scripts");
     int env = !lua_isnone(L, 3) ? 3 : 0;
     char *real = resolve_arg(L, 1, 0);
-    if (!real) return 2;
+    if (!real) {
+        lua_pop(L, 1); /* [fail msg]: loadfile's failure form has no errno */
+        return 2;
+    }
     int st = luaL_loadfilex(L, real, "t");
     free(real);
     if (st != LUA_OK) {
@@ -201,14 +204,15 @@ static int s_load(lua_State *L)
     const char *mode = luaL_optstring(L, 3, "t");
     if (strcmp(mode, "t") != 0)
         return luaL_argerror(L, 3, "only text chunks (mode \"t\") may be loaded in reel scripts");
-    int n = lua_gettop(L);
+    int has_env = lua_gettop(L) >= 4; /* an explicit nil env differs from none */
+    lua_settop(L, 4);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushvalue(L, 1);
     lua_pushvalue(L, 2);
     lua_pushliteral(L, "t");
-    if (n >= 4) lua_pushvalue(L, 4);
-    lua_call(L, n >= 4 ? 4 : 3, LUA_MULTRET);
-    return lua_gettop(L) - n;
+    if (has_env) lua_pushvalue(L, 4);
+    lua_call(L, has_env ? 4 : 3, LUA_MULTRET);
+    return lua_gettop(L) - 4;
 }
 
 /* package.searchers[2]: Lua files found through package.path, inside the roots only. */
