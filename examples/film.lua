@@ -1,0 +1,55 @@
+-- film.lua: a one-line idea becomes a narrated, subtitled short film.
+--
+--   idea -> scene plan (a language model, or examples/film-plan.json without one)
+--        -> per shot: a `card` video (title and text over a colour field) + `espeak` narration
+--        -> concat with cross-fades -> subtitles from the narration -> film.mp4
+--
+--   reel run examples/film.lua --out out -- "a lighthouse keeper's cat learns the stars"
+--   reel run examples/film.lua --out out --model nemotron-h.gguf --seed 7 -- "..."
+--
+-- Every node is cached: run it again and nothing is redone; edit one shot in the plan and only
+-- that shot, the assembly and the encode run again.
+local idea = reel.args[1] or "a lighthouse keeper's cat learns to read the stars"
+
+-- 1. The plan: from the model when there is one, else from the example plan file.
+local plan
+local model, why = reel.model(reel.model_spec)
+if model then
+  reel.log("planning with " .. reel.model_spec .. ": " .. idea)
+  plan = assert(model:json{
+    schema = reel.schemas.scene_plan,
+    system = "You are a film director. Plan short narrated films as JSON.",
+    prompt = "Plan a short film of 4 to 6 shots about: " .. idea,
+    seed = reel.seed("plan"),
+  })
+else
+  local path = reel.script_dir .. "/film-plan.json"
+  reel.log(("no language model available (%s); the plan comes from %s and does NOT "
+            .. "follow the idea %q"):format(why, path, idea))
+  plan = assert(reel.read_json(path))
+end
+assert(reel.check_plan(plan))
+
+-- 2. One shot per planned scene: a title card with its narration.
+local palette = {"#1d3557", "#457b9d", "#2a9d8f", "#e76f51", "#6d597a", "#264653"}
+local shots = {transition = "fade", transition_s = 0.5}
+for i, shot in ipairs(plan.shots) do
+  local card = reel.video{
+    plugin = "card",
+    name = "shot " .. i,
+    title = shot.title,
+    text = shot.visual or "",
+    background = shot.color or palette[(i - 1) % #palette + 1],
+    duration_s = shot.duration_s,
+  }
+  local voice = reel.audio{plugin = "espeak", name = "voice " .. i, text = shot.narration}
+  shots[#shots + 1] = card:with_audio(voice)
+end
+
+-- 3. Assemble, subtitle from the narration, encode.
+local film = reel.concat(shots)
+film = film:subtitles{from = film}
+local out = assert(reel.render(film, "film.mp4", {
+  fps = 24, size = "1280x720", crf = 23, title = plan.title, plan = plan,
+}))
+reel.log("wrote " .. out .. " (" .. #plan.shots .. " shots)")
