@@ -30,6 +30,10 @@ typedef struct reel_stage_io {
     /* progress in [0,1]; may be NULL. Returns non-zero to cancel the stage. */
     int (*progress)(void *ctx, double fraction);
     void *progress_ctx;
+    /* Out (may be NULL): receives extra JSON a plugin returned with its output, e.g. the espeak
+     * plugin's {"words": [{"word", "start_s", "end_s"}...]} for subtitles; NULL if none. Owned
+     * by the caller (json_decref). Added by the media side. */
+    json_t **result;
 } reel_stage_io;
 
 /* Runs one stage. Returns 0, or a negative REEL_E* code with reel_last_error() naming the stage
