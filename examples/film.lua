@@ -1,7 +1,7 @@
 -- film.lua: a one-line idea becomes a narrated, subtitled short film.
 --
 --   idea -> scene plan (a language model, or examples/film-plan.json without one)
---        -> per shot: a `card` video (title and text over a colour field) + `espeak` narration
+--        -> per shot: a `card` video (animated title card) + `espeak` narration
 --        -> concat with cross-fades -> subtitles from the narration -> film.mp4
 --
 --   reel run examples/film.lua --out out -- "a lighthouse keeper's cat learns the stars"
@@ -30,19 +30,23 @@ else
 end
 assert(reel.check_plan(plan))
 
--- 2. One shot per planned scene: a title card with its narration.
-local palette = {"#1d3557", "#457b9d", "#2a9d8f", "#e76f51", "#6d597a", "#264653"}
+-- 2. One shot per planned scene: an animated title card with its narration. The card's
+--    palette follows the shot's visual description; seeds are stable per shot title.
 local shots = {transition = "fade", transition_s = 0.5}
 for i, shot in ipairs(plan.shots) do
   local card = reel.video{
     plugin = "card",
     name = "shot " .. i,
     title = shot.title,
-    text = shot.visual or "",
-    background = shot.color or palette[(i - 1) % #palette + 1],
+    caption = shot.visual,
+    setting = shot.visual or shot.title,
+    style = plan.logline,
     duration_s = shot.duration_s,
+    width = 1280, height = 720, fps = 24,
+    seed = reel.seed("card " .. shot.title),
   }
-  local voice = reel.audio{plugin = "espeak", name = "voice " .. i, text = shot.narration}
+  local voice = reel.audio{plugin = "espeak", name = "voice " .. i, text = shot.narration,
+                           voice = "en", rate = 160}
   shots[#shots + 1] = card:with_audio(voice)
 end
 

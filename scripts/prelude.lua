@@ -134,7 +134,6 @@ reel.schemas = {
             title = {type = "string", maxLength = 60},
             narration = {type = "string", maxLength = 400},
             visual = {type = "string", maxLength = 240},
-            color = {type = "string", maxLength = 16},
             duration_s = {type = "number", minimum = 1, maximum = 30},
           },
         },
