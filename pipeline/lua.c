@@ -85,7 +85,12 @@ static int msgh(lua_State *L)
 static void cancel_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
-    if (reeli_cancel_flag) luaL_error(L, "interrupted");
+    if (!reeli_cancel_flag) return;
+    /* a hook runs in the frame of the interrupted Lua function: level 0 is its line */
+    luaL_where(L, 0);
+    lua_pushliteral(L, "interrupted");
+    lua_concat(L, 2);
+    lua_error(L);
 }
 
 static char *dir_of(const char *path)

@@ -5,8 +5,12 @@
 
 #include "core/core.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static tu_result reel_run(const char *const *args)
@@ -204,6 +208,56 @@ static void test_seeds_args_events(void **state)
     free(dir);
 }
 
+/* Ctrl-C stops a script even in a busy Lua loop: a clean error and exit status 1. */
+static void test_sigint(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir();
+    char *s = script(dir, "busy.lua",
+                     "local f = assert(io.open(reel.out_dir .. '/started', 'w')) f:close()\n"
+                     "local n = 0\nwhile true do n = n + 1 end\n");
+    char *started = reel_xasprintf("%s/started", dir);
+    char *errpath = reel_xasprintf("%s/stderr.txt", dir);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 2);
+        execl(tu_reel_bin(), tu_reel_bin(), "run", s, "--out", dir, (char *)NULL);
+        _exit(127);
+    }
+    double t0 = reel_now();
+    while (!reel_file_exists(started) && reel_now() - t0 < 20) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGINT);
+    int status = 0;
+    t0 = reel_now();
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (reel_now() - t0 > 20) {
+            kill(pid, SIGKILL);
+            fail_msg("reel run did not stop on SIGINT");
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+    char *err = NULL;
+    size_t size;
+    assert_int_equal(reel_file_read(errpath, 0, &err, &size), 0);
+    assert_true(tu_contains(err, "stopping (finished nodes stay cached"));
+    assert_true(tu_contains(err, "busy.lua:3: interrupted"));
+    free(err);
+    free(errpath);
+    free(started);
+    free(s);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_sandbox),
         cmocka_unit_test(test_memory_cap),
         cmocka_unit_test(test_seeds_args_events),
+        cmocka_unit_test(test_sigint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
