@@ -8,4 +8,19 @@
 int reeli_cuda_device_count(const char **why);
 int reeli_cuda_device_info(int i, reel_gpu_info *info);
 
+/* CPU scalar reference ops (kernels/cpu/), gathered into the table by kernels/cpu/ops.c. */
+float reeli_dot_f32(const float *a, const float *b, int64_t n);
+int reeli_cpu_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
+                     int64_t n_in, int64_t n_out, int64_t T);
+void reeli_cpu_rmsnorm(float *y, const float *x, const float *w, int64_t n, int64_t T, float eps);
+void reeli_cpu_gated_rmsnorm(float *y, int64_t y_stride, const float *x, int64_t x_stride,
+                             const float *z, int64_t z_stride, const float *w, int64_t n,
+                             int64_t gs, int64_t T, float eps);
+void reeli_cpu_conv1d(reel_pool *pool, float *y, const float *x, int64_t x_stride, float *state,
+                      const float *w, const float *b, int64_t C, int K, int64_t T);
+void reeli_cpu_ssm_scan(reel_pool *pool, const reel_ssm_args *a);
+void reeli_cpu_ssm_chunked(reel_pool *pool, const reel_ssm_args *a);
+void reeli_cpu_attention(reel_pool *pool, const reel_attn_args *a);
+void reeli_cpu_unary(reel_unary op, float *y, const float *x, int64_t n);
+
 #endif

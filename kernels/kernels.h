@@ -2,14 +2,23 @@
  *
  * This header is the module's contract. Today it describes the hardware: which SIMD extensions
  * the CPU has (the CPU backend picks its kernels from these at run time, so one binary runs on
- * any x86-64) and which CUDA devices are present. The operation table (matmul per weight type,
- * rmsnorm, conv1d, SSM scan, attention) is added here by the forward-pass work.
+ * any x86-64) and which CUDA devices are present, and the operation table the forward pass
+ * calls (matmul per weight type, rmsnorm, gated grouped rmsnorm, conv1d, SSM scan and chunked
+ * SSD, attention over a KV cache, activations).
+ *
+ *     const reel_kernel_ops *k = reel_kernels_ops_cpu();
+ *     k->matmul(pool, y, w, REEL_DTYPE_F16, x, n_in, n_out, n_tokens);   // y = W x, per token
+ *
+ * Every op is deterministic: each output element is computed by one thread in a fixed order, so
+ * results are bit-identical whatever the number of threads in the pool.
  */
 #ifndef REEL_KERNELS_H
 #define REEL_KERNELS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "core/pool.h"
 
 /* Tensor element types. Values are GGML's type ids, so a GGUF file's type field maps directly.
  * Quantized types store blocks of reel_dtype_block() elements in reel_dtype_block_bytes()
@@ -78,5 +87,105 @@ int reel_kernels_gpu_count(const char **why);
 
 /* Properties of device i (0-based): 0, or REEL_ENOTFOUND / REEL_EGPU with a message. */
 int reel_kernels_gpu_info(int i, reel_gpu_info *info);
+
+/* ---- element conversions ------------------------------------------------------------------- */
+
+/* IEEE half <-> float (round to nearest even; NaN/Inf kept) and bfloat16 -> float. */
+float reel_fp16_to_fp32(uint16_t h);
+uint16_t reel_fp32_to_fp16(float f);
+float reel_bf16_to_fp32(uint16_t b);
+uint16_t reel_fp32_to_bf16(float f);
+
+/* 1 if rows of this type can be used as matmul weights / dequantized (F32, F16, BF16, Q8_0,
+ * Q4_0). */
+int reel_kernels_dtype_supported(reel_dtype type);
+
+/* Converts n elements of a row of `type` (n a multiple of the block size) to float.
+ * Returns 0, or REEL_EUNSUPPORTED for a type without a dequantizer. */
+int reel_kernels_dequantize_row(reel_dtype type, const void *src, float *dst, int64_t n);
+
+/* ---- operation table -------------------------------------------------------------------------
+ * Shapes are written [outer][inner], inner contiguous. T is the number of tokens in a batch.
+ * "pool" may be NULL (single-threaded). Ops never allocate memory that depends on the model size
+ * except the small per-call scratch noted; they return nothing unless they can fail. */
+
+/* Arguments of the Mamba-2 selective scan over T tokens (spec §2.1 step 6, §3.3). */
+typedef struct reel_ssm_args {
+    int64_t T;         /* tokens */
+    int nh, P, N, G;   /* heads, head dim, state size, groups (nh % G == 0) */
+    const float *x;    /* x_t[h*P + p] at x + t*x_stride (post-conv, post-SiLU) */
+    int64_t x_stride;
+    const float *B;    /* B_t[g*N + n] at B + t*bc_stride */
+    const float *C;    /* C_t[g*N + n] at C + t*bc_stride */
+    int64_t bc_stride;
+    const float *dt;   /* [T][nh] time steps after softplus */
+    const float *A;    /* [nh] decay rates (negative) */
+    const float *D;    /* [nh] skip weights */
+    float *state;      /* [nh][P][N] read and updated in place */
+    float *y;          /* [T][nh*P] output (includes D*x) */
+    int chunk;         /* chunk length Q for the chunked form (>= 1) */
+} reel_ssm_args;
+
+/* Arguments of causal GQA attention for T new queries at positions pos0..pos0+T-1 over a KV
+ * cache that already holds positions 0..pos0+T-1 (spec §2.2; no positional encoding). */
+typedef struct reel_attn_args {
+    int64_t T, pos0;
+    int na, nkv, hd;        /* query heads, KV heads (na % nkv == 0), head dim */
+    const float *q;         /* q_t[i*hd + d] at q + t*q_stride */
+    int64_t q_stride;
+    const void *k, *v;      /* [pos][nkv*hd] of kv_type (F32 or F16) */
+    reel_dtype kv_type;
+    float *out;             /* [T][na*hd] */
+} reel_attn_args;
+
+typedef enum reel_unary {
+    REEL_UNARY_SILU = 0,     /* v / (1 + e^-v) */
+    REEL_UNARY_RELU2 = 1,    /* max(v, 0)^2 */
+    REEL_UNARY_SOFTPLUS = 2, /* log(1 + e^v), v itself above 20 */
+} reel_unary;
+
+typedef struct reel_kernel_ops {
+    const char *name; /* "cpu" */
+
+    /* y[t][r] = sum_i W[r][i] * x[t][i] for t < T, r < n_out. W: n_out rows of n_in elements of
+     * wtype (ne = {n_in, n_out}); x [T][n_in]; y [T][n_out] (must not alias x). Returns 0 or
+     * REEL_EUNSUPPORTED (type) / REEL_EINVAL (n_in not a multiple of the block). */
+    int (*matmul)(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
+                  int64_t n_in, int64_t n_out, int64_t T);
+
+    /* y[t] = w * x[t] / sqrt(mean(x[t]^2) + eps) over rows of n; y may equal x. */
+    void (*rmsnorm)(float *y, const float *x, const float *w, int64_t n, int64_t T, float eps);
+
+    /* Gated grouped RMSNorm (spec §2.1 step 7): v = x[t] * silu(z[t]); each group of gs
+     * consecutive values is divided by its RMS; y[t] = w * v. x, z, y: rows of n at the given
+     * strides (y may equal x). */
+    void (*gated_rmsnorm)(float *y, int64_t y_stride, const float *x, int64_t x_stride,
+                          const float *z, int64_t z_stride, const float *w, int64_t n,
+                          int64_t gs, int64_t T, float eps);
+
+    /* Causal depthwise conv over T tokens of C channels with K taps (spec §2.1 step 2, §3):
+     * y[t][c] = b[c] + sum_j w[c][j] * in_{t-(K-1)+j}[c], where inputs before t = 0 come from
+     * state [C][K-1] (oldest first). x_t[c] at x + t*x_stride (raw, pre-conv). Afterwards state
+     * holds the last K-1 raw inputs. y [T][C]; no activation. */
+    void (*conv1d)(reel_pool *pool, float *y, const float *x, int64_t x_stride, float *state,
+                   const float *w, const float *b, int64_t C, int K, int64_t T);
+
+    /* Selective scan token by token (the exact reference). */
+    void (*ssm_scan)(reel_pool *pool, const reel_ssm_args *a);
+    /* The same result by the chunked SSD form with chunks of a->chunk tokens (prefill). */
+    void (*ssm_chunked)(reel_pool *pool, const reel_ssm_args *a);
+
+    /* Causal GQA attention, softmax in fp32, scale 1/sqrt(hd). */
+    void (*attention)(reel_pool *pool, const reel_attn_args *a);
+
+    /* y[i] = op(x[i]) for i < n (y may equal x). */
+    void (*unary)(reel_unary op, float *y, const float *x, int64_t n);
+} reel_kernel_ops;
+
+/* The CPU backend: scalar reference ops (always available). The table is static. */
+const reel_kernel_ops *reel_kernels_ops_cpu(void);
+
+/* The best backend of this build and machine (today: the CPU table). */
+const reel_kernel_ops *reel_kernels_ops(void);
 
 #endif

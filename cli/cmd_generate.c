@@ -1,0 +1,331 @@
+/* reel generate: text from a prompt, streamed to stdout as it is sampled. */
+#include "cli/cli.h"
+#include "core/core.h"
+#include "llm/chat.h"
+#include "llm/llm.h"
+#include "llm/tokenizer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int parse_float(const char *opt, const char *text, double min, double max, float *out)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (!*text || *end || !(v >= min && v <= max)) {
+        reel_cli_usage("generate", "%s expects a number from %g to %g, got '%s'", opt, min, max,
+                       text);
+        return -1;
+    }
+    *out = (float)v;
+    return 0;
+}
+
+static int32_t *parse_ids(const char *text, int64_t *n)
+{
+    int64_t cap = 16, k = 0;
+    int32_t *ids = reel_xmalloc((size_t)cap * sizeof *ids);
+    for (const char *p = text; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || v > INT32_MAX || (*end && *end != ',') || (*end && !end[1])) {
+            free(ids);
+            return NULL;
+        }
+        if (k == cap) ids = reel_xrealloc(ids, (size_t)(cap *= 2) * sizeof *ids);
+        ids[k++] = (int32_t)v;
+        p = *end ? end + 1 : end;
+    }
+    if (!k) {
+        free(ids);
+        return NULL;
+    }
+    *n = k;
+    return ids;
+}
+
+typedef struct {
+    int32_t ids[16];
+    int n;
+} stop_set;
+
+static void stop_add(stop_set *s, int32_t id)
+{
+    if (id < 0 || s->n == 16) return;
+    for (int i = 0; i < s->n; i++)
+        if (s->ids[i] == id) return;
+    s->ids[s->n++] = id;
+}
+
+static int stop_has(const stop_set *s, int32_t id)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->ids[i] == id) return 1;
+    return 0;
+}
+
+static int run(int argc, char **argv)
+{
+    const char *model = NULL, *prompt = NULL, *system = NULL, *tokens = NULL;
+    long n_predict = 128, threads = 0, ctx = 0;
+    int chat = 0, verbose = 0, print_ids = 0, think = -1;
+    reel_dtype kv = REEL_DTYPE_F16;
+    reel_llm_sampler_params sp = reel_llm_sampler_default_params();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long l;
+#define NEED_VALUE                                                                                 \
+    if (!v) return reel_cli_usage("generate", "%s needs a value", a);                              \
+    i++
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            NEED_VALUE;
+            model = v;
+        } else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) {
+            NEED_VALUE;
+            prompt = v;
+        } else if (!strcmp(a, "--tokens")) {
+            NEED_VALUE;
+            tokens = v;
+        } else if (!strcmp(a, "--system")) {
+            NEED_VALUE;
+            system = v;
+        } else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
+            NEED_VALUE;
+            if (reel_cli_parse_int("generate", a, v, 0, 1 << 24, &n_predict) < 0)
+                return REEL_EXIT_USAGE;
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            NEED_VALUE;
+            if (reel_cli_parse_int("generate", a, v, 0, 1024, &threads) < 0) return REEL_EXIT_USAGE;
+        } else if (!strcmp(a, "--ctx")) {
+            NEED_VALUE;
+            if (reel_cli_parse_int("generate", a, v, 1, 1 << 24, &ctx) < 0) return REEL_EXIT_USAGE;
+        } else if (!strcmp(a, "--temp")) {
+            NEED_VALUE;
+            if (parse_float(a, v, 0, 100, &sp.temp) < 0) return REEL_EXIT_USAGE;
+        } else if (!strcmp(a, "--top-k")) {
+            NEED_VALUE;
+            if (reel_cli_parse_int("generate", a, v, 0, 1 << 24, &l) < 0) return REEL_EXIT_USAGE;
+            sp.top_k = (int)l;
+        } else if (!strcmp(a, "--top-p")) {
+            NEED_VALUE;
+            if (parse_float(a, v, 0, 1, &sp.top_p) < 0) return REEL_EXIT_USAGE;
+        } else if (!strcmp(a, "--min-p")) {
+            NEED_VALUE;
+            if (parse_float(a, v, 0, 1, &sp.min_p) < 0) return REEL_EXIT_USAGE;
+        } else if (!strcmp(a, "--repeat-penalty")) {
+            NEED_VALUE;
+            if (parse_float(a, v, 0.01, 100, &sp.repeat_penalty) < 0) return REEL_EXIT_USAGE;
+        } else if (!strcmp(a, "--seed")) {
+            NEED_VALUE;
+            char *end;
+            unsigned long long s = strtoull(v, &end, 10);
+            if (!*v || *end || *v == '-')
+                return reel_cli_usage("generate", "--seed expects a non-negative integer, got "
+                                      "'%s'", v);
+            sp.seed = s;
+        } else if (!strcmp(a, "--kv")) {
+            NEED_VALUE;
+            if (!strcmp(v, "f16"))
+                kv = REEL_DTYPE_F16;
+            else if (!strcmp(v, "f32"))
+                kv = REEL_DTYPE_F32;
+            else
+                return reel_cli_usage("generate", "--kv expects f16 or f32, got '%s'", v);
+        } else if (!strcmp(a, "--chat")) {
+            chat = 1;
+        } else if (!strcmp(a, "--no-think")) {
+            think = 0;
+        } else if (!strcmp(a, "--think")) {
+            think = 1;
+        } else if (!strcmp(a, "--ids")) {
+            print_ids = 1;
+        } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+            verbose = 1;
+        } else {
+            return reel_cli_usage("generate", "unknown option '%s'", a);
+        }
+#undef NEED_VALUE
+    }
+    if (!model) return reel_cli_usage("generate", "missing -m MODEL");
+    if (!prompt == !tokens) return reel_cli_usage("generate", "give exactly one of -p TEXT or --tokens IDS");
+    if (tokens && chat) return reel_cli_usage("generate", "--chat needs -p TEXT, not --tokens");
+    if (system && !chat) return reel_cli_usage("generate", "--system needs --chat");
+
+    int rc = REEL_EXIT_FAIL;
+    reel_llm_model *m = NULL;
+    reel_llm_session *s = NULL;
+    reel_llm_tokenizer *tok = NULL;
+    reel_llm_sampler *smp = NULL;
+    reel_llm_detok *detok = NULL;
+    int32_t *ids = NULL;
+    char *rendered = NULL;
+    int64_t n_ids = 0;
+    if (tokens && !(ids = parse_ids(tokens, &n_ids)))
+        return reel_cli_usage("generate", "--tokens expects comma-separated token ids, got '%s'",
+                              tokens);
+
+    double t0 = now_s();
+    reel_llm_model_params mp = reel_llm_model_default_params();
+    mp.n_threads = (int)threads;
+    if (!(m = reel_llm_model_load(model, &mp))) {
+        rc = reel_cli_fail(model);
+        goto done;
+    }
+    const reel_llm_vocab *vocab = reel_llm_desc_vocab(reel_llm_model_desc(m));
+    stop_set stops = {{0}, 0};
+    if (vocab && vocab->n_tokens > 0) {
+        if (!(tok = reel_llm_tokenizer_init(vocab))) {
+            rc = reel_cli_fail(model);
+            goto done;
+        }
+        stop_add(&stops, vocab->eos_id);
+        for (int i = 0; i < vocab->n_eog; i++) stop_add(&stops, vocab->eog_ids[i]);
+        stop_add(&stops, reel_llm_tokenizer_find(tok, "<|im_end|>"));
+    } else if (prompt) {
+        reel_cli_error(model, "the model carries no tokenizer: use --tokens IDS");
+        goto done;
+    }
+    if (prompt) {
+        const char *text = prompt;
+        uint32_t flags = REEL_LLM_TOK_DEFAULT;
+        if (chat) {
+            reel_llm_chat_params cp = reel_llm_chat_default_params();
+            cp.format = reel_llm_chat_detect(vocab->chat_template);
+            cp.enable_thinking = think;
+            if (cp.format == REEL_LLM_CHAT_UNKNOWN) {
+                reel_cli_error(model, "--chat: the model has no chat template reel knows "
+                                      "(Nemotron-3 or Nano-v2)");
+                goto done;
+            }
+            if (cp.format == REEL_LLM_CHAT_NANO_V2)
+                stop_add(&stops, reel_llm_tokenizer_find(tok, "<SPECIAL_12>"));
+            reel_llm_chat_msg msgs[2] = {{"system", system ? system : "", NULL},
+                                         {"user", prompt, NULL}};
+            if (reel_llm_chat_render(msgs, 2, &cp, &rendered, NULL) < 0) {
+                rc = reel_cli_fail("generate: chat template");
+                goto done;
+            }
+            text = rendered;
+        }
+        size_t n = 0;
+        if (reel_llm_tokenizer_encode(tok, text, strlen(text), flags, &ids, &n) < 0) {
+            rc = reel_cli_fail("generate: tokenizer");
+            goto done;
+        }
+        n_ids = (int64_t)n;
+        if (n_ids == 0) {
+            reel_cli_error("generate", "the prompt encodes to no tokens");
+            goto done;
+        }
+    }
+    reel_llm_session_params sparams = reel_llm_session_default_params();
+    sparams.kv_type = kv;
+    sparams.n_ctx = ctx ? ctx : (n_ids + n_predict > 4096 ? n_ids + n_predict : 4096);
+    if (!(s = reel_llm_session_init(m, &sparams))) {
+        rc = reel_cli_fail("generate");
+        goto done;
+    }
+    smp = reel_llm_sampler_init(&sp);
+    for (int64_t i = 0; i < n_ids; i++) reel_llm_sampler_accept(smp, ids[i]);
+    double t1 = now_s();
+    if (reel_llm_session_decode(s, ids, n_ids, 0) < 0) {
+        rc = reel_cli_fail("generate");
+        goto done;
+    }
+    double t2 = now_s();
+    if (tok) detok = reel_llm_detok_init(tok, REEL_LLM_TOK_SKIP_SPECIAL);
+    const int V = reel_llm_model_n_vocab(m);
+    long produced = 0;
+    const char *why = "length";
+    for (; produced < n_predict; produced++) {
+        int32_t t = reel_llm_sampler_sample(smp, reel_llm_session_logits(s, -1), V);
+        if (stop_has(&stops, t)) {
+            why = "end of generation token";
+            break;
+        }
+        if (print_ids || !detok) {
+            printf("%s%d", produced ? " " : "", t);
+        } else {
+            const char *piece;
+            size_t len;
+            if (reel_llm_detok_push(detok, t, &piece, &len) == 0 && len) fwrite(piece, 1, len, stdout);
+        }
+        fflush(stdout);
+        if (produced + 1 == n_predict) {
+            produced++;
+            break;
+        }
+        if (reel_llm_session_decode(s, &t, 1, 0) < 0) {
+            if (reel_last_error_code() == REEL_ERANGE) {
+                why = "context full";
+                produced++;
+                break;
+            }
+            rc = reel_cli_fail("generate");
+            goto done;
+        }
+    }
+    printf("\n");
+    fflush(stdout);
+    double t3 = now_s();
+    if (verbose)
+        fprintf(stderr, "reel: generate: load %.2f s, prompt %lld tokens in %.3f s (%.1f tok/s), "
+                "%ld tokens in %.3f s (%.1f tok/s), stopped: %s\n", t1 - t0, (long long)n_ids,
+                t2 - t1, n_ids / (t2 - t1 + 1e-9), produced, t3 - t2, produced / (t3 - t2 + 1e-9),
+                why);
+    rc = REEL_EXIT_OK;
+done:
+    reel_llm_detok_free(detok);
+    reel_llm_sampler_free(smp);
+    reel_llm_session_free(s);
+    reel_llm_tokenizer_free(tok);
+    reel_llm_model_free(m);
+    free(ids);
+    free(rendered);
+    return rc;
+}
+
+static const reel_cli_cmd reel_cmd_generate = {
+    "generate",
+    "generate text from a prompt with the in-process model (streams to stdout)",
+    "Usage: reel generate -m MODEL (-p TEXT | --tokens IDS) [options]\n\n"
+    "Encodes the prompt (with BOS when the model's tokenizer adds one), runs it through the\n"
+    "model and streams sampled text to stdout until -n tokens, an end-of-generation token\n"
+    "(EOS, <|im_end|>, the chat turn end) or the end of the context.\n\n"
+    "Options:\n"
+    "  -m, --model M       GGUF file or Hugging Face model directory\n"
+    "  -p, --prompt TEXT   the prompt text\n"
+    "  --tokens IDS        the prompt as comma-separated token ids (no tokenizer needed)\n"
+    "  -n N                tokens to generate at most (default 128)\n"
+    "  --temp T            temperature; 0 = greedy (default 0.8)\n"
+    "  --top-k K           keep the K most likely tokens; 0 = off (default 40)\n"
+    "  --top-p P           nucleus: smallest set with probability >= P; 1 = off (default 0.95)\n"
+    "  --min-p P           drop tokens below P x the best one's probability (default 0.05)\n"
+    "  --repeat-penalty R  penalise the last 64 tokens; 1 = off (default 1)\n"
+    "  --seed S            sampling seed (default 0); the same seed gives the same text\n"
+    "                      whatever the thread count\n"
+    "  --chat              wrap the prompt in the model's chat template as a user turn\n"
+    "  --system TEXT       system message (with --chat)\n"
+    "  --think, --no-think reasoning on / off in the chat template (default: the template's)\n"
+    "  -t, --threads N     compute threads (default: one per CPU)\n"
+    "  --ctx N             context size (default max(4096, prompt + n))\n"
+    "  --kv f16|f32        KV cache type (default f16)\n"
+    "  --ids               print the generated token ids instead of text\n"
+    "  -v, --verbose       timings and the stop reason on stderr\n\n"
+    "Examples:\n"
+    "  reel generate -m model.gguf -p \"Once upon a time\" -n 64 --seed 7\n"
+    "  reel generate -m model.gguf --chat --system \"You are terse.\" -p \"Name a colour.\" "
+    "--temp 0\n",
+    run,
+};
+REEL_CLI_COMMAND(reel_cmd_generate)

@@ -1,0 +1,53 @@
+/* Causal depthwise conv1d with a rolling state of the last K-1 raw inputs (scalar reference).
+ * Threads split the channels. */
+#include "kernels/kernels-impl.h"
+#include "core/error.h"
+
+#include <string.h>
+
+enum { MAX_TAPS = 64 };
+
+typedef struct {
+    float *y;
+    const float *x;
+    int64_t x_stride;
+    float *state;
+    const float *w, *b;
+    int64_t C;
+    int K;
+    int64_t T;
+} conv_ctx;
+
+static void conv_body(void *arg, int64_t begin, int64_t end, int thread)
+{
+    const conv_ctx *c = arg;
+    const int K = c->K, S = K - 1;
+    for (int64_t ch = begin; ch < end; ch++) {
+        float *st = c->state + ch * S;
+        const float *w = c->w + ch * K;
+        float bias = c->b ? c->b[ch] : 0.0f;
+        for (int64_t t = 0; t < c->T; t++) {
+            float acc = bias;
+            for (int j = 0; j < K; j++) {
+                int64_t s = t - S + j; /* input index; < 0 reads the state */
+                float in = s < 0 ? st[S + s] : c->x[s * c->x_stride + ch];
+                acc += w[j] * in;
+            }
+            c->y[t * c->C + ch] = acc;
+        }
+        float nst[MAX_TAPS];
+        for (int j = 0; j < S; j++) {
+            int64_t s = c->T - S + j;
+            nst[j] = s < 0 ? st[S + s] : c->x[s * c->x_stride + ch];
+        }
+        memcpy(st, nst, (size_t)S * sizeof(float));
+    }
+}
+
+void reeli_cpu_conv1d(reel_pool *pool, float *y, const float *x, int64_t x_stride, float *state,
+                      const float *w, const float *b, int64_t C, int K, int64_t T)
+{
+    REEL_ASSERT(K >= 1 && K <= MAX_TAPS);
+    conv_ctx c = {y, x, x_stride, state, w, b, C, K, T};
+    reel_pool_parallel_for(pool, C, conv_body, &c);
+}

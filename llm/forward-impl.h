@@ -1,0 +1,93 @@
+/* Private to llm/: the model, its weights and the session run state shared by forward.c and
+ * session.c. Notation as in the spec: H hidden, V vocab, nh Mamba heads of P, Di = nh*P,
+ * G groups, N state, K conv taps, Dc = Di + 2GN, na/nkv attention heads of hd, F MLP width,
+ * T tokens of the current batch. */
+#ifndef REEL_LLM_FORWARD_IMPL_H
+#define REEL_LLM_FORWARD_IMPL_H
+
+#include "llm/llm.h"
+#include "core/pool.h"
+
+/* A weight matrix: n_out rows of n_in elements of type (GGUF ne = {n_in, n_out}). */
+typedef struct wmat {
+    const void *data;
+    reel_dtype type;
+    int64_t n_in, n_out;
+} wmat;
+
+typedef struct layer_weights {
+    reel_llm_layer_kind kind;
+    const float *norm; /* [H] block pre-norm (attn_norm) */
+    /* Mamba-2 */
+    wmat ssm_in;             /* {H, 2Di+2GN+nh}: rows z | xBC | dt */
+    const float *conv_w;     /* [Dc][K] taps oldest first */
+    const float *conv_b;     /* [Dc] (may be NULL: no bias) */
+    const float *dt_bias;    /* [nh] */
+    const float *A;          /* [nh] = -exp(A_log) */
+    const float *D;          /* [nh] */
+    const float *ssm_norm;   /* [Di] gated grouped norm weight */
+    wmat ssm_out;            /* {Di, H} */
+    /* attention */
+    wmat q, k, v, o;         /* q {H, na*hd}, k/v {H, nkv*hd}, o {na*hd, H} */
+    /* MLP */
+    wmat up, down;           /* up {H, F}, down {F, H} */
+    /* index of this layer's state among the Mamba / attention layers, -1 if none */
+    int ssm_idx, kv_idx;
+} layer_weights;
+
+typedef struct model_config {
+    int L, H, V;
+    int nh, P, Di, G, N, K, Dc, n_proj; /* n_proj = 2Di + 2GN + nh */
+    int na, nkv, hd;
+    int F;
+    float eps;
+    int chunk_hint;
+    int n_mamba, n_attn;
+    int max_width; /* widest per-token scratch row any layer needs */
+} model_config;
+
+struct reel_llm_model {
+    reel_llm_desc *desc;
+    model_config c;
+    const reel_llm_hparams *hp;
+    wmat tok_embd;             /* {H, V}: row t is the embedding of token t */
+    const float *output_norm;  /* [H] */
+    wmat output;               /* {H, V} (token_embd when the file has no output.weight) */
+    layer_weights *layers;     /* [L] */
+    void **owned;              /* converted / realigned copies, freed with the model */
+    int n_owned, cap_owned;
+    reel_pool *pool;
+    const reel_kernel_ops *k;
+};
+
+struct reel_llm_session {
+    reel_llm_model *m;
+    int64_t n_ctx, pos;
+    reel_dtype kv_type;
+    int chunk, max_batch;
+    /* recurrent state */
+    float **conv_state;   /* [n_mamba] -> [Dc][K-1] */
+    float **ssm_state;    /* [n_mamba] -> [nh][P][N] */
+    void **k_cache;       /* [n_attn] -> [n_ctx][nkv*hd] of kv_type */
+    void **v_cache;
+    /* scratch for one batch of up to max_batch tokens */
+    float *x;      /* [B][H] residual stream */
+    float *xn;     /* [B][H] normalized input of the block */
+    float *proj;   /* [B][max_width] in_proj / q|k|v / up output */
+    float *conv;   /* [B][Dc] conv output (x | B | C) */
+    float *dt;     /* [B][nh] */
+    float *y;      /* [B][max(Di, na*hd)] scan or attention output */
+    float *out;    /* [B][H] mixer output */
+    float *emb;    /* [H] one dequantized embedding row */
+    /* logits of the last decode */
+    float *logits;     /* [logits_cap][V] */
+    int64_t logits_cap, n_logits;
+};
+
+/* Runs tokens[0..T) (T <= max_batch, ids checked) through every layer at positions
+ * pos..pos+T-1 and writes logits rows into s->logits starting at row row0: all T rows when
+ * want_all > 0, the last one when 0, none when < 0. Does not move pos (the caller does). */
+int reeli_forward_batch(reel_llm_session *s, const int32_t *tokens, int64_t T, int want_all,
+                        int64_t row0);
+
+#endif

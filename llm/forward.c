@@ -1,0 +1,419 @@
+/* Nemotron-H forward pass (spec §2): embeddings, L blocks x = x + Mixer(RMSNorm(x)) with one
+ * mixer per block (Mamba-2 'M', attention '*', squared-ReLU MLP '-'), final norm and lm_head.
+ * Written like llama2.c's run.c: a config, weights, a run state with shape comments, one
+ * function per block kind. All activations are fp32; weights are whatever the file holds
+ * (the kernels convert rows on the fly). */
+#include "llm/forward-impl.h"
+#include "core/core.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- model construction ---------------------------------------------------------------------- */
+
+static void *own(reel_llm_model *m, void *p)
+{
+    if (m->n_owned == m->cap_owned) {
+        m->cap_owned = m->cap_owned ? 2 * m->cap_owned : 32;
+        void **n = realloc(m->owned, (size_t)m->cap_owned * sizeof *n);
+        if (!n) return NULL;
+        m->owned = n;
+    }
+    m->owned[m->n_owned++] = p;
+    return p;
+}
+
+static int64_t n_elements(const reel_llm_tensor *t)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t->n_dims; i++) n *= t->ne[i];
+    return n;
+}
+
+static const reel_llm_tensor *need(reel_llm_model *m, const char *name)
+{
+    const reel_llm_tensor *t = reel_llm_desc_tensor(m->desc, name);
+    if (!t)
+        reel_set_error(REEL_EFORMAT, "%s: tensor %s is missing", reel_llm_desc_path(m->desc),
+                       name);
+    return t;
+}
+
+/* A vector of n floats: the tensor's own bytes when they are F32 and aligned, else a converted
+ * copy the model owns. Any shape with n elements is accepted (ssm_norm is {Di/G, G} in GGUF,
+ * {Di} in HF; ssm_a is {1, nh}). */
+static const float *vec(reel_llm_model *m, const char *name, int64_t n, int optional)
+{
+    const reel_llm_tensor *t = reel_llm_desc_tensor(m->desc, name);
+    if (!t) {
+        if (!optional)
+            reel_set_error(REEL_EFORMAT, "%s: tensor %s is missing", reel_llm_desc_path(m->desc),
+                           name);
+        return NULL;
+    }
+    if (n_elements(t) != n) {
+        reel_set_error(REEL_EFORMAT, "%s: tensor %s has %lld elements, expected %lld",
+                       reel_llm_desc_path(m->desc), name, (long long)n_elements(t), (long long)n);
+        return NULL;
+    }
+    if (t->type == REEL_DTYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0)
+        return t->data;
+    float *copy = malloc((size_t)n * sizeof(float));
+    if (!copy || !own(m, copy)) {
+        free(copy);
+        reel_set_error(REEL_ENOMEM, "%s: no memory for tensor %s", reel_llm_desc_path(m->desc),
+                       name);
+        return NULL;
+    }
+    if (t->type == REEL_DTYPE_F32) {
+        memcpy(copy, t->data, (size_t)n * sizeof(float));
+    } else if (reel_kernels_dequantize_row(t->type, t->data, copy, n) < 0) {
+        reel_set_error(REEL_EUNSUPPORTED, "%s: tensor %s: type %s cannot be converted to F32",
+                       reel_llm_desc_path(m->desc), name,
+                       reel_dtype_name(t->type) ? reel_dtype_name(t->type) : "?");
+        return NULL;
+    }
+    return copy;
+}
+
+/* A matrix {n_in, n_out}: checked shape and type; F32 data realigned if needed. */
+static int mat(reel_llm_model *m, wmat *w, const char *name, int64_t n_in, int64_t n_out)
+{
+    const reel_llm_tensor *t = need(m, name);
+    if (!t) return reel_last_error_code();
+    const char *path = reel_llm_desc_path(m->desc);
+    if (t->n_dims > 2 || t->ne[0] != n_in || (t->n_dims == 2 ? t->ne[1] : 1) != n_out)
+        return reel_set_error(REEL_EFORMAT, "%s: tensor %s has shape {%lld, %lld}, expected "
+                              "{%lld, %lld}", path, name, (long long)t->ne[0],
+                              (long long)(t->n_dims > 1 ? t->ne[1] : 1), (long long)n_in,
+                              (long long)n_out);
+    if (!reel_kernels_dtype_supported(t->type))
+        return reel_set_error(REEL_EUNSUPPORTED, "%s: tensor %s: weight type %s is not supported "
+                              "yet (F32, F16, BF16, Q8_0, Q4_0 are)", path, name,
+                              reel_dtype_name(t->type) ? reel_dtype_name(t->type) : "?");
+    size_t rb = reel_dtype_row_bytes(t->type, n_in);
+    if (!rb || t->nbytes < rb * (size_t)n_out)
+        return reel_set_error(REEL_EFORMAT, "%s: tensor %s: %zu bytes, too few for its shape",
+                              path, name, t->nbytes);
+    w->data = t->data;
+    w->type = t->type;
+    w->n_in = n_in;
+    w->n_out = n_out;
+    if (t->type == REEL_DTYPE_F32 && ((uintptr_t)t->data % sizeof(float)) != 0) {
+        void *copy = malloc(rb * (size_t)n_out);
+        if (!copy || !own(m, copy)) {
+            free(copy);
+            return reel_set_error(REEL_ENOMEM, "%s: no memory for tensor %s", path, name);
+        }
+        memcpy(copy, t->data, rb * (size_t)n_out);
+        w->data = copy;
+    }
+    return 0;
+}
+
+static int bad_hparam(reel_llm_model *m, const char *what)
+{
+    return reel_set_error(REEL_EFORMAT, "%s: bad hyper-parameters: %s",
+                          reel_llm_desc_path(m->desc), what);
+}
+
+static int check_config(reel_llm_model *m)
+{
+    const reel_llm_hparams *hp = m->hp;
+    model_config *c = &m->c;
+    c->L = hp->n_layer, c->H = hp->n_embd, c->V = hp->n_vocab;
+    c->nh = hp->ssm_n_heads, c->P = hp->ssm_head_dim, c->G = hp->ssm_n_groups;
+    c->N = hp->ssm_d_state, c->K = hp->ssm_d_conv;
+    c->na = hp->n_head, c->nkv = hp->n_head_kv, c->hd = hp->head_dim;
+    c->F = hp->n_ff;
+    c->eps = hp->norm_eps > 0 ? hp->norm_eps : 1e-5f;
+    c->chunk_hint = hp->ssm_chunk_size;
+    if (c->L < 1 || c->H < 1 || c->V < 1) return bad_hparam(m, "no layers, width or vocabulary");
+    if (c->H > (1 << 20) || c->V > (1 << 24) || c->L > 4096)
+        return bad_hparam(m, "sizes out of range");
+    for (int l = 0; l < c->L; l++) {
+        switch (hp->layer_kind[l]) {
+        case REEL_LLM_LAYER_MAMBA: c->n_mamba++; break;
+        case REEL_LLM_LAYER_ATTN: c->n_attn++; break;
+        case REEL_LLM_LAYER_MLP: break;
+        case REEL_LLM_LAYER_MOE:
+            return reel_set_error(REEL_EUNSUPPORTED, "%s: layer %d is a MoE block, which this "
+                                  "engine does not run yet", reel_llm_desc_path(m->desc), l);
+        default: return bad_hparam(m, "unknown layer kind");
+        }
+    }
+    c->max_width = c->H;
+    if (c->n_mamba) {
+        if (c->nh < 1 || c->P < 1 || c->G < 1 || c->N < 1 || c->K < 1)
+            return bad_hparam(m, "Mamba sizes (heads, head dim, groups, state, conv) must be > 0");
+        if (c->nh % c->G) return bad_hparam(m, "Mamba heads are not a multiple of the groups");
+        if (c->K > 64) return bad_hparam(m, "conv kernel longer than 64 taps");
+        if ((int64_t)c->nh * c->P > (1 << 22) || (int64_t)c->G * c->N > (1 << 22))
+            return bad_hparam(m, "Mamba sizes out of range");
+        c->Di = c->nh * c->P; /* never expand * H (spec §7.3) */
+        if (hp->ssm_d_inner && hp->ssm_d_inner != c->Di)
+            return bad_hparam(m, "ssm inner size differs from heads x head dim");
+        c->Dc = c->Di + 2 * c->G * c->N;
+        c->n_proj = c->Di + c->Dc + c->nh;
+        if (c->n_proj > c->max_width) c->max_width = c->n_proj;
+    }
+    if (c->n_attn) {
+        if (c->na < 1 || c->nkv < 1 || c->hd < 1 || c->na % c->nkv)
+            return bad_hparam(m, "attention heads must be > 0 and a multiple of the KV heads");
+        if ((int64_t)c->na * c->hd > (1 << 22)) return bad_hparam(m, "attention too wide");
+        int qkv = (c->na + 2 * c->nkv) * c->hd;
+        if (qkv > c->max_width) c->max_width = qkv;
+    }
+    if (c->F < 0 || c->F > (1 << 24)) return bad_hparam(m, "MLP width out of range");
+    if (c->F > c->max_width) c->max_width = c->F;
+    return 0;
+}
+
+static int load_layer(reel_llm_model *m, int l, int *ssm_idx, int *kv_idx)
+{
+    const model_config *c = &m->c;
+    layer_weights *w = &m->layers[l];
+    char name[96];
+#define NAME(suffix) (snprintf(name, sizeof name, "blk.%d." suffix, l), name)
+    w->kind = m->hp->layer_kind[l];
+    w->ssm_idx = w->kv_idx = -1;
+    if (!(w->norm = vec(m, NAME("attn_norm.weight"), c->H, 0))) return reel_last_error_code();
+    int rc = 0;
+    switch (w->kind) {
+    case REEL_LLM_LAYER_MAMBA:
+        w->ssm_idx = (*ssm_idx)++;
+        if ((rc = mat(m, &w->ssm_in, NAME("ssm_in.weight"), c->H, c->n_proj)) < 0) return rc;
+        if ((rc = mat(m, &w->ssm_out, NAME("ssm_out.weight"), c->Di, c->H)) < 0) return rc;
+        if (!(w->conv_w = vec(m, NAME("ssm_conv1d.weight"), (int64_t)c->Dc * c->K, 0)) ||
+            !(w->dt_bias = vec(m, NAME("ssm_dt.bias"), c->nh, 0)) ||
+            !(w->A = vec(m, NAME("ssm_a"), c->nh, 0)) || !(w->D = vec(m, NAME("ssm_d"), c->nh, 0)) ||
+            !(w->ssm_norm = vec(m, NAME("ssm_norm.weight"), c->Di, 0)))
+            return reel_last_error_code();
+        w->conv_b = vec(m, NAME("ssm_conv1d.bias"), c->Dc, 1);
+        if (!w->conv_b && reel_llm_desc_tensor(m->desc, name)) return reel_last_error_code();
+        break;
+    case REEL_LLM_LAYER_ATTN:
+        w->kv_idx = (*kv_idx)++;
+        if ((rc = mat(m, &w->q, NAME("attn_q.weight"), c->H, (int64_t)c->na * c->hd)) < 0 ||
+            (rc = mat(m, &w->k, NAME("attn_k.weight"), c->H, (int64_t)c->nkv * c->hd)) < 0 ||
+            (rc = mat(m, &w->v, NAME("attn_v.weight"), c->H, (int64_t)c->nkv * c->hd)) < 0 ||
+            (rc = mat(m, &w->o, NAME("attn_output.weight"), (int64_t)c->na * c->hd, c->H)) < 0)
+            return rc;
+        break;
+    case REEL_LLM_LAYER_MLP:
+        if (c->F < 1) return bad_hparam(m, "MLP layer without an intermediate size");
+        if ((rc = mat(m, &w->up, NAME("ffn_up.weight"), c->H, c->F)) < 0 ||
+            (rc = mat(m, &w->down, NAME("ffn_down.weight"), c->F, c->H)) < 0)
+            return rc;
+        break;
+    default:
+        return bad_hparam(m, "unknown layer kind");
+    }
+#undef NAME
+    return 0;
+}
+
+reel_llm_model_params reel_llm_model_default_params(void)
+{
+    reel_llm_model_params p = {0};
+    return p;
+}
+
+reel_llm_model *reel_llm_model_init(reel_llm_desc *desc, const reel_llm_model_params *params)
+{
+    if (!desc) {
+        reel_set_error(REEL_EINVAL, "model: no description");
+        return NULL;
+    }
+    reel_llm_model_params p = params ? *params : reel_llm_model_default_params();
+    reel_llm_model *m = reel_xcalloc(1, sizeof *m);
+    m->desc = desc;
+    m->hp = reel_llm_desc_hparams(desc);
+    m->k = reel_kernels_ops();
+    if (!m->hp || !m->hp->layer_kind) {
+        reel_set_error(REEL_EFORMAT, "%s: no hyper-parameters", reel_llm_desc_path(desc));
+        goto fail;
+    }
+    if (check_config(m) < 0) goto fail;
+    const model_config *c = &m->c;
+    if (mat(m, &m->tok_embd, "token_embd.weight", c->H, c->V) < 0) goto fail;
+    if (!(m->output_norm = vec(m, "output_norm.weight", c->H, 0))) goto fail;
+    if (reel_llm_desc_tensor(desc, "output.weight")) {
+        if (mat(m, &m->output, "output.weight", c->H, c->V) < 0) goto fail;
+    } else {
+        m->output = m->tok_embd; /* tied embeddings (spec §2.4) */
+    }
+    m->layers = reel_xcalloc((size_t)c->L, sizeof *m->layers);
+    int ssm_idx = 0, kv_idx = 0;
+    for (int l = 0; l < c->L; l++)
+        if (load_layer(m, l, &ssm_idx, &kv_idx) < 0) goto fail;
+    m->pool = reel_pool_init(p.n_threads);
+    if (!m->pool) goto fail;
+    return m;
+fail:
+    reel_llm_model_free(m);
+    return NULL;
+}
+
+reel_llm_model *reel_llm_model_load(const char *path, const reel_llm_model_params *params)
+{
+    reel_llm_desc *d = reel_llm_desc_load(path);
+    if (!d) return NULL;
+    return reel_llm_model_init(d, params);
+}
+
+void reel_llm_model_free(reel_llm_model *m)
+{
+    if (!m) return;
+    reel_pool_free(m->pool);
+    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->owned);
+    free(m->layers);
+    reel_llm_desc_free(m->desc);
+    free(m);
+}
+
+const reel_llm_desc *reel_llm_model_desc(const reel_llm_model *m)
+{
+    return m->desc;
+}
+
+const reel_llm_hparams *reel_llm_model_hparams(const reel_llm_model *m)
+{
+    return m->hp;
+}
+
+int reel_llm_model_n_vocab(const reel_llm_model *m)
+{
+    return m->c.V;
+}
+
+/* ---- blocks ------------------------------------------------------------------------------------
+ * Each takes the normalized input s->xn [T][H] and writes the mixer output s->out [T][H]. */
+
+static int mm(reel_llm_session *s, float *y, const wmat *w, const float *x, int64_t T)
+{
+    return s->m->k->matmul(s->m->pool, y, w->data, w->type, x, w->n_in, w->n_out, T);
+}
+
+/* Mamba-2 mixer, spec §2.1. */
+static int mamba_block(reel_llm_session *s, const layer_weights *w, int64_t T)
+{
+    const model_config *c = &s->m->c;
+    const reel_kernel_ops *k = s->m->k;
+    reel_pool *pool = s->m->pool;
+    int rc;
+    /* 1. proj [T][n_proj] = z [0,Di) | xBC [Di, Di+Dc) | dt_raw [Di+Dc, n_proj) */
+    if ((rc = mm(s, s->proj, &w->ssm_in, s->xn, T)) < 0) return rc;
+    /* 2. causal conv over xBC (state holds the last K-1 raw inputs), then SiLU: conv [T][Dc] */
+    k->conv1d(pool, s->conv, s->proj + c->Di, c->n_proj, s->conv_state[w->ssm_idx], w->conv_w,
+              w->conv_b, c->Dc, c->K, T);
+    k->unary(REEL_UNARY_SILU, s->conv, s->conv, T * c->Dc);
+    /* 3. dt [T][nh] = softplus(dt_raw + dt_bias), no clamp (time_step_limit = (0, inf)) */
+    for (int64_t t = 0; t < T; t++) {
+        const float *raw = s->proj + t * c->n_proj + c->Di + c->Dc;
+        for (int h = 0; h < c->nh; h++) s->dt[t * c->nh + h] = raw[h] + w->dt_bias[h];
+    }
+    k->unary(REEL_UNARY_SOFTPLUS, s->dt, s->dt, T * c->nh);
+    /* 4-6. selective scan: y [T][Di] from x = conv[.., 0:Di), B, C (group h / (nh/G)) */
+    reel_ssm_args a = {
+        .T = T, .nh = c->nh, .P = c->P, .N = c->N, .G = c->G,
+        .x = s->conv, .x_stride = c->Dc,
+        .B = s->conv + c->Di, .C = s->conv + c->Di + (int64_t)c->G * c->N, .bc_stride = c->Dc,
+        .dt = s->dt, .A = w->A, .D = w->D,
+        .state = s->ssm_state[w->ssm_idx], .y = s->y, .chunk = s->chunk,
+    };
+    if (T == 1 || s->chunk <= 1)
+        k->ssm_scan(pool, &a);
+    else
+        k->ssm_chunked(pool, &a);
+    /* 7. y = w_norm * groupnorm(y * silu(z)), groups of Di/G */
+    k->gated_rmsnorm(s->y, c->Di, s->y, c->Di, s->proj, c->n_proj, w->ssm_norm, c->Di,
+                     c->Di / c->G, T, c->eps);
+    /* 8. out [T][H] */
+    return mm(s, s->out, &w->ssm_out, s->y, T);
+}
+
+static void kv_store(void *cache, reel_dtype type, int64_t row, int64_t width, const float *src)
+{
+    if (type == REEL_DTYPE_F16) {
+        uint16_t *d = (uint16_t *)cache + row * width;
+        for (int64_t i = 0; i < width; i++) d[i] = reel_fp32_to_fp16(src[i]);
+    } else {
+        memcpy((float *)cache + row * width, src, (size_t)width * sizeof(float));
+    }
+}
+
+/* Causal GQA self-attention without positional encoding, spec §2.2. */
+static int attention_block(reel_llm_session *s, const layer_weights *w, int64_t T)
+{
+    const model_config *c = &s->m->c;
+    const int64_t qw = (int64_t)c->na * c->hd, kw = (int64_t)c->nkv * c->hd;
+    const int64_t stride = qw + 2 * kw;
+    float *q = s->proj; /* proj row t: q [na*hd] | k [nkv*hd] | v [nkv*hd], filled per matrix */
+    int rc;
+    /* three matmuls into a token-major buffer of T rows each, then scatter into proj rows */
+    float *tmp = s->y; /* [T][max(Di, na*hd)] is wide enough for q, k or v of T tokens */
+    if ((rc = mm(s, tmp, &w->q, s->xn, T)) < 0) return rc;
+    for (int64_t t = 0; t < T; t++) memcpy(q + t * stride, tmp + t * qw, (size_t)qw * 4);
+    if ((rc = mm(s, tmp, &w->k, s->xn, T)) < 0) return rc;
+    for (int64_t t = 0; t < T; t++) memcpy(q + t * stride + qw, tmp + t * kw, (size_t)kw * 4);
+    if ((rc = mm(s, tmp, &w->v, s->xn, T)) < 0) return rc;
+    for (int64_t t = 0; t < T; t++) memcpy(q + t * stride + qw + kw, tmp + t * kw, (size_t)kw * 4);
+    /* append k, v at positions pos..pos+T-1 */
+    void *kc = s->k_cache[w->kv_idx], *vc = s->v_cache[w->kv_idx];
+    for (int64_t t = 0; t < T; t++) {
+        kv_store(kc, s->kv_type, s->pos + t, kw, q + t * stride + qw);
+        kv_store(vc, s->kv_type, s->pos + t, kw, q + t * stride + qw + kw);
+    }
+    reel_attn_args a = {
+        .T = T, .pos0 = s->pos, .na = c->na, .nkv = c->nkv, .hd = c->hd,
+        .q = q, .q_stride = stride, .k = kc, .v = vc, .kv_type = s->kv_type, .out = s->y,
+    };
+    s->m->k->attention(s->m->pool, &a);
+    return mm(s, s->out, &w->o, s->y, T);
+}
+
+/* Squared-ReLU MLP, spec §2.3: out = W_down relu2(W_up u). */
+static int mlp_block(reel_llm_session *s, const layer_weights *w, int64_t T)
+{
+    const model_config *c = &s->m->c;
+    int rc;
+    if ((rc = mm(s, s->proj, &w->up, s->xn, T)) < 0) return rc;
+    s->m->k->unary(REEL_UNARY_RELU2, s->proj, s->proj, T * c->F);
+    return mm(s, s->out, &w->down, s->proj, T);
+}
+
+int reeli_forward_batch(reel_llm_session *s, const int32_t *tokens, int64_t T, int want_all,
+                        int64_t row0)
+{
+    reel_llm_model *m = s->m;
+    const model_config *c = &m->c;
+    const reel_kernel_ops *k = m->k;
+    const size_t emb_row = reel_dtype_row_bytes(m->tok_embd.type, c->H);
+    int rc = 0;
+    /* h_0 [T][H] = E[token] */
+    for (int64_t t = 0; t < T; t++) {
+        const uint8_t *row = (const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * emb_row;
+        if ((rc = reel_kernels_dequantize_row(m->tok_embd.type, row, s->x + t * c->H, c->H)) < 0)
+            return reel_set_error(rc, "token_embd: cannot convert a row of type %s",
+                                  reel_dtype_name(m->tok_embd.type));
+    }
+    for (int l = 0; l < c->L; l++) {
+        const layer_weights *w = &m->layers[l];
+        k->rmsnorm(s->xn, s->x, w->norm, c->H, T, c->eps);
+        switch (w->kind) {
+        case REEL_LLM_LAYER_MAMBA: rc = mamba_block(s, w, T); break;
+        case REEL_LLM_LAYER_ATTN: rc = attention_block(s, w, T); break;
+        case REEL_LLM_LAYER_MLP: rc = mlp_block(s, w, T); break;
+        default: rc = reel_set_error(REEL_EUNSUPPORTED, "layer %d: unsupported kind", l);
+        }
+        if (rc < 0) return reel_error_prefix("layer %d", l);
+        for (int64_t i = 0; i < T * c->H; i++) s->x[i] += s->out[i];
+    }
+    if (want_all < 0) return 0;
+    /* logits = W_lm RMSNorm(h_L): every row, or only the last one */
+    const int64_t first = want_all ? 0 : T - 1, n = T - first;
+    k->rmsnorm(s->xn, s->x + first * c->H, m->output_norm, c->H, n, c->eps);
+    return mm(s, s->logits + row0 * c->V, &m->output, s->xn, n);
+}

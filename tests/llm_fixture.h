@@ -1,0 +1,55 @@
+/* A tiny Nemotron-H model for the model-file tests, written by the tests themselves as a GGUF
+ * file (with reel's writer) or as a Hugging Face directory (config.json, safetensors, tokenizer
+ * files), so no binary fixture is committed.
+ *
+ * Sizes: H 16, pattern "M-M*-" (L 5), nh 4, P 4 (Di 16), G 2, N 4, K 4 (Dc 32), na 2, nkv 1,
+ * hd 8 (q width 16 = H on purpose not derived), F 24, V 40. */
+#ifndef REEL_TESTS_LLM_FIXTURE_H
+#define REEL_TESTS_LLM_FIXTURE_H
+
+#include <stdint.h>
+
+#include "llm/gguf.h"
+
+#define FX_MAX_TENSORS 96
+
+typedef struct fx_tensor {
+    char name[64];   /* GGUF name */
+    char hf[96];     /* HF name */
+    int n_dims;
+    int64_t ne[4];   /* GGUF shape */
+    float *data;     /* values; for ssm_a these are A_log (the GGUF file gets -exp) */
+    int64_t n;
+} fx_tensor;
+
+typedef struct fx_model {
+    int H, L, nh, P, G, N, K, na, nkv, hd, F, V;
+    const char *pattern;
+    fx_tensor t[FX_MAX_TENSORS];
+    int n;
+} fx_model;
+
+/* Options for the HF directory. */
+typedef struct fx_hf_opts {
+    int bf16;            /* matrices as BF16 instead of F32 */
+    int sharded;         /* two shards + model.safetensors.index.json */
+    int layers_list;     /* layers_block_type list instead of hybrid_override_pattern */
+    int no_num_layers;   /* leave num_hidden_layers out */
+    const char *extra_config; /* raw JSON members appended to config.json ("\"x\": 1") or NULL */
+} fx_hf_opts;
+
+void fx_model_init(fx_model *m);
+void fx_model_free(fx_model *m);
+fx_tensor *fx_find(fx_model *m, const char *name);
+/* A = -exp(A_log) as the loader computes it. */
+float fx_a_from_log(float a_log);
+
+/* A writer holding the model's metadata, tokenizer and tensors (borrowed from m; ssm_a values are
+ * converted into buffers freed by fx_model_free). Tests may add keys before writing. */
+reel_gguf_writer *fx_gguf_writer(fx_model *m, int skip_tensor /* index to leave out or -1 */);
+/* Writes model.gguf-style file at path; aborts the test on failure. */
+void fx_write_gguf(fx_model *m, const char *path);
+/* Writes an HF directory (created if needed). */
+void fx_write_hf(fx_model *m, const char *dir, const fx_hf_opts *o);
+
+#endif

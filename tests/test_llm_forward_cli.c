@@ -1,0 +1,188 @@
+/* reel logits / reel generate end to end on the tiny-b GGUF fixture against transformers'
+ * reference (tests/data/models/tiny-b/golden.json). */
+#include "testutil.h"
+#include "core/core.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char model[1024];
+static json_t *golden;
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(model, sizeof model, "%s/tests/data/models/gguf/tiny-b-f32.gguf", tu_source_dir());
+    char p[1024];
+    snprintf(p, sizeof p, "%s/tests/data/models/tiny-b/golden.json", tu_source_dir());
+    golden = reel_json_load_file(p, 16 << 20);
+    return golden ? 0 : -1;
+}
+static int teardown(void **state)
+{
+    (void)state;
+    json_decref(golden);
+    return 0;
+}
+
+static tu_result reel(const char **args)
+{
+    char *argv[32] = {(char *)tu_reel_bin()};
+    int n = 1;
+    for (; args[n - 1] && n < 31; n++) argv[n] = (char *)args[n - 1];
+    argv[n] = NULL;
+    return tu_run(argv, NULL);
+}
+
+/* "1,2,3" from a JSON array of ints */
+static char *csv(const json_t *arr)
+{
+    char *s = calloc(1, json_array_size(arr) * 12 + 1);
+    for (size_t i = 0; i < json_array_size(arr); i++)
+        sprintf(s + strlen(s), "%s%lld", i ? "," : "", (long long)json_integer_value(json_array_get(arr, i)));
+    return s;
+}
+/* "1 2 3\n" */
+static char *spaced(const json_t *arr)
+{
+    char *s = calloc(1, json_array_size(arr) * 12 + 2);
+    for (size_t i = 0; i < json_array_size(arr); i++)
+        sprintf(s + strlen(s), "%s%lld", i ? " " : "", (long long)json_integer_value(json_array_get(arr, i)));
+    strcat(s, "\n");
+    return s;
+}
+
+static void test_logits(void **state)
+{
+    (void)state;
+    const json_t *seq = json_array_get(json_object_get(golden, "sequences"), 2);
+    char *ids = csv(json_object_get(seq, "tokens"));
+    tu_result r = reel((const char *[]){"logits", "-m", model, "--tokens", ids, "--all", NULL});
+    assert_int_equal(r.status, 0);
+    json_t *out = reel_json_parse(r.out, strlen(r.out), "reel logits");
+    assert_non_null(out);
+    assert_int_equal(reel_json_int(out, "n_vocab", 0), 512);
+    const json_t *got = json_object_get(out, "logits"), *want = json_object_get(seq, "logits");
+    assert_int_equal(json_array_size(got), json_array_size(want));
+    double worst = 0;
+    for (size_t t = 0; t < json_array_size(want); t++)
+        for (size_t i = 0; i < 512; i++)
+            worst = fmax(worst, fabs(json_number_value(json_array_get(json_array_get(got, t), i)) -
+                                     json_number_value(json_array_get(json_array_get(want, t), i))));
+    printf("reel logits vs transformers: max |dlogit| = %.3g\n", worst);
+    assert_true(worst <= 1e-4);
+    json_decref(out);
+    tu_result_free(&r);
+    /* --top 3: best first, the argmax of the reference row */
+    r = reel((const char *[]){"logits", "-m", model, "--tokens", ids, "--top", "3", NULL});
+    assert_int_equal(r.status, 0);
+    out = reel_json_parse(r.out, strlen(r.out), "reel logits --top");
+    const json_t *top = json_object_get(out, "top");
+    assert_int_equal(json_array_size(top), json_array_size(want));
+    for (size_t t = 0; t < json_array_size(want); t++) {
+        const json_t *row = json_array_get(want, t);
+        size_t best = 0;
+        for (size_t i = 1; i < 512; i++)
+            if (json_number_value(json_array_get(row, i)) > json_number_value(json_array_get(row, best)))
+                best = i;
+        const json_t *first = json_array_get(json_array_get(top, t), 0);
+        assert_int_equal(json_integer_value(json_array_get(first, 0)), best);
+        assert_int_equal(json_array_size(json_array_get(top, t)), 3);
+    }
+    json_decref(out);
+    tu_result_free(&r);
+    free(ids);
+}
+
+static void test_generate_greedy(void **state)
+{
+    (void)state;
+    const json_t *gr = json_object_get(golden, "greedy");
+    char *prompt = csv(json_object_get(gr, "prompt")), *want = spaced(json_object_get(gr, "tokens"));
+    tu_result r = reel((const char *[]){"generate", "-m", model, "--tokens", prompt, "-n", "32",
+                                        "--temp", "0", "--ids", NULL});
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, want);
+    tu_result_free(&r);
+    free(prompt), free(want);
+    /* text prompt through the model's tokenizer (BOS added) */
+    const json_t *tx = json_object_get(golden, "text");
+    want = spaced(json_object_get(tx, "greedy"));
+    r = reel((const char *[]){"generate", "-m", model, "-p", json_string_value(json_object_get(tx, "prompt")),
+                              "-n", "16", "--temp", "0", "--ids", NULL});
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, want);
+    tu_result_free(&r);
+    free(want);
+}
+
+static void test_generate_seeded(void **state)
+{
+    (void)state;
+    tu_result a = reel((const char *[]){"generate", "-m", model, "-p", "The robot", "-n", "24",
+                                        "--seed", "5", "-t", "1", NULL});
+    tu_result b = reel((const char *[]){"generate", "-m", model, "-p", "The robot", "-n", "24",
+                                        "--seed", "5", "-t", "2", NULL});
+    tu_result c = reel((const char *[]){"generate", "-m", model, "-p", "The robot", "-n", "24",
+                                        "--seed", "6", "-t", "2", "--ids", NULL});
+    assert_int_equal(a.status, 0);
+    assert_int_equal(c.status, 0);
+    assert_true(strlen(a.out) > 1);
+    assert_string_equal(a.out, b.out);
+    tu_result_free(&a), tu_result_free(&b), tu_result_free(&c);
+    /* a context too small for the request stops at the limit, with what was generated */
+    a = reel((const char *[]){"generate", "-m", model, "--tokens", "1,2,3", "--ctx", "6", "-n",
+                              "20", "--ids", "-v", NULL});
+    assert_int_equal(a.status, 0);
+    assert_true(tu_contains(a.err, "context full"));
+    tu_result_free(&a);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    const char *cases[][8] = {
+        {"logits", "--tokens", "1,2", NULL},                /* no model */
+        {"logits", "-m", model, NULL},                      /* no tokens */
+        {"logits", "-m", model, "--tokens", "1,,2", NULL},  /* bad list */
+        {"logits", "-m", model, "--tokens", "1,2,", NULL},
+        {"logits", "-m", model, "--tokens", "1", "--top", "0", NULL},
+        {"logits", "-m", model, "--tokens", "1", "--all", "--top", "2"},
+        {"generate", "-m", model, NULL},                    /* no prompt */
+        {"generate", "-m", model, "-p", "x", "--temp", "hot", NULL},
+        {"generate", "-m", model, "-p", "x", "--system", "s", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tu_result r = reel(cases[i]);
+        if (r.status != 2) fail_msg("case %zu: exit %d, stderr %s", i, r.status, r.err);
+        assert_true(tu_contains(r.err, "reel: "));
+        tu_result_free(&r);
+    }
+    tu_result r = reel((const char *[]){"logits", "-m", model, "--tokens", "1,99999", NULL});
+    assert_int_equal(r.status, 1);
+    assert_true(tu_contains(r.err, "outside the vocabulary"));
+    tu_result_free(&r);
+    r = reel((const char *[]){"logits", "-m", "/nonexistent/m.gguf", "--tokens", "1", NULL});
+    assert_int_equal(r.status, 1);
+    assert_true(tu_contains(r.err, "/nonexistent/m.gguf"));
+    tu_result_free(&r);
+    r = reel((const char *[]){"generate", "--help", NULL});
+    assert_int_equal(r.status, 0);
+    assert_true(tu_contains(r.out, "--top-p") && tu_contains(r.out, "Example"));
+    tu_result_free(&r);
+    r = reel((const char *[]){"logits", "--help", NULL});
+    assert_int_equal(r.status, 0);
+    assert_true(tu_contains(r.out, "--top K"));
+    tu_result_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_logits), cmocka_unit_test(test_generate_greedy),
+        cmocka_unit_test(test_generate_seeded), cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,332 @@
+/* Golden tests of the Nemotron-H forward pass against transformers' own implementation
+ * (tests/data/models/<name>/golden.json, written by scripts/golden/make_tiny_models.py):
+ * logits of every position, greedy continuations, and the engine's own invariants (prefill +
+ * decode = longer prefill, snapshot/restore, thread-count independence, context limit). */
+#include "testutil.h"
+#include "core/core.h"
+#include "llm/llm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *NAMES[] = {"tiny-a", "tiny-b", "tiny-c"};
+
+typedef struct {
+    json_t *golden;
+    char path[1024];
+} fixture;
+
+static json_t *golden_of(const char *name)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/tests/data/models/%s/golden.json", tu_source_dir(), name);
+    json_t *g = reel_json_load_file(p, 16 << 20);
+    if (!g) fail_msg("%s", reel_last_error());
+    return g;
+}
+
+static int32_t *ids_of(const json_t *arr, int64_t *n)
+{
+    *n = (int64_t)json_array_size(arr);
+    int32_t *ids = malloc((size_t)*n * sizeof *ids + 1);
+    for (int64_t i = 0; i < *n; i++) ids[i] = (int32_t)json_integer_value(json_array_get(arr, i));
+    return ids;
+}
+
+/* Loads a model from a path; NULL (test skipped by the caller) when the loader does not read
+ * this kind of file yet (HF directories before the safetensors reader lands). */
+static reel_llm_model *load(const char *path, int threads)
+{
+    reel_llm_model_params mp = reel_llm_model_default_params();
+    mp.n_threads = threads;
+    reel_llm_model *m = reel_llm_model_load(path, &mp);
+    if (!m && reel_last_error_code() == REEL_EUNSUPPORTED && tu_contains(reel_last_error(), "not read yet"))
+        return NULL;
+    if (!m) fail_msg("%s", reel_last_error());
+    return m;
+}
+
+static reel_llm_session *session(reel_llm_model *m, reel_dtype kv, int chunk, int batch)
+{
+    reel_llm_session_params sp = reel_llm_session_default_params();
+    sp.kv_type = kv;
+    sp.ssd_chunk = chunk;
+    sp.max_batch = batch;
+    sp.n_ctx = 256;
+    reel_llm_session *s = reel_llm_session_init(m, &sp);
+    assert_non_null(s);
+    return s;
+}
+
+/* max |logit - reference| over every position of a sequence */
+static double seq_diff(reel_llm_session *s, const json_t *seq)
+{
+    int64_t n;
+    int32_t *ids = ids_of(json_object_get(seq, "tokens"), &n);
+    reel_llm_session_reset(s);
+    assert_int_equal(reel_llm_session_decode(s, ids, n, 1), 0);
+    const json_t *rows = json_object_get(seq, "logits");
+    assert_int_equal(json_array_size(rows), n);
+    double worst = 0;
+    for (int64_t t = 0; t < n; t++) {
+        const float *l = reel_llm_session_logits(s, t);
+        const json_t *row = json_array_get(rows, t);
+        for (size_t i = 0; i < json_array_size(row); i++)
+            worst = fmax(worst, fabs(l[i] - json_number_value(json_array_get(row, i))));
+    }
+    free(ids);
+    return worst;
+}
+
+static void greedy(reel_llm_session *s, const int32_t *prompt, int64_t n, int32_t *out, int count)
+{
+    reel_llm_session_reset(s);
+    assert_int_equal(reel_llm_session_decode(s, prompt, n, 0), 0);
+    reel_llm_sampler *smp = reel_llm_sampler_init(NULL);
+    for (int i = 0; i < count; i++) {
+        out[i] = reel_llm_sampler_sample(smp, reel_llm_session_logits(s, -1), 512);
+        assert_int_equal(reel_llm_session_decode(s, &out[i], 1, 0), 0);
+    }
+    reel_llm_sampler_free(smp);
+}
+
+/* logits (F32 weights) and greedy continuations against transformers */
+static void check_model(const char *path, const json_t *g, const char *label)
+{
+    reel_llm_model *m = load(path, 2);
+    if (!m) {
+        printf("%s: skipped (%s)\n", label, reel_last_error());
+        return;
+    }
+    /* the default prompt path (chunked SSD, one batch), the plain recurrence, and batches of 4
+     * tokens (several passes over the layers, state carried between them) */
+    const int variants[][2] = {{0, 0}, {1, 0}, {3, 4}};
+    for (int v = 0; v < 3; v++) {
+        reel_llm_session *s = session(m, REEL_DTYPE_F32, variants[v][0], variants[v][1]);
+        double worst = 0;
+        const json_t *seqs = json_object_get(g, "sequences");
+        for (size_t i = 0; i < json_array_size(seqs); i++)
+            worst = fmax(worst, seq_diff(s, json_array_get(seqs, i)));
+        printf("%s: chunk %d batch %d: max |dlogit| = %.3g\n", label, variants[v][0],
+               variants[v][1], worst);
+        assert_true(worst <= 1e-4);
+        reel_llm_session_free(s);
+    }
+    reel_llm_session *s = session(m, REEL_DTYPE_F32, 0, 0);
+    const json_t *gr = json_object_get(g, "greedy");
+    int64_t n, ne;
+    int32_t *prompt = ids_of(json_object_get(gr, "prompt"), &n);
+    int32_t *expect = ids_of(json_object_get(gr, "tokens"), &ne);
+    int32_t got[32];
+    assert_int_equal(ne, 32);
+    greedy(s, prompt, n, got, 32);
+    assert_memory_equal(got, expect, sizeof got);
+    free(prompt), free(expect);
+    const json_t *tx = json_object_get(g, "text");
+    prompt = ids_of(json_object_get(tx, "ids"), &n);
+    expect = ids_of(json_object_get(tx, "greedy"), &ne);
+    greedy(s, prompt, n, got, (int)ne);
+    assert_memory_equal(got, expect, (size_t)ne * sizeof *got);
+    free(prompt), free(expect);
+    reel_llm_session_free(s);
+    reel_llm_model_free(m);
+}
+
+static void test_hf_dirs(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        json_t *g = golden_of(NAMES[i]);
+        char p[1024];
+        snprintf(p, sizeof p, "%s/tests/data/models/%s", tu_source_dir(), NAMES[i]);
+        check_model(p, g, NAMES[i]);
+        json_decref(g);
+    }
+}
+
+static void test_gguf_f32(void **state)
+{
+    (void)state;
+    json_t *g = golden_of("tiny-b");
+    char p[1024];
+    snprintf(p, sizeof p, "%s/tests/data/models/gguf/tiny-b-f32.gguf", tu_source_dir());
+    check_model(p, g, "tiny-b-f32.gguf");
+    json_decref(g);
+}
+
+/* F16 weights: against the reference run with the same matrices rounded to float16 */
+static void test_gguf_f16(void **state)
+{
+    (void)state;
+    json_t *g = golden_of("tiny-b");
+    char p[1024];
+    snprintf(p, sizeof p, "%s/tests/data/models/gguf/tiny-b-f16.gguf", tu_source_dir());
+    reel_llm_model *m = load(p, 2);
+    assert_non_null(m);
+    assert_int_equal(reel_llm_desc_tensor(reel_llm_model_desc(m), "blk.0.ssm_in.weight")->type,
+                     REEL_DTYPE_F16);
+    reel_llm_session *s = session(m, REEL_DTYPE_F32, 0, 0);
+    double d = seq_diff(s, json_object_get(g, "f16"));
+    printf("tiny-b-f16.gguf: max |dlogit| = %.3g\n", d);
+    assert_true(d <= 1e-4);
+    /* the F16 KV cache stays close to the F32 one */
+    reel_llm_session *s16 = session(m, REEL_DTYPE_F16, 0, 0);
+    d = seq_diff(s16, json_object_get(g, "f16"));
+    printf("tiny-b-f16.gguf, F16 KV cache: max |dlogit| = %.3g\n", d);
+    assert_true(d <= 0.05);
+    reel_llm_session_free(s16);
+    reel_llm_session_free(s);
+    reel_llm_model_free(m);
+    json_decref(g);
+}
+
+static char *gguf_path(void)
+{
+    static char p[1024];
+    snprintf(p, sizeof p, "%s/tests/data/models/gguf/tiny-b-f32.gguf", tu_source_dir());
+    return p;
+}
+
+/* prefill(T) then decode(1) equals prefill(T+1) (up to the chunked scan's rounding) */
+static void test_prefill_then_decode(void **state)
+{
+    (void)state;
+    reel_llm_model *m = load(gguf_path(), 2);
+    const int32_t toks[] = {1, 40, 300, 17, 99, 256, 7, 480, 33, 21, 5};
+    const int64_t n = 11;
+    reel_llm_session *a = session(m, REEL_DTYPE_F32, 4, 0), *b = session(m, REEL_DTYPE_F32, 4, 0);
+    for (int64_t T = 1; T < n; T++) {
+        reel_llm_session_reset(a);
+        reel_llm_session_reset(b);
+        assert_int_equal(reel_llm_session_decode(a, toks, T, 0), 0);
+        assert_int_equal(reel_llm_session_decode(a, toks + T, 1, 0), 0);
+        assert_int_equal(reel_llm_session_decode(b, toks, T + 1, 0), 0);
+        assert_int_equal(reel_llm_session_pos(a), T + 1);
+        const float *la = reel_llm_session_logits(a, -1), *lb = reel_llm_session_logits(b, -1);
+        double d = 0;
+        for (int i = 0; i < 512; i++) d = fmax(d, fabs(la[i] - lb[i]));
+        assert_true(d <= 1e-4);
+    }
+    reel_llm_session_free(a);
+    reel_llm_session_free(b);
+    reel_llm_model_free(m);
+}
+
+static void sample_run(reel_llm_session *s, reel_llm_sampler *smp, int32_t *out, int n,
+                       float *last_logits)
+{
+    for (int i = 0; i < n; i++) {
+        out[i] = reel_llm_sampler_sample(smp, reel_llm_session_logits(s, -1), 512);
+        assert_int_equal(reel_llm_session_decode(s, &out[i], 1, 0), 0);
+    }
+    memcpy(last_logits, reel_llm_session_logits(s, -1), 512 * sizeof(float));
+}
+
+/* snapshot -> generate -> restore -> generate reproduces tokens and logits bit for bit */
+static void test_snapshot_restore(void **state)
+{
+    (void)state;
+    reel_llm_model *m = load(gguf_path(), 2);
+    reel_llm_session *s = session(m, REEL_DTYPE_F16, 0, 0);
+    const int32_t prompt[] = {1, 394, 418, 25, 511, 27};
+    assert_int_equal(reel_llm_session_decode(s, prompt, 6, 0), 0);
+    reel_llm_snapshot *snap = reel_llm_session_snapshot(s);
+    assert_non_null(snap);
+    assert_true(reel_llm_snapshot_size(snap) > 0);
+    reel_llm_sampler_params sp = reel_llm_sampler_default_params();
+    sp.seed = 7;
+    reel_llm_sampler *smp = reel_llm_sampler_init(&sp);
+    int32_t a[12], b[12];
+    float la[512], lb[512];
+    sample_run(s, smp, a, 12, la);
+    assert_int_equal(reel_llm_session_pos(s), 18);
+    assert_int_equal(reel_llm_session_restore(s, snap), 0);
+    assert_int_equal(reel_llm_session_pos(s), 6);
+    reel_llm_sampler_reset(smp, 7);
+    sample_run(s, smp, b, 12, lb);
+    assert_memory_equal(a, b, sizeof a);
+    assert_memory_equal(la, lb, sizeof la);
+    /* a second session of the same model restores the snapshot too */
+    reel_llm_session *s2 = session(m, REEL_DTYPE_F16, 0, 0);
+    assert_int_equal(reel_llm_session_restore(s2, snap), 0);
+    reel_llm_sampler_reset(smp, 7);
+    sample_run(s2, smp, b, 12, lb);
+    assert_memory_equal(a, b, sizeof a);
+    /* ... but not one with another KV type */
+    reel_llm_session *s3 = session(m, REEL_DTYPE_F32, 0, 0);
+    assert_int_equal(reel_llm_session_restore(s3, snap), REEL_EINVAL);
+    reel_llm_session_free(s3);
+    reel_llm_session_free(s2);
+    reel_llm_sampler_free(smp);
+    reel_llm_snapshot_free(snap);
+    reel_llm_session_free(s);
+    reel_llm_model_free(m);
+}
+
+/* 1 and 3 threads: identical logits bits and sampled tokens */
+static void test_threads(void **state)
+{
+    (void)state;
+    int32_t tok[2][16];
+    float lg[2][512];
+    const int threads[2] = {1, 3};
+    for (int k = 0; k < 2; k++) {
+        reel_llm_model *m = load(gguf_path(), threads[k]);
+        reel_llm_session *s = session(m, REEL_DTYPE_F16, 0, 0);
+        const int32_t prompt[] = {1, 100, 200, 300, 400, 500, 60, 70, 80};
+        assert_int_equal(reel_llm_session_decode(s, prompt, 9, 0), 0);
+        reel_llm_sampler_params sp = reel_llm_sampler_default_params();
+        sp.seed = 1234;
+        reel_llm_sampler *smp = reel_llm_sampler_init(&sp);
+        sample_run(s, smp, tok[k], 16, lg[k]);
+        reel_llm_sampler_free(smp);
+        reel_llm_session_free(s);
+        reel_llm_model_free(m);
+    }
+    assert_memory_equal(tok[0], tok[1], sizeof tok[0]);
+    assert_memory_equal(lg[0], lg[1], sizeof lg[0]);
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    reel_llm_model *m = load(gguf_path(), 1);
+    reel_llm_session_params sp = reel_llm_session_default_params();
+    sp.n_ctx = 8;
+    reel_llm_session *s = reel_llm_session_init(m, &sp);
+    const int32_t toks[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    assert_int_equal(reel_llm_session_decode(s, toks, 9, 0), REEL_ERANGE);
+    assert_true(tu_contains(reel_last_error(), "context full"));
+    assert_int_equal(reel_llm_session_pos(s), 0);
+    assert_int_equal(reel_llm_session_decode(s, toks, 8, 0), 0);
+    assert_int_equal(reel_llm_session_decode(s, toks, 1, 0), REEL_ERANGE);
+    assert_int_equal(reel_llm_session_pos(s), 8);
+    reel_llm_session_reset(s);
+    const int32_t bad[2] = {1, 512};
+    assert_int_equal(reel_llm_session_decode(s, bad, 2, 0), REEL_EINVAL);
+    assert_true(tu_contains(reel_last_error(), "512"));
+    const int32_t neg = -1;
+    assert_int_equal(reel_llm_session_decode(s, &neg, 1, 0), REEL_EINVAL);
+    assert_int_equal(reel_llm_session_decode(s, toks, 0, 0), REEL_EINVAL);
+    assert_null(reel_llm_session_logits(s, -1));
+    assert_int_equal(reel_llm_session_decode(s, toks, 3, 0), 0);
+    assert_null(reel_llm_session_logits(s, 1)); /* only the last row was kept */
+    assert_non_null(reel_llm_session_logits(s, 0));
+    sp.kv_type = REEL_DTYPE_Q8_0;
+    assert_null(reel_llm_session_init(m, &sp));
+    reel_llm_session_free(s);
+    reel_llm_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hf_dirs),          cmocka_unit_test(test_gguf_f32),
+        cmocka_unit_test(test_gguf_f16),         cmocka_unit_test(test_prefill_then_decode),
+        cmocka_unit_test(test_snapshot_restore), cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_limits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
