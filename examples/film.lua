@@ -16,15 +16,16 @@ local plan
 local model, why = reel.model(reel.model_spec)
 if model then
   reel.log("planning with " .. reel.model_spec .. ": " .. idea)
-  plan = assert(model:json{
+  plan, why = model:json{
     schema = reel.schemas.scene_plan,
-    system = "You are a film director. Plan short narrated films as JSON.",
+    system = "You are a film director. You plan short narrated films.",
     prompt = "Plan a short film of 4 to 6 shots about: " .. idea,
-    seed = reel.seed("plan"),
-  })
-else
+    seed = reel.seed("plan"), temp = 0.7,
+  }
+end
+if not plan then
   local path = reel.script_dir .. "/film-plan.json"
-  reel.log(("no language model available (%s); the plan comes from %s and does NOT "
+  reel.log(("no plan from a language model (%s); the plan comes from %s and does NOT "
             .. "follow the idea %q"):format(why, path, idea))
   plan = assert(reel.read_json(path))
 end

@@ -693,25 +693,12 @@ static int l_json_encode(lua_State *L)
     return 1;
 }
 
-/* reel.model(spec): the language model binding. The in-process engine (llm/llm.h) is not part
- * of this build yet, so this is an operational failure the script can handle. */
-static int l_model(lua_State *L)
-{
-    const char *spec = luaL_optstring(L, 1, reeli_run_of(L)->params->model);
-    luaL_pushfail(L);
-    if (!spec)
-        lua_pushliteral(L, "no model given (use reel run --model M)");
-    else
-        lua_pushfstring(L, "%s: this build of reel has no language-model engine yet", spec);
-    return 2;
-}
-
 void reeli_reel_open(lua_State *L, reeli_run *run)
 {
     static const luaL_Reg fns[] = {
         {"video", l_video},   {"audio", l_audio},   {"image", l_image},
         {"concat", l_concat}, {"mix", l_mix},       {"render", l_render},
-        {"seed", l_seed},     {"log", l_log},       {"model", l_model},
+        {"seed", l_seed},     {"log", l_log},
         {"_subtitles", l_subtitles},                {NULL, NULL},
     };
     static const luaL_Reg methods[] = {
@@ -761,6 +748,7 @@ void reeli_reel_open(lua_State *L, reeli_run *run)
     lua_setfield(L, -2, "run_seed");
     lua_pushliteral(L, REEL_VERSION);
     lua_setfield(L, -2, "version");
+    reeli_model_register(L); /* reel.model and the model metatable (lua_model.c) */
     /* require "reel" works and luaL_argerror names functions "reel.video" */
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     lua_pushvalue(L, -2);

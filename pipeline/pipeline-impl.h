@@ -287,6 +287,9 @@ void reeli_sandbox_open(lua_State *L, reeli_run *run);
 char *reeli_sandbox_resolve(reeli_run *run, const char *path, int for_write, const char **why);
 /* Opens the reel module and leaves it in the global "reel" (lua_reel.c). */
 void reeli_reel_open(lua_State *L, reeli_run *run);
+/* Registers reel.model and the model userdata type into the reel table at the stack top
+ * (lua_model.c). */
+void reeli_model_register(lua_State *L);
 /* Lua value at idx to JSON (new reference) or raises a Lua error naming `what`. */
 json_t *reeli_lua_to_json(lua_State *L, int idx, const char *what);
 /* Pushes a JSON value as a Lua value. */

@@ -9,7 +9,8 @@
 local reel = ...
 local methods = reel._methods
 local subtitles_node = reel._subtitles
-reel._methods, reel._subtitles = nil, nil
+local model_methods = reel._model_methods
+reel._methods, reel._subtitles, reel._model_methods = nil, nil, nil
 
 local function is_node(v)
   return type(v) == "userdata" and getmetatable(v) == "reel.node"
@@ -219,4 +220,49 @@ function reel.read_json(path)
   local text = f:read("a")
   f:close()
   return reel.json.decode(text, path)
+end
+
+-- m:json{schema=, prompt=, system=, tries=3, max_tokens=1024, seed=, temp=, ...}
+--   -> table valid against schema | nil, msg
+-- Asks the model (through m:chat) for JSON matching the schema, takes the first {...} or [...]
+-- of the answer, and validates it with reel.validate; tries again with the next seed when the
+-- answer does not parse or validate. (Decoding is not grammar-constrained in this build.)
+local sampling_fields = {"temp", "top_k", "top_p", "min_p", "repeat_penalty", "stop", "think"}
+function model_methods.json(self, opts)
+  if type(opts) ~= "table" then error("bad argument #1 to 'json' (table expected)", 2) end
+  if type(opts.schema) ~= "table" then
+    error("bad argument #1 to 'json' (field 'schema' must be a table, e.g. reel.schemas.scene_plan)", 2)
+  end
+  if type(opts.prompt) ~= "string" then
+    error("bad argument #1 to 'json' (field 'prompt' must be a string)", 2)
+  end
+  local tries = opts.tries or 3
+  if math.type(tries) ~= "integer" or tries < 1 then
+    error("bad argument #1 to 'json' (field 'tries' must be a positive integer)", 2)
+  end
+  local system = (opts.system and opts.system .. "\n\n" or "")
+    .. "Answer with one JSON value only, no other text. It must be valid against this JSON Schema:\n"
+    .. reel.json.encode(opts.schema)
+  local last = "no answer"
+  for i = 1, tries do
+    local o = {system = system, prompt = opts.prompt, max_tokens = opts.max_tokens or 1024,
+               seed = (opts.seed or reel.run_seed) + i - 1}
+    for _, k in ipairs(sampling_fields) do o[k] = opts[k] end
+    local text, err = self:chat(o)
+    if not text then return nil, err end
+    local js = text:match("%b{}") or text:match("%b[]")
+    if not js then
+      last = "the answer holds no JSON"
+    else
+      local v, jerr = reel.json.decode(js, "model answer")
+      if v == nil then
+        last = jerr
+      else
+        local ok, verr = reel.validate(v, opts.schema)
+        if ok then return v end
+        last = verr
+      end
+    end
+  end
+  return nil, ("no schema-valid JSON from the model after %d tries (last: %s)"):format(tries, last)
 end
