@@ -5,9 +5,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libavutil/log.h>
+
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "pipeline/pipeline-impl.h"
 #include "pipeline/stage.h"
 
@@ -91,8 +94,27 @@ static int check_params(const struct kind_info *k, const json_t *params)
     return 0;
 }
 
+/* libav* messages go through reel's logger: errors at info level (reel's own error message
+ * says what failed), the rest at debug, so a default run stays quiet. */
+static void av_log_to_reel(void *avcl, int level, const char *fmt, va_list ap)
+{
+    if (level > AV_LOG_VERBOSE) return;
+    int rl = level <= AV_LOG_ERROR ? REEL_LOG_INFO : REEL_LOG_DEBUG;
+    if (rl < reel_log_level()) return;
+    char line[1024];
+    int prefix = 1;
+    av_log_format_line(avcl, level, fmt, ap, line, sizeof line, &prefix);
+    size_t n = strlen(line);
+    while (n && line[n - 1] == '\n') line[--n] = 0;
+    if (n) reel_log(rl, "libav: %s", line);
+}
+
+static pthread_once_t libav_log_once = PTHREAD_ONCE_INIT;
+static void av_log_setup(void) { av_log_set_callback(av_log_to_reel); }
+
 int reel_stage_run(const reel_stage_io *io)
 {
+    pthread_once(&libav_log_once, av_log_setup);
     if (io->result) *io->result = NULL;
     const struct kind_info *k = find_kind(io->kind);
     if (!k) return reel_set_error(REEL_EINVAL, "stage '%s': unknown kind", io->kind ? io->kind : "");

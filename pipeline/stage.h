@@ -14,6 +14,36 @@
  *   "with_audio" {}                                    inputs: video, audio -> A/V file
  *   "subtitles"  {cues: [{start_s, end_s, text}], burn} inputs: A/V file -> A/V file
  *   "render"     {fps, size, crf, format, metadata}    inputs: one A/V file -> the final film
+ *
+ * Parameters in detail (implemented by pipeline/stage.c and pipeline/media/):
+ *   video/audio/image: "plugin" names reel-<plugin>.so (image stages default to "image"); the
+ *       other members go to the plugin as JSON and are checked against the JSON schema the
+ *       plugin declares (see plugins/reel_plugin.h). Output: FFV1 video in Matroska (.mkv) or
+ *       PCM s16 WAV (.wav). A plugin may return extra JSON (io.result), e.g. word timings.
+ *   concat: transition "cut" (default) | "fade" (through black, no overlap) | "crossfade"
+ *       (inputs overlap by transition_s, so duration = sum - (n-1)*transition_s); transition_s
+ *       default 0.5 (clamped to half the shorter neighbour); optional size ("WxH" or [W,H])
+ *       and fps (number or "num/den"), else the first input's. Audio of inputs that have it
+ *       is joined with the same overlaps (silence for those without).
+ *   mix: gains [g...] linear, one per input (default 1); duck {voice: input index (0),
+ *       amount_db (-12), threshold_db (-40), attack_s (0.05), release_s (0.4)} lowers the
+ *       other inputs while the voice input is above the threshold; normalize_db: target RMS
+ *       level in dBFS (RMS-based gain, not EBU R128), peaks kept <= -1 dBFS. Output: 48 kHz
+ *       stereo WAV as long as the longest input.
+ *   with_audio: the video of input 1 with the audio of input 2, fitted (padded/trimmed) to
+ *       the video's length.
+ *   subtitles: cues [{start_s, end_s, text}] (text may contain '\n') added as a soft SubRip
+ *       track (kept with earlier cues); burn true also draws them into the picture (libass).
+ *   render: format "mp4" (H.264 High via libx264 + AAC + mov_text subtitles, default) or
+ *       "webm" (VP9 + Opus + WebVTT); size, fps (default: the input's); crf (H.264 default
+ *       20, VP9 32); preset (x264 preset, default "veryfast"); metadata {title, pipeline_hash,
+ *       model, seeds, ...} written as container tags, plus ai_generated=true and a comment
+ *       saying the film is AI-generated. The result is decoded in full and checked (frame
+ *       count, size, streams) before the stage succeeds.
+ *
+ * Plugins are found in $REEL_PLUGIN_PATH (colon list), then <prefix>/lib/reel/plugins, then
+ * the build tree's plugins/ folder (<prefix> = the folder above the executable or libreel.so),
+ * then $REEL_PLUGIN_BUILD_DIR.
  */
 #ifndef REEL_PIPELINE_STAGE_H
 #define REEL_PIPELINE_STAGE_H

@@ -445,8 +445,8 @@ int reeli_media_mix(const char *const *inputs, size_t n, const json_t *params, c
         ret = reel_set_error(REEL_ENOMEM, "out of memory for audio");
         goto done;
     }
-    /* Ducking: an envelope follower on the voice track (peak, attack/release smoothing); while
-     * it is above the threshold the other tracks are lowered by amount_db, smoothly. */
+    /* Ducking: a peak follower on the voice track; while it is above threshold_db the other
+     * tracks are lowered by amount_db, the gain moving with the attack/release times. */
     size_t vi = (size_t)voice;
     if (json_is_object(duck) && n > 1) {
         env = malloc((size_t)total * sizeof(float) + 1);
@@ -455,13 +455,15 @@ int reeli_media_mix(const char *const *inputs, size_t n, const json_t *params, c
             goto done;
         }
         double level = 0, g = 1, th = db_to_gain(thresh), low = db_to_gain(amount);
+        /* the level detector forgets a peak in ~50 ms; attack/release shape the gain */
+        double kd = exp(-1.0 / (0.05 * REELI_RATE));
         double ka = exp(-1.0 / (attack * REELI_RATE)), kr = exp(-1.0 / (release * REELI_RATE));
         for (int64_t k = 0; k < total; k++) {
             double x = 0;
             if (k < len[vi])
                 for (int c = 0; c < REELI_CHANNELS; c++)
                     x = fmax(x, fabs(pcm[vi][k * REELI_CHANNELS + c]));
-            level = x > level ? x : level * kr;
+            level = x > level ? x : level * kd;
             double target = level > th ? low : 1.0;
             g = target < g ? target + (g - target) * ka : target + (g - target) * kr;
             env[k] = (float)g;
@@ -548,7 +550,7 @@ int reeli_media_subtitles(const char *input, const json_t *params, const char *o
     if (ret < 0) return ret;
     size_t n = n_old + json_array_size(jc);
     reeli_cue *cues = reel_xcalloc(n ? n : 1, sizeof *cues);
-    memcpy(cues, old, n_old * sizeof *cues);
+    if (n_old) memcpy(cues, old, n_old * sizeof *cues);
     free(old);
     size_t k = n_old;
     size_t i;

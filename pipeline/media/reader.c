@@ -191,6 +191,7 @@ reeli_vr *reeli_vr_open(const char *path, int width, int height, AVRational fps)
         reel_set_error(REEL_EFORMAT, "%s: the video stream has no frames", path);
         goto fail;
     }
+    frame_time(r, r->pending); /* times count from the first picture */
     return r;
 fail:
     reeli_vr_free(r);
@@ -362,6 +363,11 @@ int reeli_audio_load(const char *path, int rate, int channels, float **pcm, int6
         if (!swr) {
             ret = swr_alloc_set_opts2(&swr, &out_layout, AV_SAMPLE_FMT_FLT, rate, &f->ch_layout,
                                       f->format, f->sample_rate, 0, NULL);
+            /* mono goes to every output channel at full level (a voice stays as loud) */
+            if (ret >= 0 && f->ch_layout.nb_channels == 1 && channels <= 8) {
+                double ones[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+                ret = swr_set_matrix(swr, ones, 1);
+            }
             if (ret >= 0) ret = swr_init(swr);
             if (ret < 0) {
                 ret = averr(ret, path, "setting up the resampler");

@@ -1,0 +1,1 @@
+target_link_libraries(reel_plugin_exec PRIVATE PkgConfig::JANSSON ${MATH_LIB})

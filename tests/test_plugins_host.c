@@ -1,0 +1,157 @@
+/* Plugin host: search path, ABI checks, schema validation, stage bookkeeping. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "media_testutil.h"
+
+static void test_abi_major_mismatch_refused(void **state)
+{
+    (void)state;
+    const reeli_plugin *p = reeli_plugin_get("badabi");
+    assert_null(p);
+    assert_int_equal(reel_last_error_code(), REEL_EUNSUPPORTED);
+    const char *msg = reel_last_error();
+    assert_true(tu_contains(msg, "plugin ABI version 2.3"));
+    assert_true(tu_contains(msg, "host ABI version 1.0"));
+    assert_true(tu_contains(msg, "reel-badabi.so"));
+    /* through the stage runner the error names the stage kind and plugin */
+    char *dir = tu_tmpdir(), *out = mt_path(dir, "x.wav");
+    assert_int_equal(mt_stage("audio", "{\"plugin\":\"badabi\"}", NULL, 0, out, NULL),
+                     REEL_EUNSUPPORTED);
+    assert_true(tu_contains(reel_last_error(), "stage audio"));
+    assert_true(tu_contains(reel_last_error(), "badabi"));
+    assert_false(reel_file_exists(out));
+    free(out);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void test_missing_entry_and_plugin(void **state)
+{
+    (void)state;
+    assert_null(reeli_plugin_get("noentry"));
+    assert_true(tu_contains(reel_last_error(), "no reel_plugin_entry symbol"));
+    assert_null(reeli_plugin_get("does-not-exist"));
+    assert_int_equal(reel_last_error_code(), REEL_ENOTFOUND);
+    assert_true(tu_contains(reel_last_error(), "reel-does-not-exist.so not found in"));
+    assert_true(tu_contains(reel_last_error(), REEL_TEST_PLUGIN_DIR));
+    assert_null(reeli_plugin_get("../etc/passwd"));
+    assert_int_equal(reel_last_error_code(), REEL_EINVAL);
+}
+
+static void test_builtin_plugins_load(void **state)
+{
+    (void)state;
+    const char *names[] = {"card", "tone", "silence", "espeak", "image", "exec"};
+    for (size_t i = 0; i < 6; i++) {
+        const reeli_plugin *p = reeli_plugin_get(names[i]);
+        if (!p) fprintf(stderr, "%s\n", reel_last_error());
+        assert_non_null(p);
+        assert_string_equal(reeli_plugin_caps(p)->name, names[i]);
+        assert_non_null(reeli_plugin_caps(p)->params_schema);
+        /* loaded once: the same handle again */
+        assert_ptr_equal(reeli_plugin_get(names[i]), p);
+    }
+}
+
+static void test_params_validated_against_schema(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir(), *out = mt_path(dir, "x.mkv");
+    assert_int_equal(mt_stage("video", "{\"plugin\":\"card\",\"duration_s\":1,\"width\":\"wide\"}",
+                              NULL, 0, out, NULL),
+                     REEL_EINVAL);
+    assert_true(tu_contains(reel_last_error(), "stage video: plugin card: parameter 'width'"));
+    assert_int_equal(mt_stage("video", "{\"plugin\":\"card\",\"duration_s\":1,\"colour\":1}", NULL,
+                              0, out, NULL),
+                     REEL_EINVAL);
+    assert_true(tu_contains(reel_last_error(), "parameter 'colour': unknown"));
+    assert_int_equal(mt_stage("video", "{\"plugin\":\"card\"}", NULL, 0, out, NULL), REEL_EINVAL);
+    assert_true(tu_contains(reel_last_error(), "parameter 'duration_s': required"));
+    assert_int_equal(mt_stage("audio", "{\"plugin\":\"tone\",\"duration_s\":1,\"amplitude\":3}",
+                              NULL, 0, out, NULL),
+                     REEL_EINVAL);
+    assert_true(tu_contains(reel_last_error(), "parameter 'amplitude': 3 is above the maximum 1"));
+    assert_int_equal(mt_stage("video", "{\"plugin\":\"card\",\"duration_s\":1,\"motion\":\"spin\"}",
+                              NULL, 0, out, NULL),
+                     REEL_EINVAL);
+    assert_true(tu_contains(reel_last_error(), "parameter 'motion': must be one of"));
+    /* kind mismatch: an audio plugin in a video stage */
+    assert_int_equal(mt_stage("video", "{\"plugin\":\"tone\",\"duration_s\":1}", NULL, 0, out, NULL),
+                     REEL_EINVAL);
+    assert_true(tu_contains(reel_last_error(), "makes audio, not video"));
+    assert_int_equal(mt_stage("video", "{\"duration_s\":1}", NULL, 0, out, NULL), REEL_EINVAL);
+    assert_true(tu_contains(reel_last_error(), "parameter 'plugin': required"));
+    assert_int_equal(mt_stage("sculpt", "{}", NULL, 0, out, NULL), REEL_EINVAL);
+    assert_int_equal(mt_stage("concat", "{\"speed\":2}", (const char *[]){out}, 1, out, NULL),
+                     REEL_ENOTFOUND);
+    assert_false(reel_file_exists(out));
+    free(out);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void test_schema_subset(void **state)
+{
+    (void)state;
+    const char *s = "{\"type\":\"object\",\"required\":[\"a\"],\"additionalProperties\":false,"
+                    "\"properties\":{\"a\":{\"type\":\"array\",\"maxItems\":2,"
+                    "\"items\":{\"type\":\"integer\",\"minimum\":0}},"
+                    "\"b\":{\"type\":\"string\",\"maxLength\":3}}}";
+    json_t *v = json_loads("{\"a\":[1,2]}", 0, NULL);
+    assert_int_equal(reeli_schema_validate(s, v), 0);
+    json_decref(v);
+    v = json_loads("{\"a\":[1,-2]}", 0, NULL);
+    assert_int_equal(reeli_schema_validate(s, v), REEL_EINVAL);
+    assert_true(tu_contains(reel_last_error(), "parameter 'a[1]'"));
+    json_decref(v);
+    v = json_loads("{\"a\":[1,2,3]}", 0, NULL);
+    assert_int_equal(reeli_schema_validate(s, v), REEL_EINVAL);
+    json_decref(v);
+    v = json_loads("{\"a\":[],\"b\":\"long\"}", 0, NULL);
+    assert_int_equal(reeli_schema_validate(s, v), REEL_EINVAL);
+    assert_true(tu_contains(reel_last_error(), "parameter 'b': longer than 3"));
+    json_decref(v);
+}
+
+static void test_stage_bookkeeping(void **state)
+{
+    (void)state;
+    json_t *card = json_loads("{\"plugin\":\"card\"}", 0, NULL);
+    json_t *sp = json_loads("{\"plugin\":\"espeak\"}", 0, NULL);
+    json_t *webm = json_loads("{\"format\":\"webm\"}", 0, NULL);
+    assert_string_equal(reel_stage_ext("video", card), ".mkv");
+    assert_string_equal(reel_stage_ext("audio", sp), ".wav");
+    assert_string_equal(reel_stage_ext("render", NULL), ".mp4");
+    assert_string_equal(reel_stage_ext("render", webm), ".webm");
+    assert_null(reel_stage_ext("nope", NULL));
+    const char *v = reel_stage_version("video", card);
+    assert_non_null(v);
+    assert_true(tu_contains(v, "card 1.1"));
+    assert_ptr_equal(v, reel_stage_version("video", card)); /* interned */
+    assert_string_equal(reel_stage_version("concat", NULL), "concat 1");
+    json_t *missing = json_loads("{\"plugin\":\"nothere\"}", 0, NULL);
+    assert_null(reel_stage_version("video", missing));
+    assert_true(tu_contains(reel_last_error(), "nothere"));
+    assert_int_equal(reel_stage_concurrency("audio", sp), 1);
+    assert_int_equal(reel_stage_concurrency("video", card), 0);
+    assert_int_equal(reel_stage_concurrency("concat", NULL), 0);
+    json_decref(card);
+    json_decref(sp);
+    json_decref(webm);
+    json_decref(missing);
+}
+
+int main(void)
+{
+    setenv("REEL_PLUGIN_PATH", REEL_TEST_PLUGIN_DIR, 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_abi_major_mismatch_refused),
+        cmocka_unit_test(test_missing_entry_and_plugin),
+        cmocka_unit_test(test_builtin_plugins_load),
+        cmocka_unit_test(test_params_validated_against_schema),
+        cmocka_unit_test(test_schema_subset),
+        cmocka_unit_test(test_stage_bookkeeping),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
