@@ -6,6 +6,7 @@
 --
 --   reel run examples/film.lua --out out -- "a lighthouse keeper's cat learns the stars"
 --   reel run examples/film.lua --out out --model nemotron-h.gguf --seed 7 -- "..."
+--   reel run examples/film.lua --out out -- "ignored idea" my-plan.json   (your own plan)
 --
 -- Every node is cached: run it again and nothing is redone; edit one shot in the plan and only
 -- that shot, the assembly and the encode run again.
@@ -24,7 +25,7 @@ if model then
   }
 end
 if not plan then
-  local path = reel.script_dir .. "/film-plan.json"
+  local path = reel.args[2] or (reel.script_dir .. "/film-plan.json")
   reel.log(("no plan from a language model (%s); the plan comes from %s and does NOT "
             .. "follow the idea %q"):format(why, path, idea))
   plan = assert(reel.read_json(path))

@@ -495,12 +495,20 @@ static const char *opt_str(lua_State *L, int t, const char *k, const char *def)
     return v;
 }
 
+/* The nodes target depends on (itself included), in id order, for the provenance sidecar. */
 static json_t *graph_json(reeli_run *run, int target)
 {
+    char *mark = reel_xcalloc((size_t)target + 1, 1);
+    mark[target] = 1;
+    for (int id = target; id >= 1; id--) /* inputs have smaller ids than their users */
+        if (mark[id]) {
+            reeli_node *n = reeli_graph_node(&run->graph, id);
+            for (size_t k = 0; k < n->n_inputs; k++) mark[n->inputs[k]] = 1;
+        }
     json_t *nodes = json_array();
     for (size_t i = 0; i < run->graph.n && (int)i < target; i++) {
         reeli_node *n = run->graph.nodes[i];
-        if (!n->have_key) continue; /* not part of this render */
+        if (!mark[i + 1]) continue; /* not part of this render */
         json_t *o = json_object();
         json_object_set_new(o, "id", json_integer(n->id));
         json_object_set_new(o, "kind", json_string(n->kind));
@@ -514,6 +522,7 @@ static json_t *graph_json(reeli_run *run, int target)
         if (n->where) json_object_set_new(o, "where", json_string(n->where));
         json_array_append_new(nodes, o);
     }
+    free(mark);
     return nodes;
 }
 

@@ -16,6 +16,13 @@ local function is_node(v)
   return type(v) == "userdata" and getmetatable(v) == "reel.node"
 end
 
+-- Seconds two neighbours of a concat share: a "crossfade" overlaps them (transition_s, default
+-- 0.5); "cut" and "fade" (out to black and in again) put them end to end.
+local function overlap_of(p)
+  if p.transition == "crossfade" then return p.transition_s or 0.5 end
+  return 0
+end
+
 -- Length of a visual node in seconds, from its parameters (nodes are lazy, so this is what the
 -- script asked for, not a measurement).
 local function duration_of(node)
@@ -29,8 +36,7 @@ local function duration_of(node)
   elseif k == "with_audio" or k == "subtitles" then
     return duration_of(node.inputs[1])
   elseif k == "concat" then
-    local p, total = node.params, 0
-    local overlap = (p.transition and p.transition ~= "cut" and p.transition_s) or 0
+    local total, overlap = 0, overlap_of(node.params)
     for i, n in ipairs(node.inputs) do
       total = total + duration_of(n) - (i > 1 and overlap or 0)
     end
@@ -57,8 +63,7 @@ end
 local function collect_cues(node, t0, cues)
   local k = node.kind
   if k == "concat" then
-    local p, t = node.params, t0
-    local overlap = (p.transition and p.transition ~= "cut" and p.transition_s) or 0
+    local t, overlap = t0, overlap_of(node.params)
     for _, n in ipairs(node.inputs) do
       collect_cues(n, t, cues)
       t = t + duration_of(n) - overlap
@@ -91,7 +96,7 @@ end
 -- node:subtitles{cues={{start_s=, end_s=, text=}...}, burn=false}
 -- node:subtitles{from=node}: one cue per narrated shot of `from` (usually the node itself):
 --   every with_audio(video, espeak{text=...}) inside a concat becomes a cue timed by the
---   shots' duration_s and the concat's transition overlap.
+--   shots' duration_s and the concat's crossfade overlap.
 function methods.subtitles(self, opts)
   if not is_node(self) then error("bad self to 'subtitles' (a reel node expected)", 2) end
   if type(opts) ~= "table" then

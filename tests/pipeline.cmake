@@ -9,3 +9,4 @@ reel_test(test_pipeline_cli LABELS unit e2e TIMEOUT 120)
 reel_fuzz(fuzz_pipeline_lua_json SOURCES fuzz/fuzz_pipeline_lua_json.c
           CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/lua_json)
 reel_test(test_pipeline_llm LABELS unit SOURCES ${REEL_PST_SOURCES} TIMEOUT 120)
+reel_test(test_pipeline_film LABELS e2e TIMEOUT 600)

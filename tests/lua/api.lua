@@ -56,7 +56,10 @@ local sub = c:subtitles{from = c}
 local cues = sub.params.cues
 assert(#cues == 2, #cues)
 assert(cues[1].start_s == 0 and cues[1].end_s == 2 and cues[1].text == "hello there")
-assert(cues[2].start_s == 1.5 and cues[2].end_s == 3.5)
+assert(cues[2].start_s == 2 and cues[2].end_s == 4) -- a fade does not overlap the shots
+local xc = reel.concat{s, s, s, transition = "crossfade", transition_s = 0.5}
+local xcues = xc:subtitles{from = xc}.params.cues
+assert(xcues[2].start_s == 1.5 and xcues[3].start_s == 3 and xcues[3].end_s == 5)
 e = raises(function() c:subtitles{cues = {{start_s = 2, end_s = 1, text = "x"}}} end)
 assert(e:find("api%.lua:%d+: bad argument #1 to 'subtitles' %(cue 1 needs"), e)
 e = raises(function() c:subtitles{from = reel.concat{v}} end)
