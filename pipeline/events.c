@@ -95,6 +95,12 @@ void reeli_events_free(reeli_events *ev)
     if (!ev) return;
     pthread_mutex_lock(&ev->mu);
     clear_display(ev);
+    if (ev->tty && ev->total > 0) {
+        /* leave one summary line behind */
+        fprintf(stderr, "reel: %d nodes: %d run, %d cached", ev->total, ev->done, ev->cached);
+        if (ev->failed) fprintf(stderr, ", %d failed", ev->failed);
+        fprintf(stderr, " (%.1fs)\n", reel_now() - ev->t0);
+    }
     pthread_mutex_unlock(&ev->mu);
     if (ev->own_out) fclose(ev->out);
     else if (ev->out) fflush(ev->out);

@@ -242,57 +242,12 @@ done:;
     return rc;
 }
 
-/* ---- the built-in stage runner -------------------------------------------------------------
- * reel_stage_run() & co. come from the media side of the module (pipeline/stage.h). Until a
- * build contains them (REEL_HAVE_STAGE_RUNNER, set by pipeline/CMakeLists.txt when a source
- * defines reel_stage_run), the references are weak and the runner reports that media stages are
- * missing instead of failing to link. */
-#ifndef REEL_HAVE_STAGE_RUNNER
-#pragma weak reel_stage_run
-#pragma weak reel_stage_ext
-#pragma weak reel_stage_version
-#pragma weak reel_stage_concurrency
-#endif
-
-static int missing_run(const reel_stage_io *io)
-{
-    return reel_set_error(REEL_EUNSUPPORTED, "%s: this build of reel has no media stages",
-                          io->kind);
-}
-
-static const char *missing_ext(const char *kind, const json_t *params)
-{
-    (void)params;
-    return strcmp(kind, "audio") == 0 || strcmp(kind, "mix") == 0 ? ".wav" : ".mkv";
-}
-
-static const char *missing_version(const char *kind, const json_t *params)
-{
-    (void)params;
-    reel_set_error(REEL_EUNSUPPORTED, "%s: this build of reel has no media stages", kind);
-    return NULL;
-}
-
-static int missing_concurrency(const char *kind, const json_t *params)
-{
-    (void)kind;
-    (void)params;
-    return 0;
-}
+/* ---- the built-in stage runner: reel_stage_run() & co. (stage.c, the media side) ---------- */
 
 const reel_stage_runner *reel_pipeline_default_runner(void)
 {
-    static reel_stage_runner real, missing = {missing_run, missing_ext, missing_version,
-                                              missing_concurrency};
-#ifndef REEL_HAVE_STAGE_RUNNER
-    if (!reel_stage_run) return &missing;
-#else
-    (void)missing;
-#endif
-    real.run = reel_stage_run;
-    real.ext = reel_stage_ext;
-    real.version = reel_stage_version;
-    real.concurrency = reel_stage_concurrency;
+    static const reel_stage_runner real = {reel_stage_run, reel_stage_ext, reel_stage_version,
+                                           reel_stage_concurrency};
     return &real;
 }
 

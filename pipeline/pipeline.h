@@ -76,8 +76,7 @@ void reel_pipeline_cancel(void);
 /* Clears the cancel flag (for a process that runs again after a cancel, e.g. tests). */
 void reel_pipeline_reset_cancel(void);
 
-/* The built-in stage runner table (reel_stage_run & co.). Its run member fails with
- * REEL_EUNSUPPORTED when this build has no media stages. */
+/* The built-in stage runner table (reel_stage_run & co.). Static; never NULL. */
 const reel_stage_runner *reel_pipeline_default_runner(void);
 
 #ifdef __cplusplus
