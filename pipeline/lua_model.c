@@ -134,8 +134,18 @@ static int l_model(lua_State *L)
         lua_pushfstring(L, "%s: remote OpenAI-compatible models are not in this build", spec);
         return 2;
     }
-    /* The model is named by the user on the command line or by the script; reading weights is
-     * not a sandbox escape, but a relative path is taken from the current folder. */
+    /* --model is the user's choice; a path the script names itself must lie inside the
+     * sandbox like any other file it reads. */
+    if (!run->params->model || strcmp(spec, run->params->model) != 0) {
+        const char *why = NULL;
+        char *ok = reeli_sandbox_resolve(run, spec, 0, &why);
+        if (!ok) {
+            luaL_pushfail(L);
+            lua_pushfstring(L, "%s: %s", spec, why);
+            return 2;
+        }
+        free(ok);
+    }
     char real[PATH_MAX];
     if (!realpath(spec, real)) {
         reel_set_error_errno("%s", spec);

@@ -27,7 +27,10 @@ static const char *SCRIPT =
     "local r, re = reel.model('openai:http://127.0.0.1:1/v1#m')\n"
     "assert(r == nil and re:find('remote'), re)\n"
     "r, re = reel.model('/nonexistent.gguf')\n"
-    "assert(r == nil and re:find('nonexistent'), re)\n";
+    "assert(r == nil and re:find('nonexistent'), re)\n"
+    "-- a model file the script names itself is subject to the sandbox\n"
+    "r, re = reel.model('/etc/passwd')\n"
+    "assert(r == nil and re:find('outside the folders'), re)\n";
 
 static void test_llm(void **state)
 {
