@@ -526,7 +526,7 @@ static json_t *graph_json(reeli_run *run, int target)
     return nodes;
 }
 
-/* reel.render(node, path, {fps=, size=, crf=, format=, title=, plan=}) -> path | nil, msg */
+/* reel.render(node, path, {fps=, size=, crf=, preset=, format=, title=, plan=}) -> path | nil, msg */
 static int l_render(lua_State *L)
 {
     reeli_run *run = reeli_run_of(L);
@@ -543,17 +543,20 @@ static int l_render(lua_State *L)
     }
     const char *dot = strrchr(path, '.');
     const char *def_format = dot && strcmp(dot, ".webm") == 0 ? "webm" : "mp4";
-    int fps = opt_int(L, 3, "fps", 24, 1, 240);
-    const char *size = opt_str(L, 3, "size", "1280x720");
+    /* fps, size and crf are left to the stage (the input's, the codec's) unless given */
+    int fps = opt_int(L, 3, "fps", 0, 1, 240);
+    const char *size = opt_str(L, 3, "size", NULL);
     int w = 0, h = 0;
     char tail;
-    if (sscanf(size, "%dx%d%c", &w, &h, &tail) != 2 || w < 16 || h < 16 || w > 8192 || h > 8192)
+    if (size && (sscanf(size, "%dx%d%c", &w, &h, &tail) != 2 || w < 16 || h < 16 || w > 8192 ||
+                 h > 8192))
         return luaL_argerror(L, 3, "field 'size' must be \"WIDTHxHEIGHT\" (16..8192), e.g. "
                                    "\"1280x720\"");
-    int crf = opt_int(L, 3, "crf", 23, 0, 63);
+    int crf = opt_int(L, 3, "crf", -1, 0, 63);
     const char *format = opt_str(L, 3, "format", def_format);
     if (strcmp(format, "mp4") != 0 && strcmp(format, "webm") != 0)
         return luaL_argerror(L, 3, "field 'format' must be \"mp4\" or \"webm\"");
+    const char *preset = opt_str(L, 3, "preset", NULL);
     const char *title = opt_str(L, 3, "title", NULL);
     json_t *plan = NULL;
     if (lua_getfield(L, 3, "plan") != LUA_TNIL) plan = reeli_lua_to_json(L, -1, "plan");
@@ -579,19 +582,20 @@ static int l_render(lua_State *L)
         lua_pushstring(L, reel_last_error());
         return 2;
     }
+    /* the render stage adds ai_generated=true and an "AI-generated" comment itself */
     json_t *meta = json_object();
-    json_object_set_new(meta, "comment", json_string("AI-generated with reel"));
-    json_object_set_new(meta, "ai_generated", json_string("true"));
-    json_object_set_new(meta, "reel_pipeline", json_string(in->key));
+    json_object_set_new(meta, "pipeline_hash", json_string(in->key));
     char seed[32];
     snprintf(seed, sizeof seed, "%" PRIu64, run->params->seed);
-    json_object_set_new(meta, "reel_seed", json_string(seed));
-    if (run->params->model) json_object_set_new(meta, "reel_model", json_string(run->params->model));
+    json_object_set_new(meta, "seeds", json_string(seed));
+    if (run->params->model) json_object_set_new(meta, "model", json_string(run->params->model));
+    json_object_set_new(meta, "generator", json_string("reel " REEL_VERSION));
     if (title) json_object_set_new(meta, "title", json_string(title));
     json_t *params = json_object();
-    json_object_set_new(params, "fps", json_integer(fps));
-    json_object_set_new(params, "size", json_string(size));
-    json_object_set_new(params, "crf", json_integer(crf));
+    if (fps) json_object_set_new(params, "fps", json_integer(fps));
+    if (size) json_object_set_new(params, "size", json_string(size));
+    if (crf >= 0) json_object_set_new(params, "crf", json_integer(crf));
+    if (preset) json_object_set_new(params, "preset", json_string(preset));
     json_object_set_new(params, "format", json_string(format));
     json_object_set_new(params, "metadata", meta);
     new_node(L, "render", params, &in->id, 1, NULL); /* [node path opts rnode] */

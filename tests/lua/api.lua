@@ -74,7 +74,7 @@ local f = assert(io.open(out, "rb"))
 local text = f:read("a")
 f:close()
 assert(text:find("^render ") and text:find('"title":"API"') and text:find("hello there"), text)
-assert(text:find('"ai_generated":"true"'), "provenance metadata")
+assert(text:find('"pipeline_hash":"' .. string.rep("%x", 64)), "provenance metadata")
 local side = assert(reel.read_json(out .. ".reel.json"))
 assert(side.ai_generated == true and side.plan.title == "p" and #side.graph == 6, #side.graph)
 
