@@ -17,7 +17,8 @@ static void on_sigint(int sig)
     reel_pipeline_cancel();
     static const char msg[] = "\nreel: run: stopping (finished nodes stay cached; "
                               "press Ctrl-C again to abort at once)\n";
-    if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {}
+    ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1); /* nothing to do if it fails */
+    (void)ignored;
     signal(SIGINT, SIG_DFL); /* a second Ctrl-C kills */
 }
 
@@ -29,9 +30,12 @@ static int parse_size(const char *text, size_t *out)
     unsigned long long v = strtoull(text, &end, 10);
     if (end == text || errno || text[0] == '-') return -1;
     unsigned shift = 0;
-    if (*end == 'K' || *end == 'k') shift = 10, end++;
-    else if (*end == 'M' || *end == 'm') shift = 20, end++;
-    else if (*end == 'G' || *end == 'g') shift = 30, end++;
+    if (*end == 'K' || *end == 'k')
+        shift = 10, end++;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20, end++;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30, end++;
     if (*end == 'i' && shift) end++;
     if (*end == 'B' && shift) end++;
     if (*end || v > (SIZE_MAX >> shift)) return -1;
@@ -54,8 +58,10 @@ static int run(int argc, char **argv)
         }
         if (a[0] != '-' || strcmp(a, "-") == 0) {
             if (p.script) {
-                reel_cli_usage("run", "one script only ('%s' and '%s'); script arguments go "
-                                      "after --", p.script, a);
+                reel_cli_usage("run",
+                               "one script only ('%s' and '%s'); script arguments go "
+                               "after --",
+                               p.script, a);
                 goto out;
             }
             p.script = a;
@@ -66,9 +72,9 @@ static int run(int argc, char **argv)
             continue;
         }
         /* options with a value */
-        static const char *const with_value[] = {"--model", "-m",   "--out",   "-o",
-                                                 "--jobs",  "-j",   "--events", "--seed",
-                                                 "--cache", "--allow-path", "--max-lua-mem", NULL};
+        static const char *const with_value[] = {
+            "--model",  "-m",     "--out",   "-o",           "--jobs",        "-j",
+            "--events", "--seed", "--cache", "--allow-path", "--max-lua-mem", NULL};
         int known = 0;
         for (const char *const *o = with_value; *o; o++)
             if (strcmp(a, *o) == 0) known = 1;
@@ -107,8 +113,10 @@ static int run(int argc, char **argv)
             allow[n_allow++] = v;
         } else if (strcmp(a, "--max-lua-mem") == 0) {
             if (parse_size(v, &p.max_lua_mem) < 0 || p.max_lua_mem < ((size_t)1 << 20)) {
-                reel_cli_usage("run", "--max-lua-mem expects a size of at least 1M such as "
-                                      "512M or 2G, got '%s'", v);
+                reel_cli_usage("run",
+                               "--max-lua-mem expects a size of at least 1M such as "
+                               "512M or 2G, got '%s'",
+                               v);
                 goto out;
             }
         }

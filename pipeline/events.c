@@ -18,15 +18,15 @@ typedef struct running {
 
 struct reeli_events {
     pthread_mutex_t mu;
-    FILE *out;     /* JSON lines, or NULL */
-    int own_out;   /* out was opened here */
-    int tty;       /* draw the live display on stderr */
+    FILE *out;   /* JSON lines, or NULL */
+    int own_out; /* out was opened here */
+    int tty;     /* draw the live display on stderr */
     double t0;
     /* display state */
     int total, done, cached, failed;
     running *run;
     size_t n_run, cap_run;
-    int drawn;     /* lines currently on screen */
+    int drawn; /* lines currently on screen */
     double last_draw;
 };
 
@@ -102,8 +102,10 @@ void reeli_events_free(reeli_events *ev)
         fprintf(stderr, " (%.1fs)\n", reel_now() - ev->t0);
     }
     pthread_mutex_unlock(&ev->mu);
-    if (ev->own_out) fclose(ev->out);
-    else if (ev->out) fflush(ev->out);
+    if (ev->own_out)
+        fclose(ev->out);
+    else if (ev->out)
+        fflush(ev->out);
     free(ev->run);
     pthread_mutex_destroy(&ev->mu);
     free(ev);

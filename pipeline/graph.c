@@ -34,8 +34,7 @@ void reeli_graph_free(reeli_graph *g)
 int reeli_graph_add(reeli_graph *g, const char *kind, json_t *params, const int *inputs,
                     size_t n_inputs, const char *name, const char *where)
 {
-    for (size_t i = 0; i < n_inputs; i++)
-        REEL_ASSERT(inputs[i] >= 1 && (size_t)inputs[i] <= g->n);
+    for (size_t i = 0; i < n_inputs; i++) REEL_ASSERT(inputs[i] >= 1 && (size_t)inputs[i] <= g->n);
     if (g->n == g->cap) {
         g->cap = g->cap ? 2 * g->cap : 16;
         g->nodes = reel_xrealloc(g->nodes, g->cap * sizeof *g->nodes);

@@ -15,7 +15,7 @@
 #include <lualib.h>
 
 #define DEFAULT_MAX_LUA_MEM ((size_t)512 << 20)
-#define MAX_SCRIPT_SIZE ((size_t)16 << 20)
+#define MAX_SCRIPT_SIZE     ((size_t)16 << 20)
 
 static const reel_stage_runner *runner_or_default(const reel_pipeline_params *p);
 
@@ -97,9 +97,12 @@ static char *dir_of(const char *path)
 {
     char *d = reel_xstrdup(path);
     char *slash = strrchr(d, '/');
-    if (slash == d) slash[1] = '\0';
-    else if (slash) *slash = '\0';
-    else strcpy(d, ".");
+    if (slash == d)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        strcpy(d, ".");
     return d;
 }
 
@@ -129,7 +132,7 @@ static int setup(reeli_run *run, const reel_pipeline_params *p)
     for (size_t i = 0; i < p->n_allow_paths; i++)
         if ((rc = add_root(run, p->allow_paths[i], "--allow-path")) < 0) return rc;
     char *cache = p->cache_dir && *p->cache_dir ? reel_xstrdup(p->cache_dir)
-                                                 : reel_xasprintf("%s/.reel-cache", run->out_dir);
+                                                : reel_xasprintf("%s/.reel-cache", run->out_dir);
     rc = reeli_cache_open(&run->cache, cache);
     free(cache);
     if (rc < 0) return rc;
@@ -171,10 +174,9 @@ static int run_script(reeli_run *run)
     if (st == LUA_OK) return 0;
     if (st == LUA_ERRMEM && run->mem_hit) {
         char b[32];
-        return reel_set_error(REEL_ENOMEM,
-                              "%s: the script exceeded its Lua memory limit of %s (--max-lua-mem)",
-                              run->params->script,
-                              reel_format_bytes((double)run->mem_cap, b, sizeof b));
+        return reel_set_error(
+            REEL_ENOMEM, "%s: the script exceeded its Lua memory limit of %s (--max-lua-mem)",
+            run->params->script, reel_format_bytes((double)run->mem_cap, b, sizeof b));
     }
     const char *msg = lua_tostring(L, -1);
     if (reeli_cancel_flag) return reel_set_error(REEL_ECANCELED, "%s", msg ? msg : "interrupted");

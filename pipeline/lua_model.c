@@ -22,11 +22,11 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#define MODEL_MT "reel.model"
+#define MODEL_MT  "reel.model"
 #define MAX_STOPS 16
 
 typedef struct lmodel {
-    char *path;  /* real path of the GGUF file or HF folder */
+    char *path; /* real path of the GGUF file or HF folder */
     char identity[REEL_SHA256_HEX_SIZE];
     reel_llm_model *m; /* NULL until opened */
     reel_llm_tokenizer *tok;
@@ -81,7 +81,8 @@ static int model_open(lmodel *lm)
     for (int i = 0; i < vocab->n_eog; i++) add_stop(lm, vocab->eog_ids[i]);
     add_stop(lm, reel_llm_tokenizer_find(lm->tok, "<|im_end|>"));
     lm->chat = reel_llm_chat_detect(vocab->chat_template);
-    if (lm->chat == REEL_LLM_CHAT_NANO_V2) add_stop(lm, reel_llm_tokenizer_find(lm->tok, "<SPECIAL_12>"));
+    if (lm->chat == REEL_LLM_CHAT_NANO_V2)
+        add_stop(lm, reel_llm_tokenizer_find(lm->tok, "<SPECIAL_12>"));
     return 0;
 }
 
@@ -108,9 +109,10 @@ static void model_identity(const char *path, char out[REEL_SHA256_HEX_SIZE])
         }
         if (d) closedir(d);
     } else {
-        json_object_set_new(files, "", json_pack("[I,I,I]", (json_int_t)st.st_size,
-                                                 (json_int_t)st.st_mtim.tv_sec,
-                                                 (json_int_t)st.st_mtim.tv_nsec));
+        json_object_set_new(files, "",
+                            json_pack("[I,I,I]", (json_int_t)st.st_size,
+                                      (json_int_t)st.st_mtim.tv_sec,
+                                      (json_int_t)st.st_mtim.tv_nsec));
     }
     json_object_set_new(id, "files", files);
     uint8_t d[REEL_SHA256_SIZE];
@@ -174,8 +176,8 @@ static double opt_num(lua_State *L, int t, const char *k, double def, double lo,
     int ty = lua_getfield(L, t, k);
     if (ty != LUA_TNIL) {
         if (ty != LUA_TNUMBER || (v = lua_tonumber(L, -1)) < lo || v > hi)
-            luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' must be a number from %f to %f", k,
-                                                lo, hi));
+            luaL_argerror(
+                L, 2, lua_pushfstring(L, "field '%s' must be a number from %f to %f", k, lo, hi));
     }
     lua_pop(L, 1);
     return v;
@@ -195,7 +197,8 @@ static void read_opts(lua_State *L, gen_opts *o)
     if (ty == LUA_TNIL)
         o->sp.seed = run->params->seed;
     else if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
-        luaL_argerror(L, 2, "field 'seed' must be a non-negative integer (e.g. reel.seed(\"plan\"))");
+        luaL_argerror(L, 2,
+                      "field 'seed' must be a non-negative integer (e.g. reel.seed(\"plan\"))");
     else
         o->sp.seed = (uint64_t)lua_tointeger(L, -1);
     lua_pop(L, 1);
@@ -224,7 +227,8 @@ static json_t *opts_json(const gen_opts *o)
                      o->sp.top_k, "top_p", (double)o->sp.top_p, "min_p", (double)o->sp.min_p,
                      "repeat_penalty", (double)o->sp.repeat_penalty, "seed",
                      /* greedy decoding ignores the seed: keep such calls one cache entry */
-                     (json_int_t)(o->sp.temp <= 0 ? 0 : o->sp.seed), "max_tokens", o->max_tokens, "stop", s);
+                     (json_int_t)(o->sp.temp <= 0 ? 0 : o->sp.seed), "max_tokens", o->max_tokens,
+                     "stop", s);
 }
 
 /* Generates from prompt text (already chat-rendered when it is a chat). Returns the text
@@ -381,8 +385,10 @@ static int m_chat(lua_State *L)
     }
     if (lm->chat == REEL_LLM_CHAT_UNKNOWN) {
         luaL_pushfail(L);
-        lua_pushfstring(L, "%s: the model has no chat template reel knows (Nemotron-3 or "
-                           "Nano-v2); use m:generate", lm->path);
+        lua_pushfstring(L,
+                        "%s: the model has no chat template reel knows (Nemotron-3 or "
+                        "Nano-v2); use m:generate",
+                        lm->path);
         return 2;
     }
     reel_llm_chat_msg msgs[64];
@@ -396,8 +402,11 @@ static int m_chat(lua_State *L)
             lua_getfield(L, -1, "role");
             lua_getfield(L, -2, "content");
             if (!lua_isstring(L, -2) || !lua_isstring(L, -1))
-                return luaL_argerror(L, 2, lua_pushfstring(L, "messages[%d] needs role and "
-                                                              "content strings", i));
+                return luaL_argerror(L, 2,
+                                     lua_pushfstring(L,
+                                                     "messages[%d] needs role and "
+                                                     "content strings",
+                                                     i));
             msgs[n].role = lua_tostring(L, -2);
             msgs[n].content = lua_tostring(L, -1);
             msgs[n].reasoning_content = NULL;

@@ -16,9 +16,9 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#define NODE_MT "reel.node"
-#define NODES_KEY "reel.nodes"   /* registry: id -> userdata */
-#define METHODS_KEY "reel.methods" /* registry: method table of nodes (prelude adds to it) */
+#define NODE_MT        "reel.node"
+#define NODES_KEY      "reel.nodes"   /* registry: id -> userdata */
+#define METHODS_KEY    "reel.methods" /* registry: method table of nodes (prelude adds to it) */
 #define MAX_JSON_DEPTH 64
 
 typedef struct lnode {
@@ -65,8 +65,10 @@ static json_t *to_json(lua_State *L, int idx, int depth, char *err, size_t errsz
         lua_pushnil(L);
         while (lua_next(L, idx)) {
             count++;
-            if (lua_type(L, -2) == LUA_TSTRING) all_int = 0;
-            else all_str = 0;
+            if (lua_type(L, -2) == LUA_TSTRING)
+                all_int = 0;
+            else
+                all_str = 0;
             if (lua_isinteger(L, -2)) {
                 lua_Integer k = lua_tointeger(L, -2);
                 if (k < 1 || (lua_Unsigned)k > n) all_int = 0;
@@ -139,7 +141,8 @@ void reeli_lua_push_json(lua_State *L, const json_t *v)
         lua_createtable(L, 0, (int)json_object_size(v));
         const char *k;
         json_t *x;
-        json_object_foreach((json_t *)v, k, x) {
+        json_object_foreach((json_t *)v, k, x)
+        {
             reeli_lua_push_json(L, x);
             lua_setfield(L, -2, k);
         }
@@ -258,8 +261,9 @@ static json_t *table_params(lua_State *L, const char **name, const char *const *
         if (strcmp(k, "name") == 0) {
             if (lua_type(L, -1) != LUA_TSTRING) {
                 json_decref(params);
-                luaL_argerror(L, 1, lua_pushfstring(L, "field 'name' must be a string, got %s",
-                                                    luaL_typename(L, -1)));
+                luaL_argerror(L, 1,
+                              lua_pushfstring(L, "field 'name' must be a string, got %s",
+                                              luaL_typename(L, -1)));
             }
             *name = lua_tostring(L, -1); /* anchored in the argument table */
         } else if (!skipped) {
@@ -281,9 +285,11 @@ static int generator(lua_State *L, const char *kind)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     if (lua_getfield(L, 1, "plugin") != LUA_TSTRING)
-        return luaL_argerror(L, 1, lua_pushfstring(L, "field 'plugin' must be a string naming "
-                                                      "the generator (e.g. \"card\"), got %s",
-                                                   luaL_typename(L, -1)));
+        return luaL_argerror(L, 1,
+                             lua_pushfstring(L,
+                                             "field 'plugin' must be a string naming "
+                                             "the generator (e.g. \"card\"), got %s",
+                                             luaL_typename(L, -1)));
     lua_pop(L, 1);
     if (lua_rawlen(L, 1) > 0)
         return luaL_argerror(L, 1, "takes named fields only (plugin=..., ...)");
@@ -307,12 +313,13 @@ static int l_image(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     if (lua_getfield(L, 1, "path") != LUA_TSTRING)
-        return luaL_argerror(L, 1, lua_pushfstring(L, "field 'path' must be a string, got %s",
-                                                   luaL_typename(L, -1)));
+        return luaL_argerror(
+            L, 1,
+            lua_pushfstring(L, "field 'path' must be a string, got %s", luaL_typename(L, -1)));
     const char *path = lua_tostring(L, -1);
     reeli_run *run = reeli_run_of(L);
-    char *rel = path[0] == '/' ? reel_xstrdup(path)
-                               : reel_xasprintf("%s/%s", run->script_dir, path);
+    char *rel =
+        path[0] == '/' ? reel_xstrdup(path) : reel_xasprintf("%s/%s", run->script_dir, path);
     const char *why = NULL;
     char *real = reeli_sandbox_resolve(run, rel, 0, &why);
     free(rel);
@@ -349,8 +356,9 @@ static int *table_inputs(lua_State *L, const char *fname, int (*ok)(const char *
         if (!in || !ok(in->kind)) {
             const char *got = in ? in->kind : luaL_typename(L, -1);
             free(ids);
-            luaL_argerror(L, 1, lua_pushfstring(L, "item %d must be a %s node, got %s%s",
-                                                (int)i + 1, want, got, in ? " node" : ""));
+            luaL_argerror(L, 1,
+                          lua_pushfstring(L, "item %d must be a %s node, got %s%s", (int)i + 1,
+                                          want, got, in ? " node" : ""));
         }
         ids[i] = in->id;
         lua_pop(L, 1);
@@ -392,8 +400,11 @@ static int l_mix(lua_State *L)
     if (gains && (!json_is_array(gains) || json_array_size(gains) != n)) {
         free(ids);
         json_decref(params);
-        return luaL_argerror(L, 1, lua_pushfstring(L, "field 'gains' must be an array of %d "
-                                                      "numbers, one per input", (int)n));
+        return luaL_argerror(L, 1,
+                             lua_pushfstring(L,
+                                             "field 'gains' must be an array of %d "
+                                             "numbers, one per input",
+                                             (int)n));
     }
     new_node(L, "mix", params, ids, n, name);
     free(ids);
@@ -408,8 +419,9 @@ static int m_with_audio(lua_State *L)
         return luaL_argerror(L, 1, lua_pushfstring(L, "a video node is needed, got %s", v->kind));
     reeli_node *a = test_node(L, 2);
     if (!a || !is_audio(a->kind))
-        return luaL_argerror(L, 2, lua_pushfstring(L, "an audio node is needed, got %s",
-                                                   a ? a->kind : luaL_typename(L, 2)));
+        return luaL_argerror(L, 2,
+                             lua_pushfstring(L, "an audio node is needed, got %s",
+                                             a ? a->kind : luaL_typename(L, 2)));
     int ids[2] = {v->id, a->id};
     return new_node(L, "with_audio", json_object(), ids, 2, NULL);
 }
@@ -440,11 +452,16 @@ static int node_index(lua_State *L)
     lua_getfield(L, LUA_REGISTRYINDEX, METHODS_KEY);
     if (lua_getfield(L, -1, k) != LUA_TNIL) return 1;
     lua_pop(L, 2);
-    if (strcmp(k, "id") == 0) lua_pushinteger(L, n->id);
-    else if (strcmp(k, "kind") == 0) lua_pushstring(L, n->kind);
-    else if (strcmp(k, "plugin") == 0) lua_pushstring(L, n->plugin);
-    else if (strcmp(k, "name") == 0) lua_pushstring(L, n->name);
-    else if (strcmp(k, "params") == 0) reeli_lua_push_json(L, n->params);
+    if (strcmp(k, "id") == 0)
+        lua_pushinteger(L, n->id);
+    else if (strcmp(k, "kind") == 0)
+        lua_pushstring(L, n->kind);
+    else if (strcmp(k, "plugin") == 0)
+        lua_pushstring(L, n->plugin);
+    else if (strcmp(k, "name") == 0)
+        lua_pushstring(L, n->name);
+    else if (strcmp(k, "params") == 0)
+        reeli_lua_push_json(L, n->params);
     else if (strcmp(k, "inputs") == 0) {
         lua_createtable(L, (int)n->n_inputs, 0);
         for (size_t i = 0; i < n->n_inputs; i++) {
@@ -477,8 +494,8 @@ static int opt_int(lua_State *L, int t, const char *k, int def, int lo, int hi)
     lua_Integer v = def;
     if (ty != LUA_TNIL) {
         if (!lua_isinteger(L, -1) || (v = lua_tointeger(L, -1)) < lo || v > hi)
-            luaL_argerror(L, t, lua_pushfstring(L, "field '%s' must be an integer from %d to %d",
-                                                k, lo, hi));
+            luaL_argerror(
+                L, t, lua_pushfstring(L, "field '%s' must be an integer from %d to %d", k, lo, hi));
     }
     lua_pop(L, 1);
     return (int)v;
@@ -488,7 +505,8 @@ static const char *opt_str(lua_State *L, int t, const char *k, const char *def)
 {
     int ty = lua_getfield(L, t, k);
     const char *v = def;
-    if (ty == LUA_TSTRING) v = lua_tostring(L, -1);
+    if (ty == LUA_TSTRING)
+        v = lua_tostring(L, -1);
     else if (ty != LUA_TNIL)
         luaL_argerror(L, t, lua_pushfstring(L, "field '%s' must be a string", k));
     lua_pop(L, 1); /* the string stays alive in the options table */
@@ -517,7 +535,8 @@ static json_t *graph_json(reeli_run *run, int target)
         json_object_set_new(o, "key", json_string(n->key));
         json_object_set(o, "params", n->params);
         json_t *in = json_array();
-        for (size_t k = 0; k < n->n_inputs; k++) json_array_append_new(in, json_integer(n->inputs[k]));
+        for (size_t k = 0; k < n->n_inputs; k++)
+            json_array_append_new(in, json_integer(n->inputs[k]));
         json_object_set_new(o, "inputs", in);
         if (n->where) json_object_set_new(o, "where", json_string(n->where));
         json_array_append_new(nodes, o);
@@ -526,7 +545,8 @@ static json_t *graph_json(reeli_run *run, int target)
     return nodes;
 }
 
-/* reel.render(node, path, {fps=, size=, crf=, preset=, format=, title=, plan=}) -> path | nil, msg */
+/* reel.render(node, path, {fps=, size=, crf=, preset=, format=, title=, plan=}) -> path | nil, msg
+ */
 static int l_render(lua_State *L)
 {
     reeli_run *run = reeli_run_of(L);
@@ -548,10 +568,11 @@ static int l_render(lua_State *L)
     const char *size = opt_str(L, 3, "size", NULL);
     int w = 0, h = 0;
     char tail;
-    if (size && (sscanf(size, "%dx%d%c", &w, &h, &tail) != 2 || w < 16 || h < 16 || w > 8192 ||
-                 h > 8192))
-        return luaL_argerror(L, 3, "field 'size' must be \"WIDTHxHEIGHT\" (16..8192), e.g. "
-                                   "\"1280x720\"");
+    if (size &&
+        (sscanf(size, "%dx%d%c", &w, &h, &tail) != 2 || w < 16 || h < 16 || w > 8192 || h > 8192))
+        return luaL_argerror(L, 3,
+                             "field 'size' must be \"WIDTHxHEIGHT\" (16..8192), e.g. "
+                             "\"1280x720\"");
     int crf = opt_int(L, 3, "crf", -1, 0, 63);
     const char *format = opt_str(L, 3, "format", def_format);
     if (strcmp(format, "mp4") != 0 && strcmp(format, "webm") != 0)
@@ -563,8 +584,8 @@ static int l_render(lua_State *L)
     lua_pop(L, 1);
 
     /* Where the film goes: relative paths are relative to --out. */
-    char *dest_rel = path[0] == '/' ? reel_xstrdup(path)
-                                    : reel_xasprintf("%s/%s", run->out_dir, path);
+    char *dest_rel =
+        path[0] == '/' ? reel_xstrdup(path) : reel_xasprintf("%s/%s", run->out_dir, path);
     const char *why = NULL;
     char *dest = reeli_sandbox_resolve(run, dest_rel, 1, &why);
     free(dest_rel);
@@ -709,10 +730,10 @@ static int l_json_encode(lua_State *L)
 void reeli_reel_open(lua_State *L, reeli_run *run)
 {
     static const luaL_Reg fns[] = {
-        {"video", l_video},   {"audio", l_audio},   {"image", l_image},
-        {"concat", l_concat}, {"mix", l_mix},       {"render", l_render},
-        {"seed", l_seed},     {"log", l_log},
-        {"_subtitles", l_subtitles},                {NULL, NULL},
+        {"video", l_video},   {"audio", l_audio}, {"image", l_image},
+        {"concat", l_concat}, {"mix", l_mix},     {"render", l_render},
+        {"seed", l_seed},     {"log", l_log},     {"_subtitles", l_subtitles},
+        {NULL, NULL},
     };
     static const luaL_Reg methods[] = {
         {"with_audio", m_with_audio},

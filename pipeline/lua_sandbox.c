@@ -295,11 +295,11 @@ static int s_print_stderr(lua_State *L)
 void reeli_sandbox_open(lua_State *L, reeli_run *run)
 {
     static const luaL_Reg libs[] = {
-        {LUA_GNAME, luaopen_base},        {LUA_LOADLIBNAME, luaopen_package},
+        {LUA_GNAME, luaopen_base},          {LUA_LOADLIBNAME, luaopen_package},
         {LUA_COLIBNAME, luaopen_coroutine}, {LUA_TABLIBNAME, luaopen_table},
-        {LUA_IOLIBNAME, luaopen_io},      {LUA_OSLIBNAME, luaopen_os},
-        {LUA_STRLIBNAME, luaopen_string}, {LUA_MATHLIBNAME, luaopen_math},
-        {LUA_UTF8LIBNAME, luaopen_utf8},  {NULL, NULL},
+        {LUA_IOLIBNAME, luaopen_io},        {LUA_OSLIBNAME, luaopen_os},
+        {LUA_STRLIBNAME, luaopen_string},   {LUA_MATHLIBNAME, luaopen_math},
+        {LUA_UTF8LIBNAME, luaopen_utf8},    {NULL, NULL},
     };
     for (const luaL_Reg *l = libs; l->func; l++) {
         luaL_requiref(L, l->name, l->func, 1);
@@ -319,7 +319,7 @@ void reeli_sandbox_open(lua_State *L, reeli_run *run)
     lua_pop(L, 1); /* [] */
 
     lua_getglobal(L, "os"); /* [os] */
-    static const char *const os_refused[] = {"execute", "exit",   "getenv",    "remove",
+    static const char *const os_refused[] = {"execute", "exit",    "getenv",    "remove",
                                              "rename",  "tmpname", "setlocale", NULL};
     for (const char *const *f = os_refused; *f; f++) set_refusal(L, "os", *f);
     lua_pop(L, 1);
@@ -342,7 +342,7 @@ void reeli_sandbox_open(lua_State *L, reeli_run *run)
     lua_setfield(L, -2, "cpath");
     lua_pushfstring(L, "%s/?.lua;%s/?/init.lua", run->script_dir, run->script_dir);
     lua_setfield(L, -2, "path");
-    lua_createtable(L, 2, 0);        /* [package searchers] */
+    lua_createtable(L, 2, 0);         /* [package searchers] */
     lua_getfield(L, -2, "searchers"); /* [package new old] */
     lua_rawgeti(L, -1, 1);            /* the preload searcher */
     lua_rawseti(L, -3, 1);

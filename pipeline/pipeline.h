@@ -43,17 +43,17 @@ typedef struct reel_pipeline_params {
     const char *out_dir;     /* where relative render paths go (NULL: the current folder) */
     const char *cache_dir;   /* NULL: ".reel-cache" inside out_dir */
     const char *events_path; /* JSON-lines event stream: a file, "-" for stdout, NULL for none */
-    const char *model;       /* --model value, visible to the script as reel.model_spec; may be NULL */
-    int jobs;                /* worker threads; <= 0 means one per CPU */
-    uint64_t seed;           /* run seed that reel.seed(name) derives from */
-    size_t max_lua_mem;      /* cap on the script's Lua heap in bytes (0: no cap) */
+    const char *model;  /* --model value, visible to the script as reel.model_spec; may be NULL */
+    int jobs;           /* worker threads; <= 0 means one per CPU */
+    uint64_t seed;      /* run seed that reel.seed(name) derives from */
+    size_t max_lua_mem; /* cap on the script's Lua heap in bytes (0: no cap) */
     const char *const *allow_paths; /* extra folders the script may read and write */
     size_t n_allow_paths;
     const char *const *args; /* reel.args (the words after "--") */
     size_t n_args;
-    int progress;            /* terminal progress display: 1 on, 0 off, -1 when stderr is a tty */
-    int max_attempts;        /* tries per stage for transient failures (REEL_ENET/ETIMEDOUT) */
-    double retry_base_s;     /* first backoff delay; doubles on each retry */
+    int progress;        /* terminal progress display: 1 on, 0 off, -1 when stderr is a tty */
+    int max_attempts;    /* tries per stage for transient failures (REEL_ENET/ETIMEDOUT) */
+    double retry_base_s; /* first backoff delay; doubles on each retry */
     const reel_stage_runner *runner; /* NULL: the built-in stage runner */
 } reel_pipeline_params;
 

@@ -21,14 +21,14 @@ enum { J_NONE = 0, J_CACHED, J_WAIT, J_READY, J_RUNNING, J_DONE, J_FAILED, J_SKI
 
 typedef struct job {
     int state;
-    int waiting;   /* needed inputs not done yet */
-    int *users;    /* ids of needed nodes that take this one as input */
+    int waiting; /* needed inputs not done yet */
+    int *users;  /* ids of needed nodes that take this one as input */
     size_t n_users, cap_users;
 } job;
 
 typedef struct pass {
     reeli_sched *s;
-    job *jobs;     /* jobs[id] for id 1..n (index 0 unused) */
+    job *jobs; /* jobs[id] for id 1..n (index 0 unused) */
     size_t n;
     int remaining; /* needed jobs not yet finished, failed or skipped */
     int running;
@@ -332,7 +332,7 @@ int reeli_sched_run(reeli_sched *s, int target)
         const reeli_node *n = reeli_graph_node(s->graph, p.failed_id);
         char label[256];
         char *params = reel_json_canonical(n->params);
-        rc = reel_set_error(p.failed_code, "%s failed: %s\n  params: %s%s", 
+        rc = reel_set_error(p.failed_code, "%s failed: %s\n  params: %s%s",
                             reeli_node_label(n, label, sizeof label), p.failed_msg, params,
                             p.n_failed > 1 ? "\n  (other nodes failed too: see the events)" : "");
         free(params);

@@ -8,7 +8,6 @@ extern const reel_stage_runner pst_runner;
 extern int pst_max_running, pst_max_serial, pst_calls;
 void pst_reset(void);
 
-
 #include <stddef.h>
 /* Runs a script with the test runner (no progress display, 10 ms retry backoff). */
 int pst_run_ex(const char *script, const char *out_dir, const char *events, int jobs,

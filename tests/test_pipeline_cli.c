@@ -100,14 +100,17 @@ static void test_sandbox(void **state)
     /* a symlink inside the script's folder pointing out of it */
     char *link = reel_xasprintf("%s/link", dir);
     assert_int_equal(symlink(other, link), 0);
-    char *text = reel_xasprintf(
-        "local f, e = io.open(%s)\n"
-        "if f then print('READ ' .. f:read('l')) else print('REFUSED ' .. e) end\n"
-        "f, e = io.open('%s/link/secret.txt')\n"
-        "print(f and 'LINK READ' or 'LINK REFUSED')\n"
-        "print(pcall(os.execute, 'touch %s/pwned'))\n"
-        "print(pcall(io.popen, 'id'))\n",
-        "'" "%s" "'", dir, dir);
+    char *text =
+        reel_xasprintf("local f, e = io.open(%s)\n"
+                       "if f then print('READ ' .. f:read('l')) else print('REFUSED ' .. e) end\n"
+                       "f, e = io.open('%s/link/secret.txt')\n"
+                       "print(f and 'LINK READ' or 'LINK REFUSED')\n"
+                       "print(pcall(os.execute, 'touch %s/pwned'))\n"
+                       "print(pcall(io.popen, 'id'))\n",
+                       "'"
+                       "%s"
+                       "'",
+                       dir, dir);
     char *text2 = reel_xasprintf(text, secret);
     char *s = script(dir, "sb.lua", text2);
     tu_result r = reel_run((const char *[]){s, "--out", dir, NULL});
@@ -261,12 +264,9 @@ static void test_sigint(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_help_and_usage),
-        cmocka_unit_test(test_errors_carry_file_line),
-        cmocka_unit_test(test_sandbox),
-        cmocka_unit_test(test_memory_cap),
-        cmocka_unit_test(test_seeds_args_events),
-        cmocka_unit_test(test_sigint),
+        cmocka_unit_test(test_help_and_usage),    cmocka_unit_test(test_errors_carry_file_line),
+        cmocka_unit_test(test_sandbox),           cmocka_unit_test(test_memory_cap),
+        cmocka_unit_test(test_seeds_args_events), cmocka_unit_test(test_sigint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,8 +38,19 @@ static int count(const char *events, const char *event, const char *needle)
 static tu_result film(const char *dir, const char *plan, const char *events)
 {
     char *script = reel_xasprintf("%s/examples/film.lua", tu_source_dir());
-    char *argv[] = {(char *)tu_reel_bin(), "run", script, "--out", (char *)dir, "--events",
-                    (char *)events, "--jobs", "2", "--", "idea", (char *)plan, NULL};
+    char *argv[] = {(char *)tu_reel_bin(),
+                    "run",
+                    script,
+                    "--out",
+                    (char *)dir,
+                    "--events",
+                    (char *)events,
+                    "--jobs",
+                    "2",
+                    "--",
+                    "idea",
+                    (char *)plan,
+                    NULL};
     tu_result r = tu_run(argv, NULL);
     free(script);
     return r;
@@ -137,8 +148,9 @@ static void test_sigint_resume(void **state)
     }
     /* interrupt once something finished and a long stage (a 6 s card) is running */
     double t0 = reel_now();
-    while (reel_now() - t0 < 60 && (!reel_file_exists(events) || count(events, "node_done", NULL) < 1 ||
-                                    count(events, "node_progress", "\"fraction\":0.") < 2)) {
+    while (reel_now() - t0 < 60 &&
+           (!reel_file_exists(events) || count(events, "node_done", NULL) < 1 ||
+            count(events, "node_progress", "\"fraction\":0.") < 2)) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }

@@ -59,8 +59,17 @@ static void test_llm(void **state)
     size_t size;
     char *gpath = reel_xasprintf("%s/gen.txt", dir);
     assert_int_equal(reel_file_read(gpath, 0, &gen, &size), 0);
-    char *argv[] = {(char *)tu_reel_bin(), "generate", "-m", model, "-p", "Once upon a time",
-                    "-n", "12", "--temp", "0", NULL};
+    char *argv[] = {(char *)tu_reel_bin(),
+                    "generate",
+                    "-m",
+                    model,
+                    "-p",
+                    "Once upon a time",
+                    "-n",
+                    "12",
+                    "--temp",
+                    "0",
+                    NULL};
     tu_result r = tu_run(argv, NULL);
     assert_int_equal(r.status, 0);
     size_t n = strlen(r.out);
@@ -76,8 +85,9 @@ static void test_llm(void **state)
     assert_int_equal(pst_count(events, "llm_cached", NULL), 7);
 
     /* no --model: reel.model() is nil, msg */
-    char *s2 = pst_write(dir, "none.lua",
-                         "local m, e = reel.model()\nassert(m == nil and e:find('--model', 1, true))\n");
+    char *s2 =
+        pst_write(dir, "none.lua",
+                  "local m, e = reel.model()\nassert(m == nil and e:find('--model', 1, true))\n");
     p.script = s2;
     p.model = NULL;
     assert_int_equal(reel_pipeline_run(&p), 0);

@@ -1,5 +1,5 @@
-/* Runs every each tests/lua/NAME.lua inside reel (reel_pipeline_run with the test stage runner): the
- * Lua API, sandbox and seed tests are written in Lua and fail through assert(). */
+/* Runs every each tests/lua/NAME.lua inside reel (reel_pipeline_run with the test stage runner):
+ * the Lua API, sandbox and seed tests are written in Lua and fail through assert(). */
 #include "testutil.h"
 #include "pipeline_stage_test.h"
 

@@ -18,14 +18,14 @@
 /* N independent shots of `plugin` sleeping ms each, concatenated. */
 static char *shots_script(const char *dir, int n, const char *plugin, int ms, const char *extra)
 {
-    char *text = reel_xasprintf(
-        "local shots = {}\n"
-        "for i = 1, %d do\n"
-        "  shots[i] = reel.video{plugin='%s', i=i, sleep_ms=%d, name='shot'..i%s}\n"
-        "end\n"
-        "local ok, msg = reel.render(reel.concat(shots), 'film.mp4')\n"
-        "if not ok then reel.log(msg) error(msg, 0) end\n",
-        n, plugin, ms, extra);
+    char *text =
+        reel_xasprintf("local shots = {}\n"
+                       "for i = 1, %d do\n"
+                       "  shots[i] = reel.video{plugin='%s', i=i, sleep_ms=%d, name='shot'..i%s}\n"
+                       "end\n"
+                       "local ok, msg = reel.render(reel.concat(shots), 'film.mp4')\n"
+                       "if not ok then reel.log(msg) error(msg, 0) end\n",
+                       n, plugin, ms, extra);
     char *p = pst_write(dir, "shots.lua", text);
     free(text);
     return p;
@@ -259,10 +259,8 @@ static void test_kill_and_resume(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parallel_and_limits),
-        cmocka_unit_test(test_retries),
-        cmocka_unit_test(test_failure_keeps_others),
-        cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_parallel_and_limits),  cmocka_unit_test(test_retries),
+        cmocka_unit_test(test_failure_keeps_others), cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_kill_and_resume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
