@@ -16,16 +16,26 @@ local function is_node(v)
   return type(v) == "userdata" and getmetatable(v) == "reel.node"
 end
 
--- Seconds two neighbours of a concat share: a "crossfade" overlaps them (transition_s, default
--- 0.5); "cut" and "fade" (out to black and in again) put them end to end.
-local function overlap_of(p)
-  if p.transition == "crossfade" then return p.transition_s or 0.5 end
-  return 0
-end
-
 -- Length of a visual node in seconds, from its parameters (nodes are lazy, so this is what the
 -- script asked for, not a measurement).
-local function duration_of(node)
+local duration_of
+
+-- Seconds each pair of neighbours in a concat shares: a "crossfade" overlaps them by
+-- transition_s (default 0.5, at most half the shorter of the two, as the concat stage does);
+-- "cut" and "fade" (out to black and in again) put them end to end.
+local function overlaps_of(node)
+  local p, ov = node.params, {}
+  local ins = node.inputs
+  for i = 1, #ins - 1 do
+    ov[i] = 0
+    if p.transition == "crossfade" then
+      ov[i] = math.min(p.transition_s or 0.5, duration_of(ins[i]) / 2, duration_of(ins[i + 1]) / 2)
+    end
+  end
+  return ov
+end
+
+function duration_of(node)
   local k = node.kind
   if k == "video" or k == "image" then
     local d = node.params.duration_s
@@ -36,10 +46,8 @@ local function duration_of(node)
   elseif k == "with_audio" or k == "subtitles" then
     return duration_of(node.inputs[1])
   elseif k == "concat" then
-    local total, overlap = 0, overlap_of(node.params)
-    for i, n in ipairs(node.inputs) do
-      total = total + duration_of(n) - (i > 1 and overlap or 0)
-    end
+    local total, ov = 0, overlaps_of(node)
+    for i, n in ipairs(node.inputs) do total = total + duration_of(n) - (ov[i - 1] or 0) end
     return total
   end
   error(("cannot time a %s node"):format(k), 0)
@@ -63,10 +71,10 @@ end
 local function collect_cues(node, t0, cues)
   local k = node.kind
   if k == "concat" then
-    local t, overlap = t0, overlap_of(node.params)
-    for _, n in ipairs(node.inputs) do
+    local t, ov = t0, overlaps_of(node)
+    for i, n in ipairs(node.inputs) do
       collect_cues(n, t, cues)
-      t = t + duration_of(n) - overlap
+      t = t + duration_of(n) - (ov[i] or 0)
     end
   elseif k == "with_audio" then
     local video, audio = node.inputs[1], node.inputs[2]

@@ -60,6 +60,10 @@ assert(cues[2].start_s == 2 and cues[2].end_s == 4) -- a fade does not overlap t
 local xc = reel.concat{s, s, s, transition = "crossfade", transition_s = 0.5}
 local xcues = xc:subtitles{from = xc}.params.cues
 assert(xcues[2].start_s == 1.5 and xcues[3].start_s == 3 and xcues[3].end_s == 5)
+-- a crossfade longer than half a shot is clamped, as the concat stage does
+local long = reel.concat{s, s, transition = "crossfade", transition_s = 5}
+local lcues = long:subtitles{from = long}.params.cues
+assert(lcues[2].start_s == 1 and lcues[2].end_s == 3, lcues[2].start_s)
 e = raises(function() c:subtitles{cues = {{start_s = 2, end_s = 1, text = "x"}}} end)
 assert(e:find("api%.lua:%d+: bad argument #1 to 'subtitles' %(cue 1 needs"), e)
 e = raises(function() c:subtitles{from = reel.concat{v}} end)
