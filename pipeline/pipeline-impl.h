@@ -132,6 +132,11 @@ const reel_plugin_caps *reeli_plugin_caps(const reeli_plugin *p);
 /* "card 1.0" */
 const char *reeli_plugin_version(const reeli_plugin *p);
 
+/* JSON array describing the plugins on the search path (or only `only`; NULL + error if it
+ * cannot be loaded): name, version, kind, description, path, abi, limits, params_schema;
+ * plugins that fail to load carry an "error" member instead. Owned by the caller. */
+json_t *reeli_plugin_list(const char *only);
+
 /* Runs the plugin with params (the stage params minus "plugin"), writing the kind's
  * intermediate file to out. *result receives the plugin's result JSON (or NULL). */
 int reeli_plugin_run(const reeli_plugin *p, const char *stage_kind, const json_t *params,

@@ -2,6 +2,7 @@
  * their parameters against the declared schema, and turns what they write into the sink into
  * the stage's intermediate file (FFV1 in Matroska for pictures, PCM WAV for sound). */
 #include <ctype.h>
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <ftw.h>
@@ -81,16 +82,15 @@ static int valid_name(const char *name)
     return 1;
 }
 
-/* Returns the first existing reel-<name>.so along the search path (owned), or NULL. *searched
- * gets the folders looked in, for the error message. */
-static char *find_plugin(const char *name, char *searched, size_t searched_size)
+/* The plugin search path, in order (each string owned; free with free_dirs). */
+static int search_dirs(char **dirs, int max)
 {
-    char *dirs[64];
     int nd = 0;
     const char *env = getenv("REEL_PLUGIN_PATH");
     if (env && *env) {
         char *copy = reel_xstrdup(env), *save = NULL;
-        for (char *d = strtok_r(copy, ":", &save); d && nd < 56; d = strtok_r(NULL, ":", &save))
+        for (char *d = strtok_r(copy, ":", &save); d && nd < max - 5;
+             d = strtok_r(NULL, ":", &save))
             dirs[nd++] = reel_xstrdup(d);
         free(copy);
     }
@@ -108,22 +108,34 @@ static char *find_plugin(const char *name, char *searched, size_t searched_size)
 #endif
     const char *bdir = getenv("REEL_PLUGIN_BUILD_DIR");
     if (bdir && *bdir) dirs[nd++] = reel_xstrdup(bdir);
+    return nd;
+}
+
+static void free_dirs(char **dirs, int nd)
+{
+    for (int i = 0; i < nd; i++) free(dirs[i]);
+}
+
+/* Returns the first existing reel-<name>.so along the search path (owned), or NULL. *searched
+ * gets the folders looked in, for the error message. */
+static char *find_plugin(const char *name, char *searched, size_t searched_size)
+{
+    char *dirs[64];
+    int nd = search_dirs(dirs, 64);
     char *found = NULL;
     size_t used = 0;
     searched[0] = 0;
-    for (int i = 0; i < nd; i++) {
-        if (!found) {
-            char *p = reel_xasprintf("%s/reel-%s.so", dirs[i], name);
-            if (access(p, R_OK) == 0) found = p;
-            else free(p);
-            if (used < searched_size) {
-                int w = snprintf(searched + used, searched_size - used, "%s%s", used ? ":" : "",
-                                 dirs[i]);
-                if (w > 0) used += (size_t)w;
-            }
+    for (int i = 0; i < nd && !found; i++) {
+        char *p = reel_xasprintf("%s/reel-%s.so", dirs[i], name);
+        if (access(p, R_OK) == 0) found = p;
+        else free(p);
+        if (used < searched_size) {
+            int w = snprintf(searched + used, searched_size - used, "%s%s", used ? ":" : "",
+                             dirs[i]);
+            if (w > 0) used += (size_t)w;
         }
-        free(dirs[i]);
     }
+    free_dirs(dirs, nd);
     return found;
 }
 
@@ -695,4 +707,80 @@ int reeli_plugin_run(const reeli_plugin *cp, const char *stage_kind, const json_
     free(tmp);
     free(text);
     return ret < 0 ? ret : 0;
+}
+
+/* ---- listing ------------------------------------------------------------------------------- */
+static const char *kind_name(int k)
+{
+    return k == REEL_PLUGIN_KIND_VIDEO ? "video" : k == REEL_PLUGIN_KIND_AUDIO ? "audio" : "image";
+}
+
+static json_t *describe(const char *name)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(name));
+    const reeli_plugin *p = reeli_plugin_get(name);
+    if (!p) {
+        json_object_set_new(o, "error", json_string(reel_last_error()));
+        return o;
+    }
+    const reel_plugin_caps *c = p->table->caps;
+    json_object_set_new(o, "version", json_string(c->version));
+    json_object_set_new(o, "kind", json_string(kind_name(c->kind)));
+    json_object_set_new(o, "description", json_string(c->description ? c->description : ""));
+    json_object_set_new(o, "path", json_string(p->path));
+    json_object_set_new(o, "abi", json_sprintf("%u.%u", REEL_PLUGIN_VERSION_MAJOR_OF(p->table->api_version),
+                                               REEL_PLUGIN_VERSION_MINOR_OF(p->table->api_version)));
+    json_object_set_new(o, "deterministic", json_boolean(c->deterministic));
+    json_object_set_new(o, "max_concurrency", json_integer(c->max_concurrency));
+    if (c->max_width) json_object_set_new(o, "max_width", json_integer(c->max_width));
+    if (c->max_height) json_object_set_new(o, "max_height", json_integer(c->max_height));
+    if (c->max_duration_s > 0) json_object_set_new(o, "max_duration_s", json_real(c->max_duration_s));
+    if (c->frame_quantum > 1) {
+        json_object_set_new(o, "frame_quantum", json_integer(c->frame_quantum));
+        json_object_set_new(o, "frame_offset", json_integer(c->frame_offset));
+    }
+    json_object_set_new(o, "params_schema", json_loads(c->params_schema, 0, NULL));
+    return o;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+json_t *reeli_plugin_list(const char *only)
+{
+    if (only) {
+        const reeli_plugin *p = reeli_plugin_get(only);
+        if (!p) return NULL;
+        json_t *a = json_array();
+        json_array_append_new(a, describe(only));
+        return a;
+    }
+    char *dirs[64], *names[512];
+    int nd = search_dirs(dirs, 64), nn = 0;
+    for (int i = 0; i < nd; i++) {
+        DIR *d = opendir(dirs[i]);
+        struct dirent *e;
+        while (d && (e = readdir(d)) && nn < 512) {
+            size_t len = strlen(e->d_name);
+            if (len < 9 || strncmp(e->d_name, "reel-", 5) || strcmp(e->d_name + len - 3, ".so"))
+                continue;
+            char *name = reel_xasprintf("%.*s", (int)(len - 8), e->d_name + 5);
+            int dup = !valid_name(name);
+            for (int k = 0; k < nn && !dup; k++) dup = !strcmp(names[k], name);
+            if (dup) free(name);
+            else names[nn++] = name;
+        }
+        if (d) closedir(d);
+    }
+    free_dirs(dirs, nd);
+    qsort(names, (size_t)nn, sizeof *names, cmp_str);
+    json_t *a = json_array();
+    for (int k = 0; k < nn; k++) {
+        json_array_append_new(a, describe(names[k]));
+        free(names[k]);
+    }
+    return a;
 }

@@ -236,3 +236,8 @@ int reel_stage_concurrency(const char *kind, const json_t *params)
     const reeli_plugin *p = stage_plugin(k, params);
     return p ? reeli_plugin_caps(p)->max_concurrency : 0;
 }
+
+json_t *reel_stage_plugins(const char *name)
+{
+    return reeli_plugin_list(name);
+}

@@ -82,4 +82,12 @@ const char *reel_stage_version(const char *kind, const json_t *params);
 /* How many stages using this plugin may run at once (the plugin's declared limit; 0 = any). */
 int reel_stage_concurrency(const char *kind, const json_t *params);
 
+/* Describes the generator plugins the stage runner can find, as a JSON array of objects
+ * {name, version, kind ("video"|"audio"|"image"), description, path, abi, deterministic,
+ * max_concurrency, limits..., params_schema}; a plugin that fails to load (wrong ABI, missing
+ * library) appears with {name, error} instead. name NULL lists every reel-*.so on the search
+ * path; a name returns just that plugin, or NULL with the error set if it cannot be loaded.
+ * Owned by the caller (json_decref). Thread-safe. */
+json_t *reel_stage_plugins(const char *name);
+
 #endif

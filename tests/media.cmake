@@ -29,3 +29,5 @@ foreach(t test_plugins_host test_plugins_gen test_plugins_comfyui test_pipeline_
 endforeach()
 reel_fuzz(fuzz_exec_template SOURCES fuzz/fuzz_exec_template.c ../plugins/exec/template.c
           CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/exec_template)
+reel_fuzz(fuzz_plugin_params SOURCES fuzz/fuzz_plugin_params.c
+          CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/plugin_params)

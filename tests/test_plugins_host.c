@@ -142,6 +142,48 @@ static void test_stage_bookkeeping(void **state)
     json_decref(missing);
 }
 
+static void test_cli_plugins(void **state)
+{
+    (void)state;
+    char *const list[] = {(char *)tu_reel_bin(), "plugins", NULL};
+    tu_result r = tu_run(list, NULL);
+    assert_int_equal(r.status, 0);
+    assert_true(tu_contains(r.out, "card"));
+    assert_true(tu_contains(r.out, "espeak"));
+    /* the refused plugin is listed with its reason */
+    assert_true(tu_contains(r.out, "badabi"));
+    assert_true(tu_contains(r.out, "plugin ABI version 2.3, host ABI version 1.0"));
+    tu_result_free(&r);
+    char *const one[] = {(char *)tu_reel_bin(), "plugins", "exec", NULL};
+    r = tu_run(one, NULL);
+    assert_int_equal(r.status, 0);
+    assert_true(tu_contains(r.out, "timeout_s"));
+    assert_true(tu_contains(r.out, "argv"));
+    tu_result_free(&r);
+    char *const js[] = {(char *)tu_reel_bin(), "plugins", "tone", "--json", NULL};
+    r = tu_run(js, NULL);
+    assert_int_equal(r.status, 0);
+    json_t *j = json_loads(r.out, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "kind")), "audio");
+    json_decref(j);
+    tu_result_free(&r);
+    char *const missing[] = {(char *)tu_reel_bin(), "plugins", "nope", NULL};
+    r = tu_run(missing, NULL);
+    assert_int_equal(r.status, 1);
+    assert_true(tu_contains(r.err, "reel: plugins: plugin 'nope': reel-nope.so not found"));
+    tu_result_free(&r);
+    char *const bad[] = {(char *)tu_reel_bin(), "plugins", "--frobnicate", NULL};
+    r = tu_run(bad, NULL);
+    assert_int_equal(r.status, 2);
+    tu_result_free(&r);
+    char *const help[] = {(char *)tu_reel_bin(), "plugins", "--help", NULL};
+    r = tu_run(help, NULL);
+    assert_int_equal(r.status, 0);
+    assert_true(tu_contains(r.out, "REEL_PLUGIN_PATH"));
+    tu_result_free(&r);
+}
+
 int main(void)
 {
     setenv("REEL_PLUGIN_PATH", REEL_TEST_PLUGIN_DIR, 1);
@@ -152,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_params_validated_against_schema),
         cmocka_unit_test(test_schema_subset),
         cmocka_unit_test(test_stage_bookkeeping),
+        cmocka_unit_test(test_cli_plugins),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -797,7 +797,6 @@ int reeli_media_render(const char *input, const json_t *params, const char *out,
         json_object_set_new(tags, "comment", json_string(c));
         free(c);
     }
-    json_object_set_new(tags, "encoder", json_string("reel"));
     reeli_mw_opts o = {.path = out, .format = webm ? "webm" : "mp4", .width = W, .height = H,
                        .fps = fps, .vcodec = webm ? "libvpx-vp9" : "libx264", .crf = (int)crf,
                        .preset = preset, .sample_rate = audio ? REELI_RATE : 0,
