@@ -130,8 +130,10 @@ static int run(int argc, char **argv)
             char *end;
             unsigned long long s = strtoull(v, &end, 10);
             if (!*v || *end || *v == '-')
-                return reel_cli_usage("generate", "--seed expects a non-negative integer, got "
-                                      "'%s'", v);
+                return reel_cli_usage("generate",
+                                      "--seed expects a non-negative integer, got "
+                                      "'%s'",
+                                      v);
             sp.seed = s;
         } else if (!strcmp(a, "--kv")) {
             NEED_VALUE;
@@ -157,7 +159,8 @@ static int run(int argc, char **argv)
 #undef NEED_VALUE
     }
     if (!model) return reel_cli_usage("generate", "missing -m MODEL");
-    if (!prompt == !tokens) return reel_cli_usage("generate", "give exactly one of -p TEXT or --tokens IDS");
+    if (!prompt == !tokens)
+        return reel_cli_usage("generate", "give exactly one of -p TEXT or --tokens IDS");
     if (tokens && chat) return reel_cli_usage("generate", "--chat needs -p TEXT, not --tokens");
     if (system && !chat) return reel_cli_usage("generate", "--system needs --chat");
 
@@ -188,9 +191,15 @@ static int run(int argc, char **argv)
             rc = reel_cli_fail(model);
             goto done;
         }
+        /* EOS, the description's end-of-generation ids, and the turn end of the model's chat
+         * format (<|im_end|> or <SPECIAL_12>), with or without --chat */
         stop_add(&stops, vocab->eos_id);
         for (int i = 0; i < vocab->n_eog; i++) stop_add(&stops, vocab->eog_ids[i]);
-        stop_add(&stops, reel_llm_tokenizer_find(tok, "<|im_end|>"));
+        int32_t turn[8];
+        reel_llm_chat_format f = reel_llm_chat_detect(vocab->chat_template);
+        if (f == REEL_LLM_CHAT_UNKNOWN) f = REEL_LLM_CHAT_NEMOTRON3;
+        int nt = reel_llm_chat_stop_ids(f, tok, turn, 8);
+        for (int i = 0; i < nt && i < 8; i++) stop_add(&stops, turn[i]);
     } else if (prompt) {
         reel_cli_error(model, "the model carries no tokenizer: use --tokens IDS");
         goto done;
@@ -207,8 +216,6 @@ static int run(int argc, char **argv)
                                       "(Nemotron-3 or Nano-v2)");
                 goto done;
             }
-            if (cp.format == REEL_LLM_CHAT_NANO_V2)
-                stop_add(&stops, reel_llm_tokenizer_find(tok, "<SPECIAL_12>"));
             reel_llm_chat_msg msgs[2] = {{"system", system ? system : "", NULL},
                                          {"user", prompt, NULL}};
             if (reel_llm_chat_render(msgs, 2, &cp, &rendered, NULL) < 0) {
@@ -258,7 +265,8 @@ static int run(int argc, char **argv)
         } else {
             const char *piece;
             size_t len;
-            if (reel_llm_detok_push(detok, t, &piece, &len) == 0 && len) fwrite(piece, 1, len, stdout);
+            if (reel_llm_detok_push(detok, t, &piece, &len) == 0 && len)
+                fwrite(piece, 1, len, stdout);
         }
         fflush(stdout);
         if (produced + 1 == n_predict) {
@@ -279,10 +287,11 @@ static int run(int argc, char **argv)
     fflush(stdout);
     double t3 = now_s();
     if (verbose)
-        fprintf(stderr, "reel: generate: load %.2f s, prompt %lld tokens in %.3f s (%.1f tok/s), "
-                "%ld tokens in %.3f s (%.1f tok/s), stopped: %s\n", t1 - t0, (long long)n_ids,
-                t2 - t1, n_ids / (t2 - t1 + 1e-9), produced, t3 - t2, produced / (t3 - t2 + 1e-9),
-                why);
+        fprintf(stderr,
+                "reel: generate: load %.2f s, prompt %lld tokens in %.3f s (%.1f tok/s), "
+                "%ld tokens in %.3f s (%.1f tok/s), stopped: %s\n",
+                t1 - t0, (long long)n_ids, t2 - t1, n_ids / (t2 - t1 + 1e-9), produced, t3 - t2,
+                produced / (t3 - t2 + 1e-9), why);
     rc = REEL_EXIT_OK;
 done:
     reel_llm_detok_free(detok);

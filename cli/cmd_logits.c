@@ -158,8 +158,8 @@ static const reel_cli_cmd reel_cmd_logits = {
     "  --tokens LIST    comma-separated token ids, e.g. 1,394,418\n"
     "  -t, --threads N  compute threads (default: one per CPU); results do not depend on it\n"
     "  --kv f32|f16     KV cache type (default f32 here, for exact comparisons)\n"
-    "  --chunk Q        chunk length of the SSD prompt scan (default: the model's chunk_size;\n"
-    "                   1 = plain recurrence)\n\n"
+    "  --chunk Q        prompt scan: 1 = the recurrence (default on the CPU), Q >= 2 = chunked\n"
+    "                   SSD with chunks of Q tokens (same results up to fp32 rounding)\n\n"
     "Example:\n"
     "  reel logits -m tests/data/models/tiny-a --tokens 1,394,418 --top 5\n",
     run,

@@ -24,16 +24,24 @@ static int run(int argc, char **argv)
             rc = reel_cli_usage("template", "%s needs a value", o);
             goto done;
         }
-        if (!strcmp(o, "-m") || !strcmp(o, "--model")) model = argv[++i];
-        else if (!strcmp(o, "--format")) format = argv[++i];
-        else if (!strcmp(o, "--system")) msgs[n++] = (reel_llm_chat_msg){"system", argv[++i], NULL};
-        else if (!strcmp(o, "--user")) msgs[n++] = (reel_llm_chat_msg){"user", argv[++i], NULL};
+        if (!strcmp(o, "-m") || !strcmp(o, "--model"))
+            model = argv[++i];
+        else if (!strcmp(o, "--format"))
+            format = argv[++i];
+        else if (!strcmp(o, "--system"))
+            msgs[n++] = (reel_llm_chat_msg){"system", argv[++i], NULL};
+        else if (!strcmp(o, "--user"))
+            msgs[n++] = (reel_llm_chat_msg){"user", argv[++i], NULL};
         else if (!strcmp(o, "--assistant"))
             msgs[n++] = (reel_llm_chat_msg){"assistant", argv[++i], NULL};
-        else if (!strcmp(o, "--no-think")) p.enable_thinking = 0;
-        else if (!strcmp(o, "--think")) p.enable_thinking = 1;
-        else if (!strcmp(o, "--keep-history-thinking")) p.truncate_history_thinking = 0;
-        else if (!strcmp(o, "--no-generation-prompt")) p.add_generation_prompt = 0;
+        else if (!strcmp(o, "--no-think"))
+            p.enable_thinking = 0;
+        else if (!strcmp(o, "--think"))
+            p.enable_thinking = 1;
+        else if (!strcmp(o, "--keep-history-thinking"))
+            p.truncate_history_thinking = 0;
+        else if (!strcmp(o, "--no-generation-prompt"))
+            p.add_generation_prompt = 0;
         else {
             rc = reel_cli_usage("template", "unknown option or argument '%s'", o);
             goto done;

@@ -11,17 +11,23 @@
 static void print_piece(const char *s, size_t n)
 {
     char *clean = reel_llm_utf8_sanitize(s, n, NULL);
-    int valid = strlen(clean) == n && memcmp(clean, s, n) == 0;
+    int valid = clean && strlen(clean) == n && memcmp(clean, s, n) == 0;
     free(clean);
     putchar('\'');
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '\n') fputs("\\n", stdout);
-        else if (c == '\t') fputs("\\t", stdout);
-        else if (c == '\r') fputs("\\r", stdout);
-        else if (c == '\\' || c == '\'') printf("\\%c", c);
-        else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !valid)) printf("\\x%02x", c);
-        else putchar(c);
+        if (c == '\n')
+            fputs("\\n", stdout);
+        else if (c == '\t')
+            fputs("\\t", stdout);
+        else if (c == '\r')
+            fputs("\\r", stdout);
+        else if (c == '\\' || c == '\'')
+            printf("\\%c", c);
+        else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !valid))
+            printf("\\x%02x", c);
+        else
+            putchar(c);
     }
     putchar('\'');
 }
@@ -34,7 +40,8 @@ static int run(int argc, char **argv)
     int first_text = argc;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) {
-            if (++i == argc) return reel_cli_usage("tokenize", "%s needs a model path", argv[i - 1]);
+            if (++i == argc)
+                return reel_cli_usage("tokenize", "%s needs a model path", argv[i - 1]);
             model = argv[i];
         } else if (!strcmp(argv[i], "--pieces")) {
             pieces = 1;

@@ -23,4 +23,9 @@ void reeli_cpu_ssm_chunked(reel_pool *pool, const reel_ssm_args *a);
 void reeli_cpu_attention(reel_pool *pool, const reel_attn_args *a);
 void reeli_cpu_unary(reel_unary op, float *y, const float *x, int64_t n);
 
+/* x86 SIMD variants (kernels/cpu/x86/), chosen at run time by kernels/cpu/ops.c. */
+void reeli_avx2_attention(reel_pool *pool, const reel_attn_args *a);
+int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
+                      int64_t n_in, int64_t n_out, int64_t T);
+
 #endif

@@ -96,8 +96,8 @@ uint16_t reel_fp32_to_fp16(float f);
 float reel_bf16_to_fp32(uint16_t b);
 uint16_t reel_fp32_to_bf16(float f);
 
-/* 1 if rows of this type can be used as matmul weights / dequantized (F32, F16, BF16, Q8_0,
- * Q4_0). */
+/* 1 if rows of this type can be used as matmul weights / dequantized: F32, F16, BF16, Q8_0,
+ * Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K (GGML block layouts). */
 int reel_kernels_dtype_supported(reel_dtype type);
 
 /* Converts n elements of a row of `type` (n a multiple of the block size) to float.
@@ -111,31 +111,31 @@ int reel_kernels_dequantize_row(reel_dtype type, const void *src, float *dst, in
 
 /* Arguments of the Mamba-2 selective scan over T tokens (spec §2.1 step 6, §3.3). */
 typedef struct reel_ssm_args {
-    int64_t T;         /* tokens */
-    int nh, P, N, G;   /* heads, head dim, state size, groups (nh % G == 0) */
-    const float *x;    /* x_t[h*P + p] at x + t*x_stride (post-conv, post-SiLU) */
+    int64_t T;       /* tokens */
+    int nh, P, N, G; /* heads, head dim, state size, groups (nh % G == 0) */
+    const float *x;  /* x_t[h*P + p] at x + t*x_stride (post-conv, post-SiLU) */
     int64_t x_stride;
-    const float *B;    /* B_t[g*N + n] at B + t*bc_stride */
-    const float *C;    /* C_t[g*N + n] at C + t*bc_stride */
+    const float *B; /* B_t[g*N + n] at B + t*bc_stride */
+    const float *C; /* C_t[g*N + n] at C + t*bc_stride */
     int64_t bc_stride;
-    const float *dt;   /* [T][nh] time steps after softplus */
-    const float *A;    /* [nh] decay rates (negative) */
-    const float *D;    /* [nh] skip weights */
-    float *state;      /* [nh][P][N] read and updated in place */
-    float *y;          /* [T][nh*P] output (includes D*x) */
-    int chunk;         /* chunk length Q for the chunked form (>= 1) */
+    const float *dt; /* [T][nh] time steps after softplus */
+    const float *A;  /* [nh] decay rates (negative) */
+    const float *D;  /* [nh] skip weights */
+    float *state;    /* [nh][P][N] read and updated in place */
+    float *y;        /* [T][nh*P] output (includes D*x) */
+    int chunk;       /* chunk length Q for the chunked form (>= 1) */
 } reel_ssm_args;
 
 /* Arguments of causal GQA attention for T new queries at positions pos0..pos0+T-1 over a KV
  * cache that already holds positions 0..pos0+T-1 (spec §2.2; no positional encoding). */
 typedef struct reel_attn_args {
     int64_t T, pos0;
-    int na, nkv, hd;        /* query heads, KV heads (na % nkv == 0), head dim */
-    const float *q;         /* q_t[i*hd + d] at q + t*q_stride */
+    int na, nkv, hd; /* query heads, KV heads (na % nkv == 0), head dim */
+    const float *q;  /* q_t[i*hd + d] at q + t*q_stride */
     int64_t q_stride;
-    const void *k, *v;      /* [pos][nkv*hd] of kv_type (F32 or F16) */
+    const void *k, *v; /* [pos][nkv*hd] of kv_type (F32 or F16) */
     reel_dtype kv_type;
-    float *out;             /* [T][na*hd] */
+    float *out; /* [T][na*hd] */
 } reel_attn_args;
 
 typedef enum reel_unary {
@@ -160,8 +160,8 @@ typedef struct reel_kernel_ops {
      * consecutive values is divided by its RMS; y[t] = w * v. x, z, y: rows of n at the given
      * strides (y may equal x). */
     void (*gated_rmsnorm)(float *y, int64_t y_stride, const float *x, int64_t x_stride,
-                          const float *z, int64_t z_stride, const float *w, int64_t n,
-                          int64_t gs, int64_t T, float eps);
+                          const float *z, int64_t z_stride, const float *w, int64_t n, int64_t gs,
+                          int64_t T, float eps);
 
     /* Causal depthwise conv over T tokens of C channels with K taps (spec §2.1 step 2, §3):
      * y[t][c] = b[c] + sum_j w[c][j] * in_{t-(K-1)+j}[c], where inputs before t = 0 come from
@@ -182,8 +182,12 @@ typedef struct reel_kernel_ops {
     void (*unary)(reel_unary op, float *y, const float *x, int64_t n);
 } reel_kernel_ops;
 
-/* The CPU backend: scalar reference ops (always available). The table is static. */
+/* The CPU backend: the scalar reference ops with SIMD versions swapped in where the running CPU
+ * supports them (name "cpu-avx2" then; REEL_CPU=scalar keeps the reference). Static table. */
 const reel_kernel_ops *reel_kernels_ops_cpu(void);
+
+/* The scalar reference table alone (what every other variant is tested against). */
+const reel_kernel_ops *reel_kernels_ops_cpu_scalar(void);
 
 /* The best backend of this build and machine (today: the CPU table). */
 const reel_kernel_ops *reel_kernels_ops(void);

@@ -2,6 +2,7 @@
  * mirrors a line of the template (quoted in the comments); Jinja's trim and Python's strip()
  * remove Python whitespace (str.isspace), which is what py_strip does. */
 #include "llm/chat.h"
+#include "llm/tokenizer.h"
 
 #include "core/core.h"
 
@@ -24,7 +25,10 @@ static void sb_addn(sbuf *b, const char *s, size_t n)
     b->p[b->n] = 0;
 }
 
-static void sb_add(sbuf *b, const char *s) { sb_addn(b, s, strlen(s)); }
+static void sb_add(sbuf *b, const char *s)
+{
+    sb_addn(b, s, strlen(s));
+}
 
 /* Python str.isspace for one code point. */
 static int py_space(unsigned cp)
@@ -38,8 +42,11 @@ static int py_space(unsigned cp)
 static unsigned cp_at(const unsigned char *s, size_t n, size_t *k)
 {
     unsigned c = s[0];
-    size_t need = c < 0x80 ? 0 : c >= 0xC2 && c < 0xE0 ? 1 : c >= 0xE0 && c < 0xF0 ? 2
-                : c >= 0xF0 && c < 0xF5 ? 3 : 9;
+    size_t need = c < 0x80                ? 0
+                  : c >= 0xC2 && c < 0xE0 ? 1
+                  : c >= 0xE0 && c < 0xF0 ? 2
+                  : c >= 0xF0 && c < 0xF5 ? 3
+                                          : 9;
     *k = 1;
     if (need == 0) return c;
     if (need == 9 || need >= n) return 0xFFFFFFFFu;
@@ -94,9 +101,15 @@ static void remove_all(char *s, const char *old)
     *w = 0;
 }
 
-static const char *str(const char *s) { return s ? s : ""; }
+static const char *str(const char *s)
+{
+    return s ? s : "";
+}
 
-static int is_role(const reel_llm_chat_msg *m, const char *r) { return strcmp(m->role, r) == 0; }
+static int is_role(const reel_llm_chat_msg *m, const char *r)
+{
+    return strcmp(m->role, r) == 0;
+}
 
 /* Thinking from the markers: "if '/think' in content: on elif '/no_think' in content: off". */
 static int marker_thinking(const reel_llm_chat_msg *msgs, size_t n)
@@ -104,8 +117,10 @@ static int marker_thinking(const reel_llm_chat_msg *msgs, size_t n)
     int on = 1;
     for (size_t i = 0; i < n; i++) {
         if (!is_role(&msgs[i], "user") && !is_role(&msgs[i], "system")) continue;
-        if (strstr(str(msgs[i].content), "/think")) on = 1;
-        else if (strstr(str(msgs[i].content), "/no_think")) on = 0;
+        if (strstr(str(msgs[i].content), "/think"))
+            on = 1;
+        else if (strstr(str(msgs[i].content), "/no_think"))
+            on = 0;
     }
     return on;
 }
@@ -191,7 +206,8 @@ static void render_nemotron3(sbuf *b, const reel_llm_chat_msg *msgs, size_t n,
         }
     }
     if (p->add_generation_prompt)
-        sb_add(b, thinking ? "<|im_start|>assistant\n<think>\n" : "<|im_start|>assistant\n<think></think>");
+        sb_add(b, thinking ? "<|im_start|>assistant\n<think>\n"
+                           : "<|im_start|>assistant\n<think></think>");
 }
 
 /* content.replace('/think', '').replace('/no_think', '').strip() */
@@ -233,11 +249,14 @@ static void render_nano_v2(sbuf *b, const reel_llm_chat_msg *msgs, size_t n,
             sb_add(b, "\n");
             free(s);
         } else if (is_role(m, "tool")) {
-            if (i == first || !is_role(&msgs[i - 1], "tool")) sb_add(b, "<SPECIAL_11>User\n<TOOL_RESPONSE>[");
+            if (i == first || !is_role(&msgs[i - 1], "tool"))
+                sb_add(b, "<SPECIAL_11>User\n<TOOL_RESPONSE>[");
             sb_add(b, str(m->content));
             int next_tool = i + 1 < end && is_role(&msgs[i + 1], "tool");
-            if (next_tool) sb_add(b, ", ");
-            else sb_add(b, "]</TOOL_RESPONSE>");
+            if (next_tool)
+                sb_add(b, ", ");
+            else
+                sb_add(b, "]</TOOL_RESPONSE>");
         } else if (is_role(m, "assistant")) {
             /* content.split('</think>')[1] | default('', true) then strip */
             const char *c = str(m->content);
@@ -291,9 +310,12 @@ reel_llm_chat_format reel_llm_chat_detect(const char *t)
 const char *reel_llm_chat_format_name(reel_llm_chat_format f)
 {
     switch (f) {
-    case REEL_LLM_CHAT_NEMOTRON3: return "nemotron3";
-    case REEL_LLM_CHAT_NANO_V2: return "nano-v2";
-    default: return "unknown";
+    case REEL_LLM_CHAT_NEMOTRON3:
+        return "nemotron3";
+    case REEL_LLM_CHAT_NANO_V2:
+        return "nano-v2";
+    default:
+        return "unknown";
     }
 }
 
@@ -319,9 +341,28 @@ int reel_llm_chat_render(const reel_llm_chat_msg *msgs, size_t n, const reel_llm
     int thinking = p->enable_thinking < 0 ? marker_thinking(msgs, n) : p->enable_thinking != 0;
     sbuf b = {0};
     sb_add(&b, "");
-    if (p->format == REEL_LLM_CHAT_NEMOTRON3) render_nemotron3(&b, msgs, n, p, thinking);
-    else render_nano_v2(&b, msgs, n, p, thinking);
+    if (p->format == REEL_LLM_CHAT_NEMOTRON3)
+        render_nemotron3(&b, msgs, n, p, thinking);
+    else
+        render_nano_v2(&b, msgs, n, p, thinking);
     *out = b.p;
     if (len) *len = b.n;
     return 0;
+}
+
+int reel_llm_chat_stop_ids(reel_llm_chat_format f, const reel_llm_tokenizer *tok, int32_t *ids,
+                           int max)
+{
+    int32_t cand[2] = {reel_llm_tokenizer_eos(tok), -1};
+    if (f == REEL_LLM_CHAT_NEMOTRON3)
+        cand[1] = reel_llm_tokenizer_find(tok, "<|im_end|>");
+    else if (f == REEL_LLM_CHAT_NANO_V2)
+        cand[1] = reel_llm_tokenizer_find(tok, "<SPECIAL_12>");
+    int n = 0;
+    for (int i = 0; i < 2; i++) {
+        if (cand[i] < 0 || (i == 1 && cand[1] == cand[0])) continue;
+        if (n < max) ids[n] = cand[i];
+        n++;
+    }
+    return n;
 }

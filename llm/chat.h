@@ -24,6 +24,7 @@
 #define REEL_LLM_CHAT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,6 +69,14 @@ reel_llm_chat_format reel_llm_chat_format_parse(const char *name);
  * format or a message without a role. */
 int reel_llm_chat_render(const reel_llm_chat_msg *msgs, size_t n, const reel_llm_chat_params *p,
                          char **out, size_t *len);
+
+typedef struct reel_llm_tokenizer reel_llm_tokenizer; /* llm/tokenizer.h */
+
+/* Ids that end an assistant turn in format f (spec §5): the tokenizer's EOS and the turn-end
+ * token, `<|im_end|>` (Nemotron-3) or `<SPECIAL_12>` (Nano-v2), those the vocabulary has. Writes
+ * up to max ids to ids and returns how many there are. */
+int reel_llm_chat_stop_ids(reel_llm_chat_format f, const reel_llm_tokenizer *tok, int32_t *ids,
+                           int max);
 
 #ifdef __cplusplus
 }

@@ -19,18 +19,24 @@ typedef struct layer_weights {
     reel_llm_layer_kind kind;
     const float *norm; /* [H] block pre-norm (attn_norm) */
     /* Mamba-2 */
-    wmat ssm_in;             /* {H, 2Di+2GN+nh}: rows z | xBC | dt */
-    const float *conv_w;     /* [Dc][K] taps oldest first */
-    const float *conv_b;     /* [Dc] (may be NULL: no bias) */
-    const float *dt_bias;    /* [nh] */
-    const float *A;          /* [nh] = -exp(A_log) */
-    const float *D;          /* [nh] */
-    const float *ssm_norm;   /* [Di] gated grouped norm weight */
-    wmat ssm_out;            /* {Di, H} */
+    wmat ssm_in;           /* {H, 2Di+2GN+nh}: rows z | xBC | dt */
+    const float *conv_w;   /* [Dc][K] taps oldest first */
+    const float *conv_b;   /* [Dc] (may be NULL: no bias) */
+    const float *dt_bias;  /* [nh] */
+    const float *A;        /* [nh] = -exp(A_log) */
+    const float *D;        /* [nh] */
+    const float *ssm_norm; /* [Di] gated grouped norm weight */
+    wmat ssm_out;          /* {Di, H} */
     /* attention */
-    wmat q, k, v, o;         /* q {H, na*hd}, k/v {H, nkv*hd}, o {na*hd, H} */
+    wmat q, k, v, o; /* q {H, na*hd}, k/v {H, nkv*hd}, o {na*hd, H} */
     /* MLP */
-    wmat up, down;           /* up {H, F}, down {F, H} */
+    wmat up, down; /* up {H, F}, down {F, H} */
+    /* MoE (spec §6) */
+    wmat gate_inp;         /* {H, E} router, fp32 math */
+    const float *exp_bias; /* [E] score-correction bias (selection only), NULL = zeros */
+    wmat *up_exps;         /* [E] of {H, Fe} (views into a stacked {H, Fe, E} or per expert) */
+    wmat *down_exps;       /* [E] of {Fe, H} */
+    wmat up_sh, down_sh;   /* shared expert {H, Fs}, {Fs, H} (unset when Fs = 0) */
     /* index of this layer's state among the Mamba / attention layers, -1 if none */
     int ssm_idx, kv_idx;
 } layer_weights;
@@ -40,8 +46,11 @@ typedef struct model_config {
     int nh, P, Di, G, N, K, Dc, n_proj; /* n_proj = 2Di + 2GN + nh */
     int na, nkv, hd;
     int F;
+    int E, k_used, Fe, Fs; /* experts, experts per token, expert / shared widths */
+    float exp_scale;       /* routed_scaling_factor */
+    int exp_norm;          /* normalise the selected weights to sum 1 */
+    int n_moe;
     float eps;
-    int chunk_hint;
     int n_mamba, n_attn;
     int max_width; /* widest per-token scratch row any layer needs */
 } model_config;
@@ -50,11 +59,11 @@ struct reel_llm_model {
     reel_llm_desc *desc;
     model_config c;
     const reel_llm_hparams *hp;
-    wmat tok_embd;             /* {H, V}: row t is the embedding of token t */
-    const float *output_norm;  /* [H] */
-    wmat output;               /* {H, V} (token_embd when the file has no output.weight) */
-    layer_weights *layers;     /* [L] */
-    void **owned;              /* converted / realigned copies, freed with the model */
+    wmat tok_embd;            /* {H, V}: row t is the embedding of token t */
+    const float *output_norm; /* [H] */
+    wmat output;              /* {H, V} (token_embd when the file has no output.weight) */
+    layer_weights *layers;    /* [L] */
+    void **owned;             /* converted / realigned copies, freed with the model */
     int n_owned, cap_owned;
     reel_pool *pool;
     const reel_kernel_ops *k;
@@ -66,21 +75,30 @@ struct reel_llm_session {
     reel_dtype kv_type;
     int chunk, max_batch;
     /* recurrent state */
-    float **conv_state;   /* [n_mamba] -> [Dc][K-1] */
-    float **ssm_state;    /* [n_mamba] -> [nh][P][N] */
-    void **k_cache;       /* [n_attn] -> [n_ctx][nkv*hd] of kv_type */
+    float **conv_state; /* [n_mamba] -> [Dc][K-1] */
+    float **ssm_state;  /* [n_mamba] -> [nh][P][N] */
+    void **k_cache;     /* [n_attn] -> [n_ctx][nkv*hd] of kv_type */
     void **v_cache;
     /* scratch for one batch of up to max_batch tokens */
-    float *x;      /* [B][H] residual stream */
-    float *xn;     /* [B][H] normalized input of the block */
-    float *proj;   /* [B][max_width] in_proj / q|k|v / up output */
-    float *conv;   /* [B][Dc] conv output (x | B | C) */
-    float *dt;     /* [B][nh] */
-    float *y;      /* [B][max(Di, na*hd)] scan or attention output */
-    float *out;    /* [B][H] mixer output */
-    float *emb;    /* [H] one dequantized embedding row */
+    float *x;    /* [B][H] residual stream */
+    float *xn;   /* [B][H] normalized input of the block */
+    float *proj; /* [B][max_width] in_proj / q|k|v / up output */
+    float *conv; /* [B][Dc] conv output (x | B | C) */
+    float *dt;   /* [B][nh] */
+    float *y;    /* [B][max(Di, na*hd)] scan or attention output */
+    float *out;  /* [B][H] mixer output */
+    float *emb;  /* [H] one dequantized embedding row */
+    /* MoE scratch (NULL without MoE layers) */
+    float *router;    /* [B][E] router logits */
+    int32_t *sel;     /* [B][k_used] selected experts */
+    float *selw;      /* [B][k_used] their weights */
+    float *moe_x;     /* [B][H] inputs gathered for one expert */
+    float *moe_h;     /* [B][max(Fe, Fs)] */
+    float *moe_y;     /* [B][H] */
+    int64_t *moe_tok; /* [B] token of each gathered row */
+    float *moe_w;     /* [B] its routing weight */
     /* logits of the last decode */
-    float *logits;     /* [logits_cap][V] */
+    float *logits; /* [logits_cap][V] */
     int64_t logits_cap, n_logits;
 };
 

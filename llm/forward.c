@@ -6,6 +6,7 @@
 #include "llm/forward-impl.h"
 #include "core/core.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,8 +35,7 @@ static const reel_llm_tensor *need(reel_llm_model *m, const char *name)
 {
     const reel_llm_tensor *t = reel_llm_desc_tensor(m->desc, name);
     if (!t)
-        reel_set_error(REEL_EFORMAT, "%s: tensor %s is missing", reel_llm_desc_path(m->desc),
-                       name);
+        reel_set_error(REEL_EFORMAT, "%s: tensor %s is missing", reel_llm_desc_path(m->desc), name);
     return t;
 }
 
@@ -56,8 +56,7 @@ static const float *vec(reel_llm_model *m, const char *name, int64_t n, int opti
                        reel_llm_desc_path(m->desc), name, (long long)n_elements(t), (long long)n);
         return NULL;
     }
-    if (t->type == REEL_DTYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0)
-        return t->data;
+    if (t->type == REEL_DTYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) return t->data;
     float *copy = malloc((size_t)n * sizeof(float));
     if (!copy || !own(m, copy)) {
         free(copy);
@@ -83,18 +82,22 @@ static int mat(reel_llm_model *m, wmat *w, const char *name, int64_t n_in, int64
     if (!t) return reel_last_error_code();
     const char *path = reel_llm_desc_path(m->desc);
     if (t->n_dims > 2 || t->ne[0] != n_in || (t->n_dims == 2 ? t->ne[1] : 1) != n_out)
-        return reel_set_error(REEL_EFORMAT, "%s: tensor %s has shape {%lld, %lld}, expected "
-                              "{%lld, %lld}", path, name, (long long)t->ne[0],
+        return reel_set_error(REEL_EFORMAT,
+                              "%s: tensor %s has shape {%lld, %lld}, expected "
+                              "{%lld, %lld}",
+                              path, name, (long long)t->ne[0],
                               (long long)(t->n_dims > 1 ? t->ne[1] : 1), (long long)n_in,
                               (long long)n_out);
     if (!reel_kernels_dtype_supported(t->type))
-        return reel_set_error(REEL_EUNSUPPORTED, "%s: tensor %s: weight type %s is not supported "
-                              "yet (F32, F16, BF16, Q8_0, Q4_0 are)", path, name,
+        return reel_set_error(REEL_EUNSUPPORTED,
+                              "%s: tensor %s: weight type %s is not supported "
+                              "yet (F32, F16, BF16, Q8_0, Q4_0/1, Q5_0/1, IQ4_NL, Q2_K..Q6_K are)",
+                              path, name,
                               reel_dtype_name(t->type) ? reel_dtype_name(t->type) : "?");
     size_t rb = reel_dtype_row_bytes(t->type, n_in);
     if (!rb || t->nbytes < rb * (size_t)n_out)
-        return reel_set_error(REEL_EFORMAT, "%s: tensor %s: %zu bytes, too few for its shape",
-                              path, name, t->nbytes);
+        return reel_set_error(REEL_EFORMAT, "%s: tensor %s: %zu bytes, too few for its shape", path,
+                              name, t->nbytes);
     w->data = t->data;
     w->type = t->type;
     w->n_in = n_in;
@@ -111,10 +114,49 @@ static int mat(reel_llm_model *m, wmat *w, const char *name, int64_t n_in, int64
     return 0;
 }
 
+/* Experts stacked in one tensor {n_in, n_out, E}: E views of n_out rows each. */
+static int stacked(reel_llm_model *m, wmat *out, const char *name, int64_t n_in, int64_t n_out,
+                   int64_t E)
+{
+    const reel_llm_tensor *t = need(m, name);
+    if (!t) return reel_last_error_code();
+    const char *path = reel_llm_desc_path(m->desc);
+    if (t->n_dims != 3 || t->ne[0] != n_in || t->ne[1] != n_out || t->ne[2] != E)
+        return reel_set_error(REEL_EFORMAT,
+                              "%s: tensor %s has the wrong shape for %lld experts "
+                              "of {%lld, %lld}",
+                              path, name, (long long)E, (long long)n_in, (long long)n_out);
+    if (!reel_kernels_dtype_supported(t->type))
+        return reel_set_error(REEL_EUNSUPPORTED, "%s: tensor %s: weight type %s is not supported",
+                              path, name,
+                              reel_dtype_name(t->type) ? reel_dtype_name(t->type) : "?");
+    const size_t rb = reel_dtype_row_bytes(t->type, n_in);
+    if (!rb || t->nbytes < rb * (size_t)n_out * (size_t)E)
+        return reel_set_error(REEL_EFORMAT, "%s: tensor %s: too few bytes for its shape", path,
+                              name);
+    const uint8_t *base = t->data;
+    if (t->type == REEL_DTYPE_F32 && ((uintptr_t)base % sizeof(float)) != 0) {
+        uint8_t *copy = malloc(rb * (size_t)n_out * (size_t)E);
+        if (!copy || !own(m, copy)) {
+            free(copy);
+            return reel_set_error(REEL_ENOMEM, "%s: no memory for tensor %s", path, name);
+        }
+        memcpy(copy, base, rb * (size_t)n_out * (size_t)E);
+        base = copy;
+    }
+    for (int64_t j = 0; j < E; j++) {
+        out[j].data = base + (size_t)j * rb * (size_t)n_out;
+        out[j].type = t->type;
+        out[j].n_in = n_in;
+        out[j].n_out = n_out;
+    }
+    return 0;
+}
+
 static int bad_hparam(reel_llm_model *m, const char *what)
 {
-    return reel_set_error(REEL_EFORMAT, "%s: bad hyper-parameters: %s",
-                          reel_llm_desc_path(m->desc), what);
+    return reel_set_error(REEL_EFORMAT, "%s: bad hyper-parameters: %s", reel_llm_desc_path(m->desc),
+                          what);
 }
 
 static int check_config(reel_llm_model *m)
@@ -127,19 +169,24 @@ static int check_config(reel_llm_model *m)
     c->na = hp->n_head, c->nkv = hp->n_head_kv, c->hd = hp->head_dim;
     c->F = hp->n_ff;
     c->eps = hp->norm_eps > 0 ? hp->norm_eps : 1e-5f;
-    c->chunk_hint = hp->ssm_chunk_size;
     if (c->L < 1 || c->H < 1 || c->V < 1) return bad_hparam(m, "no layers, width or vocabulary");
     if (c->H > (1 << 20) || c->V > (1 << 24) || c->L > 4096)
         return bad_hparam(m, "sizes out of range");
     for (int l = 0; l < c->L; l++) {
         switch (hp->layer_kind[l]) {
-        case REEL_LLM_LAYER_MAMBA: c->n_mamba++; break;
-        case REEL_LLM_LAYER_ATTN: c->n_attn++; break;
-        case REEL_LLM_LAYER_MLP: break;
+        case REEL_LLM_LAYER_MAMBA:
+            c->n_mamba++;
+            break;
+        case REEL_LLM_LAYER_ATTN:
+            c->n_attn++;
+            break;
+        case REEL_LLM_LAYER_MLP:
+            break;
         case REEL_LLM_LAYER_MOE:
-            return reel_set_error(REEL_EUNSUPPORTED, "%s: layer %d is a MoE block, which this "
-                                  "engine does not run yet", reel_llm_desc_path(m->desc), l);
-        default: return bad_hparam(m, "unknown layer kind");
+            c->n_moe++;
+            break;
+        default:
+            return bad_hparam(m, "unknown layer kind");
         }
     }
     c->max_width = c->H;
@@ -148,8 +195,9 @@ static int check_config(reel_llm_model *m)
             return bad_hparam(m, "Mamba sizes (heads, head dim, groups, state, conv) must be > 0");
         if (c->nh % c->G) return bad_hparam(m, "Mamba heads are not a multiple of the groups");
         if (c->K > 64) return bad_hparam(m, "conv kernel longer than 64 taps");
-        if ((int64_t)c->nh * c->P > (1 << 22) || (int64_t)c->G * c->N > (1 << 22))
-            return bad_hparam(m, "Mamba sizes out of range");
+        if ((int64_t)c->nh * c->P > (1 << 22) || (int64_t)c->G * c->N > (1 << 22) ||
+            (int64_t)c->nh * c->P * c->N > (1 << 28))
+            return bad_hparam(m, "Mamba sizes out of range (SSM state over 1 GiB per layer)");
         c->Di = c->nh * c->P; /* never expand * H (spec §7.3) */
         if (hp->ssm_d_inner && hp->ssm_d_inner != c->Di)
             return bad_hparam(m, "ssm inner size differs from heads x head dim");
@@ -163,6 +211,25 @@ static int check_config(reel_llm_model *m)
         if ((int64_t)c->na * c->hd > (1 << 22)) return bad_hparam(m, "attention too wide");
         int qkv = (c->na + 2 * c->nkv) * c->hd;
         if (qkv > c->max_width) c->max_width = qkv;
+    }
+    if (c->n_moe) {
+        c->E = hp->n_expert, c->k_used = hp->n_expert_used;
+        c->Fe = hp->n_ff_exp, c->Fs = hp->n_ff_shexp;
+        c->exp_scale = hp->expert_weights_scale > 0 ? hp->expert_weights_scale : 1.0f;
+        c->exp_norm = hp->expert_weights_norm;
+        if (c->E < 1 || c->E > 4096 || c->k_used < 1 || c->k_used > c->E || c->Fe < 1 ||
+            c->Fe > (1 << 24) || c->Fs < 0 || c->Fs > (1 << 24))
+            return bad_hparam(m, "MoE sizes (experts, experts per token, widths) out of range");
+        if (c->E > c->max_width) c->max_width = c->E;
+    }
+    if (c->n_moe) {
+        c->E = hp->n_expert, c->k_used = hp->n_expert_used;
+        c->Fe = hp->n_ff_exp, c->Fs = hp->n_ff_shexp;
+        c->exp_scale = hp->expert_weights_scale > 0 ? hp->expert_weights_scale : 1.0f;
+        c->exp_norm = hp->expert_weights_norm;
+        if (c->E < 1 || c->E > 4096 || c->k_used < 1 || c->k_used > c->E || c->Fe < 1 ||
+            c->Fe > (1 << 24) || c->Fs < 0 || c->Fs > (1 << 24))
+            return bad_hparam(m, "MoE sizes (experts, experts per token, widths) out of range");
     }
     if (c->F < 0 || c->F > (1 << 24)) return bad_hparam(m, "MLP width out of range");
     if (c->F > c->max_width) c->max_width = c->F;
@@ -186,7 +253,8 @@ static int load_layer(reel_llm_model *m, int l, int *ssm_idx, int *kv_idx)
         if ((rc = mat(m, &w->ssm_out, NAME("ssm_out.weight"), c->Di, c->H)) < 0) return rc;
         if (!(w->conv_w = vec(m, NAME("ssm_conv1d.weight"), (int64_t)c->Dc * c->K, 0)) ||
             !(w->dt_bias = vec(m, NAME("ssm_dt.bias"), c->nh, 0)) ||
-            !(w->A = vec(m, NAME("ssm_a"), c->nh, 0)) || !(w->D = vec(m, NAME("ssm_d"), c->nh, 0)) ||
+            !(w->A = vec(m, NAME("ssm_a"), c->nh, 0)) ||
+            !(w->D = vec(m, NAME("ssm_d"), c->nh, 0)) ||
             !(w->ssm_norm = vec(m, NAME("ssm_norm.weight"), c->Di, 0)))
             return reel_last_error_code();
         w->conv_b = vec(m, NAME("ssm_conv1d.bias"), c->Dc, 1);
@@ -206,6 +274,35 @@ static int load_layer(reel_llm_model *m, int l, int *ssm_idx, int *kv_idx)
             (rc = mat(m, &w->down, NAME("ffn_down.weight"), c->F, c->H)) < 0)
             return rc;
         break;
+    case REEL_LLM_LAYER_MOE: {
+        if ((rc = mat(m, &w->gate_inp, NAME("ffn_gate_inp.weight"), c->H, c->E)) < 0) return rc;
+        w->exp_bias = vec(m, NAME("exp_probs_b.bias"), c->E, 1);
+        if (!w->exp_bias && reel_llm_desc_tensor(m->desc, name)) return reel_last_error_code();
+        w->up_exps = own(m, reel_xcalloc((size_t)c->E, sizeof(wmat)));
+        w->down_exps = own(m, reel_xcalloc((size_t)c->E, sizeof(wmat)));
+        if (!w->up_exps || !w->down_exps)
+            return reel_set_error(REEL_ENOMEM, "layer %d: no memory for the expert table", l);
+        if (reel_llm_desc_tensor(m->desc, NAME("ffn_up_exps.weight"))) {
+            /* stacked {H, Fe, E} / {Fe, H, E}: expert j is the j-th slab of n_out rows */
+            if ((rc = stacked(m, w->up_exps, name, c->H, c->Fe, c->E)) < 0 ||
+                (rc = stacked(m, w->down_exps, NAME("ffn_down_exps.weight"), c->Fe, c->H, c->E)) <
+                    0)
+                return rc;
+        } else {
+            for (int j = 0; j < c->E; j++) {
+                char en[96];
+                snprintf(en, sizeof en, "blk.%d.ffn_up_exps.%d.weight", l, j);
+                if ((rc = mat(m, &w->up_exps[j], en, c->H, c->Fe)) < 0) return rc;
+                snprintf(en, sizeof en, "blk.%d.ffn_down_exps.%d.weight", l, j);
+                if ((rc = mat(m, &w->down_exps[j], en, c->Fe, c->H)) < 0) return rc;
+            }
+        }
+        if (c->Fs > 0 &&
+            ((rc = mat(m, &w->up_sh, NAME("ffn_up_shexp.weight"), c->H, c->Fs)) < 0 ||
+             (rc = mat(m, &w->down_sh, NAME("ffn_down_shexp.weight"), c->Fs, c->H)) < 0))
+            return rc;
+        break;
+    }
     default:
         return bad_hparam(m, "unknown layer kind");
     }
@@ -317,19 +414,30 @@ static int mamba_block(reel_llm_session *s, const layer_weights *w, int64_t T)
     k->unary(REEL_UNARY_SOFTPLUS, s->dt, s->dt, T * c->nh);
     /* 4-6. selective scan: y [T][Di] from x = conv[.., 0:Di), B, C (group h / (nh/G)) */
     reel_ssm_args a = {
-        .T = T, .nh = c->nh, .P = c->P, .N = c->N, .G = c->G,
-        .x = s->conv, .x_stride = c->Dc,
-        .B = s->conv + c->Di, .C = s->conv + c->Di + (int64_t)c->G * c->N, .bc_stride = c->Dc,
-        .dt = s->dt, .A = w->A, .D = w->D,
-        .state = s->ssm_state[w->ssm_idx], .y = s->y, .chunk = s->chunk,
+        .T = T,
+        .nh = c->nh,
+        .P = c->P,
+        .N = c->N,
+        .G = c->G,
+        .x = s->conv,
+        .x_stride = c->Dc,
+        .B = s->conv + c->Di,
+        .C = s->conv + c->Di + (int64_t)c->G * c->N,
+        .bc_stride = c->Dc,
+        .dt = s->dt,
+        .A = w->A,
+        .D = w->D,
+        .state = s->ssm_state[w->ssm_idx],
+        .y = s->y,
+        .chunk = s->chunk,
     };
     if (T == 1 || s->chunk <= 1)
         k->ssm_scan(pool, &a);
     else
         k->ssm_chunked(pool, &a);
     /* 7. y = w_norm * groupnorm(y * silu(z)), groups of Di/G */
-    k->gated_rmsnorm(s->y, c->Di, s->y, c->Di, s->proj, c->n_proj, w->ssm_norm, c->Di,
-                     c->Di / c->G, T, c->eps);
+    k->gated_rmsnorm(s->y, c->Di, s->y, c->Di, s->proj, c->n_proj, w->ssm_norm, c->Di, c->Di / c->G,
+                     T, c->eps);
     /* 8. out [T][H] */
     return mm(s, s->out, &w->ssm_out, s->y, T);
 }
@@ -367,8 +475,17 @@ static int attention_block(reel_llm_session *s, const layer_weights *w, int64_t 
         kv_store(vc, s->kv_type, s->pos + t, kw, q + t * stride + qw + kw);
     }
     reel_attn_args a = {
-        .T = T, .pos0 = s->pos, .na = c->na, .nkv = c->nkv, .hd = c->hd,
-        .q = q, .q_stride = stride, .k = kc, .v = vc, .kv_type = s->kv_type, .out = s->y,
+        .T = T,
+        .pos0 = s->pos,
+        .na = c->na,
+        .nkv = c->nkv,
+        .hd = c->hd,
+        .q = q,
+        .q_stride = stride,
+        .k = kc,
+        .v = vc,
+        .kv_type = s->kv_type,
+        .out = s->y,
     };
     s->m->k->attention(s->m->pool, &a);
     return mm(s, s->out, &w->o, s->y, T);
@@ -382,6 +499,71 @@ static int mlp_block(reel_llm_session *s, const layer_weights *w, int64_t T)
     if ((rc = mm(s, s->proj, &w->up, s->xn, T)) < 0) return rc;
     s->m->k->unary(REEL_UNARY_RELU2, s->proj, s->proj, T * c->F);
     return mm(s, s->out, &w->down, s->proj, T);
+}
+
+/* Mixture of experts, spec §6: sigmoid router in fp32, top-k by score + correction bias,
+ * weights from the unbiased scores (normalised, scaled), relu2 experts, plus the shared expert.
+ * Experts run on the tokens routed to them as one batch, in ascending expert order, and each
+ * token accumulates its experts in that order (as transformers does), then the shared one. */
+static int moe_block(reel_llm_session *s, const layer_weights *w, int64_t T)
+{
+    const model_config *c = &s->m->c;
+    const reel_kernel_ops *k = s->m->k;
+    const int E = c->E, K = c->k_used;
+    int rc;
+    if ((rc = mm(s, s->router, &w->gate_inp, s->xn, T)) < 0) return rc;
+    for (int64_t t = 0; t < T; t++) {
+        const float *r = s->router + t * E;
+        int32_t *sel = s->sel + t * K;
+        float *sw = s->selw + t * K;
+        /* k best by sigmoid(r) + bias, lowest id first among equals */
+        for (int j = 0; j < K; j++) sel[j] = -1;
+        for (int e = 0; e < E; e++) {
+            const float sc = 1.0f / (1.0f + expf(-r[e]));
+            const float ch = sc + (w->exp_bias ? w->exp_bias[e] : 0.0f);
+            int pos = K;
+            while (pos > 0 && (sel[pos - 1] < 0 || ch > sw[pos - 1])) pos--;
+            if (pos == K) continue;
+            for (int j = K - 1; j > pos; j--) sel[j] = sel[j - 1], sw[j] = sw[j - 1];
+            sel[pos] = e, sw[pos] = ch;
+        }
+        float sum = 0;
+        for (int j = 0; j < K; j++) {
+            sw[j] = 1.0f / (1.0f + expf(-r[sel[j]])); /* the unbiased score */
+            sum += sw[j];
+        }
+        for (int j = 0; j < K; j++) {
+            if (c->exp_norm) sw[j] /= sum + 1e-20f;
+            sw[j] *= c->exp_scale;
+        }
+    }
+    memset(s->out, 0, (size_t)T * (size_t)c->H * sizeof(float));
+    for (int e = 0; e < E; e++) {
+        int64_t n = 0;
+        for (int64_t t = 0; t < T; t++)
+            for (int j = 0; j < K; j++)
+                if (s->sel[t * K + j] == e) {
+                    memcpy(s->moe_x + n * c->H, s->xn + t * c->H, (size_t)c->H * sizeof(float));
+                    s->moe_tok[n] = t;
+                    s->moe_w[n++] = s->selw[t * K + j];
+                }
+        if (!n) continue;
+        if ((rc = mm(s, s->moe_h, &w->up_exps[e], s->moe_x, n)) < 0) return rc;
+        k->unary(REEL_UNARY_RELU2, s->moe_h, s->moe_h, n * c->Fe);
+        if ((rc = mm(s, s->moe_y, &w->down_exps[e], s->moe_h, n)) < 0) return rc;
+        for (int64_t i = 0; i < n; i++) {
+            float *o = s->out + s->moe_tok[i] * c->H;
+            const float *y = s->moe_y + i * c->H;
+            for (int h = 0; h < c->H; h++) o[h] += y[h] * s->moe_w[i];
+        }
+    }
+    if (c->Fs > 0) {
+        if ((rc = mm(s, s->moe_h, &w->up_sh, s->xn, T)) < 0) return rc;
+        k->unary(REEL_UNARY_RELU2, s->moe_h, s->moe_h, T * c->Fs);
+        if ((rc = mm(s, s->moe_y, &w->down_sh, s->moe_h, T)) < 0) return rc;
+        for (int64_t i = 0; i < T * c->H; i++) s->out[i] += s->moe_y[i];
+    }
+    return 0;
 }
 
 int reeli_forward_batch(reel_llm_session *s, const int32_t *tokens, int64_t T, int want_all,
@@ -403,10 +585,20 @@ int reeli_forward_batch(reel_llm_session *s, const int32_t *tokens, int64_t T, i
         const layer_weights *w = &m->layers[l];
         k->rmsnorm(s->xn, s->x, w->norm, c->H, T, c->eps);
         switch (w->kind) {
-        case REEL_LLM_LAYER_MAMBA: rc = mamba_block(s, w, T); break;
-        case REEL_LLM_LAYER_ATTN: rc = attention_block(s, w, T); break;
-        case REEL_LLM_LAYER_MLP: rc = mlp_block(s, w, T); break;
-        default: rc = reel_set_error(REEL_EUNSUPPORTED, "layer %d: unsupported kind", l);
+        case REEL_LLM_LAYER_MAMBA:
+            rc = mamba_block(s, w, T);
+            break;
+        case REEL_LLM_LAYER_ATTN:
+            rc = attention_block(s, w, T);
+            break;
+        case REEL_LLM_LAYER_MLP:
+            rc = mlp_block(s, w, T);
+            break;
+        case REEL_LLM_LAYER_MOE:
+            rc = moe_block(s, w, T);
+            break;
+        default:
+            rc = reel_set_error(REEL_EUNSUPPORTED, "layer %d: unsupported kind", l);
         }
         if (rc < 0) return reel_error_prefix("layer %d", l);
         for (int64_t i = 0; i < T * c->H; i++) s->x[i] += s->out[i];

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_NEST 8              /* arrays of arrays, deeper than any real file */
-#define MAX_KEY_LEN 65535
+#define MAX_NEST     8 /* arrays of arrays, deeper than any real file */
+#define MAX_KEY_LEN  65535
 #define MAX_NAME_LEN 1024
 
 struct reel_gguf {
@@ -26,12 +26,12 @@ struct reel_gguf {
     size_t alignment;
     uint64_t data_offset;
     int64_t n_kv, n_tensors;
-    char **keys;              /* [n_kv] */
-    reel_gguf_value *values;  /* [n_kv] */
-    int64_t *key_order;       /* [n_kv] indices sorted by key */
+    char **keys;             /* [n_kv] */
+    reel_gguf_value *values; /* [n_kv] */
+    int64_t *key_order;      /* [n_kv] indices sorted by key */
     reel_gguf_tensor *tensors;
-    int64_t *name_order;      /* [n_tensors] indices sorted by name */
-    reel_arena *arena;        /* strings and array items */
+    int64_t *name_order; /* [n_tensors] indices sorted by name */
+    reel_arena *arena;   /* strings and array items */
 };
 
 /* ---- helpers ---------------------------------------------------------------------------- */
@@ -40,9 +40,9 @@ static const struct {
     const char *name;
     size_t size;
 } TYPES[REEL_GGUF_TYPE_COUNT] = {
-    {"UINT8", 1}, {"INT8", 1},  {"UINT16", 2}, {"INT16", 2}, {"UINT32", 4},
-    {"INT32", 4}, {"FLOAT32", 4}, {"BOOL", 1}, {"STRING", 0}, {"ARRAY", 0},
-    {"UINT64", 8}, {"INT64", 8}, {"FLOAT64", 8},
+    {"UINT8", 1},  {"INT8", 1},    {"UINT16", 2},  {"INT16", 2},  {"UINT32", 4},
+    {"INT32", 4},  {"FLOAT32", 4}, {"BOOL", 1},    {"STRING", 0}, {"ARRAY", 0},
+    {"UINT64", 8}, {"INT64", 8},   {"FLOAT64", 8},
 };
 
 const char *reel_gguf_type_name(int type)
@@ -99,10 +99,18 @@ static void decode_scalar(reel_gguf_value *v, const uint8_t *p)
 {
     uint64_t raw = load_le(p, TYPES[v->type].size);
     switch (v->type) {
-    case REEL_GGUF_TYPE_INT8: v->i64 = (int8_t)raw; break;
-    case REEL_GGUF_TYPE_INT16: v->i64 = (int16_t)raw; break;
-    case REEL_GGUF_TYPE_INT32: v->i64 = (int32_t)raw; break;
-    case REEL_GGUF_TYPE_INT64: v->i64 = (int64_t)raw; break;
+    case REEL_GGUF_TYPE_INT8:
+        v->i64 = (int8_t)raw;
+        break;
+    case REEL_GGUF_TYPE_INT16:
+        v->i64 = (int16_t)raw;
+        break;
+    case REEL_GGUF_TYPE_INT32:
+        v->i64 = (int32_t)raw;
+        break;
+    case REEL_GGUF_TYPE_INT64:
+        v->i64 = (int64_t)raw;
+        break;
     case REEL_GGUF_TYPE_FLOAT32: {
         uint32_t b = (uint32_t)raw;
         float f;
@@ -110,9 +118,15 @@ static void decode_scalar(reel_gguf_value *v, const uint8_t *p)
         v->f64 = f;
         break;
     }
-    case REEL_GGUF_TYPE_FLOAT64: memcpy(&v->f64, &raw, 8); break;
-    case REEL_GGUF_TYPE_BOOL: v->u64 = raw != 0; break;
-    default: v->u64 = raw; break;
+    case REEL_GGUF_TYPE_FLOAT64:
+        memcpy(&v->f64, &raw, 8);
+        break;
+    case REEL_GGUF_TYPE_BOOL:
+        v->u64 = raw != 0;
+        break;
+    default:
+        v->u64 = raw;
+        break;
     }
 }
 
@@ -122,7 +136,9 @@ static int scalar_int(const reel_gguf_value *v, int64_t *out)
     case REEL_GGUF_TYPE_INT8:
     case REEL_GGUF_TYPE_INT16:
     case REEL_GGUF_TYPE_INT32:
-    case REEL_GGUF_TYPE_INT64: *out = v->i64; return 0;
+    case REEL_GGUF_TYPE_INT64:
+        *out = v->i64;
+        return 0;
     case REEL_GGUF_TYPE_UINT8:
     case REEL_GGUF_TYPE_UINT16:
     case REEL_GGUF_TYPE_UINT32:
@@ -198,6 +214,7 @@ typedef struct cursor {
     size_t size, pos;
     const char *name;
     reel_arena *arena;
+    const char *key; /* the key whose value is being read, for messages; NULL otherwise */
 } cursor;
 
 static int fail_at(const cursor *c, size_t at, const char *fmt, ...)
@@ -209,6 +226,9 @@ static int fail_at(const cursor *c, size_t at, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (c->key)
+        return reel_set_error(REEL_EFORMAT, "%s: key '%s': %s, at offset %zu", c->name, c->key, msg,
+                              at);
     return reel_set_error(REEL_EFORMAT, "%s: %s, at offset %zu", c->name, msg, at);
 }
 
@@ -275,11 +295,9 @@ static int rd_array(cursor *c, reel_gguf_value *v, int depth)
     if (et == REEL_GGUF_TYPE_ARRAY && depth >= MAX_NEST)
         return fail_at(c, at, "arrays nested more than %d deep", MAX_NEST);
     /* Smallest encoding of one element: bounds n by the bytes left. */
-    size_t min = et == REEL_GGUF_TYPE_STRING ? 8 : et == REEL_GGUF_TYPE_ARRAY ? 12
-                                                                             : TYPES[et].size;
+    size_t min = et == REEL_GGUF_TYPE_STRING ? 8 : et == REEL_GGUF_TYPE_ARRAY ? 12 : TYPES[et].size;
     if (n > left(c) / min)
-        return fail_at(c, at,
-                       "array of %" PRIu64 " %s values cannot fit in the %zu bytes left", n,
+        return fail_at(c, at, "array of %" PRIu64 " %s values cannot fit in the %zu bytes left", n,
                        TYPES[et].name, left(c));
     v->arr_type = (reel_gguf_type)et;
     v->n = n;
@@ -292,6 +310,37 @@ static int rd_array(cursor *c, reel_gguf_value *v, int depth)
     if (n) {
         items = reel_arena_alloc(c->arena, (size_t)n * sizeof *items);
         if (!items) return reel_error_prefix("%s", c->name);
+    }
+    if (et == REEL_GGUF_TYPE_STRING && n) {
+        /* Vocabularies hold ~10^5 short strings: measure them first (checking every length),
+         * then copy them all into one block instead of one arena allocation each. */
+        size_t save = c->pos, total = 0;
+        for (uint64_t j = 0; j < n; j++) {
+            size_t at = c->pos;
+            uint64_t len;
+            if (rd_u64(c, &len, "a string") < 0) return REEL_EFORMAT;
+            if (len > left(c))
+                return fail_at(c, at,
+                               "a string length %" PRIu64 " exceeds the %zu bytes left "
+                               "in the file",
+                               len, left(c));
+            c->pos += (size_t)len;
+            total += (size_t)len + 1; /* <= file size + n, no overflow */
+        }
+        char *blob = reel_arena_alloc(c->arena, total);
+        if (!blob) return reel_error_prefix("%s", c->name);
+        c->pos = save;
+        for (uint64_t j = 0; j < n; j++) {
+            size_t len = (size_t)load_le(c->p + c->pos, 8);
+            c->pos += 8;
+            memcpy(blob, c->p + c->pos, len);
+            blob[len] = 0;
+            c->pos += len;
+            items[j] = (reel_gguf_value){.type = REEL_GGUF_TYPE_STRING, .n = len, .str = blob};
+            blob += len + 1;
+        }
+        v->items = items;
+        return 0;
     }
     for (uint64_t j = 0; j < n; j++) {
         memset(&items[j], 0, sizeof items[j]);
@@ -385,12 +434,12 @@ static int rd_tensor_info(cursor *c, reel_gguf_tensor *t)
     t->type = (reel_dtype)type;
     size_t row = reel_dtype_row_bytes((int)type, t->ne[0]);
     if (row == 0)
-        return fail_at(c, at, "tensor '%s': row of %" PRId64 " elements is not a whole number of "
-                              "%s blocks (%d)",
+        return fail_at(c, at,
+                       "tensor '%s': row of %" PRId64 " elements is not a whole number of "
+                       "%s blocks (%d)",
                        t->name, t->ne[0], reel_dtype_name((int)type), reel_dtype_block((int)type));
     uint64_t rows = total / (uint64_t)t->ne[0];
-    if (rows > SIZE_MAX / row)
-        return fail_at(c, at, "tensor '%s': size overflows", t->name);
+    if (rows > SIZE_MAX / row) return fail_at(c, at, "tensor '%s': size overflows", t->name);
     t->nbytes = row * (size_t)rows;
     if (rd_u64(c, &t->offset, "a tensor's offset") < 0) return REEL_EFORMAT;
     return 0;
@@ -398,7 +447,7 @@ static int rd_tensor_info(cursor *c, reel_gguf_tensor *t)
 
 static reel_gguf *parse(reel_gguf *g)
 {
-    cursor c = {g->base, g->size, 0, g->name, g->arena};
+    cursor c = {g->base, g->size, 0, g->name, g->arena, NULL};
     /* header */
     if (g->size < 4 || memcmp(g->base, REEL_GGUF_MAGIC, 4) != 0) {
         if (g->size < 4)
@@ -411,8 +460,9 @@ static reel_gguf *parse(reel_gguf *g)
     c.pos = 4;
     if (rd_u32(&c, &g->version, "the version") < 0) goto fail;
     if (g->version != 2 && g->version != 3) {
-        reel_set_error(REEL_EUNSUPPORTED, "%s: GGUF version %u is not supported (2 and 3 are), "
-                                          "at offset 4",
+        reel_set_error(REEL_EUNSUPPORTED,
+                       "%s: GGUF version %u is not supported (2 and 3 are), "
+                       "at offset 4",
                        g->name, g->version);
         goto fail;
     }
@@ -463,10 +513,9 @@ static reel_gguf *parse(reel_gguf *g)
             fail_at(&c, at_type, "key '%s': unknown value type %u", key, type);
             goto fail;
         }
-        if (rd_value(&c, &g->values[i], type, 0) < 0) {
-            reel_error_prefix("key '%s'", key);
-            goto fail;
-        }
+        c.key = key;
+        if (rd_value(&c, &g->values[i], type, 0) < 0) goto fail;
+        c.key = NULL;
         if (strcmp(key, "general.alignment") == 0) {
             const reel_gguf_value *v = &g->values[i];
             if (v->type != REEL_GGUF_TYPE_UINT32 || v->u64 == 0 || (v->u64 & (v->u64 - 1))) {
@@ -489,8 +538,7 @@ static reel_gguf *parse(reel_gguf *g)
         if (rd_tensor_info(&c, &g->tensors[i]) < 0) goto fail;
     sorted_index(g, g->name_order, g->n_tensors, cmp_name);
     for (int64_t i = 1; i < g->n_tensors; i++)
-        if (strcmp(g->tensors[g->name_order[i - 1]].name,
-                   g->tensors[g->name_order[i]].name) == 0) {
+        if (strcmp(g->tensors[g->name_order[i - 1]].name, g->tensors[g->name_order[i]].name) == 0) {
             reel_set_error(REEL_EFORMAT, "%s: tensor '%s': duplicate name", g->name,
                            g->tensors[g->name_order[i]].name);
             goto fail;
@@ -508,14 +556,16 @@ static reel_gguf *parse(reel_gguf *g)
     for (int64_t i = 0; i < g->n_tensors; i++) {
         reel_gguf_tensor *t = &g->tensors[i];
         if (t->offset % g->alignment) {
-            reel_set_error(REEL_EFORMAT, "%s: tensor '%s': data offset %" PRIu64
-                                         " is not a multiple of the alignment %zu",
+            reel_set_error(REEL_EFORMAT,
+                           "%s: tensor '%s': data offset %" PRIu64
+                           " is not a multiple of the alignment %zu",
                            g->name, t->name, t->offset, g->alignment);
             goto fail;
         }
         if (t->offset > data_size || t->nbytes > data_size - t->offset) {
-            reel_set_error(REEL_EFORMAT, "%s: tensor '%s': data (%zu bytes at offset %" PRIu64
-                                         ") lies past the end of the file (%zu bytes)",
+            reel_set_error(REEL_EFORMAT,
+                           "%s: tensor '%s': data (%zu bytes at offset %" PRIu64
+                           ") lies past the end of the file (%zu bytes)",
                            g->name, t->name, t->nbytes, ds + t->offset, g->size);
             goto fail;
         }
@@ -528,8 +578,8 @@ static reel_gguf *parse(reel_gguf *g)
         for (int64_t i = 1; i < g->n_tensors; i++) {
             const reel_gguf_tensor *a = &g->tensors[by_off[i - 1]], *b = &g->tensors[by_off[i]];
             if (a->offset + a->nbytes > b->offset) {
-                reel_set_error(REEL_EFORMAT, "%s: tensor '%s': data overlaps tensor '%s'",
-                               g->name, b->name, a->name);
+                reel_set_error(REEL_EFORMAT, "%s: tensor '%s': data overlaps tensor '%s'", g->name,
+                               b->name, a->name);
                 free(by_off);
                 goto fail;
             }
@@ -701,7 +751,7 @@ typedef struct wtensor {
 } wtensor;
 
 struct reel_gguf_writer {
-    buf kv;        /* serialised metadata pairs */
+    buf kv; /* serialised metadata pairs */
     uint64_t n_kv;
     char **keys;
     wtensor *tensors;
@@ -751,10 +801,9 @@ static int put_value(buf *b, const reel_gguf_value *v, int depth)
         }
         for (uint64_t j = 0; j < v->n; j++) {
             if (v->items[j].type != v->arr_type)
-                return reel_set_error(REEL_EINVAL, "gguf writer: array item %" PRIu64
-                                                   " is %s, the array holds %s",
-                                      j, reel_gguf_type_name(v->items[j].type),
-                                      reel_gguf_type_name(v->arr_type));
+                return reel_set_error(
+                    REEL_EINVAL, "gguf writer: array item %" PRIu64 " is %s, the array holds %s", j,
+                    reel_gguf_type_name(v->items[j].type), reel_gguf_type_name(v->arr_type));
             int rc = put_value(b, &v->items[j], depth + 1);
             if (rc < 0) return rc;
         }
@@ -853,8 +902,8 @@ int reel_gguf_writer_set_array(reel_gguf_writer *w, const char *key, reel_gguf_t
     return reel_gguf_writer_set(w, key, &v);
 }
 
-int reel_gguf_writer_set_array_str(reel_gguf_writer *w, const char *key,
-                                   const char *const *strs, uint64_t n)
+int reel_gguf_writer_set_array_str(reel_gguf_writer *w, const char *key, const char *const *strs,
+                                   uint64_t n)
 {
     reel_gguf_value *items = reel_xcalloc(n ? (size_t)n : 1, sizeof *items);
     for (uint64_t j = 0; j < n; j++) {
@@ -862,22 +911,21 @@ int reel_gguf_writer_set_array_str(reel_gguf_writer *w, const char *key,
         items[j].str = strs[j];
         items[j].n = strlen(strs[j]);
     }
-    reel_gguf_value v = {.type = REEL_GGUF_TYPE_ARRAY, .arr_type = REEL_GGUF_TYPE_STRING, .n = n,
-                         .items = items};
+    reel_gguf_value v = {
+        .type = REEL_GGUF_TYPE_ARRAY, .arr_type = REEL_GGUF_TYPE_STRING, .n = n, .items = items};
     int rc = reel_gguf_writer_set(w, key, &v);
     free(items);
     return rc;
 }
 
-int reel_gguf_writer_add_tensor(reel_gguf_writer *w, const char *name, reel_dtype type,
-                                int n_dims, const int64_t *ne, const void *data, size_t nbytes)
+int reel_gguf_writer_add_tensor(reel_gguf_writer *w, const char *name, reel_dtype type, int n_dims,
+                                const int64_t *ne, const void *data, size_t nbytes)
 {
     size_t len = strlen(name);
     if (len == 0 || len > MAX_NAME_LEN || !reel_utf8_valid(name, len))
         return reel_set_error(REEL_EINVAL, "gguf writer: invalid tensor name '%s'", name);
     if (n_dims < 1 || n_dims > REEL_GGUF_MAX_DIMS)
-        return reel_set_error(REEL_EINVAL, "gguf writer: tensor '%s': %d dimensions", name,
-                              n_dims);
+        return reel_set_error(REEL_EINVAL, "gguf writer: tensor '%s': %d dimensions", name, n_dims);
     if (!reel_dtype_name(type))
         return reel_set_error(REEL_EINVAL, "gguf writer: tensor '%s': unknown type id %d", name,
                               (int)type);
@@ -895,8 +943,9 @@ int reel_gguf_writer_add_tensor(reel_gguf_writer *w, const char *name, reel_dtyp
     }
     size_t row = reel_dtype_row_bytes(type, t.ne[0]);
     if (row == 0 || rows * row != nbytes)
-        return reel_set_error(REEL_EINVAL, "gguf writer: tensor '%s': %zu bytes given, shape and "
-                                           "type need %" PRIu64,
+        return reel_set_error(REEL_EINVAL,
+                              "gguf writer: tensor '%s': %zu bytes given, shape and "
+                              "type need %" PRIu64,
                               name, nbytes, rows * row);
     t.name = reel_xstrdup(name);
     w->tensors = reel_xrealloc(w->tensors, (w->n_tensors + 1) * sizeof *w->tensors);

@@ -51,10 +51,10 @@
 
 #include "kernels/kernels.h"
 
-#define REEL_GGUF_MAGIC "GGUF"
-#define REEL_GGUF_VERSION 3
+#define REEL_GGUF_MAGIC             "GGUF"
+#define REEL_GGUF_VERSION           3
 #define REEL_GGUF_DEFAULT_ALIGNMENT 32
-#define REEL_GGUF_MAX_DIMS 4
+#define REEL_GGUF_MAX_DIMS          4
 
 /* Metadata value types (values are the file's type ids). */
 typedef enum reel_gguf_type {
@@ -81,12 +81,12 @@ typedef struct reel_gguf_value {
     reel_gguf_type arr_type; /* ARRAY: element type */
     uint64_t n;              /* STRING: length in bytes (no NUL); ARRAY: element count */
     union {
-        uint64_t u64;       /* UINT8/16/32/64 and BOOL (0 or 1) */
-        int64_t i64;        /* INT8/16/32/64 */
-        double f64;         /* FLOAT32/64 */
-        const char *str;    /* STRING: the bytes followed by a NUL (may hold other NULs) */
-        const void *data;   /* ARRAY of numbers/bools: n packed little-endian elements as in the
-                               file, possibly unaligned; read them with reel_gguf_array_int/float */
+        uint64_t u64;     /* UINT8/16/32/64 and BOOL (0 or 1) */
+        int64_t i64;      /* INT8/16/32/64 */
+        double f64;       /* FLOAT32/64 */
+        const char *str;  /* STRING: the bytes followed by a NUL (may hold other NULs) */
+        const void *data; /* ARRAY of numbers/bools: n packed little-endian elements as in the
+                             file, possibly unaligned; read them with reel_gguf_array_int/float */
         const struct reel_gguf_value *items; /* ARRAY of STRING or ARRAY: n values */
     };
 } reel_gguf_value;
@@ -99,7 +99,7 @@ typedef struct reel_gguf_tensor {
     int64_t ne[REEL_GGUF_MAX_DIMS]; /* unused dimensions are 1 */
     uint64_t offset;                /* relative to the data section */
     size_t nbytes;
-    const void *data;               /* borrowed: inside the mapping, aligned */
+    const void *data; /* borrowed: inside the mapping, aligned */
 } reel_gguf_tensor;
 
 typedef struct reel_gguf reel_gguf;
@@ -164,8 +164,8 @@ int reel_utf8_valid(const char *s, size_t n);
  * (as UINT32, a power of two) changes the alignment of the data. */
 typedef struct reel_gguf_writer reel_gguf_writer;
 
-reel_gguf_writer *reel_gguf_writer_init(void); /* aborts on OOM */
-void reel_gguf_writer_free(reel_gguf_writer *w);  /* NULL is a no-op */
+reel_gguf_writer *reel_gguf_writer_init(void);   /* aborts on OOM */
+void reel_gguf_writer_free(reel_gguf_writer *w); /* NULL is a no-op */
 
 /* Adds a key with a value of any type (deep-copied, arrays of strings and nested arrays
  * included). 0, or REEL_EINVAL for a duplicate or non-UTF-8 key or a malformed value. */
@@ -181,13 +181,13 @@ int reel_gguf_writer_set_str(reel_gguf_writer *w, const char *key, const char *v
 int reel_gguf_writer_set_array(reel_gguf_writer *w, const char *key, reel_gguf_type elem,
                                const void *data, uint64_t n);
 /* An array of n NUL-terminated strings. */
-int reel_gguf_writer_set_array_str(reel_gguf_writer *w, const char *key,
-                                   const char *const *strs, uint64_t n);
+int reel_gguf_writer_set_array_str(reel_gguf_writer *w, const char *key, const char *const *strs,
+                                   uint64_t n);
 
 /* Adds a tensor. data (nbytes, which must match type and ne) is borrowed until the writer is
  * written or freed. 0, or REEL_EINVAL (duplicate name, bad shape, unknown type). */
-int reel_gguf_writer_add_tensor(reel_gguf_writer *w, const char *name, reel_dtype type,
-                                int n_dims, const int64_t *ne, const void *data, size_t nbytes);
+int reel_gguf_writer_add_tensor(reel_gguf_writer *w, const char *name, reel_dtype type, int n_dims,
+                                const int64_t *ne, const void *data, size_t nbytes);
 
 /* Writes the file atomically (temporary file, fsync, rename): 0 or a REEL_E* code. */
 int reel_gguf_writer_write(reel_gguf_writer *w, const char *path);

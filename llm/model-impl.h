@@ -8,16 +8,16 @@
 
 /* ---- safetensors (safetensors.c) --------------------------------------------------------- */
 
-#define REELI_ST_MAX_DIMS 8
+#define REELI_ST_MAX_DIMS   8
 #define REELI_ST_MAX_HEADER (100u << 20) /* the format's own limit for the JSON header */
 
 typedef struct reeli_st_tensor {
     char *name;
-    char dtype_name[16];  /* as written: "BF16", "I64", ... */
-    int dtype;            /* reel_dtype for F32/F16/BF16/F64/I8..I64, -1 otherwise */
+    char dtype_name[16]; /* as written: "BF16", "I64", ... */
+    int dtype;           /* reel_dtype for F32/F16/BF16/F64/I8..I64, -1 otherwise */
     int n_dims;
     int64_t shape[REELI_ST_MAX_DIMS]; /* PyTorch order, slowest first */
-    const void *data;     /* inside the mapping */
+    const void *data;                 /* inside the mapping */
     size_t nbytes;
 } reeli_st_tensor;
 
@@ -62,9 +62,16 @@ void *reeli_desc_own(reel_llm_desc *d, void *p);
 reel_llm_tensor *reeli_desc_add(reel_llm_desc *d, const char *name, reel_dtype type, int n_dims,
                                 const int64_t *ne, const void *data, size_t nbytes);
 
+/* reel_llm_desc_load over a GGUF image in memory (borrowed; for the fuzz target). */
+reel_llm_desc *reeli_desc_load_gguf_memory(const void *data, size_t size, const char *name);
+
 /* HF directory loading (hfconfig.c): config.json into d->hp, tokenizer files into d->vocab,
  * safetensors shards into d->tensors with the name mapping. dir has no trailing slash. */
 int reeli_hf_load(reel_llm_desc *d, const char *dir);
+
+/* Adds the end-of-generation ids: eos, eot/eom (-1 if none) and the control tokens that end a
+ * chat turn ("<|im_end|>", "</s>", ...). */
+void reeli_vocab_eog(reel_llm_vocab *v, int32_t eot, int32_t eom);
 
 /* Converts n values of type t (F32/F16/BF16) at src to F32. */
 void reeli_to_f32(float *dst, const void *src, reel_dtype t, size_t n);

@@ -74,7 +74,9 @@ static float half_to_f32(uint16_t h)
 void reeli_to_f32(float *dst, const void *src, reel_dtype t, size_t n)
 {
     switch (t) {
-    case REEL_DTYPE_F32: memcpy(dst, src, n * 4); break;
+    case REEL_DTYPE_F32:
+        memcpy(dst, src, n * 4);
+        break;
     case REEL_DTYPE_F16:
         for (size_t i = 0; i < n; i++) dst[i] = half_to_f32(rd16(src, i));
         break;
@@ -84,7 +86,8 @@ void reeli_to_f32(float *dst, const void *src, reel_dtype t, size_t n)
             memcpy(&dst[i], &bits, 4);
         }
         break;
-    default: REEL_ASSERT(!"reeli_to_f32: unsupported type");
+    default:
+        REEL_ASSERT(!"reeli_to_f32: unsupported type");
     }
 }
 
@@ -96,10 +99,14 @@ int64_t reel_llm_tensor_nelements(const reel_llm_tensor *t)
 char reel_llm_layer_kind_char(reel_llm_layer_kind k)
 {
     switch (k) {
-    case REEL_LLM_LAYER_MAMBA: return 'M';
-    case REEL_LLM_LAYER_ATTN: return '*';
-    case REEL_LLM_LAYER_MLP: return '-';
-    case REEL_LLM_LAYER_MOE: return 'E';
+    case REEL_LLM_LAYER_MAMBA:
+        return 'M';
+    case REEL_LLM_LAYER_ATTN:
+        return '*';
+    case REEL_LLM_LAYER_MLP:
+        return '-';
+    case REEL_LLM_LAYER_MOE:
+        return 'E';
     }
     return '?';
 }
@@ -232,8 +239,8 @@ static int meta_int(const meta *m, const char *suffix, int required, int64_t def
     int64_t x;
     if (reel_gguf_value_int(v, &x) < 0) return reel_error_prefix("%s: %s", m->file, key);
     if (x < lo || x > hi)
-        return reel_set_error(REEL_EFORMAT, "%s: %s = %" PRId64 " is out of range (%" PRId64
-                                            "..%" PRId64 ")",
+        return reel_set_error(REEL_EFORMAT,
+                              "%s: %s = %" PRId64 " is out of range (%" PRId64 "..%" PRId64 ")",
                               m->file, key, x, lo, hi);
     *out = x;
     return 0;
@@ -263,8 +270,8 @@ static int meta_layer_ints(const meta *m, const char *suffix, int n_layer, int64
         if (reel_gguf_array_int(v, (uint64_t)i, &out[i]) < 0)
             return reel_error_prefix("%s: %s[%d]", m->file, key, i);
         if (out[i] < 0 || out[i] > INT32_MAX)
-            return reel_set_error(REEL_EFORMAT, "%s: %s[%d] = %" PRId64 " is out of range",
-                                  m->file, key, i, out[i]);
+            return reel_set_error(REEL_EFORMAT, "%s: %s[%d] = %" PRId64 " is out of range", m->file,
+                                  key, i, out[i]);
     }
     return 0;
 }
@@ -283,12 +290,14 @@ static int gguf_hparams(reel_llm_desc *d)
     reel_llm_hparams *hp = &d->hp;
     const char *arch = gstr(g, "general.architecture");
     if (!arch)
-        return reel_set_error(REEL_EFORMAT, "%s: metadata key 'general.architecture' is missing "
-                                            "or not a string",
+        return reel_set_error(REEL_EFORMAT,
+                              "%s: metadata key 'general.architecture' is missing "
+                              "or not a string",
                               d->path);
     if (strcmp(arch, "nemotron_h") != 0 && strcmp(arch, "nemotron_h_moe") != 0)
-        return reel_set_error(REEL_EUNSUPPORTED, "%s: architecture '%.64s' is not supported "
-                                                 "(reel runs nemotron_h and nemotron_h_moe)",
+        return reel_set_error(REEL_EUNSUPPORTED,
+                              "%s: architecture '%.64s' is not supported "
+                              "(reel runs nemotron_h and nemotron_h_moe)",
                               d->path, arch);
     snprintf(hp->arch, sizeof hp->arch, "%s", arch);
     int moe = strcmp(arch, "nemotron_h_moe") == 0;
@@ -308,16 +317,18 @@ static int gguf_hparams(reel_llm_desc *d)
         /* llama.cpp's rule: attention iff head_count_kv > 0, MLP/MoE iff feed_forward > 0 */
         reel_llm_layer_kind k = REEL_LLM_LAYER_MAMBA;
         if (hkv[i] > 0 && ff[i] > 0) {
-            rc = reel_set_error(REEL_EFORMAT, "%s: layer %d has both attention heads and a "
-                                              "feed-forward size",
+            rc = reel_set_error(REEL_EFORMAT,
+                                "%s: layer %d has both attention heads and a "
+                                "feed-forward size",
                                 d->path, i);
             goto out;
         }
         if (hkv[i] > 0) {
             k = REEL_LLM_LAYER_ATTN;
             if (hp->n_head_kv && hp->n_head_kv != hkv[i]) {
-                rc = reel_set_error(REEL_EUNSUPPORTED, "%s: attention layers with different KV "
-                                                       "head counts are not supported",
+                rc = reel_set_error(REEL_EUNSUPPORTED,
+                                    "%s: attention layers with different KV "
+                                    "head counts are not supported",
                                     d->path);
                 goto out;
             }
@@ -325,8 +336,9 @@ static int gguf_hparams(reel_llm_desc *d)
         } else if (ff[i] > 0) {
             k = moe ? REEL_LLM_LAYER_MOE : REEL_LLM_LAYER_MLP;
             if (hp->n_ff && hp->n_ff != ff[i]) {
-                rc = reel_set_error(REEL_EUNSUPPORTED, "%s: MLP layers with different sizes are "
-                                                       "not supported",
+                rc = reel_set_error(REEL_EUNSUPPORTED,
+                                    "%s: MLP layers with different sizes are "
+                                    "not supported",
                                     d->path);
                 goto out;
             }
@@ -431,10 +443,10 @@ static void add_eog(reel_llm_vocab *v, int32_t id)
 }
 
 /* End-of-generation ids: eos, explicit eot/eom, and control tokens that end a chat turn. */
-static void vocab_eog(reel_llm_vocab *v, int32_t eot, int32_t eom)
+void reeli_vocab_eog(reel_llm_vocab *v, int32_t eot, int32_t eom)
 {
-    static const char *const TURN_END[] = {"</s>", "<|im_end|>", "<|end|>", "<|eot_id|>",
-                                           "<|endoftext|>", "<SPECIAL_12>"};
+    static const char *const TURN_END[] = {"</s>",       "<|im_end|>",    "<|end|>",
+                                           "<|eot_id|>", "<|endoftext|>", "<SPECIAL_12>"};
     add_eog(v, v->eos_id);
     add_eog(v, eot);
     add_eog(v, eom);
@@ -459,11 +471,11 @@ static int gguf_vocab(reel_llm_desc *d)
     const reel_gguf_value *tok = reel_gguf_find(g, "tokenizer.ggml.tokens");
     if (tok) {
         if (tok->type != REEL_GGUF_TYPE_ARRAY || tok->arr_type != REEL_GGUF_TYPE_STRING)
-            return reel_set_error(REEL_EFORMAT, "%s: tokenizer.ggml.tokens is not an array of "
-                                                "strings",
+            return reel_set_error(REEL_EFORMAT,
+                                  "%s: tokenizer.ggml.tokens is not an array of "
+                                  "strings",
                                   d->path);
-        if (tok->n > INT32_MAX)
-            return reel_set_error(REEL_EFORMAT, "%s: too many tokens", d->path);
+        if (tok->n > INT32_MAX) return reel_set_error(REEL_EFORMAT, "%s: too many tokens", d->path);
         v->n_tokens = (int)tok->n;
         v->tokens = copy_strings(d, tok);
     }
@@ -472,16 +484,18 @@ static int gguf_vocab(reel_llm_desc *d)
     for (int i = 0; i < v->n_tokens; i++) v->token_type[i] = 1;
     if (tt) {
         if (tt->type != REEL_GGUF_TYPE_ARRAY || tt->n != (uint64_t)v->n_tokens)
-            return reel_set_error(REEL_EFORMAT, "%s: tokenizer.ggml.token_type must be an array of "
-                                                "%d integers (one per token)",
+            return reel_set_error(REEL_EFORMAT,
+                                  "%s: tokenizer.ggml.token_type must be an array of "
+                                  "%d integers (one per token)",
                                   d->path, v->n_tokens);
         for (int i = 0; i < v->n_tokens; i++) {
             int64_t x;
             if (reel_gguf_array_int(tt, (uint64_t)i, &x) < 0)
                 return reel_error_prefix("%s: tokenizer.ggml.token_type", d->path);
             if (x < 0 || x > 6)
-                return reel_set_error(REEL_EFORMAT, "%s: tokenizer.ggml.token_type[%d] = %" PRId64
-                                                    " is not a token type (0..6)",
+                return reel_set_error(REEL_EFORMAT,
+                                      "%s: tokenizer.ggml.token_type[%d] = %" PRId64
+                                      " is not a token type (0..6)",
                                       d->path, i, x);
             v->token_type[i] = (int32_t)x;
         }
@@ -490,8 +504,9 @@ static int gguf_vocab(reel_llm_desc *d)
     if (mg) {
         if (mg->type != REEL_GGUF_TYPE_ARRAY || mg->arr_type != REEL_GGUF_TYPE_STRING ||
             mg->n > INT32_MAX)
-            return reel_set_error(REEL_EFORMAT, "%s: tokenizer.ggml.merges is not an array of "
-                                                "strings",
+            return reel_set_error(REEL_EFORMAT,
+                                  "%s: tokenizer.ggml.merges is not an array of "
+                                  "strings",
                                   d->path);
         v->n_merges = (int)mg->n;
         v->merges = copy_strings(d, mg);
@@ -507,14 +522,14 @@ static int gguf_vocab(reel_llm_desc *d)
     v->add_bos = b && b->type == REEL_GGUF_TYPE_BOOL ? (int)b->u64 : 0;
     b = reel_gguf_find(g, "tokenizer.ggml.add_eos_token");
     v->add_eos = b && b->type == REEL_GGUF_TYPE_BOOL ? (int)b->u64 : 0;
-    vocab_eog(v, eot, eom);
+    reeli_vocab_eog(v, eot, eom);
     return 0;
 }
 
+/* d->gguf is open: hparams, vocabulary, tensors. */
 static int load_gguf(reel_llm_desc *d)
 {
     d->format = "gguf";
-    d->gguf = reel_gguf_open(d->path);
     if (!d->gguf) return reel_last_error_code();
     d->file_size = reel_gguf_size(d->gguf);
     int rc = gguf_hparams(d);
@@ -559,8 +574,9 @@ static int expect(const reel_llm_desc *d, const char *name, int optional, const 
     shape_str(e, sizeof e, n, exp);
     if (!t) {
         if (optional) return 0;
-        return reel_set_error(REEL_EFORMAT, "%s: tensor '%s' is missing (needed by %s; expected "
-                                            "shape %s = %s)",
+        return reel_set_error(REEL_EFORMAT,
+                              "%s: tensor '%s' is missing (needed by %s; expected "
+                              "shape %s = %s)",
                               d->path, name, needed_by, e, what);
     }
     int tn = effective_dims(t);
@@ -608,12 +624,14 @@ static int check_hparams(const reel_llm_desc *d)
             need_pos(d, "ssm conv kernel (K)", hp->ssm_d_conv, "Mamba") < 0)
             return REEL_EFORMAT;
         if (hp->ssm_d_inner % hp->ssm_n_heads)
-            return reel_set_error(REEL_EFORMAT, "%s: ssm inner size %d is not a multiple of the "
-                                                "%d heads",
+            return reel_set_error(REEL_EFORMAT,
+                                  "%s: ssm inner size %d is not a multiple of the "
+                                  "%d heads",
                                   d->path, hp->ssm_d_inner, hp->ssm_n_heads);
         if (hp->ssm_d_inner % hp->ssm_n_groups || hp->ssm_n_heads % hp->ssm_n_groups)
-            return reel_set_error(REEL_EFORMAT, "%s: ssm inner size %d / heads %d are not "
-                                                "multiples of the %d groups",
+            return reel_set_error(REEL_EFORMAT,
+                                  "%s: ssm inner size %d / heads %d are not "
+                                  "multiples of the %d groups",
                                   d->path, hp->ssm_d_inner, hp->ssm_n_heads, hp->ssm_n_groups);
     }
     if (has[REEL_LLM_LAYER_ATTN]) {
@@ -622,8 +640,9 @@ static int check_hparams(const reel_llm_desc *d)
             need_pos(d, "head_dim (hd)", hp->head_dim, "attention") < 0)
             return REEL_EFORMAT;
         if (hp->n_head % hp->n_head_kv)
-            return reel_set_error(REEL_EFORMAT, "%s: %d attention heads are not a multiple of the "
-                                                "%d KV heads",
+            return reel_set_error(REEL_EFORMAT,
+                                  "%s: %d attention heads are not a multiple of the "
+                                  "%d KV heads",
                                   d->path, hp->n_head, hp->n_head_kv);
     }
     if (has[REEL_LLM_LAYER_MLP] && need_pos(d, "feed-forward size (F)", hp->n_ff, "MLP") < 0)
@@ -634,8 +653,8 @@ static int check_hparams(const reel_llm_desc *d)
          need_pos(d, "expert feed-forward size", hp->n_ff_exp, "MoE") < 0))
         return REEL_EFORMAT;
     if (hp->n_expert_used > hp->n_expert)
-        return reel_set_error(REEL_EFORMAT, "%s: %d experts used of %d", d->path,
-                              hp->n_expert_used, hp->n_expert);
+        return reel_set_error(REEL_EFORMAT, "%s: %d experts used of %d", d->path, hp->n_expert_used,
+                              hp->n_expert);
     if (!(hp->norm_eps > 0 && hp->norm_eps < 1))
         return reel_set_error(REEL_EFORMAT, "%s: norm epsilon %g is out of range", d->path,
                               (double)hp->norm_eps);
@@ -648,8 +667,7 @@ static int check_tensors(reel_llm_desc *d)
     const int64_t H = hp->n_embd;
     const reel_llm_tensor *emb = reel_llm_desc_tensor(d, "token_embd.weight");
     if (!emb)
-        return reel_set_error(REEL_EFORMAT, "%s: tensor 'token_embd.weight' is missing",
-                              d->path);
+        return reel_set_error(REEL_EFORMAT, "%s: tensor 'token_embd.weight' is missing", d->path);
     if (hp->n_vocab <= 0) hp->n_vocab = (int)(emb->ne[1] < INT32_MAX ? emb->ne[1] : 0);
     int64_t V = hp->n_vocab;
     const int64_t e2[] = {H, V}, e1[] = {H};
@@ -658,12 +676,14 @@ static int check_tensors(reel_llm_desc *d)
         expect(d, "output.weight", 1, "the model", "{H, V}", 2, e2, 0, NULL) < 0)
         return REEL_EFORMAT;
     if (d->vocab.n_tokens > V)
-        return reel_set_error(REEL_EFORMAT, "%s: the vocabulary has %d tokens but the embedding "
-                                            "only %" PRId64 " rows",
+        return reel_set_error(REEL_EFORMAT,
+                              "%s: the vocabulary has %d tokens but the embedding "
+                              "only %" PRId64 " rows",
                               d->path, d->vocab.n_tokens, V);
     const int64_t nh = hp->ssm_n_heads, Di = hp->ssm_d_inner, G = hp->ssm_n_groups,
                   N = hp->ssm_d_state, K = hp->ssm_d_conv, Dc = Di + 2 * G * N;
-    const int64_t q = (int64_t)hp->n_head * hp->head_dim, kv = (int64_t)hp->n_head_kv * hp->head_dim;
+    const int64_t q = (int64_t)hp->n_head * hp->head_dim,
+                  kv = (int64_t)hp->n_head_kv * hp->head_dim;
     const int64_t F = hp->n_ff, E = hp->n_expert, Fe = hp->n_ff_exp, Fs = hp->n_ff_shexp;
     char nm[160], by[64];
     const char *tn;
@@ -763,9 +783,18 @@ static int finish(reel_llm_desc *d)
         if (strcmp(d->tensors[d->order[i - 1]].name, d->tensors[d->order[i]].name) == 0)
             return reel_set_error(REEL_EFORMAT, "%s: tensor '%s' appears twice", d->path,
                                   d->tensors[d->order[i]].name);
+    /* head_dim absent from the metadata: the q projection says it (never H/na) */
+    for (int i = 0; d->hp.head_dim == 0 && d->hp.n_head > 0 && i < d->hp.n_layer; i++) {
+        char nm[64];
+        snprintf(nm, sizeof nm, "blk.%d.attn_q.weight", i);
+        const reel_llm_tensor *q = reel_llm_desc_tensor(d, nm);
+        if (q && q->ne[1] % d->hp.n_head == 0 && q->ne[1] / d->hp.n_head < LIMIT)
+            d->hp.head_dim = (int)(q->ne[1] / d->hp.n_head);
+    }
     int rc = check_hparams(d);
     if (rc == 0) rc = check_tensors(d);
-    if (rc == 0 && d->hp.ssm_n_heads > 0) d->hp.ssm_head_dim = d->hp.ssm_d_inner / d->hp.ssm_n_heads;
+    if (rc == 0 && d->hp.ssm_n_heads > 0)
+        d->hp.ssm_head_dim = d->hp.ssm_d_inner / d->hp.ssm_n_heads;
     return rc;
 }
 
@@ -782,8 +811,25 @@ reel_llm_desc *reel_llm_desc_load(const char *path)
         rc = reel_set_error_errno("%s", d->path);
     else if (S_ISDIR(st.st_mode))
         rc = reeli_hf_load(d, d->path);
-    else
+    else if ((d->gguf = reel_gguf_open(d->path)) != NULL)
         rc = load_gguf(d);
+    else
+        rc = reel_last_error_code();
+    if (rc == 0) rc = finish(d);
+    if (rc < 0) {
+        reel_llm_desc_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+reel_llm_desc *reeli_desc_load_gguf_memory(const void *data, size_t size, const char *name)
+{
+    reel_llm_desc *d = reel_xcalloc(1, sizeof *d);
+    d->path = reel_xstrdup(name);
+    d->vocab.bos_id = d->vocab.eos_id = d->vocab.unk_id = d->vocab.pad_id = -1;
+    d->gguf = reel_gguf_open_memory(data, size, name);
+    int rc = d->gguf ? load_gguf(d) : reel_last_error_code();
     if (rc == 0) rc = finish(d);
     if (rc < 0) {
         reel_llm_desc_free(d);

@@ -100,13 +100,13 @@ typedef struct reel_llm_vocab { /* what the tokenizer is built from */
     int32_t *token_type; /* [n_tokens] GGUF token types: 1 normal, 2 unknown, 3 control,
                             4 user-defined, 5 unused, 6 byte */
     int n_merges;
-    char **merges;       /* [n_merges] "a b" in rank order */
-    char *model;         /* "gpt2" (byte-level BPE) */
-    char *pre;           /* GGUF tokenizer.ggml.pre ("pixtral", ...) or NULL */
-    char *pre_regex;     /* exact pre-tokenizer regex from tokenizer.json, or NULL (GGUF) */
+    char **merges;   /* [n_merges] "a b" in rank order */
+    char *model;     /* "gpt2" (byte-level BPE) */
+    char *pre;       /* GGUF tokenizer.ggml.pre ("pixtral", ...) or NULL */
+    char *pre_regex; /* exact pre-tokenizer regex from tokenizer.json, or NULL (GGUF) */
     int32_t bos_id, eos_id, unk_id, pad_id; /* -1 when absent */
     int add_bos, add_eos;
-    int32_t *eog_ids;    /* end-of-generation ids (eos + chat turn end) */
+    int32_t *eog_ids; /* end-of-generation ids (eos + chat turn end) */
     int n_eog;
     char *chat_template;  /* Jinja text or NULL */
     char *tokenizer_json; /* HF dirs only: the raw tokenizer.json text, else NULL */

@@ -16,11 +16,21 @@ static const struct {
     int dtype; /* reel_dtype or -1 */
     int size;
 } DTYPES[] = {
-    {"F32", REEL_DTYPE_F32, 4},  {"F16", REEL_DTYPE_F16, 2},   {"BF16", REEL_DTYPE_BF16, 2},
-    {"F64", REEL_DTYPE_F64, 8},  {"I8", REEL_DTYPE_I8, 1},     {"I16", REEL_DTYPE_I16, 2},
-    {"I32", REEL_DTYPE_I32, 4},  {"I64", REEL_DTYPE_I64, 8},   {"U8", -1, 1},
-    {"U16", -1, 2},              {"U32", -1, 4},               {"U64", -1, 8},
-    {"BOOL", -1, 1},             {"F8_E4M3", -1, 1},           {"F8_E5M2", -1, 1},
+    {"F32", REEL_DTYPE_F32, 4},
+    {"F16", REEL_DTYPE_F16, 2},
+    {"BF16", REEL_DTYPE_BF16, 2},
+    {"F64", REEL_DTYPE_F64, 8},
+    {"I8", REEL_DTYPE_I8, 1},
+    {"I16", REEL_DTYPE_I16, 2},
+    {"I32", REEL_DTYPE_I32, 4},
+    {"I64", REEL_DTYPE_I64, 8},
+    {"U8", -1, 1},
+    {"U16", -1, 2},
+    {"U32", -1, 4},
+    {"U64", -1, 8},
+    {"BOOL", -1, 1},
+    {"F8_E4M3", -1, 1},
+    {"F8_E5M2", -1, 1},
 };
 
 void reeli_st_close(reeli_st_file *f)
@@ -53,14 +63,15 @@ static int parse_tensor(reeli_st_tensor *t, const char *key, json_t *info, const
 {
     t->name = reel_xstrdup(key);
     if (!json_is_object(info))
-        return reel_set_error(REEL_EFORMAT, "%s: tensor '%s': header entry is not an object",
-                              name, key);
+        return reel_set_error(REEL_EFORMAT, "%s: tensor '%s': header entry is not an object", name,
+                              key);
     json_t *dt = json_object_get(info, "dtype"), *sh = json_object_get(info, "shape"),
            *off = json_object_get(info, "data_offsets");
     if (!json_is_string(dt) || !json_is_array(sh) || !json_is_array(off) ||
         json_array_size(off) != 2)
-        return reel_set_error(REEL_EFORMAT, "%s: tensor '%s': needs \"dtype\" (string), \"shape\" "
-                                            "(array) and \"data_offsets\" ([begin, end])",
+        return reel_set_error(REEL_EFORMAT,
+                              "%s: tensor '%s': needs \"dtype\" (string), \"shape\" "
+                              "(array) and \"data_offsets\" ([begin, end])",
                               name, key);
     const char *dn = json_string_value(dt);
     int esize = 0;
@@ -83,8 +94,9 @@ static int parse_tensor(reeli_st_tensor *t, const char *key, json_t *info, const
     for (size_t i = 0; i < nd; i++) {
         int64_t x = json_uint(json_array_get(sh, i), INT64_MAX);
         if (x < 0)
-            return reel_set_error(REEL_EFORMAT, "%s: tensor '%s': shape[%zu] is not a "
-                                                "non-negative integer",
+            return reel_set_error(REEL_EFORMAT,
+                                  "%s: tensor '%s': shape[%zu] is not a "
+                                  "non-negative integer",
                                   name, key, i);
         t->shape[i] = x;
         if (x && n > UINT64_MAX / (uint64_t)x)
@@ -94,16 +106,19 @@ static int parse_tensor(reeli_st_tensor *t, const char *key, json_t *info, const
     int64_t b = json_uint(json_array_get(off, 0), INT64_MAX),
             e = json_uint(json_array_get(off, 1), INT64_MAX);
     if (b < 0 || e < b)
-        return reel_set_error(REEL_EFORMAT, "%s: tensor '%s': data_offsets are not [begin, end] "
-                                            "with 0 <= begin <= end",
+        return reel_set_error(REEL_EFORMAT,
+                              "%s: tensor '%s': data_offsets are not [begin, end] "
+                              "with 0 <= begin <= end",
                               name, key);
     if ((uint64_t)e > data_size)
-        return reel_set_error(REEL_EFORMAT, "%s: tensor '%s': data (bytes %" PRId64 "..%" PRId64
-                                            ") lies past the end of the data (%" PRIu64 " bytes)",
+        return reel_set_error(REEL_EFORMAT,
+                              "%s: tensor '%s': data (bytes %" PRId64 "..%" PRId64
+                              ") lies past the end of the data (%" PRIu64 " bytes)",
                               name, key, b, e, data_size);
     if (n > UINT64_MAX / (uint64_t)esize || n * (uint64_t)esize != (uint64_t)(e - b))
-        return reel_set_error(REEL_EFORMAT, "%s: tensor '%s': %" PRId64 " data bytes do not match "
-                                            "the shape and dtype %s",
+        return reel_set_error(REEL_EFORMAT,
+                              "%s: tensor '%s': %" PRId64 " data bytes do not match "
+                              "the shape and dtype %s",
                               name, key, e - b, dn);
     t->data = data + b;
     t->nbytes = (size_t)(e - b);
@@ -118,16 +133,19 @@ int reeli_st_parse(reeli_st_file *f, const void *data, size_t size, const char *
     uint64_t hn = 0;
     for (int i = 0; i < 8; i++) hn |= (uint64_t)p[i] << (8 * i);
     if (hn > size - 8)
-        return reel_set_error(REEL_EFORMAT, "%s: header length %" PRIu64 " exceeds the file "
-                                            "(%zu bytes), at offset 0",
+        return reel_set_error(REEL_EFORMAT,
+                              "%s: header length %" PRIu64 " exceeds the file "
+                              "(%zu bytes), at offset 0",
                               name, hn, size);
     if (hn > REELI_ST_MAX_HEADER)
-        return reel_set_error(REEL_EFORMAT, "%s: header length %" PRIu64 " is over the 100 MiB "
-                                            "limit, at offset 0",
+        return reel_set_error(REEL_EFORMAT,
+                              "%s: header length %" PRIu64 " is over the 100 MiB "
+                              "limit, at offset 0",
                               name, hn);
     if (hn < 2 || p[8] != '{')
-        return reel_set_error(REEL_EFORMAT, "%s: not a safetensors file (the header is not a JSON "
-                                            "object), at offset 8",
+        return reel_set_error(REEL_EFORMAT,
+                              "%s: not a safetensors file (the header is not a JSON "
+                              "object), at offset 8",
                               name);
     json_error_t jerr;
     json_t *root = json_loadb((const char *)p + 8, (size_t)hn, JSON_REJECT_DUPLICATES, &jerr);
@@ -145,7 +163,8 @@ int reeli_st_parse(reeli_st_file *f, const void *data, size_t size, const char *
     uint64_t data_size = size - 8 - hn;
     const char *key;
     json_t *val;
-    json_object_foreach(root, key, val) {
+    json_object_foreach(root, key, val)
+    {
         if (strcmp(key, "__metadata__") == 0) continue;
         reeli_st_tensor *t = &f->tensors[f->n_tensors++];
         if ((rc = parse_tensor(t, key, val, base, data_size, name)) < 0) goto out;

@@ -58,7 +58,7 @@ reel_llm_session *reel_llm_session_init(reel_llm_model *m, const reel_llm_sessio
     s->m = m;
     s->n_ctx = p.n_ctx;
     s->kv_type = p.kv_type;
-    s->chunk = p.ssd_chunk ? p.ssd_chunk : (c->chunk_hint > 0 ? c->chunk_hint : 128);
+    s->chunk = p.ssd_chunk ? p.ssd_chunk : 1; /* CPU: the recurrence (see llm.h) */
     s->max_batch = p.max_batch ? p.max_batch : 256;
     const size_t B = (size_t)s->max_batch;
     s->conv_state = reel_xcalloc((size_t)c->n_mamba + 1, sizeof(float *));
@@ -83,6 +83,18 @@ reel_llm_session *reel_llm_session_init(reel_llm_model *m, const reel_llm_sessio
         (c->n_mamba && !(s->dt = try_calloc(B * (size_t)c->nh, sizeof(float)))) ||
         !(s->logits = try_calloc((size_t)c->V, sizeof(float))))
         goto oom;
+    if (c->n_moe) {
+        const size_t fw = (size_t)(c->Fe > c->Fs ? c->Fe : c->Fs);
+        if (!(s->router = try_calloc(B * (size_t)c->E, sizeof(float))) ||
+            !(s->sel = try_calloc(B * (size_t)c->k_used, sizeof(int32_t))) ||
+            !(s->selw = try_calloc(B * (size_t)c->k_used, sizeof(float))) ||
+            !(s->moe_x = try_calloc(B * (size_t)c->H, sizeof(float))) ||
+            !(s->moe_h = try_calloc(B * fw, sizeof(float))) ||
+            !(s->moe_y = try_calloc(B * (size_t)c->H, sizeof(float))) ||
+            !(s->moe_tok = try_calloc(B, sizeof(int64_t))) ||
+            !(s->moe_w = try_calloc(B, sizeof(float))))
+            goto oom;
+    }
     s->logits_cap = 1;
     return s;
 oom:
@@ -107,22 +119,26 @@ void reel_llm_session_free(reel_llm_session *s)
     free(s->conv_state), free(s->ssm_state), free(s->k_cache), free(s->v_cache);
     free(s->x), free(s->xn), free(s->out), free(s->proj), free(s->y), free(s->conv), free(s->dt);
     free(s->logits);
+    free(s->router), free(s->sel), free(s->selw), free(s->moe_x), free(s->moe_h), free(s->moe_y);
+    free(s->moe_tok), free(s->moe_w);
     free(s);
 }
 
-int reel_llm_session_decode(reel_llm_session *s, const int32_t *tokens, int64_t n,
-                            int all_logits)
+int reel_llm_session_decode(reel_llm_session *s, const int32_t *tokens, int64_t n, int all_logits)
 {
     const model_config *c = &s->m->c;
     if (n < 1 || !tokens) return reel_set_error(REEL_EINVAL, "decode: no tokens");
     for (int64_t i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= c->V)
-            return reel_set_error(REEL_EINVAL, "decode: token %lld is id %d, outside the "
-                                  "vocabulary [0, %d)", (long long)i, tokens[i], c->V);
+            return reel_set_error(REEL_EINVAL,
+                                  "decode: token %lld is id %d, outside the "
+                                  "vocabulary [0, %d)",
+                                  (long long)i, tokens[i], c->V);
     if (s->pos + n > s->n_ctx)
-        return reel_set_error(REEL_ERANGE, "decode: context full: %lld tokens already and %lld "
-                              "new exceed the context of %lld", (long long)s->pos, (long long)n,
-                              (long long)s->n_ctx);
+        return reel_set_error(REEL_ERANGE,
+                              "decode: context full: %lld tokens already and %lld "
+                              "new exceed the context of %lld",
+                              (long long)s->pos, (long long)n, (long long)s->n_ctx);
     int64_t rows = all_logits ? n : 1;
     if (rows > s->logits_cap) {
         float *l = realloc(s->logits, (size_t)rows * (size_t)c->V * sizeof(float));
@@ -225,11 +241,12 @@ int reel_llm_session_restore(reel_llm_session *s, const reel_llm_snapshot *snap)
     const model_config *c = &s->m->c;
     if (snap->m != s->m || snap->kv_type != s->kv_type)
         return reel_set_error(REEL_EINVAL, "restore: the snapshot comes from a session of "
-                              "another model or KV cache type");
+                                           "another model or KV cache type");
     if (snap->pos > s->n_ctx)
-        return reel_set_error(REEL_EINVAL, "restore: the snapshot holds %lld positions, more "
-                              "than this session's context of %lld", (long long)snap->pos,
-                              (long long)s->n_ctx);
+        return reel_set_error(REEL_EINVAL,
+                              "restore: the snapshot holds %lld positions, more "
+                              "than this session's context of %lld",
+                              (long long)snap->pos, (long long)s->n_ctx);
     const size_t conv = conv_floats(c) * sizeof(float), ssm = ssm_floats(c) * sizeof(float);
     const size_t kv = kv_bytes(s, snap->pos);
     const unsigned char *d = snap->data;

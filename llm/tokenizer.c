@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,13 +39,20 @@ static int utf8_seq(const unsigned char *s, size_t n, size_t *bad)
     int need;
     unsigned lo = 0x80, hi = 0xBF;
     if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) need = 1;
-    else if (c == 0xE0) need = 2, lo = 0xA0;
-    else if (c == 0xED) need = 2, hi = 0x9F;
-    else if (c >= 0xE1 && c <= 0xEF) need = 2;
-    else if (c == 0xF0) need = 3, lo = 0x90;
-    else if (c == 0xF4) need = 3, hi = 0x8F;
-    else if (c >= 0xF1 && c <= 0xF3) need = 3;
+    if (c >= 0xC2 && c <= 0xDF)
+        need = 1;
+    else if (c == 0xE0)
+        need = 2, lo = 0xA0;
+    else if (c == 0xED)
+        need = 2, hi = 0x9F;
+    else if (c >= 0xE1 && c <= 0xEF)
+        need = 2;
+    else if (c == 0xF0)
+        need = 3, lo = 0x90;
+    else if (c == 0xF4)
+        need = 3, hi = 0x8F;
+    else if (c >= 0xF1 && c <= 0xF3)
+        need = 3;
     else {
         *bad = 1;
         return 0;
@@ -61,10 +69,13 @@ static int utf8_seq(const unsigned char *s, size_t n, size_t *bad)
     return 0;
 }
 
-char *reel_llm_utf8_sanitize(const char *s, size_t len, size_t *out_len)
+/* As reel_llm_utf8_sanitize, NULL when out of memory. */
+static char *utf8_sanitize(const char *s, size_t len, size_t *out_len)
 {
     /* Worst case: every byte becomes U+FFFD (3 bytes). */
-    char *out = reel_xmalloc(len * 3 + 1);
+    if (len > (SIZE_MAX - 1) / 3) return NULL;
+    char *out = malloc(len * 3 + 1);
+    if (!out) return NULL;
     size_t o = 0;
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
@@ -80,6 +91,13 @@ char *reel_llm_utf8_sanitize(const char *s, size_t len, size_t *out_len)
     }
     out[o] = 0;
     if (out_len) *out_len = o;
+    return out;
+}
+
+char *reel_llm_utf8_sanitize(const char *s, size_t len, size_t *out_len)
+{
+    char *out = utf8_sanitize(s, len, out_len);
+    if (!out) reel_set_error(REEL_ENOMEM, "out of memory for %zu bytes of text", len);
     return out;
 }
 
@@ -132,10 +150,8 @@ static int is_white_space(uint32_t c)
 static uint16_t byte_to_cp[256];
 static int16_t cp_to_byte[324];
 
-static void byte_tables_init(void)
+static void byte_tables_fill(void)
 {
-    static int done;
-    if (done) return; /* idempotent: concurrent first calls write the same values */
     for (int i = 0; i < 324; i++) cp_to_byte[i] = -1;
     int n = 0;
     for (int b = 0; b < 256; b++) {
@@ -144,7 +160,12 @@ static void byte_tables_init(void)
         byte_to_cp[b] = (uint16_t)cp;
         cp_to_byte[cp] = (int16_t)b;
     }
-    done = 1;
+}
+
+static void byte_tables_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, byte_tables_fill);
 }
 
 /* Byte-level text -> raw bytes. Returns the byte count, or -1 if some character is outside the
@@ -264,9 +285,9 @@ enum { SPLIT_REMOVED, SPLIT_ISOLATED, SPLIT_MERGED_PREV, SPLIT_MERGED_NEXT, SPLI
 
 typedef struct pre_step {
     int kind;
-    int behavior, invert;             /* Split */
-    int add_prefix_space, use_regex;  /* ByteLevel */
-    pcre2_code *re;                   /* Split regex, or ByteLevel's GPT-2 regex */
+    int behavior, invert;            /* Split */
+    int add_prefix_space, use_regex; /* ByteLevel */
+    pcre2_code *re;                  /* Split regex, or ByteLevel's GPT-2 regex */
 } pre_step;
 
 typedef struct added_tok {
@@ -279,22 +300,22 @@ typedef struct added_tok {
 /* Trie over the bytes of added tokens: node 0 is the root; edges live in a hash map keyed by
  * (node << 8 | byte). */
 typedef struct trie {
-    mmap_ edges;    /* key -> new_id = child node */
-    int32_t *term;  /* [n_nodes] added_tok index ending here, -1 */
+    mmap_ edges;   /* key -> new_id = child node */
+    int32_t *term; /* [n_nodes] added_tok index ending here, -1 */
     int n_nodes, cap_nodes;
     uint8_t first[256];
 } trie;
 
 struct reel_llm_tokenizer {
     int32_t n_vocab;
-    char **text;       /* [n_vocab] stored token text or NULL (pointers into pool) */
-    const char **dec;  /* [n_vocab] decoded bytes */
+    char **text;      /* [n_vocab] stored token text or NULL (pointers into pool) */
+    const char **dec; /* [n_vocab] decoded bytes */
     uint32_t *dec_len;
-    uint8_t *special;  /* [n_vocab] */
+    uint8_t *special; /* [n_vocab] */
     reel_arena *pool;
-    smap model_text;   /* model vocab: stored text -> id */
-    smap model_raw;    /* model vocab: raw bytes -> id (tokens made of byte-level characters) */
-    smap added_text;   /* added tokens: content -> id */
+    smap model_text; /* model vocab: stored text -> id */
+    smap model_raw;  /* model vocab: raw bytes -> id (tokens made of byte-level characters) */
+    smap added_text; /* added tokens: content -> id */
     mmap_ merges;
     int32_t byte_id[256];
     added_tok *added;
@@ -332,8 +353,10 @@ static char *regex_translate(const char *src)
         if (c == '\\' && i + 1 < n) {
             char d = src[++i];
             const char *rep = NULL;
-            if (d == 's') rep = in_class ? "\\s\\x{85}" : "[\\s\\x{85}]";
-            else if (d == 'S' && !in_class) rep = "[^\\s\\x{85}]";
+            if (d == 's')
+                rep = in_class ? "\\s\\x{85}" : "[\\s\\x{85}]";
+            else if (d == 'S' && !in_class)
+                rep = "[^\\s\\x{85}]";
             if (rep) {
                 memcpy(out + o, rep, strlen(rep));
                 o += strlen(rep);
@@ -371,7 +394,7 @@ static pcre2_code *regex_compile(const char *pattern, int literal, const char *w
     char *tr = literal ? reel_xstrdup(pattern) : regex_translate(pattern);
     int err;
     PCRE2_SIZE off;
-    uint32_t opt = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : PCRE2_MULTILINE);
+    uint32_t opt = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP | PCRE2_MULTILINE);
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)tr, PCRE2_ZERO_TERMINATED, opt, &err, &off, NULL);
     free(tr);
     if (!re) {
@@ -462,8 +485,8 @@ static void trie_add(trie *t, const char *s, size_t len, int32_t idx)
             t->edges.slot = reel_xcalloc(t->edges.cap, sizeof *t->edges.slot);
             t->edges.n = 0;
             for (size_t k = 0; k < old.cap; k++)
-                if (old.slot[k].key) mmap_ref(&t->edges, old.slot[k].key - 1, 1)->new_id =
-                                         old.slot[k].new_id;
+                if (old.slot[k].key)
+                    mmap_ref(&t->edges, old.slot[k].key - 1, 1)->new_id = old.slot[k].new_id;
             free(old.slot);
         }
         uint64_t key = ((uint64_t)node << 8) | (unsigned char)s[i];
@@ -491,8 +514,14 @@ static int add_added_token(reel_llm_tokenizer *tok, const char *content, size_t 
         tok->added = reel_xrealloc(tok->added, sizeof *tok->added * ((size_t)tok->n_added + 64));
     char *c = pool_strndup(tok->pool, content, len);
     added_tok *a = &tok->added[tok->n_added];
-    *a = (added_tok){c, (uint32_t)len, id, (uint8_t)special, (uint8_t)lstrip, (uint8_t)rstrip,
-                     (uint8_t)single_word, (uint8_t)normalized};
+    *a = (added_tok){c,
+                     (uint32_t)len,
+                     id,
+                     (uint8_t)special,
+                     (uint8_t)lstrip,
+                     (uint8_t)rstrip,
+                     (uint8_t)single_word,
+                     (uint8_t)normalized};
     trie_add(&tok->trie, c, len, tok->n_added);
     tok->n_added++;
     *smap_ref(&tok->added_text, c, len, 1) = id;
@@ -611,29 +640,32 @@ static int parse_pre_tokenizer(reel_llm_tokenizer *tok, json_t *pt, const char *
         if (!re && !lit)
             return reel_set_error(REEL_EFORMAT, "%s: pre_tokenizer Split: no pattern", where);
         const char *beh = json_string_value(json_object_get(pt, "behavior"));
-        static const char *names[] = {"Removed", "Isolated", "MergedWithPrevious",
-                                      "MergedWithNext", "Contiguous"};
+        static const char *names[] = {"Removed", "Isolated", "MergedWithPrevious", "MergedWithNext",
+                                      "Contiguous"};
         st->behavior = -1;
         for (int i = 0; i < 5; i++)
             if (beh && strcmp(beh, names[i]) == 0) st->behavior = i;
         if (st->behavior < 0)
-            return reel_set_error(REEL_EFORMAT, "%s: pre_tokenizer Split: bad behavior '%s'",
-                                  where, beh ? beh : "(none)");
+            return reel_set_error(REEL_EFORMAT, "%s: pre_tokenizer Split: bad behavior '%s'", where,
+                                  beh ? beh : "(none)");
         st->invert = json_flag(pt, "invert", 0);
         st->kind = STEP_SPLIT;
         st->re = regex_compile(re ? re : lit, lit && !re, where);
         if (!st->re) return REEL_EFORMAT;
     } else if (strcmp(type, "ByteLevel") == 0) {
         st->kind = STEP_BYTELEVEL;
-        st->add_prefix_space = json_flag(pt, "add_prefix_space", 1);
+        /* HF requires add_prefix_space (we take a missing one as false, the modern setting);
+         * use_regex defaults to true as in HF's deserializer */
+        st->add_prefix_space = json_flag(pt, "add_prefix_space", 0);
         st->use_regex = json_flag(pt, "use_regex", 1);
         if (st->use_regex) {
             st->re = regex_compile(RE_GPT2, 0, where);
             if (!st->re) return REEL_EFORMAT;
         }
     } else {
-        return reel_set_error(REEL_EUNSUPPORTED, "%s: pre_tokenizer type '%s' is not supported "
-                                                 "(byte-level BPE needs Split/ByteLevel)",
+        return reel_set_error(REEL_EUNSUPPORTED,
+                              "%s: pre_tokenizer type '%s' is not supported "
+                              "(byte-level BPE needs Split/ByteLevel)",
                               where, type);
     }
     tok->n_steps++;
@@ -679,7 +711,8 @@ static int parse_post_processor(reel_llm_tokenizer *tok, json_t *pp, const char 
         return reel_set_error(REEL_EUNSUPPORTED, "%s: post_processor type '%s' is not supported",
                               where, type);
     *seen = 1;
-    json_t *single = json_object_get(pp, "single"), *specials = json_object_get(pp, "special_tokens");
+    json_t *single = json_object_get(pp, "single"),
+           *specials = json_object_get(pp, "special_tokens");
     if (!json_is_array(single))
         return reel_set_error(REEL_EFORMAT, "%s: post_processor: no 'single' template", where);
     int after = 0;
@@ -693,8 +726,8 @@ static int parse_post_processor(reel_llm_tokenizer *tok, json_t *pp, const char 
         }
         const char *name = json_string_value(json_object_get(sp, "id"));
         if (!name)
-            return reel_set_error(REEL_EFORMAT, "%s: post_processor: bad template item %zu",
-                                  where, i);
+            return reel_set_error(REEL_EFORMAT, "%s: post_processor: bad template item %zu", where,
+                                  i);
         int rc = after ? template_ids(specials, name, tok->suffix, &tok->n_suffix, 4, where)
                        : template_ids(specials, name, tok->prefix, &tok->n_prefix, 4, where);
         if (rc < 0) return rc;
@@ -737,26 +770,32 @@ static reel_llm_tokenizer *build_json(const char *json, size_t len, const char *
         goto fail;
     }
     if (mtype && strcmp(mtype, "BPE") != 0) {
-        reel_set_error(REEL_EUNSUPPORTED, "%s: model type '%s' is not supported (only BPE)",
-                       where, mtype);
+        reel_set_error(REEL_EUNSUPPORTED, "%s: model type '%s' is not supported (only BPE)", where,
+                       mtype);
         goto fail;
     }
     const char *pfx = json_string_value(json_object_get(model, "continuing_subword_prefix"));
     const char *sfx = json_string_value(json_object_get(model, "end_of_word_suffix"));
     json_t *dropout = json_object_get(model, "dropout");
-    if ((pfx && *pfx) || (sfx && *sfx) || (json_is_number(dropout) && json_number_value(dropout) > 0)) {
-        reel_set_error(REEL_EUNSUPPORTED, "%s: model: subword prefix/suffix or dropout are not "
-                                          "supported", where);
+    if ((pfx && *pfx) || (sfx && *sfx) ||
+        (json_is_number(dropout) && json_number_value(dropout) > 0)) {
+        reel_set_error(REEL_EUNSUPPORTED,
+                       "%s: model: subword prefix/suffix or dropout are not "
+                       "supported",
+                       where);
         goto fail;
     }
     if (json_object_get(root, "normalizer") && !json_is_null(json_object_get(root, "normalizer"))) {
-        reel_set_error(REEL_EUNSUPPORTED, "%s: normalizer is not supported (byte-level BPE "
-                                          "tokenizers have none)", where);
+        reel_set_error(REEL_EUNSUPPORTED,
+                       "%s: normalizer is not supported (byte-level BPE "
+                       "tokenizers have none)",
+                       where);
         goto fail;
     }
     /* Size the id space. */
     int32_t n = 0;
-    json_object_foreach(vocab, key, val) {
+    json_object_foreach(vocab, key, val)
+    {
         int32_t id;
         if (check_id(val, MAX_VOCAB, &id) < 0) {
             reel_set_error(REEL_EFORMAT, "%s: model.vocab['%s']: bad id", where, key);
@@ -779,7 +818,8 @@ static reel_llm_tokenizer *build_json(const char *json, size_t len, const char *
         if (id + 1 > n) n = id + 1;
     }
     tok_alloc_ids(tok, n);
-    json_object_foreach(vocab, key, val) {
+    json_object_foreach(vocab, key, val)
+    {
         if (add_model_token(tok, key, strlen(key), (int32_t)json_integer_value(val), where) < 0)
             goto fail;
     }
@@ -809,8 +849,10 @@ static reel_llm_tokenizer *build_json(const char *json, size_t len, const char *
             la = (size_t)(sp - a), b = sp + 1, lb = json_string_length(m) - la - 1;
         } else if (json_is_array(m) && json_array_size(m) == 2 &&
                    json_is_string(json_array_get(m, 0)) && json_is_string(json_array_get(m, 1))) {
-            a = json_string_value(json_array_get(m, 0)), la = json_string_length(json_array_get(m, 0));
-            b = json_string_value(json_array_get(m, 1)), lb = json_string_length(json_array_get(m, 1));
+            a = json_string_value(json_array_get(m, 0)),
+            la = json_string_length(json_array_get(m, 0));
+            b = json_string_value(json_array_get(m, 1)),
+            lb = json_string_length(json_array_get(m, 1));
         } else {
             reel_set_error(REEL_EFORMAT, "%s: %s: expected \"a b\" or [\"a\", \"b\"]", where, w);
             goto fail;
@@ -826,12 +868,23 @@ static reel_llm_tokenizer *build_json(const char *json, size_t len, const char *
     int has_bl = 0;
     for (int i = 0; i < tok->n_steps; i++) has_bl |= tok->steps[i].kind == STEP_BYTELEVEL;
     if (!has_bl) {
-        reel_set_error(REEL_EUNSUPPORTED, "%s: pre_tokenizer has no ByteLevel step; only "
-                                          "byte-level BPE is supported", where);
+        reel_set_error(REEL_EUNSUPPORTED,
+                       "%s: pre_tokenizer has no ByteLevel step; only "
+                       "byte-level BPE is supported",
+                       where);
         goto fail;
     }
+    /* The decoder: ByteLevel, alone or in a Sequence (nothing else makes sense for byte-level
+     * BPE; null keeps the byte-level decoding too). */
     json_t *dec = json_object_get(root, "decoder");
     const char *dtype = json_string_value(json_object_get(dec, "type"));
+    if (dtype && strcmp(dtype, "Sequence") == 0) {
+        json_t *list = json_object_get(dec, "decoders");
+        for (size_t i = 0; i < json_array_size(list); i++) {
+            const char *t = json_string_value(json_object_get(json_array_get(list, i), "type"));
+            if (t && strcmp(t, "ByteLevel") == 0) dtype = t;
+        }
+    }
     if (dec && !json_is_null(dec) && (!dtype || strcmp(dtype, "ByteLevel") != 0)) {
         reel_set_error(REEL_EUNSUPPORTED, "%s: decoder type '%s' is not supported (only ByteLevel)",
                        where, dtype ? dtype : "?");
@@ -842,20 +895,21 @@ static reel_llm_tokenizer *build_json(const char *json, size_t len, const char *
                              &seen_template) < 0)
         goto fail;
     for (int i = 0; i < tok->n_prefix; i++)
-        if (tok->prefix[i] >= n) {
-            reel_set_error(REEL_EFORMAT, "%s: post_processor: id %d out of range", where,
+        if (tok->prefix[i] < 0 || tok->prefix[i] >= n || !tok->text[tok->prefix[i]]) {
+            reel_set_error(REEL_EFORMAT, "%s: post_processor: id %d is not a token", where,
                            (int)tok->prefix[i]);
             goto fail;
         }
     for (int i = 0; i < tok->n_suffix; i++)
-        if (tok->suffix[i] >= n) {
-            reel_set_error(REEL_EFORMAT, "%s: post_processor: id %d out of range", where,
+        if (tok->suffix[i] < 0 || tok->suffix[i] >= n || !tok->text[tok->suffix[i]]) {
+            reel_set_error(REEL_EFORMAT, "%s: post_processor: id %d is not a token", where,
                            (int)tok->suffix[i]);
             goto fail;
         }
-    if (v && v->bos_id >= 0 && v->bos_id < n) tok->bos = v->bos_id;
-    if (v && v->eos_id >= 0 && v->eos_id < n) tok->eos = v->eos_id;
-    if (tok->bos < 0) tok->bos = tok->n_prefix ? tok->prefix[0] : smap_get(&tok->added_text, "<s>", 3);
+    if (v && v->bos_id >= 0 && v->bos_id < n && tok->text[v->bos_id]) tok->bos = v->bos_id;
+    if (v && v->eos_id >= 0 && v->eos_id < n && tok->text[v->eos_id]) tok->eos = v->eos_id;
+    if (tok->bos < 0)
+        tok->bos = tok->n_prefix ? tok->prefix[0] : smap_get(&tok->added_text, "<s>", 3);
     if (tok->eos < 0) tok->eos = smap_get(&tok->added_text, "</s>", 4);
     /* Without a template post-processor, the vocabulary's add_bos/add_eos (tokenizer_config.json
      * add_bos_token, as transformers applies it) decide. */
@@ -882,8 +936,10 @@ static reel_llm_tokenizer *build_gguf(const reel_llm_vocab *v)
 {
     const char *where = "tokenizer.ggml";
     if (v->model && strcmp(v->model, "gpt2") != 0) {
-        reel_set_error(REEL_EUNSUPPORTED, "%s.model '%s' is not supported (only gpt2 byte-level "
-                                          "BPE)", where, v->model);
+        reel_set_error(REEL_EUNSUPPORTED,
+                       "%s.model '%s' is not supported (only gpt2 byte-level "
+                       "BPE)",
+                       where, v->model);
         return NULL;
     }
     if (v->n_tokens <= 0 || v->n_tokens > MAX_VOCAB || !v->tokens || v->n_merges < 0 ||
@@ -895,12 +951,16 @@ static reel_llm_tokenizer *build_gguf(const reel_llm_vocab *v)
     int ignore_merges = 0;
     const char *pre = v->pre ? v->pre : "default";
     if (!re) {
-        if (!strcmp(pre, "pixtral") || !strcmp(pre, "tekken")) re = RE_TEKKEN, ignore_merges = 1;
-        else if (!strcmp(pre, "llama3") || !strcmp(pre, "llama-bpe")) re = RE_LLAMA3, ignore_merges = 1;
-        else if (!strcmp(pre, "gpt2") || !strcmp(pre, "default")) re = RE_GPT2;
+        if (!strcmp(pre, "pixtral") || !strcmp(pre, "tekken"))
+            re = RE_TEKKEN, ignore_merges = 1;
+        else if (!strcmp(pre, "llama3") || !strcmp(pre, "llama-bpe"))
+            re = RE_LLAMA3, ignore_merges = 1;
+        else if (!strcmp(pre, "gpt2") || !strcmp(pre, "default"))
+            re = RE_GPT2;
         else {
-            reel_set_error(REEL_EUNSUPPORTED, "%s.pre '%s' is not a known pre-tokenizer (known: "
-                                              "pixtral, tekken, llama3, llama-bpe, gpt2, default)",
+            reel_set_error(REEL_EUNSUPPORTED,
+                           "%s.pre '%s' is not a known pre-tokenizer (known: "
+                           "pixtral, tekken, llama3, llama-bpe, gpt2, default)",
                            where, pre);
             return NULL;
         }
@@ -932,8 +992,8 @@ static reel_llm_tokenizer *build_gguf(const reel_llm_vocab *v)
         if (add_merge(tok, m, (size_t)(sp - m), sp + 1, strlen(sp + 1), i, where) < 0) goto fail;
     }
     tok->ignore_merges = ignore_merges;
-    tok->steps[0] = (pre_step){.kind = STEP_SPLIT, .behavior = SPLIT_ISOLATED,
-                               .re = regex_compile(re, 0, where)};
+    tok->steps[0] = (pre_step){
+        .kind = STEP_SPLIT, .behavior = SPLIT_ISOLATED, .re = regex_compile(re, 0, where)};
     if (!tok->steps[0].re) goto fail;
     tok->steps[1] = (pre_step){.kind = STEP_BYTELEVEL};
     tok->n_steps = 2;
@@ -949,15 +1009,21 @@ fail:
     return NULL;
 }
 
-reel_llm_tokenizer *reel_llm_tokenizer_init(const reel_llm_vocab *v)
+reel_llm_tokenizer *reeli_tokenizer_init_named(const reel_llm_vocab *v, const char *json_name)
 {
     if (!v) {
         reel_set_error(REEL_EINVAL, "tokenizer: no vocabulary");
         return NULL;
     }
-    if (v->tokenizer_json) return build_json(v->tokenizer_json, strlen(v->tokenizer_json),
-                                             "tokenizer.json", v);
+    if (v->tokenizer_json)
+        return build_json(v->tokenizer_json, strlen(v->tokenizer_json),
+                          json_name ? json_name : "tokenizer.json", v);
     return build_gguf(v);
+}
+
+reel_llm_tokenizer *reel_llm_tokenizer_init(const reel_llm_vocab *v)
+{
+    return reeli_tokenizer_init_named(v, NULL);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -977,7 +1043,9 @@ typedef struct cache_ent {
     int used;
 } cache_ent;
 
-#define CACHE_CAP 8192  /* slots; entries stop being added at 3/4 */
+/* Word cache slots: sized by the text (about one per 8 bytes), entries stop being added at 3/4. */
+#define CACHE_MIN      256
+#define CACHE_MAX      65536
 #define CACHE_MAX_WORD 256
 
 typedef struct enc_ctx {
@@ -994,7 +1062,7 @@ typedef struct enc_ctx {
     pcre2_match_context *mctx;
     pcre2_jit_stack *jstack;
     cache_ent *cache;
-    size_t cache_n;
+    size_t cache_n, cache_cap;
     char *cache_bytes;
     size_t cb_n, cb_cap;
     int32_t *cache_ids;
@@ -1094,8 +1162,11 @@ static void bpe_word_uncached(enc_ctx *c, const unsigned char *w, size_t len)
             uint16_t cp = byte_to_cp[w[i]];
             unsigned char u[2];
             int nu = cp < 0x80 ? 1 : 2;
-            if (nu == 1) u[0] = (unsigned char)cp;
-            else u[0] = (unsigned char)(0xC0 | (cp >> 6)), u[1] = (unsigned char)(0x80 | (cp & 0x3F));
+            if (nu == 1)
+                u[0] = (unsigned char)cp;
+            else
+                u[0] = (unsigned char)(0xC0 | (cp >> 6)),
+                u[1] = (unsigned char)(0x80 | (cp & 0x3F));
             int ok = 1;
             for (int k = 0; k < nu; k++) ok &= tok->byte_fallback_id[u[k]] >= 0;
             if (ok) {
@@ -1147,10 +1218,10 @@ static void bpe_word(enc_ctx *c, const unsigned char *w, size_t len)
         bpe_word_uncached(c, w, len);
         return;
     }
-    if (!c->cache) c->cache = reel_xcalloc(CACHE_CAP, sizeof *c->cache);
+    if (!c->cache) c->cache = reel_xcalloc(c->cache_cap, sizeof *c->cache);
     uint64_t h = hash_bytes(w, len);
-    size_t i = h & (CACHE_CAP - 1);
-    for (; c->cache[i].used; i = (i + 1) & (CACHE_CAP - 1)) {
+    size_t i = h & (c->cache_cap - 1);
+    for (; c->cache[i].used; i = (i + 1) & (c->cache_cap - 1)) {
         cache_ent *e = &c->cache[i];
         if (e->hash == h && e->len == len && memcmp(c->cache_bytes + e->off, w, len) == 0) {
             for (uint32_t k = 0; k < e->n_ids; k++) emit(c, c->cache_ids[e->ids_off + k]);
@@ -1159,7 +1230,7 @@ static void bpe_word(enc_ctx *c, const unsigned char *w, size_t len)
     }
     size_t start = c->n;
     bpe_word_uncached(c, w, len);
-    if (c->err || c->cache_n * 4 >= CACHE_CAP * 3) return;
+    if (c->err || c->cache_n * 4 >= c->cache_cap * 3) return;
     size_t nid = c->n - start;
     if (c->cb_n + len > c->cb_cap) {
         c->cb_cap = (c->cb_cap + len) * 2;
@@ -1170,9 +1241,9 @@ static void bpe_word(enc_ctx *c, const unsigned char *w, size_t len)
         c->cache_ids = reel_xrealloc(c->cache_ids, c->ci_cap * sizeof *c->cache_ids);
     }
     memcpy(c->cache_bytes + c->cb_n, w, len);
-    memcpy(c->cache_ids + c->ci_n, c->ids + start, nid * sizeof *c->ids);
-    c->cache[i] = (cache_ent){(uint32_t)c->cb_n, (uint32_t)len, (uint32_t)c->ci_n, (uint32_t)nid,
-                              h, 1};
+    if (nid) memcpy(c->cache_ids + c->ci_n, c->ids + start, nid * sizeof *c->ids);
+    c->cache[i] =
+        (cache_ent){(uint32_t)c->cb_n, (uint32_t)len, (uint32_t)c->ci_n, (uint32_t)nid, h, 1};
     c->cb_n += len, c->ci_n += nid, c->cache_n++;
 }
 
@@ -1180,8 +1251,8 @@ static void pretok(enc_ctx *c, int step, const unsigned char *s, size_t len);
 
 /* Next regex match at or after *from in s[0..len) with Oniguruma's find_iter rule for empty
  * matches. Returns 1 and the match, 0 when there are no more, <0 on a matcher error. */
-static int regex_next(enc_ctx *c, pcre2_code *re, const unsigned char *s, size_t len,
-                      size_t *from, ptrdiff_t *last_end, size_t *ms, size_t *me)
+static int regex_next(enc_ctx *c, pcre2_code *re, const unsigned char *s, size_t len, size_t *from,
+                      ptrdiff_t *last_end, size_t *ms, size_t *me)
 {
     for (;;) {
         if (*from > len) return 0;
@@ -1223,8 +1294,7 @@ typedef struct span {
 } span;
 
 /* pre_tokenizers::split::Split on s with HF's SplitDelimiterBehavior. */
-static void split_step(enc_ctx *c, int step, const pre_step *st, const unsigned char *s,
-                       size_t len)
+static void split_step(enc_ctx *c, int step, const pre_step *st, const unsigned char *s, size_t len)
 {
     size_t from = 0, ms, me, prev = 0;
     ptrdiff_t last_end = -1;
@@ -1267,22 +1337,28 @@ static void split_step(enc_ctx *c, int step, const pre_step *st, const unsigned 
         break;
     case SPLIT_CONTIGUOUS:
         for (size_t i = 0; i < n; i++) {
-            if (sp[i].match == prev_match && no) out[no - 1].b = sp[i].b;
-            else out[no++] = (span){sp[i].a, sp[i].b, 0};
+            if (sp[i].match == prev_match && no)
+                out[no - 1].b = sp[i].b;
+            else
+                out[no++] = (span){sp[i].a, sp[i].b, 0};
             prev_match = sp[i].match;
         }
         break;
     case SPLIT_MERGED_PREV:
         for (size_t i = 0; i < n; i++) {
-            if (sp[i].match && !prev_match && no) out[no - 1].b = sp[i].b;
-            else out[no++] = (span){sp[i].a, sp[i].b, 0};
+            if (sp[i].match && !prev_match && no)
+                out[no - 1].b = sp[i].b;
+            else
+                out[no++] = (span){sp[i].a, sp[i].b, 0};
             prev_match = sp[i].match;
         }
         break;
     case SPLIT_MERGED_NEXT:
         for (size_t i = n; i-- > 0;) {
-            if (sp[i].match && !prev_match && no) out[no - 1].a = sp[i].a;
-            else out[no++] = (span){sp[i].a, sp[i].b, 0};
+            if (sp[i].match && !prev_match && no)
+                out[no - 1].a = sp[i].a;
+            else
+                out[no++] = (span){sp[i].a, sp[i].b, 0};
             prev_match = sp[i].match;
         }
         for (size_t i = 0; i < no / 2; i++) {
@@ -1346,8 +1422,10 @@ static void added_split(enc_ctx *c, const unsigned char *s, size_t len, int pass
 static void after_added(enc_ctx *c, const unsigned char *s, size_t len, int pass)
 {
     if (len == 0) return;
-    if (pass == 0) added_split(c, s, len, 1);
-    else pretok(c, 0, s, len);
+    if (pass == 0)
+        added_split(c, s, len, 1);
+    else
+        pretok(c, 0, s, len);
 }
 
 /* AddedVocabulary::find_matches over s for one pass (0: normalized=false tokens, 1: the rest):
@@ -1388,7 +1466,8 @@ static void added_split(enc_ctx *c, const unsigned char *s, size_t len, int pass
             continue;
         }
         if (a->single_word) {
-            int start_space = ms == 0 || !is_word_char(tok, c, s + utf8_prev(s, ms), ms - utf8_prev(s, ms));
+            int start_space =
+                ms == 0 || !is_word_char(tok, c, s + utf8_prev(s, ms), ms - utf8_prev(s, ms));
             int stop_space = me == len || !is_word_char(tok, c, s + me, len - me);
             if (!start_space || !stop_space) {
                 pos = me;
@@ -1429,8 +1508,14 @@ int reel_llm_tokenizer_encode(const reel_llm_tokenizer *tok, const char *text, s
     *ids = NULL;
     *n_ids = 0;
     char *clean = NULL;
-    if (!utf8_valid(text, len)) text = clean = reel_llm_utf8_sanitize(text, len, &len);
-    enc_ctx c = {.tok = tok, .flags = flags};
+    if (!utf8_valid(text, len)) {
+        text = clean = utf8_sanitize(text, len, &len);
+        if (!clean)
+            return reel_set_error(REEL_ENOMEM, "tokenizer: out of memory for %zu bytes of text",
+                                  len);
+    }
+    enc_ctx c = {.tok = tok, .flags = flags, .cache_cap = CACHE_MIN};
+    while (c.cache_cap < CACHE_MAX && c.cache_cap * 8 < len) c.cache_cap *= 2;
     c.md = pcre2_match_data_create(1, NULL);
     if (!c.md) {
         free(clean);
@@ -1461,9 +1546,18 @@ int reel_llm_tokenizer_encode(const reel_llm_tokenizer *tok, const char *text, s
 
 /* ---------------------------------------------------------------------------------------------
  * Lookups and decoding. */
-int32_t reel_llm_tokenizer_n_vocab(const reel_llm_tokenizer *tok) { return tok->n_vocab; }
-int32_t reel_llm_tokenizer_bos(const reel_llm_tokenizer *tok) { return tok->bos; }
-int32_t reel_llm_tokenizer_eos(const reel_llm_tokenizer *tok) { return tok->eos; }
+int32_t reel_llm_tokenizer_n_vocab(const reel_llm_tokenizer *tok)
+{
+    return tok->n_vocab;
+}
+int32_t reel_llm_tokenizer_bos(const reel_llm_tokenizer *tok)
+{
+    return tok->bos;
+}
+int32_t reel_llm_tokenizer_eos(const reel_llm_tokenizer *tok)
+{
+    return tok->eos;
+}
 
 int32_t reel_llm_tokenizer_find(const reel_llm_tokenizer *tok, const char *text)
 {
@@ -1504,7 +1598,8 @@ int reel_llm_tokenizer_decode(const reel_llm_tokenizer *tok, const int32_t *ids,
         if (!((flags & REEL_LLM_TOK_SKIP_SPECIAL) && tok->special[ids[i]])) total += l;
     }
     char *buf = malloc(total + 1);
-    if (!buf) return reel_set_error(REEL_ENOMEM, "tokenizer: out of memory decoding %zu ids", n_ids);
+    if (!buf)
+        return reel_set_error(REEL_ENOMEM, "tokenizer: out of memory decoding %zu ids", n_ids);
     size_t o = 0;
     for (size_t i = 0; i < n_ids; i++) {
         if ((flags & REEL_LLM_TOK_SKIP_SPECIAL) && tok->special[ids[i]]) continue;
@@ -1570,17 +1665,17 @@ int reel_llm_detok_push(reel_llm_detok *s, int32_t id, const char **text, size_t
         s->cap = (s->held + l) * 2 + 16;
         s->buf = reel_xrealloc(s->buf, s->cap);
     }
-    memcpy(s->buf + s->held, d, l);
+    if (l) memcpy(s->buf + s->held, d, l);
     size_t n = s->held + l;
-    size_t keep = incomplete_tail((const unsigned char *)s->buf, n);
+    size_t keep = n ? incomplete_tail((const unsigned char *)s->buf, n) : 0;
     size_t ready = n - keep;
     if (ready + 1 > s->out_cap) {
         s->out_cap = ready * 2 + 16;
         s->out = reel_xrealloc(s->out, s->out_cap);
     }
-    memcpy(s->out, s->buf, ready);
+    if (ready) memcpy(s->out, s->buf, ready);
     s->out[ready] = 0;
-    memmove(s->buf, s->buf + ready, keep);
+    if (keep && ready) memmove(s->buf, s->buf + ready, keep);
     s->held = keep;
     *text = s->out;
     *len = ready;

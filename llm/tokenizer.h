@@ -60,11 +60,12 @@ reel_llm_tokenizer *reel_llm_tokenizer_init(const reel_llm_vocab *vocab);
  * messages (e.g. the file path). Same ownership and errors as reel_llm_tokenizer_init. */
 reel_llm_tokenizer *reel_llm_tokenizer_init_json(const char *json, size_t len, const char *where);
 
-/* Loads the tokenizer of a model path: a GGUF file (through reel_llm_desc_load), a Hugging Face
- * directory (only its tokenizer.json and tokenizer_config.json are read: add_bos_token,
- * bos_token, eos_token, chat_template) or a tokenizer.json file (with a tokenizer_config.json
- * beside it if there is one). If chat_template is not NULL it receives a malloc'ed copy of the
- * model's chat template, or NULL when it has none. NULL + reel_last_error() on failure. */
+/* Loads the tokenizer of a model path: a GGUF file or a Hugging Face model directory (one with
+ * config.json), both through reel_llm_desc_load; or just tokenizer files: a tokenizer.json file
+ * or a directory without config.json, with tokenizer_config.json (add_bos_token, bos_token,
+ * eos_token, chat_template) and chat_template.jinja read when present beside it. If
+ * chat_template is not NULL it receives a malloc'ed copy of the model's chat template, or NULL
+ * when it has none. NULL + reel_last_error() on failure. */
 reel_llm_tokenizer *reel_llm_tokenizer_load(const char *path, char **chat_template);
 
 /* Frees the tokenizer. NULL is a no-op. */
@@ -94,7 +95,8 @@ int reel_llm_tokenizer_token_bytes(const reel_llm_tokenizer *tok, int32_t id, co
 
 /* Encodes len bytes of text (any bytes; see the UTF-8 note above). On success returns 0 and sets
  * *ids to a malloc'ed array of *n_ids ids (free() it; may be NULL when *n_ids is 0). Fails with
- * REEL_EFORMAT only if the vocabulary cannot express a byte and has no unknown token. */
+ * REEL_ENOMEM, or REEL_EFORMAT if the regex engine gives up (PCRE2 match limits). A byte the
+ * vocabulary cannot express becomes the unknown token, or is dropped without one (as HF does). */
 int reel_llm_tokenizer_encode(const reel_llm_tokenizer *tok, const char *text, size_t len,
                               uint32_t flags, int32_t **ids, size_t *n_ids);
 
@@ -124,7 +126,8 @@ int reel_llm_detok_push(reel_llm_detok *s, int32_t id, const char **text, size_t
 void reel_llm_detok_flush(reel_llm_detok *s, const char **text, size_t *len);
 
 /* Converts len bytes into valid UTF-8 exactly as Python's bytes.decode("utf-8", "replace"):
- * returns a malloc'ed NUL-terminated string (free() it) and its length in *out_len. */
+ * returns a malloc'ed NUL-terminated string (free() it) and its length in *out_len (if not NULL);
+ * NULL with REEL_ENOMEM when out of memory. */
 char *reel_llm_utf8_sanitize(const char *s, size_t len, size_t *out_len);
 
 #ifdef __cplusplus

@@ -1,7 +1,9 @@
-/* reel_llm_tokenizer_load: the tokenizer of a model path, without loading weights where the
- * tokenizer lives in its own files. */
+/* reel_llm_tokenizer_load: the tokenizer of a model path. Models (GGUF files, HF directories
+ * with a config.json) go through the model loader; a bare tokenizer.json, or a directory that
+ * holds only tokenizer files, is read directly. */
 #include "llm/model.h"
 #include "llm/tokenizer.h"
+#include "llm/tokenizer-vocab.h"
 
 #include "core/core.h"
 
@@ -45,7 +47,8 @@ static char *config_template(json_t *cfg)
     return first ? reel_xstrdup(first) : NULL;
 }
 
-static reel_llm_tokenizer *load_json(const char *json_path, const char *cfg_path, char **chat_template)
+static reel_llm_tokenizer *load_json(const char *json_path, const char *cfg_path,
+                                     char **chat_template)
 {
     char *text = NULL;
     size_t len;
@@ -73,12 +76,22 @@ static reel_llm_tokenizer *load_json(const char *json_path, const char *cfg_path
         reel_set_error(REEL_EFORMAT, "%s: NUL byte in the file", json_path);
         goto done;
     }
-    tok = reel_llm_tokenizer_init(&v);
-    if (!tok) {
-        reel_error_prefix("%s", json_path);
-        goto done;
+    tok = reeli_tokenizer_init_named(&v, json_path);
+    if (!tok) goto done;
+    if (chat_template) {
+        *chat_template = cfg ? config_template(cfg) : NULL;
+        if (!*chat_template) { /* newer checkpoints keep it in chat_template.jinja */
+            const char *slash = strrchr(json_path, '/');
+            char *jp = slash ? reel_xasprintf("%.*s/chat_template.jinja", (int)(slash - json_path),
+                                              json_path)
+                             : reel_xstrdup("chat_template.jinja");
+            char *t;
+            size_t tl;
+            if (reel_file_exists(jp) && reel_file_read(jp, 16u << 20, &t, &tl) == 0)
+                *chat_template = t;
+            free(jp);
+        }
     }
-    if (chat_template) *chat_template = cfg ? config_template(cfg) : NULL;
 done:
     json_decref(tj);
     json_decref(cfg);
@@ -94,7 +107,10 @@ reel_llm_tokenizer *reel_llm_tokenizer_load(const char *path, char **chat_templa
         reel_set_error_errno("%s", path);
         return NULL;
     }
-    if (S_ISDIR(st.st_mode)) {
+    char *cfg_json = S_ISDIR(st.st_mode) ? reel_xasprintf("%s/config.json", path) : NULL;
+    int full_model = cfg_json && reel_file_exists(cfg_json);
+    free(cfg_json);
+    if (S_ISDIR(st.st_mode) && !full_model) {
         char *j = reel_xasprintf("%s/tokenizer.json", path);
         char *c = reel_xasprintf("%s/tokenizer_config.json", path);
         reel_llm_tokenizer *tok = NULL;
@@ -119,8 +135,10 @@ reel_llm_tokenizer *reel_llm_tokenizer_load(const char *path, char **chat_templa
     if (!d) return NULL;
     const reel_llm_vocab *v = reel_llm_desc_vocab(d);
     reel_llm_tokenizer *tok = reel_llm_tokenizer_init(v);
-    if (!tok) reel_error_prefix("%s", path);
-    else if (chat_template && v->chat_template) *chat_template = reel_xstrdup(v->chat_template);
+    if (!tok)
+        reel_error_prefix("%s", path);
+    else if (chat_template && v->chat_template)
+        *chat_template = reel_xstrdup(v->chat_template);
     reel_llm_desc_free(d);
     return tok;
 }

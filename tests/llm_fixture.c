@@ -112,16 +112,32 @@ float fx_a_from_log(float a_log)
 #define FX_NTOK 40
 static const char *token_text(int i, char *buf)
 {
-    static const char *fixed[] = {"<unk>", "<s>",   "</s>", "<|im_start|>", "<|im_end|>",
-                                  "<think>", "</think>", "a",   "b",  "c", "d", "\xc4\xa0",
-                                  "\xc4\x8a", "ab", "cd", "\xc4\xa0" "a", "abcd"};
+    static const char *fixed[] = {"<unk>",
+                                  "<s>",
+                                  "</s>",
+                                  "<|im_start|>",
+                                  "<|im_end|>",
+                                  "<think>",
+                                  "</think>",
+                                  "a",
+                                  "b",
+                                  "c",
+                                  "d",
+                                  "\xc4\xa0",
+                                  "\xc4\x8a",
+                                  "ab",
+                                  "cd",
+                                  "\xc4\xa0"
+                                  "a",
+                                  "abcd"};
     if (i < (int)(sizeof fixed / sizeof *fixed)) return fixed[i];
     sprintf(buf, "x%d", i);
     return buf;
 }
 static const char *MERGES[] = {"a b", "c d", "\xc4\xa0 a", "ab cd"};
 #define FX_NMERGES 4
-#define FX_TEMPLATE "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+#define FX_TEMPLATE                                                                                \
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
 
 reel_gguf_writer *fx_gguf_writer(fx_model *m, int skip)
 {
@@ -198,8 +214,9 @@ void fx_write_gguf(fx_model *m, const char *path)
 
 static int hf_is_matrix(const fx_tensor *t)
 {
-    return t->n_dims == 2 && strstr(t->name, "_norm") == NULL && strstr(t->name, "conv1d") == NULL &&
-           strstr(t->name, "ssm_a") == NULL && strstr(t->name, "ssm_d") == NULL;
+    return t->n_dims == 2 && strstr(t->name, "_norm") == NULL &&
+           strstr(t->name, "conv1d") == NULL && strstr(t->name, "ssm_a") == NULL &&
+           strstr(t->name, "ssm_d") == NULL;
 }
 
 /* HF (PyTorch) shape of a tensor. */
@@ -241,9 +258,8 @@ static void write_shard(fx_model *m, const char *path, int first, int last, int 
         int b = bf16 && hf_is_matrix(t);
         size_t nb = (size_t)t->n * (b ? 2 : 4);
         json_object_set_new(hdr, t->hf,
-                            json_pack("{s:s,s:o,s:[I,I]}", "dtype", b ? "BF16" : "F32", "shape",
-                                      sh, "data_offsets", (json_int_t)off,
-                                      (json_int_t)(off + nb)));
+                            json_pack("{s:s,s:o,s:[I,I]}", "dtype", b ? "BF16" : "F32", "shape", sh,
+                                      "data_offsets", (json_int_t)off, (json_int_t)(off + nb)));
         off += nb;
         if (weight_map) json_object_set_new(weight_map, t->hf, json_string(fname));
     }
@@ -293,12 +309,6 @@ void fx_write_hf(fx_model *m, const char *dir, const fx_hf_opts *o)
     assert_int_equal(reel_mkdir_p(dir), 0);
     char path[1024];
     /* config.json, written as text so tests can append members */
-    char layers[256] = "";
-    for (int l = 0; l < m->L; l++) {
-        const char *k = m->pattern[l] == 'M' ? "mamba" : m->pattern[l] == '*' ? "attention" : "mlp";
-        snprintf(layers + strlen(layers), sizeof layers - strlen(layers), "%s\"%s\"", l ? ", " : "",
-                 k);
-    }
     char cfg[4096];
     int n = snprintf(cfg, sizeof cfg,
                      "{\n  \"architectures\": [\"NemotronHForCausalLM\"],\n"
@@ -307,16 +317,21 @@ void fx_write_hf(fx_model *m, const char *dir, const fx_hf_opts *o)
                      "  \"mamba_head_dim\": %d,\n  \"n_groups\": %d,\n  \"ssm_state_size\": %d,\n"
                      "  \"conv_kernel\": %d,\n  \"chunk_size\": 8,\n  \"expand\": 2,\n"
                      "  \"num_attention_heads\": %d,\n  \"num_key_value_heads\": %d,\n"
-                     "  \"head_dim\": %d,\n  \"intermediate_size\": %d,\n"
+                     "  \"intermediate_size\": %d,\n"
                      "  \"layer_norm_epsilon\": 1e-05,\n  \"max_position_embeddings\": 4096,\n"
                      "  \"tie_word_embeddings\": false,\n  \"bos_token_id\": 1,\n"
-                     "  \"eos_token_id\": 2,\n  \"pad_token_id\": 0,\n  \"rope_theta\": 10000",
-                     m->H, m->V, m->nh, m->P, m->G, m->N, m->K, m->na, m->nkv, m->hd, m->F);
-    if (o->layers_list)
-        n += snprintf(cfg + n, sizeof cfg - (size_t)n, ",\n  \"layers_block_type\": [%s]", layers);
-    else
+                     "  \"eos_token_id\": 2,\n  \"pad_token_id\": 0,\n  \"rope_theta\": 10000,\n"
+                     "  \"mamba_hidden_act\": \"silu\",\n  \"use_conv_bias\": true,\n"
+                     "  \"num_experts_per_tok\": 2,\n  \"n_routed_experts\": 8",
+                     m->H, m->V, m->nh, m->P, m->G, m->N, m->K, m->na, m->nkv, m->F);
+    if (o->layers_block_type)
+        n += snprintf(cfg + n, sizeof cfg - (size_t)n, ",\n  \"layers_block_type\": %s",
+                      o->layers_block_type);
+    if (!o->no_pattern)
         n += snprintf(cfg + n, sizeof cfg - (size_t)n, ",\n  \"hybrid_override_pattern\": \"%s\"",
                       m->pattern);
+    if (!o->no_head_dim)
+        n += snprintf(cfg + n, sizeof cfg - (size_t)n, ",\n  \"head_dim\": %d", m->hd);
     if (!o->no_num_layers)
         n += snprintf(cfg + n, sizeof cfg - (size_t)n, ",\n  \"num_hidden_layers\": %d", m->L);
     if (o->extra_config) n += snprintf(cfg + n, sizeof cfg - (size_t)n, ",\n  %s", o->extra_config);
@@ -344,8 +359,8 @@ void fx_write_hf(fx_model *m, const char *dir, const fx_hf_opts *o)
     for (int i = 0; i < FX_NTOK; i++) {
         const char *s = token_text(i, buf);
         if (i < 7)
-            json_array_append_new(added, json_pack("{s:i,s:s,s:b}", "id", i, "content", s,
-                                                   "special", 1));
+            json_array_append_new(added,
+                                  json_pack("{s:i,s:s,s:b}", "id", i, "content", s, "special", 1));
         json_object_set_new(vocab, s, json_integer(i));
     }
     for (int i = 0; i < FX_NMERGES; i++) json_array_append_new(merges, json_string(MERGES[i]));
@@ -356,9 +371,9 @@ void fx_write_hf(fx_model *m, const char *dir, const fx_hf_opts *o)
                          "behavior", "Isolated", "type", "ByteLevel", "model", "type", "BPE",
                          "vocab", vocab, "merges", merges));
     write_json(dir, "tokenizer_config.json",
-               json_pack("{s:b,s:b,s:s,s:{s:s},s:s}", "add_bos_token", 1, "add_eos_token", 0,
-                         "bos_token", "<s>", "eos_token", "content", "<|im_end|>", "chat_template",
-                         FX_TEMPLATE));
-    write_json(dir, "generation_config.json", json_pack("{s:i,s:[i,i]}", "bos_token_id", 1,
-                                                        "eos_token_id", 2, 4));
+               json_pack("{s:b,s:b,s:s,s:{s:s},s:s,s:s,s:s}", "add_bos_token", 1, "add_eos_token",
+                         0, "bos_token", "<s>", "eos_token", "content", "<|im_end|>", "unk_token",
+                         "<unk>", "pad_token", "<unk>", "chat_template", FX_TEMPLATE));
+    write_json(dir, "generation_config.json",
+               json_pack("{s:i,s:[i,i]}", "bos_token_id", 1, "eos_token_id", 2, 4));
 }

@@ -14,11 +14,11 @@
 #define FX_MAX_TENSORS 96
 
 typedef struct fx_tensor {
-    char name[64];   /* GGUF name */
-    char hf[96];     /* HF name */
+    char name[64]; /* GGUF name */
+    char hf[96];   /* HF name */
     int n_dims;
-    int64_t ne[4];   /* GGUF shape */
-    float *data;     /* values; for ssm_a these are A_log (the GGUF file gets -exp) */
+    int64_t ne[4]; /* GGUF shape */
+    float *data;   /* values; for ssm_a these are A_log (the GGUF file gets -exp) */
     int64_t n;
 } fx_tensor;
 
@@ -31,10 +31,12 @@ typedef struct fx_model {
 
 /* Options for the HF directory. */
 typedef struct fx_hf_opts {
-    int bf16;            /* matrices as BF16 instead of F32 */
-    int sharded;         /* two shards + model.safetensors.index.json */
-    int layers_list;     /* layers_block_type list instead of hybrid_override_pattern */
-    int no_num_layers;   /* leave num_hidden_layers out */
+    int bf16;                      /* matrices as BF16 instead of F32 */
+    int sharded;                   /* two shards + model.safetensors.index.json */
+    const char *layers_block_type; /* raw JSON list written as layers_block_type, or NULL */
+    int no_pattern;                /* leave hybrid_override_pattern out */
+    int no_head_dim;               /* leave head_dim out (the loader takes it from q_proj) */
+    int no_num_layers;             /* leave num_hidden_layers out */
     const char *extra_config; /* raw JSON members appended to config.json ("\"x\": 1") or NULL */
 } fx_hf_opts;
 

@@ -37,7 +37,7 @@ static void test_fp16(void **state)
     assert_int_equal(reel_fp32_to_fp16(-2.0f), 0xc000);
     assert_int_equal(reel_fp32_to_fp16(65504.0f), 0x7bff);
     assert_int_equal(reel_fp32_to_fp16(1e6f), 0x7c00);
-    assert_int_equal(reel_fp32_to_fp16(5.9604645e-8f), 0x0001); /* smallest subnormal */
+    assert_int_equal(reel_fp32_to_fp16(5.9604645e-8f), 0x0001);      /* smallest subnormal */
     assert_int_equal(reel_fp32_to_fp16(1.0f + 1.0f / 2048), 0x3c00); /* tie to even */
     assert_true(reel_fp16_to_fp32(0x0001) == 5.9604645e-8f);
     assert_true(reel_fp16_to_fp32(0x3555) > 0.333f && reel_fp16_to_fp32(0x3555) < 0.3334f);
@@ -49,7 +49,7 @@ static void test_fp16(void **state)
 
 static void check_matmul(reel_dtype type, reel_pool *pool)
 {
-    const reel_kernel_ops *k = reel_kernels_ops_cpu();
+    const reel_kernel_ops *k = reel_kernels_ops_cpu_scalar();
     const int64_t n_in = 96, n_out = 37, T = 5;
     float *wf = rnd(n_in * n_out, 1.0f), *x = rnd(n_in * T, 1.0f);
     void *w = NULL;
@@ -105,18 +105,20 @@ static void test_matmul(void **state)
     check_matmul(REEL_DTYPE_Q8_0, pool);
     float y, x = 1;
     uint8_t w[64] = {0};
-    assert_int_equal(reel_kernels_ops_cpu()->matmul(pool, &y, w, REEL_DTYPE_Q6_K, &x, 256, 1, 1),
-                     REEL_EUNSUPPORTED);
-    assert_true(tu_contains(reel_last_error(), "Q6_K"));
-    assert_int_equal(reel_kernels_ops_cpu()->matmul(pool, &y, w, REEL_DTYPE_Q8_0, &x, 33, 1, 1),
-                     REEL_EINVAL);
+    assert_int_equal(
+        reel_kernels_ops_cpu_scalar()->matmul(pool, &y, w, REEL_DTYPE_Q8_K, &x, 256, 1, 1),
+        REEL_EUNSUPPORTED);
+    assert_true(tu_contains(reel_last_error(), "Q8_K"));
+    assert_int_equal(
+        reel_kernels_ops_cpu_scalar()->matmul(pool, &y, w, REEL_DTYPE_Q8_0, &x, 33, 1, 1),
+        REEL_EINVAL);
     reel_pool_free(pool);
 }
 
 static void test_norms(void **state)
 {
     (void)state;
-    const reel_kernel_ops *k = reel_kernels_ops_cpu();
+    const reel_kernel_ops *k = reel_kernels_ops_cpu_scalar();
     const int64_t n = 24, T = 3, gs = 6;
     float *x = rnd(n * T, 2.0f), *z = rnd(n * T, 3.0f), *w = rnd(n, 1.0f), *y = rnd(n * T, 1);
     k->rmsnorm(y, x, w, n, T, 1e-5f);
@@ -144,7 +146,7 @@ static void test_norms(void **state)
 static void test_unary(void **state)
 {
     (void)state;
-    const reel_kernel_ops *k = reel_kernels_ops_cpu();
+    const reel_kernel_ops *k = reel_kernels_ops_cpu_scalar();
     float x[6] = {-30, -1, 0, 0.5f, 19, 25}, y[6];
     k->unary(REEL_UNARY_SILU, y, x, 6);
     for (int i = 0; i < 6; i++) assert_true(fabs(y[i] - x[i] / (1 + exp(-x[i]))) < 1e-6);
@@ -158,7 +160,7 @@ static void test_unary(void **state)
 static void test_conv1d(void **state)
 {
     (void)state;
-    const reel_kernel_ops *k = reel_kernels_ops_cpu();
+    const reel_kernel_ops *k = reel_kernels_ops_cpu_scalar();
     reel_pool *pool = reel_pool_init(2);
     const int64_t C = 7, T = 9, stride = 11;
     for (int K = 1; K <= 4; K++) {
@@ -207,8 +209,8 @@ static ssm_case ssm_make(int64_t T, int nh, int P, int N, int G)
     c.D = rnd(nh, 1);
     c.y = calloc((size_t)(T * nh * P), 4);
     c.state = rnd((int64_t)nh * P * N, 1);
-    reel_ssm_args a = {T, nh, P, N, G, c.x, xs, c.bc, c.bc + G * N, bcs, c.dt, c.A, c.D,
-                       c.state, c.y, 4};
+    reel_ssm_args a = {T,   nh,   P,   N,   G,       c.x, xs, c.bc, c.bc + G * N,
+                       bcs, c.dt, c.A, c.D, c.state, c.y, 4};
     c.a = a;
     return c;
 }
@@ -229,7 +231,7 @@ static void test_ssm_scan_naive(void **state)
     for (int h = 0; h < nh; h++)
         for (int p = 0; p < P; p++)
             for (int n = 0; n < N; n++) S[h][p][n] = c.state[(h * P + p) * N + n];
-    reel_kernels_ops_cpu()->ssm_scan(NULL, &c.a);
+    reel_kernels_ops_cpu_scalar()->ssm_scan(NULL, &c.a);
     for (int64_t t = 0; t < T; t++)
         for (int h = 0; h < nh; h++) {
             int g = h / (nh / G);
@@ -254,7 +256,7 @@ static void test_ssm_scan_naive(void **state)
 static void test_ssm_chunked(void **state)
 {
     (void)state;
-    const reel_kernel_ops *k = reel_kernels_ops_cpu();
+    const reel_kernel_ops *k = reel_kernels_ops_cpu_scalar();
     reel_pool *pool = reel_pool_init(3);
     const int64_t Ts[] = {1, 5, 17, 33};
     const int Qs[] = {1, 3, 4, 8, 16, 64};
@@ -286,7 +288,7 @@ static void test_ssm_chunked(void **state)
 
 static void check_attention(reel_dtype kv_type)
 {
-    const reel_kernel_ops *k = reel_kernels_ops_cpu();
+    const reel_kernel_ops *k = reel_kernels_ops_cpu_scalar();
     reel_pool *pool = reel_pool_init(2);
     const int na = 6, nkv = 2, hd = 8;
     const int64_t ctx = 10, pos0 = 4, T = 6, kvw = nkv * hd, qs = na * hd + 5;
@@ -309,21 +311,23 @@ static void check_attention(reel_dtype kv_type)
             double sc[16], mx = -1e30, sum = 0;
             for (int64_t s = 0; s <= pos0 + t; s++) {
                 double d = 0;
-                for (int e = 0; e < hd; e++) d += q[t * qs + i * hd + e] * kf[s * kvw + kh * hd + e];
+                for (int e = 0; e < hd; e++)
+                    d += q[t * qs + i * hd + e] * kf[s * kvw + kh * hd + e];
                 sc[s] = d / sqrt(hd);
                 mx = fmax(mx, sc[s]);
             }
             for (int64_t s = 0; s <= pos0 + t; s++) sum += (sc[s] = exp(sc[s] - mx));
             for (int e = 0; e < hd; e++) {
                 double o = 0;
-                for (int64_t s = 0; s <= pos0 + t; s++) o += sc[s] / sum * vf[s * kvw + kh * hd + e];
+                for (int64_t s = 0; s <= pos0 + t; s++)
+                    o += sc[s] / sum * vf[s * kvw + kh * hd + e];
                 assert_true(fabs(o - out[t * na * hd + i * hd + e]) < 1e-5);
             }
         }
     /* one query at a time (decode) gives the same bits as the batch */
     for (int64_t t = 0; t < T; t++) {
-        reel_attn_args b = {1, pos0 + t, na, nkv, hd, q + t * qs, qs, kc, vc, kv_type,
-                            out2 + t * na * hd};
+        reel_attn_args b = {1,       pos0 + t,          na, nkv, hd, q + t * qs, qs, kc, vc,
+                            kv_type, out2 + t * na * hd};
         k->attention(NULL, &b);
     }
     assert_memory_equal(out, out2, (size_t)(T * na * hd) * 4);
@@ -339,13 +343,130 @@ static void test_attention(void **state)
     check_attention(REEL_DTYPE_F16);
 }
 
+/* every GGML block type against gguf-py's reference decoder (tests/data/quant/vectors.json,
+ * scripts/golden/make_quant_vectors.py), then as matmul weights in both tables */
+static void test_dequantize(void **state)
+{
+    (void)state;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/data/quant/vectors.json", tu_source_dir());
+    json_t *all = reel_json_load_file(path, 1 << 20);
+    assert_non_null(all);
+    reel_pool *pool = reel_pool_init(2);
+    assert_true(json_array_size(all) >= 11);
+    for (size_t k = 0; k < json_array_size(all); k++) {
+        const json_t *v = json_array_get(all, k);
+        const reel_dtype type = (reel_dtype)json_integer_value(json_object_get(v, "type"));
+        const char *hex = json_string_value(json_object_get(v, "hex"));
+        const json_t *vals = json_object_get(v, "values");
+        const int64_t n = (int64_t)json_array_size(vals);
+        const size_t nb = strlen(hex) / 2;
+        assert_int_equal(reel_dtype_row_bytes(type, n), nb);
+        uint8_t *raw = malloc(nb);
+        for (size_t i = 0; i < nb; i++) {
+            unsigned byte;
+            sscanf(hex + 2 * i, "%2x", &byte);
+            raw[i] = (uint8_t)byte;
+        }
+        assert_true(reel_kernels_dtype_supported(type));
+        float *y = malloc((size_t)n * sizeof(float));
+        assert_int_equal(reel_kernels_dequantize_row(type, raw, y, n), 0);
+        for (int64_t i = 0; i < n; i++) {
+            double want = json_number_value(json_array_get(vals, (size_t)i));
+            if (fabs(y[i] - want) > 1e-6 * (1 + fabs(want)))
+                fail_msg("%s[%lld]: %g, reference %g", reel_dtype_name(type), (long long)i, y[i],
+                         want);
+        }
+        /* as one weight row of a matmul: the dot with x equals the dot with the decoded row */
+        float *x = rnd(n, 1.0f), out[2];
+        double ref = 0;
+        for (int64_t i = 0; i < n; i++) ref += (double)y[i] * x[i];
+        assert_int_equal(reel_kernels_ops_cpu_scalar()->matmul(NULL, out, raw, type, x, n, 1, 1),
+                         0);
+        assert_int_equal(reel_kernels_ops_cpu()->matmul(pool, out + 1, raw, type, x, n, 1, 1), 0);
+        assert_true(fabs(out[0] - ref) < 1e-4 * (1 + fabs(ref)));
+        assert_true(fabs(out[1] - ref) < 1e-4 * (1 + fabs(ref)));
+        free(raw), free(y), free(x);
+    }
+    reel_pool_free(pool);
+    json_decref(all);
+}
+
+/* the dispatched table (SIMD where the CPU has it) against the scalar reference, checkasm-style:
+ * random inputs, shapes with ragged tails, one token and batches, every weight type */
+static void test_dispatch_vs_scalar(void **state)
+{
+    (void)state;
+    const reel_kernel_ops *ref = reel_kernels_ops_cpu_scalar(), *k = reel_kernels_ops_cpu();
+    printf("dispatched CPU table: %s\n", k->name);
+    reel_pool *pool = reel_pool_init(2);
+    const int64_t n_ins[] = {1, 7, 8, 15, 16, 33, 64, 100};
+    const reel_dtype types[] = {REEL_DTYPE_F32, REEL_DTYPE_F16, REEL_DTYPE_BF16};
+    for (size_t ti = 0; ti < 3; ti++)
+        for (size_t ni = 0; ni < 8; ni++)
+            for (int64_t T = 1; T <= 3; T += 2) {
+                const int64_t n_in = n_ins[ni], n_out = 9;
+                float *wf = rnd(n_in * n_out, 1.0f), *x = rnd(n_in * T, 1.0f);
+                void *w = wf;
+                uint16_t *h = NULL;
+                if (types[ti] != REEL_DTYPE_F32) {
+                    h = malloc((size_t)(n_in * n_out) * 2);
+                    for (int64_t i = 0; i < n_in * n_out; i++)
+                        h[i] = types[ti] == REEL_DTYPE_F16 ? reel_fp32_to_fp16(wf[i])
+                                                           : reel_fp32_to_bf16(wf[i]);
+                    w = h;
+                }
+                float *y0 = malloc((size_t)(T * n_out) * 4), *y1 = malloc((size_t)(T * n_out) * 4);
+                assert_int_equal(ref->matmul(NULL, y0, w, types[ti], x, n_in, n_out, T), 0);
+                assert_int_equal(k->matmul(pool, y1, w, types[ti], x, n_in, n_out, T), 0);
+                for (int64_t i = 0; i < T * n_out; i++)
+                    if (fabs(y0[i] - y1[i]) > 1e-5 * (1 + fabs(y0[i])))
+                        fail_msg("type %d n_in %lld T %lld: %g vs %g", types[ti], (long long)n_in,
+                                 (long long)T, y0[i], y1[i]);
+                free(wf), free(x), free(h), free(y0), free(y1);
+            }
+    /* attention over F32 and F16 caches, head dims with and without a tail, batch and decode */
+    const int hds[] = {4, 8, 12, 16, 20};
+    for (int kvt = 0; kvt < 2; kvt++)
+        for (int hi = 0; hi < 5; hi++) {
+            const int na = 4, nkv = 2, hd = hds[hi];
+            const int64_t pos0 = 5, T = 3, kvw = nkv * hd, ctx = pos0 + T;
+            const reel_dtype type = kvt ? REEL_DTYPE_F16 : REEL_DTYPE_F32;
+            float *kf = rnd(ctx * kvw, 1), *vf = rnd(ctx * kvw, 1), *q = rnd(T * na * hd, 2);
+            void *kc = kf, *vc = vf;
+            uint16_t *kh = NULL, *vh = NULL;
+            if (kvt) {
+                kh = malloc((size_t)(ctx * kvw) * 2), vh = malloc((size_t)(ctx * kvw) * 2);
+                for (int64_t i = 0; i < ctx * kvw; i++)
+                    kh[i] = reel_fp32_to_fp16(kf[i]), vh[i] = reel_fp32_to_fp16(vf[i]);
+                kc = kh, vc = vh;
+            }
+            float *o0 = malloc((size_t)(T * na * hd) * 4), *o1 = malloc((size_t)(T * na * hd) * 4);
+            reel_attn_args a = {T, pos0, na, nkv, hd, q, na * hd, kc, vc, type, o0};
+            ref->attention(NULL, &a);
+            a.out = o1;
+            k->attention(pool, &a);
+            for (int64_t i = 0; i < T * na * hd; i++)
+                if (fabs(o0[i] - o1[i]) > 1e-5 * (1 + fabs(o0[i])))
+                    fail_msg("attention %s hd %d: %g vs %g", kvt ? "F16" : "F32", hd, o0[i], o1[i]);
+            free(kf), free(vf), free(q), free(kh), free(vh), free(o0), free(o1);
+        }
+    reel_pool_free(pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fp16),       cmocka_unit_test(test_matmul),
-        cmocka_unit_test(test_norms),      cmocka_unit_test(test_unary),
-        cmocka_unit_test(test_conv1d),     cmocka_unit_test(test_ssm_scan_naive),
-        cmocka_unit_test(test_ssm_chunked), cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_fp16),
+        cmocka_unit_test(test_matmul),
+        cmocka_unit_test(test_norms),
+        cmocka_unit_test(test_unary),
+        cmocka_unit_test(test_conv1d),
+        cmocka_unit_test(test_ssm_scan_naive),
+        cmocka_unit_test(test_ssm_chunked),
+        cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_dispatch_vs_scalar),
+        cmocka_unit_test(test_dequantize),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

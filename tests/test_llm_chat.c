@@ -4,6 +4,7 @@
 
 #include "core/core.h"
 #include "llm/chat.h"
+#include "llm/tokenizer.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -43,7 +44,8 @@ static void check_file(const char *name, reel_llm_chat_format fmt)
         assert_int_equal(reel_llm_chat_render(msgs, nm, &p, &out, &olen), 0);
         const char *want = json_string_value(json_object_get(o, "text"));
         if (olen != strlen(want) || memcmp(out, want, olen) != 0) {
-            if (bad++ < 3) printf("%s line %zu:\n--- got\n%s\n--- want\n%s\n---\n", name, n + 1, out, want);
+            if (bad++ < 3)
+                printf("%s line %zu:\n--- got\n%s\n--- want\n%s\n---\n", name, n + 1, out, want);
         }
         free(out);
         free(msgs);
@@ -71,7 +73,8 @@ static void test_nano_v2(void **state)
 static void test_detect_and_errors(void **state)
 {
     (void)state;
-    assert_int_equal(reel_llm_chat_detect("{{- '<|im_start|>system\\n' }}"), REEL_LLM_CHAT_NEMOTRON3);
+    assert_int_equal(reel_llm_chat_detect("{{- '<|im_start|>system\\n' }}"),
+                     REEL_LLM_CHAT_NEMOTRON3);
     assert_int_equal(reel_llm_chat_detect("{{- '<SPECIAL_10>System' }}"), REEL_LLM_CHAT_NANO_V2);
     assert_int_equal(reel_llm_chat_detect("[INST]"), REEL_LLM_CHAT_UNKNOWN);
     assert_int_equal(reel_llm_chat_detect(NULL), REEL_LLM_CHAT_UNKNOWN);
@@ -93,12 +96,30 @@ static void test_detect_and_errors(void **state)
     free(out);
 }
 
+static void test_stop_ids(void **state)
+{
+    (void)state;
+    char *path = reel_xasprintf("%s/tests/data/tokenizer/tokenizer.json", tu_source_dir());
+    reel_llm_tokenizer *tok = reel_llm_tokenizer_load(path, NULL);
+    free(path);
+    assert_non_null(tok);
+    int32_t ids[4];
+    assert_int_equal(reel_llm_chat_stop_ids(REEL_LLM_CHAT_NEMOTRON3, tok, ids, 4), 2);
+    assert_int_equal(ids[0], 2);  /* </s> */
+    assert_int_equal(ids[1], 11); /* <|im_end|> */
+    /* the golden vocabulary has no <SPECIAL_12>: EOS only */
+    assert_int_equal(reel_llm_chat_stop_ids(REEL_LLM_CHAT_NANO_V2, tok, ids, 4), 1);
+    assert_int_equal(reel_llm_chat_stop_ids(REEL_LLM_CHAT_NEMOTRON3, tok, ids, 1), 2);
+    reel_llm_tokenizer_free(tok);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nemotron3),
         cmocka_unit_test(test_nano_v2),
         cmocka_unit_test(test_detect_and_errors),
+        cmocka_unit_test(test_stop_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* reel logits / reel generate end to end on the tiny-b GGUF fixture against transformers'
+/* reel logits / reel generate end to end on the tiny-b HF fixture against transformers
  * reference (tests/data/models/tiny-b/golden.json). */
 #include "testutil.h"
 #include "core/core.h"
@@ -14,7 +14,7 @@ static json_t *golden;
 static int setup(void **state)
 {
     (void)state;
-    snprintf(model, sizeof model, "%s/tests/data/models/gguf/tiny-b-f32.gguf", tu_source_dir());
+    snprintf(model, sizeof model, "%s/tests/data/models/tiny-b", tu_source_dir());
     char p[1024];
     snprintf(p, sizeof p, "%s/tests/data/models/tiny-b/golden.json", tu_source_dir());
     golden = reel_json_load_file(p, 16 << 20);
@@ -41,7 +41,8 @@ static char *csv(const json_t *arr)
 {
     char *s = calloc(1, json_array_size(arr) * 12 + 1);
     for (size_t i = 0; i < json_array_size(arr); i++)
-        sprintf(s + strlen(s), "%s%lld", i ? "," : "", (long long)json_integer_value(json_array_get(arr, i)));
+        sprintf(s + strlen(s), "%s%lld", i ? "," : "",
+                (long long)json_integer_value(json_array_get(arr, i)));
     return s;
 }
 /* "1 2 3\n" */
@@ -49,7 +50,8 @@ static char *spaced(const json_t *arr)
 {
     char *s = calloc(1, json_array_size(arr) * 12 + 2);
     for (size_t i = 0; i < json_array_size(arr); i++)
-        sprintf(s + strlen(s), "%s%lld", i ? " " : "", (long long)json_integer_value(json_array_get(arr, i)));
+        sprintf(s + strlen(s), "%s%lld", i ? " " : "",
+                (long long)json_integer_value(json_array_get(arr, i)));
     strcat(s, "\n");
     return s;
 }
@@ -69,8 +71,9 @@ static void test_logits(void **state)
     double worst = 0;
     for (size_t t = 0; t < json_array_size(want); t++)
         for (size_t i = 0; i < 512; i++)
-            worst = fmax(worst, fabs(json_number_value(json_array_get(json_array_get(got, t), i)) -
-                                     json_number_value(json_array_get(json_array_get(want, t), i))));
+            worst =
+                fmax(worst, fabs(json_number_value(json_array_get(json_array_get(got, t), i)) -
+                                 json_number_value(json_array_get(json_array_get(want, t), i))));
     printf("reel logits vs transformers: max |dlogit| = %.3g\n", worst);
     assert_true(worst <= 1e-4);
     json_decref(out);
@@ -85,7 +88,8 @@ static void test_logits(void **state)
         const json_t *row = json_array_get(want, t);
         size_t best = 0;
         for (size_t i = 1; i < 512; i++)
-            if (json_number_value(json_array_get(row, i)) > json_number_value(json_array_get(row, best)))
+            if (json_number_value(json_array_get(row, i)) >
+                json_number_value(json_array_get(row, best)))
                 best = i;
         const json_t *first = json_array_get(json_array_get(top, t), 0);
         assert_int_equal(json_integer_value(json_array_get(first, 0)), best);
@@ -100,7 +104,8 @@ static void test_generate_greedy(void **state)
 {
     (void)state;
     const json_t *gr = json_object_get(golden, "greedy");
-    char *prompt = csv(json_object_get(gr, "prompt")), *want = spaced(json_object_get(gr, "tokens"));
+    char *prompt = csv(json_object_get(gr, "prompt")),
+         *want = spaced(json_object_get(gr, "tokens"));
     tu_result r = reel((const char *[]){"generate", "-m", model, "--tokens", prompt, "-n", "32",
                                         "--temp", "0", "--ids", NULL});
     assert_int_equal(r.status, 0);
@@ -110,12 +115,46 @@ static void test_generate_greedy(void **state)
     /* text prompt through the model's tokenizer (BOS added) */
     const json_t *tx = json_object_get(golden, "text");
     want = spaced(json_object_get(tx, "greedy"));
-    r = reel((const char *[]){"generate", "-m", model, "-p", json_string_value(json_object_get(tx, "prompt")),
-                              "-n", "16", "--temp", "0", "--ids", NULL});
+    r = reel((const char *[]){"generate", "-m", model, "-p",
+                              json_string_value(json_object_get(tx, "prompt")), "-n", "16",
+                              "--temp", "0", "--ids", NULL});
     assert_int_equal(r.status, 0);
     assert_string_equal(r.out, want);
     tu_result_free(&r);
     free(want);
+}
+
+/* Hugging Face directories, tokenizer included; tiny-a's greedy text reaches </s> (id 2) after 6
+ * tokens, where generation must stop */
+static void test_generate_hf(void **state)
+{
+    (void)state;
+    const char *names[] = {"tiny-a", "tiny-c"};
+    for (int i = 0; i < 2; i++) {
+        char dir[1024], gpath[1100];
+        snprintf(dir, sizeof dir, "%s/tests/data/models/%s", tu_source_dir(), names[i]);
+        snprintf(gpath, sizeof gpath, "%s/golden.json", dir);
+        json_t *g = reel_json_load_file(gpath, 16 << 20);
+        const json_t *tx = json_object_get(g, "text"), *ids = json_object_get(tx, "greedy");
+        /* expected: the reference continuation up to (not including) the first </s> */
+        json_t *cut = json_array();
+        for (size_t k = 0; k < json_array_size(ids); k++) {
+            if (json_integer_value(json_array_get(ids, k)) == 2) break;
+            json_array_append(cut, json_array_get(ids, k));
+        }
+        char *want = spaced(cut);
+        tu_result r = reel((const char *[]){"generate", "-m", dir, "-p",
+                                            json_string_value(json_object_get(tx, "prompt")), "-n",
+                                            "16", "--temp", "0", "--ids", "-v", NULL});
+        assert_int_equal(r.status, 0);
+        assert_string_equal(r.out, want);
+        if (json_array_size(cut) < json_array_size(ids))
+            assert_true(tu_contains(r.err, "end of generation"));
+        tu_result_free(&r);
+        free(want);
+        json_decref(cut);
+        json_decref(g);
+    }
 }
 
 static void test_generate_seeded(void **state)
@@ -140,19 +179,36 @@ static void test_generate_seeded(void **state)
     tu_result_free(&a);
 }
 
+static void test_bench(void **state)
+{
+    (void)state;
+    tu_result r = reel(
+        (const char *[]){"bench", "-m", model, "-p", "8", "-n", "4", "-r", "1", "-t", "1", NULL});
+    assert_int_equal(r.status, 0);
+    assert_true(tu_contains(r.out, "| pp8 |") && tu_contains(r.out, "| tg4 |"));
+    assert_true(tu_contains(r.out, "M-*M"));
+    tu_result_free(&r);
+    r = reel((const char *[]){"bench", "-m", model, "-p", "0", "-n", "0", NULL});
+    assert_int_equal(r.status, 2);
+    tu_result_free(&r);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
     const char *cases[][8] = {
-        {"logits", "--tokens", "1,2", NULL},                /* no model */
-        {"logits", "-m", model, NULL},                      /* no tokens */
-        {"logits", "-m", model, "--tokens", "1,,2", NULL},  /* bad list */
+        {"logits", "--tokens", "1,2", NULL},               /* no model */
+        {"logits", "-m", model, NULL},                     /* no tokens */
+        {"logits", "-m", model, "--tokens", "1,,2", NULL}, /* bad list */
         {"logits", "-m", model, "--tokens", "1,2,", NULL},
         {"logits", "-m", model, "--tokens", "1", "--top", "0", NULL},
         {"logits", "-m", model, "--tokens", "1", "--all", "--top", "2"},
-        {"generate", "-m", model, NULL},                    /* no prompt */
+        {"generate", "-m", model, NULL}, /* no prompt */
         {"generate", "-m", model, "-p", "x", "--temp", "hot", NULL},
         {"generate", "-m", model, "-p", "x", "--system", "s", NULL},
+        {"convert", model, NULL}, /* no output */
+        {"convert", model, "/tmp/x.gguf", "--type", "q4_k", NULL},
+        {"convert", model, "a.gguf", "b.gguf", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tu_result r = reel(cases[i]);
@@ -168,6 +224,14 @@ static void test_errors(void **state)
     assert_int_equal(r.status, 1);
     assert_true(tu_contains(r.err, "/nonexistent/m.gguf"));
     tu_result_free(&r);
+    r = reel((const char *[]){"convert", "/nonexistent/dir", "/tmp/never.gguf", NULL});
+    assert_int_equal(r.status, 1);
+    assert_true(tu_contains(r.err, "/nonexistent/dir"));
+    tu_result_free(&r);
+    r = reel((const char *[]){"convert", "--help", NULL});
+    assert_int_equal(r.status, 0);
+    assert_true(tu_contains(r.out, "--type"));
+    tu_result_free(&r);
     r = reel((const char *[]){"generate", "--help", NULL});
     assert_int_equal(r.status, 0);
     assert_true(tu_contains(r.out, "--top-p") && tu_contains(r.out, "Example"));
@@ -181,8 +245,9 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_logits), cmocka_unit_test(test_generate_greedy),
-        cmocka_unit_test(test_generate_seeded), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_logits),      cmocka_unit_test(test_generate_greedy),
+        cmocka_unit_test(test_generate_hf), cmocka_unit_test(test_generate_seeded),
+        cmocka_unit_test(test_bench),       cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

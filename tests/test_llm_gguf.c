@@ -26,8 +26,10 @@ static void test_roundtrip(void **state)
     const struct {
         reel_gguf_type t;
         uint64_t u;
-    } ints[] = {{REEL_GGUF_TYPE_UINT8, 250},        {REEL_GGUF_TYPE_UINT16, 65000},
-                {REEL_GGUF_TYPE_UINT32, 4000000000u}, {REEL_GGUF_TYPE_UINT64, 1ull << 60},
+    } ints[] = {{REEL_GGUF_TYPE_UINT8, 250},
+                {REEL_GGUF_TYPE_UINT16, 65000},
+                {REEL_GGUF_TYPE_UINT32, 4000000000u},
+                {REEL_GGUF_TYPE_UINT64, 1ull << 60},
                 {REEL_GGUF_TYPE_BOOL, 1}};
     for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
         char key[32];
@@ -63,13 +65,17 @@ static void test_roundtrip(void **state)
     assert_int_equal(reel_gguf_writer_set_array(w, "a.empty", REEL_GGUF_TYPE_UINT8, NULL, 0), 0);
     const uint32_t inner_nums[] = {7, 8, 9};
     reel_gguf_value inner[2] = {
-        {.type = REEL_GGUF_TYPE_ARRAY, .arr_type = REEL_GGUF_TYPE_UINT32, .n = 3,
+        {.type = REEL_GGUF_TYPE_ARRAY,
+         .arr_type = REEL_GGUF_TYPE_UINT32,
+         .n = 3,
          .data = inner_nums},
-        {.type = REEL_GGUF_TYPE_ARRAY, .arr_type = REEL_GGUF_TYPE_UINT32, .n = 1,
+        {.type = REEL_GGUF_TYPE_ARRAY,
+         .arr_type = REEL_GGUF_TYPE_UINT32,
+         .n = 1,
          .data = inner_nums + 2},
     };
-    v = (reel_gguf_value){.type = REEL_GGUF_TYPE_ARRAY, .arr_type = REEL_GGUF_TYPE_ARRAY, .n = 2,
-                          .items = inner};
+    v = (reel_gguf_value){
+        .type = REEL_GGUF_TYPE_ARRAY, .arr_type = REEL_GGUF_TYPE_ARRAY, .n = 2, .items = inner};
     assert_int_equal(reel_gguf_writer_set(w, "a.nested", &v), 0);
     assert_int_equal(reel_gguf_writer_set_u32(w, "general.alignment", 64), 0);
     /* duplicates and bad keys are refused */
@@ -83,7 +89,8 @@ static void test_roundtrip(void **state)
     for (size_t i = 0; i < sizeof q8; i++) q8[i] = (uint8_t)(i * 7);
     for (size_t i = 0; i < sizeof q4k; i++) q4k[i] = (uint8_t)(i * 13);
     const int64_t ne_f32[] = {3, 2}, ne_f16[] = {3}, ne_q8[] = {32, 1, 2}, ne_q4k[] = {256};
-    assert_int_equal(reel_gguf_writer_add_tensor(w, "t.f32", REEL_DTYPE_F32, 2, ne_f32, f32, 24), 0);
+    assert_int_equal(reel_gguf_writer_add_tensor(w, "t.f32", REEL_DTYPE_F32, 2, ne_f32, f32, 24),
+                     0);
     assert_int_equal(reel_gguf_writer_add_tensor(w, "t.f16", REEL_DTYPE_F16, 1, ne_f16, f16, 6), 0);
     assert_int_equal(reel_gguf_writer_add_tensor(w, "t.q8", REEL_DTYPE_Q8_0, 3, ne_q8, q8, 68), 0);
     assert_int_equal(reel_gguf_writer_add_tensor(w, "t.q4k", REEL_DTYPE_Q4_K, 1, ne_q4k, q4k, 144),
@@ -196,9 +203,9 @@ static void test_roundtrip(void **state)
                          0);
     for (int64_t i = 0; i < reel_gguf_n_tensors(g); i++) {
         const reel_gguf_tensor *x = reel_gguf_tensor_at(g, i);
-        assert_int_equal(reel_gguf_writer_add_tensor(w2, x->name, x->type, x->n_dims, x->ne,
-                                                     x->data, x->nbytes),
-                         0);
+        assert_int_equal(
+            reel_gguf_writer_add_tensor(w2, x->name, x->type, x->n_dims, x->ne, x->data, x->nbytes),
+            0);
     }
     uint8_t *mem2;
     size_t mem2_size;
@@ -373,12 +380,96 @@ static void test_bad_models(void **state)
     free(dir);
 }
 
+/* A two-layer nemotron_h_moe file ("ME"): MoE metadata and the stacked expert tensors. */
+static void test_moe(void **state)
+{
+    (void)state;
+    const int H = 8, E = 4, Fe = 6, Fs = 10, V = 12, nh = 2, P = 4, G = 1, N = 2, K = 3;
+    const int Di = nh * P, Dc = Di + 2 * G * N;
+    static float buf[65536];
+    for (size_t i = 0; i < sizeof buf / sizeof *buf; i++) buf[i] = -0.5f;
+    reel_gguf_writer *w = reel_gguf_writer_init();
+    reel_gguf_writer_set_str(w, "general.architecture", "nemotron_h_moe");
+    reel_gguf_writer_set_u32(w, "nemotron_h_moe.block_count", 2);
+    reel_gguf_writer_set_u32(w, "nemotron_h_moe.embedding_length", (uint32_t)H);
+    /* per-layer arrays as UINT16 and INT64 scalars: any integer type is accepted */
+    const uint16_t ff[2] = {0, (uint16_t)Fe};
+    reel_gguf_writer_set_array(w, "nemotron_h_moe.feed_forward_length", REEL_GGUF_TYPE_UINT16, ff,
+                               2);
+    reel_gguf_value z = {.type = REEL_GGUF_TYPE_INT64, .i64 = 0};
+    reel_gguf_writer_set(w, "nemotron_h_moe.attention.head_count_kv", &z);
+    reel_gguf_writer_set_u32(w, "nemotron_h_moe.ssm.conv_kernel", (uint32_t)K);
+    reel_gguf_writer_set_u32(w, "nemotron_h_moe.ssm.state_size", (uint32_t)N);
+    reel_gguf_writer_set_u32(w, "nemotron_h_moe.ssm.group_count", (uint32_t)G);
+    reel_gguf_writer_set_u32(w, "nemotron_h_moe.ssm.inner_size", (uint32_t)Di);
+    reel_gguf_writer_set_u32(w, "nemotron_h_moe.ssm.time_step_rank", (uint32_t)nh);
+    reel_gguf_writer_set_u32(w, "nemotron_h_moe.expert_count", (uint32_t)E);
+    reel_gguf_writer_set_u32(w, "nemotron_h_moe.expert_used_count", 2);
+    reel_gguf_writer_set_u32(w, "nemotron_h_moe.expert_feed_forward_length", (uint32_t)Fe);
+    reel_gguf_writer_set_u32(w, "nemotron_h_moe.expert_shared_feed_forward_length", (uint32_t)Fs);
+    reel_gguf_writer_set_bool(w, "nemotron_h_moe.expert_weights_norm", 1);
+    reel_gguf_writer_set_f32(w, "nemotron_h_moe.expert_weights_scale", 2.5f);
+    const struct {
+        const char *name;
+        int nd;
+        int64_t ne[3];
+    } T[] = {
+        {"token_embd.weight", 2, {H, V}},
+        {"output_norm.weight", 1, {H}},
+        {"blk.0.attn_norm.weight", 1, {H}},
+        {"blk.0.ssm_in.weight", 2, {H, 2 * Di + 2 * G * N + nh}},
+        {"blk.0.ssm_conv1d.weight", 2, {K, Dc}},
+        {"blk.0.ssm_dt.bias", 1, {nh}},
+        {"blk.0.ssm_a", 2, {1, nh}},
+        {"blk.0.ssm_d", 2, {1, nh}},
+        {"blk.0.ssm_norm.weight", 2, {Di / G, G}},
+        {"blk.0.ssm_out.weight", 2, {Di, H}},
+        {"blk.1.attn_norm.weight", 1, {H}},
+        {"blk.1.ffn_gate_inp.weight", 2, {H, E}},
+        {"blk.1.exp_probs_b.bias", 1, {E}},
+        {"blk.1.ffn_up_exps.weight", 3, {H, Fe, E}},
+        {"blk.1.ffn_down_exps.weight", 3, {Fe, H, E}},
+        {"blk.1.ffn_up_shexp.weight", 2, {H, Fs}},
+        {"blk.1.ffn_down_shexp.weight", 2, {Fs, H}},
+    };
+    for (size_t i = 0; i < sizeof T / sizeof *T; i++) {
+        size_t n = (size_t)T[i].ne[0] * (T[i].nd > 1 ? (size_t)T[i].ne[1] : 1) *
+                   (T[i].nd > 2 ? (size_t)T[i].ne[2] : 1);
+        assert_int_equal(reel_gguf_writer_add_tensor(w, T[i].name, REEL_DTYPE_F32, T[i].nd,
+                                                     T[i].ne, buf, n * 4),
+                         0);
+    }
+    char *dir = tu_tmpdir(), *path = tmp_path(dir, "moe.gguf");
+    assert_int_equal(reel_gguf_writer_write(w, path), 0);
+    reel_gguf_writer_free(w);
+    reel_llm_desc *d = reel_llm_desc_load(path);
+    if (!d) fail_msg("%s", reel_last_error());
+    const reel_llm_hparams *hp = reel_llm_desc_hparams(d);
+    assert_string_equal(hp->arch, "nemotron_h_moe");
+    assert_string_equal(hp->pattern, "ME");
+    assert_int_equal(hp->layer_kind[1], REEL_LLM_LAYER_MOE);
+    assert_int_equal(hp->n_expert, E);
+    assert_int_equal(hp->n_expert_used, 2);
+    assert_int_equal(hp->n_ff_exp, Fe);
+    assert_int_equal(hp->n_ff_shexp, Fs);
+    assert_int_equal(hp->expert_weights_norm, 1);
+    assert_true(hp->expert_weights_scale == 2.5f);
+    assert_int_equal(hp->n_vocab, V); /* no vocab_size key: from token_embd */
+    assert_int_equal(reel_llm_desc_vocab(d)->n_tokens, 0);
+    assert_int_equal(reel_llm_desc_tensor(d, "blk.1.ffn_down_exps.weight")->ne[2], E);
+    reel_llm_desc_free(d);
+    tu_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_tiny_model),
         cmocka_unit_test(test_bad_models),
+        cmocka_unit_test(test_moe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -75,8 +75,8 @@ static void test_filters(void **state)
         int top_k;
         float top_p, min_p;
         int allowed; /* tokens 0..allowed-1 may appear */
-    } cases[] = {{1, 1, 0, 1}, {2, 1, 0, 2}, {0, 0.7f, 0, 2}, {0, 0.85f, 0, 3}, {0, 1, 0.5f, 2},
-                 {0, 1, 0.2f, 3}};
+    } cases[] = {{1, 1, 0, 1},     {2, 1, 0, 2},    {0, 0.7f, 0, 2},
+                 {0, 0.85f, 0, 3}, {0, 1, 0.5f, 2}, {0, 1, 0.2f, 3}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         reel_llm_sampler_params p = plain(1.0f);
         p.top_k = cases[k].top_k, p.top_p = cases[k].top_p, p.min_p = cases[k].min_p;
@@ -102,7 +102,7 @@ static void test_repeat_penalty(void **state)
     p.repeat_penalty = 2.0f;
     p.repeat_last_n = 2;
     reel_llm_sampler *s = reel_llm_sampler_init(&p);
-    reel_llm_sampler_accept(s, 0);                        /* 3.0 -> 1.5 */
+    reel_llm_sampler_accept(s, 0);                         /* 3.0 -> 1.5 */
     assert_int_equal(reel_llm_sampler_sample(s, l, 3), 1); /* and records 1 */
     /* history {0, 1}: 1.5, 1.0, -1 -> 0 wins again (and stays in the history) */
     assert_int_equal(reel_llm_sampler_sample(s, l, 3), 0);
@@ -112,12 +112,47 @@ static void test_repeat_penalty(void **state)
     reel_llm_sampler_free(s);
 }
 
+/* top-k by heap selection keeps exactly the k best (ties: lowest ids), whatever their order */
+static void test_top_k_selection(void **state)
+{
+    (void)state;
+    enum { V = 1000 };
+    static float l[V];
+    for (int i = 0; i < V; i++) l[i] = (float)((i * 7919) % 1000) / 100.0f; /* a permutation */
+    l[3] = l[500] = 9.99f + 0.001f; /* a tie at the top: ids 3 and 500 */
+    for (int k = 1; k <= 64; k *= 4) {
+        reel_llm_sampler_params p = plain(1000.0f); /* nearly uniform among the kept */
+        p.top_k = k;
+        p.seed = (uint64_t)k;
+        reel_llm_sampler *s = reel_llm_sampler_init(&p);
+        int seen[V] = {0};
+        for (int i = 0; i < 4000; i++) seen[reel_llm_sampler_sample(s, l, V)]++;
+        /* the k-th best logit */
+        float sorted[V];
+        memcpy(sorted, l, sizeof sorted);
+        for (int i = 0; i < k; i++)
+            for (int j = i + 1; j < V; j++)
+                if (sorted[j] > sorted[i]) {
+                    float t = sorted[i];
+                    sorted[i] = sorted[j], sorted[j] = t;
+                }
+        int distinct = 0;
+        for (int i = 0; i < V; i++) {
+            if (seen[i]) distinct++;
+            if (seen[i]) assert_true(l[i] >= sorted[k - 1]);
+        }
+        assert_int_equal(distinct, k);
+        if (k == 1) assert_true(seen[3] == 4000); /* tie -> lowest id */
+        reel_llm_sampler_free(s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_greedy),  cmocka_unit_test(test_seeded),
-        cmocka_unit_test(test_distribution), cmocka_unit_test(test_filters),
-        cmocka_unit_test(test_repeat_penalty),
+        cmocka_unit_test(test_greedy),         cmocka_unit_test(test_seeded),
+        cmocka_unit_test(test_distribution),   cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_repeat_penalty), cmocka_unit_test(test_top_k_selection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

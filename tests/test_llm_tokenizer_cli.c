@@ -17,8 +17,15 @@ static char *tokjson(void)
 static tu_result reel(const char *a1, const char *a2, const char *a3, const char *a4,
                       const char *a5, const char *a6, const char *a7)
 {
-    char *argv[9] = {(char *)tu_reel_bin(), (char *)a1, (char *)a2, (char *)a3, (char *)a4,
-                     (char *)a5, (char *)a6, (char *)a7, NULL};
+    char *argv[9] = {(char *)tu_reel_bin(),
+                     (char *)a1,
+                     (char *)a2,
+                     (char *)a3,
+                     (char *)a4,
+                     (char *)a5,
+                     (char *)a6,
+                     (char *)a7,
+                     NULL};
     return tu_run(argv, NULL);
 }
 
@@ -63,7 +70,8 @@ static void test_detokenize(void **state)
     assert_int_equal(r.status, 0);
     char *args[64] = {(char *)tu_reel_bin(), "detokenize", "-m", t};
     int na = 4;
-    for (char *tokp = strtok(r.out, "\n"); tokp && na < 62; tokp = strtok(NULL, "\n")) args[na++] = tokp;
+    for (char *tokp = strtok(r.out, "\n"); tokp && na < 62; tokp = strtok(NULL, "\n"))
+        args[na++] = tokp;
     args[na] = NULL;
     tu_result d = tu_run(args, NULL);
     assert_int_equal(d.status, 0);
@@ -87,8 +95,8 @@ static void test_detokenize(void **state)
 static void test_template(void **state)
 {
     (void)state;
-    tu_result r = reel("template", "--format", "nemotron3", "--system", "You are helpful.",
-                       "--user", "Hi");
+    tu_result r =
+        reel("template", "--format", "nemotron3", "--system", "You are helpful.", "--user", "Hi");
     assert_int_equal(r.status, 0);
     assert_string_equal(r.out, "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\n"
                                "Hi<|im_end|>\n<|im_start|>assistant\n<think>\n");
@@ -102,13 +110,15 @@ static void test_template(void **state)
     tu_write_file(p, js, jl);
     free(p);
     p = reel_xasprintf("%s/tokenizer_config.json", dir);
-    const char *cfg = "{\"add_bos_token\": true, \"chat_template\": \"{{- '<SPECIAL_10>System\\n' }}\"}";
+    const char *cfg =
+        "{\"add_bos_token\": true, \"chat_template\": \"{{- '<SPECIAL_10>System\\n' }}\"}";
     tu_write_file(p, cfg, strlen(cfg));
     free(p);
     r = reel("template", "-m", dir, "--user", "Hi /no_think", NULL, NULL);
     assert_int_equal(r.status, 0);
-    assert_string_equal(r.out, "<SPECIAL_10>System\n\n\n<SPECIAL_11>User\nHi\n<SPECIAL_11>Assistant\n"
-                               "<think></think>");
+    assert_string_equal(r.out,
+                        "<SPECIAL_10>System\n\n\n<SPECIAL_11>User\nHi\n<SPECIAL_11>Assistant\n"
+                        "<think></think>");
     tu_result_free(&r);
     r = reel("tokenize", "-m", dir, "x", NULL, NULL, NULL);
     assert_int_equal(r.status, 0);
@@ -150,6 +160,20 @@ static void test_gguf(void **state)
     assert_int_equal(r.status, 0);
     assert_true(tu_contains(r.out, "<|im_start|>user\nHi<|im_end|>\n"));
     tu_result_free(&r);
+    /* the same model as a Hugging Face directory, through the loader */
+    char *hf = reel_xasprintf("%s/hf", dir);
+    fx_model_init(&m);
+    fx_write_hf(&m, hf, &(fx_hf_opts){0});
+    fx_model_free(&m);
+    r = reel("tokenize", "-m", hf, "--pieces", "<|im_start|>abcd", NULL, NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "1\t'<s>'\n3\t'<|im_start|>'\n16\t'abcd'\n");
+    tu_result_free(&r);
+    r = reel("template", "-m", hf, "--user", "Hi", NULL, NULL);
+    assert_int_equal(r.status, 0);
+    assert_true(tu_contains(r.out, "<|im_start|>assistant\n<think>\n"));
+    tu_result_free(&r);
+    free(hf);
     tu_rmtree(dir);
     free(dir);
     free(path);

@@ -1,9 +1,12 @@
-/* The CPU backend's operation table. SIMD variants (cpu/x86/) would override entries here after
- * checking reel_kernels_cpu(); the scalar functions are the reference they are tested against. */
+/* The CPU backend's operation table: filled with the scalar reference functions, then entries
+ * are replaced by SIMD versions (cpu/x86/) that the running CPU supports (REEL_CPU=scalar keeps
+ * the reference). The scalar table is what every variant is tested against. */
 #include "kernels/kernels-impl.h"
 
-static const reel_kernel_ops cpu_ops = {
-    .name = "cpu",
+#include <pthread.h>
+
+static const reel_kernel_ops scalar_ops = {
+    .name = "cpu-scalar",
     .matmul = reeli_cpu_matmul,
     .rmsnorm = reeli_cpu_rmsnorm,
     .gated_rmsnorm = reeli_cpu_gated_rmsnorm,
@@ -14,12 +17,35 @@ static const reel_kernel_ops cpu_ops = {
     .unary = reeli_cpu_unary,
 };
 
+static reel_kernel_ops cpu_ops;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void fill(void)
+{
+    cpu_ops = scalar_ops;
+    cpu_ops.name = "cpu";
+#if defined(__x86_64__)
+    const reel_cpu_features *f = reel_kernels_cpu();
+    if (f->avx2 && f->fma && f->f16c) {
+        cpu_ops.matmul = reeli_avx2_matmul;
+        cpu_ops.attention = reeli_avx2_attention;
+        cpu_ops.name = "cpu-avx2";
+    }
+#endif
+}
+
+const reel_kernel_ops *reel_kernels_ops_cpu_scalar(void)
+{
+    return &scalar_ops;
+}
+
 const reel_kernel_ops *reel_kernels_ops_cpu(void)
 {
+    pthread_once(&once, fill);
     return &cpu_ops;
 }
 
 const reel_kernel_ops *reel_kernels_ops(void)
 {
-    return &cpu_ops;
+    return reel_kernels_ops_cpu();
 }

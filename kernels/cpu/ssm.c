@@ -79,7 +79,8 @@ static void chunk_body(void *arg, int64_t begin, int64_t end, int thread)
                 const float decay = expf(lam[i]);
                 for (int p = 0; p < P; p++) {
                     float yd = 0;
-                    for (int j = 0; j <= i; j++) yd += w[j] * a->x[(t0 + j) * a->x_stride + h * P + p];
+                    for (int j = 0; j <= i; j++)
+                        yd += w[j] * a->x[(t0 + j) * a->x_stride + h * P + p];
                     y[p] = yd + decay * dotn(S + p * N, C, N) + a->D[h] * x[p];
                 }
             }

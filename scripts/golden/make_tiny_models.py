@@ -15,7 +15,7 @@ Weights are re-drawn with larger scales than the HF init (std 0.02 gives near-un
 which would hide errors): projections ~ N(0, 1/in), norms ~ 1 + N(0, 0.2), A_log, dt_bias, D and
 the conv taps spread out so every term of the mixer matters.
 
-Needs: pip install torch transformers safetensors   (PyPI; developer machines only)
+Needs: pip install torch transformers safetensors gguf   (PyPI; developer machines only)
 Run:   python3 scripts/golden/make_tiny_models.py [OUT_DIR]
 """
 import json
@@ -24,8 +24,11 @@ import os
 import shutil
 import sys
 
+import numpy as np
 import torch
 import transformers
+from gguf import GGMLQuantizationType as GGT
+import gguf.quants as gq
 from tokenizers import Tokenizer, Regex, models, pre_tokenizers, decoders, processors, trainers
 
 try:
@@ -54,6 +57,14 @@ CONFIGS = [
     dict(name="tiny-c", seed=3, hidden_size=80, pattern="*-MM-M*", mamba_num_heads=6,
          mamba_head_dim=10, n_groups=1, ssm_state_size=12, conv_kernel=4, num_attention_heads=5,
          num_key_value_heads=1, head_dim=16, intermediate_size=160, chunk_size=16, tie=False),
+    # MoE (nemotron_h_moe; no "-" layer, which GGUF could not tell from "E", as in the 30B):
+    # 6 routed experts, 2 used, shared expert, score-correction bias
+    dict(name="tiny-moe", seed=4, hidden_size=32, pattern="ME*EM", mamba_num_heads=4,
+         mamba_head_dim=8, n_groups=2, ssm_state_size=8, conv_kernel=4, num_attention_heads=2,
+         num_key_value_heads=1, head_dim=16, intermediate_size=64, chunk_size=8, tie=False,
+         moe=dict(n_routed_experts=6, num_experts_per_tok=2, moe_intermediate_size=24,
+                  moe_shared_expert_intermediate_size=40, routed_scaling_factor=2.5,
+                  norm_topk_prob=True)),
 ]
 
 CORPUS = """Once upon a time a small robot lived in a quiet town by the sea. Every morning it
@@ -117,8 +128,14 @@ def randomize(model, cfg, gen):
                 p.copy_(normal(p.shape, 1.0))
             elif p.dim() == 2:
                 p.copy_(normal(p.shape, 1.0 / math.sqrt(p.shape[1])))
+            elif p.dim() == 3:  # stacked experts [E, out, in]
+                p.copy_(normal(p.shape, 1.0 / math.sqrt(p.shape[2])))
             else:
                 p.copy_(normal(p.shape, 0.1))
+    with torch.no_grad():
+        for name, b in model.named_buffers():
+            if name.endswith("e_score_correction_bias"):  # selection only, never the weights
+                b.copy_(normal(b.shape, 0.3))
     for m in model.modules():
         if hasattr(m, "time_step_limit"):
             m.time_step_limit = (0.0, float("inf"))
@@ -162,7 +179,7 @@ def build(c, out_root):
         n_groups=c["n_groups"], ssm_state_size=c["ssm_state_size"], conv_kernel=c["conv_kernel"],
         chunk_size=c["chunk_size"], max_position_embeddings=4096, tie_word_embeddings=c["tie"],
         bos_token_id=1, eos_token_id=11, pad_token_id=3, layer_norm_epsilon=1e-5,
-        use_mamba_kernels=False, torch_dtype="float32")
+        use_mamba_kernels=False, torch_dtype="float32", **c.get("moe", {}))
     model = NemotronHForCausalLM(config).float().eval()
     gen = torch.Generator().manual_seed(c["seed"])
     randomize(model, c, gen)
@@ -202,13 +219,28 @@ def build(c, out_root):
     text = "Hello, world. The robot"
     ids = tok.encode(text).ids
     golden["text"] = {"prompt": text, "ids": ids, "greedy": greedy(model, ids, 16)}
-    # the same model with every matrix rounded to float16 (what a GGUF F16 conversion keeps in
-    # F16: the 2-D tensors; norms, conv, A, D, dt_bias stay F32), for the F16 weight path
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() == 2:
-                p.copy_(p.half().float())
-    golden["f16"] = {"tokens": seqs[2], "logits": rows(logits_of(model, seqs[2]))}
+    # the same model with every matrix rounded to float16 / bfloat16 (what a GGUF conversion
+    # keeps in 16 bits: the 2-D tensors; norms, conv, A, D, dt_bias stay F32), for those paths
+    # q8_0 / q4_0: the matrices whose rows are whole 32-blocks go through gguf-py's reference
+    # quantizer and back (the others are F16, the converter's fallback)
+    orig = {k: v.clone() for k, v in model.state_dict().items()}
+    for key in ("f16", "bf16", "q8_0", "q4_0") if "moe" not in c else ():
+        model.load_state_dict(orig)
+        with torch.no_grad():
+            for p in model.parameters():
+                if p.dim() != 2:
+                    continue
+                if key == "bf16":
+                    p.copy_(p.to(torch.bfloat16).float())
+                elif key == "f16" or p.shape[1] % 32:
+                    p.copy_(p.half().float())
+                else:
+                    qt = GGT.Q8_0 if key == "q8_0" else GGT.Q4_0
+                    a = p.detach().numpy().astype(np.float32)
+                    p.copy_(torch.from_numpy(gq.dequantize(gq.quantize(a, qt), qt).reshape(a.shape)))
+        # the last 6 positions are enough here (the full prompt still runs); keeps files small
+        golden[key] = {"tokens": seqs[2], "first": len(seqs[2]) - 6,
+                       "logits": rows(logits_of(model, seqs[2])[-6:])}
     with open(os.path.join(out, "golden.json"), "w") as f:
         json.dump(golden, f, separators=(",", ":"))
     size = sum(os.path.getsize(os.path.join(out, x)) for x in os.listdir(out))

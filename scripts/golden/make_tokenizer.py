@@ -139,6 +139,50 @@ BAD_UTF8 = [b"\xff", b"abc\x80def", b"\xe2\x82", b"\xe2\x82a", b"\xf0\x80\x80\x8
             b"\xc3", b"\xc3\xc3\xa9", b"\xe0\x80\xaf", b"\xf8\x88\x80\x80\x80", b"\x80\x80 \xbf\n"]
 
 
+LLAMA3 = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+          r"\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def bl(prefix, regex):
+    return {"type": "ByteLevel", "add_prefix_space": prefix, "trim_offsets": True, "use_regex": regex}
+
+
+def split(pattern, behavior, invert=False):
+    return {"type": "Split", "pattern": pattern, "behavior": behavior, "invert": invert}
+
+
+# Other pre-tokenizer shapes HF byte-level tokenizers use, over the same vocabulary and merges:
+# (name, pre_tokenizer, ignore_merges)
+VARIANTS = [
+    ("gpt2", bl(True, True), False),
+    ("llama3", {"type": "Sequence", "pretokenizers": [split({"Regex": LLAMA3}, "Isolated"),
+                                                       bl(False, False)]}, True),
+    ("merged_prev", {"type": "Sequence", "pretokenizers": [split({"Regex": r"\s+"}, "MergedWithPrevious"),
+                                                            bl(False, False)]}, False),
+    ("merged_next", {"type": "Sequence", "pretokenizers": [split({"String": " "}, "MergedWithNext"),
+                                                            bl(True, False)]}, False),
+    ("contiguous", {"type": "Sequence", "pretokenizers": [split({"Regex": r"\p{L}"}, "Contiguous", True),
+                                                           bl(False, True)]}, False),
+    ("removed", {"type": "Sequence", "pretokenizers": [split({"Regex": r"\d|\s"}, "Removed"),
+                                                        bl(False, False)]}, False),
+    ("empty_matches", {"type": "Sequence", "pretokenizers": [split({"Regex": r"x*"}, "Isolated"),
+                                                              bl(False, False)]}, False),
+]
+
+
+def write_variants(js, inputs, outdir):
+    """OUT/variants.jsonl: per line {"name", "pre_tokenizer", "ignore_merges", "cases": [[hex, ids]]}."""
+    with open(os.path.join(outdir, "variants.jsonl"), "w", encoding="utf-8") as f:
+        for name, pre, im in VARIANTS:
+            d = json.loads(js)
+            d["pre_tokenizer"] = pre
+            d["model"]["ignore_merges"] = im
+            t = Tokenizer.from_str(json.dumps(d))
+            cases = [[b.hex(), t.encode(b.decode("utf-8", "replace")).ids] for b in inputs]
+            f.write(json.dumps({"name": name, "pre_tokenizer": pre, "ignore_merges": im,
+                                "cases": cases}, separators=(",", ":")) + "\n")
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else "tests/data/tokenizer"
     os.makedirs(outdir, exist_ok=True)
@@ -175,6 +219,8 @@ def main():
                 rec["im"] = im
             f.write(json.dumps(rec, separators=(",", ":")) + "\n")
             n += 1
+    vrnd = random.Random(7)
+    write_variants(js, vrnd.sample(sorted(seen), 250), outdir)
     print(f"{path}: {len(js)} bytes, vocab {tok.get_vocab_size()}; {n} golden strings")
 
 

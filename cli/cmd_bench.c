@@ -1,0 +1,151 @@
+/* reel bench: prompt-processing and generation speed of the in-process engine, llama-bench
+ * style (pp = one prompt of P tokens, tg = N single-token steps from an empty context). */
+#include "cli/cli.h"
+#include "core/core.h"
+#include "llm/llm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Runs one test `reps` times; mean and standard deviation of tokens/s. */
+static int measure(reel_llm_session *s, const int32_t *toks, long n, int single, int reps,
+                   double *mean, double *sd)
+{
+    double sum = 0, sum2 = 0;
+    for (int r = 0; r < reps; r++) {
+        reel_llm_session_reset(s);
+        double t0 = now_s();
+        if (single) {
+            for (long i = 0; i < n; i++)
+                if (reel_llm_session_decode(s, toks + i, 1, 0) < 0) return -1;
+        } else if (reel_llm_session_decode(s, toks, n, 0) < 0) {
+            return -1;
+        }
+        double tps = (double)n / (now_s() - t0 + 1e-12);
+        sum += tps;
+        sum2 += tps * tps;
+    }
+    *mean = sum / reps;
+    *sd = reps > 1 ? sqrt(fmax(0.0, (sum2 - sum * sum / reps) / (reps - 1))) : 0;
+    return 0;
+}
+
+static int run(int argc, char **argv)
+{
+    const char *model = NULL;
+    long pp = 512, tg = 128, threads = 0, reps = 3, chunk = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && v) {
+            model = argv[++i];
+        } else if (!strcmp(a, "-p") && v) {
+            if (reel_cli_parse_int("bench", a, argv[++i], 0, 1 << 20, &pp) < 0)
+                return REEL_EXIT_USAGE;
+        } else if (!strcmp(a, "-n") && v) {
+            if (reel_cli_parse_int("bench", a, argv[++i], 0, 1 << 20, &tg) < 0)
+                return REEL_EXIT_USAGE;
+        } else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && v) {
+            if (reel_cli_parse_int("bench", a, argv[++i], 0, 1024, &threads) < 0)
+                return REEL_EXIT_USAGE;
+        } else if (!strcmp(a, "--chunk") && v) {
+            if (reel_cli_parse_int("bench", a, argv[++i], 1, 1 << 16, &chunk) < 0)
+                return REEL_EXIT_USAGE;
+        } else if (!strcmp(a, "-r") && v) {
+            if (reel_cli_parse_int("bench", a, argv[++i], 1, 100, &reps) < 0)
+                return REEL_EXIT_USAGE;
+        } else if (!strcmp(a, "--backend") && v) {
+            const char *b = argv[++i];
+            if (!strcmp(b, "cuda")) {
+                reel_cli_error("bench",
+                               "the forward pass has no CUDA backend yet; use --backend cpu");
+                return REEL_EXIT_FAIL;
+            }
+            if (strcmp(b, "cpu")) return reel_cli_usage("bench", "--backend expects cpu or cuda");
+        } else {
+            return reel_cli_usage("bench", "unknown or incomplete option '%s'", a);
+        }
+    }
+    if (!model) return reel_cli_usage("bench", "missing -m MODEL");
+    if (!pp && !tg) return reel_cli_usage("bench", "nothing to measure: -p 0 and -n 0");
+
+    int rc = REEL_EXIT_FAIL;
+    reel_llm_model_params mp = reel_llm_model_default_params();
+    mp.n_threads = (int)threads;
+    reel_llm_model *m = reel_llm_model_load(model, &mp);
+    if (!m) return reel_cli_fail(model);
+    reel_llm_session_params sp = reel_llm_session_default_params();
+    sp.n_ctx = (pp > tg ? pp : tg) + 1;
+    sp.ssd_chunk = (int)chunk;
+    reel_llm_session *s = reel_llm_session_init(m, &sp);
+    long n = pp > tg ? pp : tg;
+    int32_t *toks = reel_xmalloc((size_t)(n + 1) * sizeof *toks);
+    uint64_t x = 0x9e3779b97f4a7c15ull; /* fixed pseudo-random ids */
+    const int V = reel_llm_model_n_vocab(m);
+    for (long i = 0; i <= n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        toks[i] = (int32_t)(x % (uint64_t)V);
+    }
+    if (!s) {
+        rc = reel_cli_fail("bench");
+        goto done;
+    }
+    const reel_llm_hparams *hp = reel_llm_model_hparams(m);
+    char size[32];
+    reel_format_bytes((double)reel_llm_desc_file_size(reel_llm_model_desc(m)), size, sizeof size);
+    const char *name =
+        strrchr(model, '/') && strrchr(model, '/')[1] ? strrchr(model, '/') + 1 : model;
+    int nthreads = threads > 0 ? (int)threads : reel_cpu_count();
+    printf("| model | size | params | pattern | backend | threads | test | t/s |\n");
+    printf("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: |\n");
+    const struct {
+        long n;
+        int single;
+        const char *tag;
+    } tests[] = {{pp, 0, "pp"}, {tg, 1, "tg"}};
+    for (int k = 0; k < 2; k++) {
+        if (!tests[k].n) continue;
+        double mean, sd;
+        /* one warm-up run (page faults of the mmap, first-touch of the caches) */
+        if (measure(s, toks, tests[k].n, tests[k].single, 1, &mean, &sd) < 0 ||
+            measure(s, toks, tests[k].n, tests[k].single, (int)reps, &mean, &sd) < 0) {
+            rc = reel_cli_fail("bench");
+            goto done;
+        }
+        printf("| %s | %s | %.2f M | %s | %s | %d | %s%ld | %.2f ± %.2f |\n", name, size,
+               (double)reel_llm_desc_n_params(reel_llm_model_desc(m)) / 1e6, hp->pattern,
+               reel_kernels_ops()->name, nthreads, tests[k].tag, tests[k].n, mean, sd);
+        fflush(stdout);
+    }
+    rc = REEL_EXIT_OK;
+done:
+    free(toks);
+    reel_llm_session_free(s);
+    reel_llm_model_free(m);
+    return rc;
+}
+
+static const reel_cli_cmd reel_cmd_bench = {
+    "bench",
+    "prompt and generation speed of the in-process model (tokens/s)",
+    "Usage: reel bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r 3] [--chunk Q] [--backend cpu]\n\n"
+    "Measures, after one warm-up run, the mean and standard deviation over -r runs of:\n"
+    "  ppP  one prompt of P tokens from an empty context (tokens/s)\n"
+    "  tgN  N single-token steps from an empty context (tokens/s)\n"
+    "Token ids are fixed pseudo-random values, so runs are comparable. -p 0 or -n 0 skips a\n"
+    "test. --chunk sets the SSD chunk length of the prompt scan (1 = plain recurrence).\n"
+    "The table is Markdown, one row per test.\n\n"
+    "Example:\n"
+    "  reel bench -m nano-4b-f16.gguf -p 256 -n 32 -t 8\n",
+    run,
+};
+REEL_CLI_COMMAND(reel_cmd_bench)
