@@ -35,8 +35,9 @@ static const char *SCRIPT =
 static void test_llm(void **state)
 {
     (void)state;
-    char *model = reel_xasprintf("%s/tests/data/models/gguf/tiny-b-f32.gguf", tu_source_dir());
-    if (!reel_file_exists(model)) skip();
+    /* the tiny test model of the llm/ tests */
+    char *model = reel_xasprintf("%s/tests/data/models/gguf/tiny-b-f16.gguf", tu_source_dir());
+    if (!reel_file_exists(model)) fail_msg("test model %s is missing", model);
     char *dir = tu_tmpdir();
     char *script = pst_write(dir, "llm.lua", SCRIPT);
     char *events = reel_xasprintf("%s/ev.jsonl", dir);
