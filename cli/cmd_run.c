@@ -1,0 +1,184 @@
+/* reel run SCRIPT.lua: run a Lua pipeline. */
+#include "cli/cli.h"
+#include "core/core.h"
+#include "pipeline/pipeline.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    reel_pipeline_cancel();
+    static const char msg[] = "\nreel: run: stopping (finished nodes stay cached; "
+                              "press Ctrl-C again to abort at once)\n";
+    ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1); /* nothing to do if it fails */
+    (void)ignored;
+    signal(SIGINT, SIG_DFL); /* a second Ctrl-C kills */
+}
+
+/* "512M", "2G", "100000" (bytes), "64K" */
+static int parse_size(const char *text, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (end == text || errno || text[0] == '-') return -1;
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k')
+        shift = 10, end++;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20, end++;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30, end++;
+    if (*end == 'i' && shift) end++;
+    if (*end == 'B' && shift) end++;
+    if (*end || v > (SIZE_MAX >> shift)) return -1;
+    *out = (size_t)(v << shift);
+    return 0;
+}
+
+static int run(int argc, char **argv)
+{
+    reel_pipeline_params p = reel_pipeline_default_params();
+    const char **allow = NULL;
+    size_t n_allow = 0;
+    int rc = REEL_EXIT_USAGE;
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (a[0] != '-' || strcmp(a, "-") == 0) {
+            if (p.script) {
+                reel_cli_usage("run",
+                               "one script only ('%s' and '%s'); script arguments go "
+                               "after --",
+                               p.script, a);
+                goto out;
+            }
+            p.script = a;
+            continue;
+        }
+        if (strcmp(a, "--no-progress") == 0) {
+            p.progress = 0;
+            continue;
+        }
+        /* options with a value */
+        static const char *const with_value[] = {
+            "--model",  "-m",     "--out",   "-o",           "--jobs",        "-j",
+            "--events", "--seed", "--cache", "--allow-path", "--max-lua-mem", NULL};
+        int known = 0;
+        for (const char *const *o = with_value; *o; o++)
+            if (strcmp(a, *o) == 0) known = 1;
+        if (!known) {
+            reel_cli_usage("run", "unknown option '%s'", a);
+            goto out;
+        }
+        if (i + 1 >= argc) {
+            reel_cli_usage("run", "%s needs a value", a);
+            goto out;
+        }
+        const char *v = argv[++i];
+        if (strcmp(a, "--model") == 0 || strcmp(a, "-m") == 0) {
+            p.model = v;
+        } else if (strcmp(a, "--out") == 0 || strcmp(a, "-o") == 0) {
+            p.out_dir = v;
+        } else if (strcmp(a, "--jobs") == 0 || strcmp(a, "-j") == 0) {
+            long n;
+            if (reel_cli_parse_int("run", a, v, 1, 1024, &n) < 0) goto out;
+            p.jobs = (int)n;
+        } else if (strcmp(a, "--events") == 0) {
+            p.events_path = v;
+        } else if (strcmp(a, "--seed") == 0) {
+            char *end;
+            errno = 0;
+            unsigned long long s = strtoull(v, &end, 10);
+            if (!*v || *end || errno || v[0] == '-') {
+                reel_cli_usage("run", "--seed expects a non-negative integer, got '%s'", v);
+                goto out;
+            }
+            p.seed = (uint64_t)s;
+        } else if (strcmp(a, "--cache") == 0) {
+            p.cache_dir = v;
+        } else if (strcmp(a, "--allow-path") == 0) {
+            allow = reel_xrealloc(allow, (n_allow + 1) * sizeof *allow);
+            allow[n_allow++] = v;
+        } else if (strcmp(a, "--max-lua-mem") == 0) {
+            if (parse_size(v, &p.max_lua_mem) < 0 || p.max_lua_mem < ((size_t)1 << 20)) {
+                reel_cli_usage("run",
+                               "--max-lua-mem expects a size of at least 1M such as "
+                               "512M or 2G, got '%s'",
+                               v);
+                goto out;
+            }
+        }
+    }
+    if (!p.script) {
+        reel_cli_usage("run", "no script given");
+        goto out;
+    }
+    p.args = (const char *const *)(argv + i);
+    p.n_args = (size_t)(argc - i);
+    p.allow_paths = allow;
+    p.n_allow_paths = n_allow;
+
+    struct sigaction sa = {0}, old_sa;
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_sa);
+    int r = reel_pipeline_run(&p);
+    sigaction(SIGINT, &old_sa, NULL);
+    rc = r < 0 ? reel_cli_fail("run") : REEL_EXIT_OK;
+out:
+    free(allow);
+    return rc;
+}
+
+static const reel_cli_cmd reel_cmd_run = {
+    "run",
+    "run a Lua pipeline script (idea -> plan -> shots -> film)",
+    "Usage: reel run SCRIPT.lua [options] [-- ARGS...]\n"
+    "\n"
+    "Runs a pipeline script. The script builds a graph of media nodes with the `reel` Lua\n"
+    "module and calls reel.render(node, \"film.mp4\", {...}), which computes what is missing.\n"
+    "Every node's output is cached by a hash of what made it, so a re-run redoes only what\n"
+    "changed, and a run that was interrupted or killed resumes where it stopped.\n"
+    "\n"
+    "Options:\n"
+    "  -m, --model M        language model for reel.model() (GGUF file, HF folder or\n"
+    "                       openai:URL#MODEL); the script sees it as reel.model_spec\n"
+    "  -o, --out DIR        where relative render paths go (default: the current folder)\n"
+    "  -j, --jobs N         nodes run in parallel (default: one per CPU); plugins may\n"
+    "                       limit their own concurrency further\n"
+    "      --events FILE|-  write JSON-lines events (run_start, node_start, node_progress,\n"
+    "                       node_cached, node_done, node_failed, node_retry, log, run_done)\n"
+    "                       to FILE, or to stdout with '-'\n"
+    "      --seed S         run seed (default 0); reel.seed(\"name\") derives stable per-name\n"
+    "                       seeds from it\n"
+    "      --cache DIR      cache folder (default: OUT/.reel-cache)\n"
+    "      --allow-path DIR let the script read and write DIR too (repeatable); otherwise it\n"
+    "                       may touch only its own folder and --out\n"
+    "      --max-lua-mem SZ cap on the script's Lua memory, e.g. 256M or 2G (default 512M)\n"
+    "      --no-progress    no live progress display on the terminal\n"
+    "  --                   the words after it are the script's reel.args\n"
+    "\n"
+    "Sandbox: scripts get no os.execute, io.popen, C modules, debug library or bytecode\n"
+    "loading; io.open, dofile, loadfile and require are confined to the allowed folders.\n"
+    "\n"
+    "Ctrl-C stops cleanly: running stages are cancelled, no half-written file is left, and\n"
+    "the next run reuses everything that finished.\n"
+    "\n"
+    "Example:\n"
+    "  reel run examples/film.lua --out out --jobs 4 --seed 7 -- \"a lighthouse keeper's cat\"\n"
+    "  reel run examples/film.lua --out out --events - | jq -c 'select(.event==\"node_done\")'\n",
+    run,
+};
+REEL_CLI_COMMAND(reel_cmd_run)

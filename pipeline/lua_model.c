@@ -1,0 +1,474 @@
+/* The language-model binding: reel.model(spec) -> model; m:generate{...}, m:chat{...}
+ * (m:json{...} is in the prelude, on top of m:chat and reel.validate).
+ *
+ * A model is userdata "reel.model", created "closed" (path and identity only) and opened on the
+ * first generation that is not in the cache, so an unchanged re-run never loads the weights.
+ * Every generation is cached like a stage: key = SHA-256 of the model's identity (path, sizes
+ * and modification times of its files), the exact prompt text, the sampling parameters and the
+ * seed; the text is stored as KEY.txt in the cache folder. Generation uses only the public
+ * llm/ API (llm.h, tokenizer.h, chat.h). */
+#include "pipeline/pipeline-impl.h"
+
+#include "llm/chat.h"
+#include "llm/llm.h"
+#include "llm/tokenizer.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#define MODEL_MT  "reel.model"
+#define MAX_STOPS 16
+
+typedef struct lmodel {
+    char *path; /* real path of the GGUF file or HF folder */
+    char identity[REEL_SHA256_HEX_SIZE];
+    reel_llm_model *m; /* NULL until opened */
+    reel_llm_tokenizer *tok;
+    reel_llm_chat_format chat;
+    int32_t stops[MAX_STOPS]; /* end-of-generation ids */
+    int n_stops;
+} lmodel;
+
+static void model_close(lmodel *lm)
+{
+    reel_llm_tokenizer_free(lm->tok);
+    reel_llm_model_free(lm->m);
+    free(lm->path);
+    lm->tok = NULL;
+    lm->m = NULL;
+    lm->path = NULL;
+}
+
+static int m_gc(lua_State *L)
+{
+    model_close(luaL_checkudata(L, 1, MODEL_MT));
+    return 0;
+}
+
+static lmodel *check_model(lua_State *L)
+{
+    lmodel *lm = luaL_checkudata(L, 1, MODEL_MT);
+    if (!lm->path) luaL_argerror(L, 1, "the model was closed");
+    return lm;
+}
+
+static void add_stop(lmodel *lm, int32_t id)
+{
+    if (id < 0 || lm->n_stops == MAX_STOPS) return;
+    for (int i = 0; i < lm->n_stops; i++)
+        if (lm->stops[i] == id) return;
+    lm->stops[lm->n_stops++] = id;
+}
+
+/* Loads weights and tokenizer. Returns 0 or an error. */
+static int model_open(lmodel *lm)
+{
+    if (lm->m) return 0;
+    lm->m = reel_llm_model_load(lm->path, NULL);
+    if (!lm->m) return reel_last_error_code() < 0 ? reel_last_error_code() : REEL_EINVAL;
+    const reel_llm_vocab *vocab = reel_llm_desc_vocab(reel_llm_model_desc(lm->m));
+    if (!vocab || vocab->n_tokens <= 0)
+        return reel_set_error(REEL_EUNSUPPORTED, "%s: the model carries no tokenizer", lm->path);
+    lm->tok = reel_llm_tokenizer_init(vocab);
+    if (!lm->tok) return reel_error_prefix("%s", lm->path);
+    add_stop(lm, vocab->eos_id);
+    for (int i = 0; i < vocab->n_eog; i++) add_stop(lm, vocab->eog_ids[i]);
+    add_stop(lm, reel_llm_tokenizer_find(lm->tok, "<|im_end|>"));
+    lm->chat = reel_llm_chat_detect(vocab->chat_template);
+    if (lm->chat == REEL_LLM_CHAT_NANO_V2)
+        add_stop(lm, reel_llm_tokenizer_find(lm->tok, "<SPECIAL_12>"));
+    return 0;
+}
+
+/* Identity: the real path plus name, size and mtime of the file or of each file in the folder. */
+static void model_identity(const char *path, char out[REEL_SHA256_HEX_SIZE])
+{
+    json_t *id = json_object();
+    json_object_set_new(id, "path", json_string(path));
+    json_t *files = json_object();
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            if (e->d_name[0] == '.') continue;
+            char *p = reel_xasprintf("%s/%s", path, e->d_name);
+            struct stat fs;
+            if (stat(p, &fs) == 0 && S_ISREG(fs.st_mode))
+                json_object_set_new(files, e->d_name,
+                                    json_pack("[I,I,I]", (json_int_t)fs.st_size,
+                                              (json_int_t)fs.st_mtim.tv_sec,
+                                              (json_int_t)fs.st_mtim.tv_nsec));
+            free(p);
+        }
+        if (d) closedir(d);
+    } else {
+        json_object_set_new(files, "",
+                            json_pack("[I,I,I]", (json_int_t)st.st_size,
+                                      (json_int_t)st.st_mtim.tv_sec,
+                                      (json_int_t)st.st_mtim.tv_nsec));
+    }
+    json_object_set_new(id, "files", files);
+    uint8_t d[REEL_SHA256_SIZE];
+    reel_json_hash(id, d);
+    json_decref(id);
+    reel_hex(d, sizeof d, out);
+}
+
+/* reel.model([spec]) -> model | nil, msg */
+static int l_model(lua_State *L)
+{
+    reeli_run *run = reeli_run_of(L);
+    const char *spec = luaL_optstring(L, 1, run->params->model);
+    if (!spec) {
+        luaL_pushfail(L);
+        lua_pushliteral(L, "no model given (use reel run --model M)");
+        return 2;
+    }
+    if (strncmp(spec, "openai:", 7) == 0) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "%s: remote OpenAI-compatible models are not in this build", spec);
+        return 2;
+    }
+    /* --model is the user's choice; a path the script names itself must lie inside the
+     * sandbox like any other file it reads. */
+    if (!run->params->model || strcmp(spec, run->params->model) != 0) {
+        const char *why = NULL;
+        char *ok = reeli_sandbox_resolve(run, spec, 0, &why);
+        if (!ok) {
+            luaL_pushfail(L);
+            lua_pushfstring(L, "%s: %s", spec, why);
+            return 2;
+        }
+        free(ok);
+    }
+    char real[PATH_MAX];
+    if (!realpath(spec, real)) {
+        reel_set_error_errno("%s", spec);
+        luaL_pushfail(L);
+        lua_pushstring(L, reel_last_error());
+        return 2;
+    }
+    lmodel *lm = lua_newuserdatauv(L, sizeof *lm, 0);
+    memset(lm, 0, sizeof *lm);
+    luaL_setmetatable(L, MODEL_MT);
+    lm->path = reel_xstrdup(real);
+    model_identity(real, lm->identity);
+    return 1;
+}
+
+typedef struct gen_opts {
+    reel_llm_sampler_params sp;
+    int max_tokens;
+    const char *stop[8];
+    int n_stop;
+} gen_opts;
+
+static double opt_num(lua_State *L, int t, const char *k, double def, double lo, double hi)
+{
+    double v = def;
+    int ty = lua_getfield(L, t, k);
+    if (ty != LUA_TNIL) {
+        if (ty != LUA_TNUMBER || (v = lua_tonumber(L, -1)) < lo || v > hi)
+            luaL_argerror(
+                L, 2, lua_pushfstring(L, "field '%s' must be a number from %f to %f", k, lo, hi));
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static void read_opts(lua_State *L, gen_opts *o)
+{
+    reeli_run *run = reeli_run_of(L);
+    o->sp = reel_llm_sampler_default_params();
+    o->sp.temp = (float)opt_num(L, 2, "temp", o->sp.temp, 0, 100);
+    o->sp.top_k = (int)opt_num(L, 2, "top_k", o->sp.top_k, 0, 1 << 24);
+    o->sp.top_p = (float)opt_num(L, 2, "top_p", o->sp.top_p, 0, 1);
+    o->sp.min_p = (float)opt_num(L, 2, "min_p", o->sp.min_p, 0, 1);
+    o->sp.repeat_penalty = (float)opt_num(L, 2, "repeat_penalty", o->sp.repeat_penalty, 0.01, 100);
+    o->max_tokens = (int)opt_num(L, 2, "max_tokens", 256, 1, 1 << 20);
+    int ty = lua_getfield(L, 2, "seed");
+    if (ty == LUA_TNIL)
+        o->sp.seed = run->params->seed;
+    else if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
+        luaL_argerror(L, 2,
+                      "field 'seed' must be a non-negative integer (e.g. reel.seed(\"plan\"))");
+    else
+        o->sp.seed = (uint64_t)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    o->n_stop = 0;
+    ty = lua_getfield(L, 2, "stop");
+    if (ty == LUA_TTABLE) {
+        for (int i = 1; i <= 8; i++) {
+            if (lua_rawgeti(L, -1, i) != LUA_TSTRING) {
+                lua_pop(L, 1);
+                break;
+            }
+            o->stop[o->n_stop++] = lua_tostring(L, -1); /* anchored in the options table */
+            lua_pop(L, 1);
+        }
+    } else if (ty != LUA_TNIL) {
+        luaL_argerror(L, 2, "field 'stop' must be an array of strings");
+    }
+    lua_pop(L, 1);
+}
+
+static json_t *opts_json(const gen_opts *o)
+{
+    json_t *s = json_array();
+    for (int i = 0; i < o->n_stop; i++) json_array_append_new(s, json_string(o->stop[i]));
+    return json_pack("{s:f,s:i,s:f,s:f,s:f,s:I,s:i,s:o}", "temp", (double)o->sp.temp, "top_k",
+                     o->sp.top_k, "top_p", (double)o->sp.top_p, "min_p", (double)o->sp.min_p,
+                     "repeat_penalty", (double)o->sp.repeat_penalty, "seed",
+                     /* greedy decoding ignores the seed: keep such calls one cache entry */
+                     (json_int_t)(o->sp.temp <= 0 ? 0 : o->sp.seed), "max_tokens", o->max_tokens,
+                     "stop", s);
+}
+
+/* Generates from prompt text (already chat-rendered when it is a chat). Returns the text
+ * (owned) or NULL with the error set. */
+static char *generate(lmodel *lm, const char *prompt, const gen_opts *o, int *n_out)
+{
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    reel_llm_session *s = NULL;
+    reel_llm_sampler *smp = NULL;
+    reel_llm_detok *dt = NULL;
+    char *text = NULL;
+    size_t len = 0, cap = 256;
+    if (reel_llm_tokenizer_encode(lm->tok, prompt, strlen(prompt), REEL_LLM_TOK_DEFAULT, &ids,
+                                  &n_ids) < 0)
+        goto fail;
+    if (n_ids == 0) {
+        reel_set_error(REEL_EINVAL, "the prompt encodes to no tokens");
+        goto fail;
+    }
+    reel_llm_session_params sp = reel_llm_session_default_params();
+    sp.n_ctx = (int64_t)n_ids + o->max_tokens;
+    if (!(s = reel_llm_session_init(lm->m, &sp))) goto fail;
+    smp = reel_llm_sampler_init(&o->sp);
+    for (size_t i = 0; i < n_ids; i++) reel_llm_sampler_accept(smp, ids[i]);
+    if (reel_llm_session_decode(s, ids, (int64_t)n_ids, 0) < 0) goto fail;
+    dt = reel_llm_detok_init(lm->tok, REEL_LLM_TOK_SKIP_SPECIAL);
+    text = reel_xmalloc(cap);
+    text[0] = '\0';
+    int V = reel_llm_model_n_vocab(lm->m), n = 0, stopped = 0;
+    for (; n < o->max_tokens && !stopped; n++) {
+        if (reeli_cancel_flag) {
+            reel_set_error(REEL_ECANCELED, "interrupted");
+            goto fail;
+        }
+        int32_t t = reel_llm_sampler_sample(smp, reel_llm_session_logits(s, -1), V);
+        int end = 0;
+        for (int i = 0; i < lm->n_stops; i++) end |= lm->stops[i] == t;
+        if (end) break;
+        const char *piece;
+        size_t k;
+        if (reel_llm_detok_push(dt, t, &piece, &k) < 0) goto fail;
+        if (len + k + 1 > cap) text = reel_xrealloc(text, cap = 2 * (len + k + 1));
+        memcpy(text + len, piece, k);
+        len += k;
+        text[len] = '\0';
+        for (int i = 0; i < o->n_stop; i++) {
+            char *hit = strstr(text, o->stop[i]);
+            if (hit) {
+                *hit = '\0';
+                len = (size_t)(hit - text);
+                stopped = 1;
+            }
+        }
+        if (!stopped && n + 1 < o->max_tokens && reel_llm_session_decode(s, &t, 1, 0) < 0)
+            goto fail;
+    }
+    if (!stopped) {
+        const char *piece;
+        size_t k;
+        reel_llm_detok_flush(dt, &piece, &k);
+        text = reel_xrealloc(text, len + k + 1);
+        memcpy(text + len, piece, k);
+        len += k;
+        text[len] = '\0';
+    }
+    *n_out = n;
+    reel_llm_detok_free(dt);
+    reel_llm_sampler_free(smp);
+    reel_llm_session_free(s);
+    free(ids);
+    return text;
+fail:
+    reel_llm_detok_free(dt);
+    reel_llm_sampler_free(smp);
+    reel_llm_session_free(s);
+    free(ids);
+    free(text);
+    return NULL;
+}
+
+/* Cached generation of prompt with the options at stack index 2; pushes text or nil, msg. */
+static int cached_generate(lua_State *L, lmodel *lm, const char *prompt, const char *what)
+{
+    reeli_run *run = reeli_run_of(L);
+    gen_opts o;
+    read_opts(L, &o);
+    json_t *k = json_object();
+    json_object_set_new(k, "model", json_string(lm->identity));
+    json_object_set_new(k, "prompt", json_string(prompt));
+    json_object_set_new(k, "sampling", opts_json(&o));
+    uint8_t d[REEL_SHA256_SIZE];
+    reel_json_hash(k, d);
+    json_decref(k);
+    char key[REEL_SHA256_HEX_SIZE];
+    reel_hex(d, sizeof d, key);
+    char *path = reeli_cache_path(&run->cache, key, ".txt");
+    char *text = NULL;
+    size_t size;
+    json_t *f = json_pack("{s:s,s:s}", "key", key, "call", what);
+    if (reeli_cache_has(&run->cache, key, ".txt") && reel_file_read(path, 0, &text, &size) == 0) {
+        reeli_events_emit(run->events, "llm_cached", f);
+    } else {
+        reeli_events_emit(run->events, "llm_start", json_deep_copy(f));
+        double t0 = reel_now();
+        int n = 0, rc = model_open(lm);
+        if (rc == 0) text = generate(lm, prompt, &o, &n);
+        if (!text) {
+            json_object_set_new(f, "error", json_string(reel_last_error()));
+            reeli_events_emit(run->events, "llm_failed", f);
+            free(path);
+            luaL_pushfail(L);
+            lua_pushstring(L, reel_last_error());
+            return 2;
+        }
+        json_object_set_new(f, "tokens", json_integer(n));
+        json_object_set_new(f, "duration_s", json_real(reel_now() - t0));
+        reeli_events_emit(run->events, "llm_done", f);
+        char *sub = reel_xasprintf("%s/%.2s", run->cache.dir, key);
+        if (reel_mkdir_p(sub) < 0 || reel_file_write_atomic(path, text, strlen(text)) < 0)
+            REEL_LOGW("cache: %s", reel_last_error()); /* the text is still good */
+        free(sub);
+    }
+    free(path);
+    lua_pushstring(L, text);
+    free(text);
+    return 1;
+}
+
+/* m:generate{prompt=, max_tokens=, temp=, top_k=, top_p=, min_p=, repeat_penalty=, seed=,
+ * stop={...}} -> text | nil, msg */
+static int m_generate(lua_State *L)
+{
+    lmodel *lm = check_model(L);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (lua_getfield(L, 2, "prompt") != LUA_TSTRING)
+        return luaL_argerror(L, 2, "field 'prompt' must be a string");
+    const char *prompt = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    return cached_generate(L, lm, prompt, "generate");
+}
+
+/* m:chat{messages={{role=, content=}...} | system=, prompt=, think=false, ...sampling} */
+static int m_chat(lua_State *L)
+{
+    lmodel *lm = check_model(L);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    /* the chat template needs the model's vocabulary: open it (a cached call pays this once) */
+    int rc = model_open(lm);
+    if (rc < 0) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "%s", reel_last_error());
+        return 2;
+    }
+    if (lm->chat == REEL_LLM_CHAT_UNKNOWN) {
+        luaL_pushfail(L);
+        lua_pushfstring(L,
+                        "%s: the model has no chat template reel knows (Nemotron-3 or "
+                        "Nano-v2); use m:generate",
+                        lm->path);
+        return 2;
+    }
+    reel_llm_chat_msg msgs[64];
+    size_t n = 0;
+    if (lua_getfield(L, 2, "messages") == LUA_TTABLE) {
+        for (int i = 1; i <= 64; i++) {
+            if (lua_rawgeti(L, -1, i) != LUA_TTABLE) {
+                lua_pop(L, 1);
+                break;
+            }
+            lua_getfield(L, -1, "role");
+            lua_getfield(L, -2, "content");
+            if (!lua_isstring(L, -2) || !lua_isstring(L, -1))
+                return luaL_argerror(L, 2,
+                                     lua_pushfstring(L,
+                                                     "messages[%d] needs role and "
+                                                     "content strings",
+                                                     i));
+            msgs[n].role = lua_tostring(L, -2);
+            msgs[n].content = lua_tostring(L, -1);
+            msgs[n].reasoning_content = NULL;
+            n++;
+            lua_pop(L, 2); /* the strings stay anchored in the message table */
+            lua_pop(L, 1);
+        }
+    } else {
+        if (lua_getfield(L, 2, "system") == LUA_TSTRING)
+            msgs[n++] = (reel_llm_chat_msg){"system", lua_tostring(L, -1), NULL};
+        lua_pop(L, 1);
+        if (lua_getfield(L, 2, "prompt") != LUA_TSTRING)
+            return luaL_argerror(L, 2, "field 'prompt' (or 'messages') must be given");
+        msgs[n++] = (reel_llm_chat_msg){"user", lua_tostring(L, -1), NULL};
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (n == 0) return luaL_argerror(L, 2, "no messages");
+    reel_llm_chat_params cp = reel_llm_chat_default_params();
+    cp.format = lm->chat;
+    lua_getfield(L, 2, "think");
+    cp.enable_thinking = lua_isnil(L, -1) ? 0 : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    char *prompt = NULL;
+    if (reel_llm_chat_render(msgs, n, &cp, &prompt, NULL) < 0) {
+        luaL_pushfail(L);
+        lua_pushstring(L, reel_last_error());
+        return 2;
+    }
+    lua_pushstring(L, prompt); /* anchored copy; free the C one before anything can raise */
+    free(prompt);
+    return cached_generate(L, lm, lua_tostring(L, -1), "chat");
+}
+
+static int m_tostring(lua_State *L)
+{
+    lmodel *lm = luaL_checkudata(L, 1, MODEL_MT);
+    lua_pushfstring(L, "reel.model (%s)", lm->path ? lm->path : "closed");
+    return 1;
+}
+
+void reeli_model_register(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        {"generate", m_generate},
+        {"chat", m_chat},
+        {NULL, NULL},
+    };
+    static const luaL_Reg meta[] = {
+        {"__gc", m_gc},
+        {"__close", m_gc},
+        {"__tostring", m_tostring},
+        {NULL, NULL},
+    };
+    /* [reel] */
+    luaL_newmetatable(L, MODEL_MT); /* [reel mt] */
+    luaL_setfuncs(L, meta, 0);
+    luaL_newlib(L, methods); /* [reel mt methods] */
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -4, "_model_methods"); /* the prelude adds m:json */
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1); /* [reel] */
+    lua_pushcfunction(L, l_model);
+    lua_setfield(L, -2, "model");
+}

@@ -1,0 +1,792 @@
+/* The reel Lua module: thin C primitives (luaL_Reg) over the graph, the scheduler and the
+ * run's options. The friendlier parts (subtitles from narration, schemas, plan checks) live
+ * in the embedded prelude, scripts/prelude.lua.
+ *
+ * Nodes are full userdata "reel.node" holding the node id; the graph owns the node itself. One
+ * userdata exists per node (kept in the registry table NODES), so nodes compare with ==. */
+#include "pipeline/pipeline-impl.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reel_config.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#define NODE_MT        "reel.node"
+#define NODES_KEY      "reel.nodes"   /* registry: id -> userdata */
+#define METHODS_KEY    "reel.methods" /* registry: method table of nodes (prelude adds to it) */
+#define MAX_JSON_DEPTH 64
+
+typedef struct lnode {
+    int id;
+} lnode;
+
+/* ---- Lua <-> JSON --------------------------------------------------------------------------- */
+
+/* Converts the value at idx. On failure returns NULL and writes a reason into err. Nodes and
+ * functions are not data. */
+static json_t *to_json(lua_State *L, int idx, int depth, char *err, size_t errsz)
+{
+    idx = lua_absindex(L, idx);
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+        return json_null();
+    case LUA_TBOOLEAN:
+        return json_boolean(lua_toboolean(L, idx));
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx)) return json_integer((json_int_t)lua_tointeger(L, idx));
+        if (!isfinite(lua_tonumber(L, idx))) {
+            snprintf(err, errsz, "numbers must be finite");
+            return NULL;
+        }
+        return json_real(lua_tonumber(L, idx));
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        json_t *v = json_stringn(s, len);
+        if (!v) snprintf(err, errsz, "strings must be valid UTF-8");
+        return v;
+    }
+    case LUA_TLIGHTUSERDATA:
+        if (lua_touserdata(L, idx) == NULL) return json_null(); /* reel.json.null */
+        break;
+    case LUA_TTABLE: {
+        if (depth >= MAX_JSON_DEPTH) {
+            snprintf(err, errsz, "tables nested deeper than %d levels (a cycle?)", MAX_JSON_DEPTH);
+            return NULL;
+        }
+        lua_Unsigned n = lua_rawlen(L, idx);
+        size_t count = 0;
+        int all_int = 1, all_str = 1;
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            count++;
+            if (lua_type(L, -2) == LUA_TSTRING)
+                all_int = 0;
+            else
+                all_str = 0;
+            if (lua_isinteger(L, -2)) {
+                lua_Integer k = lua_tointeger(L, -2);
+                if (k < 1 || (lua_Unsigned)k > n) all_int = 0;
+            } else {
+                all_int = 0;
+            }
+            lua_pop(L, 1);
+        }
+        if (count == 0 || (all_int && count == n)) {
+            json_t *a = json_array();
+            for (lua_Unsigned i = 1; i <= n; i++) {
+                lua_rawgeti(L, idx, (lua_Integer)i);
+                json_t *v = to_json(L, -1, depth + 1, err, errsz);
+                lua_pop(L, 1);
+                if (!v) {
+                    json_decref(a);
+                    return NULL;
+                }
+                json_array_append_new(a, v);
+            }
+            return a;
+        }
+        if (!all_str) {
+            snprintf(err, errsz, "a table must be an array (keys 1..n) or have only string keys");
+            return NULL;
+        }
+        json_t *o = json_object();
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            const char *k = lua_tostring(L, -2);
+            json_t *v = to_json(L, -1, depth + 1, err, errsz);
+            if (!v) {
+                size_t used = strlen(err);
+                char tail[256];
+                snprintf(tail, sizeof tail, "%s", err);
+                snprintf(err, errsz, "%s: %s", k, tail);
+                (void)used;
+                lua_pop(L, 2);
+                json_decref(o);
+                return NULL;
+            }
+            json_object_set_new(o, k, v);
+            lua_pop(L, 1);
+        }
+        return o;
+    }
+    default:
+        break;
+    }
+    if (luaL_testudata(L, idx, NODE_MT))
+        snprintf(err, errsz, "a node cannot be a parameter here");
+    else
+        snprintf(err, errsz, "a %s cannot be a parameter", luaL_typename(L, idx));
+    return NULL;
+}
+
+json_t *reeli_lua_to_json(lua_State *L, int idx, const char *what)
+{
+    char err[512];
+    json_t *v = to_json(L, idx, 0, err, sizeof err);
+    if (!v) luaL_error(L, "%s: %s", what, err);
+    return v;
+}
+
+void reeli_lua_push_json(lua_State *L, const json_t *v)
+{
+    luaL_checkstack(L, 4, "JSON too deep");
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        lua_createtable(L, 0, (int)json_object_size(v));
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x)
+        {
+            reeli_lua_push_json(L, x);
+            lua_setfield(L, -2, k);
+        }
+        break;
+    }
+    case JSON_ARRAY: {
+        lua_createtable(L, (int)json_array_size(v), 0);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            reeli_lua_push_json(L, json_array_get(v, i));
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        break;
+    }
+    case JSON_STRING:
+        lua_pushlstring(L, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        lua_pushinteger(L, (lua_Integer)json_integer_value(v));
+        break;
+    case JSON_REAL:
+        lua_pushnumber(L, json_real_value(v));
+        break;
+    case JSON_TRUE:
+        lua_pushboolean(L, 1);
+        break;
+    case JSON_FALSE:
+        lua_pushboolean(L, 0);
+        break;
+    case JSON_NULL:
+        lua_pushlightuserdata(L, NULL);
+        break;
+    }
+}
+
+/* ---- nodes ---------------------------------------------------------------------------------- */
+
+static reeli_node *check_node(lua_State *L, int idx)
+{
+    lnode *u = luaL_checkudata(L, idx, NODE_MT);
+    return reeli_graph_node(&reeli_run_of(L)->graph, u->id);
+}
+
+static reeli_node *test_node(lua_State *L, int idx)
+{
+    lnode *u = luaL_testudata(L, idx, NODE_MT);
+    return u ? reeli_graph_node(&reeli_run_of(L)->graph, u->id) : NULL;
+}
+
+static void push_node(lua_State *L, int id)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, NODES_KEY); /* [nodes] */
+    lua_rawgeti(L, -1, id);                        /* [nodes ud] */
+    lua_remove(L, -2);                             /* [ud] */
+}
+
+/* "film.lua:12" of the Lua function calling the current C function (level 1), or NULL. */
+static char *caller_where(lua_State *L)
+{
+    lua_Debug ar;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "Sl", &ar);
+        /* skip the prelude: the user wants their own line */
+        if (ar.currentline > 0 && strcmp(ar.short_src, "[reel prelude]") != 0)
+            return reel_xasprintf("%s:%d", ar.short_src, ar.currentline);
+    }
+    return NULL;
+}
+
+static int is_visual(const char *kind)
+{
+    return strcmp(kind, "video") == 0 || strcmp(kind, "image") == 0 ||
+           strcmp(kind, "concat") == 0 || strcmp(kind, "with_audio") == 0 ||
+           strcmp(kind, "subtitles") == 0;
+}
+
+static int is_audio(const char *kind)
+{
+    return strcmp(kind, "audio") == 0 || strcmp(kind, "mix") == 0;
+}
+
+/* Adds a node (taking params) and pushes its userdata. */
+static int new_node(lua_State *L, const char *kind, json_t *params, const int *inputs,
+                    size_t n_inputs, const char *name)
+{
+    reeli_run *run = reeli_run_of(L);
+    char *where = caller_where(L);
+    int id = reeli_graph_add(&run->graph, kind, params, inputs, n_inputs, name, where);
+    free(where);
+    lnode *u = lua_newuserdatauv(L, sizeof *u, 0); /* [ud] */
+    u->id = id;
+    luaL_setmetatable(L, NODE_MT);
+    lua_getfield(L, LUA_REGISTRYINDEX, NODES_KEY); /* [ud nodes] */
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -2, id);
+    lua_pop(L, 1); /* [ud] */
+    return 1;
+}
+
+/* Collects the string-keyed fields of the table at arg 1 as parameters (skipping `name` and
+ * any keys in skip) and the optional name. Raises argerror naming the field at fault. */
+static json_t *table_params(lua_State *L, const char **name, const char *const *skip)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    json_t *params = json_object();
+    *name = NULL;
+    lua_pushnil(L);
+    while (lua_next(L, 1)) { /* [k v] */
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            lua_pop(L, 1);
+            continue; /* positional items are the caller's business */
+        }
+        const char *k = lua_tostring(L, -2);
+        int skipped = 0;
+        for (const char *const *s = skip; s && *s; s++)
+            if (strcmp(k, *s) == 0) skipped = 1;
+        if (strcmp(k, "name") == 0) {
+            if (lua_type(L, -1) != LUA_TSTRING) {
+                json_decref(params);
+                luaL_argerror(L, 1,
+                              lua_pushfstring(L, "field 'name' must be a string, got %s",
+                                              luaL_typename(L, -1)));
+            }
+            *name = lua_tostring(L, -1); /* anchored in the argument table */
+        } else if (!skipped) {
+            char err[512];
+            json_t *v = to_json(L, -1, 1, err, sizeof err);
+            if (!v) {
+                json_decref(params);
+                luaL_argerror(L, 1, lua_pushfstring(L, "field '%s': %s", k, err));
+            }
+            json_object_set_new(params, k, v);
+        }
+        lua_pop(L, 1);
+    }
+    return params;
+}
+
+/* reel.video{plugin=..., ...} / reel.audio{...}: a generator node. */
+static int generator(lua_State *L, const char *kind)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (lua_getfield(L, 1, "plugin") != LUA_TSTRING)
+        return luaL_argerror(L, 1,
+                             lua_pushfstring(L,
+                                             "field 'plugin' must be a string naming "
+                                             "the generator (e.g. \"card\"), got %s",
+                                             luaL_typename(L, -1)));
+    lua_pop(L, 1);
+    if (lua_rawlen(L, 1) > 0)
+        return luaL_argerror(L, 1, "takes named fields only (plugin=..., ...)");
+    const char *name;
+    json_t *params = table_params(L, &name, NULL);
+    return new_node(L, kind, params, NULL, 0, name);
+}
+
+static int l_video(lua_State *L)
+{
+    return generator(L, "video");
+}
+
+static int l_audio(lua_State *L)
+{
+    return generator(L, "audio");
+}
+
+/* reel.image{path=..., plugin="image"?, ...}: path is relative to the script's folder. */
+static int l_image(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (lua_getfield(L, 1, "path") != LUA_TSTRING)
+        return luaL_argerror(
+            L, 1,
+            lua_pushfstring(L, "field 'path' must be a string, got %s", luaL_typename(L, -1)));
+    const char *path = lua_tostring(L, -1);
+    reeli_run *run = reeli_run_of(L);
+    char *rel =
+        path[0] == '/' ? reel_xstrdup(path) : reel_xasprintf("%s/%s", run->script_dir, path);
+    const char *why = NULL;
+    char *real = reeli_sandbox_resolve(run, rel, 0, &why);
+    free(rel);
+    if (!real) return luaL_argerror(L, 1, lua_pushfstring(L, "field 'path' (%s): %s", path, why));
+    uint8_t digest[REEL_SHA256_SIZE];
+    if (reel_sha256_file(real, digest) < 0) {
+        free(real);
+        return luaL_argerror(L, 1, lua_pushfstring(L, "field 'path': %s", reel_last_error()));
+    }
+    lua_pop(L, 1);
+    const char *name;
+    static const char *const skip[] = {"path", NULL};
+    json_t *params = table_params(L, &name, skip);
+    json_object_set_new(params, "path", json_string(real));
+    free(real);
+    char hex[REEL_SHA256_HEX_SIZE];
+    new_node(L, "image", params, NULL, 0, name);
+    reeli_graph_node(&run->graph, (int)run->graph.n)->file_digest =
+        reel_xstrdup(reel_hex(digest, sizeof digest, hex));
+    return 1;
+}
+
+/* Inputs from the array part of arg 1; every item must be a node accepted by ok(). */
+static int *table_inputs(lua_State *L, const char *fname, int (*ok)(const char *), const char *want,
+                         size_t *n)
+{
+    *n = (size_t)lua_rawlen(L, 1);
+    if (*n == 0)
+        luaL_argerror(L, 1, lua_pushfstring(L, "needs at least one %s node as item 1", want));
+    int *ids = reel_xmalloc(*n * sizeof *ids);
+    for (size_t i = 0; i < *n; i++) {
+        lua_rawgeti(L, 1, (lua_Integer)i + 1);
+        reeli_node *in = test_node(L, -1);
+        if (!in || !ok(in->kind)) {
+            const char *got = in ? in->kind : luaL_typename(L, -1);
+            free(ids);
+            luaL_argerror(L, 1,
+                          lua_pushfstring(L, "item %d must be a %s node, got %s%s", (int)i + 1,
+                                          want, got, in ? " node" : ""));
+        }
+        ids[i] = in->id;
+        lua_pop(L, 1);
+    }
+    (void)fname;
+    return ids;
+}
+
+/* reel.concat{n1, n2, ..., transition="fade", transition_s=0.5} */
+static int l_concat(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int t = lua_getfield(L, 1, "transition");
+    if (t != LUA_TNIL && t != LUA_TSTRING)
+        return luaL_argerror(L, 1, "field 'transition' must be a string (e.g. \"fade\")");
+    lua_pop(L, 1);
+    t = lua_getfield(L, 1, "transition_s");
+    if (t != LUA_TNIL && (t != LUA_TNUMBER || lua_tonumber(L, -1) < 0))
+        return luaL_argerror(L, 1, "field 'transition_s' must be a number of seconds >= 0");
+    lua_pop(L, 1);
+    size_t n;
+    int *ids = table_inputs(L, "concat", is_visual, "video", &n);
+    const char *name;
+    json_t *params = table_params(L, &name, NULL);
+    new_node(L, "concat", params, ids, n, name);
+    free(ids);
+    return 1;
+}
+
+/* reel.mix{a1, a2, ..., gains={...}, duck=...} */
+static int l_mix(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    size_t n;
+    int *ids = table_inputs(L, "mix", is_audio, "audio", &n);
+    const char *name;
+    json_t *params = table_params(L, &name, NULL);
+    json_t *gains = json_object_get(params, "gains");
+    if (gains && (!json_is_array(gains) || json_array_size(gains) != n)) {
+        free(ids);
+        json_decref(params);
+        return luaL_argerror(L, 1,
+                             lua_pushfstring(L,
+                                             "field 'gains' must be an array of %d "
+                                             "numbers, one per input",
+                                             (int)n));
+    }
+    new_node(L, "mix", params, ids, n, name);
+    free(ids);
+    return 1;
+}
+
+/* node:with_audio(a) */
+static int m_with_audio(lua_State *L)
+{
+    reeli_node *v = check_node(L, 1);
+    if (!is_visual(v->kind))
+        return luaL_argerror(L, 1, lua_pushfstring(L, "a video node is needed, got %s", v->kind));
+    reeli_node *a = test_node(L, 2);
+    if (!a || !is_audio(a->kind))
+        return luaL_argerror(L, 2,
+                             lua_pushfstring(L, "an audio node is needed, got %s",
+                                             a ? a->kind : luaL_typename(L, 2)));
+    int ids[2] = {v->id, a->id};
+    return new_node(L, "with_audio", json_object(), ids, 2, NULL);
+}
+
+/* reel._subtitles(node, cues, burn): the prelude's node:subtitles{} checks and builds cues. */
+static int l_subtitles(lua_State *L)
+{
+    reeli_node *v = check_node(L, 1);
+    if (!is_visual(v->kind))
+        return luaL_argerror(L, 1, lua_pushfstring(L, "a video node is needed, got %s", v->kind));
+    luaL_checktype(L, 2, LUA_TTABLE);
+    json_t *cues = reeli_lua_to_json(L, 2, "cues");
+    if (!json_is_array(cues)) {
+        json_decref(cues);
+        return luaL_argerror(L, 2, "cues must be an array of {start_s=, end_s=, text=}");
+    }
+    json_t *params = json_object();
+    json_object_set_new(params, "cues", cues);
+    json_object_set_new(params, "burn", json_boolean(lua_toboolean(L, 3)));
+    int id = v->id;
+    return new_node(L, "subtitles", params, &id, 1, NULL);
+}
+
+static int node_index(lua_State *L)
+{
+    reeli_node *n = check_node(L, 1);
+    const char *k = luaL_checkstring(L, 2);
+    lua_getfield(L, LUA_REGISTRYINDEX, METHODS_KEY);
+    if (lua_getfield(L, -1, k) != LUA_TNIL) return 1;
+    lua_pop(L, 2);
+    if (strcmp(k, "id") == 0)
+        lua_pushinteger(L, n->id);
+    else if (strcmp(k, "kind") == 0)
+        lua_pushstring(L, n->kind);
+    else if (strcmp(k, "plugin") == 0)
+        lua_pushstring(L, n->plugin);
+    else if (strcmp(k, "name") == 0)
+        lua_pushstring(L, n->name);
+    else if (strcmp(k, "params") == 0)
+        reeli_lua_push_json(L, n->params);
+    else if (strcmp(k, "inputs") == 0) {
+        lua_createtable(L, (int)n->n_inputs, 0);
+        for (size_t i = 0; i < n->n_inputs; i++) {
+            push_node(L, n->inputs[i]);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+    } else
+        lua_pushnil(L);
+    return 1;
+}
+
+static int node_tostring(lua_State *L)
+{
+    reeli_node *n = check_node(L, 1);
+    char label[256];
+    lua_pushfstring(L, "reel.%s", reeli_node_label(n, label, sizeof label));
+    return 1;
+}
+
+static int node_newindex(lua_State *L)
+{
+    return luaL_error(L, "reel nodes are immutable (cannot set '%s')", luaL_tolstring(L, 2, NULL));
+}
+
+/* ---- render --------------------------------------------------------------------------------- */
+
+static int opt_int(lua_State *L, int t, const char *k, int def, int lo, int hi)
+{
+    int ty = lua_getfield(L, t, k);
+    lua_Integer v = def;
+    if (ty != LUA_TNIL) {
+        if (!lua_isinteger(L, -1) || (v = lua_tointeger(L, -1)) < lo || v > hi)
+            luaL_argerror(
+                L, t, lua_pushfstring(L, "field '%s' must be an integer from %d to %d", k, lo, hi));
+    }
+    lua_pop(L, 1);
+    return (int)v;
+}
+
+static const char *opt_str(lua_State *L, int t, const char *k, const char *def)
+{
+    int ty = lua_getfield(L, t, k);
+    const char *v = def;
+    if (ty == LUA_TSTRING)
+        v = lua_tostring(L, -1);
+    else if (ty != LUA_TNIL)
+        luaL_argerror(L, t, lua_pushfstring(L, "field '%s' must be a string", k));
+    lua_pop(L, 1); /* the string stays alive in the options table */
+    return v;
+}
+
+/* The nodes target depends on (itself included), in id order, for the provenance sidecar. */
+static json_t *graph_json(reeli_run *run, int target)
+{
+    char *mark = reel_xcalloc((size_t)target + 1, 1);
+    mark[target] = 1;
+    for (int id = target; id >= 1; id--) /* inputs have smaller ids than their users */
+        if (mark[id]) {
+            reeli_node *n = reeli_graph_node(&run->graph, id);
+            for (size_t k = 0; k < n->n_inputs; k++) mark[n->inputs[k]] = 1;
+        }
+    json_t *nodes = json_array();
+    for (size_t i = 0; i < run->graph.n && (int)i < target; i++) {
+        reeli_node *n = run->graph.nodes[i];
+        if (!mark[i + 1]) continue; /* not part of this render */
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_integer(n->id));
+        json_object_set_new(o, "kind", json_string(n->kind));
+        if (n->plugin) json_object_set_new(o, "plugin", json_string(n->plugin));
+        if (n->name) json_object_set_new(o, "name", json_string(n->name));
+        json_object_set_new(o, "key", json_string(n->key));
+        json_object_set(o, "params", n->params);
+        json_t *in = json_array();
+        for (size_t k = 0; k < n->n_inputs; k++)
+            json_array_append_new(in, json_integer(n->inputs[k]));
+        json_object_set_new(o, "inputs", in);
+        if (n->where) json_object_set_new(o, "where", json_string(n->where));
+        json_array_append_new(nodes, o);
+    }
+    free(mark);
+    return nodes;
+}
+
+/* reel.render(node, path, {fps=, size=, crf=, preset=, format=, title=, plan=}) -> path | nil, msg
+ */
+static int l_render(lua_State *L)
+{
+    reeli_run *run = reeli_run_of(L);
+    reeli_node *in = check_node(L, 1);
+    if (!is_visual(in->kind))
+        return luaL_argerror(L, 1, lua_pushfstring(L, "a video node is needed, got %s", in->kind));
+    const char *path = luaL_checkstring(L, 2);
+    lua_settop(L, 3);
+    if (!lua_isnil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+    } else {
+        lua_newtable(L);
+        lua_replace(L, 3);
+    }
+    const char *dot = strrchr(path, '.');
+    const char *def_format = dot && strcmp(dot, ".webm") == 0 ? "webm" : "mp4";
+    /* fps, size and crf are left to the stage (the input's, the codec's) unless given */
+    int fps = opt_int(L, 3, "fps", 0, 1, 240);
+    const char *size = opt_str(L, 3, "size", NULL);
+    int w = 0, h = 0;
+    char tail;
+    if (size &&
+        (sscanf(size, "%dx%d%c", &w, &h, &tail) != 2 || w < 16 || h < 16 || w > 8192 || h > 8192))
+        return luaL_argerror(L, 3,
+                             "field 'size' must be \"WIDTHxHEIGHT\" (16..8192), e.g. "
+                             "\"1280x720\"");
+    int crf = opt_int(L, 3, "crf", -1, 0, 63);
+    const char *format = opt_str(L, 3, "format", def_format);
+    if (strcmp(format, "mp4") != 0 && strcmp(format, "webm") != 0)
+        return luaL_argerror(L, 3, "field 'format' must be \"mp4\" or \"webm\"");
+    const char *preset = opt_str(L, 3, "preset", NULL);
+    const char *title = opt_str(L, 3, "title", NULL);
+    json_t *plan = NULL;
+    if (lua_getfield(L, 3, "plan") != LUA_TNIL) plan = reeli_lua_to_json(L, -1, "plan");
+    lua_pop(L, 1);
+
+    /* Where the film goes: relative paths are relative to --out. */
+    char *dest_rel =
+        path[0] == '/' ? reel_xstrdup(path) : reel_xasprintf("%s/%s", run->out_dir, path);
+    const char *why = NULL;
+    char *dest = reeli_sandbox_resolve(run, dest_rel, 1, &why);
+    free(dest_rel);
+    if (!dest) {
+        json_decref(plan);
+        return luaL_argerror(L, 2, lua_pushfstring(L, "%s: %s", path, why));
+    }
+
+    /* The pipeline hash (the input's key) goes into the film's metadata. */
+    int rc = reeli_graph_key(&run->graph, in->id, run->sched.runner);
+    if (rc < 0) {
+        free(dest);
+        json_decref(plan);
+        luaL_pushfail(L);
+        lua_pushstring(L, reel_last_error());
+        return 2;
+    }
+    /* the render stage adds ai_generated=true and an "AI-generated" comment itself */
+    json_t *meta = json_object();
+    json_object_set_new(meta, "pipeline_hash", json_string(in->key));
+    char seed[32];
+    snprintf(seed, sizeof seed, "%" PRIu64, run->params->seed);
+    json_object_set_new(meta, "seeds", json_string(seed));
+    if (run->params->model) json_object_set_new(meta, "model", json_string(run->params->model));
+    json_object_set_new(meta, "generator", json_string("reel " REEL_VERSION));
+    if (title) json_object_set_new(meta, "title", json_string(title));
+    json_t *params = json_object();
+    if (fps) json_object_set_new(params, "fps", json_integer(fps));
+    if (size) json_object_set_new(params, "size", json_string(size));
+    if (crf >= 0) json_object_set_new(params, "crf", json_integer(crf));
+    if (preset) json_object_set_new(params, "preset", json_string(preset));
+    json_object_set_new(params, "format", json_string(format));
+    json_object_set_new(params, "metadata", meta);
+    new_node(L, "render", params, &in->id, 1, NULL); /* [node path opts rnode] */
+    int target = (int)run->graph.n;
+    run->renders++;
+
+    rc = reeli_sched_run(&run->sched, target);
+    reeli_node *r = reeli_graph_node(&run->graph, target);
+    if (rc == 0) {
+        char *src = reeli_cache_path(&run->cache, r->key, r->ext);
+        rc = reeli_cache_export(src, dest);
+        free(src);
+    }
+    if (rc == 0) {
+        /* provenance sidecar: DEST.reel.json */
+        json_t *side = json_object();
+        json_object_set_new(side, "ai_generated", json_true());
+        json_object_set_new(side, "generator", json_string("reel " REEL_VERSION));
+        json_object_set_new(side, "script", json_string(run->params->script));
+        json_object_set_new(side, "seed", json_integer((json_int_t)run->params->seed));
+        if (run->params->model) json_object_set_new(side, "model", json_string(run->params->model));
+        json_object_set_new(side, "pipeline", json_string(in->key));
+        json_object_set_new(side, "output_key", json_string(r->key));
+        if (plan) json_object_set(side, "plan", plan);
+        json_object_set_new(side, "graph", graph_json(run, target));
+        char *sp = reel_xasprintf("%s.reel.json", dest);
+        rc = reel_json_save_file(side, sp);
+        free(sp);
+        json_decref(side);
+    }
+    json_decref(plan);
+    if (rc < 0) {
+        free(dest);
+        luaL_pushfail(L);
+        lua_pushstring(L, reel_last_error());
+        return 2;
+    }
+    lua_pushstring(L, dest);
+    free(dest);
+    return 1;
+}
+
+/* ---- the rest ------------------------------------------------------------------------------- */
+
+/* reel.seed(name): 53 bits of SHA-256("reel.seed" 0 run-seed 0 name); stable whatever the order
+ * of calls, and exactly representable as a double for any plugin that reads JSON numbers. */
+static int l_seed(lua_State *L)
+{
+    size_t len;
+    const char *name = luaL_checklstring(L, 1, &len);
+    char seed[32];
+    int k = snprintf(seed, sizeof seed, "%" PRIu64, reeli_run_of(L)->params->seed);
+    reel_sha256 *h = reel_sha256_init();
+    reel_sha256_update(h, "reel.seed", 10); /* with its NUL */
+    reel_sha256_update(h, seed, (size_t)k + 1);
+    reel_sha256_update(h, name, len);
+    uint8_t d[REEL_SHA256_SIZE];
+    reel_sha256_final(h, d);
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = v << 8 | d[i];
+    lua_pushinteger(L, (lua_Integer)(v >> 11));
+    return 1;
+}
+
+/* reel.log(...): the values, tostring'ed and space-separated, with the caller's file:line. */
+static int l_log(lua_State *L)
+{
+    int n = lua_gettop(L);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        luaL_tolstring(L, i, NULL);
+        if (i > 1) luaL_addchar(&b, ' ');
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    char *where = caller_where(L);
+    reeli_events_log(reeli_run_of(L)->events, where ? where : "script", lua_tostring(L, -1));
+    free(where);
+    return 0;
+}
+
+static int l_json_decode(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    json_t *v = reel_json_parse(s, len, luaL_optstring(L, 2, "json"));
+    if (!v) {
+        luaL_pushfail(L);
+        lua_pushstring(L, reel_last_error());
+        return 2;
+    }
+    reeli_lua_push_json(L, v);
+    json_decref(v);
+    return 1;
+}
+
+static int l_json_encode(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    char err[512];
+    json_t *v = to_json(L, 1, 0, err, sizeof err);
+    if (!v) return luaL_argerror(L, 1, err);
+    char *s = reel_json_canonical(v);
+    json_decref(v);
+    lua_pushstring(L, s);
+    free(s);
+    return 1;
+}
+
+void reeli_reel_open(lua_State *L, reeli_run *run)
+{
+    static const luaL_Reg fns[] = {
+        {"video", l_video},   {"audio", l_audio}, {"image", l_image},
+        {"concat", l_concat}, {"mix", l_mix},     {"render", l_render},
+        {"seed", l_seed},     {"log", l_log},     {"_subtitles", l_subtitles},
+        {NULL, NULL},
+    };
+    static const luaL_Reg methods[] = {
+        {"with_audio", m_with_audio},
+        {NULL, NULL},
+    };
+    static const luaL_Reg meta[] = {
+        {"__index", node_index},
+        {"__newindex", node_newindex},
+        {"__tostring", node_tostring},
+        {NULL, NULL},
+    };
+    luaL_newmetatable(L, NODE_MT); /* [mt] */
+    luaL_setfuncs(L, meta, 0);
+    lua_pushliteral(L, "reel.node");
+    lua_setfield(L, -2, "__metatable"); /* getmetatable() cannot change it */
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, NODES_KEY);
+    luaL_newlib(L, methods); /* [methods] */
+    lua_setfield(L, LUA_REGISTRYINDEX, METHODS_KEY);
+
+    luaL_newlib(L, fns); /* [reel] */
+    lua_getfield(L, LUA_REGISTRYINDEX, METHODS_KEY);
+    lua_setfield(L, -2, "_methods");
+    lua_createtable(L, 0, 3); /* [reel json] */
+    lua_pushcfunction(L, l_json_decode);
+    lua_setfield(L, -2, "decode");
+    lua_pushcfunction(L, l_json_encode);
+    lua_setfield(L, -2, "encode");
+    lua_pushlightuserdata(L, NULL);
+    lua_setfield(L, -2, "null");
+    lua_setfield(L, -2, "json");
+    lua_createtable(L, (int)run->params->n_args, 0); /* [reel args] */
+    for (size_t i = 0; i < run->params->n_args; i++) {
+        lua_pushstring(L, run->params->args[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "args");
+    lua_pushstring(L, run->params->model);
+    lua_setfield(L, -2, "model_spec");
+    lua_pushstring(L, run->script_dir);
+    lua_setfield(L, -2, "script_dir");
+    lua_pushstring(L, run->out_dir);
+    lua_setfield(L, -2, "out_dir");
+    lua_pushinteger(L, (lua_Integer)run->params->seed);
+    lua_setfield(L, -2, "run_seed");
+    lua_pushliteral(L, REEL_VERSION);
+    lua_setfield(L, -2, "version");
+    reeli_model_register(L); /* reel.model and the model metatable (lua_model.c) */
+    /* require "reel" works and luaL_argerror names functions "reel.video" */
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "reel");
+    lua_pop(L, 1);
+    lua_setglobal(L, "reel"); /* [] */
+}

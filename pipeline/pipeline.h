@@ -1,0 +1,85 @@
+/* reel pipeline: run a Lua pipeline script.
+ *
+ * A script builds a lazy graph of media nodes with the `reel` Lua module (reel.video, reel.audio,
+ * reel.concat, ...) and calls reel.render(node, path, opts), which runs the graph: every node's
+ * output is looked up in a content-addressed cache first, missing ones are computed by a pool of
+ * workers through the stage runner (pipeline/stage.h) and stored in the cache, and the final
+ * file is copied to `path`.
+ *
+ *     reel_pipeline_params p = reel_pipeline_default_params();
+ *     p.script = "film.lua";
+ *     p.out_dir = "out";
+ *     if (reel_pipeline_run(&p) < 0)
+ *         fprintf(stderr, "reel: run: %s\n", reel_last_error());
+ *
+ * Scripts run in a sandbox: no os.execute, io.popen, C modules, debug library or bytecode; file
+ * access is confined to the script's folder, the output folder and allow_paths. Each run has its
+ * own lua_State whose memory is capped by max_lua_mem.
+ */
+#ifndef REEL_PIPELINE_H
+#define REEL_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pipeline/stage.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The functions that execute stages; same contracts as in stage.h. The default table calls
+ * reel_stage_run() & co.; tests and embedders may pass their own. */
+typedef struct reel_stage_runner {
+    int (*run)(const reel_stage_io *io);
+    const char *(*ext)(const char *kind, const json_t *params);
+    const char *(*version)(const char *kind, const json_t *params);
+    int (*concurrency)(const char *kind, const json_t *params);
+} reel_stage_runner;
+
+/* Options of one run. Strings are borrowed for the duration of reel_pipeline_run(). */
+typedef struct reel_pipeline_params {
+    const char *script;      /* path of the .lua script (required) */
+    const char *out_dir;     /* where relative render paths go (NULL: the current folder) */
+    const char *cache_dir;   /* NULL: ".reel-cache" inside out_dir */
+    const char *events_path; /* JSON-lines event stream: a file, "-" for stdout, NULL for none */
+    const char *model;  /* --model value, visible to the script as reel.model_spec; may be NULL */
+    int jobs;           /* worker threads; <= 0 means one per CPU */
+    uint64_t seed;      /* run seed that reel.seed(name) derives from */
+    size_t max_lua_mem; /* cap on the script's Lua heap in bytes (0: no cap) */
+    const char *const *allow_paths; /* extra folders the script may read and write */
+    size_t n_allow_paths;
+    const char *const *args; /* reel.args (the words after "--") */
+    size_t n_args;
+    int progress;        /* terminal progress display: 1 on, 0 off, -1 when stderr is a tty */
+    int max_attempts;    /* tries per stage for transient failures (REEL_ENET/ETIMEDOUT) */
+    double retry_base_s; /* first backoff delay; doubles on each retry */
+    const reel_stage_runner *runner; /* NULL: the built-in stage runner */
+} reel_pipeline_params;
+
+/* Defaults: jobs 0 (one per CPU), seed 0, max_lua_mem 512 MiB, progress -1, 3 attempts with
+ * a 0.5 s first backoff, everything else NULL/0. */
+reel_pipeline_params reel_pipeline_default_params(void);
+
+/* Runs the script to completion. Returns 0, or a negative REEL_E* code with reel_last_error()
+ * saying what failed: a Lua error with the script's file:line and a traceback, a failed node
+ * with its id, kind and parameters, or REEL_ECANCELED after reel_pipeline_cancel(). Finished
+ * nodes stay in the cache whatever happens. One run per thread; runs share nothing but the
+ * cache folder, which tolerates concurrent runs. */
+int reel_pipeline_run(const reel_pipeline_params *params);
+
+/* Asks every run in the process to stop: no new stage starts, running stages are cancelled
+ * through their progress callback, temporary files are removed and the run returns
+ * REEL_ECANCELED. Async-signal-safe (it sets a flag): call it from a SIGINT handler. */
+void reel_pipeline_cancel(void);
+
+/* Clears the cancel flag (for a process that runs again after a cancel, e.g. tests). */
+void reel_pipeline_reset_cancel(void);
+
+/* The built-in stage runner table (reel_stage_run & co.). Static; never NULL. */
+const reel_stage_runner *reel_pipeline_default_runner(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

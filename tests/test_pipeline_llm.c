@@ -1,0 +1,111 @@
+/* The language-model binding on the tiny test model: m:generate gives what `reel generate`
+ * gives (greedy), generations are cached like stages (a re-run loads no weights), m:chat uses
+ * the model's template, m:json reports a model that cannot produce valid JSON as nil, msg,
+ * and missing or remote models are operational failures. */
+#include "testutil.h"
+#include "pipeline_stage_test.h"
+
+#include "core/core.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *SCRIPT =
+    "local m = assert(reel.model())\n"
+    "local t = assert(m:generate{prompt = 'Once upon a time', max_tokens = 12, temp = 0})\n"
+    "-- greedy: the seed does not matter\n"
+    "assert(t == m:generate{prompt = 'Once upon a time', max_tokens = 12, temp = 0, seed = 9})\n"
+    "local f = assert(io.open(reel.out_dir .. '/gen.txt', 'w')) f:write(t) f:close()\n"
+    "local a = assert(m:generate{prompt = 'x', max_tokens = 8, temp = 1, seed = 1})\n"
+    "assert(a == m:generate{prompt = 'x', max_tokens = 8, temp = 1, seed = 1})\n"
+    "assert(type(assert(m:chat{prompt = 'Hi', max_tokens = 4})) == 'string')\n"
+    "local j, e = m:json{schema = reel.schemas.scene_plan, prompt = 'plan', max_tokens = 8,\n"
+    "                    tries = 2}\n"
+    "assert(j == nil and e:find('no schema%-valid JSON from the model after 2 tries'), e)\n"
+    "local ok, err = pcall(m.json, m, {prompt = 'x'})\n"
+    "assert(not ok and err:find(\"field 'schema'\"), err)\n"
+    "local r, re = reel.model('openai:http://127.0.0.1:1/v1#m')\n"
+    "assert(r == nil and re:find('remote'), re)\n"
+    "r, re = reel.model('/nonexistent.gguf')\n"
+    "assert(r == nil and re:find('nonexistent'), re)\n"
+    "-- a model file the script names itself is subject to the sandbox\n"
+    "r, re = reel.model('/etc/passwd')\n"
+    "assert(r == nil and re:find('outside the folders'), re)\n";
+
+static void test_llm(void **state)
+{
+    (void)state;
+    /* the tiny test model of the llm/ tests */
+    char *model = reel_xasprintf("%s/tests/data/models/gguf/tiny-b-f16.gguf", tu_source_dir());
+    if (!reel_file_exists(model)) fail_msg("test model %s is missing", model);
+    char *dir = tu_tmpdir();
+    char *script = pst_write(dir, "llm.lua", SCRIPT);
+    char *events = reel_xasprintf("%s/ev.jsonl", dir);
+    reel_pipeline_params p = reel_pipeline_default_params();
+    p.script = script;
+    p.out_dir = dir;
+    p.events_path = events;
+    p.model = model;
+    p.progress = 0;
+    p.runner = &pst_runner;
+    int rc = reel_pipeline_run(&p);
+    if (rc < 0) print_error("%s\n", reel_last_error());
+    assert_int_equal(rc, 0);
+    /* 12-token greedy, 8-token sampled, a chat, two json tries; the repeats were cached */
+    assert_int_equal(pst_count(events, "llm_done", NULL), 5);
+    assert_int_equal(pst_count(events, "llm_cached", NULL), 2);
+
+    /* the same as the reel generate command */
+    char *gen = NULL;
+    size_t size;
+    char *gpath = reel_xasprintf("%s/gen.txt", dir);
+    assert_int_equal(reel_file_read(gpath, 0, &gen, &size), 0);
+    char *argv[] = {(char *)tu_reel_bin(),
+                    "generate",
+                    "-m",
+                    model,
+                    "-p",
+                    "Once upon a time",
+                    "-n",
+                    "12",
+                    "--temp",
+                    "0",
+                    NULL};
+    tu_result r = tu_run(argv, NULL);
+    assert_int_equal(r.status, 0);
+    size_t n = strlen(r.out);
+    if (n && r.out[n - 1] == '\n') r.out[n - 1] = '\0';
+    assert_string_equal(gen, r.out);
+    assert_true(strlen(gen) > 0);
+    tu_result_free(&r);
+
+    /* a re-run generates nothing */
+    assert_int_equal(reel_pipeline_run(&p), 0);
+    assert_int_equal(pst_count(events, "llm_done", NULL), 0);
+    assert_int_equal(pst_count(events, "llm_start", NULL), 0);
+    assert_int_equal(pst_count(events, "llm_cached", NULL), 7);
+
+    /* no --model: reel.model() is nil, msg */
+    char *s2 =
+        pst_write(dir, "none.lua",
+                  "local m, e = reel.model()\nassert(m == nil and e:find('--model', 1, true))\n");
+    p.script = s2;
+    p.model = NULL;
+    assert_int_equal(reel_pipeline_run(&p), 0);
+    free(s2);
+    free(gen);
+    free(gpath);
+    free(events);
+    free(script);
+    free(model);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_llm),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
