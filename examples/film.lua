@@ -6,7 +6,8 @@
 --
 --   reel run examples/film.lua --out out -- "a lighthouse keeper's cat learns the stars"
 --   reel run examples/film.lua --out out --model nemotron-h.gguf --seed 7 -- "..."
---   reel run examples/film.lua --out out -- "ignored idea" my-plan.json   (your own plan)
+--   reel run examples/film.lua --out out -- "ignored idea" my-plan.json   (your own plan,
+--                                          e.g. written by: reel plan -m M "idea" -o my-plan.json)
 --
 -- Every node is cached: run it again and nothing is redone; edit one shot in the plan and only
 -- that shot, the assembly and the encode run again.
@@ -17,11 +18,12 @@ local plan
 local model, why = reel.model(reel.model_spec)
 if model then
   reel.log("planning with " .. reel.model_spec .. ": " .. idea)
+  -- decoding is constrained by the schema: the plan always parses and validates
   plan, why = model:json{
     schema = reel.schemas.scene_plan,
-    system = "You are a film director. You plan short narrated films.",
+    system = "You are a film director. You plan short narrated films shot by shot.",
     prompt = "Plan a short film of 4 to 6 shots about: " .. idea,
-    seed = reel.seed("plan"), temp = 0.7,
+    seed = reel.seed("plan"), temp = 0.7, max_tokens = 3000,
   }
 end
 if not plan then
@@ -32,20 +34,26 @@ if not plan then
 end
 assert(reel.check_plan(plan))
 
--- 2. One shot per planned scene: an animated title card with its narration. The card's
---    palette follows the shot's visual description; seeds are stable per shot title.
+-- 2. One shot per planned scene: an animated card showing the shot's action over a palette
+--    taken from its setting and the film's style, with its narration spoken over it. Seeds are
+--    stable per shot id, so reordering shots never changes them.
+local function clip(s, n) -- at most n characters (UTF-8 aware)
+  if utf8.len(s) and utf8.len(s) > n then return s:sub(1, utf8.offset(s, n + 1) - 1) .. "…" end
+  return s
+end
 local shots = {transition = "fade", transition_s = 0.5}
 for i, shot in ipairs(plan.shots) do
   local card = reel.video{
     plugin = "card",
     name = "shot " .. i,
-    title = shot.title,
-    caption = shot.visual,
-    setting = shot.visual or shot.title,
-    style = plan.logline,
+    title = clip(shot.action, 80),
+    caption = clip(shot.camera .. " · " .. shot.setting, 200),
+    setting = shot.setting,
+    style = plan.style,
+    prompt = shot.prompt,
     duration_s = shot.duration_s,
     width = 1280, height = 720, fps = 24,
-    seed = reel.seed("card " .. shot.title),
+    seed = reel.seed("card " .. shot.id),
   }
   local voice = reel.audio{plugin = "espeak", name = "voice " .. i, text = shot.narration,
                            voice = "en", rate = 160}

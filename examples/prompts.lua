@@ -11,7 +11,7 @@ local style = reel.args[1] or "storybook illustration, warm palette"
 local plan
 local model, why = reel.model(reel.model_spec)
 if model then
-  plan = assert(model:json{schema = reel.schemas.scene_plan,
+  plan = assert(model:json{schema = reel.schemas.scene_plan, max_tokens = 3000,
                            prompt = "Plan a short film about a lighthouse keeper's cat."})
 else
   reel.log("no language model (" .. why .. "); using the example plan")
@@ -21,21 +21,14 @@ assert(reel.check_plan(plan))
 
 local prompts = {}
 for i, shot in ipairs(plan.shots) do
-  local prompt = ("%s. %s"):format((shot.visual or shot.title):gsub("%.$", ""), style)
-  if model then
-    -- let the model rewrite the visual description as a generator prompt
-    prompt = assert(model:generate{
-      prompt = "Rewrite as one detailed image-generation prompt (" .. style .. "): "
-        .. (shot.visual or shot.title),
-      max_tokens = 80, seed = reel.seed("prompt " .. shot.title),
-    })
-  end
+  -- the plan's generator prompt, in the style asked for on the command line
+  local prompt = ("%s. %s"):format(shot.prompt:gsub("%.$", ""), style)
   prompts[i] = {
-    shot = i,
-    title = shot.title,
+    shot = shot.id,
+    camera = shot.camera,
     prompt = prompt,
     negative = "text, watermark, blurry",
-    seed = reel.seed("shot " .. shot.title),
+    seed = reel.seed("shot " .. shot.id),
     duration_s = shot.duration_s,
   }
 end

@@ -134,6 +134,11 @@ static int check_keywords(gen *g, const json_t *s, const char *ptr, const char *
     return 0;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* ---- integer ranges as digit patterns ---- */
 
 /* Pattern for all digit strings of length n between a and b inclusive (same length). */
@@ -306,6 +311,8 @@ static int gen_object(gen *g, const json_t *s, const char *ptr, sbuf *out)
     const json_t *props = json_object_get(s, "properties");
     const json_t *req = json_object_get(s, "required");
     const json_t *addl = json_object_get(s, "additionalProperties");
+    if (json_is_array(props) && json_array_size(props) == 0) props = NULL; /* {} from Lua */
+    if (json_is_array(req) && json_array_size(req) == 0) req = NULL;
     if (addl && !json_is_boolean(addl))
         return fail_at(g, ptr, "'additionalProperties' with a schema is not supported");
     if (props && !json_is_object(props)) return fail_at(g, ptr, "'properties' must be an object");
@@ -321,18 +328,29 @@ static int gen_object(gen *g, const json_t *s, const char *ptr, sbuf *out)
     size_t i = 0;
     const char *k;
     json_t *v;
-    /* json_object_foreach iterates in insertion order (jansson >= 2.8): the schema's order */
-    json_object_foreach((json_t *)props, k, v) keys[i++] = k;
+    /* Property order, independent of how the schema object was built (a Lua table has no
+     * order): the required properties in the order 'required' lists them, then the optional
+     * ones by name. The model writes the fields in this order. */
     for (size_t r = 0; req && r < json_array_size(req); r++) {
         const char *name = json_string_value(json_array_get(req, r));
-        size_t j;
-        for (j = 0; j < n && (!name || strcmp(keys[j], name) != 0); j++) {}
-        if (j == n) {
+        if (!name || !props || !json_object_get(props, name)) {
             fail_at(g, ptr, "required property '%s' is not in 'properties'", name ? name : "?");
             goto fail;
         }
-        required[j] = 1;
+        size_t j;
+        for (j = 0; j < i && strcmp(keys[j], name) != 0; j++) {}
+        if (j < i) continue; /* listed twice */
+        required[i] = 1;
+        keys[i++] = json_object_iter_key(json_object_iter_at((json_t *)props, name));
     }
+    size_t n_req = i;
+    json_object_foreach((json_t *)props, k, v)
+    {
+        size_t j;
+        for (j = 0; j < n_req && strcmp(keys[j], k) != 0; j++) {}
+        if (j == n_req) keys[i++] = k;
+    }
+    qsort(keys + n_req, i - n_req, sizeof *keys, cmp_str);
     for (i = 0; i < n; i++) {
         char *sub = reel_xasprintf("%s/properties/%s", ptr, keys[i]);
         sbuf body = {0};

@@ -1,5 +1,5 @@
 /* The language-model binding: reel.model(spec) -> model; m:generate{...}, m:chat{...}
- * (m:json{...} is in the prelude, on top of m:chat and reel.validate).
+ * and m:_json{...} (grammar-constrained; the prelude's m:json decodes its text).
  *
  * A model is userdata "reel.model", created "closed" (path and identity only) and opened on the
  * first generation that is not in the cache, so an unchanged re-run never loads the weights.
@@ -10,6 +10,7 @@
 #include "pipeline/pipeline-impl.h"
 
 #include "llm/chat.h"
+#include "llm/constrain.h"
 #include "llm/llm.h"
 #include "llm/tokenizer.h"
 
@@ -231,9 +232,10 @@ static json_t *opts_json(const gen_opts *o)
                      "stop", s);
 }
 
-/* Generates from prompt text (already chat-rendered when it is a chat). Returns the text
- * (owned) or NULL with the error set. */
-static char *generate(lmodel *lm, const char *prompt, const gen_opts *o, int *n_out)
+/* Generates from prompt text (already chat-rendered when it is a chat), under grammar g when
+ * it is not NULL. Returns the text (owned) or NULL with the error set. */
+static char *generate(lmodel *lm, const char *prompt, const gen_opts *o, const reel_grammar *g,
+                      int *n_out)
 {
     int32_t *ids = NULL;
     size_t n_ids = 0;
@@ -255,6 +257,18 @@ static char *generate(lmodel *lm, const char *prompt, const gen_opts *o, int *n_
     smp = reel_llm_sampler_init(&o->sp);
     for (size_t i = 0; i < n_ids; i++) reel_llm_sampler_accept(smp, ids[i]);
     if (reel_llm_session_decode(s, ids, (int64_t)n_ids, 0) < 0) goto fail;
+    if (g) {
+        reel_llm_constraint *c = reel_llm_constraint_init(lm->tok, g);
+        int grc = reel_llm_generate_constrained(s, smp, lm->tok, c, o->max_tokens, NULL, NULL,
+                                                &text, NULL);
+        reel_llm_constraint_free(c);
+        if (grc < 0) goto fail;
+        *n_out = o->max_tokens; /* an upper bound; the text is what matters */
+        reel_llm_sampler_free(smp);
+        reel_llm_session_free(s);
+        free(ids);
+        return text;
+    }
     dt = reel_llm_detok_init(lm->tok, REEL_LLM_TOK_SKIP_SPECIAL);
     text = reel_xmalloc(cap);
     text[0] = '\0';
@@ -310,8 +324,10 @@ fail:
     return NULL;
 }
 
-/* Cached generation of prompt with the options at stack index 2; pushes text or nil, msg. */
-static int cached_generate(lua_State *L, lmodel *lm, const char *prompt, const char *what)
+/* Cached generation of prompt with the options at stack index 2; pushes text or nil, msg.
+ * With a schema, decoding is constrained by its grammar g and the schema is part of the key. */
+static int cached_generate(lua_State *L, lmodel *lm, const char *prompt, const char *what,
+                           const json_t *schema, const reel_grammar *g)
 {
     reeli_run *run = reeli_run_of(L);
     gen_opts o;
@@ -320,6 +336,7 @@ static int cached_generate(lua_State *L, lmodel *lm, const char *prompt, const c
     json_object_set_new(k, "model", json_string(lm->identity));
     json_object_set_new(k, "prompt", json_string(prompt));
     json_object_set_new(k, "sampling", opts_json(&o));
+    if (schema) json_object_set(k, "schema", (json_t *)schema);
     uint8_t d[REEL_SHA256_SIZE];
     reel_json_hash(k, d);
     json_decref(k);
@@ -335,7 +352,7 @@ static int cached_generate(lua_State *L, lmodel *lm, const char *prompt, const c
         reeli_events_emit(run->events, "llm_start", json_deep_copy(f));
         double t0 = reel_now();
         int n = 0, rc = model_open(lm);
-        if (rc == 0) text = generate(lm, prompt, &o, &n);
+        if (rc == 0) text = generate(lm, prompt, &o, g, &n);
         if (!text) {
             json_object_set_new(f, "error", json_string(reel_last_error()));
             reeli_events_emit(run->events, "llm_failed", f);
@@ -368,14 +385,14 @@ static int m_generate(lua_State *L)
         return luaL_argerror(L, 2, "field 'prompt' must be a string");
     const char *prompt = lua_tostring(L, -1);
     lua_pop(L, 1);
-    return cached_generate(L, lm, prompt, "generate");
+    return cached_generate(L, lm, prompt, "generate", NULL, NULL);
 }
 
 /* m:chat{messages={{role=, content=}...} | system=, prompt=, think=false, ...sampling} */
-static int m_chat(lua_State *L)
+/* Renders the chat of the options table at index 2 (system_extra is appended to the system
+ * message) and pushes the prompt text; returns 1, or pushes nil, msg and returns 2. */
+static int render_chat(lua_State *L, lmodel *lm, const char *system_extra)
 {
-    lmodel *lm = check_model(L);
-    luaL_checktype(L, 2, LUA_TTABLE);
     /* the chat template needs the model's vocabulary: open it (a cached call pays this once) */
     int rc = model_open(lm);
     if (rc < 0) {
@@ -391,9 +408,19 @@ static int m_chat(lua_State *L)
                         lm->path);
         return 2;
     }
-    reel_llm_chat_msg msgs[64];
+    reel_llm_chat_msg msgs[65];
     size_t n = 0;
+    /* the system text with system_extra appended stays on the stack at sys until we return */
+    int sys = 0;
+    if (system_extra) {
+        int has = lua_getfield(L, 2, "system") == LUA_TSTRING;
+        lua_pushfstring(L, "%s%s%s", has ? lua_tostring(L, -1) : "", has ? "\n\n" : "",
+                        system_extra);
+        lua_remove(L, -2);
+        sys = lua_gettop(L);
+    }
     if (lua_getfield(L, 2, "messages") == LUA_TTABLE) {
+        if (sys) msgs[n++] = (reel_llm_chat_msg){"system", lua_tostring(L, sys), NULL};
         for (int i = 1; i <= 64; i++) {
             if (lua_rawgeti(L, -1, i) != LUA_TTABLE) {
                 lua_pop(L, 1);
@@ -415,9 +442,11 @@ static int m_chat(lua_State *L)
             lua_pop(L, 1);
         }
     } else {
-        if (lua_getfield(L, 2, "system") == LUA_TSTRING)
+        if (sys)
+            msgs[n++] = (reel_llm_chat_msg){"system", lua_tostring(L, sys), NULL};
+        else if (lua_getfield(L, 2, "system") == LUA_TSTRING)
             msgs[n++] = (reel_llm_chat_msg){"system", lua_tostring(L, -1), NULL};
-        lua_pop(L, 1);
+        if (!sys) lua_pop(L, 1); /* the string stays anchored in the options table */
         if (lua_getfield(L, 2, "prompt") != LUA_TSTRING)
             return luaL_argerror(L, 2, "field 'prompt' (or 'messages') must be given");
         msgs[n++] = (reel_llm_chat_msg){"user", lua_tostring(L, -1), NULL};
@@ -438,7 +467,75 @@ static int m_chat(lua_State *L)
     }
     lua_pushstring(L, prompt); /* anchored copy; free the C one before anything can raise */
     free(prompt);
-    return cached_generate(L, lm, lua_tostring(L, -1), "chat");
+    return 1;
+}
+
+/* m:chat{messages={{role=, content=}...} | system=, prompt=, think=false, ...sampling} */
+static int m_chat(lua_State *L)
+{
+    lmodel *lm = check_model(L);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (render_chat(L, lm, NULL) != 1) return 2;
+    return cached_generate(L, lm, lua_tostring(L, -1), "chat", NULL, NULL);
+}
+
+/* m:_json{schema=, system=, prompt=, show_schema=true, ...sampling} -> JSON text | nil, msg.
+ * Decoding is constrained by the schema's grammar, so a returned text always parses and
+ * validates; running out of max_tokens is an operational failure (nil, msg). The prelude's
+ * m:json decodes the text into a table. */
+static int m_json(lua_State *L)
+{
+    lmodel *lm = check_model(L);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (lua_getfield(L, 2, "schema") != LUA_TTABLE)
+        return luaL_argerror(L, 2, "field 'schema' must be a table, e.g. reel.schemas.scene_plan");
+    json_t *schema = reeli_lua_to_json(L, -1, "schema");
+    lua_pop(L, 1);
+    reel_grammar *g = reel_grammar_from_json_schema(schema);
+    if (!g) {
+        lua_pushfstring(L, "field 'schema': %s", reel_last_error());
+        json_decref(schema);
+        return luaL_argerror(L, 2, lua_tostring(L, -1));
+    }
+    lua_getfield(L, 2, "show_schema");
+    int show = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    char *extra = NULL;
+    if (show) {
+        char *st = json_dumps(schema, JSON_COMPACT | JSON_SORT_KEYS);
+        extra = reel_xasprintf("Answer with one JSON value only. It must match this JSON schema: %s", st);
+        free(st);
+    }
+    int rc = model_open(lm);
+    if (rc < 0 || render_chat(L, lm, extra) != 1) {
+        free(extra);
+        reel_grammar_free(g);
+        json_decref(schema);
+        if (rc < 0) {
+            luaL_pushfail(L);
+            lua_pushstring(L, reel_last_error());
+        }
+        return 2;
+    }
+    free(extra);
+    int n = cached_generate(L, lm, lua_tostring(L, -1), "json", schema, g);
+    /* belt and braces: the grammar guarantees it, the validator proves it (cached text too) */
+    if (n == 1) {
+        size_t len;
+        const char *text = lua_tolstring(L, -1, &len);
+        json_t *v = reel_json_parse(text, len, "model answer");
+        if (!v || reel_json_schema_validate(schema, v) < 0) {
+            json_decref(v);
+            reel_grammar_free(g);
+            json_decref(schema);
+            return luaL_error(L, "m:json: internal error: the answer does not match the schema: %s",
+                              reel_last_error());
+        }
+        json_decref(v);
+    }
+    reel_grammar_free(g);
+    json_decref(schema);
+    return n;
 }
 
 static int m_tostring(lua_State *L)
@@ -453,6 +550,7 @@ void reeli_model_register(lua_State *L)
     static const luaL_Reg methods[] = {
         {"generate", m_generate},
         {"chat", m_chat},
+        {"_json", m_json},
         {NULL, NULL},
     };
     static const luaL_Reg meta[] = {

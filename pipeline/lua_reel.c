@@ -6,6 +6,9 @@
  * userdata exists per node (kept in the registry table NODES), so nodes compare with ==. */
 #include "pipeline/pipeline-impl.h"
 
+#include "llm/grammar.h"
+#include "llm/plan.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -727,12 +730,105 @@ static int l_json_encode(lua_State *L)
     return 1;
 }
 
+/* Lua has one table type, so an empty table converts to []. Where the schema expects an
+ * object there, make it {} before validating (recursively, following properties, items, anyOf
+ * and $ref). Returns a new reference. */
+static json_t *shape_like_schema(json_t *v, const json_t *s, const json_t *root, int depth)
+{
+    if (!json_is_object(s) || depth > 64) return json_incref(v);
+    const json_t *ref = json_object_get(s, "$ref");
+    if (json_is_string(ref)) {
+        const char *r = json_string_value(ref);
+        const json_t *t = NULL;
+        if (strncmp(r, "#/$defs/", 8) == 0)
+            t = json_object_get(json_object_get(root, "$defs"), r + 8);
+        else if (strncmp(r, "#/definitions/", 14) == 0)
+            t = json_object_get(json_object_get(root, "definitions"), r + 14);
+        return shape_like_schema(v, t, root, depth + 1);
+    }
+    const json_t *type = json_object_get(s, "type");
+    const json_t *any = json_object_get(s, "anyOf");
+    for (size_t i = 0; json_is_array(any) && i < json_array_size(any); i++) {
+        const json_t *b = json_array_get(any, i);
+        const json_t *bt = json_object_get(b, "type");
+        if (json_is_array(v) && json_array_size(v) == 0 && bt && json_is_string(bt) &&
+            strcmp(json_string_value(bt), "array") == 0)
+            return json_incref(v); /* an array branch takes [] as it is */
+    }
+    for (size_t i = 0; json_is_array(any) && i < json_array_size(any); i++) {
+        json_t *r = shape_like_schema(v, json_array_get(any, i), root, depth + 1);
+        if (r != v) return r;
+        json_decref(r);
+    }
+    int wants_object = (json_is_string(type) && strcmp(json_string_value(type), "object") == 0) ||
+                       (!type && json_object_get(s, "properties"));
+    if (json_is_array(v) && json_array_size(v) == 0 && wants_object) return json_object();
+    if (json_is_object(v)) {
+        const json_t *props = json_object_get(s, "properties");
+        json_t *out = json_object();
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x)
+        {
+            json_object_set_new(out, k, shape_like_schema(x, json_object_get(props, k), root, depth + 1));
+        }
+        return out;
+    }
+    if (json_is_array(v) && json_object_get(s, "items")) {
+        json_t *out = json_array();
+        for (size_t i = 0; i < json_array_size(v); i++)
+            json_array_append_new(out, shape_like_schema(json_array_get(v, i),
+                                                         json_object_get(s, "items"), root, depth + 1));
+        return out;
+    }
+    return json_incref(v);
+}
+
+/* reel.validate(value, schema) -> true | nil, "JSON value at '/shots/0': what" */
+static int l_validate(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    char err[512];
+    json_t *schema = to_json(L, 2, 0, err, sizeof err);
+    if (!schema) return luaL_argerror(L, 2, err);
+    json_t *raw = to_json(L, 1, 0, err, sizeof err);
+    if (!raw) {
+        json_decref(schema);
+        luaL_pushfail(L);
+        lua_pushfstring(L, "the value is not JSON data: %s", err);
+        return 2;
+    }
+    json_t *v = shape_like_schema(raw, schema, schema, 0);
+    json_decref(raw);
+    int rc = reel_json_schema_validate(schema, v);
+    json_decref(v);
+    json_decref(schema);
+    if (rc < 0) {
+        luaL_pushfail(L);
+        lua_pushstring(L, reel_last_error());
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* reel._plan_schema() -> the built-in scene-plan schema (llm/plan.h) as a table */
+static int l_plan_schema(lua_State *L)
+{
+    json_t *s = reel_llm_plan_schema(0, 0, 0);
+    reeli_lua_push_json(L, s);
+    json_decref(s);
+    return 1;
+}
+
 void reeli_reel_open(lua_State *L, reeli_run *run)
 {
     static const luaL_Reg fns[] = {
         {"video", l_video},   {"audio", l_audio}, {"image", l_image},
         {"concat", l_concat}, {"mix", l_mix},     {"render", l_render},
         {"seed", l_seed},     {"log", l_log},     {"_subtitles", l_subtitles},
+        {"validate", l_validate}, {"_plan_schema", l_plan_schema},
         {NULL, NULL},
     };
     static const luaL_Reg methods[] = {

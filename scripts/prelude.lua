@@ -131,94 +131,15 @@ function methods.subtitles(self, opts)
   return subtitles_node(self, cues, opts.burn or false)
 end
 
--- JSON Schemas a model's output (or a plan file) must satisfy.
-reel.schemas = {
-  scene_plan = {
-    type = "object",
-    required = {"title", "shots"},
-    properties = {
-      title = {type = "string", maxLength = 80},
-      logline = {type = "string", maxLength = 240},
-      shots = {
-        type = "array", minItems = 1, maxItems = 16,
-        items = {
-          type = "object",
-          required = {"title", "narration", "duration_s"},
-          properties = {
-            title = {type = "string", maxLength = 60},
-            narration = {type = "string", maxLength = 400},
-            visual = {type = "string", maxLength = 240},
-            duration_s = {type = "number", minimum = 1, maximum = 30},
-          },
-        },
-      },
-    },
-  },
-}
+-- JSON Schemas a model's output (or a plan file) must satisfy. scene_plan is the schema
+-- `reel plan` uses (llm/plan.c): title, logline, style, characters [{id, description}],
+-- shots [{id, duration_s, camera, setting, action, characters, narration, prompt, transition}].
+reel.schemas = {scene_plan = reel._plan_schema()}
+reel._plan_schema = nil
 
-local function json_type(v)
-  local t = type(v)
-  if t == "table" then
-    if next(v) == nil or #v > 0 then return "array" end
-    return "object"
-  elseif t == "number" then
-    return math.type(v) == "integer" and "integer" or "number"
-  end
-  return t
-end
-
-local function validate(v, s, path)
-  local want, got = s.type, json_type(v)
-  if want then
-    local ok = want == got or (want == "number" and got == "integer")
-        or (want == "object" and got == "array" and next(v) == nil)
-    if not ok then return ("%s: %s expected, got %s"):format(path, want, got) end
-  end
-  if s.enum then
-    local found = false
-    for _, e in ipairs(s.enum) do if e == v then found = true end end
-    if not found then return ("%s: not one of the allowed values"):format(path) end
-  end
-  if type(v) == "string" and s.maxLength and utf8.len(v) and utf8.len(v) > s.maxLength then
-    return ("%s: longer than %d characters"):format(path, s.maxLength)
-  end
-  if type(v) == "number" then
-    if s.minimum and v < s.minimum then return ("%s: below %s"):format(path, s.minimum) end
-    if s.maximum and v > s.maximum then return ("%s: above %s"):format(path, s.maximum) end
-  end
-  if type(v) == "table" then
-    if s.minItems and #v < s.minItems then
-      return ("%s: fewer than %d items"):format(path, s.minItems)
-    end
-    if s.maxItems and #v > s.maxItems then
-      return ("%s: more than %d items"):format(path, s.maxItems)
-    end
-    if s.items then
-      for i, x in ipairs(v) do
-        local e = validate(x, s.items, ("%s[%d]"):format(path, i))
-        if e then return e end
-      end
-    end
-    for _, k in ipairs(s.required or {}) do
-      if v[k] == nil then return ("%s: missing required member '%s'"):format(path, k) end
-    end
-    for k, sub in pairs(s.properties or {}) do
-      if v[k] ~= nil then
-        local e = validate(v[k], sub, path .. "." .. k)
-        if e then return e end
-      end
-    end
-  end
-  return nil
-end
-
--- reel.validate(value, schema) -> true | nil, "where: what"   (the JSON Schema subset above)
-function reel.validate(value, schema)
-  if type(schema) ~= "table" then error("bad argument #2 to 'validate' (schema table expected)", 2) end
-  local e = validate(value, schema, "$")
-  if e then return nil, e end
-  return true
-end
+-- reel.validate(value, schema) -> true | nil, "JSON value at '/shots/0/camera': what" is
+-- implemented in C: the same validator checks `reel plan`, `reel generate --json-schema`
+-- and m:json.
 
 -- reel.check_plan(plan) -> true | nil, msg: a scene plan against reel.schemas.scene_plan.
 function reel.check_plan(plan)
@@ -235,12 +156,11 @@ function reel.read_json(path)
   return reel.json.decode(text, path)
 end
 
--- m:json{schema=, prompt=, system=, tries=3, max_tokens=1024, seed=, temp=, ...}
+-- m:json{schema=, prompt=, system=, max_tokens=1024, seed=, temp=, show_schema=true, ...}
 --   -> table valid against schema | nil, msg
--- Asks the model (through m:chat) for JSON matching the schema, takes the first {...} or [...]
--- of the answer, and validates it with reel.validate; tries again with the next seed when the
--- answer does not parse or validate. (Decoding is not grammar-constrained in this build.)
-local sampling_fields = {"temp", "top_k", "top_p", "min_p", "repeat_penalty", "stop", "think"}
+-- Decoding is constrained by the schema's grammar: the answer always parses and validates.
+-- The schema is shown to the model in the system message unless show_schema = false. If
+-- max_tokens runs out before the JSON is complete, the call returns nil, msg.
 function model_methods.json(self, opts)
   if type(opts) ~= "table" then error("bad argument #1 to 'json' (table expected)", 2) end
   if type(opts.schema) ~= "table" then
@@ -249,33 +169,10 @@ function model_methods.json(self, opts)
   if type(opts.prompt) ~= "string" then
     error("bad argument #1 to 'json' (field 'prompt' must be a string)", 2)
   end
-  local tries = opts.tries or 3
-  if math.type(tries) ~= "integer" or tries < 1 then
-    error("bad argument #1 to 'json' (field 'tries' must be a positive integer)", 2)
-  end
-  local system = (opts.system and opts.system .. "\n\n" or "")
-    .. "Answer with one JSON value only, no other text. It must be valid against this JSON Schema:\n"
-    .. reel.json.encode(opts.schema)
-  local last = "no answer"
-  for i = 1, tries do
-    local o = {system = system, prompt = opts.prompt, max_tokens = opts.max_tokens or 1024,
-               seed = (opts.seed or reel.run_seed) + i - 1}
-    for _, k in ipairs(sampling_fields) do o[k] = opts[k] end
-    local text, err = self:chat(o)
-    if not text then return nil, err end
-    local js = text:match("%b{}") or text:match("%b[]")
-    if not js then
-      last = "the answer holds no JSON"
-    else
-      local v, jerr = reel.json.decode(js, "model answer")
-      if v == nil then
-        last = jerr
-      else
-        local ok, verr = reel.validate(v, opts.schema)
-        if ok then return v end
-        last = verr
-      end
-    end
-  end
-  return nil, ("no schema-valid JSON from the model after %d tries (last: %s)"):format(tries, last)
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.max_tokens = opts.max_tokens or 1024
+  local text, err = self:_json(o)
+  if not text then return nil, err end
+  return reel.json.decode(text, "model answer")
 end

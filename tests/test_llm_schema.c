@@ -145,8 +145,9 @@ static void test_accept_reject(void **state)
     reel_grammar *g = reel_grammar_from_json_schema(schema);
     const char *good[] = {
         "{\"title\":\"A\",\"shots\":[{\"id\":1,\"duration_s\":8,\"camera\":\"pan\"}]}",
-        "{\"title\":\"\",\"style\":\"noir\",\"shots\":[{\"id\":12,\"duration_s\":7.25,"
-        "\"camera\":\"wide\",\"narration\":\"hi\",\"characters\":[\"ann\"]}]}",
+        /* required properties first, in 'required' order, then optional ones by name */
+        "{\"title\":\"\",\"shots\":[{\"id\":12,\"duration_s\":7.25,\"camera\":\"wide\","
+        "\"characters\":[\"ann\"],\"narration\":\"hi\"}],\"style\":\"noir\"}",
     };
     const char *bad[] = {
         "{\"shots\":[]}",                                                          /* no title */

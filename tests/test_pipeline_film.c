@@ -17,9 +17,14 @@
 #include <unistd.h>
 
 static const char *PLAN =
-    "{\"title\": \"Test film\", \"logline\": \"two quick shots\", \"shots\": ["
-    "{\"title\": \"One\", \"visual\": \"a red sky\", \"narration\": \"%s\", \"duration_s\": %s},"
-    "{\"title\": \"Two\", \"visual\": \"a blue sea\", \"narration\": \"%s\", \"duration_s\": %s}]}";
+    "{\"title\": \"Test film\", \"logline\": \"two quick shots\", \"style\": \"flat colour\","
+    " \"characters\": [], \"shots\": ["
+    "{\"id\": 1, \"camera\": \"wide\", \"setting\": \"a red sky\", \"action\": \"One\","
+    " \"characters\": [], \"prompt\": \"a red sky\", \"transition\": \"fade\","
+    " \"narration\": \"%s\", \"duration_s\": %s},"
+    "{\"id\": 2, \"camera\": \"pan\", \"setting\": \"a blue sea\", \"action\": \"Two\","
+    " \"characters\": [], \"prompt\": \"a blue sea\", \"transition\": \"fade\","
+    " \"narration\": \"%s\", \"duration_s\": %s}]}";
 
 static int count(const char *events, const char *event, const char *needle)
 {

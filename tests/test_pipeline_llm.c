@@ -1,6 +1,6 @@
 /* The language-model binding on the tiny test model: m:generate gives what `reel generate`
  * gives (greedy), generations are cached like stages (a re-run loads no weights), m:chat uses
- * the model's template, m:json reports a model that cannot produce valid JSON as nil, msg,
+ * the model's template, m:json is grammar-constrained (always valid; a too-small budget is nil, msg),
  * and missing or remote models are operational failures. */
 #include "testutil.h"
 #include "pipeline_stage_test.h"
@@ -19,9 +19,15 @@ static const char *SCRIPT =
     "local a = assert(m:generate{prompt = 'x', max_tokens = 8, temp = 1, seed = 1})\n"
     "assert(a == m:generate{prompt = 'x', max_tokens = 8, temp = 1, seed = 1})\n"
     "assert(type(assert(m:chat{prompt = 'Hi', max_tokens = 4})) == 'string')\n"
-    "local j, e = m:json{schema = reel.schemas.scene_plan, prompt = 'plan', max_tokens = 8,\n"
-    "                    tries = 2}\n"
-    "assert(j == nil and e:find('no schema%-valid JSON from the model after 2 tries'), e)\n"
+    "-- constrained: a too-small budget fails; a small schema always validates\n"
+    "local j, e = m:json{schema = reel.schemas.scene_plan, prompt = 'plan', max_tokens = 8}\n"
+    "assert(j == nil and e:find('not complete after 8 tokens'), e)\n"
+    "local cat = {type = 'object', required = {'name', 'age'}, properties = {\n"
+    "  name = {type = 'string', maxLength = 6}, age = {type = 'integer', minimum = 0, maximum = 9}}}\n"
+    "for seed = 1, 3 do\n"
+    "  local v = assert(m:json{schema = cat, prompt = 'a cat', seed = seed, temp = 1, max_tokens = 60})\n"
+    "  assert(reel.validate(v, cat) and math.type(v.age) == 'integer' and v.age <= 9)\n"
+    "end\n"
     "local ok, err = pcall(m.json, m, {prompt = 'x'})\n"
     "assert(not ok and err:find(\"field 'schema'\"), err)\n"
     "local r, re = reel.model('openai:http://127.0.0.1:1/v1#m')\n"
@@ -51,8 +57,10 @@ static void test_llm(void **state)
     int rc = reel_pipeline_run(&p);
     if (rc < 0) print_error("%s\n", reel_last_error());
     assert_int_equal(rc, 0);
-    /* 12-token greedy, 8-token sampled, a chat, two json tries; the repeats were cached */
-    assert_int_equal(pst_count(events, "llm_done", NULL), 5);
+    /* 12-token greedy, 8-token sampled, a chat, three constrained json calls; the repeats were
+     * cached; the json call whose budget ran out failed */
+    assert_int_equal(pst_count(events, "llm_done", NULL), 6);
+    assert_int_equal(pst_count(events, "llm_failed", NULL), 1);
     assert_int_equal(pst_count(events, "llm_cached", NULL), 2);
 
     /* the same as the reel generate command */
@@ -79,11 +87,12 @@ static void test_llm(void **state)
     assert_true(strlen(gen) > 0);
     tu_result_free(&r);
 
-    /* a re-run generates nothing */
+    /* a re-run generates nothing new (a failure is not cached: it is tried again) */
     assert_int_equal(reel_pipeline_run(&p), 0);
     assert_int_equal(pst_count(events, "llm_done", NULL), 0);
-    assert_int_equal(pst_count(events, "llm_start", NULL), 0);
-    assert_int_equal(pst_count(events, "llm_cached", NULL), 7);
+    assert_int_equal(pst_count(events, "llm_start", NULL), 1);
+    assert_int_equal(pst_count(events, "llm_failed", NULL), 1);
+    assert_int_equal(pst_count(events, "llm_cached", NULL), 8);
 
     /* no --model: reel.model() is nil, msg */
     char *s2 =

@@ -107,12 +107,31 @@ local s1 = reel.seed("shot 1")
 assert(math.type(s1) == "integer" and s1 >= 0 and s1 < 2^53)
 assert(s1 == reel.seed("shot 1") and s1 ~= reel.seed("shot 2"))
 
--- plans and schemas
-assert(reel.check_plan{title = "t", shots = {{title = "a", narration = "b", duration_s = 2}}})
-local okp, perr = reel.check_plan{title = "t", shots = {}}
-assert(okp == nil and perr == "$.shots: fewer than 1 items", perr)
-okp, perr = reel.check_plan{title = "t", shots = {{title = "a", duration_s = 2}}}
-assert(perr == "$.shots[1]: missing required member 'narration'", perr)
+-- plans and schemas (the same C validator as reel plan and --json-schema)
+local function shot(over)
+  local s = {id = 1, duration_s = 2, camera = "wide", setting = "a beach", action = "waves",
+             characters = {}, narration = "n", prompt = "p", transition = "cut"}
+  for k, v in pairs(over or {}) do s[k] = v end
+  return s
+end
+local function plan(shots)
+  return {title = "t", logline = "l", style = "s", characters = {}, shots = shots}
+end
+assert(reel.check_plan(plan{shot()}))
+local okp, perr = reel.check_plan(plan{})
+assert(okp == nil and perr:find("/shots") and perr:find("fewer than minItems 1"), perr)
+okp, perr = reel.check_plan(plan{shot{camera = "zoom"}})
+assert(okp == nil and perr:find("/shots/0/camera") and perr:find("enum"), perr)
+local s2 = shot()
+s2.narration = nil
+okp, perr = reel.check_plan(plan{s2})
+assert(perr:find("missing required property 'narration'"), perr)
+assert(reel.validate({a = 1}, {type = "object", properties = {a = {type = "integer", maximum = 3}}}))
+okp, perr = reel.validate({a = 5}, {type = "object", properties = {a = {type = "integer", maximum = 3}}})
+assert(okp == nil and perr:find("above maximum"), perr)
+-- an empty Lua table is an object where the schema says object
+assert(reel.validate({}, {type = "object", properties = {a = {type = "string"}}}))
+assert(reel.schemas.scene_plan.properties.shots.items.properties.camera.enum[1] == "wide")
 
 -- the model binding reports its absence as an operational failure
 local model, merr = reel.model("x.gguf")
