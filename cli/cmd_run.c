@@ -47,6 +47,7 @@ static int run(int argc, char **argv)
 {
     reel_pipeline_params p = reel_pipeline_default_params();
     const char **allow = NULL;
+    char *default_model = NULL;
     size_t n_allow = 0;
     int rc = REEL_EXIT_USAGE;
     int i = 1;
@@ -125,6 +126,31 @@ static int run(int argc, char **argv)
         reel_cli_usage("run", "no script given");
         goto out;
     }
+    /* No --model: REEL_MODEL, else the default model if it is there, else the tiny test
+     * model, said plainly. */
+    if (!p.model) {
+        const char *env = getenv("REEL_MODEL");
+        const char *data = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+        if (data && *data)
+            default_model = reel_xasprintf("%s/reel/models/default.gguf", data);
+        else if (home && *home)
+            default_model = reel_xasprintf("%s/.local/share/reel/models/default.gguf", home);
+        if (env && *env) {
+            p.model = env;
+        } else if (default_model && reel_file_exists(default_model)) {
+            p.model = default_model;
+        } else if (reel_file_exists(REEL_TEST_MODEL)) {
+            p.model = REEL_TEST_MODEL;
+            p.model_is_test = 1;
+            fprintf(stderr,
+                    "reel: run: no model given (--model, REEL_MODEL or %s); using the tiny test "
+                    "model, which has random weights and writes noise.\n"
+                    "  For real plans get NVIDIA Nemotron 3 Nano 4B (a GGUF, or the Hugging Face "
+                    "folder converted with 'reel convert DIR model.gguf --type q8_0') and pass "
+                    "--model or set REEL_MODEL.\n",
+                    default_model ? default_model : "~/.local/share/reel/models/default.gguf");
+        }
+    }
     p.args = (const char *const *)(argv + i);
     p.n_args = (size_t)(argc - i);
     p.allow_paths = allow;
@@ -138,6 +164,7 @@ static int run(int argc, char **argv)
     sigaction(SIGINT, &old_sa, NULL);
     rc = r < 0 ? reel_cli_fail("run") : REEL_EXIT_OK;
 out:
+    free(default_model);
     free(allow);
     return rc;
 }
@@ -154,7 +181,9 @@ static const reel_cli_cmd reel_cmd_run = {
     "\n"
     "Options:\n"
     "  -m, --model M        language model for reel.model() (GGUF file, HF folder or\n"
-    "                       openai:URL#MODEL); the script sees it as reel.model_spec\n"
+    "                       openai:URL#MODEL); the script sees it as reel.model_spec.\n"
+    "                       Without it: $REEL_MODEL, else ~/.local/share/reel/models/\n"
+    "                       default.gguf, else the tiny random-weight test model\n"
     "  -o, --out DIR        where relative render paths go (default: the current folder)\n"
     "  -j, --jobs N         nodes run in parallel (default: one per CPU); plugins may\n"
     "                       limit their own concurrency further\n"

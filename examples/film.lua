@@ -16,6 +16,9 @@ local idea = reel.args[1] or "a lighthouse keeper's cat learns to read the stars
 -- 1. The plan: from the model when there is one, else from the example plan file.
 local plan
 local model, why = reel.model(reel.model_spec)
+if model and reel.model_is_test then
+  model, why = nil, "the tiny test model has random weights and would plan noise"
+end
 if model then
   reel.log("planning with " .. reel.model_spec .. ": " .. idea)
   -- decoding is constrained by the schema: the plan always parses and validates

@@ -870,6 +870,8 @@ void reeli_reel_open(lua_State *L, reeli_run *run)
     lua_setfield(L, -2, "args");
     lua_pushstring(L, run->params->model);
     lua_setfield(L, -2, "model_spec");
+    lua_pushboolean(L, run->params->model_is_test);
+    lua_setfield(L, -2, "model_is_test");
     lua_pushstring(L, run->script_dir);
     lua_setfield(L, -2, "script_dir");
     lua_pushstring(L, run->out_dir);

@@ -261,12 +261,68 @@ static void test_sigint(void **state)
     free(dir);
 }
 
+/* No --model: REEL_MODEL, else the default model file, else the tiny test model, said plainly. */
+static void test_model_resolution(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir();
+    char *sc = script(dir, "m.lua",
+                      "local f = assert(io.open(reel.out_dir .. '/m.txt', 'w'))\n"
+                      "f:write(tostring(reel.model_spec), ' ', tostring(reel.model_is_test)) f:close()\n");
+    char *out = reel_xasprintf("%s/m.txt", dir);
+    char *home = reel_xasprintf("%s/home", dir);
+    char *old_home = getenv("HOME") ? reel_xstrdup(getenv("HOME")) : NULL;
+    setenv("HOME", home, 1);
+    unsetenv("XDG_DATA_HOME");
+    unsetenv("REEL_MODEL");
+    const char *args[] = {sc, "--out", dir, "--no-progress", NULL};
+    tu_result r = reel_run(args);
+    assert_int_equal(r.status, 0);
+    assert_true(tu_contains(r.err, "using the tiny test model, which has random weights"));
+    char *text = NULL;
+    assert_int_equal(reel_file_read(out, 0, &text, NULL), 0);
+    assert_true(tu_contains(text, "tests/data/models/tiny-a true"));
+    free(text);
+    tu_result_free(&r);
+    /* the default model file wins over the test model */
+    char *models = reel_xasprintf("%s/.local/share/reel/models", home);
+    assert_int_equal(reel_mkdir_p(models), 0);
+    char *def = reel_xasprintf("%s/default.gguf", models);
+    tu_write_file(def, "GGUF", 4);
+    r = reel_run(args);
+    assert_int_equal(r.status, 0);
+    assert_false(tu_contains(r.err, "tiny test model"));
+    assert_int_equal(reel_file_read(out, 0, &text, NULL), 0);
+    assert_true(tu_contains(text, "default.gguf false"));
+    free(text);
+    tu_result_free(&r);
+    /* REEL_MODEL wins over both */
+    setenv("REEL_MODEL", "/some/model.gguf", 1);
+    r = reel_run(args);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(reel_file_read(out, 0, &text, NULL), 0);
+    assert_string_equal(text, "/some/model.gguf false");
+    free(text);
+    tu_result_free(&r);
+    unsetenv("REEL_MODEL");
+    if (old_home) setenv("HOME", old_home, 1);
+    free(old_home);
+    tu_rmtree(dir);
+    free(dir);
+    free(sc);
+    free(out);
+    free(home);
+    free(models);
+    free(def);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help_and_usage),    cmocka_unit_test(test_errors_carry_file_line),
         cmocka_unit_test(test_sandbox),           cmocka_unit_test(test_memory_cap),
         cmocka_unit_test(test_seeds_args_events), cmocka_unit_test(test_sigint),
+        cmocka_unit_test(test_model_resolution),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
