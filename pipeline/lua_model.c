@@ -34,10 +34,26 @@ typedef struct lmodel {
     reel_llm_chat_format chat;
     int32_t stops[MAX_STOPS]; /* end-of-generation ids */
     int n_stops;
+    /* Shared-prefix reuse: the state after the last system prompt, so calls that share it
+     * (every shot of a film asks with the same system message) prefill it once. */
+    int32_t *prefix_ids;
+    size_t prefix_n;
+    reel_llm_snapshot *prefix_snap;
 } lmodel;
+
+/* What the last generate() did with the prompt's system prefix (for the events). */
+typedef struct {
+    size_t prefix_tokens;
+    int prefix_reused;
+} prefix_info;
 
 static void model_close(lmodel *lm)
 {
+    reel_llm_snapshot_free(lm->prefix_snap);
+    free(lm->prefix_ids);
+    lm->prefix_snap = NULL;
+    lm->prefix_ids = NULL;
+    lm->prefix_n = 0;
     reel_llm_tokenizer_free(lm->tok);
     reel_llm_model_free(lm->m);
     free(lm->path);
@@ -232,10 +248,51 @@ static json_t *opts_json(const gen_opts *o)
                      "stop", s);
 }
 
+/* Prefills ids into s. When the prompt starts with the tokens of `prefix` (the rendered system
+ * turn), those are always processed as a batch of their own and the state after them is kept:
+ * the next prompt with the same prefix restores it instead of recomputing. Always splitting
+ * there keeps the results the same whether or not the prefix was reused. */
+static int prefill(lmodel *lm, reel_llm_session *s, const int32_t *ids, size_t n_ids,
+                   const char *prefix, prefix_info *pi)
+{
+    size_t k = 0;
+    pi->prefix_tokens = 0;
+    pi->prefix_reused = 0;
+    if (prefix && *prefix) {
+        int32_t *pids = NULL;
+        size_t np = 0;
+        if (reel_llm_tokenizer_encode(lm->tok, prefix, strlen(prefix), REEL_LLM_TOK_DEFAULT, &pids,
+                                      &np) == 0 &&
+            np > 0 && np < n_ids && memcmp(pids, ids, np * sizeof *ids) == 0)
+            k = np;
+        free(pids);
+    }
+    if (k == 0) return reel_llm_session_decode(s, ids, (int64_t)n_ids, 0);
+    pi->prefix_tokens = k;
+    if (lm->prefix_snap && lm->prefix_n == k && memcmp(lm->prefix_ids, ids, k * sizeof *ids) == 0 &&
+        reel_llm_session_restore(s, lm->prefix_snap) == 0) {
+        pi->prefix_reused = 1;
+    } else {
+        int rc = reel_llm_session_decode(s, ids, (int64_t)k, 0);
+        if (rc < 0) return rc;
+        reel_llm_snapshot *snap = reel_llm_session_snapshot(s);
+        if (snap) { /* no snapshot (out of memory) only costs the reuse */
+            reel_llm_snapshot_free(lm->prefix_snap);
+            free(lm->prefix_ids);
+            lm->prefix_snap = snap;
+            lm->prefix_ids = reel_xmalloc(k * sizeof *ids);
+            memcpy(lm->prefix_ids, ids, k * sizeof *ids);
+            lm->prefix_n = k;
+        }
+    }
+    return reel_llm_session_decode(s, ids + k, (int64_t)(n_ids - k), 0);
+}
+
 /* Generates from prompt text (already chat-rendered when it is a chat), under grammar g when
- * it is not NULL. Returns the text (owned) or NULL with the error set. */
-static char *generate(lmodel *lm, const char *prompt, const gen_opts *o, const reel_grammar *g,
-                      int *n_out)
+ * it is not NULL; prefix is the rendered system turn or NULL (see prefill()). Returns the text
+ * (owned) or NULL with the error set. */
+static char *generate(lmodel *lm, const char *prompt, const char *prefix, const gen_opts *o,
+                      const reel_grammar *g, int *n_out, prefix_info *pi)
 {
     int32_t *ids = NULL;
     size_t n_ids = 0;
@@ -256,7 +313,7 @@ static char *generate(lmodel *lm, const char *prompt, const gen_opts *o, const r
     if (!(s = reel_llm_session_init(lm->m, &sp))) goto fail;
     smp = reel_llm_sampler_init(&o->sp);
     for (size_t i = 0; i < n_ids; i++) reel_llm_sampler_accept(smp, ids[i]);
-    if (reel_llm_session_decode(s, ids, (int64_t)n_ids, 0) < 0) goto fail;
+    if (prefill(lm, s, ids, n_ids, prefix, pi) < 0) goto fail;
     if (g) {
         reel_llm_constraint *c = reel_llm_constraint_init(lm->tok, g);
         int grc = reel_llm_generate_constrained(s, smp, lm->tok, c, o->max_tokens, NULL, NULL,
@@ -326,8 +383,8 @@ fail:
 
 /* Cached generation of prompt with the options at stack index 2; pushes text or nil, msg.
  * With a schema, decoding is constrained by its grammar g and the schema is part of the key. */
-static int cached_generate(lua_State *L, lmodel *lm, const char *prompt, const char *what,
-                           const json_t *schema, const reel_grammar *g)
+static int cached_generate(lua_State *L, lmodel *lm, const char *prompt, const char *prefix,
+                           const char *what, const json_t *schema, const reel_grammar *g)
 {
     reeli_run *run = reeli_run_of(L);
     gen_opts o;
@@ -352,7 +409,8 @@ static int cached_generate(lua_State *L, lmodel *lm, const char *prompt, const c
         reeli_events_emit(run->events, "llm_start", json_deep_copy(f));
         double t0 = reel_now();
         int n = 0, rc = model_open(lm);
-        if (rc == 0) text = generate(lm, prompt, &o, g, &n);
+        prefix_info pi = {0, 0};
+        if (rc == 0) text = generate(lm, prompt, prefix, &o, g, &n, &pi);
         if (!text) {
             json_object_set_new(f, "error", json_string(reel_last_error()));
             reeli_events_emit(run->events, "llm_failed", f);
@@ -362,6 +420,10 @@ static int cached_generate(lua_State *L, lmodel *lm, const char *prompt, const c
             return 2;
         }
         json_object_set_new(f, "tokens", json_integer(n));
+        if (pi.prefix_tokens) {
+            json_object_set_new(f, "prefix_tokens", json_integer((json_int_t)pi.prefix_tokens));
+            json_object_set_new(f, "prefix_reused", json_boolean(pi.prefix_reused));
+        }
         json_object_set_new(f, "duration_s", json_real(reel_now() - t0));
         reeli_events_emit(run->events, "llm_done", f);
         char *sub = reel_xasprintf("%s/%.2s", run->cache.dir, key);
@@ -385,7 +447,7 @@ static int m_generate(lua_State *L)
         return luaL_argerror(L, 2, "field 'prompt' must be a string");
     const char *prompt = lua_tostring(L, -1);
     lua_pop(L, 1);
-    return cached_generate(L, lm, prompt, "generate", NULL, NULL);
+    return cached_generate(L, lm, prompt, NULL, "generate", NULL, NULL);
 }
 
 /* m:chat{messages={{role=, content=}...} | system=, prompt=, think=false, ...sampling} */
@@ -467,6 +529,18 @@ static int render_chat(lua_State *L, lmodel *lm, const char *system_extra)
     }
     lua_pushstring(L, prompt); /* anchored copy; free the C one before anything can raise */
     free(prompt);
+    /* the system turn alone: the prefix that calls sharing this system message reuse */
+    char *prefix = NULL;
+    reel_llm_chat_params pp = cp;
+    pp.add_generation_prompt = 0;
+    if (n > 1 && strcmp(msgs[0].role, "system") == 0 &&
+        reel_llm_chat_render(msgs, 1, &pp, &prefix, NULL) == 0 &&
+        strncmp(prefix, lua_tostring(L, -1), strlen(prefix)) == 0)
+        lua_pushstring(L, prefix);
+    else
+        lua_pushnil(L);
+    free(prefix);
+    lua_insert(L, -2); /* [prefix|nil prompt] */
     return 1;
 }
 
@@ -476,7 +550,7 @@ static int m_chat(lua_State *L)
     lmodel *lm = check_model(L);
     luaL_checktype(L, 2, LUA_TTABLE);
     if (render_chat(L, lm, NULL) != 1) return 2;
-    return cached_generate(L, lm, lua_tostring(L, -1), "chat", NULL, NULL);
+    return cached_generate(L, lm, lua_tostring(L, -1), lua_tostring(L, -2), "chat", NULL, NULL);
 }
 
 /* m:_json{schema=, system=, prompt=, show_schema=true, ...sampling} -> JSON text | nil, msg.
@@ -518,7 +592,7 @@ static int m_json(lua_State *L)
         return 2;
     }
     free(extra);
-    int n = cached_generate(L, lm, lua_tostring(L, -1), "json", schema, g);
+    int n = cached_generate(L, lm, lua_tostring(L, -1), lua_tostring(L, -2), "json", schema, g);
     /* belt and braces: the grammar guarantees it, the validator proves it (cached text too) */
     if (n == 1) {
         size_t len;

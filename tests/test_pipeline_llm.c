@@ -111,10 +111,74 @@ static void test_llm(void **state)
     free(dir);
 }
 
+/* Chats sharing a system message prefill it once: the second call restores the state after
+ * the system turn. The answers are the same whichever call came first (the system turn is
+ * always its own batch), so the reuse never changes results. */
+static const char *PREFIX_SCRIPT =
+    "local m = assert(reel.model())\n"
+    "local sys = string.rep('You are a careful film director who plans shots. ', 12)\n"
+    "local order = reel.args[1] == 'reverse' and {'two', 'one'} or {'one', 'two'}\n"
+    "for _, p in ipairs(order) do\n"
+    "  local t = assert(m:chat{system = sys, prompt = p, max_tokens = 12, temp = 0})\n"
+    "  local f = assert(io.open(reel.out_dir .. '/' .. p .. '.txt', 'w')) f:write(t) f:close()\n"
+    "end\n";
+
+static char *slurp(const char *dir, const char *name)
+{
+    char *path = reel_xasprintf("%s/%s", dir, name), *text = NULL;
+    assert_int_equal(reel_file_read(path, 0, &text, NULL), 0);
+    free(path);
+    return text;
+}
+
+static void test_prefix_reuse(void **state)
+{
+    (void)state;
+    char *model = reel_xasprintf("%s/tests/data/models/gguf/tiny-b-f16.gguf", tu_source_dir());
+    char *dirs[2] = {tu_tmpdir(), tu_tmpdir()};
+    const char *orders[2] = {"forward", "reverse"};
+    for (int i = 0; i < 2; i++) {
+        char *script = pst_write(dirs[i], "prefix.lua", PREFIX_SCRIPT);
+        char *events = reel_xasprintf("%s/ev.jsonl", dirs[i]);
+        const char *args[] = {orders[i]};
+        reel_pipeline_params p = reel_pipeline_default_params();
+        p.script = script;
+        p.out_dir = dirs[i];
+        p.events_path = events;
+        p.model = model;
+        p.progress = 0;
+        p.runner = &pst_runner;
+        p.args = args;
+        p.n_args = 1;
+        int rc = reel_pipeline_run(&p);
+        if (rc < 0) print_error("%s\n", reel_last_error());
+        assert_int_equal(rc, 0);
+        /* two generations; the second restored the system turn's state */
+        assert_int_equal(pst_count(events, "llm_done", NULL), 2);
+        assert_int_equal(pst_count(events, "llm_done", "\"prefix_reused\":false"), 1);
+        assert_int_equal(pst_count(events, "llm_done", "\"prefix_reused\":true"), 1);
+        free(script);
+        free(events);
+    }
+    for (int k = 0; k < 2; k++) {
+        const char *name = k ? "two.txt" : "one.txt";
+        char *a = slurp(dirs[0], name), *b = slurp(dirs[1], name);
+        assert_string_equal(a, b);
+        free(a);
+        free(b);
+    }
+    for (int i = 0; i < 2; i++) {
+        tu_rmtree(dirs[i]);
+        free(dirs[i]);
+    }
+    free(model);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llm),
+        cmocka_unit_test(test_prefix_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
