@@ -113,6 +113,19 @@ void reel_llm_constraint_reset(reel_llm_constraint *c)
     c->state = reel_grammar_state_init(c->g);
 }
 
+reel_grammar_state *reel_llm_constraint_snapshot(const reel_llm_constraint *c)
+{
+    return reel_grammar_state_clone(c->state);
+}
+
+int reel_llm_constraint_restore(reel_llm_constraint *c, const reel_grammar_state *saved)
+{
+    if (reel_grammar_state_grammar(saved) != c->g)
+        return reel_set_error(REEL_EINVAL, "grammar: the saved position belongs to another grammar");
+    reel_grammar_state_copy(c->state, saved);
+    return 0;
+}
+
 int reel_llm_generate_constrained(reel_llm_session *s, reel_llm_sampler *smp,
                                   const reel_llm_tokenizer *tok, reel_llm_constraint *c,
                                   int n_predict, void (*on_text)(void *ctx, const char *text,

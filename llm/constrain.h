@@ -49,6 +49,14 @@ int reel_llm_constraint_done(const reel_llm_constraint *c);
 /* Back to the start of the grammar. */
 void reel_llm_constraint_reset(reel_llm_constraint *c);
 
+/* The automaton's position, saved beside a session snapshot (reel_llm_session_snapshot):
+ * restoring both resumes a constrained generation exactly where it was (backtracking, shared
+ * prefixes). Owned by the caller: free with reel_grammar_state_free(). */
+reel_grammar_state *reel_llm_constraint_snapshot(const reel_llm_constraint *c);
+
+/* Puts the automaton back to a saved position. REEL_EINVAL if it belongs to another grammar. */
+int reel_llm_constraint_restore(reel_llm_constraint *c, const reel_grammar_state *saved);
+
 /* Samples up to n_predict tokens from session s (whose last decode holds the logits of the
  * prompt's last position) under constraint c, decoding each sampled token into s. Stops at an
  * end-of-generation token when the grammar is complete, or as soon as the grammar admits nothing

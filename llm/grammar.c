@@ -1028,6 +1028,11 @@ int reel_grammar_state_accepting(const reel_grammar_state *s)
     return 0;
 }
 
+const reel_grammar *reel_grammar_state_grammar(const reel_grammar_state *s)
+{
+    return s->g;
+}
+
 int reel_grammar_state_done(const reel_grammar_state *s)
 {
     for (int i = 0; i < s->n; i++)

@@ -57,6 +57,9 @@ int reel_grammar_state_accepting(const reel_grammar_state *s);
 /* 1 if no further byte can be accepted (complete and nothing may follow, or dead). */
 int reel_grammar_state_done(const reel_grammar_state *s);
 
+/* The grammar a state belongs to (borrowed). */
+const reel_grammar *reel_grammar_state_grammar(const reel_grammar_state *s);
+
 /* ---- token masks ---- */
 
 /* A vocabulary prepared for masking: each token's bytes in a trie. Tokens with `special` set

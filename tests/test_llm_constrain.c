@@ -118,11 +118,68 @@ static void test_gbnf_and_budget(void **state)
     reel_grammar_free(g);
 }
 
+/* A constrained generation saved halfway (session snapshot + automaton position) and restored
+ * continues exactly as it did the first time. */
+static void test_snapshot_restore(void **state)
+{
+    (void)state;
+    const char *text = "{\"type\":\"object\",\"properties\":{\"tags\":{\"type\":\"array\","
+                       "\"maxItems\":3,\"items\":{\"type\":\"string\",\"maxLength\":5}}},"
+                       "\"required\":[\"tags\"]}";
+    json_t *schema = reel_json_parse(text, strlen(text), "schema");
+    reel_grammar *g = reel_grammar_from_json_schema(schema);
+    reel_llm_session *s = reel_llm_session_init(model, NULL);
+    int32_t prompt[] = {1, 50, 51};
+    assert_int_equal(reel_llm_session_decode(s, prompt, 3, 0), 0);
+    reel_llm_sampler_params sp = reel_llm_sampler_default_params();
+    sp.temp = 1.0f;
+    sp.seed = 77;
+    reel_llm_sampler *smp = reel_llm_sampler_init(&sp);
+    reel_llm_constraint *c = reel_llm_constraint_init(tok, g);
+    int n_vocab = reel_llm_model_n_vocab(model);
+    float *logits = malloc((size_t)n_vocab * sizeof *logits);
+    /* five sampled tokens by hand */
+    for (int i = 0; i < 5 && !reel_llm_constraint_done(c); i++) {
+        memcpy(logits, reel_llm_session_logits(s, -1), (size_t)n_vocab * sizeof *logits);
+        assert_true(reel_llm_constraint_apply(c, logits, n_vocab) > 0);
+        int32_t id = reel_llm_sampler_sample(smp, logits, n_vocab);
+        assert_int_equal(reel_llm_constraint_accept(c, id), 0);
+        assert_int_equal(reel_llm_session_decode(s, &id, 1, 0), 0);
+    }
+    reel_llm_snapshot *snap = reel_llm_session_snapshot(s);
+    reel_grammar_state *pos = reel_llm_constraint_snapshot(c);
+    char *first = NULL, *second = NULL;
+    reel_llm_sampler *greedy = reel_llm_sampler_init(NULL);
+    assert_int_equal(reel_llm_generate_constrained(s, greedy, tok, c, 200, NULL, NULL, &first, NULL), 0);
+    assert_int_equal(reel_llm_session_restore(s, snap), 0);
+    assert_int_equal(reel_llm_constraint_restore(c, pos), 0);
+    assert_int_equal(reel_llm_generate_constrained(s, greedy, tok, c, 200, NULL, NULL, &second, NULL), 0);
+    assert_string_equal(first, second);
+    /* a position from another grammar is refused */
+    reel_grammar *other = reel_grammar_compile("root ::= \"x\"\n", "t");
+    reel_grammar_state *op = reel_grammar_state_init(other);
+    assert_int_equal(reel_llm_constraint_restore(c, op), REEL_EINVAL);
+    reel_grammar_state_free(op);
+    reel_grammar_free(other);
+    free(first);
+    free(second);
+    free(logits);
+    reel_grammar_state_free(pos);
+    reel_llm_snapshot_free(snap);
+    reel_llm_sampler_free(greedy);
+    reel_llm_sampler_free(smp);
+    reel_llm_constraint_free(c);
+    reel_llm_session_free(s);
+    reel_grammar_free(g);
+    json_decref(schema);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema_generations_validate),
         cmocka_unit_test(test_gbnf_and_budget),
+        cmocka_unit_test(test_snapshot_restore),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
