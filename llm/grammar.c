@@ -19,12 +19,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { E_END = 0, E_ALT = 1, E_REF = 2, E_SET = 3 };
+enum { E_END = 0, E_ALT = 1, E_REF = 2, E_SET = 3, E_REP = 4 };
 
 typedef struct {
-    uint32_t type : 2;
-    uint32_t value : 30; /* rule id (REF) or set index (SET) */
+    uint32_t type : 3;
+    uint32_t value : 29; /* rule id (REF), set index (SET) or counted repeat index (REP) */
 } elem;
+
+/* A counted repeat x{0,max}: REP elements index these. x never matches the empty string (a
+ * nullable x is desugared into nested optionals at compile time), so every repetition
+ * consumes at least one byte. */
+typedef struct {
+    int item; /* rule id */
+    int max;
+} repeat;
+
+/* A stack entry is an element position; a REP entry also carries how many repetitions have
+ * started in its high bits. */
+#define POS_BITS 18
+#define POS_MASK ((1u << POS_BITS) - 1)
+#define MAX_ELEMS ((int)POS_MASK)
+#define ENTRY_POS(x) ((x) & POS_MASK)
+#define ENTRY_DONE(x) ((x) >> POS_BITS)
 
 typedef struct {
     uint8_t bits[32];
@@ -41,6 +57,8 @@ struct reel_grammar {
     char **rule_names;
     byteset *sets;
     int n_sets;
+    repeat *reps;
+    int n_reps;
     int root;
     uint64_t id; /* unique per compiled grammar: keys the mask cache */
 };
@@ -85,6 +103,8 @@ typedef struct {
     int n_rules, cap_rules;
     byteset *sets;
     int n_sets, cap_sets;
+    repeat *reps;
+    int n_reps, cap_reps;
     int gen; /* counter for generated rule names */
     int failed;
     int depth;
@@ -430,6 +450,33 @@ static int opt_rule(parser *ps, int item, const char *base)
     return id;
 }
 
+/* x{0,n} as nested optionals: (x (x (x)?)?)? keeps the parse unambiguous. Used for a nullable
+ * x, where a counted repeat could spin on empty repetitions. */
+static int opt_chain(parser *ps, int item, long n, const char *base)
+{
+    int tail = opt_rule(ps, item, base);
+    for (long i = 1; i < n; i++) {
+        int id = new_rule(ps, base);
+        elemvec *b = &ps->rules[id].body;
+        ev_push(b, E_REF, (uint32_t)item);
+        ev_push(b, E_REF, (uint32_t)tail);
+        ev_push(b, E_ALT, 0);
+        ev_push(b, E_END, 0);
+        tail = id;
+    }
+    return tail;
+}
+
+static uint32_t add_repeat(parser *ps, int item, long max)
+{
+    if (ps->n_reps == ps->cap_reps) {
+        ps->cap_reps = ps->cap_reps ? ps->cap_reps * 2 : 8;
+        ps->reps = reel_xrealloc(ps->reps, (size_t)ps->cap_reps * sizeof *ps->reps);
+    }
+    ps->reps[ps->n_reps] = (repeat){item, (int)max};
+    return (uint32_t)ps->n_reps++;
+}
+
 static int parse_int(parser *ps, long *v)
 {
     if (*ps->p < '0' || *ps->p > '9') return -1;
@@ -567,18 +614,9 @@ static int parse_sequence(parser *ps, elemvec *seq, const char *rule_name, int n
                 if (n < 0) {
                     ev_push(seq, E_REF, (uint32_t)star_rule(ps, item, rule_name));
                 } else if (n > m) {
-                    /* nested optionals: (x (x (x)?)?)? keeps the parse unambiguous */
-                    int tail = opt_rule(ps, item, rule_name);
-                    for (long i = m + 1; i < n; i++) {
-                        int id = new_rule(ps, rule_name);
-                        elemvec *b = &ps->rules[id].body;
-                        ev_push(b, E_REF, (uint32_t)item);
-                        ev_push(b, E_REF, (uint32_t)tail);
-                        ev_push(b, E_ALT, 0);
-                        ev_push(b, E_END, 0);
-                        tail = id;
-                    }
-                    ev_push(seq, E_REF, (uint32_t)tail);
+                    /* a counted repeat: one element whose stack entry counts, so every
+                     * position in x{0,n} shares the same grammar positions */
+                    ev_push(seq, E_REP, add_repeat(ps, item, n - m));
                 }
             }
             item_start = seq->n - 1;
@@ -629,10 +667,11 @@ static int parse_rule(parser *ps)
 
 /* ---- checks: undefined rules, left recursion ---- */
 
-static int check_left_recursion(parser *ps)
+/* Which rules can match the empty string (a counted repeat x{0,n} always can). */
+static char *compute_nullable(parser *ps)
 {
     int n = ps->n_rules;
-    char *nullable = reel_xcalloc((size_t)n, 1);
+    char *nullable = reel_xcalloc((size_t)(n ? n : 1), 1);
     for (int changed = 1; changed;) {
         changed = 0;
         for (int r = 0; r < n; r++) {
@@ -648,12 +687,37 @@ static int check_left_recursion(parser *ps)
                         break;
                     }
                     all = 1;
-                } else if (t == E_SET || !nullable[b->v[i].value]) {
+                } else if (t == E_SET || (t == E_REF && !nullable[b->v[i].value])) {
                     all = 0;
                 }
             }
         }
     }
+    return nullable;
+}
+
+/* Replaces each counted repeat of a nullable item by nested optionals (an empty repetition
+ * would let the counter run without consuming input). */
+static void desugar_nullable_repeats(parser *ps)
+{
+    char *nullable = compute_nullable(ps);
+    int n = ps->n_rules; /* rules added below hold no REP */
+    for (int r = 0; r < n; r++) {
+        for (int i = 0; i < ps->rules[r].body.n; i++) {
+            elem e = ps->rules[r].body.v[i];
+            if (e.type != E_REP || !nullable[ps->reps[e.value].item]) continue;
+            int id = opt_chain(ps, ps->reps[e.value].item, ps->reps[e.value].max, ps->rules[r].name);
+            ps->rules[r].body.v[i].type = E_REF; /* ps->rules may have moved: index again */
+            ps->rules[r].body.v[i].value = (uint32_t)id;
+        }
+    }
+    free(nullable);
+}
+
+static int check_left_recursion(parser *ps)
+{
+    int n = ps->n_rules;
+    char *nullable = compute_nullable(ps);
     /* left edges r -> s; DFS for a cycle */
     char *color = reel_xcalloc((size_t)n, 1);
     int *stack = reel_xmalloc((size_t)n * 2 * sizeof *stack);
@@ -675,6 +739,7 @@ static int check_left_recursion(parser *ps)
                 int t = (int)b->v[k].type;
                 if (t == E_ALT) at_start = 1;
                 else if (t == E_SET || (t == E_REF && !nullable[b->v[k].value])) at_start = 0;
+                /* a REP is nullable: it never ends the left edge run */
             }
             for (; i < b->n; i++) {
                 int t = (int)b->v[i].type;
@@ -683,12 +748,12 @@ static int check_left_recursion(parser *ps)
                     continue;
                 }
                 if (t == E_END) break;
-                if (at_start && t == E_REF) {
-                    next = (int)b->v[i].value;
+                if (at_start && (t == E_REF || t == E_REP)) {
+                    next = t == E_REF ? (int)b->v[i].value : ps->reps[b->v[i].value].item;
                     i++;
                     break;
                 }
-                if (t == E_SET || !nullable[b->v[i].value]) at_start = 0;
+                if (t == E_SET || (t == E_REF && !nullable[b->v[i].value])) at_start = 0;
             }
             stack[sp - 1] = i;
             if (next < 0) {
@@ -734,14 +799,20 @@ reel_grammar *reel_grammar_compile(const char *text, const char *where)
         reel_set_error(REEL_EFORMAT, "%s: no 'root' rule", ps.where);
         goto done;
     }
+    desugar_nullable_repeats(&ps);
     if (check_left_recursion(&ps) < 0) goto done;
 
+    long total = 0;
+    for (int i = 0; i < ps.n_rules; i++) total += ps.rules[i].body.n;
+    if (total > MAX_ELEMS) {
+        reel_set_error(REEL_EFORMAT, "%s: grammar too large (%ld elements after expansion, at most %d)",
+                       ps.where, total, MAX_ELEMS);
+        goto done;
+    }
     g = reel_xcalloc(1, sizeof *g);
     g->n_rules = ps.n_rules;
     g->rule_start = reel_xmalloc((size_t)ps.n_rules * sizeof *g->rule_start);
     g->rule_names = reel_xmalloc((size_t)ps.n_rules * sizeof *g->rule_names);
-    int total = 0;
-    for (int i = 0; i < ps.n_rules; i++) total += ps.rules[i].body.n;
     g->el = reel_xmalloc((size_t)total * sizeof *g->el);
     for (int i = 0; i < ps.n_rules; i++) {
         g->rule_start[i] = g->n_el;
@@ -753,6 +824,9 @@ reel_grammar *reel_grammar_compile(const char *text, const char *where)
     g->sets = ps.sets;
     g->n_sets = ps.n_sets;
     ps.sets = NULL;
+    g->reps = ps.reps;
+    g->n_reps = ps.n_reps;
+    ps.reps = NULL;
     g->root = root;
     g->id = next_grammar_id++;
 done:
@@ -762,6 +836,7 @@ done:
     }
     free(ps.rules);
     free(ps.sets);
+    free(ps.reps);
     return g;
 }
 
@@ -773,6 +848,7 @@ void reel_grammar_free(reel_grammar *g)
     free(g->rule_start);
     free(g->el);
     free(g->sets);
+    free(g->reps);
     free(g);
 }
 
@@ -867,34 +943,17 @@ static void ss_add(reel_grammar_state *s, const uint32_t *st, int len)
     s->table[h] = ++s->n;
 }
 
-/* Expands the top of the stack buf[0..len) until every top is a SET, adding the results to
- * out. buf is scratch with MAX_DEPTH + 2 slots; slots from len on are clobbered, and every call
- * restores buf[0..len) before it returns (so callers can keep using their prefix). */
-static void expand(reel_grammar_state *out, uint32_t *buf, int len)
+static void expand(reel_grammar_state *out, uint32_t *buf, int len);
+
+/* Expands every alternative of rule `rule` on top of buf[0..base). */
+static void expand_alts(reel_grammar_state *out, uint32_t *buf, int base, int rule)
 {
     const reel_grammar *g = out->g;
-    if (out->overflow) return;
-    if (len == 0) {
-        ss_add(out, buf, 0);
-        return;
-    }
-    uint32_t top = buf[len - 1];
-    elem e = g->el[top];
-    if (e.type == E_SET) {
-        ss_add(out, buf, len);
-        return;
-    }
-    REEL_ASSERT(e.type == E_REF);
-    /* continuation: the element after the reference, unless the alternative ends there */
-    int base = len - 1;
-    elem after = g->el[top + 1];
-    if (after.type != E_END && after.type != E_ALT) buf[base++] = top + 1;
     if (base + 1 > MAX_DEPTH) {
         out->overflow = 1;
-        buf[len - 1] = top;
         return;
     }
-    uint32_t p = (uint32_t)g->rule_start[e.value];
+    uint32_t p = (uint32_t)g->rule_start[rule];
     for (;;) {
         elem first = g->el[p];
         if (first.type == E_END || first.type == E_ALT) {
@@ -907,6 +966,50 @@ static void expand(reel_grammar_state *out, uint32_t *buf, int len)
         if (g->el[p].type == E_END) break;
         p++;
     }
+}
+
+/* Expands the top of the stack buf[0..len) until every top is a SET, adding the results to
+ * out. buf is scratch with MAX_DEPTH + 2 slots; slots from len on are clobbered, and every call
+ * restores buf[0..len) before it returns (so callers can keep using their prefix). */
+static void expand(reel_grammar_state *out, uint32_t *buf, int len)
+{
+    const reel_grammar *g = out->g;
+    if (out->overflow) return;
+    if (len == 0) {
+        ss_add(out, buf, 0);
+        return;
+    }
+    uint32_t top = buf[len - 1], pos = ENTRY_POS(top);
+    elem e = g->el[pos];
+    if (e.type == E_SET) {
+        ss_add(out, buf, len);
+        return;
+    }
+    elem after = g->el[pos + 1];
+    int has_after = after.type != E_END && after.type != E_ALT;
+    if (e.type == E_REP) {
+        const repeat *r = &g->reps[e.value];
+        uint32_t done = ENTRY_DONE(top);
+        /* stop repeating: continue with what follows */
+        if (has_after) {
+            buf[len - 1] = pos + 1;
+            expand(out, buf, len);
+        } else {
+            expand(out, buf, len - 1);
+        }
+        /* one more repetition, with this entry counting it underneath */
+        if (done < (uint32_t)r->max) {
+            buf[len - 1] = pos | ((done + 1) << POS_BITS);
+            expand_alts(out, buf, len, r->item);
+        }
+        buf[len - 1] = top;
+        return;
+    }
+    REEL_ASSERT(e.type == E_REF);
+    /* continuation: the element after the reference, unless the alternative ends there */
+    int base = len - 1;
+    if (has_after) buf[base++] = pos + 1;
+    expand_alts(out, buf, base, (int)e.value);
     buf[len - 1] = top;
 }
 
@@ -922,20 +1025,7 @@ reel_grammar_state *reel_grammar_state_init(const reel_grammar *g)
     s->g = g;
     ss_clear(s);
     /* a virtual reference to root: expand each root alternative */
-    uint32_t *buf = scratch_buf();
-    uint32_t p = (uint32_t)g->rule_start[g->root];
-    for (;;) {
-        elem first = g->el[p];
-        if (first.type == E_END || first.type == E_ALT) {
-            expand(s, buf, 0);
-        } else {
-            buf[0] = p;
-            expand(s, buf, 1);
-        }
-        while (g->el[p].type != E_ALT && g->el[p].type != E_END) p++;
-        if (g->el[p].type == E_END) break;
-        p++;
-    }
+    expand_alts(s, scratch_buf(), 0, g->root);
     return s;
 }
 
