@@ -1148,10 +1148,9 @@ typedef struct {
 
 /* A lazy DFA over parse states: each state met in a walk is interned once (in canonical form)
  * and its successors are memoized per byte, so a trie edge costs one table load instead of a
- * stack-set rebuild. Bounded: past DFA_MAX_STATES a walk goes on without memoizing, and the
- * whole DFA is dropped between masks once it has grown past DFA_FLUSH. */
+ * stack-set rebuild. Bounded: past dfa_max states (DFA_MAX_STATES by default) a walk goes on
+ * without memoizing, and the whole DFA is dropped between masks once it is 3/4 full. */
 #define DFA_MAX_STATES 4096
-#define DFA_FLUSH 3072
 #define DFA_DEAD 0      /* id of the state with no stacks */
 #define DFA_NOROOM (-2) /* no room left to intern: compute without memoizing */
 
@@ -1191,9 +1190,9 @@ struct reel_grammar_vocab {
     int32_t *dfa_table; /* open addressing: id + 1, 0 empty */
     int dfa_table_cap;
     uint64_t dfa_grammar;
+    int dfa_max;
     reel_grammar_state *scratch_a, *scratch_b;
-    int64_t visited; /* trie nodes visited by the current walk */
-    uint64_t stat_walks; /* full trie walks from the root (for tests) */
+    uint64_t visited; /* trie nodes visited by all walks so far */ /* full trie walks from the root (for tests) */
     /* cache of recent masks, keyed by the grammar and the state's stacks */
     struct {
         uint64_t hash;
@@ -1295,7 +1294,8 @@ reel_grammar_vocab *reel_grammar_vocab_init(int n_tokens, const char *const *tok
         if (v->has_child[i])
             for (int32_t c = i + 1; c >= 0; c = v->sibling[c]) v->subtree[i] += v->subtree[c];
     }
-    v->pop_budget = nodes / 16 + 64;
+    v->pop_budget = nodes / 16;
+    v->dfa_max = DFA_MAX_STATES;
     free(path);
     free(order);
     v->n_eog = n_eog;
@@ -1453,7 +1453,7 @@ static int dfa_intern(reel_grammar_vocab *v, reel_grammar_state *s)
             if (v->dfa[id].hash == h && state_equal(v->dfa[id].st, c)) return id;
         }
     }
-    if (v->n_dfa >= DFA_MAX_STATES) return DFA_NOROOM;
+    if (v->n_dfa >= v->dfa_max) return DFA_NOROOM;
     if (v->n_dfa == v->cap_dfa) {
         v->cap_dfa *= 2;
         v->dfa = reel_xrealloc(v->dfa, (size_t)v->cap_dfa * sizeof *v->dfa);
@@ -1593,11 +1593,10 @@ static top_entry *top_get(reel_grammar_vocab *v, const reel_grammar *g, const ui
     ss_add(st, key, n);
     v->n_pops = 0;
     v->recording = 1;
-    v->visited = 0;
+    uint64_t visited = v->visited;
     walk_from(v, 0, 0, st, e->mask);
     v->recording = 0;
-    e->work = v->visited;
-    v->stat_walks++;
+    e->work = (int64_t)(v->visited - visited);
     e->n_pops = v->n_pops;
     e->pop_node = reel_xrealloc(e->pop_node, (size_t)(v->n_pops ? v->n_pops : 1) * sizeof *e->pop_node);
     e->pop_depth = reel_xrealloc(e->pop_depth, (size_t)(v->n_pops ? v->n_pops : 1) * sizeof *e->pop_depth);
@@ -1650,6 +1649,17 @@ static void stack_mask(reel_grammar_vocab *v, const reel_grammar *g, const uint3
     }
 }
 
+void reel_grammar_vocab_set_dfa_limit(reel_grammar_vocab *v, int max_dfa_states)
+{
+    v->dfa_max = max_dfa_states < 1 ? 1 : max_dfa_states;
+    if (v->dfa) dfa_reset(v, v->dfa_grammar);
+}
+
+uint64_t reel_grammar_vocab_visits(const reel_grammar_vocab *v)
+{
+    return v->visited;
+}
+
 static int popcount_mask(const uint8_t *mask, size_t n)
 {
     int c = 0;
@@ -1666,7 +1676,7 @@ static int popcount_mask(const uint8_t *mask, size_t n)
 int reel_grammar_mask(reel_grammar_vocab *v, const reel_grammar_state *s, uint8_t *mask)
 {
     size_t mask_bytes = ((size_t)v->n_tokens + 7) / 8;
-    if (!v->dfa || v->dfa_grammar != s->g->id || v->n_dfa > DFA_FLUSH) dfa_reset(v, s->g->id);
+    if (!v->dfa || v->dfa_grammar != s->g->id || v->n_dfa > v->dfa_max / 4 * 3) dfa_reset(v, s->g->id);
     size_t key_len = state_key(v, s);
     uint64_t h = stack_hash(v->key, (int)key_len);
     v->clock++;
