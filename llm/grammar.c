@@ -5,12 +5,20 @@
  * An element is a rule reference (REF) or a byte set (SET: one byte out of a 256-bit set).
  * Character classes over code points become helper rules whose alternatives are UTF-8 byte
  * sequences, so the automaton reads bytes. Repetitions are desugared into right-recursive
- * helper rules (x* ::= x x* | empty), which run in constant stack depth.
+ * helper rules (x* ::= x x* | empty), which run in constant stack depth; a bounded x{m,n}
+ * becomes m references and one counted repeat element (REP) for the optional rest, whose stack
+ * entry carries the number of repetitions started, so all positions inside x{0,n} share grammar
+ * positions (what the mask caches key on).
  *
  * A parse state is a set of stacks of positions in the element array. The top of every stored
  * stack is a SET (the next byte it can take) or the stack is empty (the input so far is a
  * complete sentence). Feeding a byte keeps the stacks whose top set contains it, moves them one
  * element on and expands rule references at the top until every top is a SET again.
+ *
+ * Token masks (reel_grammar_mask) are exact and cached at three levels: whole states; per
+ * stack, the walk of its top k entries alone (key: those entries, repeat counts clamped to the
+ * longest token) with the trie nodes where they were used up, below which the rest of the stack
+ * is walked; and a lazy DFA over canonical states that memoizes each (state, byte) step.
  */
 #include "llm/grammar.h"
 #include "core/core.h"
@@ -1151,6 +1159,8 @@ typedef struct {
  * stack-set rebuild. Bounded: past dfa_max states (DFA_MAX_STATES by default) a walk goes on
  * without memoizing, and the whole DFA is dropped between masks once it is 3/4 full. */
 #define DFA_MAX_STATES 4096
+#define DFA_MAX_WORDS ((size_t)8 << 20) /* stack entries held by all DFA states (32 MiB) */
+#define MAX_POPS 4096                   /* pops kept per top entry; more and it is not used */
 #define DFA_DEAD 0      /* id of the state with no stacks */
 #define DFA_NOROOM (-2) /* no room left to intern: compute without memoizing */
 
@@ -1182,6 +1192,7 @@ struct reel_grammar_vocab {
     size_t key_cap;
     int32_t *pop_node, *pop_depth; /* scratch for a walk recording pops */
     int n_pops, cap_pops;
+    int pops_overflow;
     int recording;
     top_entry top[TCACHE_SLOTS];
     int64_t pop_budget;
@@ -1191,6 +1202,7 @@ struct reel_grammar_vocab {
     int dfa_table_cap;
     uint64_t dfa_grammar;
     int dfa_max;
+    size_t dfa_words; /* stack entries held by the DFA's states */
     reel_grammar_state *scratch_a, *scratch_b;
     uint64_t visited; /* trie nodes visited by all walks so far */ /* full trie walks from the root (for tests) */
     /* cache of recent masks, keyed by the grammar and the state's stacks */
@@ -1383,6 +1395,10 @@ static void ensure_state(reel_grammar_state **slot)
 
 static void record_pop(reel_grammar_vocab *v, int32_t node, int depth)
 {
+    if (v->n_pops >= MAX_POPS) {
+        v->pops_overflow = 1;
+        return;
+    }
     if (v->n_pops == v->cap_pops) {
         v->cap_pops = v->cap_pops ? v->cap_pops * 2 : 64;
         v->pop_node = reel_xrealloc(v->pop_node, (size_t)v->cap_pops * sizeof *v->pop_node);
@@ -1407,6 +1423,7 @@ static void dfa_reset(reel_grammar_vocab *v, uint64_t grammar)
 {
     for (int i = 0; i < v->n_dfa; i++) reel_grammar_state_free(v->dfa[i].st);
     v->n_dfa = 0;
+    v->dfa_words = 0;
     if (v->dfa_table) memset(v->dfa_table, 0, (size_t)v->dfa_table_cap * sizeof *v->dfa_table);
     v->dfa_grammar = grammar;
     if (!v->dfa) {
@@ -1453,7 +1470,9 @@ static int dfa_intern(reel_grammar_vocab *v, reel_grammar_state *s)
             if (v->dfa[id].hash == h && state_equal(v->dfa[id].st, c)) return id;
         }
     }
-    if (v->n_dfa >= v->dfa_max) return DFA_NOROOM;
+    size_t words = (size_t)c->n + 1 + c->off[c->n];
+    if (v->n_dfa >= v->dfa_max || v->dfa_words + words > DFA_MAX_WORDS) return DFA_NOROOM;
+    v->dfa_words += words;
     if (v->n_dfa == v->cap_dfa) {
         v->cap_dfa *= 2;
         v->dfa = reel_xrealloc(v->dfa, (size_t)v->cap_dfa * sizeof *v->dfa);
@@ -1583,7 +1602,7 @@ static top_entry *top_get(reel_grammar_vocab *v, const reel_grammar *g, const ui
     e->hash = h;
     e->grammar = g->id;
     e->used = v->clock;
-    if (!e->mask) e->mask = reel_xmalloc(mask_bytes);
+    if (!e->mask) e->mask = reel_xcalloc(mask_bytes + 1, 1);
     memset(e->mask, 0, mask_bytes);
     /* walk the trie with this stack alone */
     ensure_state(&v->rest);
@@ -1592,6 +1611,7 @@ static top_entry *top_get(reel_grammar_vocab *v, const reel_grammar *g, const ui
     ss_clear(st);
     ss_add(st, key, n);
     v->n_pops = 0;
+    v->pops_overflow = 0;
     v->recording = 1;
     uint64_t visited = v->visited;
     walk_from(v, 0, 0, st, e->mask);
@@ -1604,6 +1624,10 @@ static top_entry *top_get(reel_grammar_vocab *v, const reel_grammar *g, const ui
     memcpy(e->pop_depth, v->pop_depth, (size_t)v->n_pops * sizeof *e->pop_depth);
     e->pop_cost = 0;
     for (int i = 0; i < v->n_pops; i++) e->pop_cost += v->subtree[v->pop_node[i]] - 1;
+    if (v->pops_overflow) { /* too many to keep: usable only as a whole stack */
+        e->n_pops = 0;
+        e->pop_cost = INT64_MAX;
+    }
     return e;
 }
 
