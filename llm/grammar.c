@@ -1620,8 +1620,10 @@ static top_entry *top_get(reel_grammar_vocab *v, const reel_grammar *g, const ui
     e->n_pops = v->n_pops;
     e->pop_node = reel_xrealloc(e->pop_node, (size_t)(v->n_pops ? v->n_pops : 1) * sizeof *e->pop_node);
     e->pop_depth = reel_xrealloc(e->pop_depth, (size_t)(v->n_pops ? v->n_pops : 1) * sizeof *e->pop_depth);
-    memcpy(e->pop_node, v->pop_node, (size_t)v->n_pops * sizeof *e->pop_node);
-    memcpy(e->pop_depth, v->pop_depth, (size_t)v->n_pops * sizeof *e->pop_depth);
+    if (v->n_pops) {
+        memcpy(e->pop_node, v->pop_node, (size_t)v->n_pops * sizeof *e->pop_node);
+        memcpy(e->pop_depth, v->pop_depth, (size_t)v->n_pops * sizeof *e->pop_depth);
+    }
     e->pop_cost = 0;
     for (int i = 0; i < v->n_pops; i++) e->pop_cost += v->subtree[v->pop_node[i]] - 1;
     if (v->pops_overflow) { /* too many to keep: usable only as a whole stack */
