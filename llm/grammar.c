@@ -1126,6 +1126,11 @@ int reel_grammar_state_accepting(const reel_grammar_state *s)
     return 0;
 }
 
+int reel_grammar_state_n_stacks(const reel_grammar_state *s)
+{
+    return s->n;
+}
+
 int reel_grammar_state_done(const reel_grammar_state *s)
 {
     for (int i = 0; i < s->n; i++)
@@ -1161,6 +1166,7 @@ typedef struct {
 #define DFA_MAX_STATES 4096
 #define DFA_MAX_WORDS ((size_t)8 << 20) /* stack entries held by all DFA states (32 MiB) */
 #define MAX_POPS 4096                   /* pops kept per top entry; more and it is not used */
+#define PER_STACK_MAX 32                /* states with more stacks are walked whole */
 #define DFA_DEAD 0      /* id of the state with no stacks */
 #define DFA_NOROOM (-2) /* no room left to intern: compute without memoizing */
 
@@ -1727,10 +1733,17 @@ int reel_grammar_mask(reel_grammar_vocab *v, const reel_grammar_state *s, uint8_
         memcpy(v->cache[slot].key, v->key, key_len * sizeof(uint32_t));
         v->cache[slot].key_len = key_len;
         memset(mask, 0, mask_bytes);
-        /* a state's tokens are those of any of its stacks */
-        for (int i = 0; i < s->n; i++) {
-            int len = (int)(s->off[i + 1] - s->off[i]);
-            if (len > 0) stack_mask(v, s->g, s->data + s->off[i], len, mask);
+        if (s->n <= PER_STACK_MAX) {
+            /* a state's tokens are those of any of its stacks */
+            for (int i = 0; i < s->n; i++) {
+                int len = (int)(s->off[i + 1] - s->off[i]);
+                if (len > 0) stack_mask(v, s->g, s->data + s->off[i], len, mask);
+            }
+        } else {
+            /* a very ambiguous state: one walk with all its stacks beats one per stack */
+            ensure_state(&v->rest);
+            reel_grammar_state_copy(v->rest, s);
+            walk_from(v, 0, 0, v->rest, mask);
         }
         count = popcount_mask(mask, mask_bytes);
         if (!v->cache[slot].mask) v->cache[slot].mask = reel_xmalloc(mask_bytes);

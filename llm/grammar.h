@@ -57,6 +57,10 @@ int reel_grammar_state_accepting(const reel_grammar_state *s);
 /* 1 if no further byte can be accepted (complete and nothing may follow, or dead). */
 int reel_grammar_state_done(const reel_grammar_state *s);
 
+/* Number of possible parses (stacks) the state holds: 1 for an unambiguous grammar, 0 when
+ * dead. A diagnostic: large values mean an ambiguous grammar and slower steps. */
+int reel_grammar_state_n_stacks(const reel_grammar_state *s);
+
 /* ---- token masks ---- */
 
 /* A vocabulary prepared for masking: each token's bytes in a trie. Tokens with `special` set

@@ -413,6 +413,15 @@ static void test_mask_random_grammars(void **state)
         reel_grammar_free(g);
     }
     assert_true(tested >= 30);
+    /* an ambiguous grammar: many stacks at once (walked whole), fewer later (per stack) */
+    reel_grammar *g = compile("root ::= (\"a\"? \"b\"?){40} [a-c\"]{0,9} \"\\\\\" (\"é\" | [a-b]){1,3}\n");
+    reel_grammar_state *s = reel_grammar_state_init(g);
+    assert_true(reel_grammar_state_n_stacks(s) > 64);
+    reel_grammar_state_free(s);
+    reel_grammar_vocab *v = reel_grammar_vocab_init(n, (const char *const *)tok, len, special, &eos, 1);
+    check_masks(g, v, tok, len, n, eos, 10, 30);
+    reel_grammar_vocab_free(v);
+    reel_grammar_free(g);
     for (int i = 0; i < n; i++) free(tok[i]);
 }
 
