@@ -879,6 +879,9 @@ struct reel_grammar_state {
     int *table;
     int table_cap;
     int overflow; /* too many stacks or too deep: treated as a rejection */
+    /* scratch while expanding into this state: the stacks already continued through an empty
+     * match, so ambiguous empty derivations are followed once instead of exponentially often */
+    struct reel_grammar_state *seen;
 };
 
 static uint64_t stack_hash(const uint32_t *s, int len)
@@ -905,6 +908,7 @@ static void ss_clear(reel_grammar_state *s)
     s->off[0] = 0;
     if (s->table) memset(s->table, 0, (size_t)s->table_cap * sizeof *s->table);
     s->overflow = 0;
+    if (s->seen) ss_clear(s->seen);
 }
 
 static void table_rebuild(reel_grammar_state *s)
@@ -920,13 +924,13 @@ static void table_rebuild(reel_grammar_state *s)
     }
 }
 
-/* Adds a stack unless already present. */
-static void ss_add(reel_grammar_state *s, const uint32_t *st, int len)
+/* Adds a stack unless already present: 1 if added (or the set has overflowed), 0 if present. */
+static int ss_add(reel_grammar_state *s, const uint32_t *st, int len)
 {
-    if (s->overflow) return;
+    if (s->overflow) return 1;
     if (s->n >= MAX_STACKS || len > MAX_DEPTH) {
         s->overflow = 1;
-        return;
+        return 1;
     }
     if ((s->n + 1) * 2 > s->table_cap) table_rebuild(s);
     uint64_t mask = (uint64_t)(s->table_cap - 1);
@@ -934,7 +938,7 @@ static void ss_add(reel_grammar_state *s, const uint32_t *st, int len)
     while (s->table[h]) {
         int j = s->table[h] - 1;
         int jl = (int)(s->off[j + 1] - s->off[j]);
-        if (jl == len && memcmp(s->data + s->off[j], st, (size_t)len * sizeof *st) == 0) return;
+        if (jl == len && memcmp(s->data + s->off[j], st, (size_t)len * sizeof *st) == 0) return 0;
         h = (h + 1) & mask;
     }
     if (s->n + 1 > s->cap_n) {
@@ -949,9 +953,22 @@ static void ss_add(reel_grammar_state *s, const uint32_t *st, int len)
     memcpy(s->data + s->off[s->n], st, (size_t)len * sizeof *st);
     s->off[s->n + 1] = s->off[s->n] + (uint32_t)len;
     s->table[h] = ++s->n;
+    return 1;
 }
 
 static void expand(reel_grammar_state *out, uint32_t *buf, int len);
+
+/* 1 the first time the stack buf[0..len) is continued through an empty match while expanding
+ * into out (expanding it again would add nothing new). */
+static int first_empty_match(reel_grammar_state *out, const uint32_t *buf, int len)
+{
+    if (!out->seen) {
+        out->seen = reel_xcalloc(1, sizeof *out->seen);
+        ss_clear(out->seen);
+    }
+    out->seen->g = out->g;
+    return ss_add(out->seen, buf, len);
+}
 
 /* Expands every alternative of rule `rule` on top of buf[0..base). */
 static void expand_alts(reel_grammar_state *out, uint32_t *buf, int base, int rule)
@@ -965,7 +982,8 @@ static void expand_alts(reel_grammar_state *out, uint32_t *buf, int base, int ru
     for (;;) {
         elem first = g->el[p];
         if (first.type == E_END || first.type == E_ALT) {
-            expand(out, buf, base); /* empty alternative: continue with what follows */
+            /* empty alternative: continue with what follows */
+            if (first_empty_match(out, buf, base)) expand(out, buf, base);
         } else {
             buf[base] = p;
             expand(out, buf, base + 1);
@@ -1001,8 +1019,8 @@ static void expand(reel_grammar_state *out, uint32_t *buf, int len)
         /* stop repeating: continue with what follows */
         if (has_after) {
             buf[len - 1] = pos + 1;
-            expand(out, buf, len);
-        } else {
+            if (first_empty_match(out, buf, len)) expand(out, buf, len);
+        } else if (first_empty_match(out, buf, len - 1)) {
             expand(out, buf, len - 1);
         }
         /* one more repetition, with this entry counting it underneath */
@@ -1070,6 +1088,7 @@ reel_grammar_state *reel_grammar_state_clone(const reel_grammar_state *src)
 void reel_grammar_state_free(reel_grammar_state *s)
 {
     if (!s) return;
+    reel_grammar_state_free(s->seen);
     free(s->data);
     free(s->off);
     free(s->table);
