@@ -1210,6 +1210,8 @@ struct reel_grammar_vocab {
     int n_eog;
     int max_len;
     int32_t *subtree; /* [n_nodes] nodes in the subtree under and including the node */
+    int32_t *depth;   /* [n_nodes] bytes from the root */
+    int32_t *sids;    /* [max_len + 2] walk_dfa scratch */
     /* DFS scratch: one state per depth */
     reel_grammar_state **depth_state;
     reel_grammar_state *rest; /* scratch: the rest of a stack below its cached top */
@@ -1288,6 +1290,8 @@ reel_grammar_vocab *reel_grammar_vocab_init(int n_tokens, const char *const *tok
     v->has_child = reel_xcalloc(cap, 1);
     v->sibling = reel_xmalloc(cap * sizeof *v->sibling);
     v->token = reel_xmalloc(cap * sizeof *v->token);
+    v->depth = reel_xmalloc(cap * sizeof *v->depth);
+    v->depth[0] = 0;
     v->byte[0] = 0;
     v->sibling[0] = -1;
     v->token[0] = -1;
@@ -1312,6 +1316,7 @@ reel_grammar_vocab *reel_grammar_vocab_init(int n_tokens, const char *const *tok
         for (int d = lcp + 1; d <= len; d++) {
             int32_t nd = nodes++;
             v->byte[nd] = (uint8_t)b[d - 1];
+            v->depth[nd] = d;
             v->sibling[nd] = -1;
             v->token[nd] = -1;
             if (d == lcp + 1 && d <= prev_len && prev)
@@ -1339,6 +1344,7 @@ reel_grammar_vocab *reel_grammar_vocab_init(int n_tokens, const char *const *tok
     v->eog = reel_xmalloc((size_t)(n_eog ? n_eog : 1) * sizeof *v->eog);
     if (n_eog) memcpy(v->eog, eog_ids, (size_t)n_eog * sizeof *v->eog);
     v->depth_state = reel_xcalloc((size_t)v->max_len + 2, sizeof *v->depth_state);
+    v->sids = reel_xmalloc(((size_t)v->max_len + 2) * sizeof *v->sids);
     return v;
 }
 
@@ -1366,6 +1372,8 @@ void reel_grammar_vocab_free(reel_grammar_vocab *v)
     free(v->pop_node);
     free(v->pop_depth);
     free(v->subtree);
+    free(v->depth);
+    free(v->sids);
     free(v->depth_state);
     free(v->byte);
     free(v->has_child);
@@ -1551,39 +1559,54 @@ static void walk(reel_grammar_vocab *v, int node, int depth, uint8_t *mask)
     }
 }
 
-/* walk() through the DFA: the children of `node` (at `depth`) from DFA state `sid`. */
+/* walk() through the DFA: the subtree under `node` (at `depth`) from DFA state `sid`. A linear
+ * scan of the trie's depth-first order: a rejected node skips its whole subtree. */
 static void walk_dfa(reel_grammar_vocab *v, int node, int depth, int sid, uint8_t *mask)
 {
-    for (int32_t child = v->has_child[node] ? node + 1 : -1; child >= 0; child = v->sibling[child]) {
-        uint8_t b = v->byte[child];
-        int nid = v->dfa[sid].next[b];
-        if (nid == DFA_DEAD) continue;
+    int32_t *sids = v->sids; /* [d]: DFA state at the current node of depth d */
+    sids[depth] = sid;
+    for (int32_t i = node + 1, end = node + v->subtree[node]; i < end;) {
+        int d = v->depth[i], from = sids[d - 1];
+        uint8_t b = v->byte[i];
+        int nid = v->dfa[from].next[b];
+        if (nid == DFA_DEAD) {
+            i += v->subtree[i];
+            continue;
+        }
         v->visited++;
         if (nid < 0) {
             ensure_state(&v->scratch_a);
-            advance_byte(v->scratch_a, v->dfa[sid].st, b);
+            advance_byte(v->scratch_a, v->dfa[from].st, b);
             nid = dfa_intern(v, v->scratch_a);
             if (nid == DFA_NOROOM) {
                 /* the DFA is full: this subtree the slow way */
-                ensure_state(&v->depth_state[depth + 1]);
-                reel_grammar_state *next = v->depth_state[depth + 1];
-                advance_byte(next, v->dfa[sid].st, b);
-                if (next->n == 0) continue;
-                for (int32_t tok = v->token[child]; tok >= 0; tok = v->same_next[tok])
-                    mask[tok >> 3] |= (uint8_t)(1u << (tok & 7));
-                if (!v->has_child[child]) continue;
-                if (v->recording && reel_grammar_state_accepting(next)) record_pop(v, child, depth + 1);
-                walk(v, child, depth + 1, mask);
+                ensure_state(&v->depth_state[d]);
+                reel_grammar_state *next = v->depth_state[d];
+                advance_byte(next, v->dfa[from].st, b);
+                if (next->n > 0) {
+                    for (int32_t tok = v->token[i]; tok >= 0; tok = v->same_next[tok])
+                        mask[tok >> 3] |= (uint8_t)(1u << (tok & 7));
+                    if (v->has_child[i]) {
+                        if (v->recording && reel_grammar_state_accepting(next)) record_pop(v, i, d);
+                        walk(v, i, d, mask);
+                    }
+                }
+                i += v->subtree[i];
                 continue;
             }
-            v->dfa[sid].next[b] = nid;
-            if (nid == DFA_DEAD) continue;
+            v->dfa[from].next[b] = nid;
+            if (nid == DFA_DEAD) {
+                i += v->subtree[i];
+                continue;
+            }
         }
-        for (int32_t tok = v->token[child]; tok >= 0; tok = v->same_next[tok])
+        for (int32_t tok = v->token[i]; tok >= 0; tok = v->same_next[tok])
             mask[tok >> 3] |= (uint8_t)(1u << (tok & 7));
-        if (!v->has_child[child]) continue;
-        if (v->recording && v->dfa[nid].accepting) record_pop(v, child, depth + 1);
-        walk_dfa(v, child, depth + 1, nid, mask);
+        if (v->has_child[i]) {
+            if (v->recording && v->dfa[nid].accepting) record_pop(v, i, d);
+            sids[d] = nid;
+        }
+        i++;
     }
 }
 
