@@ -83,9 +83,10 @@ void reel_grammar_vocab_free(reel_grammar_vocab *v);
  * shared by every object it sits in, and by every position of a bounded string until the end
  * is in reach of one token), with only the tokens that run past those entries walked against
  * the rest of the stack; and a lazy DFA of parse states, so a walk costs one table load per
- * trie node. Memory is bounded (about 4 MiB of DFA and 2 MiB of masks for a 131072-token
- * vocabulary; see reel_grammar_vocab_set_dfa_limit). Not thread-safe per vocab (it holds the
- * caches); use one vocab object per thread. */
+ * trie node. Memory is bounded: at most 4096 DFA states (1 KiB each) holding at most 32 MiB
+ * of stacks (see reel_grammar_vocab_set_dfa_limit), and 160 cached masks of n_tokens / 8 bytes
+ * with at most 4096 trie positions each. Not thread-safe per vocab (it holds the caches); use
+ * one vocab object per thread. */
 int reel_grammar_mask(reel_grammar_vocab *v, const reel_grammar_state *s, uint8_t *mask);
 
 /* Caps the lazy DFA at max_dfa_states parse states (default 4096, about 1 KiB each plus their
