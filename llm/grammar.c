@@ -5,12 +5,20 @@
  * An element is a rule reference (REF) or a byte set (SET: one byte out of a 256-bit set).
  * Character classes over code points become helper rules whose alternatives are UTF-8 byte
  * sequences, so the automaton reads bytes. Repetitions are desugared into right-recursive
- * helper rules (x* ::= x x* | empty), which run in constant stack depth.
+ * helper rules (x* ::= x x* | empty), which run in constant stack depth; a bounded x{m,n}
+ * becomes m references and one counted repeat element (REP) for the optional rest, whose stack
+ * entry carries the number of repetitions started, so all positions inside x{0,n} share grammar
+ * positions (what the mask caches key on).
  *
  * A parse state is a set of stacks of positions in the element array. The top of every stored
  * stack is a SET (the next byte it can take) or the stack is empty (the input so far is a
  * complete sentence). Feeding a byte keeps the stacks whose top set contains it, moves them one
  * element on and expands rule references at the top until every top is a SET again.
+ *
+ * Token masks (reel_grammar_mask) are exact and cached at three levels: whole states; per
+ * stack, the walk of its top k entries alone (key: those entries, repeat counts clamped to the
+ * longest token) with the trie nodes where they were used up, below which the rest of the stack
+ * is walked; and a lazy DFA over canonical states that memoizes each (state, byte) step.
  */
 #include "llm/grammar.h"
 #include "core/core.h"
@@ -19,12 +27,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { E_END = 0, E_ALT = 1, E_REF = 2, E_SET = 3 };
+enum { E_END = 0, E_ALT = 1, E_REF = 2, E_SET = 3, E_REP = 4 };
 
 typedef struct {
-    uint32_t type : 2;
-    uint32_t value : 30; /* rule id (REF) or set index (SET) */
+    uint32_t type : 3;
+    uint32_t value : 29; /* rule id (REF), set index (SET) or counted repeat index (REP) */
 } elem;
+
+/* A counted repeat x{0,max}: REP elements index these. x never matches the empty string (a
+ * nullable x is desugared into nested optionals at compile time), so every repetition
+ * consumes at least one byte. */
+typedef struct {
+    int item; /* rule id */
+    int max;
+} repeat;
+
+/* A stack entry is an element position; a REP entry also carries how many repetitions have
+ * started in its high bits. */
+#define POS_BITS 18
+#define POS_MASK ((1u << POS_BITS) - 1)
+#define MAX_ELEMS ((int)POS_MASK)
+#define ENTRY_POS(x) ((x) & POS_MASK)
+#define ENTRY_DONE(x) ((x) >> POS_BITS)
 
 typedef struct {
     uint8_t bits[32];
@@ -41,6 +65,8 @@ struct reel_grammar {
     char **rule_names;
     byteset *sets;
     int n_sets;
+    repeat *reps;
+    int n_reps;
     int root;
     uint64_t id; /* unique per compiled grammar: keys the mask cache */
 };
@@ -85,6 +111,8 @@ typedef struct {
     int n_rules, cap_rules;
     byteset *sets;
     int n_sets, cap_sets;
+    repeat *reps;
+    int n_reps, cap_reps;
     int gen; /* counter for generated rule names */
     int failed;
     int depth;
@@ -430,6 +458,33 @@ static int opt_rule(parser *ps, int item, const char *base)
     return id;
 }
 
+/* x{0,n} as nested optionals: (x (x (x)?)?)? keeps the parse unambiguous. Used for a nullable
+ * x, where a counted repeat could spin on empty repetitions. */
+static int opt_chain(parser *ps, int item, long n, const char *base)
+{
+    int tail = opt_rule(ps, item, base);
+    for (long i = 1; i < n; i++) {
+        int id = new_rule(ps, base);
+        elemvec *b = &ps->rules[id].body;
+        ev_push(b, E_REF, (uint32_t)item);
+        ev_push(b, E_REF, (uint32_t)tail);
+        ev_push(b, E_ALT, 0);
+        ev_push(b, E_END, 0);
+        tail = id;
+    }
+    return tail;
+}
+
+static uint32_t add_repeat(parser *ps, int item, long max)
+{
+    if (ps->n_reps == ps->cap_reps) {
+        ps->cap_reps = ps->cap_reps ? ps->cap_reps * 2 : 8;
+        ps->reps = reel_xrealloc(ps->reps, (size_t)ps->cap_reps * sizeof *ps->reps);
+    }
+    ps->reps[ps->n_reps] = (repeat){item, (int)max};
+    return (uint32_t)ps->n_reps++;
+}
+
 static int parse_int(parser *ps, long *v)
 {
     if (*ps->p < '0' || *ps->p > '9') return -1;
@@ -567,18 +622,9 @@ static int parse_sequence(parser *ps, elemvec *seq, const char *rule_name, int n
                 if (n < 0) {
                     ev_push(seq, E_REF, (uint32_t)star_rule(ps, item, rule_name));
                 } else if (n > m) {
-                    /* nested optionals: (x (x (x)?)?)? keeps the parse unambiguous */
-                    int tail = opt_rule(ps, item, rule_name);
-                    for (long i = m + 1; i < n; i++) {
-                        int id = new_rule(ps, rule_name);
-                        elemvec *b = &ps->rules[id].body;
-                        ev_push(b, E_REF, (uint32_t)item);
-                        ev_push(b, E_REF, (uint32_t)tail);
-                        ev_push(b, E_ALT, 0);
-                        ev_push(b, E_END, 0);
-                        tail = id;
-                    }
-                    ev_push(seq, E_REF, (uint32_t)tail);
+                    /* a counted repeat: one element whose stack entry counts, so every
+                     * position in x{0,n} shares the same grammar positions */
+                    ev_push(seq, E_REP, add_repeat(ps, item, n - m));
                 }
             }
             item_start = seq->n - 1;
@@ -629,10 +675,11 @@ static int parse_rule(parser *ps)
 
 /* ---- checks: undefined rules, left recursion ---- */
 
-static int check_left_recursion(parser *ps)
+/* Which rules can match the empty string (a counted repeat x{0,n} always can). */
+static char *compute_nullable(parser *ps)
 {
     int n = ps->n_rules;
-    char *nullable = reel_xcalloc((size_t)n, 1);
+    char *nullable = reel_xcalloc((size_t)(n ? n : 1), 1);
     for (int changed = 1; changed;) {
         changed = 0;
         for (int r = 0; r < n; r++) {
@@ -648,12 +695,37 @@ static int check_left_recursion(parser *ps)
                         break;
                     }
                     all = 1;
-                } else if (t == E_SET || !nullable[b->v[i].value]) {
+                } else if (t == E_SET || (t == E_REF && !nullable[b->v[i].value])) {
                     all = 0;
                 }
             }
         }
     }
+    return nullable;
+}
+
+/* Replaces each counted repeat of a nullable item by nested optionals (an empty repetition
+ * would let the counter run without consuming input). */
+static void desugar_nullable_repeats(parser *ps)
+{
+    char *nullable = compute_nullable(ps);
+    int n = ps->n_rules; /* rules added below hold no REP */
+    for (int r = 0; r < n; r++) {
+        for (int i = 0; i < ps->rules[r].body.n; i++) {
+            elem e = ps->rules[r].body.v[i];
+            if (e.type != E_REP || !nullable[ps->reps[e.value].item]) continue;
+            int id = opt_chain(ps, ps->reps[e.value].item, ps->reps[e.value].max, ps->rules[r].name);
+            ps->rules[r].body.v[i].type = E_REF; /* ps->rules may have moved: index again */
+            ps->rules[r].body.v[i].value = (uint32_t)id;
+        }
+    }
+    free(nullable);
+}
+
+static int check_left_recursion(parser *ps)
+{
+    int n = ps->n_rules;
+    char *nullable = compute_nullable(ps);
     /* left edges r -> s; DFS for a cycle */
     char *color = reel_xcalloc((size_t)n, 1);
     int *stack = reel_xmalloc((size_t)n * 2 * sizeof *stack);
@@ -675,6 +747,7 @@ static int check_left_recursion(parser *ps)
                 int t = (int)b->v[k].type;
                 if (t == E_ALT) at_start = 1;
                 else if (t == E_SET || (t == E_REF && !nullable[b->v[k].value])) at_start = 0;
+                /* a REP is nullable: it never ends the left edge run */
             }
             for (; i < b->n; i++) {
                 int t = (int)b->v[i].type;
@@ -683,12 +756,12 @@ static int check_left_recursion(parser *ps)
                     continue;
                 }
                 if (t == E_END) break;
-                if (at_start && t == E_REF) {
-                    next = (int)b->v[i].value;
+                if (at_start && (t == E_REF || t == E_REP)) {
+                    next = t == E_REF ? (int)b->v[i].value : ps->reps[b->v[i].value].item;
                     i++;
                     break;
                 }
-                if (t == E_SET || !nullable[b->v[i].value]) at_start = 0;
+                if (t == E_SET || (t == E_REF && !nullable[b->v[i].value])) at_start = 0;
             }
             stack[sp - 1] = i;
             if (next < 0) {
@@ -734,14 +807,20 @@ reel_grammar *reel_grammar_compile(const char *text, const char *where)
         reel_set_error(REEL_EFORMAT, "%s: no 'root' rule", ps.where);
         goto done;
     }
+    desugar_nullable_repeats(&ps);
     if (check_left_recursion(&ps) < 0) goto done;
 
+    long total = 0;
+    for (int i = 0; i < ps.n_rules; i++) total += ps.rules[i].body.n;
+    if (total > MAX_ELEMS) {
+        reel_set_error(REEL_EFORMAT, "%s: grammar too large (%ld elements after expansion, at most %d)",
+                       ps.where, total, MAX_ELEMS);
+        goto done;
+    }
     g = reel_xcalloc(1, sizeof *g);
     g->n_rules = ps.n_rules;
     g->rule_start = reel_xmalloc((size_t)ps.n_rules * sizeof *g->rule_start);
     g->rule_names = reel_xmalloc((size_t)ps.n_rules * sizeof *g->rule_names);
-    int total = 0;
-    for (int i = 0; i < ps.n_rules; i++) total += ps.rules[i].body.n;
     g->el = reel_xmalloc((size_t)total * sizeof *g->el);
     for (int i = 0; i < ps.n_rules; i++) {
         g->rule_start[i] = g->n_el;
@@ -753,6 +832,9 @@ reel_grammar *reel_grammar_compile(const char *text, const char *where)
     g->sets = ps.sets;
     g->n_sets = ps.n_sets;
     ps.sets = NULL;
+    g->reps = ps.reps;
+    g->n_reps = ps.n_reps;
+    ps.reps = NULL;
     g->root = root;
     g->id = next_grammar_id++;
 done:
@@ -762,6 +844,7 @@ done:
     }
     free(ps.rules);
     free(ps.sets);
+    free(ps.reps);
     return g;
 }
 
@@ -773,6 +856,7 @@ void reel_grammar_free(reel_grammar *g)
     free(g->rule_start);
     free(g->el);
     free(g->sets);
+    free(g->reps);
     free(g);
 }
 
@@ -795,6 +879,9 @@ struct reel_grammar_state {
     int *table;
     int table_cap;
     int overflow; /* too many stacks or too deep: treated as a rejection */
+    /* scratch while expanding into this state: the stacks already continued through an empty
+     * match, so ambiguous empty derivations are followed once instead of exponentially often */
+    struct reel_grammar_state *seen;
 };
 
 static uint64_t stack_hash(const uint32_t *s, int len)
@@ -821,6 +908,7 @@ static void ss_clear(reel_grammar_state *s)
     s->off[0] = 0;
     if (s->table) memset(s->table, 0, (size_t)s->table_cap * sizeof *s->table);
     s->overflow = 0;
+    if (s->seen) ss_clear(s->seen);
 }
 
 static void table_rebuild(reel_grammar_state *s)
@@ -836,13 +924,13 @@ static void table_rebuild(reel_grammar_state *s)
     }
 }
 
-/* Adds a stack unless already present. */
-static void ss_add(reel_grammar_state *s, const uint32_t *st, int len)
+/* Adds a stack unless already present: 1 if added (or the set has overflowed), 0 if present. */
+static int ss_add(reel_grammar_state *s, const uint32_t *st, int len)
 {
-    if (s->overflow) return;
+    if (s->overflow) return 1;
     if (s->n >= MAX_STACKS || len > MAX_DEPTH) {
         s->overflow = 1;
-        return;
+        return 1;
     }
     if ((s->n + 1) * 2 > s->table_cap) table_rebuild(s);
     uint64_t mask = (uint64_t)(s->table_cap - 1);
@@ -850,7 +938,7 @@ static void ss_add(reel_grammar_state *s, const uint32_t *st, int len)
     while (s->table[h]) {
         int j = s->table[h] - 1;
         int jl = (int)(s->off[j + 1] - s->off[j]);
-        if (jl == len && memcmp(s->data + s->off[j], st, (size_t)len * sizeof *st) == 0) return;
+        if (jl == len && memcmp(s->data + s->off[j], st, (size_t)len * sizeof *st) == 0) return 0;
         h = (h + 1) & mask;
     }
     if (s->n + 1 > s->cap_n) {
@@ -865,6 +953,45 @@ static void ss_add(reel_grammar_state *s, const uint32_t *st, int len)
     memcpy(s->data + s->off[s->n], st, (size_t)len * sizeof *st);
     s->off[s->n + 1] = s->off[s->n] + (uint32_t)len;
     s->table[h] = ++s->n;
+    return 1;
+}
+
+static void expand(reel_grammar_state *out, uint32_t *buf, int len);
+
+/* 1 the first time the stack buf[0..len) is continued through an empty match while expanding
+ * into out (expanding it again would add nothing new). */
+static int first_empty_match(reel_grammar_state *out, const uint32_t *buf, int len)
+{
+    if (!out->seen) {
+        out->seen = reel_xcalloc(1, sizeof *out->seen);
+        ss_clear(out->seen);
+    }
+    out->seen->g = out->g;
+    return ss_add(out->seen, buf, len);
+}
+
+/* Expands every alternative of rule `rule` on top of buf[0..base). */
+static void expand_alts(reel_grammar_state *out, uint32_t *buf, int base, int rule)
+{
+    const reel_grammar *g = out->g;
+    if (base + 1 > MAX_DEPTH) {
+        out->overflow = 1;
+        return;
+    }
+    uint32_t p = (uint32_t)g->rule_start[rule];
+    for (;;) {
+        elem first = g->el[p];
+        if (first.type == E_END || first.type == E_ALT) {
+            /* empty alternative: continue with what follows */
+            if (first_empty_match(out, buf, base)) expand(out, buf, base);
+        } else {
+            buf[base] = p;
+            expand(out, buf, base + 1);
+        }
+        while (g->el[p].type != E_ALT && g->el[p].type != E_END) p++;
+        if (g->el[p].type == E_END) break;
+        p++;
+    }
 }
 
 /* Expands the top of the stack buf[0..len) until every top is a SET, adding the results to
@@ -878,35 +1005,37 @@ static void expand(reel_grammar_state *out, uint32_t *buf, int len)
         ss_add(out, buf, 0);
         return;
     }
-    uint32_t top = buf[len - 1];
-    elem e = g->el[top];
+    uint32_t top = buf[len - 1], pos = ENTRY_POS(top);
+    elem e = g->el[pos];
     if (e.type == E_SET) {
         ss_add(out, buf, len);
+        return;
+    }
+    elem after = g->el[pos + 1];
+    int has_after = after.type != E_END && after.type != E_ALT;
+    if (e.type == E_REP) {
+        const repeat *r = &g->reps[e.value];
+        uint32_t done = ENTRY_DONE(top);
+        /* stop repeating: continue with what follows */
+        if (has_after) {
+            buf[len - 1] = pos + 1;
+            if (first_empty_match(out, buf, len)) expand(out, buf, len);
+        } else if (first_empty_match(out, buf, len - 1)) {
+            expand(out, buf, len - 1);
+        }
+        /* one more repetition, with this entry counting it underneath */
+        if (done < (uint32_t)r->max) {
+            buf[len - 1] = pos | ((done + 1) << POS_BITS);
+            expand_alts(out, buf, len, r->item);
+        }
+        buf[len - 1] = top;
         return;
     }
     REEL_ASSERT(e.type == E_REF);
     /* continuation: the element after the reference, unless the alternative ends there */
     int base = len - 1;
-    elem after = g->el[top + 1];
-    if (after.type != E_END && after.type != E_ALT) buf[base++] = top + 1;
-    if (base + 1 > MAX_DEPTH) {
-        out->overflow = 1;
-        buf[len - 1] = top;
-        return;
-    }
-    uint32_t p = (uint32_t)g->rule_start[e.value];
-    for (;;) {
-        elem first = g->el[p];
-        if (first.type == E_END || first.type == E_ALT) {
-            expand(out, buf, base); /* empty alternative: continue with what follows */
-        } else {
-            buf[base] = p;
-            expand(out, buf, base + 1);
-        }
-        while (g->el[p].type != E_ALT && g->el[p].type != E_END) p++;
-        if (g->el[p].type == E_END) break;
-        p++;
-    }
+    if (has_after) buf[base++] = pos + 1;
+    expand_alts(out, buf, base, (int)e.value);
     buf[len - 1] = top;
 }
 
@@ -922,20 +1051,7 @@ reel_grammar_state *reel_grammar_state_init(const reel_grammar *g)
     s->g = g;
     ss_clear(s);
     /* a virtual reference to root: expand each root alternative */
-    uint32_t *buf = scratch_buf();
-    uint32_t p = (uint32_t)g->rule_start[g->root];
-    for (;;) {
-        elem first = g->el[p];
-        if (first.type == E_END || first.type == E_ALT) {
-            expand(s, buf, 0);
-        } else {
-            buf[0] = p;
-            expand(s, buf, 1);
-        }
-        while (g->el[p].type != E_ALT && g->el[p].type != E_END) p++;
-        if (g->el[p].type == E_END) break;
-        p++;
-    }
+    expand_alts(s, scratch_buf(), 0, g->root);
     return s;
 }
 
@@ -972,6 +1088,7 @@ reel_grammar_state *reel_grammar_state_clone(const reel_grammar_state *src)
 void reel_grammar_state_free(reel_grammar_state *s)
 {
     if (!s) return;
+    reel_grammar_state_free(s->seen);
     free(s->data);
     free(s->off);
     free(s->table);
@@ -1033,6 +1150,11 @@ const reel_grammar *reel_grammar_state_grammar(const reel_grammar_state *s)
     return s->g;
 }
 
+int reel_grammar_state_n_stacks(const reel_grammar_state *s)
+{
+    return s->n;
+}
+
 int reel_grammar_state_done(const reel_grammar_state *s)
 {
     for (int i = 0; i < s->n; i++)
@@ -1044,7 +1166,40 @@ int reel_grammar_state_done(const reel_grammar_state *s)
 /* Token masks                                                                              */
 /* ======================================================================================== */
 
-#define CACHE_SLOTS 32
+#define CACHE_SLOTS 32   /* whole-state masks */
+#define TCACHE_SLOTS 128 /* stack-top masks (see reel_grammar_mask) */
+
+/* The mask of one stack's top k entries, walked alone: tokens it accepts, and the trie nodes
+ * where it was used up ("pops": below them the rest of the stack decides). */
+typedef struct {
+    uint64_t hash, grammar;
+    uint32_t *key; /* the canonical top entries */
+    int key_len;
+    uint8_t *mask;
+    int32_t *pop_node, *pop_depth;
+    int n_pops;
+    int64_t pop_cost; /* trie nodes under the pops: the work left for each use */
+    int64_t work;     /* trie nodes its walk visited: what recomputing it costs */
+    uint64_t used;
+} top_entry;
+
+/* A lazy DFA over parse states: each state met in a walk is interned once (in canonical form)
+ * and its successors are memoized per byte, so a trie edge costs one table load instead of a
+ * stack-set rebuild. Bounded: past dfa_max states (DFA_MAX_STATES by default) a walk goes on
+ * without memoizing, and the whole DFA is dropped between masks once it is 3/4 full. */
+#define DFA_MAX_STATES 4096
+#define DFA_MAX_WORDS ((size_t)8 << 20) /* stack entries held by all DFA states (32 MiB) */
+#define MAX_POPS 4096                   /* pops kept per top entry; more and it is not used */
+#define PER_STACK_MAX 32                /* states with more stacks are walked whole */
+#define DFA_DEAD 0      /* id of the state with no stacks */
+#define DFA_NOROOM (-2) /* no room left to intern: compute without memoizing */
+
+typedef struct {
+    reel_grammar_state *st;
+    uint64_t hash;
+    int32_t next[256]; /* -1: not computed yet */
+    uint8_t accepting; /* has an empty stack */
+} dfa_state;
 
 /* The trie is stored in depth-first order: node 0 is the root, the first child of node i (if
  * has_child[i]) is node i + 1, and further children follow through sibling[]. */
@@ -1059,8 +1214,29 @@ struct reel_grammar_vocab {
     int32_t *eog;
     int n_eog;
     int max_len;
+    int32_t *subtree; /* [n_nodes] nodes in the subtree under and including the node */
+    int32_t *depth;   /* [n_nodes] bytes from the root */
+    int32_t *sids;    /* [max_len + 2] walk_dfa scratch */
     /* DFS scratch: one state per depth */
     reel_grammar_state **depth_state;
+    reel_grammar_state *rest; /* scratch: the rest of a stack below its cached top */
+    uint32_t *key;            /* scratch: a canonical key */
+    size_t key_cap;
+    int32_t *pop_node, *pop_depth; /* scratch for a walk recording pops */
+    int n_pops, cap_pops;
+    int pops_overflow;
+    int recording;
+    top_entry top[TCACHE_SLOTS];
+    int64_t pop_budget;
+    dfa_state *dfa;
+    int n_dfa, cap_dfa;
+    int32_t *dfa_table; /* open addressing: id + 1, 0 empty */
+    int dfa_table_cap;
+    uint64_t dfa_grammar;
+    int dfa_max;
+    size_t dfa_words; /* stack entries held by the DFA's states */
+    reel_grammar_state *scratch_a, *scratch_b;
+    uint64_t visited; /* trie nodes visited by all walks so far */ /* full trie walks from the root (for tests) */
     /* cache of recent masks, keyed by the grammar and the state's stacks */
     struct {
         uint64_t hash;
@@ -1119,6 +1295,8 @@ reel_grammar_vocab *reel_grammar_vocab_init(int n_tokens, const char *const *tok
     v->has_child = reel_xcalloc(cap, 1);
     v->sibling = reel_xmalloc(cap * sizeof *v->sibling);
     v->token = reel_xmalloc(cap * sizeof *v->token);
+    v->depth = reel_xmalloc(cap * sizeof *v->depth);
+    v->depth[0] = 0;
     v->byte[0] = 0;
     v->sibling[0] = -1;
     v->token[0] = -1;
@@ -1143,6 +1321,7 @@ reel_grammar_vocab *reel_grammar_vocab_init(int n_tokens, const char *const *tok
         for (int d = lcp + 1; d <= len; d++) {
             int32_t nd = nodes++;
             v->byte[nd] = (uint8_t)b[d - 1];
+            v->depth[nd] = d;
             v->sibling[nd] = -1;
             v->token[nd] = -1;
             if (d == lcp + 1 && d <= prev_len && prev)
@@ -1156,12 +1335,21 @@ reel_grammar_vocab *reel_grammar_vocab_init(int n_tokens, const char *const *tok
         prev_len = len;
     }
     v->n_nodes = nodes;
+    v->subtree = reel_xmalloc((size_t)nodes * sizeof *v->subtree);
+    for (int32_t i = nodes - 1; i >= 0; i--) { /* children come after their parent */
+        v->subtree[i] = 1;
+        if (v->has_child[i])
+            for (int32_t c = i + 1; c >= 0; c = v->sibling[c]) v->subtree[i] += v->subtree[c];
+    }
+    v->pop_budget = nodes / 16;
+    v->dfa_max = DFA_MAX_STATES;
     free(path);
     free(order);
     v->n_eog = n_eog;
     v->eog = reel_xmalloc((size_t)(n_eog ? n_eog : 1) * sizeof *v->eog);
     if (n_eog) memcpy(v->eog, eog_ids, (size_t)n_eog * sizeof *v->eog);
     v->depth_state = reel_xcalloc((size_t)v->max_len + 2, sizeof *v->depth_state);
+    v->sids = reel_xmalloc(((size_t)v->max_len + 2) * sizeof *v->sids);
     return v;
 }
 
@@ -1173,6 +1361,24 @@ void reel_grammar_vocab_free(reel_grammar_vocab *v)
         free(v->cache[i].key);
         free(v->cache[i].mask);
     }
+    for (int i = 0; i < TCACHE_SLOTS; i++) {
+        free(v->top[i].key);
+        free(v->top[i].mask);
+        free(v->top[i].pop_node);
+        free(v->top[i].pop_depth);
+    }
+    for (int i = 0; i < v->n_dfa; i++) reel_grammar_state_free(v->dfa[i].st);
+    free(v->dfa);
+    free(v->dfa_table);
+    reel_grammar_state_free(v->scratch_a);
+    reel_grammar_state_free(v->scratch_b);
+    reel_grammar_state_free(v->rest);
+    free(v->key);
+    free(v->pop_node);
+    free(v->pop_depth);
+    free(v->subtree);
+    free(v->depth);
+    free(v->sids);
     free(v->depth_state);
     free(v->byte);
     free(v->has_child);
@@ -1183,30 +1389,156 @@ void reel_grammar_vocab_free(reel_grammar_vocab *v)
     free(v);
 }
 
-static uint64_t state_hash(const reel_grammar_state *s)
+/* Stack entries in key[0..n) made canonical for caching: a counted repeat with more
+ * repetitions left than the longest token has bytes behaves the same for every token (each
+ * repetition consumes a byte), so its count is clamped. */
+static void canonical_entries(const reel_grammar_vocab *v, const reel_grammar *g, uint32_t *key, int n)
 {
-    uint64_t h = stack_hash(s->off, s->n + 1);
-    return h ^ (stack_hash(s->data, (int)s->off[s->n]) * 31);
+    uint32_t horizon = (uint32_t)v->max_len + 1;
+    for (int i = 0; i < n; i++) {
+        uint32_t pos = ENTRY_POS(key[i]);
+        if (g->el[pos].type != E_REP) continue;
+        uint32_t max = (uint32_t)g->reps[g->el[pos].value].max, done = ENTRY_DONE(key[i]);
+        if (max - done > horizon) key[i] = pos | ((max - horizon) << POS_BITS);
+    }
 }
 
-static int state_key_equal(const uint32_t *key, size_t key_len, const reel_grammar_state *s)
+static uint32_t *key_scratch(reel_grammar_vocab *v, size_t n)
 {
-    size_t nd = s->off[s->n];
-    if (key_len != (size_t)(s->n + 1) + nd) return 0;
-    return memcmp(key, s->off, (size_t)(s->n + 1) * sizeof *key) == 0 &&
-           memcmp(key + s->n + 1, s->data, nd * sizeof *key) == 0;
+    if (n > v->key_cap) {
+        v->key_cap = n * 2;
+        v->key = reel_xrealloc(v->key, v->key_cap * sizeof *v->key);
+    }
+    return v->key;
+}
+
+/* The whole-state cache key: off[0..n] then the canonical stack entries. */
+static size_t state_key(reel_grammar_vocab *v, const reel_grammar_state *s)
+{
+    size_t nd = s->off[s->n], len = (size_t)(s->n + 1) + nd;
+    uint32_t *key = key_scratch(v, len);
+    memcpy(key, s->off, (size_t)(s->n + 1) * sizeof *key);
+    memcpy(key + s->n + 1, s->data, nd * sizeof *key);
+    canonical_entries(v, s->g, key + s->n + 1, (int)nd);
+    return len;
+}
+
+static void ensure_state(reel_grammar_state **slot)
+{
+    if (!*slot) {
+        *slot = reel_xcalloc(1, sizeof(reel_grammar_state));
+        ss_clear(*slot);
+    }
+}
+
+static void record_pop(reel_grammar_vocab *v, int32_t node, int depth)
+{
+    if (v->n_pops >= MAX_POPS) {
+        v->pops_overflow = 1;
+        return;
+    }
+    if (v->n_pops == v->cap_pops) {
+        v->cap_pops = v->cap_pops ? v->cap_pops * 2 : 64;
+        v->pop_node = reel_xrealloc(v->pop_node, (size_t)v->cap_pops * sizeof *v->pop_node);
+        v->pop_depth = reel_xrealloc(v->pop_depth, (size_t)v->cap_pops * sizeof *v->pop_depth);
+    }
+    v->pop_node[v->n_pops] = node;
+    v->pop_depth[v->n_pops++] = depth;
+}
+
+static uint64_t state_key_hash(const reel_grammar_state *s)
+{
+    return stack_hash(s->off, s->n + 1) ^ (stack_hash(s->data, (int)s->off[s->n]) * 31);
+}
+
+static int state_equal(const reel_grammar_state *a, const reel_grammar_state *b)
+{
+    return a->n == b->n && memcmp(a->off, b->off, (size_t)(a->n + 1) * sizeof *a->off) == 0 &&
+           memcmp(a->data, b->data, (size_t)a->off[a->n] * sizeof *a->data) == 0;
+}
+
+static void dfa_reset(reel_grammar_vocab *v, uint64_t grammar)
+{
+    for (int i = 0; i < v->n_dfa; i++) reel_grammar_state_free(v->dfa[i].st);
+    v->n_dfa = 0;
+    v->dfa_words = 0;
+    if (v->dfa_table) memset(v->dfa_table, 0, (size_t)v->dfa_table_cap * sizeof *v->dfa_table);
+    v->dfa_grammar = grammar;
+    if (!v->dfa) {
+        v->cap_dfa = 64;
+        v->dfa = reel_xmalloc((size_t)v->cap_dfa * sizeof *v->dfa);
+    }
+    /* id 0: the dead state */
+    v->dfa[0].st = NULL;
+    v->dfa[0].hash = 0;
+    for (int b = 0; b < 256; b++) v->dfa[0].next[b] = DFA_DEAD;
+    v->dfa[0].accepting = 0;
+    v->n_dfa = 1;
+}
+
+static void dfa_table_insert(reel_grammar_vocab *v, int id)
+{
+    uint64_t m = (uint64_t)v->dfa_table_cap - 1, h = v->dfa[id].hash & m;
+    while (v->dfa_table[h]) h = (h + 1) & m;
+    v->dfa_table[h] = id + 1;
+}
+
+/* The id of state s (after making its stacks canonical), interning it if new: DFA_DEAD for no
+ * stacks, DFA_NOROOM when the DFA is full. s is scratch and may be modified. */
+static int dfa_intern(reel_grammar_vocab *v, reel_grammar_state *s)
+{
+    if (s->n == 0) return DFA_DEAD;
+    /* canonical form: clamp repeat counts, then dedupe */
+    ensure_state(&v->scratch_b);
+    reel_grammar_state *c = v->scratch_b;
+    c->g = s->g;
+    ss_clear(c);
+    uint32_t *buf = scratch_buf();
+    for (int i = 0; i < s->n; i++) {
+        int len = (int)(s->off[i + 1] - s->off[i]);
+        memcpy(buf, s->data + s->off[i], (size_t)len * sizeof *buf);
+        canonical_entries(v, s->g, buf, len);
+        ss_add(c, buf, len);
+    }
+    uint64_t h = state_key_hash(c);
+    if (v->dfa_table_cap) {
+        uint64_t m = (uint64_t)v->dfa_table_cap - 1;
+        for (uint64_t k = h & m; v->dfa_table[k]; k = (k + 1) & m) {
+            int id = v->dfa_table[k] - 1;
+            if (v->dfa[id].hash == h && state_equal(v->dfa[id].st, c)) return id;
+        }
+    }
+    size_t words = (size_t)c->n + 1 + c->off[c->n];
+    if (v->n_dfa >= v->dfa_max || v->dfa_words + words > DFA_MAX_WORDS) return DFA_NOROOM;
+    v->dfa_words += words;
+    if (v->n_dfa == v->cap_dfa) {
+        v->cap_dfa *= 2;
+        v->dfa = reel_xrealloc(v->dfa, (size_t)v->cap_dfa * sizeof *v->dfa);
+    }
+    int id = v->n_dfa++;
+    dfa_state *d = &v->dfa[id];
+    d->st = reel_grammar_state_clone(c);
+    d->hash = h;
+    for (int b = 0; b < 256; b++) d->next[b] = -1;
+    d->accepting = (uint8_t)reel_grammar_state_accepting(c);
+    if ((v->n_dfa + 1) * 2 > v->dfa_table_cap) {
+        free(v->dfa_table);
+        v->dfa_table_cap = v->dfa_table_cap ? v->dfa_table_cap * 2 : 256;
+        v->dfa_table = reel_xcalloc((size_t)v->dfa_table_cap, sizeof *v->dfa_table);
+        for (int i = 1; i < v->n_dfa; i++) dfa_table_insert(v, i);
+    } else {
+        dfa_table_insert(v, id);
+    }
+    return id;
 }
 
 /* Visits the children of trie node `node` (at depth `depth`, reached with state
- * depth_state[depth]) and marks every token the grammar accepts. */
-static int walk(reel_grammar_vocab *v, int node, int depth, uint8_t *mask)
+ * depth_state[depth]) and marks every token the grammar accepts. With v->recording, also
+ * records the nodes below which some stack has been used up (see top_entry). */
+static void walk(reel_grammar_vocab *v, int node, int depth, uint8_t *mask)
 {
-    int count = 0;
     const reel_grammar_state *cur = v->depth_state[depth];
-    if (!v->depth_state[depth + 1]) {
-        v->depth_state[depth + 1] = reel_xcalloc(1, sizeof(reel_grammar_state));
-        ss_clear(v->depth_state[depth + 1]);
-    }
+    ensure_state(&v->depth_state[depth + 1]);
     reel_grammar_state *next = v->depth_state[depth + 1];
     /* bytes any stack can take here: a cheap filter before the full advance */
     byteset any;
@@ -1220,26 +1552,218 @@ static int walk(reel_grammar_vocab *v, int node, int depth, uint8_t *mask)
     for (int32_t child = v->has_child[node] ? node + 1 : -1; child >= 0; child = v->sibling[child]) {
         uint8_t b = v->byte[child];
         if (!set_has(&any, b)) continue;
+        v->visited++;
         advance_byte(next, cur, b);
         if (next->n == 0) continue;
-        for (int32_t tok = v->token[child]; tok >= 0; tok = v->same_next[tok]) {
+        for (int32_t tok = v->token[child]; tok >= 0; tok = v->same_next[tok])
             mask[tok >> 3] |= (uint8_t)(1u << (tok & 7));
-            count++;
-        }
-        if (v->has_child[child]) count += walk(v, child, depth + 1, mask);
+        if (!v->has_child[child]) continue;
+        if (v->recording && reel_grammar_state_accepting(next)) record_pop(v, child, depth + 1);
+        walk(v, child, depth + 1, mask);
+        next = v->depth_state[depth + 1]; /* (the array itself does not move) */
     }
-    return count;
+}
+
+/* walk() through the DFA: the subtree under `node` (at `depth`) from DFA state `sid`. A linear
+ * scan of the trie's depth-first order: a rejected node skips its whole subtree. */
+static void walk_dfa(reel_grammar_vocab *v, int node, int depth, int sid, uint8_t *mask)
+{
+    int32_t *sids = v->sids; /* [d]: DFA state at the current node of depth d */
+    sids[depth] = sid;
+    for (int32_t i = node + 1, end = node + v->subtree[node]; i < end;) {
+        int d = v->depth[i], from = sids[d - 1];
+        uint8_t b = v->byte[i];
+        int nid = v->dfa[from].next[b];
+        if (nid == DFA_DEAD) {
+            i += v->subtree[i];
+            continue;
+        }
+        v->visited++;
+        if (nid < 0) {
+            ensure_state(&v->scratch_a);
+            advance_byte(v->scratch_a, v->dfa[from].st, b);
+            nid = dfa_intern(v, v->scratch_a);
+            if (nid == DFA_NOROOM) {
+                /* the DFA is full: this subtree the slow way */
+                ensure_state(&v->depth_state[d]);
+                reel_grammar_state *next = v->depth_state[d];
+                advance_byte(next, v->dfa[from].st, b);
+                if (next->n > 0) {
+                    for (int32_t tok = v->token[i]; tok >= 0; tok = v->same_next[tok])
+                        mask[tok >> 3] |= (uint8_t)(1u << (tok & 7));
+                    if (v->has_child[i]) {
+                        if (v->recording && reel_grammar_state_accepting(next)) record_pop(v, i, d);
+                        walk(v, i, d, mask);
+                    }
+                }
+                i += v->subtree[i];
+                continue;
+            }
+            v->dfa[from].next[b] = nid;
+            if (nid == DFA_DEAD) {
+                i += v->subtree[i];
+                continue;
+            }
+        }
+        for (int32_t tok = v->token[i]; tok >= 0; tok = v->same_next[tok])
+            mask[tok >> 3] |= (uint8_t)(1u << (tok & 7));
+        if (v->has_child[i]) {
+            if (v->recording && v->dfa[nid].accepting) record_pop(v, i, d);
+            sids[d] = nid;
+        }
+        i++;
+    }
+}
+
+/* Walks the subtree under `node` (at `depth`) with state s (scratch, may be modified). */
+static void walk_from(reel_grammar_vocab *v, int node, int depth, reel_grammar_state *s, uint8_t *mask)
+{
+    int sid = dfa_intern(v, s);
+    if (sid == DFA_DEAD) return;
+    if (sid == DFA_NOROOM) {
+        ensure_state(&v->depth_state[depth]);
+        reel_grammar_state_copy(v->depth_state[depth], s);
+        walk(v, node, depth, mask);
+        return;
+    }
+    walk_dfa(v, node, depth, sid, mask);
+}
+
+/* The cached entry for the stack top key[0..n) (canonical), computed on a miss. */
+static top_entry *top_get(reel_grammar_vocab *v, const reel_grammar *g, const uint32_t *key, int n)
+{
+    uint64_t h = stack_hash(key, n);
+    int slot = 0;
+    for (int i = 0; i < TCACHE_SLOTS; i++) {
+        top_entry *e = &v->top[i];
+        if (e->mask && e->hash == h && e->grammar == g->id && e->key_len == n &&
+            memcmp(e->key, key, (size_t)n * sizeof *key) == 0) {
+            e->used = v->clock;
+            return e;
+        }
+        /* evict the least recently used, cheap entries first */
+        uint64_t score = e->used + (e->work > 4096 ? (uint64_t)1 << 20 : 0);
+        uint64_t best = v->top[slot].used + (v->top[slot].work > 4096 ? (uint64_t)1 << 20 : 0);
+        if (score < best) slot = i;
+    }
+    size_t mask_bytes = ((size_t)v->n_tokens + 7) / 8;
+    top_entry *e = &v->top[slot];
+    free(e->key);
+    e->key = reel_xmalloc((size_t)(n ? n : 1) * sizeof *key);
+    memcpy(e->key, key, (size_t)n * sizeof *key);
+    e->key_len = n;
+    e->hash = h;
+    e->grammar = g->id;
+    e->used = v->clock;
+    if (!e->mask) e->mask = reel_xcalloc(mask_bytes + 1, 1);
+    memset(e->mask, 0, mask_bytes);
+    /* walk the trie with this stack alone */
+    ensure_state(&v->rest);
+    reel_grammar_state *st = v->rest;
+    st->g = g;
+    ss_clear(st);
+    ss_add(st, key, n);
+    v->n_pops = 0;
+    v->pops_overflow = 0;
+    v->recording = 1;
+    uint64_t visited = v->visited;
+    walk_from(v, 0, 0, st, e->mask);
+    v->recording = 0;
+    e->work = (int64_t)(v->visited - visited);
+    e->n_pops = v->n_pops;
+    e->pop_node = reel_xrealloc(e->pop_node, (size_t)(v->n_pops ? v->n_pops : 1) * sizeof *e->pop_node);
+    e->pop_depth = reel_xrealloc(e->pop_depth, (size_t)(v->n_pops ? v->n_pops : 1) * sizeof *e->pop_depth);
+    if (v->n_pops) {
+        memcpy(e->pop_node, v->pop_node, (size_t)v->n_pops * sizeof *e->pop_node);
+        memcpy(e->pop_depth, v->pop_depth, (size_t)v->n_pops * sizeof *e->pop_depth);
+    }
+    e->pop_cost = 0;
+    for (int i = 0; i < v->n_pops; i++) e->pop_cost += v->subtree[v->pop_node[i]] - 1;
+    if (v->pops_overflow) { /* too many to keep: usable only as a whole stack */
+        e->n_pops = 0;
+        e->pop_cost = INT64_MAX;
+    }
+    return e;
+}
+
+/* ORs into mask the tokens one stack st[0..len) accepts. The mask of the top k entries alone
+ * is cached (many stacks share their top: inside a string only the string's own entries
+ * matter, whatever object it sits in); tokens that use those entries up and go on are then
+ * walked with the rest of the stack from the trie nodes where that happens. k grows from 1
+ * until the work left is small. */
+static void stack_mask(reel_grammar_vocab *v, const reel_grammar *g, const uint32_t *st, int len, uint8_t *mask)
+{
+    uint32_t *key = key_scratch(v, (size_t)len);
+    top_entry *e = NULL;
+    int k;
+    for (k = 1; k <= len; k++) {
+        memcpy(key, st + len - k, (size_t)k * sizeof *key);
+        canonical_entries(v, g, key, k);
+        e = top_get(v, g, key, k);
+        if (e->pop_cost <= v->pop_budget) break;
+        key = key_scratch(v, (size_t)len); /* top_get does not move it, but stay safe */
+    }
+    if (k > len) k = len; /* the whole stack: its pops are complete sentences */
+    size_t mask_bytes = ((size_t)v->n_tokens + 7) / 8;
+    for (size_t i = 0; i < mask_bytes; i++) mask[i] |= e->mask[i];
+    if (k == len || e->n_pops == 0) return;
+    /* the rest of the stack, expanded, continues where the top was used up */
+    ensure_state(&v->rest);
+    v->rest->g = g;
+    ss_clear(v->rest);
+    uint32_t *buf = scratch_buf();
+    memcpy(buf, st, (size_t)(len - k) * sizeof *buf);
+    expand(v->rest, buf, len - k);
+    if (v->rest->overflow) return;
+    int rid = dfa_intern(v, v->rest);
+    if (rid == DFA_DEAD) return;
+    for (int i = 0; i < e->n_pops; i++) {
+        if (rid >= 0) {
+            walk_dfa(v, e->pop_node[i], e->pop_depth[i], rid, mask);
+        } else {
+            ensure_state(&v->depth_state[e->pop_depth[i]]);
+            reel_grammar_state_copy(v->depth_state[e->pop_depth[i]], v->rest);
+            walk(v, e->pop_node[i], e->pop_depth[i], mask);
+        }
+    }
+}
+
+void reel_grammar_vocab_set_dfa_limit(reel_grammar_vocab *v, int max_dfa_states)
+{
+    v->dfa_max = max_dfa_states < 1 ? 1 : max_dfa_states;
+    if (v->dfa) dfa_reset(v, v->dfa_grammar);
+}
+
+uint64_t reel_grammar_vocab_visits(const reel_grammar_vocab *v)
+{
+    return v->visited;
+}
+
+static int popcount_mask(const uint8_t *mask, size_t n)
+{
+    int c = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, mask + i, 8);
+        c += __builtin_popcountll(w);
+    }
+    for (; i < n; i++) c += __builtin_popcount(mask[i]);
+    return c;
 }
 
 int reel_grammar_mask(reel_grammar_vocab *v, const reel_grammar_state *s, uint8_t *mask)
 {
     size_t mask_bytes = ((size_t)v->n_tokens + 7) / 8;
-    uint64_t h = state_hash(s);
+    if (!v->dfa || v->dfa_grammar != s->g->id || v->n_dfa > v->dfa_max / 4 * 3) dfa_reset(v, s->g->id);
+    size_t key_len = state_key(v, s);
+    uint64_t h = stack_hash(v->key, (int)key_len);
     v->clock++;
     int count = -1;
     for (int i = 0; i < CACHE_SLOTS; i++) {
         if (v->cache[i].mask && v->cache[i].hash == h && v->cache[i].grammar == s->g->id &&
-            state_key_equal(v->cache[i].key, v->cache[i].key_len, s)) {
+            v->cache[i].key_len == key_len &&
+            memcmp(v->cache[i].key, v->key, key_len * sizeof *v->key) == 0) {
             memcpy(mask, v->cache[i].mask, mask_bytes);
             v->cache[i].used = v->clock;
             count = v->cache[i].count;
@@ -1247,23 +1771,28 @@ int reel_grammar_mask(reel_grammar_vocab *v, const reel_grammar_state *s, uint8_
         }
     }
     if (count < 0) {
-        memset(mask, 0, mask_bytes);
-        if (!v->depth_state[0]) {
-            v->depth_state[0] = reel_xcalloc(1, sizeof(reel_grammar_state));
-            ss_clear(v->depth_state[0]);
-        }
-        reel_grammar_state_copy(v->depth_state[0], s);
-        count = walk(v, 0, 0, mask);
-        /* store in the least recently used slot */
+        /* store in the least recently used slot (the key first: the scratch is reused) */
         int slot = 0;
         for (int i = 1; i < CACHE_SLOTS; i++)
             if (v->cache[i].used < v->cache[slot].used) slot = i;
-        size_t key_len = (size_t)(s->n + 1) + s->off[s->n];
         free(v->cache[slot].key);
         v->cache[slot].key = reel_xmalloc(key_len * sizeof(uint32_t));
-        memcpy(v->cache[slot].key, s->off, (size_t)(s->n + 1) * sizeof(uint32_t));
-        memcpy(v->cache[slot].key + s->n + 1, s->data, (size_t)s->off[s->n] * sizeof(uint32_t));
+        memcpy(v->cache[slot].key, v->key, key_len * sizeof(uint32_t));
         v->cache[slot].key_len = key_len;
+        memset(mask, 0, mask_bytes);
+        if (s->n <= PER_STACK_MAX) {
+            /* a state's tokens are those of any of its stacks */
+            for (int i = 0; i < s->n; i++) {
+                int len = (int)(s->off[i + 1] - s->off[i]);
+                if (len > 0) stack_mask(v, s->g, s->data + s->off[i], len, mask);
+            }
+        } else {
+            /* a very ambiguous state: one walk with all its stacks beats one per stack */
+            ensure_state(&v->rest);
+            reel_grammar_state_copy(v->rest, s);
+            walk_from(v, 0, 0, v->rest, mask);
+        }
+        count = popcount_mask(mask, mask_bytes);
         if (!v->cache[slot].mask) v->cache[slot].mask = reel_xmalloc(mask_bytes);
         memcpy(v->cache[slot].mask, mask, mask_bytes);
         v->cache[slot].count = count;

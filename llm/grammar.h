@@ -60,6 +60,10 @@ int reel_grammar_state_done(const reel_grammar_state *s);
 /* The grammar a state belongs to (borrowed). */
 const reel_grammar *reel_grammar_state_grammar(const reel_grammar_state *s);
 
+/* Number of possible parses (stacks) the state holds: 1 for an unambiguous grammar, 0 when
+ * dead. A diagnostic: large values mean an ambiguous grammar and slower steps. */
+int reel_grammar_state_n_stacks(const reel_grammar_state *s);
+
 /* ---- token masks ---- */
 
 /* A vocabulary prepared for masking: each token's bytes in a trie. Tokens with `special` set
@@ -76,10 +80,25 @@ void reel_grammar_vocab_free(reel_grammar_vocab *v);
 
 /* Computes which tokens may come next: mask has (n_tokens + 7) / 8 bytes, bit i set = allowed.
  * Returns the number of allowed tokens (0 means the grammar is stuck: a bug or an exhausted
- * budget for the caller to report). Walks the trie with the automaton, pruning every branch the
- * grammar rejects; recent results are cached per state. Not thread-safe per vocab (it holds
- * the cache); use one vocab object per thread. */
+ * budget for the caller to report). Exact: equal to advancing a copy of s by each token.
+ * Walks the trie with the automaton, pruning every branch the grammar rejects, and caches:
+ * whole states; per stack, the tokens decided by its top entries alone (so a string's mask is
+ * shared by every object it sits in, and by every position of a bounded string until the end
+ * is in reach of one token), with only the tokens that run past those entries walked against
+ * the rest of the stack; and a lazy DFA of parse states, so a walk costs one table load per
+ * trie node. Memory is bounded: at most 4096 DFA states (1 KiB each) holding at most 32 MiB
+ * of stacks (see reel_grammar_vocab_set_dfa_limit), and 160 cached masks of n_tokens / 8 bytes
+ * with at most 4096 trie positions each. Not thread-safe per vocab (it holds the caches); use
+ * one vocab object per thread. */
 int reel_grammar_mask(reel_grammar_vocab *v, const reel_grammar_state *s, uint8_t *mask);
+
+/* Caps the lazy DFA at max_dfa_states parse states (default 4096, about 1 KiB each plus their
+ * stacks; at least 1). Past the cap masks stay exact and get slower. Drops the current DFA. */
+void reel_grammar_vocab_set_dfa_limit(reel_grammar_vocab *v, int max_dfa_states);
+
+/* Trie nodes visited so far by reel_grammar_mask's walks (what its cache misses cost): a
+ * diagnostic for tests and benchmarks. */
+uint64_t reel_grammar_vocab_visits(const reel_grammar_vocab *v);
 
 /* ---- JSON Schema ---- */
 
