@@ -74,6 +74,14 @@ static int stop_has(const stop_set *s, int32_t id)
     return 0;
 }
 
+/* Counts the tokens of a constrained answer (for --verbose). */
+static void count_token(void *ctx, const char *text, size_t len)
+{
+    (void)text;
+    (void)len;
+    ++*(long *)ctx;
+}
+
 static int run(int argc, char **argv)
 {
     const char *model = NULL, *prompt = NULL, *system = NULL, *tokens = NULL;
@@ -307,8 +315,9 @@ static int run(int argc, char **argv)
         /* Buffered, not streamed: only a complete, valid answer reaches stdout. */
         constraint = reel_llm_constraint_init(tok, grammar);
         size_t len = 0;
-        if (reel_llm_generate_constrained(s, smp, tok, constraint, (int)n_predict, NULL, NULL,
-                                          &out_text, &len) < 0) {
+        long n_out = 0;
+        if (reel_llm_generate_constrained(s, smp, tok, constraint, (int)n_predict, count_token,
+                                          &n_out, &out_text, &len) < 0) {
             rc = reel_cli_fail("generate");
             goto done;
         }
@@ -325,8 +334,10 @@ static int run(int argc, char **argv)
         fwrite(out_text, 1, len, stdout);
         printf("\n");
         if (verbose)
-            fprintf(stderr, "reel: generate: prompt %lld tokens in %.3f s, constrained answer in %.3f s\n",
-                    (long long)n_ids, t2 - t1, now_s() - t2);
+            fprintf(stderr,
+                    "reel: generate: prompt %lld tokens in %.3f s, constrained answer: %ld tokens "
+                    "in %.3f s (%.2f tok/s)\n",
+                    (long long)n_ids, t2 - t1, n_out, now_s() - t2, n_out / (now_s() - t2 + 1e-9));
         rc = REEL_EXIT_OK;
         goto done;
     }
