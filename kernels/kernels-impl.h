@@ -25,6 +25,16 @@ void reeli_cpu_unary(reel_unary op, float *y, const float *x, int64_t n);
 
 /* x86 SIMD variants (kernels/cpu/x86/), chosen at run time by kernels/cpu/ops.c. */
 void reeli_avx2_attention(reel_pool *pool, const reel_attn_args *a);
+/* Activation block of the integer-dot matmul: 32 int8 values and their scale. */
+typedef struct {
+    float d;
+    int8_t qs[32];
+} reeli_q8x;
+
+/* Q8_0 / Q4_0 matmul with int8 activations (kernels/cpu/x86/qmatmul.c): the matmul contract;
+ * vnni = 1 uses AVX-512 VNNI (caller checks the CPU), 0 uses AVX2. */
+int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
+                      int64_t n_in, int64_t n_out, int64_t T, int vnni);
 int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                       int64_t n_in, int64_t n_out, int64_t T);
 

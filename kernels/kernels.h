@@ -104,6 +104,11 @@ int reel_kernels_dtype_supported(reel_dtype type);
  * Returns 0, or REEL_EUNSUPPORTED for a type without a dequantizer. */
 int reel_kernels_dequantize_row(reel_dtype type, const void *src, float *dst, int64_t n);
 
+/* Converts n floats to a row of `type` (F32, F16, BF16, Q8_0, Q4_0; bit-exact with GGML's
+ * reference quantizers). dst holds reel_dtype_row_bytes(type, n) bytes. Returns 0,
+ * REEL_EUNSUPPORTED for a type without a quantizer, REEL_EINVAL if n is not whole blocks. */
+int reel_kernels_quantize_row(reel_dtype type, const float *src, void *dst, int64_t n);
+
 /* ---- operation table -------------------------------------------------------------------------
  * Shapes are written [outer][inner], inner contiguous. T is the number of tokens in a batch.
  * "pool" may be NULL (single-threaded). Ops never allocate memory that depends on the model size
@@ -183,7 +188,8 @@ typedef struct reel_kernel_ops {
 } reel_kernel_ops;
 
 /* The CPU backend: the scalar reference ops with SIMD versions swapped in where the running CPU
- * supports them (name "cpu-avx2" then; REEL_CPU=scalar keeps the reference). Static table. */
+ * supports them (name "cpu-avx2" or "cpu-avx512vnni" then, the latter when Q8_0/Q4_0 matmuls
+ * use AVX-512 VNNI integer dot products; REEL_CPU=scalar keeps the reference). Static table. */
 const reel_kernel_ops *reel_kernels_ops_cpu(void);
 
 /* The scalar reference table alone (what every other variant is tested against). */

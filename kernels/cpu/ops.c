@@ -29,7 +29,7 @@ static void fill(void)
     if (f->avx2 && f->fma && f->f16c) {
         cpu_ops.matmul = reeli_avx2_matmul;
         cpu_ops.attention = reeli_avx2_attention;
-        cpu_ops.name = "cpu-avx2";
+        cpu_ops.name = f->avx512vnni && f->avx512vl ? "cpu-avx512vnni" : "cpu-avx2";
     }
 #endif
 }

@@ -1,0 +1,150 @@
+/* Body of the integer-dot matmul for Q8_0 / Q4_0 weights, included by qmatmul.c once per ISA
+ * with QK_NAME(x) (suffixes names), QK_TARGET (the function target attribute) and QK_VNNI set.
+ *
+ * Activations are quantized per 32-block to int8 with one float scale (GGML's Q8_0 rule,
+ * d = amax/127). Weights are unpacked per block to 32 signed int8 values.
+ *   AVX2: dot = madd(maddubs(|w|, sign(x, w)), 1)                      (8 x i32 lanes)
+ *   VNNI: activations are stored biased (x + 128, unsigned) and
+ *         dot = dpbusd(-128 * dpbusd(0, 1, w), x + 128, w)           (the bias cancels exactly)
+ * Each lane vector is scaled by d_w * d_x and accumulated in fp32; an output is the horizontal
+ * sum of its accumulator after the last block, so tiles of any shape give identical bits. */
+
+#define QK_INLINE QK_TARGET static inline __attribute__((always_inline))
+
+QK_INLINE float QK_NAME(hsum)(__m256 v)
+{
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+    return _mm_cvtss_f32(lo);
+}
+
+/* x: T rows of n floats -> T rows of n/32 blocks (rows [t0, t1)). */
+QK_TARGET static void QK_NAME(quant_x)(const float *x, reeli_q8x *out, int64_t n, int64_t t0,
+                                       int64_t t1)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    const int64_t nb = n / 32;
+    for (int64_t t = t0; t < t1; t++) {
+        const float *xr = x + t * n;
+        reeli_q8x *o = out + t * nb;
+        for (int64_t b = 0; b < nb; b++) {
+            const float *p = xr + b * 32;
+            __m256 v0 = _mm256_loadu_ps(p), v1 = _mm256_loadu_ps(p + 8);
+            __m256 v2 = _mm256_loadu_ps(p + 16), v3 = _mm256_loadu_ps(p + 24);
+            __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0),
+                                                   _mm256_andnot_ps(sign, v1)),
+                                     _mm256_max_ps(_mm256_andnot_ps(sign, v2),
+                                                   _mm256_andnot_ps(sign, v3)));
+            __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+            m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+            m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+            const float amax = _mm_cvtss_f32(m4);
+            const float d = amax / 127.0f, id = amax > 0 ? 127.0f / amax : 0.0f;
+            o[b].d = d;
+            const __m256 s = _mm256_set1_ps(id);
+            const int rnd = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+            __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, s), rnd));
+            __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, s), rnd));
+            __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, s), rnd));
+            __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, s), rnd));
+            i0 = _mm256_packs_epi32(i0, i1);
+            i2 = _mm256_packs_epi32(i2, i3);
+            i0 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(i0, i2), perm);
+#if QK_VNNI
+            i0 = _mm256_xor_si256(i0, _mm256_set1_epi8((char)0x80));
+#endif
+            _mm256_storeu_si256((__m256i *)o[b].qs, i0);
+        }
+    }
+}
+
+QK_INLINE __m256i QK_NAME(unpack)(int q4, const uint8_t *b)
+{
+    if (!q4) return _mm256_loadu_si256((const __m256i *)(b + 2));
+    __m128i v = _mm_loadu_si128((const __m128i *)(b + 2));
+    __m256i n = _mm256_set_m128i(_mm_srli_epi16(v, 4), v);
+    return _mm256_sub_epi8(_mm256_and_si256(n, _mm256_set1_epi8(15)), _mm256_set1_epi8(8));
+}
+
+QK_INLINE float QK_NAME(f16)(const uint8_t *b)
+{
+    uint16_t h;
+    memcpy(&h, b, 2);
+    return _cvtsh_ss(h);
+}
+
+/* y[j*ys + i] = row i of w (RM rows, rb bytes apart) . token j of x (TN tokens, xs blocks apart),
+ * over nb blocks of bb bytes. */
+QK_INLINE void QK_NAME(tile)(const int RM, const int TN, const int q4, const uint8_t *w,
+                             size_t rb, const reeli_q8x *x, int64_t xs, int64_t nb, float *y,
+                             int64_t ys)
+{
+    const size_t bb = q4 ? 18 : 34;
+    __m256 acc[4][4];
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < TN; j++) acc[i][j] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i wq[4], cw[4];
+        __m256 dw[4];
+        for (int i = 0; i < RM; i++) {
+            const uint8_t *p = w + (size_t)i * rb + (size_t)b * bb;
+            wq[i] = QK_NAME(unpack)(q4, p);
+            dw[i] = _mm256_set1_ps(QK_NAME(f16)(p));
+#if QK_VNNI
+            cw[i] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), wq[i]);
+            cw[i] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(cw[i], 7));
+#else
+            cw[i] = _mm256_sign_epi8(wq[i], wq[i]);
+#endif
+        }
+        for (int j = 0; j < TN; j++) {
+            const reeli_q8x *xb = x + (size_t)j * (size_t)xs + b;
+            const __m256i xq = _mm256_loadu_si256((const __m256i *)xb->qs);
+            const __m256 dx = _mm256_set1_ps(xb->d);
+            for (int i = 0; i < RM; i++) {
+#if QK_VNNI
+                __m256i p = _mm256_dpbusd_epi32(cw[i], xq, wq[i]);
+#else
+                __m256i p = _mm256_madd_epi16(
+                    _mm256_maddubs_epi16(cw[i], _mm256_sign_epi8(xq, wq[i])),
+                    _mm256_set1_epi16(1));
+#endif
+                acc[i][j] =
+                    _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw[i], dx), acc[i][j]);
+            }
+        }
+    }
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < TN; j++) y[(size_t)j * (size_t)ys + (size_t)i] = QK_NAME(hsum)(acc[i][j]);
+}
+
+#define QK_TILE(name, rm, tn, q)                                                                   \
+    QK_TARGET static void QK_NAME(name)(const uint8_t *w, size_t rb, const reeli_q8x *x,           \
+                                        int64_t xs, int64_t nb, float *y, int64_t ys)              \
+    {                                                                                              \
+        QK_NAME(tile)(rm, tn, q, w, rb, x, xs, nb, y, ys);                                         \
+    }
+QK_TILE(t11_q8, 1, 1, 0)
+QK_TILE(t11_q4, 1, 1, 1)
+QK_TILE(t41_q8, 4, 1, 0)
+QK_TILE(t41_q4, 4, 1, 1)
+QK_TILE(t1n_q8, 1, QK_TN, 0)
+QK_TILE(t1n_q4, 1, QK_TN, 1)
+QK_TILE(trn_q8, QK_RM, QK_TN, 0)
+QK_TILE(trn_q4, QK_RM, QK_TN, 1)
+#undef QK_TILE
+
+static const reeli_qtiles QK_NAME(tiles) = {
+    .quant_x = QK_NAME(quant_x),
+    .rm = QK_RM,
+    .tn = QK_TN,
+    .t11 = {QK_NAME(t11_q8), QK_NAME(t11_q4)},
+    .t41 = {QK_NAME(t41_q8), QK_NAME(t41_q4)},
+    .t1n = {QK_NAME(t1n_q8), QK_NAME(t1n_q4)},
+    .trn = {QK_NAME(trn_q8), QK_NAME(trn_q4)},
+};
+
+#undef QK_INLINE

@@ -1,0 +1,151 @@
+/* Integer-dot matmul for Q8_0 and Q4_0 weights on x86-64 (AVX2, or AVX-512 VNNI where the CPU
+ * has it; both compiled here with per-function target attributes, chosen at run time).
+ *
+ * y = W x: the T activation rows are quantized to int8 per 32-block once per call (into a
+ * per-thread scratch that only grows, so the token loop does not allocate once it has seen the
+ * largest shape); then threads own contiguous groups of rows. Tokens are processed in chunks
+ * of QCHUNK so the chunk's activations stay in L2 while each weight tile (RM rows) is read once
+ * per chunk and reused for every token of it (TN tokens at a time in registers). Each output
+ * is one accumulation over the blocks in order, so results do not depend on the thread count
+ * or on the tile shape (T = 1 and batched calls give the same bits). */
+#if defined(__x86_64__)
+#include "kernels/kernels-impl.h"
+#include "core/alloc.h"
+#include "core/error.h"
+
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef void (*reeli_qtile_fn)(const uint8_t *w, size_t rb, const reeli_q8x *x, int64_t xs,
+                               int64_t nb, float *y, int64_t ys);
+typedef struct {
+    void (*quant_x)(const float *x, reeli_q8x *out, int64_t n, int64_t t0, int64_t t1);
+    int rm, tn;
+    reeli_qtile_fn t11[2], t41[2], t1n[2], trn[2]; /* [0] Q8_0, [1] Q4_0 */
+} reeli_qtiles;
+
+#define QK_NAME(x) x##_avx2
+#define QK_TARGET __attribute__((target("avx2,fma,f16c")))
+#define QK_VNNI 0
+#define QK_RM 2
+#define QK_TN 4
+#include "qmatmul-body.h"
+#undef QK_NAME
+#undef QK_TARGET
+#undef QK_VNNI
+#undef QK_RM
+#undef QK_TN
+
+#define QK_NAME(x) x##_vnni
+#define QK_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
+#define QK_VNNI 1
+#define QK_RM 4
+#define QK_TN 4
+#include "qmatmul-body.h"
+
+enum { QCHUNK = 64 };
+
+typedef struct {
+    const reeli_qtiles *k;
+    float *y;
+    const uint8_t *w;
+    int q4;
+    size_t rb;
+    const reeli_q8x *x; /* activations of token t0 */
+    const float *xf;
+    reeli_q8x *xq;
+    int64_t n_in, nb, n_out, t0, tn, T;
+} qctx;
+
+static void qx_body(void *arg, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const qctx *c = arg;
+    c->k->quant_x(c->xf, c->xq, c->n_in, begin, end);
+}
+
+static void qmm_body(void *arg, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const qctx *c = arg;
+    const reeli_qtiles *k = c->k;
+    const int rm = c->tn == 1 ? 4 : k->rm;
+    const int64_t r_end = end * rm < c->n_out ? end * rm : c->n_out;
+    for (int64_t r = begin * rm; r < r_end;) {
+        const uint8_t *w = c->w + (size_t)r * c->rb;
+        float *y = c->y + c->t0 * c->n_out + r;
+        if (r + rm <= r_end) {
+            int64_t t = 0;
+            if (c->tn == 1) {
+                k->t41[c->q4](w, c->rb, c->x, c->nb, c->nb, y, c->n_out);
+                t = 1;
+            }
+            for (; t + k->tn <= c->tn; t += k->tn)
+                k->trn[c->q4](w, c->rb, c->x + t * c->nb, c->nb, c->nb, y + t * c->n_out,
+                              c->n_out);
+            for (; t < c->tn; t++)
+                for (int i = 0; i < rm; i++)
+                    k->t11[c->q4](w + (size_t)i * c->rb, c->rb, c->x + t * c->nb, c->nb, c->nb,
+                                  y + t * c->n_out + i, c->n_out);
+            r += rm;
+        } else {
+            int64_t t = 0;
+            for (; t + k->tn <= c->tn; t += k->tn)
+                k->t1n[c->q4](w, c->rb, c->x + t * c->nb, c->nb, c->nb, y + t * c->n_out,
+                              c->n_out);
+            for (; t < c->tn; t++)
+                k->t11[c->q4](w, c->rb, c->x + t * c->nb, c->nb, c->nb, y + t * c->n_out,
+                              c->n_out);
+            r++;
+        }
+    }
+}
+
+static _Thread_local reeli_q8x *scratch;
+static _Thread_local size_t scratch_n;
+
+int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
+                      int64_t n_in, int64_t n_out, int64_t T, int vnni)
+{
+    if (wtype != REEL_DTYPE_Q8_0 && wtype != REEL_DTYPE_Q4_0)
+        return reel_set_error(REEL_EUNSUPPORTED, "qmatmul: weight type %s has no integer path",
+                              reel_dtype_name(wtype) ? reel_dtype_name(wtype) : "?");
+    if (n_in <= 0 || n_in % 32)
+        return reel_set_error(REEL_EINVAL, "matmul: rows of %lld elements are not whole %s blocks",
+                              (long long)n_in, reel_dtype_name(wtype));
+    if (T <= 0 || n_out <= 0) return 0;
+    const int64_t nb = n_in / 32;
+    const size_t need = (size_t)(T * nb);
+    if (need > scratch_n) {
+        free(scratch);
+        scratch = reel_xmalloc(need * sizeof *scratch);
+        scratch_n = need;
+    }
+    qctx c = {
+        .k = vnni ? &tiles_vnni : &tiles_avx2,
+        .y = y,
+        .w = w,
+        .q4 = wtype == REEL_DTYPE_Q4_0,
+        .rb = reel_dtype_row_bytes(wtype, n_in),
+        .xf = x,
+        .xq = scratch,
+        .n_in = n_in,
+        .nb = nb,
+        .n_out = n_out,
+        .T = T,
+    };
+    if (T == 1)
+        c.k->quant_x(x, scratch, n_in, 0, 1);
+    else
+        reel_pool_parallel_for(pool, T, qx_body, &c);
+    for (int64_t t0 = 0; t0 < T; t0 += QCHUNK) {
+        c.t0 = t0;
+        c.tn = T - t0 < QCHUNK ? T - t0 : QCHUNK;
+        c.x = scratch + t0 * nb;
+        const int rm = c.tn == 1 ? 4 : c.k->rm;
+        reel_pool_parallel_for(pool, (n_out + rm - 1) / rm, qmm_body, &c);
+    }
+    return 0;
+}
+#endif
