@@ -25,9 +25,11 @@ void reeli_cpu_unary(reel_unary op, float *y, const float *x, int64_t n);
 
 /* x86 SIMD variants (kernels/cpu/x86/), chosen at run time by kernels/cpu/ops.c. */
 void reeli_avx2_attention(reel_pool *pool, const reel_attn_args *a);
-/* Activation block of the integer-dot matmul: 32 int8 values and their scale. */
+/* Activation block of the integer-dot matmul: 32 int8 values, their scale and -8 * their sum
+ * (the Q4_0 offset term). */
 typedef struct {
     float d;
+    int32_t s8;
     int8_t qs[32];
 } reeli_q8x;
 

@@ -2,13 +2,19 @@
  * with QK_NAME(x) (suffixes names), QK_TARGET (the function target attribute) and QK_VNNI set.
  *
  * Activations are quantized per 32-block to int8 with one float scale (GGML's Q8_0 rule,
- * d = amax/127). Weights are unpacked per block to 32 signed int8 values.
- *   AVX2: dot = madd(maddubs(|w|, sign(x, w)), 1)                      (8 x i32 lanes)
- *   VNNI: activations are stored biased (x + 128, unsigned) and
- *         dot = dpbusd(-128 * dpbusd(0, 1, w), x + 128, w)           (the bias cancels exactly)
- * Each lane vector is scaled by d_w * d_x and accumulated in fp32; an output is the horizontal
- * sum of its accumulator after the last block, so tiles of any shape give identical bits. */
+ * d = amax/127) and s8 = -8 * sum(q). Per block of a row, 8 int32 lanes whose sum is the dot:
+ *   Q4_0 (nibbles n = w + 8, unsigned):  dot = sum(n * x) - 8 * sum(x)
+ *       AVX2: madd(maddubs(n, x), 1) + [s8, 0, ...]     VNNI: dpbusd([s8, 0, ...], n, x)
+ *   Q8_0 (signed w):                     dot = sum(|w| * sign(x, w))
+ *       AVX2: madd(maddubs(|w|, sign(x, w)), 1)         VNNI: dpbusd(0, |w|, sign(x, w))
+ * (maddubs cannot saturate: 15 * 127 * 2 and 128 * 127 * 2 fit in int16.) Both ISAs produce
+ * the same integers. Each lane vector is scaled by d_w * d_x and accumulated in fp32; an output
+ * is the horizontal sum of its accumulator after the last block, so tiles of any shape (and
+ * AVX2 vs VNNI) give identical bits. */
 
+#ifndef QK_PREFETCH
+#define QK_PREFETCH 384
+#endif
 #define QK_INLINE QK_TARGET static inline __attribute__((always_inline))
 
 QK_INLINE float QK_NAME(hsum)(__m256 v)
@@ -44,6 +50,7 @@ QK_TARGET static void QK_NAME(quant_x)(const float *x, reeli_q8x *out, int64_t n
             const float amax = _mm_cvtss_f32(m4);
             const float d = amax / 127.0f, id = amax > 0 ? 127.0f / amax : 0.0f;
             o[b].d = d;
+            int sum = 0;
             const __m256 s = _mm256_set1_ps(id);
             const int rnd = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
             __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, s), rnd));
@@ -53,10 +60,9 @@ QK_TARGET static void QK_NAME(quant_x)(const float *x, reeli_q8x *out, int64_t n
             i0 = _mm256_packs_epi32(i0, i1);
             i2 = _mm256_packs_epi32(i2, i3);
             i0 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(i0, i2), perm);
-#if QK_VNNI
-            i0 = _mm256_xor_si256(i0, _mm256_set1_epi8((char)0x80));
-#endif
             _mm256_storeu_si256((__m256i *)o[b].qs, i0);
+            for (int i = 0; i < 32; i++) sum += o[b].qs[i];
+            o[b].s8 = -8 * sum;
         }
     }
 }
@@ -66,7 +72,7 @@ QK_INLINE __m256i QK_NAME(unpack)(int q4, const uint8_t *b)
     if (!q4) return _mm256_loadu_si256((const __m256i *)(b + 2));
     __m128i v = _mm_loadu_si128((const __m128i *)(b + 2));
     __m256i n = _mm256_set_m128i(_mm_srli_epi16(v, 4), v);
-    return _mm256_sub_epi8(_mm256_and_si256(n, _mm256_set1_epi8(15)), _mm256_set1_epi8(8));
+    return _mm256_and_si256(n, _mm256_set1_epi8(15)); /* unsigned nibbles, w + 8 */
 }
 
 QK_INLINE float QK_NAME(f16)(const uint8_t *b)
@@ -87,31 +93,38 @@ QK_INLINE void QK_NAME(tile)(const int RM, const int TN, const int q4, const uin
     for (int i = 0; i < RM; i++)
         for (int j = 0; j < TN; j++) acc[i][j] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        __m256i wq[4], cw[4];
+        __m256i wq[4], aw[4];
         __m256 dw[4];
         for (int i = 0; i < RM; i++) {
             const uint8_t *p = w + (size_t)i * rb + (size_t)b * bb;
+            _mm_prefetch((const char *)p + QK_PREFETCH, _MM_HINT_T0);
             wq[i] = QK_NAME(unpack)(q4, p);
             dw[i] = _mm256_set1_ps(QK_NAME(f16)(p));
-#if QK_VNNI
-            cw[i] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), wq[i]);
-            cw[i] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(cw[i], 7));
-#else
-            cw[i] = _mm256_sign_epi8(wq[i], wq[i]);
-#endif
+            if (!q4) aw[i] = _mm256_sign_epi8(wq[i], wq[i]);
         }
         for (int j = 0; j < TN; j++) {
             const reeli_q8x *xb = x + (size_t)j * (size_t)xs + b;
             const __m256i xq = _mm256_loadu_si256((const __m256i *)xb->qs);
             const __m256 dx = _mm256_set1_ps(xb->d);
+            const __m256i init = _mm256_zextsi128_si256(_mm_cvtsi32_si128(xb->s8));
             for (int i = 0; i < RM; i++) {
+                __m256i p;
+                if (q4) {
 #if QK_VNNI
-                __m256i p = _mm256_dpbusd_epi32(cw[i], xq, wq[i]);
+                    p = _mm256_dpbusd_epi32(init, wq[i], xq);
 #else
-                __m256i p = _mm256_madd_epi16(
-                    _mm256_maddubs_epi16(cw[i], _mm256_sign_epi8(xq, wq[i])),
-                    _mm256_set1_epi16(1));
+                    p = _mm256_add_epi32(
+                        _mm256_madd_epi16(_mm256_maddubs_epi16(wq[i], xq), _mm256_set1_epi16(1)),
+                        init);
 #endif
+                } else {
+                    const __m256i sx = _mm256_sign_epi8(xq, wq[i]);
+#if QK_VNNI
+                    p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw[i], sx);
+#else
+                    p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[i], sx), _mm256_set1_epi16(1));
+#endif
+                }
                 acc[i][j] =
                     _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw[i], dx), acc[i][j]);
             }
