@@ -25,12 +25,13 @@ void reeli_cpu_unary(reel_unary op, float *y, const float *x, int64_t n);
 
 /* x86 SIMD variants (kernels/cpu/x86/), chosen at run time by kernels/cpu/ops.c. */
 void reeli_avx2_attention(reel_pool *pool, const reel_attn_args *a);
-/* Activation block of the integer-dot matmul: 32 int8 values, their scale and -8 * their sum
- * (the Q4_0 offset term). */
+/* Activation block of the integer-dot matmul: 32 int8 values, the same biased to unsigned
+ * (q + 128, for VNNI's unsigned operand), their scale and -8 * their sum (the Q4_0 offset). */
 typedef struct {
     float d;
     int32_t s8;
     int8_t qs[32];
+    uint8_t qu[32];
 } reeli_q8x;
 
 /* Q8_0 / Q4_0 matmul with int8 activations (kernels/cpu/x86/qmatmul.c): the matmul contract;

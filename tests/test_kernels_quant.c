@@ -100,11 +100,14 @@ static void check(reel_dtype type, int vnni, int64_t n_in, int64_t n_out, int64_
                                            n_out, 1, vnni),
                          0);
     assert_memory_equal(y1, y3, (size_t)(T * n_out) * sizeof(float));
-    if (vnni) { /* the same integer sums and float steps: identical to the AVX2 kernel */
-        assert_int_equal(reeli_x86_qmatmul(NULL, y3, w, type, x, n_in, n_out, T, 0), 0);
-        assert_memory_equal(y1, y3, (size_t)(T * n_out) * sizeof(float));
-    }
-    assert_memory_equal(y1, yt, (size_t)(T * n_out) * sizeof(float));
+
+    /* one token at a time takes other tiles (rows summed in another order): equal to fp32
+     * rounding, and bit-equal where the tile is the same (the AVX2 kernels, or T = 1) */
+    double scale0 = 1e-6, dt = 0;
+    for (int64_t i = 0; i < T * n_out; i++) scale0 = fmax(scale0, fabs(y1[i]));
+    for (int64_t i = 0; i < T * n_out; i++) dt = fmax(dt, fabs(y1[i] - yt[i]) / scale0);
+    assert_true(dt <= 1e-5);
+    if (!vnni || T == 1) assert_memory_equal(y1, yt, (size_t)(T * n_out) * sizeof(float));
     double scale = 1e-6, err = 0;
     for (int64_t i = 0; i < T * n_out; i++) scale = fmax(scale, fabs(ref[i]));
     for (int64_t i = 0; i < T * n_out; i++) err = fmax(err, fabs(y1[i] - ref[i]) / scale);
@@ -126,7 +129,7 @@ static void test_qmatmul(void **state)
      * in a dot product; relative to the largest output a few 1e-3 */
     const struct {
         int64_t n_in, n_out, T;
-    } shapes[] = {{32, 1, 1}, {96, 37, 5}, {256, 9, 67}, {320, 66, 130}, {3136, 8, 3}};
+    } shapes[] = {{32, 1, 1}, {96, 37, 5}, {256, 9, 67}, {320, 66, 130}, {3136, 8, 3}, {64, 19, 17}, {128, 40, 9}};
     for (int v = 0; v < variants; v++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             check(REEL_DTYPE_Q8_0, v, shapes[s].n_in, shapes[s].n_out, shapes[s].T, 0.015);

@@ -15,6 +15,7 @@
 #ifndef QK_PREFETCH
 #define QK_PREFETCH 384
 #endif
+#define QK_UNROLL _Pragma("GCC unroll 8")
 #define QK_INLINE QK_TARGET static inline __attribute__((always_inline))
 
 QK_INLINE float QK_NAME(hsum)(__m256 v)
@@ -61,6 +62,8 @@ QK_TARGET static void QK_NAME(quant_x)(const float *x, reeli_q8x *out, int64_t n
             i2 = _mm256_packs_epi32(i2, i3);
             i0 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(i0, i2), perm);
             _mm256_storeu_si256((__m256i *)o[b].qs, i0);
+            _mm256_storeu_si256((__m256i *)o[b].qu,
+                                _mm256_xor_si256(i0, _mm256_set1_epi8((char)0x80)));
             for (int i = 0; i < 32; i++) sum += o[b].qs[i];
             o[b].s8 = -8 * sum;
         }
@@ -89,12 +92,13 @@ QK_INLINE void QK_NAME(tile)(const int RM, const int TN, const int q4, const uin
                              int64_t ys)
 {
     const size_t bb = q4 ? 18 : 34;
-    __m256 acc[4][4];
+    __m256 acc[4][8];
     for (int i = 0; i < RM; i++)
         for (int j = 0; j < TN; j++) acc[i][j] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         __m256i wq[4], aw[4];
         __m256 dw[4];
+        QK_UNROLL
         for (int i = 0; i < RM; i++) {
             const uint8_t *p = w + (size_t)i * rb + (size_t)b * bb;
             _mm_prefetch((const char *)p + QK_PREFETCH, _MM_HINT_T0);
@@ -102,11 +106,13 @@ QK_INLINE void QK_NAME(tile)(const int RM, const int TN, const int q4, const uin
             dw[i] = _mm256_set1_ps(QK_NAME(f16)(p));
             if (!q4) aw[i] = _mm256_sign_epi8(wq[i], wq[i]);
         }
+        QK_UNROLL
         for (int j = 0; j < TN; j++) {
             const reeli_q8x *xb = x + (size_t)j * (size_t)xs + b;
             const __m256i xq = _mm256_loadu_si256((const __m256i *)xb->qs);
             const __m256 dx = _mm256_set1_ps(xb->d);
             const __m256i init = _mm256_zextsi128_si256(_mm_cvtsi32_si128(xb->s8));
+            QK_UNROLL
             for (int i = 0; i < RM; i++) {
                 __m256i p;
                 if (q4) {
@@ -134,6 +140,101 @@ QK_INLINE void QK_NAME(tile)(const int RM, const int TN, const int q4, const uin
         for (int j = 0; j < TN; j++) y[(size_t)j * (size_t)ys + (size_t)i] = QK_NAME(hsum)(acc[i][j]);
 }
 
+#if QK_VNNI
+/* 8 rows x 8 dwords -> r[k] = dword k of every row (row i in lane i). */
+QK_INLINE void QK_NAME(transpose8)(__m256i r[8])
+{
+    __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]), t1 = _mm256_unpackhi_epi32(r[0], r[1]);
+    __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]), t3 = _mm256_unpackhi_epi32(r[2], r[3]);
+    __m256i t4 = _mm256_unpacklo_epi32(r[4], r[5]), t5 = _mm256_unpackhi_epi32(r[4], r[5]);
+    __m256i t6 = _mm256_unpacklo_epi32(r[6], r[7]), t7 = _mm256_unpackhi_epi32(r[6], r[7]);
+    __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+    __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+    __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+    __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+    r[0] = _mm256_permute2x128_si256(u0, u4, 0x20);
+    r[1] = _mm256_permute2x128_si256(u1, u5, 0x20);
+    r[2] = _mm256_permute2x128_si256(u2, u6, 0x20);
+    r[3] = _mm256_permute2x128_si256(u3, u7, 0x20);
+    r[4] = _mm256_permute2x128_si256(u0, u4, 0x31);
+    r[5] = _mm256_permute2x128_si256(u1, u5, 0x31);
+    r[6] = _mm256_permute2x128_si256(u2, u6, 0x31);
+    r[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
+}
+
+QK_INLINE __m256i QK_NAME(bcast4)(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* 8 rows at once with the rows in the lanes: the 8 weight blocks are transposed so that one
+ * dpbusd against a broadcast dword of x advances all 8 row dots by 4 products; one convert and
+ * one FMA per block then serve 8 rows, and the 8 results are stored without a horizontal sum.
+ * Q4_0: dpbusd(s8, nibbles, x). Q8_0: dpbusd(-128 * sum(w), x + 128, w). Row i's result is
+ * a sequential fp32 sum over the blocks in lane i, whatever TN. */
+QK_INLINE void QK_NAME(tile8)(const int TN, const int q4, const uint8_t *w, size_t rb,
+                              const reeli_q8x *x, int64_t xs, int64_t nb, float *y, int64_t ys)
+{
+    const size_t bb = q4 ? 18 : 34;
+    __m256 acc[8];
+    for (int j = 0; j < TN; j++) acc[j] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i wt[8];
+        uint16_t sc[8];
+        QK_UNROLL
+        for (int i = 0; i < 8; i++) {
+            const uint8_t *p = w + (size_t)i * rb + (size_t)b * bb;
+            _mm_prefetch((const char *)p + QK_PREFETCH, _MM_HINT_T0);
+            wt[i] = QK_NAME(unpack)(q4, p);
+            memcpy(&sc[i], p, 2);
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)sc));
+        QK_NAME(transpose8)(wt);
+        __m256i init = _mm256_setzero_si256();
+        if (!q4) {
+            const __m256i ones = _mm256_set1_epi8(1);
+            QK_UNROLL
+            for (int k = 0; k < 8; k++) init = _mm256_dpbusd_epi32(init, ones, wt[k]);
+            init = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(init, 7));
+        }
+        QK_UNROLL
+        for (int j = 0; j < TN; j++) {
+            const reeli_q8x *xb = x + (size_t)j * (size_t)xs + b;
+            __m256i a;
+            if (q4) {
+                a = _mm256_set1_epi32(xb->s8);
+                QK_UNROLL
+                for (int k = 0; k < 8; k++)
+                    a = _mm256_dpbusd_epi32(a, wt[k], QK_NAME(bcast4)(xb->qs + 4 * k));
+            } else {
+                a = init;
+                QK_UNROLL
+                for (int k = 0; k < 8; k++)
+                    a = _mm256_dpbusd_epi32(a, QK_NAME(bcast4)((const int8_t *)xb->qu + 4 * k),
+                                            wt[k]);
+            }
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)),
+                                     acc[j]);
+        }
+    }
+    for (int j = 0; j < TN; j++) _mm256_storeu_ps(y + (size_t)j * (size_t)ys, acc[j]);
+}
+
+#define QK_TILE8(name, tn, q)                                                                      \
+    QK_TARGET static void QK_NAME(name)(const uint8_t *w, size_t rb, const reeli_q8x *x,           \
+                                        int64_t xs, int64_t nb, float *y, int64_t ys)              \
+    {                                                                                              \
+        QK_NAME(tile8)(tn, q, w, rb, x, xs, nb, y, ys);                                            \
+    }
+QK_TILE8(t81_q8, 1, 0)
+QK_TILE8(t81_q4, 1, 1)
+QK_TILE8(t8n_q8, QK_TN, 0)
+QK_TILE8(t8n_q4, QK_TN, 1)
+#undef QK_TILE8
+#endif
+
 #define QK_TILE(name, rm, tn, q)                                                                   \
     QK_TARGET static void QK_NAME(name)(const uint8_t *w, size_t rb, const reeli_q8x *x,           \
                                         int64_t xs, int64_t nb, float *y, int64_t ys)              \
@@ -142,22 +243,37 @@ QK_INLINE void QK_NAME(tile)(const int RM, const int TN, const int q4, const uin
     }
 QK_TILE(t11_q8, 1, 1, 0)
 QK_TILE(t11_q4, 1, 1, 1)
-QK_TILE(t41_q8, 4, 1, 0)
-QK_TILE(t41_q4, 4, 1, 1)
 QK_TILE(t1n_q8, 1, QK_TN, 0)
 QK_TILE(t1n_q4, 1, QK_TN, 1)
+QK_TILE(t41_q8, 4, 1, 0)
+QK_TILE(t41_q4, 4, 1, 1)
+#if !QK_VNNI
+QK_TILE(t21_q8, QK_RM, 1, 0)
+QK_TILE(t21_q4, QK_RM, 1, 1)
 QK_TILE(trn_q8, QK_RM, QK_TN, 0)
 QK_TILE(trn_q4, QK_RM, QK_TN, 1)
+#endif
 #undef QK_TILE
 
 static const reeli_qtiles QK_NAME(tiles) = {
     .quant_x = QK_NAME(quant_x),
-    .rm = QK_RM,
     .tn = QK_TN,
     .t11 = {QK_NAME(t11_q8), QK_NAME(t11_q4)},
-    .t41 = {QK_NAME(t41_q8), QK_NAME(t41_q4)},
     .t1n = {QK_NAME(t1n_q8), QK_NAME(t1n_q4)},
+#if QK_VNNI
+    .rm1 = 4,
+    .rm = 8,
+    .t1 = {QK_NAME(t41_q8), QK_NAME(t41_q4)},
+    .tr1 = {QK_NAME(t81_q8), QK_NAME(t81_q4)},
+    .trn = {QK_NAME(t8n_q8), QK_NAME(t8n_q4)},
+#else
+    .rm1 = 4,
+    .rm = QK_RM,
+    .t1 = {QK_NAME(t41_q8), QK_NAME(t41_q4)},
+    .tr1 = {QK_NAME(t21_q8), QK_NAME(t21_q4)},
     .trn = {QK_NAME(trn_q8), QK_NAME(trn_q4)},
+#endif
 };
 
 #undef QK_INLINE
+#undef QK_UNROLL

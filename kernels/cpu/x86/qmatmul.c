@@ -5,9 +5,11 @@
  * per-thread scratch that only grows, so the token loop does not allocate once it has seen the
  * largest shape); then threads own contiguous groups of rows. Tokens are processed in chunks
  * of QCHUNK so the chunk's activations stay in L2 while each weight tile (RM rows) is read once
- * per chunk and reused for every token of it (TN tokens at a time in registers). Each output
- * is one accumulation over the blocks in order, so results do not depend on the thread count
- * or on the tile shape (T = 1 and batched calls give the same bits). */
+ * per chunk and reused for every token of it (TN tokens at a time in registers). With VNNI a
+ * batch tile holds 8 rows in the lanes of one vector (qmatmul-body.h, tile8); one token uses
+ * 4-row tiles that stream the weights with less shuffling. Each output is one accumulation over
+ * the blocks in order by one thread, so results do not depend on the thread count (a batched
+ * call and T = 1 calls may differ in the last bits under VNNI: other tiles). */
 #if defined(__x86_64__)
 #include "kernels/kernels-impl.h"
 #include "core/alloc.h"
@@ -21,8 +23,10 @@ typedef void (*reeli_qtile_fn)(const uint8_t *w, size_t rb, const reeli_q8x *x, 
                                int64_t nb, float *y, int64_t ys);
 typedef struct {
     void (*quant_x)(const float *x, reeli_q8x *out, int64_t n, int64_t t0, int64_t t1);
-    int rm, tn;
-    reeli_qtile_fn t11[2], t41[2], t1n[2], trn[2]; /* [0] Q8_0, [1] Q4_0 */
+    int rm1, rm, tn; /* rows of a group for T = 1 and for batches; tokens of a batch tile */
+    /* [0] Q8_0, [1] Q4_0: t1 rm1 rows x 1 token; trn rm x tn; tr1 rm x 1; t11 and t1n one row
+     * (the n_out % rm rows left over) x 1 or tn tokens */
+    reeli_qtile_fn t1[2], trn[2], tr1[2], t11[2], t1n[2];
 } reeli_qtiles;
 
 #define QK_NAME(x) x##_avx2
@@ -40,8 +44,8 @@ typedef struct {
 #define QK_NAME(x) x##_vnni
 #define QK_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
 #define QK_VNNI 1
-#define QK_RM 4
-#define QK_TN 4
+#define QK_RM 8
+#define QK_TN 8
 #include "qmatmul-body.h"
 
 enum { QCHUNK = 64 };
@@ -70,35 +74,25 @@ static void qmm_body(void *arg, int64_t begin, int64_t end, int thread)
     (void)thread;
     const qctx *c = arg;
     const reeli_qtiles *k = c->k;
-    const int rm = c->tn == 1 ? 4 : k->rm;
+    const int q = c->q4;
+    const int rm = c->tn == 1 ? k->rm1 : k->rm;
     const int64_t r_end = end * rm < c->n_out ? end * rm : c->n_out;
     for (int64_t r = begin * rm; r < r_end;) {
         const uint8_t *w = c->w + (size_t)r * c->rb;
         float *y = c->y + c->t0 * c->n_out + r;
-        if (r + rm <= r_end) {
-            int64_t t = 0;
-            if (c->tn == 1) {
-                k->t41[c->q4](w, c->rb, c->x, c->nb, c->nb, y, c->n_out);
-                t = 1;
-            }
-            for (; t + k->tn <= c->tn; t += k->tn)
-                k->trn[c->q4](w, c->rb, c->x + t * c->nb, c->nb, c->nb, y + t * c->n_out,
-                              c->n_out);
-            for (; t < c->tn; t++)
-                for (int i = 0; i < rm; i++)
-                    k->t11[c->q4](w + (size_t)i * c->rb, c->rb, c->x + t * c->nb, c->nb, c->nb,
-                                  y + t * c->n_out + i, c->n_out);
-            r += rm;
-        } else {
-            int64_t t = 0;
-            for (; t + k->tn <= c->tn; t += k->tn)
-                k->t1n[c->q4](w, c->rb, c->x + t * c->nb, c->nb, c->nb, y + t * c->n_out,
-                              c->n_out);
-            for (; t < c->tn; t++)
-                k->t11[c->q4](w, c->rb, c->x + t * c->nb, c->nb, c->nb, y + t * c->n_out,
-                              c->n_out);
-            r++;
+        const int full = r + rm <= r_end;
+        int64_t t = 0;
+        if (full && c->tn == 1) {
+            k->t1[q](w, c->rb, c->x, c->nb, c->nb, y, c->n_out);
+            t = 1;
         }
+        for (; t + k->tn <= c->tn; t += k->tn)
+            (full ? k->trn : k->t1n)[q](w, c->rb, c->x + t * c->nb, c->nb, c->nb,
+                                        y + t * c->n_out, c->n_out);
+        for (; t < c->tn; t++)
+            (full ? k->tr1 : k->t11)[q](w, c->rb, c->x + t * c->nb, c->nb, c->nb,
+                                        y + t * c->n_out, c->n_out);
+        r += full ? rm : 1;
     }
 }
 
@@ -143,7 +137,7 @@ int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
         c.t0 = t0;
         c.tn = T - t0 < QCHUNK ? T - t0 : QCHUNK;
         c.x = scratch + t0 * nb;
-        const int rm = c.tn == 1 ? 4 : c.k->rm;
+        const int rm = c.tn == 1 ? c.k->rm1 : c.k->rm;
         reel_pool_parallel_for(pool, (n_out + rm - 1) / rm, qmm_body, &c);
     }
     return 0;
