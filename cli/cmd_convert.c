@@ -65,8 +65,8 @@ static int write_metadata(reel_gguf_writer *w, const reel_llm_hparams *hp, const
 #define K(suffix) (snprintf(key, sizeof key, "%s." suffix, a), key)
     CHECK(reel_gguf_writer_set_str(w, "general.architecture", a));
     CHECK(reel_gguf_writer_set_u32(w, K("block_count"), (uint32_t)hp->n_layer));
-    CHECK(reel_gguf_writer_set_u64(w, K("context_length"),
-                                   (uint64_t)(hp->context_length > 0 ? hp->context_length : 4096)));
+    CHECK(reel_gguf_writer_set_u32(w, K("context_length"),
+                                   (uint32_t)(hp->context_length > 0 ? hp->context_length : 4096)));
     CHECK(reel_gguf_writer_set_u32(w, K("embedding_length"), (uint32_t)hp->n_embd));
     int32_t *ff = reel_xcalloc((size_t)hp->n_layer, sizeof *ff);
     int32_t *kv = reel_xcalloc((size_t)hp->n_layer, sizeof *kv);

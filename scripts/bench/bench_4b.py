@@ -40,13 +40,14 @@ def write_model(path, typ, seed=1):
     a = "nemotron_h"
     w.add_uint32(f"{a}.block_count", L)
     w.add_uint32(f"{a}.embedding_length", H)
-    w.add_uint64(f"{a}.context_length", 1 << 20)
+    w.add_uint32(f"{a}.context_length", 1 << 20)  # u32: llama.cpp rejects u64
     w.add_array(f"{a}.feed_forward_length", [F if c == "-" else 0 for c in PATTERN])
     w.add_uint32(f"{a}.attention.head_count", NA)
     w.add_array(f"{a}.attention.head_count_kv", [NKV if c == "*" else 0 for c in PATTERN])
     w.add_uint32(f"{a}.attention.key_length", HD)
     w.add_uint32(f"{a}.attention.value_length", HD)
     w.add_float32(f"{a}.attention.layer_norm_rms_epsilon", 1e-5)
+    w.add_float32(f"{a}.attention.layer_norm_epsilon", 1e-5)  # llama-cpp-python 0.3.36 asks for it
     w.add_uint32(f"{a}.ssm.conv_kernel", K)
     w.add_uint32(f"{a}.ssm.state_size", N)
     w.add_uint32(f"{a}.ssm.group_count", G)
