@@ -38,6 +38,9 @@ typedef struct {
  * vnni = 1 uses AVX-512 VNNI (caller checks the CPU), 0 uses AVX2. */
 int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                       int64_t n_in, int64_t n_out, int64_t T, int vnni);
+/* Plain Q4_0/Q8_0 {n_in, n_out} -> the interleaved layout `to` (qmatmul.c): 0 or REEL_EINVAL. */
+int reeli_x86_repack(reel_dtype to, void *dst, reel_dtype from, const void *src, int64_t n_in,
+                     int64_t n_out);
 int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                       int64_t n_in, int64_t n_out, int64_t T);
 

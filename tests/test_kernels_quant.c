@@ -108,6 +108,22 @@ static void check(reel_dtype type, int vnni, int64_t n_in, int64_t n_out, int64_
     for (int64_t i = 0; i < T * n_out; i++) dt = fmax(dt, fabs(y1[i] - yt[i]) / scale0);
     assert_true(dt <= 1e-5);
     if (!vnni || T == 1) assert_memory_equal(y1, yt, (size_t)(T * n_out) * sizeof(float));
+    if (vnni && n_out % 8 == 0) {
+        /* the interleaved layout: the same lanes as the plain batch tile, bit for bit, and
+         * token by token equal to batched */
+        const reel_dtype r8 = type == REEL_DTYPE_Q4_0 ? REEL_DTYPE_Q4_0_R8 : REEL_DTYPE_Q8_0_R8;
+        uint8_t *wr = malloc(rb * (size_t)n_out);
+        assert_int_equal(reel_kernels_repack(r8, wr, type, w, n_in, n_out), 0);
+        assert_int_equal(reeli_x86_qmatmul(NULL, y3, wr, r8, x, n_in, n_out, T, 1), 0);
+        if (T > 1) assert_memory_equal(y1, y3, (size_t)(T * n_out) * sizeof(float));
+        for (int64_t t = 0; t < T; t++)
+            assert_int_equal(reeli_x86_qmatmul(NULL, yt + t * n_out, wr, r8, x + t * n_in, n_in,
+                                               n_out, 1, 1),
+                             0);
+        assert_memory_equal(y3, yt, (size_t)(T * n_out) * sizeof(float));
+        assert_int_equal(reel_kernels_repack(r8, wr, type, w, n_in, n_out - 1), REEL_EINVAL);
+        free(wr);
+    }
     double scale = 1e-6, err = 0;
     for (int64_t i = 0; i < T * n_out; i++) scale = fmax(scale, fabs(ref[i]));
     for (int64_t i = 0; i < T * n_out; i++) err = fmax(err, fabs(y1[i] - ref[i]) / scale);
@@ -129,7 +145,7 @@ static void test_qmatmul(void **state)
      * in a dot product; relative to the largest output a few 1e-3 */
     const struct {
         int64_t n_in, n_out, T;
-    } shapes[] = {{32, 1, 1}, {96, 37, 5}, {256, 9, 67}, {320, 66, 130}, {3136, 8, 3}, {64, 19, 17}, {128, 40, 9}};
+    } shapes[] = {{32, 1, 1}, {96, 37, 5}, {256, 9, 67}, {320, 66, 130}, {3136, 8, 3}, {64, 19, 17}, {128, 40, 9}, {256, 64, 1}, {96, 16, 20}};
     for (int v = 0; v < variants; v++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             check(REEL_DTYPE_Q8_0, v, shapes[s].n_in, shapes[s].n_out, shapes[s].T, 0.015);
@@ -154,6 +170,14 @@ static void test_qmatmul_dispatch(void **state)
                                        f->avx512vnni && f->avx512vl),
                      0);
     assert_memory_equal(y, z, sizeof y);
+    /* the layout the model loader picks: interleaved only where VNNI kernels read it */
+    const reel_dtype pref = reel_kernels_preferred_layout(k, REEL_DTYPE_Q8_0, n_in, 16);
+    assert_int_equal(pref, f->avx512vnni && f->avx512vl ? REEL_DTYPE_Q8_0_R8 : REEL_DTYPE_Q8_0);
+    assert_int_equal(reel_kernels_preferred_layout(k, REEL_DTYPE_Q8_0, n_in, 10), REEL_DTYPE_Q8_0);
+    assert_int_equal(reel_kernels_preferred_layout(reel_kernels_ops_cpu_scalar(), REEL_DTYPE_Q4_0,
+                                                   n_in, 16),
+                     REEL_DTYPE_Q4_0);
+    assert_null(reel_dtype_name(REEL_DTYPE_Q4_0_R8)); /* never valid in a file */
     assert_int_equal(k->matmul(NULL, y, w, REEL_DTYPE_Q8_0, x, 33, n_out, T), REEL_EINVAL);
     free(wf), free(x);
 }

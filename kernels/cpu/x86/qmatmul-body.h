@@ -222,6 +222,81 @@ QK_INLINE void QK_NAME(tile8)(const int TN, const int q4, const uint8_t *w, size
     for (int j = 0; j < TN; j++) _mm256_storeu_ps(y + (size_t)j * (size_t)ys, acc[j]);
 }
 
+/* The same over the interleaved layouts (Q4_0_R8 / Q8_0_R8, see qmatmul.c): a group of 8 rows
+ * stores per block the 8 f16 scales, then dword k of every row side by side, so the
+ * transposed vectors are plain loads. w points at the group; row i's result is bit-identical
+ * to tile8 on the plain layout. */
+QK_INLINE void QK_NAME(tile8p)(const int TN, const int q4, const uint8_t *w, const reeli_q8x *x,
+                               int64_t xs, int64_t nb, float *y, int64_t ys)
+{
+    const size_t sb = q4 ? 144 : 272;
+    __m256 acc[8];
+    for (int j = 0; j < TN; j++) acc[j] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *p = w + (size_t)b * sb;
+        _mm_prefetch((const char *)p + 4 * QK_PREFETCH, _MM_HINT_T0);
+        _mm_prefetch((const char *)p + 4 * QK_PREFETCH + 64, _MM_HINT_T0);
+        _mm_prefetch((const char *)p + 4 * QK_PREFETCH + 128, _MM_HINT_T0);
+        if (!q4) {
+            _mm_prefetch((const char *)p + 4 * QK_PREFETCH + 192, _MM_HINT_T0);
+            _mm_prefetch((const char *)p + 4 * QK_PREFETCH + 256, _MM_HINT_T0);
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+        __m256i wt[8];
+        __m256i init = _mm256_setzero_si256();
+        if (q4) {
+            const __m256i m4 = _mm256_set1_epi8(15);
+            QK_UNROLL
+            for (int k = 0; k < 4; k++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * k));
+                wt[k] = _mm256_and_si256(v, m4);
+                wt[k + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            }
+        } else {
+            const __m256i ones = _mm256_set1_epi8(1);
+            QK_UNROLL
+            for (int k = 0; k < 8; k++) {
+                wt[k] = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * k));
+                init = _mm256_dpbusd_epi32(init, ones, wt[k]);
+            }
+            init = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(init, 7));
+        }
+        QK_UNROLL
+        for (int j = 0; j < TN; j++) {
+            const reeli_q8x *xb = x + (size_t)j * (size_t)xs + b;
+            __m256i a;
+            if (q4) {
+                a = _mm256_set1_epi32(xb->s8);
+                QK_UNROLL
+                for (int k = 0; k < 8; k++)
+                    a = _mm256_dpbusd_epi32(a, wt[k], QK_NAME(bcast4)(xb->qs + 4 * k));
+            } else {
+                a = init;
+                QK_UNROLL
+                for (int k = 0; k < 8; k++)
+                    a = _mm256_dpbusd_epi32(a, QK_NAME(bcast4)((const int8_t *)xb->qu + 4 * k),
+                                            wt[k]);
+            }
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)),
+                                     acc[j]);
+        }
+    }
+    for (int j = 0; j < TN; j++) _mm256_storeu_ps(y + (size_t)j * (size_t)ys, acc[j]);
+}
+
+#define QK_TILE8P(name, tn, q)                                                                     \
+    QK_TARGET static void QK_NAME(name)(const uint8_t *w, size_t rb, const reeli_q8x *x,           \
+                                        int64_t xs, int64_t nb, float *y, int64_t ys)              \
+    {                                                                                              \
+        (void)rb;                                                                                  \
+        QK_NAME(tile8p)(tn, q, w, x, xs, nb, y, ys);                                               \
+    }
+QK_TILE8P(p81_q8, 1, 0)
+QK_TILE8P(p81_q4, 1, 1)
+QK_TILE8P(p8n_q8, QK_TN, 0)
+QK_TILE8P(p8n_q4, QK_TN, 1)
+#undef QK_TILE8P
+
 #define QK_TILE8(name, tn, q)                                                                      \
     QK_TARGET static void QK_NAME(name)(const uint8_t *w, size_t rb, const reeli_q8x *x,           \
                                         int64_t xs, int64_t nb, float *y, int64_t ys)              \

@@ -69,6 +69,49 @@ static void qx_body(void *arg, int64_t begin, int64_t end, int thread)
     c->k->quant_x(c->xf, c->xq, c->n_in, begin, end);
 }
 
+/* Interleaved layouts: 8 rows at a time; per block the 8 f16 scales, then the weight bytes as
+ * dwords side by side (dword k of rows 0..7, k = 0..3 for Q4_0's 16 packed bytes, 0..7 for
+ * Q8_0's 32). Same size as the plain layout. */
+static void r8_body(void *arg, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const qctx *c = arg;
+    const size_t gb = (size_t)c->nb * (c->q4 ? 144 : 272); /* bytes of a group of 8 rows */
+    for (int64_t g = begin; g < end; g++) {
+        const uint8_t *w = c->w + (size_t)g * gb;
+        float *y = c->y + c->t0 * c->n_out + g * 8;
+        int64_t t = 0;
+        for (; t + 8 <= c->tn; t += 8)
+            (c->q4 ? p8n_q4_vnni : p8n_q8_vnni)(w, 0, c->x + t * c->nb, c->nb, c->nb,
+                                                y + t * c->n_out, c->n_out);
+        for (; t < c->tn; t++)
+            (c->q4 ? p81_q4_vnni : p81_q8_vnni)(w, 0, c->x + t * c->nb, c->nb, c->nb,
+                                                y + t * c->n_out, c->n_out);
+    }
+}
+
+int reeli_x86_repack(reel_dtype to, void *dst, reel_dtype from, const void *src, int64_t n_in,
+                     int64_t n_out)
+{
+    const int q4 = from == REEL_DTYPE_Q4_0;
+    if (!((q4 && to == REEL_DTYPE_Q4_0_R8) || (from == REEL_DTYPE_Q8_0 && to == REEL_DTYPE_Q8_0_R8)) ||
+        n_in % 32 || n_out % 8)
+        return REEL_EINVAL;
+    const int64_t nb = n_in / 32;
+    const size_t bb = q4 ? 18 : 34, rb = (size_t)nb * bb, nd = q4 ? 4 : 8;
+    const uint8_t *s = src;
+    uint8_t *d = dst;
+    for (int64_t g = 0; g < n_out / 8; g++)
+        for (int64_t b = 0; b < nb; b++, d += 8 * bb) {
+            for (int i = 0; i < 8; i++) {
+                const uint8_t *blk = s + (size_t)(g * 8 + i) * rb + (size_t)b * bb;
+                memcpy(d + 2 * i, blk, 2);
+                for (size_t k = 0; k < nd; k++) memcpy(d + 16 + 32 * k + 4 * i, blk + 2 + 4 * k, 4);
+            }
+        }
+    return 0;
+}
+
 static void qmm_body(void *arg, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
@@ -102,12 +145,15 @@ static _Thread_local size_t scratch_n;
 int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                       int64_t n_in, int64_t n_out, int64_t T, int vnni)
 {
-    if (wtype != REEL_DTYPE_Q8_0 && wtype != REEL_DTYPE_Q4_0)
+    const int r8 = wtype == REEL_DTYPE_Q4_0_R8 || wtype == REEL_DTYPE_Q8_0_R8;
+    if (r8 && (!vnni || n_out % 8))
+        return reel_set_error(REEL_EINVAL, "qmatmul: interleaved weights need VNNI and 8k rows");
+    if (wtype != REEL_DTYPE_Q8_0 && wtype != REEL_DTYPE_Q4_0 && !r8)
         return reel_set_error(REEL_EUNSUPPORTED, "qmatmul: weight type %s has no integer path",
                               reel_dtype_name(wtype) ? reel_dtype_name(wtype) : "?");
     if (n_in <= 0 || n_in % 32)
         return reel_set_error(REEL_EINVAL, "matmul: rows of %lld elements are not whole %s blocks",
-                              (long long)n_in, reel_dtype_name(wtype));
+                              (long long)n_in, r8 ? "interleaved" : reel_dtype_name(wtype));
     if (T <= 0 || n_out <= 0) return 0;
     const int64_t nb = n_in / 32;
     const size_t need = (size_t)(T * nb);
@@ -120,8 +166,8 @@ int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
         .k = vnni ? &tiles_vnni : &tiles_avx2,
         .y = y,
         .w = w,
-        .q4 = wtype == REEL_DTYPE_Q4_0,
-        .rb = reel_dtype_row_bytes(wtype, n_in),
+        .q4 = wtype == REEL_DTYPE_Q4_0 || wtype == REEL_DTYPE_Q4_0_R8,
+        .rb = (size_t)nb * (wtype == REEL_DTYPE_Q4_0 || wtype == REEL_DTYPE_Q4_0_R8 ? 18 : 34),
         .xf = x,
         .xq = scratch,
         .n_in = n_in,
@@ -137,6 +183,10 @@ int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
         c.t0 = t0;
         c.tn = T - t0 < QCHUNK ? T - t0 : QCHUNK;
         c.x = scratch + t0 * nb;
+        if (r8) {
+            reel_pool_parallel_for(pool, n_out / 8, r8_body, &c);
+            continue;
+        }
         const int rm = c.tn == 1 ? c.k->rm1 : c.k->rm;
         reel_pool_parallel_for(pool, (n_out + rm - 1) / rm, qmm_body, &c);
     }
