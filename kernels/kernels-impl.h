@@ -24,6 +24,7 @@ void reeli_cpu_attention(reel_pool *pool, const reel_attn_args *a);
 void reeli_cpu_unary(reel_unary op, float *y, const float *x, int64_t n);
 
 /* x86 SIMD variants (kernels/cpu/x86/), chosen at run time by kernels/cpu/ops.c. */
+void reeli_avx2_ssm_scan(reel_pool *pool, const reel_ssm_args *a);
 void reeli_avx2_attention(reel_pool *pool, const reel_attn_args *a);
 /* Activation block of the integer-dot matmul: 32 int8 values, the same biased to unsigned
  * (q + 128, for VNNI's unsigned operand), their scale and -8 * their sum (the Q4_0 offset). */

@@ -31,6 +31,7 @@ static void fill(void)
     if (f->avx2 && f->fma && f->f16c) {
         cpu_ops.matmul = reeli_avx2_matmul;
         cpu_ops.attention = reeli_avx2_attention;
+        cpu_ops.ssm_scan = reeli_avx2_ssm_scan;
         cpu_ops.name = f->avx512vnni && f->avx512vl ? "cpu-avx512vnni" : "cpu-avx2";
     }
 #endif
