@@ -15,7 +15,7 @@
 #ifndef QK_PREFETCH
 #define QK_PREFETCH 384
 #endif
-#define QK_UNROLL _Pragma("GCC unroll 8")
+#define QK_UNROLL _Pragma("GCC unroll 16")
 #define QK_INLINE QK_TARGET static inline __attribute__((always_inline))
 
 QK_INLINE float QK_NAME(hsum)(__m256 v)
@@ -92,7 +92,7 @@ QK_INLINE void QK_NAME(tile)(const int RM, const int TN, const int q4, const uin
                              int64_t ys)
 {
     const size_t bb = q4 ? 18 : 34;
-    __m256 acc[4][8];
+    __m256 acc[4][16];
     for (int i = 0; i < RM; i++)
         for (int j = 0; j < TN; j++) acc[i][j] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -178,7 +178,7 @@ QK_INLINE void QK_NAME(tile8)(const int TN, const int q4, const uint8_t *w, size
                               const reeli_q8x *x, int64_t xs, int64_t nb, float *y, int64_t ys)
 {
     const size_t bb = q4 ? 18 : 34;
-    __m256 acc[8];
+    __m256 acc[16];
     for (int j = 0; j < TN; j++) acc[j] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         __m256i wt[8];
@@ -230,7 +230,7 @@ QK_INLINE void QK_NAME(tile8p)(const int TN, const int q4, const uint8_t *w, con
                                int64_t xs, int64_t nb, float *y, int64_t ys)
 {
     const size_t sb = q4 ? 144 : 272;
-    __m256 acc[8];
+    __m256 acc[16];
     for (int j = 0; j < TN; j++) acc[j] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = w + (size_t)b * sb;

@@ -45,7 +45,7 @@ typedef struct {
 #define QK_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
 #define QK_VNNI 1
 #define QK_RM 8
-#define QK_TN 8
+#define QK_TN 16
 #include "qmatmul-body.h"
 
 enum { QCHUNK = 64 };
@@ -81,7 +81,7 @@ static void r8_body(void *arg, int64_t begin, int64_t end, int thread)
         const uint8_t *w = c->w + (size_t)g * gb;
         float *y = c->y + c->t0 * c->n_out + g * 8;
         int64_t t = 0;
-        for (; t + 8 <= c->tn; t += 8)
+        for (; t + 16 <= c->tn; t += 16)
             (c->q4 ? p8n_q4_vnni : p8n_q8_vnni)(w, 0, c->x + t * c->nb, c->nb, c->nb,
                                                 y + t * c->n_out, c->n_out);
         for (; t < c->tn; t++)
