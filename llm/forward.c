@@ -9,6 +9,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* ---- model construction ---------------------------------------------------------------------- */
 
@@ -75,6 +77,20 @@ static const float *vec(reel_llm_model *m, const char *name, int64_t n, int opti
     return copy;
 }
 
+/* The pages wholly inside [p, p + n) are not needed any more (their data was copied): asks the
+ * kernel to reclaim them, so the file mapping and the copy are not both resident. PAGEOUT keeps
+ * the contents (file pages are re-read, anonymous ones swapped), so this is only a hint. */
+static void release_pages(const void *p, size_t n)
+{
+#if defined(MADV_PAGEOUT)
+    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t b = ((uintptr_t)p + pg - 1) & ~(pg - 1), e = ((uintptr_t)p + n) & ~(pg - 1);
+    if (e > b) (void)madvise((void *)b, e - b, MADV_PAGEOUT);
+#else
+    (void)p, (void)n;
+#endif
+}
+
 /* A matrix {n_in, n_out}: checked shape and type; F32 data realigned if needed; with
  * repack, copied into the layout the kernels' matmul reads fastest (not for token_embd, whose
  * rows are looked up one by one). */
@@ -127,6 +143,7 @@ static int mat_ex(reel_llm_model *m, wmat *w, const char *name, int64_t n_in, in
             return reel_set_error(REEL_EINVAL, "%s: tensor %s: cannot repack", path, name);
         w->data = copy;
         w->type = pref;
+        release_pages(t->data, rb * (size_t)n_out);
     }
     return 0;
 }
