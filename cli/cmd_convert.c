@@ -24,38 +24,6 @@ static int keep_f32(const reel_llm_tensor *t)
            strstr(t->name, "ffn_gate_inp") || !ends_with(t->name, ".weight");
 }
 
-/* GGML's reference quantizers: Q8_0 (d = amax/127, q = round(x/d)) and Q4_0 (d = max/-8 with
- * the sign of the largest magnitude, q = min(15, (int)(x/d + 8.5))), round half away from zero
- * as roundf; d stored as f16, the quants use the unrounded d as ggml does. */
-static void quant_q8_0(const float *x, uint8_t *out, int64_t n)
-{
-    for (int64_t b = 0; b < n / 32; b++, x += 32, out += 34) {
-        float amax = 0;
-        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
-        const float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
-        const uint16_t h = reel_fp32_to_fp16(d);
-        out[0] = (uint8_t)(h & 0xff), out[1] = (uint8_t)(h >> 8);
-        for (int i = 0; i < 32; i++) out[2 + i] = (uint8_t)(int8_t)roundf(x[i] * id);
-    }
-}
-
-static void quant_q4_0(const float *x, uint8_t *out, int64_t n)
-{
-    for (int64_t b = 0; b < n / 32; b++, x += 32, out += 18) {
-        float amax = 0, max = 0;
-        for (int i = 0; i < 32; i++)
-            if (fabsf(x[i]) > amax) amax = fabsf(x[i]), max = x[i];
-        const float d = max / -8.0f, id = d != 0 ? 1.0f / d : 0.0f;
-        const uint16_t h = reel_fp32_to_fp16(d);
-        out[0] = (uint8_t)(h & 0xff), out[1] = (uint8_t)(h >> 8);
-        for (int i = 0; i < 16; i++) {
-            int q0 = (int)(x[i] * id + 8.5f), q1 = (int)(x[16 + i] * id + 8.5f);
-            q0 = q0 > 15 ? 15 : q0, q1 = q1 > 15 ? 15 : q1;
-            out[2 + i] = (uint8_t)(q0 | (q1 << 4));
-        }
-    }
-}
-
 /* Converts n elements of src (any type the kernels dequantize) to dst of type out. */
 static int convert(const reel_llm_tensor *t, reel_dtype out, void *dst, float *row)
 {
@@ -69,7 +37,7 @@ static int convert(const reel_llm_tensor *t, reel_dtype out, void *dst, float *r
             memcpy((float *)dst + r * n0, row, (size_t)n0 * sizeof(float));
         } else if (out == REEL_DTYPE_Q8_0 || out == REEL_DTYPE_Q4_0) {
             uint8_t *d = (uint8_t *)dst + (size_t)r * reel_dtype_row_bytes(out, n0);
-            (out == REEL_DTYPE_Q8_0 ? quant_q8_0 : quant_q4_0)(row, d, n0);
+            reel_kernels_quantize_row(out, row, d, n0);
         } else {
             uint16_t *d = (uint16_t *)dst + r * n0;
             for (int64_t i = 0; i < n0; i++)
@@ -97,8 +65,8 @@ static int write_metadata(reel_gguf_writer *w, const reel_llm_hparams *hp, const
 #define K(suffix) (snprintf(key, sizeof key, "%s." suffix, a), key)
     CHECK(reel_gguf_writer_set_str(w, "general.architecture", a));
     CHECK(reel_gguf_writer_set_u32(w, K("block_count"), (uint32_t)hp->n_layer));
-    CHECK(reel_gguf_writer_set_u64(w, K("context_length"),
-                                   (uint64_t)(hp->context_length > 0 ? hp->context_length : 4096)));
+    CHECK(reel_gguf_writer_set_u32(w, K("context_length"),
+                                   (uint32_t)(hp->context_length > 0 ? hp->context_length : 4096)));
     CHECK(reel_gguf_writer_set_u32(w, K("embedding_length"), (uint32_t)hp->n_embd));
     int32_t *ff = reel_xcalloc((size_t)hp->n_layer, sizeof *ff);
     int32_t *kv = reel_xcalloc((size_t)hp->n_layer, sizeof *kv);

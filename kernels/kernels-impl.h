@@ -24,7 +24,24 @@ void reeli_cpu_attention(reel_pool *pool, const reel_attn_args *a);
 void reeli_cpu_unary(reel_unary op, float *y, const float *x, int64_t n);
 
 /* x86 SIMD variants (kernels/cpu/x86/), chosen at run time by kernels/cpu/ops.c. */
+void reeli_avx2_ssm_scan(reel_pool *pool, const reel_ssm_args *a);
 void reeli_avx2_attention(reel_pool *pool, const reel_attn_args *a);
+/* Activation block of the integer-dot matmul: 32 int8 values, the same biased to unsigned
+ * (q + 128, for VNNI's unsigned operand), their scale and -8 * their sum (the Q4_0 offset). */
+typedef struct {
+    float d;
+    int32_t s8;
+    int8_t qs[32];
+    uint8_t qu[32];
+} reeli_q8x;
+
+/* Q8_0 / Q4_0 matmul with int8 activations (kernels/cpu/x86/qmatmul.c): the matmul contract;
+ * vnni = 1 uses AVX-512 VNNI (caller checks the CPU), 0 uses AVX2. */
+int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
+                      int64_t n_in, int64_t n_out, int64_t T, int vnni);
+/* Plain Q4_0/Q8_0 {n_in, n_out} -> the interleaved layout `to` (qmatmul.c): 0 or REEL_EINVAL. */
+int reeli_x86_repack(reel_dtype to, void *dst, reel_dtype from, const void *src, int64_t n_in,
+                     int64_t n_out);
 int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                       int64_t n_in, int64_t n_out, int64_t T);
 

@@ -45,6 +45,10 @@ typedef enum reel_dtype {
     REEL_DTYPE_I64 = 27,
     REEL_DTYPE_F64 = 28,
     REEL_DTYPE_BF16 = 30,
+    /* in-memory only (never in files, unknown to reel_dtype_name): Q4_0 / Q8_0 matrices with
+     * 8 rows interleaved per block, written by reel_kernels_repack() */
+    REEL_DTYPE_Q4_0_R8 = 38,
+    REEL_DTYPE_Q8_0_R8 = 39,
     REEL_DTYPE_COUNT = 40, /* upper bound of ids (exclusive) */
 } reel_dtype;
 
@@ -103,6 +107,11 @@ int reel_kernels_dtype_supported(reel_dtype type);
 /* Converts n elements of a row of `type` (n a multiple of the block size) to float.
  * Returns 0, or REEL_EUNSUPPORTED for a type without a dequantizer. */
 int reel_kernels_dequantize_row(reel_dtype type, const void *src, float *dst, int64_t n);
+
+/* Converts n floats to a row of `type` (F32, F16, BF16, Q8_0, Q4_0; bit-exact with GGML's
+ * reference quantizers). dst holds reel_dtype_row_bytes(type, n) bytes. Returns 0,
+ * REEL_EUNSUPPORTED for a type without a quantizer, REEL_EINVAL if n is not whole blocks. */
+int reel_kernels_quantize_row(reel_dtype type, const float *src, void *dst, int64_t n);
 
 /* ---- operation table -------------------------------------------------------------------------
  * Shapes are written [outer][inner], inner contiguous. T is the number of tokens in a batch.
@@ -183,7 +192,8 @@ typedef struct reel_kernel_ops {
 } reel_kernel_ops;
 
 /* The CPU backend: the scalar reference ops with SIMD versions swapped in where the running CPU
- * supports them (name "cpu-avx2" then; REEL_CPU=scalar keeps the reference). Static table. */
+ * supports them (name "cpu-avx2" or "cpu-avx512vnni" then, the latter when Q8_0/Q4_0 matmuls
+ * use AVX-512 VNNI integer dot products; REEL_CPU=scalar keeps the reference). Static table. */
 const reel_kernel_ops *reel_kernels_ops_cpu(void);
 
 /* The scalar reference table alone (what every other variant is tested against). */
@@ -191,5 +201,16 @@ const reel_kernel_ops *reel_kernels_ops_cpu_scalar(void);
 
 /* The best backend of this build and machine (today: the CPU table). */
 const reel_kernel_ops *reel_kernels_ops(void);
+
+/* The layout in which ops' matmul reads a {n_in, n_out} matrix of wtype fastest: wtype itself,
+ * or an interleaved in-memory form of the same size (Q4_0 -> Q4_0_R8, Q8_0 -> Q8_0_R8 when the
+ * CPU table uses AVX-512 VNNI and n_out % 8 == 0). */
+reel_dtype reel_kernels_preferred_layout(const reel_kernel_ops *ops, reel_dtype wtype,
+                                         int64_t n_in, int64_t n_out);
+
+/* Rewrites a matrix from layout `from` into `to` (as reel_kernels_preferred_layout chose;
+ * dst holds as many bytes as src). 0, or REEL_EINVAL for a pair or shape it does not handle. */
+int reel_kernels_repack(reel_dtype to, void *dst, reel_dtype from, const void *src, int64_t n_in,
+                        int64_t n_out);
 
 #endif

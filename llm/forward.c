@@ -9,6 +9,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* ---- model construction ---------------------------------------------------------------------- */
 
@@ -75,8 +77,25 @@ static const float *vec(reel_llm_model *m, const char *name, int64_t n, int opti
     return copy;
 }
 
-/* A matrix {n_in, n_out}: checked shape and type; F32 data realigned if needed. */
-static int mat(reel_llm_model *m, wmat *w, const char *name, int64_t n_in, int64_t n_out)
+/* The pages wholly inside [p, p + n) are not needed any more (their data was copied): asks the
+ * kernel to reclaim them, so the file mapping and the copy are not both resident. PAGEOUT keeps
+ * the contents (file pages are re-read, anonymous ones swapped), so this is only a hint. */
+static void release_pages(const void *p, size_t n)
+{
+#if defined(MADV_PAGEOUT)
+    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t b = ((uintptr_t)p + pg - 1) & ~(pg - 1), e = ((uintptr_t)p + n) & ~(pg - 1);
+    if (e > b) (void)madvise((void *)b, e - b, MADV_PAGEOUT);
+#else
+    (void)p, (void)n;
+#endif
+}
+
+/* A matrix {n_in, n_out}: checked shape and type; F32 data realigned if needed; with
+ * repack, copied into the layout the kernels' matmul reads fastest (not for token_embd, whose
+ * rows are looked up one by one). */
+static int mat_ex(reel_llm_model *m, wmat *w, const char *name, int64_t n_in, int64_t n_out,
+                  int repack)
 {
     const reel_llm_tensor *t = need(m, name);
     if (!t) return reel_last_error_code();
@@ -111,7 +130,27 @@ static int mat(reel_llm_model *m, wmat *w, const char *name, int64_t n_in, int64
         memcpy(copy, t->data, rb * (size_t)n_out);
         w->data = copy;
     }
+    /* the layout the kernels read fastest (interleaved rows for the integer kernels) */
+    const reel_dtype pref =
+        repack ? reel_kernels_preferred_layout(m->k, t->type, n_in, n_out) : t->type;
+    if (pref != t->type) {
+        void *copy = malloc(rb * (size_t)n_out);
+        if (!copy || !own(m, copy)) {
+            free(copy);
+            return reel_set_error(REEL_ENOMEM, "%s: no memory for tensor %s", path, name);
+        }
+        if (reel_kernels_repack(pref, copy, t->type, t->data, n_in, n_out) < 0)
+            return reel_set_error(REEL_EINVAL, "%s: tensor %s: cannot repack", path, name);
+        w->data = copy;
+        w->type = pref;
+        release_pages(t->data, rb * (size_t)n_out);
+    }
     return 0;
+}
+
+static int mat(reel_llm_model *m, wmat *w, const char *name, int64_t n_in, int64_t n_out)
+{
+    return mat_ex(m, w, name, n_in, n_out, 1);
 }
 
 /* Experts stacked in one tensor {n_in, n_out, E}: E views of n_out rows each. */
@@ -333,7 +372,7 @@ reel_llm_model *reel_llm_model_init(reel_llm_desc *desc, const reel_llm_model_pa
     }
     if (check_config(m) < 0) goto fail;
     const model_config *c = &m->c;
-    if (mat(m, &m->tok_embd, "token_embd.weight", c->H, c->V) < 0) goto fail;
+    if (mat_ex(m, &m->tok_embd, "token_embd.weight", c->H, c->V, 0) < 0) goto fail;
     if (!(m->output_norm = vec(m, "output_norm.weight", c->H, 0))) goto fail;
     if (reel_llm_desc_tensor(desc, "output.weight")) {
         if (mat(m, &m->output, "output.weight", c->H, c->V) < 0) goto fail;

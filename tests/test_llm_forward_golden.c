@@ -4,6 +4,7 @@
  * decode = longer prefill, snapshot/restore, thread-count independence, context limit). */
 #include "testutil.h"
 #include "core/core.h"
+#include "kernels/kernels.h"
 #include "llm/llm.h"
 
 #include <math.h>
@@ -77,6 +78,27 @@ static double seq_diff(reel_llm_session *s, const json_t *seq)
     }
     free(ids);
     return worst;
+}
+
+/* how many positions of a sequence have the reference's argmax as their argmax (the session
+ * holds the logits of the last seq_diff() of the same sequence) */
+static void top1(reel_llm_session *s, const json_t *seq, int *agree, int *total, double *amax)
+{
+    const json_t *rows = json_object_get(seq, "logits");
+    const int64_t first = reel_json_int(seq, "first", 0);
+    for (size_t t = 0; t < json_array_size(rows); t++) {
+        const float *l = reel_llm_session_logits(s, first + (int64_t)t);
+        const json_t *row = json_array_get(rows, t);
+        size_t best_l = 0, best_r = 0;
+        for (size_t i = 0; i < json_array_size(row); i++) {
+            const double r = json_number_value(json_array_get(row, i));
+            *amax = fmax(*amax, fabs(r));
+            if (l[i] > l[best_l]) best_l = i;
+            if (r > json_number_value(json_array_get(row, best_r))) best_r = i;
+        }
+        *agree += best_l == best_r;
+        (*total)++;
+    }
 }
 
 static void greedy(reel_llm_session *s, const int32_t *prompt, int64_t n, int32_t *out, int count)
@@ -177,7 +199,22 @@ static void test_gguf_converted(void **state)
             reel_llm_session *s = session(m, REEL_DTYPE_F32, 0, 0);
             double d = seq_diff(s, json_object_get(g, types[k]));
             printf("%s: max |dlogit| = %.3g\n", dst, d);
-            assert_true(d <= 1e-4);
+            /* the SIMD Q8_0/Q4_0 kernels quantize activations to int8 per block (as GGML's
+             * CPU backend does), so they are close to the float reference, not exact: the
+             * scalar table (REEL_CPU=scalar, test_llm_forward_golden_scalar) checks 1e-4 */
+            const int int8_act = reel_kernels_cpu()->avx2 && k >= 3;
+            if (int8_act) {
+                int agree = 0, total = 0;
+                double amax = 0;
+                top1(s, json_object_get(g, types[k]), &agree, &total, &amax);
+                printf("%s: int8 activations: max |dlogit| %.3g of max |logit| %.3g, top-1 "
+                       "agreement %d/%d\n",
+                       dst, d, amax, agree, total);
+                assert_true(d <= 0.2 * amax);
+                assert_true(agree * 10 >= total * 9);
+            } else {
+                assert_true(d <= 1e-4);
+            }
             reel_llm_session_free(s);
             reel_llm_model_free(m);
         }

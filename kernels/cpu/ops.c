@@ -3,6 +3,8 @@
  * the reference). The scalar table is what every variant is tested against. */
 #include "kernels/kernels-impl.h"
 
+#include "core/error.h"
+
 #include <pthread.h>
 
 static const reel_kernel_ops scalar_ops = {
@@ -29,7 +31,8 @@ static void fill(void)
     if (f->avx2 && f->fma && f->f16c) {
         cpu_ops.matmul = reeli_avx2_matmul;
         cpu_ops.attention = reeli_avx2_attention;
-        cpu_ops.name = "cpu-avx2";
+        cpu_ops.ssm_scan = reeli_avx2_ssm_scan;
+        cpu_ops.name = f->avx512vnni && f->avx512vl ? "cpu-avx512vnni" : "cpu-avx2";
     }
 #endif
 }
@@ -48,4 +51,33 @@ const reel_kernel_ops *reel_kernels_ops_cpu(void)
 const reel_kernel_ops *reel_kernels_ops(void)
 {
     return reel_kernels_ops_cpu();
+}
+
+reel_dtype reel_kernels_preferred_layout(const reel_kernel_ops *ops, reel_dtype wtype,
+                                         int64_t n_in, int64_t n_out)
+{
+#if defined(__x86_64__)
+    if (ops == reel_kernels_ops_cpu() && ops->matmul == reeli_avx2_matmul && n_in % 32 == 0 &&
+        n_out % 8 == 0 && n_out > 0) {
+        const reel_cpu_features *f = reel_kernels_cpu();
+        if (f->avx512vnni && f->avx512vl) {
+            if (wtype == REEL_DTYPE_Q4_0) return REEL_DTYPE_Q4_0_R8;
+            if (wtype == REEL_DTYPE_Q8_0) return REEL_DTYPE_Q8_0_R8;
+        }
+    }
+#else
+    (void)ops, (void)n_in, (void)n_out;
+#endif
+    return wtype;
+}
+
+int reel_kernels_repack(reel_dtype to, void *dst, reel_dtype from, const void *src, int64_t n_in,
+                        int64_t n_out)
+{
+#if defined(__x86_64__)
+    return reeli_x86_repack(to, dst, from, src, n_in, n_out);
+#else
+    (void)to, (void)dst, (void)from, (void)src, (void)n_in, (void)n_out;
+    return REEL_EINVAL;
+#endif
 }

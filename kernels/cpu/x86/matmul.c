@@ -131,6 +131,11 @@ TARGET static void mm_body(void *arg, int64_t begin, int64_t end, int thread)
 int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                       int64_t n_in, int64_t n_out, int64_t T)
 {
+    if (wtype == REEL_DTYPE_Q4_0_R8 || wtype == REEL_DTYPE_Q8_0_R8) {
+        const reel_cpu_features *f = reel_kernels_cpu();
+        return reeli_x86_qmatmul(pool, y, w, wtype, x, n_in, n_out, T,
+                                 f->avx512vnni && f->avx512vl);
+    }
     if (!reel_kernels_dtype_supported(wtype))
         return reel_set_error(REEL_EUNSUPPORTED, "matmul: weight type %s is not supported",
                               reel_dtype_name(wtype) ? reel_dtype_name(wtype) : "?");
@@ -138,6 +143,11 @@ int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
     if (!rb)
         return reel_set_error(REEL_EINVAL, "matmul: rows of %lld elements are not whole %s blocks",
                               (long long)n_in, reel_dtype_name(wtype));
+    if (wtype == REEL_DTYPE_Q8_0 || wtype == REEL_DTYPE_Q4_0) {
+        const reel_cpu_features *f = reel_kernels_cpu();
+        return reeli_x86_qmatmul(pool, y, w, wtype, x, n_in, n_out, T,
+                                 f->avx512vnni && f->avx512vl);
+    }
     mm_ctx c = {y, w, wtype, x, n_in, n_out, T, rb};
     reel_pool_parallel_for(pool, n_out, mm_body, &c);
     return 0;

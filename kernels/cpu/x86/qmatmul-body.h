@@ -1,0 +1,354 @@
+/* Body of the integer-dot matmul for Q8_0 / Q4_0 weights, included by qmatmul.c once per ISA
+ * with QK_NAME(x) (suffixes names), QK_TARGET (the function target attribute) and QK_VNNI set.
+ *
+ * Activations are quantized per 32-block to int8 with one float scale (GGML's Q8_0 rule,
+ * d = amax/127) and s8 = -8 * sum(q). Per block of a row, 8 int32 lanes whose sum is the dot:
+ *   Q4_0 (nibbles n = w + 8, unsigned):  dot = sum(n * x) - 8 * sum(x)
+ *       AVX2: madd(maddubs(n, x), 1) + [s8, 0, ...]     VNNI: dpbusd([s8, 0, ...], n, x)
+ *   Q8_0 (signed w):                     dot = sum(|w| * sign(x, w))
+ *       AVX2: madd(maddubs(|w|, sign(x, w)), 1)         VNNI: dpbusd(0, |w|, sign(x, w))
+ * (maddubs cannot saturate: 15 * 127 * 2 and 128 * 127 * 2 fit in int16.) Both ISAs produce
+ * the same integers. Each lane vector is scaled by d_w * d_x and accumulated in fp32; an output
+ * is the horizontal sum of its accumulator after the last block, so tiles of any shape (and
+ * AVX2 vs VNNI) give identical bits. */
+
+#ifndef QK_PREFETCH
+#define QK_PREFETCH 384
+#endif
+#define QK_UNROLL _Pragma("GCC unroll 16")
+#define QK_INLINE QK_TARGET static inline __attribute__((always_inline))
+
+QK_INLINE float QK_NAME(hsum)(__m256 v)
+{
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+    return _mm_cvtss_f32(lo);
+}
+
+/* x: T rows of n floats -> T rows of n/32 blocks (rows [t0, t1)). */
+QK_TARGET static void QK_NAME(quant_x)(const float *x, reeli_q8x *out, int64_t n, int64_t t0,
+                                       int64_t t1)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    const int64_t nb = n / 32;
+    for (int64_t t = t0; t < t1; t++) {
+        const float *xr = x + t * n;
+        reeli_q8x *o = out + t * nb;
+        for (int64_t b = 0; b < nb; b++) {
+            const float *p = xr + b * 32;
+            __m256 v0 = _mm256_loadu_ps(p), v1 = _mm256_loadu_ps(p + 8);
+            __m256 v2 = _mm256_loadu_ps(p + 16), v3 = _mm256_loadu_ps(p + 24);
+            __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0),
+                                                   _mm256_andnot_ps(sign, v1)),
+                                     _mm256_max_ps(_mm256_andnot_ps(sign, v2),
+                                                   _mm256_andnot_ps(sign, v3)));
+            __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+            m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+            m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+            const float amax = _mm_cvtss_f32(m4);
+            const float d = amax / 127.0f, id = amax > 0 ? 127.0f / amax : 0.0f;
+            o[b].d = d;
+            int sum = 0;
+            const __m256 s = _mm256_set1_ps(id);
+            const int rnd = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+            __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, s), rnd));
+            __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, s), rnd));
+            __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, s), rnd));
+            __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, s), rnd));
+            i0 = _mm256_packs_epi32(i0, i1);
+            i2 = _mm256_packs_epi32(i2, i3);
+            i0 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(i0, i2), perm);
+            _mm256_storeu_si256((__m256i *)o[b].qs, i0);
+            _mm256_storeu_si256((__m256i *)o[b].qu,
+                                _mm256_xor_si256(i0, _mm256_set1_epi8((char)0x80)));
+            for (int i = 0; i < 32; i++) sum += o[b].qs[i];
+            o[b].s8 = -8 * sum;
+        }
+    }
+}
+
+QK_INLINE __m256i QK_NAME(unpack)(int q4, const uint8_t *b)
+{
+    if (!q4) return _mm256_loadu_si256((const __m256i *)(b + 2));
+    __m128i v = _mm_loadu_si128((const __m128i *)(b + 2));
+    __m256i n = _mm256_set_m128i(_mm_srli_epi16(v, 4), v);
+    return _mm256_and_si256(n, _mm256_set1_epi8(15)); /* unsigned nibbles, w + 8 */
+}
+
+QK_INLINE float QK_NAME(f16)(const uint8_t *b)
+{
+    uint16_t h;
+    memcpy(&h, b, 2);
+    return _cvtsh_ss(h);
+}
+
+/* y[j*ys + i] = row i of w (RM rows, rb bytes apart) . token j of x (TN tokens, xs blocks apart),
+ * over nb blocks of bb bytes. */
+QK_INLINE void QK_NAME(tile)(const int RM, const int TN, const int q4, const uint8_t *w,
+                             size_t rb, const reeli_q8x *x, int64_t xs, int64_t nb, float *y,
+                             int64_t ys)
+{
+    const size_t bb = q4 ? 18 : 34;
+    __m256 acc[4][16];
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < TN; j++) acc[i][j] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i wq[4], aw[4];
+        __m256 dw[4];
+        QK_UNROLL
+        for (int i = 0; i < RM; i++) {
+            const uint8_t *p = w + (size_t)i * rb + (size_t)b * bb;
+            _mm_prefetch((const char *)p + QK_PREFETCH, _MM_HINT_T0);
+            wq[i] = QK_NAME(unpack)(q4, p);
+            dw[i] = _mm256_set1_ps(QK_NAME(f16)(p));
+            if (!q4) aw[i] = _mm256_sign_epi8(wq[i], wq[i]);
+        }
+        QK_UNROLL
+        for (int j = 0; j < TN; j++) {
+            const reeli_q8x *xb = x + (size_t)j * (size_t)xs + b;
+            const __m256i xq = _mm256_loadu_si256((const __m256i *)xb->qs);
+            const __m256 dx = _mm256_set1_ps(xb->d);
+            const __m256i init = _mm256_zextsi128_si256(_mm_cvtsi32_si128(xb->s8));
+            QK_UNROLL
+            for (int i = 0; i < RM; i++) {
+                __m256i p;
+                if (q4) {
+#if QK_VNNI
+                    p = _mm256_dpbusd_epi32(init, wq[i], xq);
+#else
+                    p = _mm256_add_epi32(
+                        _mm256_madd_epi16(_mm256_maddubs_epi16(wq[i], xq), _mm256_set1_epi16(1)),
+                        init);
+#endif
+                } else {
+                    const __m256i sx = _mm256_sign_epi8(xq, wq[i]);
+#if QK_VNNI
+                    p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), aw[i], sx);
+#else
+                    p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[i], sx), _mm256_set1_epi16(1));
+#endif
+                }
+                acc[i][j] =
+                    _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw[i], dx), acc[i][j]);
+            }
+        }
+    }
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < TN; j++) y[(size_t)j * (size_t)ys + (size_t)i] = QK_NAME(hsum)(acc[i][j]);
+}
+
+#if QK_VNNI
+/* 8 rows x 8 dwords -> r[k] = dword k of every row (row i in lane i). */
+QK_INLINE void QK_NAME(transpose8)(__m256i r[8])
+{
+    __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]), t1 = _mm256_unpackhi_epi32(r[0], r[1]);
+    __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]), t3 = _mm256_unpackhi_epi32(r[2], r[3]);
+    __m256i t4 = _mm256_unpacklo_epi32(r[4], r[5]), t5 = _mm256_unpackhi_epi32(r[4], r[5]);
+    __m256i t6 = _mm256_unpacklo_epi32(r[6], r[7]), t7 = _mm256_unpackhi_epi32(r[6], r[7]);
+    __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+    __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+    __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+    __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+    r[0] = _mm256_permute2x128_si256(u0, u4, 0x20);
+    r[1] = _mm256_permute2x128_si256(u1, u5, 0x20);
+    r[2] = _mm256_permute2x128_si256(u2, u6, 0x20);
+    r[3] = _mm256_permute2x128_si256(u3, u7, 0x20);
+    r[4] = _mm256_permute2x128_si256(u0, u4, 0x31);
+    r[5] = _mm256_permute2x128_si256(u1, u5, 0x31);
+    r[6] = _mm256_permute2x128_si256(u2, u6, 0x31);
+    r[7] = _mm256_permute2x128_si256(u3, u7, 0x31);
+}
+
+QK_INLINE __m256i QK_NAME(bcast4)(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* 8 rows at once with the rows in the lanes: the 8 weight blocks are transposed so that one
+ * dpbusd against a broadcast dword of x advances all 8 row dots by 4 products; one convert and
+ * one FMA per block then serve 8 rows, and the 8 results are stored without a horizontal sum.
+ * Q4_0: dpbusd(s8, nibbles, x). Q8_0: dpbusd(-128 * sum(w), x + 128, w). Row i's result is
+ * a sequential fp32 sum over the blocks in lane i, whatever TN. */
+QK_INLINE void QK_NAME(tile8)(const int TN, const int q4, const uint8_t *w, size_t rb,
+                              const reeli_q8x *x, int64_t xs, int64_t nb, float *y, int64_t ys)
+{
+    const size_t bb = q4 ? 18 : 34;
+    __m256 acc[16];
+    for (int j = 0; j < TN; j++) acc[j] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i wt[8];
+        uint16_t sc[8];
+        QK_UNROLL
+        for (int i = 0; i < 8; i++) {
+            const uint8_t *p = w + (size_t)i * rb + (size_t)b * bb;
+            _mm_prefetch((const char *)p + QK_PREFETCH, _MM_HINT_T0);
+            wt[i] = QK_NAME(unpack)(q4, p);
+            memcpy(&sc[i], p, 2);
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)sc));
+        QK_NAME(transpose8)(wt);
+        __m256i init = _mm256_setzero_si256();
+        if (!q4) {
+            const __m256i ones = _mm256_set1_epi8(1);
+            QK_UNROLL
+            for (int k = 0; k < 8; k++) init = _mm256_dpbusd_epi32(init, ones, wt[k]);
+            init = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(init, 7));
+        }
+        QK_UNROLL
+        for (int j = 0; j < TN; j++) {
+            const reeli_q8x *xb = x + (size_t)j * (size_t)xs + b;
+            __m256i a;
+            if (q4) {
+                a = _mm256_set1_epi32(xb->s8);
+                QK_UNROLL
+                for (int k = 0; k < 8; k++)
+                    a = _mm256_dpbusd_epi32(a, wt[k], QK_NAME(bcast4)(xb->qs + 4 * k));
+            } else {
+                a = init;
+                QK_UNROLL
+                for (int k = 0; k < 8; k++)
+                    a = _mm256_dpbusd_epi32(a, QK_NAME(bcast4)((const int8_t *)xb->qu + 4 * k),
+                                            wt[k]);
+            }
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)),
+                                     acc[j]);
+        }
+    }
+    for (int j = 0; j < TN; j++) _mm256_storeu_ps(y + (size_t)j * (size_t)ys, acc[j]);
+}
+
+/* The same over the interleaved layouts (Q4_0_R8 / Q8_0_R8, see qmatmul.c): a group of 8 rows
+ * stores per block the 8 f16 scales, then dword k of every row side by side, so the
+ * transposed vectors are plain loads. w points at the group; row i's result is bit-identical
+ * to tile8 on the plain layout. */
+QK_INLINE void QK_NAME(tile8p)(const int TN, const int q4, const uint8_t *w, const reeli_q8x *x,
+                               int64_t xs, int64_t nb, float *y, int64_t ys)
+{
+    const size_t sb = q4 ? 144 : 272;
+    __m256 acc[16];
+    for (int j = 0; j < TN; j++) acc[j] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *p = w + (size_t)b * sb;
+        _mm_prefetch((const char *)p + 4 * QK_PREFETCH, _MM_HINT_T0);
+        _mm_prefetch((const char *)p + 4 * QK_PREFETCH + 64, _MM_HINT_T0);
+        _mm_prefetch((const char *)p + 4 * QK_PREFETCH + 128, _MM_HINT_T0);
+        if (!q4) {
+            _mm_prefetch((const char *)p + 4 * QK_PREFETCH + 192, _MM_HINT_T0);
+            _mm_prefetch((const char *)p + 4 * QK_PREFETCH + 256, _MM_HINT_T0);
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+        __m256i wt[8];
+        __m256i init = _mm256_setzero_si256();
+        if (q4) {
+            const __m256i m4 = _mm256_set1_epi8(15);
+            QK_UNROLL
+            for (int k = 0; k < 4; k++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * k));
+                wt[k] = _mm256_and_si256(v, m4);
+                wt[k + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            }
+        } else {
+            const __m256i ones = _mm256_set1_epi8(1);
+            QK_UNROLL
+            for (int k = 0; k < 8; k++) {
+                wt[k] = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * k));
+                init = _mm256_dpbusd_epi32(init, ones, wt[k]);
+            }
+            init = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(init, 7));
+        }
+        QK_UNROLL
+        for (int j = 0; j < TN; j++) {
+            const reeli_q8x *xb = x + (size_t)j * (size_t)xs + b;
+            __m256i a;
+            if (q4) {
+                a = _mm256_set1_epi32(xb->s8);
+                QK_UNROLL
+                for (int k = 0; k < 8; k++)
+                    a = _mm256_dpbusd_epi32(a, wt[k], QK_NAME(bcast4)(xb->qs + 4 * k));
+            } else {
+                a = init;
+                QK_UNROLL
+                for (int k = 0; k < 8; k++)
+                    a = _mm256_dpbusd_epi32(a, QK_NAME(bcast4)((const int8_t *)xb->qu + 4 * k),
+                                            wt[k]);
+            }
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)),
+                                     acc[j]);
+        }
+    }
+    for (int j = 0; j < TN; j++) _mm256_storeu_ps(y + (size_t)j * (size_t)ys, acc[j]);
+}
+
+#define QK_TILE8P(name, tn, q)                                                                     \
+    QK_TARGET static void QK_NAME(name)(const uint8_t *w, size_t rb, const reeli_q8x *x,           \
+                                        int64_t xs, int64_t nb, float *y, int64_t ys)              \
+    {                                                                                              \
+        (void)rb;                                                                                  \
+        QK_NAME(tile8p)(tn, q, w, x, xs, nb, y, ys);                                               \
+    }
+QK_TILE8P(p81_q8, 1, 0)
+QK_TILE8P(p81_q4, 1, 1)
+QK_TILE8P(p8n_q8, QK_TN, 0)
+QK_TILE8P(p8n_q4, QK_TN, 1)
+#undef QK_TILE8P
+
+#define QK_TILE8(name, tn, q)                                                                      \
+    QK_TARGET static void QK_NAME(name)(const uint8_t *w, size_t rb, const reeli_q8x *x,           \
+                                        int64_t xs, int64_t nb, float *y, int64_t ys)              \
+    {                                                                                              \
+        QK_NAME(tile8)(tn, q, w, rb, x, xs, nb, y, ys);                                            \
+    }
+QK_TILE8(t81_q8, 1, 0)
+QK_TILE8(t81_q4, 1, 1)
+QK_TILE8(t8n_q8, QK_TN, 0)
+QK_TILE8(t8n_q4, QK_TN, 1)
+#undef QK_TILE8
+#endif
+
+#define QK_TILE(name, rm, tn, q)                                                                   \
+    QK_TARGET static void QK_NAME(name)(const uint8_t *w, size_t rb, const reeli_q8x *x,           \
+                                        int64_t xs, int64_t nb, float *y, int64_t ys)              \
+    {                                                                                              \
+        QK_NAME(tile)(rm, tn, q, w, rb, x, xs, nb, y, ys);                                         \
+    }
+QK_TILE(t11_q8, 1, 1, 0)
+QK_TILE(t11_q4, 1, 1, 1)
+QK_TILE(t1n_q8, 1, QK_TN, 0)
+QK_TILE(t1n_q4, 1, QK_TN, 1)
+QK_TILE(t41_q8, 4, 1, 0)
+QK_TILE(t41_q4, 4, 1, 1)
+#if !QK_VNNI
+QK_TILE(t21_q8, QK_RM, 1, 0)
+QK_TILE(t21_q4, QK_RM, 1, 1)
+QK_TILE(trn_q8, QK_RM, QK_TN, 0)
+QK_TILE(trn_q4, QK_RM, QK_TN, 1)
+#endif
+#undef QK_TILE
+
+static const reeli_qtiles QK_NAME(tiles) = {
+    .quant_x = QK_NAME(quant_x),
+    .tn = QK_TN,
+    .t11 = {QK_NAME(t11_q8), QK_NAME(t11_q4)},
+    .t1n = {QK_NAME(t1n_q8), QK_NAME(t1n_q4)},
+#if QK_VNNI
+    .rm1 = 4,
+    .rm = 8,
+    .t1 = {QK_NAME(t41_q8), QK_NAME(t41_q4)},
+    .tr1 = {QK_NAME(t81_q8), QK_NAME(t81_q4)},
+    .trn = {QK_NAME(t8n_q8), QK_NAME(t8n_q4)},
+#else
+    .rm1 = 4,
+    .rm = QK_RM,
+    .t1 = {QK_NAME(t41_q8), QK_NAME(t41_q4)},
+    .tr1 = {QK_NAME(t21_q8), QK_NAME(t21_q4)},
+    .trn = {QK_NAME(trn_q8), QK_NAME(trn_q4)},
+#endif
+};
+
+#undef QK_INLINE
+#undef QK_UNROLL

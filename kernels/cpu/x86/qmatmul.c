@@ -1,0 +1,195 @@
+/* Integer-dot matmul for Q8_0 and Q4_0 weights on x86-64 (AVX2, or AVX-512 VNNI where the CPU
+ * has it; both compiled here with per-function target attributes, chosen at run time).
+ *
+ * y = W x: the T activation rows are quantized to int8 per 32-block once per call (into a
+ * per-thread scratch that only grows, so the token loop does not allocate once it has seen the
+ * largest shape); then threads own contiguous groups of rows. Tokens are processed in chunks
+ * of QCHUNK so the chunk's activations stay in L2 while each weight tile (RM rows) is read once
+ * per chunk and reused for every token of it (TN tokens at a time in registers). With VNNI a
+ * batch tile holds 8 rows in the lanes of one vector (qmatmul-body.h, tile8); one token uses
+ * 4-row tiles that stream the weights with less shuffling. Each output is one accumulation over
+ * the blocks in order by one thread, so results do not depend on the thread count (a batched
+ * call and T = 1 calls may differ in the last bits under VNNI: other tiles). */
+#if defined(__x86_64__)
+#include "kernels/kernels-impl.h"
+#include "core/alloc.h"
+#include "core/error.h"
+
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef void (*reeli_qtile_fn)(const uint8_t *w, size_t rb, const reeli_q8x *x, int64_t xs,
+                               int64_t nb, float *y, int64_t ys);
+typedef struct {
+    void (*quant_x)(const float *x, reeli_q8x *out, int64_t n, int64_t t0, int64_t t1);
+    int rm1, rm, tn; /* rows of a group for T = 1 and for batches; tokens of a batch tile */
+    /* [0] Q8_0, [1] Q4_0: t1 rm1 rows x 1 token; trn rm x tn; tr1 rm x 1; t11 and t1n one row
+     * (the n_out % rm rows left over) x 1 or tn tokens */
+    reeli_qtile_fn t1[2], trn[2], tr1[2], t11[2], t1n[2];
+} reeli_qtiles;
+
+#define QK_NAME(x) x##_avx2
+#define QK_TARGET __attribute__((target("avx2,fma,f16c")))
+#define QK_VNNI 0
+#define QK_RM 2
+#define QK_TN 4
+#include "qmatmul-body.h"
+#undef QK_NAME
+#undef QK_TARGET
+#undef QK_VNNI
+#undef QK_RM
+#undef QK_TN
+
+#define QK_NAME(x) x##_vnni
+#define QK_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
+#define QK_VNNI 1
+#define QK_RM 8
+#define QK_TN 16
+#include "qmatmul-body.h"
+
+enum { QCHUNK = 64 };
+
+typedef struct {
+    const reeli_qtiles *k;
+    float *y;
+    const uint8_t *w;
+    int q4;
+    size_t rb;
+    const reeli_q8x *x; /* activations of token t0 */
+    const float *xf;
+    reeli_q8x *xq;
+    int64_t n_in, nb, n_out, t0, tn, T;
+} qctx;
+
+static void qx_body(void *arg, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const qctx *c = arg;
+    c->k->quant_x(c->xf, c->xq, c->n_in, begin, end);
+}
+
+/* Interleaved layouts: 8 rows at a time; per block the 8 f16 scales, then the weight bytes as
+ * dwords side by side (dword k of rows 0..7, k = 0..3 for Q4_0's 16 packed bytes, 0..7 for
+ * Q8_0's 32). Same size as the plain layout. */
+static void r8_body(void *arg, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const qctx *c = arg;
+    const size_t gb = (size_t)c->nb * (c->q4 ? 144 : 272); /* bytes of a group of 8 rows */
+    for (int64_t g = begin; g < end; g++) {
+        const uint8_t *w = c->w + (size_t)g * gb;
+        float *y = c->y + c->t0 * c->n_out + g * 8;
+        int64_t t = 0;
+        for (; t + 16 <= c->tn; t += 16)
+            (c->q4 ? p8n_q4_vnni : p8n_q8_vnni)(w, 0, c->x + t * c->nb, c->nb, c->nb,
+                                                y + t * c->n_out, c->n_out);
+        for (; t < c->tn; t++)
+            (c->q4 ? p81_q4_vnni : p81_q8_vnni)(w, 0, c->x + t * c->nb, c->nb, c->nb,
+                                                y + t * c->n_out, c->n_out);
+    }
+}
+
+int reeli_x86_repack(reel_dtype to, void *dst, reel_dtype from, const void *src, int64_t n_in,
+                     int64_t n_out)
+{
+    const int q4 = from == REEL_DTYPE_Q4_0;
+    if (!((q4 && to == REEL_DTYPE_Q4_0_R8) || (from == REEL_DTYPE_Q8_0 && to == REEL_DTYPE_Q8_0_R8)) ||
+        n_in % 32 || n_out % 8)
+        return REEL_EINVAL;
+    const int64_t nb = n_in / 32;
+    const size_t bb = q4 ? 18 : 34, rb = (size_t)nb * bb, nd = q4 ? 4 : 8;
+    const uint8_t *s = src;
+    uint8_t *d = dst;
+    for (int64_t g = 0; g < n_out / 8; g++)
+        for (int64_t b = 0; b < nb; b++, d += 8 * bb) {
+            for (int i = 0; i < 8; i++) {
+                const uint8_t *blk = s + (size_t)(g * 8 + i) * rb + (size_t)b * bb;
+                memcpy(d + 2 * i, blk, 2);
+                for (size_t k = 0; k < nd; k++) memcpy(d + 16 + 32 * k + 4 * i, blk + 2 + 4 * k, 4);
+            }
+        }
+    return 0;
+}
+
+static void qmm_body(void *arg, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const qctx *c = arg;
+    const reeli_qtiles *k = c->k;
+    const int q = c->q4;
+    const int rm = c->tn == 1 ? k->rm1 : k->rm;
+    const int64_t r_end = end * rm < c->n_out ? end * rm : c->n_out;
+    for (int64_t r = begin * rm; r < r_end;) {
+        const uint8_t *w = c->w + (size_t)r * c->rb;
+        float *y = c->y + c->t0 * c->n_out + r;
+        const int full = r + rm <= r_end;
+        int64_t t = 0;
+        if (full && c->tn == 1) {
+            k->t1[q](w, c->rb, c->x, c->nb, c->nb, y, c->n_out);
+            t = 1;
+        }
+        for (; t + k->tn <= c->tn; t += k->tn)
+            (full ? k->trn : k->t1n)[q](w, c->rb, c->x + t * c->nb, c->nb, c->nb,
+                                        y + t * c->n_out, c->n_out);
+        for (; t < c->tn; t++)
+            (full ? k->tr1 : k->t11)[q](w, c->rb, c->x + t * c->nb, c->nb, c->nb,
+                                        y + t * c->n_out, c->n_out);
+        r += full ? rm : 1;
+    }
+}
+
+static _Thread_local reeli_q8x *scratch;
+static _Thread_local size_t scratch_n;
+
+int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
+                      int64_t n_in, int64_t n_out, int64_t T, int vnni)
+{
+    const int r8 = wtype == REEL_DTYPE_Q4_0_R8 || wtype == REEL_DTYPE_Q8_0_R8;
+    if (r8 && (!vnni || n_out % 8))
+        return reel_set_error(REEL_EINVAL, "qmatmul: interleaved weights need VNNI and 8k rows");
+    if (wtype != REEL_DTYPE_Q8_0 && wtype != REEL_DTYPE_Q4_0 && !r8)
+        return reel_set_error(REEL_EUNSUPPORTED, "qmatmul: weight type %s has no integer path",
+                              reel_dtype_name(wtype) ? reel_dtype_name(wtype) : "?");
+    if (n_in <= 0 || n_in % 32)
+        return reel_set_error(REEL_EINVAL, "matmul: rows of %lld elements are not whole %s blocks",
+                              (long long)n_in, r8 ? "interleaved" : reel_dtype_name(wtype));
+    if (T <= 0 || n_out <= 0) return 0;
+    const int64_t nb = n_in / 32;
+    const size_t need = (size_t)(T * nb);
+    if (need > scratch_n) {
+        free(scratch);
+        scratch = reel_xmalloc(need * sizeof *scratch);
+        scratch_n = need;
+    }
+    qctx c = {
+        .k = vnni ? &tiles_vnni : &tiles_avx2,
+        .y = y,
+        .w = w,
+        .q4 = wtype == REEL_DTYPE_Q4_0 || wtype == REEL_DTYPE_Q4_0_R8,
+        .rb = (size_t)nb * (wtype == REEL_DTYPE_Q4_0 || wtype == REEL_DTYPE_Q4_0_R8 ? 18 : 34),
+        .xf = x,
+        .xq = scratch,
+        .n_in = n_in,
+        .nb = nb,
+        .n_out = n_out,
+        .T = T,
+    };
+    if (T == 1)
+        c.k->quant_x(x, scratch, n_in, 0, 1);
+    else
+        reel_pool_parallel_for(pool, T, qx_body, &c);
+    for (int64_t t0 = 0; t0 < T; t0 += QCHUNK) {
+        c.t0 = t0;
+        c.tn = T - t0 < QCHUNK ? T - t0 : QCHUNK;
+        c.x = scratch + t0 * nb;
+        if (r8) {
+            reel_pool_parallel_for(pool, n_out / 8, r8_body, &c);
+            continue;
+        }
+        const int rm = c.tn == 1 ? c.k->rm1 : c.k->rm;
+        reel_pool_parallel_for(pool, (n_out + rm - 1) / rm, qmm_body, &c);
+    }
+    return 0;
+}
+#endif

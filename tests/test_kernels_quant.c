@@ -1,0 +1,194 @@
+/* Quantized weights: the reference quantizers (round-trip error bounds, GGML's exact rules on
+ * hand-made blocks) and every integer-dot SIMD matmul (AVX2, AVX-512 VNNI where the CPU has
+ * it) against the scalar float reference on random inputs, with per-type tolerances; tile
+ * shapes, thread counts and T = 1 vs batched calls must give identical bits. */
+#include "testutil.h"
+#include "core/core.h"
+#include "kernels/kernels-impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static float frand(void) /* uniform in [-1, 1) */
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+static float *rnd(int64_t n)
+{
+    float *v = malloc((size_t)n * sizeof(float));
+    for (int64_t i = 0; i < n; i++) v[i] = frand() * (i % 7 == 0 ? 3.0f : 1.0f);
+    return v;
+}
+
+static void test_quantize_exact(void **state)
+{
+    (void)state;
+    float x[32];
+    uint8_t q[34];
+    for (int i = 0; i < 32; i++) x[i] = (float)(i - 16) / 16.0f; /* -1 .. 0.9375 */
+    assert_int_equal(reel_kernels_quantize_row(REEL_DTYPE_Q8_0, x, q, 32), 0);
+    assert_int_equal(q[0] | (q[1] << 8), reel_fp32_to_fp16(1.0f / 127.0f));
+    assert_int_equal((int8_t)q[2], -127);     /* -1 */
+    assert_int_equal((int8_t)q[2 + 24], 64);  /* 0.5 * 127 = 63.5 rounds away from zero */
+    assert_int_equal((int8_t)q[2 + 16], 0);
+    assert_int_equal(reel_kernels_quantize_row(REEL_DTYPE_Q4_0, x, q, 32), 0);
+    /* largest magnitude is -1: d = -1/-8 = 0.125, q = (int)(x/d + 8.5) */
+    assert_int_equal(q[0] | (q[1] << 8), reel_fp32_to_fp16(0.125f));
+    assert_int_equal(q[2] & 15, 0);         /* x[0] = -1 -> 0 */
+    assert_int_equal(q[2] >> 4, 8);         /* x[16] = 0 -> 8 */
+    assert_int_equal(q[2 + 15] >> 4, 15);   /* x[31] = 0.9375 -> 7.5 + 8.5 = 16 -> clamped 15 */
+    assert_int_equal(reel_kernels_quantize_row(REEL_DTYPE_Q4_0, x, q, 31), REEL_EINVAL);
+    assert_int_equal(reel_kernels_quantize_row(REEL_DTYPE_Q6_K, x, q, 256), REEL_EUNSUPPORTED);
+}
+
+static void test_quantize_roundtrip(void **state)
+{
+    (void)state;
+    const int64_t n = 4096;
+    float *x = rnd(n), *y = malloc(n * sizeof(float));
+    uint8_t *q = malloc((size_t)n * sizeof(float));
+    const struct {
+        reel_dtype t;
+        double bound; /* max |x - deq(q(x))| / block amax */
+    } cases[] = {{REEL_DTYPE_Q8_0, 0.5 / 127 + 1e-3}, {REEL_DTYPE_Q4_0, 1.0 / 8 + 1e-3},
+                 {REEL_DTYPE_F16, 1e-3}, {REEL_DTYPE_BF16, 8e-3}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        assert_int_equal(reel_kernels_quantize_row(cases[c].t, x, q, n), 0);
+        assert_int_equal(reel_kernels_dequantize_row(cases[c].t, q, y, n), 0);
+        double worst = 0;
+        for (int64_t b = 0; b < n / 32; b++) {
+            double amax = 0;
+            for (int i = 0; i < 32; i++) amax = fmax(amax, fabs(x[b * 32 + i]));
+            for (int i = 0; i < 32; i++)
+                worst = fmax(worst, fabs(x[b * 32 + i] - y[b * 32 + i]) / amax);
+        }
+        print_message("%s round trip: max error %.5f of block amax (bound %.5f)\n",
+                      reel_dtype_name(cases[c].t), worst, cases[c].bound);
+        assert_true(worst <= cases[c].bound);
+        assert_true(worst > 0 || cases[c].t == REEL_DTYPE_F32);
+    }
+    free(x), free(y), free(q);
+}
+
+/* one shape through one variant: compared with the scalar reference (tolerance relative to the
+ * largest output), with itself at other thread counts and token by token (exact) */
+static void check(reel_dtype type, int vnni, int64_t n_in, int64_t n_out, int64_t T, double tol)
+{
+    float *wf = rnd(n_in * n_out), *x = rnd(n_in * T);
+    const size_t rb = reel_dtype_row_bytes(type, n_in);
+    uint8_t *w = malloc(rb * (size_t)n_out);
+    for (int64_t r = 0; r < n_out; r++)
+        assert_int_equal(reel_kernels_quantize_row(type, wf + r * n_in, w + r * rb, n_in), 0);
+    float *ref = malloc((size_t)(T * n_out) * sizeof(float));
+    float *y1 = malloc((size_t)(T * n_out) * sizeof(float));
+    float *y3 = malloc((size_t)(T * n_out) * sizeof(float));
+    float *yt = malloc((size_t)(T * n_out) * sizeof(float));
+    assert_int_equal(reel_kernels_ops_cpu_scalar()->matmul(NULL, ref, w, type, x, n_in, n_out, T),
+                     0);
+    assert_int_equal(reeli_x86_qmatmul(NULL, y1, w, type, x, n_in, n_out, T, vnni), 0);
+    reel_pool *pool = reel_pool_init(3);
+    assert_non_null(pool);
+    assert_int_equal(reeli_x86_qmatmul(pool, y3, w, type, x, n_in, n_out, T, vnni), 0);
+    reel_pool_free(pool);
+    for (int64_t t = 0; t < T; t++)
+        assert_int_equal(reeli_x86_qmatmul(NULL, yt + t * n_out, w, type, x + t * n_in, n_in,
+                                           n_out, 1, vnni),
+                         0);
+    assert_memory_equal(y1, y3, (size_t)(T * n_out) * sizeof(float));
+
+    /* one token at a time takes other tiles (rows summed in another order): equal to fp32
+     * rounding, and bit-equal where the tile is the same (the AVX2 kernels, or T = 1) */
+    double scale0 = 1e-6, dt = 0;
+    for (int64_t i = 0; i < T * n_out; i++) scale0 = fmax(scale0, fabs(y1[i]));
+    for (int64_t i = 0; i < T * n_out; i++) dt = fmax(dt, fabs(y1[i] - yt[i]) / scale0);
+    assert_true(dt <= 1e-5);
+    if (!vnni || T == 1) assert_memory_equal(y1, yt, (size_t)(T * n_out) * sizeof(float));
+    if (vnni && n_out % 8 == 0) {
+        /* the interleaved layout: the same lanes as the plain batch tile, bit for bit, and
+         * token by token equal to batched */
+        const reel_dtype r8 = type == REEL_DTYPE_Q4_0 ? REEL_DTYPE_Q4_0_R8 : REEL_DTYPE_Q8_0_R8;
+        uint8_t *wr = malloc(rb * (size_t)n_out);
+        assert_int_equal(reel_kernels_repack(r8, wr, type, w, n_in, n_out), 0);
+        assert_int_equal(reeli_x86_qmatmul(NULL, y3, wr, r8, x, n_in, n_out, T, 1), 0);
+        if (T > 1) assert_memory_equal(y1, y3, (size_t)(T * n_out) * sizeof(float));
+        for (int64_t t = 0; t < T; t++)
+            assert_int_equal(reeli_x86_qmatmul(NULL, yt + t * n_out, wr, r8, x + t * n_in, n_in,
+                                               n_out, 1, 1),
+                             0);
+        assert_memory_equal(y3, yt, (size_t)(T * n_out) * sizeof(float));
+        assert_int_equal(reel_kernels_repack(r8, wr, type, w, n_in, n_out - 1), REEL_EINVAL);
+        free(wr);
+    }
+    double scale = 1e-6, err = 0;
+    for (int64_t i = 0; i < T * n_out; i++) scale = fmax(scale, fabs(ref[i]));
+    for (int64_t i = 0; i < T * n_out; i++) err = fmax(err, fabs(y1[i] - ref[i]) / scale);
+    print_message("%s %s %lldx%lld T=%lld: max error %.5f of max |y| (tolerance %.4f)\n",
+                  reel_dtype_name(type), vnni ? "vnni" : "avx2", (long long)n_out,
+                  (long long)n_in, (long long)T, err, tol);
+    assert_true(err <= tol);
+    free(wf), free(x), free(w), free(ref), free(y1), free(y3), free(yt);
+}
+
+static void test_qmatmul(void **state)
+{
+    (void)state;
+    const reel_cpu_features *f = reel_kernels_cpu();
+    if (!f->avx2 || !f->fma || !f->f16c) skip();
+    const int variants = f->avx512vnni && f->avx512vl ? 2 : 1;
+    if (variants == 1) print_message("no AVX-512 VNNI here: only the AVX2 kernels are tested\n");
+    /* tolerance: int8 activations add ~0.4% of a block's amax per element, which averages out
+     * in a dot product; relative to the largest output a few 1e-3 */
+    const struct {
+        int64_t n_in, n_out, T;
+    } shapes[] = {{32, 1, 1}, {96, 37, 5}, {256, 9, 67}, {320, 66, 130}, {3136, 8, 3}, {64, 19, 17}, {128, 40, 9}, {256, 64, 1}, {96, 16, 20}};
+    for (int v = 0; v < variants; v++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            check(REEL_DTYPE_Q8_0, v, shapes[s].n_in, shapes[s].n_out, shapes[s].T, 0.015);
+            check(REEL_DTYPE_Q4_0, v, shapes[s].n_in, shapes[s].n_out, shapes[s].T, 0.015);
+        }
+}
+
+static void test_qmatmul_dispatch(void **state)
+{
+    (void)state;
+    /* the public table routes Q8_0/Q4_0 to the integer kernels and agrees with them exactly */
+    const reel_kernel_ops *k = reel_kernels_ops_cpu();
+    if (strcmp(k->name, "cpu-scalar") == 0 || strcmp(k->name, "cpu") == 0) skip();
+    const int64_t n_in = 128, n_out = 10, T = 4;
+    float *wf = rnd(n_in * n_out), *x = rnd(n_in * T), y[40], z[40];
+    uint8_t w[34 * 4 * 10];
+    for (int64_t r = 0; r < n_out; r++)
+        reel_kernels_quantize_row(REEL_DTYPE_Q8_0, wf + r * n_in, w + r * 136, n_in);
+    assert_int_equal(k->matmul(NULL, y, w, REEL_DTYPE_Q8_0, x, n_in, n_out, T), 0);
+    const reel_cpu_features *f = reel_kernels_cpu();
+    assert_int_equal(reeli_x86_qmatmul(NULL, z, w, REEL_DTYPE_Q8_0, x, n_in, n_out, T,
+                                       f->avx512vnni && f->avx512vl),
+                     0);
+    assert_memory_equal(y, z, sizeof y);
+    /* the layout the model loader picks: interleaved only where VNNI kernels read it */
+    const reel_dtype pref = reel_kernels_preferred_layout(k, REEL_DTYPE_Q8_0, n_in, 16);
+    assert_int_equal(pref, f->avx512vnni && f->avx512vl ? REEL_DTYPE_Q8_0_R8 : REEL_DTYPE_Q8_0);
+    assert_int_equal(reel_kernels_preferred_layout(k, REEL_DTYPE_Q8_0, n_in, 10), REEL_DTYPE_Q8_0);
+    assert_int_equal(reel_kernels_preferred_layout(reel_kernels_ops_cpu_scalar(), REEL_DTYPE_Q4_0,
+                                                   n_in, 16),
+                     REEL_DTYPE_Q4_0);
+    assert_null(reel_dtype_name(REEL_DTYPE_Q4_0_R8)); /* never valid in a file */
+    assert_int_equal(k->matmul(NULL, y, w, REEL_DTYPE_Q8_0, x, 33, n_out, T), REEL_EINVAL);
+    free(wf), free(x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quantize_exact),
+        cmocka_unit_test(test_quantize_roundtrip),
+        cmocka_unit_test(test_qmatmul),
+        cmocka_unit_test(test_qmatmul_dispatch),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
