@@ -88,6 +88,8 @@ static int write_metadata(reel_gguf_writer *w, const reel_llm_hparams *hp, const
     CHECK(reel_gguf_writer_set_u32(w, K("attention.key_length"), (uint32_t)hp->head_dim));
     CHECK(reel_gguf_writer_set_u32(w, K("attention.value_length"), (uint32_t)hp->head_dim));
     CHECK(reel_gguf_writer_set_f32(w, K("attention.layer_norm_rms_epsilon"), hp->norm_eps));
+    /* some llama.cpp builds (llama-cpp-python 0.3.36) also read the non-RMS key for nemotron_h */
+    CHECK(reel_gguf_writer_set_f32(w, K("attention.layer_norm_epsilon"), hp->norm_eps));
     CHECK(reel_gguf_writer_set_u32(w, K("ssm.conv_kernel"), (uint32_t)hp->ssm_d_conv));
     CHECK(reel_gguf_writer_set_u32(w, K("ssm.state_size"), (uint32_t)hp->ssm_d_state));
     CHECK(reel_gguf_writer_set_u32(w, K("ssm.group_count"), (uint32_t)hp->ssm_n_groups));
