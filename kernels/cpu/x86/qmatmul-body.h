@@ -12,6 +12,10 @@
  * is the horizontal sum of its accumulator after the last block, so tiles of any shape (and
  * AVX2 vs VNNI) give identical bits. */
 
+/* _mm256_round_ps takes its mode as an integer constant expression (clang insists). */
+#ifndef QMM_ROUND
+#define QMM_ROUND (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#endif
 #ifndef QK_PREFETCH
 #define QK_PREFETCH 384
 #endif
@@ -53,11 +57,10 @@ QK_TARGET static void QK_NAME(quant_x)(const float *x, reeli_q8x *out, int64_t n
             o[b].d = d;
             int sum = 0;
             const __m256 s = _mm256_set1_ps(id);
-            const int rnd = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-            __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, s), rnd));
-            __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, s), rnd));
-            __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, s), rnd));
-            __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, s), rnd));
+            __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, s), QMM_ROUND));
+            __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, s), QMM_ROUND));
+            __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, s), QMM_ROUND));
+            __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, s), QMM_ROUND));
             i0 = _mm256_packs_epi32(i0, i1);
             i2 = _mm256_packs_epi32(i2, i3);
             i0 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(i0, i2), perm);
