@@ -627,7 +627,7 @@ static int parse_sequence(parser *ps, elemvec *seq, const char *rule_name, int n
                     ev_push(seq, E_REP, add_repeat(ps, item, n - m));
                 }
             }
-            item_start = seq->n - 1;
+            /* a further operator applies to all this one produced (possibly nothing: x{0}) */
             skip_space(ps, nested);
         }
     }

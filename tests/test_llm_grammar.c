@@ -73,6 +73,25 @@ static void test_counted_repetition(void **state)
     reel_grammar_free(g);
 }
 
+/* A repetition operator after another applies to all the first one produced, even nothing. */
+static void test_chained_repetition(void **state)
+{
+    (void)state;
+    reel_grammar *g = compile("root ::= \"ab\"{2}* \"!\"\n");
+    assert_true(accepts(g, "!"));
+    assert_true(accepts(g, "abababab!"));
+    assert_false(accepts(g, "ababab!"));
+    reel_grammar_free(g);
+    /* x{0} produces nothing; a following + must not look before it (fuzzer find) */
+    g = reel_grammar_compile("root ::= \"x\" (\"a\"? \"b\"?){0,0} + \"y\"\n", "t");
+    if (g) {
+        assert_true(accepts(g, "xy"));
+        reel_grammar_free(g);
+    } else {
+        assert_true(tu_contains(reel_last_error(), "left recursion"));
+    }
+}
+
 static void test_unicode_classes(void **state)
 {
     (void)state;
@@ -478,7 +497,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basics),          cmocka_unit_test(test_counted_repetition),
-        cmocka_unit_test(test_unicode_classes), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_unicode_classes), cmocka_unit_test(test_chained_repetition), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_state_copy_and_done), cmocka_unit_test(test_mask_matches_brute_force),
         cmocka_unit_test(test_counted_repeat_large_and_nullable),
         cmocka_unit_test(test_counted_repeat_matches_unrolled),
