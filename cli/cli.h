@@ -24,6 +24,10 @@ int reel_cli_fail(const char *where);
 /* 1 if argv holds -h or --help before a "--". */
 int reel_cli_wants_help(int argc, char **argv);
 
+/* Parses a number option value in [min, max]; on error prints a usage message, returns -1. */
+int reel_cli_parse_double(const char *cmd, const char *opt, const char *text, double min,
+                          double max, double *out);
+
 /* Parses a non-negative integer option value; on error prints a usage message, returns -1. */
 int reel_cli_parse_int(const char *cmd, const char *opt, const char *text, long min, long max,
                        long *out);

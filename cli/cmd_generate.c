@@ -20,13 +20,8 @@ static double now_s(void)
 
 static int parse_float(const char *opt, const char *text, double min, double max, float *out)
 {
-    char *end;
-    double v = strtod(text, &end);
-    if (!*text || *end || !(v >= min && v <= max)) {
-        reel_cli_usage("generate", "%s expects a number from %g to %g, got '%s'", opt, min, max,
-                       text);
-        return -1;
-    }
+    double v;
+    if (reel_cli_parse_double("generate", opt, text, min, max, &v) < 0) return -1;
     *out = (float)v;
     return 0;
 }

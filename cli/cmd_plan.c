@@ -22,17 +22,6 @@ static void on_text(void *ctx, const char *text, size_t len)
     reel_progress_update(p->progress, ++p->tokens);
 }
 
-static int parse_num(const char *opt, const char *text, double min, double max, double *out)
-{
-    char *end;
-    double v = strtod(text, &end);
-    if (!*text || *end || !(v >= min && v <= max))
-        return reel_cli_usage("plan", "%s expects a number from %g to %g, got '%s'", opt, min, max,
-                              text);
-    *out = v;
-    return 0;
-}
-
 static int run(int argc, char **argv)
 {
     const char *model = NULL, *idea = NULL, *style = NULL, *out_path = NULL;
@@ -48,7 +37,7 @@ static int run(int argc, char **argv)
         } else if (!strcmp(a, "--shots")) {
             if (v && reel_cli_parse_int("plan", a, v, 1, 12, &shots) < 0) return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "--seconds")) {
-            if (v && parse_num(a, v, 1, 3600, &seconds)) return REEL_EXIT_USAGE;
+            if (v && reel_cli_parse_double("plan", a, v, 1, 3600, &seconds) < 0) return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "--max-text")) {
             if (v && reel_cli_parse_int("plan", a, v, 1, 100000, &max_text) < 0) return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "--style")) {
@@ -56,7 +45,7 @@ static int run(int argc, char **argv)
         } else if (!strcmp(a, "-n")) {
             if (v && reel_cli_parse_int("plan", a, v, 16, 1 << 20, &n_predict) < 0) return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "--temp")) {
-            if (v && parse_num(a, v, 0, 5, &temp)) return REEL_EXIT_USAGE;
+            if (v && reel_cli_parse_double("plan", a, v, 0, 5, &temp) < 0) return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "--seed")) {
             if (v && reel_cli_parse_int("plan", a, v, 0, 0x7fffffffL, &seed) < 0) return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {

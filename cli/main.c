@@ -75,6 +75,19 @@ int reel_cli_parse_int(const char *cmd, const char *opt, const char *text, long 
     return 0;
 }
 
+int reel_cli_parse_double(const char *cmd, const char *opt, const char *text, double min,
+                          double max, double *out)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (!*text || *end || !(v >= min && v <= max)) {
+        reel_cli_usage(cmd, "%s expects a number from %g to %g, got '%s'", opt, min, max, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 static void print_help(FILE *f)
 {
     fprintf(f, "reel — turn a one-line idea into a finished video, offline.\n\n"

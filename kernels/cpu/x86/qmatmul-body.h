@@ -172,6 +172,33 @@ QK_INLINE __m256i QK_NAME(bcast4)(const int8_t *p)
     return _mm256_set1_epi32(v);
 }
 
+/* One weight block of 8 transposed rows (wt, scales dw) against block b of TN tokens: adds
+ * each token's 8 row results to acc[j]. init is the Q8_0 bias term (-128 * sum of weights),
+ * unused for Q4_0. Shared by the plain (tile8) and interleaved (tile8p) layouts. */
+QK_INLINE void QK_NAME(block8)(const int TN, const int q4, const __m256i *wt, __m256i init,
+                               __m256 dw, const reeli_q8x *x, int64_t xs, int64_t b, __m256 *acc)
+{
+    QK_UNROLL
+    for (int j = 0; j < TN; j++) {
+        const reeli_q8x *xb = x + (size_t)j * (size_t)xs + b;
+        __m256i a;
+        if (q4) {
+            a = _mm256_set1_epi32(xb->s8);
+            QK_UNROLL
+            for (int k = 0; k < 8; k++)
+                a = _mm256_dpbusd_epi32(a, wt[k], QK_NAME(bcast4)(xb->qs + 4 * k));
+        } else {
+            a = init;
+            QK_UNROLL
+            for (int k = 0; k < 8; k++)
+                a = _mm256_dpbusd_epi32(a, QK_NAME(bcast4)((const int8_t *)xb->qu + 4 * k),
+                                        wt[k]);
+        }
+        acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)),
+                                 acc[j]);
+    }
+}
+
 /* 8 rows at once with the rows in the lanes: the 8 weight blocks are transposed so that one
  * dpbusd against a broadcast dword of x advances all 8 row dots by 4 products; one convert and
  * one FMA per block then serve 8 rows, and the 8 results are stored without a horizontal sum.
@@ -202,25 +229,7 @@ QK_INLINE void QK_NAME(tile8)(const int TN, const int q4, const uint8_t *w, size
             for (int k = 0; k < 8; k++) init = _mm256_dpbusd_epi32(init, ones, wt[k]);
             init = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(init, 7));
         }
-        QK_UNROLL
-        for (int j = 0; j < TN; j++) {
-            const reeli_q8x *xb = x + (size_t)j * (size_t)xs + b;
-            __m256i a;
-            if (q4) {
-                a = _mm256_set1_epi32(xb->s8);
-                QK_UNROLL
-                for (int k = 0; k < 8; k++)
-                    a = _mm256_dpbusd_epi32(a, wt[k], QK_NAME(bcast4)(xb->qs + 4 * k));
-            } else {
-                a = init;
-                QK_UNROLL
-                for (int k = 0; k < 8; k++)
-                    a = _mm256_dpbusd_epi32(a, QK_NAME(bcast4)((const int8_t *)xb->qu + 4 * k),
-                                            wt[k]);
-            }
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)),
-                                     acc[j]);
-        }
+        QK_NAME(block8)(TN, q4, wt, init, dw, x, xs, b, acc);
     }
     for (int j = 0; j < TN; j++) _mm256_storeu_ps(y + (size_t)j * (size_t)ys, acc[j]);
 }
@@ -264,25 +273,7 @@ QK_INLINE void QK_NAME(tile8p)(const int TN, const int q4, const uint8_t *w, con
             }
             init = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(init, 7));
         }
-        QK_UNROLL
-        for (int j = 0; j < TN; j++) {
-            const reeli_q8x *xb = x + (size_t)j * (size_t)xs + b;
-            __m256i a;
-            if (q4) {
-                a = _mm256_set1_epi32(xb->s8);
-                QK_UNROLL
-                for (int k = 0; k < 8; k++)
-                    a = _mm256_dpbusd_epi32(a, wt[k], QK_NAME(bcast4)(xb->qs + 4 * k));
-            } else {
-                a = init;
-                QK_UNROLL
-                for (int k = 0; k < 8; k++)
-                    a = _mm256_dpbusd_epi32(a, QK_NAME(bcast4)((const int8_t *)xb->qu + 4 * k),
-                                            wt[k]);
-            }
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)),
-                                     acc[j]);
-        }
+        QK_NAME(block8)(TN, q4, wt, init, dw, x, xs, b, acc);
     }
     for (int j = 0; j < TN; j++) _mm256_storeu_ps(y + (size_t)j * (size_t)ys, acc[j]);
 }
