@@ -7,9 +7,10 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
+FUZZ_SEED ?= 1
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-main test-asan test-fuzz demo format-check format clean
+.PHONY: all deps build test test-main test-asan test-fuzz fuzz-long demo format-check format clean
 
 all: build
 
@@ -36,9 +37,15 @@ test-asan: deps
 
 test-fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DREEL_FUZZ=ON -DREEL_SANITIZE=ON \
-	    -DREEL_CUDA=OFF -DREEL_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CMAKE_FLAGS)
+	    -DREEL_CUDA=OFF -DREEL_FUZZ_SECONDS=$(FUZZ_SECONDS) -DREEL_FUZZ_SEED=$(FUZZ_SEED) $(CMAKE_FLAGS)
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
 	ctest --test-dir $(FUZZ_BUILD) --output-on-failure -j$(JOBS) -L fuzz
+
+# Exploration for developers (not part of make test): every fuzz target for 10 minutes from a
+# fresh random seed. A crash leaves its input in build-fuzz/tests; add it to the target's corpus
+# in tests/fuzz/corpus/ with the fix, so every later build replays it.
+fuzz-long:
+	$(MAKE) test-fuzz FUZZ_SECONDS=600 FUZZ_SEED=0
 
 # Renders examples/film.lua into out/film.mp4 (with out/film.mp4.reel.json beside it). The
 # model: --model via DEMO_ARGS, else $REEL_MODEL, else the default model, else the tiny test

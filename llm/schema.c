@@ -83,6 +83,9 @@ typedef struct {
     int counter;
     /* $ref memo: name -> rule */
     json_t *refs; /* object: "#/$defs/x" -> rule name (string) */
+    /* refs being expanded with no text matched since they began: reaching one of these again
+     * is left recursion, which no grammar can run (every typed schema matches a byte first) */
+    json_t *open_at_head;
     int failed;
     int depth;
 } gen;
@@ -270,6 +273,8 @@ static int gen_def_rule(gen *g, const json_t *s, const char *ptr, const char *st
 
 static int gen_ref(gen *g, const char *ref, const char *ptr, sbuf *out)
 {
+    if (json_object_get(g->open_at_head, ref))
+        return fail_at(g, ptr, "$ref '%s' comes back to itself before matching any text", ref);
     const json_t *memo = json_object_get(g->refs, ref);
     if (memo) {
         sb_printf(out, "%s", json_string_value(memo));
@@ -292,7 +297,10 @@ static int gen_ref(gen *g, const char *ref, const char *ptr, sbuf *out)
     char *rule = rule_name(g, "ref");
     json_object_set_new(g->refs, ref, json_string(rule));
     sbuf body = {0};
-    if (gen_schema(g, target, ref + 1, &body) < 0) {
+    json_object_set_new(g->open_at_head, ref, json_true());
+    int rc = gen_schema(g, target, ref + 1, &body);
+    json_object_del(g->open_at_head, ref);
+    if (rc < 0) {
         free(body.p);
         free(rule);
         return -1;
@@ -483,7 +491,21 @@ static int gen_enum(gen *g, const json_t *s, const char *ptr, sbuf *out)
     return 0;
 }
 
+static int gen_type_body(gen *g, const json_t *s, const char *type, const char *ptr, sbuf *out);
+
+/* Every type matches at least one byte before anything nested, so refs open at the head are
+ * guarded again inside it. */
 static int gen_type(gen *g, const json_t *s, const char *type, const char *ptr, sbuf *out)
+{
+    json_t *outer = g->open_at_head;
+    g->open_at_head = json_object();
+    int rc = gen_type_body(g, s, type, ptr, out);
+    json_decref(g->open_at_head);
+    g->open_at_head = outer;
+    return rc;
+}
+
+static int gen_type_body(gen *g, const json_t *s, const char *type, const char *ptr, sbuf *out)
 {
     if (strcmp(type, "object") == 0) return gen_object(g, s, ptr, out);
     if (strcmp(type, "array") == 0) return gen_array(g, s, ptr, out);
@@ -649,6 +671,7 @@ char *reel_json_schema_to_gbnf(const json_t *schema)
     gen g = {0};
     g.root = schema;
     g.refs = json_object();
+    g.open_at_head = json_object();
     sbuf root = {0};
     char *text = NULL;
     if (gen_schema(&g, schema, "", &root) == 0) {
@@ -661,6 +684,7 @@ char *reel_json_schema_to_gbnf(const json_t *schema)
     free(root.p);
     free(g.rules.p);
     json_decref(g.refs);
+    json_decref(g.open_at_head);
     return text;
 }
 

@@ -211,6 +211,8 @@ static void test_integer_ranges_exact(void **state)
 static void test_unsupported_keywords_fail_closed(void **state)
 {
     (void)state;
+    json_t *s;
+    reel_grammar *g;
     struct {
         const char *schema, *expect;
     } cases[] = {
@@ -228,18 +230,36 @@ static void test_unsupported_keywords_fail_closed(void **state)
         {"{\"type\":\"array\",\"minItems\":3,\"maxItems\":2}", "minItems"},
         {"{\"type\":\"object\",\"allOf\":[]}", "keyword 'allOf'"},
         {"[1,2]", "a schema must be an object"},
+        /* found by fuzz_llm_schema: a $ref loop that matches nothing first is left recursion */
+        {"{\"$defs\":{\"n\":{\"anyOf\":[{\"type\":\"null\"},{\"$ref\":\"#/$defs/n\"}]}},"
+         "\"$ref\":\"#/$defs/n\"}",
+         "at '/$defs/n/anyOf/1': $ref '#/$defs/n' comes back to itself before matching any text"},
+        {"{\"$defs\":{\"a\":{\"anyOf\":[{\"$ref\":\"#/$defs/b\"},{\"type\":\"null\"}]},"
+         "\"b\":{\"anyOf\":[{\"type\":\"integer\"},{\"$ref\":\"#/$defs/a\"}]}},\"$ref\":\"#/$defs/a\"}",
+         "$ref '#/$defs/a' comes back to itself"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        json_t *s = js(cases[i].schema);
-        reel_grammar *g = reel_grammar_from_json_schema(s);
+        s = js(cases[i].schema);
+        g = reel_grammar_from_json_schema(s);
         if (g) fail_msg("case %zu compiled", i);
         if (!tu_contains(reel_last_error(), cases[i].expect))
             fail_msg("case %zu: got '%s', want '%s'", i, reel_last_error(), cases[i].expect);
         json_decref(s);
     }
+    /* recursion behind a bracket is fine, and the grammar nests */
+    s = js("{\"$defs\":{\"l\":{\"anyOf\":[{\"type\":\"null\"},{\"type\":\"array\",\"items\":"
+           "{\"$ref\":\"#/$defs/l\"}}]}},\"$ref\":\"#/$defs/l\"}");
+    g = reel_grammar_from_json_schema(s);
+    assert_non_null(g);
+    reel_grammar_state *st = reel_grammar_state_init(g);
+    assert_int_equal(reel_grammar_state_advance(st, "[[null,[]],null]", 16), 0);
+    assert_true(reel_grammar_state_accepting(st));
+    reel_grammar_state_free(st);
+    reel_grammar_free(g);
+    json_decref(s);
     /* annotations are fine */
-    json_t *s = js("{\"title\":\"T\",\"description\":\"d\",\"type\":\"boolean\",\"default\":true}");
-    reel_grammar *g = reel_grammar_from_json_schema(s);
+    s = js("{\"title\":\"T\",\"description\":\"d\",\"type\":\"boolean\",\"default\":true}");
+    g = reel_grammar_from_json_schema(s);
     assert_non_null(g);
     reel_grammar_free(g);
     json_decref(s);
