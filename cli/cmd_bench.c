@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 static double now_s(void)
@@ -105,8 +106,8 @@ static int run(int argc, char **argv)
     const char *name =
         strrchr(model, '/') && strrchr(model, '/')[1] ? strrchr(model, '/') + 1 : model;
     int nthreads = threads > 0 ? (int)threads : reel_cpu_count();
-    printf("| model | size | params | pattern | backend | threads | test | t/s |\n");
-    printf("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: |\n");
+    printf("| model | size | params | pattern | backend | threads | test | t/s | peak RSS |\n");
+    printf("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: |\n");
     const struct {
         long n;
         int single;
@@ -121,9 +122,14 @@ static int run(int argc, char **argv)
             rc = reel_cli_fail("bench");
             goto done;
         }
-        printf("| %s | %s | %.2f M | %s | %s | %d | %s%ld | %.2f ± %.2f |\n", name, size,
+        /* the process's high-water mark so far: weights touched plus the session's state */
+        struct rusage ru;
+        char rss[32] = "?";
+        if (getrusage(RUSAGE_SELF, &ru) == 0)
+            reel_format_bytes((double)ru.ru_maxrss * 1024, rss, sizeof rss);
+        printf("| %s | %s | %.2f M | %s | %s | %d | %s%ld | %.2f ± %.2f | %s |\n", name, size,
                (double)reel_llm_desc_n_params(reel_llm_model_desc(m)) / 1e6, hp->pattern,
-               reel_kernels_ops()->name, nthreads, tests[k].tag, tests[k].n, mean, sd);
+               reel_kernels_ops()->name, nthreads, tests[k].tag, tests[k].n, mean, sd, rss);
         fflush(stdout);
     }
     rc = REEL_EXIT_OK;
@@ -143,7 +149,8 @@ static const reel_cli_cmd reel_cmd_bench = {
     "  tgN  N single-token steps from an empty context (tokens/s)\n"
     "Token ids are fixed pseudo-random values, so runs are comparable. -p 0 or -n 0 skips a\n"
     "test. --chunk sets the SSD chunk length of the prompt scan (1 = plain recurrence).\n"
-    "The table is Markdown, one row per test.\n\n"
+    "The table is Markdown, one row per test; peak RSS is the process's resident high-water\n"
+    "mark after the test (so -p 8192 -n 0 shows the memory of a full 8K context).\n\n"
     "Example:\n"
     "  reel bench -m nano-4b-f16.gguf -p 256 -n 32 -t 8\n",
     run,

@@ -187,6 +187,9 @@ static void test_bench(void **state)
     assert_int_equal(r.status, 0);
     assert_true(tu_contains(r.out, "| pp8 |") && tu_contains(r.out, "| tg4 |"));
     assert_true(tu_contains(r.out, "M-*M"));
+    assert_true(tu_contains(r.out, "| peak RSS |"));
+    /* the last column is a size in bytes, never the "?" of a failed getrusage */
+    assert_true(tu_contains(r.out, " MiB |") || tu_contains(r.out, " GiB |"));
     tu_result_free(&r);
     r = reel((const char *[]){"bench", "-m", model, "-p", "0", "-n", "0", NULL});
     assert_int_equal(r.status, 2);
