@@ -4,41 +4,68 @@ Nemotron-3-Nano-4B shape (spec §1.2), plus the DRAM read bandwidth bound for de
 
     python3 -m venv /tmp/bench-venv && /tmp/bench-venv/bin/pip install gguf numpy llama-cpp-python
     /tmp/bench-venv/bin/python scripts/bench/bench_4b.py --reel build/bin/reel --types q4_0 q8_0
+    /tmp/bench-venv/bin/python scripts/bench/bench_4b.py --types q4_0 --rss-ctx 8192
+    /tmp/bench-venv/bin/python scripts/bench/bench_4b.py --interop
 
-Writes OUTDIR/nano4b-random-<type>.gguf directly in GGUF with llama.cpp's tensor names (random
-blocks with sane scales, so timings are real but the text is noise), runs
-`reel bench -p 512 -n 128 -t T` and the same prompt/decode lengths through llama-cpp-python
-on the same file, measures DRAM read bandwidth with a small C read loop (T threads), and prints
-a table with reel/llama.cpp ratios and decode as a share of the bandwidth bound
-(bound = bandwidth / bytes of weights read per token).
+Writes OUTDIR/nano4b-random-<type>.gguf with llama.cpp's tensor names: F16, Q8_0 and Q4_0
+directly (random values / random blocks with sane scales, so timings are real but the text is
+noise); every other type (q4_k_m, q5_0, q6_k, ...) by `reel quantize` from the F16 file. Runs
+`reel bench -p 512 -n 128 -t T` and the same prompt/decode lengths through llama-cpp-python on
+the same file, measures DRAM read bandwidth with a small C read loop (T threads), and prints a
+table with reel/llama.cpp ratios and decode as a share of the bandwidth bound (bound =
+bandwidth / bytes of weights read per token, from the file's own tensor sizes).
+
+--rss-ctx C instead fills a C-token context (one C-token prompt) in both engines and reports
+each process's peak resident memory.
+
+--interop checks the files reel writes: a small random model (H = 256, so K-quant tensors are
+real K-quants, not fallbacks) is written in F16, quantized by `reel quantize` to every type reel
+writes, and each file is run by reel (`reel logits`) and by llama.cpp on the same tokens: the
+script prints the largest logit difference (relative to the largest logit) and how often both
+pick the same top-1 token, and fails if llama.cpp cannot load a file or the two disagree. The
+yardstick column is how far llama.cpp's own logits on the file are from its logits on the F16
+file: int8 activation rounding makes a random deep model drift by about that much in either
+engine, so a reel-vs-llama.cpp difference below it is rounding, not a misread file.
 """
-import argparse, os, re, subprocess, sys, tempfile, time
+import argparse, json, os, re, subprocess, sys, tempfile, time
 
 import numpy as np
 
-H, L, NH, P, G, N, K, NA, NKV, HD, F, V = 3136, 42, 96, 80, 8, 128, 4, 40, 8, 128, 12544, 131072
-PATTERN = "M-M-M-MM-M-M*-M-M*-M-M-M*-M-M-MM*-MMM-M-M-"
-DI = NH * P
-DC = DI + 2 * G * N
-QT = {"q8_0": (8, 34), "q4_0": (2, 18)}  # ggml type id, block bytes
+# the Nemotron-3-Nano-4B shape (spec §1.2) and a small one for the interop check
+SHAPES = {
+    "4b": dict(H=3136, NH=96, P=80, G=8, N=128, K=4, NA=40, NKV=8, HD=128, F=12544, V=131072,
+               PATTERN="M-M-M-MM-M-M*-M-M*-M-M-M*-M-M-MM*-MMM-M-M-"),
+    "small": dict(H=256, NH=8, P=64, G=2, N=32, K=4, NA=4, NKV=2, HD=64, F=768, V=2048,
+                  PATTERN="M*M-M-*-"),
+}
+QT = {"q8_0": (8, 34), "q4_0": (2, 18)}  # written directly: ggml type id, block bytes
+FILE_TYPE = {"f16": 1, "q8_0": 7, "q4_0": 2}
 
 
 def qmatrix(rng, n_in, n_out, typ):
+    """an n_out x n_in weight matrix of typ whose rows dot a unit-rms x to about unit rms"""
+    if typ == "f16":
+        return (rng.standard_normal((n_out, n_in), dtype=np.float32) / np.sqrt(n_in)).astype(np.float16)
     tid, bb = QT[typ]
     nb = n_in // 32
     raw = rng.integers(0, 256, size=(n_out, nb, bb), dtype=np.uint8)
-    # scale so that a row . (unit-rms x) has unit rms: q std 74 (q8_0) or 4.6 (q4_0)
+    # q std 74 (q8_0) or 4.6 (q4_0)
     d = 1.0 / ((74.0 if typ == "q8_0" else 4.6) * np.sqrt(n_in))
     raw[:, :, 0:2] = np.frombuffer(np.float16(d).tobytes(), dtype=np.uint8)
     return raw.reshape(n_out, nb * bb)
 
 
-def write_model(path, typ, seed=1):
+def write_model(path, typ, shape="4b", seed=1):
     import gguf
+    S = SHAPES[shape]
+    H, NH, P, G, N, K = S["H"], S["NH"], S["P"], S["G"], S["N"], S["K"]
+    NA, NKV, HD, F, V, PATTERN = S["NA"], S["NKV"], S["HD"], S["F"], S["V"], S["PATTERN"]
+    DI = NH * P
+    DC = DI + 2 * G * N
     rng = np.random.default_rng(seed)
     w = gguf.GGUFWriter(path, "nemotron_h")
     a = "nemotron_h"
-    w.add_uint32(f"{a}.block_count", L)
+    w.add_uint32(f"{a}.block_count", len(PATTERN))
     w.add_uint32(f"{a}.embedding_length", H)
     w.add_uint32(f"{a}.context_length", 1 << 20)  # u32: llama.cpp rejects u64
     w.add_array(f"{a}.feed_forward_length", [F if c == "-" else 0 for c in PATTERN])
@@ -54,7 +81,7 @@ def write_model(path, typ, seed=1):
     w.add_uint32(f"{a}.ssm.inner_size", DI)
     w.add_uint32(f"{a}.ssm.time_step_rank", NH)
     w.add_uint32(f"{a}.vocab_size", V)
-    w.add_uint32("general.file_type", 7 if typ == "q8_0" else 2)
+    w.add_uint32("general.file_type", FILE_TYPE[typ])
     # a byte-level BPE vocabulary of V tokens (the byte alphabet first, as gpt2 needs)
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
     cs, n = bs[:], 0
@@ -70,46 +97,68 @@ def write_model(path, typ, seed=1):
     w.add_array("tokenizer.ggml.merges", ["Ġ t"])
     w.add_uint32("tokenizer.ggml.bos_token_id", 1)
     w.add_uint32("tokenizer.ggml.eos_token_id", 2)
-    T = gguf.GGMLQuantizationType.Q8_0 if typ == "q8_0" else gguf.GGMLQuantizationType.Q4_0
+    T = {"q8_0": gguf.GGMLQuantizationType.Q8_0, "q4_0": gguf.GGMLQuantizationType.Q4_0}.get(typ)
     f32 = lambda shape, v=None: (np.full(shape, v, np.float32) if v is not None
                                  else (rng.standard_normal(shape) * 0.1).astype(np.float32))
-    w.add_tensor("token_embd.weight", qmatrix(rng, H, V, typ), raw_dtype=T)
+    mat = lambda n_in, n_out: (dict(tensor=qmatrix(rng, n_in, n_out, typ), raw_dtype=T) if T
+                               else dict(tensor=qmatrix(rng, n_in, n_out, typ)))
+    add = lambda name, spec: w.add_tensor(name, spec.pop("tensor"), **spec)
+    add("token_embd.weight", mat(H, V))
     w.add_tensor("output_norm.weight", f32((H,), 1.0))
-    w.add_tensor("output.weight", qmatrix(rng, H, V, typ), raw_dtype=T)
+    add("output.weight", mat(H, V))
     for i, c in enumerate(PATTERN):
         b = f"blk.{i}."
         w.add_tensor(b + "attn_norm.weight", f32((H,), 1.0))
         if c == "M":
-            w.add_tensor(b + "ssm_in.weight", qmatrix(rng, H, 2 * DI + 2 * G * N + NH, typ), raw_dtype=T)
+            add(b + "ssm_in.weight", mat(H, 2 * DI + 2 * G * N + NH))
             w.add_tensor(b + "ssm_conv1d.weight", f32((DC, K)))
             w.add_tensor(b + "ssm_conv1d.bias", f32((DC,)))
             w.add_tensor(b + "ssm_dt.bias", f32((NH,), 0.0))
             w.add_tensor(b + "ssm_a", -np.exp(rng.uniform(0, 2, (NH, 1))).astype(np.float32))
             w.add_tensor(b + "ssm_d", f32((NH, 1), 1.0))
             w.add_tensor(b + "ssm_norm.weight", f32((G, DI // G), 1.0))
-            w.add_tensor(b + "ssm_out.weight", qmatrix(rng, DI, H, typ), raw_dtype=T)
+            add(b + "ssm_out.weight", mat(DI, H))
         elif c == "*":
-            w.add_tensor(b + "attn_q.weight", qmatrix(rng, H, NA * HD, typ), raw_dtype=T)
-            w.add_tensor(b + "attn_k.weight", qmatrix(rng, H, NKV * HD, typ), raw_dtype=T)
-            w.add_tensor(b + "attn_v.weight", qmatrix(rng, H, NKV * HD, typ), raw_dtype=T)
-            w.add_tensor(b + "attn_output.weight", qmatrix(rng, NA * HD, H, typ), raw_dtype=T)
+            add(b + "attn_q.weight", mat(H, NA * HD))
+            add(b + "attn_k.weight", mat(H, NKV * HD))
+            add(b + "attn_v.weight", mat(H, NKV * HD))
+            add(b + "attn_output.weight", mat(NA * HD, H))
         else:
-            w.add_tensor(b + "ffn_up.weight", qmatrix(rng, H, F, typ), raw_dtype=T)
-            w.add_tensor(b + "ffn_down.weight", qmatrix(rng, F, H, typ), raw_dtype=T)
+            add(b + "ffn_up.weight", mat(H, F))
+            add(b + "ffn_down.weight", mat(F, H))
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
 
 
-def weight_bytes_per_token(typ):
-    """bytes of matrices read per decoded token (token_embd reads one row only)"""
-    bb = QT[typ][1] / 32
-    m = (2 * DI + 2 * G * N + NH) * H + DI * H
-    a = (NA * HD + 2 * NKV * HD) * H + NA * HD * H
-    f = 2 * F * H
-    n = sum(m if c == "M" else a if c == "*" else f for c in PATTERN) + V * H
-    return n * bb
+def model_file(reel, out, typ, shape="4b", derive=False):
+    """path of the random model of typ, written (or quantized from F16 by reel: always for types
+    other than f16/q8_0/q4_0, and for those too with derive) if missing"""
+    direct = typ == "f16" or (typ in QT and not derive)
+    path = os.path.join(out, f"nano{shape}-random-{typ}{'' if direct else '-reel'}.gguf")
+    if os.path.exists(path):
+        return path
+    t0 = time.time()
+    if direct:
+        write_model(path, typ, shape)
+    else:
+        src = model_file(reel, out, "f16", shape)
+        subprocess.run([reel, "quantize", "-q", src, path, typ], check=True, stdout=subprocess.DEVNULL)
+    print(f"wrote {path} ({os.path.getsize(path) / 1e9:.2f} GB) in {time.time() - t0:.0f} s", flush=True)
+    return path
+
+
+def weight_bytes_per_token(path):
+    """bytes of matrices read per decoded token: every 2-D tensor, token_embd only one row"""
+    import gguf
+    r = gguf.GGUFReader(path)
+    n = 0
+    for t in r.tensors:
+        if len(t.shape) < 2:
+            continue
+        n += int(t.n_bytes) // int(t.shape[1]) if t.name == "token_embd.weight" else int(t.n_bytes)
+    return n
 
 
 BW_C = r"""
@@ -145,9 +194,10 @@ def reel_bench(reel, path, threads, pp, tg, reps):
         raise RuntimeError(out.stderr)
     r = {}
     for line in out.stdout.splitlines():
-        m = re.search(r"\| (pp|tg)(\d+) \| ([\d.]+) ±", line)
+        m = re.search(r"\| (pp|tg)(\d+) \| ([\d.]+) ± [\d.]+ \| ([\d.]+) (MiB|GiB) \|", line)
         if m:
             r[m.group(1)] = float(m.group(3))
+            r["rss"] = float(m.group(4)) * (1024**2 if m.group(5) == "MiB" else 1024**3)
     return r, out.stdout
 
 
@@ -177,33 +227,110 @@ def llama_bench(path, threads, pp, tg, reps):
     return {k: float(np.mean(v)) for k, v in res.items()}, f"llama-cpp-python {llama_cpp.__version__}"
 
 
+LLAMA_RSS = """
+import resource, sys, llama_cpp
+path, threads, ctx = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+llm = llama_cpp.Llama(model_path=path, n_threads=threads, n_threads_batch=threads, n_ctx=ctx + 8,
+                      n_batch=512, n_ubatch=512, verbose=False)
+llm.eval([300 + (i * 7919) % 100000 for i in range(ctx)])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+def rss(reel, path, threads, ctx):
+    """peak resident bytes of reel and of llama.cpp after a ctx-token prompt"""
+    r, _ = reel_bench(reel, path, threads, ctx, 0, 1)
+    out = subprocess.run([sys.executable, "-c", LLAMA_RSS, path, str(threads), str(ctx)],
+                         capture_output=True, text=True)
+    l = float(out.stdout.split()[-1]) if out.returncode == 0 else None
+    return r["rss"], l, r["pp"]
+
+
+INTEROP_TYPES = ["q8_0", "q4_0", "q5_0", "q5_1", "iq4_nl", "q4_k", "q5_k", "q6_k", "q4_k_m"]
+
+
+def reel_types(reel):
+    """the types `reel quantize --help` lists"""
+    out = subprocess.run([reel, "quantize", "--help"], capture_output=True, text=True).stdout.lower()
+    return [t for t in INTEROP_TYPES if re.search(rf"\b{t}\b", out)]
+
+
+def interop(reel, out, threads):
+    import llama_cpp
+    toks = [1] + [257 + (i * 131) % 1700 for i in range(31)]
+    fails = 0
+    print("| file | llama.cpp loads | reel vs llama.cpp: max abs diff / max abs logit | top-1 agreement "
+          "| yardstick: llama.cpp on this file vs on the F16 file |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    ref = None
+    for typ in ["f16"] + reel_types(reel):
+        path = model_file(reel, out, typ, "small", derive=True)
+        r = subprocess.run([reel, "logits", "-m", path, "--tokens", ",".join(map(str, toks)), "--all",
+                            "-t", str(threads)], capture_output=True, text=True)
+        if r.returncode:
+            print(f"| {typ} | reel logits failed: {r.stderr.strip()} | | | |")
+            fails += 1
+            continue
+        a = np.array(json.loads(r.stdout)["logits"], dtype=np.float64)
+        try:
+            llm = llama_cpp.Llama(model_path=path, n_threads=threads, n_ctx=64, logits_all=True, verbose=False)
+        except Exception as e:  # noqa: BLE001
+            print(f"| {typ} | no: {e} | | | |")
+            fails += 1
+            continue
+        llm.eval(toks)
+        b = np.array(llm.scores[: len(toks)], dtype=np.float64)
+        diff = np.abs(a - b).max() / np.abs(b).max()
+        top = float(np.mean(a.argmax(1) == b.argmax(1)))
+        ok = diff < 0.05 and top >= 0.9
+        fails += not ok
+        if ref is None:
+            ref = b
+        qd = np.abs(b - ref).max() / np.abs(ref).max()
+        print(f"| {typ} | yes | {diff:.4f} | {100 * top:.0f}% | {qd:.4f} |{'' if ok else ' MISMATCH'}",
+              flush=True)
+    return 1 if fails else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reel", default="build/bin/reel")
     ap.add_argument("--out", default="/tmp/reel-bench")
-    ap.add_argument("--types", nargs="+", default=["q4_0", "q8_0"], choices=list(QT))
+    ap.add_argument("--types", nargs="+", default=["q4_0", "q8_0"],
+                    help="f16, q8_0, q4_0 (written directly) or any type reel quantize writes")
     ap.add_argument("-t", "--threads", type=int, default=2)
     ap.add_argument("-p", type=int, default=512)
     ap.add_argument("-n", type=int, default=128)
     ap.add_argument("-r", type=int, default=1)
     ap.add_argument("--no-llama", action="store_true")
+    ap.add_argument("--rss-ctx", type=int, default=0, help="report peak memory at this context instead")
+    ap.add_argument("--interop", action="store_true", help="check reel-written files in llama.cpp")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
+    if a.interop:
+        return interop(a.reel, a.out, a.threads)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    if a.rss_ctx:
+        print(f"CPU: {cpu}; {a.threads} threads; peak RSS after a {a.rss_ctx}-token prompt\n")
+        print("| type | file | reel | llama.cpp | reel / llama.cpp |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        for typ in a.types:
+            path = model_file(a.reel, a.out, typ)
+            r, l, _ = rss(a.reel, path, a.threads, a.rss_ctx)
+            g = lambda v: f"{v / 1e9:.2f} GB" if v else "n/a"
+            print(f"| {typ} | {g(os.path.getsize(path))} | {g(r)} | {g(l)} | "
+                  f"{f'{r / l:.2f}x' if l else 'n/a'} |", flush=True)
+        return 0
     bw = bandwidth(a.threads)
     print(f"CPU: {cpu}; {a.threads} threads; DRAM read bandwidth {bw:.1f} GB/s", flush=True)
     rows = []
     for typ in a.types:
-        path = os.path.join(a.out, f"nano4b-random-{typ}.gguf")
-        if not os.path.exists(path):
-            t0 = time.time()
-            write_model(path, typ)
-            print(f"wrote {path} ({os.path.getsize(path) / 1e9:.2f} GB) in {time.time() - t0:.0f} s", flush=True)
+        path = model_file(a.reel, a.out, typ)
         r, table = reel_bench(a.reel, path, a.threads, a.p, a.n, a.r)
         print(table, flush=True)
         l, note = (None, "skipped") if a.no_llama else llama_bench(path, a.threads, a.p, a.n, a.r)
         print(f"llama.cpp: {note}: {l}", flush=True)
-        bound = bw * 1e9 / weight_bytes_per_token(typ)
+        bound = bw * 1e9 / weight_bytes_per_token(path)
         rows.append((typ, r, l, bound))
     print(f"\n| type | reel pp{a.p} | llama.cpp pp{a.p} | ratio | reel tg{a.n} | llama.cpp tg{a.n} | ratio "
           f"| DRAM bound t/s | reel tg / bound |")
@@ -215,6 +342,7 @@ def main():
         rt = f"{r['tg'] / l['tg']:.2f}x" if l else "n/a"
         print(f"| {typ} | {r['pp']:.2f} | {lp} | {rp} | {r['tg']:.2f} | {lt} | {rt} | {bound:.2f} "
               f"| {100 * r['tg'] / bound:.0f}% |")
+    return 0
 
 
 if __name__ == "__main__":
