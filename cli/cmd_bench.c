@@ -45,9 +45,12 @@ static int run(int argc, char **argv)
 {
     const char *model = NULL;
     long pp = 512, tg = 128, threads = 0, reps = 3, chunk = 0;
+    int as_json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && v) {
+        if (!strcmp(a, "--json")) {
+            as_json = 1;
+        } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && v) {
             model = argv[++i];
         } else if (!strcmp(a, "-p") && v) {
             if (reel_cli_parse_int("bench", a, argv[++i], 0, 1 << 20, &pp) < 0)
@@ -80,6 +83,7 @@ static int run(int argc, char **argv)
     if (!pp && !tg) return reel_cli_usage("bench", "nothing to measure: -p 0 and -n 0");
 
     int rc = REEL_EXIT_FAIL;
+    json_t *doc = NULL, *results = NULL;
     reel_llm_model_params mp = reel_llm_model_default_params();
     mp.n_threads = (int)threads;
     reel_llm_model *m = reel_llm_model_load(model, &mp);
@@ -106,8 +110,20 @@ static int run(int argc, char **argv)
     const char *name =
         strrchr(model, '/') && strrchr(model, '/')[1] ? strrchr(model, '/') + 1 : model;
     int nthreads = threads > 0 ? (int)threads : reel_cpu_count();
-    printf("| model | size | params | pattern | backend | threads | test | t/s | peak RSS |\n");
-    printf("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: |\n");
+    const double n_params = (double)reel_llm_desc_n_params(reel_llm_model_desc(m));
+    if (as_json) {
+        char cpu[256];
+        reel_kernels_cpu_describe(cpu, sizeof cpu);
+        doc = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:i, s:I}", "model", model, "size_bytes",
+                        (json_int_t)reel_llm_desc_file_size(reel_llm_model_desc(m)), "params",
+                        (json_int_t)n_params, "pattern", hp->pattern, "backend", reel_kernels_ops()->name,
+                        "cpu_features", cpu, "threads", nthreads, "repetitions", (json_int_t)reps);
+        results = json_array();
+        json_object_set_new(doc, "results", results);
+    } else {
+        printf("| model | size | params | pattern | backend | threads | test | t/s | peak RSS |\n");
+        printf("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: |\n");
+    }
     const struct {
         long n;
         int single;
@@ -125,15 +141,30 @@ static int run(int argc, char **argv)
         /* the process's high-water mark so far: weights touched plus the session's state */
         struct rusage ru;
         char rss[32] = "?";
-        if (getrusage(RUSAGE_SELF, &ru) == 0)
-            reel_format_bytes((double)ru.ru_maxrss * 1024, rss, sizeof rss);
+        const double rss_bytes = getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss * 1024 : 0;
+        if (rss_bytes > 0) reel_format_bytes(rss_bytes, rss, sizeof rss);
+        if (as_json) {
+            char test[32];
+            snprintf(test, sizeof test, "%s%ld", tests[k].tag, tests[k].n);
+            json_array_append_new(results, json_pack("{s:s, s:I, s:f, s:f, s:I}", "test", test,
+                                                     "n_tokens", (json_int_t)tests[k].n, "tps",
+                                                     mean, "tps_sd", sd, "peak_rss_bytes",
+                                                     (json_int_t)rss_bytes));
+            continue;
+        }
         printf("| %s | %s | %.2f M | %s | %s | %d | %s%ld | %.2f ± %.2f | %s |\n", name, size,
-               (double)reel_llm_desc_n_params(reel_llm_model_desc(m)) / 1e6, hp->pattern,
+               n_params / 1e6, hp->pattern,
                reel_kernels_ops()->name, nthreads, tests[k].tag, tests[k].n, mean, sd, rss);
         fflush(stdout);
     }
+    if (doc) {
+        char *text = json_dumps(doc, JSON_INDENT(2));
+        puts(text);
+        free(text);
+    }
     rc = REEL_EXIT_OK;
 done:
+    json_decref(doc);
     free(toks);
     reel_llm_session_free(s);
     reel_llm_model_free(m);
@@ -143,14 +174,17 @@ done:
 static const reel_cli_cmd reel_cmd_bench = {
     "bench",
     "prompt and generation speed of the in-process model (tokens/s)",
-    "Usage: reel bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r 3] [--chunk Q] [--backend cpu]\n\n"
+    "Usage: reel bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r 3] [--chunk Q] [--json]\n"
+    "                  [--backend cpu]\n\n"
     "Measures, after one warm-up run, the mean and standard deviation over -r runs of:\n"
     "  ppP  one prompt of P tokens from an empty context (tokens/s)\n"
     "  tgN  N single-token steps from an empty context (tokens/s)\n"
     "Token ids are fixed pseudo-random values, so runs are comparable. -p 0 or -n 0 skips a\n"
     "test. --chunk sets the SSD chunk length of the prompt scan (1 = plain recurrence).\n"
     "The table is Markdown, one row per test; peak RSS is the process's resident high-water\n"
-    "mark after the test (so -p 8192 -n 0 shows the memory of a full 8K context).\n\n"
+    "mark after the test (so -p 8192 -n 0 shows the memory of a full 8K context). --json\n"
+    "prints one JSON object instead: the model's facts and a \"results\" array with test,\n"
+    "n_tokens, tps, tps_sd and peak_rss_bytes per test.\n\n"
     "Example:\n"
     "  reel bench -m nano-4b-f16.gguf -p 256 -n 32 -t 8\n",
     run,

@@ -191,6 +191,25 @@ static void test_bench(void **state)
     /* the last column is a size in bytes, never the "?" of a failed getrusage */
     assert_true(tu_contains(r.out, " MiB |") || tu_contains(r.out, " GiB |"));
     tu_result_free(&r);
+    /* --json: one document, a result per test with positive rates */
+    r = reel((const char *[]){"bench", "-m", model, "-p", "8", "-n", "2", "-r", "2", "-t", "1",
+                              "--json", NULL});
+    assert_int_equal(r.status, 0);
+    json_error_t err;
+    json_t *doc = json_loads(r.out, 0, &err);
+    if (!doc) fail_msg("bench --json: %s in '%s'", err.text, r.out);
+    assert_string_equal(json_string_value(json_object_get(doc, "pattern")), "M-*M");
+    json_t *res = json_object_get(doc, "results");
+    assert_int_equal(json_array_size(res), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(res, 0), "test")), "pp8");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(res, 1), "test")), "tg2");
+    for (size_t i = 0; i < 2; i++) {
+        assert_true(json_real_value(json_object_get(json_array_get(res, i), "tps")) > 0);
+        assert_true(json_integer_value(json_object_get(json_array_get(res, i), "peak_rss_bytes")) >
+                    1000000);
+    }
+    json_decref(doc);
+    tu_result_free(&r);
     r = reel((const char *[]){"bench", "-m", model, "-p", "0", "-n", "0", NULL});
     assert_int_equal(r.status, 2);
     tu_result_free(&r);
