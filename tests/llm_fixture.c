@@ -42,13 +42,29 @@ static fx_tensor *addl(fx_model *m, int l, const char *name, const char *hf, int
     return add(m, g, h, nd, a, b);
 }
 
+static void build(fx_model *m);
+
 void fx_model_init(fx_model *m)
 {
     memset(m, 0, sizeof *m);
-    rng = 12345;
     m->H = 16, m->nh = 4, m->P = 4, m->G = 2, m->N = 4, m->K = 4;
     m->na = 2, m->nkv = 1, m->hd = 8, m->F = 24, m->V = 40;
     m->pattern = "M-M*-";
+    build(m);
+}
+
+void fx_model_init_wide(fx_model *m)
+{
+    memset(m, 0, sizeof *m);
+    m->H = 256, m->nh = 8, m->P = 32, m->G = 2, m->N = 16, m->K = 4;
+    m->na = 4, m->nkv = 2, m->hd = 20, m->F = 288, m->V = 40;
+    m->pattern = "M-*M-*-M*-";
+    build(m);
+}
+
+static void build(fx_model *m)
+{
+    rng = 12345;
     m->L = (int)strlen(m->pattern);
     int Di = m->nh * m->P, Dc = Di + 2 * m->G * m->N;
     add(m, "token_embd.weight", "backbone.embeddings.weight", 2, m->H, m->V);
