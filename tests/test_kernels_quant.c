@@ -1,7 +1,8 @@
-/* Quantized weights: the quantizers (round-trip RMS bounds per type on Gaussian and uniform data,
- * GGML's exact Q8_0/Q4_0/Q5_0/Q5_1 rules on hand-made blocks, zeros, an outlier, partial blocks) and every integer-dot SIMD matmul (AVX2, AVX-512 VNNI where the CPU has
- * it) against the scalar float reference on random inputs, with per-type tolerances; tile
- * shapes, thread counts and T = 1 vs batched calls must give identical bits. */
+/* Quantized weights: the quantizers (round-trip RMS bounds per type on Gaussian and uniform
+ * data, GGML's exact Q8_0/Q4_0/Q5_0/Q5_1 rules on hand-made blocks, zeros, an outlier, partial
+ * blocks) and every integer-dot SIMD matmul (AVX2, AVX-512 VNNI where the CPU has it) against
+ * the scalar float reference on random inputs, with per-type tolerances; tile shapes, thread
+ * counts and T = 1 vs batched calls must give identical bits. */
 #include "testutil.h"
 #include "core/core.h"
 #include "kernels/kernels-impl.h"
