@@ -60,6 +60,13 @@ void fx_model_init_wide(fx_model *m)
     m->na = 4, m->nkv = 2, m->hd = 20, m->F = 288, m->V = 40;
     m->pattern = "M-*M-*-M*-";
     build(m);
+    /* matrices at about unit gain (uniform +-0.5 over 256 inputs would amplify 4.6x per layer
+     * and make the logits chaotic in the weights) */
+    for (int i = 0; i < m->n; i++) {
+        fx_tensor *t = &m->t[i];
+        if (t->n_dims == 2 && t->ne[0] >= 40 && !strstr(t->name, "norm"))
+            for (int64_t k = 0; k < t->n; k++) t->data[k] *= 0.25f;
+    }
 }
 
 static void build(fx_model *m)
