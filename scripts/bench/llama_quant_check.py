@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Developer check (not a test): llama.cpp reads what `reel quantize` writes.
+
+    /tmp/quant-venv/bin/python scripts/bench/llama_quant_check.py --reel build/bin/reel
+
+Writes a small random Nemotron-H model in F32 (H 256, so the K types are used, with an FFN
+width of 288 and attention output rows that exercise the fallbacks), quantizes it with
+`reel quantize` to each TYPE, and runs the same tokens through reel (`reel logits --all`) and
+llama.cpp (llama-cpp-python) on the F32 and on each quantized file. Prints, per file, the RMS
+difference of the two engines' logits over the RMS logit (both read the same bytes, so this
+should be small: only the engines' arithmetic differs) and each engine's error against its own
+F32 result. Small on purpose (2 shared cores).
+"""
+import argparse, json, os, subprocess, sys, tempfile
+
+import numpy as np
+
+H, NH, P, G, N, K, NA, NKV, HD, F, V = 256, 8, 32, 2, 16, 4, 8, 2, 32, 288, 300
+PATTERN = "M-*M-*-M*-"
+DI = NH * P
+DC = DI + 2 * G * N
+TOKENS = [1, 40, 41, 42, 43, 60, 61, 62, 63, 70, 71, 72, 100, 101, 102, 200, 201, 202, 250, 251]
+
+
+def write_model(path, seed=3):
+    import gguf
+
+    rng = np.random.default_rng(seed)
+    L = len(PATTERN)
+    w = gguf.GGUFWriter(path, "nemotron_h")
+    a = "nemotron_h"
+    w.add_uint32(f"{a}.block_count", L)
+    w.add_uint32(f"{a}.embedding_length", H)
+    w.add_uint32(f"{a}.context_length", 4096)
+    w.add_array(f"{a}.feed_forward_length", [F if c == "-" else 0 for c in PATTERN])
+    w.add_uint32(f"{a}.attention.head_count", NA)
+    w.add_array(f"{a}.attention.head_count_kv", [NKV if c == "*" else 0 for c in PATTERN])
+    w.add_uint32(f"{a}.attention.key_length", HD)
+    w.add_uint32(f"{a}.attention.value_length", HD)
+    w.add_float32(f"{a}.attention.layer_norm_rms_epsilon", 1e-5)
+    w.add_float32(f"{a}.attention.layer_norm_epsilon", 1e-5)
+    w.add_uint32(f"{a}.ssm.conv_kernel", K)
+    w.add_uint32(f"{a}.ssm.state_size", N)
+    w.add_uint32(f"{a}.ssm.group_count", G)
+    w.add_uint32(f"{a}.ssm.inner_size", DI)
+    w.add_uint32(f"{a}.ssm.time_step_rank", NH)
+    w.add_uint32(f"{a}.vocab_size", V)
+    w.add_uint32("general.file_type", 0)
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b), cs.append(256 + n)
+            n += 1
+    toks = [chr(c) for c in cs] + ["Ġt"] + [f"<r{i}>" for i in range(V - 257)]
+    w.add_string("tokenizer.ggml.model", "gpt2")
+    w.add_string("tokenizer.ggml.pre", "default")
+    w.add_array("tokenizer.ggml.tokens", toks)
+    w.add_array("tokenizer.ggml.token_type", [1] * V)
+    w.add_array("tokenizer.ggml.merges", ["Ġ t"])
+    w.add_uint32("tokenizer.ggml.bos_token_id", 1)
+    w.add_uint32("tokenizer.ggml.eos_token_id", 2)
+
+    def mat(n_in, n_out):  # about unit gain
+        return (rng.standard_normal((n_out, n_in)) / np.sqrt(n_in)).astype(np.float32)
+
+    def vec(shape, v=None):
+        if v is not None:
+            return np.full(shape, v, np.float32)
+        return (rng.standard_normal(shape) * 0.1).astype(np.float32)
+
+    w.add_tensor("token_embd.weight", mat(H, V) * 4)
+    w.add_tensor("output_norm.weight", vec((H,), 1.0))
+    w.add_tensor("output.weight", mat(H, V) * 4)
+    for i, c in enumerate(PATTERN):
+        b = f"blk.{i}."
+        w.add_tensor(b + "attn_norm.weight", vec((H,), 1.0))
+        if c == "M":
+            w.add_tensor(b + "ssm_in.weight", mat(H, 2 * DI + 2 * G * N + NH))
+            w.add_tensor(b + "ssm_conv1d.weight", vec((DC, K)))
+            w.add_tensor(b + "ssm_conv1d.bias", vec((DC,)))
+            w.add_tensor(b + "ssm_dt.bias", vec((NH,), 0.0))
+            w.add_tensor(b + "ssm_a", -np.exp(rng.uniform(0, 2, (NH, 1))).astype(np.float32))
+            w.add_tensor(b + "ssm_d", vec((NH, 1), 1.0))
+            w.add_tensor(b + "ssm_norm.weight", vec((G, DI // G), 1.0))
+            w.add_tensor(b + "ssm_out.weight", mat(DI, H))
+        elif c == "*":
+            w.add_tensor(b + "attn_q.weight", mat(H, NA * HD))
+            w.add_tensor(b + "attn_k.weight", mat(H, NKV * HD))
+            w.add_tensor(b + "attn_v.weight", mat(H, NKV * HD))
+            w.add_tensor(b + "attn_output.weight", mat(NA * HD, H))
+        else:
+            w.add_tensor(b + "ffn_up.weight", mat(H, F))
+            w.add_tensor(b + "ffn_down.weight", mat(F, H))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def reel_logits(reel, path):
+    out = subprocess.run([reel, "logits", "-m", path, "--tokens", ",".join(map(str, TOKENS)),
+                          "--all", "-t", "2"], check=True, capture_output=True, text=True).stdout
+    return np.array(json.loads(out)["logits"], dtype=np.float64)
+
+
+def llama_logits(path):
+    from llama_cpp import Llama
+
+    m = Llama(model_path=path, n_ctx=64, n_threads=2, logits_all=True, verbose=False)
+    m.eval(TOKENS)
+    x = np.array(m.scores[: len(TOKENS)], dtype=np.float64)
+    m.close()
+    return x
+
+
+def rel(a, b):
+    return float(np.sqrt(np.mean((a - b) ** 2)) / np.sqrt(np.mean(b ** 2)))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reel", default="build/bin/reel")
+    ap.add_argument("--types", nargs="+", default=["q4_k_m", "q5_k_m", "q6_k", "q5_0", "q5_1",
+                                                    "iq4_nl", "q4_k", "q5_k"])
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        f32 = os.path.join(d, "m-f32.gguf")
+        write_model(f32)
+        r0, l0 = reel_logits(a.reel, f32), llama_logits(f32)
+        print(f"F32: reel vs llama.cpp {rel(r0, l0):.4f}")
+        print(f"{'type':8} {'reel vs llama.cpp':>18} {'reel vs F32':>12} {'llama vs F32':>13} "
+              f"{'top-1 same':>11}")
+        for t in a.types:
+            q = os.path.join(d, f"m-{t}.gguf")
+            s = subprocess.run([a.reel, "quantize", f32, q, t, "-q"], check=True,
+                               capture_output=True, text=True).stdout.strip()
+            r, l = reel_logits(a.reel, q), llama_logits(q)
+            top = int((r.argmax(1) == l.argmax(1)).sum())
+            print(f"{t:8} {rel(r, l):18.4f} {rel(r, r0):12.4f} {rel(l, l0):13.4f} "
+                  f"{top:>6}/{len(TOKENS)}   {s.split('(')[1].split(')')[0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
