@@ -30,9 +30,12 @@ static int keep_f32(const reel_gguf_tensor *t)
 
 /* ---- what each TYPE writes -------------------------------------------------------------------
  * A pure type gives every matrix that type. A mix (llama.cpp's *_K_S / *_K_M) starts from its
- * base type and raises some tensors; "more bits" layers are, among the n tensors of one kind
- * ordered by layer, index i with i < n/8, i >= 7n/8, or (i - n/8) % 3 == 2 (integer division),
- * as llama-quantize chooses them. */
+ * base type and raises some tensors, as llama-quantize does (its choices were compared tensor by
+ * tensor with llama-cpp-python's llama_model_quantize on a hybrid model,
+ * scripts/bench/llama_quant_check.py): "more bits" means i < n/8, i >= 7n/8 or
+ * (i - n/8) % 3 == 2 (integer division), where for attn_v i is the tensor's index among the
+ * attn_v tensors and n their number, and for ffn_down* i is its index among the ffn_down*
+ * tensors (its layer in a MoE model) and n the number of layers (block_count). */
 typedef enum { MIX_PURE, MIX_K_S, MIX_K_M } mix_kind;
 
 typedef struct {
@@ -86,33 +89,57 @@ static int more_bits(int i, int n)
     return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
 }
 
-/* Position of tensor t among the tensors of its kind (same name after "blk.N."), by layer, and
- * how many there are. */
-static void rank_of(const reel_gguf *g, const reel_gguf_tensor *t, int *rank, int *count)
+/* Position of tensor t (at index ti) among the tensors whose name after "blk.N." starts with
+ * prefix, ordered by layer then file order, and how many there are. */
+static void rank_of(const reel_gguf *g, int64_t ti, const char *prefix, int *rank, int *count)
 {
     const char *kind = NULL, *k2 = NULL;
-    const int layer = layer_of(t->name, &kind);
+    const int layer = layer_of(reel_gguf_tensor_at(g, ti)->name, &kind);
     *rank = 0, *count = 0;
-    if (layer < 0) return;
     for (int64_t i = 0; i < reel_gguf_n_tensors(g); i++) {
         const int l2 = layer_of(reel_gguf_tensor_at(g, i)->name, &k2);
-        if (l2 < 0 || strcmp(kind, k2) != 0) continue;
+        if (l2 < 0 || strncmp(k2, prefix, strlen(prefix)) != 0) continue;
         (*count)++;
-        *rank += l2 < layer;
+        *rank += l2 < layer || (l2 == layer && i < ti);
     }
 }
 
-/* The type a mix gives t before the row-length fallbacks. */
-static reel_dtype mix_type(const reel_gguf *g, const reel_gguf_tensor *t, const qtype *q)
+/* metadata "<architecture>.<suffix>" as an integer, or def */
+static int64_t arch_int(const reel_gguf *g, const char *suffix, int64_t def)
 {
+    const reel_gguf_value *a = reel_gguf_find(g, "general.architecture");
+    if (!a || a->type != REEL_GGUF_TYPE_STRING) return def;
+    char key[256];
+    snprintf(key, sizeof key, "%s.%s", a->str, suffix);
+    const reel_gguf_value *val = reel_gguf_find(g, key);
+    int64_t v;
+    if (!val || reel_gguf_value_int(val, &v) < 0 || v < 0) return def;
+    return v;
+}
+
+/* The type a mix gives tensor ti before the row-length fallbacks. */
+static reel_dtype mix_type(const reel_gguf *g, int64_t ti, const qtype *q)
+{
+    const reel_gguf_tensor *t = reel_gguf_tensor_at(g, ti);
     if (q->mix == MIX_PURE) return q->base;
     if (!strcmp(t->name, "output.weight")) return REEL_DTYPE_Q6_K;
     const char *kind = NULL;
-    if (layer_of(t->name, &kind) < 0) return q->base; /* token_embd and the like */
+    const int layer = layer_of(t->name, &kind);
+    if (layer < 0) return q->base; /* token_embd and the like */
     const int v = !strcmp(kind, "attn_v.weight"), down = !strncmp(kind, "ffn_down", 8);
     if (!v && !down) return q->base;
     int i, n;
-    rank_of(g, t, &i, &n);
+    rank_of(g, ti, v ? "attn_v.weight" : "ffn_down", &i, &n);
+    if (down) {
+        int max_layer = 0;
+        for (int64_t k = 0; k < reel_gguf_n_tensors(g); k++) {
+            const char *k2;
+            const int l2 = layer_of(reel_gguf_tensor_at(g, k)->name, &k2);
+            if (l2 > max_layer) max_layer = l2;
+        }
+        n = (int)arch_int(g, "block_count", max_layer + 1);
+        if (arch_int(g, "expert_count", 0) > 1) i = layer;
+    }
     if (q->mix == MIX_K_M) return more_bits(i, n) ? REEL_DTYPE_Q6_K : q->base;
     if (q->base == REEL_DTYPE_Q4_K && ((v && i < 4) || (down && i < n / 8)))
         return REEL_DTYPE_Q5_K;
@@ -121,14 +148,15 @@ static reel_dtype mix_type(const reel_gguf *g, const reel_gguf_tensor *t, const 
 
 /* The type t is written in: F32 class, the mix's choice, then llama-quantize's fallbacks for
  * rows that are not whole blocks (K types to 32-block types, then F16). */
-static reel_dtype choose_type(const reel_gguf *g, const reel_gguf_tensor *t, const qtype *q)
+static reel_dtype choose_type(const reel_gguf *g, int64_t ti, const qtype *q)
 {
+    const reel_gguf_tensor *t = reel_gguf_tensor_at(g, ti);
     if (keep_f32(t)) {
         /* an F32-class tensor in a type reel cannot decode: copied as is */
         if (t->type != REEL_DTYPE_F32 && !reel_kernels_dtype_supported(t->type)) return t->type;
         return REEL_DTYPE_F32;
     }
-    reel_dtype out = mix_type(g, t, q);
+    reel_dtype out = mix_type(g, ti, q);
     if (reel_dtype_block(out) == 256 && t->ne[0] % 256) {
         switch (out) {
         case REEL_DTYPE_Q4_K: out = REEL_DTYPE_Q5_0; break;
@@ -289,7 +317,7 @@ static int run(int argc, char **argv)
     r = (qz_run){g, src, pool, NULL, outs, NULL, 0, NULL};
     for (int64_t i = 0; i < nt; i++) {
         const reel_gguf_tensor *t = reel_gguf_tensor_at(g, i);
-        const reel_dtype out = outs[i] = choose_type(g, t, q);
+        const reel_dtype out = outs[i] = choose_type(g, i, q);
         if (out != t->type && !reel_kernels_dtype_supported(t->type)) {
             reel_cli_error(src, "tensor '%s': type %s cannot be decoded, so not requantized",
                            t->name, reel_dtype_name(t->type) ? reel_dtype_name(t->type) : "unknown");
@@ -365,9 +393,11 @@ static const reel_cli_cmd reel_cmd_quantize = {
     "or one type for every matrix (token_embd and output included, as llama-quantize --pure):\n"
     "  q8_0 (8.5 bits per weight), q6_k (6.56), q5_1 (6), q5_0, q5_k (5.5), q4_k, iq4_nl,\n"
     "  q4_0 (4.5), f16, bf16, f32.\n"
-    "\"More bits\" layers: among the n tensors of one kind ordered by layer, index i with\n"
-    "i < n/8, i >= 7n/8, or (i - n/8) % 3 == 2. K types need rows of whole 256-blocks; other\n"
-    "rows fall back as llama-quantize does: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0 (so with\n"
+    "\"More bits\" as llama-quantize: i < n/8, i >= 7n/8 or (i - n/8) % 3 == 2, where for attn_v\n"
+    "i counts the attn_v tensors by layer and n is their number, for ffn_down i counts the\n"
+    "ffn_down tensors (the layer in MoE models) and n is the number of layers. (Nemotron-3-\n"
+    "Nano-4B: 9 of its 17 ffn_down.) K types need rows of whole 256-blocks; other rows fall\n"
+    "back as llama-quantize does: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0 (so with\n"
     "H = 3136 most matrices of Nemotron-3-Nano-4B become Q5_0 in q4_k_m), and rows that are not\n"
     "whole 32-blocks become F16. Like llama.cpp's tools, 1-D tensors, *_norm weights,\n"
     "ssm_conv1d, ssm_a, ssm_d, the MoE router and biases stay F32. Quantized inputs are decoded\n"

@@ -233,10 +233,12 @@ static void test_quantize_tiny_mixes(void **state)
 
 /* ---- the wide fixture (H 256): K blocks, the mixes' choices and the fallbacks --------------- */
 
-/* The type TYPE must give tensor `name` of the wide fixture (pattern M-*M-*-M*-: ffn_down in
- * layers 1, 4, 6, 9 (ranks 0..3 of 4: more bits for 2 and 3, i.e. layers 6 and 9), attn_v in
- * 2, 5, 8 (ranks 0..2 of 3: more bits for 2, layer 8); rows: attn_output 80 (F16), ffn_down
- * 288 (32-blocks only), everything else 256. */
+/* The type TYPE must give tensor `name` of the wide fixture, as llama-quantize chose for the same
+ * shapes (checked with scripts/bench/llama_quant_check.py). Pattern M-*M-*-M*- (10 layers):
+ * ffn_down in layers 1, 4, 6, 9 are i = 0..3 with n = 10 layers: more bits for i = 0 (< 10/8)
+ * and 3 ((3 - 1) % 3 == 2), i.e. layers 1 and 9; q4_k_s raises i < 10/8: layer 1. attn_v in
+ * layers 2, 5, 8 are i = 0..2 of n = 3: more bits for i = 2 (>= 21/8), layer 8. Rows:
+ * attn_output 80 (F16), ffn_down 288 (32-blocks only), everything else 256. */
 static reel_dtype wide_expect(const char *name, int n_dims, const char *type)
 {
     if (n_dims < 2 || strstr(name, "norm") || strstr(name, "conv1d") || strstr(name, "ssm_a") ||
@@ -252,8 +254,8 @@ static reel_dtype wide_expect(const char *name, int n_dims, const char *type)
                                                       : REEL_DTYPE_Q5_0;
     if (!strcmp(name, "output.weight")) return REEL_DTYPE_Q6_K;
     if (strstr(name, "ffn_down")) {
-        if (ks) return base32; /* the first eighth of 4 is none */
-        return strstr(name, "blk.6.") || strstr(name, "blk.9.") ? REEL_DTYPE_Q8_0 : base32;
+        if (ks) return strstr(name, "blk.1.") ? REEL_DTYPE_Q5_1 : base32; /* Q5_K falls back */
+        return strstr(name, "blk.1.") || strstr(name, "blk.9.") ? REEL_DTYPE_Q8_0 : base32;
     }
     if (strstr(name, "attn_v")) {
         if (ks) return REEL_DTYPE_Q5_K; /* the first four */
@@ -338,7 +340,7 @@ static void test_quantize_k_mixes(void **state)
     } cases[] = {
         {"q4_k_m", 15, "F16 3, Q5_0 2, Q8_0 2, Q4_K 19, Q6_K 2", 0.25, 24},
         {"q5_k_m", 17, "F16 3, Q5_1 2, Q8_0 2, Q5_K 19, Q6_K 2", 0.13, 28},
-        {"q4_k_s", 14, "F16 3, Q5_0 4, Q4_K 17, Q5_K 3, Q6_K 1", 0.25, 24},
+        {"q4_k_s", 14, "F16 3, Q5_0 3, Q5_1 1, Q4_K 17, Q5_K 3, Q6_K 1", 0.25, 24},
         {"q6_k", 18, "F16 3, Q8_0 4, Q6_K 21", 0.06, 30},
     };
     double errs[4];

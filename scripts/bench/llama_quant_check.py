@@ -9,7 +9,10 @@ width of 288 and attention output rows that exercise the fallbacks), quantizes i
 llama.cpp (llama-cpp-python) on the F32 and on each quantized file. Prints, per file, the RMS
 difference of the two engines' logits over the RMS logit (both read the same bytes, so this
 should be small: only the engines' arithmetic differs) and each engine's error against its own
-F32 result. Small on purpose (2 shared cores).
+F32 result. Then quantizes the same F32 file with llama.cpp's own llama_model_quantize to the
+same ftype and lists the tensors whose type differs from reel's choice (none for the mixes
+q4_k_m, q5_k_m, q4_k_s, q5_k_s; reel's single types are "pure", llama.cpp's raise output.weight
+and a few others). Small on purpose (2 shared cores).
 """
 import argparse, json, os, subprocess, sys, tempfile
 
@@ -114,6 +117,26 @@ def llama_logits(path):
     return x
 
 
+FTYPE = {"q4_k_m": 15, "q5_k_m": 17, "q4_k_s": 14, "q5_k_s": 16, "q6_k": 18, "q5_0": 8,
+         "q5_1": 9, "iq4_nl": 25, "q8_0": 7, "q4_0": 2}
+
+
+def type_differences(src, reel_file, t, d):
+    import ctypes
+    import llama_cpp
+    from gguf import GGUFReader
+
+    p = llama_cpp.llama_model_quantize_default_params()
+    p.ftype, p.nthread = FTYPE[t], 2
+    out = os.path.join(d, f"llama-{t}.gguf")
+    if llama_cpp.llama_model_quantize(src.encode(), out.encode(), ctypes.byref(p)) != 0:
+        return "llama_model_quantize failed"
+    a = {x.name: x.tensor_type.name for x in GGUFReader(out).tensors}
+    b = {x.name: x.tensor_type.name for x in GGUFReader(reel_file).tensors}
+    diff = [f"{n}: llama.cpp {a[n]}, reel {b.get(n)}" for n in a if a[n] != b.get(n)]
+    return "; ".join(diff) if diff else "none"
+
+
 def rel(a, b):
     return float(np.sqrt(np.mean((a - b) ** 2)) / np.sqrt(np.mean(b ** 2)))
 
@@ -121,8 +144,9 @@ def rel(a, b):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reel", default="build/bin/reel")
-    ap.add_argument("--types", nargs="+", default=["q4_k_m", "q5_k_m", "q6_k", "q5_0", "q5_1",
-                                                    "iq4_nl", "q4_k", "q5_k"])
+    ap.add_argument("--types", nargs="+", default=["q4_k_m", "q5_k_m", "q4_k_s", "q5_k_s",
+                                                    "q6_k", "q5_0", "q5_1", "iq4_nl", "q4_k",
+                                                    "q5_k"])
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         f32 = os.path.join(d, "m-f32.gguf")
@@ -131,14 +155,20 @@ def main():
         print(f"F32: reel vs llama.cpp {rel(r0, l0):.4f}")
         print(f"{'type':8} {'reel vs llama.cpp':>18} {'reel vs F32':>12} {'llama vs F32':>13} "
               f"{'top-1 same':>11}")
+        quantized = {}
         for t in a.types:
             q = os.path.join(d, f"m-{t}.gguf")
             s = subprocess.run([a.reel, "quantize", f32, q, t, "-q"], check=True,
                                capture_output=True, text=True).stdout.strip()
+            quantized[t] = q
             r, l = reel_logits(a.reel, q), llama_logits(q)
             top = int((r.argmax(1) == l.argmax(1)).sum())
             print(f"{t:8} {rel(r, l):18.4f} {rel(r, r0):12.4f} {rel(l, l0):13.4f} "
                   f"{top:>6}/{len(TOKENS)}   {s.split('(')[1].split(')')[0]}")
+        print("tensor types that differ from llama-quantize's for the same ftype:")
+        for t in a.types:
+            if t in FTYPE:
+                print(f"  {t}: {type_differences(f32, quantized[t], t, d)}")
     return 0
 
 
