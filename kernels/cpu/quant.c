@@ -25,6 +25,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 static void put_f16(uint8_t *p, float f)
@@ -291,19 +292,29 @@ static void quant_q6_k(const float *x, uint8_t *out, int64_t n) /* ql[128], qh[6
 static const int8_t kIQ4[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                 1,    13,   25,  38,  53,  69,  89,  113};
 
+/* The nearest level to v: every midpoint between neighbouring levels is a multiple of 1/2, so
+ * floor(2v) decides (ties go up). A table over 2v in [-IQ4_R, IQ4_R) (|v| <= 137 for the
+ * candidate grids below; beyond, the ends), built once. */
+#define IQ4_R 288
+static uint8_t iq4_lut[2 * IQ4_R];
+static pthread_once_t iq4_once = PTHREAD_ONCE_INIT;
+
+static void iq4_build(void)
+{
+    for (int j = 0; j < 2 * IQ4_R; j++) {
+        const float v = (float)(j - IQ4_R) * 0.5f; /* the bucket [v, v + 1/2) */
+        int i = 0;
+        for (int k = 0; k < 15; k++) i += v >= 0.5f * (float)(kIQ4[k] + kIQ4[k + 1]);
+        iq4_lut[j] = (uint8_t)i;
+    }
+}
+
 static int iq4_nearest(float v) /* the index of the table entry closest to v */
 {
-    int lo = 0, hi = 15;
-    if (v <= kIQ4[0]) return 0;
-    if (v >= kIQ4[15]) return 15;
-    while (hi - lo > 1) { /* kIQ4[lo] < v <= kIQ4[hi] */
-        const int mid = (lo + hi) / 2;
-        if (v > kIQ4[mid])
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return v - (float)kIQ4[lo] < (float)kIQ4[hi] - v ? lo : hi;
+    const float t = floorf(2.0f * v);
+    if (!(t >= (float)-IQ4_R)) return 0; /* NaN too */
+    if (t >= (float)IQ4_R) return 15;
+    return iq4_lut[(int)t + IQ4_R];
 }
 
 /* Per block: the value of largest magnitude is put near either end of the table (the negative
@@ -312,6 +323,7 @@ static int iq4_nearest(float v) /* the index of the table entry closest to v */
  * against the stored d. */
 static void quant_iq4_nl(const float *x, uint8_t *out, int64_t n) /* d, qs[16] */
 {
+    pthread_once(&iq4_once, iq4_build);
     for (int64_t b = 0; b < n / 32; b++, x += 32, out += 18) {
         const float max = signed_max(x, 32);
         float best_d = 0, best_err = FLT_MAX;
