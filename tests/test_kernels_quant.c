@@ -101,8 +101,8 @@ static const struct {
 } RT[] = {
     {REEL_DTYPE_Q8_0, 0.0060, 0.0043},   {REEL_DTYPE_Q4_0, 0.095, 0.072},
     {REEL_DTYPE_Q5_0, 0.047, 0.035},     {REEL_DTYPE_Q5_1, 0.042, 0.033},
-    {REEL_DTYPE_IQ4_NL, 0.081, 0.069},   {REEL_DTYPE_Q4_K, 0.079, 0.061},
-    {REEL_DTYPE_Q5_K, 0.040, 0.031},     {REEL_DTYPE_Q6_K, 0.0192, 0.0145},
+    {REEL_DTYPE_IQ4_NL, 0.081, 0.069},   {REEL_DTYPE_Q4_K, 0.077, 0.060},
+    {REEL_DTYPE_Q5_K, 0.038, 0.0295},    {REEL_DTYPE_Q6_K, 0.0192, 0.0145},
 };
 #define N_RT (sizeof RT / sizeof RT[0])
 

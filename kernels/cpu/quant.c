@@ -14,8 +14,8 @@
  *     Q5_0     0.0427  0.0427    0.0312  0.0312    identical
  *     Q5_1     0.0379  0.0379    0.0294  0.0294    identical
  *     IQ4_NL   0.0736  0.0761    0.0621  0.0640    own search
- *     Q4_K     0.0713  0.0714    0.0550  0.0546    own search
- *     Q5_K     0.0359  0.0361    0.0275  0.0276    own search
+ *     Q4_K     0.0702  0.0714    0.0541  0.0546    own search
+ *     Q5_K     0.0347  0.0361    0.0267  0.0276    own search
  *     Q6_K     0.0174  0.0177    0.0130  0.0133    own search
  * (256 rows of 4096; gguf-py's independent dequantizer decodes reel's bytes to the same values
  * as convert.c does.)
@@ -191,8 +191,9 @@ static float fit_symmetric(const float *x, int n, int nmin, int nmax)
 
 /* Q4_K / Q5_K: 256 values in 8 sub-blocks of 32, y = d*sc[j]*q - dmin*mn[j] with 6-bit sc, mn
  * against f16 d, dmin and q in [0, 2^bits - 1]. Per sub-block (s, m) by fit_affine; the eight
- * scales and mins to 6 bits against d = max s / 63 and dmin = max m / 63 (as f16); then every
- * value is requantized against the scale and min the file will actually hold. Fills q[256]. */
+ * scales and mins to 6 bits against d = max s / 63 and dmin = max m / 63 (as f16), each code
+ * pair the rounded one or a neighbour (+-1), whichever gives the least error once the values
+ * are requantized against the scale and min the file will actually hold. Fills q[256]. */
 static void quant_k_affine(const float *x, int nmax, uint8_t *hdr /* d, dmin, scales[12] */,
                            int *q)
 {
@@ -206,12 +207,28 @@ static void quant_k_affine(const float *x, int nmax, uint8_t *hdr /* d, dmin, sc
     put_f16(hdr + 2, dmin);
     uint8_t sc[8], mn[8];
     for (int j = 0; j < 8; j++) {
-        sc[j] = (uint8_t)(d > 0 ? clampi((int)lrintf(s[j] / d), 0, 63) : 0);
-        mn[j] = (uint8_t)(dmin > 0 ? clampi((int)lrintf(m[j] / dmin), 0, 63) : 0);
+        const float *xs = x + 32 * j;
+        const int sc0 = d > 0 ? clampi((int)lrintf(s[j] / d), 0, 63) : 0;
+        const int mn0 = dmin > 0 ? clampi((int)lrintf(m[j] / dmin), 0, 63) : 0;
+        /* the rounded codes, or a neighbour if that fits the requantized values better */
+        float best = FLT_MAX;
+        for (int a = -1; a <= 1; a++)
+            for (int b = -1; b <= 1; b++) {
+                const int cs = sc0 + a, cm = mn0 + b;
+                if (cs < 0 || cs > 63 || cm < 0 || cm > 63) continue;
+                const float S = d * (float)cs, M = dmin * (float)cm;
+                const float iS = S > 0 ? 1.0f / S : 0.0f;
+                float err = 0;
+                for (int i = 0; i < 32; i++) {
+                    const int v = clampi((int)lrintf((xs[i] + M) * iS), 0, nmax);
+                    const float e = S * (float)v - M - xs[i];
+                    err += e * e;
+                }
+                if (err < best) best = err, sc[j] = (uint8_t)cs, mn[j] = (uint8_t)cm;
+            }
         const float S = d * (float)sc[j], M = dmin * (float)mn[j];
         const float iS = S > 0 ? 1.0f / S : 0.0f;
-        for (int i = 0; i < 32; i++)
-            q[32 * j + i] = clampi((int)lrintf((x[32 * j + i] + M) * iS), 0, nmax);
+        for (int i = 0; i < 32; i++) q[32 * j + i] = clampi((int)lrintf((xs[i] + M) * iS), 0, nmax);
     }
     /* 6-bit packing (the inverse of convert.c's scale_min_k4): sub-blocks 0..3 in the low six
      * bits of bytes 0..3 (scale) and 4..7 (min); 4..7 split into a low nibble in bytes 8..11
