@@ -426,6 +426,57 @@ static void test_quantize_k_mixes(void **state)
     free(tmp);
 }
 
+/* the committed tiny-b GGUF (F16, rows of 48: only ffn_down, rows of 96, takes a quantized type;
+ * the rest stays F16 as llama-quantize's fallback would leave it): types, reload through
+ * reel logits, top-1 agreement with the F16 file */
+static void test_quantize_tiny_gguf(void **state)
+{
+    (void)state;
+    char *tmp = tu_tmpdir(), src[1024], out[1100];
+    snprintf(src, sizeof src, "%s/tests/data/models/gguf/tiny-b-f16.gguf", tu_source_dir());
+    const char *tokens = "1,300,301,302,45,46,47,100,101,102,200,201,202,7,8,9,10,11,12,13";
+    enum { MAXL = 32 * 512 };
+    float *ref = malloc(MAXL * sizeof(float)), *got = malloc(MAXL * sizeof(float));
+    int nv, nv2;
+    const int n = run_logits(src, tokens, ref, MAXL, &nv);
+    const struct {
+        const char *type;
+        reel_dtype down; /* blk.1.ffn_down.weight {96, 48}; the only layer with it, i = 0 of 4
+                            layers: not a more-bits layer for q4_k_m */
+    } cases[] = {{"q4_k_m", REEL_DTYPE_Q5_0}, {"q5_k_m", REEL_DTYPE_Q5_1},
+                 {"q5_0", REEL_DTYPE_Q5_0},   {"q5_1", REEL_DTYPE_Q5_1},
+                 {"iq4_nl", REEL_DTYPE_IQ4_NL}, {"q6_k", REEL_DTYPE_Q8_0},
+                 {"q4_k", REEL_DTYPE_Q5_0}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        snprintf(out, sizeof out, "%s/b-%s.gguf", tmp, cases[c].type);
+        must(reel("quantize", src, out, cases[c].type, "-q"), "quantize");
+        reel_gguf *g = reel_gguf_open(out);
+        assert_non_null(g);
+        for (int64_t i = 0; i < reel_gguf_n_tensors(g); i++) {
+            const reel_gguf_tensor *t = reel_gguf_tensor_at(g, i);
+            const int f32 = t->n_dims < 2 || strstr(t->name, "norm") ||
+                            strstr(t->name, "conv1d") || strstr(t->name, "ssm_a") ||
+                            strstr(t->name, "ssm_d");
+            const reel_dtype want = f32                         ? REEL_DTYPE_F32
+                                    : strstr(t->name, "ffn_down") ? cases[c].down
+                                                                  : REEL_DTYPE_F16;
+            if (t->type != want)
+                fail_msg("%s: %s is %s, expected %s", cases[c].type, t->name,
+                         reel_dtype_name(t->type), reel_dtype_name(want));
+        }
+        reel_gguf_free(g);
+        assert_int_equal(run_logits(out, tokens, got, MAXL, &nv2), n);
+        assert_int_equal(nv2, nv);
+        int agree = 0;
+        for (int i = 0; i < n; i++) agree += argmax(got + i * nv, nv) == argmax(ref + i * nv, nv);
+        printf("tiny-b-f16.gguf %s: top-1 agreement with F16 %d/%d\n", cases[c].type, agree, n);
+        assert_true(agree * 10 >= n * 9);
+    }
+    free(ref), free(got);
+    tu_rmtree(tmp);
+    free(tmp);
+}
+
 static void test_quantize_keeps_f32(void **state)
 {
     (void)state;
@@ -496,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_quantize_tiny),
         cmocka_unit_test(test_quantize_tiny_mixes),
         cmocka_unit_test(test_quantize_k_mixes),
+        cmocka_unit_test(test_quantize_tiny_gguf),
         cmocka_unit_test(test_quantize_keeps_f32),
         cmocka_unit_test(test_quantize_errors),
     };
