@@ -1,8 +1,9 @@
 /* reel convert: a Nemotron-H checkpoint (Hugging Face directory or GGUF) to a GGUF v3 file with
  * the metadata and tensor layout llama.cpp's converter writes (spec §4), weights as F32, F16,
  * BF16 or one quantized type (Q8_0, Q6_K, Q5_1, Q5_0, Q5_K, Q4_K, IQ4_NL, Q4_0, with
- * llama-quantize's fallbacks for rows that are not whole blocks). Type rule of the converter (spec §4.4): 1-D tensors, every *_norm.weight,
- * ssm_conv1d, ffn_gate_inp and tensors not named *.weight (ssm_a, ssm_d) stay F32. */
+ * llama-quantize's fallbacks for rows that are not whole blocks). Type rule of the converter
+ * (spec §4.4): 1-D tensors, every *_norm.weight, ssm_conv1d, ffn_gate_inp and tensors not named
+ * *.weight (ssm_a, ssm_d) stay F32. */
 #include "cli/cli.h"
 #include "core/core.h"
 #include "llm/gguf.h"

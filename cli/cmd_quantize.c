@@ -320,7 +320,8 @@ static int run(int argc, char **argv)
         const reel_dtype out = outs[i] = choose_type(g, i, q);
         if (out != t->type && !reel_kernels_dtype_supported(t->type)) {
             reel_cli_error(src, "tensor '%s': type %s cannot be decoded, so not requantized",
-                           t->name, reel_dtype_name(t->type) ? reel_dtype_name(t->type) : "unknown");
+                           t->name,
+                           reel_dtype_name(t->type) ? reel_dtype_name(t->type) : "unknown");
             goto done;
         }
         int64_t nel = 1;

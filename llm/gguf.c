@@ -971,7 +971,8 @@ int reel_gguf_writer_add_tensor_fill(reel_gguf_writer *w, const char *name, reel
                                      int n_dims, const int64_t *ne, size_t nbytes,
                                      reel_gguf_fill_fn fill, void *ctx)
 {
-    if (!fill) return reel_set_error(REEL_EINVAL, "gguf writer: tensor '%s': no fill function", name);
+    if (!fill)
+        return reel_set_error(REEL_EINVAL, "gguf writer: tensor '%s': no fill function", name);
     return add_tensor(w, name, type, n_dims, ne, NULL, nbytes, fill, ctx);
 }
 

@@ -113,7 +113,8 @@ static double rms_ratio(reel_dtype t, const float *x, int64_t n)
     assert_int_equal(reel_kernels_quantize_row(t, x, q, n), 0);
     assert_int_equal(reel_kernels_dequantize_row(t, q, y, n), 0);
     double e = 0, s = 0;
-    for (int64_t i = 0; i < n; i++) e += (double)(x[i] - y[i]) * (x[i] - y[i]), s += (double)x[i] * x[i];
+    for (int64_t i = 0; i < n; i++)
+        e += (double)(x[i] - y[i]) * (x[i] - y[i]), s += (double)x[i] * x[i];
     free(q), free(y);
     return sqrt(e / s);
 }

@@ -255,7 +255,8 @@ static void test_writer_fill(void **state)
     reel_gguf_writer *w1 = reel_gguf_writer_init(), *w2 = reel_gguf_writer_init();
     fill_state f = {0, 0, {0}};
     assert_int_equal(reel_gguf_writer_add_tensor(w1, "a", REEL_DTYPE_F16, 2, ne_a, a, sizeof a), 0);
-    assert_int_equal(reel_gguf_writer_add_tensor(w1, "b", REEL_DTYPE_Q8_0, 2, ne_b, b, sizeof b), 0);
+    assert_int_equal(reel_gguf_writer_add_tensor(w1, "b", REEL_DTYPE_Q8_0, 2, ne_b, b, sizeof b),
+                     0);
     assert_int_equal(reel_gguf_writer_add_tensor(w1, "c", REEL_DTYPE_F32, 1, ne_c, c, sizeof c), 0);
     assert_int_equal(reel_gguf_writer_add_tensor_fill(w2, "a", REEL_DTYPE_F16, 2, ne_a, sizeof a,
                                                       fill_pattern, &f),

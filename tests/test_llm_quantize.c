@@ -133,7 +133,8 @@ static void test_quantize_tiny(void **state)
             double wq = 0, aq = 0;
             for (int64_t t = first; t < n; t++) {
                 const float *l = reel_llm_session_logits(s, t);
-                const json_t *row = json_array_get(json_object_get(ref, "logits"), (size_t)(t - first));
+                const json_t *row =
+                    json_array_get(json_object_get(ref, "logits"), (size_t)(t - first));
                 for (size_t i = 0; i < json_array_size(row); i++) {
                     const double r = json_number_value(json_array_get(row, i));
                     wq = fmax(wq, fabs(l[i] - r));
@@ -401,7 +402,8 @@ static void test_quantize_k_mixes(void **state)
         int agree = 0;
         double ms = 0;
         for (int i = 0; i < n; i++) agree += argmax(got + i * nv, nv) == argmax(ref + i * nv, nv);
-        for (int i = 0; i < n * nv; i++) ms += (double)(got[i] - ref[i]) * (got[i] - ref[i]) / (n * nv);
+        for (int i = 0; i < n * nv; i++)
+            ms += (double)(got[i] - ref[i]) * (got[i] - ref[i]) / (n * nv);
         errs[c] = sqrt(ms / ref_ms);
         printf("wide model (H 256) %s: RMS logit error %.4f of RMS logit, top-1 agreement with "
                "F32 %d/%d\n",
