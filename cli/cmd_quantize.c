@@ -35,7 +35,9 @@ static int keep_f32(const reel_gguf_tensor *t)
  * scripts/bench/llama_quant_check.py): "more bits" means i < n/8, i >= 7n/8 or
  * (i - n/8) % 3 == 2 (integer division), where for attn_v i is the tensor's index among the
  * attn_v tensors and n their number, and for ffn_down* i is its index among the ffn_down*
- * tensors (its layer in a MoE model) and n the number of layers (block_count). */
+ * tensors (its layer in a MoE model) and n the number of layers (block_count). Models with
+ * exactly 8 experts (llama.cpp's Mixtral case; not Nemotron's 128) get attn_k and attn_v in
+ * Q8_0 and, from the Q4_K mixes, attn_output in Q5_K. */
 typedef enum { MIX_PURE, MIX_K_S, MIX_K_M } mix_kind;
 
 typedef struct {
@@ -127,6 +129,11 @@ static reel_dtype mix_type(const reel_gguf *g, int64_t ti, const qtype *q)
     const int layer = layer_of(t->name, &kind);
     if (layer < 0) return q->base; /* token_embd and the like */
     const int v = !strcmp(kind, "attn_v.weight"), down = !strncmp(kind, "ffn_down", 8);
+    if (arch_int(g, "expert_count", 0) == 8) { /* llama-quantize's rules for 8-expert models */
+        if (v || !strcmp(kind, "attn_k.weight")) return REEL_DTYPE_Q8_0;
+        if (!strcmp(kind, "attn_output.weight") && q->base == REEL_DTYPE_Q4_K)
+            return REEL_DTYPE_Q5_K;
+    }
     if (!v && !down) return q->base;
     int i, n;
     rank_of(g, ti, v ? "attn_v.weight" : "ffn_down", &i, &n);
@@ -401,6 +408,7 @@ static const reel_cli_cmd reel_cmd_quantize = {
     "    attn_v tensors by layer and n is their number; for ffn_down, i counts the ffn_down\n"
     "    tensors (the layer number in MoE models) and n is the number of layers. Nemotron-3-\n"
     "    Nano-4B: 9 of its 17 ffn_down, 2 of its 4 attn_v.\n"
+    "  - models with exactly 8 experts: attn_k and attn_v Q8_0, attn_output Q5_K (q4_k_*).\n"
     "  - K types need rows of whole 256-blocks; other rows fall back: Q4_K -> Q5_0, Q5_K ->\n"
     "    Q5_1, Q6_K -> Q8_0 (with H = 3136, most matrices of the 4B become Q5_0 in q4_k_m);\n"
     "    rows that are not whole 32-blocks become F16.\n"

@@ -423,6 +423,32 @@ static void test_quantize_k_mixes(void **state)
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "Q4_K 19"));
     tu_result_free(&r);
+    /* with experts (metadata only: quantize does not load the model), as llama_model_quantize:
+     * ffn_down's i is the layer number (more bits for layers 6 and 9 of 10), and the 8-expert
+     * rule puts attn_k and attn_v in Q8_0 */
+    reel_gguf_writer *w = fx_gguf_writer(&m, -1);
+    assert_int_equal(reel_gguf_writer_set_u32(w, "nemotron_h.expert_count", 8), 0);
+    snprintf(f32, sizeof f32, "%s/wide8-f32.gguf", tmp);
+    assert_int_equal(reel_gguf_writer_write(w, f32), 0);
+    reel_gguf_writer_free(w);
+    snprintf(out, sizeof out, "%s/wide8-q4_k_m.gguf", tmp);
+    r = reel("quantize", f32, out, "q4_k_m", "-q");
+    assert_int_equal(r.status, 0);
+    tu_result_free(&r);
+    reel_gguf *g8 = reel_gguf_open(out);
+    assert_non_null(g8);
+    for (int64_t i = 0; i < reel_gguf_n_tensors(g8); i++) {
+        const reel_gguf_tensor *t = reel_gguf_tensor_at(g8, i);
+        reel_dtype want = wide_expect(t->name, t->n_dims, "q4_k_m");
+        if (strstr(t->name, "attn_k.") || strstr(t->name, "attn_v.")) want = REEL_DTYPE_Q8_0;
+        if (strstr(t->name, "ffn_down"))
+            want = strstr(t->name, "blk.6.") || strstr(t->name, "blk.9.") ? REEL_DTYPE_Q8_0
+                                                                          : REEL_DTYPE_Q5_0;
+        if (t->type != want)
+            fail_msg("8 experts: %s is %s, expected %s", t->name, reel_dtype_name(t->type),
+                     reel_dtype_name(want));
+    }
+    reel_gguf_free(g8);
     fx_model_free(&m);
     tu_rmtree(tmp);
     free(tmp);

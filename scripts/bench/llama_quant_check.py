@@ -12,30 +12,42 @@ should be small: only the engines' arithmetic differs) and each engine's error a
 F32 result. Then quantizes the same F32 file with llama.cpp's own llama_model_quantize to the
 same ftype and lists the tensors whose type differs from reel's choice (none for the mixes
 q4_k_m, q5_k_m, q4_k_s, q5_k_s; reel's single types are "pure", llama.cpp's raise output.weight
-and a few others). Small on purpose (2 shared cores).
+and a few others). --experts E writes the MoE variant (nemotron_h_moe, E experts of width 256
+and a shared expert in each '-' layer; E = 8 triggers llama.cpp's Mixtral rules). On a random
+MoE, llama.cpp's logits on a quantized file drift from its own float result on the same
+weights (int8 activations flip expert choices), for its own q4_k_m as for reel's, so compare
+"llama vs F32" with "reel vs F32" there. Small on purpose (2 shared cores).
+
+    measured (H 256, 10 layers, llama-cpp-python 0.3.36): dense, every TYPE: reel vs llama.cpp
+    0.02-0.035 of the RMS logit (F32: 0.0002), both engines' error vs F32 within a few percent
+    of each other, top-1 equal on 18-20 of 20; tensor types identical for every mix, dense
+    and MoE (6, 8, 16 experts).
 """
 import argparse, json, os, subprocess, sys, tempfile
 
 import numpy as np
 
 H, NH, P, G, N, K, NA, NKV, HD, F, V = 256, 8, 32, 2, 16, 4, 8, 2, 32, 288, 300
+FE = 256  # expert width of the MoE variant
 PATTERN = "M-*M-*-M*-"
 DI = NH * P
 DC = DI + 2 * G * N
 TOKENS = [1, 40, 41, 42, 43, 60, 61, 62, 63, 70, 71, 72, 100, 101, 102, 200, 201, 202, 250, 251]
 
 
-def write_model(path, seed=3):
+def write_model(path, seed=3, experts=0):
+    """experts > 0: the MoE variant (nemotron_h_moe), every '-' layer an 'E' layer with that
+    many experts of width FE and a shared expert of width F"""
     import gguf
 
     rng = np.random.default_rng(seed)
     L = len(PATTERN)
-    w = gguf.GGUFWriter(path, "nemotron_h")
-    a = "nemotron_h"
+    a = "nemotron_h_moe" if experts else "nemotron_h"
+    w = gguf.GGUFWriter(path, a)
     w.add_uint32(f"{a}.block_count", L)
     w.add_uint32(f"{a}.embedding_length", H)
     w.add_uint32(f"{a}.context_length", 4096)
-    w.add_array(f"{a}.feed_forward_length", [F if c == "-" else 0 for c in PATTERN])
+    w.add_array(f"{a}.feed_forward_length", [(FE if experts else F) if c == "-" else 0 for c in PATTERN])
     w.add_uint32(f"{a}.attention.head_count", NA)
     w.add_array(f"{a}.attention.head_count_kv", [NKV if c == "*" else 0 for c in PATTERN])
     w.add_uint32(f"{a}.attention.key_length", HD)
@@ -48,6 +60,16 @@ def write_model(path, seed=3):
     w.add_uint32(f"{a}.ssm.inner_size", DI)
     w.add_uint32(f"{a}.ssm.time_step_rank", NH)
     w.add_uint32(f"{a}.vocab_size", V)
+    if experts:
+        w.add_uint32(f"{a}.expert_count", experts)
+        w.add_uint32(f"{a}.expert_used_count", 2)
+        w.add_uint32(f"{a}.expert_feed_forward_length", FE)
+        w.add_uint32(f"{a}.expert_shared_feed_forward_length", F)
+        w.add_uint32(f"{a}.expert_shared_count", 1)
+        w.add_float32(f"{a}.expert_weights_scale", 2.5)
+        w.add_bool(f"{a}.expert_weights_norm", True)
+        w.add_uint32(f"{a}.expert_group_count", 1)
+        w.add_uint32(f"{a}.expert_group_used_count", 1)
     w.add_uint32("general.file_type", 0)
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
     cs, n = bs[:], 0
@@ -92,6 +114,14 @@ def write_model(path, seed=3):
             w.add_tensor(b + "attn_k.weight", mat(H, NKV * HD))
             w.add_tensor(b + "attn_v.weight", mat(H, NKV * HD))
             w.add_tensor(b + "attn_output.weight", mat(NA * HD, H))
+        elif experts:
+            w.add_tensor(b + "ffn_gate_inp.weight", mat(H, experts))
+            w.add_tensor(b + "exp_probs_b.bias", vec((experts,), 0.0))
+            w.add_tensor(b + "ffn_up_exps.weight", np.stack([mat(H, FE) for _ in range(experts)]))
+            w.add_tensor(b + "ffn_down_exps.weight",
+                         np.stack([mat(FE, H) for _ in range(experts)]))
+            w.add_tensor(b + "ffn_up_shexp.weight", mat(H, F))
+            w.add_tensor(b + "ffn_down_shexp.weight", mat(F, H))
         else:
             w.add_tensor(b + "ffn_up.weight", mat(H, F))
             w.add_tensor(b + "ffn_down.weight", mat(F, H))
@@ -144,13 +174,14 @@ def rel(a, b):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reel", default="build/bin/reel")
+    ap.add_argument("--experts", type=int, default=0, help="write the MoE variant")
     ap.add_argument("--types", nargs="+", default=["q4_k_m", "q5_k_m", "q4_k_s", "q5_k_s",
                                                     "q6_k", "q5_0", "q5_1", "iq4_nl", "q4_k",
                                                     "q5_k"])
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         f32 = os.path.join(d, "m-f32.gguf")
-        write_model(f32)
+        write_model(f32, experts=a.experts)
         r0, l0 = reel_logits(a.reel, f32), llama_logits(f32)
         print(f"F32: reel vs llama.cpp {rel(r0, l0):.4f}")
         print(f"{'type':8} {'reel vs llama.cpp':>18} {'reel vs F32':>12} {'llama vs F32':>13} "
