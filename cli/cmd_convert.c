@@ -1,7 +1,9 @@
 /* reel convert: a Nemotron-H checkpoint (Hugging Face directory or GGUF) to a GGUF v3 file with
  * the metadata and tensor layout llama.cpp's converter writes (spec §4), weights as F32, F16,
- * BF16, Q8_0 or Q4_0. Type rule of the converter (spec §4.4): 1-D tensors, every *_norm.weight,
- * ssm_conv1d, ffn_gate_inp and tensors not named *.weight (ssm_a, ssm_d) stay F32. */
+ * BF16 or one quantized type (Q8_0, Q6_K, Q5_1, Q5_0, Q5_K, Q4_K, IQ4_NL, Q4_0, with
+ * llama-quantize's fallbacks for rows that are not whole blocks). Type rule of the converter
+ * (spec §4.4): 1-D tensors, every *_norm.weight, ssm_conv1d, ffn_gate_inp and tensors not named
+ * *.weight (ssm_a, ssm_d) stay F32. */
 #include "cli/cli.h"
 #include "core/core.h"
 #include "llm/gguf.h"
@@ -35,7 +37,7 @@ static int convert(const reel_llm_tensor *t, reel_dtype out, void *dst, float *r
                                   t->name, reel_dtype_name(t->type));
         if (out == REEL_DTYPE_F32) {
             memcpy((float *)dst + r * n0, row, (size_t)n0 * sizeof(float));
-        } else if (out == REEL_DTYPE_Q8_0 || out == REEL_DTYPE_Q4_0) {
+        } else if (reel_dtype_block(out) > 1) {
             uint8_t *d = (uint8_t *)dst + (size_t)r * reel_dtype_row_bytes(out, n0);
             reel_kernels_quantize_row(out, row, d, n0);
         } else {
@@ -46,6 +48,18 @@ static int convert(const reel_llm_tensor *t, reel_dtype out, void *dst, float *r
         }
     }
     return 0;
+}
+
+/* The type a matrix with rows of n0 gets for --type `type`: llama-quantize's fallbacks for rows
+ * that are not whole blocks (K types to 32-block types, then F16). */
+static reel_dtype fit_rows(reel_dtype type, int64_t n0)
+{
+    if (reel_dtype_block(type) == 256 && n0 % 256)
+        type = type == REEL_DTYPE_Q4_K   ? REEL_DTYPE_Q5_0
+               : type == REEL_DTYPE_Q5_K ? REEL_DTYPE_Q5_1
+                                         : REEL_DTYPE_Q8_0;
+    if (reel_dtype_block(type) > 1 && n0 % reel_dtype_block(type)) type = REEL_DTYPE_F16;
+    return type;
 }
 
 #define CHECK(call)                                                                                \
@@ -159,8 +173,7 @@ static int stack_experts(reel_gguf_writer *w, const reel_llm_desc *d, int layer,
     snprintf(name, sizeof name, "blk.%d.ffn_%s_exps.0.weight", layer, which);
     const reel_llm_tensor *t0 = reel_llm_desc_tensor(d, name);
     if (!t0 || E < 1) return reel_set_error(REEL_EFORMAT, "%s: no experts", name);
-    reel_dtype out = type;
-    if ((out == REEL_DTYPE_Q8_0 || out == REEL_DTYPE_Q4_0) && t0->ne[0] % 32) out = REEL_DTYPE_F16;
+    const reel_dtype out = fit_rows(type, t0->ne[0]);
     const size_t slab = reel_dtype_row_bytes(out, reel_llm_tensor_nelements(t0));
     uint8_t *b = malloc(slab * (size_t)E);
     *buf = b;
@@ -184,22 +197,25 @@ static int run(int argc, char **argv)
     reel_dtype type = REEL_DTYPE_F16;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--type") && i + 1 < argc) {
+            static const struct {
+                const char *name;
+                reel_dtype type;
+            } types[] = {{"f32", REEL_DTYPE_F32},     {"f16", REEL_DTYPE_F16},
+                         {"bf16", REEL_DTYPE_BF16},   {"q8_0", REEL_DTYPE_Q8_0},
+                         {"q6_k", REEL_DTYPE_Q6_K},   {"q5_1", REEL_DTYPE_Q5_1},
+                         {"q5_0", REEL_DTYPE_Q5_0},   {"q5_k", REEL_DTYPE_Q5_K},
+                         {"q4_k", REEL_DTYPE_Q4_K},   {"iq4_nl", REEL_DTYPE_IQ4_NL},
+                         {"q4_0", REEL_DTYPE_Q4_0}};
             const char *t = argv[++i];
-            if (!strcmp(t, "f32"))
-                type = REEL_DTYPE_F32;
-            else if (!strcmp(t, "f16"))
-                type = REEL_DTYPE_F16;
-            else if (!strcmp(t, "bf16"))
-                type = REEL_DTYPE_BF16;
-            else if (!strcmp(t, "q8_0"))
-                type = REEL_DTYPE_Q8_0;
-            else if (!strcmp(t, "q4_0"))
-                type = REEL_DTYPE_Q4_0;
-            else
+            size_t k = 0;
+            while (k < sizeof types / sizeof types[0] && strcmp(t, types[k].name)) k++;
+            if (k == sizeof types / sizeof types[0])
                 return reel_cli_usage("convert",
-                                      "--type expects f32, f16, bf16, q8_0 or q4_0, "
-                                      "got '%s' (K-quants are not written yet)",
+                                      "--type expects f32, f16, bf16, q8_0, q6_k, q5_1, q5_0, "
+                                      "q5_k, q4_k, iq4_nl or q4_0, got '%s' (for mixes like "
+                                      "q4_k_m, convert to f16 and use reel quantize)",
                                       t);
+            type = types[k].type;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return reel_cli_usage("convert", "unknown or incomplete option '%s'", argv[i]);
         } else if (!src) {
@@ -256,10 +272,7 @@ static int run(int argc, char **argv)
             n_written++;
             continue;
         }
-        reel_dtype out = keep_f32(t) ? REEL_DTYPE_F32 : type;
-        /* rows that are not whole 32-blocks stay F16, as llama.cpp's fallback does */
-        if ((out == REEL_DTYPE_Q8_0 || out == REEL_DTYPE_Q4_0) && t->ne[0] % 32)
-            out = REEL_DTYPE_F16;
+        const reel_dtype out = keep_f32(t) ? REEL_DTYPE_F32 : fit_rows(type, t->ne[0]);
         int64_t ne[4] = {t->ne[0], t->ne[1], t->ne[2], t->ne[3]};
         int n_dims = t->n_dims;
         /* HF's flat [Di] gated-norm weight is {Di/G, G} in GGUF (same element order) */
@@ -309,15 +322,18 @@ done:
 static const reel_cli_cmd reel_cmd_convert = {
     "convert",
     "convert a Hugging Face model directory (or a GGUF) to a GGUF file",
-    "Usage: reel convert SRC OUT.gguf [--type f32|f16|bf16]\n\n"
+    "Usage: reel convert SRC OUT.gguf [--type T]\n\n"
     "Reads a Nemotron-H checkpoint (a Hugging Face directory with config.json, safetensors and\n"
     "tokenizer files, or a GGUF file) and writes a GGUF v3 file with llama.cpp's metadata keys,\n"
     "tensor names and layout, tokenizer and chat template included. The file is written to a\n"
     "temporary name and renamed when complete.\n\n"
     "Options:\n"
-    "  --type T   weight type of the matrices: f32, f16 (default), bf16, q8_0 or q4_0 (rows\n"
-    "             that are not whole 32-element blocks fall back to f16). Norms, biases, the\n"
-    "             conv taps, A and D always stay F32, as llama.cpp's converter keeps them.\n"
+    "  --type T   weight type of the matrices: f32, f16 (default), bf16, q8_0, q6_k, q5_1,\n"
+    "             q5_0, q5_k, q4_k, iq4_nl or q4_0, one type for all (mixes such as q4_k_m:\n"
+    "             convert to f16, then reel quantize). Rows that are not whole blocks fall\n"
+    "             back as llama-quantize does: q4_k -> q5_0, q5_k -> q5_1, q6_k -> q8_0, and\n"
+    "             f16 where a row is not whole 32-element blocks. Norms, biases, the conv\n"
+    "             taps, A and D always stay F32, as llama.cpp's converter keeps them.\n"
     "             Converted tensors are held in memory until the file is written.\n\n"
     "Example:\n"
     "  reel convert ~/models/NVIDIA-Nemotron-3-Nano-4B nano-4b-f16.gguf --type f16\n",

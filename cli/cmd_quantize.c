@@ -1,8 +1,10 @@
-/* reel quantize: rewrites a GGUF model with its weight matrices in another type (Q8_0, Q4_0,
- * F16, BF16, F32). Metadata is copied as is (general.file_type updated); the tensors that
- * llama.cpp's tools keep in F32 stay F32: 1-D tensors, *_norm.weight, ssm_conv1d, ssm_a,
- * ssm_d, the MoE router (ffn_gate_inp) and biases. Rows that are not whole 32-blocks fall back
- * to F16. Work is split over rows with the core thread pool; the output is written atomically. */
+/* reel quantize: rewrites a GGUF model with its weight matrices in another type, one type for
+ * all ("pure") or a llama.cpp-like mix (q4_k_m, ...). Metadata is copied as is (general.file_type
+ * updated); the tensors that llama.cpp's tools keep in F32 stay F32: 1-D tensors, *_norm.weight,
+ * ssm_conv1d, ssm_a, ssm_d, the MoE router (ffn_gate_inp) and biases. K types need rows of whole
+ * 256-blocks and fall back as llama-quantize does (spec §4.4); rows that are not whole 32-blocks
+ * become F16. Tensors are converted while the output is written (one in memory at a time), rows
+ * split over the core thread pool; the output is written atomically. */
 #include "cli/cli.h"
 #include "core/core.h"
 #include "kernels/kernels.h"
@@ -26,19 +28,155 @@ static int keep_f32(const reel_gguf_tensor *t)
            strstr(t->name, "ffn_gate_inp") || !ends_with(t->name, ".weight");
 }
 
-/* llama.cpp's llama_ftype of a file whose matrices are `type` */
-static uint32_t file_type(reel_dtype type)
+/* ---- what each TYPE writes -------------------------------------------------------------------
+ * A pure type gives every matrix that type. A mix (llama.cpp's *_K_S / *_K_M) starts from its
+ * base type and raises some tensors, as llama-quantize does (its choices were compared tensor by
+ * tensor with llama-cpp-python's llama_model_quantize on a hybrid model,
+ * scripts/bench/llama_quant_check.py): "more bits" means i < n/8, i >= 7n/8 or
+ * (i - n/8) % 3 == 2 (integer division), where for attn_v i is the tensor's index among the
+ * attn_v tensors and n their number, and for ffn_down* i is its index among the ffn_down*
+ * tensors (its layer in a MoE model) and n the number of layers (block_count). Models with
+ * exactly 8 experts (llama.cpp's Mixtral case; not Nemotron's 128) get attn_k and attn_v in
+ * Q8_0 and, from the Q4_K mixes, attn_output in Q5_K. */
+typedef enum { MIX_PURE, MIX_K_S, MIX_K_M } mix_kind;
+
+typedef struct {
+    const char *name;
+    reel_dtype base;
+    mix_kind mix;
+    uint32_t ftype; /* llama.cpp's llama_ftype written to general.file_type */
+    const char *help;
+} qtype;
+
+static const qtype QTYPES[] = {
+    {"q4_k_m", REEL_DTYPE_Q4_K, MIX_K_M, 15, "Q4_K; Q6_K for output and more-bits attn_v/ffn_down"},
+    {"q5_k_m", REEL_DTYPE_Q5_K, MIX_K_M, 17, "Q5_K; Q6_K for output and more-bits attn_v/ffn_down"},
+    {"q4_k_s", REEL_DTYPE_Q4_K, MIX_K_S, 14, "Q4_K; Q6_K output, Q5_K first attn_v/ffn_down"},
+    {"q5_k_s", REEL_DTYPE_Q5_K, MIX_K_S, 16, "Q5_K; Q6_K output"},
+    {"q8_0", REEL_DTYPE_Q8_0, MIX_PURE, 7, "8.5 bits per weight"},
+    {"q6_k", REEL_DTYPE_Q6_K, MIX_PURE, 18, "6.56 bits"},
+    {"q5_k", REEL_DTYPE_Q5_K, MIX_PURE, 17, "5.5 bits"},
+    {"q5_1", REEL_DTYPE_Q5_1, MIX_PURE, 9, "6 bits"},
+    {"q5_0", REEL_DTYPE_Q5_0, MIX_PURE, 8, "5.5 bits"},
+    {"q4_k", REEL_DTYPE_Q4_K, MIX_PURE, 15, "4.5 bits"},
+    {"iq4_nl", REEL_DTYPE_IQ4_NL, MIX_PURE, 25, "4.5 bits, non-linear levels"},
+    {"q4_0", REEL_DTYPE_Q4_0, MIX_PURE, 2, "4.5 bits"},
+    {"f16", REEL_DTYPE_F16, MIX_PURE, 1, "16 bits"},
+    {"bf16", REEL_DTYPE_BF16, MIX_PURE, 32, "16 bits"},
+    {"f32", REEL_DTYPE_F32, MIX_PURE, 0, "32 bits"},
+};
+#define N_QTYPES (sizeof QTYPES / sizeof QTYPES[0])
+
+static const qtype *find_qtype(const char *s)
 {
-    switch (type) {
-    case REEL_DTYPE_F32: return 0;
-    case REEL_DTYPE_F16: return 1;
-    case REEL_DTYPE_Q4_0: return 2;
-    case REEL_DTYPE_Q8_0: return 7;
-    case REEL_DTYPE_BF16: return 32;
-    default: return 0;
+    for (size_t i = 0; i < N_QTYPES; i++)
+        if (!strcasecmp(s, QTYPES[i].name)) return &QTYPES[i];
+    return NULL;
+}
+
+/* The layer of "blk.N.rest" (rest in *kind), or -1. */
+static int layer_of(const char *name, const char **kind)
+{
+    if (strncmp(name, "blk.", 4) != 0) return -1;
+    char *end;
+    long l = strtol(name + 4, &end, 10);
+    if (end == name + 4 || *end != '.' || l < 0 || l > 1000000) return -1;
+    *kind = end + 1;
+    return (int)l;
+}
+
+/* i (0-based rank by layer) of n tensors of one kind: a "more bits" layer */
+static int more_bits(int i, int n)
+{
+    return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
+}
+
+/* Position of tensor t (at index ti) among the tensors whose name after "blk.N." starts with
+ * prefix, ordered by layer then file order, and how many there are. */
+static void rank_of(const reel_gguf *g, int64_t ti, const char *prefix, int *rank, int *count)
+{
+    const char *kind = NULL, *k2 = NULL;
+    const int layer = layer_of(reel_gguf_tensor_at(g, ti)->name, &kind);
+    *rank = 0, *count = 0;
+    for (int64_t i = 0; i < reel_gguf_n_tensors(g); i++) {
+        const int l2 = layer_of(reel_gguf_tensor_at(g, i)->name, &k2);
+        if (l2 < 0 || strncmp(k2, prefix, strlen(prefix)) != 0) continue;
+        (*count)++;
+        *rank += l2 < layer || (l2 == layer && i < ti);
     }
 }
 
+/* metadata "<architecture>.<suffix>" as an integer, or def */
+static int64_t arch_int(const reel_gguf *g, const char *suffix, int64_t def)
+{
+    const reel_gguf_value *a = reel_gguf_find(g, "general.architecture");
+    if (!a || a->type != REEL_GGUF_TYPE_STRING) return def;
+    char key[256];
+    snprintf(key, sizeof key, "%s.%s", a->str, suffix);
+    const reel_gguf_value *val = reel_gguf_find(g, key);
+    int64_t v;
+    if (!val || reel_gguf_value_int(val, &v) < 0 || v < 0) return def;
+    return v;
+}
+
+/* The type a mix gives tensor ti before the row-length fallbacks. */
+static reel_dtype mix_type(const reel_gguf *g, int64_t ti, const qtype *q)
+{
+    const reel_gguf_tensor *t = reel_gguf_tensor_at(g, ti);
+    if (q->mix == MIX_PURE) return q->base;
+    if (!strcmp(t->name, "output.weight")) return REEL_DTYPE_Q6_K;
+    const char *kind = NULL;
+    const int layer = layer_of(t->name, &kind);
+    if (layer < 0) return q->base; /* token_embd and the like */
+    const int v = !strcmp(kind, "attn_v.weight"), down = !strncmp(kind, "ffn_down", 8);
+    if (arch_int(g, "expert_count", 0) == 8) { /* llama-quantize's rules for 8-expert models */
+        if (v || !strcmp(kind, "attn_k.weight")) return REEL_DTYPE_Q8_0;
+        if (!strcmp(kind, "attn_output.weight") && q->base == REEL_DTYPE_Q4_K)
+            return REEL_DTYPE_Q5_K;
+    }
+    if (!v && !down) return q->base;
+    int i, n;
+    rank_of(g, ti, v ? "attn_v.weight" : "ffn_down", &i, &n);
+    if (down) {
+        int max_layer = 0;
+        for (int64_t k = 0; k < reel_gguf_n_tensors(g); k++) {
+            const char *k2;
+            const int l2 = layer_of(reel_gguf_tensor_at(g, k)->name, &k2);
+            if (l2 > max_layer) max_layer = l2;
+        }
+        n = (int)arch_int(g, "block_count", max_layer + 1);
+        if (arch_int(g, "expert_count", 0) > 1) i = layer;
+    }
+    if (q->mix == MIX_K_M) return more_bits(i, n) ? REEL_DTYPE_Q6_K : q->base;
+    if (q->base == REEL_DTYPE_Q4_K && ((v && i < 4) || (down && i < n / 8)))
+        return REEL_DTYPE_Q5_K;
+    return q->base;
+}
+
+/* The type t is written in: F32 class, the mix's choice, then llama-quantize's fallbacks for
+ * rows that are not whole blocks (K types to 32-block types, then F16). */
+static reel_dtype choose_type(const reel_gguf *g, int64_t ti, const qtype *q)
+{
+    const reel_gguf_tensor *t = reel_gguf_tensor_at(g, ti);
+    if (keep_f32(t)) {
+        /* an F32-class tensor in a type reel cannot decode: copied as is */
+        if (t->type != REEL_DTYPE_F32 && !reel_kernels_dtype_supported(t->type)) return t->type;
+        return REEL_DTYPE_F32;
+    }
+    reel_dtype out = mix_type(g, ti, q);
+    if (reel_dtype_block(out) == 256 && t->ne[0] % 256) {
+        switch (out) {
+        case REEL_DTYPE_Q4_K: out = REEL_DTYPE_Q5_0; break;
+        case REEL_DTYPE_Q5_K: out = REEL_DTYPE_Q5_1; break;
+        case REEL_DTYPE_Q6_K: out = REEL_DTYPE_Q8_0; break;
+        default: out = REEL_DTYPE_IQ4_NL; break;
+        }
+    }
+    if (reel_dtype_block(out) > 1 && t->ne[0] % reel_dtype_block(out)) out = REEL_DTYPE_F16;
+    return out;
+}
+
+/* ---- conversion, called by the writer as it reaches each tensor ------------------------------ */
 typedef struct {
     const reel_gguf_tensor *t;
     reel_dtype out;
@@ -64,16 +202,47 @@ static void qz_body(void *arg, int64_t begin, int64_t end, int thread)
     }
 }
 
-static int parse_type(const char *s, reel_dtype *out)
+typedef struct {
+    const reel_gguf *g;
+    const char *src;
+    reel_pool *pool;
+    float **rows;
+    reel_dtype *out; /* [n_tensors] */
+    reel_progress *prog;
+    uint64_t done_bytes;
+    const char *bad; /* the tensor that failed to convert, if any */
+} qz_run;
+
+typedef struct {
+    qz_run *run;
+    int64_t index;
+} qz_item;
+
+static int qz_fill(void *ctx, const char *name, void *dst, size_t nbytes)
 {
-    static const struct {
-        const char *name;
-        reel_dtype t;
-    } types[] = {{"q8_0", REEL_DTYPE_Q8_0}, {"q4_0", REEL_DTYPE_Q4_0}, {"f16", REEL_DTYPE_F16},
-                 {"bf16", REEL_DTYPE_BF16}, {"f32", REEL_DTYPE_F32}};
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (!strcasecmp(s, types[i].name)) return *out = types[i].t, 0;
-    return -1;
+    (void)nbytes;
+    qz_item *it = ctx;
+    qz_run *r = it->run;
+    const reel_gguf_tensor *t = reel_gguf_tensor_at(r->g, it->index);
+    qz_ctx c = {t, r->out[it->index], dst, t->ne[0], r->rows, 0};
+    reel_pool_parallel_for(r->pool, (int64_t)(t->nbytes / reel_dtype_row_bytes(t->type, t->ne[0])),
+                           qz_body, &c);
+    if (c.failed) {
+        r->bad = name;
+        return reel_set_error(REEL_EUNSUPPORTED, "tensor '%s': cannot convert %s to %s", name,
+                              reel_dtype_name(t->type), reel_dtype_name(c.out));
+    }
+    r->done_bytes += t->nbytes;
+    if (r->prog) reel_progress_update(r->prog, r->done_bytes);
+    return 0;
+}
+
+static void usage_types(char *buf, size_t size)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < N_QTYPES && o < size; i++)
+        o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? ", " : "", QTYPES[i].name);
 }
 
 static int run(int argc, char **argv)
@@ -99,26 +268,22 @@ static int run(int argc, char **argv)
         }
     }
     if (n_pos < 3) return reel_cli_usage("quantize", "expects IN.gguf OUT.gguf TYPE");
-    reel_dtype type;
-    if (parse_type(pos[2], &type) < 0) {
-        if (!strcasecmp(pos[2], "q4_k_m") || !strcasecmp(pos[2], "q4_k") ||
-            !strcasecmp(pos[2], "q6_k") || !strcasecmp(pos[2], "q5_0"))
-            return reel_cli_usage("quantize",
-                                  "type '%s' cannot be written yet (reel reads it, but its "
-                                  "quantizer is missing); use q8_0 or q4_0",
-                                  pos[2]);
-        return reel_cli_usage("quantize", "TYPE must be q8_0, q4_0, f16, bf16 or f32, got '%s'",
-                              pos[2]);
+    const qtype *q = find_qtype(pos[2]);
+    if (!q) {
+        char list[256];
+        usage_types(list, sizeof list);
+        return reel_cli_usage("quantize", "TYPE must be one of %s; got '%s'", list, pos[2]);
     }
     const char *src = pos[0], *dst = pos[1];
 
     int rc = REEL_EXIT_FAIL;
     reel_gguf_writer *w = NULL;
     reel_pool *pool = NULL;
-    reel_progress *prog = NULL;
-    void **bufs = NULL;
     float **rows = NULL;
-    int n_bufs = 0, n_threads = 0;
+    reel_dtype *outs = NULL;
+    qz_item *items = NULL;
+    int n_threads = 0;
+    qz_run r = {0};
     reel_gguf *g = reel_gguf_open(src);
     if (!g) {
         reel_cli_error("quantize", "%s", reel_last_error());
@@ -137,89 +302,86 @@ static int run(int argc, char **argv)
     w = reel_gguf_writer_init();
     for (int64_t i = 0; i < reel_gguf_n_kv(g); i++) {
         const char *key = reel_gguf_kv_key(g, i);
-        int r = !strcmp(key, "general.file_type")
-                    ? reel_gguf_writer_set_u32(w, key, file_type(type))
+        int e = !strcmp(key, "general.file_type")
+                    ? reel_gguf_writer_set_u32(w, key, q->ftype)
                     : reel_gguf_writer_set(w, key, reel_gguf_kv_value(g, i));
-        if (r < 0) {
+        if (e < 0) {
             rc = reel_cli_fail(dst);
             goto done;
         }
     }
     if (!reel_gguf_find(g, "general.file_type") &&
-        reel_gguf_writer_set_u32(w, "general.file_type", file_type(type)) < 0) {
+        reel_gguf_writer_set_u32(w, "general.file_type", q->ftype) < 0) {
         rc = reel_cli_fail(dst);
         goto done;
     }
     const int64_t nt = reel_gguf_n_tensors(g);
     int64_t widest = 1;
-    uint64_t total = 0, done_bytes = 0, out_bytes = 0;
+    uint64_t total = 0, out_bytes = 0;
+    int64_t per_type[REEL_DTYPE_COUNT] = {0};
+    outs = reel_xcalloc((size_t)nt + 1, sizeof *outs);
+    items = reel_xcalloc((size_t)nt + 1, sizeof *items);
+    r = (qz_run){g, src, pool, NULL, outs, NULL, 0, NULL};
     for (int64_t i = 0; i < nt; i++) {
         const reel_gguf_tensor *t = reel_gguf_tensor_at(g, i);
-        if (t->ne[0] > widest) widest = t->ne[0];
-        total += t->nbytes;
-    }
-    bufs = reel_xcalloc((size_t)nt + 1, sizeof *bufs);
-    rows = reel_xcalloc((size_t)n_threads, sizeof *rows);
-    for (int i = 0; i < n_threads; i++) rows[i] = reel_xmalloc((size_t)widest * sizeof(float));
-    if (!quiet) prog = reel_progress_init("quantize", total, "B");
-    for (int64_t i = 0; i < nt; i++) {
-        const reel_gguf_tensor *t = reel_gguf_tensor_at(g, i);
-        reel_dtype out = keep_f32(t) ? REEL_DTYPE_F32 : type;
-        if (reel_dtype_block(out) > 1 && t->ne[0] % reel_dtype_block(out)) out = REEL_DTYPE_F16;
-        if (keep_f32(t) && t->type != REEL_DTYPE_F32 && !reel_kernels_dtype_supported(t->type))
-            out = t->type; /* an F32-class tensor in a type reel cannot decode: copied as is */
-        const void *data = t->data;
-        size_t nbytes = t->nbytes;
-        if (out != t->type) {
-            if (!reel_kernels_dtype_supported(t->type)) {
-                reel_cli_error(src, "tensor '%s': type %s cannot be decoded, so not requantized",
-                               t->name,
-                               reel_dtype_name(t->type) ? reel_dtype_name(t->type) : "unknown");
-                goto done;
-            }
-            int64_t nel = 1;
-            for (int d = 0; d < t->n_dims; d++) nel *= t->ne[d];
-            nbytes = reel_dtype_row_bytes(out, nel);
-            uint8_t *buf = malloc(nbytes ? nbytes : 1);
-            if (!buf) {
-                reel_cli_error(dst, "no memory for tensor '%s' (%zu bytes)", t->name, nbytes);
-                goto done;
-            }
-            bufs[n_bufs++] = buf;
-            qz_ctx c = {t, out, buf, t->ne[0], rows, 0};
-            reel_pool_parallel_for(pool, nel / t->ne[0], qz_body, &c);
-            if (c.failed) {
-                reel_cli_error(src, "tensor '%s': cannot convert %s to %s", t->name,
-                               reel_dtype_name(t->type), reel_dtype_name(out));
-                goto done;
-            }
-            data = buf;
+        const reel_dtype out = outs[i] = choose_type(g, i, q);
+        if (out != t->type && !reel_kernels_dtype_supported(t->type)) {
+            reel_cli_error(src, "tensor '%s': type %s cannot be decoded, so not requantized",
+                           t->name,
+                           reel_dtype_name(t->type) ? reel_dtype_name(t->type) : "unknown");
+            goto done;
         }
-        if (reel_gguf_writer_add_tensor(w, t->name, out, t->n_dims, t->ne, data, nbytes) < 0) {
+        int64_t nel = 1;
+        for (int d = 0; d < t->n_dims; d++) nel *= t->ne[d];
+        const size_t nbytes = reel_dtype_row_bytes(out, nel);
+        int e;
+        if (out == t->type) { /* copied from the mapping */
+            e = reel_gguf_writer_add_tensor(w, t->name, out, t->n_dims, t->ne, t->data, t->nbytes);
+        } else {
+            items[i] = (qz_item){&r, i};
+            e = reel_gguf_writer_add_tensor_fill(w, t->name, out, t->n_dims, t->ne, nbytes,
+                                                 qz_fill, &items[i]);
+            if (t->ne[0] > widest) widest = t->ne[0];
+            total += t->nbytes;
+        }
+        if (e < 0) {
             rc = reel_cli_fail(dst);
             goto done;
         }
-        out_bytes += nbytes;
-        done_bytes += t->nbytes;
-        if (prog) reel_progress_update(prog, done_bytes);
+        out_bytes += out == t->type ? t->nbytes : nbytes;
+        if ((int)out >= 0 && (int)out < REEL_DTYPE_COUNT) per_type[out]++;
     }
+    rows = reel_xcalloc((size_t)n_threads, sizeof *rows);
+    for (int i = 0; i < n_threads; i++) rows[i] = reel_xmalloc((size_t)widest * sizeof(float));
+    r.rows = rows;
+    if (!quiet) r.prog = reel_progress_init("quantize", total, "B");
     if (reel_gguf_writer_write(w, dst) < 0) {
-        rc = reel_cli_fail(dst);
+        if (r.bad)
+            reel_cli_error(src, "%s", reel_last_error());
+        else
+            rc = reel_cli_fail(dst);
         goto done;
     }
-    if (prog) reel_progress_finish(prog), prog = NULL;
-    char a[32], b[32];
-    printf("%s: %lld tensors, matrices %s, %s -> %s\n", dst, (long long)nt, reel_dtype_name(type),
-           reel_format_bytes((double)total, a, sizeof a),
+    if (r.prog) reel_progress_finish(r.prog), r.prog = NULL;
+    char a[32], b[32], counts[512];
+    size_t o = 0;
+    counts[0] = 0;
+    for (int ty = 0; ty < REEL_DTYPE_COUNT && o < sizeof counts; ty++)
+        if (per_type[ty])
+            o += (size_t)snprintf(counts + o, sizeof counts - o, "%s%s %lld", o ? ", " : "",
+                                  reel_dtype_name(ty) ? reel_dtype_name(ty) : "?",
+                                  (long long)per_type[ty]);
+    printf("%s: %s, %lld tensors (%s), %s -> %s\n", dst, q->name, (long long)nt, counts,
+           reel_format_bytes((double)reel_gguf_size(g), a, sizeof a),
            reel_format_bytes((double)out_bytes, b, sizeof b));
     rc = REEL_EXIT_OK;
 done:
-    reel_progress_cancel(prog);
-    for (int i = 0; i < n_bufs; i++) free(bufs[i]);
-    free(bufs);
+    reel_progress_cancel(r.prog);
     if (rows)
         for (int i = 0; i < n_threads; i++) free(rows[i]);
     free(rows);
+    free(outs);
+    free(items);
     reel_gguf_writer_free(w);
     reel_pool_free(pool);
     reel_gguf_free(g);
@@ -228,21 +390,41 @@ done:
 
 static const reel_cli_cmd reel_cmd_quantize = {
     "quantize",
-    "rewrite a GGUF model with quantized weight matrices (q8_0, q4_0)",
+    "rewrite a GGUF model with quantized weight matrices (q4_k_m, q8_0, ...)",
     "Usage: reel quantize IN.gguf OUT.gguf TYPE [-t N] [-q]\n\n"
-    "Reads a GGUF model and writes a copy whose weight matrices are TYPE: q8_0 (8.5 bits per\n"
-    "weight), q4_0 (4.5 bits), f16, bf16 or f32. Block layouts are GGML's, so llama.cpp reads\n"
-    "the result. Like llama.cpp's tools, 1-D tensors, *_norm weights, ssm_conv1d, ssm_a, ssm_d,\n"
-    "the MoE router and biases stay F32; every other matrix (token_embd and output included,\n"
-    "as llama-quantize --pure does) gets TYPE, or F16 where a row is not whole 32-blocks.\n"
-    "Quantized inputs are decoded and requantized. Metadata is copied; general.file_type is\n"
-    "set. The output is written to a temporary name and renamed when complete; the converted\n"
-    "tensors are held in memory until then.\n\n"
+    "Reads a GGUF model and writes a copy whose weight matrices are quantized, in GGML's block\n"
+    "layouts, so llama.cpp reads the result. TYPE is a mix, chosen per tensor as llama-quantize\n"
+    "does:\n"
+    "  q4_k_m   Q4_K; Q6_K for output.weight and for attn_v / ffn_down on \"more bits\" layers\n"
+    "  q5_k_m   the same with Q5_K\n"
+    "  q4_k_s   Q4_K; Q6_K output; Q5_K for the first 4 attn_v and ffn_down in the first\n"
+    "           eighth of the layers\n"
+    "  q5_k_s   Q5_K; Q6_K output\n"
+    "or one type for every matrix, token_embd and output included (llama-quantize --pure):\n"
+    "  q8_0 (8.5 bits per weight), q6_k (6.56), q5_1 (6), q5_0 (5.5), q5_k (5.5), q4_k (4.5),\n"
+    "  iq4_nl (4.5), q4_0 (4.5), f16, bf16, f32.\n\n"
+    "Rules, as llama-quantize's:\n"
+    "  - \"more bits\": i < n/8, i >= 7n/8 or (i - n/8) % 3 == 2; for attn_v, i counts the\n"
+    "    attn_v tensors by layer and n is their number; for ffn_down, i counts the ffn_down\n"
+    "    tensors (the layer number in MoE models) and n is the number of layers. Nemotron-3-\n"
+    "    Nano-4B: 9 of its 17 ffn_down, 2 of its 4 attn_v.\n"
+    "  - models with exactly 8 experts: attn_k and attn_v Q8_0, attn_output Q5_K (q4_k_*).\n"
+    "  - K types need rows of whole 256-blocks; other rows fall back: Q4_K -> Q5_0, Q5_K ->\n"
+    "    Q5_1, Q6_K -> Q8_0 (with H = 3136, most matrices of the 4B become Q5_0 in q4_k_m);\n"
+    "    rows that are not whole 32-blocks become F16.\n"
+    "  - 1-D tensors, *_norm weights, ssm_conv1d, ssm_a, ssm_d, the MoE router and biases\n"
+    "    stay F32.\n"
+    "Quantized inputs are decoded and requantized. Q8_0, Q4_0, Q5_0 and Q5_1 are bit-exact with\n"
+    "GGML's reference quantizers; the K types and IQ4_NL use reel's own search (round-trip\n"
+    "error at or below llama-quantize's without an importance matrix). Metadata is copied and\n"
+    "general.file_type set to llama.cpp's number for TYPE. Each tensor is converted as the\n"
+    "output is written (one in memory at a time), to a temporary name renamed when complete.\n"
+    "The summary line counts the tensors written in each type.\n\n"
     "Options:\n"
     "  -t, --threads N  threads (default: one per CPU)\n"
     "  -q, --quiet      no progress display\n\n"
     "Example:\n"
-    "  reel quantize nano-4b-f16.gguf nano-4b-q4_0.gguf q4_0\n",
+    "  reel quantize nano-4b-f16.gguf nano-4b-q4_k_m.gguf q4_k_m\n",
     run,
 };
 REEL_CLI_COMMAND(reel_cmd_quantize)

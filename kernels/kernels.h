@@ -108,9 +108,14 @@ int reel_kernels_dtype_supported(reel_dtype type);
  * Returns 0, or REEL_EUNSUPPORTED for a type without a dequantizer. */
 int reel_kernels_dequantize_row(reel_dtype type, const void *src, float *dst, int64_t n);
 
-/* Converts n floats to a row of `type` (F32, F16, BF16, Q8_0, Q4_0; bit-exact with GGML's
- * reference quantizers). dst holds reel_dtype_row_bytes(type, n) bytes. Returns 0,
- * REEL_EUNSUPPORTED for a type without a quantizer, REEL_EINVAL if n is not whole blocks. */
+/* Converts n floats to a row of `type`: F32, F16, BF16 (round to nearest even), Q8_0, Q4_0,
+ * Q5_0, Q5_1 (bit-exact with GGML's reference quantizers), IQ4_NL, Q4_K, Q5_K, Q6_K (reel's own
+ * least-squares quantizers writing GGML's exact block layouts: llama.cpp and
+ * reel_kernels_dequantize_row read them; round-trip error at or below llama-quantize's without
+ * an importance matrix, figures in kernels/cpu/quant.c). dst holds reel_dtype_row_bytes(type, n)
+ * bytes. Returns 0, REEL_EUNSUPPORTED for a type without a quantizer (Q4_1, Q2_K, Q3_K, ...),
+ * REEL_EINVAL if n is not whole blocks (32, or 256 for the K types). Pure function of its
+ * arguments; thread safe. */
 int reel_kernels_quantize_row(reel_dtype type, const float *src, void *dst, int64_t n);
 
 /* ---- operation table -------------------------------------------------------------------------

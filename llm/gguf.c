@@ -746,8 +746,10 @@ typedef struct wtensor {
     reel_dtype type;
     int n_dims;
     int64_t ne[REEL_GGUF_MAX_DIMS];
-    const void *data;
+    const void *data; /* or NULL with fill: produced while writing */
     size_t nbytes;
+    reel_gguf_fill_fn fill;
+    void *fill_ctx;
 } wtensor;
 
 struct reel_gguf_writer {
@@ -918,8 +920,9 @@ int reel_gguf_writer_set_array_str(reel_gguf_writer *w, const char *key, const c
     return rc;
 }
 
-int reel_gguf_writer_add_tensor(reel_gguf_writer *w, const char *name, reel_dtype type, int n_dims,
-                                const int64_t *ne, const void *data, size_t nbytes)
+static int add_tensor(reel_gguf_writer *w, const char *name, reel_dtype type, int n_dims,
+                      const int64_t *ne, const void *data, size_t nbytes, reel_gguf_fill_fn fill,
+                      void *fill_ctx)
 {
     size_t len = strlen(name);
     if (len == 0 || len > MAX_NAME_LEN || !reel_utf8_valid(name, len))
@@ -932,7 +935,12 @@ int reel_gguf_writer_add_tensor(reel_gguf_writer *w, const char *name, reel_dtyp
     for (size_t i = 0; i < w->n_tensors; i++)
         if (strcmp(w->tensors[i].name, name) == 0)
             return reel_set_error(REEL_EINVAL, "gguf writer: duplicate tensor '%s'", name);
-    wtensor t = {.type = type, .n_dims = n_dims, .data = data, .nbytes = nbytes};
+    wtensor t = {.type = type,
+                 .n_dims = n_dims,
+                 .data = data,
+                 .nbytes = nbytes,
+                 .fill = fill,
+                 .fill_ctx = fill_ctx};
     uint64_t rows = 1;
     for (int d = 0; d < REEL_GGUF_MAX_DIMS; d++) {
         t.ne[d] = d < n_dims ? ne[d] : 1;
@@ -951,6 +959,21 @@ int reel_gguf_writer_add_tensor(reel_gguf_writer *w, const char *name, reel_dtyp
     w->tensors = reel_xrealloc(w->tensors, (w->n_tensors + 1) * sizeof *w->tensors);
     w->tensors[w->n_tensors++] = t;
     return 0;
+}
+
+int reel_gguf_writer_add_tensor(reel_gguf_writer *w, const char *name, reel_dtype type, int n_dims,
+                                const int64_t *ne, const void *data, size_t nbytes)
+{
+    return add_tensor(w, name, type, n_dims, ne, data, nbytes, NULL, NULL);
+}
+
+int reel_gguf_writer_add_tensor_fill(reel_gguf_writer *w, const char *name, reel_dtype type,
+                                     int n_dims, const int64_t *ne, size_t nbytes,
+                                     reel_gguf_fill_fn fill, void *ctx)
+{
+    if (!fill)
+        return reel_set_error(REEL_EINVAL, "gguf writer: tensor '%s': no fill function", name);
+    return add_tensor(w, name, type, n_dims, ne, NULL, nbytes, fill, ctx);
 }
 
 static size_t pad_to(size_t n, size_t a)
@@ -992,7 +1015,18 @@ static int emit(const reel_gguf_writer *w, FILE *fp, const char *where)
     static const uint8_t zeros[256];
     for (size_t i = 0; ok && i < w->n_tensors; i++) {
         const wtensor *t = &w->tensors[i];
-        if (t->nbytes) ok = fwrite(t->data, 1, t->nbytes, fp) == t->nbytes;
+        if (t->fill) { /* produced now, written, dropped: one such tensor in memory at a time */
+            uint8_t *p = malloc(t->nbytes ? t->nbytes : 1);
+            if (!p)
+                return reel_set_error(REEL_ENOMEM, "%s: no memory for tensor '%s' (%zu bytes)",
+                                      where, t->name, t->nbytes);
+            int rc = t->fill(t->fill_ctx, t->name, p, t->nbytes);
+            if (rc == 0 && t->nbytes) ok = fwrite(p, 1, t->nbytes, fp) == t->nbytes;
+            free(p);
+            if (rc < 0) return rc;
+        } else if (t->nbytes) {
+            ok = fwrite(t->data, 1, t->nbytes, fp) == t->nbytes;
+        }
         size_t pad = pad_to(t->nbytes, w->alignment) - t->nbytes;
         while (ok && pad) {
             size_t k = pad < sizeof zeros ? pad : sizeof zeros;

@@ -189,6 +189,19 @@ int reel_gguf_writer_set_array_str(reel_gguf_writer *w, const char *key, const c
 int reel_gguf_writer_add_tensor(reel_gguf_writer *w, const char *name, reel_dtype type, int n_dims,
                                 const int64_t *ne, const void *data, size_t nbytes);
 
+/* Produces the bytes of a tensor added with reel_gguf_writer_add_tensor_fill: fills dst
+ * (nbytes, writable) and returns 0, or returns a negative REEL_E* code (message set with
+ * reel_set_error), which abandons the write with that code. */
+typedef int (*reel_gguf_fill_fn)(void *ctx, const char *name, void *dst, size_t nbytes);
+
+/* Adds a tensor whose data is produced while the file is written: fill(ctx, ...) is called once
+ * per write, in tensor order, with a buffer of nbytes that the writer frees right after writing
+ * it, so at most one such tensor is in memory at a time (streaming a conversion). Checks as
+ * reel_gguf_writer_add_tensor; REEL_EINVAL if fill is NULL. ctx is borrowed like data. */
+int reel_gguf_writer_add_tensor_fill(reel_gguf_writer *w, const char *name, reel_dtype type,
+                                     int n_dims, const int64_t *ne, size_t nbytes,
+                                     reel_gguf_fill_fn fill, void *ctx);
+
 /* Writes the file atomically (temporary file, fsync, rename): 0 or a REEL_E* code. */
 int reel_gguf_writer_write(reel_gguf_writer *w, const char *path);
 /* Serialises into a new buffer (*out owned by the caller, free()): 0 or a REEL_E* code. */

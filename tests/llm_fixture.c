@@ -42,13 +42,36 @@ static fx_tensor *addl(fx_model *m, int l, const char *name, const char *hf, int
     return add(m, g, h, nd, a, b);
 }
 
+static void build(fx_model *m);
+
 void fx_model_init(fx_model *m)
 {
     memset(m, 0, sizeof *m);
-    rng = 12345;
     m->H = 16, m->nh = 4, m->P = 4, m->G = 2, m->N = 4, m->K = 4;
     m->na = 2, m->nkv = 1, m->hd = 8, m->F = 24, m->V = 40;
     m->pattern = "M-M*-";
+    build(m);
+}
+
+void fx_model_init_wide(fx_model *m)
+{
+    memset(m, 0, sizeof *m);
+    m->H = 256, m->nh = 8, m->P = 32, m->G = 2, m->N = 16, m->K = 4;
+    m->na = 4, m->nkv = 2, m->hd = 20, m->F = 288, m->V = 40;
+    m->pattern = "M-*M-*-M*-";
+    build(m);
+    /* matrices at about unit gain (uniform +-0.5 over 256 inputs would amplify 4.6x per layer
+     * and make the logits chaotic in the weights) */
+    for (int i = 0; i < m->n; i++) {
+        fx_tensor *t = &m->t[i];
+        if (t->n_dims == 2 && t->ne[0] >= 40 && !strstr(t->name, "norm"))
+            for (int64_t k = 0; k < t->n; k++) t->data[k] *= 0.25f;
+    }
+}
+
+static void build(fx_model *m)
+{
+    rng = 12345;
     m->L = (int)strlen(m->pattern);
     int Di = m->nh * m->P, Dc = Di + 2 * m->G * m->N;
     add(m, "token_embd.weight", "backbone.embeddings.weight", 2, m->H, m->V);

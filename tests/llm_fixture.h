@@ -41,6 +41,10 @@ typedef struct fx_hf_opts {
 } fx_hf_opts;
 
 void fx_model_init(fx_model *m);
+/* A wider variant for the K-quant tests: H 256, pattern "M-*M-*-M*-" (L 10), nh 8, P 32
+ * (Di 256), G 2, N 16, K 4, na 4, nkv 2, hd 20 (q width 80: rows of attn_output are not whole
+ * 32-blocks), F 288 (ffn_down rows are 32- but not 256-blocks), V 40. */
+void fx_model_init_wide(fx_model *m);
 void fx_model_free(fx_model *m);
 fx_tensor *fx_find(fx_model *m, const char *name);
 /* A = -exp(A_log) as the loader computes it. */

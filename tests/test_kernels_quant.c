@@ -1,7 +1,8 @@
-/* Quantized weights: the reference quantizers (round-trip error bounds, GGML's exact rules on
- * hand-made blocks) and every integer-dot SIMD matmul (AVX2, AVX-512 VNNI where the CPU has
- * it) against the scalar float reference on random inputs, with per-type tolerances; tile
- * shapes, thread counts and T = 1 vs batched calls must give identical bits. */
+/* Quantized weights: the quantizers (round-trip RMS bounds per type on Gaussian and uniform
+ * data, GGML's exact Q8_0/Q4_0/Q5_0/Q5_1 rules on hand-made blocks, zeros, an outlier, partial
+ * blocks) and every integer-dot SIMD matmul (AVX2, AVX-512 VNNI where the CPU has it) against
+ * the scalar float reference on random inputs, with per-type tolerances; tile shapes, thread
+ * counts and T = 1 vs batched calls must give identical bits. */
 #include "testutil.h"
 #include "core/core.h"
 #include "kernels/kernels-impl.h"
@@ -43,7 +44,136 @@ static void test_quantize_exact(void **state)
     assert_int_equal(q[2] >> 4, 8);         /* x[16] = 0 -> 8 */
     assert_int_equal(q[2 + 15] >> 4, 15);   /* x[31] = 0.9375 -> 7.5 + 8.5 = 16 -> clamped 15 */
     assert_int_equal(reel_kernels_quantize_row(REEL_DTYPE_Q4_0, x, q, 31), REEL_EINVAL);
-    assert_int_equal(reel_kernels_quantize_row(REEL_DTYPE_Q6_K, x, q, 256), REEL_EUNSUPPORTED);
+    assert_int_equal(reel_kernels_quantize_row(REEL_DTYPE_Q4_1, x, q, 32), REEL_EUNSUPPORTED);
+    assert_int_equal(reel_kernels_quantize_row(REEL_DTYPE_Q2_K, x, q, 256), REEL_EUNSUPPORTED);
+
+    /* Q5_0 (GGML's rule): the largest magnitude is -1, d = -1/-16 = 0.0625, q = (int)(x/d +
+     * 16.5) = i for x = (i-16)/16 (x[31]: 15 + 16.5 -> 31). Low nibbles of q 0..15 and
+     * 16..31 pair up in qs[j] = j | j << 4; bit 4 is set exactly for 16..31: qh = 0xffff0000 */
+    uint8_t q5[24];
+    static const uint8_t qh_hi[4] = {0x00, 0x00, 0xff, 0xff};
+    assert_int_equal(reel_kernels_quantize_row(REEL_DTYPE_Q5_0, x, q5, 32), 0);
+    assert_int_equal(q5[0] | (q5[1] << 8), 0x2c00); /* f16 0.0625 */
+    assert_memory_equal(q5 + 2, qh_hi, 4);
+    for (int j = 0; j < 16; j++) assert_int_equal(q5[6 + j], j | (j << 4));
+    /* Q5_1: min -1, max 0.9375, d = 1.9375/31 = 0.0625, q = (int)((x+1)/d + 0.5) = i */
+    assert_int_equal(reel_kernels_quantize_row(REEL_DTYPE_Q5_1, x, q5, 32), 0);
+    assert_int_equal(q5[0] | (q5[1] << 8), 0x2c00);
+    assert_int_equal(q5[2] | (q5[3] << 8), 0xbc00); /* f16 -1 */
+    assert_memory_equal(q5 + 4, qh_hi, 4);
+    for (int j = 0; j < 16; j++) assert_int_equal(q5[8 + j], j | (j << 4));
+    /* half-way cases follow GGML's truncation of x/d + 16.5: with max 2 (d = -0.125), x = 0.0625
+     * is -0.5 steps: (int)(16.0) = 16; x = -0.0625 is +0.5: (int)(17.0) = 17 */
+    float y[32] = {2.0f, 0.0625f, -0.0625f};
+    assert_int_equal(reel_kernels_quantize_row(REEL_DTYPE_Q5_0, y, q5, 32), 0);
+    assert_int_equal(q5[0] | (q5[1] << 8), reel_fp32_to_fp16(-0.125f));
+    assert_int_equal(q5[6] & 15, 0);  /* 2 -> -16 + 16.5 -> 0 */
+    assert_int_equal(q5[7] & 15, 0);  /* 16 -> low nibble 0, bit in qh */
+    assert_int_equal(q5[8] & 15, 1);  /* 17 */
+    /* every value but the first is 16 or 17 (zeros go to 16): only qh bit 0 is clear; a
+     * round-half-even rule would give 16 for -0.0625 */
+    static const uint8_t qh_most[4] = {0xfe, 0xff, 0xff, 0xff};
+    assert_memory_equal(q5 + 2, qh_most, 4);
+    assert_int_equal(q5[6 + 3], 0x00); /* 16 and 16 */
+}
+
+/* Gaussian (sigma 1) by Box-Muller over frand */
+static float *gauss(int64_t n)
+{
+    float *v = malloc((size_t)n * sizeof(float));
+    for (int64_t i = 0; i < n; i += 2) {
+        double u1 = (frand() + 1.0) / 2.0, u2 = (frand() + 1.0) / 2.0;
+        if (u1 < 1e-12) u1 = 1e-12;
+        const double r = sqrt(-2.0 * log(u1));
+        v[i] = (float)(r * cos(6.283185307179586 * u2));
+        if (i + 1 < n) v[i + 1] = (float)(r * sin(6.283185307179586 * u2));
+    }
+    return v;
+}
+
+/* every writable type: RMS of the round-trip error over the data's RMS, on Gaussian and uniform
+ * data, within a bound ~10% above what kernels/cpu/quant.c reports (reel's figures there are
+ * at or below llama.cpp's), and above a floor (a quantizer that stored the input unchanged
+ * would be wrong about its own format); then the edge cases every type must handle */
+static const struct {
+    reel_dtype t;
+    double gauss, uniform; /* bounds of RMS error / RMS */
+} RT[] = {
+    {REEL_DTYPE_Q8_0, 0.0060, 0.0043},   {REEL_DTYPE_Q4_0, 0.095, 0.072},
+    {REEL_DTYPE_Q5_0, 0.047, 0.035},     {REEL_DTYPE_Q5_1, 0.042, 0.033},
+    {REEL_DTYPE_IQ4_NL, 0.081, 0.069},   {REEL_DTYPE_Q4_K, 0.077, 0.060},
+    {REEL_DTYPE_Q5_K, 0.038, 0.0295},    {REEL_DTYPE_Q6_K, 0.0192, 0.0145},
+};
+#define N_RT (sizeof RT / sizeof RT[0])
+
+static double rms_ratio(reel_dtype t, const float *x, int64_t n)
+{
+    uint8_t *q = malloc(reel_dtype_row_bytes(t, n));
+    float *y = malloc((size_t)n * sizeof(float));
+    assert_int_equal(reel_kernels_quantize_row(t, x, q, n), 0);
+    assert_int_equal(reel_kernels_dequantize_row(t, q, y, n), 0);
+    double e = 0, s = 0;
+    for (int64_t i = 0; i < n; i++)
+        e += (double)(x[i] - y[i]) * (x[i] - y[i]), s += (double)x[i] * x[i];
+    free(q), free(y);
+    return sqrt(e / s);
+}
+
+static void test_quantize_rms(void **state)
+{
+    (void)state;
+    const int64_t n = 1 << 18;
+    float *g = gauss(n), *u = malloc((size_t)n * sizeof(float));
+    for (int64_t i = 0; i < n; i++) u[i] = frand();
+    for (size_t c = 0; c < N_RT; c++) {
+        const double rg = rms_ratio(RT[c].t, g, n), ru = rms_ratio(RT[c].t, u, n);
+        print_message("%-6s round trip RMS error / sigma: Gaussian %.5f (bound %.4f), uniform "
+                      "%.5f (bound %.4f)\n",
+                      reel_dtype_name(RT[c].t), rg, RT[c].gauss, ru, RT[c].uniform);
+        assert_true(rg <= RT[c].gauss && rg > RT[c].gauss / 4);
+        assert_true(ru <= RT[c].uniform && ru > RT[c].uniform / 4);
+    }
+    free(g), free(u);
+}
+
+static void test_quantize_edges(void **state)
+{
+    (void)state;
+    enum { N = 512 };
+    float x[N], y[N];
+    uint8_t q[N * 4];
+    for (size_t c = 0; c < N_RT; c++) {
+        const reel_dtype t = RT[c].t;
+        const int bs = reel_dtype_block(t);
+        const char *name = reel_dtype_name(t);
+        /* zeros decode to zeros (no 0/0 in a scale) */
+        memset(x, 0, sizeof x);
+        memset(q, 0xab, sizeof q);
+        assert_int_equal(reel_kernels_quantize_row(t, x, q, N), 0);
+        assert_int_equal(reel_kernels_dequantize_row(t, q, y, N), 0);
+        for (int i = 0; i < N; i++)
+            if (y[i] != 0) fail_msg("%s: zeros decode to %g at %d", name, y[i], i);
+        /* one huge outlier among small values: the outlier survives within the type's step, the
+         * small values stay finite and within 1% of the outlier (IQ4_NL has no zero level) */
+        for (int i = 0; i < N; i++) x[i] = 0.01f * frand();
+        const int at = 37;
+        x[at] = -1000.0f;
+        assert_int_equal(reel_kernels_quantize_row(t, x, q, N), 0);
+        assert_int_equal(reel_kernels_dequantize_row(t, q, y, N), 0);
+        const double step = t == REEL_DTYPE_Q8_0 ? 1.0 / 127 : 1.0 / 8;
+        if (fabs(y[at] - x[at]) > 1000.0 * step)
+            fail_msg("%s: outlier -1000 decodes to %g", name, y[at]);
+        for (int i = 0; i < N; i++) {
+            if (!isfinite(y[i])) fail_msg("%s: %g at %d", name, y[i], i);
+            const int same_block = i / bs == at / bs;
+            const double lim = same_block ? 10.0 : 0.02; /* other blocks: untouched by it */
+            if (i != at && fabs(y[i] - x[i]) > lim)
+                fail_msg("%s: %g decodes to %g at %d (outlier at %d)", name, x[i], y[i], i, at);
+        }
+        /* a row that is not whole blocks */
+        assert_int_equal(reel_kernels_quantize_row(t, x, q, bs + 16), REEL_EINVAL);
+        assert_int_equal(reel_kernels_quantize_row(t, x, q, 16), REEL_EINVAL);
+    }
 }
 
 static void test_quantize_roundtrip(void **state)
@@ -187,6 +317,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantize_exact),
         cmocka_unit_test(test_quantize_roundtrip),
+        cmocka_unit_test(test_quantize_rms),
+        cmocka_unit_test(test_quantize_edges),
         cmocka_unit_test(test_qmatmul),
         cmocka_unit_test(test_qmatmul_dispatch),
     };

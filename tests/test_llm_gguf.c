@@ -228,6 +228,82 @@ static void test_roundtrip(void **state)
     free(dir);
 }
 
+/* tensors produced while writing: the file equals one written from buffers, fill runs once per
+ * write in tensor order, and a failing fill abandons the write with its code, leaving no file */
+typedef struct {
+    int calls, fail_at;
+    char order[8];
+} fill_state;
+
+static int fill_pattern(void *ctx, const char *name, void *dst, size_t nbytes)
+{
+    fill_state *f = ctx;
+    if (f->calls < 7) f->order[f->calls] = name[0];
+    if (++f->calls == f->fail_at) return reel_set_error(REEL_EIO, "fill %s failed", name);
+    for (size_t i = 0; i < nbytes; i++) ((uint8_t *)dst)[i] = (uint8_t)(i * 7 + (size_t)name[0]);
+    return 0;
+}
+
+static void test_writer_fill(void **state)
+{
+    (void)state;
+    uint8_t a[64 * 2], b[34 * 3], c[12];
+    for (size_t i = 0; i < sizeof a; i++) a[i] = (uint8_t)(i * 7 + 'a');
+    for (size_t i = 0; i < sizeof b; i++) b[i] = (uint8_t)(i * 7 + 'b');
+    memset(c, 0x5a, sizeof c);
+    const int64_t ne_a[2] = {32, 2}, ne_b[2] = {32, 3}, ne_c[1] = {3};
+    reel_gguf_writer *w1 = reel_gguf_writer_init(), *w2 = reel_gguf_writer_init();
+    fill_state f = {0, 0, {0}};
+    assert_int_equal(reel_gguf_writer_add_tensor(w1, "a", REEL_DTYPE_F16, 2, ne_a, a, sizeof a), 0);
+    assert_int_equal(reel_gguf_writer_add_tensor(w1, "b", REEL_DTYPE_Q8_0, 2, ne_b, b, sizeof b),
+                     0);
+    assert_int_equal(reel_gguf_writer_add_tensor(w1, "c", REEL_DTYPE_F32, 1, ne_c, c, sizeof c), 0);
+    assert_int_equal(reel_gguf_writer_add_tensor_fill(w2, "a", REEL_DTYPE_F16, 2, ne_a, sizeof a,
+                                                      fill_pattern, &f),
+                     0);
+    assert_int_equal(reel_gguf_writer_add_tensor_fill(w2, "b", REEL_DTYPE_Q8_0, 2, ne_b, sizeof b,
+                                                      fill_pattern, &f),
+                     0);
+    assert_int_equal(reel_gguf_writer_add_tensor(w2, "c", REEL_DTYPE_F32, 1, ne_c, c, sizeof c), 0);
+    /* the same checks as add_tensor: size against shape, duplicates, a missing function */
+    assert_int_equal(reel_gguf_writer_add_tensor_fill(w2, "d", REEL_DTYPE_Q8_0, 2, ne_b, 33,
+                                                      fill_pattern, &f),
+                     REEL_EINVAL);
+    assert_int_equal(reel_gguf_writer_add_tensor_fill(w2, "a", REEL_DTYPE_F16, 2, ne_a, sizeof a,
+                                                      fill_pattern, &f),
+                     REEL_EINVAL);
+    assert_int_equal(reel_gguf_writer_add_tensor_fill(w2, "e", REEL_DTYPE_F16, 2, ne_a, sizeof a,
+                                                      NULL, &f),
+                     REEL_EINVAL);
+    uint8_t *m1, *m2;
+    size_t n1, n2;
+    assert_int_equal(reel_gguf_writer_write_memory(w1, &m1, &n1), 0);
+    assert_int_equal(reel_gguf_writer_write_memory(w2, &m2, &n2), 0);
+    assert_int_equal(f.calls, 2);
+    assert_memory_equal(f.order, "ab", 2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(m1, m2, n1);
+    free(m1), free(m2);
+
+    char *tmp = tu_tmpdir(), path[1100];
+    snprintf(path, sizeof path, "%s/fill.gguf", tmp);
+    f = (fill_state){0, 2, {0}};
+    assert_int_equal(reel_gguf_writer_write(w2, path), REEL_EIO);
+    assert_non_null(strstr(reel_last_error(), "fill b failed"));
+    FILE *fp = fopen(path, "rb");
+    assert_null(fp);
+    f = (fill_state){0, 0, {0}};
+    assert_int_equal(reel_gguf_writer_write(w2, path), 0);
+    reel_gguf *g = reel_gguf_open(path);
+    assert_non_null(g);
+    assert_memory_equal(reel_gguf_tensor_find(g, "b")->data, b, sizeof b);
+    reel_gguf_free(g);
+    reel_gguf_writer_free(w1);
+    reel_gguf_writer_free(w2);
+    tu_rmtree(tmp);
+    free(tmp);
+}
+
 static void test_tiny_model(void **state)
 {
     (void)state;
@@ -467,6 +543,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_writer_fill),
         cmocka_unit_test(test_tiny_model),
         cmocka_unit_test(test_bad_models),
         cmocka_unit_test(test_moe),
