@@ -5,7 +5,6 @@ Nemotron-3-Nano-4B shape (spec §1.2), plus the DRAM read bandwidth bound for de
     python3 -m venv /tmp/bench-venv && /tmp/bench-venv/bin/pip install gguf numpy llama-cpp-python
     /tmp/bench-venv/bin/python scripts/bench/bench_4b.py --reel build/bin/reel --types q4_0 q8_0
     /tmp/bench-venv/bin/python scripts/bench/bench_4b.py --types q4_0 --rss-ctx 8192
-    /tmp/bench-venv/bin/python scripts/bench/bench_4b.py --interop
 
 Writes OUTDIR/nano4b-random-<type>.gguf with llama.cpp's tensor names: F16, Q8_0 and Q4_0
 directly (random values / random blocks with sane scales, so timings are real but the text is
@@ -18,25 +17,17 @@ bandwidth / bytes of weights read per token, from the file's own tensor sizes).
 --rss-ctx C instead fills a C-token context (one C-token prompt) in both engines and reports
 each process's peak resident memory.
 
---interop checks the files reel writes: a small random model (H = 256, so K-quant tensors are
-real K-quants, not fallbacks) is written in F16, quantized by `reel quantize` to every type reel
-writes, and each file is run by reel (`reel logits`) and by llama.cpp on the same tokens: the
-script prints the largest logit difference (relative to the largest logit) and how often both
-pick the same top-1 token, and fails if llama.cpp cannot load a file or the two disagree. The
-yardstick column is how far llama.cpp's own logits on the file are from its logits on the F16
-file: int8 activation rounding makes a random deep model drift by about that much in either
-engine, so a reel-vs-llama.cpp difference below it is rounding, not a misread file.
+Whether llama.cpp reads the files reel writes (every type, logits side by side) is
+scripts/bench/llama_quant_check.py.
 """
-import argparse, json, os, re, subprocess, sys, tempfile, time
+import argparse, os, re, subprocess, sys, tempfile, time
 
 import numpy as np
 
-# the Nemotron-3-Nano-4B shape (spec §1.2) and a small one for the interop check
+# the Nemotron-3-Nano-4B shape (spec §1.2)
 SHAPES = {
     "4b": dict(H=3136, NH=96, P=80, G=8, N=128, K=4, NA=40, NKV=8, HD=128, F=12544, V=131072,
                PATTERN="M-M-M-MM-M-M*-M-M*-M-M-M*-M-M-MM*-MMM-M-M-"),
-    "small": dict(H=256, NH=8, P=64, G=2, N=32, K=4, NA=4, NKV=2, HD=64, F=768, V=2048,
-                  PATTERN="M*M-M-*-"),
 }
 QT = {"q8_0": (8, 34), "q4_0": (2, 18)}  # written directly: ggml type id, block bytes
 FILE_TYPE = {"f16": 1, "q8_0": 7, "q4_0": 2}
@@ -132,11 +123,11 @@ def write_model(path, typ, shape="4b", seed=1):
     w.close()
 
 
-def model_file(reel, out, typ, shape="4b", derive=False):
-    """path of the random model of typ, written (or quantized from F16 by reel: always for types
-    other than f16/q8_0/q4_0, and for those too with derive) if missing"""
-    direct = typ == "f16" or (typ in QT and not derive)
-    path = os.path.join(out, f"nano{shape}-random-{typ}{'' if direct else '-reel'}.gguf")
+def model_file(reel, out, typ, shape="4b"):
+    """path of the random model of typ, written if missing: f16, q8_0 and q4_0 directly, any
+    other type by `reel quantize` from the F16 file"""
+    direct = typ == "f16" or typ in QT
+    path = os.path.join(out, f"nano{shape}-random-{typ}.gguf")
     if os.path.exists(path):
         return path
     t0 = time.time()
@@ -246,52 +237,6 @@ def rss(reel, path, threads, ctx):
     return r["rss"], l, r["pp"]
 
 
-INTEROP_TYPES = ["q8_0", "q4_0", "q5_0", "q5_1", "iq4_nl", "q4_k", "q5_k", "q6_k", "q4_k_m"]
-
-
-def reel_types(reel):
-    """the types `reel quantize --help` lists"""
-    out = subprocess.run([reel, "quantize", "--help"], capture_output=True, text=True).stdout.lower()
-    return [t for t in INTEROP_TYPES if re.search(rf"\b{t}\b", out)]
-
-
-def interop(reel, out, threads):
-    import llama_cpp
-    toks = [1] + [257 + (i * 131) % 1700 for i in range(31)]
-    fails = 0
-    print("| file | llama.cpp loads | reel vs llama.cpp: max abs diff / max abs logit | top-1 agreement "
-          "| yardstick: llama.cpp on this file vs on the F16 file |")
-    print("| --- | --- | ---: | ---: | ---: |")
-    ref = None
-    for typ in ["f16"] + reel_types(reel):
-        path = model_file(reel, out, typ, "small", derive=True)
-        r = subprocess.run([reel, "logits", "-m", path, "--tokens", ",".join(map(str, toks)), "--all",
-                            "-t", str(threads)], capture_output=True, text=True)
-        if r.returncode:
-            print(f"| {typ} | reel logits failed: {r.stderr.strip()} | | | |")
-            fails += 1
-            continue
-        a = np.array(json.loads(r.stdout)["logits"], dtype=np.float64)
-        try:
-            llm = llama_cpp.Llama(model_path=path, n_threads=threads, n_ctx=64, logits_all=True, verbose=False)
-        except Exception as e:  # noqa: BLE001
-            print(f"| {typ} | no: {e} | | | |")
-            fails += 1
-            continue
-        llm.eval(toks)
-        b = np.array(llm.scores[: len(toks)], dtype=np.float64)
-        diff = np.abs(a - b).max() / np.abs(b).max()
-        top = float(np.mean(a.argmax(1) == b.argmax(1)))
-        ok = diff < 0.05 and top >= 0.9
-        fails += not ok
-        if ref is None:
-            ref = b
-        qd = np.abs(b - ref).max() / np.abs(ref).max()
-        print(f"| {typ} | yes | {diff:.4f} | {100 * top:.0f}% | {qd:.4f} |{'' if ok else ' MISMATCH'}",
-              flush=True)
-    return 1 if fails else 0
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reel", default="build/bin/reel")
@@ -304,11 +249,8 @@ def main():
     ap.add_argument("-r", type=int, default=1)
     ap.add_argument("--no-llama", action="store_true")
     ap.add_argument("--rss-ctx", type=int, default=0, help="report peak memory at this context instead")
-    ap.add_argument("--interop", action="store_true", help="check reel-written files in llama.cpp")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    if a.interop:
-        return interop(a.reel, a.out, a.threads)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     if a.rss_ctx:
         print(f"CPU: {cpu}; {a.threads} threads; peak RSS after a {a.rss_ctx}-token prompt\n")
