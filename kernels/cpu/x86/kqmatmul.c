@@ -48,7 +48,10 @@
 #define KQ_ROUND (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
 enum { KQ_Q4_K, KQ_Q5_K, KQ_Q6_K, KQ_Q5_0, KQ_Q5_1, KQ_Q4_1, KQ_IQ4_NL, KQ_NTYPES };
-enum { KQ_CHUNK = 64, KQ_PREFETCH = 512 };
+enum { KQ_CHUNK = 64 };
+#ifndef KQ_PREFETCH
+#define KQ_PREFETCH 1024
+#endif
 
 static int kq_index(reel_dtype t)
 {
