@@ -12,19 +12,21 @@
  * Weights are unpacked per block of 32 into unsigned bytes u (0..63) and multiplied with the
  * signed activations by maddubs (u * q pairs summed to int16: at most 2 * 63 * 127 = 16002, so
  * it never saturates) and madd (pairs of int16 times a 16-bit factor, to 8 int32 lanes):
- *   Q5_0   w = u - 16:          dot = d dx (sum(u q) - 16 x32)      (the offset in lane 0)
- *   Q5_1,  w = d u + m:         dot = d dx sum(u q) + m s           (m s / 8 added to each lane)
+ *   Q5_0   w = d (u - 16):       dot = d dx sum(u q) - 16 d dx x32
+ *   Q5_1,  w = d u + m:          dot = d dx sum(u q) + m s
  *   Q4_1
  *   IQ4_NL w = d kv[u] (signed): dot = d dx sum(|w| sign(q, w))
- *   Q4_K,  w = d sc_j u - dmin m_j (j the 32-block):
- *   Q5_K        dot = d dx sum_j madd(maddubs(u, q), sc_j)  -  dmin sum_j m_j s_j
+ *   Q4_K,  w = d sc_j u - dmin m_j (j the 32-block of the super-block):
+ *   Q5_K                         dot = d dx madd(maddubs(u, q), sc_j) - dmin m_j s_j
  *   Q6_K   w = d sc_g (u - 32) (g the 16-block): the madd factor is sc_g per half of a block,
- *               and the -32 term is one madd of the 16 scales with the 16 half sums hs per
- *               super-block: dot = d sum_j dx_j (madd(maddubs(u, q), sc) - 32 (sc . hs)_j)
- * Everything inside a 32-block is exact integer arithmetic; each block's int32 lanes are
- * converted and added to an fp32 accumulator of 8 lanes with one FMA (factor d dx), and the
- * per-super-block minimum / offset terms are added to the same accumulator as vectors of 8
- * (one lane per block). An output is the horizontal sum of its accumulator at the end.
+ *          and the -32 term is one madd of the 16 scales with the 16 half sums hs per
+ *          super-block: dot = d dx_j (madd(maddubs(u, q), sc) - 32 (sc . hs)_j)
+ * Everything inside a 32-block is exact integer arithmetic. Blocks go in groups of 8 (a K
+ * super-block; 8 blocks of a 32-block type, the last group of a row possibly partial): per
+ * group, row and token the factors d dx of the 8 blocks are one vector product, and the
+ * offset / minimum terms one vector FMA (one lane per block) into the output's accumulator of
+ * 8 fp32 lanes; per block, row and token the int32 lanes are converted and added with one FMA
+ * by the broadcast factor. An output is the horizontal sum of its accumulator at the end.
  *
  * Work split: like qmatmul.c. Threads own contiguous groups of rows; tokens go in chunks of
  * KQ_CHUNK whose activations stay in cache while each weight tile (2 rows) is read once per
@@ -49,6 +51,14 @@
 
 enum { KQ_Q4_K, KQ_Q5_K, KQ_Q6_K, KQ_Q5_0, KQ_Q5_1, KQ_Q4_1, KQ_IQ4_NL, KQ_NTYPES };
 enum { KQ_CHUNK = 64 };
+#ifndef KQ_FAC_MEM
+#define KQ_FAC_MEM 0
+#endif
+#if KQ_FAC_MEM
+#define KQ_BCAST(v, j) _mm256_broadcast_ss((const float *)&(v) + (j))
+#else
+#define KQ_BCAST(v, j) _mm256_permutevar8x32_ps((v), _mm256_set1_epi32(j))
+#endif
 #ifndef KQ_PREFETCH
 #define KQ_PREFETCH 1024
 #endif
@@ -148,10 +158,10 @@ KQ_TARGET static void quant_x(const float *x, uint8_t *out, size_t xs, int64_t n
 
 /* ---- weight unpacking: block j (0..7) of a super-block, or a 32-block, as 32 bytes u ---- */
 
-/* 6-bit scales and minimums of a Q4_K / Q5_K super-block (12 bytes at p) as sc[0..7], m[0..7]:
- * j < 4 keeps the low 6 bits of bytes j and j+4; j >= 4 takes 4 bits from byte j+4 and the top
- * 2 bits of bytes j-4 (scale) and j (min). Done on 32-bit words, 4 j at a time. */
-static inline void k4_scales(const uint8_t *p, uint8_t sc[8], uint8_t m[8])
+/* 6-bit scales and minimums of a Q4_K / Q5_K super-block (12 bytes at p) as bytes 0..7 of *sc
+ * and *m: j < 4 keeps the low 6 bits of bytes j and j+4; j >= 4 takes 4 bits from byte j+4 and
+ * the top 2 bits of bytes j-4 (scale) and j (min). Done on 32-bit words, 4 j at a time. */
+static inline void k4_scales(const uint8_t *p, uint64_t *sc, uint64_t *m)
 {
     uint32_t a, b, c;
     memcpy(&a, p, 4);
@@ -160,10 +170,8 @@ static inline void k4_scales(const uint8_t *p, uint8_t sc[8], uint8_t m[8])
     const uint32_t s03 = a & 0x3f3f3f3fu, m03 = b & 0x3f3f3f3fu;
     const uint32_t s47 = (c & 0x0f0f0f0fu) | (((a >> 6) & 0x03030303u) << 4);
     const uint32_t m47 = ((c >> 4) & 0x0f0f0f0fu) | (((b >> 6) & 0x03030303u) << 4);
-    memcpy(sc, &s03, 4);
-    memcpy(sc + 4, &s47, 4);
-    memcpy(m, &m03, 4);
-    memcpy(m + 4, &m47, 4);
+    *sc = s03 | (uint64_t)s47 << 32;
+    *m = m03 | (uint64_t)m47 << 32;
 }
 
 /* super-block p, block j: unsigned weights (Q4_K 0..15, Q5_K 0..31, Q6_K 0..63) */
@@ -178,8 +186,13 @@ KQ_INLINE __m256i kunpack(const int ty, const uint8_t *p, const int j)
         const __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
         const __m256i lo = jj < 2 ? _mm256_and_si256(ql, m4)
                                   : _mm256_and_si256(_mm256_srli_epi16(ql, 4), m4);
-        const __m256i hb = _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(qh, 2 * jj), 4),
-                                            _mm256_set1_epi8(0x30));
+        /* bits 2jj, 2jj+1 of each byte to bits 4, 5 (16-bit shifts: what crosses into the
+         * other byte is masked off) */
+        const __m256i hs = jj == 0   ? _mm256_slli_epi16(qh, 4)
+                           : jj == 1 ? _mm256_slli_epi16(qh, 2)
+                           : jj == 2 ? qh
+                                     : _mm256_srli_epi16(qh, 2);
+        const __m256i hb = _mm256_and_si256(hs, _mm256_set1_epi8(0x30));
         return _mm256_or_si256(lo, hb);
     }
     const uint8_t *qs = p + (ty == KQ_Q5_K ? 48 : 16) + 32 * (j / 2);
@@ -251,63 +264,63 @@ KQ_INLINE void ktile(const int RM, const int TN, const int ty, const uint8_t *w,
     }
     for (int64_t sb = 0; sb < nsb; sb++) {
         const uint8_t *p[4];
-        float dr[4];
-        __m256 mv[4];
+        __m256 dr[4], mv[4];
         __m256i sc16[4];
-        uint16_t scs[4][8];
         for (int r = 0; r < RM; r++) {
             p[r] = w + (size_t)r * rb + (size_t)sb * sbb;
             _mm_prefetch((const char *)p[r] + KQ_PREFETCH, _MM_HINT_T0);
             _mm_prefetch((const char *)p[r] + KQ_PREFETCH + 64, _MM_HINT_T0);
             _mm_prefetch((const char *)p[r] + KQ_PREFETCH + 128, _MM_HINT_T0);
             if (ty == KQ_Q6_K) {
-                dr[r] = f16(p[r] + 208);
+                dr[r] = _mm256_set1_ps(f16(p[r] + 208));
                 sc16[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p[r] + 192)));
             } else {
-                uint8_t sc[8], m[8];
-                int64_t m64;
-                dr[r] = f16(p[r]);
-                k4_scales(p[r] + 4, sc, m);
-                for (int j = 0; j < 8; j++) scs[r][j] = sc[j];
-                memcpy(&m64, m, 8);
+                uint64_t sc, m;
+                k4_scales(p[r] + 4, &sc, &m);
+                dr[r] = _mm256_set1_ps(f16(p[r]));
+                /* the 8 scales as int16, in both halves */
+                sc16[r] = _mm256_broadcastsi128_si256(
+                    _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
                 mv[r] = _mm256_mul_ps(
-                    _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(m64))),
+                    _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)m))),
                     _mm256_set1_ps(f16(p[r] + 2)));
             }
         }
-        /* fac[r][t][j] = d of row r times dx of token t's block j; the super-block's minimum
-         * (Q4_K, Q5_K) or -32 offset (Q6_K) terms, one lane per block */
-        _Alignas(32) float fac[4][4][8];
+        /* fac[r][t] lane j = d of row r times dx of token t's block j; the super-block's
+         * minimum (Q4_K, Q5_K) or -32 offset (Q6_K) terms, one lane per block */
+        __m256 fac[4][4];
         for (int t = 0; t < TN; t++) {
             const __m256 dxv = _mm256_loadu_ps(xd[t] + 8 * sb);
             for (int r = 0; r < RM; r++) {
-                const __m256 f = _mm256_mul_ps(_mm256_set1_ps(dr[r]), dxv);
-                _mm256_store_ps(fac[r][t], f);
+                fac[r][t] = _mm256_mul_ps(dr[r], dxv);
                 if (ty == KQ_Q6_K) {
                     const __m256i hv = _mm256_loadu_si256((const __m256i *)(xh[t] + 16 * sb));
                     const __m256 corr = _mm256_cvtepi32_ps(_mm256_madd_epi16(sc16[r], hv));
-                    acc[r][t] =
-                        _mm256_fnmadd_ps(_mm256_mul_ps(corr, _mm256_set1_ps(32.0f)), f, acc[r][t]);
+                    acc[r][t] = _mm256_fnmadd_ps(_mm256_mul_ps(corr, _mm256_set1_ps(32.0f)),
+                                                 fac[r][t], acc[r][t]);
                 } else {
                     acc[r][t] = _mm256_fnmadd_ps(mv[r], _mm256_loadu_ps(xsum[t] + 8 * sb),
                                                  acc[r][t]);
                 }
             }
         }
-        /* Q6_K block j: int16 factor sc[2j] for its first 16 elements, sc[2j+1] for the rest;
-         * dword j of sc16 holds that pair */
-        const __m256i pair = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2,
-                                              3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
         KQ_UNROLL
         for (int j = 0; j < 8; j++) {
+            /* the int16 factors of block j: Q6_K sc[2j] for its first 16 elements, sc[2j+1] for
+             * the rest (dword j of sc16 holds that pair); Q4_K / Q5_K sc[j] throughout */
+            const __m256i sel =
+                ty == KQ_Q6_K
+                    ? _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2,
+                                       3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3)
+                    : _mm256_set1_epi16((short)(0x0101 * 2 * j + 0x0100));
+            const __m256i lane = _mm256_set1_epi32(j);
             __m256i u[4], S[4];
             KQ_UNROLL
             for (int r = 0; r < RM; r++) {
                 u[r] = kunpack(ty, p[r], j);
                 S[r] = ty == KQ_Q6_K
-                           ? _mm256_shuffle_epi8(
-                                 _mm256_permutevar8x32_epi32(sc16[r], _mm256_set1_epi32(j)), pair)
-                           : _mm256_set1_epi16((short)scs[r][j]);
+                           ? _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(sc16[r], lane), sel)
+                           : _mm256_shuffle_epi8(sc16[r], sel);
             }
             KQ_UNROLL
             for (int t = 0; t < TN; t++) {
@@ -316,7 +329,8 @@ KQ_INLINE void ktile(const int RM, const int TN, const int ty, const uint8_t *w,
                 for (int r = 0; r < RM; r++) {
                     const __m256i pr = _mm256_madd_epi16(_mm256_maddubs_epi16(u[r], xv), S[r]);
                     acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(pr),
-                                                _mm256_set1_ps(fac[r][t][j]), acc[r][t]);
+                                                KQ_BCAST(fac[r][t], j),
+                                                acc[r][t]);
                 }
             }
         }
@@ -325,6 +339,16 @@ KQ_INLINE void ktile(const int RM, const int TN, const int ty, const uint8_t *w,
         for (int r = 0; r < RM; r++) y[(size_t)t * (size_t)ys + (size_t)r] = hsum(acc[r][t]);
 }
 
+/* lanes j < nj of 8 floats / ints at p, 0 above (never reads past lane nj - 1) */
+KQ_INLINE __m256i lanes_below(int nj)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(nj), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* The 32-block types in groups of 8 blocks, like the K types: per group and row the 8 block
+ * scales (and minimums) as vectors, so that per block and token the work is maddubs, madd,
+ * convert, broadcast of the factor and one FMA; the Q5_0 offset (-16 x32) and the minimum
+ * terms are added per group, one lane per block. The last group may be partial. */
 KQ_INLINE void ltile(const int RM, const int TN, const int ty, const uint8_t *w, size_t rb,
                      const uint8_t *x, size_t xs, int64_t n, float *y, int64_t ys)
 {
@@ -344,38 +368,71 @@ KQ_INLINE void ltile(const int RM, const int TN, const int ty, const uint8_t *w,
         x32[t] = (const int32_t *)(xd[t] + 2 * nb);
         for (int r = 0; r < RM; r++) acc[r][t] = _mm256_setzero_ps();
     }
-    for (int64_t b = 0; b < nb; b++) {
-        __m256i u[4], au[4];
-        float dw[4];
-        __m256 mw[4];
-        KQ_UNROLL
+    for (int64_t g = 0; g < nb; g += 8) {
+        const int nj = nb - g < 8 ? (int)(nb - g) : 8;
+        const __m256i live = lanes_below(nj);
+        __m256 dw[4], mw[4];
         for (int r = 0; r < RM; r++) {
-            const uint8_t *p = w + (size_t)r * rb + (size_t)b * bb;
-            _mm_prefetch((const char *)p + KQ_PREFETCH, _MM_HINT_T0);
-            dw[r] = f16(p);
-            u[r] = lunpack(ty, p);
-            if (ty == KQ_IQ4_NL) au[r] = _mm256_sign_epi8(u[r], u[r]);
-            /* m s spread over the 8 lanes (a power of two: exact) */
-            if (with_min) mw[r] = _mm256_set1_ps(f16(p + 2) * 0.125f);
+            const uint8_t *p = w + (size_t)r * rb + (size_t)g * bb;
+            uint16_t h[8] = {0}, hm[8] = {0};
+            for (int j = 0; j < nj; j++) {
+                memcpy(&h[j], p + j * bb, 2);
+                if (with_min) memcpy(&hm[j], p + j * bb + 2, 2);
+            }
+            dw[r] = _mm256_cvtph_ps(_mm_setr_epi16((short)h[0], (short)h[1], (short)h[2], (short)h[3],
+                                                   (short)h[4], (short)h[5], (short)h[6], (short)h[7]));
+            if (with_min)
+                mw[r] = _mm256_cvtph_ps(_mm_setr_epi16((short)hm[0], (short)hm[1], (short)hm[2],
+                                                       (short)hm[3], (short)hm[4], (short)hm[5],
+                                                       (short)hm[6], (short)hm[7]));
+        }
+        __m256 fac[4][4];
+        for (int t = 0; t < TN; t++) {
+            const __m256 dxv = nj == 8 ? _mm256_loadu_ps(xd[t] + g)
+                                       : _mm256_maskload_ps(xd[t] + g, live);
+            for (int r = 0; r < RM; r++) {
+                fac[r][t] = _mm256_mul_ps(dw[r], dxv);
+                if (ty == KQ_Q5_0) {
+                    const __m256i o = nj == 8 ? _mm256_loadu_si256((const __m256i *)(x32[t] + g))
+                                              : _mm256_maskload_epi32((const int *)(x32[t] + g), live);
+                    acc[r][t] = _mm256_fnmadd_ps(_mm256_mul_ps(fac[r][t], _mm256_set1_ps(16.0f)),
+                                                 _mm256_cvtepi32_ps(o), acc[r][t]);
+                }
+                if (with_min) {
+                    const __m256 sv = nj == 8 ? _mm256_loadu_ps(xsum[t] + g)
+                                              : _mm256_maskload_ps(xsum[t] + g, live);
+                    acc[r][t] = _mm256_fmadd_ps(mw[r], sv, acc[r][t]);
+                }
+            }
         }
         KQ_UNROLL
-        for (int t = 0; t < TN; t++) {
-            const __m256i xv = _mm256_loadu_si256((const __m256i *)(xq[t] + 32 * b));
-            const float dx = xd[t][b];
+        for (int j = 0; j < 8; j++) {
+            if (j >= nj) break;
+            __m256i u[4], au[4];
             KQ_UNROLL
             for (int r = 0; r < RM; r++) {
-                __m256i pr;
-                if (ty == KQ_IQ4_NL)
-                    pr = _mm256_madd_epi16(_mm256_maddubs_epi16(au[r], _mm256_sign_epi8(xv, u[r])),
-                                           ones);
-                else
-                    pr = _mm256_madd_epi16(_mm256_maddubs_epi16(u[r], xv), ones);
-                if (ty == KQ_Q5_0)
-                    pr = _mm256_sub_epi32(pr,
-                                          _mm256_zextsi128_si256(_mm_cvtsi32_si128(16 * x32[t][b])));
-                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(pr), _mm256_set1_ps(dw[r] * dx),
-                                            acc[r][t]);
-                if (with_min) acc[r][t] = _mm256_fmadd_ps(mw[r], _mm256_set1_ps(xsum[t][b]), acc[r][t]);
+                const uint8_t *p = w + (size_t)r * rb + (size_t)(g + j) * bb;
+                if (j == 0) _mm_prefetch((const char *)p + KQ_PREFETCH, _MM_HINT_T0);
+                if (j == 3) _mm_prefetch((const char *)p + KQ_PREFETCH, _MM_HINT_T0);
+                if (j == 6) _mm_prefetch((const char *)p + KQ_PREFETCH, _MM_HINT_T0);
+                u[r] = lunpack(ty, p);
+                if (ty == KQ_IQ4_NL) au[r] = _mm256_sign_epi8(u[r], u[r]);
+            }
+            KQ_UNROLL
+            for (int t = 0; t < TN; t++) {
+                const __m256i xv = _mm256_loadu_si256((const __m256i *)(xq[t] + 32 * (g + j)));
+                KQ_UNROLL
+                for (int r = 0; r < RM; r++) {
+                    __m256i pr;
+                    if (ty == KQ_IQ4_NL)
+                        pr = _mm256_madd_epi16(
+                            _mm256_maddubs_epi16(au[r], _mm256_sign_epi8(xv, u[r])), ones);
+                    else
+                        pr = _mm256_madd_epi16(_mm256_maddubs_epi16(u[r], xv), ones);
+                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(pr),
+                                                KQ_BCAST(fac[r][t], j),
+                                                acc[r][t]);
+                }
             }
         }
     }
