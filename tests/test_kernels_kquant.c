@@ -110,7 +110,7 @@ static const struct {
     {REEL_DTYPE_Q4_1, 0.03},
 };
 
-static void check(reel_dtype type, double tol, int64_t n_in, int64_t n_out, int64_t T,
+static void check(reel_dtype type, int vnni, double tol, int64_t n_in, int64_t n_out, int64_t T,
                   reel_pool *pool2)
 {
     uint8_t *w = rnd_weights(type, n_in, n_out);
@@ -120,11 +120,11 @@ static void check(reel_dtype type, double tol, int64_t n_in, int64_t n_out, int6
     float *y2 = malloc(ny * sizeof(float)), *yt = malloc(ny * sizeof(float));
     assert_int_equal(reel_kernels_ops_cpu_scalar()->matmul(NULL, ref, w, type, x, n_in, n_out, T),
                      0);
-    assert_int_equal(reeli_x86_kqmatmul(NULL, y1, w, type, x, n_in, n_out, T), 0);
-    assert_int_equal(reeli_x86_kqmatmul(pool2, y2, w, type, x, n_in, n_out, T), 0);
+    assert_int_equal(reeli_x86_kqmatmul(NULL, y1, w, type, x, n_in, n_out, T, vnni), 0);
+    assert_int_equal(reeli_x86_kqmatmul(pool2, y2, w, type, x, n_in, n_out, T, vnni), 0);
     for (int64_t t = 0; t < T; t++)
         assert_int_equal(
-            reeli_x86_kqmatmul(pool2, yt + t * n_out, w, type, x + t * n_in, n_in, n_out, 1), 0);
+            reeli_x86_kqmatmul(pool2, yt + t * n_out, w, type, x + t * n_in, n_in, n_out, 1, vnni), 0);
     /* one thread or two, one token at a time or batched: the same bits */
     assert_memory_equal(y1, y2, ny * sizeof(float));
     assert_memory_equal(y1, yt, ny * sizeof(float));
@@ -152,9 +152,9 @@ static void check(reel_dtype type, double tol, int64_t n_in, int64_t n_out, int6
             for (int64_t r = 0; r < n_out; r++) assert_true(y1[t * n_out + r] == 0.0f);
     }
     for (size_t i = 0; i < ny; i++) err = fmax(err, fabs(y1[i] - ref[i]) / scale);
-    print_message("%-6s %4lldx%-4lld T=%-3lld max error %.5f of max |y| (tolerance %.3f), %.1e "
+    print_message("%-6s %s %4lldx%-4lld T=%-3lld max error %.5f of max |y| (tolerance %.3f), %.1e "
                   "against quantized activations\n",
-                  reel_dtype_name(type), (long long)n_out, (long long)n_in, (long long)T, err, tol,
+                  reel_dtype_name(type), vnni ? "vnni" : "avx2", (long long)n_out, (long long)n_in, (long long)T, err, tol,
                   err_q);
     assert_true(err <= tol);
     assert_true(err_q <= 2e-5);
@@ -167,10 +167,18 @@ static int have_avx2(void)
     return f->avx2 && f->fma && f->f16c;
 }
 
+static int have_vnni(void)
+{
+    const reel_cpu_features *f = reel_kernels_cpu();
+    return have_avx2() && f->avx512vnni && f->avx512vl;
+}
+
 static void test_kquant_matmul(void **state)
 {
     (void)state;
     if (!have_avx2()) skip();
+    const int variants = have_vnni() ? 2 : 1;
+    if (variants == 1) print_message("no AVX-512 VNNI here: only the AVX2 kernels are tested\n");
     reel_pool *pool2 = reel_pool_init(2);
     assert_non_null(pool2);
     /* T = 1 (4-row tiles), 3 (token tail), 70 (crosses a chunk of 64; 4-token tiles and tail);
@@ -178,17 +186,44 @@ static void test_kquant_matmul(void **state)
     const struct {
         int64_t n_out, T;
     } shapes[] = {{1, 1}, {7, 1}, {13, 3}, {7, 70}, {4, 5}};
-    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
-        const int kq = reel_dtype_block(types[k].type) == 256;
-        /* whole super-blocks for the K types; an odd number of 32-blocks otherwise, and the
-         * 3136-element rows (98 blocks) of Nemotron-H 4B */
-        const int64_t n_ins[3] = {256, 768, kq ? 512 : 32 * 7};
-        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-            for (int i = 0; i < 3; i++)
-                check(types[k].type, types[k].tol, n_ins[i], shapes[s].n_out, shapes[s].T, pool2);
-        if (!kq) check(types[k].type, types[k].tol, 3136, 5, 2, pool2);
-    }
+    for (int v = 0; v < variants; v++)
+        for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+            const int kq = reel_dtype_block(types[k].type) == 256;
+            /* whole super-blocks for the K types; an odd number of 32-blocks otherwise, and
+             * the 3136-element rows (98 blocks: a partial last group of 8) of Nemotron-H 4B */
+            const int64_t n_ins[3] = {256, 768, kq ? 512 : 32 * 7};
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+                for (int i = 0; i < 3; i++)
+                    check(types[k].type, v, types[k].tol, n_ins[i], shapes[s].n_out, shapes[s].T,
+                          pool2);
+            if (!kq) check(types[k].type, v, types[k].tol, 3136, 5, 2, pool2);
+        }
     reel_pool_free(pool2);
+}
+
+/* VNNI's dpbusd gives the same integers as AVX2's maddubs + madd: the 32-block types and Q6_K
+ * (same factors) agree bit for bit; Q4_K / Q5_K fold the block scale into the float factor
+ * instead, so they agree to fp32 rounding */
+static void test_kquant_vnni_vs_avx2(void **state)
+{
+    (void)state;
+    if (!have_vnni()) skip();
+    const int64_t n_in = 768, n_out = 11, T = 9;
+    float *x = rnd_x(n_in, T), y[99], z[99];
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        const reel_dtype t = types[i].type;
+        uint8_t *w = rnd_weights(t, n_in, n_out);
+        assert_int_equal(reeli_x86_kqmatmul(NULL, y, w, t, x, n_in, n_out, T, 0), 0);
+        assert_int_equal(reeli_x86_kqmatmul(NULL, z, w, t, x, n_in, n_out, T, 1), 0);
+        if (t == REEL_DTYPE_Q4_K || t == REEL_DTYPE_Q5_K) {
+            const double scale = max_abs(y, n_out * T);
+            for (int64_t k = 0; k < n_out * T; k++) assert_true(fabs(y[k] - z[k]) <= 1e-5 * scale);
+        } else {
+            assert_memory_equal(y, z, sizeof y);
+        }
+        free(w);
+    }
+    free(x);
 }
 
 static void test_kquant_dispatch(void **state)
@@ -205,7 +240,8 @@ static void test_kquant_dispatch(void **state)
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         uint8_t *w = rnd_weights(types[i].type, n_in, n_out);
         assert_int_equal(k->matmul(NULL, y, w, types[i].type, x, n_in, n_out, T), 0);
-        assert_int_equal(reeli_x86_kqmatmul(NULL, z, w, types[i].type, x, n_in, n_out, T), 0);
+        assert_int_equal(
+            reeli_x86_kqmatmul(NULL, z, w, types[i].type, x, n_in, n_out, T, have_vnni()), 0);
         assert_memory_equal(y, z, sizeof y);
         /* and not the float path: the reference differs in the low bits */
         assert_int_equal(
@@ -227,22 +263,23 @@ static void test_kquant_errors(void **state)
     uint8_t w[1024] = {0};
     const reel_kernel_ops *k = reel_kernels_ops_cpu();
     /* K types need whole super-blocks of 256, the others whole blocks of 32 */
-    assert_int_equal(reeli_x86_kqmatmul(NULL, y, w, REEL_DTYPE_Q4_K, x, 128, 1, 1), REEL_EINVAL);
+    assert_int_equal(reeli_x86_kqmatmul(NULL, y, w, REEL_DTYPE_Q4_K, x, 128, 1, 1, 0), REEL_EINVAL);
     assert_non_null(strstr(reel_last_error(), "not whole Q4_K blocks"));
     assert_int_equal(k->matmul(NULL, y, w, REEL_DTYPE_Q6_K, x, 320, 1, 1), REEL_EINVAL);
     assert_int_equal(k->matmul(NULL, y, w, REEL_DTYPE_Q5_0, x, 48, 1, 1), REEL_EINVAL);
-    assert_int_equal(reeli_x86_kqmatmul(NULL, y, w, REEL_DTYPE_IQ4_NL, x, 0, 1, 1), REEL_EINVAL);
-    assert_int_equal(reeli_x86_kqmatmul(NULL, y, w, REEL_DTYPE_Q8_0, x, 32, 1, 1),
+    assert_int_equal(reeli_x86_kqmatmul(NULL, y, w, REEL_DTYPE_IQ4_NL, x, 0, 1, 1, 0), REEL_EINVAL);
+    assert_int_equal(reeli_x86_kqmatmul(NULL, y, w, REEL_DTYPE_Q8_0, x, 32, 1, 1, 0),
                      REEL_EUNSUPPORTED);
     /* nothing to do is not an error */
-    assert_int_equal(reeli_x86_kqmatmul(NULL, y, w, REEL_DTYPE_Q5_1, x, 32, 0, 1), 0);
-    assert_int_equal(reeli_x86_kqmatmul(NULL, y, w, REEL_DTYPE_Q5_1, x, 32, 1, 0), 0);
+    assert_int_equal(reeli_x86_kqmatmul(NULL, y, w, REEL_DTYPE_Q5_1, x, 32, 0, 1, 0), 0);
+    assert_int_equal(reeli_x86_kqmatmul(NULL, y, w, REEL_DTYPE_Q5_1, x, 32, 1, 0, 0), 0);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kquant_matmul),
+        cmocka_unit_test(test_kquant_vnni_vs_avx2),
         cmocka_unit_test(test_kquant_dispatch),
         cmocka_unit_test(test_kquant_errors),
     };

@@ -4,7 +4,7 @@
  * shapes (17504 rows of 3136 for the 32-block types, the ssm_in projection; 3072 for the K
  * types, which need whole 256-blocks).
  *   build/bin/bench_kquant_matmul [threads] [type...]     (types by name: Q4_K Q6_K Q5_0 ...)
- * (REEL_BENCH_NEW_ONLY=1 times the new kernels alone.)
+ * (REEL_BENCH_NEW_ONLY=1 times the new kernels alone; REEL_BENCH_AVX2=1 the AVX2 variant.)
  * Prints milliseconds per call at T = 1 and T = 64 for both paths, the speedups, and the weight
  * bytes streamed per second at T = 1. */
 #include "core/core.h"
@@ -38,6 +38,13 @@ static double now_s(void)
 typedef int (*mm_fn)(reel_pool *, float *, const void *, reel_dtype, const float *, int64_t,
                      int64_t, int64_t);
 
+/* the kernels without VNNI (REEL_BENCH_AVX2=1) */
+static int kq_avx2(reel_pool *pool, float *y, const void *w, reel_dtype t, const float *x,
+                   int64_t n_in, int64_t n_out, int64_t T)
+{
+    return reeli_x86_kqmatmul(pool, y, w, t, x, n_in, n_out, T, 0);
+}
+
 /* best of reps calls, in seconds */
 static double best(mm_fn f, reel_pool *pool, float *y, const void *w, reel_dtype t,
                    const float *x, int64_t n_in, int64_t n_out, int64_t T, int reps)
@@ -62,7 +69,8 @@ int main(int argc, char **argv)
                                      REEL_DTYPE_Q5_K, REEL_DTYPE_Q5_1, REEL_DTYPE_IQ4_NL,
                                      REEL_DTYPE_Q4_1};
     reel_pool *pool = threads > 1 ? reel_pool_init(threads) : NULL;
-    const mm_fn old = reel_kernels_ops_cpu_scalar()->matmul, cur = reel_kernels_ops_cpu()->matmul;
+    const mm_fn old = reel_kernels_ops_cpu_scalar()->matmul;
+    const mm_fn cur = getenv("REEL_BENCH_AVX2") ? kq_avx2 : reel_kernels_ops_cpu()->matmul;
     printf("| type | shape | T=1 old ms | T=1 new ms | speedup | T=1 GB/s | T=64 old ms | "
            "T=64 new ms | speedup |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) {

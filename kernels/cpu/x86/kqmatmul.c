@@ -51,17 +51,10 @@
 
 enum { KQ_Q4_K, KQ_Q5_K, KQ_Q6_K, KQ_Q5_0, KQ_Q5_1, KQ_Q4_1, KQ_IQ4_NL, KQ_NTYPES };
 enum { KQ_CHUNK = 64 };
-#ifndef KQ_FAC_MEM
-#define KQ_FAC_MEM 0
-#endif
-#if KQ_FAC_MEM
+/* lane j of a factor vector as a broadcast load (the vectors live on the stack: a load port
+ * instead of a shuffle, measured a little faster than _mm256_permutevar8x32_ps here) */
 #define KQ_BCAST(v, j) _mm256_broadcast_ss((const float *)&(v) + (j))
-#else
-#define KQ_BCAST(v, j) _mm256_permutevar8x32_ps((v), _mm256_set1_epi32(j))
-#endif
-#ifndef KQ_PREFETCH
 #define KQ_PREFETCH 1024
-#endif
 
 static int kq_index(reel_dtype t)
 {
@@ -156,8 +149,6 @@ KQ_TARGET static void quant_x(const float *x, uint8_t *out, size_t xs, int64_t n
     }
 }
 
-/* ---- weight unpacking: block j (0..7) of a super-block, or a 32-block, as 32 bytes u ---- */
-
 /* 6-bit scales and minimums of a Q4_K / Q5_K super-block (12 bytes at p) as bytes 0..7 of *sc
  * and *m: j < 4 keeps the low 6 bits of bytes j and j+4; j >= 4 takes 4 bits from byte j+4 and
  * the top 2 bits of bytes j-4 (scale) and j (min). Done on 32-bit words, 4 j at a time. */
@@ -174,319 +165,54 @@ static inline void k4_scales(const uint8_t *p, uint64_t *sc, uint64_t *m)
     *m = m03 | (uint64_t)m47 << 32;
 }
 
-/* super-block p, block j: unsigned weights (Q4_K 0..15, Q5_K 0..31, Q6_K 0..63) */
-KQ_INLINE __m256i kunpack(const int ty, const uint8_t *p, const int j)
-{
-    const __m256i m4 = _mm256_set1_epi8(15);
-    if (ty == KQ_Q6_K) {
-        /* halves of 128: ql[64] at 64h, qh[32] at 128 + 32h; block jj of a half takes the low
-         * (jj < 2) or high nibbles of ql[32 (jj & 1) ..] and bits 2jj, 2jj+1 of qh */
-        const int h = j / 4, jj = j % 4;
-        const __m256i ql = _mm256_loadu_si256((const __m256i *)(p + 64 * h + 32 * (jj & 1)));
-        const __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
-        const __m256i lo = jj < 2 ? _mm256_and_si256(ql, m4)
-                                  : _mm256_and_si256(_mm256_srli_epi16(ql, 4), m4);
-        /* bits 2jj, 2jj+1 of each byte to bits 4, 5 (16-bit shifts: what crosses into the
-         * other byte is masked off) */
-        const __m256i hs = jj == 0   ? _mm256_slli_epi16(qh, 4)
-                           : jj == 1 ? _mm256_slli_epi16(qh, 2)
-                           : jj == 2 ? qh
-                                     : _mm256_srli_epi16(qh, 2);
-        const __m256i hb = _mm256_and_si256(hs, _mm256_set1_epi8(0x30));
-        return _mm256_or_si256(lo, hb);
-    }
-    const uint8_t *qs = p + (ty == KQ_Q5_K ? 48 : 16) + 32 * (j / 2);
-    const __m256i v = _mm256_loadu_si256((const __m256i *)qs);
-    __m256i u = j & 1 ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m4) : _mm256_and_si256(v, m4);
-    if (ty == KQ_Q5_K) { /* bit j of qh[l] is the fifth bit of element l of block j */
-        const __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 16));
-        const __m256i hb = j < 4 ? _mm256_slli_epi16(qh, 4 - j) : _mm256_srli_epi16(qh, j - 4);
-        u = _mm256_or_si256(u, _mm256_and_si256(hb, _mm256_set1_epi8(16)));
-    }
-    return u;
-}
-
-/* the 16 nibbles at q: elements 0..15 low nibbles, 16..31 high */
-KQ_INLINE __m256i nibbles(const uint8_t *q)
-{
-    const __m128i v = _mm_loadu_si128((const __m128i *)q);
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(15));
-}
-
-/* 32-bit qh -> bit j as 0x10 in byte j */
-KQ_INLINE __m256i q5_high(const uint8_t *p)
-{
-    uint32_t qh;
-    memcpy(&qh, p, 4);
-    const __m256i sel = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2,
-                                         2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-    const __m256i bits = _mm256_set1_epi64x((long long)0x8040201008040201ull);
-    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), sel);
-    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bits), bits);
-    return _mm256_and_si256(v, _mm256_set1_epi8(16));
-}
-
-/* 32-block p: Q5_0 / Q5_1 / Q4_1 unsigned weights; IQ4_NL the signed table values */
-KQ_INLINE __m256i lunpack(const int ty, const uint8_t *p)
-{
-    switch (ty) {
-    case KQ_Q5_0: return _mm256_or_si256(nibbles(p + 6), q5_high(p + 2));
-    case KQ_Q5_1: return _mm256_or_si256(nibbles(p + 8), q5_high(p + 4));
-    case KQ_Q4_1: return nibbles(p + 4);
-    default: {
-        const __m256i kv = _mm256_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25,
-                                            38, 53, 69, 89, 113, -127, -104, -83, -65, -49, -35,
-                                            -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
-        return _mm256_shuffle_epi8(kv, nibbles(p + 2));
-    }
-    }
-}
-
-/* ---- tiles: y[t*ys + r] = row r of w (RM rows, rb bytes apart) . token t of x (TN records,
- * xs bytes apart) for rows of n elements ---- */
-
-KQ_INLINE void ktile(const int RM, const int TN, const int ty, const uint8_t *w, size_t rb,
-                     const uint8_t *x, size_t xs, int64_t n, float *y, int64_t ys)
-{
-    const int64_t nb = n / 32, nsb = n / 256;
-    const size_t sbb = ty == KQ_Q4_K ? 144 : ty == KQ_Q5_K ? 176 : 210;
-    __m256 acc[4][4];
-    const int8_t *xq[4];
-    const float *xd[4], *xsum[4];
-    const int16_t *xh[4];
-    for (int t = 0; t < TN; t++) {
-        const uint8_t *base = x + (size_t)t * xs;
-        xq[t] = (const int8_t *)base;
-        xd[t] = (const float *)(base + n);
-        xsum[t] = xd[t] + nb;
-        xh[t] = (const int16_t *)(xd[t] + 3 * nb);
-        for (int r = 0; r < RM; r++) acc[r][t] = _mm256_setzero_ps();
-    }
-    for (int64_t sb = 0; sb < nsb; sb++) {
-        const uint8_t *p[4];
-        __m256 dr[4], mv[4];
-        __m256i sc16[4];
-        for (int r = 0; r < RM; r++) {
-            p[r] = w + (size_t)r * rb + (size_t)sb * sbb;
-            _mm_prefetch((const char *)p[r] + KQ_PREFETCH, _MM_HINT_T0);
-            _mm_prefetch((const char *)p[r] + KQ_PREFETCH + 64, _MM_HINT_T0);
-            _mm_prefetch((const char *)p[r] + KQ_PREFETCH + 128, _MM_HINT_T0);
-            if (ty == KQ_Q6_K) {
-                dr[r] = _mm256_set1_ps(f16(p[r] + 208));
-                sc16[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p[r] + 192)));
-            } else {
-                uint64_t sc, m;
-                k4_scales(p[r] + 4, &sc, &m);
-                dr[r] = _mm256_set1_ps(f16(p[r]));
-                /* the 8 scales as int16, in both halves */
-                sc16[r] = _mm256_broadcastsi128_si256(
-                    _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
-                mv[r] = _mm256_mul_ps(
-                    _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)m))),
-                    _mm256_set1_ps(f16(p[r] + 2)));
-            }
-        }
-        /* fac[r][t] lane j = d of row r times dx of token t's block j; the super-block's
-         * minimum (Q4_K, Q5_K) or -32 offset (Q6_K) terms, one lane per block */
-        __m256 fac[4][4];
-        for (int t = 0; t < TN; t++) {
-            const __m256 dxv = _mm256_loadu_ps(xd[t] + 8 * sb);
-            for (int r = 0; r < RM; r++) {
-                fac[r][t] = _mm256_mul_ps(dr[r], dxv);
-                if (ty == KQ_Q6_K) {
-                    const __m256i hv = _mm256_loadu_si256((const __m256i *)(xh[t] + 16 * sb));
-                    const __m256 corr = _mm256_cvtepi32_ps(_mm256_madd_epi16(sc16[r], hv));
-                    acc[r][t] = _mm256_fnmadd_ps(_mm256_mul_ps(corr, _mm256_set1_ps(32.0f)),
-                                                 fac[r][t], acc[r][t]);
-                } else {
-                    acc[r][t] = _mm256_fnmadd_ps(mv[r], _mm256_loadu_ps(xsum[t] + 8 * sb),
-                                                 acc[r][t]);
-                }
-            }
-        }
-        KQ_UNROLL
-        for (int j = 0; j < 8; j++) {
-            /* the int16 factors of block j: Q6_K sc[2j] for its first 16 elements, sc[2j+1] for
-             * the rest (dword j of sc16 holds that pair); Q4_K / Q5_K sc[j] throughout */
-            const __m256i sel =
-                ty == KQ_Q6_K
-                    ? _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2,
-                                       3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3)
-                    : _mm256_set1_epi16((short)(0x0101 * 2 * j + 0x0100));
-            const __m256i lane = _mm256_set1_epi32(j);
-            __m256i u[4], S[4];
-            KQ_UNROLL
-            for (int r = 0; r < RM; r++) {
-                u[r] = kunpack(ty, p[r], j);
-                S[r] = ty == KQ_Q6_K
-                           ? _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(sc16[r], lane), sel)
-                           : _mm256_shuffle_epi8(sc16[r], sel);
-            }
-            KQ_UNROLL
-            for (int t = 0; t < TN; t++) {
-                const __m256i xv = _mm256_loadu_si256((const __m256i *)(xq[t] + 256 * sb + 32 * j));
-                KQ_UNROLL
-                for (int r = 0; r < RM; r++) {
-                    const __m256i pr = _mm256_madd_epi16(_mm256_maddubs_epi16(u[r], xv), S[r]);
-                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(pr),
-                                                KQ_BCAST(fac[r][t], j),
-                                                acc[r][t]);
-                }
-            }
-        }
-    }
-    for (int t = 0; t < TN; t++)
-        for (int r = 0; r < RM; r++) y[(size_t)t * (size_t)ys + (size_t)r] = hsum(acc[r][t]);
-}
-
 /* lanes j < nj of 8 floats / ints at p, 0 above (never reads past lane nj - 1) */
 KQ_INLINE __m256i lanes_below(int nj)
 {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(nj), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* The 32-block types in groups of 8 blocks, like the K types: per group and row the 8 block
- * scales (and minimums) as vectors, so that per block and token the work is maddubs, madd,
- * convert, broadcast of the factor and one FMA; the Q5_0 offset (-16 x32) and the minimum
- * terms are added per group, one lane per block. The last group may be partial. */
-KQ_INLINE void ltile(const int RM, const int TN, const int ty, const uint8_t *w, size_t rb,
-                     const uint8_t *x, size_t xs, int64_t n, float *y, int64_t ys)
-{
-    const int64_t nb = n / 32;
-    const size_t bb = ty == KQ_Q5_0 ? 22 : ty == KQ_Q5_1 ? 24 : ty == KQ_Q4_1 ? 20 : 18;
-    const int with_min = ty == KQ_Q5_1 || ty == KQ_Q4_1;
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[4][4];
-    const int8_t *xq[4];
-    const float *xd[4], *xsum[4];
-    const int32_t *x32[4];
-    for (int t = 0; t < TN; t++) {
-        const uint8_t *base = x + (size_t)t * xs;
-        xq[t] = (const int8_t *)base;
-        xd[t] = (const float *)(base + n);
-        xsum[t] = xd[t] + nb;
-        x32[t] = (const int32_t *)(xd[t] + 2 * nb);
-        for (int r = 0; r < RM; r++) acc[r][t] = _mm256_setzero_ps();
-    }
-    for (int64_t g = 0; g < nb; g += 8) {
-        const int nj = nb - g < 8 ? (int)(nb - g) : 8;
-        const __m256i live = lanes_below(nj);
-        __m256 dw[4], mw[4];
-        for (int r = 0; r < RM; r++) {
-            const uint8_t *p = w + (size_t)r * rb + (size_t)g * bb;
-            uint16_t h[8] = {0}, hm[8] = {0};
-            for (int j = 0; j < nj; j++) {
-                memcpy(&h[j], p + j * bb, 2);
-                if (with_min) memcpy(&hm[j], p + j * bb + 2, 2);
-            }
-            dw[r] = _mm256_cvtph_ps(_mm_setr_epi16((short)h[0], (short)h[1], (short)h[2], (short)h[3],
-                                                   (short)h[4], (short)h[5], (short)h[6], (short)h[7]));
-            if (with_min)
-                mw[r] = _mm256_cvtph_ps(_mm_setr_epi16((short)hm[0], (short)hm[1], (short)hm[2],
-                                                       (short)hm[3], (short)hm[4], (short)hm[5],
-                                                       (short)hm[6], (short)hm[7]));
-        }
-        __m256 fac[4][4];
-        for (int t = 0; t < TN; t++) {
-            const __m256 dxv = nj == 8 ? _mm256_loadu_ps(xd[t] + g)
-                                       : _mm256_maskload_ps(xd[t] + g, live);
-            for (int r = 0; r < RM; r++) {
-                fac[r][t] = _mm256_mul_ps(dw[r], dxv);
-                if (ty == KQ_Q5_0) {
-                    const __m256i o = nj == 8 ? _mm256_loadu_si256((const __m256i *)(x32[t] + g))
-                                              : _mm256_maskload_epi32((const int *)(x32[t] + g), live);
-                    acc[r][t] = _mm256_fnmadd_ps(_mm256_mul_ps(fac[r][t], _mm256_set1_ps(16.0f)),
-                                                 _mm256_cvtepi32_ps(o), acc[r][t]);
-                }
-                if (with_min) {
-                    const __m256 sv = nj == 8 ? _mm256_loadu_ps(xsum[t] + g)
-                                              : _mm256_maskload_ps(xsum[t] + g, live);
-                    acc[r][t] = _mm256_fmadd_ps(mw[r], sv, acc[r][t]);
-                }
-            }
-        }
-        KQ_UNROLL
-        for (int j = 0; j < 8; j++) {
-            if (j >= nj) break;
-            __m256i u[4], au[4];
-            KQ_UNROLL
-            for (int r = 0; r < RM; r++) {
-                const uint8_t *p = w + (size_t)r * rb + (size_t)(g + j) * bb;
-                if (j == 0) _mm_prefetch((const char *)p + KQ_PREFETCH, _MM_HINT_T0);
-                if (j == 3) _mm_prefetch((const char *)p + KQ_PREFETCH, _MM_HINT_T0);
-                if (j == 6) _mm_prefetch((const char *)p + KQ_PREFETCH, _MM_HINT_T0);
-                u[r] = lunpack(ty, p);
-                if (ty == KQ_IQ4_NL) au[r] = _mm256_sign_epi8(u[r], u[r]);
-            }
-            KQ_UNROLL
-            for (int t = 0; t < TN; t++) {
-                const __m256i xv = _mm256_loadu_si256((const __m256i *)(xq[t] + 32 * (g + j)));
-                KQ_UNROLL
-                for (int r = 0; r < RM; r++) {
-                    __m256i pr;
-                    if (ty == KQ_IQ4_NL)
-                        pr = _mm256_madd_epi16(
-                            _mm256_maddubs_epi16(au[r], _mm256_sign_epi8(xv, u[r])), ones);
-                    else
-                        pr = _mm256_madd_epi16(_mm256_maddubs_epi16(u[r], xv), ones);
-                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(pr),
-                                                KQ_BCAST(fac[r][t], j),
-                                                acc[r][t]);
-                }
-            }
-        }
-    }
-    for (int t = 0; t < TN; t++)
-        for (int r = 0; r < RM; r++) y[(size_t)t * (size_t)ys + (size_t)r] = hsum(acc[r][t]);
-}
-
 typedef void (*kq_tile_fn)(const uint8_t *w, size_t rb, const uint8_t *x, size_t xs, int64_t n,
                            float *y, int64_t ys);
+/* An ISA's tiles per type: t1 rm1 rows x 1 token (T = 1), trn rm x tn and tr1 rm x 1 (batches),
+ * t1n 1 x tn and t11 1 x 1 (the rows left over when n_out is not a multiple). */
+typedef struct {
+    int rm1, rm, tn;
+    kq_tile_fn t1[KQ_NTYPES], trn[KQ_NTYPES], tr1[KQ_NTYPES], t1n[KQ_NTYPES], t11[KQ_NTYPES];
+} kq_tiles;
 
-#define KQ_TILE(kind, ty, rm, tn)                                                                  \
-    KQ_TARGET static void kind##_##ty##_##rm##tn(const uint8_t *w, size_t rb, const uint8_t *x,    \
-                                                 size_t xs, int64_t n, float *y, int64_t ys)       \
-    {                                                                                              \
-        kind(rm, tn, KQ_##ty, w, rb, x, xs, n, y, ys);                                             \
-    }
-#define KQ_SHAPES(kind, ty)                                                                        \
-    KQ_TILE(kind, ty, 4, 1)                                                                        \
-    KQ_TILE(kind, ty, 2, 4)                                                                        \
-    KQ_TILE(kind, ty, 2, 1)                                                                        \
-    KQ_TILE(kind, ty, 1, 4)                                                                        \
-    KQ_TILE(kind, ty, 1, 1)
-KQ_SHAPES(ktile, Q4_K)
-KQ_SHAPES(ktile, Q5_K)
-KQ_SHAPES(ktile, Q6_K)
-KQ_SHAPES(ltile, Q5_0)
-KQ_SHAPES(ltile, Q5_1)
-KQ_SHAPES(ltile, Q4_1)
-KQ_SHAPES(ltile, IQ4_NL)
-#undef KQ_SHAPES
-#undef KQ_TILE
+#define KQ_NAME(x) x##_avx2
+#define KQ_BTARGET __attribute__((target("avx2,fma,f16c")))
+#define KQ_VNNI 0
+#define KQ_RM 2
+#include "kqmatmul-body.h"
+#undef KQ_NAME
+#undef KQ_BTARGET
+#undef KQ_VNNI
+#undef KQ_RM
 
-/* per type: block elements, block bytes, tiles 4x1 (T = 1), 2x4 and 2x1 (batches), 1x4 and
- * 1x1 (the rows left over) */
+#define KQ_NAME(x) x##_vnni
+#define KQ_BTARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
+#define KQ_VNNI 1
+#define KQ_RM 4 /* 16 accumulators: AVX-512 has 32 vector registers */
+#include "kqmatmul-body.h"
+
+/* per type: elements and bytes of a block */
 static const struct {
     int bs, bb;
-    kq_tile_fn t41, t24, t21, t14, t11;
 } kq_types[KQ_NTYPES] = {
-#define KQ_ROW(kind, ty, bs, bb)                                                                   \
-    [KQ_##ty] = {bs, bb, kind##_##ty##_41, kind##_##ty##_24, kind##_##ty##_21, kind##_##ty##_14,   \
-                 kind##_##ty##_11}
-    KQ_ROW(ktile, Q4_K, 256, 144), KQ_ROW(ktile, Q5_K, 256, 176), KQ_ROW(ktile, Q6_K, 256, 210),
-    KQ_ROW(ltile, Q5_0, 32, 22),   KQ_ROW(ltile, Q5_1, 32, 24),   KQ_ROW(ltile, Q4_1, 32, 20),
-    KQ_ROW(ltile, IQ4_NL, 32, 18),
-#undef KQ_ROW
+    [KQ_Q4_K] = {256, 144}, [KQ_Q5_K] = {256, 176}, [KQ_Q6_K] = {256, 210},
+    [KQ_Q5_0] = {32, 22},   [KQ_Q5_1] = {32, 24},   [KQ_Q4_1] = {32, 20},
+    [KQ_IQ4_NL] = {32, 18},
 };
 
 typedef struct {
+    const kq_tiles *k;
     int ty;
     float *y;
     const uint8_t *w;
     size_t rb, xs;
     const float *xf;
-    uint8_t *xq;    /* all T records */
+    uint8_t *xq;      /* all T records */
     const uint8_t *x; /* records of the chunk's first token */
     int64_t n_in, n_out, t0, tn;
 } kq_ctx;
@@ -498,32 +224,27 @@ static void kq_quant_body(void *arg, int64_t begin, int64_t end, int thread)
     quant_x(c->xf, c->xq, c->xs, c->n_in, begin, end);
 }
 
-enum { KQ_RM1 = 4, KQ_RM = 2, KQ_TN = 4 };
-
 static void kq_body(void *arg, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
     const kq_ctx *c = arg;
-    const int rm = c->tn == 1 ? KQ_RM1 : KQ_RM;
+    const kq_tiles *k = c->k;
+    const int rm = c->tn == 1 ? k->rm1 : k->rm, ty = c->ty;
     const int64_t r_end = end * rm < c->n_out ? end * rm : c->n_out;
-    const int ty = c->ty;
     for (int64_t r = begin * rm; r < r_end;) {
         const uint8_t *w = c->w + (size_t)r * c->rb;
         float *y = c->y + c->t0 * c->n_out + r;
         const int full = r + rm <= r_end;
         if (c->tn == 1) {
-            (full ? kq_types[ty].t41 : kq_types[ty].t11)(w, c->rb, c->x, c->xs, c->n_in, y,
-                                                          c->n_out);
+            (full ? k->t1 : k->t11)[ty](w, c->rb, c->x, c->xs, c->n_in, y, c->n_out);
         } else {
             int64_t t = 0;
-            for (; t + KQ_TN <= c->tn; t += KQ_TN)
-                (full ? kq_types[ty].t24 : kq_types[ty].t14)(w, c->rb, c->x + (size_t)t * c->xs,
-                                                              c->xs, c->n_in, y + t * c->n_out,
-                                                              c->n_out);
+            for (; t + k->tn <= c->tn; t += k->tn)
+                (full ? k->trn : k->t1n)[ty](w, c->rb, c->x + (size_t)t * c->xs, c->xs, c->n_in,
+                                             y + t * c->n_out, c->n_out);
             for (; t < c->tn; t++)
-                (full ? kq_types[ty].t21 : kq_types[ty].t11)(w, c->rb, c->x + (size_t)t * c->xs,
-                                                              c->xs, c->n_in, y + t * c->n_out,
-                                                              c->n_out);
+                (full ? k->tr1 : k->t11)[ty](w, c->rb, c->x + (size_t)t * c->xs, c->xs, c->n_in,
+                                             y + t * c->n_out, c->n_out);
         }
         r += full ? rm : 1;
     }
@@ -533,7 +254,7 @@ static _Thread_local uint8_t *scratch;
 static _Thread_local size_t scratch_n;
 
 int reeli_x86_kqmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
-                       int64_t n_in, int64_t n_out, int64_t T)
+                       int64_t n_in, int64_t n_out, int64_t T, int vnni)
 {
     const int ty = kq_index(wtype);
     if (ty < 0)
@@ -550,6 +271,7 @@ int reeli_x86_kqmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtyp
         scratch_n = need;
     }
     kq_ctx c = {
+        .k = vnni ? &tiles_vnni : &tiles_avx2,
         .ty = ty,
         .y = y,
         .w = w,
@@ -568,7 +290,7 @@ int reeli_x86_kqmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtyp
         c.t0 = t0;
         c.tn = T - t0 < KQ_CHUNK ? T - t0 : KQ_CHUNK;
         c.x = scratch + (size_t)t0 * xs;
-        const int rm = c.tn == 1 ? KQ_RM1 : KQ_RM;
+        const int rm = c.tn == 1 ? c.k->rm1 : c.k->rm;
         reel_pool_parallel_for(pool, (n_out + rm - 1) / rm, kq_body, &c);
     }
     return 0;

@@ -150,7 +150,11 @@ int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
         return reeli_x86_qmatmul(pool, y, w, wtype, x, n_in, n_out, T,
                                  f->avx512vnni && f->avx512vl);
     }
-    if (reeli_x86_kq_handles(wtype)) return reeli_x86_kqmatmul(pool, y, w, wtype, x, n_in, n_out, T);
+    if (reeli_x86_kq_handles(wtype)) {
+        const reel_cpu_features *f = reel_kernels_cpu();
+        return reeli_x86_kqmatmul(pool, y, w, wtype, x, n_in, n_out, T,
+                                  f->avx512vnni && f->avx512vl);
+    }
     mm_ctx c = {y, w, wtype, x, n_in, n_out, T, rb};
     reel_pool_parallel_for(pool, n_out, mm_body, &c);
     return 0;
