@@ -1,6 +1,8 @@
-/* Integer-dot matmul for the other GGUF weight types on x86-64 (AVX2 + FMA + F16C): Q5_0, Q5_1,
- * Q4_1, IQ4_NL (blocks of 32) and Q4_K, Q5_K, Q6_K (super-blocks of 256 = 8 blocks of 32).
- * Q8_0 / Q4_0 have their own kernels (qmatmul.c); Q2_K / Q3_K still take the dequantizing path.
+/* Integer-dot matmul for the other GGUF weight types on x86-64 (AVX2 + FMA + F16C, or AVX-512
+ * VNNI where the CPU has it; the tiles are in kqmatmul-body.h, compiled once per ISA with
+ * per-function target attributes and chosen at run time): Q5_0, Q5_1, Q4_1, IQ4_NL (blocks of
+ * 32) and Q4_K, Q5_K, Q6_K (super-blocks of 256 = 8 blocks of 32). Q8_0 / Q4_0 have their own
+ * kernels (qmatmul.c); Q2_K / Q3_K still take the dequantizing path.
  *
  * Activations. Each token's row of n floats is quantized per 32-block to int8 with GGML's Q8_0
  * rule (d = amax / 127, q = round(x / d), |q| <= 127) into a per-thread scratch that only grows.
@@ -11,7 +13,8 @@
  *
  * Weights are unpacked per block of 32 into unsigned bytes u (0..63) and multiplied with the
  * signed activations by maddubs (u * q pairs summed to int16: at most 2 * 63 * 127 = 16002, so
- * it never saturates) and madd (pairs of int16 times a 16-bit factor, to 8 int32 lanes):
+ * it never saturates) and madd (pairs of int16 times a 16-bit factor, to 8 int32 lanes; VNNI's
+ * dpbusd where that factor is 1, see kqmatmul-body.h):
  *   Q5_0   w = d (u - 16):       dot = d dx sum(u q) - 16 d dx x32
  *   Q5_1,  w = d u + m:          dot = d dx sum(u q) + m s
  *   Q4_1
@@ -29,11 +32,11 @@
  * by the broadcast factor. An output is the horizontal sum of its accumulator at the end.
  *
  * Work split: like qmatmul.c. Threads own contiguous groups of rows; tokens go in chunks of
- * KQ_CHUNK whose activations stay in cache while each weight tile (2 rows) is read once per
- * chunk and applied to 4 tokens at a time; one token uses 4-row tiles that stream each weight
- * byte once. Every tile shape performs the same operations in the same order for a given
- * (row, token), so results do not depend on the thread count, the tile or the batch size
- * (a token alone gives the same bits as inside a batch). */
+ * KQ_CHUNK whose activations stay in cache while each weight tile (2 rows under AVX2, 4 under
+ * VNNI) is read once per chunk and applied to 4 tokens at a time; one token uses 4-row tiles
+ * that stream each weight byte once. Every tile shape of an ISA performs the same operations in
+ * the same order for a given (row, token), so results do not depend on the thread count, the
+ * tile or the batch size (a token alone gives the same bits as inside a batch). */
 #if defined(__x86_64__)
 #include "kernels/kernels-impl.h"
 #include "core/alloc.h"
@@ -165,7 +168,8 @@ static inline void k4_scales(const uint8_t *p, uint64_t *sc, uint64_t *m)
     *m = m03 | (uint64_t)m47 << 32;
 }
 
-/* lanes j < nj of 8 floats / ints at p, 0 above (never reads past lane nj - 1) */
+/* mask of the lanes j < nj: masked loads and gathers of a row's partial last group of 8 blocks
+ * read nothing past its last block */
 KQ_INLINE __m256i lanes_below(int nj)
 {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(nj), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
