@@ -1,4 +1,4 @@
-/* The integer-dot matmul for Q5_0, Q5_1, Q4_1, IQ4_NL, Q4_K, Q5_K and Q6_K weights
+/* The integer-dot matmul for Q5_0, Q5_1, Q4_1, IQ4_NL and Q2_K..Q6_K weights
  * (kernels/cpu/x86/kqmatmul.c) against the scalar reference table on random blocks and random
  * activations: within a per-type tolerance of the float reference, within fp32 rounding of an
  * exact (double) evaluation with the activations quantized the kernel's way, bit-identical
@@ -31,9 +31,9 @@ static void put_f16(uint8_t *p, float v)
     p[0] = (uint8_t)h, p[1] = (uint8_t)(h >> 8);
 }
 
-/* n_out rows of n_in elements of type: random bytes for the quants and scales packed in bytes
- * (Q4_K/Q5_K 6-bit scales, Q6_K int8 scales), small f16 block scales (d of either sign around
- * 0.01, minimums around 0.005, as quantizers produce for weights of magnitude ~0.1) */
+/* n_out rows of n_in elements of type: random bytes for the quants and for the scales packed
+ * in bytes (Q3_K/Q4_K/Q5_K 6-bit scales and minimums, Q6_K int8 scales, Q2_K 4-bit scales and
+ * minimums), small f16 block scales (as quantizers produce for weights of magnitude ~0.1) */
 static uint8_t *rnd_weights(reel_dtype type, int64_t n_in, int64_t n_out)
 {
     const size_t rb = reel_dtype_row_bytes(type, n_in), bb = (size_t)reel_dtype_block_bytes(type);
@@ -53,6 +53,13 @@ static uint8_t *rnd_weights(reel_dtype type, int64_t n_in, int64_t n_out)
             break;
         case REEL_DTYPE_Q6_K:
             put_f16(b + 208, 0.0005f * frand());
+            break;
+        case REEL_DTYPE_Q3_K:
+            put_f16(b + 108, 0.002f * frand());
+            break;
+        case REEL_DTYPE_Q2_K:
+            put_f16(b + 80, 0.01f * (1.0f + frand()));
+            put_f16(b + 82, 0.005f * (1.0f + frand()));
             break;
         default: /* Q5_0, IQ4_NL */
             put_f16(b, 0.01f * frand());
@@ -107,7 +114,7 @@ static const struct {
 } types[] = {
     {REEL_DTYPE_Q4_K, 0.03}, {REEL_DTYPE_Q6_K, 0.03}, {REEL_DTYPE_Q5_0, 0.03},
     {REEL_DTYPE_Q5_K, 0.03}, {REEL_DTYPE_Q5_1, 0.03}, {REEL_DTYPE_IQ4_NL, 0.03},
-    {REEL_DTYPE_Q4_1, 0.03},
+    {REEL_DTYPE_Q4_1, 0.03}, {REEL_DTYPE_Q3_K, 0.03}, {REEL_DTYPE_Q2_K, 0.03},
 };
 
 static void check(reel_dtype type, int vnni, double tol, int64_t n_in, int64_t n_out, int64_t T,
@@ -201,9 +208,9 @@ static void test_kquant_matmul(void **state)
     reel_pool_free(pool2);
 }
 
-/* VNNI's dpbusd gives the same integers as AVX2's maddubs + madd: the 32-block types and Q6_K
- * (same factors) agree bit for bit; Q4_K / Q5_K fold the block scale into the float factor
- * instead, so they agree to fp32 rounding */
+/* VNNI's dpbusd gives the same integers as AVX2's maddubs + madd: the 32-block types and
+ * Q2_K / Q3_K / Q6_K (same factors) agree bit for bit; Q4_K / Q5_K fold the block scale into
+ * the float factor instead, so they agree to fp32 rounding */
 static void test_kquant_vnni_vs_avx2(void **state)
 {
     (void)state;
@@ -251,7 +258,8 @@ static void test_kquant_dispatch(void **state)
         free(w);
     }
     assert_false(reeli_x86_kq_handles(REEL_DTYPE_Q8_0));
-    assert_false(reeli_x86_kq_handles(REEL_DTYPE_Q2_K));
+    assert_false(reeli_x86_kq_handles(REEL_DTYPE_Q4_0));
+    assert_false(reeli_x86_kq_handles(REEL_DTYPE_F16));
     free(x);
 }
 

@@ -38,10 +38,11 @@ static double now_s(void)
 typedef int (*mm_fn)(reel_pool *, float *, const void *, reel_dtype, const float *, int64_t,
                      int64_t, int64_t);
 
-/* the kernels without VNNI (REEL_BENCH_AVX2=1) */
+/* kqmatmul.c's kernels without VNNI (REEL_BENCH_AVX2=1; other types: the CPU table) */
 static int kq_avx2(reel_pool *pool, float *y, const void *w, reel_dtype t, const float *x,
                    int64_t n_in, int64_t n_out, int64_t T)
 {
+    if (!reeli_x86_kq_handles(t)) return reel_kernels_ops_cpu()->matmul(pool, y, w, t, x, n_in, n_out, T);
     return reeli_x86_kqmatmul(pool, y, w, t, x, n_in, n_out, T, 0);
 }
 
@@ -67,7 +68,7 @@ int main(int argc, char **argv)
     const int threads = argc > 1 ? atoi(argv[1]) : 1;
     static const reel_dtype all[] = {REEL_DTYPE_Q4_0, REEL_DTYPE_Q8_0, REEL_DTYPE_Q4_K, REEL_DTYPE_Q6_K, REEL_DTYPE_Q5_0,
                                      REEL_DTYPE_Q5_K, REEL_DTYPE_Q5_1, REEL_DTYPE_IQ4_NL,
-                                     REEL_DTYPE_Q4_1};
+                                     REEL_DTYPE_Q4_1, REEL_DTYPE_Q3_K, REEL_DTYPE_Q2_K};
     reel_pool *pool = threads > 1 ? reel_pool_init(threads) : NULL;
     const mm_fn old = reel_kernels_ops_cpu_scalar()->matmul;
     const mm_fn cur = getenv("REEL_BENCH_AVX2") ? kq_avx2 : reel_kernels_ops_cpu()->matmul;
@@ -86,10 +87,14 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < rb * (size_t)n_out; i++) w[i] = (uint8_t)rnd();
         /* f16 scales of 2^-8 .. 2^-7 wherever a type keeps one (harmless elsewhere: timing) */
         for (size_t o = 0; o < rb * (size_t)n_out; o += bb) {
-            const size_t at = t == REEL_DTYPE_Q6_K ? 208 : 0;
+            const size_t at = t == REEL_DTYPE_Q6_K   ? 208
+                              : t == REEL_DTYPE_Q3_K ? 108
+                              : t == REEL_DTYPE_Q2_K ? 80
+                                                     : 0;
             w[o + at] = (uint8_t)rnd(), w[o + at + 1] = 0x1c;
-            if (t == REEL_DTYPE_Q5_1 || t == REEL_DTYPE_Q4_1 || reel_dtype_block(t) == 256)
-                w[o + 2] = (uint8_t)rnd(), w[o + 3] = 0x1c;
+            if (t == REEL_DTYPE_Q5_1 || t == REEL_DTYPE_Q4_1 || t == REEL_DTYPE_Q4_K ||
+                t == REEL_DTYPE_Q5_K || t == REEL_DTYPE_Q2_K)
+                w[o + at + 2] = (uint8_t)rnd(), w[o + at + 3] = 0x1c;
         }
         float *x = malloc((size_t)(n_in * T) * sizeof(float));
         float *y = malloc((size_t)(n_out * T) * sizeof(float));

@@ -1,18 +1,35 @@
-/* Tiles of the integer-dot matmul for Q5_0 / Q5_1 / Q4_1 / IQ4_NL / Q4_K / Q5_K / Q6_K weights
+/* Tiles of the integer-dot matmul for Q5_0 / Q5_1 / Q4_1 / IQ4_NL / Q2_K..Q6_K weights
  * (see kqmatmul.c), included once per ISA with KQ_NAME(x) (suffixes names), KQ_BTARGET (the
  * function target attribute), KQ_VNNI and KQ_RM (rows of a batch tile; 4 tokens at a time).
  *
  * Under VNNI one dpbusd replaces maddubs + madd where the madd factor is 1 (the 32-block types:
  * the same integers, so the same bits as AVX2) or a per-block scale that can move into the
  * float factor instead (Q4_K / Q5_K: factor d sc_j dx_j, the last bits may differ from AVX2);
- * Q6_K keeps maddubs + madd for its two scales per block. */
+ * Q2_K, Q3_K and Q6_K keep maddubs + madd for their two scales per block. */
 
 #define KQ_BINLINE KQ_BTARGET static inline __attribute__((always_inline))
 
-/* super-block p, block j: unsigned weights (Q4_K 0..15, Q5_K 0..31, Q6_K 0..63) */
+/* super-block p, block j: unsigned weights (Q2_K 0..3, Q3_K 0..7, Q4_K 0..15, Q5_K 0..31,
+ * Q6_K 0..63) */
 KQ_BINLINE __m256i KQ_NAME(kunpack)(const int ty, const uint8_t *p, const int j)
 {
     const __m256i m4 = _mm256_set1_epi8(15);
+    if (ty == KQ_Q2_K || ty == KQ_Q3_K) {
+        /* halves of 128: 32 bytes of qs each (at 16 / 32), block jj of a half in bits 2jj,
+         * 2jj+1 of every byte; Q3_K's third bit is bit j of hmask[l] (at 0), moved to bit 2 */
+        const int h = j / 4, jj = j % 4;
+        const __m256i v = _mm256_loadu_si256(
+            (const __m256i *)(p + (ty == KQ_Q2_K ? 16 : 32) + 32 * h));
+        __m256i u = _mm256_and_si256(_mm256_srli_epi16(v, 2 * jj), _mm256_set1_epi8(3));
+        if (ty == KQ_Q3_K) {
+            const __m256i hm = _mm256_loadu_si256((const __m256i *)p);
+            const __m256i hb = j < 2 ? _mm256_slli_epi16(hm, 2 - j)
+                               : j == 2 ? hm
+                                        : _mm256_srli_epi16(hm, j - 2);
+            u = _mm256_or_si256(u, _mm256_and_si256(hb, _mm256_set1_epi8(4)));
+        }
+        return u;
+    }
     if (ty == KQ_Q6_K) {
         /* halves of 128: ql[64] at 64h, qh[32] at 128 + 32h; block jj of a half takes the low
          * (jj < 2) or high nibbles of ql[32 (jj & 1) ..] and bits 2jj, 2jj+1 of qh */
@@ -84,7 +101,13 @@ KQ_BINLINE void KQ_NAME(ktile)(const int RM, const int TN, const int ty, const u
                      const uint8_t *x, size_t xs, int64_t n, float *y, int64_t ys)
 {
     const int64_t nb = n / 32, nsb = n / 256;
-    const size_t sbb = ty == KQ_Q4_K ? 144 : ty == KQ_Q5_K ? 176 : 210;
+    const size_t sbb = ty == KQ_Q4_K   ? 144
+                       : ty == KQ_Q5_K ? 176
+                       : ty == KQ_Q6_K ? 210
+                       : ty == KQ_Q3_K ? 110
+                                       : 84;
+    /* Q2_K, Q3_K, Q6_K: a scale per 16 elements (two per block) */
+    const int k16 = ty == KQ_Q6_K || ty == KQ_Q3_K || ty == KQ_Q2_K;
     __m256 acc[4][4];
     const int8_t *xq[4];
     const float *xd[4], *xsum[4];
@@ -100,7 +123,7 @@ KQ_BINLINE void KQ_NAME(ktile)(const int RM, const int TN, const int ty, const u
     for (int64_t sb = 0; sb < nsb; sb++) {
         const uint8_t *p[4];
         __m256 dr[4], mv[4];
-        __m256i sc16[4];
+        __m256i sc16[4], m16[4];
         for (int r = 0; r < RM; r++) {
             p[r] = w + (size_t)r * rb + (size_t)sb * sbb;
             _mm_prefetch((const char *)p[r] + KQ_PREFETCH, _MM_HINT_T0);
@@ -109,6 +132,16 @@ KQ_BINLINE void KQ_NAME(ktile)(const int RM, const int TN, const int ty, const u
             if (ty == KQ_Q6_K) {
                 dr[r] = _mm256_set1_ps(f16(p[r] + 208));
                 sc16[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p[r] + 192)));
+            } else if (ty == KQ_Q3_K) {
+                dr[r] = _mm256_set1_ps(f16(p[r] + 108));
+                sc16[r] = _mm256_cvtepi8_epi16(k3_scales(p[r] + 96));
+            } else if (ty == KQ_Q2_K) {
+                /* 16 bytes: scale in the low nibble, minimum in the high one */
+                const __m128i v = _mm_loadu_si128((const __m128i *)p[r]);
+                dr[r] = _mm256_set1_ps(f16(p[r] + 80));
+                mv[r] = _mm256_set1_ps(f16(p[r] + 82));
+                sc16[r] = _mm256_cvtepu8_epi16(_mm_and_si128(v, _mm_set1_epi8(15)));
+                m16[r] = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(15)));
             } else {
                 uint64_t sc, m;
                 k4_scales(p[r] + 4, &sc, &m);
@@ -129,17 +162,24 @@ KQ_BINLINE void KQ_NAME(ktile)(const int RM, const int TN, const int ty, const u
             }
         }
         /* fac[r][t] lane j = d of row r times dx of token t's block j; the super-block's
-         * minimum (Q4_K, Q5_K) or -32 offset (Q6_K) terms, one lane per block */
+         * minimum (Q2_K, Q4_K, Q5_K) or offset (Q3_K -4, Q6_K -32) terms, one lane per block */
         __m256 fac[4][4];
         for (int t = 0; t < TN; t++) {
             const __m256 dxv = _mm256_loadu_ps(xd[t] + 8 * sb);
             for (int r = 0; r < RM; r++) {
                 fac[r][t] = _mm256_mul_ps(dr[r], dxv);
-                if (ty == KQ_Q6_K) {
+                if (k16) {
+                    /* lane j: the 16-element scales (Q2_K minimums) of block j times the
+                     * activation sums of its two halves */
                     const __m256i hv = _mm256_loadu_si256((const __m256i *)(xh[t] + 16 * sb));
-                    const __m256 corr = _mm256_cvtepi32_ps(_mm256_madd_epi16(sc16[r], hv));
-                    acc[r][t] = _mm256_fnmadd_ps(_mm256_mul_ps(corr, _mm256_set1_ps(32.0f)),
-                                                 fac[r][t], acc[r][t]);
+                    const __m256 corr = _mm256_cvtepi32_ps(
+                        _mm256_madd_epi16(ty == KQ_Q2_K ? m16[r] : sc16[r], hv));
+                    if (ty == KQ_Q2_K)
+                        acc[r][t] = _mm256_fnmadd_ps(corr, _mm256_mul_ps(mv[r], dxv), acc[r][t]);
+                    else
+                        acc[r][t] = _mm256_fnmadd_ps(
+                            _mm256_mul_ps(corr, _mm256_set1_ps(ty == KQ_Q6_K ? 32.0f : 4.0f)),
+                            fac[r][t], acc[r][t]);
                 } else {
                     acc[r][t] = _mm256_fnmadd_ps(mv[r], _mm256_loadu_ps(xsum[t] + 8 * sb),
                                                  acc[r][t]);
@@ -148,10 +188,11 @@ KQ_BINLINE void KQ_NAME(ktile)(const int RM, const int TN, const int ty, const u
         }
         KQ_UNROLL
         for (int j = 0; j < 8; j++) {
-            /* the int16 factors of block j: Q6_K sc[2j] for its first 16 elements, sc[2j+1] for
-             * the rest (dword j of sc16 holds that pair); Q4_K / Q5_K sc[j] throughout */
+            /* the int16 factors of block j: Q2_K / Q3_K / Q6_K sc[2j] for its first 16
+             * elements, sc[2j+1] for the rest (dword j of sc16 holds that pair); Q4_K / Q5_K
+             * sc[j] throughout */
             const __m256i sel =
-                ty == KQ_Q6_K
+                k16
                     ? _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2,
                                        3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3)
                     : _mm256_set1_epi16((short)(0x0101 * 2 * j + 0x0100));
@@ -160,8 +201,7 @@ KQ_BINLINE void KQ_NAME(ktile)(const int RM, const int TN, const int ty, const u
             KQ_UNROLL
             for (int r = 0; r < RM; r++) {
                 u[r] = KQ_NAME(kunpack)(ty, p[r], j);
-                S[r] = ty == KQ_Q6_K
-                           ? _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(sc16[r], lane), sel)
+                S[r] = k16 ? _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(sc16[r], lane), sel)
                            : _mm256_shuffle_epi8(sc16[r], sel);
             }
             KQ_UNROLL
@@ -171,8 +211,7 @@ KQ_BINLINE void KQ_NAME(ktile)(const int RM, const int TN, const int ty, const u
                 for (int r = 0; r < RM; r++) {
 #if KQ_VNNI
                     const __m256i pr =
-                        ty == KQ_Q6_K
-                            ? _mm256_madd_epi16(_mm256_maddubs_epi16(u[r], xv), S[r])
+                        k16 ? _mm256_madd_epi16(_mm256_maddubs_epi16(u[r], xv), S[r])
                             : _mm256_dpbusd_epi32(_mm256_setzero_si256(), u[r], xv);
 #else
                     const __m256i pr = _mm256_madd_epi16(_mm256_maddubs_epi16(u[r], xv), S[r]);
@@ -305,6 +344,8 @@ KQ_BINLINE void KQ_NAME(ltile)(const int RM, const int TN, const int ty, const u
 KQ_SHAPES(ktile, Q4_K)
 KQ_SHAPES(ktile, Q5_K)
 KQ_SHAPES(ktile, Q6_K)
+KQ_SHAPES(ktile, Q3_K)
+KQ_SHAPES(ktile, Q2_K)
 KQ_SHAPES(ltile, Q5_0)
 KQ_SHAPES(ltile, Q5_1)
 KQ_SHAPES(ltile, Q4_1)
@@ -317,7 +358,8 @@ KQ_SHAPES(ltile, IQ4_NL)
         [KQ_Q4_K] = KQ_NAME(ktile_Q4_K_##role), [KQ_Q5_K] = KQ_NAME(ktile_Q5_K_##role),            \
         [KQ_Q6_K] = KQ_NAME(ktile_Q6_K_##role), [KQ_Q5_0] = KQ_NAME(ltile_Q5_0_##role),            \
         [KQ_Q5_1] = KQ_NAME(ltile_Q5_1_##role), [KQ_Q4_1] = KQ_NAME(ltile_Q4_1_##role),            \
-        [KQ_IQ4_NL] = KQ_NAME(ltile_IQ4_NL_##role),                                                \
+        [KQ_IQ4_NL] = KQ_NAME(ltile_IQ4_NL_##role), [KQ_Q3_K] = KQ_NAME(ktile_Q3_K_##role),        \
+        [KQ_Q2_K] = KQ_NAME(ktile_Q2_K_##role),                                                    \
     }
 static const kq_tiles KQ_NAME(tiles) = {
     .rm1 = 4,

@@ -1,8 +1,8 @@
 /* Integer-dot matmul for the other GGUF weight types on x86-64 (AVX2 + FMA + F16C, or AVX-512
  * VNNI where the CPU has it; the tiles are in kqmatmul-body.h, compiled once per ISA with
  * per-function target attributes and chosen at run time): Q5_0, Q5_1, Q4_1, IQ4_NL (blocks of
- * 32) and Q4_K, Q5_K, Q6_K (super-blocks of 256 = 8 blocks of 32). Q8_0 / Q4_0 have their own
- * kernels (qmatmul.c); Q2_K / Q3_K still take the dequantizing path.
+ * 32) and Q2_K, Q3_K, Q4_K, Q5_K, Q6_K (super-blocks of 256 = 8 blocks of 32). Q8_0 / Q4_0 have
+ * their own kernels (qmatmul.c).
  *
  * Activations. Each token's row of n floats is quantized per 32-block to int8 with GGML's Q8_0
  * rule (d = amax / 127, q = round(x / d), |q| <= 127) into a per-thread scratch that only grows.
@@ -24,6 +24,8 @@
  *   Q6_K   w = d sc_g (u - 32) (g the 16-block): the madd factor is sc_g per half of a block,
  *          and the -32 term is one madd of the 16 scales with the 16 half sums hs per
  *          super-block: dot = d dx_j (madd(maddubs(u, q), sc) - 32 (sc . hs)_j)
+ *   Q3_K   w = d sc_g (u - 4), the same with offset 4 (u: 2 bits and the hmask bit)
+ *   Q2_K   w = d sc_g u - dmin m_g: dot = d dx_j madd(maddubs(u, q), sc) - dmin dx_j (m . hs)_j
  * Everything inside a 32-block is exact integer arithmetic. Blocks go in groups of 8 (a K
  * super-block; 8 blocks of a 32-block type, the last group of a row possibly partial): per
  * group, row and token the factors d dx of the 8 blocks are one vector product, and the
@@ -52,7 +54,7 @@
 /* _mm256_round_ps takes its mode as an integer constant expression (clang insists). */
 #define KQ_ROUND (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
-enum { KQ_Q4_K, KQ_Q5_K, KQ_Q6_K, KQ_Q5_0, KQ_Q5_1, KQ_Q4_1, KQ_IQ4_NL, KQ_NTYPES };
+enum { KQ_Q4_K, KQ_Q5_K, KQ_Q6_K, KQ_Q5_0, KQ_Q5_1, KQ_Q4_1, KQ_IQ4_NL, KQ_Q3_K, KQ_Q2_K, KQ_NTYPES };
 enum { KQ_CHUNK = 64 };
 /* lane j of a factor vector as a broadcast load (the vectors live on the stack: a load port
  * instead of a shuffle, measured a little faster than _mm256_permutevar8x32_ps here) */
@@ -69,6 +71,8 @@ static int kq_index(reel_dtype t)
     case REEL_DTYPE_Q5_1: return KQ_Q5_1;
     case REEL_DTYPE_Q4_1: return KQ_Q4_1;
     case REEL_DTYPE_IQ4_NL: return KQ_IQ4_NL;
+    case REEL_DTYPE_Q3_K: return KQ_Q3_K;
+    case REEL_DTYPE_Q2_K: return KQ_Q2_K;
     default: return -1;
     }
 }
@@ -168,6 +172,23 @@ static inline void k4_scales(const uint8_t *p, uint64_t *sc, uint64_t *m)
     *m = m03 | (uint64_t)m47 << 32;
 }
 
+/* The 16 6-bit scales of a Q3_K super-block (12 bytes at p), minus 32, as int8: scale i has
+ * its low 4 bits in byte i (i < 8, low nibble) or i - 8 (high nibble) and its top 2 bits at bit
+ * 2 (i / 4) of byte 8 + i % 4. Done on 32-bit words, 4 scales at a time. */
+KQ_INLINE __m128i k3_scales(const uint8_t *p)
+{
+    uint32_t a, b, c;
+    memcpy(&a, p, 4);
+    memcpy(&b, p + 4, 4);
+    memcpy(&c, p + 8, 4);
+    const uint32_t m4 = 0x0f0f0f0fu, m2 = 0x03030303u;
+    const __m128i v = _mm_setr_epi32((int)((a & m4) | (c & m2) << 4),
+                                     (int)((b & m4) | ((c >> 2) & m2) << 4),
+                                     (int)(((a >> 4) & m4) | ((c >> 4) & m2) << 4),
+                                     (int)(((b >> 4) & m4) | ((c >> 6) & m2) << 4));
+    return _mm_sub_epi8(v, _mm_set1_epi8(32));
+}
+
 /* mask of the lanes j < nj: masked loads and gathers of a row's partial last group of 8 blocks
  * read nothing past its last block */
 KQ_INLINE __m256i lanes_below(int nj)
@@ -206,7 +227,7 @@ static const struct {
 } kq_types[KQ_NTYPES] = {
     [KQ_Q4_K] = {256, 144}, [KQ_Q5_K] = {256, 176}, [KQ_Q6_K] = {256, 210},
     [KQ_Q5_0] = {32, 22},   [KQ_Q5_1] = {32, 24},   [KQ_Q4_1] = {32, 20},
-    [KQ_IQ4_NL] = {32, 18},
+    [KQ_IQ4_NL] = {32, 18}, [KQ_Q3_K] = {256, 110}, [KQ_Q2_K] = {256, 84},
 };
 
 typedef struct {

@@ -3,8 +3,8 @@
  * order, so results do not depend on the thread count), with 8-wide FMA dot products and
  * scalar tails. For one token the F16/BF16 rows are read directly; for a batch each row is
  * converted to F32 once and applied to every token. Q8_0 / Q4_0 go to the integer-dot kernels
- * of qmatmul.c, Q5_0 / Q5_1 / Q4_1 / IQ4_NL / Q4_K / Q5_K / Q6_K to those of kqmatmul.c; only
- * Q2_K / Q3_K are still dequantized row by row here. */
+ * of qmatmul.c, the other quantized types (Q5_0 / Q5_1 / Q4_1 / IQ4_NL / Q2_K..Q6_K) to those
+ * of kqmatmul.c. */
 #if defined(__x86_64__)
 #include "kernels/kernels-impl.h"
 #include "core/alloc.h"
