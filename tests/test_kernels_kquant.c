@@ -188,8 +188,8 @@ static void test_kquant_matmul(void **state)
     if (variants == 1) print_message("no AVX-512 VNNI here: only the AVX2 kernels are tested\n");
     reel_pool *pool2 = reel_pool_init(2);
     assert_non_null(pool2);
-    /* T = 1 (4-row tiles), 3 (token tail), 70 (crosses a chunk of 64; 4-token tiles and tail);
-     * n_out 1, 7, 13: rows left over by the 4- and 2-row tiles */
+    /* T = 1 (4-row tiles), 3 and 5 (token tails), 70 (crosses a chunk of 64; 4- or 8-token
+     * tiles and tails); n_out 1, 7, 13: rows left over by the 4- and 2-row tiles */
     const struct {
         int64_t n_out, T;
     } shapes[] = {{1, 1}, {7, 1}, {13, 3}, {7, 70}, {4, 5}};

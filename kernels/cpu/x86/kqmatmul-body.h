@@ -1,6 +1,7 @@
 /* Tiles of the integer-dot matmul for Q5_0 / Q5_1 / Q4_1 / IQ4_NL / Q2_K..Q6_K weights
  * (see kqmatmul.c), included once per ISA with KQ_NAME(x) (suffixes names), KQ_BTARGET (the
- * function target attribute), KQ_VNNI and KQ_RM (rows of a batch tile; 4 tokens at a time).
+ * function target attribute), KQ_VNNI, KQ_RM and KQ_TN (rows and tokens of a batch tile, at
+ * most 4 and 16).
  *
  * Under VNNI one dpbusd replaces maddubs + madd where the madd factor is 1 (the 32-block types:
  * the same integers, so the same bits as AVX2) or a per-block scale that can move into the
@@ -108,10 +109,10 @@ KQ_BINLINE void KQ_NAME(ktile)(const int RM, const int TN, const int ty, const u
                                        : 84;
     /* Q2_K, Q3_K, Q6_K: a scale per 16 elements (two per block) */
     const int k16 = ty == KQ_Q6_K || ty == KQ_Q3_K || ty == KQ_Q2_K;
-    __m256 acc[4][4];
-    const int8_t *xq[4];
-    const float *xd[4], *xsum[4];
-    const int16_t *xh[4];
+    __m256 acc[4][16];
+    const int8_t *xq[16];
+    const float *xd[16], *xsum[16];
+    const int16_t *xh[16];
     for (int t = 0; t < TN; t++) {
         const uint8_t *base = x + (size_t)t * xs;
         xq[t] = (const int8_t *)base;
@@ -163,7 +164,7 @@ KQ_BINLINE void KQ_NAME(ktile)(const int RM, const int TN, const int ty, const u
         }
         /* fac[r][t] lane j = d of row r times dx of token t's block j; the super-block's
          * minimum (Q2_K, Q4_K, Q5_K) or offset (Q3_K -4, Q6_K -32) terms, one lane per block */
-        __m256 fac[4][4];
+        __m256 fac[4][16];
         for (int t = 0; t < TN; t++) {
             const __m256 dxv = _mm256_loadu_ps(xd[t] + 8 * sb);
             for (int r = 0; r < RM; r++) {
@@ -244,10 +245,10 @@ KQ_BINLINE void KQ_NAME(ltile)(const int RM, const int TN, const int ty, const u
     const int64_t nb = n / 32;
     const size_t bb = ty == KQ_Q5_0 ? 22 : ty == KQ_Q5_1 ? 24 : ty == KQ_Q4_1 ? 20 : 18;
     const int with_min = ty == KQ_Q5_1 || ty == KQ_Q4_1;
-    __m256 acc[4][4];
-    const int8_t *xq[4];
-    const float *xd[4], *xsum[4];
-    const int32_t *x32[4];
+    __m256 acc[4][16];
+    const int8_t *xq[16];
+    const float *xd[16], *xsum[16];
+    const int32_t *x32[16];
     for (int t = 0; t < TN; t++) {
         const uint8_t *base = x + (size_t)t * xs;
         xq[t] = (const int8_t *)base;
@@ -272,7 +273,7 @@ KQ_BINLINE void KQ_NAME(ltile)(const int RM, const int TN, const int ty, const u
             dw[r] = KQ_NAME(f16x8)(_mm256_and_si256(hd, _mm256_set1_epi32(0xffff)));
             if (with_min) mw[r] = KQ_NAME(f16x8)(_mm256_srli_epi32(hd, 16));
         }
-        __m256 fac[4][4];
+        __m256 fac[4][16];
         for (int t = 0; t < TN; t++) {
             const __m256 dxv = nj == 8 ? _mm256_loadu_ps(xd[t] + g)
                                        : _mm256_maskload_ps(xd[t] + g, live);
@@ -337,9 +338,9 @@ KQ_BINLINE void KQ_NAME(ltile)(const int RM, const int TN, const int ty, const u
     }
 #define KQ_SHAPES(kind, ty)                                                                        \
     KQ_TILE(kind, ty, t1, 4, 1)                                                                    \
-    KQ_TILE(kind, ty, trn, KQ_RM, 4)                                                               \
+    KQ_TILE(kind, ty, trn, KQ_RM, KQ_TN)                                                             \
     KQ_TILE(kind, ty, tr1, KQ_RM, 1)                                                               \
-    KQ_TILE(kind, ty, t1n, 1, 4)                                                                   \
+    KQ_TILE(kind, ty, t1n, 1, KQ_TN)                                                                 \
     KQ_TILE(kind, ty, t11, 1, 1)
 KQ_SHAPES(ktile, Q4_K)
 KQ_SHAPES(ktile, Q5_K)
@@ -364,7 +365,7 @@ KQ_SHAPES(ltile, IQ4_NL)
 static const kq_tiles KQ_NAME(tiles) = {
     .rm1 = 4,
     .rm = KQ_RM,
-    .tn = 4,
+    .tn = KQ_TN,
     .t1 = KQ_ALL(t1),
     .trn = KQ_ALL(trn),
     .tr1 = KQ_ALL(tr1),

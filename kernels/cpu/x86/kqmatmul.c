@@ -34,9 +34,9 @@
  * by the broadcast factor. An output is the horizontal sum of its accumulator at the end.
  *
  * Work split: like qmatmul.c. Threads own contiguous groups of rows; tokens go in chunks of
- * KQ_CHUNK whose activations stay in cache while each weight tile (2 rows under AVX2, 4 under
- * VNNI) is read once per chunk and applied to 4 tokens at a time; one token uses 4-row tiles
- * that stream each weight byte once. Every tile shape of an ISA performs the same operations in
+ * KQ_CHUNK whose activations stay in cache while each weight tile of 2 rows is read once per
+ * chunk and applied to 4 tokens at a time (8 under VNNI); one token uses 4-row tiles that
+ * stream each weight byte once. Every tile shape of an ISA performs the same operations in
  * the same order for a given (row, token), so results do not depend on the thread count, the
  * tile or the batch size (a token alone gives the same bits as inside a batch). */
 #if defined(__x86_64__)
@@ -209,16 +209,21 @@ typedef struct {
 #define KQ_BTARGET __attribute__((target("avx2,fma,f16c")))
 #define KQ_VNNI 0
 #define KQ_RM 2
+#define KQ_TN 4
 #include "kqmatmul-body.h"
 #undef KQ_NAME
 #undef KQ_BTARGET
 #undef KQ_VNNI
 #undef KQ_RM
+#undef KQ_TN
 
 #define KQ_NAME(x) x##_vnni
 #define KQ_BTARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
 #define KQ_VNNI 1
-#define KQ_RM 4 /* 16 accumulators: AVX-512 has 32 vector registers */
+/* 16 accumulators (AVX-512 has 32 vector registers); 2 x 8 measured ~10% faster than 4 x 4:
+ * fewer weight unpacks per product */
+#define KQ_RM 2
+#define KQ_TN 8
 #include "kqmatmul-body.h"
 
 /* per type: elements and bytes of a block */
