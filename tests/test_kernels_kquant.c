@@ -131,7 +131,8 @@ static void check(reel_dtype type, int vnni, double tol, int64_t n_in, int64_t n
     assert_int_equal(reeli_x86_kqmatmul(pool2, y2, w, type, x, n_in, n_out, T, vnni), 0);
     for (int64_t t = 0; t < T; t++)
         assert_int_equal(
-            reeli_x86_kqmatmul(pool2, yt + t * n_out, w, type, x + t * n_in, n_in, n_out, 1, vnni), 0);
+            reeli_x86_kqmatmul(pool2, yt + t * n_out, w, type, x + t * n_in, n_in, n_out, 1, vnni),
+            0);
     /* one thread or two, one token at a time or batched: the same bits */
     assert_memory_equal(y1, y2, ny * sizeof(float));
     assert_memory_equal(y1, yt, ny * sizeof(float));
@@ -144,7 +145,8 @@ static void check(reel_dtype type, int vnni, double tol, int64_t n_in, int64_t n
         for (int64_t r = 0; r < n_out; r++) { /* at least the size of a random dot */
             assert_int_equal(reel_kernels_dequantize_row(type, w + (size_t)r * rb, wr, n_in), 0);
             double s2 = 0;
-            for (int64_t i = 0; i < n_in; i++) s2 += (double)wr[i] * wr[i] * x[t * n_in + i] * x[t * n_in + i];
+            for (int64_t i = 0; i < n_in; i++)
+                s2 += (double)wr[i] * wr[i] * x[t * n_in + i] * x[t * n_in + i];
             scale = fmax(scale, sqrt(s2));
         }
     for (int64_t t = 0; t < T; t++) {
@@ -161,8 +163,8 @@ static void check(reel_dtype type, int vnni, double tol, int64_t n_in, int64_t n
     for (size_t i = 0; i < ny; i++) err = fmax(err, fabs(y1[i] - ref[i]) / scale);
     print_message("%-6s %s %4lldx%-4lld T=%-3lld max error %.5f of max |y| (tolerance %.3f), %.1e "
                   "against quantized activations\n",
-                  reel_dtype_name(type), vnni ? "vnni" : "avx2", (long long)n_out, (long long)n_in, (long long)T, err, tol,
-                  err_q);
+                  reel_dtype_name(type), vnni ? "vnni" : "avx2", (long long)n_out, (long long)n_in,
+                  (long long)T, err, tol, err_q);
     assert_true(err <= tol);
     assert_true(err_q <= 2e-5);
     free(w), free(x), free(ref), free(y1), free(y2), free(yt), free(wr), free(xq);

@@ -42,13 +42,14 @@ typedef int (*mm_fn)(reel_pool *, float *, const void *, reel_dtype, const float
 static int kq_avx2(reel_pool *pool, float *y, const void *w, reel_dtype t, const float *x,
                    int64_t n_in, int64_t n_out, int64_t T)
 {
-    if (!reeli_x86_kq_handles(t)) return reel_kernels_ops_cpu()->matmul(pool, y, w, t, x, n_in, n_out, T);
+    if (!reeli_x86_kq_handles(t))
+        return reel_kernels_ops_cpu()->matmul(pool, y, w, t, x, n_in, n_out, T);
     return reeli_x86_kqmatmul(pool, y, w, t, x, n_in, n_out, T, 0);
 }
 
 /* best of reps calls, in seconds */
-static double best(mm_fn f, reel_pool *pool, float *y, const void *w, reel_dtype t,
-                   const float *x, int64_t n_in, int64_t n_out, int64_t T, int reps)
+static double best(mm_fn f, reel_pool *pool, float *y, const void *w, reel_dtype t, const float *x,
+                   int64_t n_in, int64_t n_out, int64_t T, int reps)
 {
     double b = 1e30;
     for (int r = 0; r < reps; r++) {
@@ -66,14 +67,16 @@ static double best(mm_fn f, reel_pool *pool, float *y, const void *w, reel_dtype
 int main(int argc, char **argv)
 {
     const int threads = argc > 1 ? atoi(argv[1]) : 1;
-    static const reel_dtype all[] = {REEL_DTYPE_Q4_0, REEL_DTYPE_Q8_0, REEL_DTYPE_Q4_K, REEL_DTYPE_Q6_K, REEL_DTYPE_Q5_0,
-                                     REEL_DTYPE_Q5_K, REEL_DTYPE_Q5_1, REEL_DTYPE_IQ4_NL,
-                                     REEL_DTYPE_Q4_1, REEL_DTYPE_Q3_K, REEL_DTYPE_Q2_K};
+    static const reel_dtype all[] = {REEL_DTYPE_Q4_0, REEL_DTYPE_Q8_0,   REEL_DTYPE_Q4_K,
+                                     REEL_DTYPE_Q6_K, REEL_DTYPE_Q5_0,   REEL_DTYPE_Q5_K,
+                                     REEL_DTYPE_Q5_1, REEL_DTYPE_IQ4_NL, REEL_DTYPE_Q4_1,
+                                     REEL_DTYPE_Q3_K, REEL_DTYPE_Q2_K};
     reel_pool *pool = threads > 1 ? reel_pool_init(threads) : NULL;
     const mm_fn old = reel_kernels_ops_cpu_scalar()->matmul;
     const mm_fn cur = getenv("REEL_BENCH_AVX2") ? kq_avx2 : reel_kernels_ops_cpu()->matmul;
     printf("| type | shape | T=1 old ms | T=1 new ms | speedup | T=1 GB/s | T=64 old ms | "
-           "T=64 new ms | speedup |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+           "T=64 new ms | speedup |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+           "|\n");
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) {
         const reel_dtype t = all[k];
         if (argc > 2) {

@@ -19,12 +19,12 @@ KQ_BINLINE __m256i KQ_NAME(kunpack)(const int ty, const uint8_t *p, const int j)
         /* halves of 128: 32 bytes of qs each (at 16 / 32), block jj of a half in bits 2jj,
          * 2jj+1 of every byte; Q3_K's third bit is bit j of hmask[l] (at 0), moved to bit 2 */
         const int h = j / 4, jj = j % 4;
-        const __m256i v = _mm256_loadu_si256(
-            (const __m256i *)(p + (ty == KQ_Q2_K ? 16 : 32) + 32 * h));
+        const __m256i v =
+            _mm256_loadu_si256((const __m256i *)(p + (ty == KQ_Q2_K ? 16 : 32) + 32 * h));
         __m256i u = _mm256_and_si256(_mm256_srli_epi16(v, 2 * jj), _mm256_set1_epi8(3));
         if (ty == KQ_Q3_K) {
             const __m256i hm = _mm256_loadu_si256((const __m256i *)p);
-            const __m256i hb = j < 2 ? _mm256_slli_epi16(hm, 2 - j)
+            const __m256i hb = j < 2    ? _mm256_slli_epi16(hm, 2 - j)
                                : j == 2 ? hm
                                         : _mm256_srli_epi16(hm, j - 2);
             u = _mm256_or_si256(u, _mm256_and_si256(hb, _mm256_set1_epi8(4)));
@@ -37,8 +37,8 @@ KQ_BINLINE __m256i KQ_NAME(kunpack)(const int ty, const uint8_t *p, const int j)
         const int h = j / 4, jj = j % 4;
         const __m256i ql = _mm256_loadu_si256((const __m256i *)(p + 64 * h + 32 * (jj & 1)));
         const __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 128 + 32 * h));
-        const __m256i lo = jj < 2 ? _mm256_and_si256(ql, m4)
-                                  : _mm256_and_si256(_mm256_srli_epi16(ql, 4), m4);
+        const __m256i lo =
+            jj < 2 ? _mm256_and_si256(ql, m4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), m4);
         /* bits 2jj, 2jj+1 of each byte to bits 4, 5 (16-bit shifts: what crosses into the
          * other byte is masked off) */
         const __m256i hs = jj == 0   ? _mm256_slli_epi16(qh, 4)
@@ -83,13 +83,16 @@ KQ_BINLINE __m256i KQ_NAME(q5_high)(const uint8_t *p)
 KQ_BINLINE __m256i KQ_NAME(lunpack)(const int ty, const uint8_t *p)
 {
     switch (ty) {
-    case KQ_Q5_0: return _mm256_or_si256(KQ_NAME(nibbles)(p + 6), KQ_NAME(q5_high)(p + 2));
-    case KQ_Q5_1: return _mm256_or_si256(KQ_NAME(nibbles)(p + 8), KQ_NAME(q5_high)(p + 4));
-    case KQ_Q4_1: return KQ_NAME(nibbles)(p + 4);
+    case KQ_Q5_0:
+        return _mm256_or_si256(KQ_NAME(nibbles)(p + 6), KQ_NAME(q5_high)(p + 2));
+    case KQ_Q5_1:
+        return _mm256_or_si256(KQ_NAME(nibbles)(p + 8), KQ_NAME(q5_high)(p + 4));
+    case KQ_Q4_1:
+        return KQ_NAME(nibbles)(p + 4);
     default: {
-        const __m256i kv = _mm256_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25,
-                                            38, 53, 69, 89, 113, -127, -104, -83, -65, -49, -35,
-                                            -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+        const __m256i kv = _mm256_setr_epi8(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38,
+                                            53, 69, 89, 113, -127, -104, -83, -65, -49, -35, -22,
+                                            -10, 1, 13, 25, 38, 53, 69, 89, 113);
         return _mm256_shuffle_epi8(kv, KQ_NAME(nibbles)(p + 2));
     }
     }
@@ -98,8 +101,9 @@ KQ_BINLINE __m256i KQ_NAME(lunpack)(const int ty, const uint8_t *p)
 /* ---- tiles: y[t*ys + r] = row r of w (RM rows, rb bytes apart) . token t of x (TN records,
  * xs bytes apart) for rows of n elements ---- */
 
-KQ_BINLINE void KQ_NAME(ktile)(const int RM, const int TN, const int ty, const uint8_t *w, size_t rb,
-                     const uint8_t *x, size_t xs, int64_t n, float *y, int64_t ys)
+KQ_BINLINE void KQ_NAME(ktile)(const int RM, const int TN, const int ty, const uint8_t *w,
+                               size_t rb, const uint8_t *x, size_t xs, int64_t n, float *y,
+                               int64_t ys)
 {
     const int64_t nb = n / 32, nsb = n / 256;
     const size_t sbb = ty == KQ_Q4_K   ? 144
@@ -142,7 +146,8 @@ KQ_BINLINE void KQ_NAME(ktile)(const int RM, const int TN, const int ty, const u
                 dr[r] = _mm256_set1_ps(f16(p[r] + 80));
                 mv[r] = _mm256_set1_ps(f16(p[r] + 82));
                 sc16[r] = _mm256_cvtepu8_epi16(_mm_and_si128(v, _mm_set1_epi8(15)));
-                m16[r] = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(15)));
+                m16[r] =
+                    _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(15)));
             } else {
                 uint64_t sc, m;
                 k4_scales(p[r] + 4, &sc, &m);
@@ -173,8 +178,8 @@ KQ_BINLINE void KQ_NAME(ktile)(const int RM, const int TN, const int ty, const u
                     /* lane j: the 16-element scales (Q2_K minimums) of block j times the
                      * activation sums of its two halves */
                     const __m256i hv = _mm256_loadu_si256((const __m256i *)(xh[t] + 16 * sb));
-                    const __m256 corr = _mm256_cvtepi32_ps(
-                        _mm256_madd_epi16(ty == KQ_Q2_K ? m16[r] : sc16[r], hv));
+                    const __m256 corr =
+                        _mm256_cvtepi32_ps(_mm256_madd_epi16(ty == KQ_Q2_K ? m16[r] : sc16[r], hv));
                     if (ty == KQ_Q2_K)
                         acc[r][t] = _mm256_fnmadd_ps(corr, _mm256_mul_ps(mv[r], dxv), acc[r][t]);
                     else
@@ -182,8 +187,8 @@ KQ_BINLINE void KQ_NAME(ktile)(const int RM, const int TN, const int ty, const u
                             _mm256_mul_ps(corr, _mm256_set1_ps(ty == KQ_Q6_K ? 32.0f : 4.0f)),
                             fac[r][t], acc[r][t]);
                 } else {
-                    acc[r][t] = _mm256_fnmadd_ps(mv[r], _mm256_loadu_ps(xsum[t] + 8 * sb),
-                                                 acc[r][t]);
+                    acc[r][t] =
+                        _mm256_fnmadd_ps(mv[r], _mm256_loadu_ps(xsum[t] + 8 * sb), acc[r][t]);
                 }
             }
         }
@@ -193,9 +198,8 @@ KQ_BINLINE void KQ_NAME(ktile)(const int RM, const int TN, const int ty, const u
              * elements, sc[2j+1] for the rest (dword j of sc16 holds that pair); Q4_K / Q5_K
              * sc[j] throughout */
             const __m256i sel =
-                k16
-                    ? _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2,
-                                       3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3)
+                k16 ? _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3,
+                                       2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3)
                     : _mm256_set1_epi16((short)(0x0101 * 2 * j + 0x0100));
             const __m256i lane = _mm256_set1_epi32(j);
             __m256i u[4], S[4];
@@ -211,15 +215,13 @@ KQ_BINLINE void KQ_NAME(ktile)(const int RM, const int TN, const int ty, const u
                 KQ_UNROLL
                 for (int r = 0; r < RM; r++) {
 #if KQ_VNNI
-                    const __m256i pr =
-                        k16 ? _mm256_madd_epi16(_mm256_maddubs_epi16(u[r], xv), S[r])
-                            : _mm256_dpbusd_epi32(_mm256_setzero_si256(), u[r], xv);
+                    const __m256i pr = k16 ? _mm256_madd_epi16(_mm256_maddubs_epi16(u[r], xv), S[r])
+                                           : _mm256_dpbusd_epi32(_mm256_setzero_si256(), u[r], xv);
 #else
                     const __m256i pr = _mm256_madd_epi16(_mm256_maddubs_epi16(u[r], xv), S[r]);
 #endif
-                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(pr),
-                                                KQ_BCAST(fac[r][t], j),
-                                                acc[r][t]);
+                    acc[r][t] =
+                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(pr), KQ_BCAST(fac[r][t], j), acc[r][t]);
                 }
             }
         }
@@ -239,8 +241,9 @@ KQ_BINLINE __m256 KQ_NAME(f16x8)(__m256i v)
  * scales (and minimums) as vectors, so that per block and token the work is maddubs, madd,
  * convert, broadcast of the factor and one FMA; the Q5_0 offset (-16 x32) and the minimum
  * terms are added per group, one lane per block. The last group may be partial. */
-KQ_BINLINE void KQ_NAME(ltile)(const int RM, const int TN, const int ty, const uint8_t *w, size_t rb,
-                     const uint8_t *x, size_t xs, int64_t n, float *y, int64_t ys)
+KQ_BINLINE void KQ_NAME(ltile)(const int RM, const int TN, const int ty, const uint8_t *w,
+                               size_t rb, const uint8_t *x, size_t xs, int64_t n, float *y,
+                               int64_t ys)
 {
     const int64_t nb = n / 32;
     const size_t bb = ty == KQ_Q5_0 ? 22 : ty == KQ_Q5_1 ? 24 : ty == KQ_Q4_1 ? 20 : 18;
@@ -266,22 +269,22 @@ KQ_BINLINE void KQ_NAME(ltile)(const int RM, const int TN, const int ty, const u
             /* dword j = the first 4 bytes of block j: d, then m (Q5_1 / Q4_1) */
             const __m256i offs = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
                                                     _mm256_set1_epi32((int)bb));
-            const __m256i hd =
-                nj == 8 ? _mm256_i32gather_epi32((const int *)p, offs, 1)
-                        : _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)p, offs,
-                                                      live, 1);
+            const __m256i hd = nj == 8 ? _mm256_i32gather_epi32((const int *)p, offs, 1)
+                                       : _mm256_mask_i32gather_epi32(_mm256_setzero_si256(),
+                                                                     (const int *)p, offs, live, 1);
             dw[r] = KQ_NAME(f16x8)(_mm256_and_si256(hd, _mm256_set1_epi32(0xffff)));
             if (with_min) mw[r] = KQ_NAME(f16x8)(_mm256_srli_epi32(hd, 16));
         }
         __m256 fac[4][16];
         for (int t = 0; t < TN; t++) {
-            const __m256 dxv = nj == 8 ? _mm256_loadu_ps(xd[t] + g)
-                                       : _mm256_maskload_ps(xd[t] + g, live);
+            const __m256 dxv =
+                nj == 8 ? _mm256_loadu_ps(xd[t] + g) : _mm256_maskload_ps(xd[t] + g, live);
             for (int r = 0; r < RM; r++) {
                 fac[r][t] = _mm256_mul_ps(dw[r], dxv);
                 if (ty == KQ_Q5_0) {
-                    const __m256i o = nj == 8 ? _mm256_loadu_si256((const __m256i *)(x32[t] + g))
-                                              : _mm256_maskload_epi32((const int *)(x32[t] + g), live);
+                    const __m256i o = nj == 8
+                                          ? _mm256_loadu_si256((const __m256i *)(x32[t] + g))
+                                          : _mm256_maskload_epi32((const int *)(x32[t] + g), live);
                     acc[r][t] = _mm256_fnmadd_ps(_mm256_mul_ps(fac[r][t], _mm256_set1_ps(16.0f)),
                                                  _mm256_cvtepi32_ps(o), acc[r][t]);
                 }
@@ -318,9 +321,8 @@ KQ_BINLINE void KQ_NAME(ltile)(const int RM, const int TN, const int ty, const u
                     const __m256i pr =
                         _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
 #endif
-                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(pr),
-                                                KQ_BCAST(fac[r][t], j),
-                                                acc[r][t]);
+                    acc[r][t] =
+                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(pr), KQ_BCAST(fac[r][t], j), acc[r][t]);
                 }
             }
         }
@@ -330,17 +332,16 @@ KQ_BINLINE void KQ_NAME(ltile)(const int RM, const int TN, const int ty, const u
 }
 
 #define KQ_TILE(kind, ty, role, rm, tn)                                                            \
-    KQ_BTARGET static void KQ_NAME(kind##_##ty##_##role)(const uint8_t *w, size_t rb,              \
-                                                         const uint8_t *x, size_t xs, int64_t n,   \
-                                                         float *y, int64_t ys)                     \
+    KQ_BTARGET static void KQ_NAME(kind##_##ty##_##role)(                                          \
+        const uint8_t *w, size_t rb, const uint8_t *x, size_t xs, int64_t n, float *y, int64_t ys) \
     {                                                                                              \
         KQ_NAME(kind)(rm, tn, KQ_##ty, w, rb, x, xs, n, y, ys);                                    \
     }
 #define KQ_SHAPES(kind, ty)                                                                        \
     KQ_TILE(kind, ty, t1, 4, 1)                                                                    \
-    KQ_TILE(kind, ty, trn, KQ_RM, KQ_TN)                                                             \
+    KQ_TILE(kind, ty, trn, KQ_RM, KQ_TN)                                                           \
     KQ_TILE(kind, ty, tr1, KQ_RM, 1)                                                               \
-    KQ_TILE(kind, ty, t1n, 1, KQ_TN)                                                                 \
+    KQ_TILE(kind, ty, t1n, 1, KQ_TN)                                                               \
     KQ_TILE(kind, ty, t11, 1, 1)
 KQ_SHAPES(ktile, Q4_K)
 KQ_SHAPES(ktile, Q5_K)

@@ -54,26 +54,47 @@
 /* _mm256_round_ps takes its mode as an integer constant expression (clang insists). */
 #define KQ_ROUND (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
-enum { KQ_Q4_K, KQ_Q5_K, KQ_Q6_K, KQ_Q5_0, KQ_Q5_1, KQ_Q4_1, KQ_IQ4_NL, KQ_Q3_K, KQ_Q2_K, KQ_NTYPES };
+enum {
+    KQ_Q4_K,
+    KQ_Q5_K,
+    KQ_Q6_K,
+    KQ_Q5_0,
+    KQ_Q5_1,
+    KQ_Q4_1,
+    KQ_IQ4_NL,
+    KQ_Q3_K,
+    KQ_Q2_K,
+    KQ_NTYPES
+};
 enum { KQ_CHUNK = 64 };
 /* lane j of a factor vector as a broadcast load (the vectors live on the stack: a load port
  * instead of a shuffle, measured a little faster than _mm256_permutevar8x32_ps here) */
 #define KQ_BCAST(v, j) _mm256_broadcast_ss((const float *)&(v) + (j))
-#define KQ_PREFETCH 1024
+#define KQ_PREFETCH    1024
 
 static int kq_index(reel_dtype t)
 {
     switch (t) {
-    case REEL_DTYPE_Q4_K: return KQ_Q4_K;
-    case REEL_DTYPE_Q5_K: return KQ_Q5_K;
-    case REEL_DTYPE_Q6_K: return KQ_Q6_K;
-    case REEL_DTYPE_Q5_0: return KQ_Q5_0;
-    case REEL_DTYPE_Q5_1: return KQ_Q5_1;
-    case REEL_DTYPE_Q4_1: return KQ_Q4_1;
-    case REEL_DTYPE_IQ4_NL: return KQ_IQ4_NL;
-    case REEL_DTYPE_Q3_K: return KQ_Q3_K;
-    case REEL_DTYPE_Q2_K: return KQ_Q2_K;
-    default: return -1;
+    case REEL_DTYPE_Q4_K:
+        return KQ_Q4_K;
+    case REEL_DTYPE_Q5_K:
+        return KQ_Q5_K;
+    case REEL_DTYPE_Q6_K:
+        return KQ_Q6_K;
+    case REEL_DTYPE_Q5_0:
+        return KQ_Q5_0;
+    case REEL_DTYPE_Q5_1:
+        return KQ_Q5_1;
+    case REEL_DTYPE_Q4_1:
+        return KQ_Q4_1;
+    case REEL_DTYPE_IQ4_NL:
+        return KQ_IQ4_NL;
+    case REEL_DTYPE_Q3_K:
+        return KQ_Q3_K;
+    case REEL_DTYPE_Q2_K:
+        return KQ_Q2_K;
+    default:
+        return -1;
     }
 }
 
@@ -122,10 +143,9 @@ KQ_TARGET static void quant_x(const float *x, uint8_t *out, size_t xs, int64_t n
             const float *p = xr + b * 32;
             __m256 v0 = _mm256_loadu_ps(p), v1 = _mm256_loadu_ps(p + 8);
             __m256 v2 = _mm256_loadu_ps(p + 16), v3 = _mm256_loadu_ps(p + 24);
-            __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0),
-                                                   _mm256_andnot_ps(sign, v1)),
-                                     _mm256_max_ps(_mm256_andnot_ps(sign, v2),
-                                                   _mm256_andnot_ps(sign, v3)));
+            __m256 m = _mm256_max_ps(
+                _mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
             __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
             m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
             m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
@@ -138,10 +158,12 @@ KQ_TARGET static void quant_x(const float *x, uint8_t *out, size_t xs, int64_t n
             __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, sc), KQ_ROUND));
             /* sums of the halves (elements 0..15 and 16..31) before packing */
             const __m256i lo8 = _mm256_add_epi32(i0, i1), hi8 = _mm256_add_epi32(i2, i3);
-            __m128i l4 = _mm_add_epi32(_mm256_castsi256_si128(lo8), _mm256_extracti128_si256(lo8, 1));
-            __m128i h4 = _mm_add_epi32(_mm256_castsi256_si128(hi8), _mm256_extracti128_si256(hi8, 1));
+            __m128i l4 =
+                _mm_add_epi32(_mm256_castsi256_si128(lo8), _mm256_extracti128_si256(lo8, 1));
+            __m128i h4 =
+                _mm_add_epi32(_mm256_castsi256_si128(hi8), _mm256_extracti128_si256(hi8, 1));
             __m128i lh = _mm_hadd_epi32(l4, h4); /* l0+l1, l2+l3, h0+h1, h2+h3 */
-            lh = _mm_hadd_epi32(lh, lh);          /* lo, hi, lo, hi */
+            lh = _mm_hadd_epi32(lh, lh);         /* lo, hi, lo, hi */
             const int lo = _mm_cvtsi128_si32(lh), hi = _mm_extract_epi32(lh, 1);
             i0 = _mm256_packs_epi32(i0, i1);
             i2 = _mm256_packs_epi32(i2, i3);
@@ -182,10 +204,10 @@ KQ_INLINE __m128i k3_scales(const uint8_t *p)
     memcpy(&b, p + 4, 4);
     memcpy(&c, p + 8, 4);
     const uint32_t m4 = 0x0f0f0f0fu, m2 = 0x03030303u;
-    const __m128i v = _mm_setr_epi32((int)((a & m4) | (c & m2) << 4),
-                                     (int)((b & m4) | ((c >> 2) & m2) << 4),
-                                     (int)(((a >> 4) & m4) | ((c >> 4) & m2) << 4),
-                                     (int)(((b >> 4) & m4) | ((c >> 6) & m2) << 4));
+    const __m128i v =
+        _mm_setr_epi32((int)((a & m4) | (c & m2) << 4), (int)((b & m4) | ((c >> 2) & m2) << 4),
+                       (int)(((a >> 4) & m4) | ((c >> 4) & m2) << 4),
+                       (int)(((b >> 4) & m4) | ((c >> 6) & m2) << 4));
     return _mm_sub_epi8(v, _mm_set1_epi8(32));
 }
 
@@ -207,9 +229,9 @@ typedef struct {
 
 #define KQ_NAME(x) x##_avx2
 #define KQ_BTARGET __attribute__((target("avx2,fma,f16c")))
-#define KQ_VNNI 0
-#define KQ_RM 2
-#define KQ_TN 4
+#define KQ_VNNI    0
+#define KQ_RM      2
+#define KQ_TN      4
 #include "kqmatmul-body.h"
 #undef KQ_NAME
 #undef KQ_BTARGET
@@ -219,7 +241,7 @@ typedef struct {
 
 #define KQ_NAME(x) x##_vnni
 #define KQ_BTARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
-#define KQ_VNNI 1
+#define KQ_VNNI    1
 /* 16 accumulators (AVX-512 has 32 vector registers); 2 x 8 measured ~10% faster than 4 x 4:
  * fewer weight unpacks per product */
 #define KQ_RM 2
