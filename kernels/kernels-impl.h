@@ -42,6 +42,14 @@ int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
 /* Plain Q4_0/Q8_0 {n_in, n_out} -> the interleaved layout `to` (qmatmul.c): 0 or REEL_EINVAL. */
 int reeli_x86_repack(reel_dtype to, void *dst, reel_dtype from, const void *src, int64_t n_in,
                      int64_t n_out);
+/* Q5_0, Q5_1, Q4_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K matmul with int8 activations
+ * (kernels/cpu/x86/kqmatmul.c): the matmul contract, REEL_EINVAL for rows that are not whole
+ * blocks, REEL_EUNSUPPORTED for another type. Needs AVX2 + FMA + F16C; vnni = 1 also uses
+ * AVX-512 VNNI (the caller checks the CPU). */
+int reeli_x86_kqmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
+                       int64_t n_in, int64_t n_out, int64_t T, int vnni);
+/* 1 if reeli_x86_kqmatmul takes weights of this type. */
+int reeli_x86_kq_handles(reel_dtype wtype);
 int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                       int64_t n_in, int64_t n_out, int64_t T);
 

@@ -197,8 +197,11 @@ typedef struct reel_kernel_ops {
 } reel_kernel_ops;
 
 /* The CPU backend: the scalar reference ops with SIMD versions swapped in where the running CPU
- * supports them (name "cpu-avx2" or "cpu-avx512vnni" then, the latter when Q8_0/Q4_0 matmuls
- * use AVX-512 VNNI integer dot products; REEL_CPU=scalar keeps the reference). Static table. */
+ * supports them (name "cpu-avx2" or "cpu-avx512vnni" then, the latter when the quantized
+ * matmuls use AVX-512 VNNI integer dot products; REEL_CPU=scalar keeps the reference). With
+ * AVX2, every quantized weight type is multiplied by integer dot products against activations
+ * quantized to int8 per 32 elements (as GGML does), so results differ from the reference by
+ * that rounding (~1e-3 relative). Static table. */
 const reel_kernel_ops *reel_kernels_ops_cpu(void);
 
 /* The scalar reference table alone (what every other variant is tested against). */

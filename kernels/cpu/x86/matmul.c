@@ -2,7 +2,9 @@
  * reference in cpu/matmul.c (threads own rows of W; each output is one dot product in a fixed
  * order, so results do not depend on the thread count), with 8-wide FMA dot products and
  * scalar tails. For one token the F16/BF16 rows are read directly; for a batch each row is
- * converted to F32 once and applied to every token. */
+ * converted to F32 once and applied to every token. Q8_0 / Q4_0 go to the integer-dot kernels
+ * of qmatmul.c, the other quantized types (Q5_0 / Q5_1 / Q4_1 / IQ4_NL / Q2_K..Q6_K) to those
+ * of kqmatmul.c. */
 #if defined(__x86_64__)
 #include "kernels/kernels-impl.h"
 #include "core/alloc.h"
@@ -147,6 +149,11 @@ int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
         const reel_cpu_features *f = reel_kernels_cpu();
         return reeli_x86_qmatmul(pool, y, w, wtype, x, n_in, n_out, T,
                                  f->avx512vnni && f->avx512vl);
+    }
+    if (reeli_x86_kq_handles(wtype)) {
+        const reel_cpu_features *f = reel_kernels_cpu();
+        return reeli_x86_kqmatmul(pool, y, w, wtype, x, n_in, n_out, T,
+                                  f->avx512vnni && f->avx512vl);
     }
     mm_ctx c = {y, w, wtype, x, n_in, n_out, T, rb};
     reel_pool_parallel_for(pool, n_out, mm_body, &c);
