@@ -229,9 +229,10 @@ static void test_quantize_tiny_mixes(void **state)
                    agree, total);
             /* 6+ bits (q5_k_m is Q5_1 / Q8_0 here) agree on 85%; the ~5-bit and 4.5-bit ones on
              * 75%, except on tiny-a, whose logits are nearly flat (max 3.8; Q4_0 agrees on 8 of
-             * 28 positions there): 35% */
+             * 28 positions there, and the int8 activations of the integer-dot kernels move
+             * q5_k_m to 22 of 28): 75% and 35% */
             const int high = k == 1 || k == 4 || k == 6;
-            const int pct = high ? 85 : m == 0 ? 35 : 75;
+            const int pct = m == 0 ? (high ? 75 : 35) : high ? 85 : 75;
             assert_true(agree * 100 >= total * pct);
         }
         json_decref(g);
