@@ -63,6 +63,7 @@ reel_dtype reel_kernels_preferred_layout(const reel_kernel_ops *ops, reel_dtype 
         if (f->avx512vnni && f->avx512vl) {
             if (wtype == REEL_DTYPE_Q4_0) return REEL_DTYPE_Q4_0_R8;
             if (wtype == REEL_DTYPE_Q8_0) return REEL_DTYPE_Q8_0_R8;
+            if (wtype == REEL_DTYPE_Q5_0) return REEL_DTYPE_Q5_0_R8;
         }
     }
 #else

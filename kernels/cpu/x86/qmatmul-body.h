@@ -175,15 +175,15 @@ QK_INLINE __m256i QK_NAME(bcast4)(const int8_t *p)
 /* One weight block of 8 transposed rows (wt, scales dw) against block b of TN tokens: adds
  * each token's 8 row results to acc[j]. init is the Q8_0 bias term (-128 * sum of weights),
  * unused for Q4_0. Shared by the plain (tile8) and interleaved (tile8p) layouts. */
-QK_INLINE void QK_NAME(block8)(const int TN, const int q4, const __m256i *wt, __m256i init,
+QK_INLINE void QK_NAME(block8)(const int TN, const int kind, const __m256i *wt, __m256i init,
                                __m256 dw, const reeli_q8x *x, int64_t xs, int64_t b, __m256 *acc)
 {
     QK_UNROLL
     for (int j = 0; j < TN; j++) {
         const reeli_q8x *xb = x + (size_t)j * (size_t)xs + b;
         __m256i a;
-        if (q4) {
-            a = _mm256_set1_epi32(xb->s8);
+        if (kind) { /* Q4_0 nibbles are w + 8: - 8 sum(x) = s8; Q5_0's w + 16: 2 s8 */
+            a = _mm256_set1_epi32(kind == 2 ? 2 * xb->s8 : xb->s8);
             QK_UNROLL
             for (int k = 0; k < 8; k++)
                 a = _mm256_dpbusd_epi32(a, wt[k], QK_NAME(bcast4)(xb->qs + 4 * k));
@@ -234,35 +234,44 @@ QK_INLINE void QK_NAME(tile8)(const int TN, const int q4, const uint8_t *w, size
     for (int j = 0; j < TN; j++) _mm256_storeu_ps(y + (size_t)j * (size_t)ys, acc[j]);
 }
 
-/* The same over the interleaved layouts (Q4_0_R8 / Q8_0_R8, see qmatmul.c): a group of 8 rows
- * stores per block the 8 f16 scales, then dword k of every row side by side, so the
+/* The same over the interleaved layouts (Q4_0_R8 / Q8_0_R8 / Q5_0_R8, see qmatmul.c): a group
+ * of 8 rows stores per block the 8 f16 scales, then dword k of every row side by side, so the
  * transposed vectors are plain loads. w points at the group; row i's result is bit-identical
- * to tile8 on the plain layout. */
-QK_INLINE void QK_NAME(tile8p)(const int TN, const int q4, const uint8_t *w, const reeli_q8x *x,
+ * to tile8 on the plain layout (Q5_0 has no plain tile8 here: kqmatmul.c runs plain Q5_0). */
+QK_INLINE void QK_NAME(tile8p)(const int TN, const int kind, const uint8_t *w, const reeli_q8x *x,
                                int64_t xs, int64_t nb, float *y, int64_t ys)
 {
-    const size_t sb = q4 ? 144 : 272;
+    const size_t sb = kind == 1 ? 144 : kind == 2 ? 176 : 272;
     __m256 acc[16];
     for (int j = 0; j < TN; j++) acc[j] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = w + (size_t)b * sb;
-        _mm_prefetch((const char *)p + 4 * QK_PREFETCH, _MM_HINT_T0);
-        _mm_prefetch((const char *)p + 4 * QK_PREFETCH + 64, _MM_HINT_T0);
-        _mm_prefetch((const char *)p + 4 * QK_PREFETCH + 128, _MM_HINT_T0);
-        if (!q4) {
-            _mm_prefetch((const char *)p + 4 * QK_PREFETCH + 192, _MM_HINT_T0);
-            _mm_prefetch((const char *)p + 4 * QK_PREFETCH + 256, _MM_HINT_T0);
-        }
+        for (size_t o = 0; o < sb; o += 64)
+            _mm_prefetch((const char *)p + 4 * QK_PREFETCH + o, _MM_HINT_T0);
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
         __m256i wt[8];
         __m256i init = _mm256_setzero_si256();
-        if (q4) {
+        if (kind == 1) {
             const __m256i m4 = _mm256_set1_epi8(15);
             QK_UNROLL
             for (int k = 0; k < 4; k++) {
                 const __m256i v = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * k));
                 wt[k] = _mm256_and_si256(v, m4);
                 wt[k + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            }
+        } else if (kind == 2) {
+            /* Q5_0_R8: the 8 rows' high-bit words (qmatmul.c) at 16, then the nibbles at 48;
+             * bit k of byte i of a word is element 4k + i's fifth bit, bit 4 + k element
+             * 16 + 4k + i's, so one shift per dword k puts them at bit 4 of their byte */
+            const __m256i m4 = _mm256_set1_epi8(15), b4 = _mm256_set1_epi8(16);
+            const __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 16));
+            QK_UNROLL
+            for (int k = 0; k < 4; k++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(p + 48 + 32 * k));
+                wt[k] = _mm256_or_si256(_mm256_and_si256(v, m4),
+                                        _mm256_and_si256(_mm256_slli_epi32(qh, 4 - k), b4));
+                wt[k + 4] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4),
+                                            _mm256_and_si256(_mm256_srli_epi32(qh, k), b4));
             }
         } else {
             const __m256i ones = _mm256_set1_epi8(1);
@@ -273,7 +282,7 @@ QK_INLINE void QK_NAME(tile8p)(const int TN, const int q4, const uint8_t *w, con
             }
             init = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(init, 7));
         }
-        QK_NAME(block8)(TN, q4, wt, init, dw, x, xs, b, acc);
+        QK_NAME(block8)(TN, kind, wt, init, dw, x, xs, b, acc);
     }
     for (int j = 0; j < TN; j++) _mm256_storeu_ps(y + (size_t)j * (size_t)ys, acc[j]);
 }
@@ -289,6 +298,8 @@ QK_TILE8P(p81_q8, 1, 0)
 QK_TILE8P(p81_q4, 1, 1)
 QK_TILE8P(p8n_q8, QK_TN, 0)
 QK_TILE8P(p8n_q4, QK_TN, 1)
+QK_TILE8P(p81_q5, 1, 2)
+QK_TILE8P(p8n_q5, QK_TN, 2)
 #undef QK_TILE8P
 
 #define QK_TILE8(name, tn, q)                                                                      \

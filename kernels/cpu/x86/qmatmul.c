@@ -54,7 +54,7 @@ typedef struct {
     const reeli_qtiles *k;
     float *y;
     const uint8_t *w;
-    int q4;
+    int kind; /* 0 Q8_0, 1 Q4_0, 2 Q5_0 (interleaved only) */
     size_t rb;
     const reeli_q8x *x; /* activations of token t0 */
     const float *xf;
@@ -71,34 +71,39 @@ static void qx_body(void *arg, int64_t begin, int64_t end, int thread)
 
 /* Interleaved layouts: 8 rows at a time; per block the 8 f16 scales, then the weight bytes as
  * dwords side by side (dword k of rows 0..7, k = 0..3 for Q4_0's 16 packed bytes, 0..7 for
- * Q8_0's 32). Same size as the plain layout. */
+ * Q8_0's 32). Q5_0_R8 puts the 8 rows' high bits between the two, one 32-bit word per row,
+ * rearranged so that byte i holds the fifth bits of the elements in byte i of every dword:
+ * bit k = element 4k + i (low nibble of dword k), bit 4 + k = element 16 + 4k + i (its high
+ * nibble). Same size as the plain layout. */
 static void r8_body(void *arg, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
     const qctx *c = arg;
-    const size_t gb = (size_t)c->nb * (c->q4 ? 144 : 272); /* bytes of a group of 8 rows */
+    /* bytes of a group of 8 rows */
+    const size_t gb = (size_t)c->nb * (c->kind == 1 ? 144 : c->kind == 2 ? 176 : 272);
+    const reeli_qtile_fn pn = c->kind == 1 ? p8n_q4_vnni : c->kind == 2 ? p8n_q5_vnni : p8n_q8_vnni;
+    const reeli_qtile_fn p1 = c->kind == 1 ? p81_q4_vnni : c->kind == 2 ? p81_q5_vnni : p81_q8_vnni;
     for (int64_t g = begin; g < end; g++) {
         const uint8_t *w = c->w + (size_t)g * gb;
         float *y = c->y + c->t0 * c->n_out + g * 8;
         int64_t t = 0;
         for (; t + 16 <= c->tn; t += 16)
-            (c->q4 ? p8n_q4_vnni : p8n_q8_vnni)(w, 0, c->x + t * c->nb, c->nb, c->nb,
-                                                y + t * c->n_out, c->n_out);
-        for (; t < c->tn; t++)
-            (c->q4 ? p81_q4_vnni : p81_q8_vnni)(w, 0, c->x + t * c->nb, c->nb, c->nb,
-                                                y + t * c->n_out, c->n_out);
+            pn(w, 0, c->x + t * c->nb, c->nb, c->nb, y + t * c->n_out, c->n_out);
+        for (; t < c->tn; t++) p1(w, 0, c->x + t * c->nb, c->nb, c->nb, y + t * c->n_out, c->n_out);
     }
 }
 
 int reeli_x86_repack(reel_dtype to, void *dst, reel_dtype from, const void *src, int64_t n_in,
                      int64_t n_out)
 {
-    const int q4 = from == REEL_DTYPE_Q4_0;
-    if (!((q4 && to == REEL_DTYPE_Q4_0_R8) || (from == REEL_DTYPE_Q8_0 && to == REEL_DTYPE_Q8_0_R8)) ||
+    const int q4 = from == REEL_DTYPE_Q4_0, q5 = from == REEL_DTYPE_Q5_0;
+    if (!((q4 && to == REEL_DTYPE_Q4_0_R8) || (q5 && to == REEL_DTYPE_Q5_0_R8) ||
+          (from == REEL_DTYPE_Q8_0 && to == REEL_DTYPE_Q8_0_R8)) ||
         n_in % 32 || n_out % 8)
         return REEL_EINVAL;
     const int64_t nb = n_in / 32;
-    const size_t bb = q4 ? 18 : 34, rb = (size_t)nb * bb, nd = q4 ? 4 : 8;
+    const size_t bb = q4 ? 18 : q5 ? 22 : 34, rb = (size_t)nb * bb, nd = q4 || q5 ? 4 : 8;
+    const size_t qs = q5 ? 6 : 2, wq = q5 ? 48 : 16; /* quants: in a block, in the group's block */
     const uint8_t *s = src;
     uint8_t *d = dst;
     for (int64_t g = 0; g < n_out / 8; g++)
@@ -106,7 +111,18 @@ int reeli_x86_repack(reel_dtype to, void *dst, reel_dtype from, const void *src,
             for (int i = 0; i < 8; i++) {
                 const uint8_t *blk = s + (size_t)(g * 8 + i) * rb + (size_t)b * bb;
                 memcpy(d + 2 * i, blk, 2);
-                for (size_t k = 0; k < nd; k++) memcpy(d + 16 + 32 * k + 4 * i, blk + 2 + 4 * k, 4);
+                for (size_t k = 0; k < nd; k++)
+                    memcpy(d + wq + 32 * k + 4 * i, blk + qs + 4 * k, 4);
+                if (q5) {
+                    const uint32_t qh = (uint32_t)blk[2] | (uint32_t)blk[3] << 8 |
+                                        (uint32_t)blk[4] << 16 | (uint32_t)blk[5] << 24;
+                    uint8_t hb[4] = {0};
+                    for (int e = 0; e < 4; e++)
+                        for (int k = 0; k < 4; k++)
+                            hb[e] |= (uint8_t)(((qh >> (4 * k + e)) & 1) << k |
+                                               ((qh >> (16 + 4 * k + e)) & 1) << (4 + k));
+                    memcpy(d + 16 + 4 * i, hb, 4);
+                }
             }
         }
     return 0;
@@ -117,7 +133,7 @@ static void qmm_body(void *arg, int64_t begin, int64_t end, int thread)
     (void)thread;
     const qctx *c = arg;
     const reeli_qtiles *k = c->k;
-    const int q = c->q4;
+    const int q = c->kind;
     const int rm = c->tn == 1 ? k->rm1 : k->rm;
     const int64_t r_end = end * rm < c->n_out ? end * rm : c->n_out;
     for (int64_t r = begin * rm; r < r_end;) {
@@ -145,7 +161,8 @@ static _Thread_local size_t scratch_n;
 int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                       int64_t n_in, int64_t n_out, int64_t T, int vnni)
 {
-    const int r8 = wtype == REEL_DTYPE_Q4_0_R8 || wtype == REEL_DTYPE_Q8_0_R8;
+    const int r8 = wtype == REEL_DTYPE_Q4_0_R8 || wtype == REEL_DTYPE_Q8_0_R8 ||
+                   wtype == REEL_DTYPE_Q5_0_R8;
     if (r8 && (!vnni || n_out % 8))
         return reel_set_error(REEL_EINVAL, "qmatmul: interleaved weights need VNNI and 8k rows");
     if (wtype != REEL_DTYPE_Q8_0 && wtype != REEL_DTYPE_Q4_0 && !r8)
@@ -166,7 +183,9 @@ int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
         .k = vnni ? &tiles_vnni : &tiles_avx2,
         .y = y,
         .w = w,
-        .q4 = wtype == REEL_DTYPE_Q4_0 || wtype == REEL_DTYPE_Q4_0_R8,
+        .kind = wtype == REEL_DTYPE_Q4_0 || wtype == REEL_DTYPE_Q4_0_R8 ? 1
+              : wtype == REEL_DTYPE_Q5_0_R8                          ? 2
+                                                                     : 0,
         .rb = (size_t)nb * (wtype == REEL_DTYPE_Q4_0 || wtype == REEL_DTYPE_Q4_0_R8 ? 18 : 34),
         .xf = x,
         .xq = scratch,
