@@ -45,11 +45,13 @@ static int run(int argc, char **argv)
 {
     const char *model = NULL;
     long pp = 512, tg = 128, threads = 0, reps = 3, chunk = 0;
-    int as_json = 0;
+    int as_json = 0, warmup = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--json")) {
             as_json = 1;
+        } else if (!strcmp(a, "--no-warmup")) {
+            warmup = 0;
         } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && v) {
             model = argv[++i];
         } else if (!strcmp(a, "-p") && v) {
@@ -133,7 +135,7 @@ static int run(int argc, char **argv)
         if (!tests[k].n) continue;
         double mean, sd;
         /* one warm-up run (page faults of the mmap, first-touch of the caches) */
-        if (measure(s, toks, tests[k].n, tests[k].single, 1, &mean, &sd) < 0 ||
+        if ((warmup && measure(s, toks, tests[k].n, tests[k].single, 1, &mean, &sd) < 0) ||
             measure(s, toks, tests[k].n, tests[k].single, (int)reps, &mean, &sd) < 0) {
             rc = reel_cli_fail("bench");
             goto done;
@@ -175,14 +177,15 @@ static const reel_cli_cmd reel_cmd_bench = {
     "bench",
     "prompt and generation speed of the in-process model (tokens/s)",
     "Usage: reel bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r 3] [--chunk Q] [--json]\n"
-    "                  [--backend cpu]\n\n"
+    "                  [--no-warmup] [--backend cpu]\n\n"
     "Measures, after one warm-up run, the mean and standard deviation over -r runs of:\n"
     "  ppP  one prompt of P tokens from an empty context (tokens/s)\n"
     "  tgN  N single-token steps from an empty context (tokens/s)\n"
     "Token ids are fixed pseudo-random values, so runs are comparable. -p 0 or -n 0 skips a\n"
     "test. --chunk sets the SSD chunk length of the prompt scan (1 = plain recurrence).\n"
     "The table is Markdown, one row per test; peak RSS is the process's resident high-water\n"
-    "mark after the test (so -p 8192 -n 0 shows the memory of a full 8K context). --json\n"
+    "mark after the test (so -p 8192 -n 0 -r 1 --no-warmup shows the memory of a full 8K\n"
+    "context in one pass; --no-warmup skips the warm-up run, for such one-shot measures). --json\n"
     "prints one JSON object instead: the model's facts and a \"results\" array with test,\n"
     "n_tokens, tps, tps_sd and peak_rss_bytes per test.\n\n"
     "Example:\n"

@@ -77,17 +77,20 @@ static const float *vec(reel_llm_model *m, const char *name, int64_t n, int opti
     return copy;
 }
 
-/* The pages wholly inside [p, p + n) are not needed any more (their data was copied): asks the
- * kernel to reclaim them, so the file mapping and the copy are not both resident. PAGEOUT keeps
- * the contents (file pages are re-read, anonymous ones swapped), so this is only a hint. */
-static void release_pages(const void *p, size_t n)
+/* The pages wholly inside [p, p + n) are not needed any more (their data was copied): drops
+ * them from the process, so the file mapping and the copy are not both resident. Only for a
+ * GGUF file, whose tensors all lie in its read-only private mapping: dropped pages read back
+ * from the file if touched again (a Hugging Face directory's tensors may be converted copies,
+ * which MADV_DONTNEED would zero). */
+static void release_pages(const reel_llm_model *m, const void *p, size_t n)
 {
-#if defined(MADV_PAGEOUT)
+#if defined(MADV_DONTNEED)
+    if (strcmp(reel_llm_desc_format(m->desc), "gguf") != 0) return;
     const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
     const uintptr_t b = ((uintptr_t)p + pg - 1) & ~(pg - 1), e = ((uintptr_t)p + n) & ~(pg - 1);
-    if (e > b) (void)madvise((void *)b, e - b, MADV_PAGEOUT);
+    if (e > b) (void)madvise((void *)b, e - b, MADV_DONTNEED);
 #else
-    (void)p, (void)n;
+    (void)m, (void)p, (void)n;
 #endif
 }
 
@@ -143,7 +146,7 @@ static int mat_ex(reel_llm_model *m, wmat *w, const char *name, int64_t n_in, in
             return reel_set_error(REEL_EINVAL, "%s: tensor %s: cannot repack", path, name);
         w->data = copy;
         w->type = pref;
-        release_pages(t->data, rb * (size_t)n_out);
+        release_pages(m, t->data, rb * (size_t)n_out);
     }
     return 0;
 }

@@ -178,9 +178,9 @@ def bandwidth(threads):
     return float(subprocess.run([exe, str(threads)], capture_output=True, text=True, check=True).stdout)
 
 
-def reel_bench(reel, path, threads, pp, tg, reps):
+def reel_bench(reel, path, threads, pp, tg, reps, *extra):
     out = subprocess.run([reel, "bench", "-m", path, "-p", str(pp), "-n", str(tg), "-t", str(threads),
-                          "-r", str(reps)], capture_output=True, text=True)
+                          "-r", str(reps), *extra], capture_output=True, text=True)
     if out.returncode:
         raise RuntimeError(out.stderr)
     r = {}
@@ -230,7 +230,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 def rss(reel, path, threads, ctx):
     """peak resident bytes of reel and of llama.cpp after a ctx-token prompt"""
-    r, _ = reel_bench(reel, path, threads, ctx, 0, 1)
+    r, _ = reel_bench(reel, path, threads, ctx, 0, 1, "--no-warmup")
     out = subprocess.run([sys.executable, "-c", LLAMA_RSS, path, str(threads), str(ctx)],
                          capture_output=True, text=True)
     l = float(out.stdout.split()[-1]) if out.returncode == 0 else None
