@@ -283,44 +283,44 @@ static void test_qmatmul(void **state)
         }
 }
 
-/* Q5_0 in the interleaved layout (VNNI only): against the plain Q5_0 kernel of the public
+/* Q5_0 / Q4_K in their interleaved layouts (VNNI only): against the plain kernel of the public
  * table (the same integers per block, summed in another order: equal to fp32 rounding) and the
  * scalar reference; batched equal to token by token, bit for bit; thread count irrelevant. */
-static void check_q5_r8(int64_t n_in, int64_t n_out, int64_t T)
+static void check_r8(reel_dtype type, reel_dtype r8, int64_t n_in, int64_t n_out, int64_t T)
 {
     float *wf = rnd(n_in * n_out), *x = rnd(n_in * T);
-    const size_t rb = reel_dtype_row_bytes(REEL_DTYPE_Q5_0, n_in), nbytes = rb * (size_t)n_out;
+    const size_t rb = reel_dtype_row_bytes(type, n_in), nbytes = rb * (size_t)n_out;
     uint8_t *w = malloc(nbytes), *wr = malloc(nbytes);
     for (int64_t r = 0; r < n_out; r++)
         assert_int_equal(
-            reel_kernels_quantize_row(REEL_DTYPE_Q5_0, wf + r * n_in, w + r * rb, n_in), 0);
+            reel_kernels_quantize_row(type, wf + r * n_in, w + r * rb, n_in), 0);
     const size_t ny = (size_t)(T * n_out);
     float *ref = malloc(ny * sizeof(float)), *yp = malloc(ny * sizeof(float));
     float *y1 = malloc(ny * sizeof(float)), *y3 = malloc(ny * sizeof(float));
     float *yt = malloc(ny * sizeof(float));
-    assert_int_equal(reel_kernels_ops_cpu_scalar()->matmul(NULL, ref, w, REEL_DTYPE_Q5_0, x, n_in,
+    assert_int_equal(reel_kernels_ops_cpu_scalar()->matmul(NULL, ref, w, type, x, n_in,
                                                            n_out, T),
                      0);
-    assert_int_equal(reel_kernels_ops_cpu()->matmul(NULL, yp, w, REEL_DTYPE_Q5_0, x, n_in, n_out, T),
+    assert_int_equal(reel_kernels_ops_cpu()->matmul(NULL, yp, w, type, x, n_in, n_out, T),
                      0);
-    assert_int_equal(reel_kernels_preferred_layout(reel_kernels_ops_cpu(), REEL_DTYPE_Q5_0, n_in,
+    assert_int_equal(reel_kernels_preferred_layout(reel_kernels_ops_cpu(), type, n_in,
                                                    n_out),
-                     REEL_DTYPE_Q5_0_R8);
-    assert_int_equal(reel_kernels_repack(REEL_DTYPE_Q5_0_R8, wr, REEL_DTYPE_Q5_0, w, n_in, n_out),
+                     r8);
+    assert_int_equal(reel_kernels_repack(r8, wr, type, w, n_in, n_out),
                      0);
-    assert_int_equal(reel_kernels_ops_cpu()->matmul(NULL, y1, wr, REEL_DTYPE_Q5_0_R8, x, n_in,
+    assert_int_equal(reel_kernels_ops_cpu()->matmul(NULL, y1, wr, r8, x, n_in,
                                                     n_out, T),
                      0);
     reel_pool *pool = reel_pool_init(3);
     assert_non_null(pool);
-    assert_int_equal(reel_kernels_ops_cpu()->matmul(pool, y3, wr, REEL_DTYPE_Q5_0_R8, x, n_in,
+    assert_int_equal(reel_kernels_ops_cpu()->matmul(pool, y3, wr, r8, x, n_in,
                                                     n_out, T),
                      0);
     reel_pool_free(pool);
     assert_memory_equal(y1, y3, ny * sizeof(float));
     for (int64_t t = 0; t < T; t++)
         assert_int_equal(reel_kernels_ops_cpu()->matmul(NULL, yt + t * n_out, wr,
-                                                        REEL_DTYPE_Q5_0_R8, x + t * n_in, n_in,
+                                                        r8, x + t * n_in, n_in,
                                                         n_out, 1),
                          0);
     assert_memory_equal(y1, yt, ny * sizeof(float));
@@ -330,26 +330,29 @@ static void check_q5_r8(int64_t n_in, int64_t n_out, int64_t T)
         dp = fmax(dp, fabs(y1[i] - yp[i]) / scale);
         dr = fmax(dr, fabs(y1[i] - ref[i]) / scale);
     }
-    print_message("Q5_0_R8 %lldx%lld T=%lld: vs plain Q5_0 %.2g, vs scalar %.5f of max |y|\n",
-                  (long long)n_out, (long long)n_in, (long long)T, dp, dr);
+    print_message("%s interleaved %lldx%lld T=%lld: vs plain %.2g, vs scalar %.5f of max |y|\n",
+                  reel_dtype_name(type), (long long)n_out, (long long)n_in, (long long)T, dp, dr);
     assert_true(dp <= 1e-5);
     assert_true(dr <= 0.015);
-    assert_int_equal(reel_kernels_repack(REEL_DTYPE_Q5_0_R8, wr, REEL_DTYPE_Q5_0, w, n_in, n_out - 1),
+    assert_int_equal(reel_kernels_repack(r8, wr, type, w, n_in, n_out - 1),
                      REEL_EINVAL);
     free(wf), free(x), free(w), free(wr), free(ref), free(yp), free(y1), free(y3), free(yt);
 }
 
-static void test_q5_interleaved(void **state)
+static void test_interleaved(void **state)
 {
     (void)state;
     const reel_cpu_features *f = reel_kernels_cpu();
     if (!f->avx2 || !f->fma || !f->f16c || !f->avx512vnni || !f->avx512vl) {
-        print_message("no AVX-512 VNNI here: Q5_0 stays in its plain layout\n");
+        print_message("no AVX-512 VNNI here: Q5_0 and Q4_K stay in their plain layouts\n");
         skip();
     }
     const int64_t shapes[][3] = {{32, 8, 1}, {96, 16, 5}, {3136, 24, 1}, {256, 8, 70}, {640, 40, 17}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-        check_q5_r8(shapes[s][0], shapes[s][1], shapes[s][2]);
+        check_r8(REEL_DTYPE_Q5_0, REEL_DTYPE_Q5_0_R8, shapes[s][0], shapes[s][1], shapes[s][2]);
+    const int64_t kshapes[][3] = {{256, 8, 1}, {768, 16, 5}, {3072, 24, 1}, {512, 8, 70}, {1280, 40, 17}};
+    for (size_t s = 0; s < sizeof kshapes / sizeof kshapes[0]; s++)
+        check_r8(REEL_DTYPE_Q4_K, REEL_DTYPE_Q4_K_R8, kshapes[s][0], kshapes[s][1], kshapes[s][2]);
 }
 
 static void test_qmatmul_dispatch(void **state)
@@ -389,7 +392,7 @@ int main(void)
         cmocka_unit_test(test_quantize_rms),
         cmocka_unit_test(test_quantize_edges),
         cmocka_unit_test(test_qmatmul),
-        cmocka_unit_test(test_q5_interleaved),
+        cmocka_unit_test(test_interleaved),
         cmocka_unit_test(test_qmatmul_dispatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -302,6 +302,68 @@ QK_TILE8P(p81_q5, 1, 2)
 QK_TILE8P(p8n_q5, QK_TN, 2)
 #undef QK_TILE8P
 
+/* Q4_K_R8 (see qmatmul.c): per super-block of a group of 8 rows the 8 d, the 8 dmin, per block
+ * j the rows' 6-bit scale and min (12 bytes), then the 4 chunks of 64 elements as dwords of
+ * the 8 rows side by side (low nibbles block 2c, high nibbles block 2c + 1). Per block and
+ * token: 8 dpbusd (exact int32 sum(u q) per row lane), then
+ *   acc += (d sc_j dx) sum(u q) - (dmin m_j) (dx sum(q))     (sum(q) = -s8 / 8, exact) */
+QK_INLINE void QK_NAME(tile8k)(const int TN, const uint8_t *w, const reeli_q8x *x, int64_t xs,
+                               int64_t nb, float *y, int64_t ys)
+{
+    const __m256i m4 = _mm256_set1_epi8(15), m6 = _mm256_set1_epi32(63);
+    const __m256i m15 = _mm256_set1_epi32(15), nib = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+    __m256 acc[16];
+    for (int j = 0; j < TN; j++) acc[j] = _mm256_setzero_ps();
+    for (int64_t sb = 0; sb < nb / 8; sb++) {
+        const uint8_t *p = w + (size_t)sb * 1152;
+        for (size_t o = 0; o < 1152; o += 64)
+            _mm_prefetch((const char *)p + 1152 + o, _MM_HINT_T0);
+        const __m256 dv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+        const __m256 mv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
+        QK_UNROLL
+        for (int j = 0; j < 8; j++) {
+            const uint8_t *sp = p + 32 + 12 * j;
+            const __m256i a8 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)sp));
+            uint32_t mb;
+            memcpy(&mb, sp + 8, 4);
+            const __m256i mh = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)mb), nib), m15);
+            const __m256 fd = _mm256_mul_ps(dv, _mm256_cvtepi32_ps(_mm256_and_si256(a8, m6)));
+            const __m256 fm = _mm256_mul_ps(
+                mv, _mm256_cvtepi32_ps(_mm256_or_si256(_mm256_slli_epi32(mh, 2), _mm256_srli_epi32(a8, 6))));
+            const uint8_t *q = p + 128 + 256 * (j / 2);
+            __m256i wt[8];
+            QK_UNROLL
+            for (int k = 0; k < 8; k++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * k));
+                wt[k] = _mm256_and_si256(j & 1 ? _mm256_srli_epi16(v, 4) : v, m4);
+            }
+            QK_UNROLL
+            for (int t = 0; t < TN; t++) {
+                const reeli_q8x *xb = x + (size_t)t * (size_t)xs + sb * 8 + j;
+                __m256i a = _mm256_setzero_si256();
+                QK_UNROLL
+                for (int k = 0; k < 8; k++)
+                    a = _mm256_dpbusd_epi32(a, wt[k], QK_NAME(bcast4)(xb->qs + 4 * k));
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_mul_ps(fd, _mm256_set1_ps(xb->d)),
+                                         acc[t]);
+                acc[t] = _mm256_fnmadd_ps(fm, _mm256_set1_ps(xb->d * (float)(-xb->s8 / 8)), acc[t]);
+            }
+        }
+    }
+    for (int j = 0; j < TN; j++) _mm256_storeu_ps(y + (size_t)j * (size_t)ys, acc[j]);
+}
+
+#define QK_TILE8K(name, tn)                                                                        \
+    QK_TARGET static void QK_NAME(name)(const uint8_t *w, size_t rb, const reeli_q8x *x,           \
+                                        int64_t xs, int64_t nb, float *y, int64_t ys)              \
+    {                                                                                              \
+        (void)rb;                                                                                  \
+        QK_NAME(tile8k)(tn, w, x, xs, nb, y, ys);                                                  \
+    }
+QK_TILE8K(p81_q4k, 1)
+QK_TILE8K(p8n_q4k, QK_TN)
+#undef QK_TILE8K
+
 #define QK_TILE8(name, tn, q)                                                                      \
     QK_TARGET static void QK_NAME(name)(const uint8_t *w, size_t rb, const reeli_q8x *x,           \
                                         int64_t xs, int64_t nb, float *y, int64_t ys)              \
