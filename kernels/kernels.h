@@ -45,8 +45,9 @@ typedef enum reel_dtype {
     REEL_DTYPE_I64 = 27,
     REEL_DTYPE_F64 = 28,
     REEL_DTYPE_BF16 = 30,
-    /* in-memory only (never in files, unknown to reel_dtype_name): Q4_K / Q5_0 / Q4_0 / Q8_0
-     * matrices with 8 rows interleaved per block, written by reel_kernels_repack() */
+    /* in-memory only (never in files, unknown to reel_dtype_name): Q6_K / Q4_K / Q5_0 / Q4_0 /
+     * Q8_0 matrices with 8 rows interleaved per block, written by reel_kernels_repack() */
+    REEL_DTYPE_Q6_K_R8 = 35,
     REEL_DTYPE_Q4_K_R8 = 36,
     REEL_DTYPE_Q5_0_R8 = 37,
     REEL_DTYPE_Q4_0_R8 = 38,
@@ -214,7 +215,8 @@ const reel_kernel_ops *reel_kernels_ops(void);
 
 /* The layout in which ops' matmul reads a {n_in, n_out} matrix of wtype fastest: wtype itself,
  * or an interleaved in-memory form of the same size (Q4_0 -> Q4_0_R8, Q8_0 -> Q8_0_R8, Q5_0 ->
- * Q5_0_R8, Q4_K -> Q4_K_R8 when the CPU table uses AVX-512 VNNI and n_out % 8 == 0). */
+ * Q5_0_R8, Q4_K -> Q4_K_R8, Q6_K -> Q6_K_R8 when the CPU table uses AVX-512 VNNI and
+ * n_out % 8 == 0). */
 reel_dtype reel_kernels_preferred_layout(const reel_kernel_ops *ops, reel_dtype wtype,
                                          int64_t n_in, int64_t n_out);
 

@@ -283,7 +283,7 @@ static void test_qmatmul(void **state)
         }
 }
 
-/* Q5_0 / Q4_K in their interleaved layouts (VNNI only): against the plain kernel of the public
+/* Q5_0 / Q4_K / Q6_K in their interleaved layouts (VNNI only): against the plain kernel of the public
  * table (the same integers per block, summed in another order: equal to fp32 rounding) and the
  * scalar reference; batched equal to token by token, bit for bit; thread count irrelevant. */
 static void check_r8(reel_dtype type, reel_dtype r8, int64_t n_in, int64_t n_out, int64_t T)
@@ -344,7 +344,7 @@ static void test_interleaved(void **state)
     (void)state;
     const reel_cpu_features *f = reel_kernels_cpu();
     if (!f->avx2 || !f->fma || !f->f16c || !f->avx512vnni || !f->avx512vl) {
-        print_message("no AVX-512 VNNI here: Q5_0 and Q4_K stay in their plain layouts\n");
+        print_message("no AVX-512 VNNI here: Q5_0, Q4_K and Q6_K stay in their plain layouts\n");
         skip();
     }
     const int64_t shapes[][3] = {{32, 8, 1}, {96, 16, 5}, {3136, 24, 1}, {256, 8, 70}, {640, 40, 17}};
@@ -352,7 +352,10 @@ static void test_interleaved(void **state)
         check_r8(REEL_DTYPE_Q5_0, REEL_DTYPE_Q5_0_R8, shapes[s][0], shapes[s][1], shapes[s][2]);
     const int64_t kshapes[][3] = {{256, 8, 1}, {768, 16, 5}, {3072, 24, 1}, {512, 8, 70}, {1280, 40, 17}};
     for (size_t s = 0; s < sizeof kshapes / sizeof kshapes[0]; s++)
-        check_r8(REEL_DTYPE_Q4_K, REEL_DTYPE_Q4_K_R8, kshapes[s][0], kshapes[s][1], kshapes[s][2]);
+        for (int k = 0; k < 2; k++)
+            check_r8(k ? REEL_DTYPE_Q6_K : REEL_DTYPE_Q4_K,
+                     k ? REEL_DTYPE_Q6_K_R8 : REEL_DTYPE_Q4_K_R8, kshapes[s][0], kshapes[s][1],
+                     kshapes[s][2]);
 }
 
 static void test_qmatmul_dispatch(void **state)

@@ -65,6 +65,7 @@ reel_dtype reel_kernels_preferred_layout(const reel_kernel_ops *ops, reel_dtype 
             if (wtype == REEL_DTYPE_Q8_0) return REEL_DTYPE_Q8_0_R8;
             if (wtype == REEL_DTYPE_Q5_0) return REEL_DTYPE_Q5_0_R8;
             if (wtype == REEL_DTYPE_Q4_K && n_in % 256 == 0) return REEL_DTYPE_Q4_K_R8;
+            if (wtype == REEL_DTYPE_Q6_K && n_in % 256 == 0) return REEL_DTYPE_Q6_K_R8;
         }
     }
 #else

@@ -134,7 +134,7 @@ int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
                       int64_t n_in, int64_t n_out, int64_t T)
 {
     if (wtype == REEL_DTYPE_Q4_0_R8 || wtype == REEL_DTYPE_Q8_0_R8 || wtype == REEL_DTYPE_Q5_0_R8 ||
-        wtype == REEL_DTYPE_Q4_K_R8) {
+        wtype == REEL_DTYPE_Q4_K_R8 || wtype == REEL_DTYPE_Q6_K_R8) {
         const reel_cpu_features *f = reel_kernels_cpu();
         return reeli_x86_qmatmul(pool, y, w, wtype, x, n_in, n_out, T,
                                  f->avx512vnni && f->avx512vl);

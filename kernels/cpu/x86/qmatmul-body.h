@@ -353,6 +353,77 @@ QK_INLINE void QK_NAME(tile8k)(const int TN, const uint8_t *w, const reeli_q8x *
     for (int j = 0; j < TN; j++) _mm256_storeu_ps(y + (size_t)j * (size_t)ys, acc[j]);
 }
 
+/* Q6_K_R8 (see qmatmul.c): per super-block of a group of 8 rows the 8 d, the int8 scales as
+ * [16-element group][row], the low 4 bits (ql) as 4 chunks and the high 2 bits (qh) as 2
+ * halves of dwords of the 8 rows side by side. Block j = 4n + jj (n the half of 128) takes the
+ * low (jj < 2) or high nibbles of ql chunk 2n + (jj & 1) and bits 2jj, 2jj + 1 of qh half n:
+ * u = w + 32 in 0..63. Per 16-element group dpbusd starts from -32 sum(q) of that group (sums
+ * from the unsigned activations by psadbw), so a0, a1 = sum((u - 32) q) exactly; then
+ *   acc += d dx (sc0 a0 + sc1 a1)                              (int32, exact) */
+QK_INLINE void QK_NAME(tile8q6)(const int TN, const uint8_t *w, const reeli_q8x *x, int64_t xs,
+                                int64_t nb, float *y, int64_t ys)
+{
+    const __m256i m4 = _mm256_set1_epi8(15), m30 = _mm256_set1_epi8(0x30);
+    __m256 acc[16];
+    for (int j = 0; j < TN; j++) acc[j] = _mm256_setzero_ps();
+    for (int64_t sb = 0; sb < nb / 8; sb++) {
+        const uint8_t *p = w + (size_t)sb * 1680;
+        for (size_t o = 0; o < 1680; o += 64)
+            _mm_prefetch((const char *)p + 1680 + o, _MM_HINT_T0);
+        const __m256 dv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+        QK_UNROLL
+        for (int j = 0; j < 8; j++) {
+            const int n = j / 4, jj = j % 4;
+            const __m256i sc0 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 16 + 16 * j)));
+            const __m256i sc1 =
+                _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 16 + 16 * j + 8)));
+            const uint8_t *ql = p + 144 + 256 * (2 * n + (jj & 1)), *qh = p + 1168 + 256 * n;
+            __m256i wt[8];
+            QK_UNROLL
+            for (int k = 0; k < 8; k++) {
+                const __m256i l = _mm256_loadu_si256((const __m256i *)(ql + 32 * k));
+                const __m256i h = _mm256_loadu_si256((const __m256i *)(qh + 32 * k));
+                const __m256i hs = jj == 0   ? _mm256_slli_epi16(h, 4)
+                                   : jj == 1 ? _mm256_slli_epi16(h, 2)
+                                   : jj == 2 ? h
+                                             : _mm256_srli_epi16(h, 2);
+                wt[k] = _mm256_or_si256(_mm256_and_si256(jj < 2 ? l : _mm256_srli_epi16(l, 4), m4),
+                                        _mm256_and_si256(hs, m30));
+            }
+            QK_UNROLL
+            for (int t = 0; t < TN; t++) {
+                const reeli_q8x *xb = x + (size_t)t * (size_t)xs + sb * 8 + j;
+                const __m128i su = _mm_sad_epu8(_mm_loadu_si128((const __m128i *)xb->qu), _mm_setzero_si128());
+                const __m128i sv =
+                    _mm_sad_epu8(_mm_loadu_si128((const __m128i *)(xb->qu + 16)), _mm_setzero_si128());
+                const int s0 = _mm_cvtsi128_si32(su) + _mm_extract_epi16(su, 4) - 16 * 128;
+                const int s1 = _mm_cvtsi128_si32(sv) + _mm_extract_epi16(sv, 4) - 16 * 128;
+                __m256i a0 = _mm256_set1_epi32(-32 * s0), a1 = _mm256_set1_epi32(-32 * s1);
+                QK_UNROLL
+                for (int k = 0; k < 4; k++) {
+                    a0 = _mm256_dpbusd_epi32(a0, wt[k], QK_NAME(bcast4)(xb->qs + 4 * k));
+                    a1 = _mm256_dpbusd_epi32(a1, wt[k + 4], QK_NAME(bcast4)(xb->qs + 16 + 4 * k));
+                }
+                const __m256i a = _mm256_add_epi32(_mm256_mullo_epi32(a0, sc0), _mm256_mullo_epi32(a1, sc1));
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_mul_ps(dv, _mm256_set1_ps(xb->d)),
+                                         acc[t]);
+            }
+        }
+    }
+    for (int j = 0; j < TN; j++) _mm256_storeu_ps(y + (size_t)j * (size_t)ys, acc[j]);
+}
+
+#define QK_TILE8Q6(name, tn)                                                                       \
+    QK_TARGET static void QK_NAME(name)(const uint8_t *w, size_t rb, const reeli_q8x *x,           \
+                                        int64_t xs, int64_t nb, float *y, int64_t ys)              \
+    {                                                                                              \
+        (void)rb;                                                                                  \
+        QK_NAME(tile8q6)(tn, w, x, xs, nb, y, ys);                                                 \
+    }
+QK_TILE8Q6(p81_q6k, 1)
+QK_TILE8Q6(p8n_q6k, QK_TN)
+#undef QK_TILE8Q6
+
 #define QK_TILE8K(name, tn)                                                                        \
     QK_TARGET static void QK_NAME(name)(const uint8_t *w, size_t rb, const reeli_q8x *x,           \
                                         int64_t xs, int64_t nb, float *y, int64_t ys)              \

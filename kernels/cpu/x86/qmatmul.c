@@ -54,7 +54,7 @@ typedef struct {
     const reeli_qtiles *k;
     float *y;
     const uint8_t *w;
-    int kind; /* 0 Q8_0, 1 Q4_0, 2 Q5_0, 3 Q4_K (the last two interleaved only) */
+    int kind; /* 0 Q8_0, 1 Q4_0, 2 Q5_0, 3 Q4_K, 4 Q6_K (the last three interleaved only) */
     size_t rb;
     const reeli_q8x *x; /* activations of token t0 */
     const float *xf;
@@ -80,9 +80,11 @@ static void r8_body(void *arg, int64_t begin, int64_t end, int thread)
     (void)thread;
     const qctx *c = arg;
     /* bytes of a group of 8 rows */
-    static const size_t bytes[] = {272, 144, 176, 144}; /* per 32 elements of 8 rows */
-    static const reeli_qtile_fn tn[] = {p8n_q8_vnni, p8n_q4_vnni, p8n_q5_vnni, p8n_q4k_vnni};
-    static const reeli_qtile_fn t1[] = {p81_q8_vnni, p81_q4_vnni, p81_q5_vnni, p81_q4k_vnni};
+    static const size_t bytes[] = {272, 144, 176, 144, 210}; /* per 32 elements of 8 rows */
+    static const reeli_qtile_fn tn[] = {p8n_q8_vnni, p8n_q4_vnni, p8n_q5_vnni, p8n_q4k_vnni,
+                                        p8n_q6k_vnni};
+    static const reeli_qtile_fn t1[] = {p81_q8_vnni, p81_q4_vnni, p81_q5_vnni, p81_q4k_vnni,
+                                        p81_q6k_vnni};
     const size_t gb = (size_t)c->nb * bytes[c->kind];
     const reeli_qtile_fn pn = tn[c->kind], p1 = t1[c->kind];
     for (int64_t g = begin; g < end; g++) {
@@ -128,11 +130,43 @@ static int repack_q4_k(void *dst, const void *src, int64_t n_in, int64_t n_out)
     return 0;
 }
 
+/* Q6_K -> Q6_K_R8: per super-block of 8 rows (8 x 210 bytes) the 8 d (f16), the int8 scales
+ * as [group of 16][row], then ql (4 chunks of 32 bytes a row) and qh (2 halves of 32 bytes a
+ * row) as dwords of the 8 rows side by side. */
+static int repack_q6_k(void *dst, const void *src, int64_t n_in, int64_t n_out)
+{
+    if (n_in % 256 || n_out % 8) return REEL_EINVAL;
+    const int64_t nsb = n_in / 256;
+    const size_t rb = (size_t)nsb * 210;
+    const uint8_t *s = src;
+    uint8_t *d = dst;
+    for (int64_t g = 0; g < n_out / 8; g++)
+        for (int64_t b = 0; b < nsb; b++, d += 8 * 210) {
+            for (int i = 0; i < 8; i++) {
+                const uint8_t *blk = s + (size_t)(g * 8 + i) * rb + (size_t)b * 210;
+                memcpy(d + 2 * i, blk + 208, 2);
+                /* group 2j + h of the super-block (16 elements): scale index 8n + 2jj + h */
+                for (int j = 0; j < 8; j++)
+                    for (int h = 0; h < 2; h++)
+                        d[16 + 16 * j + 8 * h + i] = blk[192 + 8 * (j / 4) + 2 * (j % 4) + h];
+                for (int c = 0; c < 4; c++)
+                    for (int k = 0; k < 8; k++)
+                        memcpy(d + 144 + 256 * c + 32 * k + 4 * i, blk + 32 * c + 4 * k, 4);
+                for (int n = 0; n < 2; n++)
+                    for (int k = 0; k < 8; k++)
+                        memcpy(d + 1168 + 256 * n + 32 * k + 4 * i, blk + 128 + 32 * n + 4 * k, 4);
+            }
+        }
+    return 0;
+}
+
 int reeli_x86_repack(reel_dtype to, void *dst, reel_dtype from, const void *src, int64_t n_in,
                      int64_t n_out)
 {
     if (from == REEL_DTYPE_Q4_K && to == REEL_DTYPE_Q4_K_R8)
         return repack_q4_k(dst, src, n_in, n_out);
+    if (from == REEL_DTYPE_Q6_K && to == REEL_DTYPE_Q6_K_R8)
+        return repack_q6_k(dst, src, n_in, n_out);
     const int q4 = from == REEL_DTYPE_Q4_0, q5 = from == REEL_DTYPE_Q5_0;
     if (!((q4 && to == REEL_DTYPE_Q4_0_R8) || (q5 && to == REEL_DTYPE_Q5_0_R8) ||
           (from == REEL_DTYPE_Q8_0 && to == REEL_DTYPE_Q8_0_R8)) ||
@@ -199,13 +233,15 @@ int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
                       int64_t n_in, int64_t n_out, int64_t T, int vnni)
 {
     const int r8 = wtype == REEL_DTYPE_Q4_0_R8 || wtype == REEL_DTYPE_Q8_0_R8 ||
-                   wtype == REEL_DTYPE_Q5_0_R8 || wtype == REEL_DTYPE_Q4_K_R8;
+                   wtype == REEL_DTYPE_Q5_0_R8 || wtype == REEL_DTYPE_Q4_K_R8 ||
+                   wtype == REEL_DTYPE_Q6_K_R8;
     if (r8 && (!vnni || n_out % 8))
         return reel_set_error(REEL_EINVAL, "qmatmul: interleaved weights need VNNI and 8k rows");
     if (wtype != REEL_DTYPE_Q8_0 && wtype != REEL_DTYPE_Q4_0 && !r8)
         return reel_set_error(REEL_EUNSUPPORTED, "qmatmul: weight type %s has no integer path",
                               reel_dtype_name(wtype) ? reel_dtype_name(wtype) : "?");
-    if (n_in <= 0 || n_in % (wtype == REEL_DTYPE_Q4_K_R8 ? 256 : 32))
+    if (n_in <= 0 ||
+        n_in % (wtype == REEL_DTYPE_Q4_K_R8 || wtype == REEL_DTYPE_Q6_K_R8 ? 256 : 32))
         return reel_set_error(REEL_EINVAL, "matmul: rows of %lld elements are not whole %s blocks",
                               (long long)n_in, r8 ? "interleaved" : reel_dtype_name(wtype));
     if (T <= 0 || n_out <= 0) return 0;
@@ -223,6 +259,7 @@ int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
         .kind = wtype == REEL_DTYPE_Q4_0 || wtype == REEL_DTYPE_Q4_0_R8 ? 1
               : wtype == REEL_DTYPE_Q5_0_R8                          ? 2
               : wtype == REEL_DTYPE_Q4_K_R8                          ? 3
+              : wtype == REEL_DTYPE_Q6_K_R8                          ? 4
                                                                      : 0,
         .rb = (size_t)nb * (wtype == REEL_DTYPE_Q4_0 || wtype == REEL_DTYPE_Q4_0_R8 ? 18 : 34),
         .xf = x,
