@@ -118,8 +118,9 @@ static int run(int argc, char **argv)
         reel_kernels_cpu_describe(cpu, sizeof cpu);
         doc = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:i, s:I}", "model", model, "size_bytes",
                         (json_int_t)reel_llm_desc_file_size(reel_llm_model_desc(m)), "params",
-                        (json_int_t)n_params, "pattern", hp->pattern, "backend", reel_kernels_ops()->name,
-                        "cpu_features", cpu, "threads", nthreads, "repetitions", (json_int_t)reps);
+                        (json_int_t)n_params, "pattern", hp->pattern, "backend",
+                        reel_kernels_ops()->name, "cpu_features", cpu, "threads", nthreads,
+                        "repetitions", (json_int_t)reps);
         results = json_array();
         json_object_set_new(doc, "results", results);
     } else {
@@ -148,15 +149,15 @@ static int run(int argc, char **argv)
         if (as_json) {
             char test[32];
             snprintf(test, sizeof test, "%s%ld", tests[k].tag, tests[k].n);
-            json_array_append_new(results, json_pack("{s:s, s:I, s:f, s:f, s:I}", "test", test,
-                                                     "n_tokens", (json_int_t)tests[k].n, "tps",
-                                                     mean, "tps_sd", sd, "peak_rss_bytes",
-                                                     (json_int_t)rss_bytes));
+            json_array_append_new(results,
+                                  json_pack("{s:s, s:I, s:f, s:f, s:I}", "test", test, "n_tokens",
+                                            (json_int_t)tests[k].n, "tps", mean, "tps_sd", sd,
+                                            "peak_rss_bytes", (json_int_t)rss_bytes));
             continue;
         }
         printf("| %s | %s | %.2f M | %s | %s | %d | %s%ld | %.2f ± %.2f | %s |\n", name, size,
-               n_params / 1e6, hp->pattern,
-               reel_kernels_ops()->name, nthreads, tests[k].tag, tests[k].n, mean, sd, rss);
+               n_params / 1e6, hp->pattern, reel_kernels_ops()->name, nthreads, tests[k].tag,
+               tests[k].n, mean, sd, rss);
         fflush(stdout);
     }
     if (doc) {

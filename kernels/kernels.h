@@ -217,8 +217,8 @@ const reel_kernel_ops *reel_kernels_ops(void);
  * or an interleaved in-memory form of the same size (Q4_0 -> Q4_0_R8, Q8_0 -> Q8_0_R8, Q5_0 ->
  * Q5_0_R8, Q4_K -> Q4_K_R8, Q6_K -> Q6_K_R8 when the CPU table uses AVX-512 VNNI and
  * n_out % 8 == 0). */
-reel_dtype reel_kernels_preferred_layout(const reel_kernel_ops *ops, reel_dtype wtype,
-                                         int64_t n_in, int64_t n_out);
+reel_dtype reel_kernels_preferred_layout(const reel_kernel_ops *ops, reel_dtype wtype, int64_t n_in,
+                                         int64_t n_out);
 
 /* Rewrites a matrix from layout `from` into `to` (as reel_kernels_preferred_layout chose;
  * dst holds as many bytes as src). 0, or REEL_EINVAL for a pair or shape it does not handle. */

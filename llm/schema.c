@@ -90,7 +90,8 @@ typedef struct {
     int depth;
 } gen;
 
-static int fail_at(gen *g, const char *ptr, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail_at(gen *g, const char *ptr, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int fail_at(gen *g, const char *ptr, const char *fmt, ...)
 {
     if (g->failed) return -1;
@@ -110,9 +111,9 @@ static char *rule_name(gen *g, const char *stem)
     return reel_xasprintf("%s%d", stem, g->counter++);
 }
 
-static const char *const ANNOTATIONS[] = {"title",    "description", "examples", "default",
-                                          "$schema",  "$id",         "$comment", "readOnly",
-                                          "writeOnly", "deprecated", NULL};
+static const char *const ANNOTATIONS[] = {"title",     "description", "examples", "default",
+                                          "$schema",   "$id",         "$comment", "readOnly",
+                                          "writeOnly", "deprecated",  NULL};
 
 static int is_annotation(const char *k)
 {
@@ -314,7 +315,8 @@ static int gen_ref(gen *g, const char *ref, const char *ptr, sbuf *out)
 
 static int gen_object(gen *g, const json_t *s, const char *ptr, sbuf *out)
 {
-    static const char *const ok[] = {"type", "properties", "required", "additionalProperties", NULL};
+    static const char *const ok[] = {"type", "properties", "required", "additionalProperties",
+                                     NULL};
     if (check_keywords(g, s, ptr, ok) < 0) return -1;
     const json_t *props = json_object_get(s, "properties");
     const json_t *req = json_object_get(s, "required");
@@ -346,7 +348,8 @@ static int gen_object(gen *g, const json_t *s, const char *ptr, sbuf *out)
             goto fail;
         }
         size_t j;
-        for (j = 0; j < i && strcmp(keys[j], name) != 0; j++) {}
+        for (j = 0; j < i && strcmp(keys[j], name) != 0; j++) {
+        }
         if (j < i) continue; /* listed twice */
         required[i] = 1;
         keys[i++] = json_object_iter_key(json_object_iter_at((json_t *)props, name));
@@ -355,7 +358,8 @@ static int gen_object(gen *g, const json_t *s, const char *ptr, sbuf *out)
     json_object_foreach((json_t *)props, k, v)
     {
         size_t j;
-        for (j = 0; j < n_req && strcmp(keys[j], k) != 0; j++) {}
+        for (j = 0; j < n_req && strcmp(keys[j], k) != 0; j++) {
+        }
         if (j == n_req) keys[i++] = k;
     }
     qsort(keys + n_req, i - n_req, sizeof *keys, cmp_str);
@@ -735,7 +739,8 @@ static int type_matches(const char *t, const json_t *v)
     if (strcmp(t, "null") == 0) return json_is_null(v);
     if (strcmp(t, "number") == 0) return json_is_number(v);
     if (strcmp(t, "integer") == 0)
-        return json_is_integer(v) || (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)));
+        return json_is_integer(v) ||
+               (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)));
     return 0;
 }
 
@@ -779,14 +784,17 @@ static int validate_typed(vctx *c, const json_t *s, const char *t, const json_t 
     } else if (json_is_string(v)) {
         long long n = (long long)utf8_len(json_string_value(v), json_string_length(v));
         long long mn = reel_json_int(s, "minLength", 0), mx = reel_json_int(s, "maxLength", -1);
-        if (n < mn) return vfail(ptr, "string of %lld characters, shorter than minLength %lld", n, mn);
+        if (n < mn)
+            return vfail(ptr, "string of %lld characters, shorter than minLength %lld", n, mn);
         if (mx >= 0 && n > mx)
             return vfail(ptr, "string of %lld characters, longer than maxLength %lld", n, mx);
     } else if (json_is_number(v)) {
         double d = json_number_value(v);
         const json_t *mn = json_object_get(s, "minimum"), *mx = json_object_get(s, "maximum");
-        if (mn && d < json_number_value(mn)) return vfail(ptr, "%g is below minimum %g", d, json_number_value(mn));
-        if (mx && d > json_number_value(mx)) return vfail(ptr, "%g is above maximum %g", d, json_number_value(mx));
+        if (mn && d < json_number_value(mn))
+            return vfail(ptr, "%g is below minimum %g", d, json_number_value(mn));
+        if (mx && d > json_number_value(mx))
+            return vfail(ptr, "%g is above maximum %g", d, json_number_value(mx));
     }
     return 0;
 }

@@ -34,15 +34,15 @@ static void test_quantize_exact(void **state)
     for (int i = 0; i < 32; i++) x[i] = (float)(i - 16) / 16.0f; /* -1 .. 0.9375 */
     assert_int_equal(reel_kernels_quantize_row(REEL_DTYPE_Q8_0, x, q, 32), 0);
     assert_int_equal(q[0] | (q[1] << 8), reel_fp32_to_fp16(1.0f / 127.0f));
-    assert_int_equal((int8_t)q[2], -127);     /* -1 */
-    assert_int_equal((int8_t)q[2 + 24], 64);  /* 0.5 * 127 = 63.5 rounds away from zero */
+    assert_int_equal((int8_t)q[2], -127);    /* -1 */
+    assert_int_equal((int8_t)q[2 + 24], 64); /* 0.5 * 127 = 63.5 rounds away from zero */
     assert_int_equal((int8_t)q[2 + 16], 0);
     assert_int_equal(reel_kernels_quantize_row(REEL_DTYPE_Q4_0, x, q, 32), 0);
     /* largest magnitude is -1: d = -1/-8 = 0.125, q = (int)(x/d + 8.5) */
     assert_int_equal(q[0] | (q[1] << 8), reel_fp32_to_fp16(0.125f));
-    assert_int_equal(q[2] & 15, 0);         /* x[0] = -1 -> 0 */
-    assert_int_equal(q[2] >> 4, 8);         /* x[16] = 0 -> 8 */
-    assert_int_equal(q[2 + 15] >> 4, 15);   /* x[31] = 0.9375 -> 7.5 + 8.5 = 16 -> clamped 15 */
+    assert_int_equal(q[2] & 15, 0);       /* x[0] = -1 -> 0 */
+    assert_int_equal(q[2] >> 4, 8);       /* x[16] = 0 -> 8 */
+    assert_int_equal(q[2 + 15] >> 4, 15); /* x[31] = 0.9375 -> 7.5 + 8.5 = 16 -> clamped 15 */
     assert_int_equal(reel_kernels_quantize_row(REEL_DTYPE_Q4_0, x, q, 31), REEL_EINVAL);
     assert_int_equal(reel_kernels_quantize_row(REEL_DTYPE_Q4_1, x, q, 32), REEL_EUNSUPPORTED);
     assert_int_equal(reel_kernels_quantize_row(REEL_DTYPE_Q2_K, x, q, 256), REEL_EUNSUPPORTED);
@@ -67,9 +67,9 @@ static void test_quantize_exact(void **state)
     float y[32] = {2.0f, 0.0625f, -0.0625f};
     assert_int_equal(reel_kernels_quantize_row(REEL_DTYPE_Q5_0, y, q5, 32), 0);
     assert_int_equal(q5[0] | (q5[1] << 8), reel_fp32_to_fp16(-0.125f));
-    assert_int_equal(q5[6] & 15, 0);  /* 2 -> -16 + 16.5 -> 0 */
-    assert_int_equal(q5[7] & 15, 0);  /* 16 -> low nibble 0, bit in qh */
-    assert_int_equal(q5[8] & 15, 1);  /* 17 */
+    assert_int_equal(q5[6] & 15, 0); /* 2 -> -16 + 16.5 -> 0 */
+    assert_int_equal(q5[7] & 15, 0); /* 16 -> low nibble 0, bit in qh */
+    assert_int_equal(q5[8] & 15, 1); /* 17 */
     /* every value but the first is 16 or 17 (zeros go to 16): only qh bit 0 is clear; a
      * round-half-even rule would give 16 for -0.0625 */
     static const uint8_t qh_most[4] = {0xfe, 0xff, 0xff, 0xff};
@@ -99,10 +99,10 @@ static const struct {
     reel_dtype t;
     double gauss, uniform; /* bounds of RMS error / RMS */
 } RT[] = {
-    {REEL_DTYPE_Q8_0, 0.0060, 0.0043},   {REEL_DTYPE_Q4_0, 0.095, 0.072},
-    {REEL_DTYPE_Q5_0, 0.047, 0.035},     {REEL_DTYPE_Q5_1, 0.042, 0.033},
-    {REEL_DTYPE_IQ4_NL, 0.081, 0.069},   {REEL_DTYPE_Q4_K, 0.077, 0.060},
-    {REEL_DTYPE_Q5_K, 0.038, 0.0295},    {REEL_DTYPE_Q6_K, 0.0192, 0.0145},
+    {REEL_DTYPE_Q8_0, 0.0060, 0.0043}, {REEL_DTYPE_Q4_0, 0.095, 0.072},
+    {REEL_DTYPE_Q5_0, 0.047, 0.035},   {REEL_DTYPE_Q5_1, 0.042, 0.033},
+    {REEL_DTYPE_IQ4_NL, 0.081, 0.069}, {REEL_DTYPE_Q4_K, 0.077, 0.060},
+    {REEL_DTYPE_Q5_K, 0.038, 0.0295},  {REEL_DTYPE_Q6_K, 0.0192, 0.0145},
 };
 #define N_RT (sizeof RT / sizeof RT[0])
 
@@ -185,8 +185,10 @@ static void test_quantize_roundtrip(void **state)
     const struct {
         reel_dtype t;
         double bound; /* max |x - deq(q(x))| / block amax */
-    } cases[] = {{REEL_DTYPE_Q8_0, 0.5 / 127 + 1e-3}, {REEL_DTYPE_Q4_0, 1.0 / 8 + 1e-3},
-                 {REEL_DTYPE_F16, 1e-3}, {REEL_DTYPE_BF16, 8e-3}};
+    } cases[] = {{REEL_DTYPE_Q8_0, 0.5 / 127 + 1e-3},
+                 {REEL_DTYPE_Q4_0, 1.0 / 8 + 1e-3},
+                 {REEL_DTYPE_F16, 1e-3},
+                 {REEL_DTYPE_BF16, 8e-3}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         assert_int_equal(reel_kernels_quantize_row(cases[c].t, x, q, n), 0);
         assert_int_equal(reel_kernels_dequantize_row(cases[c].t, q, y, n), 0);
@@ -226,9 +228,9 @@ static void check(reel_dtype type, int vnni, int64_t n_in, int64_t n_out, int64_
     assert_int_equal(reeli_x86_qmatmul(pool, y3, w, type, x, n_in, n_out, T, vnni), 0);
     reel_pool_free(pool);
     for (int64_t t = 0; t < T; t++)
-        assert_int_equal(reeli_x86_qmatmul(NULL, yt + t * n_out, w, type, x + t * n_in, n_in,
-                                           n_out, 1, vnni),
-                         0);
+        assert_int_equal(
+            reeli_x86_qmatmul(NULL, yt + t * n_out, w, type, x + t * n_in, n_in, n_out, 1, vnni),
+            0);
     assert_memory_equal(y1, y3, (size_t)(T * n_out) * sizeof(float));
 
     /* one token at a time takes other tiles (rows summed in another order): equal to fp32
@@ -247,9 +249,9 @@ static void check(reel_dtype type, int vnni, int64_t n_in, int64_t n_out, int64_
         assert_int_equal(reeli_x86_qmatmul(NULL, y3, wr, r8, x, n_in, n_out, T, 1), 0);
         if (T > 1) assert_memory_equal(y1, y3, (size_t)(T * n_out) * sizeof(float));
         for (int64_t t = 0; t < T; t++)
-            assert_int_equal(reeli_x86_qmatmul(NULL, yt + t * n_out, wr, r8, x + t * n_in, n_in,
-                                               n_out, 1, 1),
-                             0);
+            assert_int_equal(
+                reeli_x86_qmatmul(NULL, yt + t * n_out, wr, r8, x + t * n_in, n_in, n_out, 1, 1),
+                0);
         assert_memory_equal(y3, yt, (size_t)(T * n_out) * sizeof(float));
         assert_int_equal(reel_kernels_repack(r8, wr, type, w, n_in, n_out - 1), REEL_EINVAL);
         free(wr);
@@ -258,8 +260,8 @@ static void check(reel_dtype type, int vnni, int64_t n_in, int64_t n_out, int64_
     for (int64_t i = 0; i < T * n_out; i++) scale = fmax(scale, fabs(ref[i]));
     for (int64_t i = 0; i < T * n_out; i++) err = fmax(err, fabs(y1[i] - ref[i]) / scale);
     print_message("%s %s %lldx%lld T=%lld: max error %.5f of max |y| (tolerance %.4f)\n",
-                  reel_dtype_name(type), vnni ? "vnni" : "avx2", (long long)n_out,
-                  (long long)n_in, (long long)T, err, tol);
+                  reel_dtype_name(type), vnni ? "vnni" : "avx2", (long long)n_out, (long long)n_in,
+                  (long long)T, err, tol);
     assert_true(err <= tol);
     free(wf), free(x), free(w), free(ref), free(y1), free(y3), free(yt);
 }
@@ -275,7 +277,8 @@ static void test_qmatmul(void **state)
      * in a dot product; relative to the largest output a few 1e-3 */
     const struct {
         int64_t n_in, n_out, T;
-    } shapes[] = {{32, 1, 1}, {96, 37, 5}, {256, 9, 67}, {320, 66, 130}, {3136, 8, 3}, {64, 19, 17}, {128, 40, 9}, {256, 64, 1}, {96, 16, 20}};
+    } shapes[] = {{32, 1, 1},   {96, 37, 5},  {256, 9, 67}, {320, 66, 130}, {3136, 8, 3},
+                  {64, 19, 17}, {128, 40, 9}, {256, 64, 1}, {96, 16, 20}};
     for (int v = 0; v < variants; v++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             check(REEL_DTYPE_Q8_0, v, shapes[s].n_in, shapes[s].n_out, shapes[s].T, 0.015);
@@ -283,45 +286,34 @@ static void test_qmatmul(void **state)
         }
 }
 
-/* Q5_0 / Q4_K / Q6_K in their interleaved layouts (VNNI only): against the plain kernel of the public
- * table (the same integers per block, summed in another order: equal to fp32 rounding) and the
- * scalar reference; batched equal to token by token, bit for bit; thread count irrelevant. */
+/* Q5_0 / Q4_K / Q6_K in their interleaved layouts (VNNI only): against the plain kernel of the
+ * public table (the same integers per block, summed in another order: equal to fp32 rounding) and
+ * the scalar reference; batched equal to token by token, bit for bit; thread count irrelevant. */
 static void check_r8(reel_dtype type, reel_dtype r8, int64_t n_in, int64_t n_out, int64_t T)
 {
     float *wf = rnd(n_in * n_out), *x = rnd(n_in * T);
     const size_t rb = reel_dtype_row_bytes(type, n_in), nbytes = rb * (size_t)n_out;
     uint8_t *w = malloc(nbytes), *wr = malloc(nbytes);
     for (int64_t r = 0; r < n_out; r++)
-        assert_int_equal(
-            reel_kernels_quantize_row(type, wf + r * n_in, w + r * rb, n_in), 0);
+        assert_int_equal(reel_kernels_quantize_row(type, wf + r * n_in, w + r * rb, n_in), 0);
     const size_t ny = (size_t)(T * n_out);
     float *ref = malloc(ny * sizeof(float)), *yp = malloc(ny * sizeof(float));
     float *y1 = malloc(ny * sizeof(float)), *y3 = malloc(ny * sizeof(float));
     float *yt = malloc(ny * sizeof(float));
-    assert_int_equal(reel_kernels_ops_cpu_scalar()->matmul(NULL, ref, w, type, x, n_in,
-                                                           n_out, T),
+    assert_int_equal(reel_kernels_ops_cpu_scalar()->matmul(NULL, ref, w, type, x, n_in, n_out, T),
                      0);
-    assert_int_equal(reel_kernels_ops_cpu()->matmul(NULL, yp, w, type, x, n_in, n_out, T),
-                     0);
-    assert_int_equal(reel_kernels_preferred_layout(reel_kernels_ops_cpu(), type, n_in,
-                                                   n_out),
-                     r8);
-    assert_int_equal(reel_kernels_repack(r8, wr, type, w, n_in, n_out),
-                     0);
-    assert_int_equal(reel_kernels_ops_cpu()->matmul(NULL, y1, wr, r8, x, n_in,
-                                                    n_out, T),
-                     0);
+    assert_int_equal(reel_kernels_ops_cpu()->matmul(NULL, yp, w, type, x, n_in, n_out, T), 0);
+    assert_int_equal(reel_kernels_preferred_layout(reel_kernels_ops_cpu(), type, n_in, n_out), r8);
+    assert_int_equal(reel_kernels_repack(r8, wr, type, w, n_in, n_out), 0);
+    assert_int_equal(reel_kernels_ops_cpu()->matmul(NULL, y1, wr, r8, x, n_in, n_out, T), 0);
     reel_pool *pool = reel_pool_init(3);
     assert_non_null(pool);
-    assert_int_equal(reel_kernels_ops_cpu()->matmul(pool, y3, wr, r8, x, n_in,
-                                                    n_out, T),
-                     0);
+    assert_int_equal(reel_kernels_ops_cpu()->matmul(pool, y3, wr, r8, x, n_in, n_out, T), 0);
     reel_pool_free(pool);
     assert_memory_equal(y1, y3, ny * sizeof(float));
     for (int64_t t = 0; t < T; t++)
-        assert_int_equal(reel_kernels_ops_cpu()->matmul(NULL, yt + t * n_out, wr,
-                                                        r8, x + t * n_in, n_in,
-                                                        n_out, 1),
+        assert_int_equal(reel_kernels_ops_cpu()->matmul(NULL, yt + t * n_out, wr, r8, x + t * n_in,
+                                                        n_in, n_out, 1),
                          0);
     assert_memory_equal(y1, yt, ny * sizeof(float));
     double scale = 1e-6, dp = 0, dr = 0;
@@ -334,8 +326,7 @@ static void check_r8(reel_dtype type, reel_dtype r8, int64_t n_in, int64_t n_out
                   reel_dtype_name(type), (long long)n_out, (long long)n_in, (long long)T, dp, dr);
     assert_true(dp <= 1e-5);
     assert_true(dr <= 0.015);
-    assert_int_equal(reel_kernels_repack(r8, wr, type, w, n_in, n_out - 1),
-                     REEL_EINVAL);
+    assert_int_equal(reel_kernels_repack(r8, wr, type, w, n_in, n_out - 1), REEL_EINVAL);
     free(wf), free(x), free(w), free(wr), free(ref), free(yp), free(y1), free(y3), free(yt);
 }
 
@@ -347,10 +338,12 @@ static void test_interleaved(void **state)
         print_message("no AVX-512 VNNI here: Q5_0, Q4_K and Q6_K stay in their plain layouts\n");
         skip();
     }
-    const int64_t shapes[][3] = {{32, 8, 1}, {96, 16, 5}, {3136, 24, 1}, {256, 8, 70}, {640, 40, 17}};
+    const int64_t shapes[][3] = {
+        {32, 8, 1}, {96, 16, 5}, {3136, 24, 1}, {256, 8, 70}, {640, 40, 17}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         check_r8(REEL_DTYPE_Q5_0, REEL_DTYPE_Q5_0_R8, shapes[s][0], shapes[s][1], shapes[s][2]);
-    const int64_t kshapes[][3] = {{256, 8, 1}, {768, 16, 5}, {3072, 24, 1}, {512, 8, 70}, {1280, 40, 17}};
+    const int64_t kshapes[][3] = {
+        {256, 8, 1}, {768, 16, 5}, {3072, 24, 1}, {512, 8, 70}, {1280, 40, 17}};
     for (size_t s = 0; s < sizeof kshapes / sizeof kshapes[0]; s++)
         for (int k = 0; k < 2; k++)
             check_r8(k ? REEL_DTYPE_Q6_K : REEL_DTYPE_Q4_K,
@@ -379,9 +372,9 @@ static void test_qmatmul_dispatch(void **state)
     const reel_dtype pref = reel_kernels_preferred_layout(k, REEL_DTYPE_Q8_0, n_in, 16);
     assert_int_equal(pref, f->avx512vnni && f->avx512vl ? REEL_DTYPE_Q8_0_R8 : REEL_DTYPE_Q8_0);
     assert_int_equal(reel_kernels_preferred_layout(k, REEL_DTYPE_Q8_0, n_in, 10), REEL_DTYPE_Q8_0);
-    assert_int_equal(reel_kernels_preferred_layout(reel_kernels_ops_cpu_scalar(), REEL_DTYPE_Q4_0,
-                                                   n_in, 16),
-                     REEL_DTYPE_Q4_0);
+    assert_int_equal(
+        reel_kernels_preferred_layout(reel_kernels_ops_cpu_scalar(), REEL_DTYPE_Q4_0, n_in, 16),
+        REEL_DTYPE_Q4_0);
     assert_null(reel_dtype_name(REEL_DTYPE_Q4_0_R8)); /* never valid in a file */
     assert_int_equal(k->matmul(NULL, y, w, REEL_DTYPE_Q8_0, x, 33, n_out, T), REEL_EINVAL);
     free(wf), free(x);
@@ -390,12 +383,9 @@ static void test_qmatmul_dispatch(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_quantize_exact),
-        cmocka_unit_test(test_quantize_roundtrip),
-        cmocka_unit_test(test_quantize_rms),
-        cmocka_unit_test(test_quantize_edges),
-        cmocka_unit_test(test_qmatmul),
-        cmocka_unit_test(test_interleaved),
+        cmocka_unit_test(test_quantize_exact),   cmocka_unit_test(test_quantize_roundtrip),
+        cmocka_unit_test(test_quantize_rms),     cmocka_unit_test(test_quantize_edges),
+        cmocka_unit_test(test_qmatmul),          cmocka_unit_test(test_interleaved),
         cmocka_unit_test(test_qmatmul_dispatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

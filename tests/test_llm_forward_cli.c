@@ -228,7 +228,7 @@ static void test_errors(void **state)
         {"generate", "-m", model, NULL}, /* no prompt */
         {"generate", "-m", model, "-p", "x", "--temp", "hot", NULL},
         {"generate", "-m", model, "-p", "x", "--system", "s", NULL},
-        {"convert", model, NULL}, /* no output */
+        {"convert", model, NULL},                                    /* no output */
         {"convert", model, "/tmp/x.gguf", "--type", "q4_k_m", NULL}, /* mixes: reel quantize */
         {"convert", model, "a.gguf", "b.gguf", NULL},
     };

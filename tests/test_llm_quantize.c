@@ -18,8 +18,8 @@
 
 static tu_result reel(const char *a, const char *b, const char *c, const char *d, const char *e)
 {
-    char *argv[] = {(char *)tu_reel_bin(), (char *)a, (char *)b, (char *)c, (char *)d, (char *)e,
-                    NULL};
+    char *argv[] = {
+        (char *)tu_reel_bin(), (char *)a, (char *)b, (char *)c, (char *)d, (char *)e, NULL};
     return tu_run(argv, NULL);
 }
 
@@ -76,8 +76,7 @@ static void test_quantize_tiny(void **state)
             const reel_llm_desc *d = reel_llm_model_desc(model);
             assert_int_equal(reel_llm_desc_tensor(d, "blk.0.ssm_in.weight") ? 1 : 0,
                              reel_llm_desc_tensor(d, "blk.0.ssm_in.weight") != NULL);
-            assert_int_equal(reel_llm_desc_tensor(d, "output_norm.weight")->type,
-                             REEL_DTYPE_F32);
+            assert_int_equal(reel_llm_desc_tensor(d, "output_norm.weight")->type, REEL_DTYPE_F32);
             reel_llm_session_params sp = reel_llm_session_default_params();
             sp.n_ctx = 256;
             reel_llm_session *s = reel_llm_session_init(model, &sp);
@@ -123,8 +122,8 @@ static void test_quantize_tiny(void **state)
              * dequantizer, float math): only the int8 activations differ */
             const json_t *ref = json_object_get(g, types[k]);
             const json_t *toks = json_object_get(ref, "tokens");
-            const int64_t n = (int64_t)json_array_size(toks), first = json_integer_value(
-                                                                    json_object_get(ref, "first"));
+            const int64_t n = (int64_t)json_array_size(toks),
+                          first = json_integer_value(json_object_get(ref, "first"));
             int32_t *ids = malloc((size_t)n * sizeof *ids);
             for (int64_t i = 0; i < n; i++)
                 ids[i] = (int32_t)json_integer_value(json_array_get(toks, (size_t)i));
@@ -142,8 +141,8 @@ static void test_quantize_tiny(void **state)
                 }
             }
             free(ids);
-            printf("%s %s vs the same weights in float math: max |dlogit| %.3g of %.3g\n",
-                   names[m], types[k], wq, aq);
+            printf("%s %s vs the same weights in float math: max |dlogit| %.3g of %.3g\n", names[m],
+                   types[k], wq, aq);
             assert_true(wq <= 0.2 * aq);
             reel_llm_session_free(s);
             reel_llm_model_free(model);
@@ -278,14 +277,20 @@ static reel_dtype wide_expect(const char *name, int n_dims, const char *type)
 static double wide_bound(reel_dtype t)
 {
     switch (t) {
-    case REEL_DTYPE_F32: return 0;
-    case REEL_DTYPE_F16: return 1e-3;
-    case REEL_DTYPE_Q8_0: return 0.005;
-    case REEL_DTYPE_Q6_K: return 0.016;
+    case REEL_DTYPE_F32:
+        return 0;
+    case REEL_DTYPE_F16:
+        return 1e-3;
+    case REEL_DTYPE_Q8_0:
+        return 0.005;
+    case REEL_DTYPE_Q6_K:
+        return 0.016;
     case REEL_DTYPE_Q5_K:
     case REEL_DTYPE_Q5_1:
-    case REEL_DTYPE_Q5_0: return 0.036;
-    default: return 0.065; /* Q4_K */
+    case REEL_DTYPE_Q5_0:
+        return 0.036;
+    default:
+        return 0.065; /* Q4_K */
     }
 }
 
@@ -293,7 +298,7 @@ static double wide_bound(reel_dtype t)
  * number of positions, *n_vocab the row length */
 static int run_logits(const char *model, const char *tokens, float *out, int max, int *n_vocab)
 {
-    char *argv[] = {(char *)tu_reel_bin(), "logits", "-m",  (char *)model, "--tokens",
+    char *argv[] = {(char *)tu_reel_bin(), "logits", "-m", (char *)model, "--tokens",
                     (char *)tokens,        "--all",  "-t", "2",           NULL};
     tu_result r = tu_run(argv, NULL);
     if (r.status != 0) fail_msg("reel logits %s: exit %d: %s", model, r.status, r.err);
@@ -382,9 +387,8 @@ static void test_quantize_k_mixes(void **state)
             const size_t rb = reel_dtype_row_bytes(t->type, t->ne[0]);
             double e = 0, s2 = 0;
             for (int64_t r0 = 0; r0 < t->ne[1]; r0++) {
-                assert_int_equal(reel_kernels_dequantize_row(t->type, (const uint8_t *)t->data +
-                                                                          r0 * rb,
-                                                             row, t->ne[0]),
+                assert_int_equal(reel_kernels_dequantize_row(
+                                     t->type, (const uint8_t *)t->data + r0 * rb, row, t->ne[0]),
                                  0);
                 for (int64_t k = 0; k < t->ne[0]; k++) {
                     const double x = ft32->data[r0 * t->ne[0] + k];
@@ -472,8 +476,8 @@ static void test_quantize_tiny_gguf(void **state)
         const char *type;
         reel_dtype down; /* blk.1.ffn_down.weight {96, 48}; the only layer with it, i = 0 of 4
                             layers: not a more-bits layer for q4_k_m */
-    } cases[] = {{"q4_k_m", REEL_DTYPE_Q5_0}, {"q5_k_m", REEL_DTYPE_Q5_1},
-                 {"q5_0", REEL_DTYPE_Q5_0},   {"q5_1", REEL_DTYPE_Q5_1},
+    } cases[] = {{"q4_k_m", REEL_DTYPE_Q5_0},   {"q5_k_m", REEL_DTYPE_Q5_1},
+                 {"q5_0", REEL_DTYPE_Q5_0},     {"q5_1", REEL_DTYPE_Q5_1},
                  {"iq4_nl", REEL_DTYPE_IQ4_NL}, {"q6_k", REEL_DTYPE_Q8_0},
                  {"q4_k", REEL_DTYPE_Q5_0}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -483,10 +487,9 @@ static void test_quantize_tiny_gguf(void **state)
         assert_non_null(g);
         for (int64_t i = 0; i < reel_gguf_n_tensors(g); i++) {
             const reel_gguf_tensor *t = reel_gguf_tensor_at(g, i);
-            const int f32 = t->n_dims < 2 || strstr(t->name, "norm") ||
-                            strstr(t->name, "conv1d") || strstr(t->name, "ssm_a") ||
-                            strstr(t->name, "ssm_d");
-            const reel_dtype want = f32                         ? REEL_DTYPE_F32
+            const int f32 = t->n_dims < 2 || strstr(t->name, "norm") || strstr(t->name, "conv1d") ||
+                            strstr(t->name, "ssm_a") || strstr(t->name, "ssm_d");
+            const reel_dtype want = f32                           ? REEL_DTYPE_F32
                                     : strstr(t->name, "ffn_down") ? cases[c].down
                                                                   : REEL_DTYPE_F16;
             if (t->type != want)
@@ -573,12 +576,9 @@ static void test_quantize_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_quantize_tiny),
-        cmocka_unit_test(test_quantize_tiny_mixes),
-        cmocka_unit_test(test_quantize_k_mixes),
-        cmocka_unit_test(test_quantize_tiny_gguf),
-        cmocka_unit_test(test_quantize_keeps_f32),
-        cmocka_unit_test(test_quantize_errors),
+        cmocka_unit_test(test_quantize_tiny),      cmocka_unit_test(test_quantize_tiny_mixes),
+        cmocka_unit_test(test_quantize_k_mixes),   cmocka_unit_test(test_quantize_tiny_gguf),
+        cmocka_unit_test(test_quantize_keeps_f32), cmocka_unit_test(test_quantize_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,7 +72,8 @@ static char *random_sentence(const reel_grammar *g, reel_grammar_vocab *v)
             b = allowed[next_rand() % (unsigned)na];
         uint8_t c = (uint8_t)b;
         if (reel_grammar_state_advance(s, &c, 1) != 0)
-            fail_msg("mask allowed byte 0x%02x after '%.*s' but the grammar refused it", c, (int)n, out);
+            fail_msg("mask allowed byte 0x%02x after '%.*s' but the grammar refused it", c, (int)n,
+                     out);
         out[n++] = (char)c;
     }
     out[n] = '\0';
@@ -90,7 +91,8 @@ static const char *SCHEMAS[] = {
     "\"duration_s\":{\"type\":\"number\",\"minimum\":1,\"maximum\":8},"
     "\"camera\":{\"enum\":[\"wide\",\"close-up\",\"pan\"]},"
     "\"narration\":{\"type\":\"string\",\"maxLength\":10},"
-    "\"characters\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"maxLength\":4},\"maxItems\":2}},"
+    "\"characters\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"maxLength\":4},"
+    "\"maxItems\":2}},"
     "\"required\":[\"id\",\"duration_s\",\"camera\"]}}},"
     "\"required\":[\"title\",\"shots\"]}",
     /* optional fields only, booleans and nulls */
@@ -100,13 +102,15 @@ static const char *SCHEMAS[] = {
     "{\"$defs\":{\"node\":{\"type\":\"object\",\"properties\":{\"v\":{\"type\":\"integer\","
     "\"minimum\":-1000,\"maximum\":99999},\"kids\":{\"type\":\"array\",\"maxItems\":2,"
     "\"items\":{\"$ref\":\"#/$defs/node\"}}},\"required\":[\"v\"]}},"
-    "\"anyOf\":[{\"$ref\":\"#/$defs/node\"},{\"const\":\"leaf\"},{\"type\":\"number\",\"minimum\":-2,\"maximum\":3}]}",
+    "\"anyOf\":[{\"$ref\":\"#/$defs/"
+    "node\"},{\"const\":\"leaf\"},{\"type\":\"number\",\"minimum\":-2,\"maximum\":3}]}",
     /* enums of mixed values, unicode strings, nested arrays */
     "{\"type\":\"array\",\"minItems\":2,\"maxItems\":4,\"items\":{\"anyOf\":[{\"enum\":[\"é\",1.5,"
     "true,null,{\"k\":[1]}]},{\"type\":\"array\",\"items\":{\"type\":\"string\",\"minLength\":2,"
     "\"maxLength\":3}}]}}",
     /* an unconstrained value */
-    "{\"type\":\"object\",\"properties\":{\"any\":true,\"n\":{\"type\":\"number\"}},\"required\":[\"any\"]}",
+    "{\"type\":\"object\",\"properties\":{\"any\":true,\"n\":{\"type\":\"number\"}},\"required\":["
+    "\"any\"]}",
 };
 
 static void test_random_sentences_validate(void **state)
@@ -150,8 +154,9 @@ static void test_accept_reject(void **state)
         "\"characters\":[\"ann\"],\"narration\":\"hi\"}],\"style\":\"noir\"}",
     };
     const char *bad[] = {
-        "{\"shots\":[]}",                                                          /* no title */
-        "{\"title\":\"A\",\"shots\":[{\"id\":13,\"duration_s\":1,\"camera\":\"pan\"}]}", /* id > 12 */
+        "{\"shots\":[]}", /* no title */
+        "{\"title\":\"A\",\"shots\":[{\"id\":13,\"duration_s\":1,\"camera\":\"pan\"}]}",  /* id > 12
+                                                                                           */
         "{\"title\":\"A\",\"shots\":[{\"id\":1,\"duration_s\":8.5,\"camera\":\"pan\"}]}", /* > 8 */
         "{\"title\":\"A\",\"shots\":[{\"id\":1,\"duration_s\":1,\"camera\":\"zoom\"}]}",
         "{\"title\":\"A\",\"shots\":[{\"id\":1,\"duration_s\":1,\"camera\":\"pan\"}],\"x\":1}",
@@ -183,11 +188,13 @@ static void test_accept_reject(void **state)
 static void test_integer_ranges_exact(void **state)
 {
     (void)state;
-    long long ranges[][2] = {{0, 0}, {1, 12}, {-5, 120}, {-999, -7}, {7, 7}, {95, 1005}, {0, 99999}};
+    long long ranges[][2] = {{0, 0}, {1, 12},    {-5, 120}, {-999, -7},
+                             {7, 7}, {95, 1005}, {0, 99999}};
     for (size_t r = 0; r < sizeof ranges / sizeof *ranges; r++) {
         long long lo = ranges[r][0], hi = ranges[r][1];
         char text[128];
-        snprintf(text, sizeof text, "{\"type\":\"integer\",\"minimum\":%lld,\"maximum\":%lld}", lo, hi);
+        snprintf(text, sizeof text, "{\"type\":\"integer\",\"minimum\":%lld,\"maximum\":%lld}", lo,
+                 hi);
         json_t *schema = js(text);
         reel_grammar *g = reel_grammar_from_json_schema(schema);
         assert_non_null(g);
@@ -195,9 +202,11 @@ static void test_integer_ranges_exact(void **state)
             char num[32];
             snprintf(num, sizeof num, "%lld", x);
             reel_grammar_state *s = reel_grammar_state_init(g);
-            int ok = reel_grammar_state_advance(s, num, strlen(num)) == 0 && reel_grammar_state_accepting(s);
+            int ok = reel_grammar_state_advance(s, num, strlen(num)) == 0 &&
+                     reel_grammar_state_accepting(s);
             reel_grammar_state_free(s);
-            if (ok != (x >= lo && x <= hi)) fail_msg("range [%lld,%lld]: %lld gave %d", lo, hi, x, ok);
+            if (ok != (x >= lo && x <= hi))
+                fail_msg("range [%lld,%lld]: %lld gave %d", lo, hi, x, ok);
         }
         /* leading zeros are not JSON */
         reel_grammar_state *s = reel_grammar_state_init(g);
@@ -220,7 +229,8 @@ static void test_unsupported_keywords_fail_closed(void **state)
         {"{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"format\":\"date\"}}}",
          "at '/properties/a': keyword 'format'"},
         {"{\"type\":\"array\",\"items\":{\"oneOf\":[]}}", "at '/items': keyword 'oneOf'"},
-        {"{\"type\":\"object\",\"additionalProperties\":{\"type\":\"string\"}}", "additionalProperties"},
+        {"{\"type\":\"object\",\"additionalProperties\":{\"type\":\"string\"}}",
+         "additionalProperties"},
         {"{\"type\":\"object\",\"properties\":{},\"required\":[\"x\"]}", "required property 'x'"},
         {"{\"$ref\":\"#/$defs/missing\"}", "points nowhere"},
         {"{\"$ref\":\"http://example.com/s.json\"}", "not supported"},
@@ -235,7 +245,8 @@ static void test_unsupported_keywords_fail_closed(void **state)
          "\"$ref\":\"#/$defs/n\"}",
          "at '/$defs/n/anyOf/1': $ref '#/$defs/n' comes back to itself before matching any text"},
         {"{\"$defs\":{\"a\":{\"anyOf\":[{\"$ref\":\"#/$defs/b\"},{\"type\":\"null\"}]},"
-         "\"b\":{\"anyOf\":[{\"type\":\"integer\"},{\"$ref\":\"#/$defs/a\"}]}},\"$ref\":\"#/$defs/a\"}",
+         "\"b\":{\"anyOf\":[{\"type\":\"integer\"},{\"$ref\":\"#/$defs/a\"}]}},\"$ref\":\"#/$defs/"
+         "a\"}",
          "$ref '#/$defs/a' comes back to itself"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

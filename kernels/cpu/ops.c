@@ -53,8 +53,8 @@ const reel_kernel_ops *reel_kernels_ops(void)
     return reel_kernels_ops_cpu();
 }
 
-reel_dtype reel_kernels_preferred_layout(const reel_kernel_ops *ops, reel_dtype wtype,
-                                         int64_t n_in, int64_t n_out)
+reel_dtype reel_kernels_preferred_layout(const reel_kernel_ops *ops, reel_dtype wtype, int64_t n_in,
+                                         int64_t n_out)
 {
 #if defined(__x86_64__)
     if (ops == reel_kernels_ops_cpu() && ops->matmul == reeli_avx2_matmul && n_in % 32 == 0 &&

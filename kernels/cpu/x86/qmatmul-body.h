@@ -45,10 +45,9 @@ QK_TARGET static void QK_NAME(quant_x)(const float *x, reeli_q8x *out, int64_t n
             const float *p = xr + b * 32;
             __m256 v0 = _mm256_loadu_ps(p), v1 = _mm256_loadu_ps(p + 8);
             __m256 v2 = _mm256_loadu_ps(p + 16), v3 = _mm256_loadu_ps(p + 24);
-            __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0),
-                                                   _mm256_andnot_ps(sign, v1)),
-                                     _mm256_max_ps(_mm256_andnot_ps(sign, v2),
-                                                   _mm256_andnot_ps(sign, v3)));
+            __m256 m = _mm256_max_ps(
+                _mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
             __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
             m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
             m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
@@ -90,9 +89,8 @@ QK_INLINE float QK_NAME(f16)(const uint8_t *b)
 
 /* y[j*ys + i] = row i of w (RM rows, rb bytes apart) . token j of x (TN tokens, xs blocks apart),
  * over nb blocks of bb bytes. */
-QK_INLINE void QK_NAME(tile)(const int RM, const int TN, const int q4, const uint8_t *w,
-                             size_t rb, const reeli_q8x *x, int64_t xs, int64_t nb, float *y,
-                             int64_t ys)
+QK_INLINE void QK_NAME(tile)(const int RM, const int TN, const int q4, const uint8_t *w, size_t rb,
+                             const reeli_q8x *x, int64_t xs, int64_t nb, float *y, int64_t ys)
 {
     const size_t bb = q4 ? 18 : 34;
     __m256 acc[4][16];
@@ -140,7 +138,8 @@ QK_INLINE void QK_NAME(tile)(const int RM, const int TN, const int q4, const uin
         }
     }
     for (int i = 0; i < RM; i++)
-        for (int j = 0; j < TN; j++) y[(size_t)j * (size_t)ys + (size_t)i] = QK_NAME(hsum)(acc[i][j]);
+        for (int j = 0; j < TN; j++)
+            y[(size_t)j * (size_t)ys + (size_t)i] = QK_NAME(hsum)(acc[i][j]);
 }
 
 #if QK_VNNI
@@ -191,8 +190,7 @@ QK_INLINE void QK_NAME(block8)(const int TN, const int kind, const __m256i *wt, 
             a = init;
             QK_UNROLL
             for (int k = 0; k < 8; k++)
-                a = _mm256_dpbusd_epi32(a, QK_NAME(bcast4)((const int8_t *)xb->qu + 4 * k),
-                                        wt[k]);
+                a = _mm256_dpbusd_epi32(a, QK_NAME(bcast4)((const int8_t *)xb->qu + 4 * k), wt[k]);
         }
         acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)),
                                  acc[j]);
@@ -316,8 +314,7 @@ QK_INLINE void QK_NAME(tile8k)(const int TN, const uint8_t *w, const reeli_q8x *
     for (int j = 0; j < TN; j++) acc[j] = _mm256_setzero_ps();
     for (int64_t sb = 0; sb < nb / 8; sb++) {
         const uint8_t *p = w + (size_t)sb * 1152;
-        for (size_t o = 0; o < 1152; o += 64)
-            _mm_prefetch((const char *)p + 1152 + o, _MM_HINT_T0);
+        for (size_t o = 0; o < 1152; o += 64) _mm_prefetch((const char *)p + 1152 + o, _MM_HINT_T0);
         const __m256 dv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
         const __m256 mv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
         QK_UNROLL
@@ -326,10 +323,12 @@ QK_INLINE void QK_NAME(tile8k)(const int TN, const uint8_t *w, const reeli_q8x *
             const __m256i a8 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)sp));
             uint32_t mb;
             memcpy(&mb, sp + 8, 4);
-            const __m256i mh = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)mb), nib), m15);
+            const __m256i mh =
+                _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)mb), nib), m15);
             const __m256 fd = _mm256_mul_ps(dv, _mm256_cvtepi32_ps(_mm256_and_si256(a8, m6)));
-            const __m256 fm = _mm256_mul_ps(
-                mv, _mm256_cvtepi32_ps(_mm256_or_si256(_mm256_slli_epi32(mh, 2), _mm256_srli_epi32(a8, 6))));
+            const __m256 fm =
+                _mm256_mul_ps(mv, _mm256_cvtepi32_ps(_mm256_or_si256(_mm256_slli_epi32(mh, 2),
+                                                                     _mm256_srli_epi32(a8, 6))));
             const uint8_t *q = p + 128 + 256 * (j / 2);
             __m256i wt[8];
             QK_UNROLL
@@ -344,8 +343,8 @@ QK_INLINE void QK_NAME(tile8k)(const int TN, const uint8_t *w, const reeli_q8x *
                 QK_UNROLL
                 for (int k = 0; k < 8; k++)
                     a = _mm256_dpbusd_epi32(a, wt[k], QK_NAME(bcast4)(xb->qs + 4 * k));
-                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_mul_ps(fd, _mm256_set1_ps(xb->d)),
-                                         acc[t]);
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a),
+                                         _mm256_mul_ps(fd, _mm256_set1_ps(xb->d)), acc[t]);
                 acc[t] = _mm256_fnmadd_ps(fm, _mm256_set1_ps(xb->d * (float)(-xb->s8 / 8)), acc[t]);
             }
         }
@@ -368,13 +367,13 @@ QK_INLINE void QK_NAME(tile8q6)(const int TN, const uint8_t *w, const reeli_q8x 
     for (int j = 0; j < TN; j++) acc[j] = _mm256_setzero_ps();
     for (int64_t sb = 0; sb < nb / 8; sb++) {
         const uint8_t *p = w + (size_t)sb * 1680;
-        for (size_t o = 0; o < 1680; o += 64)
-            _mm_prefetch((const char *)p + 1680 + o, _MM_HINT_T0);
+        for (size_t o = 0; o < 1680; o += 64) _mm_prefetch((const char *)p + 1680 + o, _MM_HINT_T0);
         const __m256 dv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
         QK_UNROLL
         for (int j = 0; j < 8; j++) {
             const int n = j / 4, jj = j % 4;
-            const __m256i sc0 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 16 + 16 * j)));
+            const __m256i sc0 =
+                _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 16 + 16 * j)));
             const __m256i sc1 =
                 _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 16 + 16 * j + 8)));
             const uint8_t *ql = p + 144 + 256 * (2 * n + (jj & 1)), *qh = p + 1168 + 256 * n;
@@ -393,9 +392,10 @@ QK_INLINE void QK_NAME(tile8q6)(const int TN, const uint8_t *w, const reeli_q8x 
             QK_UNROLL
             for (int t = 0; t < TN; t++) {
                 const reeli_q8x *xb = x + (size_t)t * (size_t)xs + sb * 8 + j;
-                const __m128i su = _mm_sad_epu8(_mm_loadu_si128((const __m128i *)xb->qu), _mm_setzero_si128());
-                const __m128i sv =
-                    _mm_sad_epu8(_mm_loadu_si128((const __m128i *)(xb->qu + 16)), _mm_setzero_si128());
+                const __m128i su =
+                    _mm_sad_epu8(_mm_loadu_si128((const __m128i *)xb->qu), _mm_setzero_si128());
+                const __m128i sv = _mm_sad_epu8(_mm_loadu_si128((const __m128i *)(xb->qu + 16)),
+                                                _mm_setzero_si128());
                 const int s0 = _mm_cvtsi128_si32(su) + _mm_extract_epi16(su, 4) - 16 * 128;
                 const int s1 = _mm_cvtsi128_si32(sv) + _mm_extract_epi16(sv, 4) - 16 * 128;
                 __m256i a0 = _mm256_set1_epi32(-32 * s0), a1 = _mm256_set1_epi32(-32 * s1);
@@ -404,9 +404,10 @@ QK_INLINE void QK_NAME(tile8q6)(const int TN, const uint8_t *w, const reeli_q8x 
                     a0 = _mm256_dpbusd_epi32(a0, wt[k], QK_NAME(bcast4)(xb->qs + 4 * k));
                     a1 = _mm256_dpbusd_epi32(a1, wt[k + 4], QK_NAME(bcast4)(xb->qs + 16 + 4 * k));
                 }
-                const __m256i a = _mm256_add_epi32(_mm256_mullo_epi32(a0, sc0), _mm256_mullo_epi32(a1, sc1));
-                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_mul_ps(dv, _mm256_set1_ps(xb->d)),
-                                         acc[t]);
+                const __m256i a =
+                    _mm256_add_epi32(_mm256_mullo_epi32(a0, sc0), _mm256_mullo_epi32(a1, sc1));
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a),
+                                         _mm256_mul_ps(dv, _mm256_set1_ps(xb->d)), acc[t]);
             }
         }
     }

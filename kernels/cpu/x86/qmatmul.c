@@ -30,10 +30,10 @@ typedef struct {
 } reeli_qtiles;
 
 #define QK_NAME(x) x##_avx2
-#define QK_TARGET __attribute__((target("avx2,fma,f16c")))
-#define QK_VNNI 0
-#define QK_RM 2
-#define QK_TN 4
+#define QK_TARGET  __attribute__((target("avx2,fma,f16c")))
+#define QK_VNNI    0
+#define QK_RM      2
+#define QK_TN      4
 #include "qmatmul-body.h"
 #undef QK_NAME
 #undef QK_TARGET
@@ -42,10 +42,10 @@ typedef struct {
 #undef QK_TN
 
 #define QK_NAME(x) x##_vnni
-#define QK_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
-#define QK_VNNI 1
-#define QK_RM 8
-#define QK_TN 16
+#define QK_TARGET  __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
+#define QK_VNNI    1
+#define QK_RM      8
+#define QK_TN      16
 #include "qmatmul-body.h"
 
 enum { QCHUNK = 64 };
@@ -217,11 +217,11 @@ static void qmm_body(void *arg, int64_t begin, int64_t end, int thread)
             t = 1;
         }
         for (; t + k->tn <= c->tn; t += k->tn)
-            (full ? k->trn : k->t1n)[q](w, c->rb, c->x + t * c->nb, c->nb, c->nb,
-                                        y + t * c->n_out, c->n_out);
+            (full ? k->trn : k->t1n)[q](w, c->rb, c->x + t * c->nb, c->nb, c->nb, y + t * c->n_out,
+                                        c->n_out);
         for (; t < c->tn; t++)
-            (full ? k->tr1 : k->t11)[q](w, c->rb, c->x + t * c->nb, c->nb, c->nb,
-                                        y + t * c->n_out, c->n_out);
+            (full ? k->tr1 : k->t11)[q](w, c->rb, c->x + t * c->nb, c->nb, c->nb, y + t * c->n_out,
+                                        c->n_out);
         r += full ? rm : 1;
     }
 }
@@ -240,8 +240,7 @@ int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
     if (wtype != REEL_DTYPE_Q8_0 && wtype != REEL_DTYPE_Q4_0 && !r8)
         return reel_set_error(REEL_EUNSUPPORTED, "qmatmul: weight type %s has no integer path",
                               reel_dtype_name(wtype) ? reel_dtype_name(wtype) : "?");
-    if (n_in <= 0 ||
-        n_in % (wtype == REEL_DTYPE_Q4_K_R8 || wtype == REEL_DTYPE_Q6_K_R8 ? 256 : 32))
+    if (n_in <= 0 || n_in % (wtype == REEL_DTYPE_Q4_K_R8 || wtype == REEL_DTYPE_Q6_K_R8 ? 256 : 32))
         return reel_set_error(REEL_EINVAL, "matmul: rows of %lld elements are not whole %s blocks",
                               (long long)n_in, r8 ? "interleaved" : reel_dtype_name(wtype));
     if (T <= 0 || n_out <= 0) return 0;
@@ -257,10 +256,10 @@ int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
         .y = y,
         .w = w,
         .kind = wtype == REEL_DTYPE_Q4_0 || wtype == REEL_DTYPE_Q4_0_R8 ? 1
-              : wtype == REEL_DTYPE_Q5_0_R8                          ? 2
-              : wtype == REEL_DTYPE_Q4_K_R8                          ? 3
-              : wtype == REEL_DTYPE_Q6_K_R8                          ? 4
-                                                                     : 0,
+                : wtype == REEL_DTYPE_Q5_0_R8                           ? 2
+                : wtype == REEL_DTYPE_Q4_K_R8                           ? 3
+                : wtype == REEL_DTYPE_Q6_K_R8                           ? 4
+                                                                        : 0,
         .rb = (size_t)nb * (wtype == REEL_DTYPE_Q4_0 || wtype == REEL_DTYPE_Q4_0_R8 ? 18 : 34),
         .xf = x,
         .xq = scratch,
