@@ -414,27 +414,19 @@ QK_INLINE void QK_NAME(tile8q6)(const int TN, const uint8_t *w, const reeli_q8x 
     for (int j = 0; j < TN; j++) _mm256_storeu_ps(y + (size_t)j * (size_t)ys, acc[j]);
 }
 
-#define QK_TILE8Q6(name, tn)                                                                       \
+/* the super-block tiles as reeli_qtile_fn: fn over tn tokens */
+#define QK_TILE8S(name, fn, tn)                                                                    \
     QK_TARGET static void QK_NAME(name)(const uint8_t *w, size_t rb, const reeli_q8x *x,           \
                                         int64_t xs, int64_t nb, float *y, int64_t ys)              \
     {                                                                                              \
         (void)rb;                                                                                  \
-        QK_NAME(tile8q6)(tn, w, x, xs, nb, y, ys);                                                 \
+        QK_NAME(fn)(tn, w, x, xs, nb, y, ys);                                                      \
     }
-QK_TILE8Q6(p81_q6k, 1)
-QK_TILE8Q6(p8n_q6k, QK_TN)
-#undef QK_TILE8Q6
-
-#define QK_TILE8K(name, tn)                                                                        \
-    QK_TARGET static void QK_NAME(name)(const uint8_t *w, size_t rb, const reeli_q8x *x,           \
-                                        int64_t xs, int64_t nb, float *y, int64_t ys)              \
-    {                                                                                              \
-        (void)rb;                                                                                  \
-        QK_NAME(tile8k)(tn, w, x, xs, nb, y, ys);                                                  \
-    }
-QK_TILE8K(p81_q4k, 1)
-QK_TILE8K(p8n_q4k, QK_TN)
-#undef QK_TILE8K
+QK_TILE8S(p81_q4k, tile8k, 1)
+QK_TILE8S(p8n_q4k, tile8k, QK_TN)
+QK_TILE8S(p81_q6k, tile8q6, 1)
+QK_TILE8S(p8n_q6k, tile8q6, QK_TN)
+#undef QK_TILE8S
 
 #define QK_TILE8(name, tn, q)                                                                      \
     QK_TARGET static void QK_NAME(name)(const uint8_t *w, size_t rb, const reeli_q8x *x,           \
