@@ -408,10 +408,12 @@ static void test_dispatch_vs_scalar(void **state)
     reel_pool *pool = reel_pool_init(2);
     const int64_t n_ins[] = {1, 7, 8, 15, 16, 33, 64, 100};
     const reel_dtype types[] = {REEL_DTYPE_F32, REEL_DTYPE_F16, REEL_DTYPE_BF16};
+    /* T = 1, 3, 5, 8 and 9 rows: every edge of the 4-row x 3-token batch tile */
+    const int64_t Ts[] = {1, 3, 5, 8};
     for (size_t ti = 0; ti < 3; ti++)
         for (size_t ni = 0; ni < 8; ni++)
-            for (int64_t T = 1; T <= 3; T += 2) {
-                const int64_t n_in = n_ins[ni], n_out = 9;
+            for (size_t tk = 0; tk < 4; tk++) {
+                const int64_t n_in = n_ins[ni], n_out = 9, T = Ts[tk];
                 float *wf = rnd(n_in * n_out, 1.0f), *x = rnd(n_in * T, 1.0f);
                 void *w = wf;
                 uint16_t *h = NULL;
@@ -429,6 +431,11 @@ static void test_dispatch_vs_scalar(void **state)
                     if (fabs(y0[i] - y1[i]) > 1e-5 * (1 + fabs(y0[i])))
                         fail_msg("type %d n_in %lld T %lld: %g vs %g", types[ti], (long long)n_in,
                                  (long long)T, y0[i], y1[i]);
+                /* one thread: the same bits */
+                float *y2 = malloc((size_t)(T * n_out) * 4);
+                assert_int_equal(k->matmul(NULL, y2, w, types[ti], x, n_in, n_out, T), 0);
+                assert_memory_equal(y1, y2, (size_t)(T * n_out) * 4);
+                free(y2);
                 free(wf), free(x), free(h), free(y0), free(y1);
             }
     /* the token-by-token scan: state sizes with and without an 8/16 tail, decode and batch */
@@ -446,8 +453,8 @@ static void test_dispatch_vs_scalar(void **state)
             k->ssm_scan(pool, &b);
             const double dy = max_rel_diff(y2, c.y, ny), ds = max_rel_diff(st2, c.state, ns);
             if (dy > 1e-5 || ds > 1e-6)
-                fail_msg("ssm_scan shape %zu T=%lld: rel diff y %.3g state %.3g", si,
-                         (long long)T, dy, ds);
+                fail_msg("ssm_scan shape %zu T=%lld: rel diff y %.3g state %.3g", si, (long long)T,
+                         dy, ds);
             free(st2), free(y2);
             ssm_free(&c);
         }

@@ -1,8 +1,9 @@
-/* AVX2 + FMA + F16C matmul (x86-64): the same contract and the same split of work as the scalar
- * reference in cpu/matmul.c (threads own rows of W; each output is one dot product in a fixed
- * order, so results do not depend on the thread count), with 8-wide FMA dot products and
- * scalar tails. For one token the F16/BF16 rows are read directly; for a batch each row is
- * converted to F32 once and applied to every token. Q8_0 / Q4_0 go to the integer-dot kernels
+/* AVX2 + FMA + F16C matmul (x86-64): the same contract as the scalar reference in cpu/matmul.c
+ * (threads own rows of W; each output is one dot product in a fixed order, so results do not
+ * depend on the thread count), with 8-wide FMA dot products and scalar tails. For one token the
+ * F32/F16/BF16 rows are read directly; for a batch each group of 4 rows is converted to F32
+ * once and applied to the tokens 3 at a time in a register tile (a batch and a single token
+ * may differ in the last bits: other accumulators). Q8_0 / Q4_0 go to the integer-dot kernels
  * of qmatmul.c, the other quantized types (Q5_0 / Q5_1 / Q4_1 / IQ4_NL / Q2_K..Q6_K) to those
  * of kqmatmul.c. */
 #if defined(__x86_64__)
@@ -103,31 +104,88 @@ typedef struct {
     size_t row_bytes;
 } mm_ctx;
 
-TARGET static void mm_body(void *arg, int64_t begin, int64_t end, int thread)
+/* One token: each F32/F16/BF16 row read directly, a dot product per output. */
+TARGET static void mm1_body(void *arg, int64_t begin, int64_t end, int thread)
 {
+    (void)thread;
     const mm_ctx *c = arg;
-    float *row = NULL;
-    const int direct = c->wtype == REEL_DTYPE_F32 ||
-                       (c->T == 1 && (c->wtype == REEL_DTYPE_F16 || c->wtype == REEL_DTYPE_BF16));
-    if (!direct) row = reel_xmalloc((size_t)c->n_in * sizeof(float));
     for (int64_t r = begin; r < end; r++) {
         const uint8_t *src = c->w + (size_t)r * c->row_bytes;
-        if (direct) {
-            for (int64_t t = 0; t < c->T; t++) {
-                const float *x = c->x + t * c->n_in;
-                float v = c->wtype == REEL_DTYPE_F32 ? dot_f32((const float *)src, x, c->n_in)
-                          : c->wtype == REEL_DTYPE_F16
-                              ? dot_f16((const uint16_t *)src, x, c->n_in)
-                              : dot_bf16((const uint16_t *)src, x, c->n_in);
-                c->y[t * c->n_out + r] = v;
-            }
-            continue;
-        }
-        to_f32(c->wtype, src, row, c->n_in);
-        for (int64_t t = 0; t < c->T; t++)
-            c->y[t * c->n_out + r] = dot_f32(row, c->x + t * c->n_in, c->n_in);
+        c->y[r] = c->wtype == REEL_DTYPE_F32   ? dot_f32((const float *)src, c->x, c->n_in)
+                  : c->wtype == REEL_DTYPE_F16 ? dot_f16((const uint16_t *)src, c->x, c->n_in)
+                                               : dot_bf16((const uint16_t *)src, c->x, c->n_in);
     }
-    free(row);
+}
+
+enum { MM_RM = 4, MM_TN = 3 }; /* register tile: 12 accumulators + 3 x + 1 w = 16 ymm */
+
+/* y[t][r] for rm rows (f32, n apart) and tn tokens: one 8-lane accumulator per output over the
+ * row in order, then the scalar tail, then the horizontal sum, so every tile shape gives an
+ * output the same bits. */
+TARGET static inline __attribute__((always_inline)) void
+mm_tile(const int rm, const int tn, const float *w, const float *x, int64_t n, float *y, int64_t ys)
+{
+    __m256 acc[MM_RM][MM_TN];
+    for (int r = 0; r < rm; r++)
+        for (int t = 0; t < tn; t++) acc[r][t] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 xv[MM_TN];
+        for (int t = 0; t < tn; t++) xv[t] = _mm256_loadu_ps(x + t * n + i);
+        for (int r = 0; r < rm; r++) {
+            const __m256 wv = _mm256_loadu_ps(w + r * n + i);
+            for (int t = 0; t < tn; t++) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
+        }
+    }
+    for (int r = 0; r < rm; r++)
+        for (int t = 0; t < tn; t++) {
+            float tail = 0;
+            for (int64_t k = i; k < n; k++) tail += w[r * n + k] * x[t * n + k];
+            y[t * ys + r] = hsum(acc[r][t]) + tail;
+        }
+}
+
+TARGET static void mm_tile_any(int rm, int tn, const float *w, const float *x, int64_t n, float *y,
+                               int64_t ys)
+{
+    /* each (rows, tokens) pair its own unrolled instance */
+    switch (rm * 4 + tn) {
+#define MM_CASE(a, b)                                                                              \
+    case a * 4 + b:                                                                                \
+        mm_tile(a, b, w, x, n, y, ys);                                                             \
+        break;
+        MM_CASE(1, 1)
+        MM_CASE(1, 2) MM_CASE(1, 3) MM_CASE(2, 1) MM_CASE(2, 2) MM_CASE(2, 3) MM_CASE(3, 1)
+            MM_CASE(3, 2) MM_CASE(3, 3) MM_CASE(4, 1) MM_CASE(4, 2) MM_CASE(4, 3)
+#undef MM_CASE
+    }
+}
+
+/* A batch: threads own groups of MM_RM rows, converted to f32 once into a per-thread buffer,
+ * then applied to the tokens MM_TN at a time in a register tile (each weight and activation
+ * load feeds 3 or 4 FMAs instead of one). */
+TARGET static void mmn_body(void *arg, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const mm_ctx *c = arg;
+    const int64_t n = c->n_in;
+    float *rows =
+        c->wtype == REEL_DTYPE_F32 ? NULL : reel_xmalloc((size_t)(MM_RM * n) * sizeof(float));
+    for (int64_t g = begin; g < end; g++) {
+        const int64_t r0 = g * MM_RM;
+        const int rm = c->n_out - r0 < MM_RM ? (int)(c->n_out - r0) : MM_RM;
+        const float *w = (const float *)(c->w + (size_t)r0 * c->row_bytes);
+        if (rows) {
+            for (int r = 0; r < rm; r++)
+                to_f32(c->wtype, c->w + (size_t)(r0 + r) * c->row_bytes, rows + r * n, n);
+            w = rows;
+        }
+        for (int64_t t = 0; t < c->T; t += MM_TN) {
+            const int tn = c->T - t < MM_TN ? (int)(c->T - t) : MM_TN;
+            mm_tile_any(rm, tn, w, c->x + t * n, n, c->y + t * c->n_out + r0, c->n_out);
+        }
+    }
+    free(rows);
 }
 
 int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
@@ -157,7 +215,10 @@ int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
                                   f->avx512vnni && f->avx512vl);
     }
     mm_ctx c = {y, w, wtype, x, n_in, n_out, T, rb};
-    reel_pool_parallel_for(pool, n_out, mm_body, &c);
+    if (T == 1 && (wtype == REEL_DTYPE_F32 || wtype == REEL_DTYPE_F16 || wtype == REEL_DTYPE_BF16))
+        reel_pool_parallel_for(pool, n_out, mm1_body, &c);
+    else
+        reel_pool_parallel_for(pool, (n_out + MM_RM - 1) / MM_RM, mmn_body, &c);
     return 0;
 }
 #endif
