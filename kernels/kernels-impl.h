@@ -27,10 +27,13 @@ void reeli_cpu_unary(reel_unary op, float *y, const float *x, int64_t n);
 void reeli_avx2_ssm_scan(reel_pool *pool, const reel_ssm_args *a);
 void reeli_avx2_attention(reel_pool *pool, const reel_attn_args *a);
 /* Activation block of the integer-dot matmul: 32 int8 values, the same biased to unsigned
- * (q + 128, for VNNI's unsigned operand), their scale and -8 * their sum (the Q4_0 offset). */
+ * (q + 128, for VNNI's unsigned operand), their scale, -8 * their sum (the Q4_0 offset), d times
+ * their sum (the K-quant minimums) and the sums of each half of 16 (the Q6_K offset). */
 typedef struct {
     float d;
     int32_t s8;
+    float ds;
+    int16_t h16[2];
     int8_t qs[32];
     uint8_t qu[32];
 } reeli_q8x;

@@ -66,8 +66,13 @@ QK_TARGET static void QK_NAME(quant_x)(const float *x, reeli_q8x *out, int64_t n
             _mm256_storeu_si256((__m256i *)o[b].qs, i0);
             _mm256_storeu_si256((__m256i *)o[b].qu,
                                 _mm256_xor_si256(i0, _mm256_set1_epi8((char)0x80)));
-            for (int i = 0; i < 32; i++) sum += o[b].qs[i];
+            int h0 = 0;
+            for (int i = 0; i < 16; i++) h0 += o[b].qs[i];
+            for (int i = 16; i < 32; i++) sum += o[b].qs[i];
+            o[b].h16[0] = (int16_t)h0, o[b].h16[1] = (int16_t)sum;
+            sum += h0;
             o[b].s8 = -8 * sum;
+            o[b].ds = d * (float)sum;
         }
     }
 }
@@ -304,7 +309,7 @@ QK_TILE8P(p8n_q5, QK_TN, 2)
  * j the rows' 6-bit scale and min (12 bytes), then the 4 chunks of 64 elements as dwords of
  * the 8 rows side by side (low nibbles block 2c, high nibbles block 2c + 1). Per block and
  * token: 8 dpbusd (exact int32 sum(u q) per row lane), then
- *   acc += (d sc_j dx) sum(u q) - (dmin m_j) (dx sum(q))     (sum(q) = -s8 / 8, exact) */
+ *   acc += (d sc_j dx) sum(u q) - (dmin m_j) (dx sum(q): the record's ds) */
 QK_INLINE void QK_NAME(tile8k)(const int TN, const uint8_t *w, const reeli_q8x *x, int64_t xs,
                                int64_t nb, float *y, int64_t ys)
 {
@@ -345,7 +350,7 @@ QK_INLINE void QK_NAME(tile8k)(const int TN, const uint8_t *w, const reeli_q8x *
                     a = _mm256_dpbusd_epi32(a, wt[k], QK_NAME(bcast4)(xb->qs + 4 * k));
                 acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a),
                                          _mm256_mul_ps(fd, _mm256_set1_ps(xb->d)), acc[t]);
-                acc[t] = _mm256_fnmadd_ps(fm, _mm256_set1_ps(xb->d * (float)(-xb->s8 / 8)), acc[t]);
+                acc[t] = _mm256_fnmadd_ps(fm, _mm256_set1_ps(xb->ds), acc[t]);
             }
         }
     }
@@ -357,7 +362,7 @@ QK_INLINE void QK_NAME(tile8k)(const int TN, const uint8_t *w, const reeli_q8x *
  * halves of dwords of the 8 rows side by side. Block j = 4n + jj (n the half of 128) takes the
  * low (jj < 2) or high nibbles of ql chunk 2n + (jj & 1) and bits 2jj, 2jj + 1 of qh half n:
  * u = w + 32 in 0..63. Per 16-element group dpbusd starts from -32 sum(q) of that group (sums
- * from the unsigned activations by psadbw), so a0, a1 = sum((u - 32) q) exactly; then
+ * of the activations' record), so a0, a1 = sum((u - 32) q) exactly; then
  *   acc += d dx (sc0 a0 + sc1 a1)                              (int32, exact) */
 QK_INLINE void QK_NAME(tile8q6)(const int TN, const uint8_t *w, const reeli_q8x *x, int64_t xs,
                                 int64_t nb, float *y, int64_t ys)
@@ -392,13 +397,8 @@ QK_INLINE void QK_NAME(tile8q6)(const int TN, const uint8_t *w, const reeli_q8x 
             QK_UNROLL
             for (int t = 0; t < TN; t++) {
                 const reeli_q8x *xb = x + (size_t)t * (size_t)xs + sb * 8 + j;
-                const __m128i su =
-                    _mm_sad_epu8(_mm_loadu_si128((const __m128i *)xb->qu), _mm_setzero_si128());
-                const __m128i sv = _mm_sad_epu8(_mm_loadu_si128((const __m128i *)(xb->qu + 16)),
-                                                _mm_setzero_si128());
-                const int s0 = _mm_cvtsi128_si32(su) + _mm_extract_epi16(su, 4) - 16 * 128;
-                const int s1 = _mm_cvtsi128_si32(sv) + _mm_extract_epi16(sv, 4) - 16 * 128;
-                __m256i a0 = _mm256_set1_epi32(-32 * s0), a1 = _mm256_set1_epi32(-32 * s1);
+                __m256i a0 = _mm256_set1_epi32(-32 * xb->h16[0]);
+                __m256i a1 = _mm256_set1_epi32(-32 * xb->h16[1]);
                 QK_UNROLL
                 for (int k = 0; k < 4; k++) {
                     a0 = _mm256_dpbusd_epi32(a0, wt[k], QK_NAME(bcast4)(xb->qs + 4 * k));
