@@ -154,9 +154,10 @@ TARGET static void mm_tile_any(int rm, int tn, const float *w, const float *x, i
     case a * 4 + b:                                                                                \
         mm_tile(a, b, w, x, n, y, ys);                                                             \
         break;
-        MM_CASE(1, 1)
-        MM_CASE(1, 2) MM_CASE(1, 3) MM_CASE(2, 1) MM_CASE(2, 2) MM_CASE(2, 3) MM_CASE(3, 1)
-            MM_CASE(3, 2) MM_CASE(3, 3) MM_CASE(4, 1) MM_CASE(4, 2) MM_CASE(4, 3)
+        /* clang-format off */
+        MM_CASE(1, 1) MM_CASE(1, 2) MM_CASE(1, 3) MM_CASE(2, 1) MM_CASE(2, 2) MM_CASE(2, 3)
+        MM_CASE(3, 1) MM_CASE(3, 2) MM_CASE(3, 3) MM_CASE(4, 1) MM_CASE(4, 2) MM_CASE(4, 3)
+        /* clang-format on */
 #undef MM_CASE
     }
 }
