@@ -48,6 +48,66 @@ static void same_tensors(const char *pa, const char *pb)
     reel_gguf_free(b);
 }
 
+/* the token ids of a JSON array (malloc'd; *n their count) */
+static int32_t *json_ids(const json_t *toks, int64_t *n)
+{
+    *n = (int64_t)json_array_size(toks);
+    int32_t *ids = malloc((size_t)(*n ? *n : 1) * sizeof *ids);
+    for (int64_t i = 0; i < *n; i++)
+        ids[i] = (int32_t)json_integer_value(json_array_get(toks, (size_t)i));
+    return ids;
+}
+
+/* A session against the golden F32 logits of a tiny model (all prompts): top-1 agreement, the
+ * largest |logit difference| and the largest |reference logit|. */
+static void golden_compare(reel_llm_session *s, const json_t *g, int *agree, int *total,
+                           double *worst, double *amax)
+{
+    const json_t *seqs = json_object_get(g, "sequences");
+    *agree = *total = 0;
+    *worst = *amax = 0;
+    for (size_t q = 0; q < json_array_size(seqs); q++) {
+        const json_t *seq = json_array_get(seqs, q);
+        int64_t n;
+        int32_t *ids = json_ids(json_object_get(seq, "tokens"), &n);
+        reel_llm_session_reset(s);
+        assert_int_equal(reel_llm_session_decode(s, ids, n, 1), 0);
+        const json_t *rows = json_object_get(seq, "logits");
+        for (int64_t t = 0; t < n; t++) {
+            const float *l = reel_llm_session_logits(s, t);
+            const json_t *row = json_array_get(rows, (size_t)t);
+            size_t bl = 0, br = 0;
+            for (size_t i = 0; i < json_array_size(row); i++) {
+                const double r = json_number_value(json_array_get(row, i));
+                *worst = fmax(*worst, fabs(l[i] - r));
+                *amax = fmax(*amax, fabs(r));
+                if (l[i] > l[bl]) bl = i;
+                if (r > json_number_value(json_array_get(row, br))) br = i;
+            }
+            *agree += bl == br;
+            (*total)++;
+        }
+        free(ids);
+    }
+}
+
+/* top-1 agreement of the model at path with the golden F32 logits of a tiny model */
+static void golden_top1(const char *path, const json_t *g, int *agree, int *total)
+{
+    reel_llm_model_params mp = reel_llm_model_default_params();
+    mp.n_threads = 2;
+    reel_llm_model *model = reel_llm_model_load(path, &mp);
+    if (!model) fail_msg("%s", reel_last_error());
+    reel_llm_session_params sp = reel_llm_session_default_params();
+    sp.n_ctx = 256;
+    reel_llm_session *s = reel_llm_session_init(model, &sp);
+    assert_non_null(s);
+    double worst, amax;
+    golden_compare(s, g, agree, total, &worst, &amax);
+    reel_llm_session_free(s);
+    reel_llm_model_free(model);
+}
+
 static void test_quantize_tiny(void **state)
 {
     (void)state;
@@ -82,35 +142,9 @@ static void test_quantize_tiny(void **state)
             reel_llm_session *s = reel_llm_session_init(model, &sp);
             assert_non_null(s);
             /* the F32 references (transformers) of the golden prompts */
-            const json_t *seqs = json_object_get(g, "sequences");
-            int agree = 0, total = 0;
-            double worst = 0, amax = 0;
-            for (size_t q = 0; q < json_array_size(seqs); q++) {
-                const json_t *seq = json_array_get(seqs, q);
-                const json_t *toks = json_object_get(seq, "tokens");
-                const int64_t n = (int64_t)json_array_size(toks);
-                int32_t *ids = malloc((size_t)n * sizeof *ids);
-                for (int64_t i = 0; i < n; i++)
-                    ids[i] = (int32_t)json_integer_value(json_array_get(toks, (size_t)i));
-                reel_llm_session_reset(s);
-                assert_int_equal(reel_llm_session_decode(s, ids, n, 1), 0);
-                const json_t *rows = json_object_get(seq, "logits");
-                for (int64_t t = 0; t < n; t++) {
-                    const float *l = reel_llm_session_logits(s, t);
-                    const json_t *row = json_array_get(rows, (size_t)t);
-                    size_t bl = 0, br = 0;
-                    for (size_t i = 0; i < json_array_size(row); i++) {
-                        const double r = json_number_value(json_array_get(row, i));
-                        worst = fmax(worst, fabs(l[i] - r));
-                        amax = fmax(amax, fabs(r));
-                        if (l[i] > l[bl]) bl = i;
-                        if (r > json_number_value(json_array_get(row, br))) br = i;
-                    }
-                    agree += bl == br;
-                    total++;
-                }
-                free(ids);
-            }
+            int agree, total;
+            double worst, amax;
+            golden_compare(s, g, &agree, &total, &worst, &amax);
             printf("%s %s (reel quantize): vs F32 max |dlogit| %.3g of max |logit| %.3g, top-1 "
                    "agreement %d/%d\n",
                    names[m], types[k], worst, amax, agree, total);
@@ -121,12 +155,9 @@ static void test_quantize_tiny(void **state)
             /* against the reference with the same rounded weights (gguf-py's quantizer and
              * dequantizer, float math): only the int8 activations differ */
             const json_t *ref = json_object_get(g, types[k]);
-            const json_t *toks = json_object_get(ref, "tokens");
-            const int64_t n = (int64_t)json_array_size(toks),
-                          first = json_integer_value(json_object_get(ref, "first"));
-            int32_t *ids = malloc((size_t)n * sizeof *ids);
-            for (int64_t i = 0; i < n; i++)
-                ids[i] = (int32_t)json_integer_value(json_array_get(toks, (size_t)i));
+            const int64_t first = json_integer_value(json_object_get(ref, "first"));
+            int64_t n;
+            int32_t *ids = json_ids(json_object_get(ref, "tokens"), &n);
             reel_llm_session_reset(s);
             assert_int_equal(reel_llm_session_decode(s, ids, n, 1), 0);
             double wq = 0, aq = 0;
@@ -151,48 +182,6 @@ static void test_quantize_tiny(void **state)
     }
     tu_rmtree(tmp);
     free(tmp);
-}
-
-/* top-1 agreement of a model with the golden F32 logits of a tiny model (all prompts) */
-static void golden_top1(const char *path, const json_t *g, int *agree, int *total)
-{
-    reel_llm_model_params mp = reel_llm_model_default_params();
-    mp.n_threads = 2;
-    reel_llm_model *model = reel_llm_model_load(path, &mp);
-    if (!model) fail_msg("%s", reel_last_error());
-    reel_llm_session_params sp = reel_llm_session_default_params();
-    sp.n_ctx = 256;
-    reel_llm_session *s = reel_llm_session_init(model, &sp);
-    assert_non_null(s);
-    const json_t *seqs = json_object_get(g, "sequences");
-    *agree = *total = 0;
-    for (size_t q = 0; q < json_array_size(seqs); q++) {
-        const json_t *seq = json_array_get(seqs, q);
-        const json_t *toks = json_object_get(seq, "tokens");
-        const int64_t n = (int64_t)json_array_size(toks);
-        int32_t *ids = malloc((size_t)n * sizeof *ids);
-        for (int64_t i = 0; i < n; i++)
-            ids[i] = (int32_t)json_integer_value(json_array_get(toks, (size_t)i));
-        reel_llm_session_reset(s);
-        assert_int_equal(reel_llm_session_decode(s, ids, n, 1), 0);
-        const json_t *rows = json_object_get(seq, "logits");
-        for (int64_t t = 0; t < n; t++) {
-            const float *l = reel_llm_session_logits(s, t);
-            const json_t *row = json_array_get(rows, (size_t)t);
-            size_t bl = 0, br = 0;
-            for (size_t i = 0; i < json_array_size(row); i++) {
-                if (l[i] > l[bl]) bl = i;
-                if (json_number_value(json_array_get(row, i)) >
-                    json_number_value(json_array_get(row, br)))
-                    br = i;
-            }
-            *agree += bl == br;
-            (*total)++;
-        }
-        free(ids);
-    }
-    reel_llm_session_free(s);
-    reel_llm_model_free(model);
 }
 
 /* the new types and mixes on the tiny models (rows of 48, 64, 80: the K types fall back to

@@ -194,8 +194,7 @@ static float fit_symmetric(const float *x, int n, int nmin, int nmax)
  * scales and mins to 6 bits against d = max s / 63 and dmin = max m / 63 (as f16), each code
  * pair the rounded one or a neighbour (+-1), whichever gives the least error once the values
  * are requantized against the scale and min the file will actually hold. Fills q[256]. */
-static void quant_k_affine(const float *x, int nmax, uint8_t *hdr /* d, dmin, scales[12] */,
-                           int *q)
+static void quant_k_affine(const float *x, int nmax, uint8_t *hdr /* d, dmin, scales[12] */, int *q)
 {
     float s[8], m[8], smax = 0, mmax = 0;
     for (int j = 0; j < 8; j++) {
@@ -359,13 +358,18 @@ static void quant_iq4_nl(const float *x, uint8_t *out, int64_t n) /* d, qs[16] *
         const float d = f16_round(best_d), id = d != 0 ? 1.0f / d : 0.0f;
         put_f16(out, d);
         for (int i = 0; i < 16; i++)
-            out[2 + i] =
-                (uint8_t)(iq4_nearest(x[i] * id) | (iq4_nearest(x[16 + i] * id) << 4));
+            out[2 + i] = (uint8_t)(iq4_nearest(x[i] * id) | (iq4_nearest(x[16 + i] * id) << 4));
     }
 }
 
 int reel_kernels_quantize_row(reel_dtype type, const float *src, void *dst, int64_t n)
 {
+    static void (*const quant[REEL_DTYPE_COUNT])(const float *, uint8_t *, int64_t) = {
+        [REEL_DTYPE_Q8_0] = quant_q8_0,     [REEL_DTYPE_Q4_0] = quant_q4_0,
+        [REEL_DTYPE_Q5_0] = quant_q5_0,     [REEL_DTYPE_Q5_1] = quant_q5_1,
+        [REEL_DTYPE_IQ4_NL] = quant_iq4_nl, [REEL_DTYPE_Q4_K] = quant_q4_k,
+        [REEL_DTYPE_Q5_K] = quant_q5_k,     [REEL_DTYPE_Q6_K] = quant_q6_k,
+    };
     const int bs = reel_dtype_block(type);
     if (bs <= 0 || n % bs) return REEL_EINVAL;
     uint16_t *h = dst;
@@ -379,31 +383,9 @@ int reel_kernels_quantize_row(reel_dtype type, const float *src, void *dst, int6
     case REEL_DTYPE_BF16:
         for (int64_t i = 0; i < n; i++) h[i] = reel_fp32_to_bf16(src[i]);
         return 0;
-    case REEL_DTYPE_Q8_0:
-        quant_q8_0(src, dst, n);
-        return 0;
-    case REEL_DTYPE_Q4_0:
-        quant_q4_0(src, dst, n);
-        return 0;
-    case REEL_DTYPE_Q5_0:
-        quant_q5_0(src, dst, n);
-        return 0;
-    case REEL_DTYPE_Q5_1:
-        quant_q5_1(src, dst, n);
-        return 0;
-    case REEL_DTYPE_IQ4_NL:
-        quant_iq4_nl(src, dst, n);
-        return 0;
-    case REEL_DTYPE_Q4_K:
-        quant_q4_k(src, dst, n);
-        return 0;
-    case REEL_DTYPE_Q5_K:
-        quant_q5_k(src, dst, n);
-        return 0;
-    case REEL_DTYPE_Q6_K:
-        quant_q6_k(src, dst, n);
-        return 0;
     default:
-        return REEL_EUNSUPPORTED;
+        if (type < 0 || type >= REEL_DTYPE_COUNT || !quant[type]) return REEL_EUNSUPPORTED;
+        quant[type](src, dst, n);
+        return 0;
     }
 }
