@@ -42,6 +42,8 @@ struct reel_pool {
     void *ctx;
     int64_t n;
     int parts;
+    int64_t grain;     /* > 0: dynamic, chunks of grain taken from next */
+    atomic_llong next; /* first index not yet taken (dynamic jobs) */
 };
 
 typedef struct {
@@ -64,6 +66,13 @@ void reel_pool_split(int64_t n, int parts, int i, int64_t *begin, int64_t *end)
 
 static void run_part(reel_pool *p, int i)
 {
+    if (p->grain > 0) {
+        for (;;) {
+            const int64_t b = atomic_fetch_add_explicit(&p->next, p->grain, memory_order_relaxed);
+            if (b >= p->n) return;
+            p->fn(p->ctx, b, b + p->grain < p->n ? b + p->grain : p->n, i);
+        }
+    }
     if (i >= p->parts) return;
     int64_t b, e;
     reel_pool_split(p->n, p->parts, i, &b, &e);
@@ -145,19 +154,17 @@ int reel_pool_size(const reel_pool *p)
     return p ? p->size : 1;
 }
 
-void reel_pool_parallel_for(reel_pool *p, int64_t n, reel_pool_fn fn, void *ctx)
+/* Runs the job set up in p on every thread and returns when all are done. */
+static void run_job(reel_pool *p, int64_t n, int64_t grain, reel_pool_fn fn, void *ctx)
 {
-    if (n <= 0) return;
-    if (!p || p->size == 1 || n == 1) {
-        fn(ctx, 0, n, 0);
-        return;
-    }
     int was_busy = atomic_exchange(&p->busy, 1);
     REEL_ASSERT(!was_busy && "reel_pool_parallel_for is not reentrant");
     p->fn = fn;
     p->ctx = ctx;
     p->n = n;
     p->parts = n < p->size ? (int)n : p->size;
+    p->grain = grain;
+    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
     atomic_store_explicit(&p->pending, p->size - 1, memory_order_relaxed);
     pthread_mutex_lock(&p->mu);
     atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
@@ -176,4 +183,26 @@ void reel_pool_parallel_for(reel_pool *p, int64_t n, reel_pool_fn fn, void *ctx)
         pthread_mutex_unlock(&p->mu);
     }
     atomic_store(&p->busy, 0);
+}
+
+void reel_pool_parallel_for(reel_pool *p, int64_t n, reel_pool_fn fn, void *ctx)
+{
+    if (n <= 0) return;
+    if (!p || p->size == 1 || n == 1) {
+        fn(ctx, 0, n, 0);
+        return;
+    }
+    run_job(p, n, 0, fn, ctx);
+}
+
+void reel_pool_parallel_for_dynamic(reel_pool *p, int64_t n, int64_t grain, reel_pool_fn fn,
+                                    void *ctx)
+{
+    if (n <= 0) return;
+    if (!p || p->size == 1 || n == 1) {
+        fn(ctx, 0, n, 0);
+        return;
+    }
+    if (grain <= 0) grain = (n + 8 * p->size - 1) / (8 * p->size);
+    run_job(p, n, grain, fn, ctx);
 }

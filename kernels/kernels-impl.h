@@ -26,16 +26,15 @@ void reeli_cpu_unary(reel_unary op, float *y, const float *x, int64_t n);
 /* x86 SIMD variants (kernels/cpu/x86/), chosen at run time by kernels/cpu/ops.c. */
 void reeli_avx2_ssm_scan(reel_pool *pool, const reel_ssm_args *a);
 void reeli_avx2_attention(reel_pool *pool, const reel_attn_args *a);
-/* Activation block of the integer-dot matmul: 32 int8 values, the same biased to unsigned
- * (q + 128, for VNNI's unsigned operand), their scale, -8 * their sum (the Q4_0 offset), d times
- * their sum (the K-quant minimums) and the sums of each half of 16 (the Q6_K offset). */
+/* Activation block of the integer-dot matmul: 32 int8 values, their scale, -8 * their sum (the
+ * Q4_0 offset), d times their sum (the K-quant minimums) and the sums of each half of 16 (the
+ * Q6_K offset). */
 typedef struct {
     float d;
     int32_t s8;
     float ds;
     int16_t h16[2];
     int8_t qs[32];
-    uint8_t qu[32];
 } reeli_q8x;
 
 /* Q8_0 / Q4_0 matmul with int8 activations (kernels/cpu/x86/qmatmul.c): the matmul contract;

@@ -5,3 +5,8 @@ if(NOT REEL_FUZZ)
     add_executable(bench_kquant_matmul ${CMAKE_SOURCE_DIR}/scripts/bench/kquant_matmul.c)
     target_link_libraries(bench_kquant_matmul PRIVATE libreel)
 endif()
+# developer benchmark (not a test): build/bin/bench_decode_stream [threads] [q4_0|q8_0] [reps]
+if(NOT REEL_FUZZ)
+    add_executable(bench_decode_stream ${CMAKE_SOURCE_DIR}/scripts/bench/decode_stream.c)
+    target_link_libraries(bench_decode_stream PRIVATE libreel)
+endif()

@@ -39,6 +39,36 @@ static void test_every_index_once(void **state)
     }
 }
 
+/* Dynamic jobs: every index once per call, in ceil(n / grain) chunks, whatever the grain, and
+ * static jobs in between still split as before. */
+static void test_dynamic_every_index_once(void **state)
+{
+    (void)state;
+    const int sizes[] = {1, 2, 3, 7, 64, 1000, 100003};
+    const int64_t grains[] = {0, 1, 3, 64, 200000};
+    for (int threads = 1; threads <= 4; threads++) {
+        reel_pool *p = reel_pool_init(threads);
+        assert_non_null(p);
+        for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+            for (size_t g = 0; g < sizeof grains / sizeof *grains; g++) {
+                const int n = sizes[s];
+                count_ctx c = {.hits = calloc((size_t)n, sizeof(int))};
+                for (int rep = 0; rep < 3; rep++) {
+                    reel_pool_parallel_for_dynamic(p, n, grains[g], count_body, &c);
+                    reel_pool_parallel_for(p, n, count_body, &c);
+                }
+                for (int i = 0; i < n; i++) assert_int_equal(c.hits[i], 6);
+                const int64_t grain = grains[g] ? grains[g] : (n + 8 * threads - 1) / (8 * threads);
+                const int64_t chunks = threads == 1 || n == 1 ? 1 : (n + grain - 1) / grain;
+                const int64_t stat = n < threads ? n : threads;
+                assert_int_equal(atomic_load(&c.calls), 3 * (chunks + stat));
+                free(c.hits);
+            }
+        reel_pool_parallel_for_dynamic(p, 0, 1, count_body, NULL); /* nothing to do */
+        reel_pool_free(p);
+    }
+}
+
 static void test_split_balanced(void **state)
 {
     (void)state;
@@ -111,7 +141,8 @@ static void test_null_pool_inline(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_index_once), cmocka_unit_test(test_split_balanced),
+        cmocka_unit_test(test_every_index_once), cmocka_unit_test(test_dynamic_every_index_once),
+        cmocka_unit_test(test_split_balanced),
         cmocka_unit_test(test_thread_indices),   cmocka_unit_test(test_many_small_jobs),
         cmocka_unit_test(test_null_pool_inline),
     };

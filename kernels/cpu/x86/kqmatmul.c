@@ -343,7 +343,7 @@ int reeli_x86_kqmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtyp
         c.tn = T - t0 < KQ_CHUNK ? T - t0 : KQ_CHUNK;
         c.x = scratch + (size_t)t0 * xs;
         const int rm = c.tn == 1 ? c.k->rm1 : c.k->rm;
-        reel_pool_parallel_for(pool, (n_out + rm - 1) / rm, kq_body, &c);
+        reel_pool_parallel_for_dynamic(pool, (n_out + rm - 1) / rm, 0, kq_body, &c);
     }
     return 0;
 }

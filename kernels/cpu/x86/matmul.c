@@ -217,9 +217,9 @@ int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
     }
     mm_ctx c = {y, w, wtype, x, n_in, n_out, T, rb};
     if (T == 1 && (wtype == REEL_DTYPE_F32 || wtype == REEL_DTYPE_F16 || wtype == REEL_DTYPE_BF16))
-        reel_pool_parallel_for(pool, n_out, mm1_body, &c);
+        reel_pool_parallel_for_dynamic(pool, n_out, 0, mm1_body, &c);
     else
-        reel_pool_parallel_for(pool, (n_out + MM_RM - 1) / MM_RM, mmn_body, &c);
+        reel_pool_parallel_for_dynamic(pool, (n_out + MM_RM - 1) / MM_RM, 0, mmn_body, &c);
     return 0;
 }
 #endif

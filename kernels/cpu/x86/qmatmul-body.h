@@ -64,8 +64,6 @@ QK_TARGET static void QK_NAME(quant_x)(const float *x, reeli_q8x *out, int64_t n
             i2 = _mm256_packs_epi32(i2, i3);
             i0 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(i0, i2), perm);
             _mm256_storeu_si256((__m256i *)o[b].qs, i0);
-            _mm256_storeu_si256((__m256i *)o[b].qu,
-                                _mm256_xor_si256(i0, _mm256_set1_epi8((char)0x80)));
             int h0 = 0;
             for (int i = 0; i < 16; i++) h0 += o[b].qs[i];
             for (int i = 16; i < 32; i++) sum += o[b].qs[i];
@@ -177,25 +175,33 @@ QK_INLINE __m256i QK_NAME(bcast4)(const int8_t *p)
 }
 
 /* One weight block of 8 transposed rows (wt, scales dw) against block b of TN tokens: adds
- * each token's 8 row results to acc[j]. init is the Q8_0 bias term (-128 * sum of weights),
- * unused for Q4_0. Shared by the plain (tile8) and interleaved (tile8p) layouts. */
-QK_INLINE void QK_NAME(block8)(const int TN, const int kind, const __m256i *wt, __m256i init,
+ * each token's 8 row results to acc[j]. Shared by the plain (tile8) and interleaved (tile8p)
+ * layouts. Q8_0 weights arrive biased to unsigned (w + 128): dpbusd(-128 sum(x), w + 128, x)
+ * = sum(w x), with -128 sum(x) = 16 s8 from the activation record. Q4_0 / Q5_0 nibbles are
+ * w + 8 / w + 16: the offset is s8 / 2 s8. One token (TN = 1, the decode step) splits Q4_0's
+ * 8 dpbusd into two chains of 4, the high nibbles still in place (16 times their value: the
+ * sum is exactly divisible, so one arithmetic shift undoes it): with hi16 set, wt[4..7] hold
+ * the bytes & 0xF0 instead of the shifted nibbles. */
+QK_INLINE void QK_NAME(block8)(const int TN, const int kind, const int hi16, const __m256i *wt,
                                __m256 dw, const reeli_q8x *x, int64_t xs, int64_t b, __m256 *acc)
 {
     QK_UNROLL
     for (int j = 0; j < TN; j++) {
         const reeli_q8x *xb = x + (size_t)j * (size_t)xs + b;
         __m256i a;
-        if (kind) { /* Q4_0 nibbles are w + 8: - 8 sum(x) = s8; Q5_0's w + 16: 2 s8 */
-            a = _mm256_set1_epi32(kind == 2 ? 2 * xb->s8 : xb->s8);
+        if (hi16) {
+            __m256i lo = _mm256_set1_epi32(xb->s8), hi = _mm256_setzero_si256();
+            QK_UNROLL
+            for (int k = 0; k < 4; k++) {
+                lo = _mm256_dpbusd_epi32(lo, wt[k], QK_NAME(bcast4)(xb->qs + 4 * k));
+                hi = _mm256_dpbusd_epi32(hi, wt[k + 4], QK_NAME(bcast4)(xb->qs + 16 + 4 * k));
+            }
+            a = _mm256_add_epi32(lo, _mm256_srai_epi32(hi, 4));
+        } else {
+            a = _mm256_set1_epi32(kind == 2 ? 2 * xb->s8 : kind ? xb->s8 : 16 * xb->s8);
             QK_UNROLL
             for (int k = 0; k < 8; k++)
                 a = _mm256_dpbusd_epi32(a, wt[k], QK_NAME(bcast4)(xb->qs + 4 * k));
-        } else {
-            a = init;
-            QK_UNROLL
-            for (int k = 0; k < 8; k++)
-                a = _mm256_dpbusd_epi32(a, QK_NAME(bcast4)((const int8_t *)xb->qu + 4 * k), wt[k]);
         }
         acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)),
                                  acc[j]);
@@ -205,7 +211,7 @@ QK_INLINE void QK_NAME(block8)(const int TN, const int kind, const __m256i *wt, 
 /* 8 rows at once with the rows in the lanes: the 8 weight blocks are transposed so that one
  * dpbusd against a broadcast dword of x advances all 8 row dots by 4 products; one convert and
  * one FMA per block then serve 8 rows, and the 8 results are stored without a horizontal sum.
- * Q4_0: dpbusd(s8, nibbles, x). Q8_0: dpbusd(-128 * sum(w), x + 128, w). Row i's result is
+ * Q4_0: dpbusd(s8, nibbles, x). Q8_0: dpbusd(16 s8, w + 128, x). Row i's result is
  * a sequential fp32 sum over the blocks in lane i, whatever TN. */
 QK_INLINE void QK_NAME(tile8)(const int TN, const int q4, const uint8_t *w, size_t rb,
                               const reeli_q8x *x, int64_t xs, int64_t nb, float *y, int64_t ys)
@@ -225,14 +231,11 @@ QK_INLINE void QK_NAME(tile8)(const int TN, const int q4, const uint8_t *w, size
         }
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)sc));
         QK_NAME(transpose8)(wt);
-        __m256i init = _mm256_setzero_si256();
         if (!q4) {
-            const __m256i ones = _mm256_set1_epi8(1);
             QK_UNROLL
-            for (int k = 0; k < 8; k++) init = _mm256_dpbusd_epi32(init, ones, wt[k]);
-            init = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(init, 7));
+            for (int k = 0; k < 8; k++) wt[k] = _mm256_xor_si256(wt[k], _mm256_set1_epi8(-128));
         }
-        QK_NAME(block8)(TN, q4, wt, init, dw, x, xs, b, acc);
+        QK_NAME(block8)(TN, q4, 0, wt, dw, x, xs, b, acc);
     }
     for (int j = 0; j < TN; j++) _mm256_storeu_ps(y + (size_t)j * (size_t)ys, acc[j]);
 }
@@ -253,14 +256,14 @@ QK_INLINE void QK_NAME(tile8p)(const int TN, const int kind, const uint8_t *w, c
             _mm_prefetch((const char *)p + 4 * QK_PREFETCH + o, _MM_HINT_T0);
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
         __m256i wt[8];
-        __m256i init = _mm256_setzero_si256();
         if (kind == 1) {
-            const __m256i m4 = _mm256_set1_epi8(15);
+            const __m256i m4 = _mm256_set1_epi8(15), h4 = _mm256_set1_epi8((char)0xF0);
             QK_UNROLL
             for (int k = 0; k < 4; k++) {
                 const __m256i v = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * k));
                 wt[k] = _mm256_and_si256(v, m4);
-                wt[k + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                wt[k + 4] = TN == 1 ? _mm256_and_si256(v, h4)
+                                    : _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
             }
         } else if (kind == 2) {
             /* Q5_0_R8: the 8 rows' high-bit words (qmatmul.c) at 16, then the nibbles at 48;
@@ -277,15 +280,12 @@ QK_INLINE void QK_NAME(tile8p)(const int TN, const int kind, const uint8_t *w, c
                                             _mm256_and_si256(_mm256_srli_epi32(qh, k), b4));
             }
         } else {
-            const __m256i ones = _mm256_set1_epi8(1);
             QK_UNROLL
-            for (int k = 0; k < 8; k++) {
-                wt[k] = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * k));
-                init = _mm256_dpbusd_epi32(init, ones, wt[k]);
-            }
-            init = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(init, 7));
+            for (int k = 0; k < 8; k++)
+                wt[k] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + 16 + 32 * k)),
+                                         _mm256_set1_epi8(-128));
         }
-        QK_NAME(block8)(TN, kind, wt, init, dw, x, xs, b, acc);
+        QK_NAME(block8)(TN, kind, TN == 1 && kind == 1, wt, dw, x, xs, b, acc);
     }
     for (int j = 0; j < TN; j++) _mm256_storeu_ps(y + (size_t)j * (size_t)ys, acc[j]);
 }

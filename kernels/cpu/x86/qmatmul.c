@@ -3,9 +3,10 @@
  *
  * y = W x: the T activation rows are quantized to int8 per 32-block once per call (into a
  * per-thread scratch that only grows, so the token loop does not allocate once it has seen the
- * largest shape); then threads own contiguous groups of rows. Tokens are processed in chunks
+ * largest shape); then threads take groups of rows. Tokens are processed in chunks
  * of QCHUNK so the chunk's activations stay in L2 while each weight tile (RM rows) is read once
- * per chunk and reused for every token of it (TN tokens at a time in registers). With VNNI a
+ * per chunk and reused for every token of it (TN tokens at a time in registers). Threads take
+ * groups of rows in turn (a thread the machine slows does fewer). With VNNI a
  * batch tile holds 8 rows in the lanes of one vector (qmatmul-body.h, tile8); one token uses
  * 4-row tiles that stream the weights with less shuffling. Each output is one accumulation over
  * the blocks in order by one thread, so results do not depend on the thread count (a batched
@@ -274,11 +275,11 @@ int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
         c.tn = T - t0 < QCHUNK ? T - t0 : QCHUNK;
         c.x = scratch + t0 * nb;
         if (r8) {
-            reel_pool_parallel_for(pool, n_out / 8, r8_body, &c);
+            reel_pool_parallel_for_dynamic(pool, n_out / 8, 0, r8_body, &c);
             continue;
         }
         const int rm = c.tn == 1 ? c.k->rm1 : c.k->rm;
-        reel_pool_parallel_for(pool, (n_out + rm - 1) / rm, qmm_body, &c);
+        reel_pool_parallel_for_dynamic(pool, (n_out + rm - 1) / rm, 0, qmm_body, &c);
     }
     return 0;
 }

@@ -70,6 +70,6 @@ TARGET static void scan_body(void *arg, int64_t begin, int64_t end, int thread)
 
 void reeli_avx2_ssm_scan(reel_pool *pool, const reel_ssm_args *a)
 {
-    reel_pool_parallel_for(pool, a->nh, scan_body, (void *)a);
+    reel_pool_parallel_for_dynamic(pool, a->nh, 0, scan_body, (void *)a);
 }
 #endif

@@ -1,0 +1,149 @@
+/* Benchmark (not a test): the decode step's weight stream alone. Allocates the matrices of the
+ * Nemotron-3-Nano-4B shape (21 Mamba, 17 MLP and 4 attention layers and the output head) in
+ * Q4_0_R8 or Q8_0_R8 with random bytes, then times T = 1 matmuls over all of them in layer
+ * order, as one decoded token does, and prints the weight bytes streamed per second next to a
+ * plain read loop over the same buffer with the same threads (the DRAM bound).
+ *   build/bin/bench_decode_stream [threads] [q4_0|q8_0] [reps]
+ * The gap between the two is the kernels' share of the decode bound; the gap between this and
+ * `reel bench -n` is everything else in a token (scans, norms, attention, thread hand-offs). */
+#include "core/core.h"
+#include "kernels/kernels-impl.h"
+
+#include <immintrin.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct {
+    int64_t n_in, n_out;
+    uint8_t *w;
+} mat;
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+typedef struct {
+    const uint8_t *buf;
+    size_t n;
+    uint64_t sink[64];
+} rd_ctx;
+
+__attribute__((target("avx2"))) static void rd_body(void *arg, int64_t b, int64_t e, int th)
+{
+    rd_ctx *c = arg;
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0;
+    for (int64_t k = b; k < e; k++) {
+        const uint8_t *p = c->buf + (size_t)k * 4096;
+        for (int o = 0; o < 4096; o += 64) {
+            s0 = _mm256_xor_si256(s0, _mm256_load_si256((const __m256i *)(p + o)));
+            s1 = _mm256_xor_si256(s1, _mm256_load_si256((const __m256i *)(p + o + 32)));
+        }
+    }
+    c->sink[th] = (uint64_t)_mm256_extract_epi64(_mm256_xor_si256(s0, s1), 0);
+}
+
+int main(int argc, char **argv)
+{
+    const int threads = argc > 1 ? atoi(argv[1]) : 2;
+    const int q8 = argc > 2 && !strcmp(argv[2], "q8_0");
+    const int reps = argc > 3 ? atoi(argv[3]) : 10;
+    const reel_dtype from = q8 ? REEL_DTYPE_Q8_0 : REEL_DTYPE_Q4_0;
+    const reel_dtype to = q8 ? REEL_DTYPE_Q8_0_R8 : REEL_DTYPE_Q4_0_R8;
+    const int H = 3136;
+    mat m[512];
+    int nm = 0;
+    /* layer order of the pattern does not matter for the stream; counts do */
+    for (int l = 0; l < 21; l++) {
+        m[nm++] = (mat){H, 17504, NULL};
+        m[nm++] = (mat){7680, H, NULL};
+    }
+    for (int l = 0; l < 17; l++) {
+        m[nm++] = (mat){H, 12544, NULL};
+        m[nm++] = (mat){12544, H, NULL};
+    }
+    for (int l = 0; l < 4; l++) {
+        m[nm++] = (mat){H, 5120, NULL};
+        m[nm++] = (mat){H, 1024, NULL};
+        m[nm++] = (mat){H, 1024, NULL};
+        m[nm++] = (mat){5120, H, NULL};
+    }
+    m[nm++] = (mat){H, 131072, NULL};
+    /* REEL_BENCH_HOT=1: one small matrix (fits L2) many times, the kernel's compute rate */
+    if (getenv("REEL_BENCH_HOT")) {
+        nm = 0;
+        for (int i = 0; i < 200; i++) m[nm++] = (mat){H, 128 * threads, NULL};
+    }
+    size_t total = 0, maxrow = 0;
+    for (int i = 0; i < nm; i++) {
+        if (i && getenv("REEL_BENCH_HOT")) {
+            m[i].w = m[0].w;
+            total += reel_dtype_row_bytes(from, m[i].n_in) * (size_t)m[i].n_out;
+            continue;
+        }
+        const size_t bytes = reel_dtype_row_bytes(from, m[i].n_in) * (size_t)m[i].n_out;
+        uint8_t *plain = malloc(bytes);
+        const size_t bb = (size_t)reel_dtype_block_bytes(from);
+        for (size_t o = 0; o < bytes; o += 8) {
+            const uint64_t r = rnd();
+            memcpy(plain + o, &r, bytes - o < 8 ? bytes - o : 8);
+        }
+        for (size_t o = 0; o < bytes; o += bb) plain[o + 1] = 0x1c; /* f16 scale ~2^-8 */
+        m[i].w = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        if (reeli_x86_repack(to, m[i].w, from, plain, m[i].n_in, m[i].n_out)) {
+            fprintf(stderr, "repack failed\n");
+            return 1;
+        }
+        free(plain);
+        total += bytes;
+        if ((size_t)m[i].n_out > maxrow) maxrow = (size_t)m[i].n_out;
+        if ((size_t)m[i].n_in > maxrow) maxrow = (size_t)m[i].n_in;
+    }
+    float *x = malloc(maxrow * sizeof(float)), *y = malloc(maxrow * sizeof(float));
+    for (size_t i = 0; i < maxrow; i++) x[i] = (float)(rnd() >> 40) / (1 << 23) - 1.0f;
+    reel_pool *pool = threads > 1 ? reel_pool_init(threads) : NULL;
+    const reel_kernel_ops *ops = reel_kernels_ops_cpu();
+    double best = 1e30, sum = 0;
+    for (int r = 0; r < reps; r++) {
+        const double t0 = now_s();
+        for (int i = 0; i < nm; i++)
+            if (ops->matmul(pool, y, m[i].w, to, x, m[i].n_in, m[i].n_out, 1)) {
+                fprintf(stderr, "matmul: %s\n", reel_last_error());
+                return 1;
+            }
+        const double dt = now_s() - t0;
+        sum += dt;
+        if (dt < best) best = dt;
+    }
+    /* the read loop over a buffer of the same size */
+    const size_t n = total / 4096 * 4096;
+    uint8_t *buf = aligned_alloc(4096, n);
+    memset(buf, 1, n);
+    rd_ctx c = {.buf = buf, .n = n};
+    double rbest = 1e30;
+    for (int r = 0; r < reps; r++) {
+        const double t0 = now_s();
+        reel_pool_parallel_for(pool, (int64_t)(n / 4096), rd_body, &c);
+        const double dt = now_s() - t0;
+        if (dt < rbest) rbest = dt;
+    }
+    printf("%s, %d threads, %.2f GB of weights in %d matrices: matmuls %.1f GB/s best, %.1f mean (%.2f tok/s best), "
+           "read loop %.1f GB/s -> kernels at %.0f%% of the read loop\n",
+           q8 ? "Q8_0_R8" : "Q4_0_R8", threads, total * 1e-9, nm, total / best * 1e-9, total / (sum / reps) * 1e-9, 1 / best,
+           n / rbest * 1e-9, 100.0 * (total / best) / (n / rbest));
+    reel_pool_free(pool);
+    return 0;
+}
