@@ -3,7 +3,9 @@
  * Q4_0_R8 or Q8_0_R8 with random bytes, then times T = 1 matmuls over all of them in layer
  * order, as one decoded token does, and prints the weight bytes streamed per second next to a
  * plain read loop over the same buffer with the same threads (the DRAM bound).
- *   build/bin/bench_decode_stream [threads] [q4_0|q8_0] [reps]
+ *   build/bin/bench_decode_stream [threads] [q4_0|q8_0] [reps] [T]
+ * (T > 1: a prompt's batch of T tokens per call instead, with its multiply-adds per second;
+ * REEL_BENCH_HOT=1 repeats one small matrix that stays in L2: the kernel's compute rate.)
  * The gap between the two is the kernels' share of the decode bound; the gap between this and
  * `reel bench -n` is everything else in a token (scans, norms, attention, thread hand-offs). */
 #include "core/core.h"
@@ -61,6 +63,7 @@ int main(int argc, char **argv)
     const int threads = argc > 1 ? atoi(argv[1]) : 2;
     const int q8 = argc > 2 && !strcmp(argv[2], "q8_0");
     const int reps = argc > 3 ? atoi(argv[3]) : 10;
+    const int64_t T = argc > 4 ? atoll(argv[4]) : 1; /* tokens per call (a prompt's batch) */
     const reel_dtype from = q8 ? REEL_DTYPE_Q8_0 : REEL_DTYPE_Q4_0;
     const reel_dtype to = q8 ? REEL_DTYPE_Q8_0_R8 : REEL_DTYPE_Q4_0_R8;
     const int H = 3136;
@@ -82,10 +85,11 @@ int main(int argc, char **argv)
         m[nm++] = (mat){5120, H, NULL};
     }
     m[nm++] = (mat){H, 131072, NULL};
-    /* REEL_BENCH_HOT=1: one small matrix (fits L2) many times, the kernel's compute rate */
+    /* REEL_BENCH_HOT=1: one matrix of 3.6 MB (in cache) many times: the kernels' compute rate */
     if (getenv("REEL_BENCH_HOT")) {
         nm = 0;
-        for (int i = 0; i < 200; i++) m[nm++] = (mat){H, 128 * threads, NULL};
+        const int64_t k = getenv("REEL_BENCH_K") ? atoll(getenv("REEL_BENCH_K")) : H;
+        for (int i = 0; i < 100; i++) m[nm++] = (mat){k, 2048 * H / k, NULL};
     }
     size_t total = 0, maxrow = 0;
     for (int i = 0; i < nm; i++) {
@@ -112,15 +116,15 @@ int main(int argc, char **argv)
         if ((size_t)m[i].n_out > maxrow) maxrow = (size_t)m[i].n_out;
         if ((size_t)m[i].n_in > maxrow) maxrow = (size_t)m[i].n_in;
     }
-    float *x = malloc(maxrow * sizeof(float)), *y = malloc(maxrow * sizeof(float));
-    for (size_t i = 0; i < maxrow; i++) x[i] = (float)(rnd() >> 40) / (1 << 23) - 1.0f;
+    float *x = malloc(maxrow * T * sizeof(float)), *y = malloc(maxrow * T * sizeof(float));
+    for (size_t i = 0; i < maxrow * T; i++) x[i] = (float)(rnd() >> 40) / (1 << 23) - 1.0f;
     reel_pool *pool = threads > 1 ? reel_pool_init(threads) : NULL;
     const reel_kernel_ops *ops = reel_kernels_ops_cpu();
     double best = 1e30, sum = 0;
     for (int r = 0; r < reps; r++) {
         const double t0 = now_s();
         for (int i = 0; i < nm; i++)
-            if (ops->matmul(pool, y, m[i].w, to, x, m[i].n_in, m[i].n_out, 1)) {
+            if (ops->matmul(pool, y, m[i].w, to, x, m[i].n_in, m[i].n_out, T)) {
                 fprintf(stderr, "matmul: %s\n", reel_last_error());
                 return 1;
             }
@@ -139,6 +143,12 @@ int main(int argc, char **argv)
         reel_pool_parallel_for(pool, (int64_t)(n / 4096), rd_body, &c);
         const double dt = now_s() - t0;
         if (dt < rbest) rbest = dt;
+    }
+    if (T > 1) {
+        double macs = 0;
+        for (int i = 0; i < nm; i++) macs += (double)m[i].n_in * (double)m[i].n_out * (double)T;
+        printf("T = %lld: %.1f GMAC/s best, %.1f tok/s\n", (long long)T, macs / best * 1e-9,
+               T / best);
     }
     printf("%s, %d threads, %.2f GB of weights in %d matrices: matmuls %.1f GB/s best, %.1f mean (%.2f tok/s best), "
            "read loop %.1f GB/s -> kernels at %.0f%% of the read loop\n",

@@ -64,9 +64,15 @@ QK_TARGET static void QK_NAME(quant_x)(const float *x, reeli_q8x *out, int64_t n
             i2 = _mm256_packs_epi32(i2, i3);
             i0 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(i0, i2), perm);
             _mm256_storeu_si256((__m256i *)o[b].qs, i0);
-            int h0 = 0;
-            for (int i = 0; i < 16; i++) h0 += o[b].qs[i];
-            for (int i = 16; i < 32; i++) sum += o[b].qs[i];
+            /* the half sums from the register (reading the bytes back would stall on the
+             * store): pairs, quads, then each 128-bit half */
+            const __m256i q4s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), i0),
+                                                  _mm256_set1_epi16(1));
+            __m128i hl = _mm256_castsi256_si128(q4s), hh = _mm256_extracti128_si256(q4s, 1);
+            hl = _mm_add_epi32(hl, _mm_unpackhi_epi64(hl, hl));
+            hh = _mm_add_epi32(hh, _mm_unpackhi_epi64(hh, hh));
+            const int h0 = _mm_cvtsi128_si32(hl) + _mm_extract_epi32(hl, 1);
+            sum = _mm_cvtsi128_si32(hh) + _mm_extract_epi32(hh, 1);
             o[b].h16[0] = (int16_t)h0, o[b].h16[1] = (int16_t)sum;
             sum += h0;
             o[b].s8 = -8 * sum;
