@@ -10,8 +10,9 @@ Writes OUTDIR/nano4b-random-<type>.gguf with llama.cpp's tensor names: F16, Q8_0
 directly (random values / random blocks with sane scales, so timings are real but the text is
 noise); every other type (q4_k_m, q5_0, q6_k, ...) by `reel quantize` from the F16 file. Runs
 `reel bench -p 512 -n 128 -t T` and the same prompt/decode lengths through llama-cpp-python on
-the same file, measures DRAM read bandwidth with a small C read loop (T threads), and prints a
-table with reel/llama.cpp ratios and decode as a share of the bandwidth bound (bound =
+the same file, in alternating rounds (--rounds, default 3; each round first measures DRAM read
+bandwidth with a small C read loop on T threads), and prints the medians, the reel/llama.cpp
+ratios with their per-round range, and decode as a share of the bandwidth bound (bound =
 bandwidth / bytes of weights read per token, from the file's own tensor sizes).
 
 --rss-ctx C instead fills a C-token context (one C-token prompt) in both engines and reports
@@ -192,30 +193,42 @@ def reel_bench(reel, path, threads, pp, tg, reps, *extra):
     return r, out.stdout
 
 
-def llama_bench(path, threads, pp, tg, reps):
-    try:
+class Llama:
+    """llama-cpp-python on one file, loaded once; run() times one prompt and one decode"""
+
+    def __init__(self, path, threads, pp, tg):
         import llama_cpp
+        self.version = llama_cpp.__version__
+        self.pp, self.tg = pp, tg
+        self.llm = llama_cpp.Llama(model_path=path, n_threads=threads, n_threads_batch=threads,
+                                   n_ctx=pp + tg + 8, n_batch=max(pp, 1), n_ubatch=max(pp, 1),
+                                   verbose=False)
+        self.toks = [300 + (i * 7919) % 100000 for i in range(pp + tg)]
+        self.run()  # warm-up, as reel bench does
+
+    def run(self):
+        self.llm.reset()
+        t0 = time.perf_counter()
+        if self.pp:
+            self.llm.eval(self.toks[:self.pp])
+        t1 = time.perf_counter()
+        for i in range(self.tg):
+            self.llm.eval([self.toks[self.pp + i]])
+        t2 = time.perf_counter()
+        return {"pp": self.pp / (t1 - t0) if self.pp else 0.0, "tg": self.tg / (t2 - t1) if self.tg else 0.0}
+
+
+def llama_open(path, threads, pp, tg):
+    """(Llama, note) or (None, why not)"""
+    try:
+        import llama_cpp  # noqa: F401
     except ImportError as e:
         return None, f"llama-cpp-python not importable: {e}"
     try:
-        llm = llama_cpp.Llama(model_path=path, n_threads=threads, n_threads_batch=threads, n_ctx=pp + tg + 8,
-                              n_batch=pp, n_ubatch=pp, verbose=False)
+        l = Llama(path, threads, pp, tg)
     except Exception as e:  # noqa: BLE001 - report whatever llama.cpp says
         return None, f"llama.cpp cannot load the file: {e}"
-    toks = [300 + (i * 7919) % 100000 for i in range(pp + tg)]
-    res = {"pp": [], "tg": []}
-    for r in range(reps + 1):
-        llm.reset()
-        t0 = time.perf_counter()
-        llm.eval(toks[:pp])
-        t1 = time.perf_counter()
-        for i in range(tg):
-            llm.eval([toks[pp + i]])
-        t2 = time.perf_counter()
-        if r:  # first run is the warm-up
-            res["pp"].append(pp / (t1 - t0))
-            res["tg"].append(tg / (t2 - t1))
-    return {k: float(np.mean(v)) for k, v in res.items()}, f"llama-cpp-python {llama_cpp.__version__}"
+    return l, f"llama-cpp-python {l.version}"
 
 
 LLAMA_RSS = """
@@ -246,7 +259,8 @@ def main():
     ap.add_argument("-t", "--threads", type=int, default=2)
     ap.add_argument("-p", type=int, default=512)
     ap.add_argument("-n", type=int, default=128)
-    ap.add_argument("-r", type=int, default=1)
+    ap.add_argument("-r", type=int, default=1, help="reel bench repetitions within a round")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating reel / llama.cpp rounds a type")
     ap.add_argument("--no-llama", action="store_true")
     ap.add_argument("--rss-ctx", type=int, default=0, help="report peak memory at this context instead")
     a = ap.parse_args()
@@ -263,29 +277,47 @@ def main():
             print(f"| {typ} | {g(os.path.getsize(path))} | {g(r)} | {g(l)} | "
                   f"{f'{r / l:.2f}x' if l else 'n/a'} |", flush=True)
         return 0
-    bw = bandwidth(a.threads)
-    print(f"CPU: {cpu}; {a.threads} threads; DRAM read bandwidth {bw:.1f} GB/s", flush=True)
+    print(f"CPU: {cpu}; {a.threads} threads; {a.rounds} rounds a type, each: DRAM read bandwidth, "
+          f"reel, llama.cpp (the machine is shared: rounds alternate the engines so that both see "
+          f"the same conditions; medians below)", flush=True)
     rows = []
+    med = lambda v: float(np.median(v)) if v else float("nan")
     for typ in a.types:
         path = model_file(a.reel, a.out, typ)
-        r, table = reel_bench(a.reel, path, a.threads, a.p, a.n, a.r)
-        print(table, flush=True)
-        l, note = (None, "skipped") if a.no_llama else llama_bench(path, a.threads, a.p, a.n, a.r)
-        print(f"llama.cpp: {note}: {l}", flush=True)
-        bound = bw * 1e9 / weight_bytes_per_token(path)
-        rows.append((typ, r, l, bound))
+        wb = weight_bytes_per_token(path)
+        l, note = (None, "skipped") if a.no_llama else llama_open(path, a.threads, a.p, a.n)
+        print(f"{typ}: llama.cpp: {note}", flush=True)
+        res = {"bw": [], "rpp": [], "rtg": [], "lpp": [], "ltg": [], "share": []}
+        for k in range(a.rounds):
+            bw = bandwidth(a.threads)
+            r, _ = reel_bench(a.reel, path, a.threads, a.p, a.n, a.r)
+            res["bw"].append(bw)
+            res["rpp"].append(r.get("pp", 0.0))
+            res["rtg"].append(r.get("tg", 0.0))
+            res["share"].append(r.get("tg", 0.0) / (bw * 1e9 / wb))
+            line = f"  round {k + 1}: {bw:.1f} GB/s; reel pp {res['rpp'][-1]:.2f} tg {res['rtg'][-1]:.2f}"
+            if l:
+                lr = l.run()
+                res["lpp"].append(lr["pp"])
+                res["ltg"].append(lr["tg"])
+                line += f"; llama.cpp pp {lr['pp']:.2f} tg {lr['tg']:.2f}"
+            print(line, flush=True)
+        del l
+        rows.append((typ, res))
     print(f"\n| type | reel pp{a.p} | llama.cpp pp{a.p} | ratio | reel tg{a.n} | llama.cpp tg{a.n} | ratio "
-          f"| DRAM bound t/s | reel tg / bound |")
+          f"| DRAM GB/s | reel tg / DRAM bound |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for typ, r, l, bound in rows:
-        lp = f"{l['pp']:.2f}" if l else "n/a"
-        lt = f"{l['tg']:.2f}" if l else "n/a"
-        rp = f"{r['pp'] / l['pp']:.2f}x" if l else "n/a"
-        rt = f"{r['tg'] / l['tg']:.2f}x" if l else "n/a"
-        print(f"| {typ} | {r['pp']:.2f} | {lp} | {rp} | {r['tg']:.2f} | {lt} | {rt} | {bound:.2f} "
-              f"| {100 * r['tg'] / bound:.0f}% |")
+    for typ, res in rows:
+        have = bool(res["lpp"])
+        f = lambda v: f"{med(v):.2f}" if v else "n/a"
+        rng = lambda num, den: (f"{med(num) / med(den):.2f}x ({min(x / y for x, y in zip(num, den)):.2f}-"
+                                f"{max(x / y for x, y in zip(num, den)):.2f})") if have else "n/a"
+        print(f"| {typ} | {f(res['rpp'])} | {f(res['lpp'])} | {rng(res['rpp'], res['lpp'])} | {f(res['rtg'])} "
+              f"| {f(res['ltg'])} | {rng(res['rtg'], res['ltg'])} | {med(res['bw']):.1f} "
+              f"| {100 * med(res['share']):.0f}% ({100 * min(res['share']):.0f}-{100 * max(res['share']):.0f}%) |")
+    print("\nmedians over the rounds; ratio = median / median (range of the per-round ratios); the DRAM bound "
+          "of a round is its bandwidth over the weight bytes a token reads")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
