@@ -26,6 +26,10 @@ void reeli_cpu_unary(reel_unary op, float *y, const float *x, int64_t n);
 /* x86 SIMD variants (kernels/cpu/x86/), chosen at run time by kernels/cpu/ops.c. */
 void reeli_avx2_ssm_scan(reel_pool *pool, const reel_ssm_args *a);
 void reeli_avx2_attention(reel_pool *pool, const reel_attn_args *a);
+void reeli_avx2_unary(reel_unary op, float *y, const float *x, int64_t n);
+void reeli_avx2_gated_rmsnorm(float *y, int64_t y_stride, const float *x, int64_t x_stride,
+                              const float *z, int64_t z_stride, const float *w, int64_t n,
+                              int64_t gs, int64_t T, float eps);
 /* Activation block of the integer-dot matmul: 32 int8 values, their scale, -8 * their sum (the
  * Q4_0 offset), d times their sum (the K-quant minimums) and the sums of each half of 16 (the
  * Q6_K offset). */

@@ -427,6 +427,60 @@ int reel_llm_model_n_vocab(const reel_llm_model *m)
     return m->c.V;
 }
 
+/* ---- element-wise work over the pool ----------------------------------------------------------
+ * The activations and norms split into pieces that do not interact (runs of 1024 elements, one
+ * norm group of one token, one token), so a result never depends on the thread count. */
+enum { UNARY_RUN = 1024 };
+
+typedef struct {
+    const reel_kernel_ops *k;
+    reel_unary op;
+    float *y;
+    const float *x, *z, *w;
+    int64_t n, ys, xs, zs, gs, per; /* per: norm groups a token */
+    float eps;
+} ew_job;
+
+static void unary_body(void *arg, int64_t b, int64_t e, int thread)
+{
+    (void)thread;
+    const ew_job *j = arg;
+    const int64_t i0 = b * UNARY_RUN, i1 = e * UNARY_RUN < j->n ? e * UNARY_RUN : j->n;
+    j->k->unary(j->op, j->y + i0, j->x + i0, i1 - i0);
+}
+
+static void par_unary(reel_llm_session *s, reel_unary op, float *y, const float *x, int64_t n)
+{
+    ew_job j = {.k = s->m->k, .op = op, .y = y, .x = x, .n = n};
+    reel_pool_parallel_for(s->m->pool, (n + UNARY_RUN - 1) / UNARY_RUN, unary_body, &j);
+}
+
+static void gnorm_body(void *arg, int64_t b, int64_t e, int thread)
+{
+    (void)thread;
+    const ew_job *j = arg;
+    for (int64_t i = b; i < e; i++) {
+        const int64_t t = i / j->per, g0 = i % j->per * j->gs;
+        j->k->gated_rmsnorm(j->y + t * j->ys + g0, j->ys, j->x + t * j->xs + g0, j->xs,
+                            j->z + t * j->zs + g0, j->zs, j->w + g0, j->gs, j->gs, 1, j->eps);
+    }
+}
+
+static void rmsnorm_body(void *arg, int64_t b, int64_t e, int thread)
+{
+    (void)thread;
+    const ew_job *j = arg;
+    j->k->rmsnorm(j->y + b * j->n, j->x + b * j->n, j->w, j->n, e - b, j->eps);
+}
+
+/* y = w * rmsnorm(x), T rows of n, a thread per range of rows */
+static void par_rmsnorm(reel_llm_session *s, float *y, const float *x, const float *w, int64_t n,
+                        int64_t T)
+{
+    ew_job j = {.k = s->m->k, .y = y, .x = x, .w = w, .n = n, .eps = s->m->c.eps};
+    reel_pool_parallel_for(s->m->pool, T, rmsnorm_body, &j);
+}
+
 /* ---- blocks ------------------------------------------------------------------------------------
  * Each takes the normalized input s->xn [T][H] and writes the mixer output s->out [T][H]. */
 
@@ -447,7 +501,7 @@ static int mamba_block(reel_llm_session *s, const layer_weights *w, int64_t T)
     /* 2. causal conv over xBC (state holds the last K-1 raw inputs), then SiLU: conv [T][Dc] */
     k->conv1d(pool, s->conv, s->proj + c->Di, c->n_proj, s->conv_state[w->ssm_idx], w->conv_w,
               w->conv_b, c->Dc, c->K, T);
-    k->unary(REEL_UNARY_SILU, s->conv, s->conv, T * c->Dc);
+    par_unary(s, REEL_UNARY_SILU, s->conv, s->conv, T * c->Dc);
     /* 3. dt [T][nh] = softplus(dt_raw + dt_bias), no clamp (time_step_limit = (0, inf)) */
     for (int64_t t = 0; t < T; t++) {
         const float *raw = s->proj + t * c->n_proj + c->Di + c->Dc;
@@ -478,8 +532,9 @@ static int mamba_block(reel_llm_session *s, const layer_weights *w, int64_t T)
     else
         k->ssm_chunked(pool, &a);
     /* 7. y = w_norm * groupnorm(y * silu(z)), groups of Di/G */
-    k->gated_rmsnorm(s->y, c->Di, s->y, c->Di, s->proj, c->n_proj, w->ssm_norm, c->Di, c->Di / c->G,
-                     T, c->eps);
+    ew_job gn = {.k = k, .y = s->y, .x = s->y, .z = s->proj, .w = w->ssm_norm, .ys = c->Di,
+                 .xs = c->Di, .zs = c->n_proj, .gs = c->Di / c->G, .per = c->G, .eps = c->eps};
+    reel_pool_parallel_for(pool, T * c->G, gnorm_body, &gn);
     /* 8. out [T][H] */
     return mm(s, s->out, &w->ssm_out, s->y, T);
 }
@@ -539,7 +594,7 @@ static int mlp_block(reel_llm_session *s, const layer_weights *w, int64_t T)
     const model_config *c = &s->m->c;
     int rc;
     if ((rc = mm(s, s->proj, &w->up, s->xn, T)) < 0) return rc;
-    s->m->k->unary(REEL_UNARY_RELU2, s->proj, s->proj, T * c->F);
+    par_unary(s, REEL_UNARY_RELU2, s->proj, s->proj, T * c->F);
     return mm(s, s->out, &w->down, s->proj, T);
 }
 
@@ -550,7 +605,6 @@ static int mlp_block(reel_llm_session *s, const layer_weights *w, int64_t T)
 static int moe_block(reel_llm_session *s, const layer_weights *w, int64_t T)
 {
     const model_config *c = &s->m->c;
-    const reel_kernel_ops *k = s->m->k;
     const int E = c->E, K = c->k_used;
     int rc;
     if ((rc = mm(s, s->router, &w->gate_inp, s->xn, T)) < 0) return rc;
@@ -591,7 +645,7 @@ static int moe_block(reel_llm_session *s, const layer_weights *w, int64_t T)
                 }
         if (!n) continue;
         if ((rc = mm(s, s->moe_h, &w->up_exps[e], s->moe_x, n)) < 0) return rc;
-        k->unary(REEL_UNARY_RELU2, s->moe_h, s->moe_h, n * c->Fe);
+        par_unary(s, REEL_UNARY_RELU2, s->moe_h, s->moe_h, n * c->Fe);
         if ((rc = mm(s, s->moe_y, &w->down_exps[e], s->moe_h, n)) < 0) return rc;
         for (int64_t i = 0; i < n; i++) {
             float *o = s->out + s->moe_tok[i] * c->H;
@@ -601,7 +655,7 @@ static int moe_block(reel_llm_session *s, const layer_weights *w, int64_t T)
     }
     if (c->Fs > 0) {
         if ((rc = mm(s, s->moe_h, &w->up_sh, s->xn, T)) < 0) return rc;
-        k->unary(REEL_UNARY_RELU2, s->moe_h, s->moe_h, T * c->Fs);
+        par_unary(s, REEL_UNARY_RELU2, s->moe_h, s->moe_h, T * c->Fs);
         if ((rc = mm(s, s->moe_y, &w->down_sh, s->moe_h, T)) < 0) return rc;
         for (int64_t i = 0; i < T * c->H; i++) s->out[i] += s->moe_y[i];
     }
@@ -613,7 +667,6 @@ int reeli_forward_batch(reel_llm_session *s, const int32_t *tokens, int64_t T, i
 {
     reel_llm_model *m = s->m;
     const model_config *c = &m->c;
-    const reel_kernel_ops *k = m->k;
     const size_t emb_row = reel_dtype_row_bytes(m->tok_embd.type, c->H);
     int rc = 0;
     /* h_0 [T][H] = E[token] */
@@ -625,7 +678,7 @@ int reeli_forward_batch(reel_llm_session *s, const int32_t *tokens, int64_t T, i
     }
     for (int l = 0; l < c->L; l++) {
         const layer_weights *w = &m->layers[l];
-        k->rmsnorm(s->xn, s->x, w->norm, c->H, T, c->eps);
+        par_rmsnorm(s, s->xn, s->x, w->norm, c->H, T);
         switch (w->kind) {
         case REEL_LLM_LAYER_MAMBA:
             rc = mamba_block(s, w, T);
@@ -648,6 +701,6 @@ int reeli_forward_batch(reel_llm_session *s, const int32_t *tokens, int64_t T, i
     if (want_all < 0) return 0;
     /* logits = W_lm RMSNorm(h_L): every row, or only the last one */
     const int64_t first = want_all ? 0 : T - 1, n = T - first;
-    k->rmsnorm(s->xn, s->x + first * c->H, m->output_norm, c->H, n, c->eps);
+    par_rmsnorm(s, s->xn, s->x + first * c->H, m->output_norm, c->H, n);
     return mm(s, s->logits + row0 * c->V, &m->output, s->xn, n);
 }

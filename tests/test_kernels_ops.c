@@ -484,6 +484,37 @@ static void test_dispatch_vs_scalar(void **state)
                     fail_msg("attention %s hd %d: %g vs %g", kvt ? "F16" : "F32", hd, o0[i], o1[i]);
             free(kf), free(vf), free(q), free(kh), free(vh), free(o0), free(o1);
         }
+    /* element-wise activations and the gated norm: every length around the 8-wide vector, a
+     * wide range of inputs (exp's clamps included), and a value's result independent of where
+     * it sits (a split of the work must not change bits) */
+    for (int64_t n = 1; n <= 40; n++)
+        for (int op = 0; op < 3; op++) {
+            float *x = rnd(n, 30.0f), *y0 = malloc((size_t)n * 4), *y1 = malloc((size_t)n * 4);
+            x[0] = n % 2 ? -200.0f : 150.0f;
+            ref->unary((reel_unary)op, y0, x, n);
+            k->unary((reel_unary)op, y1, x, n);
+            for (int64_t i = 0; i < n; i++)
+                if (fabs(y0[i] - y1[i]) > 1e-6 * fabs(y0[i]) + 1e-30) /* -200: -0 vs -1e-36 */
+                    fail_msg("unary %d n %lld x %g: %.9g vs %.9g", op, (long long)n, x[i], y0[i],
+                             y1[i]);
+            for (int64_t i = 0; i < n; i++) {
+                float one;
+                k->unary((reel_unary)op, &one, x + i, 1);
+                assert_memory_equal(&one, y1 + i, 4);
+            }
+            free(x), free(y0), free(y1);
+        }
+    const int64_t gss[][2] = {{24, 6}, {64, 16}, {60, 12}, {960 * 2, 960}, {27, 9}};
+    for (size_t gi = 0; gi < 5; gi++) {
+        const int64_t n = gss[gi][0], gs = gss[gi][1], T = 3, st = n + 5;
+        float *x = rnd(st * T, 2.0f), *z = rnd(st * T, 6.0f), *w = rnd(n, 1.0f);
+        float *y0 = calloc((size_t)(st * T), 4), *y1 = calloc((size_t)(st * T), 4);
+        ref->gated_rmsnorm(y0, st, x, st, z, st, w, n, gs, T, 1e-5f);
+        k->gated_rmsnorm(y1, st, x, st, z, st, w, n, gs, T, 1e-5f);
+        const double d = max_rel_diff(y1, y0, st * T);
+        if (d > 2e-6) fail_msg("gated_rmsnorm n %lld gs %lld: rel diff %.3g", (long long)n, (long long)gs, d);
+        free(x), free(z), free(w), free(y0), free(y1);
+    }
     reel_pool_free(pool);
 }
 
