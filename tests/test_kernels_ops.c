@@ -406,13 +406,15 @@ static void test_dispatch_vs_scalar(void **state)
     const reel_kernel_ops *ref = reel_kernels_ops_cpu_scalar(), *k = reel_kernels_ops_cpu();
     printf("dispatched CPU table: %s\n", k->name);
     reel_pool *pool = reel_pool_init(2);
-    const int64_t n_ins[] = {1, 7, 8, 15, 16, 33, 64, 100};
+    /* 2100: two whole 1024-element blocks of the batch path and a tail; 67 tokens: a second
+     * chunk of tokens */
+    const int64_t n_ins[] = {1, 7, 8, 15, 16, 33, 64, 100, 2100};
     const reel_dtype types[] = {REEL_DTYPE_F32, REEL_DTYPE_F16, REEL_DTYPE_BF16};
     /* T = 1, 3, 5, 8 and 9 rows: every edge of the 4-row x 3-token batch tile */
-    const int64_t Ts[] = {1, 3, 5, 8};
+    const int64_t Ts[] = {1, 3, 5, 8, 67};
     for (size_t ti = 0; ti < 3; ti++)
-        for (size_t ni = 0; ni < 8; ni++)
-            for (size_t tk = 0; tk < 4; tk++) {
+        for (size_t ni = 0; ni < 9; ni++)
+            for (size_t tk = 0; tk < 5; tk++) {
                 const int64_t n_in = n_ins[ni], n_out = 9, T = Ts[tk];
                 float *wf = rnd(n_in * n_out, 1.0f), *x = rnd(n_in * T, 1.0f);
                 void *w = wf;
@@ -427,8 +429,10 @@ static void test_dispatch_vs_scalar(void **state)
                 float *y0 = malloc((size_t)(T * n_out) * 4), *y1 = malloc((size_t)(T * n_out) * 4);
                 assert_int_equal(ref->matmul(NULL, y0, w, types[ti], x, n_in, n_out, T), 0);
                 assert_int_equal(k->matmul(pool, y1, w, types[ti], x, n_in, n_out, T), 0);
+                /* fp32 sums in another order: rounding grows like the root of the length */
+                const double tol = 1e-5 * (n_in > 16 ? sqrt(n_in / 16.0) : 1.0);
                 for (int64_t i = 0; i < T * n_out; i++)
-                    if (fabs(y0[i] - y1[i]) > 1e-5 * (1 + fabs(y0[i])))
+                    if (fabs(y0[i] - y1[i]) > tol * (1 + fabs(y0[i])))
                         fail_msg("type %d n_in %lld T %lld: %g vs %g", types[ti], (long long)n_in,
                                  (long long)T, y0[i], y1[i]);
                 /* one thread: the same bits */

@@ -104,16 +104,82 @@ typedef struct {
     size_t row_bytes;
 } mm_ctx;
 
-/* One token: each F32/F16/BF16 row read directly, a dot product per output. */
+/* 8 weights of a row as f32 */
+TARGET static inline __m256 w8(reel_dtype t, const uint8_t *row, int64_t i)
+{
+    if (t == REEL_DTYPE_F32) return _mm256_loadu_ps((const float *)row + i);
+    if (t == REEL_DTYPE_F16)
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + i)));
+    return bf16x8((const uint16_t *)row + i);
+}
+
+/* Four rows' dot products with x at once: each row keeps the two accumulators and the order of
+ * dot_f32/f16/bf16 (so the same bits), but the four rows' FMA chains interleave and x is loaded
+ * once for all four (one row's two chains alone wait on FMA latency, not on memory). */
+TARGET static inline __attribute__((always_inline)) void dot4(reel_dtype t, const uint8_t *w,
+                                                              size_t rb, const float *x, int64_t n,
+                                                              float *y)
+{
+    __m256 s[4][2];
+    for (int r = 0; r < 4; r++) s[r][0] = s[r][1] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
+        for (int r = 0; r < 4; r++) {
+            s[r][0] = _mm256_fmadd_ps(w8(t, w + r * rb, i), x0, s[r][0]);
+            s[r][1] = _mm256_fmadd_ps(w8(t, w + r * rb, i + 8), x1, s[r][1]);
+        }
+    }
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x0 = _mm256_loadu_ps(x + i);
+        for (int r = 0; r < 4; r++) s[r][0] = _mm256_fmadd_ps(w8(t, w + r * rb, i), x0, s[r][0]);
+    }
+    for (int r = 0; r < 4; r++) {
+        float v = hsum(_mm256_add_ps(s[r][0], s[r][1]));
+        const uint8_t *row = w + r * rb;
+        for (int64_t k = i; k < n; k++)
+            v += (t == REEL_DTYPE_F32   ? ((const float *)row)[k]
+                  : t == REEL_DTYPE_F16 ? reel_fp16_to_fp32(((const uint16_t *)row)[k])
+                                        : reel_bf16_to_fp32(((const uint16_t *)row)[k])) *
+                 x[k];
+        y[r] = v;
+    }
+}
+
+TARGET static void dot4_f32(const uint8_t *w, size_t rb, const float *x, int64_t n, float *y)
+{
+    dot4(REEL_DTYPE_F32, w, rb, x, n, y);
+}
+
+TARGET static void dot4_f16(const uint8_t *w, size_t rb, const float *x, int64_t n, float *y)
+{
+    dot4(REEL_DTYPE_F16, w, rb, x, n, y);
+}
+
+TARGET static void dot4_bf16(const uint8_t *w, size_t rb, const float *x, int64_t n, float *y)
+{
+    dot4(REEL_DTYPE_BF16, w, rb, x, n, y);
+}
+
+/* One token: each F32/F16/BF16 row read directly, four rows at a time (dot4), a dot product
+ * per output; threads take groups of four rows. */
 TARGET static void mm1_body(void *arg, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
     const mm_ctx *c = arg;
-    for (int64_t r = begin; r < end; r++) {
+    const int64_t r_end = end * 4 < c->n_out ? end * 4 : c->n_out;
+    for (int64_t r = begin * 4; r < r_end; r += 4) {
         const uint8_t *src = c->w + (size_t)r * c->row_bytes;
-        c->y[r] = c->wtype == REEL_DTYPE_F32   ? dot_f32((const float *)src, c->x, c->n_in)
-                  : c->wtype == REEL_DTYPE_F16 ? dot_f16((const uint16_t *)src, c->x, c->n_in)
-                                               : dot_bf16((const uint16_t *)src, c->x, c->n_in);
+        if (r + 4 <= r_end) {
+            (c->wtype == REEL_DTYPE_F32   ? dot4_f32
+             : c->wtype == REEL_DTYPE_F16 ? dot4_f16
+                                          : dot4_bf16)(src, c->row_bytes, c->x, c->n_in, c->y + r);
+            continue;
+        }
+        for (int64_t q = r; q < r_end; q++, src += c->row_bytes)
+            c->y[q] = c->wtype == REEL_DTYPE_F32   ? dot_f32((const float *)src, c->x, c->n_in)
+                      : c->wtype == REEL_DTYPE_F16 ? dot_f16((const uint16_t *)src, c->x, c->n_in)
+                                                   : dot_bf16((const uint16_t *)src, c->x, c->n_in);
     }
 }
 
@@ -162,7 +228,10 @@ TARGET static void mm_tile_any(int rm, int tn, const float *w, const float *x, i
     }
 }
 
-/* A batch: threads own groups of MM_RM rows, converted to f32 once into a per-thread buffer,
+static _Thread_local float *mm_rows; /* a thread's converted rows, grown only */
+static _Thread_local size_t mm_rows_n;
+
+/* A batch: threads take groups of MM_RM rows, converted to f32 once into a per-thread buffer,
  * then applied to the tokens MM_TN at a time in a register tile (each weight and activation
  * load feeds 3 or 4 FMAs instead of one). */
 TARGET static void mmn_body(void *arg, int64_t begin, int64_t end, int thread)
@@ -170,23 +239,25 @@ TARGET static void mmn_body(void *arg, int64_t begin, int64_t end, int thread)
     (void)thread;
     const mm_ctx *c = arg;
     const int64_t n = c->n_in;
-    float *rows =
-        c->wtype == REEL_DTYPE_F32 ? NULL : reel_xmalloc((size_t)(MM_RM * n) * sizeof(float));
+    if (c->wtype != REEL_DTYPE_F32 && mm_rows_n < (size_t)(MM_RM * n)) {
+        free(mm_rows);
+        mm_rows_n = (size_t)(MM_RM * n);
+        mm_rows = reel_xmalloc(mm_rows_n * sizeof(float));
+    }
     for (int64_t g = begin; g < end; g++) {
         const int64_t r0 = g * MM_RM;
         const int rm = c->n_out - r0 < MM_RM ? (int)(c->n_out - r0) : MM_RM;
         const float *w = (const float *)(c->w + (size_t)r0 * c->row_bytes);
-        if (rows) {
+        if (c->wtype != REEL_DTYPE_F32) {
             for (int r = 0; r < rm; r++)
-                to_f32(c->wtype, c->w + (size_t)(r0 + r) * c->row_bytes, rows + r * n, n);
-            w = rows;
+                to_f32(c->wtype, c->w + (size_t)(r0 + r) * c->row_bytes, mm_rows + r * n, n);
+            w = mm_rows;
         }
         for (int64_t t = 0; t < c->T; t += MM_TN) {
             const int tn = c->T - t < MM_TN ? (int)(c->T - t) : MM_TN;
             mm_tile_any(rm, tn, w, c->x + t * n, n, c->y + t * c->n_out + r0, c->n_out);
         }
     }
-    free(rows);
 }
 
 int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
@@ -217,7 +288,7 @@ int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
     }
     mm_ctx c = {y, w, wtype, x, n_in, n_out, T, rb};
     if (T == 1 && (wtype == REEL_DTYPE_F32 || wtype == REEL_DTYPE_F16 || wtype == REEL_DTYPE_BF16))
-        reel_pool_parallel_for_dynamic(pool, n_out, 0, mm1_body, &c);
+        reel_pool_parallel_for_dynamic(pool, (n_out + 3) / 4, 0, mm1_body, &c);
     else
         reel_pool_parallel_for_dynamic(pool, (n_out + MM_RM - 1) / MM_RM, 0, mmn_body, &c);
     return 0;
