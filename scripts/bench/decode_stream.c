@@ -1,9 +1,9 @@
 /* Benchmark (not a test): the decode step's weight stream alone. Allocates the matrices of the
  * Nemotron-3-Nano-4B shape (21 Mamba, 17 MLP and 4 attention layers and the output head) in
- * Q4_0_R8 or Q8_0_R8 with random bytes, then times T = 1 matmuls over all of them in layer
+ * one of the interleaved layouts (Q4_0, Q8_0, Q5_0, Q4_K, Q6_K) with random bytes, then times T = 1 matmuls over all of them in layer
  * order, as one decoded token does, and prints the weight bytes streamed per second next to a
  * plain read loop over the same buffer with the same threads (the DRAM bound).
- *   build/bin/bench_decode_stream [threads] [q4_0|q8_0] [reps] [T]
+ *   build/bin/bench_decode_stream [threads] [q4_0|q8_0|q5_0|q4_k|q6_k] [reps] [T]
  * (T > 1: a prompt's batch of T tokens per call instead, with its multiply-adds per second;
  * REEL_BENCH_HOT=1 repeats one small matrix that stays in L2: the kernel's compute rate.)
  * The gap between the two is the kernels' share of the decode bound; the gap between this and
@@ -61,11 +61,23 @@ __attribute__((target("avx2"))) static void rd_body(void *arg, int64_t b, int64_
 int main(int argc, char **argv)
 {
     const int threads = argc > 1 ? atoi(argv[1]) : 2;
-    const int q8 = argc > 2 && !strcmp(argv[2], "q8_0");
+    static const struct {
+        const char *name;
+        reel_dtype from, to;
+        int scale_at[2]; /* f16 scales in a block (-1: none) */
+    } kinds[] = {
+        {"q4_0", REEL_DTYPE_Q4_0, REEL_DTYPE_Q4_0_R8, {0, -1}},
+        {"q8_0", REEL_DTYPE_Q8_0, REEL_DTYPE_Q8_0_R8, {0, -1}},
+        {"q5_0", REEL_DTYPE_Q5_0, REEL_DTYPE_Q5_0_R8, {0, -1}},
+        {"q4_k", REEL_DTYPE_Q4_K, REEL_DTYPE_Q4_K_R8, {0, 2}},
+        {"q6_k", REEL_DTYPE_Q6_K, REEL_DTYPE_Q6_K_R8, {208, -1}},
+    };
+    int kind = 0;
+    for (int i = 0; i < 5; i++)
+        if (argc > 2 && !strcmp(argv[2], kinds[i].name)) kind = i;
     const int reps = argc > 3 ? atoi(argv[3]) : 10;
     const int64_t T = argc > 4 ? atoll(argv[4]) : 1; /* tokens per call (a prompt's batch) */
-    const reel_dtype from = q8 ? REEL_DTYPE_Q8_0 : REEL_DTYPE_Q4_0;
-    const reel_dtype to = q8 ? REEL_DTYPE_Q8_0_R8 : REEL_DTYPE_Q4_0_R8;
+    const reel_dtype from = kinds[kind].from, to = kinds[kind].to;
     const int H = 3136;
     mat m[512];
     int nm = 0;
@@ -105,7 +117,9 @@ int main(int argc, char **argv)
             const uint64_t r = rnd();
             memcpy(plain + o, &r, bytes - o < 8 ? bytes - o : 8);
         }
-        for (size_t o = 0; o < bytes; o += bb) plain[o + 1] = 0x1c; /* f16 scale ~2^-8 */
+        for (size_t o = 0; o < bytes; o += bb) /* f16 scales ~2^-8 */
+            for (int k = 0; k < 2; k++)
+                if (kinds[kind].scale_at[k] >= 0) plain[o + kinds[kind].scale_at[k] + 1] = 0x1c;
         m[i].w = aligned_alloc(64, (bytes + 63) / 64 * 64);
         if (reeli_x86_repack(to, m[i].w, from, plain, m[i].n_in, m[i].n_out)) {
             fprintf(stderr, "repack failed\n");
@@ -152,7 +166,7 @@ int main(int argc, char **argv)
     }
     printf("%s, %d threads, %.2f GB of weights in %d matrices: matmuls %.1f GB/s best, %.1f mean (%.2f tok/s best), "
            "read loop %.1f GB/s -> kernels at %.0f%% of the read loop\n",
-           q8 ? "Q8_0_R8" : "Q4_0_R8", threads, total * 1e-9, nm, total / best * 1e-9, total / (sum / reps) * 1e-9, 1 / best,
+           kinds[kind].name, threads, total * 1e-9, nm, total / best * 1e-9, total / (sum / reps) * 1e-9, 1 / best,
            n / rbest * 1e-9, 100.0 * (total / best) / (n / rbest));
     reel_pool_free(pool);
     return 0;
