@@ -102,6 +102,7 @@ typedef struct {
     const float *x;
     int64_t n_in, n_out, T;
     size_t row_bytes;
+    float *rows; /* batches: MM_RM converted rows for each thread */
 } mm_ctx;
 
 /* 8 weights of a row as f32 */
@@ -228,7 +229,7 @@ TARGET static void mm_tile_any(int rm, int tn, const float *w, const float *x, i
     }
 }
 
-static _Thread_local float *mm_rows; /* a thread's converted rows, grown only */
+static _Thread_local float *mm_rows; /* the caller's buffer for the threads' rows, grown only */
 static _Thread_local size_t mm_rows_n;
 
 /* A batch: threads take groups of MM_RM rows, converted to f32 once into a per-thread buffer,
@@ -236,22 +237,17 @@ static _Thread_local size_t mm_rows_n;
  * load feeds 3 or 4 FMAs instead of one). */
 TARGET static void mmn_body(void *arg, int64_t begin, int64_t end, int thread)
 {
-    (void)thread;
     const mm_ctx *c = arg;
     const int64_t n = c->n_in;
-    if (c->wtype != REEL_DTYPE_F32 && mm_rows_n < (size_t)(MM_RM * n)) {
-        free(mm_rows);
-        mm_rows_n = (size_t)(MM_RM * n);
-        mm_rows = reel_xmalloc(mm_rows_n * sizeof(float));
-    }
+    float *rows = c->rows ? c->rows + (size_t)thread * (size_t)(MM_RM * n) : NULL;
     for (int64_t g = begin; g < end; g++) {
         const int64_t r0 = g * MM_RM;
         const int rm = c->n_out - r0 < MM_RM ? (int)(c->n_out - r0) : MM_RM;
         const float *w = (const float *)(c->w + (size_t)r0 * c->row_bytes);
         if (c->wtype != REEL_DTYPE_F32) {
             for (int r = 0; r < rm; r++)
-                to_f32(c->wtype, c->w + (size_t)(r0 + r) * c->row_bytes, mm_rows + r * n, n);
-            w = mm_rows;
+                to_f32(c->wtype, c->w + (size_t)(r0 + r) * c->row_bytes, rows + r * n, n);
+            w = rows;
         }
         for (int64_t t = 0; t < c->T; t += MM_TN) {
             const int tn = c->T - t < MM_TN ? (int)(c->T - t) : MM_TN;
@@ -286,11 +282,21 @@ int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
         return reeli_x86_kqmatmul(pool, y, w, wtype, x, n_in, n_out, T,
                                   f->avx512vnni && f->avx512vl);
     }
-    mm_ctx c = {y, w, wtype, x, n_in, n_out, T, rb};
-    if (T == 1 && (wtype == REEL_DTYPE_F32 || wtype == REEL_DTYPE_F16 || wtype == REEL_DTYPE_BF16))
+    mm_ctx c = {y, w, wtype, x, n_in, n_out, T, rb, NULL};
+    if (T == 1 && (wtype == REEL_DTYPE_F32 || wtype == REEL_DTYPE_F16 || wtype == REEL_DTYPE_BF16)) {
         reel_pool_parallel_for_dynamic(pool, (n_out + 3) / 4, 0, mm1_body, &c);
-    else
-        reel_pool_parallel_for_dynamic(pool, (n_out + MM_RM - 1) / MM_RM, 0, mmn_body, &c);
+        return 0;
+    }
+    if (wtype != REEL_DTYPE_F32) {
+        const size_t need = (size_t)reel_pool_size(pool) * (size_t)(MM_RM * n_in);
+        if (need > mm_rows_n) {
+            free(mm_rows);
+            mm_rows = reel_xmalloc(need * sizeof(float));
+            mm_rows_n = need;
+        }
+        c.rows = mm_rows;
+    }
+    reel_pool_parallel_for_dynamic(pool, (n_out + MM_RM - 1) / MM_RM, 0, mmn_body, &c);
     return 0;
 }
 #endif
