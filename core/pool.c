@@ -203,6 +203,6 @@ void reel_pool_parallel_for_dynamic(reel_pool *p, int64_t n, int64_t grain, reel
         fn(ctx, 0, n, 0);
         return;
     }
-    if (grain <= 0) grain = (n + 8 * p->size - 1) / (8 * p->size);
+    if (grain <= 0) grain = (n + 32 * p->size - 1) / (32 * p->size);
     run_job(p, n, grain, fn, ctx);
 }

@@ -40,7 +40,7 @@ int reel_pool_size(const reel_pool *pool);
 void reel_pool_parallel_for(reel_pool *pool, int64_t n, reel_pool_fn fn, void *ctx);
 
 /* Like reel_pool_parallel_for, but threads take chunks of grain indices in turn until none are
- * left (grain <= 0: about 8 chunks a thread), so a thread slowed by the machine does less of
+ * left (grain <= 0: about 32 chunks a thread), so a thread slowed by the machine does less of
  * the work. fn is called any number of times per thread and which thread runs an index varies
  * between calls: only for bodies whose results for an index do not depend on the thread. */
 void reel_pool_parallel_for_dynamic(reel_pool *pool, int64_t n, int64_t grain, reel_pool_fn fn,

@@ -58,7 +58,7 @@ static void test_dynamic_every_index_once(void **state)
                     reel_pool_parallel_for(p, n, count_body, &c);
                 }
                 for (int i = 0; i < n; i++) assert_int_equal(c.hits[i], 6);
-                const int64_t grain = grains[g] ? grains[g] : (n + 8 * threads - 1) / (8 * threads);
+                const int64_t grain = grains[g] ? grains[g] : (n + 32 * threads - 1) / (32 * threads);
                 const int64_t chunks = threads == 1 || n == 1 ? 1 : (n + grain - 1) / grain;
                 const int64_t stat = n < threads ? n : threads;
                 assert_int_equal(atomic_load(&c.calls), 3 * (chunks + stat));
