@@ -65,6 +65,8 @@ struct reel_llm_model {
     layer_weights *layers;    /* [L] */
     void **owned;             /* converted / realigned copies, freed with the model */
     int n_owned, cap_owned;
+    uint8_t *arena; /* repacked matrices, bump-allocated in one mapping of huge pages */
+    size_t arena_size, arena_used;
     reel_pool *pool;
     const reel_kernel_ops *k;
 };
