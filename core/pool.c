@@ -154,9 +154,15 @@ int reel_pool_size(const reel_pool *p)
     return p ? p->size : 1;
 }
 
-/* Runs the job set up in p on every thread and returns when all are done. */
+/* Runs fn over [0, n) on every thread (statically split, or with grain > 0 in chunks taken in
+ * turn) and returns when all are done; small jobs run on the caller. */
 static void run_job(reel_pool *p, int64_t n, int64_t grain, reel_pool_fn fn, void *ctx)
 {
+    if (n <= 0) return;
+    if (!p || p->size == 1 || n == 1) {
+        fn(ctx, 0, n, 0);
+        return;
+    }
     int was_busy = atomic_exchange(&p->busy, 1);
     REEL_ASSERT(!was_busy && "reel_pool_parallel_for is not reentrant");
     p->fn = fn;
@@ -187,22 +193,12 @@ static void run_job(reel_pool *p, int64_t n, int64_t grain, reel_pool_fn fn, voi
 
 void reel_pool_parallel_for(reel_pool *p, int64_t n, reel_pool_fn fn, void *ctx)
 {
-    if (n <= 0) return;
-    if (!p || p->size == 1 || n == 1) {
-        fn(ctx, 0, n, 0);
-        return;
-    }
     run_job(p, n, 0, fn, ctx);
 }
 
 void reel_pool_parallel_for_dynamic(reel_pool *p, int64_t n, int64_t grain, reel_pool_fn fn,
                                     void *ctx)
 {
-    if (n <= 0) return;
-    if (!p || p->size == 1 || n == 1) {
-        fn(ctx, 0, n, 0);
-        return;
-    }
-    if (grain <= 0) grain = (n + 32 * p->size - 1) / (32 * p->size);
-    run_job(p, n, grain, fn, ctx);
+    const int size = reel_pool_size(p);
+    run_job(p, n, grain > 0 ? grain : (n + 32 * size - 1) / (32 * size), fn, ctx);
 }

@@ -250,10 +250,46 @@ QK_INLINE void QK_NAME(tile8)(const int TN, const int q4, const uint8_t *w, size
  * of 8 rows stores per block the 8 f16 scales, then dword k of every row side by side, so the
  * transposed vectors are plain loads. w points at the group; row i's result is bit-identical
  * to tile8 on the plain layout (Q5_0 has no plain tile8 here: kqmatmul.c runs plain Q5_0). */
+/* One block of a group of an interleaved layout at p into the 8 transposed weight vectors
+ * block8 takes (hi16 for a Q4_0 block of one token). */
+QK_INLINE void QK_NAME(unpack8p)(const int kind, const int hi16, const uint8_t *p, __m256i *wt)
+{
+    if (kind == 1) {
+        const __m256i m4 = _mm256_set1_epi8(15), h4 = _mm256_set1_epi8((char)0xF0);
+        QK_UNROLL
+        for (int k = 0; k < 4; k++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * k));
+            wt[k] = _mm256_and_si256(v, m4);
+            wt[k + 4] = hi16 ? _mm256_and_si256(v, h4)
+                             : _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        }
+    } else if (kind == 2) {
+        /* Q5_0_R8: the 8 rows' high-bit words (qmatmul.c) at 16, then the nibbles at 48; bit
+         * k of byte i of a word is element 4k + i's fifth bit, bit 4 + k element 16 + 4k +
+         * i's, so one shift per dword k puts them at bit 4 of their byte */
+        const __m256i m4 = _mm256_set1_epi8(15), b4 = _mm256_set1_epi8(16);
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 16));
+        QK_UNROLL
+        for (int k = 0; k < 4; k++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(p + 48 + 32 * k));
+            wt[k] = _mm256_or_si256(_mm256_and_si256(v, m4),
+                                    _mm256_and_si256(_mm256_slli_epi32(qh, 4 - k), b4));
+            wt[k + 4] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4),
+                                        _mm256_and_si256(_mm256_srli_epi32(qh, k), b4));
+        }
+    } else {
+        QK_UNROLL
+        for (int k = 0; k < 8; k++)
+            wt[k] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + 16 + 32 * k)),
+                                     _mm256_set1_epi8(-128));
+    }
+}
+
 QK_INLINE void QK_NAME(tile8p)(const int TN, const int kind, const uint8_t *w, const reeli_q8x *x,
                                int64_t xs, int64_t nb, float *y, int64_t ys)
 {
     const size_t sb = kind == 1 ? 144 : kind == 2 ? 176 : 272;
+    const int hi16 = TN == 1 && kind == 1;
     __m256 acc[16];
     for (int j = 0; j < TN; j++) acc[j] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -262,36 +298,8 @@ QK_INLINE void QK_NAME(tile8p)(const int TN, const int kind, const uint8_t *w, c
             _mm_prefetch((const char *)p + 4 * QK_PREFETCH + o, _MM_HINT_T0);
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
         __m256i wt[8];
-        if (kind == 1) {
-            const __m256i m4 = _mm256_set1_epi8(15), h4 = _mm256_set1_epi8((char)0xF0);
-            QK_UNROLL
-            for (int k = 0; k < 4; k++) {
-                const __m256i v = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * k));
-                wt[k] = _mm256_and_si256(v, m4);
-                wt[k + 4] = TN == 1 ? _mm256_and_si256(v, h4)
-                                    : _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-            }
-        } else if (kind == 2) {
-            /* Q5_0_R8: the 8 rows' high-bit words (qmatmul.c) at 16, then the nibbles at 48;
-             * bit k of byte i of a word is element 4k + i's fifth bit, bit 4 + k element
-             * 16 + 4k + i's, so one shift per dword k puts them at bit 4 of their byte */
-            const __m256i m4 = _mm256_set1_epi8(15), b4 = _mm256_set1_epi8(16);
-            const __m256i qh = _mm256_loadu_si256((const __m256i *)(p + 16));
-            QK_UNROLL
-            for (int k = 0; k < 4; k++) {
-                const __m256i v = _mm256_loadu_si256((const __m256i *)(p + 48 + 32 * k));
-                wt[k] = _mm256_or_si256(_mm256_and_si256(v, m4),
-                                        _mm256_and_si256(_mm256_slli_epi32(qh, 4 - k), b4));
-                wt[k + 4] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4),
-                                            _mm256_and_si256(_mm256_srli_epi32(qh, k), b4));
-            }
-        } else {
-            QK_UNROLL
-            for (int k = 0; k < 8; k++)
-                wt[k] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + 16 + 32 * k)),
-                                         _mm256_set1_epi8(-128));
-        }
-        QK_NAME(block8)(TN, kind, TN == 1 && kind == 1, wt, dw, x, xs, b, acc);
+        QK_NAME(unpack8p)(kind, hi16, p, wt);
+        QK_NAME(block8)(TN, kind, hi16, wt, dw, x, xs, b, acc);
     }
     for (int j = 0; j < TN; j++) _mm256_storeu_ps(y + (size_t)j * (size_t)ys, acc[j]);
 }

@@ -3,12 +3,12 @@
  *
  * y = W x: the T activation rows are quantized to int8 per 32-block once per call (into a
  * per-thread scratch that only grows, so the token loop does not allocate once it has seen the
- * largest shape); then threads take groups of rows. Tokens are processed in chunks
- * of QCHUNK so the chunk's activations stay in L2 while each weight tile (RM rows) is read once
- * per chunk and reused for every token of it (TN tokens at a time in registers). Threads take
- * groups of rows in turn (a thread the machine slows does fewer). With VNNI a
- * batch tile holds 8 rows in the lanes of one vector (qmatmul-body.h, tile8); one token uses
- * 4-row tiles that stream the weights with less shuffling. Each output is one accumulation over
+ * largest shape); then threads take groups of rows in turn (a thread the machine slows does
+ * fewer). Tokens are processed in chunks of QCHUNK so the chunk's activations stay in L2 while
+ * each weight tile (RM rows) is read once per chunk and reused for every token of it (TN tokens
+ * at a time in registers). With VNNI a batch tile holds 8 rows in the lanes of one vector
+ * (qmatmul-body.h, tile8); one token uses 4-row tiles that stream the weights with less
+ * shuffling. Each output is one accumulation over
  * the blocks in order by one thread, so results do not depend on the thread count (a batched
  * call and T = 1 calls may differ in the last bits under VNNI: other tiles). */
 #if defined(__x86_64__)
