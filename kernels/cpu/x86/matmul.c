@@ -26,57 +26,10 @@ TARGET static inline float hsum(__m256 v)
     return _mm_cvtss_f32(lo);
 }
 
-TARGET static float dot_f32(const float *a, const float *b, int64_t n)
-{
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-    }
-    for (; i + 8 <= n; i += 8)
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    float s = hsum(_mm256_add_ps(s0, s1));
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
-TARGET static float dot_f16(const uint16_t *a, const float *b, int64_t n)
-{
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i)));
-        __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i + 8)));
-        s0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(b + i + 8), s1);
-    }
-    for (; i + 8 <= n; i += 8)
-        s0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i))),
-                             _mm256_loadu_ps(b + i), s0);
-    float s = hsum(_mm256_add_ps(s0, s1));
-    for (; i < n; i++) s += reel_fp16_to_fp32(a[i]) * b[i];
-    return s;
-}
-
 TARGET static inline __m256 bf16x8(const uint16_t *p)
 {
     __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
-}
-
-TARGET static float dot_bf16(const uint16_t *a, const float *b, int64_t n)
-{
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        s0 = _mm256_fmadd_ps(bf16x8(a + i), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(bf16x8(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-    }
-    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(bf16x8(a + i), _mm256_loadu_ps(b + i), s0);
-    float s = hsum(_mm256_add_ps(s0, s1));
-    for (; i < n; i++) s += reel_bf16_to_fp32(a[i]) * b[i];
-    return s;
 }
 
 TARGET static void to_f32(reel_dtype type, const void *src, float *dst, int64_t n)
@@ -105,7 +58,7 @@ typedef struct {
     float *rows; /* batches: MM_RM converted rows for each thread */
 } mm_ctx;
 
-/* 8 weights of a row as f32 */
+/* 8 weights of a row as f32, and one */
 TARGET static inline __m256 w8(reel_dtype t, const uint8_t *row, int64_t i)
 {
     if (t == REEL_DTYPE_F32) return _mm256_loadu_ps((const float *)row + i);
@@ -114,74 +67,70 @@ TARGET static inline __m256 w8(reel_dtype t, const uint8_t *row, int64_t i)
     return bf16x8((const uint16_t *)row + i);
 }
 
-/* Four rows' dot products with x at once: each row keeps the two accumulators and the order of
- * dot_f32/f16/bf16 (so the same bits), but the four rows' FMA chains interleave and x is loaded
- * once for all four (one row's two chains alone wait on FMA latency, not on memory). */
-TARGET static inline __attribute__((always_inline)) void dot4(reel_dtype t, const uint8_t *w,
-                                                              size_t rb, const float *x, int64_t n,
-                                                              float *y)
+static inline float w1(reel_dtype t, const uint8_t *row, int64_t k)
+{
+    return t == REEL_DTYPE_F32   ? ((const float *)row)[k]
+           : t == REEL_DTYPE_F16 ? reel_fp16_to_fp32(((const uint16_t *)row)[k])
+                                 : reel_bf16_to_fp32(((const uint16_t *)row)[k]);
+}
+
+/* R rows' (rb bytes apart) dot products with x: per row two 8-lane accumulators over 16
+ * elements at a time, one for a last 8, the horizontal sum, then the scalar tail, so a row's
+ * result does not depend on R. With R = 4 the rows' FMA chains interleave and x is loaded once
+ * for all four (one row's two chains alone wait on FMA latency, not on memory). */
+TARGET static inline __attribute__((always_inline)) void dotr(const int R, reel_dtype t,
+                                                              const uint8_t *w, size_t rb,
+                                                              const float *x, int64_t n, float *y)
 {
     __m256 s[4][2];
-    for (int r = 0; r < 4; r++) s[r][0] = s[r][1] = _mm256_setzero_ps();
+    for (int r = 0; r < R; r++) s[r][0] = s[r][1] = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
-        for (int r = 0; r < 4; r++) {
+        for (int r = 0; r < R; r++) {
             s[r][0] = _mm256_fmadd_ps(w8(t, w + r * rb, i), x0, s[r][0]);
             s[r][1] = _mm256_fmadd_ps(w8(t, w + r * rb, i + 8), x1, s[r][1]);
         }
     }
     for (; i + 8 <= n; i += 8) {
         const __m256 x0 = _mm256_loadu_ps(x + i);
-        for (int r = 0; r < 4; r++) s[r][0] = _mm256_fmadd_ps(w8(t, w + r * rb, i), x0, s[r][0]);
+        for (int r = 0; r < R; r++) s[r][0] = _mm256_fmadd_ps(w8(t, w + r * rb, i), x0, s[r][0]);
     }
-    for (int r = 0; r < 4; r++) {
+    for (int r = 0; r < R; r++) {
         float v = hsum(_mm256_add_ps(s[r][0], s[r][1]));
-        const uint8_t *row = w + r * rb;
-        for (int64_t k = i; k < n; k++)
-            v += (t == REEL_DTYPE_F32   ? ((const float *)row)[k]
-                  : t == REEL_DTYPE_F16 ? reel_fp16_to_fp32(((const uint16_t *)row)[k])
-                                        : reel_bf16_to_fp32(((const uint16_t *)row)[k])) *
-                 x[k];
+        for (int64_t k = i; k < n; k++) v += w1(t, w + r * rb, k) * x[k];
         y[r] = v;
     }
 }
 
-TARGET static void dot4_f32(const uint8_t *w, size_t rb, const float *x, int64_t n, float *y)
-{
-    dot4(REEL_DTYPE_F32, w, rb, x, n, y);
-}
+/* rows (1..4) dot products for one weight type, each its own unrolled instance */
+#define MM_DOTS(name, type)                                                                        \
+    TARGET static void name(const uint8_t *w, size_t rb, const float *x, int64_t n, float *y,     \
+                            int64_t rows)                                                          \
+    {                                                                                              \
+        if (rows == 4)                                                                             \
+            dotr(4, type, w, rb, x, n, y);                                                         \
+        else                                                                                       \
+            for (int64_t r = 0; r < rows; r++) dotr(1, type, w + r * rb, rb, x, n, y + r);        \
+    }
+MM_DOTS(dots_f32, REEL_DTYPE_F32)
+MM_DOTS(dots_f16, REEL_DTYPE_F16)
+MM_DOTS(dots_bf16, REEL_DTYPE_BF16)
+#undef MM_DOTS
 
-TARGET static void dot4_f16(const uint8_t *w, size_t rb, const float *x, int64_t n, float *y)
-{
-    dot4(REEL_DTYPE_F16, w, rb, x, n, y);
-}
-
-TARGET static void dot4_bf16(const uint8_t *w, size_t rb, const float *x, int64_t n, float *y)
-{
-    dot4(REEL_DTYPE_BF16, w, rb, x, n, y);
-}
-
-/* One token: each F32/F16/BF16 row read directly, four rows at a time (dot4), a dot product
- * per output; threads take groups of four rows. */
+/* One token: each F32/F16/BF16 row read directly, four rows at a time; threads take groups of
+ * four rows. */
 TARGET static void mm1_body(void *arg, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
     const mm_ctx *c = arg;
     const int64_t r_end = end * 4 < c->n_out ? end * 4 : c->n_out;
-    for (int64_t r = begin * 4; r < r_end; r += 4) {
-        const uint8_t *src = c->w + (size_t)r * c->row_bytes;
-        if (r + 4 <= r_end) {
-            (c->wtype == REEL_DTYPE_F32   ? dot4_f32
-             : c->wtype == REEL_DTYPE_F16 ? dot4_f16
-                                          : dot4_bf16)(src, c->row_bytes, c->x, c->n_in, c->y + r);
-            continue;
-        }
-        for (int64_t q = r; q < r_end; q++, src += c->row_bytes)
-            c->y[q] = c->wtype == REEL_DTYPE_F32   ? dot_f32((const float *)src, c->x, c->n_in)
-                      : c->wtype == REEL_DTYPE_F16 ? dot_f16((const uint16_t *)src, c->x, c->n_in)
-                                                   : dot_bf16((const uint16_t *)src, c->x, c->n_in);
-    }
+    for (int64_t r = begin * 4; r < r_end; r += 4)
+        (c->wtype == REEL_DTYPE_F32   ? dots_f32
+         : c->wtype == REEL_DTYPE_F16 ? dots_f16
+                                      : dots_bf16)(c->w + (size_t)r * c->row_bytes, c->row_bytes,
+                                                   c->x, c->n_in, c->y + r,
+                                                   r_end - r < 4 ? r_end - r : 4);
 }
 
 enum { MM_RM = 4, MM_TN = 3 }; /* register tile: 12 accumulators + 3 x + 1 w = 16 ymm */

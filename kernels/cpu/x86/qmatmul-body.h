@@ -304,21 +304,6 @@ QK_INLINE void QK_NAME(tile8p)(const int TN, const int kind, const uint8_t *w, c
     for (int j = 0; j < TN; j++) _mm256_storeu_ps(y + (size_t)j * (size_t)ys, acc[j]);
 }
 
-#define QK_TILE8P(name, tn, q)                                                                     \
-    QK_TARGET static void QK_NAME(name)(const uint8_t *w, size_t rb, const reeli_q8x *x,           \
-                                        int64_t xs, int64_t nb, float *y, int64_t ys)              \
-    {                                                                                              \
-        (void)rb;                                                                                  \
-        QK_NAME(tile8p)(tn, q, w, x, xs, nb, y, ys);                                               \
-    }
-QK_TILE8P(p81_q8, 1, 0)
-QK_TILE8P(p81_q4, 1, 1)
-QK_TILE8P(p8n_q8, QK_TN, 0)
-QK_TILE8P(p8n_q4, QK_TN, 1)
-QK_TILE8P(p81_q5, 1, 2)
-QK_TILE8P(p8n_q5, QK_TN, 2)
-#undef QK_TILE8P
-
 /* Q4_K_R8 (see qmatmul.c): per super-block of a group of 8 rows the 8 d, the 8 dmin, per block
  * j the rows' 6-bit scale and min (12 bytes), then the 4 chunks of 64 elements as dwords of
  * the 8 rows side by side (low nibbles block 2c, high nibbles block 2c + 1). Per block and
@@ -428,19 +413,25 @@ QK_INLINE void QK_NAME(tile8q6)(const int TN, const uint8_t *w, const reeli_q8x 
     for (int j = 0; j < TN; j++) _mm256_storeu_ps(y + (size_t)j * (size_t)ys, acc[j]);
 }
 
-/* the super-block tiles as reeli_qtile_fn: fn over tn tokens */
-#define QK_TILE8S(name, fn, tn)                                                                    \
+/* the interleaved-layout tiles as reeli_qtile_fn (rb unused): fn(args..., w, x, xs, nb, y, ys) */
+#define QK_TILE8R(name, fn, ...)                                                                   \
     QK_TARGET static void QK_NAME(name)(const uint8_t *w, size_t rb, const reeli_q8x *x,           \
                                         int64_t xs, int64_t nb, float *y, int64_t ys)              \
     {                                                                                              \
         (void)rb;                                                                                  \
-        QK_NAME(fn)(tn, w, x, xs, nb, y, ys);                                                      \
+        QK_NAME(fn)(__VA_ARGS__, w, x, xs, nb, y, ys);                                             \
     }
-QK_TILE8S(p81_q4k, tile8k, 1)
-QK_TILE8S(p8n_q4k, tile8k, QK_TN)
-QK_TILE8S(p81_q6k, tile8q6, 1)
-QK_TILE8S(p8n_q6k, tile8q6, QK_TN)
-#undef QK_TILE8S
+QK_TILE8R(p81_q8, tile8p, 1, 0)
+QK_TILE8R(p81_q4, tile8p, 1, 1)
+QK_TILE8R(p81_q5, tile8p, 1, 2)
+QK_TILE8R(p8n_q8, tile8p, QK_TN, 0)
+QK_TILE8R(p8n_q4, tile8p, QK_TN, 1)
+QK_TILE8R(p8n_q5, tile8p, QK_TN, 2)
+QK_TILE8R(p81_q4k, tile8k, 1)
+QK_TILE8R(p8n_q4k, tile8k, QK_TN)
+QK_TILE8R(p81_q6k, tile8q6, 1)
+QK_TILE8R(p8n_q6k, tile8q6, QK_TN)
+#undef QK_TILE8R
 
 #define QK_TILE8(name, tn, q)                                                                      \
     QK_TARGET static void QK_NAME(name)(const uint8_t *w, size_t rb, const reeli_q8x *x,           \
