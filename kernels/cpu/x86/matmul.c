@@ -78,9 +78,8 @@ static inline float w1(reel_dtype t, const uint8_t *row, int64_t k)
  * elements at a time, one for a last 8, the horizontal sum, then the scalar tail, so a row's
  * result does not depend on R. With R = 4 the rows' FMA chains interleave and x is loaded once
  * for all four (one row's two chains alone wait on FMA latency, not on memory). */
-TARGET static inline __attribute__((always_inline)) void dotr(const int R, reel_dtype t,
-                                                              const uint8_t *w, size_t rb,
-                                                              const float *x, int64_t n, float *y)
+TARGET static inline __attribute__((always_inline)) void
+dotr(const int R, reel_dtype t, const uint8_t *w, size_t rb, const float *x, int64_t n, float *y)
 {
     __m256 s[4][2];
     for (int r = 0; r < R; r++) s[r][0] = s[r][1] = _mm256_setzero_ps();
@@ -105,13 +104,13 @@ TARGET static inline __attribute__((always_inline)) void dotr(const int R, reel_
 
 /* rows (1..4) dot products for one weight type, each its own unrolled instance */
 #define MM_DOTS(name, type)                                                                        \
-    TARGET static void name(const uint8_t *w, size_t rb, const float *x, int64_t n, float *y,     \
+    TARGET static void name(const uint8_t *w, size_t rb, const float *x, int64_t n, float *y,      \
                             int64_t rows)                                                          \
     {                                                                                              \
         if (rows == 4)                                                                             \
             dotr(4, type, w, rb, x, n, y);                                                         \
         else                                                                                       \
-            for (int64_t r = 0; r < rows; r++) dotr(1, type, w + r * rb, rb, x, n, y + r);        \
+            for (int64_t r = 0; r < rows; r++) dotr(1, type, w + r * rb, rb, x, n, y + r);         \
     }
 MM_DOTS(dots_f32, REEL_DTYPE_F32)
 MM_DOTS(dots_f16, REEL_DTYPE_F16)
@@ -232,7 +231,8 @@ int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
                                   f->avx512vnni && f->avx512vl);
     }
     mm_ctx c = {y, w, wtype, x, n_in, n_out, T, rb, NULL};
-    if (T == 1 && (wtype == REEL_DTYPE_F32 || wtype == REEL_DTYPE_F16 || wtype == REEL_DTYPE_BF16)) {
+    if (T == 1 &&
+        (wtype == REEL_DTYPE_F32 || wtype == REEL_DTYPE_F16 || wtype == REEL_DTYPE_BF16)) {
         reel_pool_parallel_for_dynamic(pool, (n_out + 3) / 4, 0, mm1_body, &c);
         return 0;
     }
