@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static _Noreturn void oom(size_t size)
 {
@@ -68,6 +69,43 @@ void *reel_aligned_alloc(size_t size, size_t alignment, int zero, const char *wh
 void reel_aligned_free(void *p)
 {
     free(p);
+}
+
+/* Layout: [unmapped head][header page: mapping start, length][data, 2 MiB aligned][tail]. The
+ * header page lies outside the advised range, so it stays one 4 KiB page. */
+void *reel_huge_alloc(size_t size, const char *what)
+{
+    const size_t huge = (size_t)2 << 20, page = 4096;
+    const size_t data = size ? (size + huge - 1) / huge * huge : huge;
+    if (data < size || data > SIZE_MAX - 2 * huge) {
+        reel_set_error(REEL_ENOMEM, "%s: cannot allocate %zu bytes", what ? what : "memory", size);
+        return NULL;
+    }
+    uint8_t *b =
+        mmap(NULL, data + 2 * huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (b == MAP_FAILED) {
+        reel_set_error(REEL_ENOMEM, "%s: cannot allocate %zu bytes", what ? what : "memory", size);
+        return NULL;
+    }
+    /* the first 2 MiB boundary with a page before it */
+    uint8_t *a = (uint8_t *)(((uintptr_t)b + page + huge - 1) & ~(uintptr_t)(huge - 1));
+    uint8_t *start = a - page, *end = b + data + 2 * huge;
+    if (start > b) munmap(b, (size_t)(start - b));
+    if (a + data < end) munmap(a + data, (size_t)(end - (a + data)));
+#if defined(MADV_HUGEPAGE)
+    (void)madvise(a, data, MADV_HUGEPAGE);
+#endif
+    const size_t hdr[2] = {(size_t)(uintptr_t)start, page + data};
+    memcpy(start, hdr, sizeof hdr);
+    return a;
+}
+
+void reel_huge_free(void *p)
+{
+    if (!p) return;
+    size_t hdr[2];
+    memcpy(hdr, (uint8_t *)p - 4096, sizeof hdr);
+    munmap((void *)(uintptr_t)hdr[0], hdr[1]);
 }
 
 int reel_mul_size(size_t n, size_t size, size_t *out)

@@ -22,6 +22,13 @@ char *reel_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 void *reel_aligned_alloc(size_t size, size_t alignment, int zero, const char *what);
 void reel_aligned_free(void *p);
 
+/* Large zeroed buffers on transparent huge pages (2 MiB): a private anonymous mapping, 2 MiB
+ * aligned and advised MADV_HUGEPAGE, so that kernels sweeping many rows of it do not spend
+ * their time on page walks. Pages are committed as they are first touched (in 2 MiB steps).
+ * Returns NULL and sets REEL_ENOMEM naming `what` on failure. Free with reel_huge_free(). */
+void *reel_huge_alloc(size_t size, const char *what);
+void reel_huge_free(void *p); /* NULL is a no-op */
+
 /* n*size with overflow check: returns 0 and sets *out on success, REEL_ERANGE on overflow. */
 int reel_mul_size(size_t n, size_t size, size_t *out);
 

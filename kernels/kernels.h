@@ -71,7 +71,8 @@ typedef struct reel_cpu_features {
 } reel_cpu_features;
 
 /* Features of the running CPU, detected once; the pointer is static. Setting the environment
- * variable REEL_CPU=scalar hides every extension (to run the reference kernels). */
+ * variable REEL_CPU=scalar hides every extension (to run the reference kernels), REEL_CPU=avx2
+ * the AVX-512 and VNNI ones (to run the AVX2 kernels on a newer CPU). */
 const reel_cpu_features *reel_kernels_cpu(void);
 
 /* Writes a space-separated list of the usable extensions ("avx2 fma f16c ...") into buf. */

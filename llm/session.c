@@ -18,6 +18,13 @@ static void *try_calloc(size_t n, size_t size)
     return n && size ? calloc(n, size) : NULL;
 }
 
+/* the buffers the kernels sweep by the megabyte (a batch's activations, the SSM state each
+ * token reads and writes): on huge pages, zeroed */
+static void *try_huge(size_t n, size_t size)
+{
+    return n && size && n <= SIZE_MAX / size ? reel_huge_alloc(n * size, "session") : NULL;
+}
+
 static size_t kv_bytes(const reel_llm_session *s, int64_t rows)
 {
     const model_config *c = &s->m->c;
@@ -67,19 +74,19 @@ reel_llm_session *reel_llm_session_init(reel_llm_model *m, const reel_llm_sessio
     s->v_cache = reel_xcalloc((size_t)c->n_attn + 1, sizeof(void *));
     for (int i = 0; i < c->n_mamba; i++) {
         if (c->K > 1 && !(s->conv_state[i] = try_calloc(conv_floats(c), sizeof(float)))) goto oom;
-        if (!(s->ssm_state[i] = try_calloc(ssm_floats(c), sizeof(float)))) goto oom;
+        if (!(s->ssm_state[i] = try_huge(ssm_floats(c), sizeof(float)))) goto oom;
     }
     for (int i = 0; i < c->n_attn; i++) {
         if (!(s->k_cache[i] = try_calloc(kv_bytes(s, s->n_ctx), 1))) goto oom;
         if (!(s->v_cache[i] = try_calloc(kv_bytes(s, s->n_ctx), 1))) goto oom;
     }
     size_t ywide = (size_t)(c->Di > c->na * c->hd ? c->Di : c->na * c->hd);
-    if (!(s->x = try_calloc(B * (size_t)c->H, sizeof(float))) ||
-        !(s->xn = try_calloc(B * (size_t)c->H, sizeof(float))) ||
-        !(s->out = try_calloc(B * (size_t)c->H, sizeof(float))) ||
-        !(s->proj = try_calloc(B * (size_t)c->max_width, sizeof(float))) ||
-        !(s->y = try_calloc(B * (ywide ? ywide : 1), sizeof(float))) ||
-        (c->n_mamba && !(s->conv = try_calloc(B * (size_t)c->Dc, sizeof(float)))) ||
+    if (!(s->x = try_huge(B * (size_t)c->H, sizeof(float))) ||
+        !(s->xn = try_huge(B * (size_t)c->H, sizeof(float))) ||
+        !(s->out = try_huge(B * (size_t)c->H, sizeof(float))) ||
+        !(s->proj = try_huge(B * (size_t)c->max_width, sizeof(float))) ||
+        !(s->y = try_huge(B * (ywide ? ywide : 1), sizeof(float))) ||
+        (c->n_mamba && !(s->conv = try_huge(B * (size_t)c->Dc, sizeof(float)))) ||
         (c->n_mamba && !(s->dt = try_calloc(B * (size_t)c->nh, sizeof(float)))) ||
         !(s->logits = try_calloc((size_t)c->V, sizeof(float))))
         goto oom;
@@ -110,14 +117,15 @@ void reel_llm_session_free(reel_llm_session *s)
     const model_config *c = &s->m->c;
     for (int i = 0; i < c->n_mamba; i++) {
         free(s->conv_state[i]);
-        free(s->ssm_state[i]);
+        reel_huge_free(s->ssm_state[i]);
     }
     for (int i = 0; i < c->n_attn; i++) {
         free(s->k_cache[i]);
         free(s->v_cache[i]);
     }
     free(s->conv_state), free(s->ssm_state), free(s->k_cache), free(s->v_cache);
-    free(s->x), free(s->xn), free(s->out), free(s->proj), free(s->y), free(s->conv), free(s->dt);
+    reel_huge_free(s->x), reel_huge_free(s->xn), reel_huge_free(s->out);
+    reel_huge_free(s->proj), reel_huge_free(s->y), reel_huge_free(s->conv), free(s->dt);
     free(s->logits);
     free(s->router), free(s->sel), free(s->selw), free(s->moe_x), free(s->moe_h), free(s->moe_y);
     free(s->moe_tok), free(s->moe_w);

@@ -1,5 +1,11 @@
 # kernels/ op table and the Nemotron-H forward pass (llm/forward.c, session, sampler)
 reel_test(test_kernels_ops LABELS unit)
+# the same through the AVX2 kernels where the CPU has AVX-512 (REEL_CPU=avx2 hides it)
+if(NOT REEL_FUZZ)
+    add_test(NAME test_kernels_ops_avx2 COMMAND test_kernels_ops)
+    set_tests_properties(test_kernels_ops_avx2 PROPERTIES LABELS "unit" TIMEOUT 300
+        ENVIRONMENT "REEL_CPU=avx2;REEL_SOURCE_DIR=${CMAKE_SOURCE_DIR};CMOCKA_MESSAGE_OUTPUT=stdout;ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1")
+endif()
 reel_test(test_kernels_quant LABELS unit)
 reel_test(test_llm_forward_golden LABELS golden unit)
 reel_test(test_llm_sample LABELS unit)

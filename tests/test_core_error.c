@@ -113,12 +113,38 @@ static void test_arena(void **state)
     assert_true(tu_contains(reel_last_error(), "huge buffer"));
 }
 
+/* huge-page buffers: zeroed, 2 MiB aligned, writable to the last byte, any size; the failure
+ * names what was asked for */
+static void test_huge_alloc(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {
+        0, 1, 4096, ((size_t)2 << 20) - 1, (size_t)2 << 20, ((size_t)5 << 20) + 3};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        unsigned char *p = reel_huge_alloc(sizes[i], "test buffer");
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % ((uintptr_t)2 << 20), 0);
+        for (size_t k = 0; k < sizes[i]; k += 4093) assert_int_equal(p[k], 0);
+        if (sizes[i]) {
+            assert_int_equal(p[sizes[i] - 1], 0);
+            memset(p, 0xab, sizes[i]);
+            assert_int_equal(p[sizes[i] - 1], 0xab);
+        }
+        reel_huge_free(p);
+    }
+    reel_huge_free(NULL);
+    assert_null(reel_huge_alloc(SIZE_MAX - 4096, "a buffer too large"));
+    assert_int_equal(reel_last_error_code(), REEL_ENOMEM);
+    assert_true(tu_contains(reel_last_error(), "a buffer too large"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_strerror),       cmocka_unit_test(test_set_and_prefix),
-        cmocka_unit_test(test_thread_local),   cmocka_unit_test(test_long_message_truncates),
-        cmocka_unit_test(test_log_levels),     cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_strerror),     cmocka_unit_test(test_set_and_prefix),
+        cmocka_unit_test(test_thread_local), cmocka_unit_test(test_long_message_truncates),
+        cmocka_unit_test(test_log_levels),   cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_huge_alloc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -406,15 +406,17 @@ static void test_dispatch_vs_scalar(void **state)
     const reel_kernel_ops *ref = reel_kernels_ops_cpu_scalar(), *k = reel_kernels_ops_cpu();
     printf("dispatched CPU table: %s\n", k->name);
     reel_pool *pool = reel_pool_init(2);
-    /* 2100: two whole 1024-element blocks of the batch path and a tail; 67 tokens: a second
-     * chunk of tokens */
-    const int64_t n_ins[] = {1, 7, 8, 15, 16, 33, 64, 100, 2100};
+    /* 2100: the AVX2 dot products' 16-element steps and a tail; 4200: two k blocks of the
+     * AVX-512 GEMM (4096) with a masked tail; 67 tokens: 11 tiles of 6 with one token left, and
+     * 130 a second chunk of 120 tokens */
+    const int64_t n_ins[] = {1, 7, 8, 15, 16, 33, 64, 100, 2100, 4200};
     const reel_dtype types[] = {REEL_DTYPE_F32, REEL_DTYPE_F16, REEL_DTYPE_BF16};
-    /* T = 1, 3, 5, 8 and 9 rows: every edge of the 4-row x 3-token batch tile */
-    const int64_t Ts[] = {1, 3, 5, 8, 67};
+    /* T = 1, 3, 5, 8 and 9 rows: every edge of the 4-row x 3-token (AVX2) and 4-row x
+     * 6-token (AVX-512) batch tiles */
+    const int64_t Ts[] = {1, 3, 5, 8, 67, 130};
     for (size_t ti = 0; ti < 3; ti++)
-        for (size_t ni = 0; ni < 9; ni++)
-            for (size_t tk = 0; tk < 5; tk++) {
+        for (size_t ni = 0; ni < 10; ni++)
+            for (size_t tk = 0; tk < 6; tk++) {
                 const int64_t n_in = n_ins[ni], n_out = 9, T = Ts[tk];
                 float *wf = rnd(n_in * n_out, 1.0f), *x = rnd(n_in * T, 1.0f);
                 void *w = wf;
@@ -516,7 +518,8 @@ static void test_dispatch_vs_scalar(void **state)
         ref->gated_rmsnorm(y0, st, x, st, z, st, w, n, gs, T, 1e-5f);
         k->gated_rmsnorm(y1, st, x, st, z, st, w, n, gs, T, 1e-5f);
         const double d = max_rel_diff(y1, y0, st * T);
-        if (d > 2e-6) fail_msg("gated_rmsnorm n %lld gs %lld: rel diff %.3g", (long long)n, (long long)gs, d);
+        if (d > 2e-6)
+            fail_msg("gated_rmsnorm n %lld gs %lld: rel diff %.3g", (long long)n, (long long)gs, d);
         free(x), free(z), free(w), free(y0), free(y1);
     }
     reel_pool_free(pool);

@@ -32,6 +32,9 @@ static void detect(void)
         features.avxvnni = features.avx2 && (a & (1u << 4)) != 0;
         features.avx512bf16 = features.avx512f && (a & (1u << 5)) != 0;
     }
+    if (force && strcmp(force, "avx2") == 0) /* the AVX2 kernels on an AVX-512 machine */
+        features.avx512f = features.avx512bw = features.avx512vl = features.avx512vnni =
+            features.avx512bf16 = features.avxvnni = 0;
 #endif
 }
 
@@ -48,10 +51,17 @@ void reel_kernels_cpu_describe(char *buf, size_t size)
         int on;
         const char *name;
     } list[] = {
-        {f->sse42, "sse4.2"},         {f->avx, "avx"},           {f->avx2, "avx2"},
-        {f->fma, "fma"},              {f->f16c, "f16c"},         {f->avxvnni, "avx-vnni"},
-        {f->avx512f, "avx512f"},      {f->avx512bw, "avx512bw"}, {f->avx512vl, "avx512vl"},
-        {f->avx512vnni, "avx512vnni"}, {f->avx512bf16, "avx512bf16"},
+        {f->sse42, "sse4.2"},
+        {f->avx, "avx"},
+        {f->avx2, "avx2"},
+        {f->fma, "fma"},
+        {f->f16c, "f16c"},
+        {f->avxvnni, "avx-vnni"},
+        {f->avx512f, "avx512f"},
+        {f->avx512bw, "avx512bw"},
+        {f->avx512vl, "avx512vl"},
+        {f->avx512vnni, "avx512vnni"},
+        {f->avx512bf16, "avx512bf16"},
     };
     size_t n = 0;
     buf[0] = '\0';

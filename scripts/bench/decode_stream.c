@@ -1,11 +1,12 @@
 /* Benchmark (not a test): the decode step's weight stream alone. Allocates the matrices of the
  * Nemotron-3-Nano-4B shape (21 Mamba, 17 MLP and 4 attention layers and the output head) in
- * one of the interleaved layouts (Q4_0, Q8_0, Q5_0, Q4_K, Q6_K) with random bytes, then times T = 1 matmuls over all of them in layer
- * order, as one decoded token does, and prints the weight bytes streamed per second next to a
- * plain read loop over the same buffer with the same threads (the DRAM bound).
- *   build/bin/bench_decode_stream [threads] [q4_0|q8_0|q5_0|q4_k|q6_k] [reps] [T]
- * (T > 1: a prompt's batch of T tokens per call instead, with its multiply-adds per second;
- * REEL_BENCH_HOT=1 repeats one small matrix that stays in L2: the kernel's compute rate.)
+ * one of the interleaved layouts (Q4_0, Q8_0, Q5_0, Q4_K, Q6_K) with random bytes, then times T = 1
+ * matmuls over all of them in layer order, as one decoded token does, and prints the weight bytes
+ * streamed per second next to a plain read loop over the same buffer with the same threads (the
+ * DRAM bound). build/bin/bench_decode_stream [threads] [q4_0|q8_0|q5_0|q4_k|q6_k|f16|bf16] [reps]
+ * [T] (T > 1: a prompt's batch of T tokens per call instead, with its multiply-adds per second;
+ * REEL_BENCH_HOT=1 repeats one small matrix that stays in cache: the kernel's compute rate,
+ * REEL_BENCH_K / REEL_BENCH_N its shape; REEL_BENCH_SHAPES=1 adds each shape's own rate.)
  * The gap between the two is the kernels' share of the decode bound; the gap between this and
  * `reel bench -n` is everything else in a token (scans, norms, attention, thread hand-offs). */
 #include "core/core.h"
@@ -37,6 +38,12 @@ static uint64_t rnd(void)
     rng ^= rng >> 7;
     rng ^= rng << 17;
     return rng;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
 }
 
 typedef struct {
@@ -72,9 +79,11 @@ int main(int argc, char **argv)
         {"q5_0", REEL_DTYPE_Q5_0, REEL_DTYPE_Q5_0_R8, {0, -1}},
         {"q4_k", REEL_DTYPE_Q4_K, REEL_DTYPE_Q4_K_R8, {0, 2}},
         {"q6_k", REEL_DTYPE_Q6_K, REEL_DTYPE_Q6_K_R8, {208, -1}},
+        {"f16", REEL_DTYPE_F16, REEL_DTYPE_F16, {-1, -1}},
+        {"bf16", REEL_DTYPE_BF16, REEL_DTYPE_BF16, {-1, -1}},
     };
     int kind = 0;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < (int)(sizeof kinds / sizeof kinds[0]); i++)
         if (argc > 2 && !strcmp(argv[2], kinds[i].name)) kind = i;
     const int reps = argc > 3 ? atoi(argv[3]) : 10;
     const int64_t T = argc > 4 ? atoll(argv[4]) : 1; /* tokens per call (a prompt's batch) */
@@ -102,7 +111,8 @@ int main(int argc, char **argv)
     if (getenv("REEL_BENCH_HOT")) {
         nm = 0;
         const int64_t k = getenv("REEL_BENCH_K") ? atoll(getenv("REEL_BENCH_K")) : H;
-        for (int i = 0; i < 100; i++) m[nm++] = (mat){k, 2048 * H / k, NULL};
+        const int64_t no = getenv("REEL_BENCH_N") ? atoll(getenv("REEL_BENCH_N")) : 2048 * H / k;
+        for (int i = 0; i < 100; i++) m[nm++] = (mat){k, no, NULL};
     }
     size_t total = 0, maxrow = 0;
     for (int i = 0; i < nm; i++) {
@@ -121,8 +131,13 @@ int main(int argc, char **argv)
         for (size_t o = 0; o < bytes; o += bb) /* f16 scales ~2^-8 */
             for (int k = 0; k < 2; k++)
                 if (kinds[kind].scale_at[k] >= 0) plain[o + kinds[kind].scale_at[k] + 1] = 0x1c;
-        m[i].w = aligned_alloc(64, (bytes + 63) / 64 * 64);
-        if (reeli_x86_repack(to, m[i].w, from, plain, m[i].n_in, m[i].n_out)) {
+        m[i].w = reel_huge_alloc(
+            bytes, "weights"); /* huge pages, like a loaded model's repacked weights */
+        if (from == to) {      /* f16 / bf16: random halves of small magnitude, read as they are */
+            for (size_t o = 0; o + 1 < bytes; o += 2)
+                plain[o + 1] = (uint8_t)(0x1c + (plain[o + 1] & 0x83));
+            memcpy(m[i].w, plain, bytes);
+        } else if (reeli_x86_repack(to, m[i].w, from, plain, m[i].n_in, m[i].n_out)) {
             fprintf(stderr, "repack failed\n");
             return 1;
         }
@@ -131,47 +146,63 @@ int main(int argc, char **argv)
         if ((size_t)m[i].n_out > maxrow) maxrow = (size_t)m[i].n_out;
         if ((size_t)m[i].n_in > maxrow) maxrow = (size_t)m[i].n_in;
     }
-    float *x = malloc(maxrow * T * sizeof(float)), *y = malloc(maxrow * T * sizeof(float));
+    /* activations on huge pages, like a session's batch buffers */
+    float *x = reel_huge_alloc(maxrow * T * sizeof(float), "activations"),
+          *y = reel_huge_alloc(maxrow * T * sizeof(float), "activations");
     for (size_t i = 0; i < maxrow * T; i++) x[i] = (float)(rnd() >> 40) / (1 << 23) - 1.0f;
     reel_pool *pool = threads > 1 ? reel_pool_init(threads) : NULL;
     const reel_kernel_ops *ops = reel_kernels_ops_cpu();
-    double best = 1e30, sum = 0;
-    for (int r = 0; r < reps; r++) {
-        const double t0 = now_s();
+    /* the read loop over a buffer of the same size, on huge pages like the weights */
+    const size_t n = total / 4096 * 4096;
+    uint8_t *buf = reel_huge_alloc(n, "read loop");
+    memset(buf, 1, n);
+    rd_ctx c = {.buf = buf, .n = n};
+    /* alternate one pass of the matmuls and one of the read loop, so that both see the same
+     * phase of a shared machine's bandwidth; the ratio is taken per pair */
+    double best = 1e30, rbest = 1e30, ratio[256];
+    const int pairs = reps < 256 ? reps : 256;
+    for (int r = 0; r < pairs; r++) {
+        double t0 = now_s();
         for (int i = 0; i < nm; i++)
             if (ops->matmul(pool, y, m[i].w, to, x, m[i].n_in, m[i].n_out, T)) {
                 fprintf(stderr, "matmul: %s\n", reel_last_error());
                 return 1;
             }
         const double dt = now_s() - t0;
-        sum += dt;
-        if (dt < best) best = dt;
-    }
-    /* the read loop over a buffer of the same size */
-    const size_t n = total / 4096 * 4096;
-    /* on huge pages, like the repacked weights of a loaded model and bench_4b.py's read loop */
-    const size_t huge = (size_t)2 << 20;
-    uint8_t *buf = aligned_alloc(huge, (n + huge - 1) / huge * huge);
-    (void)madvise(buf, (n + huge - 1) / huge * huge, MADV_HUGEPAGE);
-    memset(buf, 1, n);
-    rd_ctx c = {.buf = buf, .n = n};
-    double rbest = 1e30;
-    for (int r = 0; r < reps; r++) {
-        const double t0 = now_s();
+        t0 = now_s();
         reel_pool_parallel_for(pool, (int64_t)(n / 4096), rd_body, &c);
-        const double dt = now_s() - t0;
-        if (dt < rbest) rbest = dt;
+        const double rt = now_s() - t0;
+        if (dt < best) best = dt;
+        if (rt < rbest) rbest = rt;
+        ratio[r] = (total / dt) / (n / rt);
     }
+    qsort(ratio, (size_t)pairs, sizeof *ratio, cmp_double);
+    if (getenv("REEL_BENCH_SHAPES")) /* each matrix's own rate, the first of each shape */
+        for (int i = 0; i < nm; i++) {
+            int seen = 0;
+            for (int j = 0; j < i; j++) seen |= m[j].n_in == m[i].n_in && m[j].n_out == m[i].n_out;
+            if (seen) continue;
+            double bt = 1e30;
+            for (int r = 0; r < 3; r++) {
+                const double t0 = now_s();
+                ops->matmul(pool, y, m[i].w, to, x, m[i].n_in, m[i].n_out, T);
+                const double dt = now_s() - t0;
+                if (dt < bt) bt = dt;
+            }
+            printf("  %6lld x %6lld: %.1f GMAC/s\n", (long long)m[i].n_in, (long long)m[i].n_out,
+                   (double)m[i].n_in * (double)m[i].n_out * (double)T / bt * 1e-9);
+        }
     if (T > 1) {
         double macs = 0;
         for (int i = 0; i < nm; i++) macs += (double)m[i].n_in * (double)m[i].n_out * (double)T;
         printf("T = %lld: %.1f GMAC/s best, %.1f tok/s\n", (long long)T, macs / best * 1e-9,
                T / best);
     }
-    printf("%s, %d threads, %.2f GB of weights in %d matrices: matmuls %.1f GB/s best, %.1f mean (%.2f tok/s best), "
-           "read loop %.1f GB/s -> kernels at %.0f%% of the read loop\n",
-           kinds[kind].name, threads, total * 1e-9, nm, total / best * 1e-9, total / (sum / reps) * 1e-9, 1 / best,
-           n / rbest * 1e-9, 100.0 * (total / best) / (n / rbest));
+    printf(
+        "%s, %d threads, %.2f GB of weights in %d matrices: matmuls %.1f GB/s best (%.2f tok/s), "
+        "read loop %.1f GB/s best; matmuls / read loop per pair: median %.0f%% (%.0f-%.0f%%)\n",
+        kinds[kind].name, threads, total * 1e-9, nm, total / best * 1e-9, 1 / best,
+        n / rbest * 1e-9, 100 * ratio[pairs / 2], 100 * ratio[0], 100 * ratio[pairs - 1]);
     reel_pool_free(pool);
     return 0;
 }

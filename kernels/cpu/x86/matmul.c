@@ -1,9 +1,10 @@
 /* AVX2 + FMA + F16C matmul (x86-64): the same contract as the scalar reference in cpu/matmul.c
  * (threads own rows of W; each output is one dot product in a fixed order, so results do not
  * depend on the thread count), with 8-wide FMA dot products and scalar tails. For one token the
- * F32/F16/BF16 rows are read directly; for a batch each group of 4 rows is converted to F32
- * once and applied to the tokens 3 at a time in a register tile (a batch and a single token
- * may differ in the last bits: other accumulators). Q8_0 / Q4_0 go to the integer-dot kernels
+ * F32/F16/BF16 rows are read directly; for a batch, with AVX-512 a cache-blocked GEMM (4 rows x
+ * 6 tokens of 16-wide accumulators), else each group of 4 rows is converted to F32 once and
+ * applied to the tokens 3 at a time in a register tile (a batch and a single token may differ
+ * in the last bits: other accumulators). Q8_0 / Q4_0 go to the integer-dot kernels
  * of qmatmul.c, the other quantized types (Q5_0 / Q5_1 / Q4_1 / IQ4_NL / Q2_K..Q6_K) to those
  * of kqmatmul.c. */
 #if defined(__x86_64__)
@@ -177,6 +178,150 @@ TARGET static void mm_tile_any(int rm, int tn, const float *w, const float *x, i
     }
 }
 
+/* ---- AVX-512: a cache-blocked GEMM for a batch of F32/F16/BF16 rows --------------------------
+ * A register tile of 4 rows x 6 tokens (24 zmm accumulators, 16 products each along k) over a
+ * block of G_KC elements of k; the weight panel (4 rows x G_KC, read as stored and widened in
+ * registers) stays in L1 while the tile sweeps a chunk of G_TB tokens, whose activations
+ * (G_TB x G_KC floats) stay in L2 while the tile sweeps G_GB panels (whose outputs stay in L2
+ * too). The first tile of a panel fetches the next panel alongside. The activations and outputs
+ * should lie on huge pages (reel_huge_alloc): a tile reads 6 rows of x and writes 6 of y, each
+ * on its own page, and with 4 KiB pages the page walks cost a third of the speed. Output (t, r)
+ * is the sum over the k blocks in order of each block's 16-lane sums: fixed whatever the
+ * threads or the tile edges. */
+#define TARGET512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+enum { G_RM = 4, G_TN = 6, G_KC = 4096, G_TB = 120, G_GB = 64 };
+#define G_UNROLL _Pragma("GCC unroll 8")
+
+/* 16 weights of a row from element k as f32 (m: the lanes to load, the rest are 0) */
+TARGET512 static inline __m512 g_w16(reel_dtype t, const uint8_t *row, int64_t k, __mmask16 m)
+{
+    if (t == REEL_DTYPE_F32) return _mm512_maskz_loadu_ps(m, (const float *)row + k);
+    const __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)row + k);
+    if (t == REEL_DTYPE_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* acc[r][t] += w[r][k..k+16) . x[t][k..k+16) over the lanes of m */
+#define G_STEP(m)                                                                                  \
+    do {                                                                                           \
+        __m512 wv[G_RM];                                                                           \
+        if (pf)                                                                                    \
+            G_UNROLL for (int r = 0; r < G_RM; r++)                                                \
+                _mm_prefetch((const char *)(pf[r] + k * es), _MM_HINT_T0);                         \
+        G_UNROLL for (int r = 0; r < G_RM; r++) wv[r] = g_w16(type, w[r], k, m);                   \
+        G_UNROLL for (int j = 0; j < G_TN; j++)                                                    \
+        {                                                                                          \
+            const __m512 xv = _mm512_maskz_loadu_ps(m, x[j] + k);                                  \
+            G_UNROLL for (int r = 0; r < G_RM; r++) acc[r][j] =                                    \
+                _mm512_fmadd_ps(wv[r], xv, acc[r][j]);                                             \
+        }                                                                                          \
+    } while (0)
+
+/* The 4 x 6 tile over k in [k0, k1): y[j][r] = (add ? y[j][r] : 0) + the block's sum, for the
+ * rm rows and tn tokens that exist (the pointers past them repeat the last ones). pf: NULL, or
+ * the 4 rows of the next panel, fetched into L1 alongside (a line per row every 2-4 steps). */
+TARGET512 static inline __attribute__((always_inline)) void
+g_tile(reel_dtype type, const uint8_t *const w[G_RM], const uint8_t *const *pf,
+       const float *const x[G_TN], int64_t k0, int64_t k1, float *const y[G_TN], int rm, int tn,
+       int add)
+{
+    const int64_t es = type == REEL_DTYPE_F32 ? 4 : 2;
+    __m512 acc[G_RM][G_TN];
+    G_UNROLL for (int r = 0; r < G_RM; r++) G_UNROLL for (int j = 0; j < G_TN; j++) acc[r][j] =
+        _mm512_setzero_ps();
+    int64_t k = k0;
+    for (; k + 16 <= k1; k += 16) G_STEP((__mmask16)0xFFFF);
+    if (k < k1) G_STEP((__mmask16)((1u << (k1 - k)) - 1));
+    G_UNROLL for (int j = 0; j < G_TN; j++)
+    {
+        if (j >= tn) break;
+        /* the 4 rows' lane sums at once: pairs, quads, then the four 128-bit quarters */
+        const __m512 a01 = _mm512_add_ps(_mm512_unpacklo_ps(acc[0][j], acc[1][j]),
+                                         _mm512_unpackhi_ps(acc[0][j], acc[1][j]));
+        const __m512 a23 = _mm512_add_ps(_mm512_unpacklo_ps(acc[2][j], acc[3][j]),
+                                         _mm512_unpackhi_ps(acc[2][j], acc[3][j]));
+        const __m512 q = _mm512_add_ps(
+            _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a01), _mm512_castps_pd(a23))),
+            _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a01), _mm512_castps_pd(a23))));
+        const __m256 h =
+            _mm256_add_ps(_mm512_castps512_ps256(q),
+                          _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(q), 1)));
+        __m128 v = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+        /* lanes: row 0, row 1, row 2, row 3 (unpack order) */
+        if (rm == G_RM) {
+            if (add) v = _mm_add_ps(v, _mm_loadu_ps(y[j]));
+            _mm_storeu_ps(y[j], v);
+        } else {
+            float s[4];
+            _mm_storeu_ps(s, v);
+            for (int r = 0; r < rm; r++) y[j][r] = (add ? y[j][r] : 0.0f) + s[r];
+        }
+    }
+}
+#undef G_STEP
+#undef G_UNROLL
+
+#define G_TILE(name, type)                                                                         \
+    TARGET512 static void name(const uint8_t *const w[G_RM], const uint8_t *const *pf,             \
+                               const float *const x[G_TN], int64_t k0, int64_t k1,                 \
+                               float *const y[G_TN], int rm, int tn, int add)                      \
+    {                                                                                              \
+        if (pf)                                                                                    \
+            g_tile(type, w, pf, x, k0, k1, y, rm, tn, add);                                        \
+        else                                                                                       \
+            g_tile(type, w, NULL, x, k0, k1, y, rm, tn, add);                                      \
+    }
+G_TILE(g_tile_f32, REEL_DTYPE_F32)
+G_TILE(g_tile_f16, REEL_DTYPE_F16)
+G_TILE(g_tile_bf16, REEL_DTYPE_BF16)
+#undef G_TILE
+
+/* groups [g0, g1) of 4 rows against every token: blocks of G_GB groups, token chunks, k blocks,
+ * the block's panels, then the chunk's tokens 6 at a time */
+TARGET512 static void gemm_body(void *arg, int64_t g0, int64_t g1, int thread)
+{
+    (void)thread;
+    const mm_ctx *c = arg;
+    const int64_t n = c->n_in;
+    void (*tile)(const uint8_t *const *, const uint8_t *const *, const float *const *, int64_t,
+                 int64_t, float *const *, int, int, int) = c->wtype == REEL_DTYPE_F32 ? g_tile_f32
+                                                           : c->wtype == REEL_DTYPE_F16
+                                                               ? g_tile_f16
+                                                               : g_tile_bf16;
+    for (int64_t gb = g0; gb < g1; gb += G_GB) {
+        const int64_t gbe = g1 - gb < G_GB ? g1 : gb + G_GB;
+        for (int64_t tc = 0; tc < c->T; tc += G_TB) {
+            const int64_t te = c->T - tc < G_TB ? c->T : tc + G_TB;
+            for (int64_t kb = 0; kb < n; kb += G_KC) {
+                const int64_t ke = n - kb < G_KC ? n : kb + G_KC;
+                for (int64_t g = gb; g < gbe; g++) {
+                    const uint8_t *w[2][G_RM]; /* this panel's rows and the next one's */
+                    for (int p = 0; p < 2; p++) {
+                        const int64_t r0 = (g + p) * G_RM, left = c->n_out - r0;
+                        for (int r = 0; r < G_RM; r++)
+                            w[p][r] =
+                                c->w + (size_t)(r0 + (r < left ? r : left - 1)) * c->row_bytes;
+                    }
+                    const int64_t r0 = g * G_RM;
+                    const int rm = c->n_out - r0 < G_RM ? (int)(c->n_out - r0) : G_RM;
+                    for (int64_t t = tc; t < te; t += G_TN) {
+                        const int tn = te - t < G_TN ? (int)(te - t) : G_TN;
+                        const float *x[G_TN];
+                        float *y[G_TN];
+                        for (int j = 0; j < G_TN; j++) {
+                            const int64_t tj = t + (j < tn ? j : tn - 1);
+                            x[j] = c->x + (size_t)tj * (size_t)n;
+                            y[j] = c->y + (size_t)tj * (size_t)c->n_out + (size_t)r0;
+                        }
+                        tile(w[0], t == tc && g + 1 < gbe ? w[1] : NULL, x, kb, ke, y, rm, tn,
+                             kb > 0);
+                    }
+                }
+            }
+        }
+    }
+}
+
 static _Thread_local float *mm_rows; /* the caller's buffer for the threads' rows, grown only */
 static _Thread_local size_t mm_rows_n;
 
@@ -234,6 +379,11 @@ int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
     if (T == 1 &&
         (wtype == REEL_DTYPE_F32 || wtype == REEL_DTYPE_F16 || wtype == REEL_DTYPE_BF16)) {
         reel_pool_parallel_for_dynamic(pool, (n_out + 3) / 4, 0, mm1_body, &c);
+        return 0;
+    }
+    const reel_cpu_features *f = reel_kernels_cpu();
+    if (f->avx512f && f->avx512bw && f->avx512vl) {
+        reel_pool_parallel_for_dynamic(pool, (n_out + G_RM - 1) / G_RM, 0, gemm_body, &c);
         return 0;
     }
     if (wtype != REEL_DTYPE_F32) {
