@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 static _Noreturn void oom(size_t size)
 {
@@ -72,10 +73,16 @@ void reel_aligned_free(void *p)
 }
 
 /* Layout: [unmapped head][header page: mapping start, length][data, 2 MiB aligned][tail]. The
- * header page lies outside the advised range, so it stays one 4 KiB page. */
+ * header page lies outside the advised range, so it stays one small page. */
+static size_t page_size(void)
+{
+    const long p = sysconf(_SC_PAGESIZE);
+    return p > 0 ? (size_t)p : 4096;
+}
+
 void *reel_huge_alloc(size_t size, const char *what)
 {
-    const size_t huge = (size_t)2 << 20, page = 4096;
+    const size_t huge = (size_t)2 << 20, page = page_size();
     const size_t data = size ? (size + huge - 1) / huge * huge : huge;
     if (data < size || data > SIZE_MAX - 2 * huge) {
         reel_set_error(REEL_ENOMEM, "%s: cannot allocate %zu bytes", what ? what : "memory", size);
@@ -104,7 +111,7 @@ void reel_huge_free(void *p)
 {
     if (!p) return;
     size_t hdr[2];
-    memcpy(hdr, (uint8_t *)p - 4096, sizeof hdr);
+    memcpy(hdr, (uint8_t *)p - page_size(), sizeof hdr);
     munmap((void *)(uintptr_t)hdr[0], hdr[1]);
 }
 
