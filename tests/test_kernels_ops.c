@@ -417,7 +417,8 @@ static void test_dispatch_vs_scalar(void **state)
     for (size_t ti = 0; ti < 3; ti++)
         for (size_t ni = 0; ni < 10; ni++)
             for (size_t tk = 0; tk < 6; tk++) {
-                const int64_t n_in = n_ins[ni], n_out = 9, T = Ts[tk];
+                /* 9 rows: 2 groups of 4 and 1; 301 (at n_in 100): two blocks of 64 groups */
+                const int64_t n_in = n_ins[ni], n_out = n_in == 100 ? 301 : 9, T = Ts[tk];
                 float *wf = rnd(n_in * n_out, 1.0f), *x = rnd(n_in * T, 1.0f);
                 void *w = wf;
                 uint16_t *h = NULL;
