@@ -88,8 +88,8 @@ void *reel_huge_alloc(size_t size, const char *what)
         reel_set_error(REEL_ENOMEM, "%s: cannot allocate %zu bytes", what ? what : "memory", size);
         return NULL;
     }
-    uint8_t *b =
-        mmap(NULL, data + 2 * huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *b = mmap(NULL, data + 2 * huge, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (b == MAP_FAILED) {
         reel_set_error(REEL_ENOMEM, "%s: cannot allocate %zu bytes", what ? what : "memory", size);
         return NULL;

@@ -26,41 +26,36 @@ static void *own(reel_llm_model *m, void *p)
     return p;
 }
 
-/* Reserves address space for every repacked matrix of the model in one anonymous mapping
- * asking for transparent huge pages: decode streams each weight byte once per token, and with
- * 4 KiB pages a core spends part of that stream on page walks (a plain read loop here reads
- * ~25 GB/s on one core over 4 KiB pages, ~35 GB/s over 2 MiB ones). Pages are committed as
- * they are written, so memory use is what the matrices take plus at most one partial huge
- * page. Without the mapping (or once full) matrices fall back to malloc. */
+/* Reserves address space for every matrix the kernels stream in one mapping of transparent
+ * huge pages (reel_huge_alloc): decode streams each weight byte once per token, and with 4 KiB
+ * pages a core spends part of that stream on page walks (a plain read loop here reads ~25 GB/s
+ * on one core over 4 KiB pages, ~35 GB/s over 2 MiB ones). Pages are committed as they are
+ * written, so memory use is what the matrices take plus at most one partial huge page. Without
+ * the mapping (or once full) repacked matrices fall back to malloc. */
 static void arena_reserve(reel_llm_model *m)
 {
     size_t total = 0;
     for (int i = 0; i < reel_llm_desc_n_tensors(m->desc); i++)
         total += reel_llm_desc_tensor_at(m->desc, i)->nbytes + 64;
-    const size_t huge = (size_t)2 << 20, size = (total + huge - 1) / huge * huge;
-    void *r = mmap(NULL, size + huge, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (r == MAP_FAILED) return;
-    /* keep the 2 MiB-aligned part, give the rest back */
-    uint8_t *b = r, *a = (uint8_t *)(((uintptr_t)b + huge - 1) & ~(uintptr_t)(huge - 1));
-    if (a > b) munmap(b, (size_t)(a - b));
-    if (a + size < b + size + huge) munmap(a + size, (size_t)(b + size + huge - (a + size)));
-#if defined(MADV_HUGEPAGE)
-    (void)madvise(a, size, MADV_HUGEPAGE);
-#endif
-    m->arena = a;
-    m->arena_size = size;
+    m->arena = reel_huge_alloc(total, "weights");
+    m->arena_size = m->arena ? total : 0;
+}
+
+/* n bytes (64-byte aligned) from the arena, or NULL when it has no room */
+static void *arena_take(reel_llm_model *m, size_t n)
+{
+    const size_t at = (m->arena_used + 63) & ~(size_t)63;
+    if (!m->arena || at + n > m->arena_size) return NULL;
+    m->arena_used = at + n;
+    return m->arena + at;
 }
 
 /* n bytes (64-byte aligned) for a repacked matrix: from the arena, else malloc'd and owned */
 static void *arena_alloc(reel_llm_model *m, size_t n)
 {
-    const size_t at = (m->arena_used + 63) & ~(size_t)63;
-    if (m->arena && at + n <= m->arena_size) {
-        m->arena_used = at + n;
-        return m->arena + at;
-    }
-    void *p = malloc(n);
+    void *p = arena_take(m, n);
+    if (p) return p;
+    p = malloc(n);
     if (p && !own(m, p)) {
         free(p);
         return NULL;
@@ -178,29 +173,28 @@ static int mat_ex(reel_llm_model *m, wmat *w, const char *name, int64_t n_in, in
     /* the layout the kernels read fastest (interleaved rows for the integer kernels) */
     const reel_dtype pref =
         repack ? reel_kernels_preferred_layout(m->k, t->type, n_in, n_out) : t->type;
-    /* F16/BF16/F32 matrices of a GGUF file: copied as they are onto the arena's huge pages
-     * (decode streams them; over the file mapping's 4 KiB pages the 4B's F16 decode ran
-     * 3.5-4.1 tok/s, from the arena 3.8-4.9), the file pages dropped as for a repack; not for
-     * a Hugging Face directory, whose mapping cannot be dropped (the copy would double it) */
-    if (pref == t->type && repack && m->arena && w->data == t->data &&
-        (t->type == REEL_DTYPE_F16 || t->type == REEL_DTYPE_BF16 || t->type == REEL_DTYPE_F32) &&
-        strcmp(reel_llm_desc_format(m->desc), "gguf") == 0) {
-        const size_t at = (m->arena_used + 63) & ~(size_t)63;
-        if (at + rb * (size_t)n_out <= m->arena_size) { /* else it stays mapped */
-            void *copy = arena_alloc(m, rb * (size_t)n_out);
-            memcpy(copy, t->data, rb * (size_t)n_out);
-            w->data = copy;
-            release_pages(m, t->data, rb * (size_t)n_out);
-        }
-    }
+    /* F16/BF16/F32 matrices of a GGUF file are copied as they are onto the arena's huge pages
+     * when it has room (decode streams them; over the file mapping's 4 KiB pages the 4B's F16
+     * decode ran 3.5-4.1 tok/s, from the arena 3.8-4.9); not those of a Hugging Face
+     * directory, whose mapping cannot be dropped (the copy would double it) */
+    const size_t bytes = rb * (size_t)n_out;
+    void *copy = NULL;
     if (pref != t->type) {
-        void *copy = arena_alloc(m, rb * (size_t)n_out);
+        copy = arena_alloc(m, bytes);
         if (!copy) return reel_set_error(REEL_ENOMEM, "%s: no memory for tensor %s", path, name);
         if (reel_kernels_repack(pref, copy, t->type, t->data, n_in, n_out) < 0)
             return reel_set_error(REEL_EINVAL, "%s: tensor %s: cannot repack", path, name);
+    } else if (repack && w->data == t->data &&
+               (t->type == REEL_DTYPE_F16 || t->type == REEL_DTYPE_BF16 ||
+                t->type == REEL_DTYPE_F32) &&
+               strcmp(reel_llm_desc_format(m->desc), "gguf") == 0 &&
+               (copy = arena_take(m, bytes))) {
+        memcpy(copy, t->data, bytes);
+    }
+    if (copy) { /* the file's pages are not needed any more */
         w->data = copy;
         w->type = pref;
-        release_pages(m, t->data, rb * (size_t)n_out);
+        release_pages(m, t->data, bytes);
     }
     return 0;
 }
@@ -462,7 +456,7 @@ void reel_llm_model_free(reel_llm_model *m)
     reel_pool_free(m->pool);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
-    if (m->arena) munmap(m->arena, m->arena_size);
+    reel_huge_free(m->arena);
     free(m->layers);
     reel_llm_desc_free(m->desc);
     free(m);

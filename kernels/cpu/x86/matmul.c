@@ -376,13 +376,14 @@ int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
                                   f->avx512vnni && f->avx512vl);
     }
     mm_ctx c = {y, w, wtype, x, n_in, n_out, T, rb, NULL};
-    if (T == 1 &&
-        (wtype == REEL_DTYPE_F32 || wtype == REEL_DTYPE_F16 || wtype == REEL_DTYPE_BF16)) {
+    const int plain =
+        wtype == REEL_DTYPE_F32 || wtype == REEL_DTYPE_F16 || wtype == REEL_DTYPE_BF16;
+    if (T == 1 && plain) {
         reel_pool_parallel_for_dynamic(pool, (n_out + 3) / 4, 0, mm1_body, &c);
         return 0;
     }
     const reel_cpu_features *f = reel_kernels_cpu();
-    if (f->avx512f && f->avx512bw && f->avx512vl) {
+    if (plain && f->avx512f && f->avx512bw && f->avx512vl) {
         reel_pool_parallel_for_dynamic(pool, (n_out + G_RM - 1) / G_RM, 0, gemm_body, &c);
         return 0;
     }
