@@ -13,6 +13,7 @@ typedef struct wmat {
     const void *data;
     reel_dtype type;
     int64_t n_in, n_out;
+    size_t bytes; /* of data (the file's size of the matrix; repacked layouts keep it) */
 } wmat;
 
 typedef struct layer_weights {

@@ -161,6 +161,7 @@ static int mat_ex(reel_llm_model *m, wmat *w, const char *name, int64_t n_in, in
     w->type = t->type;
     w->n_in = n_in;
     w->n_out = n_out;
+    w->bytes = rb * (size_t)n_out;
     if (t->type == REEL_DTYPE_F32 && ((uintptr_t)t->data % sizeof(float)) != 0) {
         void *copy = malloc(rb * (size_t)n_out);
         if (!copy || !own(m, copy)) {
@@ -239,6 +240,7 @@ static int stacked(reel_llm_model *m, wmat *out, const char *name, int64_t n_in,
         out[j].type = t->type;
         out[j].n_in = n_in;
         out[j].n_out = n_out;
+        out[j].bytes = rb * (size_t)n_out;
     }
     return 0;
 }
@@ -477,6 +479,110 @@ int reel_llm_model_n_vocab(const reel_llm_model *m)
     return m->c.V;
 }
 
+/* ---- the memory bound of a decoded token ------------------------------------------------------
+ */
+
+/* Calls fn on every weight matrix a decoded token reads, with the share of it that one token
+ * reads (k_used / E for a routed expert, one row for the embedding, 1 otherwise). */
+static void each_matrix(const reel_llm_model *m, void (*fn)(void *, const wmat *, double),
+                        void *ctx)
+{
+    const model_config *c = &m->c;
+    fn(ctx, &m->tok_embd, 1.0 / (double)m->tok_embd.n_out);
+    fn(ctx, &m->output, 1.0); /* the embedding again when tied: the head reads all of it */
+    for (int l = 0; l < c->L; l++) {
+        const layer_weights *w = &m->layers[l];
+        const wmat *dense[] = {&w->ssm_in, &w->ssm_out, &w->q,        &w->k,     &w->v,      &w->o,
+                               &w->up,     &w->down,    &w->gate_inp, &w->up_sh, &w->down_sh};
+        for (size_t i = 0; i < sizeof dense / sizeof dense[0]; i++)
+            if (dense[i]->data) fn(ctx, dense[i], 1.0);
+        for (int j = 0; w->up_exps && j < c->E; j++) {
+            fn(ctx, &w->up_exps[j], (double)c->k_used / c->E);
+            fn(ctx, &w->down_exps[j], (double)c->k_used / c->E);
+        }
+    }
+}
+
+static void add_share(void *ctx, const wmat *w, double share)
+{
+    *(double *)ctx += (double)w->bytes * share;
+}
+
+double reel_llm_model_token_bytes(const reel_llm_model *m, double *state)
+{
+    const model_config *c = &m->c;
+    double n = 0;
+    each_matrix(m, add_share, &n);
+    if (state) /* the session's SSM and conv states (fp32), as session.c allocates them */
+        *state = (double)c->n_mamba * 4.0 *
+                 ((double)c->nh * c->P * c->N + (c->K > 1 ? (double)c->Dc * (c->K - 1) : 0));
+    return n;
+}
+
+/* The read pass: the matrices cut into pieces of at most 1 MiB, taken by the threads in turn. */
+typedef struct {
+    const uint8_t *p;
+    size_t n;
+} span;
+
+typedef struct {
+    span *s;
+    size_t n, cap;
+    uint64_t sink[64];
+} read_job;
+
+static void add_spans(void *ctx, const wmat *w, double share)
+{
+    (void)share;
+    read_job *j = ctx;
+    if (j->n && w->data == j->s[0].p) return; /* a tied head: the embedding is read once */
+    for (size_t at = 0; at < w->bytes; at += (size_t)1 << 20) {
+        if (j->n == j->cap) {
+            j->cap = j->cap ? 2 * j->cap : 1024;
+            j->s = reel_xrealloc(j->s, j->cap * sizeof *j->s);
+        }
+        const size_t left = w->bytes - at;
+        j->s[j->n++] = (span){(const uint8_t *)w->data + at, left < (1u << 20) ? left : 1u << 20};
+    }
+}
+
+typedef uint64_t read_vec __attribute__((vector_size(32)));
+
+static void read_body(void *arg, int64_t begin, int64_t end, int thread)
+{
+    read_job *j = arg;
+    read_vec a = {0}, b = {0};
+    uint64_t t = 0;
+    for (int64_t i = begin; i < end; i++) {
+        const uint8_t *p = j->s[i].p;
+        size_t k = 0;
+        for (; k + 64 <= j->s[i].n; k += 64) { /* two 32-byte loads a line, no arithmetic */
+            read_vec x, y;
+            memcpy(&x, p + k, sizeof x);
+            memcpy(&y, p + k + 32, sizeof y);
+            a ^= x;
+            b ^= y;
+        }
+        for (; k < j->s[i].n; k++) t ^= p[k];
+    }
+    a ^= b;
+    j->sink[thread & 63] ^= a[0] ^ a[1] ^ a[2] ^ a[3] ^ t;
+}
+
+size_t reel_llm_model_read_weights(reel_llm_model *m)
+{
+    read_job j = {0};
+    each_matrix(m, add_spans, &j);
+    size_t bytes = 0;
+    for (size_t i = 0; i < j.n; i++) bytes += j.s[i].n;
+    reel_pool_parallel_for_dynamic(m->pool, (int64_t)j.n, 0, read_body, &j);
+    /* the sums are kept somewhere the compiler cannot see through */
+    static volatile uint64_t keep;
+    for (int i = 0; i < 64; i++) keep ^= j.sink[i];
+    free(j.s);
+    return bytes;
+}
+
 /* ---- element-wise work over the pool ----------------------------------------------------------
  * The activations and norms split into pieces that do not interact (runs of 1024 elements, one
  * norm group of one token, one token), so a result never depends on the thread count. */
@@ -582,8 +688,17 @@ static int mamba_block(reel_llm_session *s, const layer_weights *w, int64_t T)
     else
         k->ssm_chunked(pool, &a);
     /* 7. y = w_norm * groupnorm(y * silu(z)), groups of Di/G */
-    ew_job gn = {.k = k, .y = s->y, .x = s->y, .z = s->proj, .w = w->ssm_norm, .ys = c->Di,
-                 .xs = c->Di, .zs = c->n_proj, .gs = c->Di / c->G, .per = c->G, .eps = c->eps};
+    ew_job gn = {.k = k,
+                 .y = s->y,
+                 .x = s->y,
+                 .z = s->proj,
+                 .w = w->ssm_norm,
+                 .ys = c->Di,
+                 .xs = c->Di,
+                 .zs = c->n_proj,
+                 .gs = c->Di / c->G,
+                 .per = c->G,
+                 .eps = c->eps};
     reel_pool_parallel_for(pool, T * c->G, gnorm_body, &gn);
     /* 8. out [T][H] */
     return mm(s, s->out, &w->ssm_out, s->y, T);

@@ -58,6 +58,18 @@ const reel_llm_desc *reel_llm_model_desc(const reel_llm_model *m);
 const reel_llm_hparams *reel_llm_model_hparams(const reel_llm_model *m);
 int reel_llm_model_n_vocab(const reel_llm_model *m);
 
+/* Bytes of weights one decoded token reads: every matrix of the layers and the output head,
+ * routed experts in the share k_used / E, one row of the embedding. state (may be NULL) gets
+ * the bytes of recurrent state (Mamba SSM and conv states) a token reads and then writes back
+ * (each way; the KV cache's rows are not counted). Over the memory's rate, weights + 2 x state
+ * is the decode speed's upper bound. */
+double reel_llm_model_token_bytes(const reel_llm_model *m, double *state);
+
+/* Reads every weight matrix once on the model's threads with a plain streaming loop (loads,
+ * no arithmetic: the machine's read rate of the very bytes a token reads, on the same pages)
+ * and returns the bytes read. reel bench --bound times it between decoded tokens. */
+size_t reel_llm_model_read_weights(reel_llm_model *m);
+
 /* ---- session --------------------------------------------------------------------------------- */
 
 typedef struct reel_llm_session reel_llm_session;

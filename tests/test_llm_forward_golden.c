@@ -387,13 +387,65 @@ static void test_limits(void **state)
     reel_llm_model_free(m);
 }
 
+/* reel_llm_model_token_bytes against the description's own tensors (a second path to the same
+ * count: every 2-D weight but the conv taps, one embedding row, routed experts k/E), the state
+ * against the hyper-parameters; reel_llm_model_read_weights reads every matrix once. */
+static void test_token_bytes(void **state)
+{
+    (void)state;
+    char gg[1024];
+    snprintf(gg, sizeof gg, "%s/tests/data/models/gguf/tiny-b-f16.gguf", tu_source_dir());
+    const char *paths[] = {gg, "tiny-moe", "tiny-c"};
+    for (int k = 0; k < 3; k++) {
+        char p[1024];
+        if (k)
+            snprintf(p, sizeof p, "%s/tests/data/models/%s", tu_source_dir(), paths[k]);
+        else
+            snprintf(p, sizeof p, "%s", paths[k]);
+        reel_llm_model *m = load(p, 2);
+        const reel_llm_desc *d = reel_llm_model_desc(m);
+        const reel_llm_hparams *hp = reel_llm_model_hparams(m);
+        const int tied = !reel_llm_desc_tensor(d, "output.weight");
+        double want = 0, all = 0;
+        for (int i = 0; i < reel_llm_desc_n_tensors(d); i++) {
+            const reel_llm_tensor *t = reel_llm_desc_tensor_at(d, i);
+            if (t->n_dims < 2 || t->ne[0] == 1 || t->ne[1] == 1 || strstr(t->name, "conv1d") ||
+                strstr(t->name, "ssm_norm"))
+                continue;
+            all += (double)t->nbytes;
+            if (!strcmp(t->name, "token_embd.weight"))
+                want += tied ? (double)t->nbytes * (1 + 1.0 / (double)t->ne[1])
+                             : (double)t->nbytes / (double)t->ne[1];
+            else if (strstr(t->name, "_exps"))
+                want += (double)t->nbytes * hp->n_expert_used / hp->n_expert;
+            else
+                want += (double)t->nbytes;
+        }
+        int n_mamba = 0;
+        for (int l = 0; l < hp->n_layer; l++) n_mamba += hp->layer_kind[l] == REEL_LLM_LAYER_MAMBA;
+        const double dc = (double)hp->ssm_d_inner + 2.0 * hp->ssm_n_groups * hp->ssm_d_state;
+        const double want_state = 4.0 * n_mamba *
+                                  ((double)hp->ssm_n_heads * hp->ssm_head_dim * hp->ssm_d_state +
+                                   dc * (hp->ssm_d_conv - 1));
+        double st = -1;
+        const double got = reel_llm_model_token_bytes(m, &st);
+        if (fabs(got - want) > 1e-6 * want)
+            fail_msg("%s: token bytes %.0f, want %.0f", paths[k], got, want);
+        assert_true(n_mamba > 0 && st == want_state);
+        assert_true(reel_llm_model_token_bytes(m, NULL) == got);
+        /* tied: the head reads the embedding, which the read pass streams once */
+        assert_true((double)reel_llm_model_read_weights(m) == all);
+        reel_llm_model_free(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hf_dirs),          cmocka_unit_test(test_gguf_converted),
         cmocka_unit_test(test_gguf_f16),         cmocka_unit_test(test_prefill_then_decode),
         cmocka_unit_test(test_snapshot_restore), cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_limits),           cmocka_unit_test(test_token_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

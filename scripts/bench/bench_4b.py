@@ -9,12 +9,15 @@ Nemotron-3-Nano-4B shape (spec §1.2), plus the DRAM read bandwidth bound for de
 Writes OUTDIR/nano4b-random-<type>.gguf with llama.cpp's tensor names: F16, Q8_0 and Q4_0
 directly (random values / random blocks with sane scales, so timings are real but the text is
 noise); every other type (q4_k_m, q5_0, q6_k, ...) by `reel quantize` from the F16 file. Runs
-`reel bench -p 512 -n 128 -t T` and the same prompt/decode lengths through llama-cpp-python on
-the same file, in alternating rounds (--rounds, default 3; each round first measures DRAM read
-bandwidth with a small C read loop on T threads over huge pages, again after reel's run, and
-keeps the larger), and prints the medians, the reel/llama.cpp
-ratios with their per-round range, and decode as a share of the bandwidth bound (bound =
-bandwidth / bytes of weights read per token, from the file's own tensor sizes).
+`reel bench -p 512 -n 128 -t T --bound` and the same prompt/decode lengths through
+llama-cpp-python on the same file, in alternating rounds (--rounds, default 3; each round first
+measures DRAM read bandwidth with a small C read loop on T threads over huge pages, again after
+reel's run, and keeps the larger), and prints the medians, the reel/llama.cpp ratios with their
+per-round range, and decode as a share of the bandwidth bound: reel's from `--bound` (every
+decoded token paired with a read pass over the same weights on the same threads, so that a
+shared machine's bandwidth swings cancel; the token's bytes are its weights plus the recurrent
+state it reads and writes), llama.cpp's as its decode over the round's read-loop bandwidth and
+the weight bytes a token reads (from the file's own tensor sizes).
 
 --rss-ctx C instead fills a C-token context (one C-token prompt) in both engines and reports
 each process's peak resident memory.
@@ -22,7 +25,7 @@ each process's peak resident memory.
 Whether llama.cpp reads the files reel writes (every type, logits side by side) is
 scripts/bench/llama_quant_check.py.
 """
-import argparse, os, re, subprocess, sys, tempfile, time
+import argparse, json, os, subprocess, sys, tempfile, time
 
 import numpy as np
 
@@ -184,16 +187,19 @@ def bandwidth(threads):
 
 
 def reel_bench(reel, path, threads, pp, tg, reps, *extra):
+    """reel bench --json: {"pp", "tg", "rss", and with --bound "share" / "share_w" (decode as a share
+    of the read rate of the same bytes, paired token by token; weights + state / weights only)}"""
     out = subprocess.run([reel, "bench", "-m", path, "-p", str(pp), "-n", str(tg), "-t", str(threads),
-                          "-r", str(reps), *extra], capture_output=True, text=True)
+                          "-r", str(reps), "--json", *extra], capture_output=True, text=True)
     if out.returncode:
         raise RuntimeError(out.stderr)
     r = {}
-    for line in out.stdout.splitlines():
-        m = re.search(r"\| (pp|tg)(\d+) \| ([\d.]+) ± [\d.]+ \| ([\d.]+) (MiB|GiB) \|", line)
-        if m:
-            r[m.group(1)] = float(m.group(3))
-            r["rss"] = float(m.group(4)) * (1024**2 if m.group(5) == "MiB" else 1024**3)
+    for res in json.loads(out.stdout)["results"]:
+        kind = res["test"][:2]
+        r[kind] = res["tps"]
+        r["rss"] = res["peak_rss_bytes"]
+        if "bound" in res:
+            r["share"], r["share_w"] = res["bound"]["share"], res["bound"]["share_weights"]
     return r, out.stdout
 
 
@@ -291,37 +297,45 @@ def main():
         wb = weight_bytes_per_token(path)
         l, note = (None, "skipped") if a.no_llama else llama_open(path, a.threads, a.p, a.n)
         print(f"{typ}: llama.cpp: {note}", flush=True)
-        res = {"bw": [], "rpp": [], "rtg": [], "lpp": [], "ltg": [], "share": []}
+        res = {"bw": [], "rpp": [], "rtg": [], "lpp": [], "ltg": [], "share": [], "share_w": [], "lshare": []}
         for k in range(a.rounds):
             bw = bandwidth(a.threads)
-            r, _ = reel_bench(a.reel, path, a.threads, a.p, a.n, a.r)
+            r, _ = reel_bench(a.reel, path, a.threads, a.p, a.n, a.r, *(["--bound"] if a.n else []))
             bw = max(bw, bandwidth(a.threads))  # before and after reel's run: the larger
             res["bw"].append(bw)
             res["rpp"].append(r.get("pp", 0.0))
             res["rtg"].append(r.get("tg", 0.0))
-            res["share"].append(r.get("tg", 0.0) / (bw * 1e9 / wb))
+            res["share"].append(r.get("share", 0.0))
+            res["share_w"].append(r.get("share_w", 0.0))
+            res["lshare"].append(0.0)
             line = f"  round {k + 1}: {bw:.1f} GB/s; reel pp {res['rpp'][-1]:.2f} tg {res['rtg'][-1]:.2f}"
             if l:
                 lr = l.run()
                 res["lpp"].append(lr["pp"])
                 res["ltg"].append(lr["tg"])
+                res["lshare"][-1] = lr["tg"] / (bw * 1e9 / wb)
                 line += f"; llama.cpp pp {lr['pp']:.2f} tg {lr['tg']:.2f}"
             print(line, flush=True)
         del l
         rows.append((typ, res))
     print(f"\n| type | reel pp{a.p} | llama.cpp pp{a.p} | ratio | reel tg{a.n} | llama.cpp tg{a.n} | ratio "
-          f"| DRAM GB/s | reel tg / DRAM bound |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          f"| reel tg / bound (weights only) | DRAM GB/s | llama.cpp tg / DRAM bound |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    pct = lambda v: f"{100 * med(v):.0f}% ({100 * min(v):.0f}-{100 * max(v):.0f}%)" if v else "n/a"
     for typ, res in rows:
         have = bool(res["lpp"])
         f = lambda v: f"{med(v):.2f}" if v else "n/a"
         rng = lambda num, den: (f"{med(num) / med(den):.2f}x ({min(x / y for x, y in zip(num, den)):.2f}-"
                                 f"{max(x / y for x, y in zip(num, den)):.2f})") if have else "n/a"
         print(f"| {typ} | {f(res['rpp'])} | {f(res['lpp'])} | {rng(res['rpp'], res['lpp'])} | {f(res['rtg'])} "
-              f"| {f(res['ltg'])} | {rng(res['rtg'], res['ltg'])} | {med(res['bw']):.1f} "
-              f"| {100 * med(res['share']):.0f}% ({100 * min(res['share']):.0f}-{100 * max(res['share']):.0f}%) |")
-    print("\nmedians over the rounds; ratio = median / median (range of the per-round ratios); the DRAM bound "
-          "of a round is its bandwidth over the weight bytes a token reads")
+              f"| {f(res['ltg'])} | {rng(res['rtg'], res['ltg'])} | {pct(res['share'])} "
+              f"({100 * med(res['share_w']):.0f}%) | {med(res['bw']):.1f} "
+              f"| {pct(res['lshare']) if have else 'n/a'} |")
+    print("\nmedians over the rounds; ratio = median / median (range of the per-round ratios). reel's bound is "
+          "`reel bench --bound`: every decoded token paired with a read pass over the same weights on the same "
+          "threads, the token's bytes (weights + recurrent state read and written) over the pass's rate, median "
+          "of the pairs (weights only in brackets). llama.cpp's: its decode over the round's DRAM read rate "
+          "(the C read loop before and after reel's run, the larger) and the weight bytes a token reads.")
     return 0
 
 if __name__ == "__main__":
