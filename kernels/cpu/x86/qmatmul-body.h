@@ -203,6 +203,16 @@ QK_INLINE void QK_NAME(block8)(const int TN, const int kind, const int hi16, con
                 hi = _mm256_dpbusd_epi32(hi, wt[k + 4], QK_NAME(bcast4)(xb->qs + 16 + 4 * k));
             }
             a = _mm256_add_epi32(lo, _mm256_srai_epi32(hi, 4));
+        } else if (TN == 1 && kind == 2) {
+            /* Q5_0's decode step: two chains of 4 (+14%; Q8_0's stays one chain, as fast) */
+            __m256i lo = _mm256_set1_epi32(2 * xb->s8);
+            __m256i hi = _mm256_setzero_si256();
+            QK_UNROLL
+            for (int k = 0; k < 4; k++) {
+                lo = _mm256_dpbusd_epi32(lo, wt[k], QK_NAME(bcast4)(xb->qs + 4 * k));
+                hi = _mm256_dpbusd_epi32(hi, wt[k + 4], QK_NAME(bcast4)(xb->qs + 16 + 4 * k));
+            }
+            a = _mm256_add_epi32(lo, hi);
         } else {
             a = _mm256_set1_epi32(kind == 2 ? 2 * xb->s8 : kind ? xb->s8 : 16 * xb->s8);
             QK_UNROLL
@@ -260,8 +270,8 @@ QK_INLINE void QK_NAME(unpack8p)(const int kind, const int hi16, const uint8_t *
         for (int k = 0; k < 4; k++) {
             const __m256i v = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * k));
             wt[k] = _mm256_and_si256(v, m4);
-            wt[k + 4] = hi16 ? _mm256_and_si256(v, h4)
-                             : _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            wt[k + 4] =
+                hi16 ? _mm256_and_si256(v, h4) : _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
         }
     } else if (kind == 2) {
         /* Q5_0_R8: the 8 rows' high-bit words (qmatmul.c) at 16, then the nibbles at 48; bit
@@ -312,7 +322,8 @@ QK_INLINE void QK_NAME(tile8p)(const int TN, const int kind, const uint8_t *w, c
 QK_INLINE void QK_NAME(tile8k)(const int TN, const uint8_t *w, const reeli_q8x *x, int64_t xs,
                                int64_t nb, float *y, int64_t ys)
 {
-    const __m256i m4 = _mm256_set1_epi8(15), m6 = _mm256_set1_epi32(63);
+    const __m256i m4 = _mm256_set1_epi8(15), h4 = _mm256_set1_epi8((char)0xF0);
+    const __m256i m6 = _mm256_set1_epi32(63);
     const __m256i m15 = _mm256_set1_epi32(15), nib = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
     __m256 acc[16];
     for (int j = 0; j < TN; j++) acc[j] = _mm256_setzero_ps();
@@ -334,19 +345,36 @@ QK_INLINE void QK_NAME(tile8k)(const int TN, const uint8_t *w, const reeli_q8x *
                 _mm256_mul_ps(mv, _mm256_cvtepi32_ps(_mm256_or_si256(_mm256_slli_epi32(mh, 2),
                                                                      _mm256_srli_epi32(a8, 6))));
             const uint8_t *q = p + 128 + 256 * (j / 2);
+            /* one token: the high nibbles stay in place (16 times their value, undone by one
+             * exact shift of the sum) and the 8 dpbusd run as two chains of 4 */
+            const int hi16 = TN == 1 && (j & 1);
             __m256i wt[8];
             QK_UNROLL
             for (int k = 0; k < 8; k++) {
                 const __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * k));
-                wt[k] = _mm256_and_si256(j & 1 ? _mm256_srli_epi16(v, 4) : v, m4);
+                wt[k] = hi16    ? _mm256_and_si256(v, h4)
+                        : j & 1 ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m4)
+                                : _mm256_and_si256(v, m4);
             }
             QK_UNROLL
             for (int t = 0; t < TN; t++) {
                 const reeli_q8x *xb = x + (size_t)t * (size_t)xs + sb * 8 + j;
                 __m256i a = _mm256_setzero_si256();
-                QK_UNROLL
-                for (int k = 0; k < 8; k++)
-                    a = _mm256_dpbusd_epi32(a, wt[k], QK_NAME(bcast4)(xb->qs + 4 * k));
+                if (TN == 1) {
+                    __m256i a1 = _mm256_setzero_si256();
+                    QK_UNROLL
+                    for (int k = 0; k < 4; k++) {
+                        a = _mm256_dpbusd_epi32(a, wt[k], QK_NAME(bcast4)(xb->qs + 4 * k));
+                        a1 = _mm256_dpbusd_epi32(a1, wt[k + 4],
+                                                 QK_NAME(bcast4)(xb->qs + 16 + 4 * k));
+                    }
+                    a = _mm256_add_epi32(a, a1);
+                    if (hi16) a = _mm256_srai_epi32(a, 4);
+                } else {
+                    QK_UNROLL
+                    for (int k = 0; k < 8; k++)
+                        a = _mm256_dpbusd_epi32(a, wt[k], QK_NAME(bcast4)(xb->qs + 4 * k));
+                }
                 acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a),
                                          _mm256_mul_ps(fd, _mm256_set1_ps(xb->d)), acc[t]);
                 acc[t] = _mm256_fnmadd_ps(fm, _mm256_set1_ps(xb->ds), acc[t]);
