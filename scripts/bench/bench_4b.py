@@ -9,11 +9,11 @@ Nemotron-3-Nano-4B shape (spec §1.2), plus the DRAM read bandwidth bound for de
 Writes OUTDIR/nano4b-random-<type>.gguf with llama.cpp's tensor names: F16, Q8_0 and Q4_0
 directly (random values / random blocks with sane scales, so timings are real but the text is
 noise); every other type (q4_k_m, q5_0, q6_k, ...) by `reel quantize` from the F16 file. Runs
-`reel bench -p 512 -n 128 -t T --bound` and the same prompt/decode lengths through
+`reel bench -p 512 -n 128 -t T` (then `-p 0 -n 32 --bound`) and the same prompt/decode lengths through
 llama-cpp-python on the same file, in alternating rounds (--rounds, default 3; each round first
 measures DRAM read bandwidth with a small C read loop on T threads over huge pages, again after
-reel's run, and keeps the larger), and prints the medians, the reel/llama.cpp ratios with their
-per-round range, and decode as a share of the bandwidth bound: reel's from `--bound` (every
+reel's run, and keeps the larger), and prints the medians, the median of the per-round
+reel/llama.cpp ratios with their range, and decode as a share of the bandwidth bound: reel's from `--bound` (every
 decoded token paired with a read pass over the same weights on the same threads, so that a
 shared machine's bandwidth swings cancel; the token's bytes are its weights plus the recurrent
 state it reads and writes), llama.cpp's as its decode over the round's read-loop bandwidth and
@@ -300,7 +300,10 @@ def main():
         res = {"bw": [], "rpp": [], "rtg": [], "lpp": [], "ltg": [], "share": [], "share_w": [], "lshare": []}
         for k in range(a.rounds):
             bw = bandwidth(a.threads)
-            r, _ = reel_bench(a.reel, path, a.threads, a.p, a.n, a.r, *(["--bound"] if a.n else []))
+            r, _ = reel_bench(a.reel, path, a.threads, a.p, a.n, a.r)
+            if a.n:  # the bound in a run of its own: its tokens alternate with read passes
+                b, _ = reel_bench(a.reel, path, a.threads, 0, min(a.n, 32), 1, "--bound")
+                r["share"], r["share_w"] = b["share"], b["share_w"]
             bw = max(bw, bandwidth(a.threads))  # before and after reel's run: the larger
             res["bw"].append(bw)
             res["rpp"].append(r.get("pp", 0.0))
@@ -325,14 +328,15 @@ def main():
     for typ, res in rows:
         have = bool(res["lpp"])
         f = lambda v: f"{med(v):.2f}" if v else "n/a"
-        rng = lambda num, den: (f"{med(num) / med(den):.2f}x ({min(x / y for x, y in zip(num, den)):.2f}-"
+        # each round's reel and llama.cpp runs follow each other: the ratio is taken per round
+        rng = lambda num, den: (f"{med([x / y for x, y in zip(num, den)]):.2f}x ({min(x / y for x, y in zip(num, den)):.2f}-"
                                 f"{max(x / y for x, y in zip(num, den)):.2f})") if have else "n/a"
         print(f"| {typ} | {f(res['rpp'])} | {f(res['lpp'])} | {rng(res['rpp'], res['lpp'])} | {f(res['rtg'])} "
               f"| {f(res['ltg'])} | {rng(res['rtg'], res['ltg'])} | {pct(res['share'])} "
               f"({100 * med(res['share_w']):.0f}%) | {med(res['bw']):.1f} "
               f"| {pct(res['lshare']) if have else 'n/a'} |")
-    print("\nmedians over the rounds; ratio = median / median (range of the per-round ratios). reel's bound is "
-          "`reel bench --bound`: every decoded token paired with a read pass over the same weights on the same "
+    print("\nmedians over the rounds; ratio = median of the per-round ratios (their range): a round's two runs follow each other, so they share the machine's state. reel's bound is "
+          "a separate `reel bench -p 0 -n 32 --bound`: every decoded token paired with a read pass over the same weights on the same "
           "threads, the token's bytes (weights + recurrent state read and written) over the pass's rate, median "
           "of the pairs (weights only in brackets). llama.cpp's: its decode over the round's DRAM read rate "
           "(the C read loop before and after reel's run, the larger) and the weight bytes a token reads.")
