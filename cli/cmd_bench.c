@@ -113,6 +113,8 @@ static int run(int argc, char **argv)
     }
     if (!model) return reel_cli_usage("bench", "missing -m MODEL");
     if (!pp && !tg) return reel_cli_usage("bench", "nothing to measure: -p 0 and -n 0");
+    if (want_bound && !tg)
+        return reel_cli_usage("bench", "--bound pairs the decoded tokens of tgN: give -n N > 0");
 
     int rc = REEL_EXIT_FAIL;
     json_t *doc = NULL, *results = NULL;

@@ -238,6 +238,10 @@ static void test_bench(void **state)
     assert_true(tu_contains(r.out, "decode vs the memory bound") &&
                 tu_contains(r.out, "of 2 token / read-pass pairs"));
     tu_result_free(&r);
+    r = reel((const char *[]){"bench", "-m", model, "-p", "4", "-n", "0", "--bound", NULL});
+    assert_int_equal(r.status, 2);
+    assert_true(tu_contains(r.err, "--bound"));
+    tu_result_free(&r);
 }
 
 static void test_errors(void **state)
