@@ -19,8 +19,9 @@ static double now_s(void)
 }
 
 /* With --bound: each decoded token is followed by one read pass over the model's weights on
- * the same threads, and the pair gives one ratio (token's weight bytes per second over the
- * read pass's), so that both sides see the same moment of a shared machine's bandwidth. */
+ * the same threads, and the pair gives one ratio (the token's bytes, weights and state, per
+ * second over the read pass's), so that both sides see the same moment of a shared machine's
+ * bandwidth. */
 typedef struct {
     double token_bytes; /* weights, plus the recurrent state read and written */
     double weight_bytes, state_bytes;

@@ -185,9 +185,9 @@ QK_INLINE __m256i QK_NAME(bcast4)(const int8_t *p)
  * layouts. Q8_0 weights arrive biased to unsigned (w + 128): dpbusd(-128 sum(x), w + 128, x)
  * = sum(w x), with -128 sum(x) = 16 s8 from the activation record. Q4_0 / Q5_0 nibbles are
  * w + 8 / w + 16: the offset is s8 / 2 s8. One token (TN = 1, the decode step) splits Q4_0's
- * 8 dpbusd into two chains of 4, the high nibbles still in place (16 times their value: the
- * sum is exactly divisible, so one arithmetic shift undoes it): with hi16 set, wt[4..7] hold
- * the bytes & 0xF0 instead of the shifted nibbles. */
+ * and Q5_0's 8 dpbusd into two chains of 4 (half the latency), Q4_0's high nibbles still in place
+ * (16 times their value: the sum is exactly divisible, so one arithmetic shift undoes it): with
+ * hi16 set, wt[4..7] hold the bytes & 0xF0 instead of the shifted nibbles. */
 QK_INLINE void QK_NAME(block8)(const int TN, const int kind, const int hi16, const __m256i *wt,
                                __m256 dw, const reeli_q8x *x, int64_t xs, int64_t b, __m256 *acc)
 {
