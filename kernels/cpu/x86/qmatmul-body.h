@@ -304,8 +304,11 @@ QK_INLINE void QK_NAME(tile8p)(const int TN, const int kind, const uint8_t *w, c
     for (int j = 0; j < TN; j++) acc[j] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = w + (size_t)b * sb;
-        for (size_t o = 0; o < sb; o += 64)
-            _mm_prefetch((const char *)p + 4 * QK_PREFETCH + o, _MM_HINT_T0);
+        /* a batch prefetches the next blocks; one token does not: its stream is the hardware
+         * prefetcher's alone (single-thread decode stream 80-87% -> 90-92% of a read loop) */
+        if (TN > 1)
+            for (size_t o = 0; o < sb; o += 64)
+                _mm_prefetch((const char *)p + 4 * QK_PREFETCH + o, _MM_HINT_T0);
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
         __m256i wt[8];
         QK_NAME(unpack8p)(kind, hi16, p, wt);
