@@ -56,6 +56,16 @@ typedef struct model_config {
     int max_width; /* widest per-token scratch row any layer needs */
 } model_config;
 
+/* Floats of one Mamba layer's conv state ([Dc][K-1]) and SSM state ([nh][P][N]). */
+static inline size_t reeli_conv_floats(const model_config *c)
+{
+    return (size_t)c->Dc * (size_t)(c->K - 1);
+}
+static inline size_t reeli_ssm_floats(const model_config *c)
+{
+    return (size_t)c->nh * (size_t)c->P * (size_t)c->N;
+}
+
 struct reel_llm_model {
     reel_llm_desc *desc;
     model_config c;

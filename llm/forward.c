@@ -161,14 +161,15 @@ static int mat_ex(reel_llm_model *m, wmat *w, const char *name, int64_t n_in, in
     w->type = t->type;
     w->n_in = n_in;
     w->n_out = n_out;
-    w->bytes = rb * (size_t)n_out;
+    const size_t bytes = rb * (size_t)n_out;
+    w->bytes = bytes;
     if (t->type == REEL_DTYPE_F32 && ((uintptr_t)t->data % sizeof(float)) != 0) {
-        void *copy = malloc(rb * (size_t)n_out);
+        void *copy = malloc(bytes);
         if (!copy || !own(m, copy)) {
             free(copy);
             return reel_set_error(REEL_ENOMEM, "%s: no memory for tensor %s", path, name);
         }
-        memcpy(copy, t->data, rb * (size_t)n_out);
+        memcpy(copy, t->data, bytes);
         w->data = copy;
     }
     /* the layout the kernels read fastest (interleaved rows for the integer kernels) */
@@ -178,7 +179,6 @@ static int mat_ex(reel_llm_model *m, wmat *w, const char *name, int64_t n_in, in
      * when it has room (decode streams them; over the file mapping's 4 KiB pages the 4B's F16
      * decode ran 3.5-4.1 tok/s, from the arena 3.8-4.9); not those of a Hugging Face
      * directory, whose mapping cannot be dropped (the copy would double it) */
-    const size_t bytes = rb * (size_t)n_out;
     void *copy = NULL;
     if (pref != t->type) {
         copy = arena_alloc(m, bytes);
@@ -487,8 +487,10 @@ static void each_matrix(const reel_llm_model *m, void (*fn)(void *, const wmat *
                         void *ctx)
 {
     const model_config *c = &m->c;
-    fn(ctx, &m->tok_embd, 1.0 / (double)m->tok_embd.n_out);
-    fn(ctx, &m->output, 1.0); /* the embedding again when tied: the head reads all of it */
+    /* one embedding row; all of it again when the head is tied to it */
+    const int tied = m->output.data == m->tok_embd.data;
+    fn(ctx, &m->tok_embd, (tied ? 1.0 : 0.0) + 1.0 / (double)m->tok_embd.n_out);
+    if (!tied) fn(ctx, &m->output, 1.0);
     for (int l = 0; l < c->L; l++) {
         const layer_weights *w = &m->layers[l];
         const wmat *dense[] = {&w->ssm_in, &w->ssm_out, &w->q,        &w->k,     &w->v,      &w->o,
@@ -512,9 +514,9 @@ double reel_llm_model_token_bytes(const reel_llm_model *m, double *state)
     const model_config *c = &m->c;
     double n = 0;
     each_matrix(m, add_share, &n);
-    if (state) /* the session's SSM and conv states (fp32), as session.c allocates them */
-        *state = (double)c->n_mamba * 4.0 *
-                 ((double)c->nh * c->P * c->N + (c->K > 1 ? (double)c->Dc * (c->K - 1) : 0));
+    if (state) /* the session's SSM and conv states (fp32) */
+        *state = (double)c->n_mamba * sizeof(float) *
+                 (double)(reeli_ssm_floats(c) + reeli_conv_floats(c));
     return n;
 }
 
@@ -533,7 +535,6 @@ static void add_spans(void *ctx, const wmat *w, double share)
 {
     (void)share;
     read_job *j = ctx;
-    if (j->n && w->data == j->s[0].p) return; /* a tied head: the embedding is read once */
     for (size_t at = 0; at < w->bytes; at += (size_t)1 << 20) {
         if (j->n == j->cap) {
             j->cap = j->cap ? 2 * j->cap : 1024;

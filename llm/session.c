@@ -22,21 +22,15 @@ static void *try_calloc(size_t n, size_t size)
  * token reads and writes): on huge pages, zeroed */
 static void *try_huge(size_t n, size_t size)
 {
-    return n && size && n <= SIZE_MAX / size ? reel_huge_alloc(n * size, "session") : NULL;
+    size_t bytes;
+    return n && size && reel_mul_size(n, size, &bytes) == 0 ? reel_huge_alloc(bytes, "session")
+                                                            : NULL;
 }
 
 static size_t kv_bytes(const reel_llm_session *s, int64_t rows)
 {
     const model_config *c = &s->m->c;
     return (size_t)rows * (size_t)c->nkv * (size_t)c->hd * (s->kv_type == REEL_DTYPE_F16 ? 2 : 4);
-}
-static size_t conv_floats(const model_config *c)
-{
-    return (size_t)c->Dc * (size_t)(c->K - 1);
-}
-static size_t ssm_floats(const model_config *c)
-{
-    return (size_t)c->nh * (size_t)c->P * (size_t)c->N;
 }
 
 reel_llm_session *reel_llm_session_init(reel_llm_model *m, const reel_llm_session_params *params)
@@ -73,8 +67,9 @@ reel_llm_session *reel_llm_session_init(reel_llm_model *m, const reel_llm_sessio
     s->k_cache = reel_xcalloc((size_t)c->n_attn + 1, sizeof(void *));
     s->v_cache = reel_xcalloc((size_t)c->n_attn + 1, sizeof(void *));
     for (int i = 0; i < c->n_mamba; i++) {
-        if (c->K > 1 && !(s->conv_state[i] = try_calloc(conv_floats(c), sizeof(float)))) goto oom;
-        if (!(s->ssm_state[i] = try_huge(ssm_floats(c), sizeof(float)))) goto oom;
+        if (c->K > 1 && !(s->conv_state[i] = try_calloc(reeli_conv_floats(c), sizeof(float))))
+            goto oom;
+        if (!(s->ssm_state[i] = try_huge(reeli_ssm_floats(c), sizeof(float)))) goto oom;
     }
     for (int i = 0; i < c->n_attn; i++) {
         if (!(s->k_cache[i] = try_calloc(kv_bytes(s, s->n_ctx), 1))) goto oom;
@@ -193,8 +188,8 @@ void reel_llm_session_reset(reel_llm_session *s)
 {
     const model_config *c = &s->m->c;
     for (int i = 0; i < c->n_mamba; i++) {
-        if (s->conv_state[i]) memset(s->conv_state[i], 0, conv_floats(c) * sizeof(float));
-        memset(s->ssm_state[i], 0, ssm_floats(c) * sizeof(float));
+        if (s->conv_state[i]) memset(s->conv_state[i], 0, reeli_conv_floats(c) * sizeof(float));
+        memset(s->ssm_state[i], 0, reeli_ssm_floats(c) * sizeof(float));
     }
     /* KV rows at or past pos are never read before they are written again */
     s->pos = 0;
@@ -215,7 +210,8 @@ struct reel_llm_snapshot {
 reel_llm_snapshot *reel_llm_session_snapshot(const reel_llm_session *s)
 {
     const model_config *c = &s->m->c;
-    const size_t conv = conv_floats(c) * sizeof(float), ssm = ssm_floats(c) * sizeof(float);
+    const size_t conv = reeli_conv_floats(c) * sizeof(float),
+                 ssm = reeli_ssm_floats(c) * sizeof(float);
     const size_t kv = kv_bytes(s, s->pos);
     size_t bytes = (size_t)c->n_mamba * (conv + ssm) + (size_t)c->n_attn * 2 * kv +
                    (size_t)c->V * sizeof(float);
@@ -255,7 +251,8 @@ int reel_llm_session_restore(reel_llm_session *s, const reel_llm_snapshot *snap)
                               "restore: the snapshot holds %lld positions, more "
                               "than this session's context of %lld",
                               (long long)snap->pos, (long long)s->n_ctx);
-    const size_t conv = conv_floats(c) * sizeof(float), ssm = ssm_floats(c) * sizeof(float);
+    const size_t conv = reeli_conv_floats(c) * sizeof(float),
+                 ssm = reeli_ssm_floats(c) * sizeof(float);
     const size_t kv = kv_bytes(s, snap->pos);
     const unsigned char *d = snap->data;
     for (int i = 0; i < c->n_mamba; i++) {
