@@ -27,6 +27,8 @@ void reeli_cpu_unary(reel_unary op, float *y, const float *x, int64_t n);
 void reeli_avx2_ssm_scan(reel_pool *pool, const reel_ssm_args *a);
 void reeli_avx2_attention(reel_pool *pool, const reel_attn_args *a);
 void reeli_avx2_unary(reel_unary op, float *y, const float *x, int64_t n);
+void reeli_avx2_conv1d(reel_pool *pool, float *y, const float *x, int64_t x_stride, float *state,
+                       const float *w, const float *b, int64_t C, int K, int64_t T);
 void reeli_avx2_gated_rmsnorm(float *y, int64_t y_stride, const float *x, int64_t x_stride,
                               const float *z, int64_t z_stride, const float *w, int64_t n,
                               int64_t gs, int64_t T, float eps);

@@ -182,9 +182,11 @@ typedef struct reel_kernel_ops {
                           int64_t T, float eps);
 
     /* Causal depthwise conv over T tokens of C channels with K taps (spec §2.1 step 2, §3):
-     * y[t][c] = b[c] + sum_j w[c][j] * in_{t-(K-1)+j}[c], where inputs before t = 0 come from
-     * state [C][K-1] (oldest first). x_t[c] at x + t*x_stride (raw, pre-conv). Afterwards state
-     * holds the last K-1 raw inputs. y [T][C]; no activation. */
+     * y[t][c] = b[c] + sum_j w[j][c] * in_{t-(K-1)+j}[c], where inputs before t = 0 come from
+     * state [K-1][C] (oldest first). Tap-major w [K][C] and state keep a tap's channels side by
+     * side for SIMD (the GGUF tensor is [C][K]: the forward pass transposes it at load).
+     * x_t[c] at x + t*x_stride (raw, pre-conv). Afterwards state holds the last K-1 raw inputs.
+     * y [T][C]; b may be NULL; no activation. */
     void (*conv1d)(reel_pool *pool, float *y, const float *x, int64_t x_stride, float *state,
                    const float *w, const float *b, int64_t C, int K, int64_t T);
 

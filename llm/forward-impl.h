@@ -21,7 +21,7 @@ typedef struct layer_weights {
     const float *norm; /* [H] block pre-norm (attn_norm) */
     /* Mamba-2 */
     wmat ssm_in;           /* {H, 2Di+2GN+nh}: rows z | xBC | dt */
-    const float *conv_w;   /* [Dc][K] taps oldest first */
+    const float *conv_w;   /* [K][Dc] taps oldest first (tap-major) */
     const float *conv_b;   /* [Dc] (may be NULL: no bias) */
     const float *dt_bias;  /* [nh] */
     const float *A;        /* [nh] = -exp(A_log) */
@@ -88,7 +88,7 @@ struct reel_llm_session {
     reel_dtype kv_type;
     int chunk, max_batch;
     /* recurrent state */
-    float **conv_state; /* [n_mamba] -> [Dc][K-1] */
+    float **conv_state; /* [n_mamba] -> [K-1][Dc] */
     float **ssm_state;  /* [n_mamba] -> [nh][P][N] */
     void **k_cache;     /* [n_attn] -> [n_ctx][nkv*hd] of kv_type */
     void **v_cache;

@@ -131,6 +131,23 @@ static void release_pages(const reel_llm_model *m, const void *p, size_t n)
 #endif
 }
 
+/* The conv1d taps, [C][K] in the file, transposed to the kernels' tap-major [K][C] (spec §2.1;
+ * kernels.h, conv1d) in the arena. */
+static const float *conv_taps(reel_llm_model *m, const char *name, int64_t C, int K)
+{
+    const float *w = vec(m, name, C * K, 0);
+    float *t = w ? arena_alloc(m, (size_t)(C * K) * sizeof(float)) : NULL;
+    if (w && !t)
+        reel_set_error(REEL_ENOMEM, "%s: no memory for tensor %s", reel_llm_desc_path(m->desc),
+                       name);
+    if (!t) return NULL;
+    for (int64_t ch = 0; ch < C; ch++)
+        for (int j = 0; j < K; j++) t[j * C + ch] = w[ch * K + j];
+    const reel_llm_tensor *f = reel_llm_desc_tensor(m->desc, name);
+    if (f && f->data == (const void *)w) release_pages(m, f->data, f->nbytes);
+    return t;
+}
+
 /* A matrix {n_in, n_out}: checked shape and type; F32 data realigned if needed; with
  * repack, copied into the layout the kernels' matmul reads fastest (not for token_embd, whose
  * rows are looked up one by one). */
@@ -343,7 +360,7 @@ static int load_layer(reel_llm_model *m, int l, int *ssm_idx, int *kv_idx)
         w->ssm_idx = (*ssm_idx)++;
         if ((rc = mat(m, &w->ssm_in, NAME("ssm_in.weight"), c->H, c->n_proj)) < 0) return rc;
         if ((rc = mat(m, &w->ssm_out, NAME("ssm_out.weight"), c->Di, c->H)) < 0) return rc;
-        if (!(w->conv_w = vec(m, NAME("ssm_conv1d.weight"), (int64_t)c->Dc * c->K, 0)) ||
+        if (!(w->conv_w = conv_taps(m, NAME("ssm_conv1d.weight"), c->Dc, c->K)) ||
             !(w->dt_bias = vec(m, NAME("ssm_dt.bias"), c->nh, 0)) ||
             !(w->A = vec(m, NAME("ssm_a"), c->nh, 0)) ||
             !(w->D = vec(m, NAME("ssm_d"), c->nh, 0)) ||

@@ -173,7 +173,7 @@ static void test_conv1d(void **state)
                 double ref = b[c];
                 for (int j = 0; j < K; j++) {
                     int64_t s = t - (K - 1) + j;
-                    if (s >= 0) ref += w[c * K + j] * x[s * stride + c];
+                    if (s >= 0) ref += w[j * C + c] * x[s * stride + c];
                 }
                 assert_true(fabs(ref - y[t * C + c]) < 1e-5);
             }
@@ -184,7 +184,7 @@ static void test_conv1d(void **state)
         assert_memory_equal(y, y2, (size_t)(T * C) * 4);
         assert_memory_equal(st, st2, sizeof st);
         for (int j = 0; j < K - 1; j++) /* the state is the last raw inputs, oldest first */
-            assert_true(st[3 * (K - 1) + j] == x[(T - (K - 1) + j) * stride + 3]);
+            assert_true(st[j * C + 3] == x[(T - (K - 1) + j) * stride + 3]);
         free(x), free(w), free(b), free(y), free(y2);
     }
     reel_pool_free(pool);
@@ -510,6 +510,28 @@ static void test_dispatch_vs_scalar(void **state)
                 assert_memory_equal(&one, y1 + i, 4);
             }
             free(x), free(y0), free(y1);
+        }
+    /* conv1d: channel counts around the 8-wide block (the masked tail), tap counts with and
+     * without the K = 4 special case, one sequence fed whole and in pieces through the state */
+    for (int64_t C = 1; C <= 27; C += 13)
+        for (int K = 1; K <= 5; K++) {
+            const int64_t T = 7, stride = C + 3;
+            float *x = rnd(T * stride, 2.0f), *w = rnd(C * K, 1.0f), *b = rnd(C, 1.0f);
+            float *s0 = rnd((K - 1) * C + 1, 1.0f), *s1 = malloc((size_t)((K - 1) * C + 1) * 4);
+            float *y0 = malloc((size_t)(T * C) * 4), *y1 = malloc((size_t)(T * C) * 4);
+            memcpy(s1, s0, (size_t)((K - 1) * C + 1) * 4);
+            ref->conv1d(pool, y0, x, stride, s0, w, b, C, K, T);
+            k->conv1d(pool, y1, x, stride, s1, w, C % 2 ? b : NULL, C, K, 3);
+            k->conv1d(NULL, y1 + 3 * C, x + 3 * stride, stride, s1, w, C % 2 ? b : NULL, C, K,
+                      T - 3);
+            for (int64_t i = 0; i < T * C; i++) {
+                const double want = y0[i] - (C % 2 ? 0.0 : b[i % C]);
+                if (fabs(want - y1[i]) > 1e-5 * (1 + fabs(want)))
+                    fail_msg("conv1d C %lld K %d at %lld: %.9g vs %.9g", (long long)C, K,
+                             (long long)i, want, y1[i]);
+            }
+            assert_memory_equal(s0, s1, (size_t)((K - 1) * C + 1) * 4); /* + the guard */
+            free(x), free(w), free(b), free(s0), free(s1), free(y0), free(y1);
         }
     const int64_t gss[][2] = {{24, 6}, {64, 16}, {60, 12}, {960 * 2, 960}, {27, 9}};
     for (size_t gi = 0; gi < 5; gi++) {

@@ -3,8 +3,6 @@
 #include "kernels/kernels-impl.h"
 #include "core/error.h"
 
-#include <string.h>
-
 enum { MAX_TAPS = 64 };
 
 typedef struct {
@@ -20,27 +18,28 @@ typedef struct {
 
 static void conv_body(void *arg, int64_t begin, int64_t end, int thread)
 {
+    (void)thread;
     const conv_ctx *c = arg;
     const int K = c->K, S = K - 1;
+    const int64_t C = c->C;
     for (int64_t ch = begin; ch < end; ch++) {
-        float *st = c->state + ch * S;
-        const float *w = c->w + ch * K;
-        float bias = c->b ? c->b[ch] : 0.0f;
+        float *st = c->state + ch; /* tap j at st[j * C] */
+        const float bias = c->b ? c->b[ch] : 0.0f;
         for (int64_t t = 0; t < c->T; t++) {
             float acc = bias;
             for (int j = 0; j < K; j++) {
                 int64_t s = t - S + j; /* input index; < 0 reads the state */
-                float in = s < 0 ? st[S + s] : c->x[s * c->x_stride + ch];
-                acc += w[j] * in;
+                float in = s < 0 ? st[(S + s) * C] : c->x[s * c->x_stride + ch];
+                acc += c->w[j * C + ch] * in;
             }
-            c->y[t * c->C + ch] = acc;
+            c->y[t * C + ch] = acc;
         }
         float nst[MAX_TAPS];
         for (int j = 0; j < S; j++) {
             int64_t s = c->T - S + j;
-            nst[j] = s < 0 ? st[S + s] : c->x[s * c->x_stride + ch];
+            nst[j] = s < 0 ? st[(S + s) * C] : c->x[s * c->x_stride + ch];
         }
-        memcpy(st, nst, (size_t)S * sizeof(float));
+        for (int j = 0; j < S; j++) st[j * C] = nst[j];
     }
 }
 

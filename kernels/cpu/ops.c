@@ -33,6 +33,7 @@ static void fill(void)
         cpu_ops.attention = reeli_avx2_attention;
         cpu_ops.ssm_scan = reeli_avx2_ssm_scan;
         cpu_ops.unary = reeli_avx2_unary;
+        cpu_ops.conv1d = reeli_avx2_conv1d;
         cpu_ops.gated_rmsnorm = reeli_avx2_gated_rmsnorm;
         cpu_ops.name = f->avx512vnni && f->avx512vl ? "cpu-avx512vnni" : "cpu-avx2";
     }
