@@ -27,6 +27,14 @@ static inline void spin_step(int i)
 /* Spins before sleeping: a token's worth of kernels arrives every few microseconds. */
 #define SPIN_ITERS 4000
 
+/* A thread's share of a dynamic job's chunks: [front, back) packed as front | back << 32, 64
+ * bytes from the next one's (no two on a cache line). The owner takes chunks from the front,
+ * the others from the back. */
+typedef struct {
+    atomic_ullong fb;
+    char pad[64 - sizeof(atomic_ullong)];
+} share;
+
 struct reel_pool {
     int size;
     pthread_t *threads;
@@ -42,8 +50,8 @@ struct reel_pool {
     void *ctx;
     int64_t n;
     int parts;
-    int64_t grain;     /* > 0: dynamic, chunks of grain taken from next */
-    atomic_llong next; /* first index not yet taken (dynamic jobs) */
+    int64_t grain; /* > 0: dynamic, chunks of grain indices */
+    share *shares; /* dynamic jobs: each thread's range of chunks */
 };
 
 typedef struct {
@@ -64,14 +72,33 @@ void reel_pool_split(int64_t n, int parts, int i, int64_t *begin, int64_t *end)
     *end = *begin + base + (i < rem ? 1 : 0);
 }
 
+/* Takes one chunk of share sh, from its front or back; -1 when the share is empty. */
+static int64_t take(share *sh, int from_back)
+{
+    unsigned long long s = atomic_load_explicit(&sh->fb, memory_order_relaxed);
+    for (;;) {
+        const unsigned long long f = s & 0xffffffffu, b = s >> 32;
+        if (f >= b) return -1;
+        const unsigned long long t = from_back ? f | (b - 1) << 32 : (f + 1) | b << 32;
+        if (atomic_compare_exchange_weak_explicit(&sh->fb, &s, t, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return (int64_t)(from_back ? b - 1 : f);
+    }
+}
+
+static void run_chunk(reel_pool *p, int64_t c, int i)
+{
+    const int64_t b = c * p->grain;
+    p->fn(p->ctx, b, b + p->grain < p->n ? b + p->grain : p->n, i);
+}
+
 static void run_part(reel_pool *p, int i)
 {
     if (p->grain > 0) {
-        for (;;) {
-            const int64_t b = atomic_fetch_add_explicit(&p->next, p->grain, memory_order_relaxed);
-            if (b >= p->n) return;
-            p->fn(p->ctx, b, b + p->grain < p->n ? b + p->grain : p->n, i);
-        }
+        for (int64_t c; (c = take(&p->shares[i], 0)) >= 0;) run_chunk(p, c, i);
+        for (int k = 1; k < p->size; k++)
+            for (int64_t c; (c = take(&p->shares[(i + k) % p->size], 1)) >= 0;) run_chunk(p, c, i);
+        return;
     }
     if (i >= p->parts) return;
     int64_t b, e;
@@ -95,7 +122,8 @@ static void *worker(void *arg)
         }
         if (g == seen) {
             pthread_mutex_lock(&p->mu);
-            while ((g = atomic_load(&p->gen)) == seen && !p->stop) pthread_cond_wait(&p->work_cv, &p->mu);
+            while ((g = atomic_load(&p->gen)) == seen && !p->stop)
+                pthread_cond_wait(&p->work_cv, &p->mu);
             int stop = p->stop;
             pthread_mutex_unlock(&p->mu);
             if (stop && g == seen) return NULL;
@@ -119,6 +147,7 @@ reel_pool *reel_pool_init(int n_threads)
     pthread_cond_init(&p->work_cv, NULL);
     pthread_cond_init(&p->done_cv, NULL);
     p->threads = reel_xcalloc((size_t)n_threads, sizeof *p->threads);
+    p->shares = reel_xcalloc((size_t)n_threads, sizeof *p->shares);
     for (int i = 1; i < n_threads; i++) {
         worker_arg *wa = reel_xmalloc(sizeof *wa);
         wa->pool = p;
@@ -146,6 +175,7 @@ void reel_pool_free(reel_pool *p)
     pthread_cond_destroy(&p->work_cv);
     pthread_cond_destroy(&p->done_cv);
     free(p->threads);
+    free(p->shares);
     free(p);
 }
 
@@ -170,7 +200,17 @@ static void run_job(reel_pool *p, int64_t n, int64_t grain, reel_pool_fn fn, voi
     p->n = n;
     p->parts = n < p->size ? (int)n : p->size;
     p->grain = grain;
-    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
+    if (grain > 0) {
+        const int64_t chunks = (n + grain - 1) / grain;
+        REEL_ASSERT(chunks < ((int64_t)1 << 32) && "dynamic job of over 2^32 chunks");
+        for (int i = 0; i < p->size; i++) {
+            int64_t b, e;
+            reel_pool_split(chunks, p->size, i, &b, &e);
+            atomic_store_explicit(&p->shares[i].fb,
+                                  (unsigned long long)b | (unsigned long long)e << 32,
+                                  memory_order_relaxed);
+        }
+    }
     atomic_store_explicit(&p->pending, p->size - 1, memory_order_relaxed);
     pthread_mutex_lock(&p->mu);
     atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);

@@ -6,7 +6,9 @@
  * DRAM bound). build/bin/bench_decode_stream [threads] [q4_0|q8_0|q5_0|q4_k|q6_k|f16|bf16] [reps]
  * [T] (T > 1: a prompt's batch of T tokens per call instead, with its multiply-adds per second;
  * REEL_BENCH_HOT=1 repeats one small matrix that stays in cache: the kernel's compute rate,
- * REEL_BENCH_K / REEL_BENCH_N its shape; REEL_BENCH_SHAPES=1 adds each shape's own rate.)
+ * REEL_BENCH_K / REEL_BENCH_N its shape; REEL_BENCH_SHAPES=1 adds each shape's own rate;
+ * REEL_BENCH_PAIRS=1 prints every pair's two rates, to tell this machine's fast memory phases
+ * from its slow ones.)
  * The gap between the two is the kernels' share of the decode bound; the gap between this and
  * `reel bench -n` is everything else in a token (scans, norms, attention, thread hand-offs). */
 #include "core/core.h"
@@ -175,6 +177,9 @@ int main(int argc, char **argv)
         if (dt < best) best = dt;
         if (rt < rbest) rbest = rt;
         ratio[r] = (total / dt) / (n / rt);
+        if (getenv("REEL_BENCH_PAIRS")) /* each pair: matmuls, read loop (GB/s) */
+            fprintf(stderr, "pair %d: matmuls %.1f, read loop %.1f GB/s\n", r, total / dt * 1e-9,
+                    n / rt * 1e-9);
     }
     qsort(ratio, (size_t)pairs, sizeof *ratio, cmp_double);
     if (getenv("REEL_BENCH_SHAPES")) /* each matrix's own rate, the first of each shape */
