@@ -46,7 +46,8 @@ typedef enum reel_dtype {
     REEL_DTYPE_F64 = 28,
     REEL_DTYPE_BF16 = 30,
     /* in-memory only (never in files, unknown to reel_dtype_name): Q6_K / Q4_K / Q5_0 / Q4_0 /
-     * Q8_0 matrices with 8 rows interleaved per block, written by reel_kernels_repack() */
+     * Q8_0 matrices with 8 rows interleaved per block (Q5_0 / Q4_0 / Q8_0: two such groups'
+     * blocks side by side), written by reel_kernels_repack() */
     REEL_DTYPE_Q6_K_R8 = 35,
     REEL_DTYPE_Q4_K_R8 = 36,
     REEL_DTYPE_Q5_0_R8 = 37,

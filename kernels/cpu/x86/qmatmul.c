@@ -3,14 +3,15 @@
  *
  * y = W x: the T activation rows are quantized to int8 per 32-block once per call (into a
  * per-thread scratch that only grows, so the token loop does not allocate once it has seen the
- * largest shape); then threads take groups of rows in turn (a thread the machine slows does
- * fewer). Tokens are processed in chunks of QCHUNK so the chunk's activations stay in L2 while
- * each weight tile (RM rows) is read once per chunk and reused for every token of it (TN tokens
- * at a time in registers). With VNNI a batch tile holds 8 rows in the lanes of one vector
- * (qmatmul-body.h, tile8); one token uses 4-row tiles that stream the weights with less
- * shuffling. Each output is one accumulation over
- * the blocks in order by one thread, so results do not depend on the thread count (a batched
- * call and T = 1 calls may differ in the last bits under VNNI: other tiles). */
+ * largest shape); then each thread works through its share of the groups of rows, and helps
+ * with the others' (reel_pool_parallel_for_dynamic). Tokens are processed in chunks of QCHUNK
+ * so the chunk's activations stay in L2 while each weight tile (RM rows) is read once per chunk
+ * and reused for every token of it (TN tokens at a time in registers). With VNNI a batch tile
+ * holds 8 rows in the lanes of one vector (qmatmul-body.h, tile8); one token uses 4-row tiles
+ * that stream the weights with less shuffling, or, in the interleaved layouts, 16 rows (two
+ * groups of 8) from one stream. Each output is one accumulation over the blocks in order by one
+ * thread, so results do not depend on the thread count (a batched call and T = 1 calls may
+ * differ in the last bits under VNNI on the plain layouts: other tiles). */
 #if defined(__x86_64__)
 #include "kernels/kernels-impl.h"
 #include "core/alloc.h"
@@ -22,6 +23,7 @@
 
 typedef void (*reeli_qtile_fn)(const uint8_t *w, size_t rb, const reeli_q8x *x, int64_t xs,
                                int64_t nb, float *y, int64_t ys);
+typedef void (*reeli_tile16_fn)(const uint8_t *w, const reeli_q8x *x, int64_t nb, float *y);
 typedef struct {
     void (*quant_x)(const float *x, reeli_q8x *out, int64_t n, int64_t t0, int64_t t1);
     int rm1, rm, tn; /* rows of a group for T = 1 and for batches; tokens of a batch tile */
@@ -75,26 +77,41 @@ static void qx_body(void *arg, int64_t begin, int64_t end, int thread)
  * Q8_0's 32). Q5_0_R8 puts the 8 rows' high bits between the two, one 32-bit word per row,
  * rearranged so that byte i holds the fifth bits of the elements in byte i of every dword:
  * bit k = element 4k + i (low nibble of dword k), bit 4 + k = element 16 + 4k + i (its high
- * nibble). Same size as the plain layout. */
+ * nibble). These three pair their groups (0 and 1, 2 and 3, ...; an odd last group stays
+ * alone): the pair's blocks b side by side, so one token streams 16 rows from one place
+ * (tile16p). Same size as the plain layout. */
+static const size_t r8_bytes[] = {272, 144, 176, 144, 210}; /* per 32 elements of 8 rows */
+
+/* Units [begin, end) of groups (pairs of groups for Q8_0, Q4_0, Q5_0). */
 static void r8_body(void *arg, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
     const qctx *c = arg;
-    /* bytes of a group of 8 rows */
-    static const size_t bytes[] = {272, 144, 176, 144, 210}; /* per 32 elements of 8 rows */
     static const reeli_qtile_fn tn[] = {p8n_q8_vnni, p8n_q4_vnni, p8n_q5_vnni, p8n_q4k_vnni,
                                         p8n_q6k_vnni};
     static const reeli_qtile_fn t1[] = {p81_q8_vnni, p81_q4_vnni, p81_q5_vnni, p81_q4k_vnni,
                                         p81_q6k_vnni};
-    const size_t gb = (size_t)c->nb * bytes[c->kind];
+    const size_t sb = r8_bytes[c->kind], gb = (size_t)c->nb * sb;
+    static const reeli_tile16_fn t16[] = {p161_q8_vnni, p161_q4_vnni, p161_q5_vnni};
+    const int64_t groups = c->n_out / 8, per = c->kind <= 2 ? 2 : 1;
     const reeli_qtile_fn pn = tn[c->kind], p1 = t1[c->kind];
-    for (int64_t g = begin; g < end; g++) {
-        const uint8_t *w = c->w + (size_t)g * gb;
-        float *y = c->y + c->t0 * c->n_out + g * 8;
-        int64_t t = 0;
-        for (; t + 16 <= c->tn; t += 16)
-            pn(w, 0, c->x + t * c->nb, c->nb, c->nb, y + t * c->n_out, c->n_out);
-        for (; t < c->tn; t++) p1(w, 0, c->x + t * c->nb, c->nb, c->nb, y + t * c->n_out, c->n_out);
+    for (int64_t u = begin; u < end; u++) {
+        const int64_t g0 = u * per, ng = groups - g0 < per ? groups - g0 : per;
+        const uint8_t *base = c->w + (size_t)g0 * gb;
+        if (ng == 2 && c->tn == 1) {
+            t16[c->kind](base, c->x, c->nb, c->y + c->t0 * c->n_out + g0 * 8);
+            continue;
+        }
+        for (int64_t i = 0; i < ng; i++) {
+            const uint8_t *w = base + (size_t)i * sb;
+            const size_t bs = (size_t)ng * sb; /* a pair's blocks alternate */
+            float *y = c->y + c->t0 * c->n_out + (g0 + i) * 8;
+            int64_t t = 0;
+            for (; t + 16 <= c->tn; t += 16)
+                pn(w, bs, c->x + t * c->nb, c->nb, c->nb, y + t * c->n_out, c->n_out);
+            for (; t < c->tn; t++)
+                p1(w, bs, c->x + t * c->nb, c->nb, c->nb, y + t * c->n_out, c->n_out);
+        }
     }
 }
 
@@ -185,15 +202,21 @@ int reeli_x86_repack(reel_dtype to, void *dst, reel_dtype from, const void *src,
         if (kinds[k].from == from && kinds[k].to == to) put = kinds[k].put;
     const int block = reel_dtype_block(from);
     if (!put || n_in % block || n_out % 8) return REEL_EINVAL;
-    const int64_t nb = n_in / block;
-    const size_t bb = (size_t)reel_dtype_block_bytes(from), rb = (size_t)nb * bb;
+    const int64_t nb = n_in / block, groups = n_out / 8;
+    const size_t bb = (size_t)reel_dtype_block_bytes(from), rb = (size_t)nb * bb, sb = 8 * bb;
+    const int pairs = to == REEL_DTYPE_Q4_0_R8 || to == REEL_DTYPE_Q8_0_R8 ||
+                      to == REEL_DTYPE_Q5_0_R8; /* see r8_body */
     const uint8_t *s = src;
-    uint8_t *d = dst;
-    for (int64_t g = 0; g < n_out / 8; g++)
-        for (int64_t b = 0; b < nb; b++, d += 8 * bb) {
-            memset(d, 0, 8 * bb);
+    for (int64_t g = 0; g < groups; g++) {
+        const int paired = pairs && (g ^ 1) < groups;
+        uint8_t *base = (uint8_t *)dst + (size_t)(paired ? g & ~(int64_t)1 : g) * nb * sb;
+        for (int64_t b = 0; b < nb; b++) {
+            uint8_t *d =
+                base + (size_t)b * (paired ? 2 * sb : sb) + (paired ? (size_t)(g & 1) * sb : 0);
+            memset(d, 0, sb);
             for (int i = 0; i < 8; i++) put(d, s + (size_t)(g * 8 + i) * rb + (size_t)b * bb, i);
         }
+    }
     return 0;
 }
 
@@ -275,7 +298,8 @@ int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
         c.tn = T - t0 < QCHUNK ? T - t0 : QCHUNK;
         c.x = scratch + t0 * nb;
         if (r8) {
-            reel_pool_parallel_for_dynamic(pool, n_out / 8, 0, r8_body, &c);
+            const int64_t per = c.kind <= 2 ? 2 : 1; /* in pairs of groups (r8_body) */
+            reel_pool_parallel_for_dynamic(pool, (n_out / 8 + per - 1) / per, 0, r8_body, &c);
             continue;
         }
         const int rm = c.tn == 1 ? c.k->rm1 : c.k->rm;
