@@ -16,6 +16,18 @@ void reeli_cpu_rmsnorm(float *y, const float *x, const float *w, int64_t n, int6
 void reeli_cpu_gated_rmsnorm(float *y, int64_t y_stride, const float *x, int64_t x_stride,
                              const float *z, int64_t z_stride, const float *w, int64_t n,
                              int64_t gs, int64_t T, float eps);
+/* The arguments of a conv1d call (the contract's names), shared by the scalar and SIMD bodies. */
+enum { REELI_CONV_MAX_TAPS = 64 };
+typedef struct {
+    float *y;
+    const float *x;
+    int64_t x_stride;
+    float *state;
+    const float *w, *b;
+    int64_t C;
+    int K;
+    int64_t T;
+} reeli_conv_ctx;
 void reeli_cpu_conv1d(reel_pool *pool, float *y, const float *x, int64_t x_stride, float *state,
                       const float *w, const float *b, int64_t C, int K, int64_t T);
 void reeli_cpu_ssm_scan(reel_pool *pool, const reel_ssm_args *a);

@@ -537,7 +537,8 @@ double reel_llm_model_token_bytes(const reel_llm_model *m, double *state)
     return n;
 }
 
-/* The read pass: the matrices cut into pieces of at most 1 MiB, taken by the threads in turn. */
+/* The read pass: the matrices cut into pieces of at most 1 MiB, shared out like a decode matmul
+ * (reel_pool_parallel_for_dynamic). */
 typedef struct {
     const uint8_t *p;
     size_t n;

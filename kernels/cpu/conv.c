@@ -3,23 +3,10 @@
 #include "kernels/kernels-impl.h"
 #include "core/error.h"
 
-enum { MAX_TAPS = 64 };
-
-typedef struct {
-    float *y;
-    const float *x;
-    int64_t x_stride;
-    float *state;
-    const float *w, *b;
-    int64_t C;
-    int K;
-    int64_t T;
-} conv_ctx;
-
 static void conv_body(void *arg, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
-    const conv_ctx *c = arg;
+    const reeli_conv_ctx *c = arg;
     const int K = c->K, S = K - 1;
     const int64_t C = c->C;
     for (int64_t ch = begin; ch < end; ch++) {
@@ -34,7 +21,7 @@ static void conv_body(void *arg, int64_t begin, int64_t end, int thread)
             }
             c->y[t * C + ch] = acc;
         }
-        float nst[MAX_TAPS];
+        float nst[REELI_CONV_MAX_TAPS];
         for (int j = 0; j < S; j++) {
             int64_t s = c->T - S + j;
             nst[j] = s < 0 ? st[(S + s) * C] : c->x[s * c->x_stride + ch];
@@ -46,7 +33,7 @@ static void conv_body(void *arg, int64_t begin, int64_t end, int thread)
 void reeli_cpu_conv1d(reel_pool *pool, float *y, const float *x, int64_t x_stride, float *state,
                       const float *w, const float *b, int64_t C, int K, int64_t T)
 {
-    REEL_ASSERT(K >= 1 && K <= MAX_TAPS);
-    conv_ctx c = {y, x, x_stride, state, w, b, C, K, T};
+    REEL_ASSERT(K >= 1 && K <= REELI_CONV_MAX_TAPS);
+    reeli_conv_ctx c = {y, x, x_stride, state, w, b, C, K, T};
     reel_pool_parallel_for(pool, C, conv_body, &c);
 }

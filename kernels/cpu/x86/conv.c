@@ -11,27 +11,15 @@
 
 #define TARGET __attribute__((target("avx2,fma")))
 
-enum { MAX_TAPS = 64 };
-
-typedef struct {
-    float *y;
-    const float *x;
-    int64_t x_stride;
-    float *state;
-    const float *w, *b;
-    int64_t C;
-    int K;
-    int64_t T;
-} conv_ctx;
-
 /* One block of 8 channels from c0, m of them real; K a constant where inlined (K = 4 is the
  * Nemotron-H conv), so the rolling history stays in registers. */
-TARGET static inline __attribute__((always_inline)) void conv_block(const conv_ctx *c, int64_t c0,
-                                                                    __m256i mask, int K)
+TARGET static inline __attribute__((always_inline)) void conv_block(const reeli_conv_ctx *c,
+                                                                    int64_t c0, __m256i mask, int K)
 {
     const int S = K - 1;
     const int64_t C = c->C;
-    __m256 w[MAX_TAPS], h[MAX_TAPS]; /* h: the last S raw inputs, oldest first */
+    __m256 w[REELI_CONV_MAX_TAPS],
+        h[REELI_CONV_MAX_TAPS]; /* h: the last S raw inputs, oldest first */
     for (int j = 0; j < K; j++) w[j] = _mm256_maskload_ps(c->w + j * C + c0, mask);
     for (int j = 0; j < S; j++) h[j] = _mm256_maskload_ps(c->state + j * C + c0, mask);
     const __m256 bias = c->b ? _mm256_maskload_ps(c->b + c0, mask) : _mm256_setzero_ps();
@@ -50,7 +38,7 @@ TARGET static inline __attribute__((always_inline)) void conv_block(const conv_c
 TARGET static void conv_body(void *arg, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
-    const conv_ctx *c = arg;
+    const reeli_conv_ctx *c = arg;
     const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int64_t blk = begin; blk < end; blk++) {
         const int64_t c0 = blk * 8, left = c->C - c0;
@@ -65,8 +53,8 @@ TARGET static void conv_body(void *arg, int64_t begin, int64_t end, int thread)
 void reeli_avx2_conv1d(reel_pool *pool, float *y, const float *x, int64_t x_stride, float *state,
                        const float *w, const float *b, int64_t C, int K, int64_t T)
 {
-    REEL_ASSERT(K >= 1 && K <= MAX_TAPS);
-    conv_ctx c = {y, x, x_stride, state, w, b, C, K, T};
+    REEL_ASSERT(K >= 1 && K <= REELI_CONV_MAX_TAPS);
+    reeli_conv_ctx c = {y, x, x_stride, state, w, b, C, K, T};
     reel_pool_parallel_for(pool, (C + 7) / 8, conv_body, &c);
 }
 #endif
