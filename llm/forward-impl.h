@@ -56,7 +56,7 @@ typedef struct model_config {
     int max_width; /* widest per-token scratch row any layer needs */
 } model_config;
 
-/* Floats of one Mamba layer's conv state ([Dc][K-1]) and SSM state ([nh][P][N]). */
+/* Floats of one Mamba layer's conv state ([K-1][Dc]) and SSM state ([nh][P][N]). */
 static inline size_t reeli_conv_floats(const model_config *c)
 {
     return (size_t)c->Dc * (size_t)(c->K - 1);

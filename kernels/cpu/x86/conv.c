@@ -18,8 +18,8 @@ TARGET static inline __attribute__((always_inline)) void conv_block(const reeli_
 {
     const int S = K - 1;
     const int64_t C = c->C;
-    __m256 w[REELI_CONV_MAX_TAPS],
-        h[REELI_CONV_MAX_TAPS]; /* h: the last S raw inputs, oldest first */
+    __m256 w[REELI_CONV_MAX_TAPS];
+    __m256 h[REELI_CONV_MAX_TAPS]; /* the last S raw inputs, oldest first */
     for (int j = 0; j < K; j++) w[j] = _mm256_maskload_ps(c->w + j * C + c0, mask);
     for (int j = 0; j < S; j++) h[j] = _mm256_maskload_ps(c->state + j * C + c0, mask);
     const __m256 bias = c->b ? _mm256_maskload_ps(c->b + c0, mask) : _mm256_setzero_ps();

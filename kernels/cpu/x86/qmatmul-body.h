@@ -445,11 +445,10 @@ QK_INLINE void QK_NAME(tile8q6)(const int TN, const uint8_t *w, const reeli_q8x 
 }
 
 /* One token over a pair of groups of Q8_0_R8 / Q4_0_R8 / Q5_0_R8 (see qmatmul.c): the two
- * groups' blocks b side by side at w + 2 sb b. Each group's lanes get the integers and fp32
- * operations of tile8p's one-token path in the same order (bit-identical results), but one
- * stream of weights feeds 16 rows and the 8 activation broadcasts of a block serve both groups
- * (Q4_0: +46% cache-resident on one core; the 2-thread decode stream in fast memory phases
- * 84% -> 92% of a read loop). */
+ * groups' blocks b side by side at w + 2 sb b. Each group goes through tile8p's one-token
+ * block8 (bit-identical results), but one stream of weights feeds 16 rows and the 8 activation
+ * broadcasts of a block serve both groups (Q4_0: +46% cache-resident on one core; the 2-thread
+ * decode stream in fast memory phases 84% -> 92% of a read loop). */
 QK_INLINE void QK_NAME(tile16p)(const int kind, const uint8_t *w, const reeli_q8x *x, int64_t nb,
                                 float *y)
 {
@@ -458,38 +457,14 @@ QK_INLINE void QK_NAME(tile16p)(const int kind, const uint8_t *w, const reeli_q8
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *p = w + (size_t)b * 2 * sb, *q = p + sb;
-        const reeli_q8x *xb = x + b;
-        __m256i wa[8], wb[8], a0, a1;
+        __m256i wa[8], wb[8];
         QK_NAME(unpack8p)(kind, hi16, p, wa);
         QK_NAME(unpack8p)(kind, hi16, q, wb);
-        if (kind == 0) {
-            a0 = a1 = _mm256_set1_epi32(16 * xb->s8);
-            QK_UNROLL
-            for (int k = 0; k < 8; k++) {
-                const __m256i xk = QK_NAME(bcast4)(xb->qs + 4 * k);
-                a0 = _mm256_dpbusd_epi32(a0, wa[k], xk);
-                a1 = _mm256_dpbusd_epi32(a1, wb[k], xk);
-            }
-        } else {
-            __m256i lo0 = _mm256_set1_epi32(kind == 2 ? 2 * xb->s8 : xb->s8), lo1 = lo0;
-            __m256i hi0 = _mm256_setzero_si256(), hi1 = hi0;
-            QK_UNROLL
-            for (int k = 0; k < 4; k++) {
-                const __m256i xl = QK_NAME(bcast4)(xb->qs + 4 * k);
-                const __m256i xh = QK_NAME(bcast4)(xb->qs + 16 + 4 * k);
-                lo0 = _mm256_dpbusd_epi32(lo0, wa[k], xl);
-                hi0 = _mm256_dpbusd_epi32(hi0, wa[k + 4], xh);
-                lo1 = _mm256_dpbusd_epi32(lo1, wb[k], xl);
-                hi1 = _mm256_dpbusd_epi32(hi1, wb[k + 4], xh);
-            }
-            a0 = _mm256_add_epi32(lo0, hi16 ? _mm256_srai_epi32(hi0, 4) : hi0);
-            a1 = _mm256_add_epi32(lo1, hi16 ? _mm256_srai_epi32(hi1, 4) : hi1);
-        }
-        const __m256 dx = _mm256_set1_ps(xb->d);
         const __m256 d0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
         const __m256 d1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)q));
-        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a0), _mm256_mul_ps(d0, dx), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a1), _mm256_mul_ps(d1, dx), acc1);
+        /* inlined twice over the same activation block: the compiler loads its broadcasts once */
+        QK_NAME(block8)(1, kind, hi16, wa, d0, x, 0, b, &acc0);
+        QK_NAME(block8)(1, kind, hi16, wb, d1, x, 0, b, &acc1);
     }
     _mm256_storeu_ps(y, acc0);
     _mm256_storeu_ps(y + 8, acc1);
