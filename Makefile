@@ -1,6 +1,8 @@
 # reel — the two commands:
 #   make demo   build reel and render the example film (examples/film.lua)
-#   make test   install missing dependencies, configure, build and run every test
+#   make test   install missing Debian packages, configure, build and run every test
+# Only `make deps` and `make test` install packages (scripts/setup.sh, which says what and why);
+# `make`, `make build` and `make demo` stop and name what is missing instead.
 # Build by hand: cmake -S . -B build && cmake --build build -j && ctest --test-dir build
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -10,19 +12,26 @@ FUZZ_SECONDS ?= 30
 FUZZ_SEED ?= 1
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-main test-asan test-fuzz fuzz-long demo format-check format clean
+.PHONY: all deps check-deps build test test-main test-asan test-fuzz fuzz-long demo format-check \
+        layout-check format clean
 
 all: build
 
+# Installs the Debian packages reel needs (apt-get; root or sudo).
 deps:
-	@scripts/setup.sh --check 2>/dev/null || scripts/setup.sh
+	@scripts/setup.sh --check 2>/dev/null || { echo "make deps: installing the missing Debian packages (scripts/setup.sh)"; scripts/setup.sh; }
 
-build: deps
+# Checks without installing: names the missing packages and how to get them.
+check-deps:
+	@scripts/setup.sh --check || { echo "make: run 'make deps' (or scripts/setup.sh) to install them" >&2; exit 1; }
+
+build: check-deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j$(JOBS)
 
 # Every test: the release build (unit, golden, e2e, fuzz-corpus replay), the ASan+UBSan build
-# (unit tests), and the libFuzzer targets for FUZZ_SECONDS each (clang).
+# (unit tests), the libFuzzer targets for FUZZ_SECONDS each (clang), the house format and the
+# layout rules (no two files calling into each other, no file over 900 lines).
 test: deps
 	$(MAKE) test-main test-asan test-fuzz
 	@echo "make test: all test suites passed"
@@ -30,12 +39,12 @@ test: deps
 test-main: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 
-test-asan: deps
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DREEL_SANITIZE=ON -DREEL_CUDA=OFF $(CMAKE_FLAGS)
+test-asan: check-deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DREEL_SANITIZE=ON -DREEL_CUDA=OFF -DREEL_BENCH=OFF $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS) -L unit
 
-test-fuzz: deps
+test-fuzz: check-deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DREEL_FUZZ=ON -DREEL_SANITIZE=ON \
 	    -DREEL_CUDA=OFF -DREEL_FUZZ_SECONDS=$(FUZZ_SECONDS) -DREEL_FUZZ_SEED=$(FUZZ_SEED) $(CMAKE_FLAGS)
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
@@ -56,12 +65,14 @@ demo: build
 	@echo "make demo: wrote out/film.mp4"
 
 format-check:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
-	cmake --build $(BUILD) --target format-check
+	@scripts/dev/format.sh --check
 
 format:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
-	cmake --build $(BUILD) --target format
+	scripts/dev/format.sh
+
+# Needs the release build's object files.
+layout-check: build
+	python3 scripts/dev/check-layout.py $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

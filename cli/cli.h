@@ -2,7 +2,7 @@
 #ifndef REEL_CLI_H
 #define REEL_CLI_H
 
-/* Exit codes (design.md). */
+/* Exit codes, the same for every subcommand. */
 enum { REEL_EXIT_OK = 0, REEL_EXIT_FAIL = 1, REEL_EXIT_USAGE = 2 };
 
 typedef struct reel_cli_cmd {

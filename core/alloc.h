@@ -1,6 +1,6 @@
 /* reel core: allocation helpers and a scratch arena.
  *
- * reel_x*() are for small internal allocations: they abort with a message on OOM (style.md).
+ * reel_x*() are for small internal allocations: they abort with a message on OOM.
  * Size-dependent allocations (weights, caches, frames) use reel_aligned_alloc(), which returns
  * NULL and sets REEL_ENOMEM so the caller can fail cleanly.
  */

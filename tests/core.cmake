@@ -1,4 +1,4 @@
-# core/ tests
+# core/: errors, pool, files, hashing, JSON, progress, HTTP
 reel_test(test_core_error LABELS unit)
 reel_test(test_core_pool LABELS unit)
 reel_test(test_core_file LABELS unit)
@@ -6,6 +6,4 @@ reel_test(test_core_hash LABELS unit)
 reel_test(test_core_json LABELS unit)
 reel_test(test_core_progress LABELS unit)
 reel_test(test_core_http LABELS unit TIMEOUT 120)
-reel_test(test_cli_basic LABELS unit e2e)
 reel_fuzz(fuzz_core_json SOURCES fuzz/fuzz_core_json.c CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/json)
-reel_test(test_kernels_dtype LABELS unit)

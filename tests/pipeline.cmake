@@ -1,12 +1,17 @@
-# pipeline/ tests. The stage runner used here is tests/pipeline_stage_test.c, compiled into the
-# test executables only (never into libreel), so graph, cache and scheduler tests run real
-# stages without the media side.
+# pipeline/: Lua runtime, graph, cache, scheduler, the reel run command, media and the plugin
+# host. The stage runner used by the graph, cache and scheduler tests is
+# tests/pipeline_stage_test.c, compiled into those test executables only (never into libreel), so
+# they run real stages without the media side.
 set(REEL_PST_SOURCES pipeline_stage_test.c)
 reel_test(test_pipeline_lua LABELS unit SOURCES ${REEL_PST_SOURCES} TIMEOUT 120)
 reel_test(test_pipeline_cache LABELS unit SOURCES ${REEL_PST_SOURCES} TIMEOUT 120)
 reel_test(test_pipeline_sched LABELS unit SOURCES ${REEL_PST_SOURCES} TIMEOUT 120)
+reel_test(test_pipeline_llm LABELS unit SOURCES ${REEL_PST_SOURCES} TIMEOUT 120)
 reel_test(test_pipeline_cli LABELS unit e2e TIMEOUT 120)
 reel_fuzz(fuzz_pipeline_lua_json SOURCES fuzz/fuzz_pipeline_lua_json.c
           CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/lua_json)
-reel_test(test_pipeline_llm LABELS unit SOURCES ${REEL_PST_SOURCES} TIMEOUT 120)
+
+# media and the plugin host, with the built-in plugins
+reel_test(test_pipeline_media LABELS unit e2e TIMEOUT 600)
+reel_uses_plugins(test_pipeline_media)
 reel_test(test_pipeline_film LABELS e2e TIMEOUT 600)

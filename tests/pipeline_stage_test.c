@@ -20,7 +20,7 @@
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int running_now, serial_now;
-int pst_max_running, pst_max_serial, pst_calls;
+int pst_max_running, pst_max_serial, pst_calls, pst_cancelled;
 
 #define MAX_FAIL_KEYS 64
 static struct {
@@ -32,7 +32,7 @@ static int n_fails;
 void pst_reset(void)
 {
     pthread_mutex_lock(&mu);
-    running_now = serial_now = pst_max_running = pst_max_serial = pst_calls = 0;
+    running_now = serial_now = pst_max_running = pst_max_serial = pst_calls = pst_cancelled = 0;
     for (int i = 0; i < n_fails; i++) free(fails[i].params);
     n_fails = 0;
     pthread_mutex_unlock(&mu);
@@ -97,6 +97,9 @@ static int run(const reel_stage_io *io)
         nanosleep(&ts, NULL);
         if (io->progress && io->progress(io->progress_ctx, (double)t / (double)sleep_ms)) {
             rc = reel_set_error(REEL_ECANCELED, "%s: cancelled", io->kind);
+            pthread_mutex_lock(&mu);
+            pst_cancelled++;
+            pthread_mutex_unlock(&mu);
             goto done;
         }
     }

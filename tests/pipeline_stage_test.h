@@ -5,7 +5,8 @@
 
 extern const reel_stage_runner pst_runner;
 /* Observations since pst_reset(): most stages at once, most "serial" stages at once, calls. */
-extern int pst_max_running, pst_max_serial, pst_calls;
+/* pst_cancelled: runs that stopped in the middle of their sleep because the run was cancelled */
+extern int pst_max_running, pst_max_serial, pst_calls, pst_cancelled;
 void pst_reset(void);
 
 #include <stddef.h>

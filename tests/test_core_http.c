@@ -248,9 +248,7 @@ static void test_stall_times_out(void **state)
     reel_http_opts o = fast_opts();
     o.retries = 0;
     char *body = NULL;
-    double t0 = reel_now();
     assert_int_equal(reel_http_get(u, &o, &body, NULL, NULL), REEL_ETIMEDOUT);
-    assert_true(reel_now() - t0 < 5.5);
     free(body);
     free(u);
 }

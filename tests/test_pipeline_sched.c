@@ -50,11 +50,8 @@ static void test_parallel_and_limits(void **state)
     char *events = reel_xasprintf("%s/ev.jsonl", dir);
     char *script = shots_script(dir, 4, "test", 200, "");
     pst_reset();
-    double t0 = reel_now();
     assert_int_equal(pst_run_ex(script, dir, events, 4, NULL, 0), 0);
-    double wall = reel_now() - t0;
     assert_int_equal(pst_max_running, 4); /* all four shots at once */
-    assert_true(wall < 0.7);              /* not 4 x 200 ms one after the other */
     free(script);
     tu_rmtree(dir);
     free(dir);
@@ -158,13 +155,14 @@ static void test_cancel(void **state)
     char *script = shots_script(dir, 4, "test", 5000, "");
     pthread_t t;
     reel_pipeline_reset_cancel();
+    pst_reset();
     pthread_create(&t, NULL, cancel_later, NULL);
-    double t0 = reel_now();
     int rc = pst_run_ex(script, dir, events, 2, NULL, 0);
     pthread_join(t, NULL);
     reel_pipeline_reset_cancel();
     assert_int_equal(rc, REEL_ECANCELED);
-    assert_true(reel_now() - t0 < 3.0); /* stopped, not finished */
+    /* stopped, not finished: the running shots left their 5 s sleep when told to */
+    assert_true(pst_cancelled >= 1);
     assert_int_equal(pst_count(events, "node_done", NULL), 0);
     /* no half-written file anywhere: not in tmp/, nothing under a final name */
     char *cache = reel_xasprintf("%s/.reel-cache", dir);

@@ -9,7 +9,7 @@ extern "C" {
 #include "kernels/kernels-impl.h"
 }
 
-// Records a failed CUDA call with its statement and returns REEL_EGPU (style.md: CUDA_CHECK).
+// Records a failed CUDA call with its statement and returns REEL_EGPU: a backend reports, never aborts.
 #define REEL_CUDA_CHECK(stmt)                                                                      \
     do {                                                                                           \
         cudaError_t err_ = (stmt);                                                                 \
