@@ -36,13 +36,18 @@ test: deps
 	$(MAKE) test-main test-asan test-fuzz
 	@echo "make test: all test suites passed"
 
+# Each ctest run ends with a one-line summary of what was skipped on this machine and why.
 test-main: build
+	@rm -f $(BUILD)/skipped-tests.txt
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+	@scripts/dev/skip-summary.sh $(BUILD)/skipped-tests.txt
 
 test-asan: check-deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DREEL_SANITIZE=ON -DREEL_CUDA=OFF -DREEL_BENCH=OFF $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	@rm -f $(ASAN_BUILD)/skipped-tests.txt
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS) -L unit
+	@scripts/dev/skip-summary.sh $(ASAN_BUILD)/skipped-tests.txt
 
 test-fuzz: check-deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DREEL_FUZZ=ON -DREEL_SANITIZE=ON \

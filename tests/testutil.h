@@ -33,6 +33,24 @@ void tu_write_file(const char *path, const void *data, size_t size);
 /* 1 if haystack contains needle. */
 int tu_contains(const char *haystack, const char *needle);
 
+/* Skips the current test, saying why (e.g. "needs AVX-512 VNNI"). A test executable in which
+ * anything was skipped and nothing failed exits with TU_SKIP_CODE, which ctest reports as
+ * "Skipped" (SKIP_RETURN_CODE), never as "Passed"; the reasons go to stdout and to the file
+ * $REEL_SKIP_LOG (one line each), from which `make test` prints its summary. */
+#define TU_SKIP_CODE 77
+#define tu_skip(why)                                                                              \
+    do {                                                                                          \
+        tu_note_skip(__func__, why);                                                              \
+        skip();                                                                                   \
+    } while (0)
+void tu_note_skip(const char *test, const char *why);
+int tu_run_group_tests(const char *name, const struct CMUnitTest *tests, size_t n,
+                       CMFixtureFunction setup, CMFixtureFunction teardown);
+/* Every test executable's cmocka_run_group_tests goes through tu_run_group_tests. */
+#undef cmocka_run_group_tests
+#define cmocka_run_group_tests(tests, setup, teardown)                                            \
+    tu_run_group_tests(#tests, tests, sizeof(tests) / sizeof((tests)[0]), setup, teardown)
+
 #endif
 
 /* A loopback HTTP/1.1 test server (127.0.0.1, ephemeral port), one thread, one connection at a
