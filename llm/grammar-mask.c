@@ -77,8 +77,7 @@ struct reel_grammar_vocab {
     int dfa_max;
     size_t dfa_words; /* stack entries held by the DFA's states */
     reel_grammar_state *scratch_a, *scratch_b;
-    uint64_t visited;
-    /* trie nodes visited by all walks so far */ /* full trie walks from the root (for tests) */
+    uint64_t visited; /* trie nodes visited by all walks so far */
     /* cache of recent masks, keyed by the grammar and the state's stacks */
     struct {
         uint64_t hash;
