@@ -1,6 +1,6 @@
-/* Hugging Face directories: config.json (spec §1), tokenizer.json, tokenizer_config.json,
- * generation_config.json (spec §5) and the safetensors shards, with HF tensor names mapped to
- * GGUF names and the normalisation rules of llm/model.h applied. */
+/* Hugging Face directories: config.json (docs/model.md §1), tokenizer.json, tokenizer_config.json,
+ * generation_config.json (docs/model.md §5) and the safetensors shards, with HF tensor names mapped
+ * to GGUF names and the normalisation rules of llm/model.h applied. */
 #include "llm/model-impl.h"
 
 #include <dirent.h>
@@ -12,7 +12,6 @@
 
 #define MAX_CONFIG    (4u << 20)
 #define MAX_TOKENIZER (256u << 20)
-#define LIMIT         (1 << 24)
 
 /* ---- config.json ------------------------------------------------------------------------ */
 
@@ -204,26 +203,26 @@ static int parse_config(reel_llm_desc *d, const char *dir)
         if ((rc = cfg_int(&c, key, req, def, lo, hi, &x)) < 0) goto out;                           \
         field = (int)x;                                                                            \
     } while (0)
-    INT("hidden_size", 1, 0, 1, LIMIT, hp->n_embd);
+    INT("hidden_size", 1, 0, 1, REELI_DIM_LIMIT, hp->n_embd);
     INT("vocab_size", 0, 0, 0, INT32_MAX, hp->n_vocab);
-    if ((rc = cfg_int(&c, "mamba_num_heads", has_m, 0, 0, LIMIT, &nh)) < 0) goto out;
-    if ((rc = cfg_int(&c, "mamba_head_dim", has_m, 0, 0, LIMIT, &P)) < 0) goto out;
+    if ((rc = cfg_int(&c, "mamba_num_heads", has_m, 0, 0, REELI_DIM_LIMIT, &nh)) < 0) goto out;
+    if ((rc = cfg_int(&c, "mamba_head_dim", has_m, 0, 0, REELI_DIM_LIMIT, &P)) < 0) goto out;
     hp->ssm_n_heads = (int)nh;
     hp->ssm_head_dim = (int)P;
-    hp->ssm_d_inner = (int)(nh * P); /* never expand * hidden_size (spec §7.3) */
-    if (nh * P > LIMIT) {
+    hp->ssm_d_inner = (int)(nh * P); /* never expand * hidden_size (docs/model.md §7.3) */
+    if (nh * P > REELI_DIM_LIMIT) {
         rc =
             reel_set_error(REEL_EFORMAT, "%s: mamba_num_heads * mamba_head_dim is too large", path);
         goto out;
     }
-    INT("n_groups", has_m, 0, 0, LIMIT, hp->ssm_n_groups);
-    INT("ssm_state_size", has_m, 0, 0, LIMIT, hp->ssm_d_state);
+    INT("n_groups", has_m, 0, 0, REELI_DIM_LIMIT, hp->ssm_n_groups);
+    INT("ssm_state_size", has_m, 0, 0, REELI_DIM_LIMIT, hp->ssm_d_state);
     INT("conv_kernel", 0, 4, 1, 1024, hp->ssm_d_conv);
-    INT("chunk_size", 0, 0, 0, LIMIT, hp->ssm_chunk_size);
-    INT("num_attention_heads", has_a, 0, 0, LIMIT, hp->n_head);
-    INT("num_key_value_heads", 0, hp->n_head, 0, LIMIT, hp->n_head_kv);
-    INT("head_dim", 0, 0, 0, LIMIT, hp->head_dim); /* 0: taken from attn_q at load */
-    INT("intermediate_size", has_f, 0, 0, LIMIT, hp->n_ff);
+    INT("chunk_size", 0, 0, 0, REELI_DIM_LIMIT, hp->ssm_chunk_size);
+    INT("num_attention_heads", has_a, 0, 0, REELI_DIM_LIMIT, hp->n_head);
+    INT("num_key_value_heads", 0, hp->n_head, 0, REELI_DIM_LIMIT, hp->n_head_kv);
+    INT("head_dim", 0, 0, 0, REELI_DIM_LIMIT, hp->head_dim); /* 0: taken from attn_q at load */
+    INT("intermediate_size", has_f, 0, 0, REELI_DIM_LIMIT, hp->n_ff);
     if ((rc = cfg_int(&c, "max_position_embeddings", 0, 0, 0, INT64_MAX, &hp->context_length)) < 0)
         goto out;
     double eps;
@@ -232,8 +231,8 @@ static int parse_config(reel_llm_desc *d, const char *dir)
     if (moe) {
         INT("n_routed_experts", 1, 0, 1, 65536, hp->n_expert);
         INT("num_experts_per_tok", 1, 0, 1, 65536, hp->n_expert_used);
-        INT("moe_intermediate_size", 1, 0, 1, LIMIT, hp->n_ff_exp);
-        INT("moe_shared_expert_intermediate_size", 0, 0, 0, LIMIT, hp->n_ff_shexp);
+        INT("moe_intermediate_size", 1, 0, 1, REELI_DIM_LIMIT, hp->n_ff_exp);
+        INT("moe_shared_expert_intermediate_size", 0, 0, 0, REELI_DIM_LIMIT, hp->n_ff_shexp);
         double s;
         if ((rc = cfg_num(&c, "routed_scaling_factor", 1.0, &s)) < 0) goto out;
         hp->expert_weights_scale = (float)s;

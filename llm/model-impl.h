@@ -1,4 +1,5 @@
-/* Private declarations shared by model.c, gguf.c, safetensors.c and hfconfig.c. */
+/* Private declarations shared by the model description files: model-desc.c, model-gguf.c,
+ * model-load.c, safetensors.c and hfconfig.c. */
 #ifndef REEL_LLM_MODEL_IMPL_H
 #define REEL_LLM_MODEL_IMPL_H
 
@@ -37,7 +38,10 @@ int reeli_st_open(reeli_st_file *f, const char *path);
 /* Frees what f holds; safe on a zeroed struct. */
 void reeli_st_close(reeli_st_file *f);
 
-/* ---- the description (model.c) ------------------------------------------------------------ */
+/* No real dimension comes near this; it keeps products of dimensions in 64 bits. */
+#define REELI_DIM_LIMIT (1 << 24)
+
+/* ---- the description (model-desc.c) ------------------------------------------------------- */
 
 struct reel_llm_desc {
     char *path;
@@ -62,7 +66,14 @@ void *reeli_desc_own(reel_llm_desc *d, void *p);
 reel_llm_tensor *reeli_desc_add(reel_llm_desc *d, const char *name, reel_dtype type, int n_dims,
                                 const int64_t *ne, const void *data, size_t nbytes);
 
-/* reel_llm_desc_load over a GGUF image in memory (borrowed; for the fuzz target). */
+/* Sorts the tensor table, fills head_dim from the q projection when the metadata lacks it, and
+ * runs the checks common to every source. 0 or an error code. */
+int reeli_desc_finish(reel_llm_desc *d);
+
+/* d->gguf is open: hyperparameters, vocabulary and tensors from it (model-gguf.c). */
+int reeli_desc_load_gguf(reel_llm_desc *d);
+
+/* reel_llm_desc_load over a GGUF image in memory (borrowed; for the fuzz target; model-load.c). */
 reel_llm_desc *reeli_desc_load_gguf_memory(const void *data, size_t size, const char *name);
 
 /* HF directory loading (hfconfig.c): config.json into d->hp, tokenizer files into d->vocab,

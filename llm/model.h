@@ -1,9 +1,10 @@
 /* reel llm: model descriptions — what a Nemotron-H checkpoint contains, from a GGUF file or a
  * Hugging Face directory, in one normalised form.
  *
- * A description holds the hyperparameters (spec §1, §4.1), the vocabulary the tokenizer is built
- * from (spec §5) and every tensor under its GGUF name (spec §4.3), as zero-copy views into the
- * memory-mapped files. Whatever the source, the forward pass sees the same thing:
+ * A description holds the hyperparameters (docs/model.md §1, §4.1), the vocabulary the tokenizer is
+ * built from (docs/model.md §5) and every tensor under its GGUF name (docs/model.md §4.3), as
+ * zero-copy views into the memory-mapped files. Whatever the source, the forward pass sees the same
+ * thing:
  *
  *   - tensor names are GGUF names; HF names (backbone.layers.i.mixer.in_proj.weight) are mapped;
  *   - shapes are GGUF ne order, fastest first (a PyTorch [out, in] matrix is {in, out});
@@ -16,7 +17,7 @@
  *   - output.weight may be absent (tied embeddings): use token_embd.weight.
  *
  * Loading checks that every tensor each layer kind needs is present with the right shape, so
- * code that runs the model may rely on the shapes below (ne order; see spec §4.3):
+ * code that runs the model may rely on the shapes below (ne order; see docs/model.md §4.3):
  *
  *   token_embd.weight {H, V}   output_norm.weight {H}   output.weight {H, V} (optional)
  *   every layer: blk.i.attn_norm.weight {H}

@@ -1,4 +1,5 @@
-/* Private to llm/: tokenizer construction helpers shared by tokenizer.c and tokenizer_load.c. */
+/* Private to llm/: tokenizer construction helpers shared by tokenizer-build.c and tokenizer-load.c.
+ */
 #ifndef REEL_LLM_TOKENIZER_VOCAB_H
 #define REEL_LLM_TOKENIZER_VOCAB_H
 
