@@ -1,7 +1,7 @@
 /* The Lua runtime of one run: a lua_State with a counting, capped allocator, the sandboxed
  * standard libraries, the reel module and its prelude, and the script run under lua_pcall with
  * a traceback. */
-#include "pipeline/pipeline-impl.h"
+#include "pipeline/lua-impl.h"
 
 #include <errno.h>
 #include <inttypes.h>

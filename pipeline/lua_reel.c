@@ -1,10 +1,10 @@
 /* The reel Lua module: thin C primitives (luaL_Reg) over the graph, the scheduler and the
  * run's options. The friendlier parts (subtitles from narration, schemas, plan checks) live
- * in the embedded prelude, scripts/prelude.lua.
+ * in the embedded prelude, pipeline/prelude.lua.
  *
  * Nodes are full userdata "reel.node" holding the node id; the graph owns the node itself. One
  * userdata exists per node (kept in the registry table NODES), so nodes compare with ==. */
-#include "pipeline/pipeline-impl.h"
+#include "pipeline/lua-impl.h"
 
 #include "llm/grammar.h"
 #include "llm/plan.h"
