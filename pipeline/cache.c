@@ -6,13 +6,17 @@
  * A file under its final name is always complete: stages write to tmp/, and the rename happens
  * only after the stage returned 0 and the data was fsync'ed. A run killed at any moment leaves
  * at worst files in tmp/, which the next run removes when their process is gone. */
-#include "pipeline/pipeline-impl.h"
+#include "pipeline/cache-impl.h"
+
+#include "core/core.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>

@@ -1,8 +1,10 @@
 /* Run events: JSON lines for other tools (--events) and a multi-line terminal display (one
  * overall line plus one line per running node). Both are fed by the scheduler's workers, so
  * everything here runs under one mutex. */
-#include "pipeline/pipeline-impl.h"
+#include "pipeline/events-impl.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

@@ -1,6 +1,6 @@
 /* The stage DAG: nodes in creation order (inputs always precede their users, so the graph is
  * acyclic by construction) and their content keys. */
-#include "pipeline/pipeline-impl.h"
+#include "pipeline/graph-impl.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* The Lua runtime of one run: a lua_State with a counting, capped allocator, the sandboxed
  * standard libraries, the reel module and its prelude, and the script run under lua_pcall with
  * a traceback. */
-#include "pipeline/pipeline-impl.h"
+#include "pipeline/lua-impl.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -38,11 +38,6 @@ void reel_pipeline_cancel(void)
 void reel_pipeline_reset_cancel(void)
 {
     reeli_cancel_flag = 0;
-}
-
-reeli_run *reeli_run_of(lua_State *L)
-{
-    return *(reeli_run **)lua_getextraspace(L);
 }
 
 /* Every allocation of the state goes through here. Refusing one makes Lua raise a memory
@@ -211,6 +206,9 @@ int reel_pipeline_run(const reel_pipeline_params *p)
     lua_sethook(run.L, cancel_hook, LUA_MASKCOUNT, 10000);
     reeli_sandbox_open(run.L, &run);
     reeli_reel_open(run.L, &run);
+    lua_getglobal(run.L, "reel"); /* reel.model and the model metatable join the reel table */
+    reeli_model_register(run.L);
+    lua_pop(run.L, 1);
     rc = run_script(&run);
     if (rc == 0 && reeli_cancel_flag)
         rc = reel_set_error(REEL_ECANCELED, "interrupted; finished nodes are cached");

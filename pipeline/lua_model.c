@@ -7,7 +7,7 @@
  * and modification times of its files), the exact prompt text, the sampling parameters and the
  * seed; the text is stored as KEY.txt in the cache folder. Generation uses only the public
  * llm/ API (llm.h, tokenizer.h, chat.h). */
-#include "pipeline/pipeline-impl.h"
+#include "pipeline/lua-impl.h"
 
 #include "llm/chat.h"
 #include "llm/constrain.h"
@@ -577,7 +577,8 @@ static int m_json(lua_State *L)
     char *extra = NULL;
     if (show) {
         char *st = json_dumps(schema, JSON_COMPACT | JSON_SORT_KEYS);
-        extra = reel_xasprintf("Answer with one JSON value only. It must match this JSON schema: %s", st);
+        extra = reel_xasprintf(
+            "Answer with one JSON value only. It must match this JSON schema: %s", st);
         free(st);
     }
     int rc = model_open(lm);

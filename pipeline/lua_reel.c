@@ -1,10 +1,10 @@
 /* The reel Lua module: thin C primitives (luaL_Reg) over the graph, the scheduler and the
  * run's options. The friendlier parts (subtitles from narration, schemas, plan checks) live
- * in the embedded prelude, scripts/prelude.lua.
+ * in the embedded prelude, pipeline/prelude.lua.
  *
  * Nodes are full userdata "reel.node" holding the node id; the graph owns the node itself. One
  * userdata exists per node (kept in the registry table NODES), so nodes compare with ==. */
-#include "pipeline/pipeline-impl.h"
+#include "pipeline/lua-impl.h"
 
 #include "llm/grammar.h"
 #include "llm/plan.h"
@@ -19,178 +19,24 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#define NODE_MT        "reel.node"
-#define NODES_KEY      "reel.nodes"   /* registry: id -> userdata */
-#define METHODS_KEY    "reel.methods" /* registry: method table of nodes (prelude adds to it) */
-#define MAX_JSON_DEPTH 64
+#define NODES_KEY   "reel.nodes"   /* registry: id -> userdata */
+#define METHODS_KEY "reel.methods" /* registry: method table of nodes (prelude adds to it) */
 
 typedef struct lnode {
     int id;
 } lnode;
 
-/* ---- Lua <-> JSON --------------------------------------------------------------------------- */
-
-/* Converts the value at idx. On failure returns NULL and writes a reason into err. Nodes and
- * functions are not data. */
-static json_t *to_json(lua_State *L, int idx, int depth, char *err, size_t errsz)
-{
-    idx = lua_absindex(L, idx);
-    switch (lua_type(L, idx)) {
-    case LUA_TNIL:
-        return json_null();
-    case LUA_TBOOLEAN:
-        return json_boolean(lua_toboolean(L, idx));
-    case LUA_TNUMBER:
-        if (lua_isinteger(L, idx)) return json_integer((json_int_t)lua_tointeger(L, idx));
-        if (!isfinite(lua_tonumber(L, idx))) {
-            snprintf(err, errsz, "numbers must be finite");
-            return NULL;
-        }
-        return json_real(lua_tonumber(L, idx));
-    case LUA_TSTRING: {
-        size_t len;
-        const char *s = lua_tolstring(L, idx, &len);
-        json_t *v = json_stringn(s, len);
-        if (!v) snprintf(err, errsz, "strings must be valid UTF-8");
-        return v;
-    }
-    case LUA_TLIGHTUSERDATA:
-        if (lua_touserdata(L, idx) == NULL) return json_null(); /* reel.json.null */
-        break;
-    case LUA_TTABLE: {
-        if (depth >= MAX_JSON_DEPTH) {
-            snprintf(err, errsz, "tables nested deeper than %d levels (a cycle?)", MAX_JSON_DEPTH);
-            return NULL;
-        }
-        lua_Unsigned n = lua_rawlen(L, idx);
-        size_t count = 0;
-        int all_int = 1, all_str = 1;
-        lua_pushnil(L);
-        while (lua_next(L, idx)) {
-            count++;
-            if (lua_type(L, -2) == LUA_TSTRING)
-                all_int = 0;
-            else
-                all_str = 0;
-            if (lua_isinteger(L, -2)) {
-                lua_Integer k = lua_tointeger(L, -2);
-                if (k < 1 || (lua_Unsigned)k > n) all_int = 0;
-            } else {
-                all_int = 0;
-            }
-            lua_pop(L, 1);
-        }
-        if (count == 0 || (all_int && count == n)) {
-            json_t *a = json_array();
-            for (lua_Unsigned i = 1; i <= n; i++) {
-                lua_rawgeti(L, idx, (lua_Integer)i);
-                json_t *v = to_json(L, -1, depth + 1, err, errsz);
-                lua_pop(L, 1);
-                if (!v) {
-                    json_decref(a);
-                    return NULL;
-                }
-                json_array_append_new(a, v);
-            }
-            return a;
-        }
-        if (!all_str) {
-            snprintf(err, errsz, "a table must be an array (keys 1..n) or have only string keys");
-            return NULL;
-        }
-        json_t *o = json_object();
-        lua_pushnil(L);
-        while (lua_next(L, idx)) {
-            const char *k = lua_tostring(L, -2);
-            json_t *v = to_json(L, -1, depth + 1, err, errsz);
-            if (!v) {
-                size_t used = strlen(err);
-                char tail[256];
-                snprintf(tail, sizeof tail, "%s", err);
-                snprintf(err, errsz, "%s: %s", k, tail);
-                (void)used;
-                lua_pop(L, 2);
-                json_decref(o);
-                return NULL;
-            }
-            json_object_set_new(o, k, v);
-            lua_pop(L, 1);
-        }
-        return o;
-    }
-    default:
-        break;
-    }
-    if (luaL_testudata(L, idx, NODE_MT))
-        snprintf(err, errsz, "a node cannot be a parameter here");
-    else
-        snprintf(err, errsz, "a %s cannot be a parameter", luaL_typename(L, idx));
-    return NULL;
-}
-
-json_t *reeli_lua_to_json(lua_State *L, int idx, const char *what)
-{
-    char err[512];
-    json_t *v = to_json(L, idx, 0, err, sizeof err);
-    if (!v) luaL_error(L, "%s: %s", what, err);
-    return v;
-}
-
-void reeli_lua_push_json(lua_State *L, const json_t *v)
-{
-    luaL_checkstack(L, 4, "JSON too deep");
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        lua_createtable(L, 0, (int)json_object_size(v));
-        const char *k;
-        json_t *x;
-        json_object_foreach((json_t *)v, k, x)
-        {
-            reeli_lua_push_json(L, x);
-            lua_setfield(L, -2, k);
-        }
-        break;
-    }
-    case JSON_ARRAY: {
-        lua_createtable(L, (int)json_array_size(v), 0);
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            reeli_lua_push_json(L, json_array_get(v, i));
-            lua_rawseti(L, -2, (lua_Integer)i + 1);
-        }
-        break;
-    }
-    case JSON_STRING:
-        lua_pushlstring(L, json_string_value(v), json_string_length(v));
-        break;
-    case JSON_INTEGER:
-        lua_pushinteger(L, (lua_Integer)json_integer_value(v));
-        break;
-    case JSON_REAL:
-        lua_pushnumber(L, json_real_value(v));
-        break;
-    case JSON_TRUE:
-        lua_pushboolean(L, 1);
-        break;
-    case JSON_FALSE:
-        lua_pushboolean(L, 0);
-        break;
-    case JSON_NULL:
-        lua_pushlightuserdata(L, NULL);
-        break;
-    }
-}
-
 /* ---- nodes ---------------------------------------------------------------------------------- */
 
 static reeli_node *check_node(lua_State *L, int idx)
 {
-    lnode *u = luaL_checkudata(L, idx, NODE_MT);
+    lnode *u = luaL_checkudata(L, idx, REELI_NODE_MT);
     return reeli_graph_node(&reeli_run_of(L)->graph, u->id);
 }
 
 static reeli_node *test_node(lua_State *L, int idx)
 {
-    lnode *u = luaL_testudata(L, idx, NODE_MT);
+    lnode *u = luaL_testudata(L, idx, REELI_NODE_MT);
     return u ? reeli_graph_node(&reeli_run_of(L)->graph, u->id) : NULL;
 }
 
@@ -236,7 +82,7 @@ static int new_node(lua_State *L, const char *kind, json_t *params, const int *i
     free(where);
     lnode *u = lua_newuserdatauv(L, sizeof *u, 0); /* [ud] */
     u->id = id;
-    luaL_setmetatable(L, NODE_MT);
+    luaL_setmetatable(L, REELI_NODE_MT);
     lua_getfield(L, LUA_REGISTRYINDEX, NODES_KEY); /* [ud nodes] */
     lua_pushvalue(L, -2);
     lua_rawseti(L, -2, id);
@@ -271,7 +117,7 @@ static json_t *table_params(lua_State *L, const char **name, const char *const *
             *name = lua_tostring(L, -1); /* anchored in the argument table */
         } else if (!skipped) {
             char err[512];
-            json_t *v = to_json(L, -1, 1, err, sizeof err);
+            json_t *v = reeli_lua_to_json_err(L, -1, 1, err, sizeof err);
             if (!v) {
                 json_decref(params);
                 luaL_argerror(L, 1, lua_pushfstring(L, "field '%s': %s", k, err));
@@ -721,7 +567,7 @@ static int l_json_encode(lua_State *L)
 {
     luaL_checkany(L, 1);
     char err[512];
-    json_t *v = to_json(L, 1, 0, err, sizeof err);
+    json_t *v = reeli_lua_to_json_err(L, 1, 0, err, sizeof err);
     if (!v) return luaL_argerror(L, 1, err);
     char *s = reel_json_canonical(v);
     json_decref(v);
@@ -770,15 +616,17 @@ static json_t *shape_like_schema(json_t *v, const json_t *s, const json_t *root,
         json_t *x;
         json_object_foreach(v, k, x)
         {
-            json_object_set_new(out, k, shape_like_schema(x, json_object_get(props, k), root, depth + 1));
+            json_object_set_new(out, k,
+                                shape_like_schema(x, json_object_get(props, k), root, depth + 1));
         }
         return out;
     }
     if (json_is_array(v) && json_object_get(s, "items")) {
         json_t *out = json_array();
         for (size_t i = 0; i < json_array_size(v); i++)
-            json_array_append_new(out, shape_like_schema(json_array_get(v, i),
-                                                         json_object_get(s, "items"), root, depth + 1));
+            json_array_append_new(out,
+                                  shape_like_schema(json_array_get(v, i),
+                                                    json_object_get(s, "items"), root, depth + 1));
         return out;
     }
     return json_incref(v);
@@ -790,9 +638,9 @@ static int l_validate(lua_State *L)
     luaL_checkany(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     char err[512];
-    json_t *schema = to_json(L, 2, 0, err, sizeof err);
+    json_t *schema = reeli_lua_to_json_err(L, 2, 0, err, sizeof err);
     if (!schema) return luaL_argerror(L, 2, err);
-    json_t *raw = to_json(L, 1, 0, err, sizeof err);
+    json_t *raw = reeli_lua_to_json_err(L, 1, 0, err, sizeof err);
     if (!raw) {
         json_decref(schema);
         luaL_pushfail(L);
@@ -825,10 +673,17 @@ static int l_plan_schema(lua_State *L)
 void reeli_reel_open(lua_State *L, reeli_run *run)
 {
     static const luaL_Reg fns[] = {
-        {"video", l_video},   {"audio", l_audio}, {"image", l_image},
-        {"concat", l_concat}, {"mix", l_mix},     {"render", l_render},
-        {"seed", l_seed},     {"log", l_log},     {"_subtitles", l_subtitles},
-        {"validate", l_validate}, {"_plan_schema", l_plan_schema},
+        {"video", l_video},
+        {"audio", l_audio},
+        {"image", l_image},
+        {"concat", l_concat},
+        {"mix", l_mix},
+        {"render", l_render},
+        {"seed", l_seed},
+        {"log", l_log},
+        {"_subtitles", l_subtitles},
+        {"validate", l_validate},
+        {"_plan_schema", l_plan_schema},
         {NULL, NULL},
     };
     static const luaL_Reg methods[] = {
@@ -841,7 +696,7 @@ void reeli_reel_open(lua_State *L, reeli_run *run)
         {"__tostring", node_tostring},
         {NULL, NULL},
     };
-    luaL_newmetatable(L, NODE_MT); /* [mt] */
+    luaL_newmetatable(L, REELI_NODE_MT); /* [mt] */
     luaL_setfuncs(L, meta, 0);
     lua_pushliteral(L, "reel.node");
     lua_setfield(L, -2, "__metatable"); /* getmetatable() cannot change it */
@@ -880,7 +735,6 @@ void reeli_reel_open(lua_State *L, reeli_run *run)
     lua_setfield(L, -2, "run_seed");
     lua_pushliteral(L, REEL_VERSION);
     lua_setfield(L, -2, "version");
-    reeli_model_register(L); /* reel.model and the model metatable (lua_model.c) */
     /* require "reel" works and luaL_argerror names functions "reel.video" */
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     lua_pushvalue(L, -2);

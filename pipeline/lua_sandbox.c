@@ -6,7 +6,7 @@
  * Confined to the run's roots (script folder, output folder, --allow-path): io.open, io.lines,
  * io.input, io.output, dofile, loadfile and require's file searcher. Chunks load as text only:
  * precompiled bytecode can crash the VM, so load/loadfile/dofile/require refuse it. */
-#include "pipeline/pipeline-impl.h"
+#include "pipeline/lua-impl.h"
 
 #include <errno.h>
 #include <limits.h>

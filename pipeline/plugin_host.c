@@ -20,7 +20,8 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "pipeline/pipeline-impl.h"
+#include "pipeline/media/media.h"
+#include "pipeline/plugin-impl.h"
 
 struct reeli_plugin {
     struct reeli_plugin *next;
@@ -41,8 +42,14 @@ static void host_log(int level, const char *plugin, const char *msg)
 {
     reel_log(level, "%s: %s", plugin ? plugin : "plugin", msg ? msg : "");
 }
-static void *host_alloc(size_t size) { return malloc(size ? size : 1); }
-static void host_free(void *p) { free(p); }
+static void *host_alloc(size_t size)
+{
+    return malloc(size ? size : 1);
+}
+static void host_free(void *p)
+{
+    free(p);
+}
 
 static const reel_plugin_host host_table = {
     .api_version = REEL_PLUGIN_API_VERSION,
@@ -127,11 +134,13 @@ static char *find_plugin(const char *name, char *searched, size_t searched_size)
     searched[0] = 0;
     for (int i = 0; i < nd && !found; i++) {
         char *p = reel_xasprintf("%s/reel-%s.so", dirs[i], name);
-        if (access(p, R_OK) == 0) found = p;
-        else free(p);
+        if (access(p, R_OK) == 0)
+            found = p;
+        else
+            free(p);
         if (used < searched_size) {
-            int w = snprintf(searched + used, searched_size - used, "%s%s", used ? ":" : "",
-                             dirs[i]);
+            int w =
+                snprintf(searched + used, searched_size - used, "%s%s", used ? ":" : "", dirs[i]);
             if (w > 0) used += (size_t)w;
         }
     }
@@ -180,10 +189,10 @@ static struct reeli_plugin *load(const char *name)
         goto fail;
     }
     if (t->struct_size < offsetof(reel_plugin, generate) + sizeof(t->generate) || !t->generate ||
-        !t->caps || t->caps->struct_size < offsetof(reel_plugin_caps, max_concurrency) +
-                                               sizeof(int32_t)) {
-        reel_set_error(REEL_EFORMAT, "plugin '%s': %s: plugin table too small or incomplete",
-                       name, path);
+        !t->caps ||
+        t->caps->struct_size < offsetof(reel_plugin_caps, max_concurrency) + sizeof(int32_t)) {
+        reel_set_error(REEL_EFORMAT, "plugin '%s': %s: plugin table too small or incomplete", name,
+                       path);
         goto fail;
     }
     const reel_plugin_caps *c = t->caps;
@@ -245,8 +254,14 @@ const reeli_plugin *reeli_plugin_get(const char *name)
     return p;
 }
 
-const reel_plugin_caps *reeli_plugin_caps(const reeli_plugin *p) { return p->table->caps; }
-const char *reeli_plugin_version(const reeli_plugin *p) { return p->version; }
+const reel_plugin_caps *reeli_plugin_caps(const reeli_plugin *p)
+{
+    return p->table->caps;
+}
+const char *reeli_plugin_version(const reeli_plugin *p)
+{
+    return p->version;
+}
 
 /* ---- schema validation (a JSON Schema subset) -------------------------------------------- */
 static int type_ok(const char *type, const json_t *v)
@@ -293,19 +308,19 @@ static int check(const json_t *s, const json_t *v, const char *where)
         double x = json_number_value(v);
         const json_t *mn = json_object_get(s, "minimum"), *mx = json_object_get(s, "maximum");
         if (json_is_number(mn) && x < json_number_value(mn))
-            return reel_set_error(REEL_EINVAL, "parameter '%s': %g is below the minimum %g",
-                                  where, x, json_number_value(mn));
+            return reel_set_error(REEL_EINVAL, "parameter '%s': %g is below the minimum %g", where,
+                                  x, json_number_value(mn));
         if (json_is_number(mx) && x > json_number_value(mx))
-            return reel_set_error(REEL_EINVAL, "parameter '%s': %g is above the maximum %g",
-                                  where, x, json_number_value(mx));
+            return reel_set_error(REEL_EINVAL, "parameter '%s': %g is above the maximum %g", where,
+                                  x, json_number_value(mx));
         if (!isfinite(x)) return reel_set_error(REEL_EINVAL, "parameter '%s': not finite", where);
     }
     if (json_is_string(v)) {
         size_t len = json_string_length(v);
         const json_t *mx = json_object_get(s, "maxLength"), *mn = json_object_get(s, "minLength");
         if (json_is_integer(mx) && (json_int_t)len > json_integer_value(mx))
-            return reel_set_error(REEL_EINVAL, "parameter '%s': longer than %lld characters",
-                                  where, (long long)json_integer_value(mx));
+            return reel_set_error(REEL_EINVAL, "parameter '%s': longer than %lld characters", where,
+                                  (long long)json_integer_value(mx));
         if (json_is_integer(mn) && (json_int_t)len < json_integer_value(mn))
             return reel_set_error(REEL_EINVAL, "parameter '%s': shorter than %lld characters",
                                   where, (long long)json_integer_value(mn));
@@ -322,7 +337,8 @@ static int check(const json_t *s, const json_t *v, const char *where)
         const json_t *items = json_object_get(s, "items");
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) {
+        json_array_foreach(v, i, x)
+        {
             char sub[256];
             snprintf(sub, sizeof sub, "%s[%zu]", where, i);
             int ret = check(items, x, sub);
@@ -334,14 +350,16 @@ static int check(const json_t *s, const json_t *v, const char *where)
         const json_t *req = json_object_get(s, "required");
         size_t i;
         json_t *x;
-        json_array_foreach(req, i, x) {
+        json_array_foreach(req, i, x)
+        {
             if (json_is_string(x) && !json_object_get(v, json_string_value(x)))
                 return reel_set_error(REEL_EINVAL, "parameter '%s%s%s': required", where,
                                       where[0] ? "." : "", json_string_value(x));
         }
         const char *key;
         json_t *val;
-        json_object_foreach((json_t *)v, key, val) {
+        json_object_foreach((json_t *)v, key, val)
+        {
             char sub[256];
             snprintf(sub, sizeof sub, "%s%s%s", where, where[0] ? "." : "", key);
             const json_t *ps = json_object_get(props, key);
@@ -369,7 +387,7 @@ int reeli_schema_validate(const char *schema_text, const json_t *v)
 }
 
 /* ---- the sink ------------------------------------------------------------------------------ */
-#define MAX_DIM 8192
+#define MAX_DIM          8192
 #define MAX_PLUGIN_AUDIO ((int64_t)48000 * 3600 * 2) /* samples per channel */
 
 typedef struct sink_state {
@@ -427,8 +445,12 @@ static int s_video_begin(void *host, int32_t w, int32_t h, int32_t pix_fmt, int3
     s->last_pts = -1;
     /* Intermediate frames are yuv420p, so odd sizes are rounded up to even by padding. */
     int ew = (w + 1) & ~1, eh = (h + 1) & ~1;
-    reeli_mw_opts o = {.path = s->out, .format = "matroska", .width = ew, .height = eh,
-                       .fps = s->fps, .vcodec = "ffv1"};
+    reeli_mw_opts o = {.path = s->out,
+                       .format = "matroska",
+                       .width = ew,
+                       .height = eh,
+                       .fps = s->fps,
+                       .vcodec = "ffv1"};
     s->mw = reeli_mw_open(&o);
     if (!s->mw) return sink_fail(s, "%s", reel_last_error());
     s->yuv = av_frame_alloc();
@@ -573,11 +595,16 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 static int map_status(int st)
 {
     switch (st) {
-    case REEL_PLUGIN_EINVAL: return REEL_EINVAL;
-    case REEL_PLUGIN_ETRANSIENT: return REEL_ENET;
-    case REEL_PLUGIN_ECANCELED: return REEL_ECANCELED;
-    case REEL_PLUGIN_ETIMEDOUT: return REEL_ETIMEDOUT;
-    default: return REEL_EIO;
+    case REEL_PLUGIN_EINVAL:
+        return REEL_EINVAL;
+    case REEL_PLUGIN_ETRANSIENT:
+        return REEL_ENET;
+    case REEL_PLUGIN_ECANCELED:
+        return REEL_ECANCELED;
+    case REEL_PLUGIN_ETIMEDOUT:
+        return REEL_ETIMEDOUT;
+    default:
+        return REEL_EIO;
     }
 }
 
@@ -608,8 +635,7 @@ static int check_limits(const reel_plugin_caps *c, const json_t *params)
     if (c->max_duration_s > 0 && dur > c->max_duration_s)
         return reel_set_error(REEL_EINVAL, "parameter 'duration_s': above the plugin's limit %g",
                               c->max_duration_s);
-    if (c->frame_quantum > 1 && frames > 0 &&
-        (frames - c->frame_offset) % c->frame_quantum != 0)
+    if (c->frame_quantum > 1 && frames > 0 && (frames - c->frame_offset) % c->frame_quantum != 0)
         return reel_set_error(REEL_EINVAL, "parameter 'frames': must be %d*k + %d",
                               (int)c->frame_quantum, (int)c->frame_offset);
     return 0;
@@ -635,8 +661,7 @@ int reeli_plugin_run(const reeli_plugin *cp, const char *stage_kind, const json_
         free(text);
         return ret;
     }
-    sink_state s = {.p = p, .out = out, .kind = c->kind, .progress = progress,
-                    .progress_ctx = ctx};
+    sink_state s = {.p = p, .out = out, .kind = c->kind, .progress = progress, .progress_ctx = ctx};
     reel_plugin_sink sink = {
         .struct_size = sizeof sink,
         .host = &s,
@@ -679,8 +704,11 @@ int reeli_plugin_run(const reeli_plugin *cp, const char *stage_kind, const json_
         if (s.n == 0) {
             ret = reel_set_error(REEL_EFORMAT, "produced no audio samples");
         } else {
-            reeli_mw_opts o = {.path = out, .format = "wav", .sample_rate = s.rate,
-                               .channels = s.channels, .acodec = "pcm_s16le"};
+            reeli_mw_opts o = {.path = out,
+                               .format = "wav",
+                               .sample_rate = s.rate,
+                               .channels = s.channels,
+                               .acodec = "pcm_s16le"};
             reeli_mw *mw = reeli_mw_open(&o);
             if (!mw) {
                 ret = reel_last_error_code();
@@ -729,13 +757,15 @@ static json_t *describe(const char *name)
     json_object_set_new(o, "kind", json_string(kind_name(c->kind)));
     json_object_set_new(o, "description", json_string(c->description ? c->description : ""));
     json_object_set_new(o, "path", json_string(p->path));
-    json_object_set_new(o, "abi", json_sprintf("%u.%u", REEL_PLUGIN_VERSION_MAJOR_OF(p->table->api_version),
-                                               REEL_PLUGIN_VERSION_MINOR_OF(p->table->api_version)));
+    json_object_set_new(o, "abi",
+                        json_sprintf("%u.%u", REEL_PLUGIN_VERSION_MAJOR_OF(p->table->api_version),
+                                     REEL_PLUGIN_VERSION_MINOR_OF(p->table->api_version)));
     json_object_set_new(o, "deterministic", json_boolean(c->deterministic));
     json_object_set_new(o, "max_concurrency", json_integer(c->max_concurrency));
     if (c->max_width) json_object_set_new(o, "max_width", json_integer(c->max_width));
     if (c->max_height) json_object_set_new(o, "max_height", json_integer(c->max_height));
-    if (c->max_duration_s > 0) json_object_set_new(o, "max_duration_s", json_real(c->max_duration_s));
+    if (c->max_duration_s > 0)
+        json_object_set_new(o, "max_duration_s", json_real(c->max_duration_s));
     if (c->frame_quantum > 1) {
         json_object_set_new(o, "frame_quantum", json_integer(c->frame_quantum));
         json_object_set_new(o, "frame_offset", json_integer(c->frame_offset));
@@ -770,8 +800,10 @@ json_t *reeli_plugin_list(const char *only)
             char *name = reel_xasprintf("%.*s", (int)(len - 8), e->d_name + 5);
             int dup = !valid_name(name);
             for (int k = 0; k < nn && !dup; k++) dup = !strcmp(names[k], name);
-            if (dup) free(name);
-            else names[nn++] = name;
+            if (dup)
+                free(name);
+            else
+                names[nn++] = name;
         }
         if (d) closedir(d);
     }

@@ -7,9 +7,11 @@
  * cache. Transient failures (REEL_ENET, REEL_ETIMEDOUT) are retried with exponential backoff;
  * a node that fails for good marks everything depending on it as skipped, while independent
  * nodes keep running so that their work is cached for the next run. */
-#include "pipeline/pipeline-impl.h"
+#include "pipeline/sched-impl.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

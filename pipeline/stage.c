@@ -5,13 +5,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libavutil/log.h>
-
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/json.h"
-#include "core/log.h"
-#include "pipeline/pipeline-impl.h"
+#include "pipeline/media/media.h"
+#include "pipeline/plugin-impl.h"
 #include "pipeline/stage.h"
 
 /* Implementation version per stage kind: bump when a kind's output changes for the same
@@ -68,8 +66,9 @@ static const reeli_plugin *stage_plugin(const struct kind_info *k, const json_t 
         return NULL;
     }
     int pk = reeli_plugin_caps(p)->kind;
-    int ok = !strcmp(k->kind, "audio") ? pk == REEL_PLUGIN_KIND_AUDIO
-                                       : pk == REEL_PLUGIN_KIND_VIDEO || pk == REEL_PLUGIN_KIND_IMAGE;
+    int ok = !strcmp(k->kind, "audio")
+                 ? pk == REEL_PLUGIN_KIND_AUDIO
+                 : pk == REEL_PLUGIN_KIND_VIDEO || pk == REEL_PLUGIN_KIND_IMAGE;
     if (!ok) {
         reel_set_error(REEL_EINVAL, "stage %s: plugin %s: makes %s, not %s", k->kind, name,
                        pk == REEL_PLUGIN_KIND_AUDIO ? "audio" : "pictures", k->kind);
@@ -85,7 +84,8 @@ static int check_params(const struct kind_info *k, const json_t *params)
     if (is_plugin_kind(k)) return 0;
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)params, key, v) {
+    json_object_foreach((json_t *)params, key, v)
+    {
         int ok = 0;
         for (int i = 0; i < 8 && k->allowed[i]; i++) ok |= !strcmp(k->allowed[i], key);
         if (!ok)
@@ -94,30 +94,13 @@ static int check_params(const struct kind_info *k, const json_t *params)
     return 0;
 }
 
-/* libav* messages go through reel's logger: errors at info level (reel's own error message
- * says what failed), the rest at debug, so a default run stays quiet. */
-static void av_log_to_reel(void *avcl, int level, const char *fmt, va_list ap)
-{
-    if (level > AV_LOG_VERBOSE) return;
-    int rl = level <= AV_LOG_ERROR ? REEL_LOG_INFO : REEL_LOG_DEBUG;
-    if (rl < reel_log_level()) return;
-    char line[1024];
-    int prefix = 1;
-    av_log_format_line(avcl, level, fmt, ap, line, sizeof line, &prefix);
-    size_t n = strlen(line);
-    while (n && line[n - 1] == '\n') line[--n] = 0;
-    if (n) reel_log(rl, "libav: %s", line);
-}
-
-static pthread_once_t libav_log_once = PTHREAD_ONCE_INIT;
-static void av_log_setup(void) { av_log_set_callback(av_log_to_reel); }
-
 int reel_stage_run(const reel_stage_io *io)
 {
-    pthread_once(&libav_log_once, av_log_setup);
+    reeli_media_log_init();
     if (io->result) *io->result = NULL;
     const struct kind_info *k = find_kind(io->kind);
-    if (!k) return reel_set_error(REEL_EINVAL, "stage '%s': unknown kind", io->kind ? io->kind : "");
+    if (!k)
+        return reel_set_error(REEL_EINVAL, "stage '%s': unknown kind", io->kind ? io->kind : "");
     if (!io->out_path || !*io->out_path)
         return reel_set_error(REEL_EINVAL, "stage %s: no output path", k->kind);
     if ((int64_t)io->n_inputs < k->min_inputs || (int64_t)io->n_inputs > k->max_inputs) {
@@ -145,8 +128,8 @@ int reel_stage_run(const reel_stage_io *io)
         json_t *pp = json_copy((json_t *)params);
         json_object_del(pp, "plugin");
         json_t *result = NULL;
-        ret = reeli_plugin_run(p, k->kind, pp, io->out_path, &result, io->progress,
-                               io->progress_ctx);
+        ret =
+            reeli_plugin_run(p, k->kind, pp, io->out_path, &result, io->progress, io->progress_ctx);
         json_decref(pp);
         if (ret < 0) {
             reel_error_prefix("stage %s: plugin %s", k->kind, plugin_name(k, params));
@@ -169,8 +152,8 @@ int reel_stage_run(const reel_stage_io *io)
         ret = reeli_media_subtitles(io->inputs[0], params, io->out_path, io->progress,
                                     io->progress_ctx);
     else
-        ret = reeli_media_render(io->inputs[0], params, io->out_path, io->progress,
-                                 io->progress_ctx);
+        ret =
+            reeli_media_render(io->inputs[0], params, io->out_path, io->progress, io->progress_ctx);
     if (ret < 0) reel_error_prefix("stage %s", k->kind);
 done:
     json_decref(empty);

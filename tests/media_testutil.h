@@ -10,7 +10,8 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/file.h"
-#include "pipeline/pipeline-impl.h"
+#include "pipeline/media/media.h"
+#include "pipeline/plugin-impl.h"
 #include "pipeline/stage.h"
 #include "testutil.h"
 
@@ -24,8 +25,12 @@ static inline int mt_stage(const char *kind, const char *params, const char *con
         fprintf(stderr, "bad test JSON: %s: %s\n", params, e.text);
         abort();
     }
-    reel_stage_io io = {.kind = kind, .params = p, .inputs = inputs, .n_inputs = n,
-                        .out_path = out, .result = result};
+    reel_stage_io io = {.kind = kind,
+                        .params = p,
+                        .inputs = inputs,
+                        .n_inputs = n,
+                        .out_path = out,
+                        .result = result};
     int rc = reel_stage_run(&io);
     if (rc < 0) fprintf(stderr, "stage %s: %s\n", kind, reel_last_error());
     json_decref(p);

@@ -5,7 +5,7 @@
 #include "testutil.h"
 
 #include "core/core.h"
-#include "pipeline/pipeline-impl.h"
+#include "pipeline/media/media.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -12,7 +12,8 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "pipeline/pipeline-impl.h"
+#include "pipeline/media/media.h"
+#include "plugins/reel_plugin.h"
 
 /* Longest audio we decode into memory (samples per channel): 3 hours at 48 kHz. */
 #define MAX_AUDIO_FRAMES ((int64_t)48000 * 3600 * 3)
@@ -21,11 +22,11 @@ static int averr(int err, const char *path, const char *what)
 {
     char buf[AV_ERROR_MAX_STRING_SIZE];
     av_strerror(err, buf, sizeof buf);
-    int code = err == AVERROR(ENOMEM)              ? REEL_ENOMEM
-               : err == AVERROR(ENOENT)            ? REEL_ENOTFOUND
-               : err == AVERROR_INVALIDDATA        ? REEL_EFORMAT
-               : err == AVERROR_DECODER_NOT_FOUND  ? REEL_EUNSUPPORTED
-                                                   : REEL_EIO;
+    int code = err == AVERROR(ENOMEM)             ? REEL_ENOMEM
+               : err == AVERROR(ENOENT)           ? REEL_ENOTFOUND
+               : err == AVERROR_INVALIDDATA       ? REEL_EFORMAT
+               : err == AVERROR_DECODER_NOT_FOUND ? REEL_EUNSUPPORTED
+                                                  : REEL_EIO;
     return reel_set_error(code, "%s: %s: %s", path, what, buf);
 }
 
@@ -96,9 +97,9 @@ struct reeli_vr {
     AVPacket *pkt;
     AVFrame *pending; /* next decoded frame, not yet shown */
     int have_pending, eof;
-    AVFrame *cur;     /* the source picture being shown */
+    AVFrame *cur; /* the source picture being shown */
     int have_cur, cur_dirty;
-    AVFrame *out;     /* cur scaled and padded */
+    AVFrame *out; /* cur scaled and padded */
     struct SwsContext *sws;
     int width, height;
     AVRational fps;
@@ -198,7 +199,10 @@ fail:
     return NULL;
 }
 
-int64_t reeli_vr_frames(const reeli_vr *r) { return r->n_frames; }
+int64_t reeli_vr_frames(const reeli_vr *r)
+{
+    return r->n_frames;
+}
 
 void reeli_vr_geometry(const reeli_vr *r, int *width, int *height, AVRational *fps)
 {
@@ -406,13 +410,17 @@ static char *ass_text(const char *ass)
     size_t k = 0;
     int depth = 0;
     for (; *p; p++) {
-        if (*p == '{') depth++;
-        else if (*p == '}' && depth) depth--;
-        else if (depth) continue;
+        if (*p == '{')
+            depth++;
+        else if (*p == '}' && depth)
+            depth--;
+        else if (depth)
+            continue;
         else if (p[0] == '\\' && (p[1] == 'N' || p[1] == 'n')) {
             out[k++] = '\n';
             p++;
-        } else if (*p != '\r') out[k++] = *p;
+        } else if (*p != '\r')
+            out[k++] = *p;
     }
     while (k && out[k - 1] == '\n') k--;
     out[k] = 0;

@@ -11,7 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "pipeline/pipeline-impl.h"
+#include "pipeline/media/media.h"
 
 struct reeli_mw {
     AVFormatContext *fmt;
@@ -53,8 +53,8 @@ static int averr(int err, const char *path, const char *what)
 {
     char buf[AV_ERROR_MAX_STRING_SIZE];
     av_strerror(err, buf, sizeof buf);
-    return reel_set_error(err == AVERROR(ENOMEM) ? REEL_ENOMEM : REEL_EIO, "%s: %s: %s", path,
-                          what, buf);
+    return reel_set_error(err == AVERROR(ENOMEM) ? REEL_ENOMEM : REEL_EIO, "%s: %s: %s", path, what,
+                          buf);
 }
 
 void reeli_cues_free(reeli_cue *cues, size_t n)
@@ -211,7 +211,8 @@ reeli_mw *reeli_mw_open(const reeli_mw_opts *o)
     if (o->metadata) {
         const char *key;
         json_t *val;
-        json_object_foreach((json_t *)o->metadata, key, val) {
+        json_object_foreach((json_t *)o->metadata, key, val)
+        {
             char *text = json_is_string(val) ? reel_xstrdup(json_string_value(val))
                                              : json_dumps(val, JSON_COMPACT | JSON_ENCODE_ANY);
             if (text) av_dict_set(&w->fmt->metadata, key, text, 0);
@@ -307,7 +308,9 @@ static int drain_cues(reeli_mw *w, double t)
         text[k] = 0;
         AVSubtitleRect rect = {.type = SUBTITLE_ASS, .ass = text};
         AVSubtitleRect *rects[1] = {&rect};
-        AVSubtitle sub = {.num_rects = 1, .rects = rects, .pts = (int64_t)(c->start_s * 1e6),
+        AVSubtitle sub = {.num_rects = 1,
+                          .rects = rects,
+                          .pts = (int64_t)(c->start_s * 1e6),
                           .end_display_time = (uint32_t)((c->end_s - c->start_s) * 1000)};
         uint8_t buf[8192];
         int size = avcodec_encode_subtitle(w->senc, buf, sizeof buf, &sub);

@@ -2,7 +2,7 @@
  * JSON again (what node parameters and reel.json.encode go through). Anything jansson accepts
  * must convert both ways without crashing, and a value made only of objects with members,
  * non-empty arrays, strings, numbers and booleans must come back equal. */
-#include "pipeline/pipeline-impl.h"
+#include "pipeline/lua-impl.h"
 
 #include <lauxlib.h>
 #include <lua.h>

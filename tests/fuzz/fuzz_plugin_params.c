@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "pipeline/pipeline-impl.h"
+#include "pipeline/plugin-impl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

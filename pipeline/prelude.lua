@@ -1,9 +1,9 @@
 -- reel prelude: the friendly half of the `reel` Lua module, embedded into the reel binary.
 --
--- The C side (pipeline/lua_reel.c) registers the primitives: reel.video, reel.audio,
--- reel.image, reel.concat, reel.mix, reel.render, reel.seed, reel.log, reel.model, reel.json,
--- node:with_audio. This file adds what is easier to say in Lua: node:subtitles{} (with cues
--- derived from narration), reel.schemas, reel.validate and reel.check_plan.
+-- The C side (pipeline/lua_reel.c; reel.model: pipeline/lua_model.c) registers the primitives:
+-- reel.video, reel.audio, reel.image, reel.concat, reel.mix, reel.render, reel.seed, reel.log,
+-- reel.model, reel.json, node:with_audio. This file adds what is easier to say in Lua:
+-- node:subtitles{} (with cues derived from narration), reel.schemas, reel.validate, reel.check_plan.
 --
 -- Errors raised here use level 2 so that they point at the user's script line.
 local reel = ...

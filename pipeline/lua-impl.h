@@ -1,0 +1,63 @@
+/* reel pipeline: private header of the Lua runtime (lua.c opens the state and registers the
+ * modules of lua_sandbox.c, lua_reel.c and lua_model.c; lua_util.c and lua_json.c hold what
+ * they share). */
+#ifndef REEL_PIPELINE_LUA_IMPL_H
+#define REEL_PIPELINE_LUA_IMPL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "pipeline/cache-impl.h"
+#include "pipeline/events-impl.h"
+#include "pipeline/graph-impl.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/sched-impl.h"
+
+typedef struct lua_State lua_State;
+
+/* Metatable name of the node userdata (lua_reel.c). */
+#define REELI_NODE_MT "reel.node"
+
+/* Everything one run owns; reachable from Lua through the registry. */
+typedef struct reeli_run {
+    const reel_pipeline_params *params;
+    lua_State *L;
+    size_t mem_used, mem_cap;
+    int mem_hit;       /* the cap refused an allocation */
+    char *script_path; /* absolute */
+    char *script_dir;  /* absolute, real */
+    char *out_dir;     /* absolute, real */
+    char **roots;      /* folders the script may touch (real paths) */
+    size_t n_roots;
+    reeli_graph graph;
+    reeli_cache cache;
+    reeli_events *events;
+    reeli_sched sched;
+    int renders;
+} reeli_run;
+
+/* The run that owns L (lua_util.c). */
+reeli_run *reeli_run_of(lua_State *L);
+/* Opens the restricted standard libraries and the confined file functions (lua_sandbox.c). */
+void reeli_sandbox_open(lua_State *L, reeli_run *run);
+/* Resolves path (relative to the current folder) and checks that it lies inside one of the
+ * run's roots. Returns the absolute path (owned) or NULL with *why set to a static reason. */
+char *reeli_sandbox_resolve(reeli_run *run, const char *path, int for_write, const char **why);
+/* Opens the reel module and leaves it in the global "reel" (lua_reel.c). */
+void reeli_reel_open(lua_State *L, reeli_run *run);
+/* Registers reel.model and the model userdata type into the reel table at the stack top
+ * (lua_model.c). */
+void reeli_model_register(lua_State *L);
+/* Lua value at idx to JSON (new reference) or raises a Lua error naming `what` (lua_json.c). */
+json_t *reeli_lua_to_json(lua_State *L, int idx, const char *what);
+/* The same without raising: NULL with the reason in err on failure. depth is the nesting level
+ * of idx (0 at the top); nodes and functions are not data (lua_json.c). */
+json_t *reeli_lua_to_json_err(lua_State *L, int idx, int depth, char *err, size_t errsz);
+/* Pushes a JSON value as a Lua value (lua_json.c). */
+void reeli_lua_push_json(lua_State *L, const json_t *v);
+
+/* The embedded prelude (generated from pipeline/prelude.lua at build time). */
+extern const char reeli_prelude[];
+extern const size_t reeli_prelude_size;
+
+#endif

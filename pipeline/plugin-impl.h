@@ -1,0 +1,36 @@
+/* reel pipeline: private header of the plugin host (plugin_host.c): loading generator plugins,
+ * listing them, running one, and the JSON Schema subset their parameters are checked with. */
+#ifndef REEL_PIPELINE_PLUGIN_IMPL_H
+#define REEL_PIPELINE_PLUGIN_IMPL_H
+
+#include <jansson.h>
+
+#include "plugins/reel_plugin.h"
+
+typedef struct reeli_plugin reeli_plugin;
+
+/* Finds and loads reel-<name>.so (REEL_PLUGIN_PATH, then the install folder, then the build
+ * folder); loaded plugins stay loaded until exit. Thread-safe. Returns NULL + error. */
+const reeli_plugin *reeli_plugin_get(const char *name);
+const reel_plugin_caps *reeli_plugin_caps(const reeli_plugin *p);
+/* "card 1.0" */
+const char *reeli_plugin_version(const reeli_plugin *p);
+
+/* JSON array describing the plugins on the search path (or only `only`; NULL + error if it
+ * cannot be loaded): name, version, kind, description, path, abi, limits, params_schema;
+ * plugins that fail to load carry an "error" member instead. Owned by the caller. */
+json_t *reeli_plugin_list(const char *only);
+
+/* Runs the plugin with params (the stage params minus "plugin"), writing the kind's
+ * intermediate file to out. *result receives the plugin's result JSON (or NULL). progress
+ * (may be NULL) gets [0,1] and returns non-zero to cancel. */
+int reeli_plugin_run(const reeli_plugin *p, const char *stage_kind, const json_t *params,
+                     const char *out, json_t **result, int (*progress)(void *ctx, double fraction),
+                     void *ctx);
+
+/* Checks v against a JSON Schema subset (type, properties, required, additionalProperties,
+ * minimum, maximum, enum, maxLength, minLength, items, minItems, maxItems). On failure sets
+ * REEL_EINVAL with "parameter 'x': why". schema_text is parsed each call. */
+int reeli_schema_validate(const char *schema_text, const json_t *v);
+
+#endif
