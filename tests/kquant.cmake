@@ -1,4 +1,4 @@
-# integer-dot matmul for Q5_0, Q5_1, Q4_1, IQ4_NL, Q2_K..Q6_K weights (kernels/cpu/x86/kqmatmul.c)
+# integer-dot matmul for Q5_0, Q5_1, Q4_1, IQ4_NL, Q2_K..Q6_K weights (kernels/cpu/x86/dot-rowmajor.c)
 reel_test(test_kernels_kquant LABELS unit)
 # developer benchmark (not a test): build/bin/bench_kquant_matmul [threads] [types...]
 if(NOT REEL_FUZZ)
