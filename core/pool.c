@@ -184,8 +184,11 @@ int reel_pool_size(const reel_pool *p)
     return p ? p->size : 1;
 }
 
-/* Runs fn over [0, n) on every thread (statically split, or with grain > 0 in chunks taken in
- * turn) and returns when all are done; small jobs run on the caller. */
+/* Runs fn over [0, n) on every thread and returns when all are done; small jobs run on the
+ * caller. grain 0: each thread runs its balanced range in one call. grain > 0: the chunks of
+ * grain indices are split into balanced shares, one a thread; each thread runs its own share's
+ * chunks front to back (one contiguous stream), then takes chunks from the backs of the others'
+ * shares until every share is empty (run_part). */
 static void run_job(reel_pool *p, int64_t n, int64_t grain, reel_pool_fn fn, void *ctx)
 {
     if (n <= 0) return;

@@ -44,7 +44,7 @@ void reeli_avx2_conv1d(reel_pool *pool, float *y, const float *x, int64_t x_stri
 void reeli_avx2_gated_rmsnorm(float *y, int64_t y_stride, const float *x, int64_t x_stride,
                               const float *z, int64_t z_stride, const float *w, int64_t n,
                               int64_t gs, int64_t T, float eps);
-/* Activation block of the integer-dot matmul: 32 int8 values, their scale, -8 * their sum (the
+/* Activation block of the integer-dot matmuls: 32 int8 values, their scale, -8 * their sum (the
  * Q4_0 offset), d times their sum (the K-quant minimums) and the sums of each half of 16 (the
  * Q6_K offset). */
 typedef struct {
@@ -55,21 +55,40 @@ typedef struct {
     int8_t qs[32];
 } reeli_q8x;
 
-/* Q8_0 / Q4_0 matmul with int8 activations (kernels/cpu/x86/qmatmul.c): the matmul contract;
- * vnni = 1 uses AVX-512 VNNI (caller checks the CPU), 0 uses AVX2. */
+/* The two layouts of the one activation quantizer (kernels/cpu/x86/quant-act.c): reeli_q8x per
+ * block, or one record of per-block vectors per token (reeli_x86_q8_record_bytes apart). */
+typedef enum { REELI_Q8X_BLOCKS, REELI_Q8X_RECORDS } reeli_q8x_layout;
+/* Quantizes T rows of n floats (n a multiple of 32) to Q8 blocks with sums, in the given layout,
+ * into this thread's scratch (valid until its next call); rows split over the pool when T > 1. */
+void *reeli_x86_quantize_q8(reel_pool *pool, const float *x, int64_t n, int64_t T,
+                            reeli_q8x_layout layout);
+/* Bytes of a token's record (REELI_Q8X_RECORDS) for rows of n elements: a multiple of 64. */
+size_t reeli_x86_q8_record_bytes(int64_t n);
+
+/* Q8_0 / Q4_0 matmul with int8 activations (kernels/cpu/x86/dot-rowmajor.c), which hands the
+ * interleaved types (Q8_0_R8, Q4_0_R8, Q5_0_R8, Q4_K_R8, Q6_K_R8) to reeli_x86_gemm_interleaved:
+ * the matmul contract; vnni = 1 uses AVX-512 VNNI (caller checks the CPU), 0 uses AVX2 (the
+ * interleaved types need vnni = 1 and a multiple of 8 rows, else REEL_EINVAL). */
 int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                       int64_t n_in, int64_t n_out, int64_t T, int vnni);
-/* Plain Q4_0/Q8_0 {n_in, n_out} -> the interleaved layout `to` (qmatmul.c): 0 or REEL_EINVAL. */
+/* The interleaved types' matmul (kernels/cpu/x86/gemm-interleaved.c, AVX-512 VNNI: the caller
+ * checks the CPU): the matmul contract, for n_out a multiple of 8. */
+int reeli_x86_gemm_interleaved(reel_pool *pool, float *y, const void *w, reel_dtype wtype,
+                               const float *x, int64_t n_in, int64_t n_out, int64_t T);
+/* Plain Q8_0 / Q4_0 / Q5_0 / Q4_K / Q6_K {n_in, n_out} -> the interleaved layout `to`
+ * (kernels/cpu/x86/repack.c): 0 or REEL_EINVAL. */
 int reeli_x86_repack(reel_dtype to, void *dst, reel_dtype from, const void *src, int64_t n_in,
                      int64_t n_out);
 /* Q5_0, Q5_1, Q4_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K matmul with int8 activations
- * (kernels/cpu/x86/kqmatmul.c): the matmul contract, REEL_EINVAL for rows that are not whole
+ * (kernels/cpu/x86/dot-rowmajor.c): the matmul contract, REEL_EINVAL for rows that are not whole
  * blocks, REEL_EUNSUPPORTED for another type. Needs AVX2 + FMA + F16C; vnni = 1 also uses
  * AVX-512 VNNI (the caller checks the CPU). */
 int reeli_x86_kqmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                        int64_t n_in, int64_t n_out, int64_t T, int vnni);
 /* 1 if reeli_x86_kqmatmul takes weights of this type. */
 int reeli_x86_kq_handles(reel_dtype wtype);
+/* The matmul contract with AVX2 + FMA + F16C (kernels/cpu/x86/gemm-f32.c): F32 / F16 / BF16
+ * weights here, quantized ones handed to the integer-dot kernels above. */
 int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                       int64_t n_in, int64_t n_out, int64_t T);
 

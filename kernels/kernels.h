@@ -128,7 +128,7 @@ int reel_kernels_quantize_row(reel_dtype type, const float *src, void *dst, int6
  * "pool" may be NULL (single-threaded). Ops never allocate memory that depends on the model size
  * except the small per-call scratch noted; they return nothing unless they can fail. */
 
-/* Arguments of the Mamba-2 selective scan over T tokens (spec §2.1 step 6, §3.3). */
+/* Arguments of the Mamba-2 selective scan over T tokens (docs/model.md §2.1 step 6, §3.3). */
 typedef struct reel_ssm_args {
     int64_t T;       /* tokens */
     int nh, P, N, G; /* heads, head dim, state size, groups (nh % G == 0) */
@@ -146,7 +146,7 @@ typedef struct reel_ssm_args {
 } reel_ssm_args;
 
 /* Arguments of causal GQA attention for T new queries at positions pos0..pos0+T-1 over a KV
- * cache that already holds positions 0..pos0+T-1 (spec §2.2; no positional encoding). */
+ * cache that already holds positions 0..pos0+T-1 (docs/model.md §2.2; no positional encoding). */
 typedef struct reel_attn_args {
     int64_t T, pos0;
     int na, nkv, hd; /* query heads, KV heads (na % nkv == 0), head dim */
@@ -175,15 +175,15 @@ typedef struct reel_kernel_ops {
     /* y[t] = w * x[t] / sqrt(mean(x[t]^2) + eps) over rows of n; y may equal x. */
     void (*rmsnorm)(float *y, const float *x, const float *w, int64_t n, int64_t T, float eps);
 
-    /* Gated grouped RMSNorm (spec §2.1 step 7): v = x[t] * silu(z[t]); each group of gs
+    /* Gated grouped RMSNorm (docs/model.md §2.1 step 7): v = x[t] * silu(z[t]); each group of gs
      * consecutive values is divided by its RMS; y[t] = w * v. x, z, y: rows of n at the given
      * strides (y may equal x). */
     void (*gated_rmsnorm)(float *y, int64_t y_stride, const float *x, int64_t x_stride,
                           const float *z, int64_t z_stride, const float *w, int64_t n, int64_t gs,
                           int64_t T, float eps);
 
-    /* Causal depthwise conv over T tokens of C channels with K taps (spec §2.1 step 2, §3):
-     * y[t][c] = b[c] + sum_j w[j][c] * in_{t-(K-1)+j}[c], where inputs before t = 0 come from
+    /* Causal depthwise conv over T tokens of C channels with K taps (docs/model.md §2.1 step 2,
+     * §3): y[t][c] = b[c] + sum_j w[j][c] * in_{t-(K-1)+j}[c], where inputs before t = 0 come from
      * state [K-1][C] (oldest first). Tap-major w [K][C] and state keep a tap's channels side by
      * side for SIMD (the GGUF tensor is [C][K]: the forward pass transposes it at load).
      * x_t[c] at x + t*x_stride (raw, pre-conv). Afterwards state holds the last K-1 raw inputs.

@@ -1,9 +1,9 @@
 /* The integer-dot matmul for Q5_0, Q5_1, Q4_1, IQ4_NL and Q2_K..Q6_K weights
- * (kernels/cpu/x86/kqmatmul.c) against the scalar reference table on random blocks and random
- * activations: within a per-type tolerance of the float reference, within fp32 rounding of an
- * exact (double) evaluation with the activations quantized the kernel's way, bit-identical
- * across thread counts and between batched and token-by-token calls, reached through the
- * public table, and refusing rows that are not whole blocks. */
+ * (reeli_x86_kqmatmul, kernels/cpu/x86/dot-rowmajor.c) against the scalar reference table on random
+ * blocks and random activations: within a per-type tolerance of the float reference, within fp32
+ * rounding of an exact (double) evaluation with the activations quantized the kernel's way,
+ * bit-identical across thread counts and between batched and token-by-token calls, reached through
+ * the public table, and refusing rows that are not whole blocks. */
 #include "testutil.h"
 #include "core/core.h"
 #include "kernels/kernels-impl.h"

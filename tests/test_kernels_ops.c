@@ -1,5 +1,5 @@
 /* The CPU op table against naive loops written here, and the chunked SSD form against the
- * recurrence (spec §8: several chunk sizes, ragged lengths, nonzero entering state). */
+ * recurrence (docs/model.md §8: several chunk sizes, ragged lengths, nonzero entering state). */
 #include "testutil.h"
 #include "core/core.h"
 #include "kernels/kernels.h"
@@ -222,7 +222,7 @@ static void ssm_free(ssm_case *c)
 static void test_ssm_scan_naive(void **state)
 {
     (void)state;
-    /* the recurrence against the spec's formula written out in double, G < nh so the
+    /* the recurrence against the formula of docs/model.md §2.1 written out in double, G < nh so the
      * head->group mapping h / (nh/G) matters */
     const int64_t T = 6;
     const int nh = 6, P = 3, N = 4, G = 2;

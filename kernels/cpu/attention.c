@@ -1,5 +1,5 @@
 /* Causal GQA attention over a KV cache (scalar reference). No positional encoding: order enters
- * only through the causal mask (spec §2.2). Threads split the (token, head) pairs. */
+ * only through the causal mask (docs/model.md §2.2). Threads split the (token, head) pairs. */
 #include "kernels/kernels-impl.h"
 #include "core/alloc.h"
 

@@ -1,7 +1,7 @@
 /* Mamba-2 selective scan (scalar reference): the recurrence token by token, and the chunked SSD
- * form (spec §3.3) that computes the same outputs and final state with chunk-local matrices.
- * Threads split the heads; a head's state, outputs and arithmetic order never depend on the
- * thread count. Head h reads B/C group h / (nh/G) (repeat_interleave, spec §7.1). */
+ * form (docs/model.md §3.3) that computes the same outputs and final state with chunk-local
+ * matrices. Threads split the heads; a head's state, outputs and arithmetic order never depend on
+ * the thread count. Head h reads B/C group h / (nh/G) (repeat_interleave, docs/model.md §7.1). */
 #include "kernels/kernels-impl.h"
 #include "core/alloc.h"
 

@@ -1,5 +1,5 @@
 /* Benchmark (not a test): the CPU table's matmul (for these types the integer-dot kernels of
- * kernels/cpu/x86/kqmatmul.c, and qmatmul.c's for Q4_0 / Q8_0, listed for comparison) against
+ * kernels/cpu/x86/dot-rowmajor.c, Q4_0 / Q8_0 listed for comparison) against
  * the dequantize-then-float path of the scalar reference table, on random weights of Nemotron-H 4B
  * shapes (17504 rows of 3136 for the 32-block types, the ssm_in projection; 3072 for the K
  * types, which need whole 256-blocks).
@@ -38,7 +38,8 @@ static double now_s(void)
 typedef int (*mm_fn)(reel_pool *, float *, const void *, reel_dtype, const float *, int64_t,
                      int64_t, int64_t);
 
-/* kqmatmul.c's kernels without VNNI (REEL_BENCH_AVX2=1; other types: the CPU table) */
+/* reeli_x86_kqmatmul (dot-rowmajor.c) without VNNI (REEL_BENCH_AVX2=1; other types: the CPU
+ * table) */
 static int kq_avx2(reel_pool *pool, float *y, const void *w, reel_dtype t, const float *x,
                    int64_t n_in, int64_t n_out, int64_t T)
 {

@@ -1,12 +1,15 @@
-/* AVX2 + FMA + F16C matmul (x86-64): the same contract as the scalar reference in cpu/matmul.c
- * (threads own rows of W; each output is one dot product in a fixed order, so results do not
- * depend on the thread count), with 8-wide FMA dot products and scalar tails. For one token the
- * F32/F16/BF16 rows are read directly; for a batch, with AVX-512 a cache-blocked GEMM (4 rows x
- * 6 tokens of 16-wide accumulators), else each group of 4 rows is converted to F32 once and
- * applied to the tokens 3 at a time in a register tile (a batch and a single token may differ
- * in the last bits: other accumulators). Q8_0 / Q4_0 go to the integer-dot kernels
- * of qmatmul.c, the other quantized types (Q5_0 / Q5_1 / Q4_1 / IQ4_NL / Q2_K..Q6_K) to those
- * of kqmatmul.c. */
+/* The float GEMM with AVX2 + FMA + F16C (x86-64): F32 / F16 / BF16 weights, and the entry of
+ * the matmul contract for every weight type. The same contract as the scalar reference in
+ * cpu/matmul.c (threads own rows of W; each output is one dot product in a fixed order, so
+ * results do not depend on the thread count), with 8-wide FMA dot products and scalar tails.
+ * For one token the F32/F16/BF16 rows are read directly; for a batch, with AVX-512 a
+ * cache-blocked GEMM (4 rows x 6 tokens of 16-wide accumulators), else each group of 4 rows is
+ * converted to F32 once and applied to the tokens 3 at a time in a register tile (a batch and a
+ * single token may differ in the last bits: other accumulators). Quantized weights go to the
+ * integer-dot kernels: Q8_0 / Q4_0 and the interleaved layouts to reeli_x86_qmatmul
+ * (dot-rowmajor.c, which hands the interleaved ones to gemm-interleaved.c), the other types
+ * (Q5_0 / Q5_1 / Q4_1 / IQ4_NL / Q2_K..Q6_K) to reeli_x86_kqmatmul (dot-rowmajor.c); types
+ * without an integer path are converted to F32 rows. */
 #if defined(__x86_64__)
 #include "kernels/kernels-impl.h"
 #include "core/alloc.h"
