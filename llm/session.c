@@ -1,6 +1,6 @@
 /* Sessions: the hybrid state of one sequence (KV cache of the attention layers, conv and SSM
  * state of the Mamba layers), batched decoding, snapshots. */
-#include "llm/forward-impl.h"
+#include "llm/engine-impl.h"
 #include "core/core.h"
 
 #include <stdlib.h>
