@@ -184,6 +184,11 @@ int64_t reel_llm_session_n_ctx(const reel_llm_session *s)
     return s->n_ctx;
 }
 
+reel_llm_model *reel_llm_session_model(const reel_llm_session *s)
+{
+    return s->m;
+}
+
 void reel_llm_session_reset(reel_llm_session *s)
 {
     const model_config *c = &s->m->c;
