@@ -9,6 +9,8 @@ endif()
 reel_test(test_kernels_quant LABELS unit)
 reel_test(test_llm_forward_golden LABELS golden unit)
 reel_test(test_llm_sample LABELS unit)
+# the generation loop (llm/generate.c) on the tiny golden model
+reel_test(test_llm_generate LABELS unit)
 reel_test(test_llm_forward_cli LABELS e2e golden)
 reel_fuzz(fuzz_llm_forward SOURCES fuzz/fuzz_llm_forward.c CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/llm_forward)
 reel_test(test_llm_forward_errors LABELS unit)
