@@ -253,6 +253,8 @@ static int moe_block(reel_llm_session *s, const layer_weights *w, int64_t T)
     return 0;
 }
 
+/* ---- the forward pass ------------------------------------------------------------------------ */
+
 int reeli_forward_batch(reel_llm_session *s, const int32_t *tokens, int64_t T, int want_all,
                         int64_t row0)
 {
