@@ -9,14 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* With --bound: each decoded token is followed by one read pass over the model's weights on
  * the same threads, and the pair gives one ratio (the token's bytes, weights and state, per
@@ -45,21 +37,21 @@ static int measure(reel_llm_model *m, reel_llm_session *s, const int32_t *toks, 
         double busy = 0;
         if (single) {
             for (long i = 0; i < n; i++) {
-                const double t0 = now_s();
+                const double t0 = reel_now();
                 if (reel_llm_session_decode(s, toks + i, 1, 0) < 0) return -1;
-                const double dt = now_s() - t0;
+                const double dt = reel_now() - t0;
                 busy += dt;
                 if (!bd) continue;
-                const double r0 = now_s();
+                const double r0 = reel_now();
                 const size_t bytes = reel_llm_model_read_weights(m);
-                const double rate = (double)bytes / (now_s() - r0 + 1e-12);
+                const double rate = (double)bytes / (reel_now() - r0 + 1e-12);
                 bd->share[bd->n] = bd->token_bytes / (dt + 1e-12) / rate;
                 bd->rate[bd->n++] = rate;
             }
         } else {
-            const double t0 = now_s();
+            const double t0 = reel_now();
             if (reel_llm_session_decode(s, toks, n, 0) < 0) return -1;
-            busy = now_s() - t0;
+            busy = reel_now() - t0;
         }
         double tps = (double)n / (busy + 1e-12);
         sum += tps;

@@ -1,13 +1,12 @@
 /* reel convert: a Nemotron-H checkpoint (Hugging Face directory or GGUF) to a GGUF v3 file with
- * the metadata and tensor layout llama.cpp's converter writes (spec §4), weights as F32, F16,
- * BF16 or one quantized type (Q8_0, Q6_K, Q5_1, Q5_0, Q5_K, Q4_K, IQ4_NL, Q4_0, with
- * llama-quantize's fallbacks for rows that are not whole blocks). Type rule of the converter
- * (spec §4.4): 1-D tensors, every *_norm.weight, ssm_conv1d, ffn_gate_inp and tensors not named
- * *.weight (ssm_a, ssm_d) stay F32. */
+ * the metadata and tensor layout llama.cpp's converter writes (docs/model.md §4), weights as
+ * F32, F16, BF16 or one quantized type; which tensor gets which type (F32 class, fallbacks for
+ * rows that are not whole blocks) is llm/quantize.c's choice, as for reel quantize. */
 #include "cli/cli.h"
 #include "core/core.h"
 #include "llm/gguf.h"
 #include "llm/model.h"
+#include "llm/quantize.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -20,46 +19,14 @@ static int ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-static int keep_f32(const reel_llm_tensor *t)
-{
-    return t->n_dims < 2 || ends_with(t->name, "_norm.weight") || strstr(t->name, "ssm_conv1d") ||
-           strstr(t->name, "ffn_gate_inp") || !ends_with(t->name, ".weight");
-}
-
-/* Converts n elements of src (any type the kernels dequantize) to dst of type out. */
+/* Converts tensor t to dst of type out, row by row. */
 static int convert(const reel_llm_tensor *t, reel_dtype out, void *dst, float *row)
 {
     const int64_t n0 = t->ne[0], rows = reel_llm_tensor_nelements(t) / (n0 ? n0 : 1);
-    const size_t in_rb = reel_dtype_row_bytes(t->type, n0);
-    for (int64_t r = 0; r < rows; r++) {
-        if (reel_kernels_dequantize_row(t->type, (const uint8_t *)t->data + r * in_rb, row, n0) < 0)
-            return reel_set_error(REEL_EUNSUPPORTED, "tensor %s: type %s cannot be converted",
-                                  t->name, reel_dtype_name(t->type));
-        if (out == REEL_DTYPE_F32) {
-            memcpy((float *)dst + r * n0, row, (size_t)n0 * sizeof(float));
-        } else if (reel_dtype_block(out) > 1) {
-            uint8_t *d = (uint8_t *)dst + (size_t)r * reel_dtype_row_bytes(out, n0);
-            reel_kernels_quantize_row(out, row, d, n0);
-        } else {
-            uint16_t *d = (uint16_t *)dst + r * n0;
-            for (int64_t i = 0; i < n0; i++)
-                d[i] =
-                    out == REEL_DTYPE_F16 ? reel_fp32_to_fp16(row[i]) : reel_fp32_to_bf16(row[i]);
-        }
-    }
+    if (reel_llm_quant_rows(out, dst, t->type, t->data, n0, 0, rows, row) < 0)
+        return reel_set_error(REEL_EUNSUPPORTED, "tensor %s: type %s cannot be converted", t->name,
+                              reel_dtype_name(t->type));
     return 0;
-}
-
-/* The type a matrix with rows of n0 gets for --type `type`: llama-quantize's fallbacks for rows
- * that are not whole blocks (K types to 32-block types, then F16). */
-static reel_dtype fit_rows(reel_dtype type, int64_t n0)
-{
-    if (reel_dtype_block(type) == 256 && n0 % 256)
-        type = type == REEL_DTYPE_Q4_K   ? REEL_DTYPE_Q5_0
-               : type == REEL_DTYPE_Q5_K ? REEL_DTYPE_Q5_1
-                                         : REEL_DTYPE_Q8_0;
-    if (reel_dtype_block(type) > 1 && n0 % reel_dtype_block(type)) type = REEL_DTYPE_F16;
-    return type;
 }
 
 #define CHECK(call)                                                                                \
@@ -164,16 +131,15 @@ fail:
 }
 
 /* Writes blk.L.ffn_WHICH_exps.weight {n_in, n_out, E} from the E per-expert tensors, converted
- * to type; *buf receives the memory the writer borrows. */
+ * to out (the type of expert 0); *buf receives the memory the writer borrows. */
 static int stack_experts(reel_gguf_writer *w, const reel_llm_desc *d, int layer, const char *which,
-                         reel_dtype type, void **buf, float *row)
+                         reel_dtype out, void **buf, float *row)
 {
     const int E = reel_llm_desc_hparams(d)->n_expert;
     char name[96];
     snprintf(name, sizeof name, "blk.%d.ffn_%s_exps.0.weight", layer, which);
     const reel_llm_tensor *t0 = reel_llm_desc_tensor(d, name);
     if (!t0 || E < 1) return reel_set_error(REEL_EFORMAT, "%s: no experts", name);
-    const reel_dtype out = fit_rows(type, t0->ne[0]);
     const size_t slab = reel_dtype_row_bytes(out, reel_llm_tensor_nelements(t0));
     uint8_t *b = malloc(slab * (size_t)E);
     *buf = b;
@@ -194,28 +160,17 @@ static int stack_experts(reel_gguf_writer *w, const reel_llm_desc *d, int layer,
 static int run(int argc, char **argv)
 {
     const char *src = NULL, *dst = NULL;
-    reel_dtype type = REEL_DTYPE_F16;
+    const reel_llm_qtype *q = reel_llm_qtype_find("f16");
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--type") && i + 1 < argc) {
-            static const struct {
-                const char *name;
-                reel_dtype type;
-            } types[] = {{"f32", REEL_DTYPE_F32},     {"f16", REEL_DTYPE_F16},
-                         {"bf16", REEL_DTYPE_BF16},   {"q8_0", REEL_DTYPE_Q8_0},
-                         {"q6_k", REEL_DTYPE_Q6_K},   {"q5_1", REEL_DTYPE_Q5_1},
-                         {"q5_0", REEL_DTYPE_Q5_0},   {"q5_k", REEL_DTYPE_Q5_K},
-                         {"q4_k", REEL_DTYPE_Q4_K},   {"iq4_nl", REEL_DTYPE_IQ4_NL},
-                         {"q4_0", REEL_DTYPE_Q4_0}};
             const char *t = argv[++i];
-            size_t k = 0;
-            while (k < sizeof types / sizeof types[0] && strcmp(t, types[k].name)) k++;
-            if (k == sizeof types / sizeof types[0])
+            q = reel_llm_qtype_find(t);
+            if (!q || q->mix != REEL_LLM_MIX_PURE)
                 return reel_cli_usage("convert",
                                       "--type expects f32, f16, bf16, q8_0, q6_k, q5_1, q5_0, "
                                       "q5_k, q4_k, iq4_nl or q4_0, got '%s' (for mixes like "
                                       "q4_k_m, convert to f16 and use reel quantize)",
                                       t);
-            type = types[k].type;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return reel_cli_usage("convert", "unknown or incomplete option '%s'", argv[i]);
         } else if (!src) {
@@ -232,6 +187,7 @@ static int run(int argc, char **argv)
     reel_gguf_writer *w = NULL;
     void **bufs = NULL;
     float *row = NULL;
+    reel_llm_qtensor *qts = NULL;
     int n_bufs = 0, n_written = 0;
     reel_llm_desc *d = reel_llm_desc_load(src);
     if (!d) return reel_cli_fail(src);
@@ -258,21 +214,27 @@ static int run(int argc, char **argv)
         if (reel_llm_desc_tensor_at(d, i)->ne[0] > widest)
             widest = reel_llm_desc_tensor_at(d, i)->ne[0];
     row = reel_xmalloc((size_t)widest * sizeof(float));
+    qts = reel_xcalloc((size_t)nt + 1, sizeof *qts);
     for (int i = 0; i < nt; i++) {
         const reel_llm_tensor *t = reel_llm_desc_tensor_at(d, i);
+        qts[i] = (reel_llm_qtensor){t->name, t->type, t->n_dims, t->ne[0]};
+    }
+    const reel_llm_qmodel qm = {qts, nt, hp->n_layer, has_moe ? hp->n_expert : 0};
+    for (int i = 0; i < nt; i++) {
+        const reel_llm_tensor *t = reel_llm_desc_tensor_at(d, i);
+        const reel_dtype out = reel_llm_quant_type(&qm, i, q);
         int layer, expert;
         char which[8];
         if (sscanf(t->name, "blk.%d.ffn_%4[a-z]_exps.%d.weight", &layer, which, &expert) == 3) {
             /* HF keeps one tensor per expert; GGUF stacks them as {n_in, n_out, E} */
             if (expert != 0) continue;
-            if (stack_experts(w, d, layer, which, type, &bufs[n_bufs++], row) < 0) {
+            if (stack_experts(w, d, layer, which, out, &bufs[n_bufs++], row) < 0) {
                 rc = reel_cli_fail(src);
                 goto done;
             }
             n_written++;
             continue;
         }
-        const reel_dtype out = keep_f32(t) ? REEL_DTYPE_F32 : fit_rows(type, t->ne[0]);
         int64_t ne[4] = {t->ne[0], t->ne[1], t->ne[2], t->ne[3]};
         int n_dims = t->n_dims;
         /* HF's flat [Di] gated-norm weight is {Di/G, G} in GGUF (same element order) */
@@ -308,12 +270,13 @@ static int run(int argc, char **argv)
         rc = reel_cli_fail(dst);
         goto done;
     }
-    printf("%s: %d tensors, weights %s\n", dst, n_written, reel_dtype_name(type));
+    printf("%s: %d tensors, weights %s\n", dst, n_written, reel_dtype_name(q->base));
     rc = REEL_EXIT_OK;
 done:
     for (int i = 0; i < n_bufs; i++) free(bufs[i]);
     free(bufs);
     free(row);
+    free(qts);
     reel_gguf_writer_free(w);
     reel_llm_desc_free(d);
     return rc;

@@ -3,20 +3,13 @@
 #include "llm/constrain.h"
 #include "core/core.h"
 #include "llm/chat.h"
+#include "llm/generate.h"
 #include "llm/llm.h"
 #include "llm/tokenizer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int parse_float(const char *opt, const char *text, double min, double max, float *out)
 {
@@ -49,32 +42,23 @@ static int32_t *parse_ids(const char *text, int64_t *n)
     return ids;
 }
 
+/* Streams generated tokens to stdout: their text, or their ids (--ids, or a model without a
+ * tokenizer). */
 typedef struct {
-    int32_t ids[16];
-    int n;
-} stop_set;
+    int ids;
+    long printed;
+} printer;
 
-static void stop_add(stop_set *s, int32_t id)
+static int print_token(void *ctx, int32_t id, const char *text, size_t len)
 {
-    if (id < 0 || s->n == 16) return;
-    for (int i = 0; i < s->n; i++)
-        if (s->ids[i] == id) return;
-    s->ids[s->n++] = id;
-}
-
-static int stop_has(const stop_set *s, int32_t id)
-{
-    for (int i = 0; i < s->n; i++)
-        if (s->ids[i] == id) return 1;
+    printer *pr = ctx;
+    if (pr->ids)
+        printf("%s%d", pr->printed ? " " : "", id);
+    else if (len)
+        fwrite(text, 1, len, stdout);
+    pr->printed++;
+    fflush(stdout);
     return 0;
-}
-
-/* Counts the tokens of a constrained answer (for --verbose). */
-static void count_token(void *ctx, const char *text, size_t len)
-{
-    (void)text;
-    (void)len;
-    ++*(long *)ctx;
 }
 
 static int run(int argc, char **argv)
@@ -191,7 +175,6 @@ static int run(int argc, char **argv)
     reel_llm_session *s = NULL;
     reel_llm_tokenizer *tok = NULL;
     reel_llm_sampler *smp = NULL;
-    reel_llm_detok *detok = NULL;
     int32_t *ids = NULL;
     char *rendered = NULL, *with_schema = NULL, *system_full = NULL, *out_text = NULL;
     json_t *schema = NULL;
@@ -213,8 +196,8 @@ static int run(int argc, char **argv)
             char *st = json_dumps(schema, JSON_COMPACT | JSON_PRESERVE_ORDER);
             const char *ask = "Answer with one JSON value that matches this JSON schema: ";
             if (chat) {
-                system_full = reel_xasprintf("%s%s%s%s", system ? system : "", system ? "\n\n" : "",
-                                             ask, st);
+                system_full =
+                    reel_xasprintf("%s%s%s%s", system ? system : "", system ? "\n\n" : "", ask, st);
                 system = system_full;
             } else {
                 with_schema = reel_xasprintf("%s\n%s%s\n", prompt, ask, st);
@@ -233,7 +216,7 @@ static int run(int argc, char **argv)
         free(text);
     }
 
-    double t0 = now_s();
+    double t0 = reel_now();
     reel_llm_model_params mp = reel_llm_model_default_params();
     mp.n_threads = (int)threads;
     if (!(m = reel_llm_model_load(model, &mp))) {
@@ -241,21 +224,14 @@ static int run(int argc, char **argv)
         goto done;
     }
     const reel_llm_vocab *vocab = reel_llm_desc_vocab(reel_llm_model_desc(m));
-    stop_set stops = {{0}, 0};
+    int32_t stops[16];
+    int n_stops = 0;
     if (vocab && vocab->n_tokens > 0) {
         if (!(tok = reel_llm_tokenizer_init(vocab))) {
             rc = reel_cli_fail(model);
             goto done;
         }
-        /* EOS, the description's end-of-generation ids, and the turn end of the model's chat
-         * format (<|im_end|> or <SPECIAL_12>), with or without --chat */
-        stop_add(&stops, vocab->eos_id);
-        for (int i = 0; i < vocab->n_eog; i++) stop_add(&stops, vocab->eog_ids[i]);
-        int32_t turn[8];
-        reel_llm_chat_format f = reel_llm_chat_detect(vocab->chat_template);
-        if (f == REEL_LLM_CHAT_UNKNOWN) f = REEL_LLM_CHAT_NEMOTRON3;
-        int nt = reel_llm_chat_stop_ids(f, tok, turn, 8);
-        for (int i = 0; i < nt && i < 8; i++) stop_add(&stops, turn[i]);
+        n_stops = reel_llm_gen_stop_ids(tok, vocab, stops, 16);
     } else if (prompt) {
         reel_cli_error(model, "the model carries no tokenizer: use --tokens IDS");
         goto done;
@@ -299,85 +275,71 @@ static int run(int argc, char **argv)
         goto done;
     }
     smp = reel_llm_sampler_init(&sp);
-    for (int64_t i = 0; i < n_ids; i++) reel_llm_sampler_accept(smp, ids[i]);
-    double t1 = now_s();
-    if (reel_llm_session_decode(s, ids, n_ids, 0) < 0) {
-        rc = reel_cli_fail("generate");
-        goto done;
-    }
-    double t2 = now_s();
+    printer pr = {print_ids || !tok, 0};
+    reel_llm_gen_params gp = reel_llm_gen_default_params();
+    gp.prompt = ids;
+    gp.n_prompt = n_ids;
+    gp.n_predict = (int)n_predict;
+    gp.stop_ids = stops;
+    gp.n_stop_ids = n_stops;
     if (constrained) {
         /* Buffered, not streamed: only a complete, valid answer reaches stdout. */
         constraint = reel_llm_constraint_init(tok, grammar);
-        size_t len = 0;
-        long n_out = 0;
-        if (reel_llm_generate_constrained(s, smp, tok, constraint, (int)n_predict, count_token,
-                                          &n_out, &out_text, &len) < 0) {
-            rc = reel_cli_fail("generate");
-            goto done;
-        }
+        gp.tok = tok;
+        gp.constraint = constraint;
+    } else {
+        /* streamed as sampled: the text of each token, or the ids */
+        gp.tok = print_ids ? NULL : tok;
+        gp.on_token = print_token;
+        gp.ctx = &pr;
+    }
+    reel_llm_gen_result res = {0};
+    const double t1 = reel_now();
+    if (reel_llm_generate(s, smp, &gp, &res) < 0) {
+        rc = reel_cli_fail("generate");
+        goto done;
+    }
+    out_text = res.text;
+    const double t2 = t1 + res.prefill_s;
+    if (constrained) {
         if (schema) {
-            json_t *v = reel_json_parse(out_text, len, "output");
+            json_t *v = reel_json_parse(out_text, res.len, "output");
             int bad = !v || reel_json_schema_validate(schema, v) < 0;
             json_decref(v);
             if (bad) {
-                reel_cli_error("generate", "internal error: the output does not match the schema: %s",
+                reel_cli_error("generate",
+                               "internal error: the output does not match the schema: %s",
                                reel_last_error());
                 goto done;
             }
         }
-        fwrite(out_text, 1, len, stdout);
+        fwrite(out_text, 1, res.len, stdout);
         printf("\n");
         if (verbose)
             fprintf(stderr,
-                    "reel: generate: prompt %lld tokens in %.3f s, constrained answer: %ld tokens "
+                    "reel: generate: prompt %lld tokens in %.3f s, constrained answer: %d tokens "
                     "in %.3f s (%.2f tok/s)\n",
-                    (long long)n_ids, t2 - t1, n_out, now_s() - t2, n_out / (now_s() - t2 + 1e-9));
+                    (long long)n_ids, t2 - t1, res.n_tokens, reel_now() - t2,
+                    res.n_tokens / (reel_now() - t2 + 1e-9));
         rc = REEL_EXIT_OK;
         goto done;
     }
-    if (tok) detok = reel_llm_detok_init(tok, REEL_LLM_TOK_SKIP_SPECIAL);
-    const int V = reel_llm_model_n_vocab(m);
-    long produced = 0;
-    const char *why = "length";
-    for (; produced < n_predict; produced++) {
-        int32_t t = reel_llm_sampler_sample(smp, reel_llm_session_logits(s, -1), V);
-        if (stop_has(&stops, t)) {
-            why = "end of generation token";
-            break;
-        }
-        if (print_ids || !detok) {
-            printf("%s%d", produced ? " " : "", t);
-        } else {
-            const char *piece;
-            size_t len;
-            if (reel_llm_detok_push(detok, t, &piece, &len) == 0 && len)
-                fwrite(piece, 1, len, stdout);
-        }
-        fflush(stdout);
-        if (produced + 1 == n_predict) {
-            produced++;
-            break;
-        }
-        if (reel_llm_session_decode(s, &t, 1, 0) < 0) {
-            if (reel_last_error_code() == REEL_ERANGE) {
-                why = "context full";
-                produced++;
-                break;
-            }
-            rc = reel_cli_fail("generate");
-            goto done;
-        }
-    }
     printf("\n");
     fflush(stdout);
-    double t3 = now_s();
+    static const char *const why[] = {
+        [REEL_LLM_GEN_LENGTH] = "length",
+        [REEL_LLM_GEN_EOG] = "end of generation token",
+        [REEL_LLM_GEN_STOP_STRING] = "stop string",
+        [REEL_LLM_GEN_CONTEXT_FULL] = "context full",
+        [REEL_LLM_GEN_GRAMMAR_DONE] = "grammar complete",
+    };
+    double t3 = reel_now();
     if (verbose)
         fprintf(stderr,
                 "reel: generate: load %.2f s, prompt %lld tokens in %.3f s (%.1f tok/s), "
-                "%ld tokens in %.3f s (%.1f tok/s), stopped: %s\n",
-                t1 - t0, (long long)n_ids, t2 - t1, n_ids / (t2 - t1 + 1e-9), produced, t3 - t2,
-                produced / (t3 - t2 + 1e-9), why);
+                "%d tokens in %.3f s (%.1f tok/s), stopped: %s\n",
+                t1 - t0, (long long)n_ids, t2 - t1, n_ids / (t2 - t1 + 1e-9), res.n_tokens, t3 - t2,
+                res.n_tokens / (t3 - t2 + 1e-9), why[res.stop]);
     rc = REEL_EXIT_OK;
 done:
     reel_llm_constraint_free(constraint);
@@ -386,7 +348,6 @@ done:
     free(with_schema);
     free(system_full);
     free(out_text);
-    reel_llm_detok_free(detok);
     reel_llm_sampler_free(smp);
     reel_llm_session_free(s);
     reel_llm_tokenizer_free(tok);
@@ -433,7 +394,8 @@ static const reel_cli_cmd reel_cmd_generate = {
     "  reel generate -m model.gguf -p \"Once upon a time\" -n 64 --seed 7\n"
     "  reel generate -m model.gguf --chat --system \"You are terse.\" -p \"Name a colour.\" "
     "--temp 0\n"
-    "  reel generate -m model.gguf --chat -p \"A cat's name and age\" --json-schema cat.json -n 256\n",
+    "  reel generate -m model.gguf --chat -p \"A cat's name and age\" --json-schema cat.json -n "
+    "256\n",
     run,
 };
 REEL_CLI_COMMAND(reel_cmd_generate)

@@ -1,187 +1,23 @@
-/* reel quantize: rewrites a GGUF model with its weight matrices in another type, one type for
- * all ("pure") or a llama.cpp-like mix (q4_k_m, ...). Metadata is copied as is (general.file_type
- * updated); the tensors that llama.cpp's tools keep in F32 stay F32: 1-D tensors, *_norm.weight,
- * ssm_conv1d, ssm_a, ssm_d, the MoE router (ffn_gate_inp) and biases. K types need rows of whole
- * 256-blocks and fall back as llama-quantize does (spec §4.4); rows that are not whole 32-blocks
- * become F16. Tensors are converted while the output is written (one in memory at a time), rows
- * split over the core thread pool; the output is written atomically. */
+/* reel quantize: rewrites a GGUF model with its weight matrices in another TYPE, one type for
+ * all ("pure") or a llama.cpp-like mix (q4_k_m, ...); which tensor gets which type is
+ * llm/quantize.c's choice. Metadata is copied as is (general.file_type updated). Tensors are
+ * converted while the output is written (one in memory at a time), rows split over the core
+ * thread pool; the output is written atomically. */
 #include "cli/cli.h"
 #include "core/core.h"
 #include "kernels/kernels.h"
 #include "llm/gguf.h"
+#include "llm/quantize.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
-static int keep_f32(const reel_gguf_tensor *t)
-{
-    return t->n_dims < 2 || ends_with(t->name, "_norm.weight") || strstr(t->name, "ssm_conv1d") ||
-           strstr(t->name, "ssm_a") || strstr(t->name, "ssm_d") ||
-           strstr(t->name, "ffn_gate_inp") || !ends_with(t->name, ".weight");
-}
-
-/* ---- what each TYPE writes -------------------------------------------------------------------
- * A pure type gives every matrix that type. A mix (llama.cpp's *_K_S / *_K_M) starts from its
- * base type and raises some tensors, as llama-quantize does (its choices were compared tensor by
- * tensor with llama-cpp-python's llama_model_quantize on a hybrid model,
- * scripts/bench/llama_quant_check.py): "more bits" means i < n/8, i >= 7n/8 or
- * (i - n/8) % 3 == 2 (integer division), where for attn_v i is the tensor's index among the
- * attn_v tensors and n their number, and for ffn_down* i is its index among the ffn_down*
- * tensors (its layer in a MoE model) and n the number of layers (block_count). Models with
- * exactly 8 experts (llama.cpp's Mixtral case; not Nemotron's 128) get attn_k and attn_v in
- * Q8_0 and, from the Q4_K mixes, attn_output in Q5_K. */
-typedef enum { MIX_PURE, MIX_K_S, MIX_K_M } mix_kind;
-
-typedef struct {
-    const char *name;
-    reel_dtype base;
-    mix_kind mix;
-    uint32_t ftype; /* llama.cpp's llama_ftype written to general.file_type */
-    const char *help;
-} qtype;
-
-static const qtype QTYPES[] = {
-    {"q4_k_m", REEL_DTYPE_Q4_K, MIX_K_M, 15, "Q4_K; Q6_K for output and more-bits attn_v/ffn_down"},
-    {"q5_k_m", REEL_DTYPE_Q5_K, MIX_K_M, 17, "Q5_K; Q6_K for output and more-bits attn_v/ffn_down"},
-    {"q4_k_s", REEL_DTYPE_Q4_K, MIX_K_S, 14, "Q4_K; Q6_K output, Q5_K first attn_v/ffn_down"},
-    {"q5_k_s", REEL_DTYPE_Q5_K, MIX_K_S, 16, "Q5_K; Q6_K output"},
-    {"q8_0", REEL_DTYPE_Q8_0, MIX_PURE, 7, "8.5 bits per weight"},
-    {"q6_k", REEL_DTYPE_Q6_K, MIX_PURE, 18, "6.56 bits"},
-    {"q5_k", REEL_DTYPE_Q5_K, MIX_PURE, 17, "5.5 bits"},
-    {"q5_1", REEL_DTYPE_Q5_1, MIX_PURE, 9, "6 bits"},
-    {"q5_0", REEL_DTYPE_Q5_0, MIX_PURE, 8, "5.5 bits"},
-    {"q4_k", REEL_DTYPE_Q4_K, MIX_PURE, 15, "4.5 bits"},
-    {"iq4_nl", REEL_DTYPE_IQ4_NL, MIX_PURE, 25, "4.5 bits, non-linear levels"},
-    {"q4_0", REEL_DTYPE_Q4_0, MIX_PURE, 2, "4.5 bits"},
-    {"f16", REEL_DTYPE_F16, MIX_PURE, 1, "16 bits"},
-    {"bf16", REEL_DTYPE_BF16, MIX_PURE, 32, "16 bits"},
-    {"f32", REEL_DTYPE_F32, MIX_PURE, 0, "32 bits"},
-};
-#define N_QTYPES (sizeof QTYPES / sizeof QTYPES[0])
-
-static const qtype *find_qtype(const char *s)
-{
-    for (size_t i = 0; i < N_QTYPES; i++)
-        if (!strcasecmp(s, QTYPES[i].name)) return &QTYPES[i];
-    return NULL;
-}
-
-/* The layer of "blk.N.rest" (rest in *kind), or -1. */
-static int layer_of(const char *name, const char **kind)
-{
-    if (strncmp(name, "blk.", 4) != 0) return -1;
-    char *end;
-    long l = strtol(name + 4, &end, 10);
-    if (end == name + 4 || *end != '.' || l < 0 || l > 1000000) return -1;
-    *kind = end + 1;
-    return (int)l;
-}
-
-/* i (0-based rank by layer) of n tensors of one kind: a "more bits" layer */
-static int more_bits(int i, int n)
-{
-    return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
-}
-
-/* Position of tensor t (at index ti) among the tensors whose name after "blk.N." starts with
- * prefix, ordered by layer then file order, and how many there are. */
-static void rank_of(const reel_gguf *g, int64_t ti, const char *prefix, int *rank, int *count)
-{
-    const char *kind = NULL, *k2 = NULL;
-    const int layer = layer_of(reel_gguf_tensor_at(g, ti)->name, &kind);
-    *rank = 0, *count = 0;
-    for (int64_t i = 0; i < reel_gguf_n_tensors(g); i++) {
-        const int l2 = layer_of(reel_gguf_tensor_at(g, i)->name, &k2);
-        if (l2 < 0 || strncmp(k2, prefix, strlen(prefix)) != 0) continue;
-        (*count)++;
-        *rank += l2 < layer || (l2 == layer && i < ti);
-    }
-}
-
-/* metadata "<architecture>.<suffix>" as an integer, or def */
-static int64_t arch_int(const reel_gguf *g, const char *suffix, int64_t def)
-{
-    const reel_gguf_value *a = reel_gguf_find(g, "general.architecture");
-    if (!a || a->type != REEL_GGUF_TYPE_STRING) return def;
-    char key[256];
-    snprintf(key, sizeof key, "%s.%s", a->str, suffix);
-    const reel_gguf_value *val = reel_gguf_find(g, key);
-    int64_t v;
-    if (!val || reel_gguf_value_int(val, &v) < 0 || v < 0) return def;
-    return v;
-}
-
-/* The type a mix gives tensor ti before the row-length fallbacks. */
-static reel_dtype mix_type(const reel_gguf *g, int64_t ti, const qtype *q)
-{
-    const reel_gguf_tensor *t = reel_gguf_tensor_at(g, ti);
-    if (q->mix == MIX_PURE) return q->base;
-    if (!strcmp(t->name, "output.weight")) return REEL_DTYPE_Q6_K;
-    const char *kind = NULL;
-    const int layer = layer_of(t->name, &kind);
-    if (layer < 0) return q->base; /* token_embd and the like */
-    const int v = !strcmp(kind, "attn_v.weight"), down = !strncmp(kind, "ffn_down", 8);
-    if (arch_int(g, "expert_count", 0) == 8) { /* llama-quantize's rules for 8-expert models */
-        if (v || !strcmp(kind, "attn_k.weight")) return REEL_DTYPE_Q8_0;
-        if (!strcmp(kind, "attn_output.weight") && q->base == REEL_DTYPE_Q4_K)
-            return REEL_DTYPE_Q5_K;
-    }
-    if (!v && !down) return q->base;
-    int i, n;
-    rank_of(g, ti, v ? "attn_v.weight" : "ffn_down", &i, &n);
-    if (down) {
-        int max_layer = 0;
-        for (int64_t k = 0; k < reel_gguf_n_tensors(g); k++) {
-            const char *k2;
-            const int l2 = layer_of(reel_gguf_tensor_at(g, k)->name, &k2);
-            if (l2 > max_layer) max_layer = l2;
-        }
-        n = (int)arch_int(g, "block_count", max_layer + 1);
-        if (arch_int(g, "expert_count", 0) > 1) i = layer;
-    }
-    if (q->mix == MIX_K_M) return more_bits(i, n) ? REEL_DTYPE_Q6_K : q->base;
-    if (q->base == REEL_DTYPE_Q4_K && ((v && i < 4) || (down && i < n / 8)))
-        return REEL_DTYPE_Q5_K;
-    return q->base;
-}
-
-/* The type t is written in: F32 class, the mix's choice, then llama-quantize's fallbacks for
- * rows that are not whole blocks (K types to 32-block types, then F16). */
-static reel_dtype choose_type(const reel_gguf *g, int64_t ti, const qtype *q)
-{
-    const reel_gguf_tensor *t = reel_gguf_tensor_at(g, ti);
-    if (keep_f32(t)) {
-        /* an F32-class tensor in a type reel cannot decode: copied as is */
-        if (t->type != REEL_DTYPE_F32 && !reel_kernels_dtype_supported(t->type)) return t->type;
-        return REEL_DTYPE_F32;
-    }
-    reel_dtype out = mix_type(g, ti, q);
-    if (reel_dtype_block(out) == 256 && t->ne[0] % 256) {
-        switch (out) {
-        case REEL_DTYPE_Q4_K: out = REEL_DTYPE_Q5_0; break;
-        case REEL_DTYPE_Q5_K: out = REEL_DTYPE_Q5_1; break;
-        case REEL_DTYPE_Q6_K: out = REEL_DTYPE_Q8_0; break;
-        default: out = REEL_DTYPE_IQ4_NL; break;
-        }
-    }
-    if (reel_dtype_block(out) > 1 && t->ne[0] % reel_dtype_block(out)) out = REEL_DTYPE_F16;
-    return out;
-}
 
 /* ---- conversion, called by the writer as it reaches each tensor ------------------------------ */
 typedef struct {
     const reel_gguf_tensor *t;
     reel_dtype out;
     uint8_t *dst;
-    int64_t n0;
     float **rows; /* one row buffer per pool thread */
     int failed;
 } qz_ctx;
@@ -189,17 +25,9 @@ typedef struct {
 static void qz_body(void *arg, int64_t begin, int64_t end, int thread)
 {
     qz_ctx *c = arg;
-    const size_t in_rb = reel_dtype_row_bytes(c->t->type, c->n0);
-    const size_t out_rb = reel_dtype_row_bytes(c->out, c->n0);
-    float *row = c->rows[thread];
-    for (int64_t r = begin; r < end; r++) {
-        if (reel_kernels_dequantize_row(c->t->type, (const uint8_t *)c->t->data + r * in_rb, row,
-                                        c->n0) < 0 ||
-            reel_kernels_quantize_row(c->out, row, c->dst + (size_t)r * out_rb, c->n0) < 0) {
-            c->failed = 1; /* each thread only ever sets it: a benign flag */
-            return;
-        }
-    }
+    if (reel_llm_quant_rows(c->out, c->dst, c->t->type, c->t->data, c->t->ne[0], begin, end,
+                            c->rows[thread]) < 0)
+        c->failed = 1; /* each thread only ever sets it: a benign flag */
 }
 
 typedef struct {
@@ -224,7 +52,7 @@ static int qz_fill(void *ctx, const char *name, void *dst, size_t nbytes)
     qz_item *it = ctx;
     qz_run *r = it->run;
     const reel_gguf_tensor *t = reel_gguf_tensor_at(r->g, it->index);
-    qz_ctx c = {t, r->out[it->index], dst, t->ne[0], r->rows, 0};
+    qz_ctx c = {t, r->out[it->index], dst, r->rows, 0};
     reel_pool_parallel_for(r->pool, (int64_t)(t->nbytes / reel_dtype_row_bytes(t->type, t->ne[0])),
                            qz_body, &c);
     if (c.failed) {
@@ -241,8 +69,8 @@ static void usage_types(char *buf, size_t size)
 {
     size_t o = 0;
     buf[0] = 0;
-    for (size_t i = 0; i < N_QTYPES && o < size; i++)
-        o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? ", " : "", QTYPES[i].name);
+    for (int i = 0; i < reel_llm_qtype_count() && o < size; i++)
+        o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? ", " : "", reel_llm_qtype_at(i)->name);
 }
 
 static int run(int argc, char **argv)
@@ -268,7 +96,7 @@ static int run(int argc, char **argv)
         }
     }
     if (n_pos < 3) return reel_cli_usage("quantize", "expects IN.gguf OUT.gguf TYPE");
-    const qtype *q = find_qtype(pos[2]);
+    const reel_llm_qtype *q = reel_llm_qtype_find(pos[2]);
     if (!q) {
         char list[256];
         usage_types(list, sizeof list);
@@ -322,9 +150,10 @@ static int run(int argc, char **argv)
     outs = reel_xcalloc((size_t)nt + 1, sizeof *outs);
     items = reel_xcalloc((size_t)nt + 1, sizeof *items);
     r = (qz_run){g, src, pool, NULL, outs, NULL, 0, NULL};
+    reel_llm_quant_plan_gguf(g, q, outs);
     for (int64_t i = 0; i < nt; i++) {
         const reel_gguf_tensor *t = reel_gguf_tensor_at(g, i);
-        const reel_dtype out = outs[i] = choose_type(g, i, q);
+        const reel_dtype out = outs[i];
         if (out != t->type && !reel_kernels_dtype_supported(t->type)) {
             reel_cli_error(src, "tensor '%s': type %s cannot be decoded, so not requantized",
                            t->name,
@@ -339,8 +168,8 @@ static int run(int argc, char **argv)
             e = reel_gguf_writer_add_tensor(w, t->name, out, t->n_dims, t->ne, t->data, t->nbytes);
         } else {
             items[i] = (qz_item){&r, i};
-            e = reel_gguf_writer_add_tensor_fill(w, t->name, out, t->n_dims, t->ne, nbytes,
-                                                 qz_fill, &items[i]);
+            e = reel_gguf_writer_add_tensor_fill(w, t->name, out, t->n_dims, t->ne, nbytes, qz_fill,
+                                                 &items[i]);
             if (t->ne[0] > widest) widest = t->ne[0];
             total += t->nbytes;
         }

@@ -86,14 +86,16 @@ int reel_llm_constraint_accept(reel_llm_constraint *c, int32_t id)
     if (reel_llm_constraint_is_eog(c, id))
         return reel_grammar_state_accepting(c->state)
                    ? 0
-                   : reel_set_error(REEL_EINVAL, "grammar: end of text before the output is complete");
+                   : reel_set_error(REEL_EINVAL,
+                                    "grammar: end of text before the output is complete");
     const char *bytes;
     size_t len;
     if (reel_llm_tokenizer_is_special(c->tok, id) ||
         reel_llm_tokenizer_token_bytes(c->tok, id, &bytes, &len) < 0 || len == 0)
         return reel_set_error(REEL_EINVAL, "grammar: token %d is not text", (int)id);
     if (reel_grammar_state_advance(c->state, bytes, len) < 0)
-        return reel_set_error(REEL_EINVAL, "grammar: token %d does not fit the grammar here", (int)id);
+        return reel_set_error(REEL_EINVAL, "grammar: token %d does not fit the grammar here",
+                              (int)id);
     return 0;
 }
 
@@ -121,70 +123,8 @@ reel_grammar_state *reel_llm_constraint_snapshot(const reel_llm_constraint *c)
 int reel_llm_constraint_restore(reel_llm_constraint *c, const reel_grammar_state *saved)
 {
     if (reel_grammar_state_grammar(saved) != c->g)
-        return reel_set_error(REEL_EINVAL, "grammar: the saved position belongs to another grammar");
+        return reel_set_error(REEL_EINVAL,
+                              "grammar: the saved position belongs to another grammar");
     reel_grammar_state_copy(c->state, saved);
-    return 0;
-}
-
-int reel_llm_generate_constrained(reel_llm_session *s, reel_llm_sampler *smp,
-                                  const reel_llm_tokenizer *tok, reel_llm_constraint *c,
-                                  int n_predict, void (*on_text)(void *ctx, const char *text,
-                                                                 size_t len),
-                                  void *ctx, char **out, size_t *out_len)
-{
-    *out = NULL;
-    if (out_len) *out_len = 0;
-    int n_vocab = c->n_vocab;
-    float *logits = reel_aligned_alloc((size_t)n_vocab * sizeof *logits, 64, 0, "logits");
-    if (!logits) return REEL_ENOMEM;
-    size_t cap = 256, n = 0;
-    char *text = reel_xmalloc(cap);
-    text[0] = '\0';
-    int rc = 0;
-    int produced = 0;
-    for (;;) {
-        if (reel_llm_constraint_done(c)) break;
-        if (produced >= n_predict) {
-            rc = reel_set_error(REEL_ERANGE,
-                                "the output was not complete after %d tokens (raise -n / "
-                                "max_tokens): %.60s%s",
-                                n_predict, text, n > 60 ? "..." : "");
-            break;
-        }
-        const float *row = reel_llm_session_logits(s, -1);
-        if (!row) {
-            rc = reel_set_error(REEL_EINVAL, "generate: the session has no logits (no prompt)");
-            break;
-        }
-        memcpy(logits, row, (size_t)n_vocab * sizeof *logits);
-        if ((rc = reel_llm_constraint_apply(c, logits, n_vocab)) < 0) break;
-        int32_t id = reel_llm_sampler_sample(smp, logits, n_vocab);
-        if (id < 0 || (rc = reel_llm_constraint_accept(c, id)) < 0) {
-            if (id < 0) rc = id;
-            break;
-        }
-        produced++;
-        if (reel_llm_constraint_is_eog(c, id)) break;
-        const char *bytes;
-        size_t len;
-        reel_llm_tokenizer_token_bytes(tok, id, &bytes, &len);
-        if (n + len + 1 > cap) {
-            while (n + len + 1 > cap) cap *= 2;
-            text = reel_xrealloc(text, cap);
-        }
-        memcpy(text + n, bytes, len);
-        n += len;
-        text[n] = '\0';
-        if (on_text) on_text(ctx, bytes, len);
-        if (reel_llm_constraint_done(c)) break;
-        if ((rc = reel_llm_session_decode(s, &id, 1, 0)) < 0) break;
-    }
-    reel_aligned_free(logits);
-    if (rc < 0) {
-        free(text);
-        return rc;
-    }
-    *out = text;
-    if (out_len) *out_len = n;
     return 0;
 }

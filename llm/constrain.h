@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "llm/generate.h" /* reel_llm_generate_constrained: the generation loop under a constraint */
 #include "llm/grammar.h"
 #include "llm/llm.h"
 #include "llm/tokenizer.h"
@@ -56,18 +57,5 @@ reel_grammar_state *reel_llm_constraint_snapshot(const reel_llm_constraint *c);
 
 /* Puts the automaton back to a saved position. REEL_EINVAL if it belongs to another grammar. */
 int reel_llm_constraint_restore(reel_llm_constraint *c, const reel_grammar_state *saved);
-
-/* Samples up to n_predict tokens from session s (whose last decode holds the logits of the
- * prompt's last position) under constraint c, decoding each sampled token into s. Stops at an
- * end-of-generation token when the grammar is complete, or as soon as the grammar admits nothing
- * more. on_text (may be NULL) receives the text as it is produced. On success *out holds the
- * whole text (malloc'ed, NUL-terminated; free()) and *out_len its length. Fails with REEL_ERANGE
- * ("the grammar was not complete after N tokens") when n_predict runs out, or with the session's
- * error (e.g. context full). */
-int reel_llm_generate_constrained(reel_llm_session *s, reel_llm_sampler *smp,
-                                  const reel_llm_tokenizer *tok, reel_llm_constraint *c,
-                                  int n_predict, void (*on_text)(void *ctx, const char *text,
-                                                                 size_t len),
-                                  void *ctx, char **out, size_t *out_len);
 
 #endif

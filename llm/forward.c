@@ -1,603 +1,13 @@
-/* Nemotron-H forward pass (spec §2): embeddings, L blocks x = x + Mixer(RMSNorm(x)) with one
- * mixer per block (Mamba-2 'M', attention '*', squared-ReLU MLP '-'), final norm and lm_head.
- * Written like llama2.c's run.c: a config, weights, a run state with shape comments, one
- * function per block kind. All activations are fp32; weights are whatever the file holds
- * (the kernels convert rows on the fly). */
-#include "llm/forward-impl.h"
+/* Nemotron-H forward pass (docs/model.md §2), read top to bottom like llama2.c's run.c:
+ * element-wise helpers, one function per mixer (Mamba-2 'M', attention '*', squared-ReLU MLP
+ * '-', MoE 'E'), then reeli_forward_batch: embedding -> per layer x = x + Mixer(RMSNorm(x))
+ * -> final norm -> lm_head. All activations are fp32; weights are whatever the file holds (the
+ * kernels convert rows on the fly). The model and its weights are built by load.c. */
+#include "llm/engine-impl.h"
 #include "core/core.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
-/* ---- model construction ---------------------------------------------------------------------- */
-
-static void *own(reel_llm_model *m, void *p)
-{
-    if (m->n_owned == m->cap_owned) {
-        m->cap_owned = m->cap_owned ? 2 * m->cap_owned : 32;
-        void **n = realloc(m->owned, (size_t)m->cap_owned * sizeof *n);
-        if (!n) return NULL;
-        m->owned = n;
-    }
-    m->owned[m->n_owned++] = p;
-    return p;
-}
-
-/* Reserves address space for every matrix the kernels stream in one mapping of transparent
- * huge pages (reel_huge_alloc): decode streams each weight byte once per token, and with 4 KiB
- * pages a core spends part of that stream on page walks (a plain read loop here reads ~25 GB/s
- * on one core over 4 KiB pages, ~35 GB/s over 2 MiB ones). Pages are committed as they are
- * written, so memory use is what the matrices take plus at most one partial huge page. Without
- * the mapping (or once full) repacked matrices fall back to malloc. */
-static void arena_reserve(reel_llm_model *m)
-{
-    size_t total = 0;
-    for (int i = 0; i < reel_llm_desc_n_tensors(m->desc); i++)
-        total += reel_llm_desc_tensor_at(m->desc, i)->nbytes + 64;
-    m->arena = reel_huge_alloc(total, "weights");
-    m->arena_size = m->arena ? total : 0;
-}
-
-/* n bytes (64-byte aligned) from the arena, or NULL when it has no room */
-static void *arena_take(reel_llm_model *m, size_t n)
-{
-    const size_t at = (m->arena_used + 63) & ~(size_t)63;
-    if (!m->arena || at + n > m->arena_size) return NULL;
-    m->arena_used = at + n;
-    return m->arena + at;
-}
-
-/* n bytes (64-byte aligned) for a repacked matrix: from the arena, else malloc'd and owned */
-static void *arena_alloc(reel_llm_model *m, size_t n)
-{
-    void *p = arena_take(m, n);
-    if (p) return p;
-    p = malloc(n);
-    if (p && !own(m, p)) {
-        free(p);
-        return NULL;
-    }
-    return p;
-}
-
-static int64_t n_elements(const reel_llm_tensor *t)
-{
-    int64_t n = 1;
-    for (int i = 0; i < t->n_dims; i++) n *= t->ne[i];
-    return n;
-}
-
-static const reel_llm_tensor *need(reel_llm_model *m, const char *name)
-{
-    const reel_llm_tensor *t = reel_llm_desc_tensor(m->desc, name);
-    if (!t)
-        reel_set_error(REEL_EFORMAT, "%s: tensor %s is missing", reel_llm_desc_path(m->desc), name);
-    return t;
-}
-
-/* A vector of n floats: the tensor's own bytes when they are F32 and aligned, else a converted
- * copy the model owns. Any shape with n elements is accepted (ssm_norm is {Di/G, G} in GGUF,
- * {Di} in HF; ssm_a is {1, nh}). */
-static const float *vec(reel_llm_model *m, const char *name, int64_t n, int optional)
-{
-    const reel_llm_tensor *t = reel_llm_desc_tensor(m->desc, name);
-    if (!t) {
-        if (!optional)
-            reel_set_error(REEL_EFORMAT, "%s: tensor %s is missing", reel_llm_desc_path(m->desc),
-                           name);
-        return NULL;
-    }
-    if (n_elements(t) != n) {
-        reel_set_error(REEL_EFORMAT, "%s: tensor %s has %lld elements, expected %lld",
-                       reel_llm_desc_path(m->desc), name, (long long)n_elements(t), (long long)n);
-        return NULL;
-    }
-    if (t->type == REEL_DTYPE_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) return t->data;
-    float *copy = malloc((size_t)n * sizeof(float));
-    if (!copy || !own(m, copy)) {
-        free(copy);
-        reel_set_error(REEL_ENOMEM, "%s: no memory for tensor %s", reel_llm_desc_path(m->desc),
-                       name);
-        return NULL;
-    }
-    if (t->type == REEL_DTYPE_F32) {
-        memcpy(copy, t->data, (size_t)n * sizeof(float));
-    } else if (reel_kernels_dequantize_row(t->type, t->data, copy, n) < 0) {
-        reel_set_error(REEL_EUNSUPPORTED, "%s: tensor %s: type %s cannot be converted to F32",
-                       reel_llm_desc_path(m->desc), name,
-                       reel_dtype_name(t->type) ? reel_dtype_name(t->type) : "?");
-        return NULL;
-    }
-    return copy;
-}
-
-/* The pages wholly inside [p, p + n) are not needed any more (their data was copied): drops
- * them from the process, so the file mapping and the copy are not both resident. Only for a
- * GGUF file, whose tensors all lie in its read-only private mapping: dropped pages read back
- * from the file if touched again (a Hugging Face directory's tensors may be converted copies,
- * which MADV_DONTNEED would zero). */
-static void release_pages(const reel_llm_model *m, const void *p, size_t n)
-{
-#if defined(MADV_DONTNEED)
-    if (strcmp(reel_llm_desc_format(m->desc), "gguf") != 0) return;
-    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-    const uintptr_t b = ((uintptr_t)p + pg - 1) & ~(pg - 1), e = ((uintptr_t)p + n) & ~(pg - 1);
-    if (e > b) (void)madvise((void *)b, e - b, MADV_DONTNEED);
-#else
-    (void)m, (void)p, (void)n;
-#endif
-}
-
-/* The conv1d taps, [C][K] in the file, transposed to the kernels' tap-major [K][C] (spec §2.1;
- * kernels.h, conv1d) in the arena. */
-static const float *conv_taps(reel_llm_model *m, const char *name, int64_t C, int K)
-{
-    const float *w = vec(m, name, C * K, 0);
-    float *t = w ? arena_alloc(m, (size_t)(C * K) * sizeof(float)) : NULL;
-    if (w && !t)
-        reel_set_error(REEL_ENOMEM, "%s: no memory for tensor %s", reel_llm_desc_path(m->desc),
-                       name);
-    if (!t) return NULL;
-    for (int64_t ch = 0; ch < C; ch++)
-        for (int j = 0; j < K; j++) t[j * C + ch] = w[ch * K + j];
-    const reel_llm_tensor *f = reel_llm_desc_tensor(m->desc, name);
-    if (f && f->data == (const void *)w) release_pages(m, f->data, f->nbytes);
-    return t;
-}
-
-/* A matrix {n_in, n_out}: checked shape and type; F32 data realigned if needed; with
- * repack, copied into the layout the kernels' matmul reads fastest (not for token_embd, whose
- * rows are looked up one by one). */
-static int mat_ex(reel_llm_model *m, wmat *w, const char *name, int64_t n_in, int64_t n_out,
-                  int repack)
-{
-    const reel_llm_tensor *t = need(m, name);
-    if (!t) return reel_last_error_code();
-    const char *path = reel_llm_desc_path(m->desc);
-    if (t->n_dims > 2 || t->ne[0] != n_in || (t->n_dims == 2 ? t->ne[1] : 1) != n_out)
-        return reel_set_error(REEL_EFORMAT,
-                              "%s: tensor %s has shape {%lld, %lld}, expected "
-                              "{%lld, %lld}",
-                              path, name, (long long)t->ne[0],
-                              (long long)(t->n_dims > 1 ? t->ne[1] : 1), (long long)n_in,
-                              (long long)n_out);
-    if (!reel_kernels_dtype_supported(t->type))
-        return reel_set_error(REEL_EUNSUPPORTED,
-                              "%s: tensor %s: weight type %s is not supported "
-                              "yet (F32, F16, BF16, Q8_0, Q4_0/1, Q5_0/1, IQ4_NL, Q2_K..Q6_K are)",
-                              path, name,
-                              reel_dtype_name(t->type) ? reel_dtype_name(t->type) : "?");
-    size_t rb = reel_dtype_row_bytes(t->type, n_in);
-    if (!rb || t->nbytes < rb * (size_t)n_out)
-        return reel_set_error(REEL_EFORMAT, "%s: tensor %s: %zu bytes, too few for its shape", path,
-                              name, t->nbytes);
-    w->data = t->data;
-    w->type = t->type;
-    w->n_in = n_in;
-    w->n_out = n_out;
-    const size_t bytes = rb * (size_t)n_out;
-    w->bytes = bytes;
-    if (t->type == REEL_DTYPE_F32 && ((uintptr_t)t->data % sizeof(float)) != 0) {
-        void *copy = malloc(bytes);
-        if (!copy || !own(m, copy)) {
-            free(copy);
-            return reel_set_error(REEL_ENOMEM, "%s: no memory for tensor %s", path, name);
-        }
-        memcpy(copy, t->data, bytes);
-        w->data = copy;
-    }
-    /* the layout the kernels read fastest (interleaved rows for the integer kernels) */
-    const reel_dtype pref =
-        repack ? reel_kernels_preferred_layout(m->k, t->type, n_in, n_out) : t->type;
-    /* F16/BF16/F32 matrices of a GGUF file are copied as they are onto the arena's huge pages
-     * when it has room (decode streams them; over the file mapping's 4 KiB pages the 4B's F16
-     * decode ran 3.5-4.1 tok/s, from the arena 3.8-4.9); not those of a Hugging Face
-     * directory, whose mapping cannot be dropped (the copy would double it) */
-    void *copy = NULL;
-    if (pref != t->type) {
-        copy = arena_alloc(m, bytes);
-        if (!copy) return reel_set_error(REEL_ENOMEM, "%s: no memory for tensor %s", path, name);
-        if (reel_kernels_repack(pref, copy, t->type, t->data, n_in, n_out) < 0)
-            return reel_set_error(REEL_EINVAL, "%s: tensor %s: cannot repack", path, name);
-    } else if (repack && w->data == t->data &&
-               (t->type == REEL_DTYPE_F16 || t->type == REEL_DTYPE_BF16 ||
-                t->type == REEL_DTYPE_F32) &&
-               strcmp(reel_llm_desc_format(m->desc), "gguf") == 0 &&
-               (copy = arena_take(m, bytes))) {
-        memcpy(copy, t->data, bytes);
-    }
-    if (copy) { /* the file's pages are not needed any more */
-        w->data = copy;
-        w->type = pref;
-        release_pages(m, t->data, bytes);
-    }
-    return 0;
-}
-
-static int mat(reel_llm_model *m, wmat *w, const char *name, int64_t n_in, int64_t n_out)
-{
-    return mat_ex(m, w, name, n_in, n_out, 1);
-}
-
-/* Experts stacked in one tensor {n_in, n_out, E}: E views of n_out rows each. */
-static int stacked(reel_llm_model *m, wmat *out, const char *name, int64_t n_in, int64_t n_out,
-                   int64_t E)
-{
-    const reel_llm_tensor *t = need(m, name);
-    if (!t) return reel_last_error_code();
-    const char *path = reel_llm_desc_path(m->desc);
-    if (t->n_dims != 3 || t->ne[0] != n_in || t->ne[1] != n_out || t->ne[2] != E)
-        return reel_set_error(REEL_EFORMAT,
-                              "%s: tensor %s has the wrong shape for %lld experts "
-                              "of {%lld, %lld}",
-                              path, name, (long long)E, (long long)n_in, (long long)n_out);
-    if (!reel_kernels_dtype_supported(t->type))
-        return reel_set_error(REEL_EUNSUPPORTED, "%s: tensor %s: weight type %s is not supported",
-                              path, name,
-                              reel_dtype_name(t->type) ? reel_dtype_name(t->type) : "?");
-    const size_t rb = reel_dtype_row_bytes(t->type, n_in);
-    if (!rb || t->nbytes < rb * (size_t)n_out * (size_t)E)
-        return reel_set_error(REEL_EFORMAT, "%s: tensor %s: too few bytes for its shape", path,
-                              name);
-    const uint8_t *base = t->data;
-    if (t->type == REEL_DTYPE_F32 && ((uintptr_t)base % sizeof(float)) != 0) {
-        uint8_t *copy = malloc(rb * (size_t)n_out * (size_t)E);
-        if (!copy || !own(m, copy)) {
-            free(copy);
-            return reel_set_error(REEL_ENOMEM, "%s: no memory for tensor %s", path, name);
-        }
-        memcpy(copy, base, rb * (size_t)n_out * (size_t)E);
-        base = copy;
-    }
-    for (int64_t j = 0; j < E; j++) {
-        out[j].data = base + (size_t)j * rb * (size_t)n_out;
-        out[j].type = t->type;
-        out[j].n_in = n_in;
-        out[j].n_out = n_out;
-        out[j].bytes = rb * (size_t)n_out;
-    }
-    return 0;
-}
-
-static int bad_hparam(reel_llm_model *m, const char *what)
-{
-    return reel_set_error(REEL_EFORMAT, "%s: bad hyper-parameters: %s", reel_llm_desc_path(m->desc),
-                          what);
-}
-
-static int check_config(reel_llm_model *m)
-{
-    const reel_llm_hparams *hp = m->hp;
-    model_config *c = &m->c;
-    c->L = hp->n_layer, c->H = hp->n_embd, c->V = hp->n_vocab;
-    c->nh = hp->ssm_n_heads, c->P = hp->ssm_head_dim, c->G = hp->ssm_n_groups;
-    c->N = hp->ssm_d_state, c->K = hp->ssm_d_conv;
-    c->na = hp->n_head, c->nkv = hp->n_head_kv, c->hd = hp->head_dim;
-    c->F = hp->n_ff;
-    c->eps = hp->norm_eps > 0 ? hp->norm_eps : 1e-5f;
-    if (c->L < 1 || c->H < 1 || c->V < 1) return bad_hparam(m, "no layers, width or vocabulary");
-    if (c->H > (1 << 20) || c->V > (1 << 24) || c->L > 4096)
-        return bad_hparam(m, "sizes out of range");
-    for (int l = 0; l < c->L; l++) {
-        switch (hp->layer_kind[l]) {
-        case REEL_LLM_LAYER_MAMBA:
-            c->n_mamba++;
-            break;
-        case REEL_LLM_LAYER_ATTN:
-            c->n_attn++;
-            break;
-        case REEL_LLM_LAYER_MLP:
-            break;
-        case REEL_LLM_LAYER_MOE:
-            c->n_moe++;
-            break;
-        default:
-            return bad_hparam(m, "unknown layer kind");
-        }
-    }
-    c->max_width = c->H;
-    if (c->n_mamba) {
-        if (c->nh < 1 || c->P < 1 || c->G < 1 || c->N < 1 || c->K < 1)
-            return bad_hparam(m, "Mamba sizes (heads, head dim, groups, state, conv) must be > 0");
-        if (c->nh % c->G) return bad_hparam(m, "Mamba heads are not a multiple of the groups");
-        if (c->K > 64) return bad_hparam(m, "conv kernel longer than 64 taps");
-        if ((int64_t)c->nh * c->P > (1 << 22) || (int64_t)c->G * c->N > (1 << 22) ||
-            (int64_t)c->nh * c->P * c->N > (1 << 28))
-            return bad_hparam(m, "Mamba sizes out of range (SSM state over 1 GiB per layer)");
-        c->Di = c->nh * c->P; /* never expand * H (spec §7.3) */
-        if (hp->ssm_d_inner && hp->ssm_d_inner != c->Di)
-            return bad_hparam(m, "ssm inner size differs from heads x head dim");
-        c->Dc = c->Di + 2 * c->G * c->N;
-        c->n_proj = c->Di + c->Dc + c->nh;
-        if (c->n_proj > c->max_width) c->max_width = c->n_proj;
-    }
-    if (c->n_attn) {
-        if (c->na < 1 || c->nkv < 1 || c->hd < 1 || c->na % c->nkv)
-            return bad_hparam(m, "attention heads must be > 0 and a multiple of the KV heads");
-        if ((int64_t)c->na * c->hd > (1 << 22)) return bad_hparam(m, "attention too wide");
-        int qkv = (c->na + 2 * c->nkv) * c->hd;
-        if (qkv > c->max_width) c->max_width = qkv;
-    }
-    if (c->n_moe) {
-        c->E = hp->n_expert, c->k_used = hp->n_expert_used;
-        c->Fe = hp->n_ff_exp, c->Fs = hp->n_ff_shexp;
-        c->exp_scale = hp->expert_weights_scale > 0 ? hp->expert_weights_scale : 1.0f;
-        c->exp_norm = hp->expert_weights_norm;
-        if (c->E < 1 || c->E > 4096 || c->k_used < 1 || c->k_used > c->E || c->Fe < 1 ||
-            c->Fe > (1 << 24) || c->Fs < 0 || c->Fs > (1 << 24))
-            return bad_hparam(m, "MoE sizes (experts, experts per token, widths) out of range");
-        if (c->E > c->max_width) c->max_width = c->E;
-    }
-    if (c->n_moe) {
-        c->E = hp->n_expert, c->k_used = hp->n_expert_used;
-        c->Fe = hp->n_ff_exp, c->Fs = hp->n_ff_shexp;
-        c->exp_scale = hp->expert_weights_scale > 0 ? hp->expert_weights_scale : 1.0f;
-        c->exp_norm = hp->expert_weights_norm;
-        if (c->E < 1 || c->E > 4096 || c->k_used < 1 || c->k_used > c->E || c->Fe < 1 ||
-            c->Fe > (1 << 24) || c->Fs < 0 || c->Fs > (1 << 24))
-            return bad_hparam(m, "MoE sizes (experts, experts per token, widths) out of range");
-    }
-    if (c->F < 0 || c->F > (1 << 24)) return bad_hparam(m, "MLP width out of range");
-    if (c->F > c->max_width) c->max_width = c->F;
-    return 0;
-}
-
-static int load_layer(reel_llm_model *m, int l, int *ssm_idx, int *kv_idx)
-{
-    const model_config *c = &m->c;
-    layer_weights *w = &m->layers[l];
-    char name[96];
-#define NAME(suffix) (snprintf(name, sizeof name, "blk.%d." suffix, l), name)
-    w->kind = m->hp->layer_kind[l];
-    w->ssm_idx = w->kv_idx = -1;
-    if (!(w->norm = vec(m, NAME("attn_norm.weight"), c->H, 0))) return reel_last_error_code();
-    int rc = 0;
-    switch (w->kind) {
-    case REEL_LLM_LAYER_MAMBA:
-        w->ssm_idx = (*ssm_idx)++;
-        if ((rc = mat(m, &w->ssm_in, NAME("ssm_in.weight"), c->H, c->n_proj)) < 0) return rc;
-        if ((rc = mat(m, &w->ssm_out, NAME("ssm_out.weight"), c->Di, c->H)) < 0) return rc;
-        if (!(w->conv_w = conv_taps(m, NAME("ssm_conv1d.weight"), c->Dc, c->K)) ||
-            !(w->dt_bias = vec(m, NAME("ssm_dt.bias"), c->nh, 0)) ||
-            !(w->A = vec(m, NAME("ssm_a"), c->nh, 0)) ||
-            !(w->D = vec(m, NAME("ssm_d"), c->nh, 0)) ||
-            !(w->ssm_norm = vec(m, NAME("ssm_norm.weight"), c->Di, 0)))
-            return reel_last_error_code();
-        w->conv_b = vec(m, NAME("ssm_conv1d.bias"), c->Dc, 1);
-        if (!w->conv_b && reel_llm_desc_tensor(m->desc, name)) return reel_last_error_code();
-        break;
-    case REEL_LLM_LAYER_ATTN:
-        w->kv_idx = (*kv_idx)++;
-        if ((rc = mat(m, &w->q, NAME("attn_q.weight"), c->H, (int64_t)c->na * c->hd)) < 0 ||
-            (rc = mat(m, &w->k, NAME("attn_k.weight"), c->H, (int64_t)c->nkv * c->hd)) < 0 ||
-            (rc = mat(m, &w->v, NAME("attn_v.weight"), c->H, (int64_t)c->nkv * c->hd)) < 0 ||
-            (rc = mat(m, &w->o, NAME("attn_output.weight"), (int64_t)c->na * c->hd, c->H)) < 0)
-            return rc;
-        break;
-    case REEL_LLM_LAYER_MLP:
-        if (c->F < 1) return bad_hparam(m, "MLP layer without an intermediate size");
-        if ((rc = mat(m, &w->up, NAME("ffn_up.weight"), c->H, c->F)) < 0 ||
-            (rc = mat(m, &w->down, NAME("ffn_down.weight"), c->F, c->H)) < 0)
-            return rc;
-        break;
-    case REEL_LLM_LAYER_MOE: {
-        if ((rc = mat(m, &w->gate_inp, NAME("ffn_gate_inp.weight"), c->H, c->E)) < 0) return rc;
-        w->exp_bias = vec(m, NAME("exp_probs_b.bias"), c->E, 1);
-        if (!w->exp_bias && reel_llm_desc_tensor(m->desc, name)) return reel_last_error_code();
-        w->up_exps = own(m, reel_xcalloc((size_t)c->E, sizeof(wmat)));
-        w->down_exps = own(m, reel_xcalloc((size_t)c->E, sizeof(wmat)));
-        if (!w->up_exps || !w->down_exps)
-            return reel_set_error(REEL_ENOMEM, "layer %d: no memory for the expert table", l);
-        if (reel_llm_desc_tensor(m->desc, NAME("ffn_up_exps.weight"))) {
-            /* stacked {H, Fe, E} / {Fe, H, E}: expert j is the j-th slab of n_out rows */
-            if ((rc = stacked(m, w->up_exps, name, c->H, c->Fe, c->E)) < 0 ||
-                (rc = stacked(m, w->down_exps, NAME("ffn_down_exps.weight"), c->Fe, c->H, c->E)) <
-                    0)
-                return rc;
-        } else {
-            for (int j = 0; j < c->E; j++) {
-                char en[96];
-                snprintf(en, sizeof en, "blk.%d.ffn_up_exps.%d.weight", l, j);
-                if ((rc = mat(m, &w->up_exps[j], en, c->H, c->Fe)) < 0) return rc;
-                snprintf(en, sizeof en, "blk.%d.ffn_down_exps.%d.weight", l, j);
-                if ((rc = mat(m, &w->down_exps[j], en, c->Fe, c->H)) < 0) return rc;
-            }
-        }
-        if (c->Fs > 0 &&
-            ((rc = mat(m, &w->up_sh, NAME("ffn_up_shexp.weight"), c->H, c->Fs)) < 0 ||
-             (rc = mat(m, &w->down_sh, NAME("ffn_down_shexp.weight"), c->Fs, c->H)) < 0))
-            return rc;
-        break;
-    }
-    default:
-        return bad_hparam(m, "unknown layer kind");
-    }
-#undef NAME
-    return 0;
-}
-
-reel_llm_model_params reel_llm_model_default_params(void)
-{
-    reel_llm_model_params p = {0};
-    return p;
-}
-
-reel_llm_model *reel_llm_model_init(reel_llm_desc *desc, const reel_llm_model_params *params)
-{
-    if (!desc) {
-        reel_set_error(REEL_EINVAL, "model: no description");
-        return NULL;
-    }
-    reel_llm_model_params p = params ? *params : reel_llm_model_default_params();
-    reel_llm_model *m = reel_xcalloc(1, sizeof *m);
-    m->desc = desc;
-    m->hp = reel_llm_desc_hparams(desc);
-    m->k = reel_kernels_ops();
-    if (!m->hp || !m->hp->layer_kind) {
-        reel_set_error(REEL_EFORMAT, "%s: no hyper-parameters", reel_llm_desc_path(desc));
-        goto fail;
-    }
-    if (check_config(m) < 0) goto fail;
-    arena_reserve(m);
-    const model_config *c = &m->c;
-    if (mat_ex(m, &m->tok_embd, "token_embd.weight", c->H, c->V, 0) < 0) goto fail;
-    if (!(m->output_norm = vec(m, "output_norm.weight", c->H, 0))) goto fail;
-    if (reel_llm_desc_tensor(desc, "output.weight")) {
-        if (mat(m, &m->output, "output.weight", c->H, c->V) < 0) goto fail;
-    } else {
-        m->output = m->tok_embd; /* tied embeddings (spec §2.4) */
-    }
-    m->layers = reel_xcalloc((size_t)c->L, sizeof *m->layers);
-    int ssm_idx = 0, kv_idx = 0;
-    for (int l = 0; l < c->L; l++)
-        if (load_layer(m, l, &ssm_idx, &kv_idx) < 0) goto fail;
-    m->pool = reel_pool_init(p.n_threads);
-    if (!m->pool) goto fail;
-    return m;
-fail:
-    reel_llm_model_free(m);
-    return NULL;
-}
-
-reel_llm_model *reel_llm_model_load(const char *path, const reel_llm_model_params *params)
-{
-    reel_llm_desc *d = reel_llm_desc_load(path);
-    if (!d) return NULL;
-    return reel_llm_model_init(d, params);
-}
-
-void reel_llm_model_free(reel_llm_model *m)
-{
-    if (!m) return;
-    reel_pool_free(m->pool);
-    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
-    free(m->owned);
-    reel_huge_free(m->arena);
-    free(m->layers);
-    reel_llm_desc_free(m->desc);
-    free(m);
-}
-
-const reel_llm_desc *reel_llm_model_desc(const reel_llm_model *m)
-{
-    return m->desc;
-}
-
-const reel_llm_hparams *reel_llm_model_hparams(const reel_llm_model *m)
-{
-    return m->hp;
-}
-
-int reel_llm_model_n_vocab(const reel_llm_model *m)
-{
-    return m->c.V;
-}
-
-/* ---- the memory bound of a decoded token ---------------------------------------------------- */
-
-/* Calls fn on every weight matrix a decoded token reads, with the share of it that one token
- * reads (k_used / E for a routed expert, one row for the embedding, 1 otherwise). */
-static void each_matrix(const reel_llm_model *m, void (*fn)(void *, const wmat *, double),
-                        void *ctx)
-{
-    const model_config *c = &m->c;
-    /* one embedding row; all of it again when the head is tied to it */
-    const int tied = m->output.data == m->tok_embd.data;
-    fn(ctx, &m->tok_embd, (tied ? 1.0 : 0.0) + 1.0 / (double)m->tok_embd.n_out);
-    if (!tied) fn(ctx, &m->output, 1.0);
-    for (int l = 0; l < c->L; l++) {
-        const layer_weights *w = &m->layers[l];
-        const wmat *dense[] = {&w->ssm_in, &w->ssm_out, &w->q,        &w->k,     &w->v,      &w->o,
-                               &w->up,     &w->down,    &w->gate_inp, &w->up_sh, &w->down_sh};
-        for (size_t i = 0; i < sizeof dense / sizeof dense[0]; i++)
-            if (dense[i]->data) fn(ctx, dense[i], 1.0);
-        for (int j = 0; w->up_exps && j < c->E; j++) {
-            fn(ctx, &w->up_exps[j], (double)c->k_used / c->E);
-            fn(ctx, &w->down_exps[j], (double)c->k_used / c->E);
-        }
-    }
-}
-
-static void add_share(void *ctx, const wmat *w, double share)
-{
-    *(double *)ctx += (double)w->bytes * share;
-}
-
-double reel_llm_model_token_bytes(const reel_llm_model *m, double *state)
-{
-    const model_config *c = &m->c;
-    double n = 0;
-    each_matrix(m, add_share, &n);
-    if (state) /* the session's SSM and conv states (fp32) */
-        *state = (double)c->n_mamba * sizeof(float) *
-                 (double)(reeli_ssm_floats(c) + reeli_conv_floats(c));
-    return n;
-}
-
-/* The read pass: the matrices cut into pieces of at most 1 MiB, shared out like a decode matmul
- * (reel_pool_parallel_for_dynamic). */
-typedef struct {
-    const uint8_t *p;
-    size_t n;
-} span;
-
-typedef struct {
-    span *s;
-    size_t n, cap;
-} read_job;
-
-static void add_spans(void *ctx, const wmat *w, double share)
-{
-    (void)share;
-    read_job *j = ctx;
-    for (size_t at = 0; at < w->bytes; at += (size_t)1 << 20) {
-        if (j->n == j->cap) {
-            j->cap = j->cap ? 2 * j->cap : 1024;
-            j->s = reel_xrealloc(j->s, j->cap * sizeof *j->s);
-        }
-        const size_t left = w->bytes - at;
-        j->s[j->n++] = (span){(const uint8_t *)w->data + at, left < (1u << 20) ? left : 1u << 20};
-    }
-}
-
-typedef uint64_t read_vec __attribute__((vector_size(32)));
-
-static void read_body(void *arg, int64_t begin, int64_t end, int thread)
-{
-    (void)thread;
-    const read_job *j = arg;
-    read_vec a = {0}, b = {0};
-    uint64_t t = 0;
-    for (int64_t i = begin; i < end; i++) {
-        const uint8_t *p = j->s[i].p;
-        size_t k = 0;
-        for (; k + 64 <= j->s[i].n; k += 64) { /* two 32-byte loads a line, no arithmetic */
-            read_vec x, y;
-            memcpy(&x, p + k, sizeof x);
-            memcpy(&y, p + k + 32, sizeof y);
-            a ^= x;
-            b ^= y;
-        }
-        for (; k < j->s[i].n; k++) t ^= p[k];
-    }
-    a ^= b;
-    volatile uint64_t keep = a[0] ^ a[1] ^ a[2] ^ a[3] ^ t; /* so the loads are not dropped */
-    (void)keep;
-}
-
-size_t reel_llm_model_read_weights(reel_llm_model *m)
-{
-    read_job j = {0};
-    each_matrix(m, add_spans, &j);
-    size_t bytes = 0;
-    for (size_t i = 0; i < j.n; i++) bytes += j.s[i].n;
-    reel_pool_parallel_for_dynamic(m->pool, (int64_t)j.n, 0, read_body, &j);
-    free(j.s);
-    return bytes;
-}
 
 /* ---- element-wise work over the pool ----------------------------------------------------------
  * The activations and norms split into pieces that do not interact (runs of 1024 elements, one
@@ -661,7 +71,7 @@ static int mm(reel_llm_session *s, float *y, const wmat *w, const float *x, int6
     return s->m->k->matmul(s->m->pool, y, w->data, w->type, x, w->n_in, w->n_out, T);
 }
 
-/* Mamba-2 mixer, spec §2.1. */
+/* Mamba-2 mixer, docs/model.md §2.1. */
 static int mamba_block(reel_llm_session *s, const layer_weights *w, int64_t T)
 {
     const model_config *c = &s->m->c;
@@ -730,7 +140,7 @@ static void kv_store(void *cache, reel_dtype type, int64_t row, int64_t width, c
     }
 }
 
-/* Causal GQA self-attention without positional encoding, spec §2.2. */
+/* Causal GQA self-attention without positional encoding, docs/model.md §2.2. */
 static int attention_block(reel_llm_session *s, const layer_weights *w, int64_t T)
 {
     const model_config *c = &s->m->c;
@@ -769,7 +179,7 @@ static int attention_block(reel_llm_session *s, const layer_weights *w, int64_t 
     return mm(s, s->out, &w->o, s->y, T);
 }
 
-/* Squared-ReLU MLP, spec §2.3: out = W_down relu2(W_up u). */
+/* Squared-ReLU MLP, docs/model.md §2.3: out = W_down relu2(W_up u). */
 static int mlp_block(reel_llm_session *s, const layer_weights *w, int64_t T)
 {
     const model_config *c = &s->m->c;
@@ -779,7 +189,7 @@ static int mlp_block(reel_llm_session *s, const layer_weights *w, int64_t T)
     return mm(s, s->out, &w->down, s->proj, T);
 }
 
-/* Mixture of experts, spec §6: sigmoid router in fp32, top-k by score + correction bias,
+/* Mixture of experts, docs/model.md §6: sigmoid router in fp32, top-k by score + correction bias,
  * weights from the unbiased scores (normalised, scaled), relu2 experts, plus the shared expert.
  * Experts run on the tokens routed to them as one batch, in ascending expert order, and each
  * token accumulates its experts in that order (as transformers does), then the shared one. */
@@ -843,6 +253,8 @@ static int moe_block(reel_llm_session *s, const layer_weights *w, int64_t T)
     return 0;
 }
 
+/* ---- the forward pass ------------------------------------------------------------------------ */
+
 int reeli_forward_batch(reel_llm_session *s, const int32_t *tokens, int64_t T, int want_all,
                         int64_t row0)
 {
@@ -850,7 +262,8 @@ int reeli_forward_batch(reel_llm_session *s, const int32_t *tokens, int64_t T, i
     const model_config *c = &m->c;
     const size_t emb_row = reel_dtype_row_bytes(m->tok_embd.type, c->H);
     int rc = 0;
-    /* h_0 [T][H] = E[token] */
+    /* embedding: h_0 [T][H] = E[token], one row dequantized per token (the table is too
+     * large to convert ahead) */
     for (int64_t t = 0; t < T; t++) {
         const uint8_t *row = (const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * emb_row;
         if ((rc = reel_kernels_dequantize_row(m->tok_embd.type, row, s->x + t * c->H, c->H)) < 0)
@@ -859,7 +272,9 @@ int reeli_forward_batch(reel_llm_session *s, const int32_t *tokens, int64_t T, i
     }
     for (int l = 0; l < c->L; l++) {
         const layer_weights *w = &m->layers[l];
+        /* pre-norm: the mixer sees RMSNorm(x), the residual stream x stays unnormalized */
         par_rmsnorm(s, s->xn, s->x, w->norm, c->H, T);
+        /* mixer: xn [T][H] -> out [T][H] */
         switch (w->kind) {
         case REEL_LLM_LAYER_MAMBA:
             rc = mamba_block(s, w, T);
@@ -877,10 +292,12 @@ int reeli_forward_batch(reel_llm_session *s, const int32_t *tokens, int64_t T, i
             rc = reel_set_error(REEL_EUNSUPPORTED, "layer %d: unsupported kind", l);
         }
         if (rc < 0) return reel_error_prefix("layer %d", l);
+        /* residual */
         for (int64_t i = 0; i < T * c->H; i++) s->x[i] += s->out[i];
     }
     if (want_all < 0) return 0;
-    /* logits = W_lm RMSNorm(h_L): every row, or only the last one */
+    /* final norm and head: logits = W_lm RMSNorm(h_L), every row or only the last one (a
+     * prompt needs only its last row to sample from) */
     const int64_t first = want_all ? 0 : T - 1, n = T - first;
     par_rmsnorm(s, s->xn, s->x + first * c->H, m->output_norm, c->H, n);
     return mm(s, s->logits + row0 * c->V, &m->output, s->xn, n);

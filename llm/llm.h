@@ -81,9 +81,8 @@ typedef struct reel_llm_session_params {
     int ssd_chunk;      /* prompt scan: 1 = the recurrence token by token; Q >= 2 = chunked SSD
                            with chunks of Q (same results up to fp32 rounding); 0 = the
                            backend's choice: the recurrence on the CPU, which costs O(P*N) per
-                           token and head against O(Q*(N+P)) for the chunked form (3.5x faster
-                           at Q = 128 on a 19.5M-parameter test model); the chunked form is
-                           the one a GEMM backend (CUDA) gains from */
+                           token and head against O(Q*(N+P)) for the chunked form; the chunked
+                           form is the one a GEMM backend (CUDA) gains from */
     int max_batch;      /* tokens processed per pass over the layers (bounds scratch memory);
                            0: 256. Any value gives the same results up to fp32 rounding. */
 } reel_llm_session_params;
@@ -109,6 +108,9 @@ const float *reel_llm_session_logits(const reel_llm_session *s, int64_t i);
 /* Tokens processed so far, and the context size. */
 int64_t reel_llm_session_pos(const reel_llm_session *s);
 int64_t reel_llm_session_n_ctx(const reel_llm_session *s);
+
+/* The model the session runs (borrowed). */
+reel_llm_model *reel_llm_session_model(const reel_llm_session *s);
 
 /* Back to position 0 with zero state. */
 void reel_llm_session_reset(reel_llm_session *s);

@@ -1,6 +1,6 @@
 /* Sessions: the hybrid state of one sequence (KV cache of the attention layers, conv and SSM
  * state of the Mamba layers), batched decoding, snapshots. */
-#include "llm/forward-impl.h"
+#include "llm/engine-impl.h"
 #include "core/core.h"
 
 #include <stdlib.h>
@@ -182,6 +182,11 @@ int64_t reel_llm_session_pos(const reel_llm_session *s)
 int64_t reel_llm_session_n_ctx(const reel_llm_session *s)
 {
     return s->n_ctx;
+}
+
+reel_llm_model *reel_llm_session_model(const reel_llm_session *s)
+{
+    return s->m;
 }
 
 void reel_llm_session_reset(reel_llm_session *s)

@@ -11,6 +11,7 @@
 
 #include "llm/chat.h"
 #include "llm/constrain.h"
+#include "llm/generate.h"
 #include "llm/llm.h"
 #include "llm/tokenizer.h"
 
@@ -75,14 +76,6 @@ static lmodel *check_model(lua_State *L)
     return lm;
 }
 
-static void add_stop(lmodel *lm, int32_t id)
-{
-    if (id < 0 || lm->n_stops == MAX_STOPS) return;
-    for (int i = 0; i < lm->n_stops; i++)
-        if (lm->stops[i] == id) return;
-    lm->stops[lm->n_stops++] = id;
-}
-
 /* Loads weights and tokenizer. Returns 0 or an error. */
 static int model_open(lmodel *lm)
 {
@@ -94,12 +87,8 @@ static int model_open(lmodel *lm)
         return reel_set_error(REEL_EUNSUPPORTED, "%s: the model carries no tokenizer", lm->path);
     lm->tok = reel_llm_tokenizer_init(vocab);
     if (!lm->tok) return reel_error_prefix("%s", lm->path);
-    add_stop(lm, vocab->eos_id);
-    for (int i = 0; i < vocab->n_eog; i++) add_stop(lm, vocab->eog_ids[i]);
-    add_stop(lm, reel_llm_tokenizer_find(lm->tok, "<|im_end|>"));
+    lm->n_stops = reel_llm_gen_stop_ids(lm->tok, vocab, lm->stops, MAX_STOPS);
     lm->chat = reel_llm_chat_detect(vocab->chat_template);
-    if (lm->chat == REEL_LLM_CHAT_NANO_V2)
-        add_stop(lm, reel_llm_tokenizer_find(lm->tok, "<SPECIAL_12>"));
     return 0;
 }
 
@@ -298,9 +287,7 @@ static char *generate(lmodel *lm, const char *prompt, const char *prefix, const 
     size_t n_ids = 0;
     reel_llm_session *s = NULL;
     reel_llm_sampler *smp = NULL;
-    reel_llm_detok *dt = NULL;
-    char *text = NULL;
-    size_t len = 0, cap = 256;
+    reel_llm_constraint *c = NULL;
     if (reel_llm_tokenizer_encode(lm->tok, prompt, strlen(prompt), REEL_LLM_TOK_DEFAULT, &ids,
                                   &n_ids) < 0)
         goto fail;
@@ -312,72 +299,33 @@ static char *generate(lmodel *lm, const char *prompt, const char *prefix, const 
     sp.n_ctx = (int64_t)n_ids + o->max_tokens;
     if (!(s = reel_llm_session_init(lm->m, &sp))) goto fail;
     smp = reel_llm_sampler_init(&o->sp);
-    for (size_t i = 0; i < n_ids; i++) reel_llm_sampler_accept(smp, ids[i]);
     if (prefill(lm, s, ids, n_ids, prefix, pi) < 0) goto fail;
-    if (g) {
-        reel_llm_constraint *c = reel_llm_constraint_init(lm->tok, g);
-        int grc = reel_llm_generate_constrained(s, smp, lm->tok, c, o->max_tokens, NULL, NULL,
-                                                &text, NULL);
-        reel_llm_constraint_free(c);
-        if (grc < 0) goto fail;
-        *n_out = o->max_tokens; /* an upper bound; the text is what matters */
-        reel_llm_sampler_free(smp);
-        reel_llm_session_free(s);
-        free(ids);
-        return text;
-    }
-    dt = reel_llm_detok_init(lm->tok, REEL_LLM_TOK_SKIP_SPECIAL);
-    text = reel_xmalloc(cap);
-    text[0] = '\0';
-    int V = reel_llm_model_n_vocab(lm->m), n = 0, stopped = 0;
-    for (; n < o->max_tokens && !stopped; n++) {
-        if (reeli_cancel_flag) {
-            reel_set_error(REEL_ECANCELED, "interrupted");
-            goto fail;
-        }
-        int32_t t = reel_llm_sampler_sample(smp, reel_llm_session_logits(s, -1), V);
-        int end = 0;
-        for (int i = 0; i < lm->n_stops; i++) end |= lm->stops[i] == t;
-        if (end) break;
-        const char *piece;
-        size_t k;
-        if (reel_llm_detok_push(dt, t, &piece, &k) < 0) goto fail;
-        if (len + k + 1 > cap) text = reel_xrealloc(text, cap = 2 * (len + k + 1));
-        memcpy(text + len, piece, k);
-        len += k;
-        text[len] = '\0';
-        for (int i = 0; i < o->n_stop; i++) {
-            char *hit = strstr(text, o->stop[i]);
-            if (hit) {
-                *hit = '\0';
-                len = (size_t)(hit - text);
-                stopped = 1;
-            }
-        }
-        if (!stopped && n + 1 < o->max_tokens && reel_llm_session_decode(s, &t, 1, 0) < 0)
-            goto fail;
-    }
-    if (!stopped) {
-        const char *piece;
-        size_t k;
-        reel_llm_detok_flush(dt, &piece, &k);
-        text = reel_xrealloc(text, len + k + 1);
-        memcpy(text + len, piece, k);
-        len += k;
-        text[len] = '\0';
-    }
-    *n_out = n;
-    reel_llm_detok_free(dt);
+    reel_llm_gen_params gp = reel_llm_gen_default_params();
+    gp.prompt = ids;
+    gp.n_prompt = (int64_t)n_ids;
+    gp.prefilled = 1;
+    gp.n_predict = o->max_tokens;
+    gp.tok = lm->tok;
+    gp.stop_ids = lm->stops;
+    gp.n_stop_ids = lm->n_stops;
+    gp.stop = o->stop;
+    gp.n_stop = o->n_stop;
+    gp.cancel = &reeli_cancel_flag;
+    if (g) gp.constraint = c = reel_llm_constraint_init(lm->tok, g);
+    reel_llm_gen_result r;
+    if (reel_llm_generate(s, smp, &gp, &r) < 0) goto fail;
+    /* with a grammar, an upper bound; the text is what matters */
+    *n_out = g ? o->max_tokens : r.n_tokens;
+    reel_llm_constraint_free(c);
     reel_llm_sampler_free(smp);
     reel_llm_session_free(s);
     free(ids);
-    return text;
+    return r.text;
 fail:
-    reel_llm_detok_free(dt);
+    reel_llm_constraint_free(c);
     reel_llm_sampler_free(smp);
     reel_llm_session_free(s);
     free(ids);
-    free(text);
     return NULL;
 }
 

@@ -21,6 +21,8 @@ reel_test(test_llm_forward_golden LABELS golden unit)
 # logits exact to 1e-4 against gguf-py's dequantized weights)
 reel_test_env(test_llm_forward_golden_scalar test_llm_forward_golden "golden;unit" "REEL_CPU=scalar")
 reel_test(test_llm_sample LABELS unit)
+# the generation loop (llm/generate.c) on the tiny golden model
+reel_test(test_llm_generate LABELS unit)
 reel_test(test_llm_forward_cli LABELS e2e golden)
 reel_test(test_llm_forward_errors LABELS unit)
 reel_fuzz(fuzz_llm_forward SOURCES fuzz/fuzz_llm_forward.c CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/llm_forward)

@@ -3,13 +3,14 @@
  * loads and its logits stay close to the F32 reference (top-1 agreement on the golden
  * prompts), the K mixes (q4_k_m, ...) give every tensor of a wider model the type llama-quantize
  * would, K types included, with its fallbacks, and bad input gives a clear error and the right
- * exit code. */
+ * exit code. The type choice itself (llm/quantize.c) is checked on a made-up tensor list. */
 #include "testutil.h"
 #include "llm_fixture.h"
 #include "core/core.h"
 #include "kernels/kernels.h"
 #include "llm/gguf.h"
 #include "llm/llm.h"
+#include "llm/quantize.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -562,12 +563,106 @@ static void test_quantize_errors(void **state)
     free(tmp);
 }
 
+/* llm/quantize.c's choice on a made-up model of 8 layers: the F32 class, a pure type, the
+ * more-bits layers of a K_M mix, the first layers of a K_S mix, the 8-expert rules and the
+ * fallbacks for rows that are not whole blocks. */
+static void test_quant_type_choice(void **state)
+{
+    (void)state;
+    assert_int_equal(reel_llm_qtype_count(), 15);
+    assert_null(reel_llm_qtype_at(15));
+    assert_null(reel_llm_qtype_find("q4_k_x"));
+    const reel_llm_qtype *q4km = reel_llm_qtype_find("Q4_K_M"),
+                         *q4ks = reel_llm_qtype_find("q4_k_s");
+    const reel_llm_qtype *q8 = reel_llm_qtype_find("q8_0"), *q6 = reel_llm_qtype_find("q6_k");
+    assert_non_null(q4km);
+    assert_non_null(q4ks);
+    assert_int_equal(q4km->mix, REEL_LLM_MIX_K_M);
+    assert_int_equal(q8->mix, REEL_LLM_MIX_PURE);
+    assert_false(reel_kernels_dtype_supported(REEL_DTYPE_I64));
+
+    char names[64][48];
+    reel_llm_qtensor ts[64];
+    int n = 0;
+#define T(dims, ne0, type, ...)                                                                    \
+    (snprintf(names[n], sizeof names[n], __VA_ARGS__),                                             \
+     ts[n] = (reel_llm_qtensor){names[n], type, dims, ne0}, n++)
+    const int emb = T(2, 512, REEL_DTYPE_F32, "token_embd.weight");
+    const int out = T(2, 512, REEL_DTYPE_F32, "output.weight");
+    const int norm = T(1, 512, REEL_DTYPE_F32, "output_norm.weight");
+    const int a = T(2, 1, REEL_DTYPE_F32, "blk.0.ssm_a");
+    const int conv = T(2, 4, REEL_DTYPE_F32, "blk.0.ssm_conv1d.weight");
+    const int router = T(2, 512, REEL_DTYPE_F32, "blk.0.ffn_gate_inp.weight");
+    const int odd = T(1, 512, REEL_DTYPE_I64, "blk.0.odd_norm.weight");
+    const int wide = T(2, 3136, REEL_DTYPE_F32, "blk.0.ssm_in.weight");
+    const int narrow = T(2, 100, REEL_DTYPE_F32, "blk.0.ssm_out.weight");
+    int v[8], down[8];
+    for (int l = 0; l < 8; l++) {
+        v[l] = T(2, 512, REEL_DTYPE_F32, "blk.%d.attn_v.weight", l);
+        down[l] = T(2, l == 7 ? 3136 : 512, REEL_DTYPE_F32, "blk.%d.ffn_down.weight", l);
+    }
+    const int k0 = T(2, 512, REEL_DTYPE_F32, "blk.0.attn_k.weight");
+    const int o0 = T(2, 512, REEL_DTYPE_F32, "blk.0.attn_output.weight");
+#undef T
+    reel_llm_qmodel m = {ts, n, 8, 0};
+
+    /* the F32 class, whatever the TYPE; a type reel cannot decode is kept as it is */
+    const int f32[] = {norm, a, conv, router};
+    for (size_t i = 0; i < sizeof f32 / sizeof f32[0]; i++) {
+        assert_int_equal(reel_llm_quant_type(&m, f32[i], q4km), REEL_DTYPE_F32);
+        assert_int_equal(reel_llm_quant_type(&m, f32[i], q8), REEL_DTYPE_F32);
+    }
+    assert_int_equal(reel_llm_quant_type(&m, odd, q8), REEL_DTYPE_I64);
+
+    /* pure: every matrix, token_embd and output included; rows of 100 are not 32-blocks */
+    assert_int_equal(reel_llm_quant_type(&m, emb, q8), REEL_DTYPE_Q8_0);
+    assert_int_equal(reel_llm_quant_type(&m, out, q8), REEL_DTYPE_Q8_0);
+    assert_int_equal(reel_llm_quant_type(&m, wide, q8), REEL_DTYPE_Q8_0);
+    assert_int_equal(reel_llm_quant_type(&m, narrow, q8), REEL_DTYPE_F16);
+    /* K types need whole 256-blocks: Q6_K -> Q8_0, Q4_K -> Q5_0, Q5_K -> Q5_1 */
+    assert_int_equal(reel_llm_quant_type(&m, wide, q6), REEL_DTYPE_Q8_0);
+    assert_int_equal(reel_llm_quant_type(&m, wide, q4km), REEL_DTYPE_Q5_0);
+    assert_int_equal(reel_llm_quant_type(&m, wide, reel_llm_qtype_find("q5_k")), REEL_DTYPE_Q5_1);
+
+    /* K_M: output Q6_K; attn_v and ffn_down Q6_K on the more-bits layers of 8: 0, 3, 6, 7 */
+    assert_int_equal(reel_llm_quant_type(&m, out, q4km), REEL_DTYPE_Q6_K);
+    assert_int_equal(reel_llm_quant_type(&m, emb, q4km), REEL_DTYPE_Q4_K);
+    for (int l = 0; l < 8; l++) {
+        const int more = l == 0 || l == 3 || l == 6 || l == 7;
+        assert_int_equal(reel_llm_quant_type(&m, v[l], q4km),
+                         more ? REEL_DTYPE_Q6_K : REEL_DTYPE_Q4_K);
+        /* layer 7's rows of 3136 take the Q6_K fallback */
+        assert_int_equal(reel_llm_quant_type(&m, down[l], q4km), l == 7 ? REEL_DTYPE_Q8_0
+                                                                 : more ? REEL_DTYPE_Q6_K
+                                                                        : REEL_DTYPE_Q4_K);
+    }
+    /* K_S (Q4_K): Q5_K for the first 4 attn_v and the ffn_down of the first eighth */
+    for (int l = 0; l < 8; l++) {
+        assert_int_equal(reel_llm_quant_type(&m, v[l], q4ks),
+                         l < 4 ? REEL_DTYPE_Q5_K : REEL_DTYPE_Q4_K);
+        if (l < 7)
+            assert_int_equal(reel_llm_quant_type(&m, down[l], q4ks),
+                             l < 1 ? REEL_DTYPE_Q5_K : REEL_DTYPE_Q4_K);
+    }
+    assert_int_equal(reel_llm_quant_type(&m, k0, q4km), REEL_DTYPE_Q4_K);
+    assert_int_equal(reel_llm_quant_type(&m, o0, q4km), REEL_DTYPE_Q4_K);
+
+    /* 8 experts: attn_k and attn_v Q8_0, attn_output Q5_K from the Q4_K mixes */
+    m.expert_count = 8;
+    assert_int_equal(reel_llm_quant_type(&m, k0, q4km), REEL_DTYPE_Q8_0);
+    assert_int_equal(reel_llm_quant_type(&m, v[1], q4ks), REEL_DTYPE_Q8_0);
+    assert_int_equal(reel_llm_quant_type(&m, o0, q4km), REEL_DTYPE_Q5_K);
+    assert_int_equal(reel_llm_quant_type(&m, o0, reel_llm_qtype_find("q5_k_m")), REEL_DTYPE_Q5_K);
+    assert_int_equal(reel_llm_quant_type(&m, k0, q8), REEL_DTYPE_Q8_0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantize_tiny),      cmocka_unit_test(test_quantize_tiny_mixes),
         cmocka_unit_test(test_quantize_k_mixes),   cmocka_unit_test(test_quantize_tiny_gguf),
         cmocka_unit_test(test_quantize_keeps_f32), cmocka_unit_test(test_quantize_errors),
+        cmocka_unit_test(test_quant_type_choice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

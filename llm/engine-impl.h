@@ -1,9 +1,9 @@
-/* Private to llm/: the model, its weights and the session run state shared by forward.c and
- * session.c. Notation as in the spec: H hidden, V vocab, nh Mamba heads of P, Di = nh*P,
- * G groups, N state, K conv taps, Dc = Di + 2GN, na/nkv attention heads of hd, F MLP width,
- * T tokens of the current batch. */
-#ifndef REEL_LLM_FORWARD_IMPL_H
-#define REEL_LLM_FORWARD_IMPL_H
+/* Private to llm/: the engine's model (config and weights) and session run state, shared by
+ * load.c, forward.c, readpass.c and session.c. Notation as in docs/model.md: H hidden, V vocab, nh
+ * Mamba heads of P, Di = nh*P, G groups, N state, K conv taps, Dc = Di + 2GN, na/nkv attention
+ * heads of hd, F MLP width, T tokens of the current batch. */
+#ifndef REEL_LLM_ENGINE_IMPL_H
+#define REEL_LLM_ENGINE_IMPL_H
 
 #include "llm/llm.h"
 #include "core/pool.h"
@@ -32,7 +32,7 @@ typedef struct layer_weights {
     wmat q, k, v, o; /* q {H, na*hd}, k/v {H, nkv*hd}, o {na*hd, H} */
     /* MLP */
     wmat up, down; /* up {H, F}, down {F, H} */
-    /* MoE (spec §6) */
+    /* MoE (docs/model.md §6) */
     wmat gate_inp;         /* {H, E} router, fp32 math */
     const float *exp_bias; /* [E] score-correction bias (selection only), NULL = zeros */
     wmat *up_exps;         /* [E] of {H, Fe} (views into a stacked {H, Fe, E} or per expert) */
