@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Developer benchmark (not a test): reel vs llama.cpp on a random-weight model with the real
-Nemotron-3-Nano-4B shape (spec §1.2), plus the DRAM read bandwidth bound for decode.
+Nemotron-3-Nano-4B shape (docs/model.md §1.2), plus the DRAM read bandwidth bound for decode.
 
     python3 -m venv /tmp/bench-venv && /tmp/bench-venv/bin/pip install gguf numpy llama-cpp-python
     /tmp/bench-venv/bin/python scripts/bench/bench_4b.py --reel build/bin/reel --types q4_0 q8_0
@@ -29,7 +29,7 @@ import argparse, json, os, subprocess, sys, tempfile, time
 
 import numpy as np
 
-# the Nemotron-3-Nano-4B shape (spec §1.2)
+# the Nemotron-3-Nano-4B shape (docs/model.md §1.2)
 SHAPES = {
     "4b": dict(H=3136, NH=96, P=80, G=8, N=128, K=4, NA=40, NKV=8, HD=128, F=12544, V=131072,
                PATTERN="M-M-M-MM-M-M*-M-M*-M-M-M*-M-M-MM*-MMM-M-M-"),

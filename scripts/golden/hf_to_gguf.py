@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Converts a tiny Nemotron-H Hugging Face directory (F32 safetensors) to GGUF v3 (developer tool).
 
-Pure standard library, written from the GGUF layout (spec §4): the tensor names, shapes and
+Pure standard library, written from the GGUF layout (docs/model.md §4): the tensor names, shapes and
 type rules of llama.cpp's converter (1-D tensors, norms, ssm_conv1d, ssm_a, ssm_d stay F32;
 ssm_a = -exp(A_log); ssm_norm reshaped to {Di/G, G}; ssm_conv1d squeezed to {K, Dc}). Used to
 make GGUF fixtures of the golden models independently of reel's own writer.
