@@ -55,6 +55,47 @@ char *reel_xasprintf(const char *fmt, ...)
     return s;
 }
 
+void reel_strbuf_add(reel_strbuf *b, const void *bytes, size_t n)
+{
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (b->n + n + 1 > cap) cap *= 2;
+        b->p = reel_xrealloc(b->p, cap);
+        b->cap = cap;
+    }
+    if (n) memcpy(b->p + b->n, bytes, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+void reel_strbuf_str(reel_strbuf *b, const char *s)
+{
+    reel_strbuf_add(b, s, strlen(s));
+}
+
+void reel_strbuf_printf(reel_strbuf *b, const char *fmt, ...)
+{
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        va_end(ap2);
+        return;
+    }
+    reel_strbuf_add(b, "", 0); /* room for the terminator when n == 0 */
+    if (b->n + (size_t)n + 1 > b->cap) {
+        size_t cap = b->cap;
+        while (b->n + (size_t)n + 1 > cap) cap *= 2;
+        b->p = reel_xrealloc(b->p, cap);
+        b->cap = cap;
+    }
+    vsnprintf(b->p + b->n, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    b->n += (size_t)n;
+}
+
 void *reel_aligned_alloc(size_t size, size_t alignment, int zero, const char *what)
 {
     void *p = NULL;

@@ -17,6 +17,17 @@ char *reel_xstrdup(const char *s);
 /* printf into a new string (owned by the caller). */
 char *reel_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A growable byte string, always NUL-terminated once something was added ({0} is empty).
+ * Small internal text (JSON, grammars, generated text): appends abort on OOM like reel_x*().
+ * The caller owns .p (free it) and may take it over. */
+typedef struct reel_strbuf {
+    char *p;
+    size_t n, cap;
+} reel_strbuf;
+void reel_strbuf_add(reel_strbuf *b, const void *bytes, size_t n);
+void reel_strbuf_str(reel_strbuf *b, const char *s);
+void reel_strbuf_printf(reel_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Aligned allocation (alignment a power of two >= sizeof(void *)), zeroed if zero != 0.
  * Returns NULL and sets REEL_ENOMEM naming `what` on failure. Free with reel_aligned_free(). */
 void *reel_aligned_alloc(size_t size, size_t alignment, int zero, const char *what);

@@ -7,52 +7,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A growable byte buffer for the canonical writer. */
-typedef struct {
-    char *p;
-    size_t n, cap;
-} buf;
-
-static void put(buf *b, const char *s, size_t n)
+static void put_string(reel_strbuf *b, const char *s, size_t len)
 {
-    if (b->n + n + 1 > b->cap) {
-        while (b->n + n + 1 > b->cap) b->cap = b->cap ? b->cap * 2 : 256;
-        b->p = reel_xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void puts_(buf *b, const char *s)
-{
-    put(b, s, strlen(s));
-}
-
-static void put_string(buf *b, const char *s, size_t len)
-{
-    put(b, "\"", 1);
+    reel_strbuf_add(b, "\"", 1);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         char esc[8];
         switch (c) {
-        case '"': puts_(b, "\\\""); break;
-        case '\\': puts_(b, "\\\\"); break;
-        case '\b': puts_(b, "\\b"); break;
-        case '\f': puts_(b, "\\f"); break;
-        case '\n': puts_(b, "\\n"); break;
-        case '\r': puts_(b, "\\r"); break;
-        case '\t': puts_(b, "\\t"); break;
+        case '"':
+            reel_strbuf_str(b, "\\\"");
+            break;
+        case '\\':
+            reel_strbuf_str(b, "\\\\");
+            break;
+        case '\b':
+            reel_strbuf_str(b, "\\b");
+            break;
+        case '\f':
+            reel_strbuf_str(b, "\\f");
+            break;
+        case '\n':
+            reel_strbuf_str(b, "\\n");
+            break;
+        case '\r':
+            reel_strbuf_str(b, "\\r");
+            break;
+        case '\t':
+            reel_strbuf_str(b, "\\t");
+            break;
         default:
             if (c < 0x20) {
                 snprintf(esc, sizeof esc, "\\u%04x", c);
-                puts_(b, esc);
+                reel_strbuf_str(b, esc);
             } else {
-                put(b, (const char *)&c, 1);
+                reel_strbuf_add(b, (const char *)&c, 1);
             }
         }
     }
-    put(b, "\"", 1);
+    reel_strbuf_add(b, "\"", 1);
 }
 
 static int cmp_keys(const void *a, const void *b)
@@ -60,16 +52,22 @@ static int cmp_keys(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void write_value(buf *b, const json_t *v)
+static void write_value(reel_strbuf *b, const json_t *v)
 {
     char num[64];
     switch (json_typeof(v)) {
-    case JSON_NULL: puts_(b, "null"); break;
-    case JSON_TRUE: puts_(b, "true"); break;
-    case JSON_FALSE: puts_(b, "false"); break;
+    case JSON_NULL:
+        reel_strbuf_str(b, "null");
+        break;
+    case JSON_TRUE:
+        reel_strbuf_str(b, "true");
+        break;
+    case JSON_FALSE:
+        reel_strbuf_str(b, "false");
+        break;
     case JSON_INTEGER:
         snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        puts_(b, num);
+        reel_strbuf_str(b, num);
         break;
     case JSON_REAL: {
         double d = json_real_value(v);
@@ -77,17 +75,19 @@ static void write_value(buf *b, const json_t *v)
         snprintf(num, sizeof num, "%.17g", d);
         /* keep reals distinguishable from integers */
         if (!strpbrk(num, ".eEn")) strcat(num, ".0");
-        puts_(b, num);
+        reel_strbuf_str(b, num);
         break;
     }
-    case JSON_STRING: put_string(b, json_string_value(v), json_string_length(v)); break;
+    case JSON_STRING:
+        put_string(b, json_string_value(v), json_string_length(v));
+        break;
     case JSON_ARRAY: {
-        put(b, "[", 1);
+        reel_strbuf_add(b, "[", 1);
         for (size_t i = 0; i < json_array_size(v); i++) {
-            if (i) put(b, ",", 1);
+            if (i) reel_strbuf_add(b, ",", 1);
             write_value(b, json_array_get(v, i));
         }
-        put(b, "]", 1);
+        reel_strbuf_add(b, "]", 1);
         break;
     }
     case JSON_OBJECT: {
@@ -97,14 +97,14 @@ static void write_value(buf *b, const json_t *v)
         json_t *item;
         json_object_foreach((json_t *)v, k, item) keys[i++] = k;
         qsort(keys, n, sizeof *keys, cmp_keys);
-        put(b, "{", 1);
+        reel_strbuf_add(b, "{", 1);
         for (i = 0; i < n; i++) {
-            if (i) put(b, ",", 1);
+            if (i) reel_strbuf_add(b, ",", 1);
             put_string(b, keys[i], strlen(keys[i]));
-            put(b, ":", 1);
+            reel_strbuf_add(b, ":", 1);
             write_value(b, json_object_get(v, keys[i]));
         }
-        put(b, "}", 1);
+        reel_strbuf_add(b, "}", 1);
         free(keys);
         break;
     }
@@ -114,7 +114,7 @@ static void write_value(buf *b, const json_t *v)
 char *reel_json_canonical(const json_t *v)
 {
     if (!v) return NULL;
-    buf b = {0};
+    reel_strbuf b = {0};
     write_value(&b, v);
     return b.p;
 }

@@ -13,22 +13,6 @@ reel_llm_gen_params reel_llm_gen_default_params(void)
     return p;
 }
 
-typedef struct {
-    char *s;
-    size_t n, cap;
-} text_buf;
-
-static void text_add(text_buf *t, const char *bytes, size_t len)
-{
-    if (t->n + len + 1 > t->cap) {
-        while (t->n + len + 1 > t->cap) t->cap *= 2;
-        t->s = reel_xrealloc(t->s, t->cap);
-    }
-    memcpy(t->s + t->n, bytes, len);
-    t->n += len;
-    t->s[t->n] = '\0';
-}
-
 static void add_id(int32_t *ids, int *n, int max, int32_t id)
 {
     if (id < 0 || *n == max) return;
@@ -59,14 +43,14 @@ static int is_stop_id(const reel_llm_gen_params *p, int32_t id)
 }
 
 /* Cuts the text at the stop strings it now contains; 1 if it did. */
-static int cut_at_stop(const reel_llm_gen_params *p, text_buf *t)
+static int cut_at_stop(const reel_llm_gen_params *p, reel_strbuf *t)
 {
     int hit = 0;
     for (int i = 0; i < p->n_stop; i++) {
-        char *at = strstr(t->s, p->stop[i]);
+        char *at = strstr(t->p, p->stop[i]);
         if (at) {
             *at = '\0';
-            t->n = (size_t)(at - t->s);
+            t->n = (size_t)(at - t->p);
             hit = 1;
         }
     }
@@ -93,8 +77,8 @@ int reel_llm_generate(reel_llm_session *s, reel_llm_sampler *smp, const reel_llm
         return REEL_ENOMEM;
     reel_llm_detok *dt =
         p->tok && !c ? reel_llm_detok_init(p->tok, REEL_LLM_TOK_SKIP_SPECIAL) : NULL;
-    text_buf t = {reel_xmalloc(256), 0, 256};
-    t.s[0] = '\0';
+    reel_strbuf t = {0};
+    reel_strbuf_add(&t, "", 0);
     int n = 0;
     for (;;) {
         if (c && reel_llm_constraint_done(c)) {
@@ -106,7 +90,7 @@ int reel_llm_generate(reel_llm_session *s, reel_llm_sampler *smp, const reel_llm
                 rc = reel_set_error(REEL_ERANGE,
                                     "the output was not complete after %d tokens (raise -n / "
                                     "max_tokens): %.60s%s",
-                                    p->n_predict, t.s, t.n > 60 ? "..." : "");
+                                    p->n_predict, t.p, t.n > 60 ? "..." : "");
             res->stop = REEL_LLM_GEN_LENGTH;
             break;
         }
@@ -144,7 +128,7 @@ int reel_llm_generate(reel_llm_session *s, reel_llm_sampler *smp, const reel_llm
             reel_llm_tokenizer_token_bytes(p->tok, id, &piece, &len);
         else if (dt && reel_llm_detok_push(dt, id, &piece, &len) < 0)
             piece = "", len = 0;
-        text_add(&t, piece, len);
+        reel_strbuf_add(&t, piece, len);
         n++;
         if (p->on_token && (rc = p->on_token(p->ctx, id, piece, len)) < 0) break;
         if (!c && cut_at_stop(p, &t)) {
@@ -173,15 +157,15 @@ int reel_llm_generate(reel_llm_session *s, reel_llm_sampler *smp, const reel_llm
         const char *piece;
         size_t len;
         reel_llm_detok_flush(dt, &piece, &len);
-        text_add(&t, piece, len);
+        reel_strbuf_add(&t, piece, len);
     }
     reel_llm_detok_free(dt);
     reel_aligned_free(masked);
     if (rc < 0) {
-        free(t.s);
+        free(t.p);
         return rc;
     }
-    res->text = t.s;
+    res->text = t.p;
     res->len = t.n;
     res->n_tokens = n;
     return 0;

@@ -1,5 +1,6 @@
 # core/: errors, pool, files, hashing, JSON, progress, HTTP
 reel_test(test_core_error LABELS unit)
+reel_test(test_core_alloc LABELS unit)
 reel_test(test_core_pool LABELS unit)
 reel_test(test_core_file LABELS unit)
 reel_test(test_core_hash LABELS unit)
