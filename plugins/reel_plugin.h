@@ -52,7 +52,7 @@ extern "C" {
 
 /* major.minor packed as (major << 16) | minor. Major breaks; minor appends members. */
 #define REEL_PLUGIN_API_VERSION_MAJOR 1
-#define REEL_PLUGIN_API_VERSION_MINOR 0
+#define REEL_PLUGIN_API_VERSION_MINOR 1
 #define REEL_PLUGIN_API_VERSION                                                                    \
     ((uint32_t)((REEL_PLUGIN_API_VERSION_MAJOR << 16) | REEL_PLUGIN_API_VERSION_MINOR))
 #define REEL_PLUGIN_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -111,7 +111,23 @@ typedef struct reel_plugin_host {
      * alloc returns NULL on failure; free(NULL) is a no-op. Thread-safe. */
     void *(*alloc)(size_t size);
     void (*free)(void *p);
+    /* Added in 1.1 (check struct_size before use; a plugin that needs them refuses to act on
+     * an older host). Thread-safe. */
+    /* 1 if the user granted this run the capability, else 0. Grants come from the user (e.g.
+     * `reel run --allow-exec`), never from a script or the parameters. Capabilities:
+     *   "exec": value is the absolute path of the program about to be run;
+     *   "net":  value is "HOST:PORT" (IPv6 as "[ADDR]:PORT") about to be contacted. */
+    int (*allowed)(const char *capability, const char *value);
+    /* A plugin that starts a process group reports its leader's pid once it runs and again
+     * once it is reaped, so that the host can kill the group if it stops (signal, exit). */
+    void (*child_started)(int32_t pgid);
+    void (*child_ended)(int32_t pgid);
 } reel_plugin_host;
+
+/* 1 if host (of any 1.x minor version) has member m. */
+#define REEL_PLUGIN_HOST_HAS(host, m)                                                              \
+    ((host) && (host)->struct_size >= offsetof(reel_plugin_host, m) + sizeof((host)->m) &&        \
+     (host)->m)
 
 /* Capability descriptor: static data owned by the plugin, valid while it is loaded. */
 typedef struct reel_plugin_caps {
