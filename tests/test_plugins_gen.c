@@ -383,6 +383,15 @@ static void test_exec_needs_grant(void **state)
     assert_false(reel_grant_allowed("net", "127.0.0.1:8188"));
     assert_int_equal(reel_grant_add("net", "a b"), REEL_EINVAL);
     assert_int_equal(reel_grant_add("net", "host:99999"), REEL_EINVAL);
+    /* a relative path runs the file that was checked, though the child starts elsewhere */
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    free(write_script("rel.sh", "exit 0"));
+    int rc = mt_stage("video", "{\"plugin\":\"exec\",\"argv\":[\"./rel.sh\"]}", NULL, 0, out, NULL);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(rc, REEL_EIO);
+    assert_true(tu_contains(reel_last_error(), "'./rel.sh' exited 0 but wrote no {out} file"));
     reel_grant_clear();
     free(out);
     free(marker);

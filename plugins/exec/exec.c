@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -17,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <limits.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -97,11 +97,24 @@ static int executable(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
 }
 
-/* The file a command name runs: a name with '/' as is, else the first executable in PATH
- * (what execvp would pick); the host is asked about exactly this file, and it is what runs. */
+/* name as an absolute path (the child starts in tmp_dir, so a relative one would run
+ * something else than what was checked). */
+static char *absolute(const char *name)
+{
+    if (name[0] == '/') return strdup(name);
+    char cwd[PATH_MAX], *out;
+    if (!getcwd(cwd, sizeof cwd)) return NULL;
+    size_t n = strlen(cwd) + strlen(name) + 2;
+    if ((out = malloc(n))) snprintf(out, n, "%s/%s", cwd, name);
+    return out;
+}
+
+/* The file a command name runs, as an absolute path: a name with '/' as is, else the first
+ * executable in PATH (what execvp would pick); the host is asked about exactly this file, and
+ * it is what runs. */
 static char *resolve(const char *name)
 {
-    if (strchr(name, '/')) return executable(name) ? strdup(name) : NULL;
+    if (strchr(name, '/')) return executable(name) ? absolute(name) : NULL;
     const char *path = getenv("PATH");
     if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
     for (const char *p = path;;) {
@@ -110,7 +123,7 @@ static char *resolve(const char *name)
         char cand[PATH_MAX];
         int n = len ? snprintf(cand, sizeof cand, "%.*s/%s", (int)len, p, name)
                     : snprintf(cand, sizeof cand, "./%s", name);
-        if (n > 0 && (size_t)n < sizeof cand && executable(cand)) return strdup(cand);
+        if (n > 0 && (size_t)n < sizeof cand && executable(cand)) return absolute(cand);
         if (!end) return NULL;
         p = end + 1;
     }
