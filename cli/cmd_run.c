@@ -11,15 +11,32 @@
 #include <string.h>
 #include <unistd.h>
 
-static void on_sigint(int sig)
+static volatile sig_atomic_t stopping;
+
+/* The first Ctrl-C or SIGTERM cancels the run (running stages stop, the process groups they
+ * started are killed, temporary files go); a second one kills every process group reel
+ * started and then reel itself at once. */
+static void on_stop_signal(int sig)
 {
-    (void)sig;
+    if (stopping) {
+        reel_proc_kill_all();
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    stopping = 1;
     reel_pipeline_cancel();
     static const char msg[] = "\nreel: run: stopping (finished nodes stay cached; "
                               "press Ctrl-C again to abort at once)\n";
-    ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1); /* nothing to do if it fails */
-    (void)ignored;
-    signal(SIGINT, SIG_DFL); /* a second Ctrl-C kills */
+    if (sig == SIGINT) {
+        ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1); /* nothing to do if it fails */
+        (void)ignored;
+    }
+}
+
+static void kill_children_at_exit(void)
+{
+    reel_proc_kill_all();
 }
 
 /* "512M", "2G", "100000" (bytes), "64K" */
@@ -74,8 +91,9 @@ static int run(int argc, char **argv)
         }
         /* options with a value */
         static const char *const with_value[] = {
-            "--model",  "-m",     "--out",   "-o",           "--jobs",        "-j",
-            "--events", "--seed", "--cache", "--allow-path", "--max-lua-mem", NULL};
+            "--model",      "-m",     "--out",   "-o",           "--jobs",        "-j",
+            "--events",     "--seed", "--cache", "--allow-path", "--max-lua-mem", "--allow-exec",
+            "--allow-host", NULL};
         int known = 0;
         for (const char *const *o = with_value; *o; o++)
             if (strcmp(a, *o) == 0) known = 1;
@@ -112,6 +130,11 @@ static int run(int argc, char **argv)
         } else if (strcmp(a, "--allow-path") == 0) {
             allow = reel_xrealloc(allow, (n_allow + 1) * sizeof *allow);
             allow[n_allow++] = v;
+        } else if (strcmp(a, "--allow-exec") == 0 || strcmp(a, "--allow-host") == 0) {
+            if (reel_grant_add(a[8] == 'e' ? "exec" : "net", v) < 0) {
+                reel_cli_usage("run", "%s %s", a, reel_last_error());
+                goto out;
+            }
         } else if (strcmp(a, "--max-lua-mem") == 0) {
             if (parse_size(v, &p.max_lua_mem) < 0 || p.max_lua_mem < ((size_t)1 << 20)) {
                 reel_cli_usage("run",
@@ -156,14 +179,19 @@ static int run(int argc, char **argv)
     p.allow_paths = allow;
     p.n_allow_paths = n_allow;
 
-    struct sigaction sa = {0}, old_sa;
-    sa.sa_handler = on_sigint;
+    reel_proc_sweep_tmpdirs("reel-plugin");
+    atexit(kill_children_at_exit);
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_sa);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     int r = reel_pipeline_run(&p);
-    sigaction(SIGINT, &old_sa, NULL);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     rc = r < 0 ? reel_cli_fail("run") : REEL_EXIT_OK;
 out:
+    reel_grant_clear();
     free(default_model);
     free(allow);
     return rc;
@@ -195,15 +223,27 @@ static const reel_cli_cmd reel_cmd_run = {
     "      --cache DIR      cache folder (default: OUT/.reel-cache)\n"
     "      --allow-path DIR let the script read and write DIR too (repeatable); otherwise it\n"
     "                       may touch only its own folder and --out\n"
+    "      --allow-exec PROG let the exec plugin run PROG (repeatable): a path, or a bare\n"
+    "                       name found through PATH; scripts can run no other program\n"
+    "      --allow-host H   let network plugins (comfyui) contact H: HOST (any port),\n"
+    "                       HOST:PORT, [IPV6] or [IPV6]:PORT (repeatable); no other host is\n"
+    "                       reached, the local machine (localhost, 127.0.0.1) included\n"
     "      --max-lua-mem SZ cap on the script's Lua memory, e.g. 256M or 2G (default 512M)\n"
     "      --no-progress    no live progress display on the terminal\n"
     "  --                   the words after it are the script's reel.args\n"
     "\n"
-    "Sandbox: scripts get no os.execute, io.popen, C modules, debug library or bytecode\n"
-    "loading; io.open, dofile, loadfile and require are confined to the allowed folders.\n"
+    "Sandbox: what a script may do is granted by you, never by the script. By default it\n"
+    "may read and write only its own folder and --out (plus --allow-path), use the model\n"
+    "and the built-in plugins that make pictures and sound inside reel; it may not run a\n"
+    "program (exec plugin: --allow-exec) or contact a host (comfyui: --allow-host), and a\n"
+    "refusal names the option that allows it. Grants are not part of the cache keys.\n"
+    "Scripts get no os.execute, io.popen, C modules, debug library or bytecode loading;\n"
+    "io.open, dofile, loadfile and require are confined to the allowed folders.\n"
     "\n"
-    "Ctrl-C stops cleanly: running stages are cancelled, no half-written file is left, and\n"
-    "the next run reuses everything that finished.\n"
+    "Ctrl-C (or SIGTERM) stops cleanly: running stages are cancelled, the programs they\n"
+    "started are stopped (SIGTERM, then SIGKILL a second later), no half-written file is\n"
+    "left, and the next run reuses everything that finished. A second Ctrl-C kills those\n"
+    "programs and reel at once; temporary folders left then are removed by the next run.\n"
     "\n"
     "Example:\n"
     "  reel run examples/film.lua --out out --jobs 4 --seed 7 -- \"a lighthouse keeper's cat\"\n"

@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "core/core.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,13 +26,25 @@ static int cmp_cmd(const void *a, const void *b)
     return strcmp((*(const reel_cli_cmd *const *)a)->name, (*(const reel_cli_cmd *const *)b)->name);
 }
 
+/* Writes "reel: where: message" to stderr with control bytes escaped (the message may quote a
+ * server, a file or an argument); where is left out when the message already starts with it. */
+static void say(const char *where, const char *fmt, va_list ap)
+{
+    char raw[4096], msg[4096];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    reel_text_printable(msg, sizeof msg, raw);
+    size_t n = strlen(where);
+    if (strncmp(msg, where, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+        fprintf(stderr, "reel: %s\n", msg);
+    else
+        fprintf(stderr, "reel: %s: %s\n", where, msg);
+}
+
 void reel_cli_error(const char *where, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "reel: %s: ", where);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    say(where, fmt, ap);
     va_end(ap);
 }
 
@@ -39,9 +52,8 @@ int reel_cli_usage(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "reel: %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\nTry 'reel %s --help'.\n", cmd);
+    say(cmd, fmt, ap);
+    fprintf(stderr, "Try 'reel %s --help'.\n", cmd);
     va_end(ap);
     return REEL_EXIT_USAGE;
 }
@@ -66,8 +78,9 @@ int reel_cli_parse_int(const char *cmd, const char *opt, const char *text, long 
                        long *out)
 {
     char *end;
+    errno = 0;
     long v = strtol(text, &end, 10);
-    if (!*text || *end || v < min || v > max) {
+    if (!*text || *end || errno || v < min || v > max) {
         reel_cli_usage(cmd, "%s expects an integer from %ld to %ld, got '%s'", opt, min, max, text);
         return -1;
     }

@@ -5,8 +5,10 @@
  *   core/alloc.h     allocation helpers, scratch arena
  *   core/pool.h      persistent thread pool with parallel-for
  *   core/file.h      mmap, whole-file reads, atomic writes, mkdir -p
+ *   core/grant.h     capabilities the user grants a run (programs, hosts)
  *   core/hash.h      SHA-256 (OpenSSL), hex
  *   core/json.h      jansson helpers, canonical JSON for hashing
+ *   core/proc.h      child process groups killed on exit, temporary folders swept
  *   core/progress.h  progress display (bar, rate, ETA)
  *   core/http.h      libcurl: downloads with resume, JSON POST, retries
  */
@@ -15,10 +17,12 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/file.h"
+#include "core/grant.h"
 #include "core/hash.h"
 #include "core/http.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/pool.h"
+#include "core/proc.h"
 #include "core/progress.h"
 #endif

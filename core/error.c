@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #define MSG_MAX 2048
@@ -12,19 +13,32 @@ static _Thread_local int last_code;
 const char *reel_strerror(int code)
 {
     switch (code) {
-    case REEL_OK: return "success";
-    case REEL_EINVAL: return "invalid argument";
-    case REEL_ENOMEM: return "out of memory";
-    case REEL_EIO: return "input/output error";
-    case REEL_EFORMAT: return "malformed data";
-    case REEL_ENOTFOUND: return "not found";
-    case REEL_EUNSUPPORTED: return "not supported";
-    case REEL_ENET: return "network error";
-    case REEL_ETIMEDOUT: return "timed out";
-    case REEL_EGPU: return "GPU error";
-    case REEL_ECANCELED: return "canceled";
-    case REEL_EHTTP: return "HTTP error";
-    case REEL_ERANGE: return "out of range";
+    case REEL_OK:
+        return "success";
+    case REEL_EINVAL:
+        return "invalid argument";
+    case REEL_ENOMEM:
+        return "out of memory";
+    case REEL_EIO:
+        return "input/output error";
+    case REEL_EFORMAT:
+        return "malformed data";
+    case REEL_ENOTFOUND:
+        return "not found";
+    case REEL_EUNSUPPORTED:
+        return "not supported";
+    case REEL_ENET:
+        return "network error";
+    case REEL_ETIMEDOUT:
+        return "timed out";
+    case REEL_EGPU:
+        return "GPU error";
+    case REEL_ECANCELED:
+        return "canceled";
+    case REEL_EHTTP:
+        return "HTTP error";
+    case REEL_ERANGE:
+        return "out of range";
     }
     return "unknown error";
 }
@@ -39,9 +53,51 @@ int reel_last_error_code(void)
     return last_code;
 }
 
+/* Length of the UTF-8 sequence at p (1..4) if it is valid, shown as is and not a control
+ * character (C0 other than newline and tab, DEL, C1); 0 otherwise. */
+static size_t printable_len(const unsigned char *p)
+{
+    unsigned c = p[0];
+    if (c < 0x80) return c >= 0x20 && c != 0x7f ? 1 : c == '\n' || c == '\t' ? 1 : 0;
+    size_t n = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+    if (!n) return 0;
+    unsigned cp = c & (0x7fu >> n);
+    for (size_t k = 1; k < n; k++) {
+        if ((p[k] & 0xc0) != 0x80) return 0;
+        cp = cp << 6 | (p[k] & 0x3fu);
+    }
+    static const unsigned min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp < 0xa0) return 0;
+    return n;
+}
+
+size_t reel_text_printable(char *out, size_t size, const char *text)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    size_t o = 0;
+    while (*p && o + 1 < size) {
+        size_t n = printable_len(p);
+        if (n) {
+            if (o + n >= size) break;
+            memcpy(out + o, p, n);
+            o += n;
+            p += n;
+        } else {
+            if (o + 5 > size) break;
+            snprintf(out + o, 5, "\\x%02x", *p);
+            o += 4;
+            p++;
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
 int reel_set_errorv(int code, const char *fmt, va_list ap)
 {
-    vsnprintf(last_msg, sizeof last_msg, fmt, ap);
+    char raw[MSG_MAX];
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    reel_text_printable(last_msg, sizeof last_msg, raw);
     last_code = code;
     return code;
 }
@@ -57,11 +113,12 @@ int reel_set_error(int code, const char *fmt, ...)
 
 int reel_error_prefix(const char *fmt, ...)
 {
-    char prefix[512], old[MSG_MAX];
+    char raw[512], prefix[512], old[MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    reel_text_printable(prefix, sizeof prefix, raw);
     memcpy(old, last_msg, sizeof old);
     size_t n = strlen(prefix);
     memcpy(last_msg, prefix, n);

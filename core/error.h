@@ -56,6 +56,13 @@ int reel_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 /* Sets REEL_EIO (or REEL_ENOTFOUND / REEL_ENOMEM as errno says) with "what: strerror(errno)". */
 int reel_set_error_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Copies text into out (size > 0; always terminated, cut if it does not fit) with every byte
+ * that is not valid UTF-8, and every control character but newline and tab (C0, DEL, C1),
+ * written as the four characters \xNN: what a server or a file says cannot drive the terminal,
+ * and the text is valid in JSON. Messages set by reel_set_error() are cleaned this way.
+ * Returns the length written. */
+size_t reel_text_printable(char *out, size_t size, const char *text);
+
 /* Forgets this thread's last error. */
 void reel_clear_error(void);
 

@@ -1,4 +1,5 @@
 #include "core/log.h"
+#include "core/error.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -46,12 +47,12 @@ void reel_log_set_stream(void *file)
 void reel_log(int l, const char *fmt, ...)
 {
     if (l < reel_log_level() || l < 0 || l >= REEL_LOG_QUIET) return;
-    char msg[4096];
-    int n = snprintf(msg, sizeof msg, "reel: [%s] ", names[l]);
+    char raw[4096], msg[4096];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg + n, sizeof msg - (size_t)n - 1, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    reel_text_printable(msg, sizeof msg, raw);
     FILE *f = atomic_load(&stream);
-    fprintf(f ? f : stderr, "%s\n", msg);
+    fprintf(f ? f : stderr, "reel: [%s] %s\n", names[l], msg);
 }

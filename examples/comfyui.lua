@@ -1,8 +1,11 @@
 -- comfyui.lua: the film of film.lua, with the pictures made by a ComfyUI server or a pool of
 -- them instead of the built-in animatic cards.
 --
---   reel run examples/comfyui.lua --out out -- http://gpu1:8188 http://gpu2:8188
+--   reel run examples/comfyui.lua --out out --allow-host gpu1:8188 --allow-host gpu2:8188 \
+--       -- http://gpu1:8188 http://gpu2:8188
 --
+-- reel contacts only the hosts given with --allow-host (without servers, the script uses
+-- http://127.0.0.1:8188, which needs --allow-host 127.0.0.1:8188).
 -- Each shot's detailed prompt from the plan is put into examples/comfyui-workflow.json (a
 -- ComfyUI "API format" workflow: export yours with "Save (API)" and use its placeholders
 -- "{prompt}", "{negative}", "{seed}", "{width}", "{height}", "{frames}", "{fps}"). Shots go to

@@ -19,7 +19,9 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/grant.h"
 #include "core/log.h"
+#include "core/proc.h"
 #include "pipeline/media/media.h"
 #include "pipeline/plugin-impl.h"
 
@@ -57,6 +59,9 @@ static const reel_plugin_host host_table = {
     .log = host_log,
     .alloc = host_alloc,
     .free = host_free,
+    .allowed = reel_grant_allowed,
+    .child_started = reel_proc_track,
+    .child_ended = reel_proc_untrack,
 };
 
 /* ---- search path ------------------------------------------------------------------------- */
@@ -653,13 +658,10 @@ int reeli_plugin_run(const reeli_plugin *cp, const char *stage_kind, const json_
     char *text = json_dumps(params, JSON_COMPACT);
     if (!text) return reel_set_error(REEL_ENOMEM, "out of memory");
 
-    const char *base = getenv("TMPDIR");
-    char *tmp = reel_xasprintf("%s/reel-plugin-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmp)) {
-        ret = reel_set_error_errno("%s", tmp);
-        free(tmp);
+    char *tmp = reel_proc_tmpdir("reel-plugin");
+    if (!tmp) {
         free(text);
-        return ret;
+        return reel_last_error_code();
     }
     sink_state s = {.p = p, .out = out, .kind = c->kind, .progress = progress, .progress_ctx = ctx};
     reel_plugin_sink sink = {

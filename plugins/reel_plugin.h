@@ -52,15 +52,15 @@ extern "C" {
 
 /* major.minor packed as (major << 16) | minor. Major breaks; minor appends members. */
 #define REEL_PLUGIN_API_VERSION_MAJOR 1
-#define REEL_PLUGIN_API_VERSION_MINOR 0
+#define REEL_PLUGIN_API_VERSION_MINOR 1
 #define REEL_PLUGIN_API_VERSION                                                                    \
     ((uint32_t)((REEL_PLUGIN_API_VERSION_MAJOR << 16) | REEL_PLUGIN_API_VERSION_MINOR))
 #define REEL_PLUGIN_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
-#define REEL_PLUGIN_VERSION_MINOR_OF(v) ((uint32_t)(v) & 0xffffu)
+#define REEL_PLUGIN_VERSION_MINOR_OF(v) ((uint32_t)(v)&0xffffu)
 
 /* The exported entry symbol's name, for dlsym(). */
 #define REEL_PLUGIN_ENTRY_SYMBOL "reel_plugin_entry"
-#define REEL_PLUGIN_EXPORT __attribute__((visibility("default")))
+#define REEL_PLUGIN_EXPORT       __attribute__((visibility("default")))
 
 /* Status codes returned by generate() and the sink functions. */
 enum reel_plugin_status {
@@ -111,15 +111,31 @@ typedef struct reel_plugin_host {
      * alloc returns NULL on failure; free(NULL) is a no-op. Thread-safe. */
     void *(*alloc)(size_t size);
     void (*free)(void *p);
+    /* Added in 1.1 (check struct_size before use; a plugin that needs them refuses to act on
+     * an older host). Thread-safe. */
+    /* 1 if the user granted this run the capability, else 0. Grants come from the user (e.g.
+     * `reel run --allow-exec`), never from a script or the parameters. Capabilities:
+     *   "exec": value is the absolute path of the program about to be run;
+     *   "net":  value is "HOST:PORT" (IPv6 as "[ADDR]:PORT") about to be contacted. */
+    int (*allowed)(const char *capability, const char *value);
+    /* A plugin that starts a process group reports its leader's pid once it runs and again
+     * once it is reaped, so that the host can kill the group if it stops (signal, exit). */
+    void (*child_started)(int32_t pgid);
+    void (*child_ended)(int32_t pgid);
 } reel_plugin_host;
+
+/* 1 if host (of any 1.x minor version) has member m. */
+#define REEL_PLUGIN_HOST_HAS(host, m)                                                              \
+    ((host) && (host)->struct_size >= offsetof(reel_plugin_host, m) + sizeof((host)->m) &&         \
+     (host)->m)
 
 /* Capability descriptor: static data owned by the plugin, valid while it is loaded. */
 typedef struct reel_plugin_caps {
-    uint32_t struct_size;      /* sizeof(reel_plugin_caps) */
-    int32_t kind;              /* enum reel_plugin_kind */
-    const char *name;          /* "card" (must match the file name reel-<name>.so) */
-    const char *version;       /* plugin version, part of every cache key: bump on output change */
-    const char *description;   /* one line for `reel info` style listings */
+    uint32_t struct_size;    /* sizeof(reel_plugin_caps) */
+    int32_t kind;            /* enum reel_plugin_kind */
+    const char *name;        /* "card" (must match the file name reel-<name>.so) */
+    const char *version;     /* plugin version, part of every cache key: bump on output change */
+    const char *description; /* one line for `reel info` style listings */
     /* JSON Schema (object; properties with type integer/number/string/boolean/array/object,
      * minimum/maximum, enum, maxLength; required; additionalProperties) of the parameters. The
      * host validates parameters against it before generate(), so a plugin may rely on types. */
@@ -137,11 +153,11 @@ typedef struct reel_plugin_caps {
 
 /* One video frame handed to the sink; borrowed for the duration of the call (the host copies). */
 typedef struct reel_plugin_frame {
-    int32_t width, height;    /* must equal what video_begin declared */
-    int32_t pix_fmt;          /* enum reel_plugin_pixfmt, as declared at video_begin */
-    const uint8_t *data[4];   /* planes */
-    int32_t linesize[4];      /* bytes per row of each plane */
-    int64_t pts;              /* presentation time in frames (units of 1/fps), increasing */
+    int32_t width, height;  /* must equal what video_begin declared */
+    int32_t pix_fmt;        /* enum reel_plugin_pixfmt, as declared at video_begin */
+    const uint8_t *data[4]; /* planes */
+    int32_t linesize[4];    /* bytes per row of each plane */
+    int64_t pts;            /* presentation time in frames (units of 1/fps), increasing */
 } reel_plugin_frame;
 
 /* Where a plugin writes its output. Every function returns REEL_PLUGIN_OK or a negative status;
@@ -151,8 +167,8 @@ typedef struct reel_plugin_sink {
     uint32_t struct_size; /* sizeof(reel_plugin_sink) as the host knows it */
     void *host;
     /* Video: declare the stream once (fps as a fraction), then push frames. */
-    int (*video_begin)(void *host, int32_t width, int32_t height, int32_t pix_fmt,
-                       int32_t fps_num, int32_t fps_den);
+    int (*video_begin)(void *host, int32_t width, int32_t height, int32_t pix_fmt, int32_t fps_num,
+                       int32_t fps_den);
     int (*video_frame)(void *host, const reel_plugin_frame *frame);
     /* Audio: declare once, then push interleaved PCM; n_frames counts samples per channel. */
     int (*audio_begin)(void *host, int32_t sample_rate, int32_t channels, int32_t sample_fmt);

@@ -1,3 +1,6 @@
 # cli/: the reel command's common behaviour (help, usage errors, exit codes). The subcommands
 # that front a library feature are tested with that feature's module.
 reel_test(test_cli_basic LABELS unit e2e)
+# reel run's permission model (--allow-exec/--allow-host) and process hygiene, through the binary
+reel_test(test_cli_run_sandbox LABELS unit e2e TIMEOUT 120)
+reel_uses_plugins(test_cli_run_sandbox)

@@ -1,6 +1,8 @@
 /* The reel command's contract: --help, --version, per-command help, exit codes, error format. */
 #include "testutil.h"
 
+#include "core/alloc.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +62,33 @@ static void test_usage_errors(void **state)
     tu_result_free(&r);
 }
 
+/* Error lines name a path once, and control bytes from anywhere are escaped on the terminal. */
+static void test_error_format(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir(), *model = reel_xasprintf("%s/m.gguf", dir);
+    tu_write_file(model, "garbage", 7);
+    char *argv[] = {(char *)tu_reel_bin(), "generate", "-m", model, "-p", "hi", NULL};
+    tu_result r = tu_run(argv, NULL);
+    assert_int_equal(r.status, 1);
+    char *once = reel_xasprintf("reel: %s: not a GGUF file", model);
+    char *twice = reel_xasprintf("%s: %s:", model, model);
+    assert_true(tu_contains(r.err, once));
+    assert_false(tu_contains(r.err, twice));
+    tu_result_free(&r);
+    r = reel("info", "--bo\x1b[2J\x1b]0;owned\x07gus", NULL);
+    assert_int_equal(r.status, 2);
+    assert_null(strchr(r.err, '\x1b'));
+    assert_null(strchr(r.err, '\x07'));
+    assert_true(tu_contains(r.err, "unknown option '--bo\\x1b[2J\\x1b]0;owned\\x07gus'"));
+    tu_result_free(&r);
+    free(once);
+    free(twice);
+    free(model);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 static void test_devices(void **state)
 {
     (void)state;
@@ -73,9 +102,8 @@ static void test_devices(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_help),
-        cmocka_unit_test(test_version),
-        cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_help),         cmocka_unit_test(test_version),
+        cmocka_unit_test(test_usage_errors), cmocka_unit_test(test_error_format),
         cmocka_unit_test(test_devices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

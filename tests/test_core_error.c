@@ -138,13 +138,34 @@ static void test_huge_alloc(void **state)
     assert_true(tu_contains(reel_last_error(), "a buffer too large"));
 }
 
+/* Messages are made safe for a terminal and valid UTF-8 for JSON, whatever they quote. */
+static void test_messages_printable(void **state)
+{
+    (void)state;
+    reel_set_error(REEL_EIO, "caf\xc3\xa9 \xe2\x9c\x93\n\tok \x1b[2J \x07 \x7f \xc2\x9b \xff \xc3");
+    assert_string_equal(
+        reel_last_error(),
+        "caf\xc3\xa9 \xe2\x9c\x93\n\tok \\x1b[2J \\x07 \\x7f \\xc2\\x9b \\xff \\xc3");
+    /* overlong forms and UTF-16 surrogates are not UTF-8 */
+    reel_set_error(REEL_EIO, "\xc0\xaf \xed\xa0\x80");
+    assert_string_equal(reel_last_error(), "\\xc0\\xaf \\xed\\xa0\\x80");
+    reel_error_prefix("\x1b]0;t");
+    assert_string_equal(reel_last_error(), "\\x1b]0;t: \\xc0\\xaf \\xed\\xa0\\x80");
+    /* a cut never leaves half an escape or half a character */
+    char out[8];
+    assert_int_equal(reel_text_printable(out, sizeof out, "ab\x1b\x1b"), 6);
+    assert_string_equal(out, "ab\\x1b");
+    assert_int_equal(reel_text_printable(out, 4, "ab\xe2\x9c\x93"), 2);
+    assert_string_equal(out, "ab");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strerror),     cmocka_unit_test(test_set_and_prefix),
         cmocka_unit_test(test_thread_local), cmocka_unit_test(test_long_message_truncates),
         cmocka_unit_test(test_log_levels),   cmocka_unit_test(test_arena),
-        cmocka_unit_test(test_huge_alloc),
+        cmocka_unit_test(test_huge_alloc),   cmocka_unit_test(test_messages_printable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

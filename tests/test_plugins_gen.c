@@ -1,5 +1,5 @@
 /* Built-in generator plugins: each one's output decoded and checked (size, rate, frame count,
- * sample rate, duration), plus the exec plugin's failure handling. */
+ * sample rate, duration), plus the exec plugin's grants, process groups and failure handling. */
 #include <errno.h>
 #include <pthread.h>
 #include <math.h>
@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/grant.h"
+#include "core/proc.h"
 #include "media_testutil.h"
 
 static char *dir;
@@ -128,9 +130,8 @@ static void test_tone_and_silence(void **state)
     free(pcm);
 
     char *sil = mt_path(dir, "silence.wav");
-    assert_int_equal(mt_stage("audio", "{\"plugin\":\"silence\",\"duration_s\":0.25}", NULL, 0,
-                              sil, NULL),
-                     0);
+    assert_int_equal(
+        mt_stage("audio", "{\"plugin\":\"silence\",\"duration_s\":0.25}", NULL, 0, sil, NULL), 0);
     p = mt_probe(sil);
     assert_int_equal(p.sample_rate, 48000);
     assert_int_equal(p.channels, 2);
@@ -171,8 +172,9 @@ static void test_espeak(void **state)
     }
     assert_true(fabs(json_number_value(json_object_get(res, "duration_s")) - dur) < 0.01);
     json_decref(res);
-    assert_int_equal(mt_stage("audio", "{\"plugin\":\"espeak\",\"text\":\"hi\",\"voice\":\"xx-nope\"}",
-                              NULL, 0, out, NULL),
+    assert_int_equal(mt_stage("audio",
+                              "{\"plugin\":\"espeak\",\"text\":\"hi\",\"voice\":\"xx-nope\"}", NULL,
+                              0, out, NULL),
                      REEL_EINVAL);
     assert_true(tu_contains(reel_last_error(), "parameter 'voice'"));
     free(out);
@@ -226,6 +228,7 @@ static void test_image(void **state)
     free(out);
 }
 
+/* Writes an executable shell script and grants it, as `reel run --allow-exec PATH` would. */
 static char *write_script(const char *name, const char *body)
 {
     char *path = mt_path(dir, name);
@@ -233,6 +236,7 @@ static char *write_script(const char *name, const char *body)
     tu_write_file(path, text, strlen(text));
     chmod(path, 0755);
     free(text);
+    assert_int_equal(reel_grant_add("exec", path), 0);
     return path;
 }
 
@@ -241,11 +245,12 @@ static void test_exec_ok(void **state)
     (void)state;
     /* a tiny y4m writer: W x H, F frames of mid grey */
     char *gen = write_script(
-        "gen.sh", "w=$1; h=$2; n=$3; out=$4\n"
-                  "printf 'YUV4MPEG2 W%s H%s F12:1 Ip A1:1 C420jpeg\\n' $w $h > \"$out\"\n"
-                  "i=0; while [ $i -lt $n ]; do printf 'FRAME\\n' >> \"$out\";\n"
-                  "head -c $((w*h*3/2)) /dev/zero | tr '\\000' '\\200' >> \"$out\"; i=$((i+1)); done\n"
-                  "echo \"made $n frames for: $5\" >&2");
+        "gen.sh",
+        "w=$1; h=$2; n=$3; out=$4\n"
+        "printf 'YUV4MPEG2 W%s H%s F12:1 Ip A1:1 C420jpeg\\n' $w $h > \"$out\"\n"
+        "i=0; while [ $i -lt $n ]; do printf 'FRAME\\n' >> \"$out\";\n"
+        "head -c $((w*h*3/2)) /dev/zero | tr '\\000' '\\200' >> \"$out\"; i=$((i+1)); done\n"
+        "echo \"made $n frames for: $5\" >&2");
     char *out = mt_path(dir, "exec.mkv");
     char params[1024];
     snprintf(params, sizeof params,
@@ -271,8 +276,8 @@ static void test_exec_timeout_kills_group(void **state)
     char *slow = write_script("slow.sh", body);
     char *out = mt_path(dir, "slow.mkv");
     char params[1024];
-    snprintf(params, sizeof params,
-             "{\"plugin\":\"exec\",\"argv\":[\"%s\"],\"timeout_s\":0.5}", slow);
+    snprintf(params, sizeof params, "{\"plugin\":\"exec\",\"argv\":[\"%s\"],\"timeout_s\":0.5}",
+             slow);
     time_t t0 = time(NULL);
     assert_int_equal(mt_stage("video", params, NULL, 0, out, NULL), REEL_ETIMEDOUT);
     assert_true(time(NULL) - t0 < 10);
@@ -335,6 +340,111 @@ static void test_exec_failures(void **state)
     free(out);
 }
 
+/* A program runs only when the user granted it; the script cannot grant it. */
+static void test_exec_needs_grant(void **state)
+{
+    (void)state;
+    char *out = mt_path(dir, "pwned.mkv"), *marker = mt_path(dir, "pwned");
+    char params[1024];
+    snprintf(params, sizeof params, "{\"plugin\":\"exec\",\"argv\":[\"sh\",\"-c\",\"touch '%s'\"]}",
+             marker);
+    reel_grant_clear();
+    assert_int_equal(mt_stage("video", params, NULL, 0, out, NULL), REEL_EINVAL);
+    assert_true(tu_contains(reel_last_error(),
+                            "program 'sh' is not allowed (reel run --allow-exec sh allows it)"));
+    /* granting another program, or naming the program in the parameters, is not enough */
+    assert_int_equal(reel_grant_add("exec", "true"), 0);
+    assert_int_equal(mt_stage("video", params, NULL, 0, out, NULL), REEL_EINVAL);
+    snprintf(params, sizeof params,
+             "{\"plugin\":\"exec\",\"argv\":[\"sh\",\"-c\",\"touch '%s'\"],"
+             "\"allow_exec\":[\"sh\"]}",
+             marker);
+    assert_int_equal(mt_stage("video", params, NULL, 0, out, NULL), REEL_EINVAL);
+    assert_true(tu_contains(reel_last_error(), "parameter 'allow_exec'"));
+    assert_false(reel_file_exists(marker));
+    /* a bare name is granted by what PATH resolves it to; a path by its file */
+    assert_true(reel_grant_allowed("exec", "true"));
+    char *t = reel_grant_resolve_program("true");
+    assert_non_null(t);
+    assert_true(t[0] == '/');
+    assert_true(reel_grant_allowed("exec", t));
+    free(t);
+    assert_false(reel_grant_allowed("exec", "false"));
+    assert_false(reel_grant_allowed("net", "true"));
+    assert_int_equal(reel_grant_add("exec", "no-such-program-anywhere"), REEL_ENOTFOUND);
+    assert_true(tu_contains(reel_last_error(), "'no-such-program-anywhere': no such executable "
+                                               "program in PATH"));
+    /* hosts: HOST allows every port, HOST:PORT that port, names are compared without DNS */
+    assert_int_equal(reel_grant_add("net", "GPU1.lan:8188"), 0);
+    assert_int_equal(reel_grant_add("net", "[::1]"), 0);
+    assert_true(reel_grant_allowed("net", "gpu1.lan:8188"));
+    assert_false(reel_grant_allowed("net", "gpu1.lan:8189"));
+    assert_true(reel_grant_allowed("net", "[::1]:9"));
+    assert_false(reel_grant_allowed("net", "127.0.0.1:8188"));
+    assert_int_equal(reel_grant_add("net", "a b"), REEL_EINVAL);
+    assert_int_equal(reel_grant_add("net", "host:99999"), REEL_EINVAL);
+    /* a relative path runs the file that was checked, though the child starts elsewhere */
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    free(write_script("rel.sh", "exit 0"));
+    int rc = mt_stage("video", "{\"plugin\":\"exec\",\"argv\":[\"./rel.sh\"]}", NULL, 0, out, NULL);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(rc, REEL_EIO);
+    assert_true(tu_contains(reel_last_error(), "'./rel.sh' exited 0 but wrote no {out} file"));
+    reel_grant_clear();
+    free(out);
+    free(marker);
+}
+
+/* Cancel kills the child's whole process group (SIGTERM, then SIGKILL), and the host's record
+ * of running groups is empty afterwards. */
+static int cancel_when_file(void *ctx, double fraction)
+{
+    (void)fraction;
+    return reel_file_exists(ctx);
+}
+
+static void test_exec_cancel_kills_group(void **state)
+{
+    (void)state;
+    char *pidfile = mt_path(dir, "group.pid");
+    /* the leader ignores SIGTERM, so only SIGKILL after the grace period stops it */
+    char *body = reel_xasprintf("trap '' TERM\nsleep 30 & echo $$ $! > '%s.tmp'\n"
+                                "mv '%s.tmp' '%s'\nwhile :; do sleep 1; done",
+                                pidfile, pidfile, pidfile);
+    char *slow = write_script("stubborn.sh", body);
+    char *out = mt_path(dir, "cancel.mkv"), params[1024];
+    snprintf(params, sizeof params, "{\"plugin\":\"exec\",\"argv\":[\"%s\"]}", slow);
+    json_t *p = json_loads(params, 0, NULL);
+    reel_stage_io io = {.kind = "video",
+                        .params = p,
+                        .out_path = out,
+                        .progress = cancel_when_file,
+                        .progress_ctx = pidfile};
+    assert_int_equal(reel_stage_run(&io), REEL_ECANCELED);
+    char *text;
+    size_t n;
+    assert_int_equal(reel_file_read(pidfile, 0, &text, &n), 0);
+    int leader = 0, child = 0;
+    assert_int_equal(sscanf(text, "%d %d", &leader, &child), 2);
+    free(text);
+    assert_true(leader > 1 && child > 1);
+    /* no process of the group remains (the leader was reaped, the child killed) */
+    int gone = 0;
+    for (int i = 0; i < 100 && !gone; i++) {
+        gone = kill(-leader, 0) != 0 && errno == ESRCH;
+        if (!gone) usleep(20000);
+    }
+    assert_true(gone);
+    assert_false(reel_file_exists(out));
+    json_decref(p);
+    free(pidfile);
+    free(body);
+    free(slow);
+    free(out);
+}
+
 /* Stages run in parallel (the scheduler does this): plugins with global state (espeak,
  * fontconfig) must serialise themselves, and every output must still be right. */
 typedef struct job {
@@ -356,10 +466,14 @@ static void test_parallel_stages(void **state)
     job jobs[6] = {
         {"audio", "{\"plugin\":\"espeak\",\"text\":\"one two three\"}", NULL, 0},
         {"audio", "{\"plugin\":\"espeak\",\"text\":\"four five\"}", NULL, 0},
-        {"video", "{\"plugin\":\"card\",\"title\":\"A\",\"width\":96,\"height\":64,"
-                  "\"fps\":10,\"duration_s\":0.5}", NULL, 0},
-        {"video", "{\"plugin\":\"card\",\"title\":\"B\",\"width\":96,\"height\":64,"
-                  "\"fps\":10,\"duration_s\":0.5}", NULL, 0},
+        {"video",
+         "{\"plugin\":\"card\",\"title\":\"A\",\"width\":96,\"height\":64,"
+         "\"fps\":10,\"duration_s\":0.5}",
+         NULL, 0},
+        {"video",
+         "{\"plugin\":\"card\",\"title\":\"B\",\"width\":96,\"height\":64,"
+         "\"fps\":10,\"duration_s\":0.5}",
+         NULL, 0},
         {"audio", "{\"plugin\":\"tone\",\"duration_s\":0.3}", NULL, 0},
         {"audio", "{\"plugin\":\"silence\",\"duration_s\":0.3}", NULL, 0},
     };
@@ -374,8 +488,10 @@ static void test_parallel_stages(void **state)
     for (int i = 0; i < 6; i++) {
         assert_int_equal(jobs[i].rc, 0);
         reeli_probe p = mt_probe(jobs[i].out);
-        if (jobs[i].kind[0] == 'v') assert_int_equal(p.n_frames, 5);
-        else assert_true(p.n_samples > 0);
+        if (jobs[i].kind[0] == 'v')
+            assert_int_equal(p.n_frames, 5);
+        else
+            assert_true(p.n_samples > 0);
         free(jobs[i].out);
     }
 }
@@ -385,8 +501,9 @@ static void test_odd_size(void **state)
 {
     (void)state;
     char *out = mt_path(dir, "odd.mkv");
-    assert_int_equal(mt_stage("video", "{\"plugin\":\"card\",\"width\":33,\"height\":17,"
-                                       "\"fps\":5,\"duration_s\":0.4}",
+    assert_int_equal(mt_stage("video",
+                              "{\"plugin\":\"card\",\"width\":33,\"height\":17,"
+                              "\"fps\":5,\"duration_s\":0.4}",
                               NULL, 0, out, NULL),
                      0);
     reeli_probe p = mt_probe(out);
@@ -407,6 +524,8 @@ int main(void)
         cmocka_unit_test(test_exec_ok),
         cmocka_unit_test(test_exec_timeout_kills_group),
         cmocka_unit_test(test_exec_failures),
+        cmocka_unit_test(test_exec_needs_grant),
+        cmocka_unit_test(test_exec_cancel_kills_group),
         cmocka_unit_test(test_parallel_stages),
         cmocka_unit_test(test_odd_size),
     };

@@ -12,7 +12,7 @@ static void test_abi_major_mismatch_refused(void **state)
     assert_int_equal(reel_last_error_code(), REEL_EUNSUPPORTED);
     const char *msg = reel_last_error();
     assert_true(tu_contains(msg, "plugin ABI version 2.3"));
-    assert_true(tu_contains(msg, "host ABI version 1.0"));
+    assert_true(tu_contains(msg, "host ABI version 1.1"));
     assert_true(tu_contains(msg, "reel-badabi.so"));
     /* through the stage runner the error names the stage kind and plugin */
     char *dir = tu_tmpdir(), *out = mt_path(dir, "x.wav");
@@ -152,7 +152,7 @@ static void test_cli_plugins(void **state)
     assert_true(tu_contains(r.out, "espeak"));
     /* the refused plugin is listed with its reason */
     assert_true(tu_contains(r.out, "badabi"));
-    assert_true(tu_contains(r.out, "plugin ABI version 2.3, host ABI version 1.0"));
+    assert_true(tu_contains(r.out, "plugin ABI version 2.3, host ABI version 1.1"));
     tu_result_free(&r);
     char *const one[] = {(char *)tu_reel_bin(), "plugins", "exec", NULL};
     r = tu_run(one, NULL);

@@ -6,7 +6,11 @@
  * Substitution: a workflow string that is exactly "{seed}", "{width}", "{height}", "{frames}"
  * or "{fps}" becomes that number; "{prompt}" and "{negative}" (and the numbers) inside longer
  * strings are replaced as text. Other braces are left alone. Connection failures, HTTP 5xx and
- * timeouts are transient (the scheduler may retry); HTTP 4xx and execution errors are not. */
+ * timeouts are transient (the scheduler may retry); HTTP 4xx and execution errors are not.
+ *
+ * Only hosts the user granted are contacted (the host's allowed("net", "HOST:PORT"), e.g. from
+ * `reel run --allow-host`); every request is bounded by what is left of timeout_s and stops
+ * as soon as the host asks to cancel (through sink->progress, polled during transfers). */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <math.h>
@@ -42,6 +46,7 @@ static const char schema[] =
 #define MAX_FILE_BODY ((size_t)4 << 30)
 
 static atomic_uint next_server;
+static const reel_plugin_host *host;
 
 /* ---- HTTP ----------------------------------------------------------------------------------- */
 typedef struct body {
@@ -81,9 +86,36 @@ static size_t on_data(char *data, size_t sz, size_t nm, void *ctx)
     return len;
 }
 
-/* One request. Returns REEL_PLUGIN_OK for HTTP 2xx, else a status with msg filled. */
-static int http(const char *url, const char *post_json, body *b, double timeout_s, char *msg,
-                size_t msg_size)
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Asks the host whether to go on while libcurl transfers (at most every 50 ms). */
+typedef struct xfer {
+    const reel_plugin_sink *s;
+    double fraction, last;
+    int canceled;
+} xfer;
+
+static int on_xferinfo(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    xfer *x = ctx;
+    double t = now_s();
+    if (t - x->last < 0.05) return 0;
+    x->last = t;
+    if (x->s->progress(x->s->host, x->fraction) != 0) x->canceled = 1;
+    return x->canceled;
+}
+
+/* One request, given timeout_s seconds (> 0) and watching x for cancel. Returns
+ * REEL_PLUGIN_OK for HTTP 2xx, else a status with msg filled. */
+static int http(const char *url, const char *post_json, body *b, double timeout_s, xfer *x,
+                char *msg, size_t msg_size)
 {
     CURL *c = curl_easy_init();
     if (!c) {
@@ -95,8 +127,14 @@ static int http(const char *url, const char *post_json, body *b, double timeout_
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout_s * 1000));
+    long ms = timeout_s * 1000 < 1     ? 1
+              : timeout_s * 1000 > 1e9 ? 1000000000L
+                                       : (long)(timeout_s * 1000);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms < 10000 ? ms : 10000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     if (post_json) {
         hdr = curl_slist_append(hdr, "Content-Type: application/json");
@@ -111,6 +149,10 @@ static int http(const char *url, const char *post_json, body *b, double timeout_
     if (b->too_big) {
         snprintf(msg, msg_size, "%.700s: answer larger than %zu bytes", url, b->limit);
         return REEL_PLUGIN_EFATAL;
+    }
+    if (x->canceled || rc == CURLE_ABORTED_BY_CALLBACK) {
+        snprintf(msg, msg_size, "canceled");
+        return REEL_PLUGIN_ECANCELED;
     }
     if (rc != CURLE_OK) {
         snprintf(msg, msg_size, "%.700s: %s", url, curl_easy_strerror(rc));
@@ -196,7 +238,8 @@ static json_t *substitute(json_t *j, const vars *v)
         const char *key;
         json_t *val;
         void *tmp;
-        json_object_foreach_safe(j, tmp, key, val) {
+        json_object_foreach_safe(j, tmp, key, val)
+        {
             json_incref(val);
             json_object_set_new(j, key, substitute(val, v));
         }
@@ -217,7 +260,8 @@ static const json_t *pick_output(const json_t *entry)
     for (int k = 0; k < 3; k++) {
         const char *node;
         json_t *o;
-        json_object_foreach((json_t *)outputs, node, o) {
+        json_object_foreach((json_t *)outputs, node, o)
+        {
             const json_t *files = json_object_get(o, kinds[k]);
             const json_t *f = json_array_get(files, 0);
             if (json_is_string(json_object_get(f, "filename"))) return f;
@@ -232,18 +276,48 @@ static void sleep_s(double s)
     nanosleep(&ts, NULL);
 }
 
-static double now_s(void)
+/* REEL_PLUGIN_OK if the user allowed the server's host and port, else EINVAL with msg. */
+static int check_server(const char *server, char *msg, size_t msg_size)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    CURLU *u = curl_url();
+    char *h = NULL, *port = NULL, *scheme = NULL;
+    int rc = REEL_PLUGIN_EINVAL;
+    if (!u || curl_url_set(u, CURLUPART_URL, server, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        (strcmp(scheme, "http") && strcmp(scheme, "https")) ||
+        curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+        snprintf(msg, msg_size, "server '%.200s': not an http:// or https:// URL", server);
+    } else {
+        char hp[600];
+        snprintf(hp, sizeof hp, "%.500s:%.10s", h, port);
+        if (!REEL_PLUGIN_HOST_HAS(host, allowed)) {
+            snprintf(msg, msg_size,
+                     "this reel cannot grant hosts to plugins (plugin ABI 1.1 "
+                     "needed)");
+            rc = REEL_PLUGIN_EFATAL;
+        } else if (!host->allowed("net", hp)) {
+            snprintf(msg, msg_size,
+                     "host '%.300s' is not allowed (reel run --allow-host %.300s allows it)", hp,
+                     hp);
+        } else {
+            rc = REEL_PLUGIN_OK;
+        }
+    }
+    curl_free(scheme);
+    curl_free(h);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return rc;
 }
 
-/* Runs the whole job on one server. */
+/* Runs the whole job on one server, within timeout seconds. */
 static int run_on(const char *server, const json_t *workflow, const reel_plugin_sink *s,
                   double timeout, double poll, char *msg, size_t msg_size)
 {
     char url[4096];
+    double t0 = now_s();
+    xfer x = {.s = s};
     size_t sl = strlen(server);
     while (sl && server[sl - 1] == '/') sl--;
     json_t *req = json_pack("{s:O,s:s}", "prompt", (json_t *)workflow, "client_id", "reel");
@@ -251,13 +325,15 @@ static int run_on(const char *server, const json_t *workflow, const reel_plugin_
     json_decref(req);
     body b = {.limit = MAX_JSON_BODY};
     snprintf(url, sizeof url, "%.*s/prompt", (int)sl, server);
-    int rc = post ? http(url, post, &b, 60, msg, msg_size) : REEL_PLUGIN_EFATAL;
+    int rc = post ? http(url, post, &b, timeout, &x, msg, msg_size) : REEL_PLUGIN_EFATAL;
     free(post);
     json_t *ans = rc == 0 ? json_loads(b.p ? b.p : "", 0, NULL) : NULL;
     free(b.p);
     if (rc) return rc == REEL_PLUGIN_EFATAL ? REEL_PLUGIN_EINVAL : rc; /* 4xx: bad workflow */
     const char *id = json_string_value(json_object_get(ans, "prompt_id"));
-    if (!id || strlen(id) > 200 || strpbrk(id, "/?#&% ")) {
+    int odd = 0;
+    for (const char *c = id; c && *c; c++) odd |= (unsigned char)*c < 0x21 || *c == 0x7f;
+    if (!id || odd || strlen(id) > 200 || strpbrk(id, "/?#&%")) {
         snprintf(msg, msg_size, "%.700s: answer without a usable prompt_id", url);
         json_decref(ans);
         return REEL_PLUGIN_EFATAL;
@@ -266,22 +342,25 @@ static int run_on(const char *server, const json_t *workflow, const reel_plugin_
     snprintf(pid, sizeof pid, "%s", id);
     json_decref(ans);
 
-    double t0 = now_s();
     json_t *hist = NULL;
     const json_t *entry = NULL;
     for (;;) {
         if (now_s() - t0 > timeout) {
-            snprintf(msg, msg_size, "%.*s: prompt %s not finished after %g s", (int)sl, server,
-                     pid, timeout);
+            snprintf(msg, msg_size, "%.*s: prompt %s not finished after %g s", (int)sl, server, pid,
+                     timeout);
             return REEL_PLUGIN_ETIMEDOUT;
         }
-        if (s->progress(s->host, fmin(0.9, (now_s() - t0) / timeout)) != 0) {
+        x.fraction = fmin(0.9, (now_s() - t0) / timeout);
+        if (s->progress(s->host, x.fraction) != 0) {
             snprintf(msg, msg_size, "canceled");
             return REEL_PLUGIN_ECANCELED;
         }
         b = (body){.limit = MAX_JSON_BODY};
         snprintf(url, sizeof url, "%.*s/history/%s", (int)sl, server, pid);
-        rc = http(url, NULL, &b, 60, msg, msg_size);
+        rc = http(url, NULL, &b, t0 + timeout - now_s(), &x, msg, msg_size);
+        if (rc == REEL_PLUGIN_ETIMEDOUT)
+            snprintf(msg, msg_size, "%.*s: prompt %s not finished after %g s", (int)sl, server, pid,
+                     timeout);
         hist = rc == 0 ? json_loads(b.p ? b.p : "", 0, NULL) : NULL;
         free(b.p);
         if (rc) return rc;
@@ -310,8 +389,8 @@ static int run_on(const char *server, const json_t *workflow, const reel_plugin_
     }
     const json_t *f = pick_output(entry);
     if (!f) {
-        snprintf(msg, msg_size, "%.*s: prompt %s finished without an output file", (int)sl,
-                 server, pid);
+        snprintf(msg, msg_size, "%.*s: prompt %s finished without an output file", (int)sl, server,
+                 pid);
         json_decref(hist);
         return REEL_PLUGIN_EFATAL;
     }
@@ -323,11 +402,12 @@ static int run_on(const char *server, const json_t *workflow, const reel_plugin_
                            ? json_string_value(json_object_get(f, "type"))
                            : "output";
     CURL *c = curl_easy_init();
-    char *ef = c ? curl_easy_escape(c, fname, 0) : NULL, *es = c ? curl_easy_escape(c, sub, 0) : NULL,
+    char *ef = c ? curl_easy_escape(c, fname, 0) : NULL,
+         *es = c ? curl_easy_escape(c, sub, 0) : NULL,
          *et = c ? curl_easy_escape(c, type, 0) : NULL;
     if (ef && es && et)
-        snprintf(url, sizeof url, "%.*s/view?filename=%s&subfolder=%s&type=%s", (int)sl, server,
-                 ef, es, et);
+        snprintf(url, sizeof url, "%.*s/view?filename=%s&subfolder=%s&type=%s", (int)sl, server, ef,
+                 es, et);
     curl_free(ef);
     curl_free(es);
     curl_free(et);
@@ -345,7 +425,12 @@ static int run_on(const char *server, const json_t *workflow, const reel_plugin_
         return REEL_PLUGIN_EFATAL;
     }
     b = (body){.limit = MAX_FILE_BODY, .file = out};
-    rc = http(url, NULL, &b, timeout, msg, msg_size);
+    x.fraction = 0.9;
+    rc = now_s() - t0 < timeout ? http(url, NULL, &b, t0 + timeout - now_s(), &x, msg, msg_size)
+                                : REEL_PLUGIN_ETIMEDOUT;
+    if (rc == REEL_PLUGIN_ETIMEDOUT)
+        snprintf(msg, msg_size, "%.*s: prompt %s: output not downloaded within %g s", (int)sl,
+                 server, pid, timeout);
     free(b.p);
     if (fclose(out) != 0 && rc == 0) {
         snprintf(msg, msg_size, "cannot write %.700s", path);
@@ -369,11 +454,12 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
     size_t ns = servers ? json_array_size(servers) : 1;
     if (!servers && !one) one = "http://127.0.0.1:8188";
     double fps = json_object_get(p, "fps") ? json_number_value(json_object_get(p, "fps")) : 24;
-    double dur = json_object_get(p, "duration_s") ? json_number_value(json_object_get(p, "duration_s"))
-                                                  : 0;
-    long long frames = json_object_get(p, "frames") ? json_integer_value(json_object_get(p, "frames"))
-                       : dur > 0                    ? llround(dur * fps)
-                                                    : llround(2 * fps);
+    double dur =
+        json_object_get(p, "duration_s") ? json_number_value(json_object_get(p, "duration_s")) : 0;
+    long long frames = json_object_get(p, "frames")
+                           ? json_integer_value(json_object_get(p, "frames"))
+                       : dur > 0 ? llround(dur * fps)
+                                 : llround(2 * fps);
     vars v = {.names = {"prompt", "negative", "seed", "width", "height", "frames", "fps"}};
     v.text[0] = json_is_string(json_object_get(p, "prompt"))
                     ? json_string_value(json_object_get(p, "prompt"))
@@ -383,11 +469,13 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
                     : "";
     snprintf(v.values[2], 64, "%lld", (long long)json_integer_value(json_object_get(p, "seed")));
     snprintf(v.values[3], 64, "%lld",
-             json_object_get(p, "width") ? (long long)json_integer_value(json_object_get(p, "width"))
-                                         : 512LL);
+             json_object_get(p, "width")
+                 ? (long long)json_integer_value(json_object_get(p, "width"))
+                 : 512LL);
     snprintf(v.values[4], 64, "%lld",
-             json_object_get(p, "height") ? (long long)json_integer_value(json_object_get(p, "height"))
-                                          : 512LL);
+             json_object_get(p, "height")
+                 ? (long long)json_integer_value(json_object_get(p, "height"))
+                 : 512LL);
     snprintf(v.values[5], 64, "%lld", frames);
     snprintf(v.values[6], 64, "%g", fps);
     for (int i = 2; i < 7; i++) {
@@ -395,27 +483,35 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
         v.numeric[i] = 1;
     }
     json_t *wf = substitute(json_deep_copy(json_object_get(p, "workflow")), &v);
-    double timeout = json_object_get(p, "timeout_s") ? json_number_value(json_object_get(p, "timeout_s"))
-                                                     : 1800;
-    double poll = json_object_get(p, "poll_s") ? json_number_value(json_object_get(p, "poll_s")) : 1;
+    double timeout =
+        json_object_get(p, "timeout_s") ? json_number_value(json_object_get(p, "timeout_s")) : 1800;
+    double poll =
+        json_object_get(p, "poll_s") ? json_number_value(json_object_get(p, "poll_s")) : 1;
     char msg[1024] = "";
     int rc = REEL_PLUGIN_ETRANSIENT;
     /* Round-robin over the pool; a server that cannot be reached hands the job to the next. */
     unsigned start = atomic_fetch_add(&next_server, 1);
     for (size_t k = 0; k < ns; k++) {
-        const char *srv = servers ? json_string_value(json_array_get(servers, (start + k) % ns)) : one;
+        const char *srv = servers ? json_string_value(json_array_get(servers, k)) : one;
+        rc = check_server(srv, msg, sizeof msg);
+        if (rc != REEL_PLUGIN_OK) goto out;
+    }
+    for (size_t k = 0; k < ns; k++) {
+        const char *srv =
+            servers ? json_string_value(json_array_get(servers, (start + k) % ns)) : one;
         rc = run_on(srv, wf, s, timeout, poll, msg, sizeof msg);
         if (rc != REEL_PLUGIN_ETRANSIENT) break;
     }
+out:
     if (rc != REEL_PLUGIN_OK && msg[0]) s->error(s->host, msg);
     json_decref(wf);
     json_decref(p);
     return rc;
 }
 
-static int init(const reel_plugin_host *host, void **state)
+static int init(const reel_plugin_host *h, void **state)
 {
-    (void)host;
+    (void)h;
     *state = NULL;
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
@@ -440,8 +536,8 @@ static const reel_plugin table = {
     .generate = generate,
 };
 
-REEL_PLUGIN_EXPORT const reel_plugin *reel_plugin_entry(const reel_plugin_host *host)
+REEL_PLUGIN_EXPORT const reel_plugin *reel_plugin_entry(const reel_plugin_host *h)
 {
-    (void)host;
+    host = h;
     return &table;
 }
