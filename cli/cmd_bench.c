@@ -26,24 +26,25 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Ranks [lo, hi] of the sorted n values that bound a 95% confidence interval of their median
- * without assuming a distribution (binomial(n, 1/2) order statistics); 0 when n < 6. */
+/* Ranks [lo, hi] (0-based) of the sorted n values that cover their median with probability
+ * >= 95% whatever the distribution: x(j-1) and x(n-j) with 1 - 2 P(B <= j-1) >= 0.95 for B ~
+ * binomial(n, 1/2), j as large as that allows; 0 when no such pair exists (n < 6). */
 static int median_ci_ranks(long n, long *lo, long *hi)
 {
     if (n < 6) return 0;
-    double p = ldexp(1.0, (int)-n), cdf = 0; /* P(k) = C(n, k) / 2^n, from k = 0 */
-    long k = 0;
-    if (p == 0) { /* 2^-n underflows: the normal approximation of the same ranks */
-        k = (long)floor(n / 2.0 - 0.98 * sqrt((double)n));
+    long j = 0;
+    if (n > 1000) { /* 2^-n underflows: the normal approximation of the same rank */
+        j = (long)floor(n / 2.0 - 0.98 * sqrt((double)n));
     } else {
-        while (k < n && cdf + p <= 0.025) {
+        double p = ldexp(1.0, (int)-n), cdf = 0; /* P(B = j) = C(n, j) / 2^n */
+        while (j < n && cdf + p <= 0.025) {
             cdf += p;
-            p = p * (double)(n - k) / (double)(k + 1);
-            k++;
+            p = p * (double)(n - j) / (double)(j + 1);
+            j++;
         }
     }
-    if (k >= n - 1 - k) return 0;
-    *lo = k, *hi = n - 1 - k;
+    if (j == 0 || j - 1 >= n - j) return 0;
+    *lo = j - 1, *hi = n - j;
     return 1;
 }
 

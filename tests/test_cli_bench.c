@@ -109,8 +109,12 @@ static void test_json_bound(void **state)
         assert_true(json_is_number(share) && json_number_value(share) <= 1.0);
         assert_true(json_is_null(err));
     }
-    const json_t *ci = json_object_get(b, "share_ci95"); /* 12 pairs: ranks 2 and 9 */
+    const json_t *ci = json_object_get(b, "share_ci95"); /* 12 pairs: ranks 2 and 9 of 0..11 */
     assert_true(json_is_array(ci) && json_array_size(ci) == 2);
+    const double lo = json_number_value(json_array_get(ci, 0));
+    const double hi = json_number_value(json_array_get(ci, 1));
+    assert_true(num(b, "share_min") <= lo && lo <= measured && measured <= hi &&
+                hi <= num(b, "share_max"));
     json_decref(j);
 }
 
