@@ -58,16 +58,18 @@ const reel_llm_desc *reel_llm_model_desc(const reel_llm_model *m);
 const reel_llm_hparams *reel_llm_model_hparams(const reel_llm_model *m);
 int reel_llm_model_n_vocab(const reel_llm_model *m);
 
-/* Bytes of weights one decoded token reads: every matrix of the layers and the output head,
- * routed experts in the share k_used / E, one row of the embedding. state (may be NULL) gets
- * the bytes of recurrent state (Mamba SSM and conv states) a token reads and then writes back
- * (each way; the KV cache's rows are not counted). Over the memory's rate, weights + 2 x state
- * is the decode speed's upper bound. */
+/* Bytes of weights one decoded token reads, each once: every matrix of the layers and the
+ * output head, the first k_used routed experts of each layer (a token reads k_used whole
+ * experts), one row of the embedding (and, when the head is tied to it, the whole embedding
+ * again). state (may be NULL) gets the bytes of recurrent state (Mamba SSM and conv states,
+ * fp32) a token reads, and again writes back (the KV cache is counted by
+ * reel_llm_session_token_bytes). */
 double reel_llm_model_token_bytes(const reel_llm_model *m, double *state);
 
-/* Reads every weight matrix once on the model's threads with a plain streaming loop (loads,
- * no arithmetic: the machine's read rate of the very bytes a token reads, on the same pages)
- * and returns the bytes read. reel bench --bound times it between decoded tokens. */
+/* Reads the very spans reel_llm_model_token_bytes counts, once, at the addresses the kernels
+ * stream (same mapping, same pages), on the model's threads with a plain streaming loop (loads,
+ * no arithmetic), and returns the bytes read (equal to reel_llm_model_token_bytes).
+ * reel bench --bound times it around decoded tokens. */
 size_t reel_llm_model_read_weights(reel_llm_model *m);
 
 /* ---- session --------------------------------------------------------------------------------- */
@@ -111,6 +113,17 @@ int64_t reel_llm_session_n_ctx(const reel_llm_session *s);
 
 /* The model the session runs (borrowed). */
 reel_llm_model *reel_llm_session_model(const reel_llm_session *s);
+
+/* The memory traffic of the next decoded token (at the session's position), each byte once. */
+typedef struct reel_llm_token_bytes {
+    double weights;       /* reel_llm_model_token_bytes */
+    double state_read;    /* conv and SSM states, and the KV cache rows 0..pos-1 */
+    double state_written; /* conv and SSM states written back, and the token's KV row */
+} reel_llm_token_bytes;
+reel_llm_token_bytes reel_llm_session_token_bytes(const reel_llm_session *s);
+
+/* Tokens a prompt is cut into for one pass over the layers (session params' max_batch). */
+int reel_llm_session_max_batch(const reel_llm_session *s);
 
 /* Back to position 0 with zero state. */
 void reel_llm_session_reset(reel_llm_session *s);

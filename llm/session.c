@@ -184,6 +184,11 @@ int64_t reel_llm_session_n_ctx(const reel_llm_session *s)
     return s->n_ctx;
 }
 
+int reel_llm_session_max_batch(const reel_llm_session *s)
+{
+    return s->max_batch;
+}
+
 reel_llm_model *reel_llm_session_model(const reel_llm_session *s)
 {
     return s->m;

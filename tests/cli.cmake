@@ -4,3 +4,5 @@ reel_test(test_cli_basic LABELS unit e2e)
 # reel run's permission model (--allow-exec/--allow-host) and process hygiene, through the binary
 reel_test(test_cli_run_sandbox LABELS unit e2e TIMEOUT 120)
 reel_uses_plugins(test_cli_run_sandbox)
+# reel bench: -d/-b and the --bound report on the tiny GGUF fixture (no timings asserted)
+reel_test(test_cli_bench LABELS unit e2e)
