@@ -117,14 +117,9 @@ static int run(int argc, char **argv)
             if (parse_float(a, v, 0.01, 100, &sp.repeat_penalty) < 0) return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "--seed")) {
             NEED_VALUE;
-            char *end;
-            unsigned long long s = strtoull(v, &end, 10);
-            if (!*v || *end || *v == '-')
-                return reel_cli_usage("generate",
-                                      "--seed expects a non-negative integer, got "
-                                      "'%s'",
-                                      v);
-            sp.seed = s;
+            uint64_t seed;
+            if (reel_cli_parse_seed("generate", a, v, &seed) < 0) return REEL_EXIT_USAGE;
+            sp.seed = seed;
         } else if (!strcmp(a, "--kv")) {
             NEED_VALUE;
             if (!strcmp(v, "f16"))

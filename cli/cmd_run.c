@@ -117,14 +117,7 @@ static int run(int argc, char **argv)
         } else if (strcmp(a, "--events") == 0) {
             p.events_path = v;
         } else if (strcmp(a, "--seed") == 0) {
-            char *end;
-            errno = 0;
-            unsigned long long s = strtoull(v, &end, 10);
-            if (!*v || *end || errno || v[0] == '-') {
-                reel_cli_usage("run", "--seed expects a non-negative integer, got '%s'", v);
-                goto out;
-            }
-            p.seed = (uint64_t)s;
+            if (reel_cli_parse_seed("run", a, v, &p.seed) < 0) goto out;
         } else if (strcmp(a, "--cache") == 0) {
             p.cache_dir = v;
         } else if (strcmp(a, "--allow-path") == 0) {

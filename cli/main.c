@@ -88,6 +88,20 @@ int reel_cli_parse_int(const char *cmd, const char *opt, const char *text, long 
     return 0;
 }
 
+int reel_cli_parse_seed(const char *cmd, const char *opt, const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (!*text || *end || errno || text[0] == '-' || text[0] == '+') {
+        reel_cli_usage(cmd, "%s expects an integer from 0 to 18446744073709551615, got '%s'", opt,
+                       text);
+        return -1;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
 int reel_cli_parse_double(const char *cmd, const char *opt, const char *text, double min,
                           double max, double *out)
 {

@@ -260,6 +260,9 @@ static void test_errors(void **state)
         {"convert", model, NULL},                                    /* no output */
         {"convert", model, "/tmp/x.gguf", "--type", "q4_k_m", NULL}, /* mixes: reel quantize */
         {"convert", model, "a.gguf", "b.gguf", NULL},
+        /* a seed past 2^64-1 is a usage error, not silently clamped */
+        {"generate", "-m", model, "-p", "x", "--seed", "99999999999999999999999", NULL},
+        {"generate", "-m", model, "-p", "x", "--seed", "-1", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tu_result r = reel(cases[i]);
@@ -267,7 +270,11 @@ static void test_errors(void **state)
         assert_true(tu_contains(r.err, "reel: "));
         tu_result_free(&r);
     }
-    tu_result r = reel((const char *[]){"logits", "-m", model, "--tokens", "1,99999", NULL});
+    tu_result r = reel((const char *[]){"generate", "-m", model, "-p", "x", "--seed",
+                                        "99999999999999999999999", NULL});
+    assert_true(tu_contains(r.err, "--seed expects an integer from 0 to 18446744073709551615"));
+    tu_result_free(&r);
+    r = reel((const char *[]){"logits", "-m", model, "--tokens", "1,99999", NULL});
     assert_int_equal(r.status, 1);
     assert_true(tu_contains(r.err, "outside the vocabulary"));
     tu_result_free(&r);
