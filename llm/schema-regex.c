@@ -1,0 +1,831 @@
+/* JSON Schema "pattern" to GBNF: the ECMAScript regular expressions that are finite automata.
+ *
+ * Accepted: literal characters and escapes (\t \n \v \f \r \0 \cX \xHH \uHHHH \u{H...} and
+ * escaped punctuation), the classes \d \D \w \W \s \S, [...] with ranges and negation, [^],
+ * `.` (anything but a line terminator), alternation, groups (capturing, named and (?:...)),
+ * the quantifiers * + ? {m} {m,} {m,n} (at most 1000) and their lazy forms (same language), and
+ * the anchors ^ and $ at the start and end of the pattern or of a top-level alternative.
+ * Refused, naming the construct: backreferences, lookahead and lookbehind, \b \B, \p{...},
+ * anchors elsewhere, empty classes, unknown letter escapes.
+ *
+ * JSON Schema patterns are not anchored: a branch without ^ may have any text before it and
+ * one without $ any text after. Matching is over code points of the decoded string; the
+ * grammar works on its JSON text, so characters that JSON must escape are written as the
+ * escapes JSON text uses for them (\" \\ \n ... \u001f), other characters raw.
+ */
+#include "llm/schema-impl.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_COUNT 1000
+#define MAX_NODES 4096
+
+typedef struct {
+    uint32_t lo, hi;
+} range;
+
+enum { N_SET, N_CAT, N_ALT, N_REP, N_BOL, N_EOL, N_EMPTY };
+
+typedef struct node {
+    int type;
+    range *r; /* N_SET: sorted, disjoint */
+    int nr;
+    struct node **kids; /* N_CAT, N_ALT, N_REP (one) */
+    int nk;
+    int min, max; /* N_REP; max < 0: unbounded */
+} node;
+
+typedef struct {
+    const char *src, *p, *ptr;
+    int n_nodes, failed;
+} rparser;
+
+static int rfail(rparser *ps, const char *what)
+{
+    if (!ps->failed)
+        reeli_schema_fail(ps->ptr, "'pattern' /%s/: %s at offset %d", ps->src, what,
+                          (int)(ps->p - ps->src));
+    ps->failed = 1;
+    return -1;
+}
+
+static node *new_node(rparser *ps, int type)
+{
+    if (++ps->n_nodes > MAX_NODES) {
+        rfail(ps, "pattern too large");
+        return NULL;
+    }
+    node *n = reel_xcalloc(1, sizeof *n);
+    n->type = type;
+    return n;
+}
+
+static void free_node(node *n)
+{
+    if (!n) return;
+    for (int i = 0; i < n->nk; i++) free_node(n->kids[i]);
+    free(n->kids);
+    free(n->r);
+    free(n);
+}
+
+static void add_kid(node *n, node *k)
+{
+    n->kids = reel_xrealloc(n->kids, (size_t)(n->nk + 1) * sizeof *n->kids);
+    n->kids[n->nk++] = k;
+}
+
+/* ---- code point sets ---- */
+
+static int cmp_range(const void *a, const void *b)
+{
+    const range *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static void set_add(node *n, uint32_t lo, uint32_t hi)
+{
+    n->r = reel_xrealloc(n->r, (size_t)(n->nr + 1) * sizeof *n->r);
+    n->r[n->nr++] = (range){lo, hi};
+}
+
+/* Sorts and merges the ranges, and drops surrogates (no UTF-8 form). */
+static void set_normalize(node *n)
+{
+    qsort(n->r, (size_t)n->nr, sizeof *n->r, cmp_range);
+    range *out = reel_xmalloc((size_t)(n->nr * 2 + 1) * sizeof *out);
+    int k = 0;
+    for (int i = 0; i < n->nr; i++) {
+        if (k && n->r[i].lo <= out[k - 1].hi + 1) {
+            if (n->r[i].hi > out[k - 1].hi) out[k - 1].hi = n->r[i].hi;
+        } else {
+            out[k++] = n->r[i];
+        }
+    }
+    int m = 0;
+    range *fin = reel_xmalloc((size_t)(k * 2 + 1) * sizeof *fin);
+    for (int i = 0; i < k; i++) {
+        range x = out[i];
+        if (x.hi < 0xD800 || x.lo > 0xDFFF) {
+            fin[m++] = x;
+            continue;
+        }
+        if (x.lo < 0xD800) fin[m++] = (range){x.lo, 0xD7FF};
+        if (x.hi > 0xDFFF) fin[m++] = (range){0xE000, x.hi};
+    }
+    free(out);
+    free(n->r);
+    n->r = fin;
+    n->nr = m;
+}
+
+static void set_negate(node *n)
+{
+    set_normalize(n);
+    range *out = reel_xmalloc((size_t)(n->nr + 1) * sizeof *out);
+    int k = 0;
+    uint32_t next = 0;
+    for (int i = 0; i < n->nr; i++) {
+        if (n->r[i].lo > next) out[k++] = (range){next, n->r[i].lo - 1};
+        next = n->r[i].hi + 1;
+    }
+    if (next <= 0x10FFFF) out[k++] = (range){next, 0x10FFFF};
+    free(n->r);
+    n->r = out;
+    n->nr = k;
+    set_normalize(n);
+}
+
+static const range SPACE[] = {
+    {9, 13},          {32, 32},         {0xA0, 0xA0},     {0x1680, 0x1680}, {0x2000, 0x200A},
+    {0x2028, 0x2029}, {0x202F, 0x202F}, {0x205F, 0x205F}, {0x3000, 0x3000}, {0xFEFF, 0xFEFF}};
+
+/* Adds class escape c (d w s, upper case negated) to n; 0 if c is not one. */
+static int add_class_escape(node *n, char c)
+{
+    node tmp = {0};
+    switch (c | 0x20) {
+    case 'd':
+        set_add(&tmp, '0', '9');
+        break;
+    case 'w':
+        set_add(&tmp, '0', '9');
+        set_add(&tmp, 'A', 'Z');
+        set_add(&tmp, '_', '_');
+        set_add(&tmp, 'a', 'z');
+        break;
+    case 's':
+        for (size_t i = 0; i < sizeof SPACE / sizeof *SPACE; i++)
+            set_add(&tmp, SPACE[i].lo, SPACE[i].hi);
+        break;
+    default:
+        return 0;
+    }
+    if (c >= 'A' && c <= 'Z') set_negate(&tmp);
+    for (int i = 0; i < tmp.nr; i++) set_add(n, tmp.r[i].lo, tmp.r[i].hi);
+    free(tmp.r);
+    return 1;
+}
+
+/* ---- parser ---- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static int read_hex(rparser *ps, int n, uint32_t *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++) {
+        int d = hexval(ps->p[i]);
+        if (d < 0) return rfail(ps, "malformed hex escape");
+        *v = *v * 16 + (uint32_t)d;
+    }
+    ps->p += n;
+    return 0;
+}
+
+static int read_utf8(rparser *ps, uint32_t *cp)
+{
+    const unsigned char *s = (const unsigned char *)ps->p;
+    uint32_t c = s[0];
+    int n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (!n) return rfail(ps, "invalid UTF-8");
+    if (n > 1) c &= 0x7Fu >> n;
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) return rfail(ps, "invalid UTF-8");
+        c = (c << 6) | (s[i] & 0x3F);
+    }
+    if (c > 0x10FFFF) return rfail(ps, "invalid UTF-8");
+    ps->p += n;
+    *cp = c;
+    return 0;
+}
+
+/* An escape after '\' that stands for one character (in or out of a class). */
+static int char_escape(rparser *ps, int in_class, uint32_t *cp)
+{
+    char e = *ps->p;
+    if (!e) return rfail(ps, "'\\' at the end");
+    ps->p++;
+    switch (e) {
+    case 't':
+        *cp = '\t';
+        return 0;
+    case 'n':
+        *cp = '\n';
+        return 0;
+    case 'v':
+        *cp = '\v';
+        return 0;
+    case 'f':
+        *cp = '\f';
+        return 0;
+    case 'r':
+        *cp = '\r';
+        return 0;
+    case '0':
+        if (*ps->p >= '0' && *ps->p <= '9') return rfail(ps, "octal escape");
+        *cp = 0;
+        return 0;
+    case 'b':
+        if (in_class) {
+            *cp = 8;
+            return 0;
+        }
+        ps->p--;
+        return rfail(ps, "word boundary '\\b'");
+    case 'B':
+        ps->p--;
+        return rfail(ps, "word boundary '\\B'");
+    case 'c':
+        if ((*ps->p | 0x20) >= 'a' && (*ps->p | 0x20) <= 'z') {
+            *cp = (uint32_t)(*ps->p++ % 32);
+            return 0;
+        }
+        return rfail(ps, "malformed '\\c' escape");
+    case 'x':
+        return read_hex(ps, 2, cp);
+    case 'u':
+        if (*ps->p == '{') {
+            ps->p++;
+            uint32_t v = 0;
+            int n = 0;
+            while (hexval(*ps->p) >= 0 && n < 7) v = v * 16 + (uint32_t)hexval(*ps->p++), n++;
+            if (!n || *ps->p != '}' || v > 0x10FFFF) return rfail(ps, "malformed '\\u{...}'");
+            ps->p++;
+            *cp = v;
+            return 0;
+        }
+        if (read_hex(ps, 4, cp) < 0) return -1;
+        if (*cp >= 0xD800 && *cp <= 0xDBFF && ps->p[0] == '\\' && ps->p[1] == 'u') {
+            const char *save = ps->p;
+            ps->p += 2;
+            uint32_t lo;
+            if (read_hex(ps, 4, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+                *cp = 0x10000 + ((*cp - 0xD800) << 10) + (lo - 0xDC00);
+                return 0;
+            }
+            ps->p = save;
+        }
+        return 0;
+    case 'p':
+    case 'P':
+        ps->p--;
+        return rfail(ps, "Unicode property escape");
+    case 'k':
+        ps->p--;
+        return rfail(ps, "named backreference '\\k'");
+    default:
+        break;
+    }
+    if (e >= '1' && e <= '9') {
+        ps->p--;
+        return rfail(ps, "backreference");
+    }
+    if ((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') || (e >= '0' && e <= '9') ||
+        (unsigned char)e >= 0x80) {
+        ps->p--;
+        return rfail(ps, "unknown escape");
+    }
+    *cp = (uint32_t)(unsigned char)e; /* escaped punctuation stands for itself */
+    return 0;
+}
+
+static node *parse_class(rparser *ps)
+{
+    /* at '[' */
+    ps->p++;
+    int negate = 0;
+    if (*ps->p == '^') {
+        negate = 1;
+        ps->p++;
+    }
+    node *n = new_node(ps, N_SET);
+    if (!n) return NULL;
+    while (*ps->p != ']') {
+        if (!*ps->p) {
+            free_node(n);
+            rfail(ps, "unterminated character class");
+            return NULL;
+        }
+        uint32_t lo, hi;
+        int is_class = 0;
+        if (*ps->p == '\\') {
+            ps->p++;
+            if (add_class_escape(n, *ps->p)) {
+                ps->p++;
+                is_class = 1;
+            } else if (char_escape(ps, 1, &lo) < 0) {
+                free_node(n);
+                return NULL;
+            }
+        } else if (read_utf8(ps, &lo) < 0) {
+            free_node(n);
+            return NULL;
+        }
+        if (is_class) continue;
+        hi = lo;
+        if (ps->p[0] == '-' && ps->p[1] && ps->p[1] != ']') {
+            ps->p++;
+            if (*ps->p == '\\') {
+                ps->p++;
+                if (strchr("dDwWsS", *ps->p)) {
+                    free_node(n);
+                    rfail(ps, "a class escape as a range end");
+                    return NULL;
+                }
+                if (char_escape(ps, 1, &hi) < 0) {
+                    free_node(n);
+                    return NULL;
+                }
+            } else if (read_utf8(ps, &hi) < 0) {
+                free_node(n);
+                return NULL;
+            }
+            if (hi < lo) {
+                free_node(n);
+                rfail(ps, "range out of order in character class");
+                return NULL;
+            }
+        }
+        set_add(n, lo, hi);
+    }
+    ps->p++;
+    if (negate)
+        set_negate(n);
+    else
+        set_normalize(n);
+    if (n->nr == 0) {
+        free_node(n);
+        rfail(ps, "a character class that matches nothing");
+        return NULL;
+    }
+    return n;
+}
+
+static node *parse_alt(rparser *ps, int depth);
+
+static int parse_count(rparser *ps, int *v)
+{
+    if (*ps->p < '0' || *ps->p > '9') return -1;
+    long x = 0;
+    while (*ps->p >= '0' && *ps->p <= '9') {
+        x = x * 10 + (*ps->p++ - '0');
+        if (x > 1000000) x = 1000000;
+    }
+    *v = (int)x;
+    return 0;
+}
+
+/* Reads a quantifier at ps->p, if one is there: 1 and the counts, 0 when none, -1 on error. */
+static int parse_quant(rparser *ps, int *mn, int *mx)
+{
+    char c = *ps->p;
+    if (c == '*' || c == '+' || c == '?') {
+        ps->p++;
+        *mn = c == '+';
+        *mx = c == '?' ? 1 : -1;
+    } else if (c == '{') {
+        const char *save = ps->p;
+        ps->p++;
+        if (parse_count(ps, mn) < 0) {
+            ps->p = save;
+            return 0; /* a literal '{' */
+        }
+        *mx = *mn;
+        if (*ps->p == ',') {
+            ps->p++;
+            *mx = -1;
+            if (*ps->p != '}' && parse_count(ps, mx) < 0) {
+                ps->p = save;
+                return 0;
+            }
+        }
+        if (*ps->p != '}') {
+            ps->p = save;
+            return 0;
+        }
+        ps->p++;
+        if (*mx >= 0 && *mx < *mn) return rfail(ps, "quantifier {m,n} with n < m");
+        if (*mn > MAX_COUNT || *mx > MAX_COUNT) return rfail(ps, "a count above 1000");
+    } else {
+        return 0;
+    }
+    if (*ps->p == '?') ps->p++; /* lazy: the same language */
+    return 1;
+}
+
+static node *parse_atom(rparser *ps, int depth)
+{
+    char c = *ps->p;
+    node *n;
+    uint32_t cp;
+    if (c == '(') {
+        ps->p++;
+        if (ps->p[0] == '?') {
+            if (ps->p[1] == ':') {
+                ps->p += 2;
+            } else if (ps->p[1] == '=' || ps->p[1] == '!') {
+                rfail(ps, "lookahead");
+                return NULL;
+            } else if (ps->p[1] == '<' && (ps->p[2] == '=' || ps->p[2] == '!')) {
+                rfail(ps, "lookbehind");
+                return NULL;
+            } else if (ps->p[1] == '<') {
+                const char *e = strchr(ps->p, '>');
+                if (!e) {
+                    rfail(ps, "malformed group name");
+                    return NULL;
+                }
+                ps->p = e + 1;
+            } else {
+                rfail(ps, "unknown group '(?'");
+                return NULL;
+            }
+        }
+        n = parse_alt(ps, depth + 1);
+        if (!n) return NULL;
+        if (*ps->p != ')') {
+            free_node(n);
+            rfail(ps, "missing ')'");
+            return NULL;
+        }
+        ps->p++;
+        return n;
+    }
+    if (c == '[') return parse_class(ps);
+    if (c == '^' || c == '$') {
+        ps->p++;
+        return new_node(ps, c == '^' ? N_BOL : N_EOL);
+    }
+    if (c == '*' || c == '+' || c == '?') {
+        rfail(ps, "nothing to repeat");
+        return NULL;
+    }
+    if (c == '{') {
+        int a, b;
+        const char *save = ps->p;
+        int q = parse_quant(ps, &a, &b);
+        ps->p = save;
+        if (q != 0) {
+            if (q > 0) rfail(ps, "nothing to repeat");
+            return NULL;
+        }
+    }
+    if (c == ')') {
+        rfail(ps, "unmatched ')'");
+        return NULL;
+    }
+    n = new_node(ps, N_SET);
+    if (!n) return NULL;
+    if (c == '.') {
+        ps->p++;
+        set_add(n, '\n', '\n');
+        set_add(n, '\r', '\r');
+        set_add(n, 0x2028, 0x2029);
+        set_negate(n);
+        return n;
+    }
+    if (c == '\\') {
+        ps->p++;
+        if (add_class_escape(n, *ps->p)) {
+            ps->p++;
+            set_normalize(n);
+            return n;
+        }
+        if (char_escape(ps, 0, &cp) < 0) {
+            free_node(n);
+            return NULL;
+        }
+    } else if (read_utf8(ps, &cp) < 0) {
+        free_node(n);
+        return NULL;
+    }
+    set_add(n, cp, cp);
+    set_normalize(n);
+    return n;
+}
+
+static node *parse_cat(rparser *ps, int depth)
+{
+    node *cat = new_node(ps, N_CAT);
+    if (!cat) return NULL;
+    while (*ps->p && *ps->p != '|' && *ps->p != ')') {
+        node *a = parse_atom(ps, depth);
+        if (!a) {
+            free_node(cat);
+            return NULL;
+        }
+        int mn, mx, q;
+        while ((q = parse_quant(ps, &mn, &mx)) != 0) {
+            if (q < 0) {
+                free_node(a);
+                free_node(cat);
+                return NULL;
+            }
+            if (a->type == N_BOL || a->type == N_EOL) {
+                free_node(a);
+                free_node(cat);
+                rfail(ps, "a quantified anchor");
+                return NULL;
+            }
+            node *r = new_node(ps, N_REP);
+            if (!r) {
+                free_node(a);
+                free_node(cat);
+                return NULL;
+            }
+            add_kid(r, a);
+            r->min = mn;
+            r->max = mx;
+            a = r;
+        }
+        add_kid(cat, a);
+    }
+    return cat;
+}
+
+static node *parse_alt(rparser *ps, int depth)
+{
+    if (depth > 100) {
+        rfail(ps, "groups nested too deeply");
+        return NULL;
+    }
+    node *alt = new_node(ps, N_ALT);
+    if (!alt) return NULL;
+    for (;;) {
+        node *c = parse_cat(ps, depth);
+        if (!c) {
+            free_node(alt);
+            return NULL;
+        }
+        add_kid(alt, c);
+        if (*ps->p != '|') break;
+        ps->p++;
+    }
+    return alt;
+}
+
+/* ---- analysis ---- */
+
+/* Fails on an anchor anywhere in n (they are only allowed where strip_anchors took them). */
+static int no_anchors(rparser *ps, const node *n)
+{
+    if (n->type == N_BOL || n->type == N_EOL)
+        return rfail(ps, n->type == N_BOL ? "anchor '^' inside the pattern (only at the start of "
+                                            "the pattern or of a top-level alternative)"
+                                          : "anchor '$' inside the pattern (only at the end of "
+                                            "the pattern or of a top-level alternative)");
+    for (int i = 0; i < n->nk; i++)
+        if (no_anchors(ps, n->kids[i]) < 0) return -1;
+    return 0;
+}
+
+/* Length bounds of n's language in code points (max -1: unbounded). */
+static void lengths(const node *n, long long *mn, long long *mx)
+{
+    switch (n->type) {
+    case N_SET:
+        *mn = *mx = 1;
+        return;
+    case N_CAT:
+        *mn = *mx = 0;
+        for (int i = 0; i < n->nk; i++) {
+            long long a, b;
+            lengths(n->kids[i], &a, &b);
+            *mn = *mn + a > (1LL << 40) ? (1LL << 40) : *mn + a;
+            *mx = (*mx < 0 || b < 0) ? -1 : *mx + b > (1LL << 40) ? (1LL << 40) : *mx + b;
+        }
+        return;
+    case N_ALT:
+        for (int i = 0; i < n->nk; i++) {
+            long long a, b;
+            lengths(n->kids[i], &a, &b);
+            if (i == 0 || a < *mn) *mn = a;
+            if (i == 0 || (*mx >= 0 && (b < 0 || b > *mx))) *mx = b;
+        }
+        return;
+    case N_REP: {
+        long long a, b;
+        lengths(n->kids[0], &a, &b);
+        const long long cap = 1LL << 40; /* beyond any length limit */
+        *mn = a * n->min > cap ? cap : a * n->min;
+        *mx = (n->max < 0 || b < 0) ? (b == 0 ? 0 : -1) : b * n->max > cap ? cap : b * n->max;
+        return;
+    }
+    default:
+        *mn = *mx = 0;
+        return;
+    }
+}
+
+/* ---- emission ---- */
+
+static void emit_cp(reeli_sbuf *b, uint32_t c)
+{
+    if (c < 0x100)
+        reeli_sb_printf(b, "\\x%02X", (unsigned)c);
+    else if (c < 0x10000)
+        reeli_sb_printf(b, "\\u%04X", (unsigned)c);
+    else
+        reeli_sb_printf(b, "\\U%08X", (unsigned)c);
+}
+
+/* The JSON text of a character that JSON must escape. */
+static void emit_escaped(reeli_sbuf *b, uint32_t c)
+{
+    static const char short_esc[] = {['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r',
+                                     ['\t'] = 't', ['"'] = '"',  ['\\'] = '\\'};
+    if (c < sizeof short_esc && short_esc[c]) {
+        reeli_sb_printf(b, "\"\\\\%s%c\"", short_esc[c] == '"' || short_esc[c] == '\\' ? "\\" : "",
+                        short_esc[c]);
+        return;
+    }
+    /* \u00XX, hex digits in either case */
+    reeli_sb_printf(b, "\"\\\\u00%X\" ", c >> 4);
+    unsigned lo = c & 15;
+    if (lo < 10)
+        reeli_sb_printf(b, "\"%u\"", lo);
+    else
+        reeli_sb_printf(b, "[%c%c]", 'a' + lo - 10, 'A' + lo - 10);
+}
+
+static void emit_set(reeli_sbuf *b, const node *n)
+{
+    reeli_sbuf raw = {0};
+    int alts = 0;
+    reeli_sb_str(b, "(");
+    for (int i = 0; i < n->nr; i++) {
+        uint32_t lo = n->r[i].lo, hi = n->r[i].hi;
+        for (uint32_t c = lo; c <= hi && c < 0x20; c++) {
+            if (alts++) reeli_sb_str(b, " | ");
+            emit_escaped(b, c);
+        }
+        if (lo < 0x20) lo = 0x20;
+        /* '"' and '\\' inside [lo, hi] are written escaped, the rest raw */
+        static const uint32_t special[] = {'"', '\\'};
+        for (int s = 0; s < 2 && lo <= hi; s++) {
+            if (special[s] < lo || special[s] > hi) continue;
+            if (alts++) reeli_sb_str(b, " | ");
+            emit_escaped(b, special[s]);
+            if (special[s] > lo) {
+                emit_cp(&raw, lo);
+                reeli_sb_str(&raw, "-");
+                emit_cp(&raw, special[s] - 1);
+            }
+            lo = special[s] + 1;
+        }
+        if (lo <= hi) {
+            emit_cp(&raw, lo);
+            if (hi > lo) {
+                reeli_sb_str(&raw, "-");
+                emit_cp(&raw, hi);
+            }
+        }
+    }
+    if (raw.n) {
+        if (alts++) reeli_sb_str(b, " | ");
+        reeli_sb_printf(b, "[%s]", raw.p);
+    }
+    free(raw.p);
+    reeli_sb_str(b, ")");
+}
+
+static void emit(reeli_sbuf *b, const node *n)
+{
+    switch (n->type) {
+    case N_SET:
+        emit_set(b, n);
+        return;
+    case N_CAT:
+        if (n->nk == 0) {
+            reeli_sb_str(b, "\"\"");
+            return;
+        }
+        reeli_sb_str(b, "(");
+        for (int i = 0; i < n->nk; i++) {
+            if (i) reeli_sb_str(b, " ");
+            emit(b, n->kids[i]);
+        }
+        reeli_sb_str(b, ")");
+        return;
+    case N_ALT:
+        reeli_sb_str(b, "(");
+        for (int i = 0; i < n->nk; i++) {
+            if (i) reeli_sb_str(b, " | ");
+            emit(b, n->kids[i]);
+        }
+        reeli_sb_str(b, ")");
+        return;
+    case N_REP:
+        if (n->max == 0) {
+            reeli_sb_str(b, "\"\"");
+            return;
+        }
+        reeli_sb_str(b, "(");
+        emit(b, n->kids[0]);
+        reeli_sb_str(b, ")");
+        if (n->min == 0 && n->max < 0)
+            reeli_sb_str(b, "*");
+        else if (n->min == 1 && n->max < 0)
+            reeli_sb_str(b, "+");
+        else if (n->min == 0 && n->max == 1)
+            reeli_sb_str(b, "?");
+        else if (n->max < 0)
+            reeli_sb_printf(b, "{%d,}", n->min);
+        else
+            reeli_sb_printf(b, "{%d,%d}", n->min, n->max);
+        return;
+    default:
+        reeli_sb_str(b, "\"\"");
+        return;
+    }
+}
+
+int reeli_regex_gbnf(reeli_rules *r, const char *pattern, long long min_len, long long max_len,
+                     const char *ptr, reeli_sbuf *out)
+{
+    (void)r;
+    rparser ps = {pattern, pattern, ptr, 0, 0};
+    node *root = parse_alt(&ps, 0);
+    if (!root) return -1;
+    if (*ps.p) {
+        free_node(root);
+        return rfail(&ps, "unmatched ')'");
+    }
+    /* take the anchors off each top-level alternative */
+    int n = root->nk;
+    int *bol = reel_xcalloc((size_t)n, sizeof *bol), *eol = reel_xcalloc((size_t)n, sizeof *eol);
+    int rc = 0;
+    long long pmin = 0, pmax = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        node *c = root->kids[i];
+        int s = 0, e = c->nk;
+        while (s < e && c->kids[s]->type == N_BOL) bol[i] = 1, s++;
+        while (e > s && c->kids[e - 1]->type == N_EOL) e--, eol[i] = 1;
+        node *mid = new_node(&ps, N_CAT);
+        if (!mid) {
+            rc = -1;
+            break;
+        }
+        for (int k = s; k < e; k++) add_kid(mid, c->kids[k]);
+        for (int k = 0; k < c->nk; k++)
+            if (k < s || k >= e) free_node(c->kids[k]);
+        free(c->kids);
+        c->kids = NULL;
+        c->nk = 0;
+        free_node(c);
+        root->kids[i] = mid;
+        rc = no_anchors(&ps, mid);
+        long long a, b;
+        lengths(mid, &a, &b);
+        if (!bol[i] || !eol[i]) b = -1;
+        if (i == 0 || a < pmin) pmin = a;
+        if (i == 0 || (pmax >= 0 && (b < 0 || b > pmax))) pmax = b;
+    }
+    if (rc == 0 && (min_len > 0 || max_len >= 0)) {
+        int inside = pmin >= min_len && (max_len < 0 || (pmax >= 0 && pmax <= max_len));
+        /* ^C{m,n}$ with one character class C: fold the lengths into the counts */
+        node *only =
+            n == 1 && bol[0] && eol[0] && root->kids[0]->nk == 1 ? root->kids[0]->kids[0] : NULL;
+        int fold = only && only->type == N_REP && only->kids[0]->type == N_SET;
+        if (!inside && fold) {
+            long long mn = only->min > min_len ? only->min : min_len;
+            long long mx = only->max;
+            if (max_len >= 0 && (mx < 0 || max_len < mx)) mx = max_len;
+            if (mx >= 0 && mx < mn)
+                rc = reeli_schema_fail(ptr, "'pattern' and minLength/maxLength admit no string");
+            else if (mn > 10000 || mx > 10000)
+                rc = reeli_schema_fail(ptr, "minLength/maxLength above 10000");
+            only->min = (int)mn;
+            only->max = (int)mx;
+        } else if (!inside) {
+            rc = reeli_schema_fail(ptr, "'pattern' together with minLength/maxLength is supported "
+                                        "when the pattern's own lengths lie within them, or for "
+                                        "one repeated character class (^[...]{m,n}$)");
+        }
+    }
+    if (rc == 0) {
+        reeli_sb_str(out, "(");
+        for (int i = 0; i < n; i++) {
+            if (i) reeli_sb_str(out, " | ");
+            reeli_sb_str(out, "(");
+            if (!bol[i]) reeli_sb_str(out, "char* ");
+            emit(out, root->kids[i]);
+            if (!eol[i]) reeli_sb_str(out, " char*");
+            reeli_sb_str(out, ")");
+        }
+        reeli_sb_str(out, ")");
+    }
+    free(bol);
+    free(eol);
+    free_node(root);
+    return rc < 0 || ps.failed ? -1 : 0;
+}
