@@ -87,27 +87,56 @@ static const struct {
             "fmt-subd ::= [!$&'()*+,;=]\n"},
 };
 
+/* min_len/max_len: the shortest and longest string each grammar accepts (-1: no limit) */
 static const struct {
     const char *name, *rule;
     unsigned groups;
+    int min_len, max_len;
 } FORMATS[] = {
-    {"date", "fmt-date", G_DATE},
-    {"time", "fmt-time", G_TIME},
-    {"date-time", "fmt-date \"T\" fmt-time", G_DATE | G_TIME},
-    {"duration", "fmt-duration", G_DUR},
-    {"uuid", "fmt-uuid", G_UUID},
-    {"ipv4", "fmt-ipv4", G_IPV4},
-    {"ipv6", "fmt-ipv6", G_IPV6 | G_IPV4},
-    {"hostname", "fmt-hostname", G_LABEL},
-    {"email", "fmt-email", G_EMAIL | G_LABEL},
-    {"uri", "fmt-uri", G_URI},
+    {"date", "fmt-date", G_DATE, 10, 10},
+    {"time", "fmt-time", G_TIME, 9, 24},
+    {"date-time", "fmt-date \"T\" fmt-time", G_DATE | G_TIME, 20, 35},
+    {"duration", "fmt-duration", G_DUR, 3, -1},
+    {"uuid", "fmt-uuid", G_UUID, 36, 36},
+    {"ipv4", "fmt-ipv4", G_IPV4, 7, 15},
+    {"ipv6", "fmt-ipv6", G_IPV6 | G_IPV4, 2, 45},
+    {"hostname", "fmt-hostname", G_LABEL, 1, 251},
+    {"email", "fmt-email", G_EMAIL | G_LABEL, 3, 231},
+    {"uri", "fmt-uri", G_URI, 2, -1},
 };
 
-int reeli_format_gbnf(const char *format, const char *ptr, reeli_sbuf *out, reeli_sbuf *rules,
-                      unsigned *emitted)
+/* A URI no longer than max_len (at least 95): scheme of up to 16 characters, "//", a host
+ * name of up to 63, a port of up to 5 digits, then path, query and fragment of up to a third
+ * of the rest each, without percent-encoding (so characters count exactly). At least 4
+ * characters ("a://"). A subset of fmt-uri. */
+static void bounded_uri(reeli_sbuf *out, long long max_len)
+{
+    long long third = (max_len - 16 - 3 - 63 - 6 - 3) / 3;
+    const char *pc = "-a-zA-Z0-9._~!$&'()*+,;=:@";
+    reeli_sb_printf(out,
+                    "([a-zA-Z] [a-zA-Z0-9+.-]{0,15} \"://\" [a-zA-Z0-9._~!$&'()*+,;=-]{0,63} "
+                    "(\":\" [0-9]{1,5})? (\"/\" [%s/]{0,%lld})? (\"?\" [%s/?]{0,%lld})? "
+                    "(\"#\" [%s/?]{0,%lld})?)",
+                    pc, third - 1, pc, third - 1, pc, third - 1);
+}
+
+int reeli_format_gbnf(const char *format, long long min_len, long long max_len, const char *ptr,
+                      reeli_sbuf *out, reeli_sbuf *rules, unsigned *emitted)
 {
     for (size_t i = 0; i < sizeof FORMATS / sizeof *FORMATS; i++) {
         if (strcmp(format, FORMATS[i].name) != 0) continue;
+        int fits = FORMATS[i].min_len >= min_len &&
+                   (max_len < 0 || (FORMATS[i].max_len >= 0 && FORMATS[i].max_len <= max_len));
+        if (!fits && strcmp(format, "uri") == 0 && min_len <= 4 && max_len >= 95) {
+            bounded_uri(out, max_len);
+            return 0;
+        }
+        if (!fits)
+            return reeli_schema_fail(ptr,
+                                     "'format' '%s' with minLength/maxLength is supported "
+                                     "when every %s of %d..%d characters fits them (a uri: "
+                                     "maxLength at least 95, minLength at most 4)",
+                                     format, format, FORMATS[i].min_len, FORMATS[i].max_len);
         for (size_t g = 0; g < sizeof GROUPS / sizeof *GROUPS; g++) {
             if (!(FORMATS[i].groups & GROUPS[g].bit) || (*emitted & GROUPS[g].bit)) continue;
             reeli_sb_str(rules, GROUPS[g].text);

@@ -60,11 +60,12 @@ int reeli_regex_gbnf(reeli_rules *r, const char *pattern, long long min_len, lon
 
 /* ---- formats (schema-format.c) ----------------------------------------------------------- */
 
-/* Appends to `out` a GBNF expression for the contents of a string in `format`, and to `rules`
- * the format's rule definitions unless `*emitted` shows them there already. -1 + error for an
- * unknown format. */
-int reeli_format_gbnf(const char *format, const char *ptr, reeli_sbuf *out, reeli_sbuf *rules,
-                      unsigned *emitted);
+/* Appends to `out` a GBNF expression for the contents of a string in `format` with a length in
+ * code points within [min_len, max_len] (max_len < 0: none), and to `rules` the format's rule
+ * definitions unless `*emitted` shows them there already. -1 + error for an unknown format or
+ * lengths the format's grammar cannot keep to. */
+int reeli_format_gbnf(const char *format, long long min_len, long long max_len, const char *ptr,
+                      reeli_sbuf *out, reeli_sbuf *rules, unsigned *emitted);
 
 /* ---- references and composition (schema-compose.c) --------------------------------------- */
 

@@ -2,6 +2,7 @@
  * keys other than the listed ones, counted and dependent properties, unique items. */
 #include "llm/schema-impl.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,15 +44,17 @@ void reeli_key_except(reeli_rules *g, const char *const *names, size_t n, size_t
         sb_str(&alts, " ");
         reeli_key_except(g, sub, ns, depth + cl, &alts);
         free(sub);
-        sb_literal(&others, (const char *)c, cl);
+        /* the character as a class escape */
+        uint32_t cp = cl == 1 ? c[0] : c[0] & (0x7Fu >> cl);
+        for (size_t k = 1; k < cl; k++) cp = cp << 6 | (c[k] & 0x3Fu);
+        sb_printf(&others, "\\U%08X", (unsigned)cp);
     }
     char *rule = reeli_rule_name(g, "key");
     sb_printf(g->rules, "%s ::= %s", rule, ends ? "" : "\"\" | ");
     if (n_alts) sb_printf(g->rules, "%s | ", alts.p);
     /* any other character, then anything */
     sb_str(g->rules, "[^\"\\\\\\x00-\\x1f");
-    for (size_t i = 0; others.p && i < others.n; i++)
-        if (others.p[i] != '"') sb_add(g->rules, others.p + i, 1);
+    if (others.p) sb_add(g->rules, others.p, others.n);
     sb_str(g->rules, "] [^\"\\\\\\x00-\\x1f]*\n");
     sb_str(out, rule);
     free(rule);

@@ -129,7 +129,7 @@ static int check_string(const json_t *s, const json_t *v, const char *ptr)
     if (fmt) {
         reeli_sbuf expr = {0}, rules = {0};
         unsigned emitted = 0;
-        int m = reeli_format_gbnf(fmt, ptr, &expr, &rules, &emitted);
+        int m = reeli_format_gbnf(fmt, 0, -1, ptr, &expr, &rules, &emitted);
         if (m == 0) m = string_matches(v, expr.p, rules.p);
         free(expr.p);
         free(rules.p);

@@ -532,8 +532,7 @@ static int gen_string(gen *g, const json_t *s, const char *ptr, sbuf *out)
     const json_t *pat = json_object_get(s, "pattern"), *fmt = json_object_get(s, "format");
     if (pat && !json_is_string(pat)) return fail_at(g, ptr, "'pattern' must be a string");
     if (fmt && !json_is_string(fmt)) return fail_at(g, ptr, "'format' must be a string");
-    if (fmt && (pat || mn > 0 || mx >= 0))
-        return fail_at(g, ptr, "'format' together with 'pattern' or lengths is not supported");
+    if (fmt && pat) return fail_at(g, ptr, "'format' together with 'pattern' is not supported");
     if (pat) {
         sb_str(out, "\"\\\"\" ");
         if (sub_rc(g, reeli_regex_gbnf(&g->rr, json_string_value(pat), mn, mx, ptr, out)) < 0)
@@ -541,8 +540,8 @@ static int gen_string(gen *g, const json_t *s, const char *ptr, sbuf *out)
         sb_str(out, " \"\\\"\"");
     } else if (fmt) {
         sb_str(out, "\"\\\"\" ");
-        if (sub_rc(g, reeli_format_gbnf(json_string_value(fmt), ptr, out, &g->rules, &g->formats)) <
-            0)
+        if (sub_rc(g, reeli_format_gbnf(json_string_value(fmt), mn, mx, ptr, out, &g->rules,
+                                        &g->formats)) < 0)
             return -1;
         sb_str(out, " \"\\\"\"");
     } else if (mn == 0 && mx < 0) {

@@ -5,8 +5,14 @@
 #include "core/core.h"
 #include "llm/grammar.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static json_t *js(const char *text)
 {
@@ -185,6 +191,134 @@ static void test_accept_reject(void **state)
     json_decref(schema);
 }
 
+/* ---- the corpus in tests/data/schemas: real-world-style schemas with valid and invalid
+ * instances ---- */
+
+/* Loads every JSON file in tests/data/schemas (sorted by name); returns how many. */
+static int load_corpus(json_t **out, char **names, int cap)
+{
+    char *dir = reel_xasprintf("%s/tests/data/schemas", tu_source_dir());
+    DIR *d = opendir(dir);
+    if (!d) fail_msg("no %s", dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < cap) {
+        size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0) continue;
+        names[n++] = reel_xstrdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof *names, cmp_name);
+    for (int i = 0; i < n; i++) {
+        char *path = reel_xasprintf("%s/%s", dir, names[i]);
+        out[i] = reel_json_load_file(path, 1 << 20);
+        if (!out[i]) fail_msg("%s: %s", path, reel_last_error());
+        free(path);
+    }
+    free(dir);
+    return n;
+}
+
+static int grammar_accepts(const reel_grammar *g, const char *text)
+{
+    reel_grammar_state *s = reel_grammar_state_init(g);
+    int ok =
+        reel_grammar_state_advance(s, text, strlen(text)) == 0 && reel_grammar_state_accepting(s);
+    reel_grammar_state_free(s);
+    return ok;
+}
+
+/* Every accepted string must parse and validate. */
+static void accepted_must_validate(const json_t *schema, const char *text, const char *what)
+{
+    json_t *v = reel_json_parse(text, strlen(text), "accepted");
+    if (!v) fail_msg("%s: the grammar accepted non-JSON '%s'", what, text);
+    if (reel_json_schema_validate(schema, v) != 0)
+        fail_msg("%s: the grammar accepted '%s', the validator refused it: %s", what, text,
+                 reel_last_error());
+    json_decref(v);
+}
+
+static void test_corpus(void **state)
+{
+    (void)state;
+    json_t *docs[64];
+    char *names[64];
+    int n = load_corpus(docs, names, 64);
+    assert_true(n >= 8);
+    reel_grammar_vocab *vocab = byte_vocab();
+    static const char POOL[] = "0123456789-.eE+\"\\{}[],:aZ_ /@T";
+    int total_valid = 0, total_invalid = 0, total_random = 0, total_mutants = 0;
+    for (int f = 0; f < n; f++) {
+        const json_t *schema = json_object_get(docs[f], "schema");
+        reel_grammar *g = reel_grammar_from_json_schema(schema);
+        if (!g) fail_msg("%s: %s", names[f], reel_last_error());
+        const json_t *valid = json_object_get(docs[f], "valid"),
+                     *invalid = json_object_get(docs[f], "invalid");
+        assert_true(json_array_size(valid) > 0 && json_array_size(invalid) > 0);
+        rng = 0x51A7E5EEDull + (uint64_t)f;
+        for (size_t i = 0; i < json_array_size(valid); i++) {
+            char *text = json_dumps(json_array_get(valid, i), JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+            if (!grammar_accepts(g, text))
+                fail_msg("%s: valid[%zu] '%s' refused by the grammar", names[f], i, text);
+            if (reel_json_schema_validate(schema, json_array_get(valid, i)) != 0)
+                fail_msg("%s: valid[%zu]: %s", names[f], i, reel_last_error());
+            /* byte mutations of a valid text: whatever the grammar still accepts validates */
+            size_t len = strlen(text);
+            for (int m = 0; m < 300; m++) {
+                char *mut = reel_xmalloc(len + 2);
+                memcpy(mut, text, len + 1);
+                size_t at = next_rand() % len;
+                char c = POOL[next_rand() % (sizeof POOL - 1)];
+                switch (next_rand() % 3) {
+                case 0:
+                    mut[at] = c;
+                    break;
+                case 1:
+                    memmove(mut + at + 1, mut + at, len - at + 1), mut[at] = c;
+                    break;
+                default:
+                    memmove(mut + at, mut + at + 1, len - at);
+                    break;
+                }
+                if (grammar_accepts(g, mut)) accepted_must_validate(schema, mut, names[f]);
+                free(mut);
+                total_mutants++;
+            }
+            free(text);
+            total_valid++;
+        }
+        for (size_t i = 0; i < json_array_size(invalid); i++) {
+            const json_t *v = json_array_get(invalid, i);
+            char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+            if (reel_json_schema_validate(schema, v) == 0)
+                fail_msg("%s: invalid[%zu] '%s' validated", names[f], i, text);
+            if (grammar_accepts(g, text))
+                fail_msg("%s: invalid[%zu] '%s' accepted by the grammar", names[f], i, text);
+            free(text);
+            total_invalid++;
+        }
+        /* random sentences of the grammar, byte by byte through the masks */
+        int made = 0;
+        for (int k = 0; k < 400 && made < 100; k++) {
+            char *text = random_sentence(g, vocab);
+            if (!text) continue;
+            accepted_must_validate(schema, text, names[f]);
+            free(text);
+            made++;
+        }
+        if (made < 100) fail_msg("%s: only %d random sentences", names[f], made);
+        total_random += made;
+        reel_grammar_free(g);
+        json_decref(docs[f]);
+        free(names[f]);
+    }
+    reel_grammar_vocab_free(vocab);
+    print_message("corpus: %d schemas, %d valid and %d invalid instances, %d random sentences, %d "
+                  "mutants\n",
+                  n, total_valid, total_invalid, total_random, total_mutants);
+}
+
 static void test_integer_ranges_exact(void **state)
 {
     (void)state;
@@ -256,7 +390,8 @@ static void test_unsupported_keywords_fail_closed(void **state)
          "'uniqueItems' is enforced only"},
         {"{\"type\":\"string\",\"pattern\":\"^(ab)+$\",\"maxLength\":5}",
          "'pattern' together with minLength/maxLength"},
-        {"{\"type\":\"string\",\"format\":\"date\",\"maxLength\":5}", "'format' together with"},
+        {"{\"type\":\"string\",\"format\":\"date\",\"maxLength\":5}",
+         "'format' 'date' with minLength/maxLength"},
         {"{\"type\":\"object\",\"patternProperties\":{\"a\":{},\"b\":{}}}",
          "'patternProperties' is supported as one pattern"},
         {"{\"type\":\"string\",\"contentEncoding\":\"base64\"}",
@@ -320,6 +455,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_sentences_validate),
         cmocka_unit_test(test_accept_reject),
+        cmocka_unit_test(test_corpus),
         cmocka_unit_test(test_integer_ranges_exact),
         cmocka_unit_test(test_unsupported_keywords_fail_closed),
         cmocka_unit_test(test_validator_messages),
