@@ -31,6 +31,7 @@ reel_test(test_llm_quantize LABELS unit golden e2e SOURCES llm_fixture.c)
 # structured output: GBNF grammars, JSON Schema, token masks, plans
 reel_test(test_llm_grammar LABELS unit)
 reel_test(test_llm_schema LABELS unit)
+reel_test(test_llm_schema_number LABELS unit)
 reel_fuzz(fuzz_llm_grammar SOURCES fuzz/fuzz_llm_grammar.c CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/grammar)
 reel_fuzz(fuzz_llm_schema SOURCES fuzz/fuzz_llm_schema.c CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/schema)
 reel_test(test_llm_constrain LABELS unit golden)
