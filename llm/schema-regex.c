@@ -21,6 +21,7 @@
 
 #define MAX_COUNT 1000
 #define MAX_NODES 4096
+#define MAX_GBNF  (1 << 20) /* bytes of grammar text one pattern may become */
 
 typedef struct {
     uint32_t lo, hi;
@@ -302,57 +303,42 @@ static node *parse_class(rparser *ps)
 {
     /* at '[' */
     ps->p++;
-    int negate = 0;
-    if (*ps->p == '^') {
-        negate = 1;
-        ps->p++;
-    }
+    int negate = *ps->p == '^';
+    ps->p += negate;
     node *n = new_node(ps, N_SET);
     if (!n) return NULL;
     while (*ps->p != ']') {
-        if (!*ps->p) {
-            free_node(n);
-            rfail(ps, "unterminated character class");
-            return NULL;
-        }
         uint32_t lo, hi;
-        int is_class = 0;
+        if (!*ps->p) {
+            rfail(ps, "unterminated character class");
+            goto fail;
+        }
         if (*ps->p == '\\') {
             ps->p++;
             if (add_class_escape(n, *ps->p)) {
                 ps->p++;
-                is_class = 1;
-            } else if (char_escape(ps, 1, &lo) < 0) {
-                free_node(n);
-                return NULL;
+                continue;
             }
+            if (char_escape(ps, 1, &lo) < 0) goto fail;
         } else if (read_utf8(ps, &lo) < 0) {
-            free_node(n);
-            return NULL;
+            goto fail;
         }
-        if (is_class) continue;
         hi = lo;
         if (ps->p[0] == '-' && ps->p[1] && ps->p[1] != ']') {
             ps->p++;
             if (*ps->p == '\\') {
                 ps->p++;
                 if (strchr("dDwWsS", *ps->p)) {
-                    free_node(n);
                     rfail(ps, "a class escape as a range end");
-                    return NULL;
+                    goto fail;
                 }
-                if (char_escape(ps, 1, &hi) < 0) {
-                    free_node(n);
-                    return NULL;
-                }
+                if (char_escape(ps, 1, &hi) < 0) goto fail;
             } else if (read_utf8(ps, &hi) < 0) {
-                free_node(n);
-                return NULL;
+                goto fail;
             }
             if (hi < lo) {
-                free_node(n);
                 rfail(ps, "range out of order in character class");
-                return NULL;
+                goto fail;
             }
         }
         set_add(n, lo, hi);
@@ -362,12 +348,11 @@ static node *parse_class(rparser *ps)
         set_negate(n);
     else
         set_normalize(n);
-    if (n->nr == 0) {
-        free_node(n);
-        rfail(ps, "a character class that matches nothing");
-        return NULL;
-    }
-    return n;
+    if (n->nr > 0) return n;
+    rfail(ps, "a character class that matches nothing");
+fail:
+    free_node(n);
+    return NULL;
 }
 
 static node *parse_alt(rparser *ps, int depth);
@@ -515,41 +500,38 @@ static node *parse_atom(rparser *ps, int depth)
 
 static node *parse_cat(rparser *ps, int depth)
 {
-    node *cat = new_node(ps, N_CAT);
+    node *cat = new_node(ps, N_CAT), *a = NULL;
     if (!cat) return NULL;
     while (*ps->p && *ps->p != '|' && *ps->p != ')') {
-        node *a = parse_atom(ps, depth);
-        if (!a) {
-            free_node(cat);
-            return NULL;
-        }
-        int mn, mx, q;
-        while ((q = parse_quant(ps, &mn, &mx)) != 0) {
-            if (q < 0) {
-                free_node(a);
-                free_node(cat);
-                return NULL;
-            }
+        if (!(a = parse_atom(ps, depth))) goto fail;
+        int mn, mx, q = parse_quant(ps, &mn, &mx);
+        if (q < 0) goto fail;
+        if (q > 0) {
             if (a->type == N_BOL || a->type == N_EOL) {
-                free_node(a);
-                free_node(cat);
                 rfail(ps, "a quantified anchor");
-                return NULL;
+                goto fail;
             }
             node *r = new_node(ps, N_REP);
-            if (!r) {
-                free_node(a);
-                free_node(cat);
-                return NULL;
-            }
+            if (!r) goto fail;
             add_kid(r, a);
             r->min = mn;
             r->max = mx;
             a = r;
+            const char *save = ps->p;
+            if (parse_quant(ps, &mn, &mx) != 0) { /* ECMAScript: a quantifier cannot repeat */
+                ps->p = save;
+                rfail(ps, "nothing to repeat");
+                goto fail;
+            }
         }
         add_kid(cat, a);
+        a = NULL;
     }
     return cat;
+fail:
+    free_node(a);
+    free_node(cat);
+    return NULL;
 }
 
 static node *parse_alt(rparser *ps, int depth)
@@ -698,6 +680,92 @@ static void emit_set(reeli_sbuf *b, const node *n)
     reeli_sb_str(b, ")");
 }
 
+static int nullable(const node *n)
+{
+    long long mn, mx;
+    lengths(n, &mn, &mx);
+    return mn == 0;
+}
+
+static void emit(reeli_sbuf *b, const node *n);
+
+static void quant(reeli_sbuf *b, int min, int max)
+{
+    if (min == 0 && max < 0)
+        reeli_sb_str(b, "*");
+    else if (min == 1 && max < 0)
+        reeli_sb_str(b, "+");
+    else if (min == 0 && max == 1)
+        reeli_sb_str(b, "?");
+    else if (max < 0)
+        reeli_sb_printf(b, "{%d,}", min);
+    else if (min != 1 || max != 1)
+        reeli_sb_printf(b, "{%d,%d}", min, max);
+}
+
+/* The non-empty strings of n (a grammar cannot repeat a part that matches nothing: that is
+ * left recursion); 0 when there are none. */
+static int emit_nonempty(reeli_sbuf *b, const node *n)
+{
+    reeli_sbuf t = {0};
+    int alts = 0;
+    switch (n->type) {
+    case N_SET:
+        emit_set(b, n);
+        return 1;
+    case N_CAT:
+        /* the first non-empty part is kid i: the ones before it match nothing */
+        for (int i = 0; i < n->nk; i++) {
+            reeli_sbuf k = {0};
+            if (emit_nonempty(&k, n->kids[i])) {
+                reeli_sb_str(&t, alts++ ? " | (" : "(");
+                reeli_sb_add(&t, k.p, k.n);
+                for (int j = i + 1; j < n->nk; j++) {
+                    reeli_sb_str(&t, " ");
+                    emit(&t, n->kids[j]);
+                }
+                reeli_sb_str(&t, ")");
+            }
+            free(k.p);
+            if (!nullable(n->kids[i])) break;
+        }
+        break;
+    case N_ALT:
+        for (int i = 0; i < n->nk; i++) {
+            reeli_sbuf k = {0};
+            if (emit_nonempty(&k, n->kids[i])) {
+                if (alts++) reeli_sb_str(&t, " | ");
+                reeli_sb_add(&t, k.p, k.n);
+            }
+            free(k.p);
+        }
+        break;
+    case N_REP:
+        if (n->max == 0) break;
+        if (nullable(n->kids[0])) {
+            /* X{m,n} with X matching the empty string is (X without it){0,n} */
+            if (!emit_nonempty(&t, n->kids[0])) break;
+            reeli_sbuf k = t;
+            t = (reeli_sbuf){0};
+            reeli_sb_printf(&t, "(%s)", k.p);
+            quant(&t, 1, n->max);
+            free(k.p);
+        } else {
+            reeli_sb_str(&t, "(");
+            emit(&t, n->kids[0]);
+            reeli_sb_str(&t, ")");
+            quant(&t, n->min > 1 ? n->min : 1, n->max);
+        }
+        alts = 1;
+        break;
+    default:
+        break;
+    }
+    if (alts) reeli_sb_printf(b, "(%s)", t.p);
+    free(t.p);
+    return alts > 0;
+}
+
 static void emit(reeli_sbuf *b, const node *n)
 {
     switch (n->type) {
@@ -727,21 +795,21 @@ static void emit(reeli_sbuf *b, const node *n)
     case N_REP:
         if (n->max == 0) {
             reeli_sb_str(b, "\"\"");
-            return;
+        } else if (nullable(n->kids[0])) {
+            reeli_sbuf k = {0};
+            if (emit_nonempty(&k, n->kids[0])) {
+                reeli_sb_printf(b, "(%s)", k.p);
+                quant(b, 0, n->max);
+            } else {
+                reeli_sb_str(b, "\"\"");
+            }
+            free(k.p);
+        } else {
+            reeli_sb_str(b, "(");
+            emit(b, n->kids[0]);
+            reeli_sb_str(b, ")");
+            quant(b, n->min, n->max);
         }
-        reeli_sb_str(b, "(");
-        emit(b, n->kids[0]);
-        reeli_sb_str(b, ")");
-        if (n->min == 0 && n->max < 0)
-            reeli_sb_str(b, "*");
-        else if (n->min == 1 && n->max < 0)
-            reeli_sb_str(b, "+");
-        else if (n->min == 0 && n->max == 1)
-            reeli_sb_str(b, "?");
-        else if (n->max < 0)
-            reeli_sb_printf(b, "{%d,}", n->min);
-        else
-            reeli_sb_printf(b, "{%d,%d}", n->min, n->max);
         return;
     default:
         reeli_sb_str(b, "\"\"");
@@ -823,6 +891,7 @@ int reeli_regex_gbnf(reeli_rules *r, const char *pattern, long long min_len, lon
             reeli_sb_str(out, ")");
         }
         reeli_sb_str(out, ")");
+        if (out->n > MAX_GBNF) rc = rfail(&ps, "pattern too large as a grammar");
     }
     free(bol);
     free(eol);
