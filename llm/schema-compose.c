@@ -180,13 +180,14 @@ static int merge_into(json_t *a, const json_t *b, const char *ptr)
     return 0;
 }
 
-static json_t *merge_depth(const json_t *root, const json_t *s, const char *ptr, int depth)
+static json_t *merge_depth(const json_t *root, const json_t *s, const char *ptr, int depth,
+                           int *budget)
 {
     if (!json_is_object(s)) return json_incref((json_t *)s);
     const json_t *ref = json_object_get(s, "$ref"), *all = json_object_get(s, "allOf");
     if (!ref && !all) return json_incref((json_t *)s);
-    if (depth > 32) {
-        reeli_schema_fail(ptr, "$ref/allOf chain too long");
+    if (depth > 32 || --*budget < 0) {
+        reeli_schema_fail(ptr, "$ref/allOf chain too long or too wide");
         return NULL;
     }
     json_t *out = json_object();
@@ -220,7 +221,7 @@ static json_t *merge_depth(const json_t *root, const json_t *s, const char *ptr,
             reeli_schema_fail(ptr, "an 'allOf' part must be an object or true");
             return NULL;
         }
-        json_t *m = merge_depth(root, part, ptr, depth + 1);
+        json_t *m = merge_depth(root, part, ptr, depth + 1, budget);
         if (!m || merge_into(out, m, ptr) < 0) {
             json_decref(m);
             json_decref(out);
@@ -233,7 +234,8 @@ static json_t *merge_depth(const json_t *root, const json_t *s, const char *ptr,
 
 json_t *reeli_schema_merge(const json_t *root, const json_t *s, const char *ptr)
 {
-    return merge_depth(root, s, ptr, 0);
+    int budget = 1000;
+    return merge_depth(root, s, ptr, 0, &budget);
 }
 
 /* ---- disjointness ---- */

@@ -6,6 +6,7 @@
 #include "core/core.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---- text (schema-text.c) ---------------------------------------------------------------- */
 
@@ -57,6 +58,27 @@ int reeli_schema_number_gbnf(reeli_rules *r, const json_t *s, int integer, const
  * naming the construct that has no finite automaton, or a length bound it cannot combine. */
 int reeli_regex_gbnf(reeli_rules *r, const char *pattern, long long min_len, long long max_len,
                      const char *ptr, reeli_sbuf *out);
+
+/* ---- code point sets (schema-charset.c) ------------------------------------------------- */
+
+typedef struct {
+    uint32_t lo, hi;
+} reeli_cprange;
+
+typedef struct {
+    reeli_cprange *r; /* sorted and disjoint after reeli_cpset_normalize */
+    int n;
+} reeli_cpset;
+
+void reeli_cpset_add(reeli_cpset *s, uint32_t lo, uint32_t hi);
+/* Sorts and merges the ranges, and drops surrogates (no UTF-8 form). */
+void reeli_cpset_normalize(reeli_cpset *s);
+/* The complement within the code points (normalized). */
+void reeli_cpset_negate(reeli_cpset *s);
+/* Adds the ECMAScript class escape \c (d w s; upper case negated); 0 if c is not one. */
+int reeli_cpset_add_class(reeli_cpset *s, char c);
+/* Appends a GBNF expression for one character of s as JSON string text. */
+void reeli_cpset_gbnf(reeli_sbuf *b, const reeli_cpset *s);
 
 /* ---- formats (schema-format.c) ----------------------------------------------------------- */
 

@@ -23,16 +23,11 @@
 #define MAX_NODES 4096
 #define MAX_GBNF  (1 << 20) /* bytes of grammar text one pattern may become */
 
-typedef struct {
-    uint32_t lo, hi;
-} range;
-
 enum { N_SET, N_CAT, N_ALT, N_REP, N_BOL, N_EOL, N_EMPTY };
 
 typedef struct node {
     int type;
-    range *r; /* N_SET: sorted, disjoint */
-    int nr;
+    reeli_cpset set;    /* N_SET */
     struct node **kids; /* N_CAT, N_ALT, N_REP (one) */
     int nk;
     int min, max; /* N_REP; max < 0: unbounded */
@@ -68,7 +63,7 @@ static void free_node(node *n)
     if (!n) return;
     for (int i = 0; i < n->nk; i++) free_node(n->kids[i]);
     free(n->kids);
-    free(n->r);
+    free(n->set.r);
     free(n);
 }
 
@@ -76,98 +71,6 @@ static void add_kid(node *n, node *k)
 {
     n->kids = reel_xrealloc(n->kids, (size_t)(n->nk + 1) * sizeof *n->kids);
     n->kids[n->nk++] = k;
-}
-
-/* ---- code point sets ---- */
-
-static int cmp_range(const void *a, const void *b)
-{
-    const range *x = a, *y = b;
-    return x->lo < y->lo ? -1 : x->lo > y->lo;
-}
-
-static void set_add(node *n, uint32_t lo, uint32_t hi)
-{
-    n->r = reel_xrealloc(n->r, (size_t)(n->nr + 1) * sizeof *n->r);
-    n->r[n->nr++] = (range){lo, hi};
-}
-
-/* Sorts and merges the ranges, and drops surrogates (no UTF-8 form). */
-static void set_normalize(node *n)
-{
-    qsort(n->r, (size_t)n->nr, sizeof *n->r, cmp_range);
-    range *out = reel_xmalloc((size_t)(n->nr * 2 + 1) * sizeof *out);
-    int k = 0;
-    for (int i = 0; i < n->nr; i++) {
-        if (k && n->r[i].lo <= out[k - 1].hi + 1) {
-            if (n->r[i].hi > out[k - 1].hi) out[k - 1].hi = n->r[i].hi;
-        } else {
-            out[k++] = n->r[i];
-        }
-    }
-    int m = 0;
-    range *fin = reel_xmalloc((size_t)(k * 2 + 1) * sizeof *fin);
-    for (int i = 0; i < k; i++) {
-        range x = out[i];
-        if (x.hi < 0xD800 || x.lo > 0xDFFF) {
-            fin[m++] = x;
-            continue;
-        }
-        if (x.lo < 0xD800) fin[m++] = (range){x.lo, 0xD7FF};
-        if (x.hi > 0xDFFF) fin[m++] = (range){0xE000, x.hi};
-    }
-    free(out);
-    free(n->r);
-    n->r = fin;
-    n->nr = m;
-}
-
-static void set_negate(node *n)
-{
-    set_normalize(n);
-    range *out = reel_xmalloc((size_t)(n->nr + 1) * sizeof *out);
-    int k = 0;
-    uint32_t next = 0;
-    for (int i = 0; i < n->nr; i++) {
-        if (n->r[i].lo > next) out[k++] = (range){next, n->r[i].lo - 1};
-        next = n->r[i].hi + 1;
-    }
-    if (next <= 0x10FFFF) out[k++] = (range){next, 0x10FFFF};
-    free(n->r);
-    n->r = out;
-    n->nr = k;
-    set_normalize(n);
-}
-
-static const range SPACE[] = {
-    {9, 13},          {32, 32},         {0xA0, 0xA0},     {0x1680, 0x1680}, {0x2000, 0x200A},
-    {0x2028, 0x2029}, {0x202F, 0x202F}, {0x205F, 0x205F}, {0x3000, 0x3000}, {0xFEFF, 0xFEFF}};
-
-/* Adds class escape c (d w s, upper case negated) to n; 0 if c is not one. */
-static int add_class_escape(node *n, char c)
-{
-    node tmp = {0};
-    switch (c | 0x20) {
-    case 'd':
-        set_add(&tmp, '0', '9');
-        break;
-    case 'w':
-        set_add(&tmp, '0', '9');
-        set_add(&tmp, 'A', 'Z');
-        set_add(&tmp, '_', '_');
-        set_add(&tmp, 'a', 'z');
-        break;
-    case 's':
-        for (size_t i = 0; i < sizeof SPACE / sizeof *SPACE; i++)
-            set_add(&tmp, SPACE[i].lo, SPACE[i].hi);
-        break;
-    default:
-        return 0;
-    }
-    if (c >= 'A' && c <= 'Z') set_negate(&tmp);
-    for (int i = 0; i < tmp.nr; i++) set_add(n, tmp.r[i].lo, tmp.r[i].hi);
-    free(tmp.r);
-    return 1;
 }
 
 /* ---- parser ---- */
@@ -315,7 +218,7 @@ static node *parse_class(rparser *ps)
         }
         if (*ps->p == '\\') {
             ps->p++;
-            if (add_class_escape(n, *ps->p)) {
+            if (reeli_cpset_add_class(&n->set, *ps->p)) {
                 ps->p++;
                 continue;
             }
@@ -341,14 +244,14 @@ static node *parse_class(rparser *ps)
                 goto fail;
             }
         }
-        set_add(n, lo, hi);
+        reeli_cpset_add(&n->set, lo, hi);
     }
     ps->p++;
     if (negate)
-        set_negate(n);
+        reeli_cpset_negate(&n->set);
     else
-        set_normalize(n);
-    if (n->nr > 0) return n;
+        reeli_cpset_normalize(&n->set);
+    if (n->set.n > 0) return n;
     rfail(ps, "a character class that matches nothing");
 fail:
     free_node(n);
@@ -472,17 +375,17 @@ static node *parse_atom(rparser *ps, int depth)
     if (!n) return NULL;
     if (c == '.') {
         ps->p++;
-        set_add(n, '\n', '\n');
-        set_add(n, '\r', '\r');
-        set_add(n, 0x2028, 0x2029);
-        set_negate(n);
+        reeli_cpset_add(&n->set, '\n', '\n');
+        reeli_cpset_add(&n->set, '\r', '\r');
+        reeli_cpset_add(&n->set, 0x2028, 0x2029);
+        reeli_cpset_negate(&n->set);
         return n;
     }
     if (c == '\\') {
         ps->p++;
-        if (add_class_escape(n, *ps->p)) {
+        if (reeli_cpset_add_class(&n->set, *ps->p)) {
             ps->p++;
-            set_normalize(n);
+            reeli_cpset_normalize(&n->set);
             return n;
         }
         if (char_escape(ps, 0, &cp) < 0) {
@@ -493,8 +396,8 @@ static node *parse_atom(rparser *ps, int depth)
         free_node(n);
         return NULL;
     }
-    set_add(n, cp, cp);
-    set_normalize(n);
+    reeli_cpset_add(&n->set, cp, cp);
+    reeli_cpset_normalize(&n->set);
     return n;
 }
 
@@ -610,76 +513,6 @@ static void lengths(const node *n, long long *mn, long long *mx)
 
 /* ---- emission ---- */
 
-static void emit_cp(reeli_sbuf *b, uint32_t c)
-{
-    if (c < 0x100)
-        reeli_sb_printf(b, "\\x%02X", (unsigned)c);
-    else if (c < 0x10000)
-        reeli_sb_printf(b, "\\u%04X", (unsigned)c);
-    else
-        reeli_sb_printf(b, "\\U%08X", (unsigned)c);
-}
-
-/* The JSON text of a character that JSON must escape. */
-static void emit_escaped(reeli_sbuf *b, uint32_t c)
-{
-    static const char short_esc[] = {['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r',
-                                     ['\t'] = 't', ['"'] = '"',  ['\\'] = '\\'};
-    if (c < sizeof short_esc && short_esc[c]) {
-        reeli_sb_printf(b, "\"\\\\%s%c\"", short_esc[c] == '"' || short_esc[c] == '\\' ? "\\" : "",
-                        short_esc[c]);
-        return;
-    }
-    /* \u00XX, hex digits in either case */
-    reeli_sb_printf(b, "\"\\\\u00%X\" ", c >> 4);
-    unsigned lo = c & 15;
-    if (lo < 10)
-        reeli_sb_printf(b, "\"%u\"", lo);
-    else
-        reeli_sb_printf(b, "[%c%c]", 'a' + lo - 10, 'A' + lo - 10);
-}
-
-static void emit_set(reeli_sbuf *b, const node *n)
-{
-    reeli_sbuf raw = {0};
-    int alts = 0;
-    reeli_sb_str(b, "(");
-    for (int i = 0; i < n->nr; i++) {
-        uint32_t lo = n->r[i].lo, hi = n->r[i].hi;
-        for (uint32_t c = lo; c <= hi && c < 0x20; c++) {
-            if (alts++) reeli_sb_str(b, " | ");
-            emit_escaped(b, c);
-        }
-        if (lo < 0x20) lo = 0x20;
-        /* '"' and '\\' inside [lo, hi] are written escaped, the rest raw */
-        static const uint32_t special[] = {'"', '\\'};
-        for (int s = 0; s < 2 && lo <= hi; s++) {
-            if (special[s] < lo || special[s] > hi) continue;
-            if (alts++) reeli_sb_str(b, " | ");
-            emit_escaped(b, special[s]);
-            if (special[s] > lo) {
-                emit_cp(&raw, lo);
-                reeli_sb_str(&raw, "-");
-                emit_cp(&raw, special[s] - 1);
-            }
-            lo = special[s] + 1;
-        }
-        if (lo <= hi) {
-            emit_cp(&raw, lo);
-            if (hi > lo) {
-                reeli_sb_str(&raw, "-");
-                emit_cp(&raw, hi);
-            }
-        }
-    }
-    if (raw.n) {
-        if (alts++) reeli_sb_str(b, " | ");
-        reeli_sb_printf(b, "[%s]", raw.p);
-    }
-    free(raw.p);
-    reeli_sb_str(b, ")");
-}
-
 static int nullable(const node *n)
 {
     long long mn, mx;
@@ -711,7 +544,7 @@ static int emit_nonempty(reeli_sbuf *b, const node *n)
     int alts = 0;
     switch (n->type) {
     case N_SET:
-        emit_set(b, n);
+        reeli_cpset_gbnf(b, &n->set);
         return 1;
     case N_CAT:
         /* the first non-empty part is kid i: the ones before it match nothing */
@@ -770,7 +603,7 @@ static void emit(reeli_sbuf *b, const node *n)
 {
     switch (n->type) {
     case N_SET:
-        emit_set(b, n);
+        reeli_cpset_gbnf(b, &n->set);
         return;
     case N_CAT:
         if (n->nk == 0) {

@@ -16,9 +16,14 @@
 
 #define MAX_DEPTH 256
 
+#define MAX_STEPS                                                                                  \
+    1000000 /* schema nodes one validation may visit (anyOf over $refs can                         \
+                    otherwise take exponential time) */
+
 typedef struct {
     const json_t *root;
     int depth;
+    long steps;
 } vctx;
 
 static int vfail(const char *ptr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -342,6 +347,7 @@ static int validate(vctx *c, const json_t *s, const json_t *v, const char *ptr)
     if (json_is_false(s)) return vfail(ptr, "schema false allows no value");
     if (!json_is_object(s)) return vfail(ptr, "schema is not an object");
     if (c->depth >= MAX_DEPTH) return vfail(ptr, "schema and value nested too deeply");
+    if (++c->steps > MAX_STEPS) return vfail(ptr, "schema too expensive to evaluate");
     c->depth++;
     int rc = validate_body(c, s, v, ptr);
     c->depth--;
@@ -350,7 +356,7 @@ static int validate(vctx *c, const json_t *s, const json_t *v, const char *ptr)
 
 int reeli_schema_validate_at(const json_t *root, const json_t *schema, const json_t *value)
 {
-    vctx c = {root, 0};
+    vctx c = {root, 0, 0};
     return validate(&c, schema, value, "");
 }
 

@@ -1,35 +1,42 @@
 /* JSON Schema (a documented subset) to GBNF. The validator for the same subset is in
- * schema-validate.c; numbers, patterns, formats and allOf merging in schema-number.c,
- * schema-regex.c, schema-format.c and schema-compose.c.
+ * schema-validate.c; numbers, patterns, formats, $ref/allOf merging and helper shapes in
+ * schema-number.c, schema-regex.c, schema-format.c, schema-compose.c and schema-shapes.c.
  *
  * The translation is compact (no whitespace), emits object properties in a fixed order
  * (required ones as 'required' lists them, then optional ones by name), and fails on any
  * keyword it does not implement, naming the keyword and its JSON pointer: a constraint that is
  * silently ignored would let invalid output through. Supported:
- *   any schema   type (a name or a list), enum, const (values filtered by the schema's other
- *                keywords), anyOf, oneOf (branches must be disjoint by type, const/enum or a
- *                required property with disjoint values, so it is anyOf in the grammar), allOf
- *                and $ref with constraining siblings (merged: properties, required and
- *                dependentRequired unite, bounds tighten, types intersect; parts that differ
- *                otherwise are refused), not (only {"not": {"type": ...}} on its own), $ref to
- *                any "#/..." JSON pointer ($defs, definitions, "#" for the root), true, and the
- *                annotations title, description, examples, default, $schema, $id, $comment,
- *                readOnly, writeOnly, deprecated, discriminator, $defs, definitions.
- *   integer,     minimum, maximum, exclusiveMinimum, exclusiveMaximum with any decimal value
- *   number       (exact; numeral form in schema-number.c), multipleOf (integers, divisor up to
- *                1000).
- *   string       minLength, maxLength (code points), pattern (schema-regex.c), format (date,
- *                time, date-time, duration, uuid, email, uri, ipv4, ipv6, hostname;
- *                schema-format.c). pattern with lengths: see schema-regex.c; format is refused
- *                with pattern or lengths.
- *   array        items (a schema, true or false), prefixItems, minItems, maxItems (<= 1000),
- *                uniqueItems (enforced when the items are an enum/const/boolean of at most 8
- *                values, refused otherwise).
- *   object       properties, required, additionalProperties (false — the default — true or a
- *                schema; extra keys are written without escapes and differ from the listed
- *                names), patternProperties (one pattern, no properties, no additional ones),
- *                minProperties, maxProperties, dependentRequired (not with extra keys).
+ *   any schema  type (a name or a list), enum, const (values kept when they also satisfy the
+ *               schema's other keywords), anyOf, oneOf (branches must be disjoint by type, by
+ *               const/enum values, or by a property both require with disjoint values, as
+ *               Pydantic's discriminated unions are; then it is anyOf in the grammar), allOf
+ *               and $ref with constraining siblings (merged: properties, required,
+ *               dependentRequired unite, bounds tighten, types intersect, items and
+ *               additionalProperties combine; parts differing otherwise are refused), not (only
+ *               {"not": {"type": ...}} on its own), $ref to any "#..." JSON pointer ($defs,
+ *               definitions, "#" the root), true, and the annotations title, description,
+ *               examples, default, $schema, $id, $comment, readOnly, writeOnly, deprecated,
+ *               discriminator, $defs, definitions (accepted and ignored).
+ *   integer,    minimum, maximum, exclusiveMinimum, exclusiveMaximum with any decimal value
+ *   number      (exact; the numeral form is in schema-number.c), multipleOf (integers, whole
+ *               divisors up to 1000).
+ *   string      minLength, maxLength (code points), pattern (schema-regex.c; with lengths only
+ *               where they combine exactly), format (date, time, date-time, duration, uuid,
+ *               email, uri, ipv4, ipv6, hostname; schema-format.c; with lengths where the
+ *               format's own lengths fit them, or a shorter uri form for maxLength >= 95; not
+ *               with pattern).
+ *   array       items (a schema, true or false), prefixItems, minItems, maxItems (<= 1000),
+ *               uniqueItems (enforced when the items are an enum/const/boolean of at most 8
+ *               values, refused otherwise).
+ *   object      properties, required, additionalProperties (false — the default — true or a
+ *               schema; extra keys are written without escapes and differ from the listed
+ *               names), patternProperties (one pattern, without properties or additional
+ *               ones), minProperties, maxProperties, dependentRequired (the last three not with
+ *               extra keys, except maxProperties without listed properties).
  *   boolean, null.
+ * Refused with the keyword named: every other keyword (contains, propertyNames, if/then/else,
+ * unevaluated*, dependentSchemas, contentEncoding, ...), $refs outside the document, and the
+ * combinations above that a grammar cannot keep exactly.
  */
 #include "core/core.h"
 #include "llm/grammar.h"
@@ -52,6 +59,7 @@ typedef struct {
     json_t *open_at_head;
     int failed;
     int depth;
+    int steps; /* schemas translated: inlined $refs with siblings may otherwise multiply */
 } gen;
 
 typedef reeli_sbuf sbuf;
@@ -754,6 +762,7 @@ static int gen_schema_body(gen *g, const json_t *s, const char *ptr, sbuf *out)
 static int gen_schema(gen *g, const json_t *s, const char *ptr, sbuf *out)
 {
     if (g->failed) return -1;
+    if (++g->steps > 50000 || g->rules.n > (64u << 20)) return fail_at(g, ptr, "schema too large");
     if (++g->depth > 64) {
         g->depth--;
         return fail_at(g, ptr, "schema nested too deeply");
