@@ -311,6 +311,14 @@ static const json_t *values_of(const json_t *s, json_t **tmp)
     return json_is_array(e) ? e : NULL;
 }
 
+/* Equal as JSON Schema compares (numbers by value); containers conservatively equal. */
+static int same_scalar(const json_t *a, const json_t *b)
+{
+    if (json_is_number(a) && json_is_number(b)) return json_number_value(a) == json_number_value(b);
+    if (json_is_object(a) || json_is_array(a)) return json_typeof(a) == json_typeof(b);
+    return json_equal(a, b);
+}
+
 static int disjoint_depth(const json_t *root, const json_t *a, const json_t *b, int depth)
 {
     a = deref(root, a);
@@ -326,7 +334,7 @@ static int disjoint_depth(const json_t *root, const json_t *a, const json_t *b, 
         result = 1;
         for (size_t i = 0; i < json_array_size(va) && result; i++)
             for (size_t j = 0; j < json_array_size(vb) && result; j++)
-                if (json_equal(json_array_get(va, i), json_array_get(vb, j))) result = 0;
+                if (same_scalar(json_array_get(va, i), json_array_get(vb, j))) result = 0;
     }
     json_decref(t1);
     json_decref(t2);

@@ -258,7 +258,8 @@ static void test_corpus(void **state)
         assert_true(json_array_size(valid) > 0 && json_array_size(invalid) > 0);
         rng = 0x51A7E5EEDull + (uint64_t)f;
         for (size_t i = 0; i < json_array_size(valid); i++) {
-            char *text = json_dumps(json_array_get(valid, i), JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+            char *text = json_dumps(json_array_get(valid, i),
+                                    JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
             if (!grammar_accepts(g, text))
                 fail_msg("%s: valid[%zu] '%s' refused by the grammar", names[f], i, text);
             if (reel_json_schema_validate(schema, json_array_get(valid, i)) != 0)
@@ -317,6 +318,80 @@ static void test_corpus(void **state)
     print_message("corpus: %d schemas, %d valid and %d invalid instances, %d random sentences, %d "
                   "mutants\n",
                   n, total_valid, total_invalid, total_random, total_mutants);
+}
+
+/* Masks stay exact under pattern, format and decimal-bound grammars: over a vocabulary of
+ * random 1-4 byte tokens (ASCII, JSON punctuation, digits and pieces of UTF-8 characters), the
+ * mask at each step of random sentences equals advancing a copy of the state by each token. */
+static void test_masks_exact_with_patterns(void **state)
+{
+    (void)state;
+    static const char *const SCHEMAS_P[] = {
+        "{\"type\":\"object\",\"properties\":{\"sku\":{\"type\":\"string\",\"pattern\":\"^[A-Z]{2}-"
+        "\\\\d{3}$\"},\"note\":{\"type\":\"string\",\"pattern\":\"ok|fine\"},\"w\":{\"type\":"
+        "\"number\",\"exclusiveMinimum\":-1.25,\"maximum\":99.5},\"d\":{\"type\":\"string\","
+        "\"format\":\"date\"}},\"required\":[\"sku\",\"note\",\"w\"]}",
+        "{\"type\":\"array\",\"maxItems\":3,\"items\":{\"anyOf\":[{\"type\":\"string\",\"pattern\":"
+        "\"^[^a-c\\\\s]+$\",\"maxLength\":6},{\"type\":\"string\",\"pattern\":\"x\\\\d?\\u00e9|^"
+        "\\\\W\"}]}}",
+        "{\"type\":\"object\",\"additionalProperties\":{\"type\":\"string\",\"format\":\"ipv6\"},"
+        "\"maxProperties\":2}",
+    };
+    static const char POOL[] =
+        "\"{}[],:-.0123456789eE abcxyzAZ\\n\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
+    enum { NT = 1000 };
+    char *toks[NT];
+    const char *ptrs[NT];
+    size_t lens[NT];
+    rng = 0xFEEDFACEull;
+    for (int i = 0; i < NT; i++) {
+        size_t n = i < 256 ? 1 : 1 + next_rand() % 4;
+        toks[i] = reel_xmalloc(n);
+        for (size_t k = 0; k < n; k++)
+            toks[i][k] = i < 256 ? (char)i : POOL[next_rand() % (sizeof POOL - 1)];
+        ptrs[i] = toks[i];
+        lens[i] = n;
+    }
+    reel_grammar_vocab *tv = reel_grammar_vocab_init(NT, ptrs, lens, NULL, NULL, 0);
+    reel_grammar_vocab *bv = byte_vocab();
+    uint8_t mask[(NT + 7) / 8];
+    int steps = 0;
+    for (size_t i = 0; i < sizeof SCHEMAS_P / sizeof *SCHEMAS_P; i++) {
+        json_t *schema = js(SCHEMAS_P[i]);
+        reel_grammar *g = reel_grammar_from_json_schema(schema);
+        if (!g) fail_msg("schema %zu: %s", i, reel_last_error());
+        for (int k = 0; k < 5; k++) {
+            char *text = random_sentence(g, bv);
+            if (!text) continue;
+            accepted_must_validate(schema, text, "mask schema");
+            /* replay the sentence; at every byte compare the token mask with brute force */
+            reel_grammar_state *st = reel_grammar_state_init(g),
+                               *probe = reel_grammar_state_clone(st);
+            for (size_t pos = 0; text[pos]; pos++) {
+                int count = reel_grammar_mask(tv, st, mask), brute = 0;
+                for (int t = 0; t < NT; t++) {
+                    reel_grammar_state_copy(probe, st);
+                    int ok = reel_grammar_state_advance(probe, toks[t], lens[t]) == 0;
+                    brute += ok;
+                    if (ok != ((mask[t >> 3] >> (t & 7)) & 1))
+                        fail_msg("schema %zu after '%.*s': token '%.*s' mask %d, advance %d", i,
+                                 (int)pos, text, (int)lens[t], toks[t], !ok, ok);
+                }
+                assert_int_equal(count, brute);
+                assert_int_equal(reel_grammar_state_advance(st, text + pos, 1), 0);
+                steps++;
+            }
+            reel_grammar_state_free(probe);
+            reel_grammar_state_free(st);
+            free(text);
+        }
+        reel_grammar_free(g);
+        json_decref(schema);
+    }
+    print_message("masks exact at %d positions over %d tokens\n", steps, NT);
+    reel_grammar_vocab_free(tv);
+    reel_grammar_vocab_free(bv);
+    for (int i = 0; i < NT; i++) free(toks[i]);
 }
 
 static void test_integer_ranges_exact(void **state)
@@ -456,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_random_sentences_validate),
         cmocka_unit_test(test_accept_reject),
         cmocka_unit_test(test_corpus),
+        cmocka_unit_test(test_masks_exact_with_patterns),
         cmocka_unit_test(test_integer_ranges_exact),
         cmocka_unit_test(test_unsupported_keywords_fail_closed),
         cmocka_unit_test(test_validator_messages),
