@@ -20,7 +20,7 @@ void reeli_cpset_add(reeli_cpset *n, uint32_t lo, uint32_t hi)
 /* Sorts and merges the ranges, and drops surrogates (no UTF-8 form). */
 void reeli_cpset_normalize(reeli_cpset *n)
 {
-    qsort(n->r, (size_t)n->n, sizeof *n->r, cmp_range);
+    if (n->n > 1) qsort(n->r, (size_t)n->n, sizeof *n->r, cmp_range);
     reeli_cprange *out = reel_xmalloc((size_t)(n->n * 2 + 1) * sizeof *out);
     int k = 0;
     for (int i = 0; i < n->n; i++) {
