@@ -59,6 +59,11 @@ int reeli_schema_number_gbnf(reeli_rules *r, const json_t *s, int integer, const
 int reeli_regex_gbnf(reeli_rules *r, const char *pattern, long long min_len, long long max_len,
                      const char *ptr, reeli_sbuf *out);
 
+/* The strings `pattern` matches when they are finitely many (every top-level alternative
+ * anchored at both ends, no unbounded repeat) and at most cap: 1 and *out (a new array of
+ * strings); 0 when not; -1 with the error set when the pattern is refused. */
+int reeli_regex_finite(const char *pattern, size_t cap, const char *ptr, json_t **out);
+
 /* ---- code point sets (schema-charset.c) ------------------------------------------------- */
 
 typedef struct {

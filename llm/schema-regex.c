@@ -650,32 +650,35 @@ static void emit(reeli_sbuf *b, const node *n)
     }
 }
 
-int reeli_regex_gbnf(reeli_rules *r, const char *pattern, long long min_len, long long max_len,
-                     const char *ptr, reeli_sbuf *out)
+/* A parsed pattern: its top-level alternatives without their anchors. */
+typedef struct {
+    node *root;
+    int *bol, *eol, n;
+    long long pmin, pmax; /* lengths of the matched strings (pmax -1: unbounded) */
+} prepared;
+
+static void prepared_free(prepared *p)
 {
-    (void)r;
-    rparser ps = {pattern, pattern, ptr, 0, 0};
-    node *root = parse_alt(&ps, 0);
-    if (!root) return -1;
-    if (*ps.p) {
-        free_node(root);
-        return rfail(&ps, "unmatched ')'");
-    }
-    /* take the anchors off each top-level alternative */
-    int n = root->nk;
-    int *bol = reel_xcalloc((size_t)n, sizeof *bol), *eol = reel_xcalloc((size_t)n, sizeof *eol);
-    int rc = 0;
-    long long pmin = 0, pmax = 0;
-    for (int i = 0; i < n && rc == 0; i++) {
-        node *c = root->kids[i];
+    free(p->bol);
+    free(p->eol);
+    free_node(p->root);
+}
+
+static int prepare(rparser *ps, prepared *p)
+{
+    memset(p, 0, sizeof *p);
+    if (!(p->root = parse_alt(ps, 0))) return -1;
+    if (*ps->p) return rfail(ps, "unmatched ')'");
+    int n = p->n = p->root->nk;
+    p->bol = reel_xcalloc((size_t)n, sizeof *p->bol);
+    p->eol = reel_xcalloc((size_t)n, sizeof *p->eol);
+    for (int i = 0; i < n; i++) {
+        node *c = p->root->kids[i];
         int s = 0, e = c->nk;
-        while (s < e && c->kids[s]->type == N_BOL) bol[i] = 1, s++;
-        while (e > s && c->kids[e - 1]->type == N_EOL) e--, eol[i] = 1;
-        node *mid = new_node(&ps, N_CAT);
-        if (!mid) {
-            rc = -1;
-            break;
-        }
+        while (s < e && c->kids[s]->type == N_BOL) p->bol[i] = 1, s++;
+        while (e > s && c->kids[e - 1]->type == N_EOL) e--, p->eol[i] = 1;
+        node *mid = new_node(ps, N_CAT);
+        if (!mid) return -1;
         for (int k = s; k < e; k++) add_kid(mid, c->kids[k]);
         for (int k = 0; k < c->nk; k++)
             if (k < s || k >= e) free_node(c->kids[k]);
@@ -683,16 +686,28 @@ int reeli_regex_gbnf(reeli_rules *r, const char *pattern, long long min_len, lon
         c->kids = NULL;
         c->nk = 0;
         free_node(c);
-        root->kids[i] = mid;
-        rc = no_anchors(&ps, mid);
+        p->root->kids[i] = mid;
+        if (no_anchors(ps, mid) < 0) return -1;
         long long a, b;
         lengths(mid, &a, &b);
-        if (!bol[i] || !eol[i]) b = -1;
-        if (i == 0 || a < pmin) pmin = a;
-        if (i == 0 || (pmax >= 0 && (b < 0 || b > pmax))) pmax = b;
+        if (!p->bol[i] || !p->eol[i]) b = -1;
+        if (i == 0 || a < p->pmin) p->pmin = a;
+        if (i == 0 || (p->pmax >= 0 && (b < 0 || b > p->pmax))) p->pmax = b;
     }
+    return 0;
+}
+
+int reeli_regex_gbnf(reeli_rules *r, const char *pattern, long long min_len, long long max_len,
+                     const char *ptr, reeli_sbuf *out)
+{
+    (void)r;
+    rparser ps = {pattern, pattern, ptr, 0, 0};
+    prepared pp;
+    int rc = prepare(&ps, &pp);
+    int n = pp.n, *bol = pp.bol, *eol = pp.eol;
+    node *root = pp.root;
     if (rc == 0 && (min_len > 0 || max_len >= 0)) {
-        int inside = pmin >= min_len && (max_len < 0 || (pmax >= 0 && pmax <= max_len));
+        int inside = pp.pmin >= min_len && (max_len < 0 || (pp.pmax >= 0 && pp.pmax <= max_len));
         /* ^C{m,n}$ with one character class C: fold the lengths into the counts */
         node *only =
             n == 1 && bol[0] && eol[0] && root->kids[0]->nk == 1 ? root->kids[0]->kids[0] : NULL;
@@ -726,8 +741,113 @@ int reeli_regex_gbnf(reeli_rules *r, const char *pattern, long long min_len, lon
         reeli_sb_str(out, ")");
         if (out->n > MAX_GBNF) rc = rfail(&ps, "pattern too large as a grammar");
     }
-    free(bol);
-    free(eol);
-    free_node(root);
+    prepared_free(&pp);
     return rc < 0 || ps.failed ? -1 : 0;
+}
+
+/* ---- finite languages ---- */
+
+/* The strings n matches (a new array), or NULL when they are more than cap or unbounded. */
+static json_t *strings_of(const node *n, size_t cap)
+{
+    json_t *out = json_array();
+    switch (n->type) {
+    case N_SET:
+        for (int i = 0; i < n->set.n; i++)
+            for (uint32_t c = n->set.r[i].lo; c <= n->set.r[i].hi; c++) {
+                if (json_array_size(out) >= cap) goto too_many;
+                char u[5] = {0};
+                int k = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+                static const unsigned char lead[] = {0, 0, 0xC0, 0xE0, 0xF0};
+                for (int j = k - 1; j > 0; j--)
+                    u[j] = (char)(0x80 | ((c >> (6 * (k - 1 - j))) & 0x3F));
+                u[0] = (char)(k == 1 ? c : lead[k] | (c >> (6 * (k - 1))));
+                if (c == 0) goto too_many; /* NUL has no place in a C string */
+                json_array_append_new(out, json_string(u));
+            }
+        return out;
+    case N_ALT:
+        for (int i = 0; i < n->nk; i++) {
+            json_t *k = strings_of(n->kids[i], cap);
+            if (!k || json_array_size(out) + json_array_size(k) > cap) {
+                json_decref(k);
+                goto too_many;
+            }
+            json_array_extend(out, k);
+            json_decref(k);
+        }
+        return out;
+    case N_CAT:
+    case N_REP: {
+        /* CAT: the product of the parts; REP: the union over counts of the product */
+        int reps = n->type == N_CAT ? 1 : n->max;
+        if (reps < 0) goto too_many;
+        json_t *cur = json_pack("[s]", "");
+        json_t *kid = n->type == N_REP ? strings_of(n->kids[0], cap) : NULL;
+        if (n->type == N_REP && !kid) goto fail_cur;
+        for (int r = 0; r <= (n->type == N_CAT ? n->nk : reps); r++) {
+            if (n->type == N_REP ? r >= n->min : r == n->nk) {
+                if (json_array_size(out) + json_array_size(cur) > cap) goto fail_cur;
+                json_array_extend(out, cur);
+            }
+            if (r == (n->type == N_CAT ? n->nk : reps)) break;
+            json_t *part = n->type == N_CAT ? strings_of(n->kids[r], cap) : json_incref(kid);
+            if (!part || json_array_size(cur) * json_array_size(part) > cap) {
+                json_decref(part);
+                goto fail_cur;
+            }
+            json_t *next = json_array();
+            for (size_t a = 0; a < json_array_size(cur); a++)
+                for (size_t b = 0; b < json_array_size(part); b++) {
+                    char *t = reel_xasprintf("%s%s", json_string_value(json_array_get(cur, a)),
+                                             json_string_value(json_array_get(part, b)));
+                    json_array_append_new(next, json_string(t));
+                    free(t);
+                }
+            json_decref(part);
+            json_decref(cur);
+            cur = next;
+        }
+        json_decref(cur);
+        json_decref(kid);
+        return out;
+    fail_cur:
+        json_decref(cur);
+        json_decref(kid);
+        goto too_many;
+    }
+    default:
+        return out;
+    }
+too_many:
+    json_decref(out);
+    return NULL;
+}
+
+int reeli_regex_finite(const char *pattern, size_t cap, const char *ptr, json_t **out)
+{
+    rparser ps = {pattern, pattern, ptr, 0, 0};
+    prepared pp;
+    *out = NULL;
+    int rc = prepare(&ps, &pp);
+    json_t *all = rc == 0 ? json_array() : NULL;
+    for (int i = 0; rc == 0 && i < pp.n && all; i++) {
+        json_t *k = pp.bol[i] && pp.eol[i] ? strings_of(pp.root->kids[i], cap) : NULL;
+        for (size_t j = 0; k && j < json_array_size(k); j++) {
+            const json_t *x = json_array_get(k, j);
+            int dup = 0;
+            for (size_t m = 0; m < json_array_size(all) && !dup; m++)
+                dup = json_equal(json_array_get(all, m), x);
+            if (!dup) json_array_append(all, (json_t *)x);
+        }
+        if (!k || json_array_size(all) > cap) {
+            json_decref(all);
+            all = NULL;
+        }
+        json_decref(k);
+    }
+    prepared_free(&pp);
+    if (rc < 0 || ps.failed) return -1;
+    *out = all;
+    return all ? 1 : 0;
 }

@@ -30,7 +30,8 @@
  *               values, refused otherwise).
  *   object      properties, required, additionalProperties (false — the default — true or a
  *               schema; extra keys are written without escapes and differ from the listed
- *               names), patternProperties (one pattern, without properties or additional
+ *               names), patternProperties (patterns matching at most 64 names become
+ *               optional properties; otherwise one pattern without properties or additional
  *               ones), minProperties, maxProperties, dependentRequired (the last three not with
  *               extra keys, except maxProperties without listed properties).
  *   boolean, null.
@@ -226,6 +227,38 @@ static int gen_object(gen *g, const json_t *s, const char *ptr, sbuf *out)
         return fail_at(g, ptr, "minProperties/maxProperties must satisfy 0 <= min <= max");
     if (pprops && json_object_size(pprops) == 0) pprops = NULL;
     if (deps && json_object_size(deps) == 0) deps = NULL;
+    /* patterns that match finitely many names: those names become optional properties (with
+     * the listed schema too where a name is listed, as the validator applies both) */
+    json_t *eff = pprops ? (props ? json_copy((json_t *)props) : json_object()) : NULL;
+    const char *pk;
+    json_t *pv;
+    json_object_foreach((json_t *)pprops, pk, pv)
+    {
+        json_t *names = NULL;
+        char *sub = reel_xasprintf("%s/patternProperties/%s", ptr, pk);
+        int f = reeli_regex_finite(pk, 64, sub, &names);
+        free(sub);
+        if (f < 0) {
+            json_decref(eff);
+            return sub_rc(g, -1);
+        }
+        for (size_t j = 0; j < json_array_size(names); j++) {
+            const char *name = json_string_value(json_array_get(names, j));
+            json_t *old = json_object_get(eff, name);
+            json_object_set_new(eff, name,
+                                old ? json_pack("{s:[O,O]}", "allOf", old, pv) : json_incref(pv));
+        }
+        json_decref(names);
+        if (!f) {
+            json_decref(eff);
+            eff = NULL;
+            break;
+        }
+    }
+    if (eff) {
+        props = eff;
+        pprops = NULL;
+    }
     size_t n = props ? json_object_size(props) : 0;
     const char **keys = reel_xcalloc(n + 1, sizeof *keys);
     char **rules = reel_xcalloc(n + 1, sizeof *rules);
@@ -284,8 +317,8 @@ static int gen_object(gen *g, const json_t *s, const char *ptr, sbuf *out)
     if (pprops) {
         if (n || (addl && !json_is_false(addl)) || json_object_size(pprops) != 1) {
             fail_at(g, ptr,
-                    "'patternProperties' is supported as one pattern, without 'properties' "
-                    "and without additional properties");
+                    "'patternProperties' is supported when each pattern matches at most 64 "
+                    "names, or as one pattern without 'properties' or additional properties");
             goto done;
         }
         const char *pat = json_object_iter_key(json_object_iter((json_t *)pprops));
@@ -398,6 +431,7 @@ done:
     free(required);
     free(tdeps);
     free(extra);
+    json_decref(eff);
     return rc;
 }
 

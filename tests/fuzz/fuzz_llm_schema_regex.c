@@ -1,7 +1,7 @@
 /* Fuzz target: JSON Schema "pattern" translation. The input is a pattern (up to the first
  * newline) and a subject string (the rest). The pattern must translate or fail with a message;
  * a translation must compile as GBNF, and the grammar and the validator must agree on the
- * subject. */
+ * subject. The pattern also names properties (patternProperties), enumerated when finite. */
 #include "core/core.h"
 #include "llm/grammar.h"
 
@@ -39,6 +39,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (!*reel_last_error()) {
         abort();
     }
+    /* the same pattern naming properties: finite ones are enumerated into property names */
+    json_t *obj =
+        json_pack("{s:s,s:{s:{}},s:{}}", "type", "object", "properties", "k", "patternProperties");
+    json_object_set_new(json_object_get(obj, "patternProperties"), json_string_value(pattern),
+                        json_object());
+    reel_clear_error();
+    text = reel_json_schema_to_gbnf(obj);
+    if (text) {
+        reel_grammar *g = reel_grammar_compile(text, "schema");
+        if (!g) abort();
+        reel_grammar_free(g);
+        free(text);
+    } else if (!*reel_last_error()) {
+        abort();
+    }
+    json_decref(obj);
     json_decref(schema);
     json_decref(subject);
     return 0;
