@@ -135,10 +135,10 @@ typedef struct reeli_objdp {
 } reeli_objdp;
 char *reeli_obj_state(reeli_rules *g, reeli_objdp *d, size_t i, long long c, unsigned mask);
 
-/* Unique items from the values in vals (at most 8): the rule for what may follow once the
- * values in `used` were written; memo has 256 slots (the rules, freed by the caller). */
-char *reeli_unique_state(reeli_rules *g, const json_t *vals, unsigned used, long long mn,
-                         long long mx, char **memo);
+/* An array of unique items (uniqueItems: true) when the items schema (a part of root) allows
+ * at most 8 values (enum, const, boolean, bounded integer); -1 + error otherwise. */
+int reeli_unique_array(reeli_rules *g, const json_t *root, const json_t *items, const char *ptr,
+                       long long mn, long long mx, reeli_sbuf *out);
 
 /* ---- validation (schema-validate.c) ----------------------------------------------------- */
 

@@ -1,7 +1,9 @@
 /* Object and array shapes for the JSON Schema translator that need helper rules of their own:
- * keys other than the listed ones, counted and dependent properties, unique items. */
+ * keys other than the listed ones, counted and dependent properties, unique items (the set of
+ * values used so far is the state). */
 #include "llm/schema-impl.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,8 +118,8 @@ char *reeli_obj_state(reeli_rules *g, reeli_objdp *d, size_t i, long long c, uns
     return res;
 }
 
-char *reeli_unique_state(reeli_rules *g, const json_t *vals, unsigned used, long long mn,
-                         long long mx, char **memo)
+static char *unique_state(reeli_rules *g, const json_t *vals, unsigned used, long long mn,
+                          long long mx, char **memo)
 {
     if (memo[used]) return memo[used];
     int count = __builtin_popcount(used);
@@ -132,10 +134,85 @@ char *reeli_unique_state(reeli_rules *g, const json_t *vals, unsigned used, long
         if (alts++) sb_str(&body, " | ");
         sb_str(&body, "\",\" ");
         reeli_sb_json_literal(&body, json_array_get(vals, i));
-        sb_printf(&body, " %s", reeli_unique_state(g, vals, used | 1u << i, mn, mx, memo));
+        sb_printf(&body, " %s", unique_state(g, vals, used | 1u << i, mn, mx, memo));
     }
     memo[used] = reeli_rule_name(g, "uniq");
     sb_printf(g->rules, "%s ::= %s\n", memo[used], body.p);
     free(body.p);
     return memo[used];
+}
+
+int reeli_unique_array(reeli_rules *g, const json_t *root, const json_t *items, const char *ptr,
+                       long long mn, long long mx, sbuf *out)
+{
+    static const char *const MSG = "'uniqueItems' is enforced only for items that are an enum, a "
+                                   "const, a boolean or a bounded integer, of at most 8 values";
+    if (!json_is_object(items)) return reeli_schema_fail(ptr, "%s", MSG);
+    json_t *m = reeli_schema_merge(root, items, ptr);
+    if (!m) return -1;
+    json_t *vals = json_array(), *rest = json_deep_copy(m);
+    const json_t *e = json_object_get(m, "enum"), *c = json_object_get(m, "const");
+    const char *t = json_string_value(json_object_get(m, "type"));
+    json_object_del(rest, "enum");
+    json_object_del(rest, "const");
+    json_t *cand = c                                ? json_pack("[O]", c)
+                   : e                              ? json_incref((json_t *)e)
+                   : t && strcmp(t, "boolean") == 0 ? json_pack("[bb]", 1, 0)
+                   : t && strcmp(t, "null") == 0    ? json_pack("[n]")
+                                                    : NULL;
+    if (!cand && t && strcmp(t, "integer") == 0) {
+        /* integers of a short range: each one, those the bounds allow kept below */
+        double lo = json_number_value(json_object_get(m, "minimum"));
+        double hi = json_number_value(json_object_get(m, "maximum"));
+        const json_t *xl = json_object_get(m, "exclusiveMinimum");
+        const json_t *xh = json_object_get(m, "exclusiveMaximum");
+        int has_lo = json_is_number(json_object_get(m, "minimum")) || json_is_number(xl);
+        int has_hi = json_is_number(json_object_get(m, "maximum")) || json_is_number(xh);
+        if (json_is_number(xl) && (!json_object_get(m, "minimum") || json_number_value(xl) >= lo))
+            lo = json_number_value(xl);
+        if (json_is_number(xh) && (!json_object_get(m, "maximum") || json_number_value(xh) <= hi))
+            hi = json_number_value(xh);
+        if (has_lo && has_hi && ceil(lo) + 9 > floor(hi)) {
+            cand = json_array();
+            for (double v = ceil(lo); v <= floor(hi); v++)
+                json_array_append_new(cand, json_integer((json_int_t)v));
+        }
+    }
+    for (size_t i = 0; cand && i < json_array_size(cand); i++) {
+        json_t *x = json_array_get(cand, i);
+        int dup = 0;
+        for (size_t j = 0; j < json_array_size(vals); j++)
+            dup |= json_equal(json_array_get(vals, j), x);
+        if (!dup && reeli_schema_validate_at(root, m, x) == 0) json_array_append(vals, x);
+    }
+    reel_clear_error();
+    size_t nv = json_array_size(vals);
+    int rc = 0;
+    if (!cand || nv > 8) {
+        rc = reeli_schema_fail(ptr, "%s", MSG);
+    } else if ((size_t)mn > nv) {
+        rc = reeli_schema_fail(ptr, "minItems is more than the %zu distinct values the items allow",
+                               nv);
+    } else {
+        if (mx < 0 || (size_t)mx > nv) mx = (long long)nv;
+        char *memo[256] = {0};
+        sb_str(out, "\"[\" (");
+        int alts = 0;
+        if (mn == 0) {
+            sb_str(out, "\"\"");
+            alts++;
+        }
+        for (size_t i = 0; i < nv && mx > 0; i++) {
+            if (alts++) sb_str(out, " | ");
+            reeli_sb_json_literal(out, json_array_get(vals, i));
+            sb_printf(out, " %s", unique_state(g, vals, 1u << i, mn, mx, memo));
+        }
+        sb_str(out, ") \"]\"");
+        for (int i = 0; i < 256; i++) free(memo[i]);
+    }
+    json_decref(cand);
+    json_decref(vals);
+    json_decref(rest);
+    json_decref(m);
+    return rc;
 }

@@ -26,8 +26,8 @@
  *               format's own lengths fit them, or a shorter uri form for maxLength >= 95; not
  *               with pattern).
  *   array       items (a schema, true or false), prefixItems, minItems, maxItems (<= 1000),
- *               uniqueItems (enforced when the items are an enum/const/boolean of at most 8
- *               values, refused otherwise).
+ *               uniqueItems (enforced when the items are an enum, const, boolean or bounded
+ *               integer with at most 8 values, refused otherwise).
  *   object      properties, required, additionalProperties (false — the default — true or a
  *               schema; extra keys are written without escapes and differ from the listed
  *               names), patternProperties (patterns matching at most 64 names become
@@ -435,64 +435,6 @@ done:
     return rc;
 }
 
-/* ---- arrays with unique items: the set of values used so far is the state ---- */
-
-static int gen_unique_array(gen *g, const json_t *items, const char *ptr, long long mn,
-                            long long mx, sbuf *out)
-{
-    static const char *const MSG = "'uniqueItems' is enforced only for items that are an enum, a "
-                                   "const or a boolean, of at most 8 values";
-    if (!json_is_object(items)) return fail_at(g, ptr, "%s", MSG);
-    json_t *m = reeli_schema_merge(g->root, items, ptr);
-    if (!m) return sub_rc(g, -1);
-    json_t *vals = json_array(), *rest = json_deep_copy(m);
-    const json_t *e = json_object_get(m, "enum"), *c = json_object_get(m, "const");
-    const char *t = json_string_value(json_object_get(m, "type"));
-    json_object_del(rest, "enum");
-    json_object_del(rest, "const");
-    json_t *cand = c                                ? json_pack("[O]", c)
-                   : e                              ? json_incref((json_t *)e)
-                   : t && strcmp(t, "boolean") == 0 ? json_pack("[bb]", 1, 0)
-                   : t && strcmp(t, "null") == 0    ? json_pack("[n]")
-                                                    : NULL;
-    for (size_t i = 0; cand && i < json_array_size(cand); i++) {
-        json_t *x = json_array_get(cand, i);
-        int dup = 0;
-        for (size_t j = 0; j < json_array_size(vals); j++)
-            dup |= json_equal(json_array_get(vals, j), x);
-        if (!dup && reeli_schema_validate_at(g->root, m, x) == 0) json_array_append(vals, x);
-    }
-    reel_clear_error();
-    size_t nv = json_array_size(vals);
-    int rc = 0;
-    if (!cand || nv > 8) {
-        rc = fail_at(g, ptr, "%s", MSG);
-    } else if ((size_t)mn > nv) {
-        rc = fail_at(g, ptr, "minItems is more than the %zu distinct values the items allow", nv);
-    } else {
-        if (mx < 0 || (size_t)mx > nv) mx = (long long)nv;
-        char *memo[256] = {0};
-        sb_str(out, "\"[\" (");
-        int alts = 0;
-        if (mn == 0) {
-            sb_str(out, "\"\"");
-            alts++;
-        }
-        for (size_t i = 0; i < nv && mx > 0; i++) {
-            if (alts++) sb_str(out, " | ");
-            reeli_sb_json_literal(out, json_array_get(vals, i));
-            sb_printf(out, " %s", reeli_unique_state(&g->rr, vals, 1u << i, mn, mx, memo));
-        }
-        sb_str(out, ") \"]\"");
-        for (int i = 0; i < 256; i++) free(memo[i]);
-    }
-    json_decref(cand);
-    json_decref(vals);
-    json_decref(rest);
-    json_decref(m);
-    return rc;
-}
-
 static int gen_array(gen *g, const json_t *s, const char *ptr, sbuf *out)
 {
     long long mn = reel_json_int(s, "minItems", 0), mx = reel_json_int(s, "maxItems", -1);
@@ -505,7 +447,7 @@ static int gen_array(gen *g, const json_t *s, const char *ptr, sbuf *out)
     size_t np = prefix ? json_array_size(prefix) : 0;
     if (json_is_true(uniq)) {
         if (np) return fail_at(g, ptr, "'uniqueItems' with 'prefixItems' is not supported");
-        return gen_unique_array(g, items, ptr, mn, mx, out);
+        return sub_rc(g, reeli_unique_array(&g->rr, g->root, items, ptr, mn, mx, out));
     }
     if (json_is_false(items) && (mx < 0 || (size_t)mx > np)) mx = (long long)np;
     if (mx >= 0 && mn > mx)
