@@ -509,6 +509,56 @@ static void test_unsupported_keywords_fail_closed(void **state)
     json_decref(s);
 }
 
+/* The validator on its own: keywords the grammar refuses are still checked (oneOf overlaps,
+ * not, uniqueItems on any items, several patternProperties), and self-referencing schemas end
+ * with an error instead of recursing without bound. */
+static void test_validator_keywords(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *schema, *value;
+        int ok;
+    } cases[] = {
+        {"{\"oneOf\":[{\"type\":\"integer\"},{\"type\":\"number\"}]}", "1.5", 1},
+        {"{\"oneOf\":[{\"type\":\"integer\"},{\"type\":\"number\"}]}", "2", 0}, /* both match */
+        {"{\"not\":{\"const\":3}}", "4", 1},
+        {"{\"not\":{\"const\":3}}", "3", 0},
+        {"{\"type\":\"array\",\"uniqueItems\":true}", "[1,\"1\",[1],{\"a\":1}]", 1},
+        {"{\"type\":\"array\",\"uniqueItems\":true}", "[{\"a\":1,\"b\":2},{\"b\":2,\"a\":1.0}]", 0},
+        {"{\"type\":\"object\",\"patternProperties\":{\"^a\":{\"type\":\"integer\"},\"b$\":"
+         "{\"minimum\":2}}}",
+         "{\"ab\":3,\"xb\":2.5}", 1},
+        {"{\"type\":\"object\",\"patternProperties\":{\"^a\":{\"type\":\"integer\"},\"b$\":"
+         "{\"minimum\":2}}}",
+         "{\"ab\":1}", 0},
+        {"{\"type\":\"object\",\"dependentRequired\":{\"a\":[\"b\"]},\"additionalProperties\":"
+         "true}",
+         "{\"a\":1}", 0},
+        {"{\"allOf\":[{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}}},"
+         "{\"properties\":{\"b\":{\"type\":\"string\"}}}]}",
+         "{\"a\":1,\"b\":\"x\"}", 1}, /* merged: both properties are listed */
+        {"{\"type\":\"integer\",\"multipleOf\":3,\"exclusiveMaximum\":9}", "6", 1},
+        {"{\"type\":\"integer\",\"multipleOf\":3,\"exclusiveMaximum\":9}", "9", 0},
+        {"{\"type\":\"string\",\"minLength\":2,\"maxLength\":2}", "\"\\u00e9\\ud83d\\ude00\"", 1},
+        {"{\"type\":\"string\",\"format\":\"ipv4\"}", "\"10.0.0.1\"", 1},
+        {"{\"type\":\"string\",\"format\":\"ipv4\"}", "\"10.0.0.01\"", 0},
+        {"{\"$ref\":\"#\"}", "1", 0},
+        {"{\"anyOf\":[{\"$ref\":\"#\"},{\"$ref\":\"#\"}]}", "1", 0},
+        {"{\"$defs\":{\"a\":{\"$ref\":\"#/$defs/b\"},\"b\":{\"$ref\":\"#/$defs/a\"}},\"$ref\":\"#/"
+         "$defs/a\"}",
+         "1", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *schema = js(cases[i].schema), *v = js(cases[i].value);
+        int rc = reel_json_schema_validate(schema, v);
+        if ((rc == 0) != cases[i].ok)
+            fail_msg("case %zu: %s on %s gave %d (%s)", i, cases[i].value, cases[i].schema, rc,
+                     reel_last_error());
+        json_decref(schema);
+        json_decref(v);
+    }
+}
+
 static void test_validator_messages(void **state)
 {
     (void)state;
@@ -535,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_masks_exact_with_patterns),
         cmocka_unit_test(test_integer_ranges_exact),
         cmocka_unit_test(test_unsupported_keywords_fail_closed),
+        cmocka_unit_test(test_validator_keywords),
         cmocka_unit_test(test_validator_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
