@@ -12,8 +12,9 @@
  *               Pydantic's discriminated unions are; then it is anyOf in the grammar), allOf
  *               and $ref with constraining siblings (merged: properties, required,
  *               dependentRequired unite, bounds tighten, types intersect, items and
- *               additionalProperties combine; parts differing otherwise are refused), not (only
- *               {"not": {"type": ...}} on its own), $ref to any "#..." JSON pointer ($defs,
+ *               additionalProperties combine; parts differing otherwise are refused), not
+ *               ({"not": {"type": ...}} on its own, and a string that is not one of an
+ *               enum/const, written without escapes), $ref to any "#..." JSON pointer ($defs,
  *               definitions, "#" the root), true, and the annotations title, description,
  *               examples, default, $schema, $id, $comment, readOnly, writeOnly, deprecated,
  *               discriminator, $defs, definitions (accepted and ignored).
@@ -635,7 +636,8 @@ static int gen_branches(gen *g, const json_t *s, const char *key, const char *pt
     return 0;
 }
 
-/* {"not": {"type": ...}}: the other types. */
+/* {"not": {"type": ...}}: the other types; {"type": "string", "not": {"enum": [...]}}: a string
+ * other than those (written without escapes). */
 static int gen_not(gen *g, const json_t *s, const char *ptr, sbuf *out)
 {
     static const char *const ok[] = {"not", NULL};
@@ -644,10 +646,38 @@ static int gen_not(gen *g, const json_t *s, const char *ptr, sbuf *out)
     static const char *const RULES[] = {"object-any", "array-any", "string",
                                         "number",     "boolean",   "\"null\""};
     const json_t *n = json_object_get(s, "not");
+    const json_t *nv =
+        json_object_get(n, "enum") ? json_object_get(n, "enum") : json_object_get(n, "const");
+    if (nv && json_is_string(json_object_get(s, "type")) &&
+        strcmp(json_string_value(json_object_get(s, "type")), "string") == 0) {
+        /* a string other than the listed ones: a complement of their trie */
+        static const char *const ok_s[] = {"not", "type", NULL};
+        static const char *const ok_n[] = {"enum", "const", NULL};
+        json_t *list = json_is_array(nv) ? json_incref((json_t *)nv) : json_pack("[O]", nv);
+        size_t k = json_array_size(list), strs = 0;
+        const char **names = reel_xcalloc(k + 1, sizeof *names);
+        for (size_t i = 0; i < k; i++)
+            if (json_is_string(json_array_get(list, i)))
+                names[strs++] = json_string_value(json_array_get(list, i));
+        int rc =
+            check_keywords(g, s, ptr, ok_s, NULL) < 0 || check_keywords(g, n, ptr, ok_n, NULL) < 0
+                ? -1
+                : 0;
+        if (rc == 0) {
+            sb_str(out, "(\"\\\"\" ");
+            reeli_key_except(&g->rr, names, strs, 0, out);
+            sb_str(out, " \"\\\"\")");
+        }
+        free(names);
+        json_decref(list);
+        return rc;
+    }
     if (!json_is_object(n) || check_keywords(g, s, ptr, ok, NULL) < 0 ||
         check_keywords(g, n, ptr, ok_inner, NULL) < 0 || !json_object_get(n, "type")) {
         g->failed = 0;
-        return fail_at(g, ptr, "'not' is supported as {\"not\": {\"type\": ...}} on its own only");
+        return fail_at(g, ptr,
+                       "'not' is supported as {\"not\": {\"type\": ...}} on its own, or as "
+                       "{\"type\": \"string\", \"not\": {\"enum\"/\"const\": ...}} only");
     }
     const json_t *t = json_object_get(n, "type");
     int alts = 0;
