@@ -56,8 +56,8 @@ int reeli_schema_number_gbnf(reeli_rules *r, const json_t *s, int integer, const
  * strings that `pattern` matches anywhere (ECMAScript semantics, unanchored unless ^/$), with a
  * length in code points within [min_len, max_len] (max_len < 0: none). -1 with the error set
  * naming the construct that has no finite automaton, or a length bound it cannot combine. */
-int reeli_regex_gbnf(reeli_rules *r, const char *pattern, long long min_len, long long max_len,
-                     const char *ptr, reeli_sbuf *out);
+int reeli_regex_gbnf(const char *pattern, long long min_len, long long max_len, const char *ptr,
+                     reeli_sbuf *out);
 
 /* The strings `pattern` matches when they are finitely many (every top-level alternative
  * anchored at both ends, no unbounded repeat) and at most cap: 1 and *out (a new array of

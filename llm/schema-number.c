@@ -15,7 +15,7 @@
  *     double is monotonic.
  * Integers are written without a fraction. multipleOf (integers only) is a remainder automaton
  * over the digits, intersected with the range (states: digit position x tight-low x tight-high
- * x remainder), so divisors up to 1000 work on any range.
+ * x remainder): divisors up to 1000, on ranges whose automaton stays within 6000 rules.
  */
 #include "llm/schema-impl.h"
 

@@ -697,10 +697,9 @@ static int prepare(rparser *ps, prepared *p)
     return 0;
 }
 
-int reeli_regex_gbnf(reeli_rules *r, const char *pattern, long long min_len, long long max_len,
-                     const char *ptr, reeli_sbuf *out)
+int reeli_regex_gbnf(const char *pattern, long long min_len, long long max_len, const char *ptr,
+                     reeli_sbuf *out)
 {
-    (void)r;
     rparser ps = {pattern, pattern, ptr, 0, 0};
     prepared pp;
     int rc = prepare(&ps, &pp);

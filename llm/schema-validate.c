@@ -107,13 +107,10 @@ static int string_matches(const json_t *str, const char *expr, const char *rules
 /* 1/0: the string matches the pattern; -1 with the error set if the pattern is refused. */
 static int pattern_matches(const char *pattern, const json_t *str, const char *ptr)
 {
-    reeli_sbuf expr = {0}, rules = {0};
-    int counter = 0;
-    reeli_rules rr = {&rules, &counter};
-    int rc = reeli_regex_gbnf(&rr, pattern, 0, -1, ptr, &expr);
-    if (rc == 0) rc = string_matches(str, expr.p, rules.p);
+    reeli_sbuf expr = {0};
+    int rc = reeli_regex_gbnf(pattern, 0, -1, ptr, &expr);
+    if (rc == 0) rc = string_matches(str, expr.p, NULL);
     free(expr.p);
-    free(rules.p);
     return rc;
 }
 

@@ -327,7 +327,7 @@ static int gen_object(gen *g, const json_t *s, const char *ptr, sbuf *out)
         sbuf x = {0};
         sb_str(&x, "\"\\\"\" ");
         char *val = NULL;
-        int prc = sub_rc(g, reeli_regex_gbnf(&g->rr, pat, 0, -1, sub, &x));
+        int prc = sub_rc(g, reeli_regex_gbnf(pat, 0, -1, sub, &x));
         if (prc == 0) prc = gen_def_rule(g, json_object_get(pprops, pat), sub, "pval", &val);
         if (prc == 0) sb_printf(&x, " \"\\\"\" \":\" %s", val);
         free(val);
@@ -520,8 +520,7 @@ static int gen_string(gen *g, const json_t *s, const char *ptr, sbuf *out)
     if (fmt && pat) return fail_at(g, ptr, "'format' together with 'pattern' is not supported");
     if (pat) {
         sb_str(out, "\"\\\"\" ");
-        if (sub_rc(g, reeli_regex_gbnf(&g->rr, json_string_value(pat), mn, mx, ptr, out)) < 0)
-            return -1;
+        if (sub_rc(g, reeli_regex_gbnf(json_string_value(pat), mn, mx, ptr, out)) < 0) return -1;
         sb_str(out, " \"\\\"\"");
     } else if (fmt) {
         sb_str(out, "\"\\\"\" ");
