@@ -1,94 +1,74 @@
-/* JSON Schema (a documented subset) to GBNF, and a validator for the same subset.
+/* JSON Schema (a documented subset) to GBNF. The validator for the same subset is in
+ * schema-validate.c; numbers, patterns, formats, $ref/allOf merging and helper shapes in
+ * schema-number.c, schema-regex.c, schema-format.c, schema-compose.c and schema-shapes.c.
  *
- * The translation is compact (no whitespace), emits object properties in the schema's order,
- * and fails on any keyword it does not implement, naming the keyword and its JSON pointer:
- * a constraint that is silently ignored would let invalid output through.
+ * The translation is compact (no whitespace), emits object properties in a fixed order
+ * (required ones as 'required' lists them, then optional ones by name), and fails on any
+ * keyword it does not implement, naming the keyword and its JSON pointer: a constraint that is
+ * silently ignored would let invalid output through. Supported:
+ *   any schema  type (a name or a list), enum, const (values kept when they also satisfy the
+ *               schema's other keywords), anyOf, oneOf (branches must be disjoint by type, by
+ *               const/enum values, or by a property both require with disjoint values, as
+ *               Pydantic's discriminated unions are; then it is anyOf in the grammar), allOf
+ *               and $ref with constraining siblings (merged: properties, required,
+ *               dependentRequired unite, bounds tighten, types intersect, items and
+ *               additionalProperties combine; parts differing otherwise are refused), not
+ *               ({"not": {"type": ...}} on its own, and a string that is not one of an
+ *               enum/const, written without escapes), $ref to any "#..." JSON pointer ($defs,
+ *               definitions, "#" the root), true, and the annotations title, description,
+ *               examples, default, $schema, $id, $comment, readOnly, writeOnly, deprecated,
+ *               discriminator, $defs, definitions (accepted and ignored).
+ *   integer,    minimum, maximum, exclusiveMinimum, exclusiveMaximum with any decimal value
+ *   number      (exact; the numeral form is in schema-number.c), multipleOf (integers, whole
+ *               divisors up to 1000).
+ *   string      minLength, maxLength (code points), pattern (schema-regex.c; with lengths only
+ *               where they combine exactly), format (date, time, date-time, duration, uuid,
+ *               email, uri, ipv4, ipv6, hostname; schema-format.c; with lengths where the
+ *               format's own lengths fit them, or a shorter uri form for maxLength >= 95; not
+ *               with pattern).
+ *   array       items (a schema, true or false), prefixItems, minItems, maxItems (<= 1000),
+ *               uniqueItems (enforced when the items are an enum, const, boolean or bounded
+ *               integer with at most 8 values, refused otherwise).
+ *   object      properties, required, additionalProperties (false — the default — true or a
+ *               schema; extra keys are written without escapes and differ from the listed
+ *               names), patternProperties (patterns matching at most 64 names become
+ *               optional properties; otherwise one pattern without properties or additional
+ *               ones), minProperties, maxProperties, dependentRequired (the last three not with
+ *               extra keys, except maxProperties without listed properties).
+ *   boolean, null.
+ * Refused with the keyword named: every other keyword (contains, propertyNames, if/then/else,
+ * unevaluated*, dependentSchemas, contentEncoding, ...), $refs outside the document, and the
+ * combinations above that a grammar cannot keep exactly.
  */
 #include "core/core.h"
 #include "llm/grammar.h"
+#include "llm/schema-impl.h"
 
-#include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Integers without explicit bounds are limited to 15 digits (exact in a double). */
-#define INT_LIMIT 999999999999999LL
-
-typedef struct {
-    char *p;
-    size_t n, cap;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->n + n + 1 > b->cap) {
-        while (b->n + n + 1 > b->cap) b->cap = b->cap ? b->cap * 2 : 1024;
-        b->p = reel_xrealloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    va_list ap, ap2;
-    va_start(ap, fmt);
-    va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *tmp = reel_xmalloc((size_t)n + 1);
-    vsnprintf(tmp, (size_t)n + 1, fmt, ap2);
-    va_end(ap2);
-    sb_add(b, tmp, (size_t)n);
-    free(tmp);
-}
-
-/* GBNF literal for raw bytes. */
-static void sb_literal(sbuf *b, const char *s, size_t n)
-{
-    sb_str(b, "\"");
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            sb_add(b, e, 2);
-        } else if (c < 0x20 || c == 0x7f) {
-            sb_printf(b, "\\x%02x", c);
-        } else {
-            sb_add(b, (const char *)&c, 1);
-        }
-    }
-    sb_str(b, "\"");
-}
-
-/* GBNF literal matching the compact JSON text of v. */
-static void sb_json_literal(sbuf *b, const json_t *v)
-{
-    char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-    sb_literal(b, t, strlen(t));
-    free(t);
-}
-
 typedef struct {
     const json_t *root;
-    sbuf rules; /* emitted rule definitions */
+    reeli_sbuf rules; /* emitted rule definitions */
     int counter;
-    /* $ref memo: name -> rule */
-    json_t *refs; /* object: "#/$defs/x" -> rule name (string) */
+    reeli_rules rr;
+    unsigned formats; /* format rule groups emitted */
+    json_t *refs;     /* "$ref" -> rule name */
     /* refs being expanded with no text matched since they began: reaching one of these again
      * is left recursion, which no grammar can run (every typed schema matches a byte first) */
     json_t *open_at_head;
     int failed;
     int depth;
+    int steps; /* schemas translated: inlined $refs with siblings may otherwise multiply */
 } gen;
+
+typedef reeli_sbuf sbuf;
+#define sb_add     reeli_sb_add
+#define sb_str     reeli_sb_str
+#define sb_printf  reeli_sb_printf
+#define sb_literal reeli_sb_literal
 
 static int fail_at(gen *g, const char *ptr, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -100,39 +80,69 @@ static int fail_at(gen *g, const char *ptr, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    reel_set_error(REEL_EUNSUPPORTED, "JSON schema at '%s': %s", *ptr ? ptr : "#", msg);
+    reeli_schema_fail(ptr, "%s", msg);
     g->failed = 1;
     return -1;
 }
 
-/* A fresh rule name with the given stem. Returned string is owned by the caller. */
-static char *rule_name(gen *g, const char *stem)
+/* A helper from another file failed (and set the error). */
+static int sub_rc(gen *g, int rc)
 {
-    return reel_xasprintf("%s%d", stem, g->counter++);
+    if (rc < 0) g->failed = 1;
+    return rc;
 }
 
-static const char *const ANNOTATIONS[] = {"title",     "description", "examples", "default",
-                                          "$schema",   "$id",         "$comment", "readOnly",
-                                          "writeOnly", "deprecated",  NULL};
-
-static int is_annotation(const char *k)
+static char *rule_name(gen *g, const char *stem)
 {
-    for (int i = 0; ANNOTATIONS[i]; i++)
-        if (strcmp(k, ANNOTATIONS[i]) == 0) return 1;
+    return reeli_rule_name(&g->rr, stem);
+}
+
+static const char *const ANNOTATIONS[] = {
+    "title",    "description", "examples",   "default",       "$schema", "$id",         "$comment",
+    "readOnly", "writeOnly",   "deprecated", "discriminator", "$defs",   "definitions", NULL};
+
+static int in_list(const char *k, const char *const *list)
+{
+    for (int i = 0; list[i]; i++)
+        if (strcmp(k, list[i]) == 0) return 1;
     return 0;
 }
 
-/* Fails on keywords outside `allowed` (NULL-terminated), ignoring annotations. */
-static int check_keywords(gen *g, const json_t *s, const char *ptr, const char *const *allowed)
+static const char *const KW_STRING[] = {"minLength", "maxLength", "pattern", "format", NULL};
+static const char *const KW_NUMBER[] = {"minimum",          "maximum",    "exclusiveMinimum",
+                                        "exclusiveMaximum", "multipleOf", NULL};
+static const char *const KW_ARRAY[] = {"items",    "prefixItems", "minItems",
+                                       "maxItems", "uniqueItems", NULL};
+static const char *const KW_OBJECT[] = {
+    "properties",    "required",          "additionalProperties", "minProperties",
+    "maxProperties", "patternProperties", "dependentRequired",    NULL};
+
+static const char *const *type_keywords(const char *t)
+{
+    static const char *const none[] = {NULL};
+    if (strcmp(t, "string") == 0) return KW_STRING;
+    if (strcmp(t, "number") == 0 || strcmp(t, "integer") == 0) return KW_NUMBER;
+    if (strcmp(t, "array") == 0) return KW_ARRAY;
+    if (strcmp(t, "object") == 0) return KW_OBJECT;
+    return none;
+}
+
+/* Fails on keywords that are neither annotations, nor in `allowed`, nor keywords of one of the
+ * types listed in `type` (a string or a list; NULL: none). */
+static int check_keywords(gen *g, const json_t *s, const char *ptr, const char *const *allowed,
+                          const json_t *type)
 {
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)s, k, v)
     {
-        if (is_annotation(k)) continue;
+        if (in_list(k, ANNOTATIONS) || in_list(k, allowed)) continue;
         int ok = 0;
-        for (int i = 0; allowed[i]; i++)
-            if (strcmp(k, allowed[i]) == 0) ok = 1;
+        if (json_is_string(type)) ok = in_list(k, type_keywords(json_string_value(type)));
+        for (size_t i = 0; json_is_array(type) && i < json_array_size(type) && !ok; i++) {
+            const char *t = json_string_value(json_array_get(type, i));
+            if (t) ok = in_list(k, type_keywords(t));
+        }
         if (!ok) return fail_at(g, ptr, "keyword '%s' is not supported here", k);
     }
     return 0;
@@ -143,122 +153,11 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* ---- integer ranges as digit patterns ---- */
-
-/* Pattern for all digit strings of length n between a and b inclusive (same length). */
-static void same_len_range(sbuf *b, const char *a, const char *z, int n)
-{
-    if (n == 0) return;
-    if (a[0] == z[0]) {
-        char c[2] = {a[0], 0};
-        sb_literal(b, c, 1);
-        if (n > 1) {
-            sb_str(b, " ");
-            same_len_range(b, a + 1, z + 1, n - 1);
-        }
-        return;
-    }
-    if (n == 1) {
-        sb_printf(b, "[%c-%c]", a[0], z[0]);
-        return;
-    }
-    int a_rest_zero = 1, z_rest_nine = 1;
-    for (int i = 1; i < n; i++) {
-        if (a[i] != '0') a_rest_zero = 0;
-        if (z[i] != '9') z_rest_nine = 0;
-    }
-    char lo = a_rest_zero ? a[0] : (char)(a[0] + 1);
-    char hi = z_rest_nine ? z[0] : (char)(z[0] - 1);
-    char nines[24], zeros[24];
-    memset(nines, '9', sizeof nines);
-    memset(zeros, '0', sizeof zeros);
-    sb_str(b, "(");
-    int alts = 0;
-    if (!a_rest_zero) {
-        sb_printf(b, "\"%c\" ", a[0]);
-        sb_str(b, "(");
-        same_len_range(b, a + 1, nines, n - 1);
-        sb_str(b, ")");
-        alts++;
-    }
-    if (lo <= hi) {
-        if (alts++) sb_str(b, " | ");
-        sb_printf(b, "[%c-%c] [0-9]{%d}", lo, hi, n - 1);
-    }
-    if (!z_rest_nine) {
-        if (alts++) sb_str(b, " | ");
-        sb_printf(b, "\"%c\" ", z[0]);
-        sb_str(b, "(");
-        same_len_range(b, zeros, z + 1, n - 1);
-        sb_str(b, ")");
-    }
-    sb_str(b, ")");
-}
-
-/* Pattern for the decimal forms (no leading zeros) of lo..hi, 0 <= lo <= hi. */
-static void nonneg_range(sbuf *b, long long lo, long long hi)
-{
-    int first = 1;
-    sb_str(b, "(");
-    long long p = 1;
-    for (int d = 1; d <= 18; d++, p *= 10) {
-        long long dlo = d == 1 ? 0 : p, dhi = p * 10 - 1;
-        if (dhi < lo || dlo > hi) continue;
-        long long a = lo > dlo ? lo : dlo, z = hi < dhi ? hi : dhi;
-        char as[24], zs[24];
-        snprintf(as, sizeof as, "%lld", a);
-        snprintf(zs, sizeof zs, "%lld", z);
-        if (!first) sb_str(b, " | ");
-        first = 0;
-        sb_str(b, "(");
-        same_len_range(b, as, zs, d);
-        sb_str(b, ")");
-    }
-    sb_str(b, ")");
-}
-
-static void int_range(sbuf *b, long long lo, long long hi)
-{
-    sb_str(b, "(");
-    int alts = 0;
-    if (lo < 0) {
-        long long nhi = hi < 0 ? -hi : 1; /* magnitudes of the negative part: nhi..-lo */
-        sb_str(b, "\"-\" ");
-        nonneg_range(b, nhi, -lo);
-        alts++;
-    }
-    if (hi >= 0) {
-        if (alts) sb_str(b, " | ");
-        nonneg_range(b, lo > 0 ? lo : 0, hi);
-    }
-    sb_str(b, ")");
-}
-
-static int get_bound(gen *g, const json_t *s, const char *key, const char *ptr, int integer,
-                     long long def, long long *out)
-{
-    const json_t *v = json_object_get(s, key);
-    if (!v) {
-        *out = def;
-        return 0;
-    }
-    if (!json_is_number(v)) return fail_at(g, ptr, "'%s' must be a number", key);
-    double d = json_number_value(v);
-    if (fabs(d) > (double)INT_LIMIT) return fail_at(g, ptr, "'%s' is beyond 15 digits", key);
-    if (integer) {
-        *out = strcmp(key, "minimum") == 0 ? (long long)ceil(d) : (long long)floor(d);
-    } else {
-        if (d != floor(d))
-            return fail_at(g, ptr, "'%s' of a number must be a whole number in this version", key);
-        *out = (long long)d;
-    }
-    return 0;
-}
-
 /* ---- schema to rule ---- */
 
 static int gen_schema(gen *g, const json_t *s, const char *ptr, sbuf *out);
 
+/* Defines a rule for s; *name is the rule (caller frees). */
 static int gen_def_rule(gen *g, const json_t *s, const char *ptr, const char *stem, char **name)
 {
     sbuf body = {0};
@@ -278,21 +177,12 @@ static int gen_ref(gen *g, const char *ref, const char *ptr, sbuf *out)
         return fail_at(g, ptr, "$ref '%s' comes back to itself before matching any text", ref);
     const json_t *memo = json_object_get(g->refs, ref);
     if (memo) {
-        sb_printf(out, "%s", json_string_value(memo));
+        sb_str(out, json_string_value(memo));
         return 0;
     }
-    const char *name = NULL;
-    const json_t *defs = NULL;
-    if (strncmp(ref, "#/$defs/", 8) == 0) {
-        defs = json_object_get(g->root, "$defs");
-        name = ref + 8;
-    } else if (strncmp(ref, "#/definitions/", 14) == 0) {
-        defs = json_object_get(g->root, "definitions");
-        name = ref + 14;
-    } else {
-        return fail_at(g, ptr, "$ref '%s' is not supported (only #/$defs/NAME)", ref);
-    }
-    const json_t *target = json_object_get(defs, name);
+    if (ref[0] != '#')
+        return fail_at(g, ptr, "$ref '%s' is not supported (only '#...' inside the schema)", ref);
+    const json_t *target = reeli_schema_resolve(g->root, ref);
     if (!target) return fail_at(g, ptr, "$ref '%s' points nowhere", ref);
     /* reserve the rule name first so recursive references terminate */
     char *rule = rule_name(g, "ref");
@@ -308,33 +198,75 @@ static int gen_ref(gen *g, const char *ref, const char *ptr, sbuf *out)
     }
     sb_printf(&g->rules, "%s ::= %s\n", rule, body.p);
     free(body.p);
-    sb_printf(out, "%s", rule);
+    sb_str(out, rule);
     free(rule);
     return 0;
 }
 
+/* ---- objects ---- */
+
 static int gen_object(gen *g, const json_t *s, const char *ptr, sbuf *out)
 {
-    static const char *const ok[] = {"type", "properties", "required", "additionalProperties",
-                                     NULL};
-    if (check_keywords(g, s, ptr, ok) < 0) return -1;
     const json_t *props = json_object_get(s, "properties");
     const json_t *req = json_object_get(s, "required");
     const json_t *addl = json_object_get(s, "additionalProperties");
+    const json_t *pprops = json_object_get(s, "patternProperties");
+    const json_t *deps = json_object_get(s, "dependentRequired");
+    long long minp = reel_json_int(s, "minProperties", 0),
+              maxp = reel_json_int(s, "maxProperties", -1);
     if (json_is_array(props) && json_array_size(props) == 0) props = NULL; /* {} from Lua */
     if (json_is_array(req) && json_array_size(req) == 0) req = NULL;
-    if (addl && !json_is_boolean(addl))
-        return fail_at(g, ptr, "'additionalProperties' with a schema is not supported");
     if (props && !json_is_object(props)) return fail_at(g, ptr, "'properties' must be an object");
     if (req && !json_is_array(req)) return fail_at(g, ptr, "'required' must be an array");
-    size_t n = props ? json_object_size(props) : 0;
-    if (!props && addl && json_is_true(addl)) {
-        sb_str(out, "object-any");
-        return 0;
+    if (pprops && !json_is_object(pprops))
+        return fail_at(g, ptr, "'patternProperties' must be an object");
+    if (deps && !json_is_object(deps))
+        return fail_at(g, ptr, "'dependentRequired' must be an object");
+    if (addl && !json_is_boolean(addl) && !json_is_object(addl))
+        return fail_at(g, ptr, "'additionalProperties' must be a boolean or a schema");
+    if (minp < 0 || (maxp >= 0 && maxp < minp))
+        return fail_at(g, ptr, "minProperties/maxProperties must satisfy 0 <= min <= max");
+    if (pprops && json_object_size(pprops) == 0) pprops = NULL;
+    if (deps && json_object_size(deps) == 0) deps = NULL;
+    /* patterns that match finitely many names: those names become optional properties (with
+     * the listed schema too where a name is listed, as the validator applies both) */
+    json_t *eff = pprops ? (props ? json_copy((json_t *)props) : json_object()) : NULL;
+    const char *pk;
+    json_t *pv;
+    json_object_foreach((json_t *)pprops, pk, pv)
+    {
+        json_t *names = NULL;
+        char *sub = reel_xasprintf("%s/patternProperties/%s", ptr, pk);
+        int f = reeli_regex_finite(pk, 64, sub, &names);
+        free(sub);
+        if (f < 0) {
+            json_decref(eff);
+            return sub_rc(g, -1);
+        }
+        for (size_t j = 0; j < json_array_size(names); j++) {
+            const char *name = json_string_value(json_array_get(names, j));
+            json_t *old = json_object_get(eff, name);
+            json_object_set_new(eff, name,
+                                old ? json_pack("{s:[O,O]}", "allOf", old, pv) : json_incref(pv));
+        }
+        json_decref(names);
+        if (!f) {
+            json_decref(eff);
+            eff = NULL;
+            break;
+        }
     }
+    if (eff) {
+        props = eff;
+        pprops = NULL;
+    }
+    size_t n = props ? json_object_size(props) : 0;
     const char **keys = reel_xcalloc(n + 1, sizeof *keys);
     char **rules = reel_xcalloc(n + 1, sizeof *rules);
     int *required = reel_xcalloc(n + 1, sizeof *required);
+    unsigned *tdeps = reel_xcalloc(n + 1, sizeof *tdeps);
+    char *extra = NULL;
+    int rc = -1;
     size_t i = 0;
     const char *k;
     json_t *v;
@@ -345,7 +277,7 @@ static int gen_object(gen *g, const json_t *s, const char *ptr, sbuf *out)
         const char *name = json_string_value(json_array_get(req, r));
         if (!name || !props || !json_object_get(props, name)) {
             fail_at(g, ptr, "required property '%s' is not in 'properties'", name ? name : "?");
-            goto fail;
+            goto done;
         }
         size_t j;
         for (j = 0; j < i && strcmp(keys[j], name) != 0; j++) {
@@ -366,132 +298,275 @@ static int gen_object(gen *g, const json_t *s, const char *ptr, sbuf *out)
     for (i = 0; i < n; i++) {
         char *sub = reel_xasprintf("%s/properties/%s", ptr, keys[i]);
         sbuf body = {0};
-        /* "key":value */
         json_t *key = json_string(keys[i]);
         char *kt = json_dumps(key, JSON_ENCODE_ANY | JSON_COMPACT);
         json_decref(key);
-        size_t klen = strlen(kt);
-        kt = reel_xrealloc(kt, klen + 2);
-        kt[klen] = ':';
-        kt[klen + 1] = '\0';
-        sb_literal(&body, kt, klen + 1);
+        sb_literal(&body, kt, strlen(kt));
         free(kt);
-        sb_str(&body, " ");
-        int rc = gen_schema(g, json_object_get(props, keys[i]), sub, &body);
+        sb_str(&body, " \":\" ");
+        int src = gen_schema(g, json_object_get(props, keys[i]), sub, &body);
         free(sub);
-        if (rc < 0) {
+        if (src < 0) {
             free(body.p);
-            goto fail;
+            goto done;
         }
         rules[i] = rule_name(g, "kv");
         sb_printf(&g->rules, "%s ::= %s\n", rules[i], body.p);
         free(body.p);
     }
-    /* tail_i: what may follow once property i is present: for j > i, required ones
-     * mandatory, optional ones optional, in order. */
-    sb_str(out, "\"{\" (");
-    int alts = 0;
-    for (i = 0; i < n; i++) {
-        /* property i can be the first present one if every earlier one is optional */
-        int can_be_first = 1;
-        for (size_t j = 0; j < i; j++)
-            if (required[j]) can_be_first = 0;
-        if (!can_be_first) break;
-        if (alts++) sb_str(out, " | ");
-        sb_printf(out, "%s", rules[i]);
-        for (size_t j = i + 1; j < n; j++)
-            sb_printf(out, required[j] ? " \",\" %s" : " (\",\" %s)?", rules[j]);
+    /* keys beyond the listed ones */
+    if (pprops) {
+        if (n || (addl && !json_is_false(addl)) || json_object_size(pprops) != 1) {
+            fail_at(g, ptr,
+                    "'patternProperties' is supported when each pattern matches at most 64 "
+                    "names, or as one pattern without 'properties' or additional properties");
+            goto done;
+        }
+        const char *pat = json_object_iter_key(json_object_iter((json_t *)pprops));
+        char *sub = reel_xasprintf("%s/patternProperties/%s", ptr, pat);
+        sbuf x = {0};
+        sb_str(&x, "\"\\\"\" ");
+        char *val = NULL;
+        int prc = sub_rc(g, reeli_regex_gbnf(pat, 0, -1, sub, &x));
+        if (prc == 0) prc = gen_def_rule(g, json_object_get(pprops, pat), sub, "pval", &val);
+        if (prc == 0) sb_printf(&x, " \"\\\"\" \":\" %s", val);
+        free(val);
+        free(sub);
+        if (prc < 0) {
+            free(x.p);
+            goto done;
+        }
+        extra = x.p;
+    } else if (addl && !json_is_false(addl)) {
+        sbuf x = {0};
+        sb_str(&x, "\"\\\"\" ");
+        reeli_key_except(&g->rr, keys, n, 0, &x);
+        sb_str(&x, " \"\\\"\" \":\" ");
+        if (json_is_true(addl)) {
+            sb_str(&x, "value");
+        } else {
+            char *sub = reel_xasprintf("%s/additionalProperties", ptr);
+            char *val = NULL;
+            int arc = gen_def_rule(g, addl, sub, "aval", &val);
+            free(sub);
+            if (arc < 0) {
+                free(x.p);
+                goto done;
+            }
+            sb_str(&x, val);
+            free(val);
+        }
+        extra = x.p;
     }
-    int any_required = 0;
-    for (i = 0; i < n; i++) any_required |= required[i];
-    if (!any_required) {
-        if (alts++) sb_str(out, " | ");
-        sb_str(out, "\"\"");
+    if (extra && (minp > 0 || deps || (n && maxp >= 0))) {
+        fail_at(g, ptr,
+                "minProperties, dependentRequired, or maxProperties with 'properties', "
+                "are not supported together with additional or pattern properties");
+        goto done;
     }
-    if (!alts) sb_str(out, "\"\"");
-    sb_str(out, ") \"}\"");
+    int any_required = n_req > 0;
+    if (extra && n == 0) {
+        if (maxp == 0)
+            sb_str(out, "\"{\" \"}\"");
+        else if (maxp < 0)
+            sb_printf(out, "\"{\" (%s (\",\" %s)*)? \"}\"", extra, extra);
+        else
+            sb_printf(out, "\"{\" (%s (\",\" %s){0,%lld})? \"}\"", extra, extra, maxp - 1);
+    } else if (extra) {
+        sb_str(out, "\"{\" ((");
+        reeli_listed_seq(rules, required, n, out);
+        sb_printf(out, ") (\",\" %s)*", extra);
+        if (!any_required) sb_printf(out, " | %s (\",\" %s)* | \"\"", extra, extra);
+        sb_str(out, ") \"}\"");
+    } else if (minp > 0 || maxp >= 0 || deps) {
+        const char *dk;
+        json_t *dv;
+        json_object_foreach((json_t *)deps, dk, dv)
+        {
+            size_t t;
+            for (t = 0; t < n && strcmp(keys[t], dk) != 0; t++) {
+            }
+            if (!json_is_array(dv)) {
+                fail_at(g, ptr, "'dependentRequired' values must be arrays of names");
+                goto done;
+            }
+            if (t == n) continue; /* a trigger that cannot be present */
+            if (t >= 32) {
+                fail_at(g, ptr, "'dependentRequired' on a property past the 32nd");
+                goto done;
+            }
+            for (size_t j = 0; j < json_array_size(dv); j++) {
+                const char *name = json_string_value(json_array_get(dv, j));
+                size_t u;
+                for (u = 0; name && u < n && strcmp(keys[u], name) != 0; u++) {
+                }
+                tdeps[t] |= u < n && u < 32 ? 1u << u : ~0u;
+            }
+        }
+        reeli_objdp d = {rules, required, n, minp, maxp, tdeps, json_object(), 0};
+        char *start = reeli_obj_state(&g->rr, &d, 0, 0, 0);
+        json_decref(d.memo);
+        if (!start) {
+            fail_at(g, ptr,
+                    d.n_rules > REELI_MAX_OBJECT_RULES
+                        ? "minProperties/maxProperties/dependentRequired need too many rules"
+                        : "no object satisfies minProperties/maxProperties/"
+                          "dependentRequired");
+            goto done;
+        }
+        sb_printf(out, "\"{\" %s \"}\"", start);
+        free(start);
+    } else if (n == 0) {
+        sb_str(out, "\"{\" \"}\"");
+    } else {
+        sb_str(out, "\"{\" (");
+        reeli_listed_seq(rules, required, n, out);
+        if (!any_required) sb_str(out, " | \"\"");
+        sb_str(out, ") \"}\"");
+    }
+    rc = 0;
+done:
     for (i = 0; i < n; i++) free(rules[i]);
     free(rules);
     free(keys);
     free(required);
-    return 0;
-fail:
-    for (i = 0; i < n; i++) free(rules[i]);
-    free(rules);
-    free(keys);
-    free(required);
-    return -1;
+    free(tdeps);
+    free(extra);
+    json_decref(eff);
+    return rc;
 }
 
 static int gen_array(gen *g, const json_t *s, const char *ptr, sbuf *out)
 {
-    static const char *const ok[] = {"type", "items", "minItems", "maxItems", NULL};
-    if (check_keywords(g, s, ptr, ok) < 0) return -1;
     long long mn = reel_json_int(s, "minItems", 0), mx = reel_json_int(s, "maxItems", -1);
     if (mn < 0 || mn > 1000 || mx > 1000 || (mx >= 0 && mx < mn))
         return fail_at(g, ptr, "minItems/maxItems must satisfy 0 <= minItems <= maxItems <= 1000");
-    const json_t *items = json_object_get(s, "items");
-    char *item;
-    if (items) {
-        char *sub = reel_xasprintf("%s/items", ptr);
-        int rc = gen_def_rule(g, items, sub, "item", &item);
-        free(sub);
-        if (rc < 0) return -1;
-    } else {
-        item = reel_xstrdup("value");
+    const json_t *items = json_object_get(s, "items"), *prefix = json_object_get(s, "prefixItems");
+    const json_t *uniq = json_object_get(s, "uniqueItems");
+    if (uniq && !json_is_boolean(uniq)) return fail_at(g, ptr, "'uniqueItems' must be a boolean");
+    if (prefix && !json_is_array(prefix)) return fail_at(g, ptr, "'prefixItems' must be an array");
+    size_t np = prefix ? json_array_size(prefix) : 0;
+    if (json_is_true(uniq)) {
+        if (np) return fail_at(g, ptr, "'uniqueItems' with 'prefixItems' is not supported");
+        return sub_rc(g, reeli_unique_array(&g->rr, g->root, items, ptr, mn, mx, out));
     }
-    if (mx == 0) {
-        sb_str(out, "\"[\" \"]\"");
-    } else if (mn == 0) {
-        sb_printf(out, "\"[\" (%s", item);
-        if (mx < 0)
-            sb_printf(out, " (\",\" %s)*", item);
-        else if (mx > 1)
-            sb_printf(out, " (\",\" %s){0,%lld}", item, mx - 1);
-        sb_str(out, ")? \"]\"");
-    } else {
-        sb_printf(out, "\"[\" %s", item);
-        if (mx < 0)
-            sb_printf(out, " (\",\" %s){%lld,}", item, mn - 1);
-        else if (mx > 1)
-            sb_printf(out, " (\",\" %s){%lld,%lld}", item, mn - 1, mx - 1);
+    if (json_is_false(items) && (mx < 0 || (size_t)mx > np)) mx = (long long)np;
+    if (mx >= 0 && mn > mx)
+        return fail_at(g, ptr, "minItems is more than 'prefixItems' and 'items': false allow");
+    char **pr = reel_xcalloc(np + 1, sizeof *pr);
+    char *item = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < np && rc == 0; i++) {
+        char *sub = reel_xasprintf("%s/prefixItems/%zu", ptr, i);
+        rc = gen_def_rule(g, json_array_get(prefix, i), sub, "item", &pr[i]);
+        free(sub);
+    }
+    if (rc == 0 && !json_is_false(items)) {
+        if (items && !json_is_true(items)) {
+            char *sub = reel_xasprintf("%s/items", ptr);
+            rc = gen_def_rule(g, items, sub, "item", &item);
+            free(sub);
+        } else {
+            item = reel_xstrdup("value");
+        }
+    }
+    if (rc == 0) {
+        /* element i of the array: pr[i] for i < np, then item; i elements already present */
+        sb_str(out, "\"[\" ");
+        int open = 0;
+        for (size_t i = 0; i < np && (mx < 0 || (long long)i < mx); i++) {
+            int optional = (long long)i >= mn;
+            sb_str(out, optional ? "(" : "");
+            sb_printf(out, "%s%s ", i ? "\",\" " : "", pr[i]);
+            open += optional;
+        }
+        size_t placed = mx >= 0 && (size_t)mx < np ? (size_t)mx : np;
+        if (item && (mx < 0 || (long long)placed < mx)) {
+            long long rmn = mn > (long long)placed ? mn - (long long)placed : 0;
+            long long rmx = mx < 0 ? -1 : mx - (long long)placed;
+            if (placed == 0) {
+                /* first element has no comma */
+                if (rmn == 0) sb_str(out, "(");
+                sb_printf(out, "%s", item);
+                long long a = rmn > 0 ? rmn - 1 : 0, b = rmx < 0 ? -1 : rmx - 1;
+                if (b < 0)
+                    sb_printf(out, " (\",\" %s){%lld,}", item, a);
+                else if (b > 0)
+                    sb_printf(out, " (\",\" %s){%lld,%lld}", item, a, b);
+                if (rmn == 0) sb_str(out, ")?");
+            } else if (rmx < 0) {
+                sb_printf(out, "(\",\" %s){%lld,}", item, rmn);
+            } else {
+                sb_printf(out, "(\",\" %s){%lld,%lld}", item, rmn, rmx);
+            }
+        }
+        for (int i = 0; i < open; i++) sb_str(out, ")?");
         sb_str(out, " \"]\"");
     }
+    for (size_t i = 0; i < np; i++) free(pr[i]);
+    free(pr);
     free(item);
-    return 0;
+    return rc;
 }
 
 static int gen_string(gen *g, const json_t *s, const char *ptr, sbuf *out)
 {
-    static const char *const ok[] = {"type", "minLength", "maxLength", "enum", "const", NULL};
-    if (check_keywords(g, s, ptr, ok) < 0) return -1;
     long long mn = reel_json_int(s, "minLength", 0), mx = reel_json_int(s, "maxLength", -1);
     if (mn < 0 || mn > 10000 || mx > 10000 || (mx >= 0 && mx < mn))
         return fail_at(g, ptr, "minLength/maxLength must satisfy 0 <= min <= max <= 10000");
-    if (mn == 0 && mx < 0)
+    const json_t *pat = json_object_get(s, "pattern"), *fmt = json_object_get(s, "format");
+    if (pat && !json_is_string(pat)) return fail_at(g, ptr, "'pattern' must be a string");
+    if (fmt && !json_is_string(fmt)) return fail_at(g, ptr, "'format' must be a string");
+    if (fmt && pat) return fail_at(g, ptr, "'format' together with 'pattern' is not supported");
+    if (pat) {
+        sb_str(out, "\"\\\"\" ");
+        if (sub_rc(g, reeli_regex_gbnf(json_string_value(pat), mn, mx, ptr, out)) < 0) return -1;
+        sb_str(out, " \"\\\"\"");
+    } else if (fmt) {
+        sb_str(out, "\"\\\"\" ");
+        if (sub_rc(g, reeli_format_gbnf(json_string_value(fmt), mn, mx, ptr, out, &g->rules,
+                                        &g->formats)) < 0)
+            return -1;
+        sb_str(out, " \"\\\"\"");
+    } else if (mn == 0 && mx < 0) {
         sb_str(out, "string");
-    else if (mx < 0)
+    } else if (mx < 0) {
         sb_printf(out, "\"\\\"\" char{%lld,} \"\\\"\"", mn);
-    else
+    } else {
         sb_printf(out, "\"\\\"\" char{%lld,%lld} \"\\\"\"", mn, mx);
+    }
     return 0;
 }
 
+/* enum/const: the listed values that also satisfy the schema's other keywords. */
 static int gen_enum(gen *g, const json_t *s, const char *ptr, sbuf *out)
 {
     const json_t *e = json_object_get(s, "enum"), *c = json_object_get(s, "const");
-    if (c) {
-        sb_json_literal(out, c);
-        return 0;
-    }
-    if (!json_is_array(e) || json_array_size(e) == 0)
+    if (e && (!json_is_array(e) || json_array_size(e) == 0))
         return fail_at(g, ptr, "'enum' must be a non-empty array");
+    json_t *rest = json_deep_copy(s);
+    json_object_del(rest, "enum");
+    json_object_del(rest, "const");
+    json_t *vals = c ? json_pack("[O]", c) : json_incref((json_t *)e);
+    int n = 0;
     sb_str(out, "(");
-    for (size_t i = 0; i < json_array_size(e); i++) {
-        if (i) sb_str(out, " | ");
-        sb_json_literal(out, json_array_get(e, i));
+    for (size_t i = 0; i < json_array_size(vals); i++) {
+        const json_t *x = json_array_get(vals, i);
+        if (c && e) {
+            int in = 0;
+            for (size_t j = 0; j < json_array_size(e); j++)
+                in |= json_equal(json_array_get(e, j), x);
+            if (!in) continue;
+        }
+        if (reeli_schema_validate_at(g->root, rest, x) != 0) continue;
+        if (n++) sb_str(out, " | ");
+        reeli_sb_json_literal(out, x);
     }
     sb_str(out, ")");
+    json_decref(vals);
+    json_decref(rest);
+    reel_clear_error();
+    if (!n) return fail_at(g, ptr, "no value of 'enum'/'const' satisfies the other keywords");
     return 0;
 }
 
@@ -515,8 +590,6 @@ static int gen_type_body(gen *g, const json_t *s, const char *type, const char *
     if (strcmp(type, "array") == 0) return gen_array(g, s, ptr, out);
     if (strcmp(type, "string") == 0) return gen_string(g, s, ptr, out);
     if (strcmp(type, "boolean") == 0) {
-        static const char *const ok[] = {"type", NULL};
-        if (check_keywords(g, s, ptr, ok) < 0) return -1;
         sb_str(out, "boolean");
         return 0;
     }
@@ -524,138 +597,182 @@ static int gen_type_body(gen *g, const json_t *s, const char *type, const char *
         sb_str(out, "\"null\"");
         return 0;
     }
-    if (strcmp(type, "integer") == 0 || strcmp(type, "number") == 0) {
-        static const char *const ok[] = {"type", "minimum", "maximum", NULL};
-        if (check_keywords(g, s, ptr, ok) < 0) return -1;
-        int integer = type[0] == 'i';
-        int bounded = json_object_get(s, "minimum") || json_object_get(s, "maximum");
-        if (!bounded) {
-            sb_add(out, integer ? "integer" : "number", integer ? 7 : 6);
-            return 0;
+    if (strcmp(type, "integer") == 0 || strcmp(type, "number") == 0)
+        return sub_rc(g, reeli_schema_number_gbnf(&g->rr, s, type[0] == 'i', ptr, out));
+    return fail_at(g, ptr, "unknown type '%s'", type);
+}
+
+static int gen_branches(gen *g, const json_t *s, const char *key, const char *ptr, sbuf *out)
+{
+    static const char *const ok[] = {"anyOf", "oneOf", NULL};
+    const json_t *list = json_object_get(s, key);
+    if (check_keywords(g, s, ptr, ok, NULL) < 0) return -1;
+    if (json_object_get(s, "anyOf") && json_object_get(s, "oneOf"))
+        return fail_at(g, ptr, "'anyOf' together with 'oneOf' is not supported");
+    if (!json_is_array(list) || json_array_size(list) == 0)
+        return fail_at(g, ptr, "'%s' must be a non-empty array", key);
+    size_t n = json_array_size(list);
+    if (key[0] == 'o')
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = i + 1; j < n; j++)
+                if (!reeli_schema_disjoint(g->root, json_array_get(list, i),
+                                           json_array_get(list, j)))
+                    return fail_at(g, ptr,
+                                   "'oneOf' branches %zu and %zu may both match a value; the "
+                                   "grammar needs branches that differ by type, by "
+                                   "const/enum values, or by a required property with "
+                                   "different const values (or use anyOf)",
+                                   i, j);
+    sb_str(out, "(");
+    for (size_t i = 0; i < n; i++) {
+        if (i) sb_str(out, " | ");
+        char *sub = reel_xasprintf("%s/%s/%zu", ptr, key, i);
+        int rc = gen_schema(g, json_array_get(list, i), sub, out);
+        free(sub);
+        if (rc < 0) return -1;
+    }
+    sb_str(out, ")");
+    return 0;
+}
+
+/* {"not": {"type": ...}}: the other types; {"type": "string", "not": {"enum": [...]}}: a string
+ * other than those (written without escapes). */
+static int gen_not(gen *g, const json_t *s, const char *ptr, sbuf *out)
+{
+    static const char *const ok[] = {"not", NULL};
+    static const char *const ok_inner[] = {"type", NULL};
+    static const char *const TYPES[] = {"object", "array", "string", "number", "boolean", "null"};
+    static const char *const RULES[] = {"object-any", "array-any", "string",
+                                        "number",     "boolean",   "\"null\""};
+    const json_t *n = json_object_get(s, "not");
+    const json_t *nv =
+        json_object_get(n, "enum") ? json_object_get(n, "enum") : json_object_get(n, "const");
+    if (nv && json_is_string(json_object_get(s, "type")) &&
+        strcmp(json_string_value(json_object_get(s, "type")), "string") == 0) {
+        /* a string other than the listed ones: a complement of their trie */
+        static const char *const ok_s[] = {"not", "type", NULL};
+        static const char *const ok_n[] = {"enum", "const", NULL};
+        json_t *list = json_is_array(nv) ? json_incref((json_t *)nv) : json_pack("[O]", nv);
+        size_t k = json_array_size(list), strs = 0;
+        const char **names = reel_xcalloc(k + 1, sizeof *names);
+        for (size_t i = 0; i < k; i++)
+            if (json_is_string(json_array_get(list, i)))
+                names[strs++] = json_string_value(json_array_get(list, i));
+        int rc =
+            check_keywords(g, s, ptr, ok_s, NULL) < 0 || check_keywords(g, n, ptr, ok_n, NULL) < 0
+                ? -1
+                : 0;
+        if (rc == 0) {
+            sb_str(out, "(\"\\\"\" ");
+            reeli_key_except(&g->rr, names, strs, 0, out);
+            sb_str(out, " \"\\\"\")");
         }
-        long long lo, hi;
-        if (get_bound(g, s, "minimum", ptr, integer, -INT_LIMIT, &lo) < 0 ||
-            get_bound(g, s, "maximum", ptr, integer, INT_LIMIT, &hi) < 0)
-            return -1;
-        if (lo > hi) return fail_at(g, ptr, "minimum is greater than maximum");
-        if (integer) {
-            int_range(out, lo, hi);
-            return 0;
+        free(names);
+        json_decref(list);
+        return rc;
+    }
+    if (!json_is_object(n) || check_keywords(g, s, ptr, ok, NULL) < 0 ||
+        check_keywords(g, n, ptr, ok_inner, NULL) < 0 || !json_object_get(n, "type")) {
+        g->failed = 0;
+        return fail_at(g, ptr,
+                       "'not' is supported as {\"not\": {\"type\": ...}} on its own, or as "
+                       "{\"type\": \"string\", \"not\": {\"enum\"/\"const\": ...}} only");
+    }
+    const json_t *t = json_object_get(n, "type");
+    int alts = 0;
+    sb_str(out, "(");
+    for (int i = 0; i < 6; i++) {
+        int excluded = 0, int_excluded = 0;
+        for (size_t j = 0; j < (json_is_array(t) ? json_array_size(t) : 1); j++) {
+            const char *x = json_string_value(json_is_array(t) ? json_array_get(t, j) : t);
+            if (!x) return fail_at(g, ptr, "'type' must be a string or a list of strings");
+            if (strcmp(x, TYPES[i]) == 0) excluded = 1;
+            if (strcmp(x, "integer") == 0 && i == 3) int_excluded = 1;
         }
-        /* number: a whole part in range with any fraction, or a bound itself with a zero
-         * fraction. -0 is 0 and always in range when lo <= 0 <= hi. */
+        if (excluded) continue;
+        if (alts++) sb_str(out, " | ");
+        /* numbers but not integers: a fraction that is not all zeros */
+        sb_str(out,
+               int_excluded ? "(\"-\"? (\"0\" | [1-9] [0-9]{0,14}) \".\" [0-9]* [1-9])" : RULES[i]);
+    }
+    sb_str(out, ")");
+    if (!alts) return fail_at(g, ptr, "'not' excludes every type");
+    return 0;
+}
+
+static int has_constraints(const json_t *s, const char *skip)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)s, k, v)
+    {
+        if (strcmp(k, skip) != 0 && !in_list(k, ANNOTATIONS)) return 1;
+    }
+    return 0;
+}
+
+static int gen_schema_body(gen *g, const json_t *s, const char *ptr, sbuf *out)
+{
+    if (json_is_true(s)) {
+        sb_str(out, "value");
+        return 0;
+    }
+    if (json_is_false(s)) return fail_at(g, ptr, "schema false admits no value");
+    if (!json_is_object(s)) return fail_at(g, ptr, "a schema must be an object or true");
+    const json_t *ref = json_object_get(s, "$ref");
+    const json_t *type = json_object_get(s, "type");
+    if (json_object_get(s, "allOf") || (ref && has_constraints(s, "$ref"))) {
+        json_t *m = reeli_schema_merge(g->root, s, ptr);
+        if (!m) return sub_rc(g, -1);
+        int rc = gen_schema(g, m, ptr, out);
+        json_decref(m);
+        return rc;
+    }
+    if (ref) {
+        if (!json_is_string(ref)) return fail_at(g, ptr, "'$ref' must be a string");
+        return gen_ref(g, json_string_value(ref), ptr, out);
+    }
+    if (json_object_get(s, "enum") || json_object_get(s, "const")) {
+        static const char *const ok[] = {"type", "enum", "const", NULL};
+        if (check_keywords(g, s, ptr, ok, type) < 0) return -1;
+        return gen_enum(g, s, ptr, out);
+    }
+    if (json_object_get(s, "anyOf")) return gen_branches(g, s, "anyOf", ptr, out);
+    if (json_object_get(s, "oneOf")) return gen_branches(g, s, "oneOf", ptr, out);
+    if (json_object_get(s, "not")) return gen_not(g, s, ptr, out);
+    static const char *const ok[] = {"type", NULL};
+    if (json_is_array(type)) {
+        if (check_keywords(g, s, ptr, ok, type) < 0) return -1;
         sb_str(out, "(");
-        int alts = 0;
-        long long a = lo > 0 ? lo : 0;
-        if (hi - 1 >= a) {
-            int_range(out, a, hi - 1);
-            sb_str(out, " (\".\" [0-9]+)?");
-            alts++;
-        }
-        if (hi >= 0) {
-            if (alts++) sb_str(out, " | ");
-            sb_printf(out, "\"%lld\" (\".\" \"0\"+)?", hi);
-        }
-        if (lo < 0) {
-            long long top = -lo, bottom = hi < 0 ? -hi : 0; /* magnitudes in [bottom, top] */
-            if (alts++) sb_str(out, " | ");
-            sb_printf(out, "\"-\" (\"%lld\" (\".\" \"0\"+)?", top);
-            if (top - 1 >= bottom) {
-                sb_str(out, " | ");
-                int_range(out, bottom, top - 1);
-                sb_str(out, " (\".\" [0-9]+)?");
-            }
-            sb_str(out, ")");
+        for (size_t i = 0; i < json_array_size(type); i++) {
+            if (!json_is_string(json_array_get(type, i)))
+                return fail_at(g, ptr, "'type' list must hold strings");
+            if (i) sb_str(out, " | ");
+            if (gen_type(g, s, json_string_value(json_array_get(type, i)), ptr, out) < 0) return -1;
         }
         sb_str(out, ")");
         return 0;
     }
-    return fail_at(g, ptr, "unknown type '%s'", type);
+    if (json_is_string(type)) {
+        if (check_keywords(g, s, ptr, ok, type) < 0) return -1;
+        return gen_type(g, s, json_string_value(type), ptr, out);
+    }
+    if (type) return fail_at(g, ptr, "'type' must be a string or a list");
+    /* no type: anything, unless other keywords constrain it */
+    if (check_keywords(g, s, ptr, ok, NULL) < 0) return -1;
+    sb_str(out, "value");
+    return 0;
 }
 
 static int gen_schema(gen *g, const json_t *s, const char *ptr, sbuf *out)
 {
     if (g->failed) return -1;
-    if (++g->depth > 64) return fail_at(g, ptr, "schema nested too deeply");
-    int rc = 0;
-    if (json_is_true(s)) {
-        sb_str(out, "value");
-        goto done;
+    if (++g->steps > 50000 || g->rules.n > (64u << 20)) return fail_at(g, ptr, "schema too large");
+    if (++g->depth > 64) {
+        g->depth--;
+        return fail_at(g, ptr, "schema nested too deeply");
     }
-    if (!json_is_object(s)) {
-        rc = fail_at(g, ptr, "a schema must be an object or true");
-        goto done;
-    }
-    const json_t *ref = json_object_get(s, "$ref");
-    const json_t *any = json_object_get(s, "anyOf");
-    const json_t *type = json_object_get(s, "type");
-    if (ref) {
-        static const char *const ok[] = {"$ref", "$defs", "definitions", NULL};
-        if ((rc = check_keywords(g, s, ptr, ok)) < 0) goto done;
-        if (!json_is_string(ref)) {
-            rc = fail_at(g, ptr, "'$ref' must be a string");
-            goto done;
-        }
-        rc = gen_ref(g, json_string_value(ref), ptr, out);
-        goto done;
-    }
-    if (json_object_get(s, "enum") || json_object_get(s, "const")) {
-        static const char *const ok[] = {"type", "enum", "const", "$defs", "definitions", NULL};
-        if ((rc = check_keywords(g, s, ptr, ok)) < 0) goto done;
-        rc = gen_enum(g, s, ptr, out);
-        goto done;
-    }
-    if (any) {
-        static const char *const ok[] = {"anyOf", "$defs", "definitions", NULL};
-        if ((rc = check_keywords(g, s, ptr, ok)) < 0) goto done;
-        if (!json_is_array(any) || json_array_size(any) == 0) {
-            rc = fail_at(g, ptr, "'anyOf' must be a non-empty array");
-            goto done;
-        }
-        sb_str(out, "(");
-        for (size_t i = 0; i < json_array_size(any); i++) {
-            if (i) sb_str(out, " | ");
-            char *sub = reel_xasprintf("%s/anyOf/%zu", ptr, i);
-            rc = gen_schema(g, json_array_get(any, i), sub, out);
-            free(sub);
-            if (rc < 0) goto done;
-        }
-        sb_str(out, ")");
-        goto done;
-    }
-    if (json_is_array(type)) {
-        sb_str(out, "(");
-        for (size_t i = 0; i < json_array_size(type); i++) {
-            if (!json_is_string(json_array_get(type, i))) {
-                rc = fail_at(g, ptr, "'type' list must hold strings");
-                goto done;
-            }
-            if (i) sb_str(out, " | ");
-            rc = gen_type(g, s, json_string_value(json_array_get(type, i)), ptr, out);
-            if (rc < 0) goto done;
-        }
-        sb_str(out, ")");
-        goto done;
-    }
-    if (json_is_string(type)) {
-        json_t *copy = json_deep_copy(s);
-        json_object_del(copy, "$defs");
-        json_object_del(copy, "definitions");
-        rc = gen_type(g, copy, json_string_value(type), ptr, out);
-        json_decref(copy);
-        goto done;
-    }
-    if (type) {
-        rc = fail_at(g, ptr, "'type' must be a string or a list");
-        goto done;
-    }
-    /* no type: anything, unless other keywords constrain it */
-    {
-        static const char *const ok[] = {"$defs", "definitions", NULL};
-        if ((rc = check_keywords(g, s, ptr, ok)) < 0) goto done;
-        sb_str(out, "value");
-    }
-done:
+    int rc = gen_schema_body(g, s, ptr, out);
     g->depth--;
     return rc;
 }
@@ -664,8 +781,7 @@ static const char PRIMITIVES[] =
     "value ::= object-any | array-any | string | number | boolean | \"null\"\n"
     "object-any ::= \"{\" ( string \":\" value (\",\" string \":\" value)* )? \"}\"\n"
     "array-any ::= \"[\" ( value (\",\" value)* )? \"]\"\n"
-    "string ::= \"\\\"\" char* \"\\\"\"\n"
-    "char ::= [^\"\\\\\\x00-\\x1f] | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})\n"
+    "string ::= \"\\\"\" char* \"\\\"\"\n" REELI_GBNF_CHAR_RULES
     "integer ::= \"-\"? (\"0\" | [1-9] [0-9]{0,14})\n"
     "number ::= integer (\".\" [0-9]+)? ([eE] [-+]? [0-9]{1,2})?\n"
     "boolean ::= \"true\" | \"false\"\n";
@@ -674,6 +790,7 @@ char *reel_json_schema_to_gbnf(const json_t *schema)
 {
     gen g = {0};
     g.root = schema;
+    g.rr = (reeli_rules){&g.rules, &g.counter};
     g.refs = json_object();
     g.open_at_head = json_object();
     sbuf root = {0};
@@ -699,154 +816,4 @@ reel_grammar *reel_grammar_from_json_schema(const json_t *schema)
     reel_grammar *gr = reel_grammar_compile(text, "json-schema");
     free(text);
     return gr;
-}
-
-/* ======================================================================================== */
-/* Validation                                                                               */
-/* ======================================================================================== */
-
-typedef struct {
-    const json_t *root;
-    int depth;
-} vctx;
-
-static int vfail(const char *ptr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int vfail(const char *ptr, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return reel_set_error(REEL_EFORMAT, "JSON value at '%s': %s", *ptr ? ptr : "/", msg);
-}
-
-static size_t utf8_len(const char *s, size_t n)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) k += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return k;
-}
-
-static int validate(vctx *c, const json_t *s, const json_t *v, const char *ptr);
-
-static int type_matches(const char *t, const json_t *v)
-{
-    if (strcmp(t, "object") == 0) return json_is_object(v);
-    if (strcmp(t, "array") == 0) return json_is_array(v);
-    if (strcmp(t, "string") == 0) return json_is_string(v);
-    if (strcmp(t, "boolean") == 0) return json_is_boolean(v);
-    if (strcmp(t, "null") == 0) return json_is_null(v);
-    if (strcmp(t, "number") == 0) return json_is_number(v);
-    if (strcmp(t, "integer") == 0)
-        return json_is_integer(v) ||
-               (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)));
-    return 0;
-}
-
-static int validate_typed(vctx *c, const json_t *s, const char *t, const json_t *v, const char *ptr)
-{
-    if (!type_matches(t, v)) return vfail(ptr, "expected %s", t);
-    if (json_is_object(v)) {
-        const json_t *props = json_object_get(s, "properties");
-        const json_t *req = json_object_get(s, "required");
-        const json_t *addl = json_object_get(s, "additionalProperties");
-        for (size_t i = 0; json_is_array(req) && i < json_array_size(req); i++) {
-            const char *k = json_string_value(json_array_get(req, i));
-            if (k && !json_object_get(v, k)) return vfail(ptr, "missing required property '%s'", k);
-        }
-        const char *k;
-        json_t *x;
-        json_object_foreach((json_t *)v, k, x)
-        {
-            char *sub = reel_xasprintf("%s/%s", ptr, k);
-            const json_t *ps = props ? json_object_get(props, k) : NULL;
-            int rc = 0;
-            if (ps)
-                rc = validate(c, ps, x, sub);
-            else if (!(addl && json_is_true(addl)))
-                rc = vfail(sub, "property not allowed by the schema");
-            free(sub);
-            if (rc < 0) return rc;
-        }
-    } else if (json_is_array(v)) {
-        long long mn = reel_json_int(s, "minItems", 0), mx = reel_json_int(s, "maxItems", -1);
-        long long n = (long long)json_array_size(v);
-        if (n < mn) return vfail(ptr, "%lld items, fewer than minItems %lld", n, mn);
-        if (mx >= 0 && n > mx) return vfail(ptr, "%lld items, more than maxItems %lld", n, mx);
-        const json_t *items = json_object_get(s, "items");
-        for (size_t i = 0; items && i < json_array_size(v); i++) {
-            char *sub = reel_xasprintf("%s/%zu", ptr, i);
-            int rc = validate(c, items, json_array_get(v, i), sub);
-            free(sub);
-            if (rc < 0) return rc;
-        }
-    } else if (json_is_string(v)) {
-        long long n = (long long)utf8_len(json_string_value(v), json_string_length(v));
-        long long mn = reel_json_int(s, "minLength", 0), mx = reel_json_int(s, "maxLength", -1);
-        if (n < mn)
-            return vfail(ptr, "string of %lld characters, shorter than minLength %lld", n, mn);
-        if (mx >= 0 && n > mx)
-            return vfail(ptr, "string of %lld characters, longer than maxLength %lld", n, mx);
-    } else if (json_is_number(v)) {
-        double d = json_number_value(v);
-        const json_t *mn = json_object_get(s, "minimum"), *mx = json_object_get(s, "maximum");
-        if (mn && d < json_number_value(mn))
-            return vfail(ptr, "%g is below minimum %g", d, json_number_value(mn));
-        if (mx && d > json_number_value(mx))
-            return vfail(ptr, "%g is above maximum %g", d, json_number_value(mx));
-    }
-    return 0;
-}
-
-static int validate(vctx *c, const json_t *s, const json_t *v, const char *ptr)
-{
-    if (json_is_true(s)) return 0;
-    if (!json_is_object(s)) return vfail(ptr, "schema is not an object");
-    if (++c->depth > 256) {
-        c->depth--;
-        return vfail(ptr, "nested too deeply");
-    }
-    int rc = 0;
-    const json_t *ref = json_object_get(s, "$ref");
-    const json_t *any = json_object_get(s, "anyOf");
-    const json_t *en = json_object_get(s, "enum"), *cn = json_object_get(s, "const");
-    const json_t *type = json_object_get(s, "type");
-    if (ref) {
-        const char *r = json_string_value(ref);
-        const json_t *target = NULL;
-        if (r && strncmp(r, "#/$defs/", 8) == 0)
-            target = json_object_get(json_object_get(c->root, "$defs"), r + 8);
-        else if (r && strncmp(r, "#/definitions/", 14) == 0)
-            target = json_object_get(json_object_get(c->root, "definitions"), r + 14);
-        rc = target ? validate(c, target, v, ptr) : vfail(ptr, "unresolvable $ref");
-    } else if (cn) {
-        if (!json_equal(cn, v)) rc = vfail(ptr, "value differs from 'const'");
-    } else if (en) {
-        rc = vfail(ptr, "value is not one of 'enum'");
-        for (size_t i = 0; i < json_array_size(en); i++)
-            if (json_equal(json_array_get(en, i), v)) rc = 0;
-    } else if (any) {
-        rc = vfail(ptr, "value matches no branch of 'anyOf'");
-        for (size_t i = 0; i < json_array_size(any) && rc < 0; i++) {
-            if (validate(c, json_array_get(any, i), v, ptr) == 0) rc = 0;
-        }
-        if (rc < 0) vfail(ptr, "value matches no branch of 'anyOf'");
-    } else if (json_is_string(type)) {
-        rc = validate_typed(c, s, json_string_value(type), v, ptr);
-    } else if (json_is_array(type)) {
-        rc = vfail(ptr, "value matches none of the listed types");
-        for (size_t i = 0; i < json_array_size(type) && rc < 0; i++) {
-            const char *t = json_string_value(json_array_get(type, i));
-            if (t && type_matches(t, v)) rc = validate_typed(c, s, t, v, ptr);
-        }
-    }
-    c->depth--;
-    return rc;
-}
-
-int reel_json_schema_validate(const json_t *schema, const json_t *value)
-{
-    vctx c = {schema, 0};
-    return validate(&c, schema, value, "");
 }

@@ -5,6 +5,7 @@
 #include "core/core.h"
 #include "llm/constrain.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,7 +64,8 @@ static const char *SCHEMAS[] = {
     "{\"$defs\":{\"n\":{\"type\":\"object\",\"properties\":{\"v\":{\"type\":\"boolean\"},\"next\":"
     "{\"anyOf\":[{\"type\":\"null\"},{\"$ref\":\"#/$defs/n\"}]}},\"required\":[\"v\",\"next\"]}},"
     "\"$ref\":\"#/$defs/n\"}",
-    "{\"type\":\"array\",\"maxItems\":3,\"items\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":3}}",
+    "{\"type\":\"array\",\"maxItems\":3,\"items\":{\"type\":\"string\",\"minLength\":1,"
+    "\"maxLength\":3}}",
 };
 
 static void test_schema_generations_validate(void **state)
@@ -91,10 +93,56 @@ static void test_schema_generations_validate(void **state)
             ok++;
         }
         /* nearly every generation completes; none that completes is invalid */
-        if (ok < 150) fail_msg("schema %zu: only %d of 200 completed (%d hit the budget)", i, ok, budget);
+        if (ok < 150)
+            fail_msg("schema %zu: only %d of 200 completed (%d hit the budget)", i, ok, budget);
         reel_grammar_free(g);
         json_decref(schema);
     }
+}
+
+/* The schema corpus (tests/data/schemas): 50 seeded generations per schema; every one that
+ * completes parses and validates. */
+static void test_corpus_generations_validate(void **state)
+{
+    (void)state;
+    char *dir = reel_xasprintf("%s/tests/data/schemas", tu_source_dir());
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    int n_schemas = 0;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0) continue;
+        char *path = reel_xasprintf("%s/%s", dir, e->d_name);
+        json_t *doc = reel_json_load_file(path, 1 << 20);
+        if (!doc) fail_msg("%s: %s", path, reel_last_error());
+        const json_t *schema = json_object_get(doc, "schema");
+        reel_grammar *g = reel_grammar_from_json_schema(schema);
+        if (!g) fail_msg("%s: %s", e->d_name, reel_last_error());
+        int ok = 0;
+        for (uint64_t seed = 0; seed < 50; seed++) {
+            char *text = NULL;
+            int rc = generate(g, seed * 104729 + len, 600, &text);
+            if (rc == REEL_ERANGE) continue; /* the budget ran out: a random model rambles */
+            if (rc < 0) fail_msg("%s seed %d: %s", e->d_name, (int)seed, reel_last_error());
+            json_t *v = reel_json_parse(text, strlen(text), "output");
+            if (!v) fail_msg("%s seed %d: not JSON: %s", e->d_name, (int)seed, text);
+            if (reel_json_schema_validate(schema, v) < 0)
+                fail_msg("%s seed %d: %s: %s", e->d_name, (int)seed, text, reel_last_error());
+            json_decref(v);
+            free(text);
+            ok++;
+        }
+        if (ok < 10) fail_msg("%s: only %d of 50 generations completed", e->d_name, ok);
+        print_message("%s: %d of 50 completed, all valid\n", e->d_name, ok);
+        reel_grammar_free(g);
+        json_decref(doc);
+        free(path);
+        n_schemas++;
+    }
+    closedir(d);
+    free(dir);
+    assert_true(n_schemas >= 8);
 }
 
 static void test_gbnf_and_budget(void **state)
@@ -150,10 +198,12 @@ static void test_snapshot_restore(void **state)
     reel_grammar_state *pos = reel_llm_constraint_snapshot(c);
     char *first = NULL, *second = NULL;
     reel_llm_sampler *greedy = reel_llm_sampler_init(NULL);
-    assert_int_equal(reel_llm_generate_constrained(s, greedy, tok, c, 200, NULL, NULL, &first, NULL), 0);
+    assert_int_equal(
+        reel_llm_generate_constrained(s, greedy, tok, c, 200, NULL, NULL, &first, NULL), 0);
     assert_int_equal(reel_llm_session_restore(s, snap), 0);
     assert_int_equal(reel_llm_constraint_restore(c, pos), 0);
-    assert_int_equal(reel_llm_generate_constrained(s, greedy, tok, c, 200, NULL, NULL, &second, NULL), 0);
+    assert_int_equal(
+        reel_llm_generate_constrained(s, greedy, tok, c, 200, NULL, NULL, &second, NULL), 0);
     assert_string_equal(first, second);
     /* a position from another grammar is refused */
     reel_grammar *other = reel_grammar_compile("root ::= \"x\"\n", "t");
@@ -178,6 +228,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema_generations_validate),
+        cmocka_unit_test(test_corpus_generations_validate),
         cmocka_unit_test(test_gbnf_and_budget),
         cmocka_unit_test(test_snapshot_restore),
     };

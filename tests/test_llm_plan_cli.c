@@ -1,5 +1,5 @@
-/* reel plan and reel generate --json-schema/--grammar on the tiny golden model: valid plans, exact shot counts, seeded reproducibility,
- * fail-closed on a small budget, usage errors. */
+/* reel plan and reel generate --json-schema/--grammar on the tiny golden model: valid plans, exact
+ * shot counts, seeded reproducibility, fail-closed on a small budget, usage errors. */
 #include "testutil.h"
 #include "core/core.h"
 #include "llm/grammar.h"
@@ -32,8 +32,8 @@ static void test_plans_validate(void **state)
         char shots_s[8], seed_s[8];
         snprintf(shots_s, sizeof shots_s, "%d", shots);
         snprintf(seed_s, sizeof seed_s, "%d", shots * 11);
-        const char *args[] = {"--shots", shots_s, "--seconds", "6", "--seed", seed_s, "--compact",
-                              "a fox in the snow", NULL};
+        const char *args[] = {"--shots", shots_s,     "--seconds",         "6", "--seed",
+                              seed_s,    "--compact", "a fox in the snow", NULL};
         tu_result r = plan(args);
         if (r.status != 0) fail_msg("exit %d: %s", r.status, r.err);
         json_t *v = reel_json_parse(r.out, strlen(r.out), "plan");
@@ -42,7 +42,8 @@ static void test_plans_validate(void **state)
         if (reel_json_schema_validate(schema, v) < 0) fail_msg("%s", reel_last_error());
         assert_int_equal(json_array_size(json_object_get(v, "shots")), shots);
         for (size_t i = 0; i < json_array_size(json_object_get(v, "shots")); i++) {
-            double d = json_number_value(json_object_get(json_array_get(json_object_get(v, "shots"), i), "duration_s"));
+            double d = json_number_value(
+                json_object_get(json_array_get(json_object_get(v, "shots"), i), "duration_s"));
             assert_true(d >= 1 && d <= 6);
         }
         json_decref(schema);
@@ -123,13 +124,28 @@ static void test_generate_constrained(void **state)
     tu_write_file(schema, schema_text, strlen(schema_text));
     tu_write_file(gbnf, "root ::= \"yes\" | \"no\"\n", strlen("root ::= \"yes\" | \"no\"\n"));
     tu_write_file(bad, "root ::= \"x\" (\n", strlen("root ::= \"x\" (\n"));
-    tu_write_file(pat, "{\"type\":\"string\",\"pattern\":\"a\"}", strlen("{\"type\":\"string\",\"pattern\":\"a\"}"));
+    tu_write_file(pat, "{\"type\":\"string\",\"pattern\":\"a(?=b)\"}",
+                  strlen("{\"type\":\"string\",\"pattern\":\"a(?=b)\"}"));
     json_t *sv = reel_json_parse(schema_text, strlen(schema_text), "schema");
     for (int seed = 0; seed < 5; seed++) {
         char seed_s[8];
         snprintf(seed_s, sizeof seed_s, "%d", seed);
-        char *argv[] = {(char *)tu_reel_bin(), "generate", "-m", m, "--chat", "-p", "a cat",
-                        "--json-schema", schema, "-n", "200", "--seed", seed_s, "-t", "1", NULL};
+        char *argv[] = {(char *)tu_reel_bin(),
+                        "generate",
+                        "-m",
+                        m,
+                        "--chat",
+                        "-p",
+                        "a cat",
+                        "--json-schema",
+                        schema,
+                        "-n",
+                        "200",
+                        "--seed",
+                        seed_s,
+                        "-t",
+                        "1",
+                        NULL};
         tu_result r = tu_run(argv, NULL);
         if (r.status != 0) fail_msg("seed %d: %s", seed, r.err);
         json_t *v = reel_json_parse(r.out, strlen(r.out), "out");
@@ -149,18 +165,21 @@ static void test_generate_constrained(void **state)
     assert_int_equal(r.status, 1);
     assert_true(tu_contains(r.err, "bad.gbnf:2:1: expected ')'"));
     tu_result_free(&r);
-    char *a3[] = {(char *)tu_reel_bin(), "generate", "-m", m, "-p", "x", "--json-schema", pat, NULL};
+    char *a3[] = {(char *)tu_reel_bin(), "generate", "-m", m, "-p", "x",
+                  "--json-schema",       pat,        NULL};
     r = tu_run(a3, NULL);
     assert_int_equal(r.status, 1);
-    assert_true(tu_contains(r.err, "keyword 'pattern' is not supported"));
+    assert_true(tu_contains(r.err, "'pattern' /a(?=b)/: lookahead"));
     tu_result_free(&r);
-    char *a4[] = {(char *)tu_reel_bin(), "generate", "-m", m, "-p", "x", "--json-schema", schema, "-n", "3", NULL};
+    char *a4[] = {(char *)tu_reel_bin(), "generate", "-m", m,   "-p", "x",
+                  "--json-schema",       schema,     "-n", "3", NULL};
     r = tu_run(a4, NULL);
     assert_int_equal(r.status, 1);
     assert_string_equal(r.out, ""); /* nothing partial on stdout */
     assert_true(tu_contains(r.err, "not complete after 3 tokens"));
     tu_result_free(&r);
-    char *a5[] = {(char *)tu_reel_bin(), "generate", "-m", m, "-p", "x", "--json-schema", schema, "--grammar", gbnf, NULL};
+    char *a5[] = {(char *)tu_reel_bin(), "generate", "-m",        m,    "-p", "x",
+                  "--json-schema",       schema,     "--grammar", gbnf, NULL};
     r = tu_run(a5, NULL);
     assert_int_equal(r.status, 2);
     tu_result_free(&r);
@@ -176,10 +195,8 @@ static void test_generate_constrained(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plans_validate),
-        cmocka_unit_test(test_same_seed_same_plan),
-        cmocka_unit_test(test_budget_fails_closed),
-        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_plans_validate),       cmocka_unit_test(test_same_seed_same_plan),
+        cmocka_unit_test(test_budget_fails_closed),  cmocka_unit_test(test_usage),
         cmocka_unit_test(test_generate_constrained),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
