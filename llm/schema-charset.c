@@ -95,44 +95,44 @@ int reeli_cpset_add_class(reeli_cpset *n, char c)
     return 1;
 }
 
-static void emit_cp(reeli_sbuf *b, uint32_t c)
+static void emit_cp(reel_strbuf *b, uint32_t c)
 {
     if (c < 0x100)
-        reeli_sb_printf(b, "\\x%02X", (unsigned)c);
+        reel_strbuf_printf(b, "\\x%02X", (unsigned)c);
     else if (c < 0x10000)
-        reeli_sb_printf(b, "\\u%04X", (unsigned)c);
+        reel_strbuf_printf(b, "\\u%04X", (unsigned)c);
     else
-        reeli_sb_printf(b, "\\U%08X", (unsigned)c);
+        reel_strbuf_printf(b, "\\U%08X", (unsigned)c);
 }
 
 /* The JSON text of a character that JSON must escape. */
-static void emit_escaped(reeli_sbuf *b, uint32_t c)
+static void emit_escaped(reel_strbuf *b, uint32_t c)
 {
     static const char short_esc[] = {['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r',
                                      ['\t'] = 't', ['"'] = '"',  ['\\'] = '\\'};
     if (c < sizeof short_esc && short_esc[c]) {
-        reeli_sb_printf(b, "\"\\\\%s%c\"", short_esc[c] == '"' || short_esc[c] == '\\' ? "\\" : "",
+        reel_strbuf_printf(b, "\"\\\\%s%c\"", short_esc[c] == '"' || short_esc[c] == '\\' ? "\\" : "",
                         short_esc[c]);
         return;
     }
     /* \u00XX, hex digits in either case */
-    reeli_sb_printf(b, "\"\\\\u00%X\" ", c >> 4);
+    reel_strbuf_printf(b, "\"\\\\u00%X\" ", c >> 4);
     unsigned lo = c & 15;
     if (lo < 10)
-        reeli_sb_printf(b, "\"%u\"", lo);
+        reel_strbuf_printf(b, "\"%u\"", lo);
     else
-        reeli_sb_printf(b, "[%c%c]", 'a' + lo - 10, 'A' + lo - 10);
+        reel_strbuf_printf(b, "[%c%c]", 'a' + lo - 10, 'A' + lo - 10);
 }
 
-void reeli_cpset_gbnf(reeli_sbuf *b, const reeli_cpset *n)
+void reeli_cpset_gbnf(reel_strbuf *b, const reeli_cpset *n)
 {
-    reeli_sbuf raw = {0};
+    reel_strbuf raw = {0};
     int alts = 0;
-    reeli_sb_str(b, "(");
+    reel_strbuf_str(b, "(");
     for (int i = 0; i < n->n; i++) {
         uint32_t lo = n->r[i].lo, hi = n->r[i].hi;
         for (uint32_t c = lo; c <= hi && c < 0x20; c++) {
-            if (alts++) reeli_sb_str(b, " | ");
+            if (alts++) reel_strbuf_str(b, " | ");
             emit_escaped(b, c);
         }
         if (lo < 0x20) lo = 0x20;
@@ -140,11 +140,11 @@ void reeli_cpset_gbnf(reeli_sbuf *b, const reeli_cpset *n)
         static const uint32_t special[] = {'"', '\\'};
         for (int s = 0; s < 2 && lo <= hi; s++) {
             if (special[s] < lo || special[s] > hi) continue;
-            if (alts++) reeli_sb_str(b, " | ");
+            if (alts++) reel_strbuf_str(b, " | ");
             emit_escaped(b, special[s]);
             if (special[s] > lo) {
                 emit_cp(&raw, lo);
-                reeli_sb_str(&raw, "-");
+                reel_strbuf_str(&raw, "-");
                 emit_cp(&raw, special[s] - 1);
             }
             lo = special[s] + 1;
@@ -152,15 +152,15 @@ void reeli_cpset_gbnf(reeli_sbuf *b, const reeli_cpset *n)
         if (lo <= hi) {
             emit_cp(&raw, lo);
             if (hi > lo) {
-                reeli_sb_str(&raw, "-");
+                reel_strbuf_str(&raw, "-");
                 emit_cp(&raw, hi);
             }
         }
     }
     if (raw.n) {
-        if (alts++) reeli_sb_str(b, " | ");
-        reeli_sb_printf(b, "[%s]", raw.p);
+        if (alts++) reel_strbuf_str(b, " | ");
+        reel_strbuf_printf(b, "[%s]", raw.p);
     }
     free(raw.p);
-    reeli_sb_str(b, ")");
+    reel_strbuf_str(b, ")");
 }

@@ -109,11 +109,11 @@ static const struct {
  * name of up to 63, a port of up to 5 digits, then path, query and fragment of up to a third
  * of the rest each, without percent-encoding (so characters count exactly). At least 4
  * characters ("a://"). A subset of fmt-uri. */
-static void bounded_uri(reeli_sbuf *out, long long max_len)
+static void bounded_uri(reel_strbuf *out, long long max_len)
 {
     long long third = (max_len - 16 - 3 - 63 - 6 - 3) / 3;
     const char *pc = "-a-zA-Z0-9._~!$&'()*+,;=:@";
-    reeli_sb_printf(out,
+    reel_strbuf_printf(out,
                     "([a-zA-Z] [a-zA-Z0-9+.-]{0,15} \"://\" [a-zA-Z0-9._~!$&'()*+,;=-]{0,63} "
                     "(\":\" [0-9]{1,5})? (\"/\" [%s/]{0,%lld})? (\"?\" [%s/?]{0,%lld})? "
                     "(\"#\" [%s/?]{0,%lld})?)",
@@ -121,7 +121,7 @@ static void bounded_uri(reeli_sbuf *out, long long max_len)
 }
 
 int reeli_format_gbnf(const char *format, long long min_len, long long max_len, const char *ptr,
-                      reeli_sbuf *out, reeli_sbuf *rules, unsigned *emitted)
+                      reel_strbuf *out, reel_strbuf *rules, unsigned *emitted)
 {
     for (size_t i = 0; i < sizeof FORMATS / sizeof *FORMATS; i++) {
         if (strcmp(format, FORMATS[i].name) != 0) continue;
@@ -139,10 +139,10 @@ int reeli_format_gbnf(const char *format, long long min_len, long long max_len, 
                                      format, format, FORMATS[i].min_len, FORMATS[i].max_len);
         for (size_t g = 0; g < sizeof GROUPS / sizeof *GROUPS; g++) {
             if (!(FORMATS[i].groups & GROUPS[g].bit) || (*emitted & GROUPS[g].bit)) continue;
-            reeli_sb_str(rules, GROUPS[g].text);
+            reel_strbuf_str(rules, GROUPS[g].text);
             *emitted |= GROUPS[g].bit;
         }
-        reeli_sb_printf(out, "(%s)", FORMATS[i].rule);
+        reel_strbuf_printf(out, "(%s)", FORMATS[i].rule);
         return 0;
     }
     return reeli_schema_fail(ptr,

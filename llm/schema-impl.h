@@ -10,23 +10,15 @@
 
 /* ---- text (schema-text.c) ---------------------------------------------------------------- */
 
-typedef struct {
-    char *p;
-    size_t n, cap;
-} reeli_sbuf;
-
-void reeli_sb_add(reeli_sbuf *b, const char *s, size_t n);
-void reeli_sb_str(reeli_sbuf *b, const char *s);
-void reeli_sb_printf(reeli_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A GBNF literal for raw bytes. */
-void reeli_sb_literal(reeli_sbuf *b, const char *s, size_t n);
+void reeli_sb_literal(reel_strbuf *b, const char *s, size_t n);
 /* A GBNF literal matching the compact JSON text of v. */
-void reeli_sb_json_literal(reeli_sbuf *b, const json_t *v);
+void reeli_sb_json_literal(reel_strbuf *b, const json_t *v);
 
 /* Where generated helper rules go: definitions are appended to `rules`, names are made unique
  * with `counter`. */
 typedef struct {
-    reeli_sbuf *rules;
+    reel_strbuf *rules;
     int *counter;
 } reeli_rules;
 
@@ -48,7 +40,7 @@ int reeli_schema_fail(const char *ptr, const char *fmt, ...) __attribute__((form
  * number with the schema's minimum/maximum/exclusiveMinimum/exclusiveMaximum/multipleOf.
  * -1 with the error set (naming ptr) when the bounds cannot be translated exactly. */
 int reeli_schema_number_gbnf(reeli_rules *r, const json_t *s, int integer, const char *ptr,
-                             reeli_sbuf *out);
+                             reel_strbuf *out);
 
 /* ---- regular expressions (schema-regex.c) ------------------------------------------------ */
 
@@ -57,7 +49,7 @@ int reeli_schema_number_gbnf(reeli_rules *r, const json_t *s, int integer, const
  * length in code points within [min_len, max_len] (max_len < 0: none). -1 with the error set
  * naming the construct that has no finite automaton, or a length bound it cannot combine. */
 int reeli_regex_gbnf(const char *pattern, long long min_len, long long max_len, const char *ptr,
-                     reeli_sbuf *out);
+                     reel_strbuf *out);
 
 /* The strings `pattern` matches when they are finitely many (every top-level alternative
  * anchored at both ends, no unbounded repeat) and at most cap: 1 and *out (a new array of
@@ -83,7 +75,7 @@ void reeli_cpset_negate(reeli_cpset *s);
 /* Adds the ECMAScript class escape \c (d w s; upper case negated); 0 if c is not one. */
 int reeli_cpset_add_class(reeli_cpset *s, char c);
 /* Appends a GBNF expression for one character of s as JSON string text. */
-void reeli_cpset_gbnf(reeli_sbuf *b, const reeli_cpset *s);
+void reeli_cpset_gbnf(reel_strbuf *b, const reeli_cpset *s);
 
 /* ---- formats (schema-format.c) ----------------------------------------------------------- */
 
@@ -92,7 +84,7 @@ void reeli_cpset_gbnf(reeli_sbuf *b, const reeli_cpset *s);
  * definitions unless `*emitted` shows them there already. -1 + error for an unknown format or
  * lengths the format's grammar cannot keep to. */
 int reeli_format_gbnf(const char *format, long long min_len, long long max_len, const char *ptr,
-                      reeli_sbuf *out, reeli_sbuf *rules, unsigned *emitted);
+                      reel_strbuf *out, reel_strbuf *rules, unsigned *emitted);
 
 /* ---- references and composition (schema-compose.c) --------------------------------------- */
 
@@ -115,11 +107,11 @@ int reeli_schema_disjoint(const json_t *root, const json_t *a, const json_t *b);
 /* Appends a rule reference for the contents of a key (between its quotes) that is none of
  * names[0..n-1], written without escapes; depth is 0 (used in recursion). */
 void reeli_key_except(reeli_rules *g, const char *const *names, size_t n, size_t depth,
-                      reeli_sbuf *out);
+                      reel_strbuf *out);
 
 /* Appends the alternatives for the non-empty sequences of listed properties (rules[i] each a
  * "key":value rule): required ones mandatory, optional ones optional, in order. */
-void reeli_listed_seq(char **rules, const int *required, size_t n, reeli_sbuf *out);
+void reeli_listed_seq(char **rules, const int *required, size_t n, reel_strbuf *out);
 
 /* Properties in order with minProperties/maxProperties/dependentRequired: the rule for what
  * may follow once properties < i were decided, c of them present (bits `mask`); NULL when
@@ -138,7 +130,7 @@ char *reeli_obj_state(reeli_rules *g, reeli_objdp *d, size_t i, long long c, uns
 /* An array of unique items (uniqueItems: true) when the items schema (a part of root) allows
  * at most 8 values (enum, const, boolean, bounded integer); -1 + error otherwise. */
 int reeli_unique_array(reeli_rules *g, const json_t *root, const json_t *items, const char *ptr,
-                       long long mn, long long mx, reeli_sbuf *out);
+                       long long mn, long long mx, reel_strbuf *out);
 
 /* ---- validation (schema-validate.c) ----------------------------------------------------- */
 

@@ -83,19 +83,19 @@ static int dec_from_double(double d, dec *out)
 /* ---- integer ranges as digit patterns ---- */
 
 /* Pattern for all digit strings of length n between a and z inclusive (same length). */
-static void same_len_range(reeli_sbuf *b, const char *a, const char *z, int n)
+static void same_len_range(reel_strbuf *b, const char *a, const char *z, int n)
 {
     if (n == 0) return;
     if (a[0] == z[0]) {
         reeli_sb_literal(b, a, 1);
         if (n > 1) {
-            reeli_sb_str(b, " ");
+            reel_strbuf_str(b, " ");
             same_len_range(b, a + 1, z + 1, n - 1);
         }
         return;
     }
     if (n == 1) {
-        reeli_sb_printf(b, "[%c-%c]", a[0], z[0]);
+        reel_strbuf_printf(b, "[%c-%c]", a[0], z[0]);
         return;
     }
     int a_rest_zero = 1, z_rest_nine = 1;
@@ -108,32 +108,32 @@ static void same_len_range(reeli_sbuf *b, const char *a, const char *z, int n)
     char nines[24], zeros[24];
     memset(nines, '9', sizeof nines);
     memset(zeros, '0', sizeof zeros);
-    reeli_sb_str(b, "(");
+    reel_strbuf_str(b, "(");
     int alts = 0;
     if (!a_rest_zero) {
-        reeli_sb_printf(b, "\"%c\" (", a[0]);
+        reel_strbuf_printf(b, "\"%c\" (", a[0]);
         same_len_range(b, a + 1, nines, n - 1);
-        reeli_sb_str(b, ")");
+        reel_strbuf_str(b, ")");
         alts++;
     }
     if (lo <= hi) {
-        if (alts++) reeli_sb_str(b, " | ");
-        reeli_sb_printf(b, "[%c-%c] [0-9]{%d}", lo, hi, n - 1);
+        if (alts++) reel_strbuf_str(b, " | ");
+        reel_strbuf_printf(b, "[%c-%c] [0-9]{%d}", lo, hi, n - 1);
     }
     if (!z_rest_nine) {
-        if (alts++) reeli_sb_str(b, " | ");
-        reeli_sb_printf(b, "\"%c\" (", z[0]);
+        if (alts++) reel_strbuf_str(b, " | ");
+        reel_strbuf_printf(b, "\"%c\" (", z[0]);
         same_len_range(b, zeros, z + 1, n - 1);
-        reeli_sb_str(b, ")");
+        reel_strbuf_str(b, ")");
     }
-    reeli_sb_str(b, ")");
+    reel_strbuf_str(b, ")");
 }
 
 /* Pattern for the decimal forms (no leading zeros) of lo..hi, 0 <= lo <= hi. */
-static void nonneg_range(reeli_sbuf *b, long long lo, long long hi)
+static void nonneg_range(reel_strbuf *b, long long lo, long long hi)
 {
     int first = 1;
-    reeli_sb_str(b, "(");
+    reel_strbuf_str(b, "(");
     long long p = 1;
     for (int d = 1; d <= 18; d++, p *= 10) {
         long long dlo = d == 1 ? 0 : p, dhi = p * 10 - 1;
@@ -142,31 +142,31 @@ static void nonneg_range(reeli_sbuf *b, long long lo, long long hi)
         char as[24], zs[24];
         snprintf(as, sizeof as, "%lld", a);
         snprintf(zs, sizeof zs, "%lld", z);
-        if (!first) reeli_sb_str(b, " | ");
+        if (!first) reel_strbuf_str(b, " | ");
         first = 0;
-        reeli_sb_str(b, "(");
+        reel_strbuf_str(b, "(");
         same_len_range(b, as, zs, d);
-        reeli_sb_str(b, ")");
+        reel_strbuf_str(b, ")");
     }
-    reeli_sb_str(b, ")");
+    reel_strbuf_str(b, ")");
 }
 
 /* Integers lo..hi, no "-0". */
-static void int_range(reeli_sbuf *b, long long lo, long long hi)
+static void int_range(reel_strbuf *b, long long lo, long long hi)
 {
-    reeli_sb_str(b, "(");
+    reel_strbuf_str(b, "(");
     int alts = 0;
     if (lo < 0) {
         long long nhi = hi < 0 ? -hi : 1; /* magnitudes of the negative part: nhi..-lo */
-        reeli_sb_str(b, "\"-\" ");
+        reel_strbuf_str(b, "\"-\" ");
         nonneg_range(b, nhi, -lo);
         alts++;
     }
     if (hi >= 0) {
-        if (alts) reeli_sb_str(b, " | ");
+        if (alts) reel_strbuf_str(b, " | ");
         nonneg_range(b, lo > 0 ? lo : 0, hi);
     }
-    reeli_sb_str(b, ")");
+    reel_strbuf_str(b, ")");
 }
 
 /* ---- multiples: a remainder automaton intersected with a same-length digit range ---- */
@@ -194,22 +194,22 @@ static int mod_state(modctx *m, int pos, int tl, int th, int rem)
         if (next[d] != -1) any = 1;
     }
     if (!any || m->n_rules > MAX_MOD_RULES) return -1;
-    reeli_sbuf body = {0};
+    reel_strbuf body = {0};
     int done[10] = {0}, alts = 0;
     for (int d = lo; d <= hi; d++) {
         if (done[d] || next[d] == -1) continue;
-        if (alts++) reeli_sb_str(&body, " | ");
-        reeli_sb_str(&body, "[");
+        if (alts++) reel_strbuf_str(&body, " | ");
+        reel_strbuf_str(&body, "[");
         for (int e = d; e <= hi; e++)
             if (!done[e] && next[e] == next[d]) {
-                reeli_sb_printf(&body, "%d", e);
+                reel_strbuf_printf(&body, "%d", e);
                 done[e] = 1;
             }
-        reeli_sb_str(&body, "]");
-        if (next[d] >= 0) reeli_sb_printf(&body, " %s", m->names[next[d]]);
+        reel_strbuf_str(&body, "]");
+        if (next[d] >= 0) reel_strbuf_printf(&body, " %s", m->names[next[d]]);
     }
     char *name = reeli_rule_name(m->r, "mult");
-    reeli_sb_printf(m->r->rules, "%s ::= %s\n", name, body.p);
+    reel_strbuf_printf(m->r->rules, "%s ::= %s\n", name, body.p);
     free(body.p);
     m->names = reel_xrealloc(m->names, (size_t)(m->n_names + 1) * sizeof *m->names);
     m->names[m->n_names] = name;
@@ -219,7 +219,7 @@ static int mod_state(modctx *m, int pos, int tl, int th, int rem)
 }
 
 /* Multiples of k with magnitudes lo..hi (0 <= lo <= hi) as alternatives; 0 when none. */
-static int mod_range(reeli_rules *r, reeli_sbuf *out, long long lo, long long hi, int k,
+static int mod_range(reeli_rules *r, reel_strbuf *out, long long lo, long long hi, int k,
                      int *n_rules, int *alts)
 {
     long long p = 1;
@@ -235,11 +235,11 @@ static int mod_range(reeli_rules *r, reeli_sbuf *out, long long lo, long long hi
         for (size_t i = 0; i < cells; i++) m.memo[i] = -2;
         int start = mod_state(&m, 0, 1, 1, 0);
         if (start >= 0) {
-            if ((*alts)++) reeli_sb_str(out, " | ");
-            reeli_sb_str(out, m.names[start]);
+            if ((*alts)++) reel_strbuf_str(out, " | ");
+            reel_strbuf_str(out, m.names[start]);
         } else if (start == -3) {
-            if ((*alts)++) reeli_sb_str(out, " | ");
-            reeli_sb_str(out, "\"\""); /* unreachable: d >= 1 */
+            if ((*alts)++) reel_strbuf_str(out, " | ");
+            reel_strbuf_str(out, "\"\""); /* unreachable: d >= 1 */
         }
         *n_rules = m.n_rules;
         for (int i = 0; i < m.n_names; i++) free(m.names[i]);
@@ -257,7 +257,7 @@ static int mod_range(reeli_rules *r, reeli_sbuf *out, long long lo, long long hi
  * position i, strictness per flag, at most rem digits (rem < 0: any). Sets *eps when the empty
  * string belongs, and appends the non-empty strings as alternatives to alts (none: empty). */
 static void frac_lang(const char *lo, int lo_inc, const char *hi, int hi_inc, int i, int rem,
-                      int *eps, reeli_sbuf *alts)
+                      int *eps, reel_strbuf *alts)
 {
     *eps = 0;
     size_t nlo = lo ? strlen(lo) : 0, nhi = hi ? strlen(hi) : 0;
@@ -267,24 +267,24 @@ static void frac_lang(const char *lo, int lo_inc, const char *hi, int hi_inc, in
          * positive or must be exceeded: nothing */
         if (!hi_inc || lo) return;
         *eps = 1;
-        if (rem != 0) reeli_sb_printf(alts, rem < 0 ? "\"0\"+" : "\"0\"{1,%d}", rem);
+        if (rem != 0) reel_strbuf_printf(alts, rem < 0 ? "\"0\"+" : "\"0\"{1,%d}", rem);
         return;
     }
     if (!lo && !hi) {
         *eps = 1;
-        if (rem != 0) reeli_sb_printf(alts, rem < 0 ? "[0-9]+" : "[0-9]{1,%d}", rem);
+        if (rem != 0) reel_strbuf_printf(alts, rem < 0 ? "[0-9]+" : "[0-9]{1,%d}", rem);
         return;
     }
     if (lo && (size_t)i >= nlo && !hi) {
         /* exclusive bound used up: the rest must have a non-zero digit */
         if (rem < 0) {
-            reeli_sb_str(alts, "\"0\"* [1-9] [0-9]*");
+            reel_strbuf_str(alts, "\"0\"* [1-9] [0-9]*");
         } else {
             for (int z = 0; z < rem; z++) {
-                if (z) reeli_sb_str(alts, " | ");
-                if (z) reeli_sb_printf(alts, "\"0\"{%d} ", z);
-                reeli_sb_str(alts, "[1-9]");
-                if (rem - z - 1 > 0) reeli_sb_printf(alts, " [0-9]{0,%d}", rem - z - 1);
+                if (z) reel_strbuf_str(alts, " | ");
+                if (z) reel_strbuf_printf(alts, "\"0\"{%d} ", z);
+                reel_strbuf_str(alts, "[1-9]");
+                if (rem - z - 1 > 0) reel_strbuf_printf(alts, " [0-9]{0,%d}", rem - z - 1);
             }
         }
         return;
@@ -302,16 +302,16 @@ static void frac_lang(const char *lo, int lo_inc, const char *hi, int hi_inc, in
         int d_end = d;
         if (!tl && !th) d_end = th ? d : (hi ? dhi - 1 : 9); /* the loose middle, one class */
         int sub_eps;
-        reeli_sbuf sub = {0};
+        reel_strbuf sub = {0};
         frac_lang(tl ? lo : NULL, lo_inc, th ? hi : NULL, hi_inc, i + 1, rem < 0 ? -1 : rem - 1,
                   &sub_eps, &sub);
         if (sub_eps || sub.n) {
-            if (n++) reeli_sb_str(alts, " | ");
+            if (n++) reel_strbuf_str(alts, " | ");
             if (d_end > d)
-                reeli_sb_printf(alts, "[%d-%d]", d, d_end);
+                reel_strbuf_printf(alts, "[%d-%d]", d, d_end);
             else
-                reeli_sb_printf(alts, "\"%d\"", d);
-            if (sub.n) reeli_sb_printf(alts, sub_eps ? " (%s)?" : " (%s)", sub.p);
+                reel_strbuf_printf(alts, "\"%d\"", d);
+            if (sub.n) reel_strbuf_printf(alts, sub_eps ? " (%s)?" : " (%s)", sub.p);
         }
         free(sub.p);
         d = d_end;
@@ -319,49 +319,49 @@ static void frac_lang(const char *lo, int lo_inc, const char *hi, int hi_inc, in
 }
 
 /* Appends "." + fraction (optional when no digits may do) for the bounds; 0 if possible. */
-static int frac_suffix(reeli_sbuf *out, const char *lo, int lo_inc, const char *hi, int hi_inc,
+static int frac_suffix(reel_strbuf *out, const char *lo, int lo_inc, const char *hi, int hi_inc,
                        int rem)
 {
     int eps;
-    reeli_sbuf alts = {0};
+    reel_strbuf alts = {0};
     frac_lang(lo, lo_inc, hi, hi_inc, 0, rem, &eps, &alts);
     int ok = eps || alts.n;
-    if (alts.n) reeli_sb_printf(out, eps ? " (\".\" (%s))?" : " \".\" (%s)", alts.p);
+    if (alts.n) reel_strbuf_printf(out, eps ? " (\".\" (%s))?" : " \".\" (%s)", alts.p);
     free(alts.p);
     return ok ? 0 : -1;
 }
 
 /* Magnitudes in [A, B] (B NULL: up to 15 whole digits) as alternatives; returns how many. */
-static int magnitudes(reeli_sbuf *out, const dec *A, int a_inc, const dec *B, int b_inc, int rem)
+static int magnitudes(reel_strbuf *out, const dec *A, int a_inc, const dec *B, int b_inc, int rem)
 {
     long long a = atoll(A->ip), b = B ? atoll(B->ip) : INT_LIMIT;
     const char *bf = B ? B->fp : NULL;
     int n = 0;
-    reeli_sbuf t = {0};
+    reel_strbuf t = {0};
     if (a == b) {
-        reeli_sb_printf(&t, "\"%lld\"", a);
+        reel_strbuf_printf(&t, "\"%lld\"", a);
         if (frac_suffix(&t, A->fp, a_inc, bf, b_inc, rem) == 0) {
-            reeli_sb_add(out, t.p, t.n);
+            reel_strbuf_add(out, t.p, t.n);
             n++;
         }
         free(t.p);
         return n;
     }
-    reeli_sb_printf(&t, "\"%lld\"", a);
+    reel_strbuf_printf(&t, "\"%lld\"", a);
     if (frac_suffix(&t, A->fp, a_inc, NULL, 1, rem) == 0) {
-        reeli_sb_add(out, t.p, t.n);
+        reel_strbuf_add(out, t.p, t.n);
         n++;
     }
     t.n = 0;
     if (a + 1 <= b - 1) {
-        if (n++) reeli_sb_str(out, " | ");
+        if (n++) reel_strbuf_str(out, " | ");
         nonneg_range(out, a + 1, b - 1);
         frac_suffix(out, NULL, 1, NULL, 1, rem);
     }
-    reeli_sb_printf(&t, "\"%lld\"", b);
+    reel_strbuf_printf(&t, "\"%lld\"", b);
     if (frac_suffix(&t, NULL, 1, bf, B ? b_inc : 1, rem) == 0) {
-        if (n++) reeli_sb_str(out, " | ");
-        reeli_sb_add(out, t.p, t.n);
+        if (n++) reel_strbuf_str(out, " | ");
+        reel_strbuf_add(out, t.p, t.n);
     }
     free(t.p);
     return n;
@@ -395,7 +395,7 @@ static int read_bound(const json_t *s, const char *incl, const char *excl, int u
 }
 
 static int number_body(reeli_rules *r, const json_t *s, int integer, const char *ptr,
-                       reeli_sbuf *out)
+                       reel_strbuf *out)
 {
     bound lo, hi;
     if (read_bound(s, "minimum", "exclusiveMinimum", 0, ptr, &lo) < 0 ||
@@ -415,7 +415,7 @@ static int number_body(reeli_rules *r, const json_t *s, int integer, const char 
         k = (long long)d;
     }
     if (!lo.present && !hi.present && k == 1) {
-        reeli_sb_str(out, integer ? "integer" : "number");
+        reel_strbuf_str(out, integer ? "integer" : "number");
         return 0;
     }
     if (integer) {
@@ -432,36 +432,36 @@ static int number_body(reeli_rules *r, const json_t *s, int integer, const char 
             return 0;
         }
         int n_rules = 0, alts = 0;
-        reeli_sbuf t = {0};
-        reeli_sb_str(&t, "(");
+        reel_strbuf t = {0};
+        reel_strbuf_str(&t, "(");
         if (a < 0) {
-            reeli_sbuf neg = {0};
+            reel_strbuf neg = {0};
             int nalts = 0;
             int rc = mod_range(r, &neg, b < 0 ? -b : 1, -a, (int)k, &n_rules, &nalts);
             if (rc == 0 && nalts) {
-                reeli_sb_printf(&t, "\"-\" (%s)", neg.p);
+                reel_strbuf_printf(&t, "\"-\" (%s)", neg.p);
                 alts++;
             }
             free(neg.p);
             if (rc < 0) goto too_many;
         }
         if (b >= 0) {
-            reeli_sbuf pos = {0};
+            reel_strbuf pos = {0};
             int palts = 0;
             int rc = mod_range(r, &pos, a > 0 ? a : 0, b, (int)k, &n_rules, &palts);
             if (rc == 0 && palts) {
-                if (alts++) reeli_sb_str(&t, " | ");
-                reeli_sb_str(&t, pos.p);
+                if (alts++) reel_strbuf_str(&t, " | ");
+                reel_strbuf_str(&t, pos.p);
             }
             free(pos.p);
             if (rc < 0) goto too_many;
         }
-        reeli_sb_str(&t, ")");
+        reel_strbuf_str(&t, ")");
         if (!alts) {
             free(t.p);
             return reeli_schema_fail(ptr, "no multiple of %lld lies within the bounds", k);
         }
-        reeli_sb_add(out, t.p, t.n);
+        reel_strbuf_add(out, t.p, t.n);
         free(t.p);
         return 0;
     too_many:
@@ -488,17 +488,17 @@ static int number_body(reeli_rules *r, const json_t *s, int integer, const char 
             if (rem < 0 || f < rem) rem = f;
         }
     }
-    reeli_sbuf t = {0};
+    reel_strbuf t = {0};
     int alts = 0;
     static const dec ZERO = {"0", "", 0};
     /* zero and above: [max(lo, 0), hi] */
     if (!hi.present || hi.v >= 0) {
         int from_lo = lo.present && lo.v >= 0;
-        reeli_sbuf m = {0};
+        reel_strbuf m = {0};
         int n = magnitudes(&m, from_lo ? &L : &ZERO, from_lo ? lo.inc : 1, hi.present ? &H : NULL,
                            hi.inc, rem);
         if (n) {
-            reeli_sb_printf(&t, "(%s)", m.p);
+            reel_strbuf_printf(&t, "(%s)", m.p);
             alts++;
         }
         free(m.p);
@@ -506,12 +506,12 @@ static int number_body(reeli_rules *r, const json_t *s, int integer, const char 
     /* below zero: magnitudes in [max(-hi, 0) exclusive of 0, -lo] */
     if (!lo.present || lo.v < 0) {
         int from_hi = hi.present && hi.v < 0;
-        reeli_sbuf m = {0};
+        reel_strbuf m = {0};
         int n = magnitudes(&m, from_hi ? &H : &ZERO, from_hi ? hi.inc : 0, lo.present ? &L : NULL,
                            lo.inc, rem);
         if (n) {
-            if (alts++) reeli_sb_str(&t, " | ");
-            reeli_sb_printf(&t, "\"-\" (%s)", m.p);
+            if (alts++) reel_strbuf_str(&t, " | ");
+            reel_strbuf_printf(&t, "\"-\" (%s)", m.p);
         }
         free(m.p);
     }
@@ -519,13 +519,13 @@ static int number_body(reeli_rules *r, const json_t *s, int integer, const char 
         free(t.p);
         return reeli_schema_fail(ptr, "no number lies within the bounds");
     }
-    reeli_sb_printf(out, "(%s)", t.p);
+    reel_strbuf_printf(out, "(%s)", t.p);
     free(t.p);
     return 0;
 }
 
 int reeli_schema_number_gbnf(reeli_rules *r, const json_t *s, int integer, const char *ptr,
-                             reeli_sbuf *out)
+                             reel_strbuf *out)
 {
     return number_body(r, s, integer, ptr, out);
 }

@@ -520,27 +520,27 @@ static int nullable(const node *n)
     return mn == 0;
 }
 
-static void emit(reeli_sbuf *b, const node *n);
+static void emit(reel_strbuf *b, const node *n);
 
-static void quant(reeli_sbuf *b, int min, int max)
+static void quant(reel_strbuf *b, int min, int max)
 {
     if (min == 0 && max < 0)
-        reeli_sb_str(b, "*");
+        reel_strbuf_str(b, "*");
     else if (min == 1 && max < 0)
-        reeli_sb_str(b, "+");
+        reel_strbuf_str(b, "+");
     else if (min == 0 && max == 1)
-        reeli_sb_str(b, "?");
+        reel_strbuf_str(b, "?");
     else if (max < 0)
-        reeli_sb_printf(b, "{%d,}", min);
+        reel_strbuf_printf(b, "{%d,}", min);
     else if (min != 1 || max != 1)
-        reeli_sb_printf(b, "{%d,%d}", min, max);
+        reel_strbuf_printf(b, "{%d,%d}", min, max);
 }
 
 /* The non-empty strings of n (a grammar cannot repeat a part that matches nothing: that is
  * left recursion); 0 when there are none. */
-static int emit_nonempty(reeli_sbuf *b, const node *n)
+static int emit_nonempty(reel_strbuf *b, const node *n)
 {
-    reeli_sbuf t = {0};
+    reel_strbuf t = {0};
     int alts = 0;
     switch (n->type) {
     case N_SET:
@@ -549,15 +549,15 @@ static int emit_nonempty(reeli_sbuf *b, const node *n)
     case N_CAT:
         /* the first non-empty part is kid i: the ones before it match nothing */
         for (int i = 0; i < n->nk; i++) {
-            reeli_sbuf k = {0};
+            reel_strbuf k = {0};
             if (emit_nonempty(&k, n->kids[i])) {
-                reeli_sb_str(&t, alts++ ? " | (" : "(");
-                reeli_sb_add(&t, k.p, k.n);
+                reel_strbuf_str(&t, alts++ ? " | (" : "(");
+                reel_strbuf_add(&t, k.p, k.n);
                 for (int j = i + 1; j < n->nk; j++) {
-                    reeli_sb_str(&t, " ");
+                    reel_strbuf_str(&t, " ");
                     emit(&t, n->kids[j]);
                 }
-                reeli_sb_str(&t, ")");
+                reel_strbuf_str(&t, ")");
             }
             free(k.p);
             if (!nullable(n->kids[i])) break;
@@ -565,10 +565,10 @@ static int emit_nonempty(reeli_sbuf *b, const node *n)
         break;
     case N_ALT:
         for (int i = 0; i < n->nk; i++) {
-            reeli_sbuf k = {0};
+            reel_strbuf k = {0};
             if (emit_nonempty(&k, n->kids[i])) {
-                if (alts++) reeli_sb_str(&t, " | ");
-                reeli_sb_add(&t, k.p, k.n);
+                if (alts++) reel_strbuf_str(&t, " | ");
+                reel_strbuf_add(&t, k.p, k.n);
             }
             free(k.p);
         }
@@ -578,15 +578,15 @@ static int emit_nonempty(reeli_sbuf *b, const node *n)
         if (nullable(n->kids[0])) {
             /* X{m,n} with X matching the empty string is (X without it){0,n} */
             if (!emit_nonempty(&t, n->kids[0])) break;
-            reeli_sbuf k = t;
-            t = (reeli_sbuf){0};
-            reeli_sb_printf(&t, "(%s)", k.p);
+            reel_strbuf k = t;
+            t = (reel_strbuf){0};
+            reel_strbuf_printf(&t, "(%s)", k.p);
             quant(&t, 1, n->max);
             free(k.p);
         } else {
-            reeli_sb_str(&t, "(");
+            reel_strbuf_str(&t, "(");
             emit(&t, n->kids[0]);
-            reeli_sb_str(&t, ")");
+            reel_strbuf_str(&t, ")");
             quant(&t, n->min > 1 ? n->min : 1, n->max);
         }
         alts = 1;
@@ -594,12 +594,12 @@ static int emit_nonempty(reeli_sbuf *b, const node *n)
     default:
         break;
     }
-    if (alts) reeli_sb_printf(b, "(%s)", t.p);
+    if (alts) reel_strbuf_printf(b, "(%s)", t.p);
     free(t.p);
     return alts > 0;
 }
 
-static void emit(reeli_sbuf *b, const node *n)
+static void emit(reel_strbuf *b, const node *n)
 {
     switch (n->type) {
     case N_SET:
@@ -607,45 +607,45 @@ static void emit(reeli_sbuf *b, const node *n)
         return;
     case N_CAT:
         if (n->nk == 0) {
-            reeli_sb_str(b, "\"\"");
+            reel_strbuf_str(b, "\"\"");
             return;
         }
-        reeli_sb_str(b, "(");
+        reel_strbuf_str(b, "(");
         for (int i = 0; i < n->nk; i++) {
-            if (i) reeli_sb_str(b, " ");
+            if (i) reel_strbuf_str(b, " ");
             emit(b, n->kids[i]);
         }
-        reeli_sb_str(b, ")");
+        reel_strbuf_str(b, ")");
         return;
     case N_ALT:
-        reeli_sb_str(b, "(");
+        reel_strbuf_str(b, "(");
         for (int i = 0; i < n->nk; i++) {
-            if (i) reeli_sb_str(b, " | ");
+            if (i) reel_strbuf_str(b, " | ");
             emit(b, n->kids[i]);
         }
-        reeli_sb_str(b, ")");
+        reel_strbuf_str(b, ")");
         return;
     case N_REP:
         if (n->max == 0) {
-            reeli_sb_str(b, "\"\"");
+            reel_strbuf_str(b, "\"\"");
         } else if (nullable(n->kids[0])) {
-            reeli_sbuf k = {0};
+            reel_strbuf k = {0};
             if (emit_nonempty(&k, n->kids[0])) {
-                reeli_sb_printf(b, "(%s)", k.p);
+                reel_strbuf_printf(b, "(%s)", k.p);
                 quant(b, 0, n->max);
             } else {
-                reeli_sb_str(b, "\"\"");
+                reel_strbuf_str(b, "\"\"");
             }
             free(k.p);
         } else {
-            reeli_sb_str(b, "(");
+            reel_strbuf_str(b, "(");
             emit(b, n->kids[0]);
-            reeli_sb_str(b, ")");
+            reel_strbuf_str(b, ")");
             quant(b, n->min, n->max);
         }
         return;
     default:
-        reeli_sb_str(b, "\"\"");
+        reel_strbuf_str(b, "\"\"");
         return;
     }
 }
@@ -698,7 +698,7 @@ static int prepare(rparser *ps, prepared *p)
 }
 
 int reeli_regex_gbnf(const char *pattern, long long min_len, long long max_len, const char *ptr,
-                     reeli_sbuf *out)
+                     reel_strbuf *out)
 {
     rparser ps = {pattern, pattern, ptr, 0, 0};
     prepared pp;
@@ -728,16 +728,16 @@ int reeli_regex_gbnf(const char *pattern, long long min_len, long long max_len, 
         }
     }
     if (rc == 0) {
-        reeli_sb_str(out, "(");
+        reel_strbuf_str(out, "(");
         for (int i = 0; i < n; i++) {
-            if (i) reeli_sb_str(out, " | ");
-            reeli_sb_str(out, "(");
-            if (!bol[i]) reeli_sb_str(out, "char* ");
+            if (i) reel_strbuf_str(out, " | ");
+            reel_strbuf_str(out, "(");
+            if (!bol[i]) reel_strbuf_str(out, "char* ");
             emit(out, root->kids[i]);
-            if (!eol[i]) reeli_sb_str(out, " char*");
-            reeli_sb_str(out, ")");
+            if (!eol[i]) reel_strbuf_str(out, " char*");
+            reel_strbuf_str(out, ")");
         }
-        reeli_sb_str(out, ")");
+        reel_strbuf_str(out, ")");
         if (out->n > MAX_GBNF) rc = rfail(&ps, "pattern too large as a grammar");
     }
     prepared_free(&pp);

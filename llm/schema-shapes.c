@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef reeli_sbuf sbuf;
-#define sb_add     reeli_sb_add
-#define sb_str     reeli_sb_str
-#define sb_printf  reeli_sb_printf
+typedef reel_strbuf sbuf;
+#define sb_add     reel_strbuf_add
+#define sb_str     reel_strbuf_str
+#define sb_printf  reel_strbuf_printf
 #define sb_literal reeli_sb_literal
 
 /* A key (with its quotes) written without escapes that is none of names[0..n-1]: a trie of the

@@ -88,8 +88,8 @@ static int same_value(const json_t *a, const json_t *b)
  * quotes) with its helper `rules`; 0 if not; -1 if the grammar does not compile. */
 static int string_matches(const json_t *str, const char *expr, const char *rules)
 {
-    reeli_sbuf text = {0};
-    reeli_sb_printf(&text, "root ::= \"\\\"\" %s \"\\\"\"\n%s%s", expr, rules ? rules : "",
+    reel_strbuf text = {0};
+    reel_strbuf_printf(&text, "root ::= \"\\\"\" %s \"\\\"\"\n%s%s", expr, rules ? rules : "",
                     REELI_GBNF_CHAR_RULES);
     reel_grammar *g = reel_grammar_compile(text.p, "json-schema string");
     free(text.p);
@@ -107,7 +107,7 @@ static int string_matches(const json_t *str, const char *expr, const char *rules
 /* 1/0: the string matches the pattern; -1 with the error set if the pattern is refused. */
 static int pattern_matches(const char *pattern, const json_t *str, const char *ptr)
 {
-    reeli_sbuf expr = {0};
+    reel_strbuf expr = {0};
     int rc = reeli_regex_gbnf(pattern, 0, -1, ptr, &expr);
     if (rc == 0) rc = string_matches(str, expr.p, NULL);
     free(expr.p);
@@ -129,7 +129,7 @@ static int check_string(const json_t *s, const json_t *v, const char *ptr)
         if (!m) return vfail(ptr, "string does not match pattern '%s'", pat);
     }
     if (fmt) {
-        reeli_sbuf expr = {0}, rules = {0};
+        reel_strbuf expr = {0}, rules = {0};
         unsigned emitted = 0;
         int m = reeli_format_gbnf(fmt, 0, -1, ptr, &expr, &rules, &emitted);
         if (m == 0) m = string_matches(v, expr.p, rules.p);

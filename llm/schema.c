@@ -51,7 +51,7 @@
 
 typedef struct {
     const json_t *root;
-    reeli_sbuf rules; /* emitted rule definitions */
+    reel_strbuf rules; /* emitted rule definitions */
     int counter;
     reeli_rules rr;
     unsigned formats; /* format rule groups emitted */
@@ -64,10 +64,10 @@ typedef struct {
     int steps; /* schemas translated: inlined $refs with siblings may otherwise multiply */
 } gen;
 
-typedef reeli_sbuf sbuf;
-#define sb_add     reeli_sb_add
-#define sb_str     reeli_sb_str
-#define sb_printf  reeli_sb_printf
+typedef reel_strbuf sbuf;
+#define sb_add     reel_strbuf_add
+#define sb_str     reel_strbuf_str
+#define sb_printf  reel_strbuf_printf
 #define sb_literal reeli_sb_literal
 
 static int fail_at(gen *g, const char *ptr, const char *fmt, ...)
