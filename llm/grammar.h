@@ -102,14 +102,13 @@ uint64_t reel_grammar_vocab_visits(const reel_grammar_vocab *v);
 
 /* ---- JSON Schema ---- */
 
-/* Translates a JSON Schema (the subset below) into GBNF text (owned by the caller, free()).
- * Supported: type object (properties, required, additionalProperties false only — the default),
- * array (items, minItems, maxItems), string (enum, const, minLength, maxLength), integer and
- * number (minimum, maximum; integer bounds are exact, number bounds must be integers), boolean,
- * null, enum/const of any JSON values, $ref to "#/$defs/NAME" or "#/definitions/NAME", anyOf,
- * and type lists. Annotations (title, description, examples, default, $schema, $id, $comment)
- * are ignored. Anything else fails with the keyword's name and JSON pointer. Output is compact
- * JSON (no whitespace). NULL + reel_last_error() on failure. */
+/* Translates a JSON Schema into GBNF text (owned by the caller, free()). The subset is listed
+ * keyword by keyword at the top of llm/schema.c: types, enum/const, anyOf, disjoint oneOf, allOf
+ * and $ref (merged), not (of a type or of string values), decimal and exclusive bounds,
+ * multipleOf, string lengths in code points, pattern, format, prefixItems, uniqueItems (small
+ * item sets), additional and pattern properties, min/maxProperties, dependentRequired. A
+ * keyword or combination the grammar cannot keep exactly fails with its name and JSON pointer
+ * (never ignored). Output is compact JSON (no whitespace). NULL + reel_last_error() on failure. */
 char *reel_json_schema_to_gbnf(const json_t *schema);
 
 /* Compiles a schema straight to a grammar (reel_json_schema_to_gbnf + reel_grammar_compile). */
