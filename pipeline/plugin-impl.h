@@ -28,9 +28,10 @@ int reeli_plugin_run(const reeli_plugin *p, const char *stage_kind, const json_t
                      const char *out, json_t **result, int (*progress)(void *ctx, double fraction),
                      void *ctx);
 
-/* Checks v against a JSON Schema subset (type, properties, required, additionalProperties,
- * minimum, maximum, enum, maxLength, minLength, items, minItems, maxItems). On failure sets
- * REEL_EINVAL with "parameter 'x': why". schema_text is parsed each call. */
+/* Checks v against a JSON Schema with reel_json_schema_validate, the validator of plans and
+ * generations (objects allow no property beyond 'properties' unless 'additionalProperties' says
+ * so; lengths in code points). On failure sets REEL_EINVAL with "parameter 'a.b[1]': why" (or
+ * "parameters: why" for the object itself). schema_text is parsed each call. */
 int reeli_schema_validate(const char *schema_text, const json_t *v);
 
 #endif

@@ -22,6 +22,7 @@
 #include "core/grant.h"
 #include "core/log.h"
 #include "core/proc.h"
+#include "llm/grammar.h"
 #include "pipeline/media/media.h"
 #include "pipeline/plugin-impl.h"
 
@@ -268,117 +269,36 @@ const char *reeli_plugin_version(const reeli_plugin *p)
     return p->version;
 }
 
-/* ---- schema validation (a JSON Schema subset) -------------------------------------------- */
-static int type_ok(const char *type, const json_t *v)
-{
-    if (!strcmp(type, "integer")) return json_is_integer(v);
-    if (!strcmp(type, "number")) return json_is_number(v);
-    if (!strcmp(type, "string")) return json_is_string(v);
-    if (!strcmp(type, "boolean")) return json_is_boolean(v);
-    if (!strcmp(type, "array")) return json_is_array(v);
-    if (!strcmp(type, "object")) return json_is_object(v);
-    if (!strcmp(type, "null")) return json_is_null(v);
-    return 0;
-}
+/* ---- parameter validation: the one JSON Schema validator (llm/grammar.h) ------------------ */
 
-static int check(const json_t *s, const json_t *v, const char *where)
+/* The validator's JSON pointer ("/a/1", "~1" for '/') as a parameter path ("a[1]"), following
+ * the value to tell array indices from keys. */
+static void param_path(const json_t *v, const char *ptr, size_t len, reel_strbuf *out)
 {
-    if (!json_is_object(s)) return 0;
-    const json_t *t = json_object_get(s, "type");
-    if (json_is_string(t) && !type_ok(json_string_value(t), v))
-        return reel_set_error(REEL_EINVAL, "parameter '%s': must be %s %s", where,
-                              json_string_value(t)[0] == 'i' ? "an" : "a", json_string_value(t));
-    if (json_is_array(t)) {
-        size_t i;
-        json_t *x;
-        int ok = 0;
-        json_array_foreach(t, i, x) ok |= json_is_string(x) && type_ok(json_string_value(x), v);
-        if (!ok) return reel_set_error(REEL_EINVAL, "parameter '%s': wrong type", where);
-    }
-    const json_t *e = json_object_get(s, "enum");
-    if (json_is_array(e)) {
-        size_t i;
-        json_t *x;
-        int ok = 0;
-        json_array_foreach(e, i, x) ok |= json_equal(x, (json_t *)v);
-        if (!ok) {
-            char *list = json_dumps(e, JSON_COMPACT);
-            reel_set_error(REEL_EINVAL, "parameter '%s': must be one of %s", where,
-                           list ? list : "the listed values");
-            free(list);
-            return REEL_EINVAL;
-        }
-    }
-    if (json_is_number(v)) {
-        double x = json_number_value(v);
-        const json_t *mn = json_object_get(s, "minimum"), *mx = json_object_get(s, "maximum");
-        if (json_is_number(mn) && x < json_number_value(mn))
-            return reel_set_error(REEL_EINVAL, "parameter '%s': %g is below the minimum %g", where,
-                                  x, json_number_value(mn));
-        if (json_is_number(mx) && x > json_number_value(mx))
-            return reel_set_error(REEL_EINVAL, "parameter '%s': %g is above the maximum %g", where,
-                                  x, json_number_value(mx));
-        if (!isfinite(x)) return reel_set_error(REEL_EINVAL, "parameter '%s': not finite", where);
-    }
-    if (json_is_string(v)) {
-        size_t len = json_string_length(v);
-        const json_t *mx = json_object_get(s, "maxLength"), *mn = json_object_get(s, "minLength");
-        if (json_is_integer(mx) && (json_int_t)len > json_integer_value(mx))
-            return reel_set_error(REEL_EINVAL, "parameter '%s': longer than %lld characters", where,
-                                  (long long)json_integer_value(mx));
-        if (json_is_integer(mn) && (json_int_t)len < json_integer_value(mn))
-            return reel_set_error(REEL_EINVAL, "parameter '%s': shorter than %lld characters",
-                                  where, (long long)json_integer_value(mn));
-    }
-    if (json_is_array(v)) {
-        const json_t *mx = json_object_get(s, "maxItems"), *mn = json_object_get(s, "minItems");
-        size_t n = json_array_size(v);
-        if (json_is_integer(mx) && (json_int_t)n > json_integer_value(mx))
-            return reel_set_error(REEL_EINVAL, "parameter '%s': more than %lld items", where,
-                                  (long long)json_integer_value(mx));
-        if (json_is_integer(mn) && (json_int_t)n < json_integer_value(mn))
-            return reel_set_error(REEL_EINVAL, "parameter '%s': fewer than %lld items", where,
-                                  (long long)json_integer_value(mn));
-        const json_t *items = json_object_get(s, "items");
-        size_t i;
-        json_t *x;
-        json_array_foreach(v, i, x)
-        {
-            char sub[256];
-            snprintf(sub, sizeof sub, "%s[%zu]", where, i);
-            int ret = check(items, x, sub);
-            if (ret < 0) return ret;
-        }
-    }
-    if (json_is_object(v)) {
-        const json_t *props = json_object_get(s, "properties");
-        const json_t *req = json_object_get(s, "required");
-        size_t i;
-        json_t *x;
-        json_array_foreach(req, i, x)
-        {
-            if (json_is_string(x) && !json_object_get(v, json_string_value(x)))
-                return reel_set_error(REEL_EINVAL, "parameter '%s%s%s': required", where,
-                                      where[0] ? "." : "", json_string_value(x));
-        }
-        const char *key;
-        json_t *val;
-        json_object_foreach((json_t *)v, key, val)
-        {
-            char sub[256];
-            snprintf(sub, sizeof sub, "%s%s%s", where, where[0] ? "." : "", key);
-            const json_t *ps = json_object_get(props, key);
-            if (!ps) {
-                const json_t *ap = json_object_get(s, "additionalProperties");
-                if (json_is_false(ap))
-                    return reel_set_error(REEL_EINVAL, "parameter '%s': unknown", sub);
-                continue;
+    size_t i = 0;
+    while (i < len && ptr[i] == '/') {
+        size_t j = ++i;
+        while (j < len && ptr[j] != '/') j++;
+        reel_strbuf seg = {0};
+        for (size_t k = i; k < j; k++) {
+            if (ptr[k] == '~' && k + 1 < j && (ptr[k + 1] == '0' || ptr[k + 1] == '1')) {
+                reel_strbuf_add(&seg, ptr[k + 1] == '0' ? "~" : "/", 1);
+                k++;
+            } else {
+                reel_strbuf_add(&seg, ptr + k, 1);
             }
-            int ret = check(ps, val, sub);
-            if (ret < 0) return ret;
         }
+        const char *name = seg.p ? seg.p : "";
+        if (json_is_array(v)) {
+            reel_strbuf_printf(out, "[%s]", name);
+            v = json_array_get(v, (size_t)strtoull(name, NULL, 10));
+        } else {
+            reel_strbuf_printf(out, "%s%s", out->n ? "." : "", name);
+            v = json_object_get(v, name);
+        }
+        free(seg.p);
+        i = j;
     }
-    return 0;
 }
 
 int reeli_schema_validate(const char *schema_text, const json_t *v)
@@ -386,9 +306,24 @@ int reeli_schema_validate(const char *schema_text, const json_t *v)
     json_error_t err;
     json_t *s = json_loads(schema_text, 0, &err);
     if (!s) return reel_set_error(REEL_EFORMAT, "schema: %s", err.text);
-    int ret = check(s, v, "");
+    int ret = reel_json_schema_validate(s, v);
     json_decref(s);
-    return ret;
+    if (ret >= 0) return 0;
+    /* "JSON value at 'PTR': WHY" -> "parameter 'PATH': WHY" (or "parameters: WHY" at the top) */
+    char *msg = reel_xstrdup(reel_last_error());
+    static const char pre[] = "JSON value at '";
+    const char *why = msg, *end = NULL;
+    if (strncmp(msg, pre, sizeof pre - 1) == 0 && (end = strstr(msg + sizeof pre - 1, "': ")))
+        why = end + 3;
+    reel_strbuf path = {0};
+    if (end) param_path(v, msg + sizeof pre - 1, (size_t)(end - msg - (sizeof pre - 1)), &path);
+    if (path.n)
+        reel_set_error(REEL_EINVAL, "parameter '%s': %s", path.p, why);
+    else
+        reel_set_error(REEL_EINVAL, "parameters: %s", why);
+    free(path.p);
+    free(msg);
+    return REEL_EINVAL;
 }
 
 /* ---- the sink ------------------------------------------------------------------------------ */

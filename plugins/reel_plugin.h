@@ -136,9 +136,11 @@ typedef struct reel_plugin_caps {
     const char *name;        /* "card" (must match the file name reel-<name>.so) */
     const char *version;     /* plugin version, part of every cache key: bump on output change */
     const char *description; /* one line for `reel info` style listings */
-    /* JSON Schema (object; properties with type integer/number/string/boolean/array/object,
-     * minimum/maximum, enum, maxLength; required; additionalProperties) of the parameters. The
-     * host validates parameters against it before generate(), so a plugin may rely on types. */
+    /* JSON Schema (an object schema) of the parameters. The host validates parameters against
+     * it before generate() with the validator reel uses for plans and generations (the JSON
+     * Schema keywords `reel generate --json-schema` accepts; objects allow no property beyond
+     * 'properties' unless 'additionalProperties' says so; lengths count code points), so a
+     * plugin may rely on types and bounds. */
     const char *params_schema;
     int32_t max_width, max_height;         /* largest frame size accepted (0 = any) */
     int32_t width_quantum, height_quantum; /* width/height must be multiples (0/1 = any) */

@@ -30,7 +30,7 @@ static const char schema[] =
     "\"server\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":2048},"
     "\"servers\":{\"type\":\"array\",\"minItems\":1,\"maxItems\":64,"
     "\"items\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":2048}},"
-    "\"workflow\":{\"type\":\"object\"},"
+    "\"workflow\":{\"type\":\"object\",\"additionalProperties\":true},"
     "\"prompt\":{\"type\":\"string\",\"maxLength\":65536},"
     "\"negative\":{\"type\":\"string\",\"maxLength\":65536},"
     "\"seed\":{\"type\":\"integer\",\"minimum\":0},"
