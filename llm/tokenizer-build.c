@@ -684,14 +684,16 @@ static reel_llm_tokenizer *build_gguf(const reel_llm_vocab *v)
     if (!re) {
         if (!strcmp(pre, "pixtral") || !strcmp(pre, "tekken"))
             re = RE_TEKKEN, ignore_merges = 1;
-        else if (!strcmp(pre, "llama3") || !strcmp(pre, "llama-bpe"))
+        else if (!strcmp(pre, "llama3") || !strcmp(pre, "llama-bpe") ||
+                 !strcmp(pre, "llama-v3") || !strcmp(pre, "falcon3"))
             re = RE_LLAMA3, ignore_merges = 1;
-        else if (!strcmp(pre, "gpt2") || !strcmp(pre, "default"))
-            re = RE_GPT2;
+        else if (!strcmp(pre, "gpt2") || !strcmp(pre, "gpt-2") || !strcmp(pre, "phi-2") ||
+                 !strcmp(pre, "default"))
+            re = RE_GPT2; /* "gpt-2" and "phi-2" as llama.cpp's converter names GPT-2's regex */
         else {
             reel_set_error(REEL_EUNSUPPORTED,
-                           "%s.pre '%s' is not a known pre-tokenizer (known: "
-                           "pixtral, tekken, llama3, llama-bpe, gpt2, default)",
+                           "%s.pre '%s' is not a known pre-tokenizer (known: pixtral, tekken, "
+                           "llama3, llama-bpe, llama-v3, falcon3, gpt2, gpt-2, phi-2, default)",
                            where, pre);
             return NULL;
         }

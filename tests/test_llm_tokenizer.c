@@ -229,6 +229,31 @@ static void test_gguf_arrays(void **state)
     check_goldens(tok, "ids", REEL_LLM_TOK_DEFAULT, 1, 1);
     reel_llm_tokenizer_free(tok);
 
+    /* the names llama.cpp's converter writes for the same regexes: the same ids */
+    static const char *const same[][2] = {
+        {"gpt-2", "gpt2"}, {"phi-2", "gpt2"}, {"llama-v3", "llama3"}, {"falcon3", "llama-bpe"}};
+    static const char text[] = "Hello  world 12345 it's\n\tdone!! 3.14 \xc3\xa9t\xc3\xa9";
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        int32_t *a, *b;
+        size_t na, nb;
+        v.pre = same[i][0];
+        reel_llm_tokenizer *t1 = reel_llm_tokenizer_init(&v);
+        v.pre = same[i][1];
+        reel_llm_tokenizer *t2 = reel_llm_tokenizer_init(&v);
+        assert_non_null(t1);
+        assert_non_null(t2);
+        assert_int_equal(reel_llm_tokenizer_encode(t1, text, sizeof text - 1,
+                                                   REEL_LLM_TOK_DEFAULT, &a, &na), 0);
+        assert_int_equal(reel_llm_tokenizer_encode(t2, text, sizeof text - 1,
+                                                   REEL_LLM_TOK_DEFAULT, &b, &nb), 0);
+        assert_int_equal(na, nb);
+        assert_memory_equal(a, b, na * sizeof *a);
+        free(a);
+        free(b);
+        reel_llm_tokenizer_free(t1);
+        reel_llm_tokenizer_free(t2);
+    }
+
     /* unknown pre name and a broken merge are clear errors */
     v.pre = "no-such-pre";
     assert_null(reel_llm_tokenizer_init(&v));
