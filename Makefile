@@ -12,8 +12,8 @@ FUZZ_SECONDS ?= 30
 FUZZ_SEED ?= 1
 CMAKE_FLAGS ?=
 
-.PHONY: all deps check-deps build test test-main test-asan test-fuzz fuzz-long demo format-check \
-        layout-check format clean
+.PHONY: all deps check-deps build test test-main test-asan test-fuzz test-mutation fuzz-long demo \
+        format-check layout-check format clean
 
 all: build
 
@@ -54,6 +54,12 @@ test-fuzz: check-deps
 	    -DREEL_CUDA=OFF -DREEL_FUZZ_SECONDS=$(FUZZ_SECONDS) -DREEL_FUZZ_SEED=$(FUZZ_SEED) $(CMAKE_FLAGS)
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
 	ctest --test-dir $(FUZZ_BUILD) --output-on-failure -j$(JOBS) -L fuzz
+
+# Mutation checks (tests/mutation.sh): a small deliberate arithmetic error in each kernel family,
+# one at a time, in a scratch copy of the tree (build-mutation/); the unit tests that guard it
+# must fail. Exits 1 if a mutation survives.
+test-mutation: check-deps
+	JOBS=$(JOBS) tests/mutation.sh
 
 # Exploration for developers (not part of make test): every fuzz target for 10 minutes from a
 # fresh random seed. A crash leaves its input in build-fuzz/tests; add it to the target's corpus
