@@ -14,9 +14,6 @@
 # MUTATION_DIR (default build-mutation/) holds the copy and its build, reused between runs;
 # JOBS (default nproc) is the build parallelism; MUTATION_TESTS (comma-separated test names)
 # replaces every mutation's guards, to see what one test catches on its own.
-#
-# A mutation whose tests all report Skipped (say, a VNNI kernel on a CPU without AVX-512 VNNI)
-# is shown as "n/a here" and does not fail the run: it is not tested on this machine.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${MUTATION_DIR:-$root/build-mutation}
@@ -24,34 +21,45 @@ jobs=${JOBS:-$(nproc)}
 targets=(test_kernels_quant test_kernels_kquant test_kernels_qexact test_kernels_ops test_llm_sample)
 
 # name | file | exact text of the line's fragment | its replacement | the guarding ctest entries
-# (comma-separated test names, each with its _avx2 and _vnni entries; the text is matched literally and must occur exactly
-# once in the file)
+# (comma-separated test names, each with its _avx2 and _vnni entries) | the instruction set the
+# mutated code needs to run at all (avx2, vnni or -). The text is matched literally and must
+# occur exactly once in the file. On a CPU without that instruction set (or capped by REEL_CPU)
+# the mutated code never runs, so the mutation is shown as "n/a here" and does not fail the run.
 Q='test_kernels_quant,test_kernels_kquant,test_kernels_qexact'
 mutations=(
-  "act-scale-128|kernels/cpu/x86/quant-act.c|const float d = amax / 127.0f|const float d = amax / 128.0f|$Q"
-  "act-scale-127.5|kernels/cpu/x86/quant-act.c|const float d = amax / 127.0f|const float d = amax / 127.5f|$Q"
-  "act-round-trunc|kernels/cpu/x86/quant-act.c|#define QA_ROUND (_MM_FROUND_TO_NEAREST_INT|#define QA_ROUND (_MM_FROUND_TO_ZERO|$Q"
-  "rowmajor-avx2-q8_0|kernels/cpu/x86/dot-rowmajor-body.h|p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[i], sx), _mm256_set1_epi16(1));|p = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(aw[i], sx), _mm256_set1_epi16(1)), _mm256_set1_epi32(1));|$Q"
-  "rowmajor-avx2-block32|kernels/cpu/x86/dot-rowmajor-body.h|_mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));|_mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1)), _mm256_set1_epi32(1));|$Q"
-  "rowmajor-vnni-block32|kernels/cpu/x86/dot-rowmajor-body.h|const __m256i pr = _mm256_dpbusd_epi32(_mm256_setzero_si256(), a, b);|const __m256i pr = _mm256_dpbusd_epi32(_mm256_set1_epi32(1), a, b);|$Q"
-  "rowmajor-kquant-q6k-offset|kernels/cpu/x86/dot-rowmajor-body.h|ty == DOT_Q6_K ? 32.0f : 4.0f|ty == DOT_Q6_K ? 31.0f : 4.0f|$Q"
-  "rowmajor-q4k-min|kernels/cpu/x86/dot-rowmajor-body.h|_mm256_fnmadd_ps(mv[r], _mm256_loadu_ps(xsum[t] + 8 * sb), acc[r][t]);|_mm256_fnmadd_ps(_mm256_mul_ps(mv[r], _mm256_set1_ps(1.01f)), _mm256_loadu_ps(xsum[t] + 8 * sb), acc[r][t]);|$Q"
-  "interleaved-1token-q4_0|kernels/cpu/x86/block8-vnni.h|__m256i lo = _mm256_set1_epi32(xb->s8), hi = _mm256_setzero_si256();|__m256i lo = _mm256_set1_epi32(xb->s8 + 1), hi = _mm256_setzero_si256();|$Q"
-  "interleaved-batch-q4_0|kernels/cpu/x86/block8-vnni.h|kind ? xb->s8 : 16 * xb->s8|kind ? xb->s8 + 1 : 16 * xb->s8|$Q"
-  "interleaved-q6k|kernels/cpu/x86/gemm-interleaved.c|__m256i a0 = _mm256_set1_epi32(-32 * xb->h16[0]);|__m256i a0 = _mm256_set1_epi32(-31 * xb->h16[0]);|$Q"
-  "interleaved-q4k-1token|kernels/cpu/x86/gemm-interleaved.c|if (hi16) a = _mm256_srai_epi32(a, 4);|if (hi16) a = _mm256_srai_epi32(_mm256_add_epi32(a, _mm256_set1_epi32(16)), 4);|$Q"
-  "repack-q5_0-bits|kernels/cpu/x86/repack.c|((qh >> (4 * k + e)) & 1) << k|((qh >> (4 * e + k)) & 1) << k|$Q"
-  "f32-matmul-batch|kernels/cpu/x86/gemm-f32.c|acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);|acc[r][t] = _mm256_fmadd_ps(wv, _mm256_mul_ps(xv[t], _mm256_set1_ps(1.001f)), acc[r][t]);|test_kernels_ops"
-  "norm-gated-simd|kernels/cpu/x86/unary.c|const float inv = (float)(1.0 / sqrt(ss / (double)gs + eps));|const float inv = (float)(1.0 / sqrt(ss / (double)(gs + 1) + eps));|test_kernels_ops"
-  "norm-rms-scalar|kernels/cpu/norm.c|float inv = (float)(1.0 / sqrt(ss / (double)n + eps));|float inv = (float)(1.0 / sqrt(ss / (double)(n + 1) + eps));|test_kernels_ops"
-  "conv-tap|kernels/cpu/x86/conv.c|for (int j = 0; j < S; j++) acc = _mm256_fmadd_ps(w[j], h[j], acc);|for (int j = 1; j < S; j++) acc = _mm256_fmadd_ps(w[j], h[j], acc);|test_kernels_ops"
-  "scan-C-offset|kernels/cpu/x86/ssm.c|acc1 = _mm256_fmadd_ps(s1, _mm256_loadu_ps(C + n + 8), acc1);|acc1 = _mm256_fmadd_ps(s1, _mm256_loadu_ps(C + n + 7), acc1);|test_kernels_ops"
-  "attention-scale|kernels/cpu/x86/attention.c|const float scale = 1.0f / sqrtf((float)hd);|const float scale = 1.0f / sqrtf((float)hd + 1.0f);|test_kernels_ops"
-  "sample-repeat-penalty|llm/sample.c|l[t] = l[t] > 0 ? l[t] / p->repeat_penalty : l[t] * p->repeat_penalty;|l[t] = l[t] > 0 ? l[t] * p->repeat_penalty : l[t] / p->repeat_penalty;|test_llm_sample"
-  "sample-temperature|llm/sample.c|pr[i] = (float)exp(c[i].v / p->temp - mx);|pr[i] = (float)exp(c[i].v - mx * p->temp);|test_llm_sample"
+  "act-scale-128|kernels/cpu/x86/quant-act.c|const float d = amax / 127.0f|const float d = amax / 128.0f|$Q|avx2"
+  "act-scale-127.5|kernels/cpu/x86/quant-act.c|const float d = amax / 127.0f|const float d = amax / 127.5f|$Q|avx2"
+  "act-round-trunc|kernels/cpu/x86/quant-act.c|#define QA_ROUND (_MM_FROUND_TO_NEAREST_INT|#define QA_ROUND (_MM_FROUND_TO_ZERO|$Q|avx2"
+  "rowmajor-avx2-q8_0|kernels/cpu/x86/dot-rowmajor-body.h|p = _mm256_madd_epi16(_mm256_maddubs_epi16(aw[i], sx), _mm256_set1_epi16(1));|p = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(aw[i], sx), _mm256_set1_epi16(1)), _mm256_set1_epi32(1));|$Q|avx2"
+  "rowmajor-avx2-block32|kernels/cpu/x86/dot-rowmajor-body.h|_mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));|_mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1)), _mm256_set1_epi32(1));|$Q|avx2"
+  "rowmajor-vnni-block32|kernels/cpu/x86/dot-rowmajor-body.h|const __m256i pr = _mm256_dpbusd_epi32(_mm256_setzero_si256(), a, b);|const __m256i pr = _mm256_dpbusd_epi32(_mm256_set1_epi32(1), a, b);|$Q|vnni"
+  "rowmajor-kquant-q6k-offset|kernels/cpu/x86/dot-rowmajor-body.h|ty == DOT_Q6_K ? 32.0f : 4.0f|ty == DOT_Q6_K ? 31.0f : 4.0f|$Q|avx2"
+  "rowmajor-q4k-min|kernels/cpu/x86/dot-rowmajor-body.h|_mm256_fnmadd_ps(mv[r], _mm256_loadu_ps(xsum[t] + 8 * sb), acc[r][t]);|_mm256_fnmadd_ps(_mm256_mul_ps(mv[r], _mm256_set1_ps(1.01f)), _mm256_loadu_ps(xsum[t] + 8 * sb), acc[r][t]);|$Q|avx2"
+  "interleaved-1token-q4_0|kernels/cpu/x86/block8-vnni.h|__m256i lo = _mm256_set1_epi32(xb->s8), hi = _mm256_setzero_si256();|__m256i lo = _mm256_set1_epi32(xb->s8 + 1), hi = _mm256_setzero_si256();|$Q|vnni"
+  "interleaved-batch-q4_0|kernels/cpu/x86/block8-vnni.h|kind ? xb->s8 : 16 * xb->s8|kind ? xb->s8 + 1 : 16 * xb->s8|$Q|vnni"
+  "interleaved-q6k|kernels/cpu/x86/gemm-interleaved.c|__m256i a0 = _mm256_set1_epi32(-32 * xb->h16[0]);|__m256i a0 = _mm256_set1_epi32(-31 * xb->h16[0]);|$Q|vnni"
+  "interleaved-q4k-1token|kernels/cpu/x86/gemm-interleaved.c|if (hi16) a = _mm256_srai_epi32(a, 4);|if (hi16) a = _mm256_srai_epi32(_mm256_add_epi32(a, _mm256_set1_epi32(16)), 4);|$Q|vnni"
+  "repack-q5_0-bits|kernels/cpu/x86/repack.c|((qh >> (4 * k + e)) & 1) << k|((qh >> (4 * e + k)) & 1) << k|$Q|-"
+  "f32-matmul-batch|kernels/cpu/x86/gemm-f32.c|acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);|acc[r][t] = _mm256_fmadd_ps(wv, _mm256_mul_ps(xv[t], _mm256_set1_ps(1.001f)), acc[r][t]);|test_kernels_ops|avx2"
+  "norm-gated-simd|kernels/cpu/x86/unary.c|const float inv = (float)(1.0 / sqrt(ss / (double)gs + eps));|const float inv = (float)(1.0 / sqrt(ss / (double)(gs + 1) + eps));|test_kernels_ops|avx2"
+  "norm-rms-scalar|kernels/cpu/norm.c|float inv = (float)(1.0 / sqrt(ss / (double)n + eps));|float inv = (float)(1.0 / sqrt(ss / (double)(n + 1) + eps));|test_kernels_ops|-"
+  "conv-tap|kernels/cpu/x86/conv.c|for (int j = 0; j < S; j++) acc = _mm256_fmadd_ps(w[j], h[j], acc);|for (int j = 1; j < S; j++) acc = _mm256_fmadd_ps(w[j], h[j], acc);|test_kernels_ops|avx2"
+  "scan-C-offset|kernels/cpu/x86/ssm.c|acc1 = _mm256_fmadd_ps(s1, _mm256_loadu_ps(C + n + 8), acc1);|acc1 = _mm256_fmadd_ps(s1, _mm256_loadu_ps(C + n + 7), acc1);|test_kernels_ops|avx2"
+  "attention-scale|kernels/cpu/x86/attention.c|const float scale = 1.0f / sqrtf((float)hd);|const float scale = 1.0f / sqrtf((float)hd + 1.0f);|test_kernels_ops|avx2"
+  "sample-repeat-penalty|llm/sample.c|l[t] = l[t] > 0 ? l[t] / p->repeat_penalty : l[t] * p->repeat_penalty;|l[t] = l[t] > 0 ? l[t] * p->repeat_penalty : l[t] / p->repeat_penalty;|test_llm_sample|-"
+  "sample-temperature|llm/sample.c|pr[i] = (float)exp(c[i].v / p->temp - mx);|pr[i] = (float)exp(c[i].v - mx * p->temp);|test_llm_sample|-"
 )
 
 field() { local IFS='|'; read -r -a f <<<"$1"; printf '%s' "${f[$2]}"; }
+
+# the instruction sets this machine runs the kernels with (kernels/cpu/cpu.c: REEL_CPU caps them)
+has() { grep -qw "$1" /proc/cpuinfo 2>/dev/null; }
+isa_avx2=0 isa_vnni=0
+if [ "${REEL_CPU:-}" != scalar ] && [ "${REEL_CPU:-}" != scalar-q8 ] && has avx2 && has fma && has f16c; then
+  isa_avx2=1
+  if [ "${REEL_CPU:-}" != avx2 ] && has avx512vnni && has avx512vl; then isa_vnni=1; fi
+fi
+runs_here() { case $1 in avx2) [ $isa_avx2 = 1 ] ;; vnni) [ $isa_vnni = 1 ] ;; *) true ;; esac; }
 
 if [ "${1:-}" = "-l" ]; then
   for m in "${mutations[@]}"; do printf '%-28s %s\n' "$(field "$m" 0)" "$(field "$m" 1)"; done
@@ -103,6 +111,11 @@ survived=0 broken=0
 for m in "${mutations[@]}"; do
   name=$(field "$m" 0) file=$(field "$m" 1) from=$(field "$m" 2) to=$(field "$m" 3) tests=$(guards "$m")
   want "$name" || continue
+  isa=$(field "$m" 5)
+  if ! runs_here "$isa"; then
+    printf '%-28s %-38s %-58s %s\n' "$name" "$file" "$tests" "n/a here (needs $isa)"
+    continue
+  fi
   f="$dir/src/$file"
   n=$(grep -cF -- "$from" "$f" || true)
   if [ "$n" != 1 ]; then

@@ -16,7 +16,7 @@
  * (printed). A change of the activation scale from amax / 127 to amax / 128 moves every output
  * by 0.8% of its size, two orders of magnitude above the bound for every shape here.
  *
- * The tests run as three ctest entries through REEL_TEST_FILTER (tests/kernels.cmake): "emul"
+ * The tests run as three ctest entries (REEL_TEST_FILTER / EXCLUDE, tests/kernels.cmake): "emul"
  * on every machine (the reference's weight decoding against the dequantizers, and the
  * interleaved layouts read back by a scalar emulation of their tiles, so repacking and index
  * arithmetic are checked without VNNI), "avx2" (the quantizer and the AVX2 row-major tiles) and
