@@ -57,7 +57,7 @@ has() { grep -qw "$1" /proc/cpuinfo 2>/dev/null; }
 isa_avx2=0 isa_vnni=0
 if [ "${REEL_CPU:-}" != scalar ] && [ "${REEL_CPU:-}" != scalar-q8 ] && has avx2 && has fma && has f16c; then
   isa_avx2=1
-  if [ "${REEL_CPU:-}" != avx2 ] && has avx512vnni && has avx512vl; then isa_vnni=1; fi
+  if [ "${REEL_CPU:-}" != avx2 ] && has avx512_vnni && has avx512vl; then isa_vnni=1; fi
 fi
 runs_here() { case $1 in avx2) [ $isa_avx2 = 1 ] ;; vnni) [ $isa_vnni = 1 ] ;; *) true ;; esac; }
 
@@ -76,10 +76,25 @@ done
 bre() { printf '%s' "$1" | sed -e 's/[]\/$*.^[]/\\&/g'; }
 rep() { printf '%s' "$1" | sed -e 's/[\/&]/\\&/g'; }
 
-# the scratch copy: the tracked and untracked-but-not-ignored files of the working tree
-mkdir -p "$dir/src"
+# the scratch copy: the tracked and untracked-but-not-ignored files of the working tree; a file
+# is copied (with a new time) only where its content differs, so the build redoes what changed
+# and no object built from a mutated source outlives the mutation
+rm -rf "$dir/stage"
+mkdir -p "$dir/src" "$dir/stage"
 (cd "$root" && git ls-files -co --exclude-standard -z |
-  tar --null -T - --ignore-failed-read -cf - 2>/dev/null) | tar -xf - -C "$dir/src"
+  tar --null -T - --ignore-failed-read -cf - 2>/dev/null) | tar -xf - -C "$dir/stage"
+(cd "$dir/stage" && find . -type f -print0) | while IFS= read -r -d '' f; do
+  if ! cmp -s "$dir/stage/$f" "$dir/src/$f"; then
+    mkdir -p "$(dirname "$dir/src/$f")"
+    cp "$dir/stage/$f" "$dir/src/$f"
+  fi
+done
+rm -rf "$dir/stage"
+# an interrupted run puts the mutated file back as it was
+current=
+restore() { if [ -n "$current" ] && [ -f "$current.orig" ]; then mv "$current.orig" "$current"; touch "$current"; fi; }
+trap restore EXIT
+trap "exit 130" INT TERM
 cmake -S "$dir/src" -B "$dir/build" -DCMAKE_BUILD_TYPE=Release -DREEL_BENCH=OFF -DREEL_CUDA=OFF \
   >"$dir/configure.log" 2>&1 || { cat "$dir/configure.log" >&2; exit 2; }
 
@@ -124,6 +139,7 @@ for m in "${mutations[@]}"; do
     continue
   fi
   cp -p "$f" "$f.orig"
+  current=$f
   sed -i "s/$(bre "$from")/$(rep "$to")/" "$f"
   if cmp -s "$f" "$f.orig"; then
     verdict="ERROR: sed changed nothing"
@@ -142,6 +158,7 @@ for m in "${mutations[@]}"; do
   fi
   mv "$f.orig" "$f"
   touch "$f" # rebuilt unmutated next time
+  current=
   printf '%-28s %-38s %-58s %s\n' "$name" "$file" "$tests" "$verdict"
 done
 build || { echo "mutation: the restored copy does not build" >&2; exit 2; }
