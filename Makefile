@@ -12,8 +12,8 @@ FUZZ_SECONDS ?= 30
 FUZZ_SEED ?= 1
 CMAKE_FLAGS ?=
 
-.PHONY: all deps check-deps build test test-main test-asan test-fuzz fuzz-long demo format-check \
-        layout-check format clean
+.PHONY: all deps check-deps build test test-main test-asan test-fuzz test-mutation fuzz-long demo \
+        format-check layout-check format clean
 
 all: build
 
@@ -30,10 +30,11 @@ build: check-deps
 	cmake --build $(BUILD) -j$(JOBS)
 
 # Every test: the release build (unit, golden, e2e, fuzz-corpus replay), the ASan+UBSan build
-# (unit tests), the libFuzzer targets for FUZZ_SECONDS each (clang), the house format and the
-# layout rules (no two files calling into each other, no file over 900 lines).
+# (unit tests), the libFuzzer targets for FUZZ_SECONDS each (clang), the mutation checks, the
+# house format and the layout rules (no two files calling into each other, no file over 900
+# lines).
 test: deps
-	$(MAKE) test-main test-asan test-fuzz
+	$(MAKE) test-main test-asan test-fuzz test-mutation
 	@echo "make test: all test suites passed"
 
 # Each ctest run ends with a one-line summary of what was skipped on this machine and why.
@@ -54,6 +55,13 @@ test-fuzz: check-deps
 	    -DREEL_CUDA=OFF -DREEL_FUZZ_SECONDS=$(FUZZ_SECONDS) -DREEL_FUZZ_SEED=$(FUZZ_SEED) $(CMAKE_FLAGS)
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
 	ctest --test-dir $(FUZZ_BUILD) --output-on-failure -j$(JOBS) -L fuzz
+
+# Mutation checks (tests/mutation.sh): a small deliberate arithmetic error in each kernel family,
+# one at a time, in a scratch copy of the tree (build-mutation/); the unit tests that guard it
+# must fail. Exits 1 if a mutation survives. From scratch it makes a release build of the tests it
+# runs, then rebuilds one file and relinks per mutation.
+test-mutation: check-deps
+	JOBS=$(JOBS) tests/mutation.sh
 
 # Exploration for developers (not part of make test): every fuzz target for 10 minutes from a
 # fresh random seed. A crash leaves its input in build-fuzz/tests; add it to the target's corpus

@@ -12,6 +12,23 @@ int reeli_cuda_device_info(int i, reel_gpu_info *info);
 float reeli_dot_f32(const float *a, const float *b, int64_t n);
 int reeli_cpu_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                      int64_t n_in, int64_t n_out, int64_t T);
+/* The exact scalar reference of the integer-dot matmuls (kernels/cpu/matmul-q8act.c), which
+ * every SIMD quantized matmul is tested against. reeli_q8act_block: 32 floats -> 32 int8 and
+ * the returned scale, bit for bit as quant-act.c quantizes activations. reeli_q8act_weights:
+ * block b (32 elements) of a row of Q8_0, Q4_0, Q5_0, Q5_1, Q4_1, IQ4_NL or Q2_K..Q6_K as
+ * integers, w[i] = A[i / 16] k[i] + B[i / 16] exactly (0, else REEL_EUNSUPPORTED).
+ * reeli_q8act_dot: a row of n elements . a token's int8 values q and block scales d, in double
+ * from exact integer sums; *l1 (if not NULL) the sum of the magnitudes that a kernel's fp32
+ * steps round (so |kernel - exact| <= (roundings per output) * 2^-24 * l1).
+ * reeli_cpu_matmul_q8act: the matmul contract with those dots rounded to float once (float
+ * weight types go to reeli_cpu_matmul); REEL_CPU=scalar-q8 makes it the table's matmul. */
+float reeli_q8act_block(const float *x, int8_t q[32]);
+int reeli_q8act_weights(reel_dtype t, const uint8_t *row, int64_t b, int32_t k[32], double A[2],
+                        double B[2]);
+double reeli_q8act_dot(reel_dtype t, const uint8_t *row, int64_t n, const int8_t *q, const float *d,
+                       double *l1);
+int reeli_cpu_matmul_q8act(reel_pool *pool, float *y, const void *w, reel_dtype wtype,
+                           const float *x, int64_t n_in, int64_t n_out, int64_t T);
 void reeli_cpu_rmsnorm(float *y, const float *x, const float *w, int64_t n, int64_t T, float eps);
 void reeli_cpu_gated_rmsnorm(float *y, int64_t y_stride, const float *x, int64_t x_stride,
                              const float *z, int64_t z_stride, const float *w, int64_t n,

@@ -1,10 +1,32 @@
-# kernels/: every SIMD kernel against its scalar reference
+# kernels/: every SIMD kernel against its scalar reference. Tests that need an instruction set
+# this CPU may lack run as entries of their own (REEL_TEST_FILTER / REEL_TEST_EXCLUDE select
+# tests by name, tests/testutil.c), so a machine without AVX-512 VNNI shows the *_vnni entries
+# as Skipped, with the reason, and the others as Passed.
+if(REEL_FUZZ)
+    return() # the fuzz build builds only the fuzz targets
+endif()
+# reel_kernel_test_split(NAME [avx2]): NAME runs the tests without "vnni" (and, with avx2, without
+# "avx2") in their names, NAME_vnni (and NAME_avx2) the others.
+function(reel_kernel_test_split name)
+    reel_test(${name} LABELS unit)
+    if(ARGN STREQUAL "avx2")
+        set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT "REEL_TEST_EXCLUDE=*avx2*,*vnni*")
+        reel_test_env(${name}_avx2 ${name} "unit" "REEL_TEST_FILTER=*avx2*")
+    else()
+        set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT "REEL_TEST_EXCLUDE=*vnni*")
+    endif()
+    reel_test_env(${name}_vnni ${name} "unit" "REEL_TEST_FILTER=*vnni*")
+endfunction()
+
 reel_test(test_kernels_dtype LABELS unit)
-reel_test(test_kernels_quant LABELS unit)
+reel_kernel_test_split(test_kernels_quant avx2)
 # the quantizers byte for byte against gguf-py (tests/data/quant/quantize_goldens.json)
 reel_test(test_kernels_quant_golden LABELS unit golden)
 # integer-dot matmuls of every row-major quantized type (kernels/cpu/x86/dot-rowmajor.c)
-reel_test(test_kernels_kquant LABELS unit)
+reel_kernel_test_split(test_kernels_kquant)
+# every integer-dot matmul against its exact reference (kernels/cpu/matmul-q8act.c): the scalar
+# emulation of the interleaved layouts on every machine, then the AVX2 and the VNNI kernels
+reel_kernel_test_split(test_kernels_qexact avx2)
 reel_test(test_kernels_ops LABELS unit)
 # the same through the AVX2 kernels where the CPU has AVX-512 (REEL_CPU=avx2 hides it)
 reel_test_env(test_kernels_ops_avx2 test_kernels_ops "unit" "REEL_CPU=avx2")

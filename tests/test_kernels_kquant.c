@@ -182,32 +182,41 @@ static int have_vnni(void)
     return have_avx2() && f->avx512vnni && f->avx512vl;
 }
 
-static void test_kquant_matmul(void **state)
+/* T = 1 (4-row tiles), 3 and 5 (token tails), 70 (crosses a chunk of 64; 4- or 8-token tiles
+ * and tails); n_out 1, 7, 13: rows left over by the 4- and 2-row tiles */
+static void kquant_matmul(int vnni)
 {
-    (void)state;
-    if (!have_avx2()) skip();
-    const int variants = have_vnni() ? 2 : 1;
-    if (variants == 1) print_message("no AVX-512 VNNI here: only the AVX2 kernels are tested\n");
     reel_pool *pool2 = reel_pool_init(2);
     assert_non_null(pool2);
-    /* T = 1 (4-row tiles), 3 and 5 (token tails), 70 (crosses a chunk of 64; 4- or 8-token
-     * tiles and tails); n_out 1, 7, 13: rows left over by the 4- and 2-row tiles */
     const struct {
         int64_t n_out, T;
     } shapes[] = {{1, 1}, {7, 1}, {13, 3}, {7, 70}, {4, 5}};
-    for (int v = 0; v < variants; v++)
-        for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
-            const int kq = reel_dtype_block(types[k].type) == 256;
-            /* whole super-blocks for the K types; an odd number of 32-blocks otherwise, and
-             * the 3136-element rows (98 blocks: a partial last group of 8) of Nemotron-H 4B */
-            const int64_t n_ins[3] = {256, 768, kq ? 512 : 32 * 7};
-            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-                for (int i = 0; i < 3; i++)
-                    check(types[k].type, v, types[k].tol, n_ins[i], shapes[s].n_out, shapes[s].T,
-                          pool2);
-            if (!kq) check(types[k].type, v, types[k].tol, 3136, 5, 2, pool2);
-        }
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+        const int kq = reel_dtype_block(types[k].type) == 256;
+        /* whole super-blocks for the K types; an odd number of 32-blocks otherwise, and the
+         * 3136-element rows (98 blocks: a partial last group of 8) of Nemotron-H 4B */
+        const int64_t n_ins[3] = {256, 768, kq ? 512 : 32 * 7};
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int i = 0; i < 3; i++)
+                check(types[k].type, vnni, types[k].tol, n_ins[i], shapes[s].n_out, shapes[s].T,
+                      pool2);
+        if (!kq) check(types[k].type, vnni, types[k].tol, 3136, 5, 2, pool2);
+    }
     reel_pool_free(pool2);
+}
+
+static void test_kquant_matmul_avx2(void **state)
+{
+    (void)state;
+    if (!have_avx2()) tu_skip("needs AVX2+FMA+F16C: this CPU lacks it");
+    kquant_matmul(0);
+}
+
+static void test_kquant_matmul_vnni(void **state)
+{
+    (void)state;
+    if (!have_vnni()) tu_skip("needs AVX-512 VNNI (+VL): this CPU lacks it");
+    kquant_matmul(1);
 }
 
 /* VNNI's dpbusd gives the same integers as AVX2's maddubs + madd: the 32-block types and
@@ -216,7 +225,7 @@ static void test_kquant_matmul(void **state)
 static void test_kquant_vnni_vs_avx2(void **state)
 {
     (void)state;
-    if (!have_vnni()) skip();
+    if (!have_vnni()) tu_skip("needs AVX-512 VNNI (+VL): this CPU lacks it");
     const int64_t n_in = 768, n_out = 11, T = 9;
     float *x = rnd_x(n_in, T), y[99], z[99];
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
@@ -241,7 +250,7 @@ static void test_kquant_dispatch(void **state)
     const reel_kernel_ops *k = reel_kernels_ops_cpu();
     if (!have_avx2()) {
         assert_string_equal(k->name, "cpu");
-        skip();
+        tu_skip("needs AVX2+FMA+F16C: this CPU lacks it");
     }
     /* the public table routes every type here, bit for bit */
     const int64_t n_in = 512, n_out = 6, T = 3;
@@ -268,7 +277,7 @@ static void test_kquant_dispatch(void **state)
 static void test_kquant_errors(void **state)
 {
     (void)state;
-    if (!have_avx2()) skip();
+    if (!have_avx2()) tu_skip("needs AVX2+FMA+F16C: this CPU lacks it");
     float x[512] = {0}, y[4];
     uint8_t w[1024] = {0};
     const reel_kernel_ops *k = reel_kernels_ops_cpu();
@@ -288,9 +297,8 @@ static void test_kquant_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kquant_matmul),
-        cmocka_unit_test(test_kquant_vnni_vs_avx2),
-        cmocka_unit_test(test_kquant_dispatch),
+        cmocka_unit_test(test_kquant_matmul_avx2),  cmocka_unit_test(test_kquant_matmul_vnni),
+        cmocka_unit_test(test_kquant_vnni_vs_avx2), cmocka_unit_test(test_kquant_dispatch),
         cmocka_unit_test(test_kquant_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
+#define SEED 0x9e3779b97f4a7c15ull
+/* every test restarts the generator, so its data do not depend on which tests ran before it
+ * (REEL_TEST_FILTER runs them in separate entries) */
+static uint64_t rng = SEED;
 static float frand(void) /* uniform in [-1, 1) */
 {
     rng ^= rng << 13;
@@ -266,24 +269,39 @@ static void check(reel_dtype type, int vnni, int64_t n_in, int64_t n_out, int64_
     free(wf), free(x), free(w), free(ref), free(y1), free(y3), free(yt);
 }
 
-static void test_qmatmul(void **state)
+/* tolerance: int8 activations add ~0.4% of a block's amax per element, which averages out in a
+ * dot product; relative to the largest output a few 1e-3. This is the distance from the float
+ * reference; the exact reference with the same int8 activations (a bound on fp32 rounding only)
+ * is test_kernels_qexact's. */
+static void qmatmul(int vnni)
 {
-    (void)state;
-    const reel_cpu_features *f = reel_kernels_cpu();
-    if (!f->avx2 || !f->fma || !f->f16c) skip();
-    const int variants = f->avx512vnni && f->avx512vl ? 2 : 1;
-    if (variants == 1) print_message("no AVX-512 VNNI here: only the AVX2 kernels are tested\n");
-    /* tolerance: int8 activations add ~0.4% of a block's amax per element, which averages out
-     * in a dot product; relative to the largest output a few 1e-3 */
     const struct {
         int64_t n_in, n_out, T;
     } shapes[] = {{32, 1, 1},   {96, 37, 5},  {256, 9, 67}, {320, 66, 130}, {3136, 8, 3},
                   {64, 19, 17}, {128, 40, 9}, {256, 64, 1}, {96, 16, 20}};
-    for (int v = 0; v < variants; v++)
-        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-            check(REEL_DTYPE_Q8_0, v, shapes[s].n_in, shapes[s].n_out, shapes[s].T, 0.015);
-            check(REEL_DTYPE_Q4_0, v, shapes[s].n_in, shapes[s].n_out, shapes[s].T, 0.015);
-        }
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        check(REEL_DTYPE_Q8_0, vnni, shapes[s].n_in, shapes[s].n_out, shapes[s].T, 0.015);
+        check(REEL_DTYPE_Q4_0, vnni, shapes[s].n_in, shapes[s].n_out, shapes[s].T, 0.015);
+    }
+}
+
+static void test_qmatmul_avx2(void **state)
+{
+    (void)state;
+    rng = SEED;
+    const reel_cpu_features *f = reel_kernels_cpu();
+    if (!f->avx2 || !f->fma || !f->f16c) tu_skip("needs AVX2+FMA+F16C: this CPU lacks it");
+    qmatmul(0);
+}
+
+static void test_qmatmul_vnni(void **state)
+{
+    (void)state;
+    rng = SEED;
+    const reel_cpu_features *f = reel_kernels_cpu();
+    if (!f->avx2 || !f->fma || !f->f16c || !f->avx512vnni || !f->avx512vl)
+        tu_skip("needs AVX-512 VNNI (+VL): this CPU lacks it");
+    qmatmul(1);
 }
 
 /* Q5_0 / Q4_K / Q6_K in their interleaved layouts (VNNI only): against the plain kernel of the
@@ -330,14 +348,13 @@ static void check_r8(reel_dtype type, reel_dtype r8, int64_t n_in, int64_t n_out
     free(wf), free(x), free(w), free(wr), free(ref), free(yp), free(y1), free(y3), free(yt);
 }
 
-static void test_interleaved(void **state)
+static void test_interleaved_vnni(void **state)
 {
     (void)state;
+    rng = SEED;
     const reel_cpu_features *f = reel_kernels_cpu();
-    if (!f->avx2 || !f->fma || !f->f16c || !f->avx512vnni || !f->avx512vl) {
-        print_message("no AVX-512 VNNI here: Q5_0, Q4_K and Q6_K stay in their plain layouts\n");
-        skip();
-    }
+    if (!f->avx2 || !f->fma || !f->f16c || !f->avx512vnni || !f->avx512vl)
+        tu_skip("needs AVX-512 VNNI (+VL): this CPU lacks it");
     const int64_t shapes[][3] = {
         {32, 8, 1}, {96, 16, 5}, {3136, 24, 1}, {256, 8, 70}, {640, 40, 17}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
@@ -351,12 +368,13 @@ static void test_interleaved(void **state)
                      kshapes[s][2]);
 }
 
-static void test_qmatmul_dispatch(void **state)
+static void test_qmatmul_dispatch_avx2(void **state)
 {
     (void)state;
     /* the public table routes Q8_0/Q4_0 to the integer kernels and agrees with them exactly */
     const reel_kernel_ops *k = reel_kernels_ops_cpu();
-    if (strcmp(k->name, "cpu-scalar") == 0 || strcmp(k->name, "cpu") == 0) skip();
+    if (strcmp(k->name, "cpu-scalar") == 0 || strcmp(k->name, "cpu") == 0)
+        tu_skip("needs AVX2+FMA+F16C: this CPU lacks it");
     const int64_t n_in = 128, n_out = 10, T = 4;
     float *wf = rnd(n_in * n_out), *x = rnd(n_in * T), y[40], z[40];
     uint8_t w[34 * 4 * 10];
@@ -385,8 +403,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantize_exact),   cmocka_unit_test(test_quantize_roundtrip),
         cmocka_unit_test(test_quantize_rms),     cmocka_unit_test(test_quantize_edges),
-        cmocka_unit_test(test_qmatmul),          cmocka_unit_test(test_interleaved),
-        cmocka_unit_test(test_qmatmul_dispatch),
+        cmocka_unit_test(test_qmatmul_avx2),     cmocka_unit_test(test_qmatmul_vnni),
+        cmocka_unit_test(test_interleaved_vnni), cmocka_unit_test(test_qmatmul_dispatch_avx2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -123,6 +123,7 @@ static void test_quantize_tiny(void **state)
         snprintf(gpath, sizeof gpath, "%s/golden.json", src);
         json_t *g = reel_json_load_file(gpath, 16 << 20);
         assert_non_null(g);
+        double worst_q8 = 0;
         for (int k = 0; k < 2; k++) {
             snprintf(conv, sizeof conv, "%s/%s-conv-%s.gguf", tmp, names[m], types[k]);
             snprintf(quant, sizeof quant, "%s/%s-%s.gguf", tmp, names[m], types[k]);
@@ -152,6 +153,23 @@ static void test_quantize_tiny(void **state)
             if (k == 0) { /* Q8_0 stays close to F32 */
                 assert_true(worst <= 0.25 * amax);
                 assert_true(agree * 10 >= total * 8);
+                worst_q8 = worst;
+            } else {
+                /* Q4_0 against F32, scaled by Q8_0's error on the same model and prompts: to
+                 * first order a logit error is proportional to the weights' rounding step, which
+                 * is the block's range / 8 for Q4_0 (its largest magnitude maps to -8) and
+                 * / 127 for Q8_0: 15.9 times finer. Q8_0's error also holds the int8
+                 * activations' share in the SIMD kernels (a step of range / 127 as well), so
+                 * the ratio is near 16 with float activations (REEL_CPU=scalar) and between
+                 * about 8 and 16 with int8 ones; the larger Q4_0 perturbation adds higher-order
+                 * terms (norms, gates, softmax) on top. A factor of 3 around [8, 16] bounds it:
+                 * [3, 48]. Broken Q4_0 blocks (a wrong scale, nibble order or offset) give
+                 * errors as large as the logits themselves; weights that were not quantized at
+                 * all give Q8_0's error or less. */
+                const double ratio = worst / worst_q8;
+                printf("%s q4_0 / q8_0 error against F32: %.3g (step ratio 127 / 8 = 15.9)\n",
+                       names[m], ratio);
+                assert_true(ratio >= 3.0 && ratio <= 48.0);
             }
             /* against the reference with the same rounded weights (gguf-py's quantizer and
              * dequantizer, float math): only the int8 activations differ */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
@@ -44,7 +45,8 @@ tu_result tu_run(char *const argv[], const char *stdin_text)
     close(err[1]);
     if (stdin_text) {
         size_t len = strlen(stdin_text);
-        if (write(in[1], stdin_text, len) < 0) {}
+        if (write(in[1], stdin_text, len) < 0) {
+        }
     }
     close(in[1]);
     size_t no = 0, ne = 0;
@@ -73,7 +75,8 @@ tu_result tu_run(char *const argv[], const char *stdin_text)
         }
     }
     int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
     r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     return r;
 }
@@ -137,12 +140,9 @@ static int n_skips;
 void tu_note_skip(const char *test, const char *why)
 {
     n_skips++;
-    FILE *f = fopen("/proc/self/comm", "r");
-    char comm[64] = "test";
-    if (f) {
-        if (fgets(comm, sizeof comm, f)) comm[strcspn(comm, "\n")] = '\0';
-        fclose(f);
-    }
+    /* the executable's whole name (/proc/self/comm cuts it at 15 characters) */
+    const char *comm = program_invocation_short_name;
+    FILE *f;
     printf("SKIPPED: %s/%s: %s\n", comm, test, why);
     const char *log = getenv("REEL_SKIP_LOG");
     if (log && *log && (f = fopen(log, "a"))) {
@@ -151,10 +151,37 @@ void tu_note_skip(const char *test, const char *why)
     }
 }
 
+/* 1 if name matches one of the comma-separated globs in list */
+static int tu_name_matches(const char *name, const char *list)
+{
+    char glob[256];
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len < sizeof glob) {
+            memcpy(glob, p, len);
+            glob[len] = '\0';
+            if (fnmatch(glob, name, 0) == 0) return 1;
+        }
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
 int tu_run_group_tests(const char *name, const struct CMUnitTest *tests, size_t n,
                        CMFixtureFunction setup, CMFixtureFunction teardown)
 {
-    int failed = _cmocka_run_group_tests(name, tests, n, setup, teardown);
+    /* REEL_TEST_FILTER / REEL_TEST_EXCLUDE (comma-separated globs on test names): one
+     * executable as several ctest entries, e.g. the tests that need AVX-512 VNNI apart from the
+     * rest, so that a machine without it shows that entry skipped and the others passed */
+    const char *only = getenv("REEL_TEST_FILTER"), *except = getenv("REEL_TEST_EXCLUDE");
+    struct CMUnitTest *kept = malloc((n ? n : 1) * sizeof *kept);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((!only || !*only || tu_name_matches(tests[i].name, only)) &&
+            !(except && *except && tu_name_matches(tests[i].name, except)))
+            kept[m++] = tests[i];
+    int failed = _cmocka_run_group_tests(name, kept, m, setup, teardown);
+    free(kept);
     if (failed == 0 && n_skips > 0) {
         printf("%d of %zu tests skipped: exiting with %d so that ctest reports a skip\n", n_skips,
                n, TU_SKIP_CODE);
@@ -282,7 +309,8 @@ void tu_httpd_stop(tu_httpd *s)
     s->stop = 1;
     /* wake accept() with a throwaway connection */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)s->port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     connect(fd, (struct sockaddr *)&a, sizeof a);
     close(fd);

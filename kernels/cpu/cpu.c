@@ -15,7 +15,8 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static void detect(void)
 {
     const char *force = getenv("REEL_CPU");
-    if (force && strcmp(force, "scalar") == 0) return;
+    /* scalar-q8: the scalar table with the integer-dot reference matmul (ops.c), for tests */
+    if (force && (strcmp(force, "scalar") == 0 || strcmp(force, "scalar-q8") == 0)) return;
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     features.sse42 = __builtin_cpu_supports("sse4.2");

@@ -1,11 +1,15 @@
 /* The CPU backend's operation table: filled with the scalar reference functions, then entries
  * are replaced by SIMD versions (cpu/x86/) that the running CPU supports (REEL_CPU=scalar keeps
- * the reference). The scalar table is what every variant is tested against. */
+ * the reference; REEL_CPU=scalar-q8 also quantizes the activations of quantized matmuls as the
+ * SIMD kernels do, kernels/cpu/matmul-q8act.c). The scalar table is what every variant is tested
+ * against. */
 #include "kernels/kernels-impl.h"
 
 #include "core/error.h"
 
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
 static const reel_kernel_ops scalar_ops = {
     .name = "cpu-scalar",
@@ -26,6 +30,15 @@ static void fill(void)
 {
     cpu_ops = scalar_ops;
     cpu_ops.name = "cpu";
+    const char *force = getenv("REEL_CPU");
+    if (force && strcmp(force, "scalar-q8") == 0) {
+        /* the reference forward pass of the SIMD quantized path: scalar ops, activations of
+         * quantized matmuls rounded to int8 the way the SIMD kernels round them (tests compare
+         * the two; chosen once here, so nothing else pays for it) */
+        cpu_ops.matmul = reeli_cpu_matmul_q8act;
+        cpu_ops.name = "cpu-scalar-q8";
+        return;
+    }
 #if defined(__x86_64__)
     const reel_cpu_features *f = reel_kernels_cpu();
     if (f->avx2 && f->fma && f->f16c) {
