@@ -145,8 +145,8 @@ static int l_model(lua_State *L)
     /* --model is the user's choice; a path the script names itself must lie inside the
      * sandbox like any other file it reads. */
     if (!run->params->model || strcmp(spec, run->params->model) != 0) {
-        const char *why = NULL;
-        char *ok = reeli_sandbox_resolve(run, spec, 0, &why);
+        char why[512];
+        char *ok = reeli_sandbox_resolve(run, spec, 0, why, sizeof why);
         if (!ok) {
             luaL_pushfail(L);
             lua_pushfstring(L, "%s: %s", spec, why);

@@ -72,11 +72,29 @@ static int is_audio(const char *kind)
     return strcmp(kind, "audio") == 0 || strcmp(kind, "mix") == 0;
 }
 
-/* Adds a node (taking params) and pushes its userdata. */
-static int new_node(lua_State *L, const char *kind, json_t *params, const int *inputs,
-                    size_t n_inputs, const char *name)
+/* Adds a node (taking params) and pushes its userdata; or, when the memory cap refuses it,
+ * pushes the reason and returns -1. */
+static int try_new_node(lua_State *L, const char *kind, json_t *params, const int *inputs,
+                        size_t n_inputs, const char *name)
 {
     reeli_run *run = reeli_run_of(L);
+    /* Nodes live outside the Lua heap but the script decides how many and how large: they
+     * count against the same cap, or a loop of nodes would use memory without bound. */
+    size_t cost = sizeof(reeli_node) + 256 + strlen(kind) + n_inputs * sizeof *inputs +
+                  reeli_json_footprint(params) + (name ? strlen(name) : 0);
+    if (run->mem_cap && run->mem_used + run->graph_mem + cost > run->mem_cap) {
+        json_decref(params);
+        char b[32];
+        luaL_where(L, 1);
+        lua_pushfstring(L,
+                        "reel.%s: the Lua heap and the %d nodes built so far exceed the memory "
+                        "limit of %s (--max-lua-mem counts both)",
+                        kind, (int)run->graph.n,
+                        reel_format_bytes((double)run->mem_cap, b, sizeof b));
+        lua_concat(L, 2);
+        return -1;
+    }
+    run->graph_mem += cost;
     char *where = caller_where(L);
     int id = reeli_graph_add(&run->graph, kind, params, inputs, n_inputs, name, where);
     free(where);
@@ -87,6 +105,14 @@ static int new_node(lua_State *L, const char *kind, json_t *params, const int *i
     lua_pushvalue(L, -2);
     lua_rawseti(L, -2, id);
     lua_pop(L, 1); /* [ud] */
+    return 1;
+}
+
+/* try_new_node or raise. */
+static int new_node(lua_State *L, const char *kind, json_t *params, const int *inputs,
+                    size_t n_inputs, const char *name)
+{
+    if (try_new_node(L, kind, params, inputs, n_inputs, name) < 0) return lua_error(L);
     return 1;
 }
 
@@ -169,8 +195,8 @@ static int l_image(lua_State *L)
     reeli_run *run = reeli_run_of(L);
     char *rel =
         path[0] == '/' ? reel_xstrdup(path) : reel_xasprintf("%s/%s", run->script_dir, path);
-    const char *why = NULL;
-    char *real = reeli_sandbox_resolve(run, rel, 0, &why);
+    char why[512];
+    char *real = reeli_sandbox_resolve(run, rel, 0, why, sizeof why);
     free(rel);
     if (!real) return luaL_argerror(L, 1, lua_pushfstring(L, "field 'path' (%s): %s", path, why));
     uint8_t digest[REEL_SHA256_SIZE];
@@ -191,20 +217,20 @@ static int l_image(lua_State *L)
     return 1;
 }
 
-/* Inputs from the array part of arg 1; every item must be a node accepted by ok(). */
+/* Inputs from the array part of arg 1; every item must be a node accepted by ok(). The ids live
+ * in a userdata left on the stack, so that an error raised later frees them. */
 static int *table_inputs(lua_State *L, const char *fname, int (*ok)(const char *), const char *want,
                          size_t *n)
 {
     *n = (size_t)lua_rawlen(L, 1);
     if (*n == 0)
         luaL_argerror(L, 1, lua_pushfstring(L, "needs at least one %s node as item 1", want));
-    int *ids = reel_xmalloc(*n * sizeof *ids);
+    int *ids = lua_newuserdatauv(L, *n * sizeof *ids, 0);
     for (size_t i = 0; i < *n; i++) {
         lua_rawgeti(L, 1, (lua_Integer)i + 1);
         reeli_node *in = test_node(L, -1);
         if (!in || !ok(in->kind)) {
             const char *got = in ? in->kind : luaL_typename(L, -1);
-            free(ids);
             luaL_argerror(L, 1,
                           lua_pushfstring(L, "item %d must be a %s node, got %s%s", (int)i + 1,
                                           want, got, in ? " node" : ""));
@@ -232,9 +258,7 @@ static int l_concat(lua_State *L)
     int *ids = table_inputs(L, "concat", is_visual, "video", &n);
     const char *name;
     json_t *params = table_params(L, &name, NULL);
-    new_node(L, "concat", params, ids, n, name);
-    free(ids);
-    return 1;
+    return new_node(L, "concat", params, ids, n, name);
 }
 
 /* reel.mix{a1, a2, ..., gains={...}, duck=...} */
@@ -247,7 +271,6 @@ static int l_mix(lua_State *L)
     json_t *params = table_params(L, &name, NULL);
     json_t *gains = json_object_get(params, "gains");
     if (gains && (!json_is_array(gains) || json_array_size(gains) != n)) {
-        free(ids);
         json_decref(params);
         return luaL_argerror(L, 1,
                              lua_pushfstring(L,
@@ -255,9 +278,7 @@ static int l_mix(lua_State *L)
                                              "numbers, one per input",
                                              (int)n));
     }
-    new_node(L, "mix", params, ids, n, name);
-    free(ids);
-    return 1;
+    return new_node(L, "mix", params, ids, n, name);
 }
 
 /* node:with_audio(a) */
@@ -435,8 +456,8 @@ static int l_render(lua_State *L)
     /* Where the film goes: relative paths are relative to --out. */
     char *dest_rel =
         path[0] == '/' ? reel_xstrdup(path) : reel_xasprintf("%s/%s", run->out_dir, path);
-    const char *why = NULL;
-    char *dest = reeli_sandbox_resolve(run, dest_rel, 1, &why);
+    char why[512];
+    char *dest = reeli_sandbox_resolve(run, dest_rel, 1, why, sizeof why);
     free(dest_rel);
     if (!dest) {
         json_decref(plan);
@@ -468,7 +489,11 @@ static int l_render(lua_State *L)
     if (preset) json_object_set_new(params, "preset", json_string(preset));
     json_object_set_new(params, "format", json_string(format));
     json_object_set_new(params, "metadata", meta);
-    new_node(L, "render", params, &in->id, 1, NULL); /* [node path opts rnode] */
+    if (try_new_node(L, "render", params, &in->id, 1, NULL) < 0) { /* [node path opts rnode] */
+        free(dest);
+        json_decref(plan);
+        return lua_error(L);
+    }
     int target = (int)run->graph.n;
     run->renders++;
 
@@ -558,8 +583,14 @@ static int l_json_decode(lua_State *L)
         lua_pushstring(L, reel_last_error());
         return 2;
     }
-    reeli_lua_push_json(L, v);
+    char err[128];
+    int rc = reeli_lua_push_json_err(L, v, err, sizeof err);
     json_decref(v);
+    if (rc < 0) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "%s: %s", luaL_optstring(L, 2, "json"), err);
+        return 2;
+    }
     return 1;
 }
 
@@ -568,7 +599,7 @@ static int l_json_encode(lua_State *L)
     luaL_checkany(L, 1);
     char err[512];
     json_t *v = reeli_lua_to_json_err(L, 1, 0, err, sizeof err);
-    if (!v) return luaL_argerror(L, 1, err);
+    if (!v) return luaL_error(L, "reel.json.encode: %s", err);
     char *s = reel_json_canonical(v);
     json_decref(v);
     lua_pushstring(L, s);

@@ -151,8 +151,9 @@ function reel.read_json(path)
   if type(path) ~= "string" then error("bad argument #1 to 'read_json' (string expected)", 2) end
   local f, err = io.open(path, "r")
   if not f then return nil, err end
-  local text = f:read("a")
+  local text, rerr = f:read("a")
   f:close()
+  if not text then return nil, path .. ": " .. tostring(rerr) end
   return reel.json.decode(text, path)
 end
 
