@@ -1,6 +1,8 @@
 /* Lua <-> JSON: script values to stage parameters and JSON results back to Lua tables. Arrays
  * are tables with keys 1..n, objects tables with string keys; reel.json.null (a NULL light
- * userdata) stands for JSON null. */
+ * userdata) stands for JSON null. Values nest at most REELI_JSON_MAX_DEPTH (200) levels either
+ * way: reel.json.encode raises "table nested deeper than 200 levels" or "table contains a
+ * cycle", reel.json.decode returns nil, msg. */
 #include "pipeline/lua-impl.h"
 
 #include <math.h>

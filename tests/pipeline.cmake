@@ -16,3 +16,5 @@ reel_fuzz(fuzz_pipeline_lua_json SOURCES fuzz/fuzz_pipeline_lua_json.c
 reel_test(test_pipeline_media LABELS unit e2e TIMEOUT 600)
 reel_uses_plugins(test_pipeline_media)
 reel_test(test_pipeline_film LABELS e2e TIMEOUT 600)
+reel_fuzz(fuzz_pipeline_lua_script SOURCES fuzz/fuzz_pipeline_lua_script.c
+          CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/lua_script)
