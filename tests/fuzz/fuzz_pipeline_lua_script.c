@@ -253,6 +253,11 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
     return remove(path);
 }
 
+static void cleanup(void)
+{
+    nftw(top, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void setup_once(void)
 {
     char tmpl[] = "/tmp/reel-fuzz-lua-XXXXXX";
@@ -260,6 +265,7 @@ static void setup_once(void)
     script_dir = reel_xasprintf("%s/s", top);
     out_dir = reel_xasprintf("%s/out", top);
     script_path = reel_xasprintf("%s/fuzz.lua", script_dir);
+    atexit(cleanup);
     mkdir(script_dir, 0755);
     char *p = reel_xasprintf("%s/a", script_dir);
     mkdir(p, 0755);
