@@ -607,12 +607,27 @@ static int l_json_encode(lua_State *L)
     return 1;
 }
 
+/* Schemas can refer to themselves ($ref inside anyOf), which makes the walk below branch
+ * without end: it gives up (leaving the value as it is, for the validator to judge) after a
+ * fixed number of steps, and a $ref that comes back to a schema already followed for the same
+ * value stops there. */
+#define SHAPE_MAX_STEPS 100000
+#define SHAPE_MAX_REFS  16
+
+typedef struct shape_ctx {
+    const json_t *root;
+    long steps;
+} shape_ctx;
+
 /* Lua has one table type, so an empty table converts to []. Where the schema expects an
  * object there, make it {} before validating (recursively, following properties, items, anyOf
- * and $ref). Returns a new reference. */
-static json_t *shape_like_schema(json_t *v, const json_t *s, const json_t *root, int depth)
+ * and $ref). refs: the schemas followed by $ref for this same value. Returns a new
+ * reference. */
+static json_t *shape_like_schema(json_t *v, const json_t *s, shape_ctx *c, int depth,
+                                 const json_t **refs, int n_refs)
 {
-    if (!json_is_object(s) || depth > 64) return json_incref(v);
+    if (!json_is_object(s) || depth > 64 || ++c->steps > SHAPE_MAX_STEPS) return json_incref(v);
+    const json_t *root = c->root;
     const json_t *ref = json_object_get(s, "$ref");
     if (json_is_string(ref)) {
         const char *r = json_string_value(ref);
@@ -621,7 +636,13 @@ static json_t *shape_like_schema(json_t *v, const json_t *s, const json_t *root,
             t = json_object_get(json_object_get(root, "$defs"), r + 8);
         else if (strncmp(r, "#/definitions/", 14) == 0)
             t = json_object_get(json_object_get(root, "definitions"), r + 14);
-        return shape_like_schema(v, t, root, depth + 1);
+        for (int i = 0; i < n_refs; i++)
+            if (refs[i] == t) return json_incref(v);
+        if (n_refs >= SHAPE_MAX_REFS) return json_incref(v);
+        const json_t *more[SHAPE_MAX_REFS];
+        memcpy(more, refs, (size_t)n_refs * sizeof *refs);
+        more[n_refs] = t;
+        return shape_like_schema(v, t, c, depth + 1, more, n_refs + 1);
     }
     const json_t *type = json_object_get(s, "type");
     const json_t *any = json_object_get(s, "anyOf");
@@ -633,7 +654,7 @@ static json_t *shape_like_schema(json_t *v, const json_t *s, const json_t *root,
             return json_incref(v); /* an array branch takes [] as it is */
     }
     for (size_t i = 0; json_is_array(any) && i < json_array_size(any); i++) {
-        json_t *r = shape_like_schema(v, json_array_get(any, i), root, depth + 1);
+        json_t *r = shape_like_schema(v, json_array_get(any, i), c, depth + 1, refs, n_refs);
         if (r != v) return r;
         json_decref(r);
     }
@@ -647,17 +668,17 @@ static json_t *shape_like_schema(json_t *v, const json_t *s, const json_t *root,
         json_t *x;
         json_object_foreach(v, k, x)
         {
-            json_object_set_new(out, k,
-                                shape_like_schema(x, json_object_get(props, k), root, depth + 1));
+            json_object_set_new(
+                out, k, shape_like_schema(x, json_object_get(props, k), c, depth + 1, NULL, 0));
         }
         return out;
     }
     if (json_is_array(v) && json_object_get(s, "items")) {
         json_t *out = json_array();
         for (size_t i = 0; i < json_array_size(v); i++)
-            json_array_append_new(out,
-                                  shape_like_schema(json_array_get(v, i),
-                                                    json_object_get(s, "items"), root, depth + 1));
+            json_array_append_new(out, shape_like_schema(json_array_get(v, i),
+                                                         json_object_get(s, "items"), c, depth + 1,
+                                                         NULL, 0));
         return out;
     }
     return json_incref(v);
@@ -678,7 +699,8 @@ static int l_validate(lua_State *L)
         lua_pushfstring(L, "the value is not JSON data: %s", err);
         return 2;
     }
-    json_t *v = shape_like_schema(raw, schema, schema, 0);
+    shape_ctx sc = {schema, 0};
+    json_t *v = shape_like_schema(raw, schema, &sc, 0, NULL, 0);
     json_decref(raw);
     int rc = reel_json_schema_validate(schema, v);
     json_decref(v);
