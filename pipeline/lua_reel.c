@@ -155,7 +155,48 @@ static json_t *table_params(lua_State *L, const char **name, const char *const *
     return params;
 }
 
-/* reel.video{plugin=..., ...} / reel.audio{...}: a generator node. */
+/* A file a node reads (field 'path', relative to the script's folder): opened beneath the
+ * run's roots, like every file a script names, since the plugin that reads it later is not
+ * sandboxed. Returns its canonical name (owned) and its digest for the cache key, or raises
+ * (params are released first). */
+static char *input_file(lua_State *L, const char *path, json_t *params,
+                        uint8_t digest[REEL_SHA256_SIZE])
+{
+    reeli_run *run = reeli_run_of(L);
+    char *rel =
+        path[0] == '/' ? reel_xstrdup(path) : reel_xasprintf("%s/%s", run->script_dir, path);
+    char why[512];
+    char *real = reeli_sandbox_resolve(run, rel, 0, why, sizeof why);
+    free(rel);
+    if (!real) {
+        lua_pushfstring(L, "field 'path' (%s): %s", path, why);
+        json_decref(params);
+        luaL_argerror(L, 1, lua_tostring(L, -1));
+    }
+    if (reel_sha256_file(real, digest) < 0) {
+        free(real);
+        json_decref(params);
+        luaL_argerror(L, 1, lua_pushfstring(L, "field 'path': %s", reel_last_error()));
+    }
+    return real;
+}
+
+/* Adds a node that reads the file real (taking params and real) and pushes it. */
+static int file_node(lua_State *L, const char *kind, json_t *params, char *real,
+                     const uint8_t digest[REEL_SHA256_SIZE], const char *name)
+{
+    json_object_set_new(params, "path", json_string(real));
+    free(real);
+    new_node(L, kind, params, NULL, 0, name);
+    reeli_run *run = reeli_run_of(L);
+    char hex[REEL_SHA256_HEX_SIZE];
+    reeli_graph_node(&run->graph, (int)run->graph.n)->file_digest =
+        reel_xstrdup(reel_hex(digest, REEL_SHA256_SIZE, hex));
+    return 1;
+}
+
+/* reel.video{plugin=..., ...} / reel.audio{...}: a generator node. A string field 'path' is a
+ * file the generator reads, confined like reel.image's. */
 static int generator(lua_State *L, const char *kind)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -170,7 +211,14 @@ static int generator(lua_State *L, const char *kind)
         return luaL_argerror(L, 1, "takes named fields only (plugin=..., ...)");
     const char *name;
     json_t *params = table_params(L, &name, NULL);
-    return new_node(L, kind, params, NULL, 0, name);
+    const char *path = json_string_value(json_object_get(params, "path"));
+    if (!path) return new_node(L, kind, params, NULL, 0, name);
+    uint8_t digest[REEL_SHA256_SIZE];
+    char *keep = reel_xstrdup(path);
+    lua_pushstring(L, keep); /* the message below may need it after params are gone */
+    free(keep);
+    char *real = input_file(L, lua_tostring(L, -1), params, digest);
+    return file_node(L, kind, params, real, digest, name);
 }
 
 static int l_video(lua_State *L)
@@ -191,30 +239,14 @@ static int l_image(lua_State *L)
         return luaL_argerror(
             L, 1,
             lua_pushfstring(L, "field 'path' must be a string, got %s", luaL_typename(L, -1)));
-    const char *path = lua_tostring(L, -1);
-    reeli_run *run = reeli_run_of(L);
-    char *rel =
-        path[0] == '/' ? reel_xstrdup(path) : reel_xasprintf("%s/%s", run->script_dir, path);
-    char why[512];
-    char *real = reeli_sandbox_resolve(run, rel, 0, why, sizeof why);
-    free(rel);
-    if (!real) return luaL_argerror(L, 1, lua_pushfstring(L, "field 'path' (%s): %s", path, why));
-    uint8_t digest[REEL_SHA256_SIZE];
-    if (reel_sha256_file(real, digest) < 0) {
-        free(real);
-        return luaL_argerror(L, 1, lua_pushfstring(L, "field 'path': %s", reel_last_error()));
-    }
+    const char *path = lua_tostring(L, -1); /* anchored in the argument table */
     lua_pop(L, 1);
     const char *name;
     static const char *const skip[] = {"path", NULL};
     json_t *params = table_params(L, &name, skip);
-    json_object_set_new(params, "path", json_string(real));
-    free(real);
-    char hex[REEL_SHA256_HEX_SIZE];
-    new_node(L, "image", params, NULL, 0, name);
-    reeli_graph_node(&run->graph, (int)run->graph.n)->file_digest =
-        reel_xstrdup(reel_hex(digest, sizeof digest, hex));
-    return 1;
+    uint8_t digest[REEL_SHA256_SIZE];
+    char *real = input_file(L, path, params, digest);
+    return file_node(L, "image", params, real, digest, name);
 }
 
 /* Inputs from the array part of arg 1; every item must be a node accepted by ok(). The ids live

@@ -58,3 +58,7 @@ local chain = leaf
 for _ = 1, 50000 do chain = reel.concat{chain} end
 local res, msg = reel.render(chain, "deep.mp4")
 assert(res == nil and msg:find("node " .. leaf.id .. " %(video card"), msg)
+
+-- A generator's 'path' is a file it reads: confined like reel.image's, whatever the plugin.
+ok, e = pcall(reel.video, {plugin = "image", path = "/etc/passwd"})
+assert(not ok and e:find("field 'path' %(/etc/passwd%): outside the folders this script may use"), e)
