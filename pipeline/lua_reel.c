@@ -672,7 +672,7 @@ static json_t *shape_like_schema(json_t *v, const json_t *s, shape_ctx *c, int d
             if (refs[i] == t) return json_incref(v);
         if (n_refs >= SHAPE_MAX_REFS) return json_incref(v);
         const json_t *more[SHAPE_MAX_REFS];
-        memcpy(more, refs, (size_t)n_refs * sizeof *refs);
+        if (n_refs) memcpy(more, refs, (size_t)n_refs * sizeof *refs);
         more[n_refs] = t;
         return shape_like_schema(v, t, c, depth + 1, more, n_refs + 1);
     }
