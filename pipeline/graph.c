@@ -72,16 +72,9 @@ const char *reeli_node_label(const reeli_node *n, char *buf, size_t size)
 
 /* key = SHA-256 of the canonical JSON
  *   {"kind":..., "plugin":..., "version":..., "params":..., "inputs":[keys...], "file":digest}
- * Inputs precede their users, so a forward pass over ids 1..id computes every needed key once. */
-int reeli_graph_key(reeli_graph *g, int id, const reel_stage_runner *runner)
+ * of one node whose inputs already have their keys. */
+static int key_one(reeli_graph *g, reeli_node *n, const reel_stage_runner *runner)
 {
-    reeli_node *n = reeli_graph_node(g, id);
-    REEL_ASSERT(n);
-    if (n->have_key) return 0;
-    for (size_t i = 0; i < n->n_inputs; i++) {
-        int rc = reeli_graph_key(g, n->inputs[i], runner);
-        if (rc < 0) return rc;
-    }
     char label[256];
     const char *version = runner->version(n->kind, n->params);
     if (!version) {
@@ -116,4 +109,27 @@ int reeli_graph_key(reeli_graph *g, int id, const reel_stage_runner *runner)
     if (n->concurrency < 0) n->concurrency = 0;
     n->have_key = 1;
     return 0;
+}
+
+/* Inputs precede their users, so one backward pass marks what id needs and one forward pass
+ * keys it: no recursion, however deep a chain the script built. */
+int reeli_graph_key(reeli_graph *g, int id, const reel_stage_runner *runner)
+{
+    reeli_node *target = reeli_graph_node(g, id);
+    REEL_ASSERT(target);
+    if (target->have_key) return 0;
+    unsigned char *need = reel_xcalloc((size_t)id + 1, 1);
+    need[id] = 1;
+    for (int i = id; i >= 1; i--) {
+        reeli_node *n = g->nodes[i - 1];
+        if (!need[i] || n->have_key) continue;
+        for (size_t k = 0; k < n->n_inputs; k++) need[n->inputs[k]] = 1;
+    }
+    int rc = 0;
+    for (int i = 1; i <= id && rc == 0; i++) {
+        reeli_node *n = g->nodes[i - 1];
+        if (need[i] && !n->have_key) rc = key_one(g, n, runner);
+    }
+    free(need);
+    return rc;
 }

@@ -23,6 +23,8 @@ typedef struct reeli_run {
     const reel_pipeline_params *params;
     lua_State *L;
     size_t mem_used, mem_cap;
+    size_t graph_mem;  /* estimated C-side memory of the nodes the script built: counts
+                          against mem_cap together with the Lua heap (mem_used) */
     int mem_hit;       /* the cap refused an allocation */
     char *script_path; /* absolute */
     char *script_dir;  /* absolute, real */
@@ -40,21 +42,39 @@ typedef struct reeli_run {
 reeli_run *reeli_run_of(lua_State *L);
 /* Opens the restricted standard libraries and the confined file functions (lua_sandbox.c). */
 void reeli_sandbox_open(lua_State *L, reeli_run *run);
-/* Resolves path (relative to the current folder) and checks that it lies inside one of the
- * run's roots. Returns the absolute path (owned) or NULL with *why set to a static reason. */
-char *reeli_sandbox_resolve(reeli_run *run, const char *path, int for_write, const char **why);
+/* Opens path (relative to the current folder) with open(2) flags and mode beneath the root it
+ * lies in, refusing any link or '..' that leaves it. Returns the descriptor, or -1 with the
+ * reason in why (lua_path.c). */
+int reeli_path_open(reeli_run *run, const char *path, int flags, unsigned mode, char *why,
+                    size_t whysz);
+/* What reeli_path_open does where the kernel lacks openat2: opens rel beneath the folder root
+ * one component at a time with O_NOFOLLOW; -1 with errno EXDEV when a '..' or link leaves it
+ * (lua_path.c; exposed for its test). */
+int reeli_path_walk(int root, const char *rel, int flags, unsigned mode);
+/* The canonical absolute name of path once opened beneath a root (owned), or NULL with the
+ * reason in why. for_write: the file need not exist but its folder must; a folder or a
+ * dangling link is refused (lua_path.c). */
+char *reeli_sandbox_resolve(reeli_run *run, const char *path, int for_write, char *why,
+                            size_t whysz);
 /* Opens the reel module and leaves it in the global "reel" (lua_reel.c). */
 void reeli_reel_open(lua_State *L, reeli_run *run);
 /* Registers reel.model and the model userdata type into the reel table at the stack top
  * (lua_model.c). */
 void reeli_model_register(lua_State *L);
+/* How deep Lua tables and JSON values may nest when converted either way (lua_json.c). */
+#define REELI_JSON_MAX_DEPTH 200
 /* Lua value at idx to JSON (new reference) or raises a Lua error naming `what` (lua_json.c). */
 json_t *reeli_lua_to_json(lua_State *L, int idx, const char *what);
 /* The same without raising: NULL with the reason in err on failure. depth is the nesting level
  * of idx (0 at the top); nodes and functions are not data (lua_json.c). */
 json_t *reeli_lua_to_json_err(lua_State *L, int idx, int depth, char *err, size_t errsz);
-/* Pushes a JSON value as a Lua value (lua_json.c). */
+/* Estimated heap bytes jansson holds for v (what a node's parameters cost) (lua_json.c). */
+size_t reeli_json_footprint(const json_t *v);
+/* Pushes a JSON value as a Lua value, or raises when it nests deeper than the limit
+ * (lua_json.c). */
 void reeli_lua_push_json(lua_State *L, const json_t *v);
+/* The same without raising: -1 with the reason in err, nothing pushed (lua_json.c). */
+int reeli_lua_push_json_err(lua_State *L, const json_t *v, char *err, size_t errsz);
 
 /* The embedded prelude (generated from pipeline/prelude.lua at build time). */
 extern const char reeli_prelude[];

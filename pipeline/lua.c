@@ -41,7 +41,8 @@ void reel_pipeline_reset_cancel(void)
 }
 
 /* Every allocation of the state goes through here. Refusing one makes Lua raise a memory
- * error (LUA_ERRMEM), which unwinds the script like any other error. */
+ * error (LUA_ERRMEM), which unwinds the script like any other error. The nodes the script built
+ * (run->graph_mem) share the cap. */
 static void *counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     reeli_run *run = ud;
@@ -51,7 +52,8 @@ static void *counting_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         run->mem_used -= old;
         return NULL;
     }
-    if (run->mem_cap && nsize > old && run->mem_used - old + nsize > run->mem_cap) {
+    if (run->mem_cap && nsize > old &&
+        run->mem_used - old + nsize + run->graph_mem > run->mem_cap) {
         run->mem_hit = 1;
         return NULL;
     }
@@ -76,11 +78,15 @@ static int msgh(lua_State *L)
     return 1;
 }
 
-/* Count hook: lets SIGINT stop a script stuck in a Lua loop. */
+/* Count hook: lets SIGINT stop a script stuck in a Lua loop. The error it raises can be caught
+ * by pcall, so once the run is cancelled the hook is re-armed to fire on every instruction: the
+ * first instruction after a pcall returns raises again, and the script cannot keep running.
+ * (Count hooks never fire inside C functions such as the message handler.) */
 static void cancel_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     if (!reeli_cancel_flag) return;
+    lua_sethook(L, cancel_hook, LUA_MASKCOUNT, 1);
     /* a hook runs in the frame of the interrupted Lua function: level 0 is its line */
     luaL_where(L, 0);
     lua_pushliteral(L, "interrupted");

@@ -143,19 +143,19 @@ static int l_model(lua_State *L)
         return 2;
     }
     /* --model is the user's choice; a path the script names itself must lie inside the
-     * sandbox like any other file it reads. */
+     * sandbox like any other file it reads, and is then used by the name it was opened by. */
+    char real[PATH_MAX];
     if (!run->params->model || strcmp(spec, run->params->model) != 0) {
-        const char *why = NULL;
-        char *ok = reeli_sandbox_resolve(run, spec, 0, &why);
+        char why[512];
+        char *ok = reeli_sandbox_resolve(run, spec, 0, why, sizeof why);
         if (!ok) {
             luaL_pushfail(L);
             lua_pushfstring(L, "%s: %s", spec, why);
             return 2;
         }
+        snprintf(real, sizeof real, "%s", ok);
         free(ok);
-    }
-    char real[PATH_MAX];
-    if (!realpath(spec, real)) {
+    } else if (!realpath(spec, real)) {
         reel_set_error_errno("%s", spec);
         luaL_pushfail(L);
         lua_pushstring(L, reel_last_error());

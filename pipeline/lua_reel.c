@@ -72,11 +72,29 @@ static int is_audio(const char *kind)
     return strcmp(kind, "audio") == 0 || strcmp(kind, "mix") == 0;
 }
 
-/* Adds a node (taking params) and pushes its userdata. */
-static int new_node(lua_State *L, const char *kind, json_t *params, const int *inputs,
-                    size_t n_inputs, const char *name)
+/* Adds a node (taking params) and pushes its userdata; or, when the memory cap refuses it,
+ * pushes the reason and returns -1. */
+static int try_new_node(lua_State *L, const char *kind, json_t *params, const int *inputs,
+                        size_t n_inputs, const char *name)
 {
     reeli_run *run = reeli_run_of(L);
+    /* Nodes live outside the Lua heap but the script decides how many and how large: they
+     * count against the same cap, or a loop of nodes would use memory without bound. */
+    size_t cost = sizeof(reeli_node) + 256 + strlen(kind) + n_inputs * sizeof *inputs +
+                  reeli_json_footprint(params) + (name ? strlen(name) : 0);
+    if (run->mem_cap && run->mem_used + run->graph_mem + cost > run->mem_cap) {
+        json_decref(params);
+        char b[32];
+        luaL_where(L, 1);
+        lua_pushfstring(L,
+                        "reel.%s: the Lua heap and the %d nodes built so far exceed the memory "
+                        "limit of %s (--max-lua-mem counts both)",
+                        kind, (int)run->graph.n,
+                        reel_format_bytes((double)run->mem_cap, b, sizeof b));
+        lua_concat(L, 2);
+        return -1;
+    }
+    run->graph_mem += cost;
     char *where = caller_where(L);
     int id = reeli_graph_add(&run->graph, kind, params, inputs, n_inputs, name, where);
     free(where);
@@ -87,6 +105,14 @@ static int new_node(lua_State *L, const char *kind, json_t *params, const int *i
     lua_pushvalue(L, -2);
     lua_rawseti(L, -2, id);
     lua_pop(L, 1); /* [ud] */
+    return 1;
+}
+
+/* try_new_node or raise. */
+static int new_node(lua_State *L, const char *kind, json_t *params, const int *inputs,
+                    size_t n_inputs, const char *name)
+{
+    if (try_new_node(L, kind, params, inputs, n_inputs, name) < 0) return lua_error(L);
     return 1;
 }
 
@@ -129,7 +155,48 @@ static json_t *table_params(lua_State *L, const char **name, const char *const *
     return params;
 }
 
-/* reel.video{plugin=..., ...} / reel.audio{...}: a generator node. */
+/* A file a node reads (field 'path', relative to the script's folder): opened beneath the
+ * run's roots, like every file a script names, since the plugin that reads it later is not
+ * sandboxed. Returns its canonical name (owned) and its digest for the cache key, or raises
+ * (params are released first). */
+static char *input_file(lua_State *L, const char *path, json_t *params,
+                        uint8_t digest[REEL_SHA256_SIZE])
+{
+    reeli_run *run = reeli_run_of(L);
+    char *rel =
+        path[0] == '/' ? reel_xstrdup(path) : reel_xasprintf("%s/%s", run->script_dir, path);
+    char why[512];
+    char *real = reeli_sandbox_resolve(run, rel, 0, why, sizeof why);
+    free(rel);
+    if (!real) {
+        lua_pushfstring(L, "field 'path' (%s): %s", path, why);
+        json_decref(params);
+        luaL_argerror(L, 1, lua_tostring(L, -1));
+    }
+    if (reel_sha256_file(real, digest) < 0) {
+        free(real);
+        json_decref(params);
+        luaL_argerror(L, 1, lua_pushfstring(L, "field 'path': %s", reel_last_error()));
+    }
+    return real;
+}
+
+/* Adds a node that reads the file real (taking params and real) and pushes it. */
+static int file_node(lua_State *L, const char *kind, json_t *params, char *real,
+                     const uint8_t digest[REEL_SHA256_SIZE], const char *name)
+{
+    json_object_set_new(params, "path", json_string(real));
+    free(real);
+    new_node(L, kind, params, NULL, 0, name);
+    reeli_run *run = reeli_run_of(L);
+    char hex[REEL_SHA256_HEX_SIZE];
+    reeli_graph_node(&run->graph, (int)run->graph.n)->file_digest =
+        reel_xstrdup(reel_hex(digest, REEL_SHA256_SIZE, hex));
+    return 1;
+}
+
+/* reel.video{plugin=..., ...} / reel.audio{...}: a generator node. A string field 'path' is a
+ * file the generator reads, confined like reel.image's. */
 static int generator(lua_State *L, const char *kind)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -144,7 +211,14 @@ static int generator(lua_State *L, const char *kind)
         return luaL_argerror(L, 1, "takes named fields only (plugin=..., ...)");
     const char *name;
     json_t *params = table_params(L, &name, NULL);
-    return new_node(L, kind, params, NULL, 0, name);
+    const char *path = json_string_value(json_object_get(params, "path"));
+    if (!path) return new_node(L, kind, params, NULL, 0, name);
+    uint8_t digest[REEL_SHA256_SIZE];
+    char *keep = reel_xstrdup(path);
+    lua_pushstring(L, keep); /* the message below may need it after params are gone */
+    free(keep);
+    char *real = input_file(L, lua_tostring(L, -1), params, digest);
+    return file_node(L, kind, params, real, digest, name);
 }
 
 static int l_video(lua_State *L)
@@ -165,46 +239,30 @@ static int l_image(lua_State *L)
         return luaL_argerror(
             L, 1,
             lua_pushfstring(L, "field 'path' must be a string, got %s", luaL_typename(L, -1)));
-    const char *path = lua_tostring(L, -1);
-    reeli_run *run = reeli_run_of(L);
-    char *rel =
-        path[0] == '/' ? reel_xstrdup(path) : reel_xasprintf("%s/%s", run->script_dir, path);
-    const char *why = NULL;
-    char *real = reeli_sandbox_resolve(run, rel, 0, &why);
-    free(rel);
-    if (!real) return luaL_argerror(L, 1, lua_pushfstring(L, "field 'path' (%s): %s", path, why));
-    uint8_t digest[REEL_SHA256_SIZE];
-    if (reel_sha256_file(real, digest) < 0) {
-        free(real);
-        return luaL_argerror(L, 1, lua_pushfstring(L, "field 'path': %s", reel_last_error()));
-    }
+    const char *path = lua_tostring(L, -1); /* anchored in the argument table */
     lua_pop(L, 1);
     const char *name;
     static const char *const skip[] = {"path", NULL};
     json_t *params = table_params(L, &name, skip);
-    json_object_set_new(params, "path", json_string(real));
-    free(real);
-    char hex[REEL_SHA256_HEX_SIZE];
-    new_node(L, "image", params, NULL, 0, name);
-    reeli_graph_node(&run->graph, (int)run->graph.n)->file_digest =
-        reel_xstrdup(reel_hex(digest, sizeof digest, hex));
-    return 1;
+    uint8_t digest[REEL_SHA256_SIZE];
+    char *real = input_file(L, path, params, digest);
+    return file_node(L, "image", params, real, digest, name);
 }
 
-/* Inputs from the array part of arg 1; every item must be a node accepted by ok(). */
+/* Inputs from the array part of arg 1; every item must be a node accepted by ok(). The ids live
+ * in a userdata left on the stack, so that an error raised later frees them. */
 static int *table_inputs(lua_State *L, const char *fname, int (*ok)(const char *), const char *want,
                          size_t *n)
 {
     *n = (size_t)lua_rawlen(L, 1);
     if (*n == 0)
         luaL_argerror(L, 1, lua_pushfstring(L, "needs at least one %s node as item 1", want));
-    int *ids = reel_xmalloc(*n * sizeof *ids);
+    int *ids = lua_newuserdatauv(L, *n * sizeof *ids, 0);
     for (size_t i = 0; i < *n; i++) {
         lua_rawgeti(L, 1, (lua_Integer)i + 1);
         reeli_node *in = test_node(L, -1);
         if (!in || !ok(in->kind)) {
             const char *got = in ? in->kind : luaL_typename(L, -1);
-            free(ids);
             luaL_argerror(L, 1,
                           lua_pushfstring(L, "item %d must be a %s node, got %s%s", (int)i + 1,
                                           want, got, in ? " node" : ""));
@@ -232,9 +290,7 @@ static int l_concat(lua_State *L)
     int *ids = table_inputs(L, "concat", is_visual, "video", &n);
     const char *name;
     json_t *params = table_params(L, &name, NULL);
-    new_node(L, "concat", params, ids, n, name);
-    free(ids);
-    return 1;
+    return new_node(L, "concat", params, ids, n, name);
 }
 
 /* reel.mix{a1, a2, ..., gains={...}, duck=...} */
@@ -247,7 +303,6 @@ static int l_mix(lua_State *L)
     json_t *params = table_params(L, &name, NULL);
     json_t *gains = json_object_get(params, "gains");
     if (gains && (!json_is_array(gains) || json_array_size(gains) != n)) {
-        free(ids);
         json_decref(params);
         return luaL_argerror(L, 1,
                              lua_pushfstring(L,
@@ -255,9 +310,7 @@ static int l_mix(lua_State *L)
                                              "numbers, one per input",
                                              (int)n));
     }
-    new_node(L, "mix", params, ids, n, name);
-    free(ids);
-    return 1;
+    return new_node(L, "mix", params, ids, n, name);
 }
 
 /* node:with_audio(a) */
@@ -435,8 +488,8 @@ static int l_render(lua_State *L)
     /* Where the film goes: relative paths are relative to --out. */
     char *dest_rel =
         path[0] == '/' ? reel_xstrdup(path) : reel_xasprintf("%s/%s", run->out_dir, path);
-    const char *why = NULL;
-    char *dest = reeli_sandbox_resolve(run, dest_rel, 1, &why);
+    char why[512];
+    char *dest = reeli_sandbox_resolve(run, dest_rel, 1, why, sizeof why);
     free(dest_rel);
     if (!dest) {
         json_decref(plan);
@@ -468,7 +521,11 @@ static int l_render(lua_State *L)
     if (preset) json_object_set_new(params, "preset", json_string(preset));
     json_object_set_new(params, "format", json_string(format));
     json_object_set_new(params, "metadata", meta);
-    new_node(L, "render", params, &in->id, 1, NULL); /* [node path opts rnode] */
+    if (try_new_node(L, "render", params, &in->id, 1, NULL) < 0) { /* [node path opts rnode] */
+        free(dest);
+        json_decref(plan);
+        return lua_error(L);
+    }
     int target = (int)run->graph.n;
     run->renders++;
 
@@ -558,8 +615,14 @@ static int l_json_decode(lua_State *L)
         lua_pushstring(L, reel_last_error());
         return 2;
     }
-    reeli_lua_push_json(L, v);
+    char err[128];
+    int rc = reeli_lua_push_json_err(L, v, err, sizeof err);
     json_decref(v);
+    if (rc < 0) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "%s: %s", luaL_optstring(L, 2, "json"), err);
+        return 2;
+    }
     return 1;
 }
 
@@ -568,7 +631,7 @@ static int l_json_encode(lua_State *L)
     luaL_checkany(L, 1);
     char err[512];
     json_t *v = reeli_lua_to_json_err(L, 1, 0, err, sizeof err);
-    if (!v) return luaL_argerror(L, 1, err);
+    if (!v) return luaL_error(L, "reel.json.encode: %s", err);
     char *s = reel_json_canonical(v);
     json_decref(v);
     lua_pushstring(L, s);
@@ -576,12 +639,27 @@ static int l_json_encode(lua_State *L)
     return 1;
 }
 
+/* Schemas can refer to themselves ($ref inside anyOf), which makes the walk below branch
+ * without end: it gives up (leaving the value as it is, for the validator to judge) after a
+ * fixed number of steps, and a $ref that comes back to a schema already followed for the same
+ * value stops there. */
+#define SHAPE_MAX_STEPS 100000
+#define SHAPE_MAX_REFS  16
+
+typedef struct shape_ctx {
+    const json_t *root;
+    long steps;
+} shape_ctx;
+
 /* Lua has one table type, so an empty table converts to []. Where the schema expects an
  * object there, make it {} before validating (recursively, following properties, items, anyOf
- * and $ref). Returns a new reference. */
-static json_t *shape_like_schema(json_t *v, const json_t *s, const json_t *root, int depth)
+ * and $ref). refs: the schemas followed by $ref for this same value. Returns a new
+ * reference. */
+static json_t *shape_like_schema(json_t *v, const json_t *s, shape_ctx *c, int depth,
+                                 const json_t **refs, int n_refs)
 {
-    if (!json_is_object(s) || depth > 64) return json_incref(v);
+    if (!json_is_object(s) || depth > 64 || ++c->steps > SHAPE_MAX_STEPS) return json_incref(v);
+    const json_t *root = c->root;
     const json_t *ref = json_object_get(s, "$ref");
     if (json_is_string(ref)) {
         const char *r = json_string_value(ref);
@@ -590,7 +668,13 @@ static json_t *shape_like_schema(json_t *v, const json_t *s, const json_t *root,
             t = json_object_get(json_object_get(root, "$defs"), r + 8);
         else if (strncmp(r, "#/definitions/", 14) == 0)
             t = json_object_get(json_object_get(root, "definitions"), r + 14);
-        return shape_like_schema(v, t, root, depth + 1);
+        for (int i = 0; i < n_refs; i++)
+            if (refs[i] == t) return json_incref(v);
+        if (n_refs >= SHAPE_MAX_REFS) return json_incref(v);
+        const json_t *more[SHAPE_MAX_REFS];
+        if (n_refs) memcpy(more, refs, (size_t)n_refs * sizeof *refs);
+        more[n_refs] = t;
+        return shape_like_schema(v, t, c, depth + 1, more, n_refs + 1);
     }
     const json_t *type = json_object_get(s, "type");
     const json_t *any = json_object_get(s, "anyOf");
@@ -602,7 +686,7 @@ static json_t *shape_like_schema(json_t *v, const json_t *s, const json_t *root,
             return json_incref(v); /* an array branch takes [] as it is */
     }
     for (size_t i = 0; json_is_array(any) && i < json_array_size(any); i++) {
-        json_t *r = shape_like_schema(v, json_array_get(any, i), root, depth + 1);
+        json_t *r = shape_like_schema(v, json_array_get(any, i), c, depth + 1, refs, n_refs);
         if (r != v) return r;
         json_decref(r);
     }
@@ -616,17 +700,17 @@ static json_t *shape_like_schema(json_t *v, const json_t *s, const json_t *root,
         json_t *x;
         json_object_foreach(v, k, x)
         {
-            json_object_set_new(out, k,
-                                shape_like_schema(x, json_object_get(props, k), root, depth + 1));
+            json_object_set_new(
+                out, k, shape_like_schema(x, json_object_get(props, k), c, depth + 1, NULL, 0));
         }
         return out;
     }
     if (json_is_array(v) && json_object_get(s, "items")) {
         json_t *out = json_array();
         for (size_t i = 0; i < json_array_size(v); i++)
-            json_array_append_new(out,
-                                  shape_like_schema(json_array_get(v, i),
-                                                    json_object_get(s, "items"), root, depth + 1));
+            json_array_append_new(out, shape_like_schema(json_array_get(v, i),
+                                                         json_object_get(s, "items"), c, depth + 1,
+                                                         NULL, 0));
         return out;
     }
     return json_incref(v);
@@ -647,7 +731,8 @@ static int l_validate(lua_State *L)
         lua_pushfstring(L, "the value is not JSON data: %s", err);
         return 2;
     }
-    json_t *v = shape_like_schema(raw, schema, schema, 0);
+    shape_ctx sc = {schema, 0};
+    json_t *v = shape_like_schema(raw, schema, &sc, 0, NULL, 0);
     json_decref(raw);
     int rc = reel_json_schema_validate(schema, v);
     json_decref(v);

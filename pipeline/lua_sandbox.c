@@ -4,119 +4,94 @@
  * Never opened: debug. Replaced by refusals: os.execute, os.exit, os.getenv, os.remove,
  * os.rename, os.tmpname, os.setlocale, io.popen, package.loadlib, string.dump.
  * Confined to the run's roots (script folder, output folder, --allow-path): io.open, io.lines,
- * io.input, io.output, dofile, loadfile and require's file searcher. Chunks load as text only:
- * precompiled bytecode can crash the VM, so load/loadfile/dofile/require refuse it. */
+ * io.input, io.output, dofile, loadfile and require's file searcher, which open their files
+ * beneath a root (lua_path.c), so no link or '..' can lead them outside it. Chunks load as text
+ * only: precompiled bytecode can crash the VM, so load/loadfile/dofile/require refuse it. */
 #include "pipeline/lua-impl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
 
-static int under_root(const reeli_run *run, const char *real)
+#define MAX_CHUNK_SIZE ((size_t)16 << 20)
+
+/* io.open's mode ("r", "w+", "ab", ...) as open(2) flags, or -1 when it is not one. */
+static int mode_flags(const char *mode)
 {
-    for (size_t i = 0; i < run->n_roots; i++) {
-        size_t n = strlen(run->roots[i]);
-        if (strncmp(real, run->roots[i], n) == 0 &&
-            (real[n] == '/' || real[n] == '\0' || (n == 1 && run->roots[i][0] == '/')))
-            return 1;
-    }
-    return 0;
+    if (!*mode || !strchr("rwa", mode[0])) return -1;
+    const char *m = mode + 1;
+    int plus = *m == '+';
+    if (plus) m++;
+    if (m[strspn(m, "b")] != '\0') return -1;
+    int rw = plus ? O_RDWR : mode[0] == 'r' ? O_RDONLY : O_WRONLY;
+    if (mode[0] == 'w') return rw | O_CREAT | O_TRUNC;
+    if (mode[0] == 'a') return rw | O_CREAT | O_APPEND;
+    return rw;
 }
 
-char *reeli_sandbox_resolve(reeli_run *run, const char *path, int for_write, const char **why)
+static int stream_close(lua_State *L)
 {
-    (void)for_write;
-    char cwd[PATH_MAX], real[PATH_MAX];
-    char *abs;
-    if (path[0] == '/') {
-        abs = reel_xstrdup(path);
-    } else {
-        if (!getcwd(cwd, sizeof cwd)) {
-            *why = "cannot read the current folder";
-            return NULL;
-        }
-        abs = reel_xasprintf("%s/%s", cwd, path);
-    }
-    char *out = NULL;
-    if (realpath(abs, real)) {
-        out = reel_xstrdup(real);
-    } else if (errno == ENOENT) {
-        /* A file that does not exist yet: its folder must, and must be inside a root. */
-        char *slash = strrchr(abs, '/');
-        const char *base = slash + 1;
-        if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
-            *why = "not a file name";
-            free(abs);
-            return NULL;
-        }
-        *slash = '\0';
-        if (!realpath(*abs ? abs : "/", real)) {
-            *why = "no such file or folder";
-            free(abs);
-            return NULL;
-        }
-        out = reel_xasprintf("%s/%s", strcmp(real, "/") == 0 ? "" : real, base);
-    } else {
-        *why = strerror(errno);
-        free(abs);
-        return NULL;
-    }
-    free(abs);
-    if (!under_root(run, out)) {
-        *why = "outside the folders this script may use (its own folder, --out, --allow-path)";
-        free(out);
-        return NULL;
-    }
-    return out;
+    luaL_Stream *p = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+    int ok = fclose(p->f) == 0;
+    return luaL_fileresult(L, ok, NULL);
 }
 
-/* Resolves the path at idx or pushes nil, message, errno-like code (io.open's failure form)
- * and returns NULL. */
-static char *resolve_arg(lua_State *L, int idx, int for_write)
+/* Pushes io.open's failure form: fail, "path: why", errno. */
+static int push_open_failure(lua_State *L, const char *path, const char *why, int err)
 {
-    const char *path = luaL_checkstring(L, idx);
-    const char *why = NULL;
-    char *real = reeli_sandbox_resolve(reeli_run_of(L), path, for_write, &why);
-    if (!real) {
-        luaL_pushfail(L);
-        lua_pushfstring(L, "%s: %s", path, why);
-        lua_pushinteger(L, EACCES);
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: %s", path, why);
+    lua_pushinteger(L, err);
+    return 3;
+}
+
+/* Opens path beneath the roots as a Lua file handle, which the io library then treats as its
+ * own. Pushes the handle (returns 1) or the failure form (returns 3). */
+static int push_file(lua_State *L, const char *path, const char *mode)
+{
+    int flags = mode_flags(mode);
+    if (flags < 0) return luaL_error(L, "invalid mode '%s' for a file", mode);
+    char why[512];
+    int fd = reeli_path_open(reeli_run_of(L), path, flags | O_NOCTTY, 0666, why, sizeof why);
+    if (fd < 0) return push_open_failure(L, path, why, errno);
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        close(fd);
+        return push_open_failure(L, path, "is a folder, not a file", EISDIR);
     }
-    return real;
-}
-
-static int mode_writes(const char *mode)
-{
-    return strpbrk(mode, "wa+") != NULL;
-}
-
-/* Calls the original function (upvalue 1) with argument 1 replaced by the resolved path. */
-static int call_original(lua_State *L, char *real)
-{
-    int n = lua_gettop(L);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_pushstring(L, real);
-    free(real);
-    for (int i = 2; i <= n; i++) lua_pushvalue(L, i);
-    lua_call(L, n, LUA_MULTRET);
-    return lua_gettop(L) - n;
+    luaL_Stream *p = lua_newuserdatauv(L, sizeof *p, 0);
+    p->closef = NULL; /* a closed handle until fdopen succeeds */
+    luaL_setmetatable(L, LUA_FILEHANDLE);
+    p->f = fdopen(fd, mode);
+    if (!p->f) {
+        int err = errno;
+        close(fd);
+        lua_pop(L, 1);
+        return push_open_failure(L, path, strerror(err), err);
+    }
+    p->closef = stream_close;
+    return 1;
 }
 
 static int s_io_open(lua_State *L)
 {
+    const char *path = luaL_checkstring(L, 1);
     const char *mode = luaL_optstring(L, 2, "r");
-    char *real = resolve_arg(L, 1, mode_writes(mode));
-    if (!real) return 3;
-    return call_original(L, real);
+    if (mode_flags(mode) < 0) return luaL_argerror(L, 2, "invalid mode");
+    return push_file(L, path, mode);
 }
 
-/* io.lines(path, ...) raises on failure, like the original. */
+/* io.lines(path, ...) raises on failure, like the original; the handle is returned as the
+ * generic for's closing value, so the loop closes it. */
 static int s_io_lines(lua_State *L)
 {
     if (lua_isnoneornil(L, 1)) {
@@ -125,42 +100,97 @@ static int s_io_lines(lua_State *L)
         lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
         return lua_gettop(L);
     }
-    char *real = resolve_arg(L, 1, 0);
-    if (!real) return luaL_error(L, "%s", lua_tostring(L, -2));
-    return call_original(L, real);
+    int n = lua_gettop(L);
+    if (push_file(L, luaL_checkstring(L, 1), "r") != 1)
+        return luaL_error(L, "%s", lua_tostring(L, -2));
+    int file = lua_gettop(L);
+    lua_getfield(L, file, "lines");
+    lua_pushvalue(L, file);
+    for (int i = 2; i <= n; i++) lua_pushvalue(L, i);
+    lua_call(L, n, 1); /* [.. file iter] */
+    lua_pushnil(L);
+    lua_pushnil(L);
+    lua_pushvalue(L, file);
+    return 4;
 }
 
-static int io_redirect(lua_State *L, int for_write)
+/* io.input(path) / io.output(path): the file opened beneath the roots, then handed to the
+ * original function as a handle. */
+static int io_redirect(lua_State *L, const char *mode)
 {
-    if (lua_type(L, 1) != LUA_TSTRING) {
-        lua_pushvalue(L, lua_upvalueindex(1));
-        lua_insert(L, 1);
-        lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-        return lua_gettop(L);
+    if (lua_type(L, 1) == LUA_TSTRING) {
+        if (push_file(L, lua_tostring(L, 1), mode) != 1)
+            return luaL_error(L, "%s", lua_tostring(L, -2));
+        lua_replace(L, 1);
     }
-    char *real = resolve_arg(L, 1, for_write);
-    if (!real) return luaL_error(L, "%s", lua_tostring(L, -2));
-    return call_original(L, real);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
 }
 
 static int s_io_input(lua_State *L)
 {
-    return io_redirect(L, 0);
+    return io_redirect(L, "r");
 }
 
 static int s_io_output(lua_State *L)
 {
-    return io_redirect(L, 1);
+    return io_redirect(L, "w");
+}
+
+/* Loads the Lua text chunk in path (opened beneath the roots) under the name "@path". Pushes
+ * the chunk and returns LUA_OK, or pushes a message and returns an error status. */
+static int load_file(lua_State *L, const char *path)
+{
+    char why[512];
+    int fd = reeli_path_open(reeli_run_of(L), path, O_RDONLY, 0, why, sizeof why);
+    if (fd < 0) {
+        lua_pushfstring(L, "cannot open %s: %s", path, why);
+        return LUA_ERRFILE;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len == cap) {
+            if (cap >= MAX_CHUNK_SIZE) {
+                free(text);
+                close(fd);
+                lua_pushfstring(L, "cannot read %s: larger than 16 MiB", path);
+                return LUA_ERRFILE;
+            }
+            cap = cap ? 2 * cap : 4096;
+            text = reel_xrealloc(text, cap);
+        }
+        ssize_t k = read(fd, text + len, cap - len);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) {
+            int err = errno;
+            free(text);
+            close(fd);
+            lua_pushfstring(L, "cannot read %s: %s", path, strerror(err));
+            return LUA_ERRFILE;
+        }
+        if (k == 0) break;
+        len += (size_t)k;
+    }
+    close(fd);
+    /* like luaL_loadfile: a first line starting with '#' (a shebang) is skipped, its newline
+     * kept so that line numbers stay right */
+    size_t skip = 0;
+    if (len > 0 && text[0] == '#')
+        while (skip < len && text[skip] != '\n') skip++;
+    lua_pushfstring(L, "@%s", path);
+    int st = luaL_loadbufferx(L, text ? text + skip : "", len - skip, lua_tostring(L, -1), "t");
+    free(text);
+    lua_remove(L, -2);
+    return st;
 }
 
 /* Loads a file chunk as text after the confinement check; pushes the chunk or raises. */
 static void load_confined(lua_State *L, int idx)
 {
-    char *real = resolve_arg(L, idx, 0);
-    if (!real) luaL_error(L, "%s", lua_tostring(L, -2));
-    int st = luaL_loadfilex(L, real, "t");
-    free(real);
-    if (st != LUA_OK) lua_error(L);
+    if (load_file(L, luaL_checkstring(L, idx)) != LUA_OK) lua_error(L);
 }
 
 static int s_loadfile(lua_State *L)
@@ -169,14 +199,7 @@ static int s_loadfile(lua_State *L)
     if (strcmp(mode, "t") != 0)
         return luaL_argerror(L, 2, "only text chunks (mode \"t\") may be loaded in reel scripts");
     int env = !lua_isnone(L, 3) ? 3 : 0;
-    char *real = resolve_arg(L, 1, 0);
-    if (!real) {
-        lua_pop(L, 1); /* [fail msg]: loadfile's failure form has no errno */
-        return 2;
-    }
-    int st = luaL_loadfilex(L, real, "t");
-    free(real);
-    if (st != LUA_OK) {
+    if (load_file(L, luaL_checkstring(L, 1)) != LUA_OK) {
         luaL_pushfail(L);
         lua_insert(L, -2);
         return 2;
@@ -232,17 +255,16 @@ static int s_searcher(lua_State *L)
         if (len > 0) {
             lua_pushlstring(L, p, len);
             const char *cand = luaL_gsub(L, lua_tostring(L, -1), "?", file);
-            const char *why = NULL;
-            char *real = reeli_sandbox_resolve(reeli_run_of(L), cand, 0, &why);
-            if (real && access(real, R_OK) == 0) {
-                if (luaL_loadfilex(L, real, "t") != LUA_OK)
+            char why[512];
+            int fd = reeli_path_open(reeli_run_of(L), cand, O_RDONLY, 0, why, sizeof why);
+            if (fd >= 0) {
+                close(fd);
+                if (load_file(L, cand) != LUA_OK)
                     return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name,
-                                      real, lua_tostring(L, -1));
-                lua_pushstring(L, real);
-                free(real);
+                                      cand, lua_tostring(L, -1));
+                lua_pushstring(L, cand);
                 return 2;
             }
-            free(real);
             lua_pop(L, 2);
             luaL_addstring(&tried, "\n\tno file '");
             luaL_addlstring(&tried, p, len);

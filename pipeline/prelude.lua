@@ -146,13 +146,15 @@ function reel.check_plan(plan)
   return reel.validate(plan, reel.schemas.scene_plan)
 end
 
--- reel.read_json(path) -> value | nil, msg   (path inside the sandbox; relative to the cwd)
+-- reel.read_json(path) -> value | nil, msg   (path inside the sandbox; relative to the cwd;
+-- a folder, an unreadable file or JSON nested deeper than 200 levels gives nil, msg)
 function reel.read_json(path)
   if type(path) ~= "string" then error("bad argument #1 to 'read_json' (string expected)", 2) end
   local f, err = io.open(path, "r")
   if not f then return nil, err end
-  local text = f:read("a")
+  local text, rerr = f:read("a")
   f:close()
+  if not text then return nil, path .. ": " .. tostring(rerr) end
   return reel.json.decode(text, path)
 end
 

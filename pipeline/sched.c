@@ -69,31 +69,43 @@ static json_t *node_fields(const reeli_node *n)
     return f;
 }
 
-/* Marks id and what it needs (recursively). Returns the number of nodes visited. */
-static int visit(pass *p, int id)
+/* Marks target and what it needs; returns the number of nodes visited. Inputs have smaller ids
+ * than their users, so one backward pass over the ids finds them without recursion (a script
+ * can chain nodes as deep as it likes). */
+static int visit(pass *p, int target)
 {
-    job *j = &p->jobs[id];
-    if (j->state != J_NONE) return 0;
-    reeli_node *n = reeli_graph_node(p->s->graph, id);
-    if (reeli_cache_has(p->s->cache, n->key, n->ext)) {
-        j->state = J_CACHED;
-        p->s->stats.cached++;
-        reeli_events_emit(p->s->events, "node_cached", node_fields(n));
-        reeli_events_node_state(p->s->events, n, REELI_NODE_CACHED, 1.0);
-        return 1;
+    unsigned char *reached = reel_xcalloc((size_t)target + 1, 1);
+    reached[target] = 1;
+    int count = 0;
+    for (int id = target; id >= 1; id--) {
+        job *j = &p->jobs[id];
+        if (!reached[id] || j->state != J_NONE) continue;
+        reeli_node *n = reeli_graph_node(p->s->graph, id);
+        count++;
+        if (reeli_cache_has(p->s->cache, n->key, n->ext)) {
+            j->state = J_CACHED;
+            p->s->stats.cached++;
+            reeli_events_emit(p->s->events, "node_cached", node_fields(n));
+            reeli_events_node_state(p->s->events, n, REELI_NODE_CACHED, 1.0);
+            continue;
+        }
+        j->state = J_WAIT;
+        p->remaining++;
+        for (size_t i = 0; i < n->n_inputs; i++) reached[n->inputs[i]] = 1;
     }
-    j->state = J_WAIT;
-    p->remaining++;
-    int count = 1;
-    for (size_t i = 0; i < n->n_inputs; i++) {
-        int in = n->inputs[i];
-        count += visit(p, in);
-        /* the same input may appear twice (a node mixed with itself): count each edge */
-        if (p->jobs[in].state == J_WAIT) {
-            j->waiting++;
-            add_user(&p->jobs[in], id);
+    for (int id = 1; id <= target; id++) {
+        if (!reached[id] || p->jobs[id].state != J_WAIT) continue;
+        reeli_node *n = reeli_graph_node(p->s->graph, id);
+        for (size_t i = 0; i < n->n_inputs; i++) {
+            int in = n->inputs[i];
+            /* the same input may appear twice (a node mixed with itself): count each edge */
+            if (p->jobs[in].state == J_WAIT) {
+                p->jobs[id].waiting++;
+                add_user(&p->jobs[in], id);
+            }
         }
     }
+    free(reached);
     return count;
 }
 
@@ -127,18 +139,25 @@ static int pick(pass *p)
     return 0;
 }
 
-/* Under mu: id failed or was skipped; skip everything that depends on it. */
+/* Under mu: id failed or was skipped; skip everything that depends on it. Users have larger
+ * ids, so one forward pass reaches them all. */
 static void skip_users(pass *p, int id)
 {
-    job *j = &p->jobs[id];
-    for (size_t i = 0; i < j->n_users; i++) {
-        job *u = &p->jobs[j->users[i]];
-        if (u->state == J_WAIT || u->state == J_READY) {
-            u->state = J_SKIPPED;
-            p->remaining--;
-            skip_users(p, j->users[i]);
+    unsigned char *dead = reel_xcalloc(p->n + 1, 1);
+    dead[id] = 1;
+    for (size_t k = (size_t)id; k <= p->n; k++) {
+        if (!dead[k]) continue;
+        job *j = &p->jobs[k];
+        for (size_t i = 0; i < j->n_users; i++) {
+            job *u = &p->jobs[j->users[i]];
+            if (u->state == J_WAIT || u->state == J_READY) {
+                u->state = J_SKIPPED;
+                p->remaining--;
+                dead[j->users[i]] = 1;
+            }
         }
     }
+    free(dead);
 }
 
 static int on_progress(void *ctx, double fraction)

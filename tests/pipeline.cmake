@@ -7,6 +7,7 @@ reel_test(test_pipeline_lua LABELS unit SOURCES ${REEL_PST_SOURCES} TIMEOUT 120)
 reel_test(test_pipeline_cache LABELS unit SOURCES ${REEL_PST_SOURCES} TIMEOUT 120)
 reel_test(test_pipeline_sched LABELS unit SOURCES ${REEL_PST_SOURCES} TIMEOUT 120)
 reel_test(test_pipeline_llm LABELS unit SOURCES ${REEL_PST_SOURCES} TIMEOUT 120)
+reel_test(test_pipeline_path LABELS unit)
 reel_test(test_pipeline_cli LABELS unit e2e TIMEOUT 120)
 reel_fuzz(fuzz_pipeline_lua_json SOURCES fuzz/fuzz_pipeline_lua_json.c
           CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/lua_json)
@@ -15,3 +16,5 @@ reel_fuzz(fuzz_pipeline_lua_json SOURCES fuzz/fuzz_pipeline_lua_json.c
 reel_test(test_pipeline_media LABELS unit e2e TIMEOUT 600)
 reel_uses_plugins(test_pipeline_media)
 reel_test(test_pipeline_film LABELS e2e TIMEOUT 600)
+reel_fuzz(fuzz_pipeline_lua_script SOURCES fuzz/fuzz_pipeline_lua_script.c
+          CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/lua_script)

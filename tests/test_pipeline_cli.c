@@ -5,10 +5,12 @@
 
 #include "core/core.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -168,6 +170,82 @@ static void test_memory_cap(void **state)
     free(dir);
 }
 
+/* The reproductions of issue 23 that a script can trigger: each fails cleanly (exit 1 and
+ * "reel: file:line: what", or nil, msg) and writes nothing outside --out. */
+static void test_hostile_scripts(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir();
+    char *out = reel_xasprintf("%s/out", dir);
+    char *other = tu_tmpdir();
+    assert_int_equal(mkdir(out, 0755), 0);
+
+    /* deep and cyclic tables through reel.json.encode (a 19-deep one crashed reel) */
+    char *s = script(dir, "json.lua",
+                     "local t = 'x' for i = 1, 19 do t = {k = t} end\n"
+                     "print(#reel.json.encode(t))\n"
+                     "local c = {} c[1] = c print(reel.json.encode(c))\n");
+    tu_result r = reel_run((const char *[]){s, "--out", out, NULL});
+    assert_int_equal(r.status, 1);
+    assert_true(tu_contains(r.out, "\n") || tu_contains(r.out, "133"));
+    assert_true(tu_contains(r.err, "json.lua:3: reel.json.encode: table contains a cycle"));
+    tu_result_free(&r);
+    free(s);
+
+    /* a write through a dangling link in --out that points outside it */
+    char *target = reel_xasprintf("%s/created.txt", other);
+    char *link = reel_xasprintf("%s/link", out);
+    assert_int_equal(symlink(target, link), 0);
+    s = script(dir, "link.lua",
+               "print(io.open(reel.out_dir .. '/link', 'w'))\n"
+               "print(reel.read_json(reel.out_dir))\n"
+               "local v = reel.video{plugin = 'card', text = 'x'}\n"
+               "print(reel.render(v, '.'))\n");
+    r = reel_run((const char *[]){s, "--out", out, NULL});
+    assert_int_equal(r.status, 1);
+    assert_true(tu_contains(r.out, "link: a symbolic link or '..' in it leads outside the "
+                                   "folders this script may use"));
+    assert_true(tu_contains(r.out, "out: is a folder, not a file"));
+    assert_true(tu_contains(r.err, "link.lua:4: bad argument #2 to 'render' (.: is a folder"));
+    tu_result_free(&r);
+    assert_false(reel_file_exists(target));
+    DIR *d = opendir(dir);
+    for (struct dirent *e; (e = readdir(d));) assert_null(strstr(e->d_name, ".tmp-"));
+    closedir(d);
+    free(s);
+
+    /* a 50000-deep chain of nodes (the recursive key crashed reel) */
+    s = script(dir, "chain.lua",
+               "local v = reel.video{plugin = 'no-such-generator'}\n"
+               "for i = 1, 50000 do v = reel.concat{v} end\n"
+               "assert(reel.render(v, 'film.mp4'))\n");
+    r = reel_run((const char *[]){s, "--out", out, NULL});
+    assert_int_equal(r.status, 1);
+    assert_true(tu_contains(r.err, "chain.lua:3: node 1 (video no-such-generator"));
+    tu_result_free(&r);
+    free(s);
+
+    /* nodes count against --max-lua-mem: 100k nodes of 4 KB each under 32 MiB */
+    s = script(dir, "nodes.lua",
+               "local pad = string.rep('x', 4096)\n"
+               "for i = 1, 100000 do reel.video{plugin = 'card', pad = pad} end\n");
+    r = reel_run((const char *[]){s, "--out", out, "--max-lua-mem", "32M", NULL});
+    assert_int_equal(r.status, 1);
+    assert_true(tu_contains(r.err, "nodes.lua:2: reel.video: the Lua heap and the "));
+    assert_true(tu_contains(r.err, "nodes built so far exceed the memory limit of 32.0 MiB "
+                                   "(--max-lua-mem counts both)"));
+    tu_result_free(&r);
+    free(s);
+
+    free(link);
+    free(target);
+    tu_rmtree(other);
+    tu_rmtree(dir);
+    free(other);
+    free(out);
+    free(dir);
+}
+
 static void test_seeds_args_events(void **state)
 {
     (void)state;
@@ -266,9 +344,10 @@ static void test_model_resolution(void **state)
 {
     (void)state;
     char *dir = tu_tmpdir();
-    char *sc = script(dir, "m.lua",
-                      "local f = assert(io.open(reel.out_dir .. '/m.txt', 'w'))\n"
-                      "f:write(tostring(reel.model_spec), ' ', tostring(reel.model_is_test)) f:close()\n");
+    char *sc =
+        script(dir, "m.lua",
+               "local f = assert(io.open(reel.out_dir .. '/m.txt', 'w'))\n"
+               "f:write(tostring(reel.model_spec), ' ', tostring(reel.model_is_test)) f:close()\n");
     char *out = reel_xasprintf("%s/m.txt", dir);
     char *home = reel_xasprintf("%s/home", dir);
     char *old_home = getenv("HOME") ? reel_xstrdup(getenv("HOME")) : NULL;
@@ -322,7 +401,7 @@ int main(void)
         cmocka_unit_test(test_help_and_usage),    cmocka_unit_test(test_errors_carry_file_line),
         cmocka_unit_test(test_sandbox),           cmocka_unit_test(test_memory_cap),
         cmocka_unit_test(test_seeds_args_events), cmocka_unit_test(test_sigint),
-        cmocka_unit_test(test_model_resolution),
+        cmocka_unit_test(test_model_resolution),  cmocka_unit_test(test_hostile_scripts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
