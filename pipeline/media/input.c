@@ -118,6 +118,11 @@ int reeli_media_check_declared(const char *path, const AVFormatContext *fmt,
                                   "(%s)",
                                   path, cp->width, cp->height, lim->max_width, lim->max_height,
                                   lim->asked);
+        if (cp->codec_type == AVMEDIA_TYPE_AUDIO &&
+            (cp->sample_rate < 0 || cp->sample_rate > REELI_MAX_RATE ||
+             cp->ch_layout.nb_channels > REELI_MAX_CHANNELS))
+            return reel_set_error(REEL_ERANGE, "%s: audio of %d Hz, %d channels is out of range",
+                                  path, cp->sample_rate, cp->ch_layout.nb_channels);
         if (cp->codec_type != AVMEDIA_TYPE_VIDEO && cp->codec_type != AVMEDIA_TYPE_AUDIO) continue;
         double d = st->duration > 0 && st->duration != AV_NOPTS_VALUE
                        ? (double)st->duration * av_q2d(st->time_base)

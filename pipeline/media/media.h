@@ -52,6 +52,9 @@ void reeli_media_log_init(void);
 #define REELI_MAX_DIM        8192
 #define REELI_MAX_FPS        240
 #define REELI_MAX_DURATION_S (3.0 * 3600)
+/* audio a resampler is set up for (a rate of 500 MHz makes swr_init run for minutes) */
+#define REELI_MAX_RATE     384000
+#define REELI_MAX_CHANNELS 64
 
 typedef struct reeli_media_limits {
     const char *formats;       /* accepted demuxers, comma-separated (static string) */

@@ -47,6 +47,11 @@ static int open_input(const char *path, enum AVMediaType t, const reeli_media_li
     if (ret < 0) return ret;
     const AVCodec *codec = NULL;
     ret = av_find_best_stream(*fmt, t, -1, -1, &codec, 0);
+    if (ret == AVERROR_DECODER_NOT_FOUND) {
+        avformat_close_input(fmt);
+        return reel_set_error(REEL_EUNSUPPORTED, "%s: no decoder for its %s stream", path,
+                              av_get_media_type_string(t));
+    }
     if (ret < 0) return 0;
     *idx = ret;
     if (!codec) {
@@ -417,6 +422,14 @@ int reeli_audio_load_bounded(const char *path, int rate, int channels, float **p
             ret = averr(ret, path, "decoding audio");
             goto done;
         }
+        if (!swr &&
+            (f->sample_rate <= 0 || f->sample_rate > REELI_MAX_RATE ||
+             f->ch_layout.nb_channels <= 0 || f->ch_layout.nb_channels > REELI_MAX_CHANNELS)) {
+            ret = reel_set_error(REEL_ERANGE, "%s: audio of %d Hz, %d channels is out of range",
+                                 path, f->sample_rate, f->ch_layout.nb_channels);
+            av_frame_unref(f);
+            goto done;
+        }
         if (!swr) {
             ret = swr_alloc_set_opts2(&swr, &out_layout, AV_SAMPLE_FMT_FLT, rate, &f->ch_layout,
                                       f->format, f->sample_rate, 0, NULL);
@@ -586,6 +599,10 @@ int reeli_media_probe_bounded(const char *path, int decode, reeli_probe *p,
         AVCodecContext *dec;
         int idx;
         if ((ret = open_input(path, AVMEDIA_TYPE_VIDEO, lim, &fmt, &dec, &idx)) < 0) return ret;
+        if (idx < 0) { /* the file changed between the two opens */
+            avformat_close_input(&fmt);
+            return reel_set_error(REEL_EFORMAT, "%s: no video stream", path);
+        }
         dec->err_recognition = AV_EF_EXPLODE;
         AVPacket *pkt = av_packet_alloc();
         AVFrame *f = av_frame_alloc();
