@@ -374,10 +374,8 @@ static int cached_generate(lua_State *L, lmodel *lm, const char *prompt, const c
         }
         json_object_set_new(f, "duration_s", json_real(reel_now() - t0));
         reeli_events_emit(run->events, "llm_done", f);
-        char *sub = reel_xasprintf("%s/%.2s", run->cache.dir, key);
-        if (reel_mkdir_p(sub) < 0 || reel_file_write_atomic(path, text, strlen(text)) < 0)
+        if (reeli_cache_put(&run->cache, key, ".txt", text, strlen(text)) < 0)
             REEL_LOGW("cache: %s", reel_last_error()); /* the text is still good */
-        free(sub);
     }
     free(path);
     lua_pushstring(L, text);

@@ -80,6 +80,30 @@ void reel_pipeline_reset_cancel(void);
 /* The built-in stage runner table (reel_stage_run & co.). Static; never NULL. */
 const reel_stage_runner *reel_pipeline_default_runner(void);
 
+/* ---- cache maintenance (`reel cache`) -------------------------------------------------------
+ * Called for each entry or stray file a command finds wrong or removes: path, what (a short
+ * reason) and size in bytes. */
+typedef void (*reel_cache_report_fn)(void *ctx, const char *path, const char *what, int64_t size);
+
+typedef struct reel_cache_stats {
+    int64_t entries, bytes;         /* entries looked at and their size */
+    int64_t bad;                    /* verify: entries that failed their check */
+    int64_t removed, removed_bytes; /* removed (or, in a dry run, to be removed) */
+} reel_cache_stats;
+
+/* Checks every entry of the cache folder dir against its record (size and SHA-256); reports
+ * each bad one, and with fix removes it. Returns 0 (even with bad entries: see stats->bad) or
+ * an error if dir is not a cache folder. */
+int reel_cache_verify(const char *dir, int fix, reel_cache_report_fn report, void *ctx,
+                      reel_cache_stats *stats);
+
+/* Removes stray files (temporaries of finished processes, records without an entry, entries
+ * without a record), then entries not used for older_than_days (< 0: no age limit), then the
+ * least recently used entries until the folder holds at most max_bytes (< 0: no limit). With
+ * dry_run nothing is removed, only reported. */
+int reel_cache_gc(const char *dir, double older_than_days, int64_t max_bytes, int dry_run,
+                  reel_cache_report_fn report, void *ctx, reel_cache_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

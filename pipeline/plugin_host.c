@@ -344,6 +344,7 @@ typedef struct sink_state {
     float *pcm;
     int64_t n, cap;
     int wrote_file;
+    reeli_media_limits lim; /* bounds of what the node asked for */
     json_t *result;
     char *error;
     reeli_progress_fn progress;
@@ -419,6 +420,9 @@ static int s_video_frame(void *host, const reel_plugin_frame *f)
     if (f->pts <= s->last_pts)
         return sink_fail(s, "frame pts %lld is not increasing", (long long)f->pts);
     if (f->pts > s->last_pts + 100000) return sink_fail(s, "frame pts jumps too far");
+    if (f->pts >= s->lim.max_frames)
+        return sink_fail(s, "more than %lld frames, more than allowed here (%s)",
+                         (long long)s->lim.max_frames, s->lim.asked);
     if (av_frame_make_writable(s->yuv) < 0) return REEL_PLUGIN_EFATAL;
     int np = s->pix_fmt == REEL_PLUGIN_PIX_YUV420P ? 3 : 1;
     for (int i = 0; i < np; i++)
@@ -459,6 +463,9 @@ static int s_audio_samples(void *host, const void *pcm, int64_t n)
     if (!s->rate) return sink_fail(s, "audio_samples before audio_begin");
     if (n < 0 || (n > 0 && !pcm)) return sink_fail(s, "bad sample buffer");
     if (s->n + n > MAX_PLUGIN_AUDIO) return sink_fail(s, "more than 2 hours of audio");
+    if ((double)(s->n + n) > s->lim.max_duration_s * s->rate)
+        return sink_fail(s, "more than %.2f s of audio, more than allowed here (%s)",
+                         s->lim.max_duration_s, s->lim.asked);
     if (s->n + n > s->cap) {
         int64_t nc = s->cap * 2 + n + 4096;
         float *b = realloc(s->pcm, (size_t)nc * s->channels * sizeof(float));
@@ -485,8 +492,10 @@ static int s_file(void *host, const char *path)
     sink_state *s = host;
     if (s->mw || s->rate || s->wrote_file) return sink_fail(s, "file() after other output");
     if (!path) return sink_fail(s, "file(NULL)");
-    int ret = reeli_media_validate(path, s->kind);
-    if (ret >= 0) ret = reeli_media_normalize(path, s->kind, s->out);
+    /* the file goes through the whitelists and bounds of media/input.c: a generator (or a
+     * server answering for one) decides only what is in it, never what reel opens */
+    int ret = reeli_media_validate(path, s->kind, &s->lim);
+    if (ret >= 0) ret = reeli_media_normalize(path, s->kind, s->out, &s->lim);
     if (ret < 0) {
         if (!s->error) s->error = reel_xasprintf("output file rejected: %s", reel_last_error());
         return REEL_PLUGIN_EFATAL;
@@ -599,6 +608,7 @@ int reeli_plugin_run(const reeli_plugin *cp, const char *stage_kind, const json_
         return reel_last_error_code();
     }
     sink_state s = {.p = p, .out = out, .kind = c->kind, .progress = progress, .progress_ctx = ctx};
+    reeli_media_limits_for(&s.lim, c->kind, params, c->max_width, c->max_height, c->max_duration_s);
     reel_plugin_sink sink = {
         .struct_size = sizeof sink,
         .host = &s,

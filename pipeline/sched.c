@@ -82,7 +82,17 @@ static int visit(pass *p, int target)
         if (!reached[id] || j->state != J_NONE) continue;
         reeli_node *n = reeli_graph_node(p->s->graph, id);
         count++;
-        if (reeli_cache_has(p->s->cache, n->key, n->ext)) {
+        char *why = NULL;
+        int cached = reeli_cache_check(p->s->cache, n->key, n->ext, &why);
+        if (cached < 0) {
+            /* damaged, unrecorded or changed since written: removed, and the node runs again */
+            json_t *f = node_fields(n);
+            json_object_set_new(f, "reason", json_string(why));
+            reeli_events_emit(p->s->events, "node_cache_invalid", f);
+            REEL_LOGW("cache: node %d: %s: %s; running it again", n->id, n->key, why);
+        }
+        free(why);
+        if (cached == 1) {
             j->state = J_CACHED;
             p->s->stats.cached++;
             reeli_events_emit(p->s->events, "node_cached", node_fields(n));

@@ -15,6 +15,11 @@ reel_fuzz(fuzz_pipeline_lua_json SOURCES fuzz/fuzz_pipeline_lua_json.c
 # media and the plugin host, with the built-in plugins
 reel_test(test_pipeline_media LABELS unit e2e TIMEOUT 600)
 reel_uses_plugins(test_pipeline_media)
+# what media reel agrees to decode: format/protocol whitelists and bounds (unit and reel run)
+reel_test(test_pipeline_media_guard LABELS unit e2e TIMEOUT 300)
+reel_uses_plugins(test_pipeline_media_guard)
+reel_fuzz(fuzz_pipeline_media_open SOURCES fuzz/fuzz_pipeline_media_open.c
+          CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/media_open)
 reel_test(test_pipeline_film LABELS e2e TIMEOUT 600)
 reel_fuzz(fuzz_pipeline_lua_script SOURCES fuzz/fuzz_pipeline_lua_script.c
           CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/lua_script)

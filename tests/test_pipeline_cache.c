@@ -1,6 +1,8 @@
 /* The content-addressed cache, observed through the events stream: an unchanged re-run does no
  * work, changing one shot redoes only that shot and what depends on it, a changed input file
- * redoes its node, and nothing is left in the cache's tmp/ folder. */
+ * redoes its node, and nothing is left in the cache's tmp/ folder. Entries are checked against
+ * the record written with them: a truncated or changed one is discarded and made again (event
+ * node_cache_invalid), and `reel cache verify` / `reel cache gc` find and remove such files. */
 #include "testutil.h"
 #include "pipeline_stage_test.h"
 
@@ -10,6 +12,7 @@
 #include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *FILM =
     "local shots = {}\n"
@@ -134,7 +137,8 @@ static void test_input_file_and_cache_dir(void **state)
     assert_int_equal(reel_pipeline_run(&p), 0);
     assert_int_equal(pst_count(events, "node_done", NULL), 2);
     /* outputs are stored under their key in the named cache folder */
-    assert_int_equal(count_tree(cache), 2); /* the image node and the render, nothing else */
+    /* the image node and the render with their records, nothing else */
+    assert_int_equal(count_tree(cache), 4);
     char *tmp = reel_xasprintf("%s/tmp", cache);
     assert_int_equal(count_files(tmp), 0);
     free(tmp);
@@ -152,11 +156,209 @@ static void test_input_file_and_cache_dir(void **state)
     free(dir);
 }
 
+/* Keys of the nodes whose node_done line in events contains needle (at most max). */
+static int done_keys(const char *events, const char *needle, char keys[][65], int max)
+{
+    char *text = slurp(events);
+    int n = 0;
+    for (char *line = strtok(text, "\n"); line && n < max; line = strtok(NULL, "\n")) {
+        if (!strstr(line, "\"event\":\"node_done\"") || !strstr(line, needle)) continue;
+        const char *k = strstr(line, "\"key\":\"");
+        assert_non_null(k);
+        memcpy(keys[n], k + 7, 64);
+        keys[n++][64] = 0;
+    }
+    free(text);
+    return n;
+}
+
+static char *entry_path(const char *dir, const char *key, const char *ext)
+{
+    return reel_xasprintf("%s/.reel-cache/%.2s/%s%s", dir, key, key, ext);
+}
+
+static void truncate_half(const char *path)
+{
+    char *data = slurp(path);
+    size_t n = strlen(data);
+    tu_write_file(path, data, n / 2);
+    free(data);
+}
+
+static void test_damaged_entries_are_made_again(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir();
+    char *script = pst_write(dir, "film.lua", FILM);
+    char *events = reel_xasprintf("%s/ev.jsonl", dir);
+    char *film = reel_xasprintf("%s/film.mp4", dir);
+    const char *args[] = {"one", "two", "three"};
+    assert_int_equal(pst_run_ex(script, dir, events, 2, args, 3), 0);
+    char *first = slurp(film);
+    char render[1][65], shot2[1][65], wa[3][65], concat[1][65];
+    assert_int_equal(done_keys(events, "\"kind\":\"render\"", render, 1), 1);
+    assert_int_equal(done_keys(events, "\"name\":\"shot2\"", shot2, 1), 1);
+    assert_int_equal(done_keys(events, "\"kind\":\"with_audio\"", wa, 3), 3);
+    assert_int_equal(done_keys(events, "\"kind\":\"concat\"", concat, 1), 1);
+
+    /* a cached render cut short: discarded and rendered again, never exported as the film */
+    char *r = entry_path(dir, render[0], ".mp4");
+    truncate_half(r);
+    assert_int_equal(pst_run_ex(script, dir, events, 2, args, 3), 0);
+    assert_int_equal(pst_count(events, "node_cache_invalid", render[0]), 1);
+    assert_int_equal(pst_count(events, "node_cache_invalid", "bytes when written"), 1);
+    assert_int_equal(pst_count(events, "node_done", NULL), 1);
+    char *again = slurp(film);
+    assert_string_equal(first, again);
+    free(again);
+    /* now it is good again */
+    assert_int_equal(pst_run_ex(script, dir, events, 2, args, 3), 0);
+    assert_int_equal(pst_count(events, "node_cache_invalid", NULL), 0);
+    assert_int_equal(pst_count(events, "node_done", NULL), 0);
+
+    /* a cached shot changed in place (same size), found when the concat needs it again: the
+     * entries standing on the shots are removed so that the run looks down to them */
+    char *s2 = entry_path(dir, shot2[0], ".mkv");
+    char *data = slurp(s2);
+    size_t len = strlen(data);
+    for (size_t i = 0; i < len / 2; i++) data[i] = data[i] == 'x' ? 'y' : 'x';
+    tu_write_file(s2, data, len);
+    free(data);
+    unlink(r);
+    for (int i = 0; i < 4; i++) {
+        char *p = entry_path(dir, i < 3 ? wa[i] : concat[0], ".mkv");
+        unlink(p);
+        free(p);
+    }
+    assert_int_equal(pst_run_ex(script, dir, events, 2, args, 3), 0);
+    assert_int_equal(pst_count(events, "node_cache_invalid", shot2[0]), 1);
+    assert_int_equal(pst_count(events, "node_cache_invalid", "content changed"), 1);
+    assert_int_equal(pst_count(events, "node_done", "\"name\":\"shot2\""), 1);
+    again = slurp(film);
+    assert_string_equal(first, again);
+    free(again);
+
+    free(s2);
+    free(r);
+    free(first);
+    free(film);
+    free(events);
+    free(script);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static tu_result reel_cache(const char *const *args)
+{
+    const char *argv[16] = {tu_reel_bin(), "cache"};
+    int n = 2;
+    for (; args[n - 2]; n++) argv[n] = args[n - 2];
+    argv[n] = NULL;
+    return tu_run((char *const *)argv, NULL);
+}
+
+static void test_cache_command(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir();
+    char *script = pst_write(dir, "film.lua", FILM);
+    char *events = reel_xasprintf("%s/ev.jsonl", dir);
+    const char *args[] = {"one", "two"};
+    assert_int_equal(pst_run_ex(script, dir, events, 2, args, 2), 0);
+    char render[1][65];
+    assert_int_equal(done_keys(events, "\"kind\":\"render\"", render, 1), 1);
+    char *r = entry_path(dir, render[0], ".mp4");
+
+    tu_result t = reel_cache((const char *[]){"--help", NULL});
+    assert_int_equal(t.status, 0);
+    assert_true(tu_contains(t.out, "Usage: reel cache verify"));
+    assert_true(tu_contains(t.out, "node_cache_invalid"));
+    tu_result_free(&t);
+    t = reel_cache((const char *[]){"frob", NULL});
+    assert_int_equal(t.status, 2);
+    tu_result_free(&t);
+    t = reel_cache((const char *[]){"verify", "--max-size", "1G", NULL});
+    assert_int_equal(t.status, 2);
+    tu_result_free(&t);
+    t = reel_cache((const char *[]){"gc", "--max-size", "lots", NULL});
+    assert_int_equal(t.status, 2);
+    tu_result_free(&t);
+    t = reel_cache((const char *[]){"verify", "--cache", "/nonexistent/cache", NULL});
+    assert_int_equal(t.status, 1);
+    tu_result_free(&t);
+
+    t = reel_cache((const char *[]){"verify", "--out", dir, NULL});
+    assert_int_equal(t.status, 0);
+    assert_true(tu_contains(t.out, "8 entries"));
+    assert_true(tu_contains(t.out, ": 0 bad"));
+    tu_result_free(&t);
+    truncate_half(r);
+    t = reel_cache((const char *[]){"verify", "--out", dir, NULL});
+    assert_int_equal(t.status, 1);
+    assert_true(tu_contains(t.out, "BAD "));
+    assert_true(tu_contains(t.out, r));
+    assert_true(tu_contains(t.out, "bytes when written"));
+    assert_true(reel_file_exists(r));
+    tu_result_free(&t);
+    t = reel_cache((const char *[]){"verify", "--out", dir, "--fix", NULL});
+    assert_int_equal(t.status, 1);
+    assert_true(tu_contains(t.out, "removed "));
+    assert_false(reel_file_exists(r));
+    tu_result_free(&t);
+    t = reel_cache((const char *[]){"verify", "--out", dir, NULL});
+    assert_int_equal(t.status, 0);
+    assert_true(tu_contains(t.out, "7 entries"));
+    tu_result_free(&t);
+
+    /* gc: a temporary of a dead run, a record without its entry */
+    char *stray = reel_xasprintf("%s/.reel-cache/tmp/%s-999999999-0.mkv", dir, render[0]);
+    tu_write_file(stray, "partial", 7);
+    char *cache = reel_xasprintf("%s/.reel-cache", dir);
+    char *orphan = reel_xasprintf("%s/%.2s/%s.meta.json", cache, render[0], render[0]);
+    tu_write_file(orphan, "{}", 2);
+    t = reel_cache((const char *[]){"gc", "--cache", cache, "-n", NULL});
+    assert_int_equal(t.status, 0);
+    assert_true(tu_contains(t.out, "would remove"));
+    assert_true(tu_contains(t.out, stray));
+    assert_true(tu_contains(t.out, orphan));
+    assert_true(reel_file_exists(stray));
+    tu_result_free(&t);
+    t = reel_cache((const char *[]){"gc", "--cache", cache, NULL});
+    assert_int_equal(t.status, 0);
+    assert_true(tu_contains(t.out, "removed 2 files"));
+    assert_false(reel_file_exists(stray));
+    assert_false(reel_file_exists(orphan));
+    tu_result_free(&t);
+    /* a size budget removes the least recently used entries */
+    t = reel_cache((const char *[]){"gc", "--cache", cache, "--max-size", "0", NULL});
+    assert_int_equal(t.status, 0);
+    assert_true(tu_contains(t.out, "removed 7 files"));
+    tu_result_free(&t);
+    t = reel_cache((const char *[]){"verify", "--cache", cache, NULL});
+    assert_int_equal(t.status, 0);
+    assert_true(tu_contains(t.out, "0 entries"));
+    tu_result_free(&t);
+    /* and the next run makes everything again */
+    assert_int_equal(pst_run_ex(script, dir, events, 2, args, 2), 0);
+    assert_int_equal(pst_count(events, "node_done", NULL), 8);
+
+    free(orphan);
+    free(cache);
+    free(stray);
+    free(r);
+    free(events);
+    free(script);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rerun_and_change),
         cmocka_unit_test(test_input_file_and_cache_dir),
+        cmocka_unit_test(test_damaged_entries_are_made_again),
+        cmocka_unit_test(test_cache_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@ typedef struct fake {
     int fail_exec;           /* the job ends with status "error" */
     int status_prompt;       /* HTTP status for /prompt (200 normally) */
     int junk_file;           /* /view returns garbage */
+    const char *playlist;    /* /view returns an HLS playlist naming this local file */
     char *posted;            /* last /prompt body */
     const char *error_body;  /* with status_prompt != 200: the body of the refusal */
     int slow_prompt;         /* /prompt answers one byte every 20 ms */
@@ -98,6 +99,13 @@ static void handler(void *ctx, const tu_http_req *req, int fd)
         size_t n;
         char *b = y4m(&n);
         if (f->junk_file) memset(b, 'x', 64);
+        if (f->playlist) {
+            free(b);
+            b = reel_xasprintf("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:1.0,\n%s\n"
+                               "#EXT-X-ENDLIST\n",
+                               f->playlist);
+            n = strlen(b);
+        }
         if (f->slow_view)
             dribble(f, fd, b, n, &f->view_started);
         else
@@ -182,8 +190,15 @@ static void test_comfyui_failures(void **state)
     f.polls = 0;
     assert_int_equal(mt_stage("video", params, NULL, 0, out, NULL), REEL_EIO);
     assert_true(tu_contains(reel_last_error(), "output file rejected"));
-    /* never finishes: times out */
+    /* a playlist naming a local file (here the test's own executable) is refused unread */
     f.junk_file = 0;
+    f.playlist = "/proc/self/exe";
+    f.polls = 0;
+    assert_int_equal(mt_stage("video", params, NULL, 0, out, NULL), REEL_EIO);
+    assert_true(tu_contains(reel_last_error(), "output file rejected"));
+    assert_true(tu_contains(reel_last_error(), "format 'hls'"));
+    f.playlist = NULL;
+    /* never finishes: times out */
     f.polls = 0;
     f.polls_before_done = 1000000;
     char *slow = params_for(port, ",\"timeout_s\":0.3");

@@ -34,6 +34,54 @@ typedef int (*reeli_progress_fn)(void *ctx, double fraction);
  * using libav. */
 void reeli_media_log_init(void);
 
+/* ---- what a stage accepts (media/input.c) ---------------------------------------------------
+ * Every file reel decodes is opened through reeli_media_open(): the file protocol only (a name
+ * is never a URL), a demuxer from a whitelist (libavformat short names; never playlists such as
+ * hls, dash or concat, which open further files), and sizes, durations, frame and sample counts
+ * bounded by what the node asked for, checked on the declared values before decoding and on the
+ * decoded ones while decoding. */
+#define REELI_FORMATS_IMAGE                                                                        \
+    "png_pipe,jpeg_pipe,webp_pipe,bmp_pipe,tiff_pipe,gif,gif_pipe,qoi_pipe,ppm_pipe,pgm_pipe,"     \
+    "pbm_pipe,pam_pipe,jpegxl_pipe"
+/* the containers a user expects from a generator (exec's out_ext list included) */
+#define REELI_FORMATS_CLIP  "mov,mp4,m4a,matroska,webm,avi,yuv4mpegpipe"
+#define REELI_FORMATS_AUDIO "wav,mp3,ogg,flac,mov,mp4,m4a,matroska,webm"
+/* what reel writes itself: intermediates and the rendered film */
+#define REELI_FORMATS_OWN "matroska,wav,mov"
+
+#define REELI_MAX_DIM        8192
+#define REELI_MAX_FPS        240
+#define REELI_MAX_DURATION_S (3.0 * 3600)
+/* audio a resampler is set up for (a rate of 500 MHz makes swr_init run for minutes) */
+#define REELI_MAX_RATE     384000
+#define REELI_MAX_CHANNELS 64
+
+typedef struct reeli_media_limits {
+    const char *formats;       /* accepted demuxers, comma-separated (static string) */
+    int max_width, max_height; /* picture size, declared and decoded */
+    double max_duration_s;     /* declared duration; decoded audio samples = this * rate */
+    int64_t max_frames;        /* decoded video frames */
+    char asked[160];           /* what the bounds come from, for error messages */
+} reeli_media_limits;
+
+/* Bounds for a file a plugin of kind REEL_PLUGIN_KIND_* hands over, from the node's parameters
+ * (duration_s, frames, fps, width, height; a small slack on each) or, where it asked for none,
+ * the plugin's declared maxima (0 = none) and the global caps above. */
+void reeli_media_limits_for(reeli_media_limits *lim, int kind, const json_t *params, int cap_w,
+                            int cap_h, double cap_duration_s);
+/* Bounds for a file reel wrote itself: its demuxer from the extension (.mkv/.webm Matroska,
+ * .wav WAV, .mp4 MOV) and the global caps. What every reader uses when given no limits. */
+void reeli_media_limits_own(reeli_media_limits *lim, const char *path);
+
+struct AVFormatContext;
+/* Opens path (a regular file) as described above and reads its stream info; lim NULL means
+ * reeli_media_limits_own(path). The error names the path and, for a refused format, what the
+ * file was detected to be. Close with avformat_close_input(). */
+int reeli_media_open(const char *path, const reeli_media_limits *lim, struct AVFormatContext **fmt);
+/* Checks an opened file's declared picture sizes and durations against lim. */
+int reeli_media_check_declared(const char *path, const struct AVFormatContext *fmt,
+                               const reeli_media_limits *lim);
+
 /* ---- media writer (media/writer.c) --------------------------------------------------------- */
 typedef struct reeli_mw reeli_mw;
 
@@ -76,6 +124,9 @@ typedef struct reeli_vr reeli_vr;
  * or fps {0,0} keep the source's. The output frame count is round(duration * fps), known at
  * open (n_frames); the last picture is repeated if the decoder ends early. NULL + error. */
 reeli_vr *reeli_vr_open(const char *path, int width, int height, AVRational fps);
+/* The same for a file from outside reel, within lim (NULL: reeli_media_limits_own). */
+reeli_vr *reeli_vr_open_bounded(const char *path, int width, int height, AVRational fps,
+                                const reeli_media_limits *lim);
 int64_t reeli_vr_frames(const reeli_vr *r);
 void reeli_vr_geometry(const reeli_vr *r, int *width, int *height, AVRational *fps);
 /* Returns 1 and a frame (owned by r, valid until the next call; pts = frame index), 0 at the
@@ -86,6 +137,8 @@ void reeli_vr_free(reeli_vr *r);
 /* Decodes all audio of path's first audio stream into float interleaved PCM at rate/channels
  * (*pcm owned by the caller, free()). REEL_ENOTFOUND if there is no audio stream. */
 int reeli_audio_load(const char *path, int rate, int channels, float **pcm, int64_t *n_frames);
+int reeli_audio_load_bounded(const char *path, int rate, int channels, float **pcm,
+                             int64_t *n_frames, const reeli_media_limits *lim);
 
 /* Reads the first subtitle track's cues (text codecs). *n = 0 if there is none. */
 int reeli_subs_load(const char *path, reeli_cue **cues, size_t *n);
@@ -103,10 +156,12 @@ typedef struct reeli_probe {
     char vcodec[32], acodec[32], scodec[32];
 } reeli_probe;
 int reeli_media_probe(const char *path, int decode, reeli_probe *p);
+int reeli_media_probe_bounded(const char *path, int decode, reeli_probe *p,
+                              const reeli_media_limits *lim);
 
 /* Checks that path is a media file with a stream for the plugin kind (video/image -> video,
- * audio -> audio) that decodes without errors. Error names path and what is wrong. */
-int reeli_media_validate(const char *path, int kind);
+ * audio -> audio) that decodes without errors within lim. Error names path and what is wrong. */
+int reeli_media_validate(const char *path, int kind, const reeli_media_limits *lim);
 
 /* ---- media operations, one file each (media/<operation>.c) --------------------------------
  * Each writes out; params as documented in pipeline/stage.h. progress may be NULL. */
@@ -119,9 +174,9 @@ int reeli_media_subtitles(const char *input, const json_t *params, const char *o
                           reeli_progress_fn progress, void *ctx);
 int reeli_media_render(const char *input, const json_t *params, const char *out,
                        reeli_progress_fn progress, void *ctx);
-/* Re-encodes any media file into the intermediate for a plugin kind (video -> FFV1 .mkv,
- * audio -> WAV). */
-int reeli_media_normalize(const char *in, int kind, const char *out);
+/* Re-encodes a media file from a plugin into the intermediate for its kind (video -> FFV1 .mkv,
+ * audio -> WAV), reading it within lim (NULL: reeli_media_limits_own). */
+int reeli_media_normalize(const char *in, int kind, const char *out, const reeli_media_limits *lim);
 
 /* Parses "WxH" or [W, H] (even, 16..8192). */
 int reeli_parse_size(const json_t *v, int *w, int *h);

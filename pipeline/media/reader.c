@@ -30,21 +30,28 @@ static int averr(int err, const char *path, const char *what)
     return reel_set_error(code, "%s: %s: %s", path, what, buf);
 }
 
-/* Opens path and a decoder for its best stream of type t; *idx = -1 if there is none. */
-static int open_input(const char *path, enum AVMediaType t, AVFormatContext **fmt,
-                      AVCodecContext **dec, int *idx)
+/* Opens path through the guarded open (media/input.c) and a decoder for its best stream of type
+ * t; *idx = -1 if there is none. */
+static int open_input(const char *path, enum AVMediaType t, const reeli_media_limits *lim,
+                      AVFormatContext **fmt, AVCodecContext **dec, int *idx)
 {
     *fmt = NULL;
     *dec = NULL;
     *idx = -1;
-    int ret = avformat_open_input(fmt, path, NULL, NULL);
-    if (ret < 0) return averr(ret, path, "opening");
-    if ((ret = avformat_find_stream_info(*fmt, NULL)) < 0) {
-        avformat_close_input(fmt);
-        return averr(ret, path, "reading stream info");
+    reeli_media_limits own;
+    if (!lim) {
+        reeli_media_limits_own(&own, path);
+        lim = &own;
     }
+    int ret = reeli_media_open(path, lim, fmt);
+    if (ret < 0) return ret;
     const AVCodec *codec = NULL;
     ret = av_find_best_stream(*fmt, t, -1, -1, &codec, 0);
+    if (ret == AVERROR_DECODER_NOT_FOUND) {
+        avformat_close_input(fmt);
+        return reel_set_error(REEL_EUNSUPPORTED, "%s: no decoder for its %s stream", path,
+                              av_get_media_type_string(t));
+    }
     if (ret < 0) return 0;
     *idx = ret;
     if (!codec) {
@@ -58,6 +65,8 @@ static int open_input(const char *path, enum AVMediaType t, AVFormatContext **fm
     }
     avcodec_parameters_to_context(*dec, (*fmt)->streams[*idx]->codecpar);
     (*dec)->pkt_timebase = (*fmt)->streams[*idx]->time_base;
+    /* the decoder refuses a picture larger than allowed before allocating it */
+    (*dec)->max_pixels = (int64_t)lim->max_width * lim->max_height;
     if ((ret = avcodec_open2(*dec, codec, NULL)) < 0) {
         avcodec_free_context(dec);
         avformat_close_input(fmt);
@@ -105,13 +114,32 @@ struct reeli_vr {
     AVRational fps;
     int64_t n_frames, k;
     int64_t first_pts;
+    int64_t decoded; /* source pictures decoded so far */
+    reeli_media_limits lim;
 };
+
+/* A decoded picture past the bounds of lim stops decoding: a file that decodes to far more
+ * than was asked costs no more than what was asked. */
+static int check_decoded(const char *path, const AVFrame *f, int64_t count,
+                         const reeli_media_limits *lim)
+{
+    if (f->width > lim->max_width || f->height > lim->max_height)
+        return reel_set_error(
+            REEL_ERANGE, "%s: a picture of %dx%d, larger than the %dx%d allowed here (%s)", path,
+            f->width, f->height, lim->max_width, lim->max_height, lim->asked);
+    if (count > lim->max_frames)
+        return reel_set_error(REEL_ERANGE,
+                              "%s: decodes to more than %lld frames, more than allowed here (%s)",
+                              path, (long long)lim->max_frames, lim->asked);
+    return 0;
+}
 
 static int decode_next(reeli_vr *r)
 {
     for (;;) {
         int ret = avcodec_receive_frame(r->dec, r->pending);
         if (ret >= 0) {
+            if ((ret = check_decoded(r->path, r->pending, ++r->decoded, &r->lim)) < 0) return ret;
             r->have_pending = 1;
             return 1;
         }
@@ -150,10 +178,20 @@ static double frame_time(reeli_vr *r, const AVFrame *f)
 
 reeli_vr *reeli_vr_open(const char *path, int width, int height, AVRational fps)
 {
+    return reeli_vr_open_bounded(path, width, height, fps, NULL);
+}
+
+reeli_vr *reeli_vr_open_bounded(const char *path, int width, int height, AVRational fps,
+                                const reeli_media_limits *lim)
+{
     reeli_vr *r = reel_xcalloc(1, sizeof *r);
     r->path = reel_xstrdup(path);
     r->first_pts = AV_NOPTS_VALUE;
-    if (open_input(path, AVMEDIA_TYPE_VIDEO, &r->fmt, &r->dec, &r->idx) < 0) goto fail;
+    if (lim)
+        r->lim = *lim;
+    else
+        reeli_media_limits_own(&r->lim, path);
+    if (open_input(path, AVMEDIA_TYPE_VIDEO, &r->lim, &r->fmt, &r->dec, &r->idx) < 0) goto fail;
     if (r->idx < 0) {
         reel_set_error(REEL_EFORMAT, "%s: no video stream", path);
         goto fail;
@@ -288,12 +326,14 @@ void reeli_vr_free(reeli_vr *r)
 
 /* ---- audio ---------------------------------------------------------------------------------- */
 static int append_converted(SwrContext *swr, const AVFrame *f, int channels, float **buf,
-                            int64_t *n, int64_t *cap, const char *path)
+                            int64_t *n, int64_t *cap, int64_t max, const char *path,
+                            const reeli_media_limits *lim)
 {
     int out_max = swr_get_out_samples(swr, f ? f->nb_samples : 0);
     if (out_max <= 0) return 0;
     if (*n + out_max > MAX_AUDIO_FRAMES)
         return reel_set_error(REEL_ERANGE, "%s: audio longer than 3 hours", path);
+
     if (*n + out_max > *cap) {
         int64_t nc = (*cap ? *cap * 2 : 48000) + out_max;
         float *nb = realloc(*buf, (size_t)nc * channels * sizeof(float));
@@ -306,17 +346,35 @@ static int append_converted(SwrContext *swr, const AVFrame *f, int channels, flo
                           f ? f->nb_samples : 0);
     if (got < 0) return averr(got, path, "resampling");
     *n += got;
+    if (*n > max)
+        return reel_set_error(REEL_ERANGE,
+                              "%s: decodes to more than %.2f s of audio, more than allowed here "
+                              "(%s)",
+                              path, lim->max_duration_s, lim->asked);
     return 0;
 }
 
 int reeli_audio_load(const char *path, int rate, int channels, float **pcm, int64_t *n_frames)
 {
+    return reeli_audio_load_bounded(path, rate, channels, pcm, n_frames, NULL);
+}
+
+int reeli_audio_load_bounded(const char *path, int rate, int channels, float **pcm,
+                             int64_t *n_frames, const reeli_media_limits *lim)
+{
     *pcm = NULL;
     *n_frames = 0;
+    reeli_media_limits own;
+    if (!lim) {
+        reeli_media_limits_own(&own, path);
+        lim = &own;
+    }
+    /* sample count bound: the allowed duration at the output rate */
+    int64_t max = (int64_t)ceil(lim->max_duration_s * rate);
     AVFormatContext *fmt;
     AVCodecContext *dec;
     int idx;
-    int ret = open_input(path, AVMEDIA_TYPE_AUDIO, &fmt, &dec, &idx);
+    int ret = open_input(path, AVMEDIA_TYPE_AUDIO, lim, &fmt, &dec, &idx);
     if (ret < 0) return ret;
     if (idx < 0) {
         avformat_close_input(&fmt);
@@ -364,6 +422,14 @@ int reeli_audio_load(const char *path, int rate, int channels, float **pcm, int6
             ret = averr(ret, path, "decoding audio");
             goto done;
         }
+        if (!swr &&
+            (f->sample_rate <= 0 || f->sample_rate > REELI_MAX_RATE ||
+             f->ch_layout.nb_channels <= 0 || f->ch_layout.nb_channels > REELI_MAX_CHANNELS)) {
+            ret = reel_set_error(REEL_ERANGE, "%s: audio of %d Hz, %d channels is out of range",
+                                 path, f->sample_rate, f->ch_layout.nb_channels);
+            av_frame_unref(f);
+            goto done;
+        }
         if (!swr) {
             ret = swr_alloc_set_opts2(&swr, &out_layout, AV_SAMPLE_FMT_FLT, rate, &f->ch_layout,
                                       f->format, f->sample_rate, 0, NULL);
@@ -378,11 +444,11 @@ int reeli_audio_load(const char *path, int rate, int channels, float **pcm, int6
                 goto done;
             }
         }
-        ret = append_converted(swr, f, channels, &buf, &n, &cap, path);
+        ret = append_converted(swr, f, channels, &buf, &n, &cap, max, path, lim);
         av_frame_unref(f);
         if (ret < 0) goto done;
     }
-    ret = swr ? append_converted(swr, NULL, channels, &buf, &n, &cap, path) : 0;
+    ret = swr ? append_converted(swr, NULL, channels, &buf, &n, &cap, max, path, lim) : 0;
 done:
     swr_free(&swr);
     av_packet_free(&pkt);
@@ -434,7 +500,7 @@ int reeli_subs_load(const char *path, reeli_cue **cues, size_t *n)
     AVFormatContext *fmt;
     AVCodecContext *dec;
     int idx;
-    int ret = open_input(path, AVMEDIA_TYPE_SUBTITLE, &fmt, &dec, &idx);
+    int ret = open_input(path, AVMEDIA_TYPE_SUBTITLE, NULL, &fmt, &dec, &idx);
     if (ret < 0) return ret;
     if (idx < 0) {
         avformat_close_input(&fmt);
@@ -485,14 +551,21 @@ int reeli_subs_load(const char *path, reeli_cue **cues, size_t *n)
 /* ---- probe and verification ------------------------------------------------------------------ */
 int reeli_media_probe(const char *path, int decode, reeli_probe *p)
 {
+    return reeli_media_probe_bounded(path, decode, p, NULL);
+}
+
+int reeli_media_probe_bounded(const char *path, int decode, reeli_probe *p,
+                              const reeli_media_limits *lim)
+{
     memset(p, 0, sizeof *p);
-    AVFormatContext *fmt = NULL;
-    int ret = avformat_open_input(&fmt, path, NULL, NULL);
-    if (ret < 0) return averr(ret, path, "opening");
-    if ((ret = avformat_find_stream_info(fmt, NULL)) < 0) {
-        avformat_close_input(&fmt);
-        return averr(ret, path, "reading stream info");
+    reeli_media_limits own;
+    if (!lim) {
+        reeli_media_limits_own(&own, path);
+        lim = &own;
     }
+    AVFormatContext *fmt = NULL;
+    int ret = reeli_media_open(path, lim, &fmt);
+    if (ret < 0) return ret;
     if (fmt->duration > 0 && fmt->duration != AV_NOPTS_VALUE)
         p->duration_s = (double)fmt->duration / AV_TIME_BASE;
     int vi = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
@@ -525,7 +598,11 @@ int reeli_media_probe(const char *path, int decode, reeli_probe *p)
     if (p->has_video) {
         AVCodecContext *dec;
         int idx;
-        if ((ret = open_input(path, AVMEDIA_TYPE_VIDEO, &fmt, &dec, &idx)) < 0) return ret;
+        if ((ret = open_input(path, AVMEDIA_TYPE_VIDEO, lim, &fmt, &dec, &idx)) < 0) return ret;
+        if (idx < 0) { /* the file changed between the two opens */
+            avformat_close_input(&fmt);
+            return reel_set_error(REEL_EFORMAT, "%s: no video stream", path);
+        }
         dec->err_recognition = AV_EF_EXPLODE;
         AVPacket *pkt = av_packet_alloc();
         AVFrame *f = av_frame_alloc();
@@ -535,8 +612,9 @@ int reeli_media_probe(const char *path, int decode, reeli_probe *p)
             int r = avcodec_receive_frame(dec, f);
             if (r == AVERROR_EOF) break;
             if (r >= 0) {
-                p->n_frames++;
+                ret = check_decoded(path, f, ++p->n_frames, lim);
                 av_frame_unref(f);
+                if (ret < 0) break;
                 continue;
             }
             if (r != AVERROR(EAGAIN) || draining) {
@@ -574,17 +652,17 @@ int reeli_media_probe(const char *path, int decode, reeli_probe *p)
         float *pcm;
         int64_t n;
         int rate = p->sample_rate > 0 ? p->sample_rate : REELI_RATE;
-        if ((ret = reeli_audio_load(path, rate, 1, &pcm, &n)) < 0) return ret;
+        if ((ret = reeli_audio_load_bounded(path, rate, 1, &pcm, &n, lim)) < 0) return ret;
         free(pcm);
         p->n_samples = n;
     }
     return 0;
 }
 
-int reeli_media_validate(const char *path, int kind)
+int reeli_media_validate(const char *path, int kind, const reeli_media_limits *lim)
 {
     reeli_probe p;
-    int ret = reeli_media_probe(path, 1, &p);
+    int ret = reeli_media_probe_bounded(path, 1, &p, lim);
     if (ret < 0) return ret;
     if (kind == REEL_PLUGIN_KIND_AUDIO) {
         if (!p.has_audio)

@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
 #include <libswscale/swscale.h>
 
 #include "plugins/reel_plugin.h"
@@ -26,6 +28,55 @@ static const char schema[] =
     "\"zoom\":{\"type\":\"number\",\"minimum\":1,\"maximum\":4},"
     "\"prompt\":{\"type\":\"string\"},\"seed\":{\"type\":\"integer\"}}}";
 
+/* Image demuxers only: never a playlist (hls, concat...) that opens further files, nor image2,
+ * whose file name patterns read other files. The same list as the host's for images
+ * (pipeline/media/media.h), which this plugin cannot include. */
+#define IMAGE_FORMATS                                                                              \
+    "png_pipe,jpeg_pipe,webp_pipe,bmp_pipe,tiff_pipe,gif,gif_pipe,qoi_pipe,ppm_pipe,pgm_pipe,"     \
+    "pbm_pipe,pam_pipe,jpegxl_pipe"
+
+/* Opens path as an image: a regular file, through the file protocol only ("file:" first, so no
+ * part of the name reads as a protocol), with a demuxer from IMAGE_FORMATS. */
+static int open_image(const char *path, AVFormatContext **fmt, char *err, size_t n)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        snprintf(err, n, "parameter 'path': %s: not a readable file", path);
+        return -1;
+    }
+    char url[4200];
+    snprintf(url, sizeof url, "file:%s", path);
+    AVDictionary *o = NULL;
+    av_dict_set(&o, "protocol_whitelist", "file", 0);
+    AVIOContext *pb = NULL;
+    const AVInputFormat *ifmt = NULL;
+    int ret = avio_open2(&pb, url, AVIO_FLAG_READ, NULL, &o);
+    av_dict_free(&o);
+    if (ret >= 0) ret = av_probe_input_buffer2(pb, &ifmt, url, NULL, 0, 0);
+    avio_closep(&pb);
+    if (ret < 0 || !ifmt) {
+        snprintf(err, n, "parameter 'path': %s: not an image (no format recognised)", path);
+        return -1;
+    }
+    if (av_match_list(ifmt->name, IMAGE_FORMATS, ',') <= 0) {
+        snprintf(err, n,
+                 "parameter 'path': %s: is %s (format '%s'), not an image; accepted formats: %s",
+                 path, ifmt->long_name ? ifmt->long_name : ifmt->name, ifmt->name, IMAGE_FORMATS);
+        return -1;
+    }
+    av_dict_set(&o, "protocol_whitelist", "file", 0);
+    av_dict_set(&o, "format_whitelist", IMAGE_FORMATS, 0);
+    ret = avformat_open_input(fmt, url, ifmt, &o);
+    av_dict_free(&o);
+    if (ret < 0) {
+        char e[AV_ERROR_MAX_STRING_SIZE] = "";
+        av_strerror(ret, e, sizeof e);
+        snprintf(err, n, "parameter 'path': %s: %s", path, e);
+        return -1;
+    }
+    return 0;
+}
+
 /* Decodes the first picture of path into packed RGB24 (malloc'ed). */
 static uint8_t *load_rgb(const char *path, int *w, int *h, char *err, size_t n)
 {
@@ -34,13 +85,8 @@ static uint8_t *load_rgb(const char *path, int *w, int *h, char *err, size_t n)
     AVPacket *pkt = av_packet_alloc();
     AVFrame *f = av_frame_alloc();
     uint8_t *rgb = NULL;
-    char e[AV_ERROR_MAX_STRING_SIZE] = "";
-    int ret = avformat_open_input(&fmt, path, NULL, NULL);
-    if (ret < 0) {
-        av_strerror(ret, e, sizeof e);
-        snprintf(err, n, "parameter 'path': %s: %s", path, e);
-        goto done;
-    }
+    int ret = open_image(path, &fmt, err, n);
+    if (ret < 0) goto done;
     const AVCodec *codec = NULL;
     if (avformat_find_stream_info(fmt, NULL) < 0 ||
         (ret = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)) < 0 || !codec) {
@@ -49,6 +95,7 @@ static uint8_t *load_rgb(const char *path, int *w, int *h, char *err, size_t n)
     }
     int idx = ret;
     dec = avcodec_alloc_context3(codec);
+    if (dec) dec->max_pixels = (int64_t)16384 * 16384; /* the limit checked below */
     if (!dec || avcodec_parameters_to_context(dec, fmt->streams[idx]->codecpar) < 0 ||
         avcodec_open2(dec, codec, NULL) < 0) {
         snprintf(err, n, "parameter 'path': %s: cannot open a decoder", path);
@@ -117,9 +164,8 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
                              ? json_string_value(json_object_get(p, "motion"))
                              : "kenburns";
     double fps = json_object_get(p, "fps") ? json_number_value(json_object_get(p, "fps")) : 24;
-    double dur = json_object_get(p, "duration_s")
-                     ? json_number_value(json_object_get(p, "duration_s"))
-                     : 3;
+    double dur =
+        json_object_get(p, "duration_s") ? json_number_value(json_object_get(p, "duration_s")) : 3;
     double zoom = json_object_get(p, "zoom") ? json_number_value(json_object_get(p, "zoom")) : 1.2;
     char err[1024];
     int sw, sh, rc = 0;
@@ -173,8 +219,12 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
             for (int x = 0; x < w; x++)
                 sample(src, sw, sh, x0 + (x + 0.5) * ww / w - 0.5, y0 + (y + 0.5) * wh / h - 0.5,
                        out + ((size_t)y * w + x) * 3);
-        reel_plugin_frame f = {.width = w, .height = h, .pix_fmt = REEL_PLUGIN_PIX_RGB24,
-                               .data = {out}, .linesize = {w * 3}, .pts = k};
+        reel_plugin_frame f = {.width = w,
+                               .height = h,
+                               .pix_fmt = REEL_PLUGIN_PIX_RGB24,
+                               .data = {out},
+                               .linesize = {w * 3},
+                               .pts = k};
         rc = s->video_frame(s->host, &f);
         if (rc == 0) rc = s->progress(s->host, (double)(k + 1) / nframes);
     }
