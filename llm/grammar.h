@@ -25,6 +25,7 @@
 #define REEL_LLM_GRAMMAR_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -117,5 +118,9 @@ reel_grammar *reel_grammar_from_json_schema(const json_t *schema);
 /* Validates a JSON value against the same schema subset. Returns 0, or REEL_EFORMAT with the
  * JSON pointer of the first violation and what was expected. */
 int reel_json_schema_validate(const json_t *schema, const json_t *value);
+/* The same, stopping with REEL_ECANCELED soon after *cancel becomes nonzero (a Ctrl-C flag).
+ * Self-referencing schemas end anyway: a fixed budget of steps and a depth limit. */
+int reel_json_schema_validate_cancel(const json_t *schema, const json_t *value,
+                                     const volatile sig_atomic_t *cancel);
 
 #endif

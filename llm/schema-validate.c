@@ -9,6 +9,7 @@
 #include "llm/schema-impl.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,10 @@ typedef struct {
     const json_t *root;
     int depth;
     long steps;
+    const volatile sig_atomic_t *cancel; /* checked every CANCEL_EVERY steps; may be NULL */
 } vctx;
+
+#define CANCEL_EVERY 1024
 
 static int vfail(const char *ptr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int vfail(const char *ptr, const char *fmt, ...)
@@ -345,6 +349,8 @@ static int validate(vctx *c, const json_t *s, const json_t *v, const char *ptr)
     if (!json_is_object(s)) return vfail(ptr, "schema is not an object");
     if (c->depth >= MAX_DEPTH) return vfail(ptr, "schema and value nested too deeply");
     if (++c->steps > MAX_STEPS) return vfail(ptr, "schema too expensive to evaluate");
+    if (c->cancel && c->steps % CANCEL_EVERY == 0 && *c->cancel)
+        return reel_set_error(REEL_ECANCELED, "validation interrupted");
     c->depth++;
     int rc = validate_body(c, s, v, ptr);
     c->depth--;
@@ -353,11 +359,18 @@ static int validate(vctx *c, const json_t *s, const json_t *v, const char *ptr)
 
 int reeli_schema_validate_at(const json_t *root, const json_t *schema, const json_t *value)
 {
-    vctx c = {root, 0, 0};
+    vctx c = {root, 0, 0, NULL};
     return validate(&c, schema, value, "");
 }
 
 int reel_json_schema_validate(const json_t *schema, const json_t *value)
 {
     return reeli_schema_validate_at(schema, schema, value);
+}
+
+int reel_json_schema_validate_cancel(const json_t *schema, const json_t *value,
+                                     const volatile sig_atomic_t *cancel)
+{
+    vctx c = {schema, 0, 0, cancel};
+    return validate(&c, schema, value, "");
 }

@@ -734,7 +734,8 @@ static int l_validate(lua_State *L)
     shape_ctx sc = {schema, 0};
     json_t *v = shape_like_schema(raw, schema, &sc, 0, NULL, 0);
     json_decref(raw);
-    int rc = reel_json_schema_validate(schema, v);
+    /* a Ctrl-C stops a slow validation; the cancelled run's hook then ends the script */
+    int rc = reel_json_schema_validate_cancel(schema, v, &reeli_cancel_flag);
     json_decref(v);
     json_decref(schema);
     if (rc < 0) {

@@ -559,6 +559,28 @@ static void test_validator_keywords(void **state)
     }
 }
 
+/* A slow validation (a self-referencing anyOf branches until its step budget) stops soon after
+ * the cancel flag is raised, with REEL_ECANCELED; without the flag the same call ends with the
+ * budget's error instead. */
+static void test_validator_cancel(void **state)
+{
+    (void)state;
+    json_t *schema = js("{\"anyOf\":[{\"$ref\":\"#\"},{\"$ref\":\"#\"}]}"), *v = js("1");
+    volatile sig_atomic_t flag = 1;
+    assert_int_equal(reel_json_schema_validate_cancel(schema, v, &flag), REEL_ECANCELED);
+    assert_true(tu_contains(reel_last_error(), "interrupted"));
+    flag = 0;
+    assert_int_equal(reel_json_schema_validate_cancel(schema, v, &flag), REEL_EFORMAT);
+    json_decref(v);
+    v = js("true");
+    json_decref(schema);
+    schema = js("{\"type\":\"boolean\"}");
+    flag = 1; /* a cheap validation ends before the first check */
+    assert_int_equal(reel_json_schema_validate_cancel(schema, v, &flag), 0);
+    json_decref(v);
+    json_decref(schema);
+}
+
 static void test_validator_messages(void **state)
 {
     (void)state;
@@ -587,6 +609,7 @@ int main(void)
         cmocka_unit_test(test_unsupported_keywords_fail_closed),
         cmocka_unit_test(test_validator_keywords),
         cmocka_unit_test(test_validator_messages),
+        cmocka_unit_test(test_validator_cancel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
