@@ -50,6 +50,22 @@ static size_t utf8_len(const char *s, size_t n)
 
 static int validate(vctx *c, const json_t *s, const json_t *v, const char *ptr);
 
+/* ptr + "/" + key as a JSON pointer (RFC 6901: '~' written "~0", '/' written "~1") */
+static char *pointer_key(const char *ptr, const char *key)
+{
+    reel_strbuf b = {0};
+    reel_strbuf_printf(&b, "%s/", ptr);
+    for (const char *k = key; *k; k++) {
+        if (*k == '~')
+            reel_strbuf_str(&b, "~0");
+        else if (*k == '/')
+            reel_strbuf_str(&b, "~1");
+        else
+            reel_strbuf_add(&b, k, 1);
+    }
+    return b.p;
+}
+
 static int type_matches(const char *t, const json_t *v)
 {
     if (strcmp(t, "object") == 0) return json_is_object(v);
@@ -220,7 +236,7 @@ static int check_object(vctx *c, const json_t *s, const json_t *v, const char *p
     }
     json_object_foreach((json_t *)v, k, x)
     {
-        char *sub = reel_xasprintf("%s/%s", ptr, k);
+        char *sub = pointer_key(ptr, k);
         const json_t *ps = json_is_object(props) ? json_object_get(props, k) : NULL;
         int rc = 0, matched = ps != NULL;
         if (ps) rc = validate(c, ps, x, sub);

@@ -559,23 +559,23 @@ static void test_validator_keywords(void **state)
     }
 }
 
-/* A slow validation (a self-referencing anyOf branches until its step budget) stops soon after
- * the cancel flag is raised, with REEL_ECANCELED; without the flag the same call ends with the
- * budget's error instead. */
+/* A long validation (3000 array items, one step each) stops soon after the cancel flag is
+ * raised, with REEL_ECANCELED; without the flag the same call succeeds, and a short one ends
+ * before the first check. */
 static void test_validator_cancel(void **state)
 {
     (void)state;
-    json_t *schema = js("{\"anyOf\":[{\"$ref\":\"#\"},{\"$ref\":\"#\"}]}"), *v = js("1");
+    json_t *schema = js("{\"type\":\"array\",\"items\":{\"type\":\"integer\"}}");
+    json_t *v = json_array();
+    for (int i = 0; i < 3000; i++) json_array_append_new(v, json_integer(i));
     volatile sig_atomic_t flag = 1;
     assert_int_equal(reel_json_schema_validate_cancel(schema, v, &flag), REEL_ECANCELED);
     assert_true(tu_contains(reel_last_error(), "interrupted"));
     flag = 0;
-    assert_int_equal(reel_json_schema_validate_cancel(schema, v, &flag), REEL_EFORMAT);
+    assert_int_equal(reel_json_schema_validate_cancel(schema, v, &flag), 0);
     json_decref(v);
-    v = js("true");
-    json_decref(schema);
-    schema = js("{\"type\":\"boolean\"}");
-    flag = 1; /* a cheap validation ends before the first check */
+    v = js("[1, 2]");
+    flag = 1;
     assert_int_equal(reel_json_schema_validate_cancel(schema, v, &flag), 0);
     json_decref(v);
     json_decref(schema);

@@ -236,9 +236,9 @@ static void test_gguf_arrays(void **state)
     for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
         int32_t *a, *b;
         size_t na, nb;
-        v.pre = same[i][0];
+        v.pre = (char *)same[i][0];
         reel_llm_tokenizer *t1 = reel_llm_tokenizer_init(&v);
-        v.pre = same[i][1];
+        v.pre = (char *)same[i][1];
         reel_llm_tokenizer *t2 = reel_llm_tokenizer_init(&v);
         assert_non_null(t1);
         assert_non_null(t2);
