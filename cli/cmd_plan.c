@@ -37,19 +37,24 @@ static int run(int argc, char **argv)
         } else if (!strcmp(a, "--shots")) {
             if (v && reel_cli_parse_int("plan", a, v, 1, 12, &shots) < 0) return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "--seconds")) {
-            if (v && reel_cli_parse_double("plan", a, v, 1, 3600, &seconds) < 0) return REEL_EXIT_USAGE;
+            if (v && reel_cli_parse_double("plan", a, v, 1, 3600, &seconds) < 0)
+                return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "--max-text")) {
-            if (v && reel_cli_parse_int("plan", a, v, 1, 100000, &max_text) < 0) return REEL_EXIT_USAGE;
+            if (v && reel_cli_parse_int("plan", a, v, 1, 100000, &max_text) < 0)
+                return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "--style")) {
             style = v;
         } else if (!strcmp(a, "-n")) {
-            if (v && reel_cli_parse_int("plan", a, v, 16, 1 << 20, &n_predict) < 0) return REEL_EXIT_USAGE;
+            if (v && reel_cli_parse_int("plan", a, v, 16, 1 << 20, &n_predict) < 0)
+                return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "--temp")) {
             if (v && reel_cli_parse_double("plan", a, v, 0, 5, &temp) < 0) return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "--seed")) {
-            if (v && reel_cli_parse_int("plan", a, v, 0, 0x7fffffffL, &seed) < 0) return REEL_EXIT_USAGE;
+            if (v && reel_cli_parse_int("plan", a, v, 0, 0x7fffffffL, &seed) < 0)
+                return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            if (v && reel_cli_parse_int("plan", a, v, 1, 1024, &threads) < 0) return REEL_EXIT_USAGE;
+            if (v && reel_cli_parse_int("plan", a, v, 1, 1024, &threads) < 0)
+                return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             out_path = v;
         } else if (!strcmp(a, "--no-schema-prompt")) {
@@ -116,7 +121,8 @@ static int run(int argc, char **argv)
         }
     }
     size_t n_ids = 0;
-    if (reel_llm_tokenizer_encode(tok, prompt, strlen(prompt), REEL_LLM_TOK_DEFAULT, &ids, &n_ids) < 0) {
+    if (reel_llm_tokenizer_encode(tok, prompt, strlen(prompt), REEL_LLM_TOK_DEFAULT, &ids, &n_ids) <
+        0) {
         rc = reel_cli_fail("plan: tokenizer");
         goto done;
     }
@@ -137,7 +143,8 @@ static int run(int argc, char **argv)
     c = reel_llm_constraint_init(tok, g);
     pp.progress = reel_progress_init("plan", 0, "tok");
     size_t len = 0;
-    int grc = reel_llm_generate_constrained(s, smp, tok, c, (int)n_predict, on_text, &pp, &text, &len);
+    int grc =
+        reel_llm_generate_constrained(s, smp, tok, c, (int)n_predict, on_text, &pp, &text, &len);
     if (grc < 0) {
         reel_progress_cancel(pp.progress);
         pp.progress = NULL;
@@ -147,7 +154,8 @@ static int run(int argc, char **argv)
     reel_progress_finish(pp.progress);
     pp.progress = NULL;
     /* fail closed: the grammar guarantees this; the validator proves it */
-    if (!(plan = reel_json_parse(text, len, "plan")) || reel_json_schema_validate(schema, plan) < 0) {
+    if (!(plan = reel_json_parse(text, len, "plan")) ||
+        reel_json_schema_validate(schema, plan) < 0) {
         reel_cli_error("plan", "internal error: the output does not match the schema: %s",
                        reel_last_error());
         goto done;
@@ -201,7 +209,8 @@ static const reel_cli_cmd reel_cmd_plan = {
     "  --seconds S          about S seconds in all; no shot is longer than S\n"
     "  --style TEXT         visual style to ask for (\"hand-drawn, warm\")\n"
     "  --max-text N         at most N characters in each free-text field (default: no limit\n"
-    "                       but the token budget; a limit makes decoding slower on big vocabularies)\n"
+    "                       but the token budget; a limit makes decoding slower on big "
+    "vocabularies)\n"
     "  -n N                 token budget (default 2048)\n"
     "  --temp T             sampling temperature (default 0.7; 0 = greedy)\n"
     "  --seed S             sampling seed (default 0): the same seed gives the same plan\n"

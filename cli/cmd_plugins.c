@@ -12,11 +12,13 @@ static void print_schema(const json_t *schema)
     const json_t *req = json_object_get(schema, "required");
     const char *key;
     json_t *p;
-    json_object_foreach((json_t *)props, key, p) {
+    json_object_foreach((json_t *)props, key, p)
+    {
         int required = 0;
         size_t i;
         json_t *r;
-        json_array_foreach(req, i, r) required |= json_is_string(r) && !strcmp(json_string_value(r), key);
+        json_array_foreach(req, i, r) required |=
+            json_is_string(r) && !strcmp(json_string_value(r), key);
         char *rest = json_dumps(p, JSON_COMPACT);
         printf("    %-12s %s%s\n", key, required ? "(required) " : "", rest ? rest : "");
         free(rest);
@@ -28,10 +30,14 @@ static int run(int argc, char **argv)
     int as_json = 0;
     const char *name = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) as_json = 1;
-        else if (argv[i][0] == '-') return reel_cli_usage("plugins", "unknown option '%s'", argv[i]);
-        else if (name) return reel_cli_usage("plugins", "give at most one plugin name");
-        else name = argv[i];
+        if (!strcmp(argv[i], "--json"))
+            as_json = 1;
+        else if (argv[i][0] == '-')
+            return reel_cli_usage("plugins", "unknown option '%s'", argv[i]);
+        else if (name)
+            return reel_cli_usage("plugins", "give at most one plugin name");
+        else
+            name = argv[i];
     }
     json_t *list = reel_stage_plugins(name);
     if (!list) return reel_cli_fail("plugins");
@@ -45,7 +51,8 @@ static int run(int argc, char **argv)
     size_t i;
     json_t *p;
     int bad = 0;
-    json_array_foreach(list, i, p) {
+    json_array_foreach(list, i, p)
+    {
         const char *err = json_string_value(json_object_get(p, "error"));
         if (err) {
             printf("%-10s (cannot load: %s)\n", json_string_value(json_object_get(p, "name")), err);
@@ -57,11 +64,12 @@ static int run(int argc, char **argv)
                json_string_value(json_object_get(p, "kind")),
                json_string_value(json_object_get(p, "description")));
         if (name) {
-            printf("  file: %s (ABI %s)\n  deterministic: %s, max concurrency: %lld\n  parameters:\n",
-                   json_string_value(json_object_get(p, "path")),
-                   json_string_value(json_object_get(p, "abi")),
-                   json_is_true(json_object_get(p, "deterministic")) ? "yes" : "no",
-                   (long long)json_integer_value(json_object_get(p, "max_concurrency")));
+            printf(
+                "  file: %s (ABI %s)\n  deterministic: %s, max concurrency: %lld\n  parameters:\n",
+                json_string_value(json_object_get(p, "path")),
+                json_string_value(json_object_get(p, "abi")),
+                json_is_true(json_object_get(p, "deterministic")) ? "yes" : "no",
+                (long long)json_integer_value(json_object_get(p, "max_concurrency")));
             print_schema(json_object_get(p, "params_schema"));
         }
     }

@@ -19,8 +19,8 @@ static int run(int argc, char **argv)
            REEL_ARCH_FLAGS, REEL_SANITIZE ? ", ASan+UBSan" : "");
     printf("cpu features: %s\n", cpu);
     printf("cuda: %s\n", reel_kernels_cuda_built() ? "on" : "off (built without nvcc)");
-    printf("libraries: jansson %s, libcurl %s, %s\n", JANSSON_VERSION, curl_version_info(CURLVERSION_NOW)->version,
-           OPENSSL_VERSION_TEXT);
+    printf("libraries: jansson %s, libcurl %s, %s\n", JANSSON_VERSION,
+           curl_version_info(CURLVERSION_NOW)->version, OPENSSL_VERSION_TEXT);
     return REEL_EXIT_OK;
 }
 

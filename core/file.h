@@ -31,9 +31,9 @@ int reel_file_write_atomic(const char *path, const void *data, size_t size);
 
 /* Streaming atomic writer: write through fp, then commit (or abort). */
 typedef struct reel_afile {
-    FILE *fp;        /* write here */
-    char *path;      /* final name (owned) */
-    char *tmp_path;  /* temporary name (owned) */
+    FILE *fp;       /* write here */
+    char *path;     /* final name (owned) */
+    char *tmp_path; /* temporary name (owned) */
 } reel_afile;
 
 /* Creates the temporary file next to path. */

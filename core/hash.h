@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define REEL_SHA256_SIZE 32
+#define REEL_SHA256_SIZE     32
 #define REEL_SHA256_HEX_SIZE 65 /* 64 hex digits + NUL */
 
 typedef struct reel_sha256 reel_sha256;

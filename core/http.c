@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MEM_MAX ((size_t)256 << 20)
+#define MEM_MAX      ((size_t)256 << 20)
 #define ERR_BODY_MAX 4096
 
 reel_http_opts reel_http_default_opts(void)
@@ -48,7 +48,7 @@ typedef struct {
     uint64_t written; /* bytes written by this attempt */
     int checked;      /* the status has been looked at */
     long status;
-    int truncated;    /* the server ignored our Range: the file restarted from 0 */
+    int truncated; /* the server ignored our Range: the file restarted from 0 */
     reel_progress *progress;
     /* error body of an HTTP error answer */
     char err[ERR_BODY_MAX];
@@ -136,8 +136,10 @@ static int transient_curl(CURLcode c)
     case CURLE_GOT_NOTHING:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
-    case CURLE_SSL_CONNECT_ERROR: return 1;
-    default: return 0;
+    case CURLE_SSL_CONNECT_ERROR:
+        return 1;
+    default:
+        return 0;
     }
 }
 
@@ -149,7 +151,8 @@ static int transient_status(long st)
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
 }
 
 static CURL *easy_new(const char *url, const reel_http_opts *o, struct curl_slist **hdrs,
@@ -328,8 +331,10 @@ int reel_http_get(const char *url, const reel_http_opts *opts, char **body, size
     int rc = perform(url, &o, NULL, NULL, &s, NULL);
     if (status) *status = s.status;
     if (rc == 0 && !s.mem) s.mem = reel_xcalloc(1, 1);
-    if (body) *body = s.mem;
-    else free(s.mem);
+    if (body)
+        *body = s.mem;
+    else
+        free(s.mem);
     if (size) *size = s.mem_n;
     return rc;
 }

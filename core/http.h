@@ -7,7 +7,8 @@
  *
  *     reel_http_opts o = reel_http_default_opts();
  *     o.progress = 1;
- *     if (reel_http_get_file(url, "model.gguf", &o) < 0) fprintf(stderr, "%s\n", reel_last_error());
+ *     if (reel_http_get_file(url, "model.gguf", &o) < 0) fprintf(stderr, "%s\n",
+ * reel_last_error());
  */
 #ifndef REEL_CORE_HTTP_H
 #define REEL_CORE_HTTP_H
@@ -16,11 +17,11 @@
 #include <stddef.h>
 
 typedef struct reel_http_opts {
-    long connect_timeout_ms; /* default 10000 */
-    long timeout_ms;         /* whole request; 0 = no limit (default for downloads) */
-    long stall_timeout_ms;   /* fail if no byte arrives for this long; default 30000; 0 = off */
-    int retries;             /* extra attempts after a transient failure; default 4 */
-    long backoff_ms;         /* first wait between attempts, doubled each time; default 500 */
+    long connect_timeout_ms;    /* default 10000 */
+    long timeout_ms;            /* whole request; 0 = no limit (default for downloads) */
+    long stall_timeout_ms;      /* fail if no byte arrives for this long; default 30000; 0 = off */
+    int retries;                /* extra attempts after a transient failure; default 4 */
+    long backoff_ms;            /* first wait between attempts, doubled each time; default 500 */
     const char *const *headers; /* NULL-terminated "Name: value" list, or NULL */
     const char *bearer_token;   /* adds "Authorization: Bearer ..." if set */
     const char *expect_sha256;  /* get_file: hex digest the finished file must have, or NULL */

@@ -42,9 +42,9 @@ void reel_pool_parallel_for(reel_pool *pool, int64_t n, reel_pool_fn fn, void *c
 /* Like reel_pool_parallel_for, but in chunks of grain indices (grain <= 0: about 32 chunks a
  * thread): each thread takes the chunks of its own balanced share in order, front to back, so
  * it streams one contiguous range (the hardware prefetcher follows one stream better than
- * jumps between chunks), then takes chunks from the backs of the others' shares until none are left, so a
- * thread slowed by the machine does less of the work. fn is called any number of times per
- * thread and which thread runs an index varies between calls: only for bodies whose results for
+ * jumps between chunks), then takes chunks from the backs of the others' shares until none are
+ * left, so a thread slowed by the machine does less of the work. fn is called any number of times
+ * per thread and which thread runs an index varies between calls: only for bodies whose results for
  * an index do not depend on the thread. */
 void reel_pool_parallel_for_dynamic(reel_pool *pool, int64_t n, int64_t grain, reel_pool_fn fn,
                                     void *ctx);

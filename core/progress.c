@@ -52,8 +52,8 @@ static void format_eta(double s, char *out, size_t size)
         snprintf(out, size, "%02d:%02d", (int)s / 60, (int)s % 60);
 }
 
-reel_progress *reel_progress_init_ex(const char *label, uint64_t total, const char *unit,
-                                     FILE *out, int tty)
+reel_progress *reel_progress_init_ex(const char *label, uint64_t total, const char *unit, FILE *out,
+                                     int tty)
 {
     reel_progress *p = reel_xcalloc(1, sizeof *p);
     p->label = reel_xstrdup(label ? label : "");
@@ -96,8 +96,8 @@ static void draw(reel_progress *p, double now, int final)
             int fill = (int)(frac * 30);
             for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '-';
             bar[30] = '\0';
-            fprintf(p->out, "\r\033[K%s [%s] %3.0f%% %s/%s %s/s ETA %s", p->label, bar,
-                    frac * 100, done, tot, rt, eta);
+            fprintf(p->out, "\r\033[K%s [%s] %3.0f%% %s/%s %s/s ETA %s", p->label, bar, frac * 100,
+                    done, tot, rt, eta);
         } else {
             fprintf(p->out, "%s: %3.0f%% %s/%s %s/s ETA %s\n", p->label, frac * 100, done, tot, rt,
                     eta);

@@ -21,8 +21,8 @@ typedef struct reel_progress reel_progress;
 reel_progress *reel_progress_init(const char *label, uint64_t total, const char *unit);
 
 /* Same, writing to `out`; tty forces the terminal (1) or plain-line (0) mode; -1 detects. */
-reel_progress *reel_progress_init_ex(const char *label, uint64_t total, const char *unit,
-                                     FILE *out, int tty);
+reel_progress *reel_progress_init_ex(const char *label, uint64_t total, const char *unit, FILE *out,
+                                     int tty);
 
 /* Reports done units so far (absolute, not a delta). Cheap to call often. */
 void reel_progress_update(reel_progress *p, uint64_t done);

@@ -72,9 +72,9 @@ int reel_llm_chat_render(const reel_llm_chat_msg *msgs, size_t n, const reel_llm
 
 typedef struct reel_llm_tokenizer reel_llm_tokenizer; /* llm/tokenizer.h */
 
-/* Ids that end an assistant turn in format f (docs/model.md §5): the tokenizer's EOS and the turn-end
- * token, `<|im_end|>` (Nemotron-3) or `<SPECIAL_12>` (Nano-v2), those the vocabulary has. Writes
- * up to max ids to ids and returns how many there are. */
+/* Ids that end an assistant turn in format f (docs/model.md §5): the tokenizer's EOS and the
+ * turn-end token, `<|im_end|>` (Nemotron-3) or `<SPECIAL_12>` (Nano-v2), those the vocabulary has.
+ * Writes up to max ids to ids and returns how many there are. */
 int reel_llm_chat_stop_ids(reel_llm_chat_format f, const reel_llm_tokenizer *tok, int32_t *ids,
                            int max);
 

@@ -33,7 +33,8 @@ typedef struct reel_grammar reel_grammar;
 typedef struct reel_grammar_state reel_grammar_state;
 
 /* Compiles GBNF text. `where` names the source in errors ("FILE:LINE:COL: what"). Rejects
- * undefined rules, a missing root, left recursion and malformed syntax. NULL + reel_last_error(). */
+ * undefined rules, a missing root, left recursion and malformed syntax. NULL + reel_last_error().
+ */
 reel_grammar *reel_grammar_compile(const char *text, const char *where);
 
 /* Frees a grammar (NULL is a no-op). States made from it must be freed first. */

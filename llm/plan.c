@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const reel_llm_plan_cameras[] = {"wide",  "medium", "close-up", "extreme close-up",
-                                             "pan",   "tilt",   "dolly",    "tracking",
+const char *const reel_llm_plan_cameras[] = {"wide",   "medium", "close-up", "extreme close-up",
+                                             "pan",    "tilt",   "dolly",    "tracking",
                                              "aerial", "static", "handheld", NULL};
 const char *const reel_llm_plan_transitions[] = {"cut", "fade", "crossfade", NULL};
 
@@ -31,25 +31,25 @@ json_t *reel_llm_plan_schema(int shots, double max_shot_s, int max_text)
     json_t *shot = json_pack(
         "{s:s, s:{s:o, s:{s:s, s:i, s:I}, s:o, s:o, s:o, s:{s:s, s:o, s:i}, s:o, s:o, s:o},"
         " s:[s,s,s,s,s,s,s,s,s]}",
-        "type", "object", "properties", "id", json_pack("{s:s, s:i, s:i}", "type", "integer",
-                                                        "minimum", 1, "maximum", 99),
-        "duration_s", "type", "number", "minimum", 1, "maximum", (json_int_t)max_shot_s,
-        "camera", enum_of(reel_llm_plan_cameras), "setting", str(max_text), "action", str(max_text),
+        "type", "object", "properties", "id",
+        json_pack("{s:s, s:i, s:i}", "type", "integer", "minimum", 1, "maximum", 99), "duration_s",
+        "type", "number", "minimum", 1, "maximum", (json_int_t)max_shot_s, "camera",
+        enum_of(reel_llm_plan_cameras), "setting", str(max_text), "action", str(max_text),
         "characters", "type", "array", "items", str(24), "maxItems", 6, "narration", str(max_text),
         "prompt", str(max_text), "transition", enum_of(reel_llm_plan_transitions), "required", "id",
         "duration_s", "camera", "setting", "action", "characters", "narration", "prompt",
         "transition");
-    json_t *character = json_pack("{s:s, s:{s:o, s:o}, s:[s,s]}", "type", "object", "properties",
-                                  "id", str(24), "description", str(max_text), "required", "id",
-                                  "description");
-    json_t *shots_schema = json_pack("{s:s, s:o, s:i, s:i}", "type", "array", "items", shot,
-                                     "minItems", shots > 0 ? shots : 1, "maxItems",
-                                     shots > 0 ? shots : 12);
-    return json_pack("{s:s, s:{s:o, s:o, s:o, s:{s:s, s:o, s:i, s:i}, s:o}, s:[s,s,s,s,s]}",
-                     "type", "object", "properties", "title", str(80), "logline", str(max_text), "style",
-                     str(max_text), "characters", "type", "array", "items", character, "minItems", 0,
-                     "maxItems", 8, "shots", shots_schema, "required", "title", "logline", "style",
-                     "characters", "shots");
+    json_t *character =
+        json_pack("{s:s, s:{s:o, s:o}, s:[s,s]}", "type", "object", "properties", "id", str(24),
+                  "description", str(max_text), "required", "id", "description");
+    json_t *shots_schema =
+        json_pack("{s:s, s:o, s:i, s:i}", "type", "array", "items", shot, "minItems",
+                  shots > 0 ? shots : 1, "maxItems", shots > 0 ? shots : 12);
+    return json_pack("{s:s, s:{s:o, s:o, s:o, s:{s:s, s:o, s:i, s:i}, s:o}, s:[s,s,s,s,s]}", "type",
+                     "object", "properties", "title", str(80), "logline", str(max_text), "style",
+                     str(max_text), "characters", "type", "array", "items", character, "minItems",
+                     0, "maxItems", 8, "shots", shots_schema, "required", "title", "logline",
+                     "style", "characters", "shots");
 }
 
 void reel_llm_plan_messages(const char *idea, int shots, double seconds, const char *style,
@@ -65,8 +65,9 @@ void reel_llm_plan_messages(const char *idea, int shots, double seconds, const c
         schema_text ? " It must match this JSON schema: " : "", schema_text ? schema_text : "");
     char shots_text[64] = "", secs_text[64] = "";
     if (shots > 0) snprintf(shots_text, sizeof shots_text, "\nShots: exactly %d.", shots);
-    if (seconds > 0) snprintf(secs_text, sizeof secs_text, "\nTotal length: about %g seconds.", seconds);
-    *user = reel_xasprintf("Idea: %s%s%s%s%s", idea, shots_text, secs_text, style ? "\nStyle: " : "",
-                           style ? style : "");
+    if (seconds > 0)
+        snprintf(secs_text, sizeof secs_text, "\nTotal length: about %g seconds.", seconds);
+    *user = reel_xasprintf("Idea: %s%s%s%s%s", idea, shots_text, secs_text,
+                           style ? "\nStyle: " : "", style ? style : "");
     free(schema_text);
 }

@@ -111,8 +111,8 @@ static void emit_escaped(reel_strbuf *b, uint32_t c)
     static const char short_esc[] = {['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r',
                                      ['\t'] = 't', ['"'] = '"',  ['\\'] = '\\'};
     if (c < sizeof short_esc && short_esc[c]) {
-        reel_strbuf_printf(b, "\"\\\\%s%c\"", short_esc[c] == '"' || short_esc[c] == '\\' ? "\\" : "",
-                        short_esc[c]);
+        reel_strbuf_printf(b, "\"\\\\%s%c\"",
+                           short_esc[c] == '"' || short_esc[c] == '\\' ? "\\" : "", short_esc[c]);
         return;
     }
     /* \u00XX, hex digits in either case */

@@ -114,10 +114,10 @@ static void bounded_uri(reel_strbuf *out, long long max_len)
     long long third = (max_len - 16 - 3 - 63 - 6 - 3) / 3;
     const char *pc = "-a-zA-Z0-9._~!$&'()*+,;=:@";
     reel_strbuf_printf(out,
-                    "([a-zA-Z] [a-zA-Z0-9+.-]{0,15} \"://\" [a-zA-Z0-9._~!$&'()*+,;=-]{0,63} "
-                    "(\":\" [0-9]{1,5})? (\"/\" [%s/]{0,%lld})? (\"?\" [%s/?]{0,%lld})? "
-                    "(\"#\" [%s/?]{0,%lld})?)",
-                    pc, third - 1, pc, third - 1, pc, third - 1);
+                       "([a-zA-Z] [a-zA-Z0-9+.-]{0,15} \"://\" [a-zA-Z0-9._~!$&'()*+,;=-]{0,63} "
+                       "(\":\" [0-9]{1,5})? (\"/\" [%s/]{0,%lld})? (\"?\" [%s/?]{0,%lld})? "
+                       "(\"#\" [%s/?]{0,%lld})?)",
+                       pc, third - 1, pc, third - 1, pc, third - 1);
 }
 
 int reeli_format_gbnf(const char *format, long long min_len, long long max_len, const char *ptr,

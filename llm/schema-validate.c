@@ -110,7 +110,7 @@ static int string_matches(const json_t *str, const char *expr, const char *rules
 {
     reel_strbuf text = {0};
     reel_strbuf_printf(&text, "root ::= \"\\\"\" %s \"\\\"\"\n%s%s", expr, rules ? rules : "",
-                    REELI_GBNF_CHAR_RULES);
+                       REELI_GBNF_CHAR_RULES);
     reel_grammar *g = reel_grammar_compile(text.p, "json-schema string");
     free(text.p);
     if (!g) return -1;

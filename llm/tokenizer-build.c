@@ -684,8 +684,8 @@ static reel_llm_tokenizer *build_gguf(const reel_llm_vocab *v)
     if (!re) {
         if (!strcmp(pre, "pixtral") || !strcmp(pre, "tekken"))
             re = RE_TEKKEN, ignore_merges = 1;
-        else if (!strcmp(pre, "llama3") || !strcmp(pre, "llama-bpe") ||
-                 !strcmp(pre, "llama-v3") || !strcmp(pre, "falcon3"))
+        else if (!strcmp(pre, "llama3") || !strcmp(pre, "llama-bpe") || !strcmp(pre, "llama-v3") ||
+                 !strcmp(pre, "falcon3"))
             re = RE_LLAMA3, ignore_merges = 1;
         else if (!strcmp(pre, "gpt2") || !strcmp(pre, "gpt-2") || !strcmp(pre, "phi-2") ||
                  !strcmp(pre, "default"))

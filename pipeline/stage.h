@@ -56,7 +56,7 @@ typedef struct reel_stage_io {
     const json_t *params;      /* borrowed for the call */
     const char *const *inputs; /* paths of the input stages' outputs, in order */
     size_t n_inputs;
-    const char *out_path;      /* file to write (the caller renames it when this returns 0) */
+    const char *out_path; /* file to write (the caller renames it when this returns 0) */
     /* progress in [0,1]; may be NULL. Returns non-zero to cancel the stage. */
     int (*progress)(void *ctx, double fraction);
     void *progress_ctx;

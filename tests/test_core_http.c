@@ -309,14 +309,10 @@ static void test_post_stream(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_download),
-        cmocka_unit_test(test_dropped_connection_resumes),
-        cmocka_unit_test(test_part_file_resumes),
-        cmocka_unit_test(test_too_many_drops_keeps_part),
-        cmocka_unit_test(test_checksum),
-        cmocka_unit_test(test_retry_then_success_and_404),
-        cmocka_unit_test(test_stall_times_out),
-        cmocka_unit_test(test_post_json),
+        cmocka_unit_test(test_download),          cmocka_unit_test(test_dropped_connection_resumes),
+        cmocka_unit_test(test_part_file_resumes), cmocka_unit_test(test_too_many_drops_keeps_part),
+        cmocka_unit_test(test_checksum),          cmocka_unit_test(test_retry_then_success_and_404),
+        cmocka_unit_test(test_stall_times_out),   cmocka_unit_test(test_post_json),
         cmocka_unit_test(test_post_stream),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -16,7 +16,8 @@ static char *canon(const char *text)
 static void test_canonical_form(void **state)
 {
     (void)state;
-    char *c = canon("{ \"b\" : 1, \"a\" : [ true, null, 2.5, -0.0, 1.0 ], \"c\": {\"y\":1,\"x\":2} }");
+    char *c =
+        canon("{ \"b\" : 1, \"a\" : [ true, null, 2.5, -0.0, 1.0 ], \"c\": {\"y\":1,\"x\":2} }");
     assert_string_equal(c, "{\"a\":[true,null,2.5,0.0,1.0],\"b\":1,\"c\":{\"x\":2,\"y\":1}}");
     free(c);
     c = canon("\"tab\\there \\u00e9 \\ud83c\\udfac \\u0001 \\\"q\\\" /\"");

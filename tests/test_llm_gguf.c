@@ -266,15 +266,15 @@ static void test_writer_fill(void **state)
                      0);
     assert_int_equal(reel_gguf_writer_add_tensor(w2, "c", REEL_DTYPE_F32, 1, ne_c, c, sizeof c), 0);
     /* the same checks as add_tensor: size against shape, duplicates, a missing function */
-    assert_int_equal(reel_gguf_writer_add_tensor_fill(w2, "d", REEL_DTYPE_Q8_0, 2, ne_b, 33,
-                                                      fill_pattern, &f),
-                     REEL_EINVAL);
+    assert_int_equal(
+        reel_gguf_writer_add_tensor_fill(w2, "d", REEL_DTYPE_Q8_0, 2, ne_b, 33, fill_pattern, &f),
+        REEL_EINVAL);
     assert_int_equal(reel_gguf_writer_add_tensor_fill(w2, "a", REEL_DTYPE_F16, 2, ne_a, sizeof a,
                                                       fill_pattern, &f),
                      REEL_EINVAL);
-    assert_int_equal(reel_gguf_writer_add_tensor_fill(w2, "e", REEL_DTYPE_F16, 2, ne_a, sizeof a,
-                                                      NULL, &f),
-                     REEL_EINVAL);
+    assert_int_equal(
+        reel_gguf_writer_add_tensor_fill(w2, "e", REEL_DTYPE_F16, 2, ne_a, sizeof a, NULL, &f),
+        REEL_EINVAL);
     uint8_t *m1, *m2;
     size_t n1, n2;
     assert_int_equal(reel_gguf_writer_write_memory(w1, &m1, &n1), 0);
@@ -511,9 +511,9 @@ static void test_moe(void **state)
     for (size_t i = 0; i < sizeof T / sizeof *T; i++) {
         size_t n = (size_t)T[i].ne[0] * (T[i].nd > 1 ? (size_t)T[i].ne[1] : 1) *
                    (T[i].nd > 2 ? (size_t)T[i].ne[2] : 1);
-        assert_int_equal(reel_gguf_writer_add_tensor(w, T[i].name, REEL_DTYPE_F32, T[i].nd,
-                                                     T[i].ne, buf, n * 4),
-                         0);
+        assert_int_equal(
+            reel_gguf_writer_add_tensor(w, T[i].name, REEL_DTYPE_F32, T[i].nd, T[i].ne, buf, n * 4),
+            0);
     }
     char *dir = tu_tmpdir(), *path = tmp_path(dir, "moe.gguf");
     assert_int_equal(reel_gguf_writer_write(w, path), 0);
@@ -542,10 +542,8 @@ static void test_moe(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),
-        cmocka_unit_test(test_writer_fill),
-        cmocka_unit_test(test_tiny_model),
-        cmocka_unit_test(test_bad_models),
+        cmocka_unit_test(test_roundtrip),  cmocka_unit_test(test_writer_fill),
+        cmocka_unit_test(test_tiny_model), cmocka_unit_test(test_bad_models),
         cmocka_unit_test(test_moe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

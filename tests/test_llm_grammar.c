@@ -98,10 +98,11 @@ static void test_unicode_classes(void **state)
     /* a code point class is matched byte by byte: é is two bytes, 🎬 four */
     reel_grammar *g = compile("root ::= [a-zé-ê🎬]+ [^a-z]\n");
     assert_true(accepts(g, "abé1"));
-    assert_true(accepts(g, "\xf0\x9f\x8e\xac" "ê\xe2\x82\xac")); /* 🎬 ê € */
+    assert_true(accepts(g, "\xf0\x9f\x8e\xac"
+                           "ê\xe2\x82\xac")); /* 🎬 ê € */
     assert_false(accepts(g, "ab"));
     assert_false(accepts(g, "ëa"));
-    assert_true(prefix_ok(g, "a\xc3"));   /* half of é (or of the negated class) */
+    assert_true(prefix_ok(g, "a\xc3"));     /* half of é (or of the negated class) */
     assert_false(prefix_ok(g, "\xc3\x28")); /* invalid UTF-8 continuation */
     reel_grammar_free(g);
     g = compile("root ::= \"\\u00e9\" \"\\x41\" .\n");
@@ -171,20 +172,21 @@ static uint32_t next_rand(void)
     return (uint32_t)(rng >> 11);
 }
 
-static const char *const PIECES[] = {"{", "}", "[", "]", "\"", ",", ":", "a", "b", "ab", "ba",
-                                     "\"a", "a\"", "\":", "\",\"", "{\"", "\"}", "1", "12", "-",
-                                     "0", ".", "e", "true", "tr", "ue", "null", "nu", " ",
-                                     "\xc3", "\xa9", "\xc3\xa9", "é\"", "\\", "\\n", "\\u",
-                                     "00", "\"name\":", "name", "x", "}]", "]}", "\n"};
+static const char *const PIECES[] = {
+    "{",   "}",    "[",   "]",     "\"",        ",",    ":", "a",    "b",    "ab",       "ba",
+    "\"a", "a\"",  "\":", "\",\"", "{\"",       "\"}",  "1", "12",   "-",    "0",        ".",
+    "e",   "true", "tr",  "ue",    "null",      "nu",   " ", "\xc3", "\xa9", "\xc3\xa9", "é\"",
+    "\\",  "\\n",  "\\u", "00",    "\"name\":", "name", "x", "}]",   "]}",   "\n"};
 
 static void test_mask_matches_brute_force(void **state)
 {
     (void)state;
-    const char *gbnf = "root ::= \"{\" ( pair (\",\" pair)* )? \"}\"\n"
-                       "pair ::= str \":\" val\n"
-                       "val ::= str | num | \"true\" | \"null\" | \"[\" (val (\",\" val)*)? \"]\" | root\n"
-                       "str ::= \"\\\"\" ([a-zé] | \"\\\\n\")* \"\\\"\"\n"
-                       "num ::= \"-\"? [0-9]+ (\".\" [0-9]+)?\n";
+    const char *gbnf =
+        "root ::= \"{\" ( pair (\",\" pair)* )? \"}\"\n"
+        "pair ::= str \":\" val\n"
+        "val ::= str | num | \"true\" | \"null\" | \"[\" (val (\",\" val)*)? \"]\" | root\n"
+        "str ::= \"\\\"\" ([a-zé] | \"\\\\n\")* \"\\\"\"\n"
+        "num ::= \"-\"? [0-9]+ (\".\" [0-9]+)?\n";
     reel_grammar *g = compile(gbnf);
     /* vocabulary: the pieces, random concatenations of them, a special token and an EOS */
     enum { N = 400 };
@@ -206,7 +208,8 @@ static void test_mask_matches_brute_force(void **state)
     while (n < N - 2) {
         char buf[64] = "";
         int parts = 2 + (int)(next_rand() % 3);
-        for (int k = 0; k < parts; k++) strcat(buf, PIECES[next_rand() % (sizeof PIECES / sizeof *PIECES)]);
+        for (int k = 0; k < parts; k++)
+            strcat(buf, PIECES[next_rand() % (sizeof PIECES / sizeof *PIECES)]);
         tok[n] = reel_xstrdup(buf);
         len[n] = strlen(buf);
         n++;
@@ -215,11 +218,12 @@ static void test_mask_matches_brute_force(void **state)
     len[n] = strlen(tok[n]);
     special[n] = 1;
     int32_t eos = n++;
-    tok[n] = reel_xstrdup("{");  /* a special token whose text the grammar would accept */
+    tok[n] = reel_xstrdup("{"); /* a special token whose text the grammar would accept */
     len[n] = 1;
     special[n] = 1;
     n++;
-    reel_grammar_vocab *v = reel_grammar_vocab_init(n, (const char *const *)tok, len, special, &eos, 1);
+    reel_grammar_vocab *v =
+        reel_grammar_vocab_init(n, (const char *const *)tok, len, special, &eos, 1);
     uint8_t mask[(N + 7) / 8];
     /* walk: at each step compare the mask with brute force, then take a random allowed token */
     for (int run = 0; run < 30; run++) {
@@ -241,7 +245,9 @@ static void test_mask_matches_brute_force(void **state)
                     reel_grammar_state_free(c);
                 }
                 int bit = (mask[t >> 3] >> (t & 7)) & 1;
-                if (ok != bit) fail_msg("run %d step %d token %d '%s': mask %d brute %d", run, step, t, tok[t], bit, ok);
+                if (ok != bit)
+                    fail_msg("run %d step %d token %d '%s': mask %d brute %d", run, step, t, tok[t],
+                             bit, ok);
                 brute += ok;
                 if (ok) allowed[n_allowed++] = t;
             }
@@ -316,9 +322,10 @@ static void test_counted_repeat_matches_unrolled(void **state)
  * later rules (so no left recursion), groups and every repetition operator. */
 static void random_grammar(char *out, size_t cap)
 {
-    static const char *const atoms[] = {"\"a\"", "\"b\"", "\"ab\"", "\"\\\"\"", "[a-c]", "[^a\"]",
-                                        "\"é\"", "[bé]", "\"c\""};
-    static const char *const ops[] = {"", "", "", "*", "+", "?", "{2}", "{0,3}", "{1,5}", "{2,}", "{0,12}"};
+    static const char *const atoms[] = {"\"a\"",  "\"b\"", "\"ab\"", "\"\\\"\"", "[a-c]",
+                                        "[^a\"]", "\"é\"", "[bé]",   "\"c\""};
+    static const char *const ops[] = {"",    "",      "",      "*",    "+",     "?",
+                                      "{2}", "{0,3}", "{1,5}", "{2,}", "{0,12}"};
     size_t n = 0;
     int rules = 2 + (int)(next_rand() % 3);
     for (int r = 0; r < rules; r++) {
@@ -332,10 +339,13 @@ static void random_grammar(char *out, size_t cap)
                 const char *op = ops[next_rand() % (sizeof ops / sizeof *ops)];
                 unsigned kind = next_rand() % 6;
                 if (kind == 0 && r + 1 < rules)
-                    n += (size_t)snprintf(out + n, cap - n, " r%d%s", r + 1 + (int)(next_rand() % (unsigned)(rules - r - 1)), op);
+                    n += (size_t)snprintf(out + n, cap - n, " r%d%s",
+                                          r + 1 + (int)(next_rand() % (unsigned)(rules - r - 1)),
+                                          op);
                 else if (kind == 1)
-                    n += (size_t)snprintf(out + n, cap - n, " (%s %s | %s)%s", atoms[next_rand() % 9],
-                                          atoms[next_rand() % 9], atoms[next_rand() % 9], op);
+                    n += (size_t)snprintf(out + n, cap - n, " (%s %s | %s)%s",
+                                          atoms[next_rand() % 9], atoms[next_rand() % 9],
+                                          atoms[next_rand() % 9], op);
                 else
                     n += (size_t)snprintf(out + n, cap - n, " %s%s", atoms[next_rand() % 9], op);
             }
@@ -346,8 +356,9 @@ static void random_grammar(char *out, size_t cap)
 
 /* Compares the mask at state s with brute force; returns the number of allowed tokens and
  * fills allowed[]. */
-static int check_one(reel_grammar_vocab *v, const reel_grammar_state *s, char **tok, const size_t *len, int n,
-                     int32_t eos, int *allowed, const char *where, int step)
+static int check_one(reel_grammar_vocab *v, const reel_grammar_state *s, char **tok,
+                     const size_t *len, int n, int32_t eos, int *allowed, const char *where,
+                     int step)
 {
     uint8_t *mask = reel_xmalloc(((size_t)n + 7) / 8);
     int count = reel_grammar_mask(v, s, mask);
@@ -362,7 +373,8 @@ static int check_one(reel_grammar_vocab *v, const reel_grammar_state *s, char **
             reel_grammar_state_free(c);
         }
         int bit = (mask[t >> 3] >> (t & 7)) & 1;
-        if (ok != bit) fail_msg("%s step %d token %d '%s': mask %d brute %d", where, step, t, tok[t], bit, ok);
+        if (ok != bit)
+            fail_msg("%s step %d token %d '%s': mask %d brute %d", where, step, t, tok[t], bit, ok);
         if (ok) allowed[n_allowed++] = t;
     }
     free(mask);
@@ -371,8 +383,8 @@ static int check_one(reel_grammar_vocab *v, const reel_grammar_state *s, char **
 }
 
 /* Compares every mask along random walks with brute force. */
-static void check_masks(const reel_grammar *g, reel_grammar_vocab *v, char **tok, const size_t *len, int n,
-                        int32_t eos, int runs, int steps)
+static void check_masks(const reel_grammar *g, reel_grammar_vocab *v, char **tok, const size_t *len,
+                        int n, int32_t eos, int runs, int steps)
 {
     int *allowed = reel_xmalloc((size_t)n * sizeof *allowed);
     for (int run = 0; run < runs; run++) {
@@ -400,7 +412,8 @@ static void test_mask_random_grammars(void **state)
     int n = 0;
     for (int i = 0; i < 10; i++) tok[n++] = reel_xstrdup(bytes[i]);
     /* long runs of one class reach the end of bounded repeats within a token */
-    static const char *const runs[] = {"aaaaaaa", "abcabca", "bbbbbb", "ccccc", "\xc3\xa9\xc3\xa9\xc3\xa9", "bababab"};
+    static const char *const runs[] = {
+        "aaaaaaa", "abcabca", "bbbbbb", "ccccc", "\xc3\xa9\xc3\xa9\xc3\xa9", "bababab"};
     for (int i = 0; i < 6; i++) tok[n++] = reel_xstrdup(runs[i]);
     while (n < N - 1) {
         char buf[32] = "";
@@ -424,7 +437,8 @@ static void test_mask_random_grammars(void **state)
         /* each grammar with the default DFA, a tiny one (mostly unmemoized) and none at all */
         static const int limits[] = {4096, 6, 1};
         for (int li = 0; li < 3; li++) {
-            reel_grammar_vocab *v = reel_grammar_vocab_init(n, (const char *const *)tok, len, special, &eos, 1);
+            reel_grammar_vocab *v =
+                reel_grammar_vocab_init(n, (const char *const *)tok, len, special, &eos, 1);
             reel_grammar_vocab_set_dfa_limit(v, limits[li]);
             check_masks(g, v, tok, len, n, eos, 3, 25);
             reel_grammar_vocab_free(v);
@@ -433,11 +447,13 @@ static void test_mask_random_grammars(void **state)
     }
     assert_true(tested >= 30);
     /* an ambiguous grammar: many stacks at once (walked whole), fewer later (per stack) */
-    reel_grammar *g = compile("root ::= (\"a\"? \"b\"?){40} [a-c\"]{0,9} \"\\\\\" (\"é\" | [a-b]){1,3}\n");
+    reel_grammar *g =
+        compile("root ::= (\"a\"? \"b\"?){40} [a-c\"]{0,9} \"\\\\\" (\"é\" | [a-b]){1,3}\n");
     reel_grammar_state *s = reel_grammar_state_init(g);
     assert_true(reel_grammar_state_n_stacks(s) > 64);
     reel_grammar_state_free(s);
-    reel_grammar_vocab *v = reel_grammar_vocab_init(n, (const char *const *)tok, len, special, &eos, 1);
+    reel_grammar_vocab *v =
+        reel_grammar_vocab_init(n, (const char *const *)tok, len, special, &eos, 1);
     check_masks(g, v, tok, len, n, eos, 10, 30);
     reel_grammar_vocab_free(v);
     reel_grammar_free(g);
@@ -451,9 +467,10 @@ static void test_mask_bounded_string_cached(void **state)
     (void)state;
     reel_grammar *g = compile("root ::= \"{\\\"a\\\":\" str \",\\\"b\\\":\" str \"}\"\n"
                               "str ::= \"\\\"\" [a-z ]{0,300} \"\\\"\"\n");
-    static const char *const words[] = {"the", " cat", " sat", " on", " a", " mat", "\"", "\",", "\",\"",
-                                        "b\":", "}", "{\"a\":\"", "x", " ", "dog\"", "ab\",\"b",
-                                        " catsat", "the cat sat", "a mat\""};
+    static const char *const words[] = {
+        "the",   " cat",     " sat",    " on",         " a",        " mat", "\"",
+        "\",",   "\",\"",    "b\":",    "}",           "{\"a\":\"", "x",    " ",
+        "dog\"", "ab\",\"b", " catsat", "the cat sat", "a mat\""};
     enum { N = 64 };
     char *tok[N];
     size_t len[N];
@@ -469,7 +486,8 @@ static void test_mask_bounded_string_cached(void **state)
     uint8_t special[N] = {0};
     special[eos] = 1;
     for (int i = 0; i < n; i++) len[i] = strlen(tok[i]);
-    reel_grammar_vocab *v = reel_grammar_vocab_init(n, (const char *const *)tok, len, special, &eos, 1);
+    reel_grammar_vocab *v =
+        reel_grammar_vocab_init(n, (const char *const *)tok, len, special, &eos, 1);
     /* fill the first string with " cat" up to its bound, checking each mask */
     int allowed[N];
     reel_grammar_state *s = reel_grammar_state_init(g);
@@ -485,7 +503,9 @@ static void test_mask_bounded_string_cached(void **state)
     assert_int_equal(steps, 75); /* 300 / 4; then only the closing quote */
     /* about 500 here; a walk per position (no shared state) visits about 7000 */
     uint64_t visits = reel_grammar_vocab_visits(v);
-    if (visits > 2000) fail_msg("%llu trie nodes visited for 75 positions of one string", (unsigned long long)visits);
+    if (visits > 2000)
+        fail_msg("%llu trie nodes visited for 75 positions of one string",
+                 (unsigned long long)visits);
     reel_grammar_state_free(s);
     check_masks(g, v, tok, len, n, eos, 6, 200);
     reel_grammar_vocab_free(v);
@@ -496,9 +516,13 @@ static void test_mask_bounded_string_cached(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basics),          cmocka_unit_test(test_counted_repetition),
-        cmocka_unit_test(test_unicode_classes), cmocka_unit_test(test_chained_repetition), cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_state_copy_and_done), cmocka_unit_test(test_mask_matches_brute_force),
+        cmocka_unit_test(test_basics),
+        cmocka_unit_test(test_counted_repetition),
+        cmocka_unit_test(test_unicode_classes),
+        cmocka_unit_test(test_chained_repetition),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_state_copy_and_done),
+        cmocka_unit_test(test_mask_matches_brute_force),
         cmocka_unit_test(test_counted_repeat_large_and_nullable),
         cmocka_unit_test(test_counted_repeat_matches_unrolled),
         cmocka_unit_test(test_mask_random_grammars),

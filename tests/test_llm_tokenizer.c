@@ -242,10 +242,10 @@ static void test_gguf_arrays(void **state)
         reel_llm_tokenizer *t2 = reel_llm_tokenizer_init(&v);
         assert_non_null(t1);
         assert_non_null(t2);
-        assert_int_equal(reel_llm_tokenizer_encode(t1, text, sizeof text - 1,
-                                                   REEL_LLM_TOK_DEFAULT, &a, &na), 0);
-        assert_int_equal(reel_llm_tokenizer_encode(t2, text, sizeof text - 1,
-                                                   REEL_LLM_TOK_DEFAULT, &b, &nb), 0);
+        assert_int_equal(
+            reel_llm_tokenizer_encode(t1, text, sizeof text - 1, REEL_LLM_TOK_DEFAULT, &a, &na), 0);
+        assert_int_equal(
+            reel_llm_tokenizer_encode(t2, text, sizeof text - 1, REEL_LLM_TOK_DEFAULT, &b, &nb), 0);
         assert_int_equal(na, nb);
         assert_memory_equal(a, b, na * sizeof *a);
         free(a);

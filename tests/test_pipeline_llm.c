@@ -1,7 +1,7 @@
 /* The language-model binding on the tiny test model: m:generate gives what `reel generate`
  * gives (greedy), generations are cached like stages (a re-run loads no weights), m:chat uses
- * the model's template, m:json is grammar-constrained (always valid; a too-small budget is nil, msg),
- * and missing or remote models are operational failures. */
+ * the model's template, m:json is grammar-constrained (always valid; a too-small budget is nil,
+ * msg), and missing or remote models are operational failures. */
 #include "testutil.h"
 #include "pipeline_stage_test.h"
 
@@ -23,9 +23,11 @@ static const char *SCRIPT =
     "local j, e = m:json{schema = reel.schemas.scene_plan, prompt = 'plan', max_tokens = 8}\n"
     "assert(j == nil and e:find('not complete after 8 tokens'), e)\n"
     "local cat = {type = 'object', required = {'name', 'age'}, properties = {\n"
-    "  name = {type = 'string', maxLength = 6}, age = {type = 'integer', minimum = 0, maximum = 9}}}\n"
+    "  name = {type = 'string', maxLength = 6}, age = {type = 'integer', minimum = 0, maximum = "
+    "9}}}\n"
     "for seed = 1, 3 do\n"
-    "  local v = assert(m:json{schema = cat, prompt = 'a cat', seed = seed, temp = 1, max_tokens = 60})\n"
+    "  local v = assert(m:json{schema = cat, prompt = 'a cat', seed = seed, temp = 1, max_tokens = "
+    "60})\n"
     "  assert(reel.validate(v, cat) and math.type(v.age) == 'integer' and v.age <= 9)\n"
     "end\n"
     "local ok, err = pcall(m.json, m, {prompt = 'x'})\n"

@@ -29,11 +29,13 @@ static int setup(void **state)
     music = mt_path(dir, "music.wav");
     voice = mt_path(dir, "voice.wav");
     narr = mt_path(dir, "narr.wav");
-    if (mt_stage("audio", "{\"plugin\":\"tone\",\"frequency\":220,\"amplitude\":0.3,"
-                          "\"duration_s\":2,\"fade_s\":0}",
+    if (mt_stage("audio",
+                 "{\"plugin\":\"tone\",\"frequency\":220,\"amplitude\":0.3,"
+                 "\"duration_s\":2,\"fade_s\":0}",
                  NULL, 0, music, NULL) < 0 ||
-        mt_stage("audio", "{\"plugin\":\"tone\",\"frequency\":1000,\"amplitude\":0.3,"
-                          "\"duration_s\":0.5,\"fade_s\":0}",
+        mt_stage("audio",
+                 "{\"plugin\":\"tone\",\"frequency\":1000,\"amplitude\":0.3,"
+                 "\"duration_s\":0.5,\"fade_s\":0}",
                  NULL, 0, voice, NULL) < 0 ||
         mt_stage("audio", "{\"plugin\":\"espeak\",\"text\":\"Three shots and a song.\"}", NULL, 0,
                  narr, NULL) < 0)
@@ -92,9 +94,8 @@ static void test_concat_transitions(void **state)
     reeli_vr_free(c);
 
     /* fade through black and cut keep the sum */
-    assert_int_equal(mt_stage("concat", "{\"transition\":\"fade\",\"transition_s\":0.5}", in, 3,
-                              out, NULL),
-                     0);
+    assert_int_equal(
+        mt_stage("concat", "{\"transition\":\"fade\",\"transition_s\":0.5}", in, 3, out, NULL), 0);
     p = mt_probe(out);
     assert_int_equal(p.n_frames, 72);
     assert_int_equal(mt_stage("concat", "{\"transition\":\"cut\",\"size\":\"320x180\",\"fps\":12}",
@@ -125,9 +126,9 @@ static void test_concat_with_audio(void **state)
     p = mt_probe(av1);
     assert_int_equal(p.n_samples, 48000); /* 0.5 s of voice padded to 1 s */
     const char *in[2] = {av0, av1};
-    assert_int_equal(mt_stage("concat", "{\"transition\":\"crossfade\",\"transition_s\":0.5}", in,
-                              2, out, NULL),
-                     0);
+    assert_int_equal(
+        mt_stage("concat", "{\"transition\":\"crossfade\",\"transition_s\":0.5}", in, 2, out, NULL),
+        0);
     p = mt_probe(out);
     assert_int_equal(p.n_frames, 36);
     assert_true(labs((long)p.n_samples - 72000) <= 1);
@@ -143,8 +144,7 @@ static void test_mix_duck_normalize(void **state)
          *norm = mt_path(dir, "norm.wav");
     const char *in[2] = {voice, music};
     assert_int_equal(mt_stage("mix", "{}", in, 2, plain, NULL), 0);
-    assert_int_equal(mt_stage("mix",
-                              "{\"duck\":{\"voice\":0,\"amount_db\":-20,\"release_s\":0.2}}",
+    assert_int_equal(mt_stage("mix", "{\"duck\":{\"voice\":0,\"amount_db\":-20,\"release_s\":0.2}}",
                               in, 2, ducked, NULL),
                      0);
     assert_int_equal(mt_stage("mix", "{\"gains\":[0,1],\"normalize_db\":-20}", in, 2, norm, NULL),
@@ -238,8 +238,9 @@ static void test_film_mp4_and_webm(void **state)
     assert_string_equal(tag(mp4, "seeds"), "[1,2,3]");
     assert_true(tu_contains(tag(mp4, "comment"), "AI-generated"));
 
-    assert_int_equal(mt_stage("render", "{\"format\":\"webm\",\"size\":[192,108],\"fps\":12,"
-                                        "\"metadata\":{\"title\":\"Tiny\"}}",
+    assert_int_equal(mt_stage("render",
+                              "{\"format\":\"webm\",\"size\":[192,108],\"fps\":12,"
+                              "\"metadata\":{\"title\":\"Tiny\"}}",
                               sone, 1, webm, NULL),
                      0);
     p = mt_probe(webm);
@@ -251,8 +252,9 @@ static void test_film_mp4_and_webm(void **state)
     assert_string_equal(tag(webm, "ai_generated"), "true");
 
     /* burnt-in subtitles change the picture where the text is */
-    assert_int_equal(mt_stage("subtitles", "{\"cues\":[{\"start_s\":0,\"end_s\":2,\"text\":"
-                                           "\"HELLO HELLO\"}],\"burn\":true}",
+    assert_int_equal(mt_stage("subtitles",
+                              "{\"cues\":[{\"start_s\":0,\"end_s\":2,\"text\":"
+                              "\"HELLO HELLO\"}],\"burn\":true}",
                               one, 1, burn, NULL),
                      0);
     reeli_vr *x = reeli_vr_open(av, 0, 0, (AVRational){0, 0});
@@ -265,7 +267,8 @@ static void test_film_mp4_and_webm(void **state)
     long diff = 0;
     for (int r = 0; r < 90; r++)
         for (int q = 0; q < 160; q++)
-            diff += abs(fx->data[0][r * fx->linesize[0] + q] - fy->data[0][r * fy->linesize[0] + q]);
+            diff +=
+                abs(fx->data[0][r * fx->linesize[0] + q] - fy->data[0][r * fy->linesize[0] + q]);
     assert_true(diff > 160 * 90 / 4);
     reeli_vr_free(x);
     reeli_vr_free(y);
@@ -275,8 +278,9 @@ static void test_film_mp4_and_webm(void **state)
     assert_true(tu_contains(reel_last_error(), "stage render: parameter 'size'"));
     assert_false(reel_file_exists(mp4));
     assert_int_equal(mt_stage("render", "{\"format\":\"avi\"}", sone, 1, mp4, NULL), REEL_EINVAL);
-    assert_int_equal(mt_stage("subtitles", "{\"cues\":[{\"start_s\":2,\"end_s\":1,\"text\":\"x\"}]}",
-                              one, 1, burn, NULL),
+    assert_int_equal(mt_stage("subtitles",
+                              "{\"cues\":[{\"start_s\":2,\"end_s\":1,\"text\":\"x\"}]}", one, 1,
+                              burn, NULL),
                      REEL_EINVAL);
     assert_true(tu_contains(reel_last_error(), "parameter 'cues[0]'"));
     free(cat);
@@ -313,10 +317,8 @@ static void test_corrupt_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_concat_transitions),
-        cmocka_unit_test(test_concat_with_audio),
-        cmocka_unit_test(test_mix_duck_normalize),
-        cmocka_unit_test(test_film_mp4_and_webm),
+        cmocka_unit_test(test_concat_transitions), cmocka_unit_test(test_concat_with_audio),
+        cmocka_unit_test(test_mix_duck_normalize), cmocka_unit_test(test_film_mp4_and_webm),
         cmocka_unit_test(test_corrupt_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -67,7 +67,8 @@ static void test_params_validated_against_schema(void **state)
                      REEL_EINVAL);
     assert_true(tu_contains(reel_last_error(), "parameter 'colour': property not allowed"));
     assert_int_equal(mt_stage("video", "{\"plugin\":\"card\"}", NULL, 0, out, NULL), REEL_EINVAL);
-    assert_true(tu_contains(reel_last_error(), "parameters: missing required property 'duration_s'"));
+    assert_true(
+        tu_contains(reel_last_error(), "parameters: missing required property 'duration_s'"));
     assert_int_equal(mt_stage("audio", "{\"plugin\":\"tone\",\"duration_s\":1,\"amplitude\":3}",
                               NULL, 0, out, NULL),
                      REEL_EINVAL);
@@ -77,8 +78,9 @@ static void test_params_validated_against_schema(void **state)
                      REEL_EINVAL);
     assert_true(tu_contains(reel_last_error(), "parameter 'motion': value is not one of 'enum'"));
     /* kind mismatch: an audio plugin in a video stage */
-    assert_int_equal(mt_stage("video", "{\"plugin\":\"tone\",\"duration_s\":1}", NULL, 0, out, NULL),
-                     REEL_EINVAL);
+    assert_int_equal(
+        mt_stage("video", "{\"plugin\":\"tone\",\"duration_s\":1}", NULL, 0, out, NULL),
+        REEL_EINVAL);
     assert_true(tu_contains(reel_last_error(), "makes audio, not video"));
     assert_int_equal(mt_stage("video", "{\"duration_s\":1}", NULL, 0, out, NULL), REEL_EINVAL);
     assert_true(tu_contains(reel_last_error(), "parameter 'plugin': required"));
@@ -110,7 +112,8 @@ static void test_schema_subset(void **state)
     json_decref(v);
     v = json_loads("{\"a\":[],\"b\":\"long\"}", 0, NULL);
     assert_int_equal(reeli_schema_validate(s, v), REEL_EINVAL);
-    assert_true(tu_contains(reel_last_error(), "parameter 'b': string of 4 characters, longer than maxLength 3"));
+    assert_true(tu_contains(reel_last_error(),
+                            "parameter 'b': string of 4 characters, longer than maxLength 3"));
     json_decref(v);
     /* lengths count code points (3 here, 5 bytes), as in reel.validate and generations */
     v = json_loads("{\"a\":[],\"b\":\"h\u00e9\u00e9\"}", 0, NULL);

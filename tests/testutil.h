@@ -10,9 +10,9 @@
 
 /* Output of a child process. */
 typedef struct {
-    int status;  /* exit code, or 128+signal */
-    char *out;   /* stdout, NUL-terminated (free) */
-    char *err;   /* stderr, NUL-terminated (free) */
+    int status; /* exit code, or 128+signal */
+    char *out;  /* stdout, NUL-terminated (free) */
+    char *err;  /* stderr, NUL-terminated (free) */
 } tu_result;
 
 /* Runs argv (argv[0] a path) with optional stdin text; captures stdout/stderr. */
@@ -38,17 +38,17 @@ int tu_contains(const char *haystack, const char *needle);
  * "Skipped" (SKIP_RETURN_CODE), never as "Passed"; the reasons go to stdout and to the file
  * $REEL_SKIP_LOG (one line each), from which `make test` prints its summary. */
 #define TU_SKIP_CODE 77
-#define tu_skip(why)                                                                              \
-    do {                                                                                          \
-        tu_note_skip(__func__, why);                                                              \
-        skip();                                                                                   \
+#define tu_skip(why)                                                                               \
+    do {                                                                                           \
+        tu_note_skip(__func__, why);                                                               \
+        skip();                                                                                    \
     } while (0)
 void tu_note_skip(const char *test, const char *why);
 int tu_run_group_tests(const char *name, const struct CMUnitTest *tests, size_t n,
                        CMFixtureFunction setup, CMFixtureFunction teardown);
 /* Every test executable's cmocka_run_group_tests goes through tu_run_group_tests. */
 #undef cmocka_run_group_tests
-#define cmocka_run_group_tests(tests, setup, teardown)                                            \
+#define cmocka_run_group_tests(tests, setup, teardown)                                             \
     tu_run_group_tests(#tests, tests, sizeof(tests) / sizeof((tests)[0]), setup, teardown)
 
 #endif

@@ -9,12 +9,13 @@ extern "C" {
 #include "kernels/kernels-impl.h"
 }
 
-// Records a failed CUDA call with its statement and returns REEL_EGPU: a backend reports, never aborts.
+// Records a failed CUDA call with its statement and returns REEL_EGPU: a backend reports, never
+// aborts.
 #define REEL_CUDA_CHECK(stmt)                                                                      \
     do {                                                                                           \
         cudaError_t err_ = (stmt);                                                                 \
         if (err_ != cudaSuccess)                                                                   \
-            return reel_set_error(REEL_EGPU, "%s:%d: %s: %s", __FILE__, __LINE__, #stmt,          \
+            return reel_set_error(REEL_EGPU, "%s:%d: %s: %s", __FILE__, __LINE__, #stmt,           \
                                   cudaGetErrorString(err_));                                       \
     } while (0)
 
@@ -26,11 +27,15 @@ extern "C" int reeli_cuda_device_count(const char **why)
         err == cudaErrorInitializationError || err != cudaSuccess) {
         if (why) {
             switch (err) {
-            case cudaErrorNoDevice: *why = "no CUDA GPU is present"; break;
+            case cudaErrorNoDevice:
+                *why = "no CUDA GPU is present";
+                break;
             case cudaErrorInsufficientDriver:
                 *why = "the NVIDIA driver is missing or older than this CUDA runtime";
                 break;
-            default: *why = "the CUDA runtime could not be initialised"; break;
+            default:
+                *why = "the CUDA runtime could not be initialised";
+                break;
             }
         }
         cudaGetLastError();
@@ -43,7 +48,8 @@ extern "C" int reeli_cuda_device_count(const char **why)
 extern "C" int reeli_cuda_device_info(int i, reel_gpu_info *info)
 {
     int n = reeli_cuda_device_count(NULL);
-    if (i < 0 || i >= n) return reel_set_error(REEL_ENOTFOUND, "GPU %d: no such device (%d found)", i, n);
+    if (i < 0 || i >= n)
+        return reel_set_error(REEL_ENOTFOUND, "GPU %d: no such device (%d found)", i, n);
     cudaDeviceProp p;
     REEL_CUDA_CHECK(cudaGetDeviceProperties(&p, i));
     memset(info, 0, sizeof *info);

@@ -48,19 +48,28 @@ static uint64_t splitmix(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-static double unit(uint64_t *x) { return (double)(splitmix(x) >> 11) / 9007199254740992.0; }
+static double unit(uint64_t *x)
+{
+    return (double)(splitmix(x) >> 11) / 9007199254740992.0;
+}
 
 static void hsl_to_rgb(double h, double s, double l, double rgb[3])
 {
     h = fmod(fmod(h, 360) + 360, 360);
     double c = (1 - fabs(2 * l - 1)) * s, x = c * (1 - fabs(fmod(h / 60, 2) - 1)), m = l - c / 2;
     double r = 0, g = 0, b = 0;
-    if (h < 60) r = c, g = x;
-    else if (h < 120) r = x, g = c;
-    else if (h < 180) g = c, b = x;
-    else if (h < 240) g = x, b = c;
-    else if (h < 300) r = x, b = c;
-    else r = c, b = x;
+    if (h < 60)
+        r = c, g = x;
+    else if (h < 120)
+        r = x, g = c;
+    else if (h < 180)
+        g = c, b = x;
+    else if (h < 240)
+        g = x, b = c;
+    else if (h < 300)
+        r = x, b = c;
+    else
+        r = c, b = x;
     rgb[0] = r + m;
     rgb[1] = g + m;
     rgb[2] = b + m;
@@ -71,14 +80,14 @@ static const struct mood {
     const char *word;
     double hue, sat, light;
 } moods[] = {
-    {"night", 230, 0.5, 0.14}, {"dark", 250, 0.3, 0.12},   {"noir", 0, 0.0, 0.15},
-    {"sunset", 20, 0.8, 0.45}, {"dawn", 35, 0.6, 0.55},    {"fire", 10, 0.9, 0.40},
-    {"forest", 120, 0.5, 0.28}, {"jungle", 105, 0.6, 0.30}, {"ocean", 200, 0.7, 0.38},
-    {"sea", 195, 0.6, 0.40},   {"sky", 205, 0.6, 0.60},    {"snow", 200, 0.2, 0.85},
-    {"winter", 210, 0.3, 0.75}, {"desert", 40, 0.6, 0.60}, {"space", 260, 0.6, 0.10},
-    {"city", 220, 0.2, 0.35},  {"neon", 300, 0.9, 0.45},   {"rain", 210, 0.2, 0.40},
-    {"autumn", 30, 0.7, 0.40}, {"spring", 90, 0.5, 0.60},  {"pastel", 330, 0.4, 0.80},
-    {"mars", 15, 0.7, 0.40},   {"underwater", 185, 0.7, 0.30}, {"gold", 45, 0.8, 0.50},
+    {"night", 230, 0.5, 0.14},  {"dark", 250, 0.3, 0.12},       {"noir", 0, 0.0, 0.15},
+    {"sunset", 20, 0.8, 0.45},  {"dawn", 35, 0.6, 0.55},        {"fire", 10, 0.9, 0.40},
+    {"forest", 120, 0.5, 0.28}, {"jungle", 105, 0.6, 0.30},     {"ocean", 200, 0.7, 0.38},
+    {"sea", 195, 0.6, 0.40},    {"sky", 205, 0.6, 0.60},        {"snow", 200, 0.2, 0.85},
+    {"winter", 210, 0.3, 0.75}, {"desert", 40, 0.6, 0.60},      {"space", 260, 0.6, 0.10},
+    {"city", 220, 0.2, 0.35},   {"neon", 300, 0.9, 0.45},       {"rain", 210, 0.2, 0.40},
+    {"autumn", 30, 0.7, 0.40},  {"spring", 90, 0.5, 0.60},      {"pastel", 330, 0.4, 0.80},
+    {"mars", 15, 0.7, 0.40},    {"underwater", 185, 0.7, 0.30}, {"gold", 45, 0.8, 0.50},
 };
 
 typedef struct palette {
@@ -159,7 +168,8 @@ static char *find_font(const char *pattern)
         FcResult res;
         FcPattern *m = FcFontMatch(NULL, pat, &res);
         FcChar8 *file = NULL;
-        if (m && FcPatternGetString(m, FC_FILE, 0, &file) == FcResultMatch) out = strdup((char *)file);
+        if (m && FcPatternGetString(m, FC_FILE, 0, &file) == FcResultMatch)
+            out = strdup((char *)file);
         if (m) FcPatternDestroy(m);
         FcPatternDestroy(pat);
     }
@@ -172,7 +182,11 @@ static uint32_t utf8_next(const char **p)
 {
     const unsigned char *s = (const unsigned char *)*p;
     uint32_t c = s[0];
-    int n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
+    int n = c < 0x80             ? 0
+            : (c & 0xe0) == 0xc0 ? 1
+            : (c & 0xf0) == 0xe0 ? 2
+            : (c & 0xf8) == 0xf0 ? 3
+                                 : -1;
     if (n < 0) {
         (*p)++;
         return 0xfffd;
@@ -256,8 +270,8 @@ static int line_width(FT_Face face, const char *s, const char *e)
 
 /* Renders title (large) and caption (smaller) centred into an alpha mask of w x h. Shrinks the
  * font until everything fits. Returns 0 or -1 (message in err). */
-static int render_text(const char *font_file, const char *title, const char *caption, int w,
-                       int h, uint8_t *mask, char *err, size_t err_size)
+static int render_text(const char *font_file, const char *title, const char *caption, int w, int h,
+                       uint8_t *mask, char *err, size_t err_size)
 {
     FT_Library lib;
     FT_Face face;
@@ -310,7 +324,10 @@ static int render_text(const char *font_file, const char *title, const char *cap
 /* ---- frames ------------------------------------------------------------------------------- */
 #define BG_STEP 4 /* pixels per background grid cell */
 
-static double smooth(double t) { return t * t * (3 - 2 * t); }
+static double smooth(double t)
+{
+    return t * t * (3 - 2 * t);
+}
 
 static int generate(void *state, const char *params_json, const reel_plugin_sink *s)
 {
@@ -320,7 +337,8 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
         s->error(s->host, "parameters are not JSON");
         return REEL_PLUGIN_EINVAL;
     }
-#define STR(k, d) (json_is_string(json_object_get(p, k)) ? json_string_value(json_object_get(p, k)) : (d))
+#define STR(k, d)                                                                                  \
+    (json_is_string(json_object_get(p, k)) ? json_string_value(json_object_get(p, k)) : (d))
 #define NUM(k, d) (json_object_get(p, k) ? json_number_value(json_object_get(p, k)) : (d))
     const char *title = STR("title", NULL), *caption = STR("caption", NULL);
     const char *setting = STR("setting", STR("prompt", "")), *style = STR("style", "");
@@ -355,8 +373,10 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
     palette pal;
     make_palette(setting, style, seed, &pal);
     uint64_t mh = fnv1a(0x84222325ull, setting) ^ (uint64_t)seed;
-    int mode = !strcmp(motion, "none") ? 0 : !strcmp(motion, "pan") ? 1
-             : !strcmp(motion, "zoom") ? 2 : 1 + (int)(mh % 2);
+    int mode = !strcmp(motion, "none")   ? 0
+               : !strcmp(motion, "pan")  ? 1
+               : !strcmp(motion, "zoom") ? 2
+                                         : 1 + (int)(mh % 2);
     double dir = mh & 4 ? 1 : -1;
     /* fps as a fraction: whole numbers exactly, others in 1/1000ths */
     int32_t fn = (int32_t)llround(fps * 1000), fd = 1000;
@@ -373,7 +393,8 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
         double secs = (double)k / fps, g = 1;
         if (fade > 0) {
             if (secs < fade) g = secs / fade;
-            if (dur - secs - 1.0 / fps < fade) g = fmin(g, fmax(0, (dur - secs - 1.0 / fps) / fade));
+            if (dur - secs - 1.0 / fps < fade)
+                g = fmin(g, fmax(0, (dur - secs - 1.0 / fps) / fade));
         }
         /* The colour field is smooth: evaluate it on a grid of one point per BG_STEP pixels
          * and interpolate; the text is composited at full resolution. */
@@ -383,7 +404,8 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
                 double u = ((double)gx * BG_STEP / w - 0.5) / zoom + 0.5 + ox;
                 double m = fmin(1, fmax(0, v * 0.85 + u * 0.15));
                 float *c = bg + ((size_t)gy * gw + gx) * 3;
-                for (int i = 0; i < 3; i++) c[i] = (float)(pal.top[i] * (1 - m) + pal.bottom[i] * m);
+                for (int i = 0; i < 3; i++)
+                    c[i] = (float)(pal.top[i] * (1 - m) + pal.bottom[i] * m);
                 for (int b = 0; b < 6; b++) {
                     const struct blob *bl = &pal.blobs[b];
                     double dx = (u - bl->x) * aspect, dy = v - bl->y;
@@ -417,8 +439,12 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
                 }
             }
         }
-        reel_plugin_frame f = {.width = w, .height = h, .pix_fmt = REEL_PLUGIN_PIX_RGB24,
-                               .data = {rgb}, .linesize = {w * 3}, .pts = k};
+        reel_plugin_frame f = {.width = w,
+                               .height = h,
+                               .pix_fmt = REEL_PLUGIN_PIX_RGB24,
+                               .data = {rgb},
+                               .linesize = {w * 3},
+                               .pts = k};
         rc = s->video_frame(s->host, &f);
         if (rc == 0) rc = s->progress(s->host, (double)(k + 1) / nframes);
     }

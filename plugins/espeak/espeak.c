@@ -95,10 +95,12 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
     const char *voice = json_is_string(json_object_get(p, "voice"))
                             ? json_string_value(json_object_get(p, "voice"))
                             : "en";
-    int rate = json_object_get(p, "rate") ? (int)json_integer_value(json_object_get(p, "rate")) : 165;
-    int pitch = json_object_get(p, "pitch") ? (int)json_integer_value(json_object_get(p, "pitch")) : 50;
-    int vol = json_object_get(p, "volume") ? (int)json_integer_value(json_object_get(p, "volume"))
-                                           : 100;
+    int rate =
+        json_object_get(p, "rate") ? (int)json_integer_value(json_object_get(p, "rate")) : 165;
+    int pitch =
+        json_object_get(p, "pitch") ? (int)json_integer_value(json_object_get(p, "pitch")) : 50;
+    int vol =
+        json_object_get(p, "volume") ? (int)json_integer_value(json_object_get(p, "volume")) : 100;
     collect c = {0};
     int rc = REEL_PLUGIN_OK;
     char msg[256];

@@ -25,8 +25,8 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
     json_int_t rate = json_object_get(p, "sample_rate")
                           ? json_integer_value(json_object_get(p, "sample_rate"))
                           : 48000;
-    json_int_t ch = json_object_get(p, "channels") ? json_integer_value(json_object_get(p, "channels"))
-                                                   : 2;
+    json_int_t ch =
+        json_object_get(p, "channels") ? json_integer_value(json_object_get(p, "channels")) : 2;
     json_decref(p);
     int rc = s->audio_begin(s->host, (int32_t)rate, (int32_t)ch, REEL_PLUGIN_SAMPLE_S16);
     int16_t zero[2 * 2048];

@@ -25,14 +25,14 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
         return REEL_PLUGIN_EINVAL;
     }
     double freq = json_number_value(json_object_get(p, "frequency"));
-    double amp = json_object_get(p, "amplitude") ? json_number_value(json_object_get(p, "amplitude"))
-                                                 : 0.2;
+    double amp =
+        json_object_get(p, "amplitude") ? json_number_value(json_object_get(p, "amplitude")) : 0.2;
     double dur = json_number_value(json_object_get(p, "duration_s"));
     json_int_t rate = json_object_get(p, "sample_rate")
                           ? json_integer_value(json_object_get(p, "sample_rate"))
                           : 48000;
-    double fade = json_object_get(p, "fade_s") ? json_number_value(json_object_get(p, "fade_s"))
-                                               : 0.01;
+    double fade =
+        json_object_get(p, "fade_s") ? json_number_value(json_object_get(p, "fade_s")) : 0.01;
     json_decref(p);
     if (freq <= 0) freq = 440;
     if (freq * 2 > (double)rate) {

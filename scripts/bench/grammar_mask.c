@@ -31,11 +31,15 @@ static const char *SCHEMA =
     "{\"type\":\"object\",\"properties\":{\"title\":{\"type\":\"string\",\"maxLength\":80},"
     "\"logline\":{\"type\":\"string\",\"maxLength\":200},\"characters\":{\"type\":\"array\","
     "\"maxItems\":4,\"items\":{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\","
-    "\"maxLength\":16},\"description\":{\"type\":\"string\",\"maxLength\":160}},\"required\":[\"id\","
+    "\"maxLength\":16},\"description\":{\"type\":\"string\",\"maxLength\":160}},\"required\":["
+    "\"id\","
     "\"description\"]}},\"shots\":{\"type\":\"array\",\"minItems\":1,\"maxItems\":8,\"items\":{"
-    "\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":99},"
-    "\"duration_s\":{\"type\":\"number\",\"minimum\":1,\"maximum\":20},\"camera\":{\"enum\":[\"wide\","
-    "\"medium\",\"close-up\",\"pan\",\"tilt\",\"dolly\",\"static\"]},\"prompt\":{\"type\":\"string\","
+    "\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":99}"
+    ","
+    "\"duration_s\":{\"type\":\"number\",\"minimum\":1,\"maximum\":20},\"camera\":{\"enum\":["
+    "\"wide\","
+    "\"medium\",\"close-up\",\"pan\",\"tilt\",\"dolly\",\"static\"]},\"prompt\":{\"type\":"
+    "\"string\","
     "\"maxLength\":300}},\"required\":[\"id\",\"duration_s\",\"camera\",\"prompt\"]}}},"
     "\"required\":[\"title\",\"logline\",\"characters\",\"shots\"]}";
 
@@ -67,8 +71,9 @@ int main(int argc, char **argv)
         tok[n][0] = (char)b;
         len[n++] = 1;
     }
-    static const char *punct[] = {"\"", "\",", "\":", "\":\"", "},{", "}]", "]}", "{\"", ",\"",
-                                  "\"}", ".", ", ", ". ", "!", "?", "-", "'s", "\n", "  "};
+    static const char *punct[] = {"\"",  "\",", "\":", "\":\"", "},{", "}]", "]}",
+                                  "{\"", ",\"", "\"}", ".",     ", ",  ". ", "!",
+                                  "?",   "-",   "'s",  "\n",    "  "};
     while (n < V) {
         char buf[32];
         int k = 0, kind = (int)(rnd() % 10);
@@ -83,7 +88,8 @@ int main(int argc, char **argv)
         } else {
             if (rnd() % 2) buf[k++] = ' ';
             int wl = 2 + (int)(rnd() % 9);
-            for (int i = 0; i < wl; i++) buf[k++] = (char)((i == 0 && rnd() % 5 == 0 ? 'A' : 'a') + rnd() % 26);
+            for (int i = 0; i < wl; i++)
+                buf[k++] = (char)((i == 0 && rnd() % 5 == 0 ? 'A' : 'a') + rnd() % 26);
             buf[k] = '\0';
         }
         tok[n] = malloc((size_t)k + 1);
@@ -107,7 +113,8 @@ int main(int argc, char **argv)
         return 1;
     }
     double t0 = reel_now();
-    reel_grammar_vocab *v = reel_grammar_vocab_init(V, (const char *const *)tok, len, NULL, &eos, 1);
+    reel_grammar_vocab *v =
+        reel_grammar_vocab_init(V, (const char *const *)tok, len, NULL, &eos, 1);
     printf("vocab trie: %d tokens, built in %.1f ms\n", V, (reel_now() - t0) * 1e3);
     uint8_t *mask = malloc(V / 8);
     double *times = malloc((size_t)steps * sizeof *times);
@@ -128,10 +135,12 @@ int main(int argc, char **argv)
             int t = allowed[rnd() % (unsigned)na];
             for (int tries = 0; tries < 3 && len[t] < 3; tries++) t = allowed[rnd() % (unsigned)na];
             /* and end numbers after a few digits (a fraction could otherwise run for ever) */
-            for (int tries = 0; tries < 50 && digits >= 4 && tok[t][0] >= '0' && tok[t][0] <= '9'; tries++)
+            for (int tries = 0; tries < 50 && digits >= 4 && tok[t][0] >= '0' && tok[t][0] <= '9';
+                 tries++)
                 t = allowed[rnd() % (unsigned)na];
             if (t == eos) break;
-            for (size_t i = 0; i < len[t]; i++) digits = tok[t][i] >= '0' && tok[t][i] <= '9' ? digits + 1 : 0;
+            for (size_t i = 0; i < len[t]; i++)
+                digits = tok[t][i] >= '0' && tok[t][i] <= '9' ? digits + 1 : 0;
             if (reel_grammar_state_advance(s, tok[t], len[t]) != 0) {
                 fprintf(stderr, "mask allowed a token the grammar refused\n");
                 return 1;
@@ -148,9 +157,13 @@ int main(int argc, char **argv)
         over3 += times[i] > 3.0;
     }
     qsort(times, (size_t)steps, sizeof *times, cmp_double);
-    printf("%s: %d mask steps over %d documents: median %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms; "
+    printf("%s: %d mask steps over %d documents: median %.3f ms, p90 %.3f ms, p99 %.3f ms, max "
+           "%.3f ms; "
            "%d steps > 1 ms, %d > 3 ms; total %.1f ms\n",
-           patterns ? "patterns and decimal bounds" : nomax ? "no maxLength" : "maxLength", steps, docs, times[steps / 2], times[steps * 9 / 10],
-           times[steps * 99 / 100], times[steps - 1], over1, over3, total);
+           patterns ? "patterns and decimal bounds"
+           : nomax  ? "no maxLength"
+                    : "maxLength",
+           steps, docs, times[steps / 2], times[steps * 9 / 10], times[steps * 99 / 100],
+           times[steps - 1], over1, over3, total);
     return 0;
 }

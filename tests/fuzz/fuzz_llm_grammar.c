@@ -8,9 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const PIECES[] = {"a", "b", "ab", "ba", "aaaa", "abab", "\"", "\",\"", "{\"", "\"}",
-                                     "é", "\xc3", "é\"", "12", "0.5", "-1", "true", " ", "  ", "\n",
-                                     "x\"y", "[1,", "]", "}", "\\n", "\\u00", "null", "zz"};
+static const char *const PIECES[] = {"a",     "b",   "ab",   "ba",  "aaaa",  "abab", "\"",
+                                     "\",\"", "{\"", "\"}",  "é",   "\xc3",  "é\"",  "12",
+                                     "0.5",   "-1",  "true", " ",   "  ",    "\n",   "x\"y",
+                                     "[1,",   "]",   "}",    "\\n", "\\u00", "null", "zz"};
 enum { N_PIECES = sizeof PIECES / sizeof *PIECES, N_TOKENS = 256 + N_PIECES + 1 };
 
 static char *tok[N_TOKENS];
