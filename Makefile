@@ -34,7 +34,7 @@ build: check-deps
 # house format and the layout rules (no two files calling into each other, no file over 900
 # lines).
 test: deps
-	$(MAKE) test-main test-asan test-fuzz test-mutation
+	$(MAKE) test-main test-asan test-fuzz test-mutation format-check layout-check
 	@echo "make test: all test suites passed"
 
 # Each ctest run ends with a one-line summary of what was skipped on this machine and why.
