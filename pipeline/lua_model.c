@@ -9,6 +9,8 @@
  * llm/ API (llm.h, tokenizer.h, chat.h). */
 #include "pipeline/lua-impl.h"
 
+#include "core/store.h"
+
 #include "llm/chat.h"
 #include "llm/constrain.h"
 #include "llm/generate.h"
@@ -143,16 +145,33 @@ static int l_model(lua_State *L)
         return 2;
     }
     /* --model is the user's choice; a path the script names itself must lie inside the
-     * sandbox like any other file it reads. */
+     * sandbox like any other file it reads. When no such file is there, OWNER/REPO[:QUANT] names
+     * a model pulled into the store, which is the user's own like --model. */
+    char pulled[PATH_MAX] = "";
+    reel_model_ref ref;
+    int is_ref = reel_model_ref_parse(spec, &ref) == 0;
+    reel_model_ref_free(&ref);
     if (!run->params->model || strcmp(spec, run->params->model) != 0) {
         const char *why = NULL;
         char *ok = reeli_sandbox_resolve(run, spec, 0, &why);
-        if (!ok) {
+        int allowed = ok != NULL, there = ok && reel_file_exists(ok);
+        free(ok);
+        char *in_store = NULL;
+        if (!there && is_ref) {
+            if (reel_store_resolve(spec, &in_store) < 0) {
+                luaL_pushfail(L);
+                lua_pushfstring(L, "%s: no file the script may read has that name, and %s", spec,
+                                reel_last_error());
+                return 2;
+            }
+            snprintf(pulled, sizeof pulled, "%s", in_store);
+            free(in_store);
+            spec = pulled;
+        } else if (!allowed) {
             luaL_pushfail(L);
             lua_pushfstring(L, "%s: %s", spec, why);
             return 2;
         }
-        free(ok);
     }
     char real[PATH_MAX];
     if (!realpath(spec, real)) {

@@ -266,15 +266,17 @@ static void test_model_resolution(void **state)
 {
     (void)state;
     char *dir = tu_tmpdir();
-    char *sc = script(dir, "m.lua",
-                      "local f = assert(io.open(reel.out_dir .. '/m.txt', 'w'))\n"
-                      "f:write(tostring(reel.model_spec), ' ', tostring(reel.model_is_test)) f:close()\n");
+    char *sc =
+        script(dir, "m.lua",
+               "local f = assert(io.open(reel.out_dir .. '/m.txt', 'w'))\n"
+               "f:write(tostring(reel.model_spec), ' ', tostring(reel.model_is_test)) f:close()\n");
     char *out = reel_xasprintf("%s/m.txt", dir);
     char *home = reel_xasprintf("%s/home", dir);
     char *old_home = getenv("HOME") ? reel_xstrdup(getenv("HOME")) : NULL;
     setenv("HOME", home, 1);
     unsetenv("XDG_DATA_HOME");
     unsetenv("REEL_MODEL");
+    unsetenv("REEL_MODELS"); /* a store with the default model pulled would win */
     const char *args[] = {sc, "--out", dir, "--no-progress", NULL};
     tu_result r = reel_run(args);
     assert_int_equal(r.status, 0);
