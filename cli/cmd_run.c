@@ -1,6 +1,7 @@
 /* reel run SCRIPT.lua: run a Lua pipeline. */
 #include "cli/cli.h"
 #include "core/core.h"
+#include "core/store.h"
 #include "pipeline/pipeline.h"
 
 #include <errno.h>
@@ -64,7 +65,7 @@ static int run(int argc, char **argv)
 {
     reel_pipeline_params p = reel_pipeline_default_params();
     const char **allow = NULL;
-    char *default_model = NULL;
+    char *default_model = NULL, *store_model = NULL;
     size_t n_allow = 0;
     int rc = REEL_EXIT_USAGE;
     int i = 1;
@@ -142,8 +143,8 @@ static int run(int argc, char **argv)
         reel_cli_usage("run", "no script given");
         goto out;
     }
-    /* No --model: REEL_MODEL, else the default model if it is there, else the tiny test
-     * model, said plainly. */
+    /* No --model: REEL_MODEL, else the default model if it is there (default.gguf, or what
+     * `reel pull` fetches by default), else the tiny test model, said plainly. */
     if (!p.model) {
         const char *env = getenv("REEL_MODEL");
         const char *data = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
@@ -152,18 +153,23 @@ static int run(int argc, char **argv)
         else if (home && *home)
             default_model = reel_xasprintf("%s/.local/share/reel/models/default.gguf", home);
         if (env && *env) {
-            p.model = env;
+            if (reel_store_model_arg(env, &store_model) < 0) {
+                rc = reel_cli_fail("run");
+                goto out;
+            }
+            p.model = store_model ? store_model : env;
         } else if (default_model && reel_file_exists(default_model)) {
             p.model = default_model;
+        } else if (reel_store_resolve(REEL_STORE_DEFAULT_REF, &store_model) == 0) {
+            p.model = store_model;
         } else if (reel_file_exists(REEL_TEST_MODEL)) {
             p.model = REEL_TEST_MODEL;
             p.model_is_test = 1;
             fprintf(stderr,
                     "reel: run: no model given (--model, REEL_MODEL or %s); using the tiny test "
                     "model, which has random weights and writes noise.\n"
-                    "  For real plans get NVIDIA Nemotron 3 Nano 4B (a GGUF, or the Hugging Face "
-                    "folder converted with 'reel convert DIR model.gguf --type q8_0') and pass "
-                    "--model or set REEL_MODEL.\n",
+                    "  For real plans get NVIDIA Nemotron 3 Nano 4B with 'reel pull' (or pass "
+                    "--model or set REEL_MODEL).\n",
                     default_model ? default_model : "~/.local/share/reel/models/default.gguf");
         }
     }
@@ -186,6 +192,7 @@ static int run(int argc, char **argv)
 out:
     reel_grant_clear();
     free(default_model);
+    free(store_model);
     free(allow);
     return rc;
 }
@@ -201,10 +208,12 @@ static const reel_cli_cmd reel_cmd_run = {
     "changed, and a run that was interrupted or killed resumes where it stopped.\n"
     "\n"
     "Options:\n"
-    "  -m, --model M        language model for reel.model() (GGUF file, HF folder or\n"
+    "  -m, --model M        language model for reel.model() (GGUF file, HF folder, a\n"
+    "                       model pulled into the store as OWNER/REPO[:QUANT], or\n"
     "                       openai:URL#MODEL); the script sees it as reel.model_spec.\n"
     "                       Without it: $REEL_MODEL, else ~/.local/share/reel/models/\n"
-    "                       default.gguf, else the tiny random-weight test model\n"
+    "                       default.gguf, else the model 'reel pull' fetches by default,\n"
+    "                       else the tiny random-weight test model\n"
     "  -o, --out DIR        where relative render paths go (default: the current folder)\n"
     "  -j, --jobs N         nodes run in parallel (default: one per CPU); plugins may\n"
     "                       limit their own concurrency further\n"

@@ -2,6 +2,7 @@
  * Subcommand dispatch, --help and --version. Each subcommand lives in cmd_<name>.c. */
 #include "cli/cli.h"
 #include "core/core.h"
+#include "core/store.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -115,6 +116,30 @@ int reel_cli_parse_double(const char *cmd, const char *opt, const char *text, do
     return 0;
 }
 
+/* -m/--model OWNER/REPO[:QUANT] names a model pulled into the store when no file or folder has
+ * that name: each subcommand then sees the model's path, as if it had been given. The paths
+ * stay reachable from here until exit. */
+static char *model_paths[8];
+
+static int resolve_model_args(const char *cmd, int argc, char **argv)
+{
+    size_t k = 0;
+    for (int i = 1; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) break;
+        if (strcmp(argv[i], "-m") != 0 && strcmp(argv[i], "--model") != 0) continue;
+        char *path;
+        if (reel_store_model_arg(argv[++i], &path) < 0) {
+            reel_cli_fail(cmd);
+            return -1;
+        }
+        if (path && k < sizeof model_paths / sizeof *model_paths)
+            argv[i] = model_paths[k++] = path;
+        else
+            free(path);
+    }
+    return 0;
+}
+
 static void print_help(FILE *f)
 {
     fprintf(f, "reel — turn a one-line idea into a finished video, offline.\n\n"
@@ -157,6 +182,7 @@ int main(int argc, char **argv)
             fputs(commands[i]->help, stdout);
             return REEL_EXIT_OK;
         }
+        if (resolve_model_args(name, argc - 1, argv + 1) < 0) return REEL_EXIT_FAIL;
         return commands[i]->run(argc - 1, argv + 1);
     }
     fprintf(stderr, "reel: unknown command '%s'\nTry 'reel --help' for the list of commands.\n",

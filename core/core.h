@@ -11,6 +11,8 @@
  *   core/proc.h      child process groups killed on exit, temporary folders swept
  *   core/progress.h  progress display (bar, rate, ETA)
  *   core/http.h      libcurl: downloads with resume, JSON POST, retries
+ *   core/store.h     the local model store: references OWNER/REPO[:QUANT], resolving, listing
+ *   core/hub.h       the Hugging Face hub client behind `reel pull`
  */
 #ifndef REEL_CORE_H
 #define REEL_CORE_H
@@ -20,9 +22,11 @@
 #include "core/grant.h"
 #include "core/hash.h"
 #include "core/http.h"
+#include "core/hub.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/pool.h"
 #include "core/proc.h"
 #include "core/progress.h"
+#include "core/store.h"
 #endif

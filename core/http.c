@@ -50,6 +50,9 @@ typedef struct {
     long status;
     int truncated; /* the server ignored our Range: the file restarted from 0 */
     reel_progress *progress;
+    void (*on_progress)(void *, uint64_t, uint64_t);
+    void *progress_ctx;
+    uint64_t total; /* expected file size, 0 while unknown */
     /* error body of an HTTP error answer */
     char err[ERR_BODY_MAX];
     size_t err_n;
@@ -92,10 +95,11 @@ static size_t on_write(char *data, size_t one, size_t n, void *arg)
             s->offset = 0;
             s->truncated = 1;
         }
-        if (s->progress && s->status < 300) {
+        if (s->fp && s->status < 300) {
             curl_off_t len = -1;
             curl_easy_getinfo(s->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
-            if (len > 0) reel_progress_set_total(s->progress, s->offset + (uint64_t)len);
+            if (len > 0) s->total = s->offset + (uint64_t)len;
+            if (len > 0) reel_progress_set_total(s->progress, s->total);
         }
     }
     if (s->status >= 300) {
@@ -112,6 +116,7 @@ static size_t on_write(char *data, size_t one, size_t n, void *arg)
         }
         s->written += n;
         reel_progress_update(s->progress, s->offset + s->written);
+        if (s->on_progress) s->on_progress(s->progress_ctx, s->offset + s->written, s->total);
         return n;
     }
     if (s->on_data) {
@@ -218,6 +223,7 @@ static int perform(const char *url, const reel_http_opts *o, const char *post_bo
         s->err[0] = '\0';
         s->mem_n = 0;
         s->written = 0;
+        s->total = 0;
         if (s->fp) {
             fflush(s->fp);
             struct stat st;
@@ -279,6 +285,7 @@ int reel_http_get_file(const char *url, const char *path, const reel_http_opts *
     char *part = reel_xasprintf("%s.part", path);
     sink s = {0};
     int rc = 0;
+    if (o.status) *o.status = 0;
     s.fp = fopen(part, "ab");
     if (!s.fp) {
         rc = reel_set_error_errno("%s", part);
@@ -288,7 +295,10 @@ int reel_http_get_file(const char *url, const char *path, const reel_http_opts *
         const char *base = strrchr(path, '/');
         s.progress = reel_progress_init(base ? base + 1 : path, 0, "B");
     }
+    s.on_progress = o.on_progress;
+    s.progress_ctx = o.progress_ctx;
     rc = perform(url, &o, NULL, NULL, &s, part);
+    if (o.status) *o.status = s.status;
     if (rc < 0) goto fail;
     if (fflush(s.fp) != 0 || fsync(fileno(s.fp)) != 0) {
         rc = reel_set_error_errno("%s: flush", part);
@@ -302,7 +312,7 @@ int reel_http_get_file(const char *url, const char *path, const reel_http_opts *
         if ((rc = reel_sha256_file(part, d)) < 0) goto fail;
         reel_hex(d, sizeof d, hex);
         if (strcasecmp(hex, o.expect_sha256) != 0) {
-            unlink(part);
+            if (!o.keep_part_on_mismatch) unlink(part);
             rc = reel_set_error(REEL_EFORMAT, "%s: checksum mismatch: got sha256 %s, expected %s",
                                 url, hex, o.expect_sha256);
             goto fail;

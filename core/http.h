@@ -7,14 +7,15 @@
  *
  *     reel_http_opts o = reel_http_default_opts();
  *     o.progress = 1;
- *     if (reel_http_get_file(url, "model.gguf", &o) < 0) fprintf(stderr, "%s\n",
- * reel_last_error());
+ *     if (reel_http_get_file(url, "model.gguf", &o) < 0)
+ *         fprintf(stderr, "%s\n", reel_last_error());
  */
 #ifndef REEL_CORE_HTTP_H
 #define REEL_CORE_HTTP_H
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct reel_http_opts {
     long connect_timeout_ms;    /* default 10000 */
@@ -26,6 +27,12 @@ typedef struct reel_http_opts {
     const char *bearer_token;   /* adds "Authorization: Bearer ..." if set */
     const char *expect_sha256;  /* get_file: hex digest the finished file must have, or NULL */
     int progress;               /* get_file: show a progress display on stderr */
+    int keep_part_on_mismatch;  /* get_file: keep "path.part" when the checksum differs */
+    long *status;               /* get_file: receives the last HTTP status (0: none), if set */
+    /* get_file: called as bytes arrive with the bytes in the file so far and its expected
+     * size (0 while unknown); the caller's own display instead of `progress`. */
+    void (*on_progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
 } reel_http_opts;
 
 /* Defaults as documented above. */
@@ -33,8 +40,8 @@ reel_http_opts reel_http_default_opts(void);
 
 /* Downloads url to path. Bytes land in "path.part", which a later call resumes with a Range
  * request; once complete (and the checksum matches, if given) it is fsync'ed and renamed to
- * path. On failure the .part file is kept for the next try (removed on a checksum mismatch).
- * o may be NULL for defaults. */
+ * path. On failure the .part file is kept for the next try (removed on a checksum mismatch,
+ * unless keep_part_on_mismatch). o may be NULL for defaults. */
 int reel_http_get_file(const char *url, const char *path, const reel_http_opts *o);
 
 /* GET into memory: *body (NUL-terminated, owned by the caller) and *size; *status gets the HTTP

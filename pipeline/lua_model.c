@@ -9,6 +9,8 @@
  * llm/ API (llm.h, tokenizer.h, chat.h). */
 #include "pipeline/lua-impl.h"
 
+#include "core/store.h"
+
 #include "llm/chat.h"
 #include "llm/constrain.h"
 #include "llm/generate.h"
@@ -143,18 +145,42 @@ static int l_model(lua_State *L)
         return 2;
     }
     /* --model is the user's choice; a path the script names itself must lie inside the
-     * sandbox like any other file it reads, and is then used by the name it was opened by. */
+     * sandbox like any other file it reads, and is then used by the name it was opened by.
+     * When no such file is there, OWNER/REPO[:QUANT] names a model pulled into the store, which
+     * is the user's own like --model. */
     char real[PATH_MAX];
+    reel_model_ref ref;
+    int is_ref = reel_model_ref_parse(spec, &ref) == 0;
+    reel_model_ref_free(&ref);
     if (!run->params->model || strcmp(spec, run->params->model) != 0) {
         char why[512];
         char *ok = reeli_sandbox_resolve(run, spec, 0, why, sizeof why);
-        if (!ok) {
+        int there = ok && reel_file_exists(ok);
+        char *in_store = NULL;
+        if (!there && is_ref) {
+            free(ok);
+            if (reel_store_resolve(spec, &in_store) < 0) {
+                luaL_pushfail(L);
+                lua_pushfstring(L, "%s: no file the script may read has that name, and %s", spec,
+                                reel_last_error());
+                return 2;
+            }
+            int bad = !realpath(in_store, real);
+            free(in_store);
+            if (bad) {
+                reel_set_error_errno("%s", spec);
+                luaL_pushfail(L);
+                lua_pushstring(L, reel_last_error());
+                return 2;
+            }
+        } else if (!ok) {
             luaL_pushfail(L);
             lua_pushfstring(L, "%s: %s", spec, why);
             return 2;
+        } else {
+            snprintf(real, sizeof real, "%s", ok);
+            free(ok);
         }
-        snprintf(real, sizeof real, "%s", ok);
-        free(ok);
     } else if (!realpath(spec, real)) {
         reel_set_error_errno("%s", spec);
         luaL_pushfail(L);

@@ -1,4 +1,4 @@
-# core/: errors, pool, files, hashing, JSON, progress, HTTP
+# core/: errors, pool, files, hashing, JSON, progress, HTTP, the model store and hub client
 reel_test(test_core_error LABELS unit)
 reel_test(test_core_alloc LABELS unit)
 reel_test(test_core_pool LABELS unit)
@@ -8,3 +8,6 @@ reel_test(test_core_json LABELS unit)
 reel_test(test_core_progress LABELS unit)
 reel_test(test_core_http LABELS unit TIMEOUT 120)
 reel_fuzz(fuzz_core_json SOURCES fuzz/fuzz_core_json.c CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/json)
+# the model store and the hub's listing without a network (downloads: test_cli_pull)
+reel_test(test_core_hub LABELS unit)
+reel_fuzz(fuzz_core_hub SOURCES fuzz/fuzz_core_hub.c CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/hub_tree)

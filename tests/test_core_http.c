@@ -192,6 +192,13 @@ static void test_too_many_drops_keeps_part(void **state)
     free(part);
 }
 
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    uint64_t *seen = ctx;
+    seen[0] = done;
+    seen[1] = total;
+}
+
 static void test_checksum(void **state)
 {
     (void)state;
@@ -209,6 +216,23 @@ static void test_checksum(void **state)
     assert_int_equal(reel_http_get_file(u, q, &o), REEL_EFORMAT);
     assert_true(tu_contains(reel_last_error(), "checksum mismatch"));
     assert_false(reel_file_exists(q));
+    /* kept on request, for the caller to look at again; the status and the progress reach the
+     * caller */
+    long status = 0;
+    uint64_t seen[2] = {0, 0};
+    o.keep_part_on_mismatch = 1;
+    o.status = &status;
+    o.on_progress = on_progress;
+    o.progress_ctx = seen;
+    assert_int_equal(reel_http_get_file(u, q, &o), REEL_EFORMAT);
+    char *qpart = reel_xasprintf("%s.part", q);
+    uint64_t size = 0;
+    assert_int_equal(reel_file_size(qpart, &size), 0);
+    assert_int_equal(size, FILE_SIZE);
+    assert_int_equal(status, 200);
+    assert_int_equal(seen[0], FILE_SIZE);
+    assert_int_equal(seen[1], FILE_SIZE);
+    free(qpart);
     free(u);
     free(p);
     free(q);

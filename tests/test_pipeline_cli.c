@@ -354,6 +354,7 @@ static void test_model_resolution(void **state)
     setenv("HOME", home, 1);
     unsetenv("XDG_DATA_HOME");
     unsetenv("REEL_MODEL");
+    unsetenv("REEL_MODELS"); /* a store with the default model pulled would win */
     const char *args[] = {sc, "--out", dir, "--no-progress", NULL};
     tu_result r = reel_run(args);
     assert_int_equal(r.status, 0);

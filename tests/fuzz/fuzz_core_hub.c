@@ -1,0 +1,45 @@
+/* Fuzz target: the hub's tree listing and model references. Whatever the listing holds, every
+ * path kept must be safe to write below the store, and the picker must answer with an index in
+ * range or an error; any text must parse as a reference or fail cleanly. */
+#include "core/core.h"
+#include "core/hub.h"
+#include "core/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    reel_hub_file *files;
+    size_t n;
+    if (reel_hub_parse_tree((const char *)data, size, "fuzz", &files, &n) == 0) {
+        const char **names = malloc((n ? n : 1) * sizeof *names);
+        for (size_t i = 0; i < n; i++) {
+            if (!reel_store_path_ok(files[i].path)) abort();
+            if (files[i].sha256[0] && strlen(files[i].sha256) != 64) abort();
+            names[i] = files[i].path;
+        }
+        static const char *const sels[] = {NULL, "Q4_K_M", "q8_0", "model.gguf", "sub/x.gguf"};
+        for (size_t s = 0; s < sizeof sels / sizeof *sels; s++) {
+            int k = reel_store_pick("o/r", sels[s], names, n);
+            if (k >= 0 && (size_t)k >= n) abort();
+        }
+        size_t *pick, k = reel_hub_safetensors_set(files, n, &pick);
+        for (size_t i = 0; i < k; i++)
+            if (pick[i] >= n) abort();
+        free(pick);
+        free(names);
+        reel_hub_files_free(files, n);
+    }
+    char *text = malloc(size + 1);
+    memcpy(text, data, size);
+    text[size] = '\0';
+    reel_model_ref ref;
+    if (reel_model_ref_parse(text, &ref) == 0) {
+        if (!ref.repo || !ref.owner || !ref.name || strchr(ref.name, '/')) abort();
+        if (ref.sel && !reel_store_path_ok(ref.sel)) abort();
+        reel_model_ref_free(&ref);
+    }
+    free(text);
+    return 0;
+}
