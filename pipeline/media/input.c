@@ -91,17 +91,6 @@ void reeli_media_limits_for(reeli_media_limits *lim, int kind, const json_t *par
              fps > FPS_FLOOR ? fps : FPS_FLOOR);
 }
 
-static int averr(int err, const char *path, const char *what)
-{
-    char buf[AV_ERROR_MAX_STRING_SIZE];
-    av_strerror(err, buf, sizeof buf);
-    int code = err == AVERROR(ENOMEM)       ? REEL_ENOMEM
-               : err == AVERROR(ENOENT)     ? REEL_ENOTFOUND
-               : err == AVERROR_INVALIDDATA ? REEL_EFORMAT
-                                            : REEL_EIO;
-    return reel_set_error(code, "%s: %s: %s", path, what, buf);
-}
-
 int reeli_media_check_declared(const char *path, const AVFormatContext *fmt,
                                const reeli_media_limits *lim)
 {
@@ -157,7 +146,7 @@ int reeli_media_open(const char *path, const reeli_media_limits *lim, AVFormatCo
     av_dict_free(&o);
     if (ret < 0) {
         free(url);
-        return averr(ret, path, "opening");
+        return reeli_media_averr(ret, path, "opening");
     }
     /* Probe here rather than inside avformat_open_input, to name what the file really is. */
     const AVInputFormat *ifmt = NULL;
@@ -184,10 +173,10 @@ int reeli_media_open(const char *path, const reeli_media_limits *lim, AVFormatCo
     ret = avformat_open_input(&fmt, url, ifmt, &o);
     av_dict_free(&o);
     free(url);
-    if (ret < 0) return averr(ret, path, "opening");
+    if (ret < 0) return reeli_media_averr(ret, path, "opening");
     if ((ret = avformat_find_stream_info(fmt, NULL)) < 0) {
         avformat_close_input(&fmt);
-        return averr(ret, path, "reading stream info");
+        return reeli_media_averr(ret, path, "reading stream info");
     }
     if ((ret = reeli_media_check_declared(path, fmt, lim)) < 0) {
         avformat_close_input(&fmt);

@@ -1,10 +1,13 @@
-/* libav* logging routed through reel's logger (core/log.h). */
+/* libav* logging routed through reel's logger (core/log.h), and libav error codes as reel's. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 
+#include <libavutil/error.h>
 #include <libavutil/log.h>
 
+#include "core/error.h"
 #include "core/log.h"
 #include "pipeline/media/media.h"
 
@@ -32,4 +35,16 @@ static void av_log_setup(void)
 void reeli_media_log_init(void)
 {
     pthread_once(&libav_log_once, av_log_setup);
+}
+
+int reeli_media_averr(int err, const char *path, const char *what)
+{
+    char buf[AV_ERROR_MAX_STRING_SIZE];
+    av_strerror(err, buf, sizeof buf);
+    int code = err == AVERROR(ENOMEM)             ? REEL_ENOMEM
+               : err == AVERROR(ENOENT)           ? REEL_ENOTFOUND
+               : err == AVERROR_INVALIDDATA       ? REEL_EFORMAT
+               : err == AVERROR_DECODER_NOT_FOUND ? REEL_EUNSUPPORTED
+                                                  : REEL_EIO;
+    return reel_set_error(code, "%s: %s: %s", path, what, buf);
 }

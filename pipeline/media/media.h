@@ -33,6 +33,10 @@ typedef int (*reeli_progress_fn)(void *ctx, double fraction);
 /* Routes libav* messages through reel's logger (once per process; thread-safe). Call before
  * using libav. */
 void reeli_media_log_init(void);
+/* Sets reel's error for libav error err: "PATH: WHAT: libav's message", with the code that
+ * fits (ENOMEM, ENOTFOUND, EFORMAT for invalid data, EUNSUPPORTED for a missing decoder, else
+ * EIO); returns that code. */
+int reeli_media_averr(int err, const char *path, const char *what);
 
 /* ---- what a stage accepts (media/input.c) ---------------------------------------------------
  * Every file reel decodes is opened through reeli_media_open(): the file protocol only (a name

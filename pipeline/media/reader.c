@@ -18,18 +18,6 @@
 /* Longest audio we decode into memory (samples per channel): 3 hours at 48 kHz. */
 #define MAX_AUDIO_FRAMES ((int64_t)48000 * 3600 * 3)
 
-static int averr(int err, const char *path, const char *what)
-{
-    char buf[AV_ERROR_MAX_STRING_SIZE];
-    av_strerror(err, buf, sizeof buf);
-    int code = err == AVERROR(ENOMEM)             ? REEL_ENOMEM
-               : err == AVERROR(ENOENT)           ? REEL_ENOTFOUND
-               : err == AVERROR_INVALIDDATA       ? REEL_EFORMAT
-               : err == AVERROR_DECODER_NOT_FOUND ? REEL_EUNSUPPORTED
-                                                  : REEL_EIO;
-    return reel_set_error(code, "%s: %s: %s", path, what, buf);
-}
-
 /* Opens path through the guarded open (media/input.c) and a decoder for its best stream of type
  * t; *idx = -1 if there is none. */
 static int open_input(const char *path, enum AVMediaType t, const reeli_media_limits *lim,
@@ -70,7 +58,7 @@ static int open_input(const char *path, enum AVMediaType t, const reeli_media_li
     if ((ret = avcodec_open2(*dec, codec, NULL)) < 0) {
         avcodec_free_context(dec);
         avformat_close_input(fmt);
-        return averr(ret, path, "opening the decoder");
+        return reeli_media_averr(ret, path, "opening the decoder");
     }
     return 0;
 }
@@ -147,21 +135,22 @@ static int decode_next(reeli_vr *r)
             r->eof = 1;
             return 0;
         }
-        if (ret != AVERROR(EAGAIN)) return averr(ret, r->path, "decoding video");
+        if (ret != AVERROR(EAGAIN)) return reeli_media_averr(ret, r->path, "decoding video");
         for (;;) {
             ret = av_read_frame(r->fmt, r->pkt);
             if (ret == AVERROR_EOF) {
                 avcodec_send_packet(r->dec, NULL);
                 break;
             }
-            if (ret < 0) return averr(ret, r->path, "reading");
+            if (ret < 0) return reeli_media_averr(ret, r->path, "reading");
             if (r->pkt->stream_index != r->idx) {
                 av_packet_unref(r->pkt);
                 continue;
             }
             ret = avcodec_send_packet(r->dec, r->pkt);
             av_packet_unref(r->pkt);
-            if (ret < 0 && ret != AVERROR(EAGAIN)) return averr(ret, r->path, "decoding video");
+            if (ret < 0 && ret != AVERROR(EAGAIN))
+                return reeli_media_averr(ret, r->path, "decoding video");
             break;
         }
     }
@@ -344,7 +333,7 @@ static int append_converted(SwrContext *swr, const AVFrame *f, int channels, flo
     uint8_t *dst = (uint8_t *)(*buf + *n * channels);
     int got = swr_convert(swr, &dst, out_max, f ? (const uint8_t **)f->extended_data : NULL,
                           f ? f->nb_samples : 0);
-    if (got < 0) return averr(got, path, "resampling");
+    if (got < 0) return reeli_media_averr(got, path, "resampling");
     *n += got;
     if (*n > max)
         return reel_set_error(REEL_ERANGE,
@@ -404,14 +393,14 @@ int reeli_audio_load_bounded(const char *path, int rate, int channels, float **p
                 continue;
             }
             if (ret < 0) {
-                ret = averr(ret, path, "reading");
+                ret = reeli_media_averr(ret, path, "reading");
                 goto done;
             }
             if (pkt->stream_index == idx) {
                 ret = avcodec_send_packet(dec, pkt);
                 if (ret < 0 && ret != AVERROR(EAGAIN)) {
                     av_packet_unref(pkt);
-                    ret = averr(ret, path, "decoding audio");
+                    ret = reeli_media_averr(ret, path, "decoding audio");
                     goto done;
                 }
             }
@@ -419,7 +408,7 @@ int reeli_audio_load_bounded(const char *path, int rate, int channels, float **p
             continue;
         }
         if (ret < 0) {
-            ret = averr(ret, path, "decoding audio");
+            ret = reeli_media_averr(ret, path, "decoding audio");
             goto done;
         }
         if (!swr &&
@@ -440,7 +429,7 @@ int reeli_audio_load_bounded(const char *path, int rate, int channels, float **p
             }
             if (ret >= 0) ret = swr_init(swr);
             if (ret < 0) {
-                ret = averr(ret, path, "setting up the resampler");
+                ret = reeli_media_averr(ret, path, "setting up the resampler");
                 goto done;
             }
         }
@@ -521,7 +510,7 @@ int reeli_subs_load(const char *path, reeli_cue **cues, size_t *n)
         ret = avcodec_decode_subtitle2(dec, &sub, &got, pkt);
         av_packet_unref(pkt);
         if (ret < 0) {
-            ret = averr(ret, path, "decoding subtitles");
+            ret = reeli_media_averr(ret, path, "decoding subtitles");
             break;
         }
         if (!got) continue;
@@ -618,7 +607,7 @@ int reeli_media_probe_bounded(const char *path, int decode, reeli_probe *p,
                 continue;
             }
             if (r != AVERROR(EAGAIN) || draining) {
-                ret = r == AVERROR(EAGAIN) ? 0 : averr(r, path, "decoding video");
+                ret = r == AVERROR(EAGAIN) ? 0 : reeli_media_averr(r, path, "decoding video");
                 break;
             }
             r = av_read_frame(fmt, pkt);
@@ -628,14 +617,14 @@ int reeli_media_probe_bounded(const char *path, int decode, reeli_probe *p,
                 continue;
             }
             if (r < 0) {
-                ret = averr(r, path, "reading");
+                ret = reeli_media_averr(r, path, "reading");
                 break;
             }
             if (pkt->stream_index == idx) {
                 r = avcodec_send_packet(dec, pkt);
                 if (r < 0 && r != AVERROR(EAGAIN)) {
                     av_packet_unref(pkt);
-                    ret = averr(r, path, "decoding video");
+                    ret = reeli_media_averr(r, path, "decoding video");
                     break;
                 }
             }

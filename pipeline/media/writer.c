@@ -49,14 +49,6 @@ static const char ass_header[] =
     "\r\n\r\n[Events]\r\n"
     "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\r\n";
 
-static int averr(int err, const char *path, const char *what)
-{
-    char buf[AV_ERROR_MAX_STRING_SIZE];
-    av_strerror(err, buf, sizeof buf);
-    return reel_set_error(err == AVERROR(ENOMEM) ? REEL_ENOMEM : REEL_EIO, "%s: %s: %s", path, what,
-                          buf);
-}
-
 void reeli_cues_free(reeli_cue *cues, size_t n)
 {
     for (size_t i = 0; cues && i < n; i++) free(cues[i].text);
@@ -68,13 +60,13 @@ static int write_packets(reeli_mw *w, AVCodecContext *enc, AVStream *st)
     for (;;) {
         int ret = avcodec_receive_packet(enc, w->pkt);
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return 0;
-        if (ret < 0) return averr(ret, w->path, "encoding");
+        if (ret < 0) return reeli_media_averr(ret, w->path, "encoding");
         if (enc->codec_type == AVMEDIA_TYPE_VIDEO && w->pkt->duration <= 0)
             w->pkt->duration = 1; /* one frame: lets the muxer record the exact duration */
         av_packet_rescale_ts(w->pkt, enc->time_base, st->time_base);
         w->pkt->stream_index = st->index;
         ret = av_interleaved_write_frame(w->fmt, w->pkt);
-        if (ret < 0) return averr(ret, w->path, "writing a packet");
+        if (ret < 0) return reeli_media_averr(ret, w->path, "writing a packet");
     }
 }
 
@@ -102,9 +94,9 @@ static int finish_encoder(reeli_mw *w, AVCodecContext *ctx, AVStream *st, AVDict
 {
     int ret = avcodec_open2(ctx, ctx->codec, opts);
     av_dict_free(opts);
-    if (ret < 0) return averr(ret, w->path, what);
+    if (ret < 0) return reeli_media_averr(ret, w->path, what);
     ret = avcodec_parameters_from_context(st->codecpar, ctx);
-    if (ret < 0) return averr(ret, w->path, what);
+    if (ret < 0) return reeli_media_averr(ret, w->path, what);
     st->time_base = ctx->time_base;
     return 0;
 }
@@ -164,7 +156,7 @@ static int open_audio(reeli_mw *w, const reeli_mw_opts *o)
     ret = swr_alloc_set_opts2(&w->swr, &c->ch_layout, c->sample_fmt, c->sample_rate, &in_layout,
                               AV_SAMPLE_FMT_FLT, o->sample_rate, 0, NULL);
     if (ret >= 0) ret = swr_init(w->swr);
-    if (ret < 0) return averr(ret, w->path, "setting up sample conversion");
+    if (ret < 0) return reeli_media_averr(ret, w->path, "setting up sample conversion");
     w->aframe = av_frame_alloc();
     if (!w->aframe) return reel_set_error(REEL_ENOMEM, "%s: out of memory", w->path);
     return 0;
@@ -202,7 +194,7 @@ reeli_mw *reeli_mw_open(const reeli_mw_opts *o)
     w->pkt = av_packet_alloc();
     int ret = avformat_alloc_output_context2(&w->fmt, NULL, o->format, o->path);
     if (ret < 0 || !w->pkt) {
-        averr(ret < 0 ? ret : AVERROR(ENOMEM), o->path, "creating the container");
+        reeli_media_averr(ret < 0 ? ret : AVERROR(ENOMEM), o->path, "creating the container");
         goto fail;
     }
     if (o->width > 0 && open_video(w, o) < 0) goto fail;
@@ -222,7 +214,7 @@ reeli_mw *reeli_mw_open(const reeli_mw_opts *o)
     if (!(w->fmt->oformat->flags & AVFMT_NOFILE)) {
         ret = avio_open(&w->fmt->pb, o->path, AVIO_FLAG_WRITE);
         if (ret < 0) {
-            averr(ret, o->path, "opening for writing");
+            reeli_media_averr(ret, o->path, "opening for writing");
             goto fail;
         }
     }
@@ -232,7 +224,7 @@ reeli_mw *reeli_mw_open(const reeli_mw_opts *o)
     ret = avformat_write_header(w->fmt, &mux);
     av_dict_free(&mux);
     if (ret < 0) {
-        averr(ret, o->path, "writing the header");
+        reeli_media_averr(ret, o->path, "writing the header");
         goto fail;
     }
     w->header_written = 1;
@@ -267,7 +259,7 @@ static int drain_audio(reeli_mw *w, int64_t until, int final)
             return reel_set_error(REEL_ENOMEM, "%s: out of memory", w->path);
         const uint8_t *in = (const uint8_t *)(w->pcm + w->pcm_pos * w->channels);
         int got = swr_convert(w->swr, f->data, n, &in, n);
-        if (got < 0) return averr(got, w->path, "converting samples");
+        if (got < 0) return reeli_media_averr(got, w->path, "converting samples");
         if (n < fs) {
             int caps = w->aenc->codec->capabilities;
             if (w->aenc->frame_size <= 0 ||
@@ -279,7 +271,7 @@ static int drain_audio(reeli_mw *w, int64_t until, int final)
         f->pts = w->pcm_pos;
         w->pcm_pos += n;
         int ret = avcodec_send_frame(w->aenc, f);
-        if (ret < 0) return averr(ret, w->path, "encoding audio");
+        if (ret < 0) return reeli_media_averr(ret, w->path, "encoding audio");
         if ((ret = write_packets(w, w->aenc, w->ast)) < 0) return ret;
     }
     return 0;
@@ -315,7 +307,7 @@ static int drain_cues(reeli_mw *w, double t)
         uint8_t buf[8192];
         int size = avcodec_encode_subtitle(w->senc, buf, sizeof buf, &sub);
         free(text);
-        if (size < 0) return averr(size, w->path, "encoding a subtitle");
+        if (size < 0) return reeli_media_averr(size, w->path, "encoding a subtitle");
         AVPacket *p = w->pkt;
         av_packet_unref(p);
         if (av_new_packet(p, size) < 0) return reel_set_error(REEL_ENOMEM, "out of memory");
@@ -325,7 +317,7 @@ static int drain_cues(reeli_mw *w, double t)
         av_packet_rescale_ts(p, (AVRational){1, 1000}, w->sst->time_base);
         p->stream_index = w->sst->index;
         int ret = av_interleaved_write_frame(w->fmt, p);
-        if (ret < 0) return averr(ret, w->path, "writing a subtitle");
+        if (ret < 0) return reeli_media_averr(ret, w->path, "writing a subtitle");
     }
     return 0;
 }
@@ -340,7 +332,7 @@ int reeli_mw_video(reeli_mw *w, AVFrame *frame)
         return ret;
     frame->pict_type = AV_PICTURE_TYPE_NONE;
     ret = avcodec_send_frame(w->venc, frame);
-    if (ret < 0) return averr(ret, w->path, "encoding video");
+    if (ret < 0) return reeli_media_averr(ret, w->path, "encoding video");
     w->next_vpts = frame->pts + 1;
     return write_packets(w, w->venc, w->vst);
 }
@@ -360,11 +352,11 @@ int reeli_mw_close(reeli_mw *w)
     if (ret >= 0) {
         int r = av_write_trailer(w->fmt);
         w->header_written = 0;
-        if (r < 0) ret = averr(r, w->path, "writing the trailer");
+        if (r < 0) ret = reeli_media_averr(r, w->path, "writing the trailer");
     }
     if (ret >= 0 && w->fmt->pb) {
         int r = avio_closep(&w->fmt->pb);
-        if (r < 0) ret = averr(r, w->path, "closing");
+        if (r < 0) ret = reeli_media_averr(r, w->path, "closing");
     }
     reeli_mw_free(w);
     return ret < 0 ? ret : 0;
