@@ -85,6 +85,9 @@ static int on_token(void *ctx, int32_t id, const char *text, size_t len)
     return 0;
 }
 
+/* A cancelled job's answer (its client, if still there, is told why). */
+static void cancel_job(reeli_engine *e, reeli_job *j);
+
 static void fail_job(reeli_job *j, int status, const char *type, const char *code, const char *msg)
 {
     reel_serve_error err;
@@ -141,13 +144,21 @@ static int run_job(slot *sl, reeli_job *j)
         /* the budget ran out inside the JSON: the answer is cut, as OpenAI's is */
         reeli_job_finish(j, "length", NULL);
     } else if (rc == REEL_ECANCELED) {
-        fail_job(j, 503, "server_error", "cancelled", "the request was cancelled");
+        cancel_job(e, j);
         return 0;
     } else {
         fail_job(j, 500, "server_error", NULL, reel_last_error());
         return -1;
     }
     return 1;
+}
+
+static void cancel_job(reeli_engine *e, reeli_job *j)
+{
+    if (__atomic_load_n(&e->stopping, __ATOMIC_SEQ_CST))
+        fail_job(j, 503, "server_error", "shutting_down", "the server is shutting down");
+    else
+        fail_job(j, 503, "server_error", "cancelled", "the request was cancelled");
 }
 
 static void *worker(void *arg)
@@ -173,7 +184,7 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&e->mu);
         int outcome = 0;
         if (j->cancel)
-            fail_job(j, 503, "server_error", "cancelled", "the request was cancelled");
+            cancel_job(e, j);
         else
             outcome = run_job(sl, j);
         pthread_mutex_lock(&e->mu);
@@ -253,7 +264,7 @@ reeli_engine_stats reeli_engine_get_stats(reeli_engine *e)
 void reeli_engine_cancel_all(reeli_engine *e)
 {
     pthread_mutex_lock(&e->mu);
-    e->stopping = 1;
+    __atomic_store_n(&e->stopping, 1, __ATOMIC_SEQ_CST);
     for (int i = 0; i < e->q_len; i++) reeli_job_cancel(e->queue[(e->q_head + i) % e->q_cap]);
     for (int i = 0; i < e->n_slots; i++)
         if (e->active[i]) reeli_job_cancel(e->active[i]);

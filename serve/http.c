@@ -296,6 +296,7 @@ static enum MHD_Result completion(reel_server *s, struct MHD_Connection *c, conn
         return reply_error(c, cx, &err);
     }
     cx->job = j;
+    __atomic_add_fetch(&s->busy, 1, __ATOMIC_SEQ_CST);
     const int stream = req.stream, include_usage = req.include_usage;
     reel_serve_request_free(&req);
     /* the generation may take longer than any idle limit: the request watches its client */
@@ -380,12 +381,14 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
 static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode why)
 {
-    (void)cls, (void)c, (void)why;
+    (void)c, (void)why;
+    reel_server *s = cls;
     conn *cx = *con_cls;
     if (!cx) return;
     if (cx->job) {
         reeli_job_cancel(cx->job); /* a no-op once done; the client left otherwise */
         reeli_job_unref(cx->job);
+        __atomic_sub_fetch(&s->busy, 1, __ATOMIC_SEQ_CST);
     }
     free(cx->body.p);
     free(cx);

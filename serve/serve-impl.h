@@ -159,6 +159,7 @@ struct reel_server {
     int port;
     int64_t created; /* when the model was loaded (the "created" of /v1/models) */
     volatile sig_atomic_t stopping;
+    int busy; /* requests with a job whose connection is not done yet (atomic) */
 };
 
 /* Starts libmicrohttpd on addr (thread per connection, see http.c) with the server's handlers.

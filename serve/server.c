@@ -164,9 +164,11 @@ void reel_server_stop(reel_server *s)
 {
     if (!s) return;
     s->stopping = 1;
-    /* cancelled first, so the connection threads waiting on them return, and the daemon can
-     * join them */
+    /* the requests in flight are cancelled first and given a moment to tell their clients
+     * (an error event, or a 503), then the daemon closes what is left and joins its threads */
     if (s->engine) reeli_engine_cancel_all(s->engine);
+    for (int i = 0; s->daemon && i < 500 && __atomic_load_n(&s->busy, __ATOMIC_SEQ_CST) > 0; i++)
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
     reeli_http_stop(s->daemon);
     reeli_engine_free(s->engine);
     reel_llm_tokenizer_free(s->sm.tok);
