@@ -9,6 +9,7 @@ reel_test(test_cli_bench LABELS unit e2e)
 # reel serve: the OpenAI-compatible server end to end on loopback (libcurl and the curl command),
 # its request parser, and the official openai Python client (skipped without the package)
 reel_test(test_cli_serve LABELS unit e2e TIMEOUT 600)
+reel_test(test_cli_serve_request LABELS unit)
 reel_fuzz(fuzz_serve_request SOURCES fuzz/fuzz_serve_request.c CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/serve_request)
 if(NOT REEL_FUZZ)
     find_program(REEL_PYTHON3 python3)

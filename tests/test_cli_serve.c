@@ -2,8 +2,8 @@
  * itself (--port 0), driven with libcurl (and the curl command when there is one): health and
  * models, chat and completions, streams that reassemble to the whole answers, JSON Schema and
  * JSON object formats, stop sequences, token limits, many requests at once, malformed and
- * oversized requests, API keys, a client that leaves mid-stream, and clean shutdown. The request
- * parser is also tested on its own. */
+ * oversized requests, API keys, a client that leaves mid-stream, and clean shutdown. (The request
+ * parser alone: test_cli_serve_request.c.) */
 #include "testutil.h"
 #include "core/core.h"
 #include "llm/grammar.h"
@@ -334,96 +334,6 @@ static int teardown(void **state)
     return 0;
 }
 
-/* ---- the request parser alone --------------------------------------------------------------- */
-
-static void parse_fails(reel_serve_kind kind, const char *body, const char *param)
-{
-    reel_serve_request r;
-    reel_serve_error e = {0};
-    if (reel_serve_request_parse(body, strlen(body), kind, &r, &e) == 0)
-        fail_msg("accepted: %s", body);
-    assert_int_equal(e.status, 400);
-    if (strcmp(e.param, param) != 0)
-        fail_msg("%s: param '%s', not '%s' (%s)", body, e.param, param, e.message);
-}
-
-static void test_parser(void **state)
-{
-    (void)state;
-    const reel_serve_kind C = REEL_SERVE_CHAT, P = REEL_SERVE_COMPLETION;
-    parse_fails(C, "{not json", "");
-    parse_fails(C, "[1]", "");
-    parse_fails(C, "{}", "messages");
-    parse_fails(C, "{\"messages\":[]}", "messages");
-    parse_fails(C, "{\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}", "messages[0].role");
-    parse_fails(C, "{\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}", "messages[0].role");
-    parse_fails(C, "{\"messages\":[{\"role\":\"user\",\"content\":5}]}", "messages[0].content");
-    parse_fails(C, "{\"messages\":[{\"role\":\"user\"}]}", "messages[0].content");
-    parse_fails(C, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}",
-                "messages[0].content[0]");
-    const char *m = "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],";
-    char b[512];
-#define FAILS(extra, param)                                                                        \
-    snprintf(b, sizeof b, "%s%s}", m, extra);                                                      \
-    parse_fails(C, b, param)
-    FAILS("\"max_tokens\":0", "max_tokens");
-    FAILS("\"max_tokens\":\"9\"", "max_tokens");
-    FAILS("\"max_completion_tokens\":1.5", "max_completion_tokens");
-    FAILS("\"temperature\":3", "temperature");
-    FAILS("\"temperature\":\"hot\"", "temperature");
-    FAILS("\"top_p\":-1", "top_p");
-    FAILS("\"seed\":1.5", "seed");
-    FAILS("\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]", "stop");
-    FAILS("\"stop\":\"\"", "stop");
-    FAILS("\"stop\":[1]", "stop");
-    FAILS("\"stream\":\"yes\"", "stream");
-    FAILS("\"stream_options\":{\"include_usage\":1}", "stream_options.include_usage");
-    FAILS("\"n\":2", "n");
-    FAILS("\"logprobs\":true", "logprobs");
-    FAILS("\"tools\":[{\"type\":\"function\"}]", "tools");
-    FAILS("\"response_format\":{\"type\":\"yaml\"}", "response_format.type");
-    FAILS("\"response_format\":{\"type\":\"json_schema\"}", "response_format.json_schema");
-    FAILS("\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"schema\":3}}",
-          "response_format.json_schema.schema");
-    FAILS("\"chat_template_kwargs\":{\"enable_thinking\":\"no\"}",
-          "chat_template_kwargs.enable_thinking");
-#undef FAILS
-    parse_fails(P, "{\"prompt\":5}", "prompt");
-    parse_fails(P, "{\"prompt\":[\"a\",\"b\"]}", "prompt");
-    parse_fails(P, "{\"prompt\":[1,-2]}", "prompt");
-    parse_fails(P, "{\"prompt\":\"x\",\"echo\":true}", "echo");
-
-    /* what a good request holds */
-    const char *good =
-        "{\"model\":\"m\",\"messages\":[{\"role\":\"developer\",\"content\":\"S\"},{\"role\":"
-        "\"user\","
-        "\"content\":[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"text\",\"text\":\"b\"}]},"
-        "{\"role\":\"assistant\",\"content\":null}],\"max_tokens\":9,\"max_completion_tokens\":7,"
-        "\"temperature\":0,\"seed\":5,\"stop\":\"END\",\"stream\":true,\"stream_options\":"
-        "{\"include_usage\":true},\"frequency_penalty\":0,\"user\":\"u\",\"response_format\":"
-        "{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"strict\":true,\"schema\":"
-        "{\"type\":\"object\"}}}}";
-    reel_serve_request r;
-    reel_serve_error e = {0};
-    assert_int_equal(reel_serve_request_parse(good, strlen(good), C, &r, &e), 0);
-    assert_int_equal(r.n_msgs, 3);
-    assert_str(r.msgs[0].role, "system");
-    assert_str(r.msgs[1].content, "a\nb");
-    assert_str(r.msgs[2].content, "");
-    assert_int_equal(r.max_tokens, 7);
-    assert_true(r.temperature == 0 && r.top_p == 1);
-    assert_true(r.has_seed && r.seed == 5);
-    assert_int_equal(r.n_stop, 1);
-    assert_true(r.stream && r.include_usage);
-    assert_int_equal(r.format, REEL_SERVE_FORMAT_JSON_SCHEMA);
-    assert_non_null(r.schema);
-    reel_serve_request_free(&r);
-    assert_int_equal(reel_serve_request_parse("{\"prompt\":[[1,2,3]]}", 20, P, &r, &e), 0);
-    assert_int_equal(r.n_prompt_ids, 3);
-    assert_null(r.prompt);
-    reel_serve_request_free(&r);
-}
-
 /* ---- endpoints ------------------------------------------------------------------------------ */
 
 static void test_health_models_routes(void **state)
@@ -623,6 +533,45 @@ static void test_json_schema(void **state)
     assert_true(tu_contains(r.body, "if"));
     resp_free(&r);
     free(b);
+}
+
+/* With thinking on, the think block comes back as reasoning_content, streamed or not (the tiny
+ * model never closes it, so all of its text is reasoning). */
+static void test_reasoning(void **state)
+{
+    (void)state;
+    const char *kw = "\"max_tokens\":8,\"temperature\":0,\"chat_template_kwargs\":{"
+                     "\"enable_thinking\":true}";
+    char *b = chat_body("Think.", kw);
+    resp r = post(S.port, "/v1/chat/completions", b);
+    answer a = whole(&r, 1);
+    const json_t *m =
+        json_object_get(json_array_get(json_object_get(r.json, "choices"), 0), "message");
+    const json_t *rc = json_object_get(m, "reasoning_content");
+    assert_true(json_is_string(rc) && json_string_length(rc) > 0);
+    assert_int_equal(a.len, 0);
+    free(b);
+    char *extra = reel_xasprintf("%s,\"stream\":true", kw);
+    b = chat_body("Think.", extra);
+    resp sr = post(S.port, "/v1/chat/completions", b);
+    reel_strbuf got = {0};
+    reel_strbuf_add(&got, "", 0);
+    for (const char *p = sr.body; (p = strstr(p, "data: {")); p++) {
+        json_t *c = json_loads(p + 6, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, NULL);
+        const json_t *d =
+            json_object_get(json_array_get(json_object_get(c, "choices"), 0), "delta");
+        const json_t *t = json_object_get(d, "reasoning_content");
+        if (t) reel_strbuf_add(&got, json_string_value(t), json_string_length(t));
+        json_decref(c);
+    }
+    if (got.n != json_string_length(rc) || memcmp(got.p, json_string_value(rc), got.n) != 0)
+        fail_msg("streamed reasoning '%s' != '%s'", got.p, json_string_value(rc));
+    free(got.p);
+    answer_free(&a);
+    resp_free(&r);
+    resp_free(&sr);
+    free(b);
+    free(extra);
 }
 
 /* ---- many requests at once ------------------------------------------------------------------ */
@@ -861,12 +810,12 @@ static void test_curl_command(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parser),
         cmocka_unit_test(test_health_models_routes),
         cmocka_unit_test(test_chat_and_stream_agree),
         cmocka_unit_test(test_max_tokens_length),
         cmocka_unit_test(test_stop_sequences),
         cmocka_unit_test(test_json_schema),
+        cmocka_unit_test(test_reasoning),
         cmocka_unit_test(test_concurrent),
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_disconnect_cancels),
