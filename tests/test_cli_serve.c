@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,6 +44,7 @@ static server start_server(const char *const *args)
     s.pid = fork();
     if (s.pid < 0) abort();
     if (s.pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* no server left behind by a test that dies */
         dup2(out[1], 1);
         close(out[0]);
         close(out[1]);
