@@ -16,6 +16,7 @@ PACKAGES=(
   libcmocka-dev               # unit-test framework
   libjansson-dev              # JSON (core/json.h, GGUF metadata, plans, schemas)
   libcurl4-openssl-dev        # HTTP client (downloads, remote models, ComfyUI)
+  libmicrohttpd-dev           # HTTP server of reel serve (the OpenAI-compatible API)
   libssl-dev                  # libcrypto: SHA-256 for cache keys and checksums
   ca-certificates             # TLS verification for HTTPS downloads
   liblua5.4-dev               # the embedded Lua 5.4 pipeline runtime

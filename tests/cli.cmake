@@ -10,3 +10,18 @@ reel_test(test_cli_bench LABELS unit e2e)
 # the quantization picker, offline mode, -m OWNER/REPO:QUANT (one test waits out the retries
 # of an unreachable hub, about 8 s)
 reel_test(test_cli_pull LABELS unit e2e TIMEOUT 180)
+# reel serve: the OpenAI-compatible server end to end on loopback (libcurl and the curl command),
+# its request parser, and the official openai Python client (skipped without the package)
+reel_test(test_cli_serve LABELS unit e2e TIMEOUT 600)
+reel_test(test_cli_serve_request LABELS unit)
+reel_fuzz(fuzz_serve_request SOURCES fuzz/fuzz_serve_request.c CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/serve_request)
+if(NOT REEL_FUZZ)
+    find_program(REEL_PYTHON3 python3)
+    if(REEL_PYTHON3)
+        add_test(NAME test_cli_serve_openai
+                 COMMAND ${REEL_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/serve_openai_client.py)
+        set_tests_properties(test_cli_serve_openai PROPERTIES LABELS e2e TIMEOUT 300
+            SKIP_RETURN_CODE 77
+            ENVIRONMENT "REEL_SKIP_LOG=${REEL_SKIP_LOG};REEL_SOURCE_DIR=${CMAKE_SOURCE_DIR};REEL_BIN=$<TARGET_FILE:reel>")
+    endif()
+endif()
