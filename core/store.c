@@ -270,18 +270,27 @@ static int is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Parses ref_text and finds the store's root and the repository's folder in it (whether or not
+ * it exists); the caller frees all three. */
+static int ref_dir(const char *ref_text, reel_model_ref *ref, char **root, char **dir)
+{
+    int rc = reel_model_ref_parse(ref_text, ref);
+    if (rc < 0) return rc;
+    if (!(*root = reel_store_root())) {
+        reel_model_ref_free(ref);
+        return reel_last_error_code();
+    }
+    *dir = reel_xasprintf("%s/%s/%s", *root, ref->owner, ref->name);
+    return 0;
+}
+
 int reel_store_resolve(const char *ref_text, char **path)
 {
     *path = NULL;
     reel_model_ref ref;
-    int rc = reel_model_ref_parse(ref_text, &ref);
+    char *root, *dir;
+    int rc = ref_dir(ref_text, &ref, &root, &dir);
     if (rc < 0) return rc;
-    char *root = reel_store_root();
-    if (!root) {
-        reel_model_ref_free(&ref);
-        return reel_last_error_code();
-    }
-    char *dir = reel_xasprintf("%s/%s/%s", root, ref.owner, ref.name);
     char **names = NULL;
     size_t n = 0;
     if (!is_dir(dir)) {
@@ -465,14 +474,9 @@ int reel_store_remove(const char *ref_text, uint64_t *freed)
 {
     if (freed) *freed = 0;
     reel_model_ref ref;
-    int rc = reel_model_ref_parse(ref_text, &ref);
+    char *root, *dir;
+    int rc = ref_dir(ref_text, &ref, &root, &dir);
     if (rc < 0) return rc;
-    char *root = reel_store_root();
-    if (!root) {
-        reel_model_ref_free(&ref);
-        return reel_last_error_code();
-    }
-    char *dir = reel_xasprintf("%s/%s/%s", root, ref.owner, ref.name);
     if (!is_dir(dir)) {
         rc = reel_set_error(REEL_ENOTFOUND, "%s is not in the model store (%s)", ref.repo, root);
     } else if (!ref.sel) {
