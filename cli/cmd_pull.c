@@ -3,10 +3,13 @@
 #include "core/core.h"
 #include "core/hub.h"
 #include "core/store.h"
+#include "llm/convert.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* How the pull is shown: a bar on a terminal, JSON lines otherwise. */
@@ -135,12 +138,80 @@ static void on_event(void *ctx, const reel_hub_event *e)
         on_event_tty(v, e);
 }
 
+/* 1 if out exists and is newer than every other file of the repository folder dir. */
+static int up_to_date(const char *dir, const char *out)
+{
+    struct stat so;
+    if (stat(out, &so) != 0) return 0;
+    char **names = NULL;
+    size_t n = 0;
+    if (reel_store_scan(dir, &names, &n) < 0) return 0;
+    int fresh = 1;
+    for (size_t i = 0; i < n && fresh; i++) {
+        if (reel_store_is_gguf(names[i])) continue;
+        char *p = reel_xasprintf("%s/%s", dir, names[i]);
+        struct stat st;
+        if (stat(p, &st) == 0 && st.st_mtime > so.st_mtime) fresh = 0;
+        free(p);
+    }
+    reel_store_names_free(names, n);
+    return fresh;
+}
+
+/* --quantize: the pulled Hugging Face folder converted to <folder>/<REPO>-<TYPE>.gguf, where
+ * -m OWNER/REPO:TYPE finds it. *path becomes that file. */
+static int quantize_folder(view *v, const char *ref, const reel_llm_qtype *q, char **path)
+{
+    struct stat st;
+    if (stat(*path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        reel_cli_error("pull",
+                       "--quantize converts a Hugging Face (safetensors) repository; %s is "
+                       "a GGUF file already (requantize it with: reel quantize %s OUT.gguf %s)",
+                       ref, *path, q->name);
+        return REEL_EXIT_USAGE;
+    }
+    const char *repo = base_name(*path);
+    char *type = reel_xstrdup(q->name);
+    for (char *c = type; *c; c++) *c = (char)toupper((unsigned char)*c);
+    char *out = reel_xasprintf("%s/%s-%s.gguf", *path, repo, type);
+    free(type);
+    if (up_to_date(*path, out)) {
+        if (v->json)
+            json_line(v, "convert_done", json_pack("{s:s, s:s}", "path", out, "status", "present"));
+        else
+            fprintf(stderr, "reel: pull: %s: already converted, nothing to do\n", base_name(out));
+    } else {
+        if (v->json)
+            json_line(v, "convert_start", json_pack("{s:s, s:s}", "type", q->name, "path", out));
+        else
+            fprintf(stderr, "reel: pull: converting to %s (%s)\n", q->name, base_name(out));
+        const reel_llm_convert_opts o = {0, v->json ? NULL : "convert"};
+        reel_llm_convert_info info;
+        if (reel_llm_convert(*path, out, q, &o, &info) < 0) {
+            free(out);
+            return reel_cli_fail("pull");
+        }
+        char b[32];
+        if (v->json)
+            json_line(v, "convert_done",
+                      json_pack("{s:s, s:s, s:I}", "path", out, "status", "converted", "size",
+                                (json_int_t)info.bytes_out));
+        else
+            fprintf(stderr, "reel: pull: %s: %d tensors, %s\n", base_name(out), info.n_tensors,
+                    reel_format_bytes((double)info.bytes_out, b, sizeof b));
+    }
+    free(*path);
+    *path = out;
+    return REEL_EXIT_OK;
+}
+
 static int run(int argc, char **argv)
 {
     const char *ref = NULL;
     reel_hub_opts o = reel_hub_default_opts();
     view v = {0};
     int force_json = 0;
+    const reel_llm_qtype *quant = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--token")) {
@@ -148,6 +219,13 @@ static int run(int argc, char **argv)
             o.token = argv[i];
         } else if (!strncmp(a, "--token=", 8)) {
             o.token = a + 8;
+        } else if (!strcmp(a, "--quantize")) {
+            if (++i == argc) return reel_cli_usage("pull", "--quantize needs a type (q4_k_m, ...)");
+            if (!(quant = reel_llm_qtype_find(argv[i])))
+                return reel_cli_usage("pull",
+                                      "--quantize: unknown type '%s' (the types: reel quantize "
+                                      "--help)",
+                                      argv[i]);
         } else if (!strcmp(a, "--json")) {
             force_json = 1;
         } else if (a[0] == '-' && a[1]) {
@@ -162,7 +240,13 @@ static int run(int argc, char **argv)
     reel_model_ref check;
     if (reel_model_ref_parse(ref, &check) < 0)
         return reel_cli_usage("pull", "%s", reel_last_error());
+    const int has_sel = check.sel != NULL;
     reel_model_ref_free(&check);
+    if (quant && has_sel)
+        return reel_cli_usage("pull",
+                              "--quantize takes OWNER/REPO, a Hugging Face (safetensors) "
+                              "repository, without ':%s'",
+                              strchr(ref, ':') + 1);
 
     /* A retry is not news: the outcome says what happened (REEL_LOG=warn shows them). */
     if (!getenv("REEL_LOG")) reel_log_set_level(REEL_LOG_ERROR);
@@ -177,6 +261,10 @@ static int run(int argc, char **argv)
         if (v.json) json_line(&v, "error", json_pack("{s:s}", "message", reel_last_error()));
         return reel_cli_fail("pull");
     }
+    if (quant && (rc = quantize_folder(&v, ref, quant, &path)) != REEL_EXIT_OK) {
+        free(path);
+        return rc;
+    }
     if (v.json)
         json_line(&v, "pull_done", json_pack("{s:s, s:s}", "ref", ref, "path", path));
     else
@@ -189,6 +277,7 @@ static const reel_cli_cmd reel_cmd_pull = {
     "pull",
     "download a model from the Hugging Face hub into the local model store",
     "Usage: reel pull [OWNER/REPO[:QUANT|:FILE]] [--token TOKEN] [--json]\n"
+    "       reel pull OWNER/REPO --quantize TYPE\n"
     "\n"
     "Downloads a model from the Hugging Face hub into the local model store, where\n"
     "-m/--model and reel.model() find it by the same name.\n"
@@ -208,14 +297,19 @@ static const reel_cli_cmd reel_cmd_pull = {
     "here and unchanged on the hub downloads nothing and says so.\n"
     "\n"
     "Options:\n"
-    "  --token TOKEN  a Hugging Face access token, for gated or private repositories\n"
-    "                 (default: $HF_TOKEN)\n"
-    "  --json         JSON lines on stdout even on a terminal\n"
+    "  --token TOKEN    a Hugging Face access token, for gated or private repositories\n"
+    "                   (default: $HF_TOKEN)\n"
+    "  --quantize TYPE  for a Hugging Face (safetensors) repository: convert it after the\n"
+    "                   download into REPO-TYPE.gguf in the same folder (q4_k_m, q8_0,\n"
+    "                   ...: the types of reel quantize), which -m OWNER/REPO:TYPE then\n"
+    "                   uses; converted again only when the downloaded files change\n"
+    "  --json           JSON lines on stdout even on a terminal\n"
     "\n"
     "Output: on a terminal, a progress bar (rate, ETA) on stderr and the model's path on\n"
     "stdout. Otherwise JSON lines on stdout, one per event: pull_start, file_start,\n"
     "file_progress (at most one a second), file_verify, file_done (status downloaded,\n"
-    "updated, present or present-unchecked), then pull_done with the path, or error.\n"
+    "updated, present or present-unchecked), with --quantize convert_start and convert_done\n"
+    "(status converted or present), then pull_done with the path, or error.\n"
     "\n"
     "Environment:\n"
     "  HF_TOKEN        access token, sent as 'Authorization: Bearer'\n"
@@ -228,6 +322,7 @@ static const reel_cli_cmd reel_cmd_pull = {
     "  reel pull                      # the default model, NVIDIA Nemotron 3 Nano 4B Q4_K_M\n"
     "  reel pull unsloth/NVIDIA-Nemotron-3-Nano-4B-GGUF:Q8_0\n"
     "  reel pull OWNER/REPO:model-q4_k_m.gguf --token hf_...\n"
+    "  reel pull nvidia/NVIDIA-Nemotron-3-Nano-4B-BF16 --quantize q4_k_m\n"
     "  reel generate -m unsloth/NVIDIA-Nemotron-3-Nano-4B-GGUF:Q4_K_M -p 'Hello'\n"
     "  reel models                    # what the store holds; 'reel models rm REF' frees it\n",
     run,

@@ -274,11 +274,12 @@ static int is_dir(const char *path)
  * it exists); the caller frees all three. */
 static int ref_dir(const char *ref_text, reel_model_ref *ref, char **root, char **dir)
 {
+    *root = *dir = NULL;
     int rc = reel_model_ref_parse(ref_text, ref);
     if (rc < 0) return rc;
     if (!(*root = reel_store_root())) {
         reel_model_ref_free(ref);
-        return reel_last_error_code();
+        return REEL_ENOTFOUND; /* reel_store_root set the message */
     }
     *dir = reel_xasprintf("%s/%s/%s", *root, ref->owner, ref->name);
     return 0;

@@ -32,7 +32,7 @@ typedef struct hub_repo {
     int drop;    /* the first download of each file is cut after a third */
 } hub_repo;
 
-static hub_repo repos[10];
+static hub_repo repos[16];
 static size_t n_repos;
 static tu_httpd *srv;
 static char *store, *endpoint;
@@ -227,6 +227,9 @@ static void build_hub(void)
     add_noise(r, "tiny-UD-Q4_K_XL.gguf", 30000, 2);
     add_file(r, "README.md", readme, strlen(readme), 0);
 
+    r = add_repo("test/one-GGUF");
+    add_file(r, "one-Q4_K_M.gguf", tiny_gguf, tiny_gguf_size, 1);
+
     r = add_repo("test/ambiguous-GGUF");
     add_noise(r, "m-Q4_K_M.gguf", 1000, 3);
     add_noise(r, "m-UD-Q4_K_M.gguf", 1000, 4);
@@ -256,6 +259,19 @@ static void build_hub(void)
     add_noise(r, "original/consolidated.safetensors", 5000, 11);
     add_file(r, "README.md", readme, strlen(readme), 0);
     add_noise(r, "other.bin", 100, 12);
+
+    /* a real checkpoint (the tiny-a fixture) for --quantize */
+    r = add_repo("test/tiny-a-hf");
+    const char *hf[] = {"config.json", "generation_config.json", "tokenizer.json",
+                        "tokenizer_config.json", "model.safetensors"};
+    for (size_t i = 0; i < sizeof hf / sizeof hf[0]; i++) {
+        char *p = reel_xasprintf("%s/tests/data/models/tiny-a/%s", tu_source_dir(), hf[i]), *d;
+        size_t n;
+        assert_int_equal(reel_file_read(p, 0, &d, &n), 0);
+        add_file(r, hf[i], d, n, i == 4);
+        free(d);
+        free(p);
+    }
 
     r = add_repo("unsloth/NVIDIA-Nemotron-3-Nano-4B-GGUF");
     add_file(r, "NVIDIA-Nemotron-3-Nano-4B-Q4_K_M.gguf", tiny_gguf, tiny_gguf_size, 1);
@@ -515,6 +531,64 @@ static void test_safetensors_repo(void **state)
     assert_true(tu_contains(r.out, dir));
     tu_result_free(&r);
     free(dir);
+}
+
+/* --quantize: the pulled checkpoint converted into the store, as reel convert writes it, found
+ * by -m OWNER/REPO:TYPE, and not converted again while the download is unchanged */
+static void test_pull_quantize(void **state)
+{
+    (void)state;
+    tu_result r = reel("pull", "test/tiny-a-hf", "--quantize", "q8_0");
+    assert_int_equal(r.status, 0);
+    json_t *conv = events(r.out, "convert_done"), *end = events(r.out, "pull_done");
+    assert_string_equal(reel_json_str(json_array_get(conv, 0), "status", ""), "converted");
+    char *want = in_store("test/tiny-a-hf/tiny-a-hf-Q8_0.gguf");
+    assert_string_equal(reel_json_str(json_array_get(end, 0), "path", ""), want);
+    json_decref(conv);
+    json_decref(end);
+    tu_result_free(&r);
+
+    char *ref = reel_xasprintf("%s/ref.gguf", store);
+    char *src = reel_xasprintf("%s/tests/data/models/tiny-a", tu_source_dir());
+    char *argv[] = {(char *)tu_reel_bin(), "convert", src, ref, "--type", "q8_0", NULL};
+    r = tu_run(argv, NULL);
+    assert_int_equal(r.status, 0);
+    tu_result_free(&r);
+    char *a, *b;
+    size_t na, nb;
+    assert_int_equal(reel_file_read(want, 0, &a, &na), 0);
+    assert_int_equal(reel_file_read(ref, 0, &b, &nb), 0);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na); /* the same file reel convert writes */
+    free(a);
+    free(b);
+    unlink(ref);
+
+    r = reel("tokenize", "-m", "test/tiny-a-hf:Q8_0", "hello");
+    assert_int_equal(r.status, 0);
+    tu_result_free(&r);
+    r = reel("pull", "test/tiny-a-hf", "--quantize", "q8_0");
+    assert_int_equal(r.status, 0);
+    conv = events(r.out, "convert_done");
+    assert_string_equal(reel_json_str(json_array_get(conv, 0), "status", ""), "present");
+    json_decref(conv);
+    tu_result_free(&r);
+
+    /* not for GGUF repositories, files or unknown types: usage errors naming the fix */
+    r = reel("pull", "test/one-GGUF", "--quantize", "q8_0");
+    assert_int_equal(r.status, 2);
+    assert_true(tu_contains(r.err, "reel quantize"));
+    tu_result_free(&r);
+    r = reel("pull", "test/tiny-a-hf:model.safetensors", "--quantize", "q8_0");
+    assert_int_equal(r.status, 2);
+    tu_result_free(&r);
+    r = reel("pull", "test/tiny-a-hf", "--quantize", "q9_9");
+    assert_int_equal(r.status, 2);
+    assert_true(tu_contains(r.err, "q9_9"));
+    tu_result_free(&r);
+    free(src);
+    free(ref);
+    free(want);
 }
 
 static void test_resume_after_drop(void **state)
@@ -818,6 +892,7 @@ int main(void)
         T(test_picker),
         T(test_default_model),
         T(test_safetensors_repo),
+        T(test_pull_quantize),
         T(test_resume_after_drop),
         T(test_resume_part_file),
         T(test_checksum_mismatch),

@@ -257,8 +257,8 @@ static void test_errors(void **state)
         {"generate", "-m", model, NULL}, /* no prompt */
         {"generate", "-m", model, "-p", "x", "--temp", "hot", NULL},
         {"generate", "-m", model, "-p", "x", "--system", "s", NULL},
-        {"convert", model, NULL},                                    /* no output */
-        {"convert", model, "/tmp/x.gguf", "--type", "q4_k_m", NULL}, /* mixes: reel quantize */
+        {"convert", model, NULL},                                  /* no output */
+        {"convert", model, "/tmp/x.gguf", "--type", "q3_k", NULL}, /* not a type reel writes */
         {"convert", model, "a.gguf", "b.gguf", NULL},
         /* a seed past 2^64-1 is a usage error, not silently clamped */
         {"generate", "-m", model, "-p", "x", "--seed", "99999999999999999999999", NULL},
