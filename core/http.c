@@ -7,6 +7,7 @@
 #include "core/progress.h"
 
 #include <curl/curl.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -53,10 +54,12 @@ typedef struct {
     reel_progress *progress;
     void (*on_progress)(void *, uint64_t, uint64_t);
     void *progress_ctx;
-    uint64_t total;    /* expected file size, 0 while unknown */
-    int want_hash;     /* hash the file as it is written (expect_sha256) */
-    reel_sha256 *hash; /* SHA-256 of the file's bytes so far */
-    uint64_t flushed;  /* bytes handed to the kernel for writeback so far */
+    uint64_t total;                    /* expected file size, 0 while unknown */
+    int want_hash;                     /* hash the file as it is written (expect_sha256) */
+    reel_sha256 *hash;                 /* SHA-256 of the file's bytes so far */
+    uint64_t flushed;                  /* bytes handed to the kernel for writeback so far */
+    char linked[REEL_SHA256_HEX_SIZE]; /* X-Linked-Etag seen on the way, or "" */
+    char *link;                        /* the last answer's Link header value, or NULL */
     /* error body of an HTTP error answer */
     char err[ERR_BODY_MAX];
     size_t err_n;
@@ -123,6 +126,115 @@ static int start_writeback(sink *s)
 #endif
     s->flushed = end;
     return 0;
+}
+
+/* ---- headers ----------------------------------------------------------------------------------
+ */
+
+static char *dupn(const char *p, size_t n)
+{
+    char *d = reel_xmalloc(n + 1);
+    memcpy(d, p, n);
+    d[n] = '\0';
+    return d;
+}
+
+static int origin_len(const char *url)
+{
+    const char *s = strstr(url, "://");
+    if (!s) return -1;
+    const char *e = strchr(s + 3, '/');
+    return e ? (int)(e - url) : (int)strlen(url);
+}
+
+int reel_http_link_next(const char *value, const char *base, char **out)
+{
+    *out = NULL;
+    for (const char *p = value; p && *p;) {
+        const char *lt = strchr(p, '<');
+        if (!lt) break;
+        const char *gt = strchr(lt + 1, '>');
+        if (!gt) break;
+        const char *end = gt + 1; /* the parameters run to the next link's '<' or the end */
+        const char *next_lt = strchr(end, '<');
+        const size_t plen = next_lt ? (size_t)(next_lt - end) : strlen(end);
+        char *params = dupn(end, plen);
+        for (char *c = params; *c; c++) *c = (char)tolower((unsigned char)*c);
+        const int is_next = strstr(params, "rel=\"next\"") || strstr(params, "rel=next");
+        free(params);
+        if (is_next) {
+            const char *u = lt + 1;
+            const size_t ulen = (size_t)(gt - u);
+            for (size_t i = 0; i < ulen; i++)
+                if ((unsigned char)u[i] <= ' ' || u[i] == 0x7f)
+                    return reel_set_error(REEL_EFORMAT,
+                                          "%s: a next-page link with a control "
+                                          "character or space",
+                                          base);
+            const int ob = origin_len(base);
+            if (ulen > 0 && u[0] == '/' && (ulen < 2 || u[1] != '/') && ob > 0) {
+                *out = reel_xasprintf("%.*s%.*s", ob, base, (int)ulen, u);
+                return 0;
+            }
+            char *abs = dupn(u, ulen);
+            const int oa = origin_len(abs);
+            if (oa < 0 || oa != ob || strncasecmp(abs, base, (size_t)ob) != 0) {
+                reel_set_error(REEL_EFORMAT, "%s: the next page is on another server (%.*s)", base,
+                               (int)(ulen > 200 ? 200 : ulen), u);
+                free(abs);
+                return REEL_EFORMAT;
+            }
+            *out = abs;
+            return 0;
+        }
+        p = next_lt;
+    }
+    return 0;
+}
+
+int reel_http_linked_sha256(const char *value, char *out)
+{
+    out[0] = '\0';
+    while (*value == ' ' || *value == '\t') value++;
+    if (!strncmp(value, "W/", 2)) value += 2;
+    if (*value == '"') value++;
+    size_t n = 0;
+    while (isxdigit((unsigned char)value[n])) n++;
+    const char *rest = value + n;
+    if (*rest == '"') rest++;
+    while (*rest == ' ' || *rest == '\t' || *rest == '\r' || *rest == '\n') rest++;
+    if (n != 64 || *rest) return REEL_EFORMAT;
+    for (size_t i = 0; i < 64; i++) out[i] = (char)tolower((unsigned char)value[i]);
+    out[64] = '\0';
+    return 0;
+}
+
+/* libcurl hands every header line of every answer on the way (redirects included) here. */
+static size_t on_header(char *data, size_t one, size_t n, void *arg)
+{
+    sink *s = arg;
+    const size_t len = one * n;
+    if (len >= 5 && !strncmp(data, "HTTP/", 5)) { /* a new answer: its own Link, if any */
+        free(s->link);
+        s->link = NULL;
+        return len;
+    }
+    const char *colon = memchr(data, ':', len);
+    if (!colon) return len;
+    const size_t nlen = (size_t)(colon - data);
+    char *value = dupn(colon + 1, len - nlen - 1);
+    size_t vl = strlen(value);
+    while (vl && (value[vl - 1] == '\r' || value[vl - 1] == '\n' || value[vl - 1] == ' '))
+        value[--vl] = '\0';
+    const char *v = value + strspn(value, " \t");
+    if (nlen == 13 && !strncasecmp(data, "x-linked-etag", 13) && !s->linked[0]) {
+        reel_http_linked_sha256(v, s->linked);
+    } else if (nlen == 4 && !strncasecmp(data, "link", 4)) {
+        free(s->link);
+        s->link = reel_xstrdup(v);
+    }
+    free(value);
+    return len;
 }
 
 static size_t on_write(char *data, size_t one, size_t n, void *arg)
@@ -303,6 +415,10 @@ static int perform(const char *url, const reel_http_opts *o, const char *post_bo
         }
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, s);
+        free(s->link);
+        s->link = NULL;
         CURLcode cc = curl_easy_perform(c);
         long status = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -358,7 +474,8 @@ int reel_http_get_file(const char *url, const char *path, const reel_http_opts *
         goto fail;
     }
     setvbuf(s.fp, NULL, _IOFBF, 1 << 20);
-    s.want_hash = o.expect_sha256 != NULL;
+    s.want_hash = o.expect_sha256 || o.linked_sha256;
+    if (o.linked_sha256) o.linked_sha256[0] = '\0';
     if (o.progress) {
         const char *base = strrchr(path, '/');
         s.progress = reel_progress_init(base ? base + 1 : path, 0, "B");
@@ -366,7 +483,9 @@ int reel_http_get_file(const char *url, const char *path, const reel_http_opts *
     s.on_progress = o.on_progress;
     s.progress_ctx = o.progress_ctx;
     rc = perform(url, &o, NULL, NULL, &s, part);
+    free(s.link);
     if (o.status) *o.status = s.status;
+    if (o.linked_sha256) memcpy(o.linked_sha256, s.linked, sizeof s.linked);
     if (rc < 0) goto fail;
     if (fflush(s.fp) != 0 || fsync(fileno(s.fp)) != 0) {
         rc = reel_set_error_errno("%s: flush", part);
@@ -374,7 +493,11 @@ int reel_http_get_file(const char *url, const char *path, const reel_http_opts *
     }
     fclose(s.fp);
     s.fp = NULL;
-    if (o.expect_sha256) {
+    /* what the caller knows, else what the server vouched for on the way */
+    const char *expect = o.expect_sha256                         ? o.expect_sha256
+                         : o.linked_sha256 && o.linked_sha256[0] ? o.linked_sha256
+                                                                 : NULL;
+    if (expect) {
         uint8_t d[REEL_SHA256_SIZE];
         char hex[REEL_SHA256_HEX_SIZE];
         if (s.hash) { /* hashed as it arrived */
@@ -384,10 +507,10 @@ int reel_http_get_file(const char *url, const char *path, const reel_http_opts *
             goto fail;
         }
         reel_hex(d, sizeof d, hex);
-        if (strcasecmp(hex, o.expect_sha256) != 0) {
+        if (strcasecmp(hex, expect) != 0) {
             if (!o.keep_part_on_mismatch) unlink(part);
             rc = reel_set_error(REEL_EFORMAT, "%s: checksum mismatch: got sha256 %s, expected %s",
-                                url, hex, o.expect_sha256);
+                                url, hex, expect);
             goto fail;
         }
     }
@@ -417,6 +540,9 @@ int reel_http_get(const char *url, const reel_http_opts *opts, char **body, size
     s.mem_max = MEM_MAX;
     int rc = perform(url, &o, NULL, NULL, &s, NULL);
     if (status) *status = s.status;
+    if (o.next_page) *o.next_page = NULL;
+    if (rc == 0 && o.next_page && s.link) rc = reel_http_link_next(s.link, url, o.next_page);
+    free(s.link);
     if (rc == 0 && !s.mem) s.mem = reel_xcalloc(1, 1);
     if (body)
         *body = s.mem;
@@ -439,6 +565,7 @@ int reel_http_post_json(const char *url, const json_t *body, const reel_http_opt
     sink s = {0};
     s.mem_max = MEM_MAX;
     int rc = perform(url, &o, text, h, &s, NULL);
+    free(s.link);
     curl_slist_free_all(h);
     free(text);
     if (status) *status = s.status;
@@ -469,6 +596,7 @@ int reel_http_post_stream(const char *url, const json_t *body, const reel_http_o
     s.on_data = on_data;
     s.ctx = ctx;
     int rc = perform(url, &o, text, h, &s, NULL);
+    free(s.link);
     curl_slist_free_all(h);
     free(text);
     if (status) *status = s.status;

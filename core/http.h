@@ -33,7 +33,25 @@ typedef struct reel_http_opts {
      * size (0 while unknown); the caller's own display instead of `progress`. */
     void (*on_progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    /* get: receives the URL of the answer's `Link: <URL>; rel="next"` header (the next page of
+     * a paginated listing; malloc'd, NULL when there is none), if set. */
+    char **next_page;
+    /* get_file: a buffer of REEL_SHA256_HEX_SIZE bytes that receives the SHA-256 a server
+     * vouched for in an X-Linked-Etag header on the way (the Hugging Face hub's resolve
+     * answer), "" if none, if set; without expect_sha256 the download must then match it. */
+    char *linked_sha256;
 } reel_http_opts;
+
+/* The target of the rel="next" link in a Link header value, made absolute against base (the
+ * URL that was fetched), into *out (malloc'd), or *out = NULL when there is none. A next link
+ * on another scheme, host or port than base is refused (REEL_EFORMAT): a listing must not send
+ * the caller's credentials elsewhere. */
+int reel_http_link_next(const char *value, const char *base, char **out);
+
+/* The SHA-256 in an X-Linked-Etag header value (64 hex digits, quotes and a W/ prefix
+ * allowed), lowercase into out (REEL_SHA256_HEX_SIZE bytes); 0, or REEL_EFORMAT when it is not
+ * one (out is then ""). */
+int reel_http_linked_sha256(const char *value, char *out);
 
 /* Defaults as documented above. */
 reel_http_opts reel_http_default_opts(void);

@@ -164,6 +164,7 @@ typedef struct pull {
     const char *token;
     reel_hub_event ev; /* the event being built, reused */
     const reel_hub_file *file;
+    char linked[65]; /* the file's SHA-256 from X-Linked-Etag when the listing has none */
 } pull;
 
 static void emit(pull *p, reel_hub_event_kind kind)
@@ -282,7 +283,7 @@ static int done(pull *p, const char *status, const char *full)
 {
     p->ev.status = status;
     p->ev.path = full;
-    p->ev.sha256 = p->file->sha256[0] ? p->file->sha256 : NULL;
+    p->ev.sha256 = p->file->sha256[0] ? p->file->sha256 : p->linked[0] ? p->linked : NULL;
     p->ev.done = p->ev.total = p->file->size;
     emit(p, REEL_HUB_FILE_DONE);
     return 0;
@@ -309,6 +310,7 @@ static int already_there(pull *p, const char *full)
 static int fetch_one(pull *p, const reel_hub_file *f)
 {
     p->file = f;
+    p->linked[0] = '\0';
     p->ev.file = f->path;
     p->ev.sha256 = NULL;
     p->ev.status = NULL;
@@ -353,6 +355,8 @@ static int fetch_one(pull *p, const reel_hub_file *f)
     ho.backoff_ms = p->o->backoff_ms;
     ho.bearer_token = p->token;
     ho.expect_sha256 = f->sha256[0] ? f->sha256 : NULL;
+    /* a listing without the LFS SHA-256: the resolve answer's X-Linked-Etag vouches instead */
+    if (!ho.expect_sha256) ho.linked_sha256 = p->linked;
     ho.keep_part_on_mismatch = 1;
     ho.status = &status;
     ho.on_progress = on_bytes;
@@ -366,6 +370,13 @@ static int fetch_one(pull *p, const reel_hub_file *f)
             "as %s: the next reel pull checks it again and downloads it anew if it "
             "still differs",
             p->ref.repo, f->path, f->sha256, part);
+        goto out;
+    }
+    if (rc == REEL_EFORMAT && p->linked[0]) {
+        rc = reel_set_error(rc,
+                            "%s: %s does not match the SHA-256 the hub vouched for in its "
+                            "X-Linked-Etag header (%s); refused, and kept as %s",
+                            p->ref.repo, f->path, p->linked, part);
         goto out;
     }
     if (rc < 0) {
@@ -382,8 +393,13 @@ static int fetch_one(pull *p, const reel_hub_file *f)
                             (unsigned long long)f->size);
         goto out;
     }
-    if (f->sha256[0] || *f->oid)
-        reel_store_mark_verified(p->dir, f->path, f->sha256[0] ? f->sha256 : f->oid);
+    /* recorded under what the next listing will give for the file: its LFS SHA-256, else its
+     * git object id; the X-Linked-Etag only when the listing gives neither */
+    if (f->sha256[0] || *f->oid || p->linked[0])
+        reel_store_mark_verified(p->dir, f->path,
+                                 f->sha256[0] ? f->sha256
+                                 : *f->oid    ? f->oid
+                                              : p->linked);
     rc = done(p, existed ? "updated" : "downloaded", full);
 out:
     free(url);
@@ -419,9 +435,19 @@ static int pull_offline(pull *p, const char *ref_text, char **path)
     return 0;
 }
 
-/* Fetches and parses the listing. */
+/* Appends the n files of more to *files (*n of them so far); more's strings move over. */
+static void append_files(reel_hub_file **files, size_t *n, reel_hub_file *more, size_t k)
+{
+    *files = reel_xrealloc(*files, (*n + k + 1) * sizeof **files);
+    memcpy(*files + *n, more, k * sizeof *more);
+    *n += k;
+    free(more);
+}
+
+/* Fetches and parses the listing, following its pages (Link: rel="next") to the end. */
 static int list_repo(pull *p, reel_hub_file **files, size_t *n)
 {
+    enum { MAX_PAGES = 1000 };
     char *url =
         reel_xasprintf("%s/api/models/%s/tree/main?recursive=true", p->endpoint, p->ref.repo);
     reel_http_opts ho = reel_http_default_opts();
@@ -429,18 +455,46 @@ static int list_repo(pull *p, reel_hub_file **files, size_t *n)
     ho.backoff_ms = p->o->backoff_ms;
     ho.bearer_token = p->token;
     ho.timeout_ms = 120000;
-    char *body = NULL;
-    size_t size = 0;
-    long status = 0;
-    int rc = reel_http_get(url, &ho, &body, &size, &status);
-    if (rc < 0)
-        rc = explain(p, rc, status, url, "");
-    else if (size > LISTING_MAX)
-        rc = reel_set_error(REEL_ERANGE, "%s: the file listing is over 64 MiB", url);
-    else
-        rc = reel_hub_parse_tree(body, size, url, files, n);
-    free(body);
+    *files = NULL;
+    *n = 0;
+    size_t total = 0;
+    int rc = 0;
+    for (int page = 0; url && rc == 0; page++) {
+        if (page == MAX_PAGES) {
+            rc = reel_set_error(REEL_ERANGE, "%s: the file listing runs past %d pages", p->ref.repo,
+                                MAX_PAGES);
+            break;
+        }
+        char *body = NULL, *next = NULL;
+        size_t size = 0;
+        long status = 0;
+        ho.next_page = &next;
+        rc = reel_http_get(url, &ho, &body, &size, &status);
+        total += size;
+        if (rc < 0) {
+            rc = explain(p, rc, status, url, "");
+        } else if (total > LISTING_MAX) {
+            rc = reel_set_error(REEL_ERANGE, "%s: the file listing is over 64 MiB", url);
+        } else {
+            reel_hub_file *more;
+            size_t k;
+            rc = reel_hub_parse_tree(body, size, url, &more, &k);
+            if (rc == 0) append_files(files, n, more, k);
+        }
+        if (next && !strcmp(next, url)) { /* a page that points at itself would never end */
+            free(next);
+            next = NULL;
+        }
+        free(body);
+        free(url);
+        url = next;
+    }
     free(url);
+    if (rc < 0) {
+        reel_hub_files_free(*files, *n);
+        *files = NULL;
+        *n = 0;
+    }
     return rc;
 }
 

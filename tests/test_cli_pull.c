@@ -30,6 +30,8 @@ typedef struct hub_repo {
     int gated;   /* resolve needs "Authorization: Bearer hf_secret" */
     int bad_sum; /* the listing gives a wrong lfs.oid */
     int drop;    /* the first download of each file is cut after a third */
+    int paged;   /* the listing comes one file per page, linked by Link: rel="next" */
+    int etag;    /* 1: no lfs in the listing, the SHA-256 in X-Linked-Etag; 2: a wrong one */
 } hub_repo;
 
 static hub_repo repos[16];
@@ -104,7 +106,7 @@ static void respond_json(int fd, int status, json_t *v)
     json_decref(v);
 }
 
-static void serve_listing(int fd, hub_repo *r)
+static void serve_listing(int fd, hub_repo *r, int cursor)
 {
     json_t *a = json_array();
     json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:i}", "type", "file", "oid",
@@ -114,11 +116,12 @@ static void serve_listing(int fd, hub_repo *r)
                                        "1111111111111111111111111111111111111111", "path", "sub",
                                        "size", 0));
     for (size_t i = 0; i < r->n; i++) {
+        if (r->paged && (int)i != cursor) continue;
         hub_file *f = &r->files[i];
         json_t *e = json_pack("{s:s, s:s, s:I, s:s}", "type", "file", "oid",
                               "2222222222222222222222222222222222222222", "size",
                               (json_int_t)f->size, "path", f->path);
-        if (f->lfs)
+        if (f->lfs && !r->etag)
             json_object_set_new(e, "lfs",
                                 json_pack("{s:s, s:I, s:i}", "oid",
                                           r->bad_sum ? "00000000000000000000000000000000000000000"
@@ -126,6 +129,20 @@ static void serve_listing(int fd, hub_repo *r)
                                                      : f->sha,
                                           "size", (json_int_t)f->size, "pointerSize", 134));
         json_array_append_new(a, e);
+    }
+    if (r->paged && (size_t)cursor + 1 < r->n) {
+        char *text = json_dumps(a, JSON_COMPACT);
+        json_decref(a);
+        char head[600];
+        int n = snprintf(head, sizeof head,
+                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         "Link: <%s/api/models/%s/tree/main?recursive=true&cursor=%d>; "
+                         "rel=\"next\"\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+                         endpoint, r->name, cursor + 1, strlen(text));
+        tu_write_all(fd, head, (size_t)n);
+        tu_write_all(fd, text, strlen(text));
+        free(text);
+        return;
     }
     respond_json(fd, 200, a);
 }
@@ -176,10 +193,11 @@ static void handler(void *ctx, const tu_http_req *req, int fd)
     if (strncmp(p, api, strlen(api)) == 0) {
         const char *name = p + strlen(api), *t = strstr(name, "/tree/main");
         hub_repo *r = t ? find_repo(name, (size_t)(t - name)) : NULL;
-        if (!r || strcmp(t, tree) != 0)
+        const char *q = t ? t + strlen(tree) : NULL;
+        if (!r || strncmp(t, tree, strlen(tree)) != 0 || (*q && strncmp(q, "&cursor=", 8) != 0))
             respond_json(fd, 404, json_pack("{s:s}", "error", "Repository not found"));
         else
-            serve_listing(fd, r);
+            serve_listing(fd, r, *q ? atoi(q + 8) : 0);
         return;
     }
     int cdn = strncmp(p, "/cdn/", 5) == 0;
@@ -203,10 +221,16 @@ static void handler(void *ctx, const tu_http_req *req, int fd)
     } else if (f->lfs && !cdn) {
         /* like the hub: LFS files live on a CDN the resolve URL redirects to */
         char head[1400];
+        char etag[100] = "";
+        if (r->etag)
+            snprintf(etag, sizeof etag, "X-Linked-Etag: \"%s\"\r\n",
+                     r->etag == 2
+                         ? "1111111111111111111111111111111111111111111111111111111111111111"
+                         : f->sha);
         int n = snprintf(head, sizeof head,
-                         "HTTP/1.1 302 Found\r\nLocation: /cdn%s\r\nContent-Length: 0\r\n"
+                         "HTTP/1.1 302 Found\r\nLocation: /cdn%s\r\n%sContent-Length: 0\r\n"
                          "Connection: close\r\n\r\n",
-                         p);
+                         p, etag);
         tu_write_all(fd, head, (size_t)n);
     } else {
         serve_bytes(fd, req, r, f);
@@ -226,6 +250,20 @@ static void build_hub(void)
     add_noise(r, "tiny-Q8_0.gguf", 40000, 1);
     add_noise(r, "tiny-UD-Q4_K_XL.gguf", 30000, 2);
     add_file(r, "README.md", readme, strlen(readme), 0);
+
+    r = add_repo("test/paged-GGUF");
+    r->paged = 1;
+    add_noise(r, "p-Q8_0.gguf", 3000, 20);
+    add_noise(r, "p-Q4_K_M.gguf", 2000, 21);
+    add_noise(r, "p-Q6_K.gguf", 1000, 22);
+
+    r = add_repo("test/etag-GGUF");
+    r->etag = 1;
+    add_noise(r, "e-Q4_K_M.gguf", 20000, 23);
+
+    r = add_repo("test/badetag-GGUF");
+    r->etag = 2;
+    add_noise(r, "b-Q4_K_M.gguf", 20000, 24);
 
     r = add_repo("test/one-GGUF");
     add_file(r, "one-Q4_K_M.gguf", tiny_gguf, tiny_gguf_size, 1);
@@ -591,6 +629,37 @@ static void test_pull_quantize(void **state)
     free(want);
 }
 
+/* a listing in pages: every page is read, so the picker sees the file on the last one */
+static void test_paged_listing(void **state)
+{
+    (void)state;
+    tu_result r = reel("pull", "test/paged-GGUF:Q6_K", NULL, NULL);
+    assert_int_equal(r.status, 0);
+    hub_repo *h = find_repo("test/paged-GGUF", 15);
+    check_file("test/paged-GGUF/p-Q6_K.gguf", h->files[2].data, h->files[2].size);
+    tu_result_free(&r);
+}
+
+/* no LFS SHA-256 in the listing: the X-Linked-Etag of the resolve answer is checked instead */
+static void test_linked_etag(void **state)
+{
+    (void)state;
+    tu_result r = reel("pull", "test/etag-GGUF:Q4_K_M", NULL, NULL);
+    assert_int_equal(r.status, 0);
+    hub_repo *h = find_repo("test/etag-GGUF", 14);
+    json_t *done = events(r.out, "file_done");
+    assert_string_equal(reel_json_str(json_array_get(done, 0), "sha256", ""), h->files[0].sha);
+    json_decref(done);
+    tu_result_free(&r);
+    check_file("test/etag-GGUF/e-Q4_K_M.gguf", h->files[0].data, h->files[0].size);
+    r = reel("pull", "test/badetag-GGUF:Q4_K_M", NULL, NULL);
+    assert_int_equal(r.status, 1);
+    assert_true(tu_contains(r.err, "X-Linked-Etag"));
+    assert_false(exists("test/badetag-GGUF/b-Q4_K_M.gguf"));
+    assert_true(exists("test/badetag-GGUF/b-Q4_K_M.gguf.part"));
+    tu_result_free(&r);
+}
+
 static void test_resume_after_drop(void **state)
 {
     (void)state;
@@ -893,6 +962,8 @@ int main(void)
         T(test_default_model),
         T(test_safetensors_repo),
         T(test_pull_quantize),
+        T(test_paged_listing),
+        T(test_linked_etag),
         T(test_resume_after_drop),
         T(test_resume_part_file),
         T(test_checksum_mismatch),

@@ -330,6 +330,67 @@ static void test_post_stream(void **state)
     free(u);
 }
 
+/* Link headers: the rel="next" target, made absolute, and only on the same server */
+static void test_link_next(void **state)
+{
+    (void)state;
+    const char *base = "https://hub.example:8443/api/models/o/r/tree/main?recursive=true";
+    char *u;
+    assert_int_equal(
+        reel_http_link_next("<https://hub.example:8443/api/x?cursor=a2>; rel=\"next\"", base, &u),
+        0);
+    assert_string_equal(u, "https://hub.example:8443/api/x?cursor=a2");
+    free(u);
+    /* several links, the next one second, parameters in any case, a relative target */
+    assert_int_equal(reel_http_link_next("<https://hub.example:8443/p1>; rel=\"prev\", "
+                                         "</api/x?cursor=b>; REL=next",
+                                         base, &u),
+                     0);
+    assert_string_equal(u, "https://hub.example:8443/api/x?cursor=b");
+    free(u);
+    assert_int_equal(reel_http_link_next("<https://hub.example:8443/p1>; rel=\"prev\"", base, &u),
+                     0);
+    assert_null(u);
+    assert_int_equal(reel_http_link_next("", base, &u), 0);
+    assert_null(u);
+    assert_int_equal(reel_http_link_next("<https://hub.example:8443/p1", base, &u), 0);
+    assert_null(u);
+    /* another host, port or scheme would get the caller's token: refused */
+    assert_int_equal(reel_http_link_next("<https://evil.example/x>; rel=\"next\"", base, &u),
+                     REEL_EFORMAT);
+    assert_null(u);
+    assert_true(strstr(reel_last_error(), "another server") != NULL);
+    assert_int_equal(reel_http_link_next("<https://hub.example:9999/x>; rel=\"next\"", base, &u),
+                     REEL_EFORMAT);
+    assert_int_equal(reel_http_link_next("<http://hub.example:8443/x>; rel=\"next\"", base, &u),
+                     REEL_EFORMAT);
+    assert_int_equal(reel_http_link_next("<//evil.example/x>; rel=\"next\"", base, &u),
+                     REEL_EFORMAT);
+    assert_int_equal(reel_http_link_next("<https://hub.example:8443/a b>; rel=\"next\"", base, &u),
+                     REEL_EFORMAT);
+}
+
+static void test_linked_sha256(void **state)
+{
+    (void)state;
+    const char *hex = "A1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+    char out[REEL_SHA256_HEX_SIZE], quoted[80];
+    snprintf(quoted, sizeof quoted, "\"%s\"", hex);
+    assert_int_equal(reel_http_linked_sha256(quoted, out), 0);
+    assert_string_equal(out, "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90");
+    snprintf(quoted, sizeof quoted, "W/\"%s\"  ", hex);
+    assert_int_equal(reel_http_linked_sha256(quoted, out), 0);
+    assert_int_equal(reel_http_linked_sha256(hex, out), 0);
+    /* a git object id (40 digits), a longer value, trailing text: not a SHA-256 */
+    assert_int_equal(reel_http_linked_sha256("\"a6344aac8c09253b3b630fb776ae94478aa0275b\"", out),
+                     REEL_EFORMAT);
+    assert_string_equal(out, "");
+    snprintf(quoted, sizeof quoted, "\"%s0\"", hex);
+    assert_int_equal(reel_http_linked_sha256(quoted, out), REEL_EFORMAT);
+    snprintf(quoted, sizeof quoted, "\"%s\" x", hex);
+    assert_int_equal(reel_http_linked_sha256(quoted, out), REEL_EFORMAT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,7 +398,8 @@ int main(void)
         cmocka_unit_test(test_part_file_resumes), cmocka_unit_test(test_too_many_drops_keeps_part),
         cmocka_unit_test(test_checksum),          cmocka_unit_test(test_retry_then_success_and_404),
         cmocka_unit_test(test_stall_times_out),   cmocka_unit_test(test_post_json),
-        cmocka_unit_test(test_post_stream),
+        cmocka_unit_test(test_post_stream),       cmocka_unit_test(test_link_next),
+        cmocka_unit_test(test_linked_sha256),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,11 +2,13 @@
  * path kept must be safe to write below the store, and the picker must answer with an index in
  * range or an error; any text must parse as a reference or fail cleanly. */
 #include "core/core.h"
+#include "core/http.h"
 #include "core/hub.h"
 #include "core/store.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -34,6 +36,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text = malloc(size + 1);
     memcpy(text, data, size);
     text[size] = '\0';
+    /* the same bytes as a Link header and an X-Linked-Etag: a next page stays on the server */
+    const char *base = "https://hub.example/api/models/o/r/tree/main";
+    char *next = NULL, sha[REEL_SHA256_HEX_SIZE];
+    if (reel_http_link_next(text, base, &next) == 0 && next &&
+        (strncasecmp(next, "https://hub.example", 19) != 0 || (next[19] && next[19] != '/')))
+        abort();
+    free(next);
+    if (reel_http_linked_sha256(text, sha) == 0 && strlen(sha) != 64) abort();
     reel_model_ref ref;
     if (reel_model_ref_parse(text, &ref) == 0) {
         if (!ref.repo || !ref.owner || !ref.name || strchr(ref.name, '/')) abort();
