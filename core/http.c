@@ -27,6 +27,7 @@ reel_http_opts reel_http_default_opts(void)
     o.stall_timeout_ms = 30000;
     o.retries = 4;
     o.backoff_ms = 500;
+    o.retry_after_max_ms = 60000;
     return o;
 }
 
@@ -239,7 +240,9 @@ static int perform(const char *url, const reel_http_opts *o, const char *post_bo
         curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
         CURLcode cc = curl_easy_perform(c);
         long status = 0;
+        curl_off_t retry_after = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after);
         s->status = status;
         curl_easy_cleanup(c);
         curl_slist_free_all(hdrs);
@@ -272,9 +275,16 @@ static int perform(const char *url, const reel_http_opts *o, const char *post_bo
             return 0;
         }
         if (!transient || attempt >= o->retries) return rc;
+        /* the server knows best when it will be ready again: wait at least what it asks */
+        long wait = backoff;
+        if (retry_after > 0 && status >= 400) {
+            long cap = o->retry_after_max_ms > 0 ? o->retry_after_max_ms : 0;
+            long asked = retry_after > cap / 1000 ? cap : (long)retry_after * 1000;
+            if (asked > wait) wait = asked;
+        }
         REEL_LOGW("%s (attempt %d of %d, retrying in %.1f s)", reel_last_error(), attempt + 1,
-                  o->retries + 1, (double)backoff / 1000);
-        sleep_ms(backoff);
+                  o->retries + 1, (double)wait / 1000);
+        sleep_ms(wait);
         backoff *= 2;
     }
 }
@@ -396,4 +406,46 @@ int reel_http_post_stream(const char *url, const json_t *body, const reel_http_o
     free(text);
     if (status) *status = s.status;
     return rc;
+}
+
+int reel_http_url_host(const char *url, char **host, int *port)
+{
+    *host = NULL;
+    *port = 0;
+    CURLU *u = curl_url();
+    char *scheme = NULL, *h = NULL, *p = NULL;
+    int rc = 0;
+    if (!u) return reel_set_error(REEL_ENOMEM, "%s: cannot parse the URL", url);
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) ||
+        curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK || !*h ||
+        curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+        rc = reel_set_error(REEL_EINVAL, "'%s' is not an http:// or https:// URL with a host", url);
+    } else {
+        size_t n = strlen(h);
+        if (h[0] == '[' && n >= 2 && h[n - 1] == ']')
+            *host = reel_xasprintf("%.*s", (int)(n - 2), h + 1);
+        else
+            *host = reel_xstrdup(h);
+        *port = atoi(p);
+    }
+    curl_free(scheme);
+    curl_free(h);
+    curl_free(p);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+int reel_http_host_is_loopback(const char *host)
+{
+    size_t n = strlen(host);
+    if (strcasecmp(host, "localhost") == 0 ||
+        (n > 10 && strcasecmp(host + n - 10, ".localhost") == 0))
+        return 1;
+    if (strcmp(host, "::1") == 0 || strcasecmp(host, "0:0:0:0:0:0:0:1") == 0) return 1;
+    unsigned a, b, c, d;
+    char tail;
+    return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 &&
+           c < 256 && d < 256;
 }

@@ -2,8 +2,9 @@
  *
  * TLS certificates are always verified (there is no switch to turn that off). Transient
  * failures (connection refused or dropped, timeouts, HTTP 408/429/5xx) are retried with
- * exponential backoff; downloads resume from what already arrived. Other HTTP errors fail at
- * once with REEL_EHTTP and a message naming the URL and status.
+ * exponential backoff, waiting at least what a Retry-After header asks; downloads resume from what
+ * already arrived. Other HTTP errors fail at once with REEL_EHTTP and a message naming the URL and
+ * status.
  *
  *     reel_http_opts o = reel_http_default_opts();
  *     o.progress = 1;
@@ -33,6 +34,9 @@ typedef struct reel_http_opts {
      * size (0 while unknown); the caller's own display instead of `progress`. */
     void (*on_progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    /* A 429 or 503 answer's Retry-After (seconds) lengthens the wait before the next attempt,
+     * up to this many milliseconds; default 60000. */
+    long retry_after_max_ms;
 } reel_http_opts;
 
 /* Defaults as documented above. */
@@ -62,5 +66,14 @@ int reel_http_post_json(const char *url, const json_t *body, const reel_http_opt
 int reel_http_post_stream(const char *url, const json_t *body, const reel_http_opts *o,
                           int (*on_data)(void *ctx, const char *data, size_t size), void *ctx,
                           long *status);
+
+/* Splits an http or https URL: *host (IPv6 without brackets; free()) and *port (the scheme's
+ * default when the URL has none). REEL_EINVAL quoting the URL when it is not an http(s) URL with
+ * a host. */
+int reel_http_url_host(const char *url, char **host, int *port);
+
+/* 1 if host names this machine without asking DNS: "localhost" (or a name under it),
+ * 127.0.0.0/8, ::1. */
+int reel_http_host_is_loopback(const char *host);
 
 #endif
