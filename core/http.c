@@ -62,6 +62,9 @@ typedef struct {
     void *ctx;
     int stopped;
     int io_error;
+    int (*on_tick)(void *);
+    void *tick_ctx;
+    double last_tick;
 } sink;
 
 static size_t mem_put(sink *s, const char *data, size_t n)
@@ -131,6 +134,26 @@ static size_t on_write(char *data, size_t one, size_t n, void *arg)
     return mem_put(s, data, n);
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* curl's progress callback: the caller's on_tick, at most every 50 ms. */
+static int on_xferinfo(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    sink *s = arg;
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    double t = now_s();
+    if (t - s->last_tick < 0.05) return 0;
+    s->last_tick = t;
+    if (s->on_tick(s->tick_ctx) != 0) s->stopped = 1;
+    return s->stopped;
+}
+
 static int transient_curl(CURLcode c)
 {
     switch (c) {
@@ -169,8 +192,10 @@ static CURL *easy_new(const char *url, const reel_http_opts *o, struct curl_slis
     if (!c) return NULL;
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, o->no_redirects ? 0L : 1L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_USERAGENT, "reel/0.1");
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -200,8 +225,9 @@ static const char *err_excerpt(sink *s)
     return s->err;
 }
 
-/* Runs one request with retries. kind: 0 memory, 1 file (fp set by caller), 2 stream. */
-static int perform(const char *url, const reel_http_opts *o, const char *post_body,
+/* Runs one request with retries into s (memory, a file: fp set, or a stream: on_data set).
+ * post_body (post_len bytes) makes it a POST. */
+static int perform(const char *url, const reel_http_opts *o, const char *post_body, size_t post_len,
                    struct curl_slist *extra, sink *s, const char *path_for_resume)
 {
     long backoff = o->backoff_ms > 0 ? o->backoff_ms : 1;
@@ -215,7 +241,14 @@ static int perform(const char *url, const reel_http_opts *o, const char *post_bo
         if (hdrs) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
         if (post_body) {
             curl_easy_setopt(c, CURLOPT_POSTFIELDS, post_body);
-            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(post_body));
+            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)post_len);
+        }
+        if (o->on_tick) {
+            s->on_tick = o->on_tick;
+            s->tick_ctx = o->tick_ctx;
+            curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+            curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+            curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
         }
         s->curl = c;
         s->checked = 0;
@@ -307,7 +340,7 @@ int reel_http_get_file(const char *url, const char *path, const reel_http_opts *
     }
     s.on_progress = o.on_progress;
     s.progress_ctx = o.progress_ctx;
-    rc = perform(url, &o, NULL, NULL, &s, part);
+    rc = perform(url, &o, NULL, 0, NULL, &s, part);
     if (o.status) *o.status = s.status;
     if (rc < 0) goto fail;
     if (fflush(s.fp) != 0 || fsync(fileno(s.fp)) != 0) {
@@ -348,7 +381,7 @@ int reel_http_get(const char *url, const reel_http_opts *opts, char **body, size
     reel_http_opts o = opts ? *opts : reel_http_default_opts();
     sink s = {0};
     s.mem_max = MEM_MAX;
-    int rc = perform(url, &o, NULL, NULL, &s, NULL);
+    int rc = perform(url, &o, NULL, 0, NULL, &s, NULL);
     if (status) *status = s.status;
     if (rc == 0 && !s.mem) s.mem = reel_xcalloc(1, 1);
     if (body)
@@ -371,7 +404,7 @@ int reel_http_post_json(const char *url, const json_t *body, const reel_http_opt
     h = curl_slist_append(h, "Accept: application/json");
     sink s = {0};
     s.mem_max = MEM_MAX;
-    int rc = perform(url, &o, text, h, &s, NULL);
+    int rc = perform(url, &o, text, strlen(text), h, &s, NULL);
     curl_slist_free_all(h);
     free(text);
     if (status) *status = s.status;
@@ -390,21 +423,43 @@ int reel_http_post_json(const char *url, const json_t *body, const reel_http_opt
     return rc;
 }
 
+int reel_http_request_stream(const char *method, const char *url, const char *content_type,
+                             const char *body, size_t body_len, const reel_http_opts *opts,
+                             int (*on_data)(void *ctx, const char *data, size_t size), void *ctx,
+                             long *status)
+{
+    reel_http_opts o = opts ? *opts : reel_http_default_opts();
+    if (status) *status = 0;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
+        return reel_set_error(REEL_EINVAL, "%s: method %s: only GET and POST are spoken", url,
+                              method);
+    if (!strcmp(method, "POST") && !body) body = "";
+    if (!strcmp(method, "GET") && body)
+        return reel_set_error(REEL_EINVAL, "%s: a GET request carries no body", url);
+    struct curl_slist *h = NULL;
+    if (body && content_type) {
+        char *ct = reel_xasprintf("Content-Type: %s", content_type);
+        h = curl_slist_append(h, ct);
+        free(ct);
+    }
+    sink s = {0};
+    s.on_data = on_data;
+    s.ctx = ctx;
+    int rc = perform(url, &o, body, body ? body_len : 0, h, &s, NULL);
+    curl_slist_free_all(h);
+    if (status) *status = s.status;
+    return rc;
+}
+
 int reel_http_post_stream(const char *url, const json_t *body, const reel_http_opts *opts,
                           int (*on_data)(void *ctx, const char *data, size_t size), void *ctx,
                           long *status)
 {
-    reel_http_opts o = opts ? *opts : reel_http_default_opts();
     char *text = json_dumps(body, JSON_COMPACT);
     if (!text) return reel_set_error(REEL_EINVAL, "%s: request body is not serialisable", url);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    sink s = {0};
-    s.on_data = on_data;
-    s.ctx = ctx;
-    int rc = perform(url, &o, text, h, &s, NULL);
-    curl_slist_free_all(h);
+    int rc = reel_http_request_stream("POST", url, "application/json", text, strlen(text), opts,
+                                      on_data, ctx, status);
     free(text);
-    if (status) *status = s.status;
     return rc;
 }
 

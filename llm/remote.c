@@ -179,6 +179,12 @@ static int on_data(void *ctx, const char *data, size_t n)
     return 0;
 }
 
+static int on_tick(void *ctx)
+{
+    exchange *x = ctx;
+    return *x->cancel != 0;
+}
+
 /* An HTTP failure, said in terms of what the user can change. */
 static int http_failed(const reel_llm_remote *r, long status)
 {
@@ -246,9 +252,15 @@ int reel_llm_remote_generate(reel_llm_remote *r, const reel_llm_remote_request *
     exchange x = {0};
     x.a = reel_llm_answer_new(q->msgs != NULL, q->on_text, q->ctx);
     x.cancel = q->cancel;
+    if (q->cancel) { /* seen while the server is still thinking, too */
+        o.on_tick = on_tick;
+        o.tick_ctx = &x;
+    }
     long status = 0;
     int rc = reel_http_post_stream(url, body, &o, on_data, &x, &status);
-    if (x.rc < 0) {
+    if (q->cancel && *q->cancel) {
+        rc = reel_set_error(REEL_ECANCELED, "%s: stopped", r->spec);
+    } else if (x.rc < 0) {
         rc = reel_set_error(x.rc, "%s: %s", r->spec, x.msg);
     } else if (rc < 0) {
         rc = http_failed(r, status);
