@@ -64,7 +64,7 @@ typedef struct reel_llm_remote_request {
     double temperature;      /* default 0.8 */
     double top_p;            /* default 0.95 */
     int has_seed;
-    uint64_t seed;
+    uint64_t seed; /* sent with its top bit cleared: OpenAI's seed is a signed 64-bit integer */
     const char *const *stop; /* stop strings, or NULL */
     int n_stop;
     int think;  /* chat_template_kwargs.enable_thinking: 0 or 1; -1 (default): not sent */
