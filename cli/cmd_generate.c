@@ -5,6 +5,7 @@
 #include "llm/chat.h"
 #include "llm/generate.h"
 #include "llm/llm.h"
+#include "llm/remote.h"
 #include "llm/tokenizer.h"
 
 #include <stdio.h>
@@ -61,11 +62,104 @@ static int print_token(void *ctx, int32_t id, const char *text, size_t len)
     return 0;
 }
 
+static void print_text(void *ctx, const char *text, size_t len)
+{
+    (void)ctx;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+}
+
+/* What `reel generate` asks of a remote model (openai:URL#MODEL). */
+typedef struct remote_args {
+    const char *model, *api_key, *prompt, *system, *schema_path;
+    int chat, think, show_schema, stream, verbose;
+    long n_predict;
+    const reel_llm_sampler_params *sp;
+} remote_args;
+
+/* The prompt goes to the server as it is: a plain completion, or a chat (--chat, and always
+ * with --json-schema, which needs the chat endpoint's response_format). */
+static int generate_remote(const remote_args *a)
+{
+    int rc = REEL_EXIT_FAIL;
+    json_t *schema = NULL;
+    char *user = NULL, *sys = NULL;
+    reel_llm_remote_params rp = reel_llm_remote_default_params();
+    rp.api_key = a->api_key;
+    reel_llm_remote *r = reel_llm_remote_open(a->model, &rp);
+    if (!r) return reel_cli_fail("generate");
+    reel_llm_remote_request q = reel_llm_remote_default_request();
+    q.max_tokens = (int)(a->n_predict > 0 ? a->n_predict : 1);
+    q.temperature = a->sp->temp;
+    q.top_p = a->sp->top_p;
+    q.has_seed = 1;
+    q.seed = a->sp->seed;
+    q.think = a->think;
+    q.stream = a->stream;
+    reel_llm_chat_msg msgs[2];
+    size_t n = 0;
+    const char *prompt = a->prompt, *system = a->system;
+    if (a->schema_path) {
+        /* compiled only to check that reel's validator knows every keyword of it */
+        reel_grammar *g = NULL;
+        if (!(schema = reel_json_load_file(a->schema_path, 0)) ||
+            !(g = reel_grammar_from_json_schema(schema))) {
+            if (schema) reel_error_prefix("%s", a->schema_path);
+            rc = reel_cli_fail("generate");
+            goto done;
+        }
+        reel_grammar_free(g);
+        q.schema = schema;
+        if (a->show_schema) {
+            char *st = json_dumps(schema, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            const char *ask = "Answer with one JSON value that matches this JSON schema: ";
+            if (a->chat)
+                system = sys =
+                    reel_xasprintf("%s%s%s%s", system ? system : "", system ? "\n\n" : "", ask, st);
+            else
+                prompt = user = reel_xasprintf("%s\n%s%s\n", prompt, ask, st);
+            free(st);
+        }
+    } else {
+        q.on_text = print_text; /* streamed as it arrives */
+    }
+    if (a->chat || schema) {
+        if (system) msgs[n++] = (reel_llm_chat_msg){"system", system, NULL};
+        msgs[n++] = (reel_llm_chat_msg){"user", prompt, NULL};
+        q.msgs = msgs;
+        q.n_msgs = n;
+    } else {
+        q.prompt = prompt;
+    }
+    double t0 = reel_now();
+    reel_llm_remote_result res;
+    if (reel_llm_remote_generate(r, &q, &res) < 0) {
+        if (!schema) printf("\n");
+        rc = reel_cli_fail("generate");
+        goto done;
+    }
+    if (schema) fwrite(res.text, 1, res.len, stdout); /* only a complete, valid answer */
+    printf("\n");
+    fflush(stdout);
+    if (a->verbose)
+        fprintf(stderr, "reel: generate: %s: %d tokens in %.3f s, finish_reason %s\n", a->model,
+                res.n_tokens, reel_now() - t0, res.finish_reason[0] ? res.finish_reason : "-");
+    free(res.text);
+    rc = REEL_EXIT_OK;
+done:
+    json_decref(schema);
+    free(user);
+    free(sys);
+    reel_llm_remote_free(r);
+    return rc;
+}
+
 static int run(int argc, char **argv)
 {
     const char *model = NULL, *prompt = NULL, *system = NULL, *tokens = NULL;
-    const char *schema_path = NULL, *grammar_path = NULL;
-    int show_schema = 1;
+    const char *schema_path = NULL, *grammar_path = NULL, *api_key = NULL;
+    const char *local_only = NULL; /* an option a remote model cannot honour */
+    int show_schema = 1, stream = 1;
     long n_predict = 128, threads = 0, ctx = 0;
     int chat = 0, verbose = 0, print_ids = 0, think = -1;
     reel_dtype kv = REEL_DTYPE_F16;
@@ -86,6 +180,12 @@ static int run(int argc, char **argv)
         } else if (!strcmp(a, "--tokens")) {
             NEED_VALUE;
             tokens = v;
+            local_only = a;
+        } else if (!strcmp(a, "--api-key")) {
+            NEED_VALUE;
+            api_key = v;
+        } else if (!strcmp(a, "--no-stream")) {
+            stream = 0;
         } else if (!strcmp(a, "--system")) {
             NEED_VALUE;
             system = v;
@@ -95,15 +195,18 @@ static int run(int argc, char **argv)
                 return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             NEED_VALUE;
+            local_only = a;
             if (reel_cli_parse_int("generate", a, v, 0, 1024, &threads) < 0) return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "--ctx")) {
             NEED_VALUE;
+            local_only = a;
             if (reel_cli_parse_int("generate", a, v, 1, 1 << 24, &ctx) < 0) return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "--temp")) {
             NEED_VALUE;
             if (parse_float(a, v, 0, 100, &sp.temp) < 0) return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "--top-k")) {
             NEED_VALUE;
+            local_only = a;
             if (reel_cli_parse_int("generate", a, v, 0, 1 << 24, &l) < 0) return REEL_EXIT_USAGE;
             sp.top_k = (int)l;
         } else if (!strcmp(a, "--top-p")) {
@@ -111,9 +214,11 @@ static int run(int argc, char **argv)
             if (parse_float(a, v, 0, 1, &sp.top_p) < 0) return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "--min-p")) {
             NEED_VALUE;
+            local_only = a;
             if (parse_float(a, v, 0, 1, &sp.min_p) < 0) return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "--repeat-penalty")) {
             NEED_VALUE;
+            local_only = a;
             if (parse_float(a, v, 0.01, 100, &sp.repeat_penalty) < 0) return REEL_EXIT_USAGE;
         } else if (!strcmp(a, "--seed")) {
             NEED_VALUE;
@@ -122,6 +227,7 @@ static int run(int argc, char **argv)
             sp.seed = seed;
         } else if (!strcmp(a, "--kv")) {
             NEED_VALUE;
+            local_only = a;
             if (!strcmp(v, "f16"))
                 kv = REEL_DTYPE_F16;
             else if (!strcmp(v, "f32"))
@@ -133,6 +239,7 @@ static int run(int argc, char **argv)
             schema_path = v;
         } else if (!strcmp(a, "--grammar")) {
             NEED_VALUE;
+            local_only = a;
             grammar_path = v;
         } else if (!strcmp(a, "--no-schema-prompt")) {
             show_schema = 0;
@@ -144,6 +251,7 @@ static int run(int argc, char **argv)
             think = 1;
         } else if (!strcmp(a, "--ids")) {
             print_ids = 1;
+            local_only = a;
         } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
             verbose = 1;
         } else {
@@ -163,6 +271,17 @@ static int run(int argc, char **argv)
         return reel_cli_usage("generate", "--json-schema/--grammar need -p TEXT, not --tokens");
     if (constrained && print_ids)
         return reel_cli_usage("generate", "--ids cannot be used with --json-schema/--grammar");
+    if (reel_llm_remote_is_spec(model)) {
+        if (local_only)
+            return reel_cli_usage("generate", "%s applies to local models only, not to %s",
+                                  local_only, model);
+        remote_args ra = {model, api_key,     prompt, system,  schema_path, chat,
+                          think, show_schema, stream, verbose, n_predict,   &sp};
+        return generate_remote(&ra);
+    }
+    if (api_key || !stream)
+        return reel_cli_usage("generate", "%s is for remote models (openai:URL#MODEL)",
+                              api_key ? "--api-key" : "--no-stream");
     if (constrained && think < 0) think = 0; /* the constrained answer starts at once */
 
     int rc = REEL_EXIT_FAIL;
@@ -359,8 +478,16 @@ static const reel_cli_cmd reel_cmd_generate = {
     "Encodes the prompt (with BOS when the model's tokenizer adds one), runs it through the\n"
     "model and streams sampled text to stdout until -n tokens, an end-of-generation token\n"
     "(EOS, <|im_end|>, the chat turn end) or the end of the context.\n\n"
+    "A remote model, openai:URL#MODEL, is any OpenAI-compatible server (vLLM, TensorRT-LLM,\n"
+    "NIM, llama-server, reel serve): the prompt goes to URL/completions, or with --chat to\n"
+    "URL/chat/completions, and the answer is streamed as it arrives. --json-schema goes to\n"
+    "the chat endpoint as response_format (json_schema, strict), and the answer is still\n"
+    "validated here: a server that ignores the schema makes reel fail. Connection errors,\n"
+    "429 and 5xx are retried with backoff (honouring Retry-After); a request may take 600 s\n"
+    "at most. With REEL_OFFLINE=1 only this machine is reached.\n\n"
     "Options:\n"
-    "  -m, --model M       GGUF file or Hugging Face model directory\n"
+    "  -m, --model M       GGUF file, Hugging Face model directory, a model pulled into the\n"
+    "                      store (OWNER/REPO[:QUANT]), or openai:URL#MODEL\n"
     "  -p, --prompt TEXT   the prompt text\n"
     "  --tokens IDS        the prompt as comma-separated token ids (no tokenizer needed)\n"
     "  -n N                tokens to generate at most (default 128)\n"
@@ -385,13 +512,19 @@ static const reel_cli_cmd reel_cmd_generate = {
     "                      if -n runs out first, reel fails and prints nothing\n"
     "  --grammar FILE      constrain the answer to a GBNF grammar (llama.cpp syntax)\n"
     "  --no-schema-prompt  do not show the schema to the model (it still constrains decoding)\n"
-    "  -v, --verbose       timings and the stop reason on stderr\n\n"
+    "  -v, --verbose       timings and the stop reason on stderr\n"
+    "  --api-key KEY       remote models: the API key (default: $OPENAI_API_KEY)\n"
+    "  --no-stream         remote models: ask for the whole answer at once, not as events\n"
+    "  (--tokens, --ids, --grammar, --top-k, --min-p, --repeat-penalty, -t, --ctx and --kv\n"
+    "  apply to local models only)\n\n"
     "Examples:\n"
     "  reel generate -m model.gguf -p \"Once upon a time\" -n 64 --seed 7\n"
     "  reel generate -m model.gguf --chat --system \"You are terse.\" -p \"Name a colour.\" "
     "--temp 0\n"
     "  reel generate -m model.gguf --chat -p \"A cat's name and age\" --json-schema cat.json -n "
-    "256\n",
+    "256\n"
+    "  reel serve -m model.gguf --port 8080 &   # or any OpenAI-compatible server\n"
+    "  reel generate -m openai:http://127.0.0.1:8080/v1#model --chat -p \"Name a colour.\"\n",
     run,
 };
 REEL_CLI_COMMAND(reel_cmd_generate)

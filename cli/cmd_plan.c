@@ -4,6 +4,7 @@
 #include "llm/chat.h"
 #include "llm/constrain.h"
 #include "llm/plan.h"
+#include "llm/remote.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +23,46 @@ static void on_text(void *ctx, const char *text, size_t len)
     reel_progress_update(p->progress, ++p->tokens);
 }
 
+static void on_remote_text(void *ctx, const char *text, size_t len)
+{
+    on_text(ctx, text, len); /* a streamed piece: about one token */
+}
+
+/* The plan from a remote model: the same messages, the schema as response_format (the answer
+ * is validated by reel_llm_remote_generate and again by the caller). */
+static int plan_remote(const char *model, const char *api_key, const char *system, const char *user,
+                       const json_t *schema, long n_predict, double temp, long seed,
+                       plan_progress *pp, char **text, size_t *len)
+{
+    reel_llm_remote_params rp = reel_llm_remote_default_params();
+    rp.api_key = api_key;
+    reel_llm_remote *r = reel_llm_remote_open(model, &rp);
+    if (!r) return reel_last_error_code();
+    reel_llm_chat_msg msgs[2] = {{"system", system, NULL}, {"user", user, NULL}};
+    reel_llm_remote_request q = reel_llm_remote_default_request();
+    q.msgs = msgs;
+    q.n_msgs = 2;
+    q.schema = schema;
+    q.schema_name = "scene_plan";
+    q.max_tokens = (int)n_predict;
+    q.temperature = temp;
+    q.has_seed = 1;
+    q.seed = (uint64_t)seed;
+    q.stream = 1;
+    q.on_text = on_remote_text;
+    q.ctx = pp;
+    reel_llm_remote_result res;
+    int rc = reel_llm_remote_generate(r, &q, &res);
+    reel_llm_remote_free(r);
+    if (rc < 0) return rc;
+    *text = res.text;
+    *len = res.len;
+    return 0;
+}
+
 static int run(int argc, char **argv)
 {
-    const char *model = NULL, *idea = NULL, *style = NULL, *out_path = NULL;
+    const char *model = NULL, *idea = NULL, *style = NULL, *out_path = NULL, *api_key = NULL;
     long shots = 0, max_text = 0, n_predict = 2048, threads = 0, seed = 0;
     double seconds = 0, temp = 0.7;
     int show_schema = 1, compact = 0;
@@ -55,6 +93,8 @@ static int run(int argc, char **argv)
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (v && reel_cli_parse_int("plan", a, v, 1, 1024, &threads) < 0)
                 return REEL_EXIT_USAGE;
+        } else if (!strcmp(a, "--api-key")) {
+            api_key = v;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             out_path = v;
         } else if (!strcmp(a, "--no-schema-prompt")) {
@@ -89,6 +129,22 @@ static int run(int argc, char **argv)
     char *system = NULL, *user = NULL, *prompt = NULL, *text = NULL;
     int32_t *ids = NULL;
     plan_progress pp = {0};
+    size_t len = 0;
+
+    if (reel_llm_remote_is_spec(model)) {
+        if (threads) return reel_cli_usage("plan", "-t applies to local models only");
+        schema = reel_llm_plan_schema((int)shots, seconds > 0 ? seconds : 0, (int)max_text);
+        reel_llm_plan_messages(idea, (int)shots, seconds, style, schema, show_schema, &system,
+                               &user);
+        pp.progress = reel_progress_init("plan", 0, "tok");
+        if (plan_remote(model, api_key, system, user, schema, n_predict, temp, seed, &pp, &text,
+                        &len) < 0) {
+            rc = reel_cli_fail("plan");
+            goto done;
+        }
+        goto answered;
+    }
+    if (api_key) return reel_cli_usage("plan", "--api-key is for remote models (openai:URL#MODEL)");
 
     reel_llm_model_params mp = reel_llm_model_default_params();
     mp.n_threads = (int)threads;
@@ -142,7 +198,6 @@ static int run(int argc, char **argv)
     smp = reel_llm_sampler_init(&sp);
     c = reel_llm_constraint_init(tok, g);
     pp.progress = reel_progress_init("plan", 0, "tok");
-    size_t len = 0;
     int grc =
         reel_llm_generate_constrained(s, smp, tok, c, (int)n_predict, on_text, &pp, &text, &len);
     if (grc < 0) {
@@ -151,6 +206,7 @@ static int run(int argc, char **argv)
         rc = reel_cli_fail("plan");
         goto done;
     }
+answered:
     reel_progress_finish(pp.progress);
     pp.progress = NULL;
     /* fail closed: the grammar guarantees this; the validator proves it */
@@ -204,7 +260,11 @@ static const reel_cli_cmd reel_cmd_plan = {
     "characters, narration, prompt, transition}]. If the token budget ends first, reel fails\n"
     "and prints nothing rather than a partial plan.\n\n"
     "Options:\n"
-    "  -m, --model M        GGUF file or Hugging Face folder (required)\n"
+    "  -m, --model M        GGUF file, Hugging Face folder, OWNER/REPO[:QUANT] from the\n"
+    "                       store, or openai:URL#MODEL: an OpenAI-compatible server, sent the\n"
+    "                       schema as response_format; its answer is validated all the same\n"
+    "                       and a server that ignores the schema makes reel fail (required)\n"
+    "  --api-key KEY        remote models: the API key (default: $OPENAI_API_KEY)\n"
     "  --shots N            exactly N shots (1-12; default: the model's choice)\n"
     "  --seconds S          about S seconds in all; no shot is longer than S\n"
     "  --style TEXT         visual style to ask for (\"hand-drawn, warm\")\n"
@@ -220,7 +280,9 @@ static const reel_cli_cmd reel_cmd_plan = {
     "  --no-schema-prompt   do not show the schema to the model (it still constrains decoding)\n\n"
     "Example:\n"
     "  reel plan -m nemotron-3-nano-4b-q4_0.gguf --shots 4 --style \"paper cut-out\" \\\n"
-    "      \"a lighthouse keeper befriends a storm\" -o plan.json\n",
+    "      \"a lighthouse keeper befriends a storm\" -o plan.json\n"
+    "  reel serve -m nemotron-3-nano-4b-q4_0.gguf --port 8080 &\n"
+    "  reel plan -m openai:http://127.0.0.1:8080/v1#nemotron-3-nano-4b-q4_0 \"a storm\"\n",
     run,
 };
 REEL_CLI_COMMAND(reel_cmd_plan)

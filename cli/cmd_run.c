@@ -92,9 +92,9 @@ static int run(int argc, char **argv)
         }
         /* options with a value */
         static const char *const with_value[] = {
-            "--model",      "-m",     "--out",   "-o",           "--jobs",        "-j",
-            "--events",     "--seed", "--cache", "--allow-path", "--max-lua-mem", "--allow-exec",
-            "--allow-host", NULL};
+            "--model",      "-m",        "--out",   "-o",           "--jobs",        "-j",
+            "--events",     "--seed",    "--cache", "--allow-path", "--max-lua-mem", "--allow-exec",
+            "--allow-host", "--api-key", NULL};
         int known = 0;
         for (const char *const *o = with_value; *o; o++)
             if (strcmp(a, *o) == 0) known = 1;
@@ -121,6 +121,8 @@ static int run(int argc, char **argv)
             if (reel_cli_parse_seed("run", a, v, &p.seed) < 0) goto out;
         } else if (strcmp(a, "--cache") == 0) {
             p.cache_dir = v;
+        } else if (strcmp(a, "--api-key") == 0) {
+            p.api_key = v;
         } else if (strcmp(a, "--allow-path") == 0) {
             allow = reel_xrealloc(allow, (n_allow + 1) * sizeof *allow);
             allow[n_allow++] = v;
@@ -210,7 +212,11 @@ static const reel_cli_cmd reel_cmd_run = {
     "Options:\n"
     "  -m, --model M        language model for reel.model() (GGUF file, HF folder, a\n"
     "                       model pulled into the store as OWNER/REPO[:QUANT], or\n"
-    "                       openai:URL#MODEL); the script sees it as reel.model_spec.\n"
+    "                       openai:URL#MODEL: any OpenAI-compatible server such as vLLM,\n"
+    "                       llama-server or reel serve, with URL its API root, e.g.\n"
+    "                       openai:http://127.0.0.1:8080/v1#nemotron; its answers are cached\n"
+    "                       and schema answers validated like a local model's); the script\n"
+    "                       sees it as reel.model_spec.\n"
     "                       Without it: $REEL_MODEL, else ~/.local/share/reel/models/\n"
     "                       default.gguf, else the model 'reel pull' fetches by default,\n"
     "                       else the tiny random-weight test model\n"
@@ -230,6 +236,8 @@ static const reel_cli_cmd reel_cmd_run = {
     "      --allow-host H   let network plugins (comfyui) contact H: HOST (any port),\n"
     "                       HOST:PORT, [IPV6] or [IPV6]:PORT (repeatable); no other host is\n"
     "                       reached, the local machine (localhost, 127.0.0.1) included\n"
+    "      --api-key KEY    API key for a remote model (default: $OPENAI_API_KEY, which\n"
+    "                       keeps it out of the process list)\n"
     "      --max-lua-mem SZ cap on the script's memory, e.g. 256M or 2G (default 512M): its\n"
     "                       Lua heap plus the nodes and parameters it builds\n"
     "      --no-progress    no live progress display on the terminal\n"
@@ -238,7 +246,8 @@ static const reel_cli_cmd reel_cmd_run = {
     "Sandbox: what a script may do is granted by you, never by the script. By default it\n"
     "may read and write only its own folder and --out (plus --allow-path), use the model\n"
     "and the built-in plugins that make pictures and sound inside reel; it may not run a\n"
-    "program (exec plugin: --allow-exec) or contact a host (comfyui: --allow-host), and a\n"
+    "program (exec plugin: --allow-exec) or contact a host (comfyui, or a remote model the\n"
+    "script names itself rather than --model: --allow-host), and a\n"
     "refusal names the option that allows it. Grants are not part of the cache keys.\n"
     "Scripts get no os.execute, io.popen, C modules, debug library or bytecode loading;\n"
     "io.open, dofile, loadfile and require are confined to the allowed folders: files are\n"
@@ -251,7 +260,9 @@ static const reel_cli_cmd reel_cmd_run = {
     "\n"
     "Example:\n"
     "  reel run examples/film.lua --out out --jobs 4 --seed 7 -- \"a lighthouse keeper's cat\"\n"
-    "  reel run examples/film.lua --out out --events - | jq -c 'select(.event==\"node_done\")'\n",
+    "  reel run examples/film.lua --out out --events - | jq -c 'select(.event==\"node_done\")'\n"
+    "  reel serve -m model.gguf --port 8080 &   # or vLLM, NIM, llama-server...\n"
+    "  reel run examples/film.lua --model openai:http://127.0.0.1:8080/v1#model -- \"a cat\"\n",
     run,
 };
 REEL_CLI_COMMAND(reel_cmd_run)

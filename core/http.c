@@ -29,6 +29,7 @@ reel_http_opts reel_http_default_opts(void)
     o.stall_timeout_ms = 30000;
     o.retries = 4;
     o.backoff_ms = 500;
+    o.retry_after_max_ms = 60000;
     return o;
 }
 
@@ -68,6 +69,9 @@ typedef struct {
     void *ctx;
     int stopped;
     int io_error;
+    int (*on_tick)(void *);
+    void *tick_ctx;
+    double last_tick;
 } sink;
 
 static size_t mem_put(sink *s, const char *data, size_t n)
@@ -299,6 +303,26 @@ static size_t on_write(char *data, size_t one, size_t n, void *arg)
     return mem_put(s, data, n);
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* curl's progress callback: the caller's on_tick, at most every 50 ms. */
+static int on_xferinfo(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    sink *s = arg;
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    double t = now_s();
+    if (t - s->last_tick < 0.05) return 0;
+    s->last_tick = t;
+    if (s->on_tick(s->tick_ctx) != 0) s->stopped = 1;
+    return s->stopped;
+}
+
 static int transient_curl(CURLcode c)
 {
     switch (c) {
@@ -337,8 +361,10 @@ static CURL *easy_new(const char *url, const reel_http_opts *o, struct curl_slis
     if (!c) return NULL;
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, o->no_redirects ? 0L : 1L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_USERAGENT, "reel/0.1");
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -368,8 +394,9 @@ static const char *err_excerpt(sink *s)
     return s->err;
 }
 
-/* Runs one request with retries. kind: 0 memory, 1 file (fp set by caller), 2 stream. */
-static int perform(const char *url, const reel_http_opts *o, const char *post_body,
+/* Runs one request with retries into s (memory, a file: fp set, or a stream: on_data set).
+ * post_body (post_len bytes) makes it a POST. */
+static int perform(const char *url, const reel_http_opts *o, const char *post_body, size_t post_len,
                    struct curl_slist *extra, sink *s, const char *path_for_resume)
 {
     long backoff = o->backoff_ms > 0 ? o->backoff_ms : 1;
@@ -383,7 +410,14 @@ static int perform(const char *url, const reel_http_opts *o, const char *post_bo
         if (hdrs) curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
         if (post_body) {
             curl_easy_setopt(c, CURLOPT_POSTFIELDS, post_body);
-            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(post_body));
+            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)post_len);
+        }
+        if (o->on_tick) {
+            s->on_tick = o->on_tick;
+            s->tick_ctx = o->tick_ctx;
+            curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+            curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+            curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
         }
         s->curl = c;
         s->checked = 0;
@@ -421,7 +455,9 @@ static int perform(const char *url, const reel_http_opts *o, const char *post_bo
         s->link = NULL;
         CURLcode cc = curl_easy_perform(c);
         long status = 0;
+        curl_off_t retry_after = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after);
         s->status = status;
         curl_easy_cleanup(c);
         curl_slist_free_all(hdrs);
@@ -454,9 +490,16 @@ static int perform(const char *url, const reel_http_opts *o, const char *post_bo
             return 0;
         }
         if (!transient || attempt >= o->retries) return rc;
+        /* the server knows best when it will be ready again: wait at least what it asks */
+        long wait = backoff;
+        if (retry_after > 0 && status >= 400) {
+            long cap = o->retry_after_max_ms > 0 ? o->retry_after_max_ms : 0;
+            long asked = retry_after > cap / 1000 ? cap : (long)retry_after * 1000;
+            if (asked > wait) wait = asked;
+        }
         REEL_LOGW("%s (attempt %d of %d, retrying in %.1f s)", reel_last_error(), attempt + 1,
-                  o->retries + 1, (double)backoff / 1000);
-        sleep_ms(backoff);
+                  o->retries + 1, (double)wait / 1000);
+        sleep_ms(wait);
         backoff *= 2;
     }
 }
@@ -482,7 +525,7 @@ int reel_http_get_file(const char *url, const char *path, const reel_http_opts *
     }
     s.on_progress = o.on_progress;
     s.progress_ctx = o.progress_ctx;
-    rc = perform(url, &o, NULL, NULL, &s, part);
+    rc = perform(url, &o, NULL, 0, NULL, &s, part);
     free(s.link);
     if (o.status) *o.status = s.status;
     if (o.linked_sha256) memcpy(o.linked_sha256, s.linked, sizeof s.linked);
@@ -538,7 +581,7 @@ int reel_http_get(const char *url, const reel_http_opts *opts, char **body, size
     reel_http_opts o = opts ? *opts : reel_http_default_opts();
     sink s = {0};
     s.mem_max = MEM_MAX;
-    int rc = perform(url, &o, NULL, NULL, &s, NULL);
+    int rc = perform(url, &o, NULL, 0, NULL, &s, NULL);
     if (status) *status = s.status;
     if (o.next_page) *o.next_page = NULL;
     if (rc == 0 && o.next_page && s.link) rc = reel_http_link_next(s.link, url, o.next_page);
@@ -564,7 +607,7 @@ int reel_http_post_json(const char *url, const json_t *body, const reel_http_opt
     h = curl_slist_append(h, "Accept: application/json");
     sink s = {0};
     s.mem_max = MEM_MAX;
-    int rc = perform(url, &o, text, h, &s, NULL);
+    int rc = perform(url, &o, text, strlen(text), h, &s, NULL);
     free(s.link);
     curl_slist_free_all(h);
     free(text);
@@ -584,21 +627,85 @@ int reel_http_post_json(const char *url, const json_t *body, const reel_http_opt
     return rc;
 }
 
+int reel_http_request_stream(const char *method, const char *url, const char *content_type,
+                             const char *body, size_t body_len, const reel_http_opts *opts,
+                             int (*on_data)(void *ctx, const char *data, size_t size), void *ctx,
+                             long *status)
+{
+    reel_http_opts o = opts ? *opts : reel_http_default_opts();
+    if (status) *status = 0;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
+        return reel_set_error(REEL_EINVAL, "%s: method %s: only GET and POST are spoken", url,
+                              method);
+    if (!strcmp(method, "POST") && !body) body = "";
+    if (!strcmp(method, "GET") && body)
+        return reel_set_error(REEL_EINVAL, "%s: a GET request carries no body", url);
+    struct curl_slist *h = NULL;
+    if (body && content_type) {
+        char *ct = reel_xasprintf("Content-Type: %s", content_type);
+        h = curl_slist_append(h, ct);
+        free(ct);
+    }
+    sink s = {0};
+    s.on_data = on_data;
+    s.ctx = ctx;
+    int rc = perform(url, &o, body, body ? body_len : 0, h, &s, NULL);
+    free(s.link);
+    curl_slist_free_all(h);
+    if (status) *status = s.status;
+    return rc;
+}
+
 int reel_http_post_stream(const char *url, const json_t *body, const reel_http_opts *opts,
                           int (*on_data)(void *ctx, const char *data, size_t size), void *ctx,
                           long *status)
 {
-    reel_http_opts o = opts ? *opts : reel_http_default_opts();
     char *text = json_dumps(body, JSON_COMPACT);
     if (!text) return reel_set_error(REEL_EINVAL, "%s: request body is not serialisable", url);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    sink s = {0};
-    s.on_data = on_data;
-    s.ctx = ctx;
-    int rc = perform(url, &o, text, h, &s, NULL);
-    free(s.link);
-    curl_slist_free_all(h);
+    int rc = reel_http_request_stream("POST", url, "application/json", text, strlen(text), opts,
+                                      on_data, ctx, status);
     free(text);
-    if (status) *status = s.status;
     return rc;
+}
+
+int reel_http_url_host(const char *url, char **host, int *port)
+{
+    *host = NULL;
+    *port = 0;
+    CURLU *u = curl_url();
+    char *scheme = NULL, *h = NULL, *p = NULL;
+    int rc = 0;
+    if (!u) return reel_set_error(REEL_ENOMEM, "%s: cannot parse the URL", url);
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) ||
+        curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK || !*h ||
+        curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+        rc = reel_set_error(REEL_EINVAL, "'%s' is not an http:// or https:// URL with a host", url);
+    } else {
+        size_t n = strlen(h);
+        if (h[0] == '[' && n >= 2 && h[n - 1] == ']')
+            *host = reel_xasprintf("%.*s", (int)(n - 2), h + 1);
+        else
+            *host = reel_xstrdup(h);
+        *port = atoi(p);
+    }
+    curl_free(scheme);
+    curl_free(h);
+    curl_free(p);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+int reel_http_host_is_loopback(const char *host)
+{
+    size_t n = strlen(host);
+    if (strcasecmp(host, "localhost") == 0 ||
+        (n > 10 && strcasecmp(host + n - 10, ".localhost") == 0))
+        return 1;
+    if (strcmp(host, "::1") == 0 || strcasecmp(host, "0:0:0:0:0:0:0:1") == 0) return 1;
+    unsigned a, b, c, d;
+    char tail;
+    return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 &&
+           c < 256 && d < 256;
 }

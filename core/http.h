@@ -1,9 +1,11 @@
 /* reel core: HTTP over libcurl — downloads with resume, JSON requests, retries with backoff.
  *
- * TLS certificates are always verified (there is no switch to turn that off). Transient
+ * TLS certificates are always verified (there is no switch to turn that off), and only http and
+ * https are spoken, redirects included. Transient
  * failures (connection refused or dropped, timeouts, HTTP 408/429/5xx) are retried with
- * exponential backoff; downloads resume from what already arrived. Other HTTP errors fail at
- * once with REEL_EHTTP and a message naming the URL and status.
+ * exponential backoff, waiting at least what a Retry-After header asks; downloads resume from what
+ * already arrived. Other HTTP errors fail at once with REEL_EHTTP and a message naming the URL and
+ * status.
  *
  *     reel_http_opts o = reel_http_default_opts();
  *     o.progress = 1;
@@ -40,6 +42,14 @@ typedef struct reel_http_opts {
      * vouched for in an X-Linked-Etag header on the way (the Hugging Face hub's resolve
      * answer), "" if none, if set; without expect_sha256 the download must then match it. */
     char *linked_sha256;
+    /* A 429 or 503 answer's Retry-After (seconds) lengthens the wait before the next attempt,
+     * up to this many milliseconds; default 60000. */
+    long retry_after_max_ms;
+    int no_redirects; /* 1: a 3xx answer is the answer (redirects are followed by default) */
+    /* Called while a request runs (as often as every 50 ms, about once a second at the
+     * slowest): non-zero stops the request with REEL_ECANCELED. */
+    int (*on_tick)(void *ctx);
+    void *tick_ctx;
 } reel_http_opts;
 
 /* The target of the rel="next" link in a Link header value, made absolute against base (the
@@ -80,5 +90,21 @@ int reel_http_post_json(const char *url, const json_t *body, const reel_http_opt
 int reel_http_post_stream(const char *url, const json_t *body, const reel_http_opts *o,
                           int (*on_data)(void *ctx, const char *data, size_t size), void *ctx,
                           long *status);
+
+/* One request of any body and method ("GET" or "POST"; body NULL for none, sent with
+ * content_type), the answer handed to on_data as it arrives like reel_http_post_stream. */
+int reel_http_request_stream(const char *method, const char *url, const char *content_type,
+                             const char *body, size_t body_len, const reel_http_opts *o,
+                             int (*on_data)(void *ctx, const char *data, size_t size), void *ctx,
+                             long *status);
+
+/* Splits an http or https URL: *host (IPv6 without brackets; free()) and *port (the scheme's
+ * default when the URL has none). REEL_EINVAL quoting the URL when it is not an http(s) URL with
+ * a host. */
+int reel_http_url_host(const char *url, char **host, int *port);
+
+/* 1 if host names this machine without asking DNS: "localhost" (or a name under it),
+ * 127.0.0.0/8, ::1. */
+int reel_http_host_is_loopback(const char *host);
 
 #endif

@@ -1,6 +1,9 @@
 /* The language-model binding: reel.model(spec) -> model; m:generate{...}, m:chat{...}
  * and m:_json{...} (grammar-constrained; the prelude's m:json decodes its text).
  *
+ * A spec "openai:URL#MODEL" is a remote model (llm/remote.h): the same methods send OpenAI
+ * requests instead, cached the same way under a key of the endpoint and the request body.
+ *
  * A model is userdata "reel.model", created "closed" (path and identity only) and opened on the
  * first generation that is not in the cache, so an unchanged re-run never loads the weights.
  * Every generation is cached like a stage: key = SHA-256 of the model's identity (path, sizes
@@ -15,7 +18,10 @@
 #include "llm/constrain.h"
 #include "llm/generate.h"
 #include "llm/llm.h"
+#include "llm/remote.h"
 #include "llm/tokenizer.h"
+
+#include "core/grant.h"
 
 #include <dirent.h>
 #include <limits.h>
@@ -30,7 +36,8 @@
 #define MAX_STOPS 16
 
 typedef struct lmodel {
-    char *path; /* real path of the GGUF file or HF folder */
+    char *path;              /* real path of the GGUF file or HF folder; a remote model's spec */
+    reel_llm_remote *remote; /* a remote model, or NULL */
     char identity[REEL_SHA256_HEX_SIZE];
     reel_llm_model *m; /* NULL until opened */
     reel_llm_tokenizer *tok;
@@ -59,6 +66,8 @@ static void model_close(lmodel *lm)
     lm->prefix_n = 0;
     reel_llm_tokenizer_free(lm->tok);
     reel_llm_model_free(lm->m);
+    reel_llm_remote_free(lm->remote);
+    lm->remote = NULL;
     free(lm->path);
     lm->tok = NULL;
     lm->m = NULL;
@@ -129,6 +138,42 @@ static void model_identity(const char *path, char out[REEL_SHA256_HEX_SIZE])
     reel_hex(d, sizeof d, out);
 }
 
+/* reel.model("openai:URL#MODEL"): the user's --model, or a host the user granted with
+ * --allow-host (a script names no host of its own: its prompts would leave the machine). */
+static int open_remote(lua_State *L, reeli_run *run, const char *spec)
+{
+    reel_llm_remote_params rp = reel_llm_remote_default_params();
+    rp.api_key = run->params->api_key;
+    reel_llm_remote *r = reel_llm_remote_open(spec, &rp);
+    if (!r) {
+        luaL_pushfail(L);
+        lua_pushstring(L, reel_last_error());
+        return 2;
+    }
+    if ((!run->params->model || strcmp(spec, run->params->model) != 0) &&
+        !reel_grant_allowed("net", reel_llm_remote_hostport(r))) {
+        luaL_pushfail(L);
+        lua_pushfstring(L,
+                        "%s: the script names a remote model on %s, which it may not reach: run "
+                        "with --model %s, or let it with --allow-host %s",
+                        spec, reel_llm_remote_hostport(r), spec, reel_llm_remote_hostport(r));
+        reel_llm_remote_free(r);
+        return 2;
+    }
+    lmodel *lm = lua_newuserdatauv(L, sizeof *lm, 0);
+    memset(lm, 0, sizeof *lm);
+    luaL_setmetatable(L, MODEL_MT);
+    lm->remote = r;
+    lm->path = reel_xstrdup(spec);
+    json_t *id =
+        json_pack("{s:s,s:s}", "remote", reel_llm_remote_url(r), "model", reel_llm_remote_model(r));
+    uint8_t d[REEL_SHA256_SIZE];
+    reel_json_hash(id, d);
+    json_decref(id);
+    reel_hex(d, sizeof d, lm->identity);
+    return 1;
+}
+
 /* reel.model([spec]) -> model | nil, msg */
 static int l_model(lua_State *L)
 {
@@ -139,11 +184,7 @@ static int l_model(lua_State *L)
         lua_pushliteral(L, "no model given (use reel run --model M)");
         return 2;
     }
-    if (strncmp(spec, "openai:", 7) == 0) {
-        luaL_pushfail(L);
-        lua_pushfstring(L, "%s: remote OpenAI-compatible models are not in this build", spec);
-        return 2;
-    }
+    if (reel_llm_remote_is_spec(spec)) return open_remote(L, run, spec);
     /* --model is the user's choice; a path the script names itself must lie inside the
      * sandbox like any other file it reads, and is then used by the name it was opened by.
      * When no such file is there, OWNER/REPO[:QUANT] names a model pulled into the store, which
@@ -215,9 +256,21 @@ static double opt_num(lua_State *L, int t, const char *k, double def, double lo,
     return v;
 }
 
-static void read_opts(lua_State *L, gen_opts *o)
+static void read_opts(lua_State *L, gen_opts *o, int remote)
 {
     reeli_run *run = reeli_run_of(L);
+    /* the OpenAI API has no such knobs: a remote model refuses them rather than ignore them */
+    static const char *const local_only[] = {"top_k", "min_p", "repeat_penalty"};
+    for (size_t i = 0; remote && i < sizeof local_only / sizeof *local_only; i++) {
+        int ty = lua_getfield(L, 2, local_only[i]);
+        lua_pop(L, 1);
+        if (ty != LUA_TNIL)
+            luaL_argerror(L, 2,
+                          lua_pushfstring(L,
+                                          "field '%s' applies to local models only (a remote "
+                                          "model takes temp, top_p, seed, stop, max_tokens)",
+                                          local_only[i]));
+    }
     o->sp = reel_llm_sampler_default_params();
     o->sp.temp = (float)opt_num(L, 2, "temp", o->sp.temp, 0, 100);
     o->sp.top_k = (int)opt_num(L, 2, "top_k", o->sp.top_k, 0, 1 << 24);
@@ -355,19 +408,55 @@ fail:
     return NULL;
 }
 
+/* The OpenAI request for a remote model: the chat msgs, or prompt as a plain completion. */
+static reel_llm_remote_request remote_request(lua_State *L, const gen_opts *o, const char *prompt,
+                                              const reel_llm_chat_msg *msgs, size_t n_msgs,
+                                              const json_t *schema)
+{
+    reel_llm_remote_request q = reel_llm_remote_default_request();
+    q.msgs = msgs;
+    q.n_msgs = n_msgs;
+    q.prompt = msgs ? NULL : prompt;
+    q.schema = schema;
+    q.max_tokens = o->max_tokens;
+    q.temperature = o->sp.temp;
+    q.top_p = o->sp.top_p;
+    q.has_seed = 1;
+    q.seed = o->sp.temp <= 0 ? 0 : o->sp.seed; /* as in opts_json: greedy ignores the seed */
+    q.stop = o->stop;
+    q.n_stop = o->n_stop;
+    int ty = lua_getfield(L, 2, "think");
+    q.think = ty == LUA_TNIL ? -1 : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    q.stream = 1; /* pieces keep arriving, so a Ctrl-C is seen between them */
+    q.cancel = (volatile int *)&reeli_cancel_flag;
+    return q;
+}
+
 /* Cached generation of prompt with the options at stack index 2; pushes text or nil, msg.
- * With a schema, decoding is constrained by its grammar g and the schema is part of the key. */
+ * With a schema, decoding is constrained by its grammar g and the schema is part of the key.
+ * A remote model is sent msgs (a chat, when not NULL) or prompt, and keyed by its endpoint
+ * and the request body. */
 static int cached_generate(lua_State *L, lmodel *lm, const char *prompt, const char *prefix,
-                           const char *what, const json_t *schema, const reel_grammar *g)
+                           const char *what, const json_t *schema, const reel_grammar *g,
+                           const reel_llm_chat_msg *msgs, size_t n_msgs)
 {
     reeli_run *run = reeli_run_of(L);
     gen_opts o;
-    read_opts(L, &o);
-    json_t *k = json_object();
-    json_object_set_new(k, "model", json_string(lm->identity));
-    json_object_set_new(k, "prompt", json_string(prompt));
-    json_object_set_new(k, "sampling", opts_json(&o));
-    if (schema) json_object_set(k, "schema", (json_t *)schema);
+    read_opts(L, &o, lm->remote != NULL);
+    reel_llm_remote_request rq = {0};
+    json_t *k;
+    if (lm->remote) {
+        rq = remote_request(L, &o, prompt, msgs, n_msgs, schema);
+        k = json_pack("{s:s,s:o}", "remote", reel_llm_remote_url(lm->remote), "request",
+                      reel_llm_remote_body(lm->remote, &rq));
+    } else {
+        k = json_object();
+        json_object_set_new(k, "model", json_string(lm->identity));
+        json_object_set_new(k, "prompt", json_string(prompt));
+        json_object_set_new(k, "sampling", opts_json(&o));
+        if (schema) json_object_set(k, "schema", (json_t *)schema);
+    }
     uint8_t d[REEL_SHA256_SIZE];
     reel_json_hash(k, d);
     json_decref(k);
@@ -380,11 +469,20 @@ static int cached_generate(lua_State *L, lmodel *lm, const char *prompt, const c
     if (reeli_cache_has(&run->cache, key, ".txt") && reel_file_read(path, 0, &text, &size) == 0) {
         reeli_events_emit(run->events, "llm_cached", f);
     } else {
+        if (lm->remote) json_object_set_new(f, "remote", json_string(lm->path));
         reeli_events_emit(run->events, "llm_start", json_deep_copy(f));
         double t0 = reel_now();
-        int n = 0, rc = model_open(lm);
+        int n = 0, rc = 0;
         prefix_info pi = {0, 0};
-        if (rc == 0) text = generate(lm, prompt, prefix, &o, g, &n, &pi);
+        if (lm->remote) {
+            reel_llm_remote_result res;
+            if (reel_llm_remote_generate(lm->remote, &rq, &res) == 0) {
+                text = res.text;
+                n = res.n_tokens;
+            }
+        } else if ((rc = model_open(lm)) == 0) {
+            text = generate(lm, prompt, prefix, &o, g, &n, &pi);
+        }
         if (!text) {
             json_object_set_new(f, "error", json_string(reel_last_error()));
             reeli_events_emit(run->events, "llm_failed", f);
@@ -393,7 +491,7 @@ static int cached_generate(lua_State *L, lmodel *lm, const char *prompt, const c
             lua_pushstring(L, reel_last_error());
             return 2;
         }
-        json_object_set_new(f, "tokens", json_integer(n));
+        if (n >= 0) json_object_set_new(f, "tokens", json_integer(n));
         if (pi.prefix_tokens) {
             json_object_set_new(f, "prefix_tokens", json_integer((json_int_t)pi.prefix_tokens));
             json_object_set_new(f, "prefix_reused", json_boolean(pi.prefix_reused));
@@ -419,10 +517,61 @@ static int m_generate(lua_State *L)
         return luaL_argerror(L, 2, "field 'prompt' must be a string");
     const char *prompt = lua_tostring(L, -1);
     lua_pop(L, 1);
-    return cached_generate(L, lm, prompt, NULL, "generate", NULL, NULL);
+    return cached_generate(L, lm, prompt, NULL, "generate", NULL, NULL, NULL, 0);
 }
 
-/* m:chat{messages={{role=, content=}...} | system=, prompt=, think=false, ...sampling} */
+/* Collects the chat of the options table at index 2 into msgs (up to 65; system_extra is
+ * appended to the system message). The strings stay anchored in the table or on the stack (the
+ * system text with system_extra is pushed and stays there); returns the number of messages. */
+static size_t collect_chat(lua_State *L, const char *system_extra, reel_llm_chat_msg *msgs)
+{
+    size_t n = 0;
+    int sys = 0;
+    if (system_extra) {
+        int has = lua_getfield(L, 2, "system") == LUA_TSTRING;
+        lua_pushfstring(L, "%s%s%s", has ? lua_tostring(L, -1) : "", has ? "\n\n" : "",
+                        system_extra);
+        lua_remove(L, -2);
+        sys = lua_gettop(L);
+    }
+    if (lua_getfield(L, 2, "messages") == LUA_TTABLE) {
+        if (sys) msgs[n++] = (reel_llm_chat_msg){"system", lua_tostring(L, sys), NULL};
+        for (int i = 1; i <= 64; i++) {
+            if (lua_rawgeti(L, -1, i) != LUA_TTABLE) {
+                lua_pop(L, 1);
+                break;
+            }
+            lua_getfield(L, -1, "role");
+            lua_getfield(L, -2, "content");
+            if (!lua_isstring(L, -2) || !lua_isstring(L, -1))
+                return (size_t)luaL_argerror(L, 2,
+                                             lua_pushfstring(L,
+                                                             "messages[%d] needs role and "
+                                                             "content strings",
+                                                             i));
+            msgs[n].role = lua_tostring(L, -2);
+            msgs[n].content = lua_tostring(L, -1);
+            msgs[n].reasoning_content = NULL;
+            n++;
+            lua_pop(L, 2); /* the strings stay anchored in the message table */
+            lua_pop(L, 1);
+        }
+    } else {
+        if (sys)
+            msgs[n++] = (reel_llm_chat_msg){"system", lua_tostring(L, sys), NULL};
+        else if (lua_getfield(L, 2, "system") == LUA_TSTRING)
+            msgs[n++] = (reel_llm_chat_msg){"system", lua_tostring(L, -1), NULL};
+        if (!sys) lua_pop(L, 1); /* the string stays anchored in the options table */
+        if (lua_getfield(L, 2, "prompt") != LUA_TSTRING)
+            return (size_t)luaL_argerror(L, 2, "field 'prompt' (or 'messages') must be given");
+        msgs[n++] = (reel_llm_chat_msg){"user", lua_tostring(L, -1), NULL};
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (n == 0) luaL_argerror(L, 2, "no messages");
+    return n;
+}
+
 /* Renders the chat of the options table at index 2 (system_extra is appended to the system
  * message) and pushes the prompt text; returns 1, or pushes nil, msg and returns 2. */
 static int render_chat(lua_State *L, lmodel *lm, const char *system_extra)
@@ -443,51 +592,7 @@ static int render_chat(lua_State *L, lmodel *lm, const char *system_extra)
         return 2;
     }
     reel_llm_chat_msg msgs[65];
-    size_t n = 0;
-    /* the system text with system_extra appended stays on the stack at sys until we return */
-    int sys = 0;
-    if (system_extra) {
-        int has = lua_getfield(L, 2, "system") == LUA_TSTRING;
-        lua_pushfstring(L, "%s%s%s", has ? lua_tostring(L, -1) : "", has ? "\n\n" : "",
-                        system_extra);
-        lua_remove(L, -2);
-        sys = lua_gettop(L);
-    }
-    if (lua_getfield(L, 2, "messages") == LUA_TTABLE) {
-        if (sys) msgs[n++] = (reel_llm_chat_msg){"system", lua_tostring(L, sys), NULL};
-        for (int i = 1; i <= 64; i++) {
-            if (lua_rawgeti(L, -1, i) != LUA_TTABLE) {
-                lua_pop(L, 1);
-                break;
-            }
-            lua_getfield(L, -1, "role");
-            lua_getfield(L, -2, "content");
-            if (!lua_isstring(L, -2) || !lua_isstring(L, -1))
-                return luaL_argerror(L, 2,
-                                     lua_pushfstring(L,
-                                                     "messages[%d] needs role and "
-                                                     "content strings",
-                                                     i));
-            msgs[n].role = lua_tostring(L, -2);
-            msgs[n].content = lua_tostring(L, -1);
-            msgs[n].reasoning_content = NULL;
-            n++;
-            lua_pop(L, 2); /* the strings stay anchored in the message table */
-            lua_pop(L, 1);
-        }
-    } else {
-        if (sys)
-            msgs[n++] = (reel_llm_chat_msg){"system", lua_tostring(L, sys), NULL};
-        else if (lua_getfield(L, 2, "system") == LUA_TSTRING)
-            msgs[n++] = (reel_llm_chat_msg){"system", lua_tostring(L, -1), NULL};
-        if (!sys) lua_pop(L, 1); /* the string stays anchored in the options table */
-        if (lua_getfield(L, 2, "prompt") != LUA_TSTRING)
-            return luaL_argerror(L, 2, "field 'prompt' (or 'messages') must be given");
-        msgs[n++] = (reel_llm_chat_msg){"user", lua_tostring(L, -1), NULL};
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-    if (n == 0) return luaL_argerror(L, 2, "no messages");
+    size_t n = collect_chat(L, system_extra, msgs);
     reel_llm_chat_params cp = reel_llm_chat_default_params();
     cp.format = lm->chat;
     lua_getfield(L, 2, "think");
@@ -521,14 +626,21 @@ static int m_chat(lua_State *L)
 {
     lmodel *lm = check_model(L);
     luaL_checktype(L, 2, LUA_TTABLE);
+    if (lm->remote) {
+        reel_llm_chat_msg msgs[65];
+        size_t n = collect_chat(L, NULL, msgs);
+        return cached_generate(L, lm, NULL, NULL, "chat", NULL, NULL, msgs, n);
+    }
     if (render_chat(L, lm, NULL) != 1) return 2;
-    return cached_generate(L, lm, lua_tostring(L, -1), lua_tostring(L, -2), "chat", NULL, NULL);
+    return cached_generate(L, lm, lua_tostring(L, -1), lua_tostring(L, -2), "chat", NULL, NULL,
+                           NULL, 0);
 }
 
 /* m:_json{schema=, system=, prompt=, show_schema=true, ...sampling} -> JSON text | nil, msg.
  * Decoding is constrained by the schema's grammar, so a returned text always parses and
  * validates; running out of max_tokens is an operational failure (nil, msg). The prelude's
- * m:json decodes the text into a table. */
+ * m:json decodes the text into a table. A remote model is sent the schema as its
+ * response_format, and its answer is validated before it is returned or cached. */
 static int m_json(lua_State *L)
 {
     lmodel *lm = check_model(L);
@@ -537,6 +649,7 @@ static int m_json(lua_State *L)
         return luaL_argerror(L, 2, "field 'schema' must be a table, e.g. reel.schemas.scene_plan");
     json_t *schema = reeli_lua_to_json(L, -1, "schema");
     lua_pop(L, 1);
+    /* compiled for a remote model too: reel's validator must understand every keyword */
     reel_grammar *g = reel_grammar_from_json_schema(schema);
     if (!g) {
         lua_pushfstring(L, "field 'schema': %s", reel_last_error());
@@ -553,19 +666,29 @@ static int m_json(lua_State *L)
             "Answer with one JSON value only. It must match this JSON schema: %s", st);
         free(st);
     }
-    int rc = model_open(lm);
-    if (rc < 0 || render_chat(L, lm, extra) != 1) {
+    int n;
+    if (lm->remote) {
+        reel_llm_chat_msg msgs[65];
+        lua_pushstring(L, extra ? extra : ""); /* anchored: collect_chat may raise */
         free(extra);
-        reel_grammar_free(g);
-        json_decref(schema);
-        if (rc < 0) {
-            luaL_pushfail(L);
-            lua_pushstring(L, reel_last_error());
+        size_t nm = collect_chat(L, show ? lua_tostring(L, -1) : NULL, msgs);
+        n = cached_generate(L, lm, NULL, NULL, "json", schema, g, msgs, nm);
+    } else {
+        int rc = model_open(lm);
+        if (rc < 0 || render_chat(L, lm, extra) != 1) {
+            free(extra);
+            reel_grammar_free(g);
+            json_decref(schema);
+            if (rc < 0) {
+                luaL_pushfail(L);
+                lua_pushstring(L, reel_last_error());
+            }
+            return 2;
         }
-        return 2;
+        free(extra);
+        n = cached_generate(L, lm, lua_tostring(L, -1), lua_tostring(L, -2), "json", schema, g,
+                            NULL, 0);
     }
-    free(extra);
-    int n = cached_generate(L, lm, lua_tostring(L, -1), lua_tostring(L, -2), "json", schema, g);
     /* belt and braces: the grammar guarantees it, the validator proves it (cached text too) */
     if (n == 1) {
         size_t len;

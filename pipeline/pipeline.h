@@ -55,7 +55,8 @@ typedef struct reel_pipeline_params {
     int max_attempts;    /* tries per stage for transient failures (REEL_ENET/ETIMEDOUT) */
     double retry_base_s; /* first backoff delay; doubles on each retry */
     const reel_stage_runner *runner; /* NULL: the built-in stage runner */
-    int model_is_test; /* model is the tiny random-weight test model: reel.model_is_test */
+    int model_is_test;   /* model is the tiny random-weight test model: reel.model_is_test */
+    const char *api_key; /* for remote models (openai:URL#MODEL); NULL: $OPENAI_API_KEY */
 } reel_pipeline_params;
 
 /* Defaults: jobs 0 (one per CPU), seed 0, max_lua_mem 512 MiB, progress -1, 3 attempts with

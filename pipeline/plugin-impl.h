@@ -34,4 +34,12 @@ int reeli_plugin_run(const reeli_plugin *p, const char *stage_kind, const json_t
  * "parameters: why" for the object itself). schema_text is parsed each call. */
 int reeli_schema_validate(const char *schema_text, const json_t *v);
 
+/* The host table's HTTP services (plugin_http.c, over core/http.c): reel_plugin_host.http and
+ * .http_hostport, as documented in plugins/reel_plugin.h. */
+int reeli_plugin_http(const char *method, const char *url, const char *content_type,
+                      const char *body, size_t body_len, double timeout_s,
+                      int (*on_data)(void *ctx, const char *data, size_t size), void *ctx,
+                      long *status, char *msg, size_t msg_size);
+int reeli_plugin_http_hostport(const char *url, char *out, size_t out_size);
+
 #endif

@@ -63,6 +63,8 @@ static const reel_plugin_host host_table = {
     .allowed = reel_grant_allowed,
     .child_started = reel_proc_track,
     .child_ended = reel_proc_untrack,
+    .http = reeli_plugin_http,
+    .http_hostport = reeli_plugin_http_hostport,
 };
 
 /* ---- search path ------------------------------------------------------------------------- */

@@ -52,7 +52,7 @@ extern "C" {
 
 /* major.minor packed as (major << 16) | minor. Major breaks; minor appends members. */
 #define REEL_PLUGIN_API_VERSION_MAJOR 1
-#define REEL_PLUGIN_API_VERSION_MINOR 1
+#define REEL_PLUGIN_API_VERSION_MINOR 2
 #define REEL_PLUGIN_API_VERSION                                                                    \
     ((uint32_t)((REEL_PLUGIN_API_VERSION_MAJOR << 16) | REEL_PLUGIN_API_VERSION_MINOR))
 #define REEL_PLUGIN_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -122,6 +122,26 @@ typedef struct reel_plugin_host {
      * once it is reaped, so that the host can kill the group if it stops (signal, exit). */
     void (*child_started)(int32_t pgid);
     void (*child_ended)(int32_t pgid);
+    /* Added in 1.2: reel's own HTTP client, so that a plugin needs no HTTP library of its own.
+     * Thread-safe. */
+    /* One request: method "GET" or "POST" (body of body_len bytes, sent with content_type), to
+     * an http:// or https:// URL (TLS verified; redirects are not followed: check the URL with
+     * allowed("net", ...) first). The answer's bytes go to on_data as they arrive, and on_data
+     * is also called with (NULL, 0) as often as every 50 ms while the request waits; a non-zero
+     * return stops the request (REEL_PLUGIN_ECANCELED). timeout_s bounds the whole request; it
+     * is not retried. *status gets the HTTP status (0 if none came). Returns REEL_PLUGIN_OK for
+     * 1xx-3xx; for 4xx REEL_PLUGIN_EFATAL, for 408, 429 and 5xx REEL_PLUGIN_ETRANSIENT (msg
+     * quotes the server's answer); REEL_PLUGIN_ETRANSIENT when the server cannot be reached,
+     * REEL_PLUGIN_ETIMEDOUT, REEL_PLUGIN_EINVAL for a bad URL or method. msg (msg_size bytes)
+     * says what went wrong, naming the URL. */
+    int (*http)(const char *method, const char *url, const char *content_type, const char *body,
+                size_t body_len, double timeout_s,
+                int (*on_data)(void *ctx, const char *data, size_t size), void *ctx, long *status,
+                char *msg, size_t msg_size);
+    /* Writes "HOST:PORT" of an http:// or https:// URL (IPv6 as "[ADDR]:PORT", the port the
+     * scheme's default when none is given) into out: what allowed("net", ...) takes. Returns 0,
+     * or -1 when url is not such a URL (or out is too small). */
+    int (*http_hostport)(const char *url, char *out, size_t out_size);
 } reel_plugin_host;
 
 /* 1 if host (of any 1.x minor version) has member m. */

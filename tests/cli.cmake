@@ -25,3 +25,6 @@ if(NOT REEL_FUZZ)
             ENVIRONMENT "REEL_SKIP_LOG=${REEL_SKIP_LOG};REEL_SOURCE_DIR=${CMAKE_SOURCE_DIR};REEL_BIN=$<TARGET_FILE:reel>")
     endif()
 endif()
+# --model openai:URL#MODEL on reel generate / plan / run against reel serve on the tiny model and
+# a fake OpenAI server (cached generations ask nothing, API keys, a server ignoring the schema)
+reel_test(test_cli_remote LABELS unit e2e TIMEOUT 300)

@@ -40,3 +40,8 @@ reel_fuzz(fuzz_llm_schema SOURCES fuzz/fuzz_llm_schema.c CORPUS ${CMAKE_CURRENT_
 reel_fuzz(fuzz_llm_schema_regex SOURCES fuzz/fuzz_llm_schema_regex.c CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/schema_regex)
 reel_test(test_llm_constrain LABELS unit golden)
 reel_test(test_llm_plan_cli LABELS e2e golden)
+
+# remote models (openai:URL#MODEL): a fake OpenAI server on loopback (schema ignored, garbage,
+# cut streams, 503 then 200, API keys) and reel serve on the tiny model; the answer parser
+reel_test(test_llm_remote LABELS unit e2e TIMEOUT 300)
+reel_fuzz(fuzz_llm_remote_answer SOURCES fuzz/fuzz_llm_remote_answer.c CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/remote_answer)

@@ -1,7 +1,7 @@
 /* The language-model binding on the tiny test model: m:generate gives what `reel generate`
  * gives (greedy), generations are cached like stages (a re-run loads no weights), m:chat uses
  * the model's template, m:json is grammar-constrained (always valid; a too-small budget is nil,
- * msg), and missing or remote models are operational failures. */
+ * msg), and missing models or remote ones the user did not grant are operational failures. */
 #include "testutil.h"
 #include "pipeline_stage_test.h"
 
@@ -33,7 +33,7 @@ static const char *SCRIPT =
     "local ok, err = pcall(m.json, m, {prompt = 'x'})\n"
     "assert(not ok and err:find(\"field 'schema'\"), err)\n"
     "local r, re = reel.model('openai:http://127.0.0.1:1/v1#m')\n"
-    "assert(r == nil and re:find('remote'), re)\n"
+    "assert(r == nil and re:find('--allow-host', 1, true), re) -- not the user's choice\n"
     "r, re = reel.model('/nonexistent.gguf')\n"
     "assert(r == nil and re:find('nonexistent'), re)\n"
     "-- a model file the script names itself is subject to the sandbox\n"

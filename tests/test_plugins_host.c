@@ -1,4 +1,5 @@
-/* Plugin host: search path, ABI checks, schema validation, stage bookkeeping. */
+/* Plugin host: search path, ABI checks, schema validation, stage bookkeeping, and the HTTP
+ * services of ABI 1.2 (no redirects followed, statuses mapped to plugin codes). */
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -12,7 +13,7 @@ static void test_abi_major_mismatch_refused(void **state)
     assert_int_equal(reel_last_error_code(), REEL_EUNSUPPORTED);
     const char *msg = reel_last_error();
     assert_true(tu_contains(msg, "plugin ABI version 2.3"));
-    assert_true(tu_contains(msg, "host ABI version 1.1"));
+    assert_true(tu_contains(msg, "host ABI version 1.2"));
     assert_true(tu_contains(msg, "reel-badabi.so"));
     /* through the stage runner the error names the stage kind and plugin */
     char *dir = tu_tmpdir(), *out = mt_path(dir, "x.wav");
@@ -171,7 +172,7 @@ static void test_cli_plugins(void **state)
     assert_true(tu_contains(r.out, "espeak"));
     /* the refused plugin is listed with its reason */
     assert_true(tu_contains(r.out, "badabi"));
-    assert_true(tu_contains(r.out, "plugin ABI version 2.3, host ABI version 1.1"));
+    assert_true(tu_contains(r.out, "plugin ABI version 2.3, host ABI version 1.2"));
     tu_result_free(&r);
     char *const one[] = {(char *)tu_reel_bin(), "plugins", "exec", NULL};
     r = tu_run(one, NULL);
@@ -203,6 +204,86 @@ static void test_cli_plugins(void **state)
     tu_result_free(&r);
 }
 
+/* ---- the host's HTTP services (ABI 1.2) ---------------------------------------------------- */
+
+static void redirect_handler(void *ctx, const tu_http_req *req, int fd)
+{
+    (void)ctx;
+    if (strcmp(req->path, "/moved") == 0) {
+        const char *r = "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.2:1/secret\r\n"
+                        "Content-Length: 0\r\nConnection: close\r\n\r\n";
+        tu_write_all(fd, r, strlen(r));
+    } else if (strcmp(req->path, "/busy") == 0) {
+        tu_http_respond(fd, 503, "text/plain", "busy", 4);
+    } else if (strcmp(req->path, "/gone") == 0) {
+        tu_http_respond(fd, 404, "text/plain", "no such thing", 13);
+    } else {
+        tu_http_respond(fd, 200, "text/plain", req->body, req->body_len);
+    }
+}
+
+typedef struct {
+    char got[256];
+    size_t n;
+    int stop;
+} answer;
+
+static int take(void *ctx, const char *data, size_t size)
+{
+    answer *a = ctx;
+    if (!size) return a->stop;
+    memcpy(a->got + a->n, data, size < sizeof a->got - a->n - 1 ? size : sizeof a->got - a->n - 1);
+    a->n += size;
+    return 0;
+}
+
+static void test_host_http(void **state)
+{
+    (void)state;
+    char hp[64], msg[512];
+    assert_int_equal(reeli_plugin_http_hostport("http://[::1]/x", hp, sizeof hp), 0);
+    assert_string_equal(hp, "[::1]:80");
+    assert_int_equal(reeli_plugin_http_hostport("https://Example.com:8443/", hp, sizeof hp), 0);
+    assert_string_equal(hp, "Example.com:8443");
+    assert_int_equal(reeli_plugin_http_hostport("ftp://example.com/", hp, sizeof hp), -1);
+    assert_int_equal(reeli_plugin_http_hostport("http://example.com/", hp, 4), -1);
+    tu_httpd *srv = tu_httpd_start(redirect_handler, NULL);
+    char url[128];
+    long status;
+    answer a = {0};
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/echo", tu_httpd_port(srv));
+    assert_int_equal(reeli_plugin_http("POST", url, "application/json", "{\"a\":1}", 7, 10, take,
+                                       &a, &status, msg, sizeof msg),
+                     REEL_PLUGIN_OK);
+    assert_int_equal(status, 200);
+    assert_string_equal(a.got, "{\"a\":1}");
+    /* a redirect is the answer: it is not followed to a host nobody granted */
+    a = (answer){0};
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/moved", tu_httpd_port(srv));
+    assert_int_equal(
+        reeli_plugin_http("GET", url, NULL, NULL, 0, 10, take, &a, &status, msg, sizeof msg),
+        REEL_PLUGIN_OK);
+    assert_int_equal(status, 302);
+    assert_int_equal(a.n, 0);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/busy", tu_httpd_port(srv));
+    assert_int_equal(
+        reeli_plugin_http("GET", url, NULL, NULL, 0, 10, take, &a, &status, msg, sizeof msg),
+        REEL_PLUGIN_ETRANSIENT);
+    assert_true(tu_contains(msg, "HTTP 503"));
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/gone", tu_httpd_port(srv));
+    assert_int_equal(
+        reeli_plugin_http("GET", url, NULL, NULL, 0, 10, take, &a, &status, msg, sizeof msg),
+        REEL_PLUGIN_EFATAL);
+    assert_true(tu_contains(msg, "no such thing"));
+    assert_int_equal(
+        reeli_plugin_http("DELETE", url, NULL, NULL, 0, 10, take, &a, &status, msg, sizeof msg),
+        REEL_PLUGIN_EINVAL);
+    assert_int_equal(reeli_plugin_http("GET", "file:///etc/passwd", NULL, NULL, 0, 10, take, &a,
+                                       &status, msg, sizeof msg),
+                     REEL_PLUGIN_EINVAL);
+    tu_httpd_stop(srv);
+}
+
 int main(void)
 {
     setenv("REEL_PLUGIN_PATH", REEL_TEST_PLUGIN_DIR, 1);
@@ -214,6 +295,7 @@ int main(void)
         cmocka_unit_test(test_schema_subset),
         cmocka_unit_test(test_stage_bookkeeping),
         cmocka_unit_test(test_cli_plugins),
+        cmocka_unit_test(test_host_http),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,8 +10,9 @@
  *
  * Only hosts the user granted are contacted (the host's allowed("net", "HOST:PORT"), e.g. from
  * `reel run --allow-host`); every request is bounded by what is left of timeout_s and stops
- * as soon as the host asks to cancel (through sink->progress, polled during transfers). */
-#include <curl/curl.h>
+ * as soon as the host asks to cancel (through sink->progress, polled during transfers).
+ * Requests go through the host's HTTP client (plugin ABI 1.2: host->http), so the plugin links
+ * no HTTP library. */
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
@@ -48,43 +49,14 @@ static const char schema[] =
 static atomic_uint next_server;
 static const reel_plugin_host *host;
 
-/* ---- HTTP ----------------------------------------------------------------------------------- */
+/* ---- HTTP (the host's client) ------------------------------------------------------------ */
 typedef struct body {
     char *p;
     size_t n, cap, limit;
     FILE *file; /* when downloading to a file */
     size_t written;
-    int too_big;
+    int too_big, write_failed;
 } body;
-
-static size_t on_data(char *data, size_t sz, size_t nm, void *ctx)
-{
-    body *b = ctx;
-    size_t len = sz * nm;
-    if (b->file) {
-        if (b->written + len > b->limit) {
-            b->too_big = 1;
-            return 0;
-        }
-        b->written += len;
-        return fwrite(data, 1, len, b->file);
-    }
-    if (b->n + len > b->limit) {
-        b->too_big = 1;
-        return 0;
-    }
-    if (b->n + len + 1 > b->cap) {
-        size_t cap = (b->n + len + 1) * 2;
-        char *p = realloc(b->p, cap);
-        if (!p) return 0;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, data, len);
-    b->n += len;
-    b->p[b->n] = 0;
-    return len;
-}
 
 static double now_s(void)
 {
@@ -93,23 +65,50 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Asks the host whether to go on while libcurl transfers (at most every 50 ms). */
+/* Where a transfer writes, and whether the host wants the plugin to stop. */
 typedef struct xfer {
     const reel_plugin_sink *s;
     double fraction, last;
     int canceled;
+    body *b;
 } xfer;
 
-static int on_xferinfo(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow)
+/* The answer's bytes (or, with len 0, a moment to ask the host whether to go on; at most
+ * every 50 ms). Non-zero stops the transfer. */
+static int on_data(void *ctx, const char *data, size_t len)
 {
-    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
     xfer *x = ctx;
+    body *b = x->b;
     double t = now_s();
-    if (t - x->last < 0.05) return 0;
-    x->last = t;
-    if (x->s->progress(x->s->host, x->fraction) != 0) x->canceled = 1;
-    return x->canceled;
+    if (t - x->last >= 0.05) {
+        x->last = t;
+        if (x->s->progress(x->s->host, x->fraction) != 0) x->canceled = 1;
+    }
+    if (x->canceled) return 1;
+    if (!len) return 0;
+    if ((b->file ? b->written : b->n) + len > b->limit) {
+        b->too_big = 1;
+        return 1;
+    }
+    if (b->file) {
+        b->written += len;
+        if (fwrite(data, 1, len, b->file) != len) b->write_failed = 1;
+        return b->write_failed;
+    }
+    if (b->n + len + 1 > b->cap) {
+        size_t cap = (b->n + len + 1) * 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->too_big = 1;
+            return 1;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, data, len);
+    b->n += len;
+    b->p[b->n] = 0;
+    return 0;
 }
 
 /* One request, given timeout_s seconds (> 0) and watching x for cancel. Returns
@@ -117,53 +116,48 @@ static int on_xferinfo(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 static int http(const char *url, const char *post_json, body *b, double timeout_s, xfer *x,
                 char *msg, size_t msg_size)
 {
-    CURL *c = curl_easy_init();
-    if (!c) {
-        snprintf(msg, msg_size, "cannot start libcurl");
-        return REEL_PLUGIN_EFATAL;
-    }
-    struct curl_slist *hdr = NULL;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    long ms = timeout_s * 1000 < 1     ? 1
-              : timeout_s * 1000 > 1e9 ? 1000000000L
-                                       : (long)(timeout_s * 1000);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms < 10000 ? ms : 10000L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (post_json) {
-        hdr = curl_slist_append(hdr, "Content-Type: application/json");
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, post_json);
-    }
-    CURLcode rc = curl_easy_perform(c);
     long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(hdr);
-    curl_easy_cleanup(c);
+    x->b = b;
+    int rc = host->http(post_json ? "POST" : "GET", url, "application/json", post_json,
+                        post_json ? strlen(post_json) : 0, timeout_s, on_data, x, &status, msg,
+                        msg_size);
     if (b->too_big) {
         snprintf(msg, msg_size, "%.700s: answer larger than %zu bytes", url, b->limit);
         return REEL_PLUGIN_EFATAL;
     }
-    if (x->canceled || rc == CURLE_ABORTED_BY_CALLBACK) {
+    if (b->write_failed) {
+        snprintf(msg, msg_size, "%.700s: cannot write the answer to a file", url);
+        return REEL_PLUGIN_EFATAL;
+    }
+    if (x->canceled || rc == REEL_PLUGIN_ECANCELED) {
         snprintf(msg, msg_size, "canceled");
         return REEL_PLUGIN_ECANCELED;
     }
-    if (rc != CURLE_OK) {
-        snprintf(msg, msg_size, "%.700s: %s", url, curl_easy_strerror(rc));
-        return rc == CURLE_OPERATION_TIMEDOUT ? REEL_PLUGIN_ETIMEDOUT : REEL_PLUGIN_ETRANSIENT;
-    }
+    if (rc != REEL_PLUGIN_OK) return rc;
     if (status < 200 || status > 299) {
-        snprintf(msg, msg_size, "%.700s: HTTP %ld%s%.300s", url, status, b->p ? ": " : "",
-                 b->p ? b->p : "");
-        return status >= 500 || status == 429 ? REEL_PLUGIN_ETRANSIENT : REEL_PLUGIN_EFATAL;
+        snprintf(msg, msg_size, "%.700s: HTTP %ld", url, status);
+        return REEL_PLUGIN_EFATAL;
     }
     return REEL_PLUGIN_OK;
+}
+
+/* Percent-encodes s for a query value (RFC 3986: unreserved characters stay). */
+static void url_escape(char *out, size_t size, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t k = 0;
+    for (; *s && k + 4 < size; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            out[k++] = (char)c;
+        } else {
+            out[k++] = '%';
+            out[k++] = hex[c >> 4];
+            out[k++] = hex[c & 15];
+        }
+    }
+    out[k] = '\0';
 }
 
 /* ---- workflow substitution ------------------------------------------------------------------ */
@@ -279,36 +273,24 @@ static void sleep_s(double s)
 /* REEL_PLUGIN_OK if the user allowed the server's host and port, else EINVAL with msg. */
 static int check_server(const char *server, char *msg, size_t msg_size)
 {
-    CURLU *u = curl_url();
-    char *h = NULL, *port = NULL, *scheme = NULL;
-    int rc = REEL_PLUGIN_EINVAL;
-    if (!u || curl_url_set(u, CURLUPART_URL, server, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        (strcmp(scheme, "http") && strcmp(scheme, "https")) ||
-        curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
-        snprintf(msg, msg_size, "server '%.200s': not an http:// or https:// URL", server);
-    } else {
-        char hp[600];
-        snprintf(hp, sizeof hp, "%.500s:%.10s", h, port);
-        if (!REEL_PLUGIN_HOST_HAS(host, allowed)) {
-            snprintf(msg, msg_size,
-                     "this reel cannot grant hosts to plugins (plugin ABI 1.1 "
-                     "needed)");
-            rc = REEL_PLUGIN_EFATAL;
-        } else if (!host->allowed("net", hp)) {
-            snprintf(msg, msg_size,
-                     "host '%.300s' is not allowed (reel run --allow-host %.300s allows it)", hp,
-                     hp);
-        } else {
-            rc = REEL_PLUGIN_OK;
-        }
+    char hp[600];
+    if (!REEL_PLUGIN_HOST_HAS(host, allowed) || !REEL_PLUGIN_HOST_HAS(host, http) ||
+        !REEL_PLUGIN_HOST_HAS(host, http_hostport)) {
+        snprintf(msg, msg_size,
+                 "this reel cannot grant hosts or reach them for plugins (plugin "
+                 "ABI 1.2 needed)");
+        return REEL_PLUGIN_EFATAL;
     }
-    curl_free(scheme);
-    curl_free(h);
-    curl_free(port);
-    curl_url_cleanup(u);
-    return rc;
+    if (host->http_hostport(server, hp, sizeof hp) != 0) {
+        snprintf(msg, msg_size, "server '%.200s': not an http:// or https:// URL", server);
+        return REEL_PLUGIN_EINVAL;
+    }
+    if (!host->allowed("net", hp)) {
+        snprintf(msg, msg_size,
+                 "host '%.300s' is not allowed (reel run --allow-host %.300s allows it)", hp, hp);
+        return REEL_PLUGIN_EINVAL;
+    }
+    return REEL_PLUGIN_OK;
 }
 
 /* Runs the whole job on one server, within timeout seconds. */
@@ -401,17 +383,12 @@ static int run_on(const char *server, const json_t *workflow, const reel_plugin_
     const char *type = json_is_string(json_object_get(f, "type"))
                            ? json_string_value(json_object_get(f, "type"))
                            : "output";
-    CURL *c = curl_easy_init();
-    char *ef = c ? curl_easy_escape(c, fname, 0) : NULL,
-         *es = c ? curl_easy_escape(c, sub, 0) : NULL,
-         *et = c ? curl_easy_escape(c, type, 0) : NULL;
-    if (ef && es && et)
-        snprintf(url, sizeof url, "%.*s/view?filename=%s&subfolder=%s&type=%s", (int)sl, server, ef,
-                 es, et);
-    curl_free(ef);
-    curl_free(es);
-    curl_free(et);
-    if (c) curl_easy_cleanup(c);
+    char ef[1024], es[1024], et[256];
+    url_escape(ef, sizeof ef, fname);
+    url_escape(es, sizeof es, sub);
+    url_escape(et, sizeof et, type);
+    snprintf(url, sizeof url, "%.*s/view?filename=%s&subfolder=%s&type=%s", (int)sl, server, ef, es,
+             et);
     /* keep the extension (it tells the demuxer what it is); the name itself is ours */
     const char *dot = strrchr(fname, '.');
     char ext[16] = "";
@@ -513,7 +490,7 @@ static int init(const reel_plugin_host *h, void **state)
 {
     (void)h;
     *state = NULL;
-    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+    return 0;
 }
 
 static const reel_plugin_caps caps = {

@@ -1,1 +1,1 @@
-target_link_libraries(reel_plugin_comfyui PRIVATE PkgConfig::CURL PkgConfig::JANSSON ${MATH_LIB})
+target_link_libraries(reel_plugin_comfyui PRIVATE PkgConfig::JANSSON ${MATH_LIB})
