@@ -85,13 +85,14 @@ size_t reeli_x86_q8_record_bytes(int64_t n);
 /* Q8_0 / Q4_0 matmul with int8 activations (kernels/cpu/x86/dot-rowmajor.c), which hands the
  * interleaved types (Q8_0_R8, Q4_0_R8, Q5_0_R8, Q4_K_R8, Q6_K_R8) to reeli_x86_gemm_interleaved:
  * the matmul contract; vnni = 1 uses AVX-512 VNNI (caller checks the CPU), 0 uses AVX2 (the
- * interleaved types need vnni = 1 and a multiple of 8 rows, else REEL_EINVAL). */
+ * interleaved types need a multiple of 8 rows, else REEL_EINVAL). */
 int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                       int64_t n_in, int64_t n_out, int64_t T, int vnni);
-/* The interleaved types' matmul (kernels/cpu/x86/gemm-interleaved.c, AVX-512 VNNI: the caller
- * checks the CPU): the matmul contract, for n_out a multiple of 8. */
+/* The interleaved types' matmul (kernels/cpu/x86/gemm-interleaved.c; vnni = 1 AVX-512 VNNI,
+ * 0 AVX2: the caller checks the CPU): the matmul contract, for n_out a multiple of 8. Both give
+ * the same bits. */
 int reeli_x86_gemm_interleaved(reel_pool *pool, float *y, const void *w, reel_dtype wtype,
-                               const float *x, int64_t n_in, int64_t n_out, int64_t T);
+                               const float *x, int64_t n_in, int64_t n_out, int64_t T, int vnni);
 /* Plain Q8_0 / Q4_0 / Q5_0 / Q4_K / Q6_K {n_in, n_out} -> the interleaved layout `to`
  * (kernels/cpu/x86/repack.c): 0 or REEL_EINVAL. */
 int reeli_x86_repack(reel_dtype to, void *dst, reel_dtype from, const void *src, int64_t n_in,

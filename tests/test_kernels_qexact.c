@@ -361,7 +361,8 @@ static void test_emul_interleaved(void **state)
 /* ---- the SIMD kernels against the reference ---- */
 
 /* Runs the kernel (row-major: reeli_x86_qmatmul / reeli_x86_kqmatmul; interleaved: repacked
- * first, reeli_x86_qmatmul with VNNI) and holds every output to the rounding bound of the file
+ * first, reeli_x86_qmatmul on that ISA, and on AVX2 checked bit-equal to VNNI where it runs)
+ * and holds every output to the rounding bound of the file
  * comment; returns the largest error in units of 2^-24 l1 (for the log). */
 static double check(reel_dtype plain, reel_dtype r8, int vnni, int64_t n_in, int64_t n_out,
                     int64_t T)
@@ -373,13 +374,19 @@ static double check(reel_dtype plain, reel_dtype r8, int vnni, int64_t n_in, int
     if (r8) {
         uint8_t *wr = malloc(rb * (size_t)n_out);
         assert_int_equal(reeli_x86_repack(r8, wr, plain, w, n_in, n_out), 0);
-        assert_int_equal(reeli_x86_qmatmul(NULL, y, wr, r8, x, n_in, n_out, T, 1), 0);
+        assert_int_equal(reeli_x86_qmatmul(NULL, y, wr, r8, x, n_in, n_out, T, vnni), 0);
         /* a token alone gives the bits it gets inside a batch (gemm-interleaved.c) */
         float y1[64];
         assert_true(n_out <= 64);
-        assert_int_equal(reeli_x86_qmatmul(NULL, y1, wr, r8, x + (T - 1) * n_in, n_in, n_out, 1, 1),
-                         0);
+        assert_int_equal(
+            reeli_x86_qmatmul(NULL, y1, wr, r8, x + (T - 1) * n_in, n_in, n_out, 1, vnni), 0);
         assert_memory_equal(y1, y + (T - 1) * n_out, (size_t)n_out * sizeof(float));
+        if (!vnni && have_vnni()) { /* AVX2's tiles give VNNI's bits */
+            float *yv = malloc((size_t)(T * n_out) * sizeof(float));
+            assert_int_equal(reeli_x86_qmatmul(NULL, yv, wr, r8, x, n_in, n_out, T, 1), 0);
+            assert_memory_equal(yv, y, (size_t)(T * n_out) * sizeof(float));
+            free(yv);
+        }
         free(wr);
     } else if (plain == REEL_DTYPE_Q8_0 || plain == REEL_DTYPE_Q4_0) {
         assert_int_equal(reeli_x86_qmatmul(NULL, y, w, plain, x, n_in, n_out, T, vnni), 0);
@@ -501,13 +508,11 @@ static void test_vnni_rowmajor(void **state)
     rowmajor(1);
 }
 
-/* The interleaved tiles: 1, 2, 3, 5 and 8 groups of 8 rows (pairs and an unpaired last group
- * for Q8_0 / Q4_0 / Q5_0), T = 1 (the 16-row and 8-row one-token tiles), 3, 16, 17 (the
- * 16-token tile, with a token left over) and 70 (past a chunk of 64). */
-static void test_vnni_interleaved(void **state)
+/* The interleaved tiles of one ISA: 1, 2, 3, 5 and 8 groups of 8 rows (pairs and an unpaired
+ * last group for Q8_0 / Q4_0 / Q5_0), T = 1 (the 16-row and 8-row one-token tiles), 3, 16, 17
+ * (the 16-token tile, with a token left over) and 70 (past a chunk of 64). */
+static void interleaved(int vnni)
 {
-    (void)state;
-    if (!have_vnni()) tu_skip("needs AVX-512 VNNI (+VL): this CPU lacks it");
     static const int64_t groups[] = {1, 2, 3, 5, 8};
     static const int64_t Ts[] = {1, 3, 16, 17, 70};
     for (int k = 0; k < N_INTERLEAVED; k++) {
@@ -518,13 +523,27 @@ static void test_vnni_interleaved(void **state)
             for (size_t s = 0; s < sizeof Ts / sizeof Ts[0]; s++)
                 for (int i = 0; i < 2; i++) {
                     if (i == 1 && (g % 2 != 0 || s % 2 != 0)) continue;
-                    worst = fmax(
-                        worst, check(plain, INTERLEAVED[k].r8, 1, n_ins[i], 8 * groups[g], Ts[s]));
+                    worst = fmax(worst, check(plain, INTERLEAVED[k].r8, vnni, n_ins[i],
+                                              8 * groups[g], Ts[s]));
                 }
-        print_message("%-7s interleaved vnni: largest error %.2f units of 2^-24 l1 (bound 2 nb + "
+        print_message("%-7s interleaved %s: largest error %.2f units of 2^-24 l1 (bound 2 nb + "
                       "8)\n",
-                      INTERLEAVED[k].name, worst);
+                      INTERLEAVED[k].name, vnni ? "vnni" : "avx2", worst);
     }
+}
+
+static void test_avx2_interleaved(void **state)
+{
+    (void)state;
+    if (!have_avx2()) tu_skip("needs AVX2+FMA+F16C: this CPU lacks it");
+    interleaved(0);
+}
+
+static void test_vnni_interleaved(void **state)
+{
+    (void)state;
+    if (!have_vnni()) tu_skip("needs AVX-512 VNNI (+VL): this CPU lacks it");
+    interleaved(1);
 }
 
 int main(void)
@@ -536,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_avx2_quantizer),
         cmocka_unit_test(test_avx2_rowmajor),
         cmocka_unit_test(test_vnni_rowmajor),
+        cmocka_unit_test(test_avx2_interleaved),
         cmocka_unit_test(test_vnni_interleaved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -75,14 +75,12 @@ reel_dtype reel_kernels_preferred_layout(const reel_kernel_ops *ops, reel_dtype 
 #if defined(__x86_64__)
     if (ops == reel_kernels_ops_cpu() && ops->matmul == reeli_avx2_matmul && n_in % 32 == 0 &&
         n_out % 8 == 0 && n_out > 0) {
-        const reel_cpu_features *f = reel_kernels_cpu();
-        if (f->avx512vnni && f->avx512vl) {
-            if (wtype == REEL_DTYPE_Q4_0) return REEL_DTYPE_Q4_0_R8;
-            if (wtype == REEL_DTYPE_Q8_0) return REEL_DTYPE_Q8_0_R8;
-            if (wtype == REEL_DTYPE_Q5_0) return REEL_DTYPE_Q5_0_R8;
-            if (wtype == REEL_DTYPE_Q4_K && n_in % 256 == 0) return REEL_DTYPE_Q4_K_R8;
-            if (wtype == REEL_DTYPE_Q6_K && n_in % 256 == 0) return REEL_DTYPE_Q6_K_R8;
-        }
+        /* the interleaved tiles exist for AVX2 and for AVX-512 VNNI (gemm-interleaved-*.c) */
+        if (wtype == REEL_DTYPE_Q4_0) return REEL_DTYPE_Q4_0_R8;
+        if (wtype == REEL_DTYPE_Q8_0) return REEL_DTYPE_Q8_0_R8;
+        if (wtype == REEL_DTYPE_Q5_0) return REEL_DTYPE_Q5_0_R8;
+        if (wtype == REEL_DTYPE_Q4_K && n_in % 256 == 0) return REEL_DTYPE_Q4_K_R8;
+        if (wtype == REEL_DTYPE_Q6_K && n_in % 256 == 0) return REEL_DTYPE_Q6_K_R8;
     }
 #else
     (void)ops, (void)n_in, (void)n_out;

@@ -251,9 +251,9 @@ int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
     const int r8 = wtype == REEL_DTYPE_Q4_0_R8 || wtype == REEL_DTYPE_Q8_0_R8 ||
                    wtype == REEL_DTYPE_Q5_0_R8 || wtype == REEL_DTYPE_Q4_K_R8 ||
                    wtype == REEL_DTYPE_Q6_K_R8;
-    if (r8 && (!vnni || n_out % 8))
-        return reel_set_error(REEL_EINVAL, "qmatmul: interleaved weights need VNNI and 8k rows");
-    if (r8) return reeli_x86_gemm_interleaved(pool, y, w, wtype, x, n_in, n_out, T);
+    if (r8 && n_out % 8)
+        return reel_set_error(REEL_EINVAL, "qmatmul: interleaved weights need 8k rows");
+    if (r8) return reeli_x86_gemm_interleaved(pool, y, w, wtype, x, n_in, n_out, T, vnni);
     if (wtype != REEL_DTYPE_Q8_0 && wtype != REEL_DTYPE_Q4_0)
         return reel_set_error(REEL_EUNSUPPORTED, "qmatmul: weight type %s has no integer path",
                               reel_dtype_name(wtype) ? reel_dtype_name(wtype) : "?");

@@ -3,8 +3,8 @@
  * Q5_0 -> Q5_0_R8, Q4_K -> Q4_K_R8, Q6_K -> Q6_K_R8. Each layout takes the rows 8 at a time
  * (a group) and stores, per block, the 8 rows' scales together and then their weight bytes
  * as dwords side by side (dword k of rows 0..7), so that a vector load gives row i in lane i:
- * one dpbusd then advances 8 row dots at once, with no transpose at run time. The layouts are
- * the same size as the plain ones.
+ * one 4-product step (dpbusd, or maddubs + madd with AVX2) then advances 8 row dots at once, with
+ * no transpose at run time. The layouts are the same size as the plain ones.
  *
  * Q8_0_R8 / Q4_0_R8: per block the 8 f16 scales, then dword k of the quants of the 8 rows
  * (k = 0..7 for Q8_0's 32 bytes, 0..3 for Q4_0's 16 packed bytes). Q5_0_R8 puts the 8 rows'
