@@ -57,7 +57,8 @@ typedef struct {
     void *progress_ctx;
     uint64_t total;                    /* expected file size, 0 while unknown */
     int want_hash;                     /* hash the file as it is written (expect_sha256) */
-    reel_sha256 *hash;                 /* SHA-256 of the file's bytes so far */
+    reel_sha256_follow *follow;        /* SHA-256 of the file, on its own thread */
+    const char *part;                  /* the file being written */
     uint64_t flushed;                  /* bytes handed to the kernel for writeback so far */
     char linked[REEL_SHA256_HEX_SIZE]; /* X-Linked-Etag seen on the way, or "" */
     char *link;                        /* the last answer's Link header value, or NULL */
@@ -89,30 +90,17 @@ static size_t mem_put(sink *s, const char *data, size_t n)
     return n;
 }
 
-/* Restarts the running hash of a download over the first `offset` bytes already in its file
- * (after a resume or a retry), so that the finished file is never read back. */
-static int hash_restart(sink *s, const char *path)
+/* (Re)starts the hash of a download from the file's first byte (after a resume, a retry or a
+ * restart): the hashing thread reads back what is already there, then follows the writer, so
+ * the finished file is never read again. */
+static int hash_restart(sink *s)
 {
     if (!s->want_hash) return 0;
-    uint8_t discard[REEL_SHA256_SIZE];
-    if (s->hash) reel_sha256_final(s->hash, discard);
-    s->hash = reel_sha256_init();
-    if (s->offset == 0) return 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    enum { CHUNK = 1 << 20 };
-    char *buf = reel_xmalloc(CHUNK);
-    uint64_t at = 0;
-    while (at < s->offset) {
-        size_t want = s->offset - at < CHUNK ? (size_t)(s->offset - at) : CHUNK;
-        ssize_t got = pread(fd, buf, want, (off_t)at);
-        if (got <= 0) break;
-        reel_sha256_update(s->hash, buf, (size_t)got);
-        at += (uint64_t)got;
-    }
-    free(buf);
-    close(fd);
-    return at == s->offset ? 0 : -1;
+    reel_sha256_follow_cancel(s->follow);
+    s->follow = reel_sha256_follow_start(s->part);
+    if (!s->follow) return -1;
+    reel_sha256_follow_grow(s->follow, s->offset);
+    return 0;
 }
 
 /* Every WRITEBACK bytes, the kernel is asked to start writing the download out, so that the
@@ -258,7 +246,7 @@ static size_t on_write(char *data, size_t one, size_t n, void *arg)
             s->offset = 0;
             s->flushed = 0;
             s->truncated = 1;
-            if (hash_restart(s, NULL) < 0) {
+            if (hash_restart(s) < 0) {
                 s->io_error = EIO;
                 return 0;
             }
@@ -283,7 +271,7 @@ static size_t on_write(char *data, size_t one, size_t n, void *arg)
             return 0;
         }
         s->written += n;
-        if (s->hash) reel_sha256_update(s->hash, data, n);
+        if (s->follow) reel_sha256_follow_grow(s->follow, s->offset + s->written);
         if (start_writeback(s) < 0) {
             s->io_error = errno ? errno : EIO;
             return 0;
@@ -433,11 +421,10 @@ static int perform(const char *url, const reel_http_opts *o, const char *post_bo
             s->offset = fstat(fileno(s->fp), &st) == 0 ? (uint64_t)st.st_size : 0;
             if (fseek(s->fp, 0, SEEK_END) != 0) s->offset = 0;
             s->flushed = s->offset;
-            if (hash_restart(s, path_for_resume) < 0) {
+            if (hash_restart(s) < 0) {
                 curl_easy_cleanup(c);
                 curl_slist_free_all(hdrs);
-                return reel_set_error_errno("%s: reading the part already downloaded",
-                                            path_for_resume);
+                return reel_last_error_code();
             }
             /* big reads: fewer calls into the write callback for a large file */
             curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
@@ -516,7 +503,10 @@ int reel_http_get_file(const char *url, const char *path, const reel_http_opts *
         rc = reel_set_error_errno("%s", part);
         goto fail;
     }
-    setvbuf(s.fp, NULL, _IOFBF, 1 << 20);
+    /* unbuffered: what fwrite returns from is in the file, for the hashing thread to read (libcurl
+     * hands over large pieces) */
+    setvbuf(s.fp, NULL, _IONBF, 0);
+    s.part = part;
     s.want_hash = o.expect_sha256 || o.linked_sha256;
     if (o.linked_sha256) o.linked_sha256[0] = '\0';
     if (o.progress) {
@@ -543,9 +533,10 @@ int reel_http_get_file(const char *url, const char *path, const reel_http_opts *
     if (expect) {
         uint8_t d[REEL_SHA256_SIZE];
         char hex[REEL_SHA256_HEX_SIZE];
-        if (s.hash) { /* hashed as it arrived */
-            reel_sha256_final(s.hash, d);
-            s.hash = NULL;
+        if (s.follow) { /* hashed as it arrived */
+            rc = reel_sha256_follow_finish(s.follow, d);
+            s.follow = NULL;
+            if (rc < 0) goto fail;
         } else if ((rc = reel_sha256_file(part, d)) < 0) {
             goto fail;
         }
@@ -562,10 +553,7 @@ int reel_http_get_file(const char *url, const char *path, const reel_http_opts *
         goto fail;
     }
 fail:
-    if (s.hash) {
-        uint8_t discard[REEL_SHA256_SIZE];
-        reel_sha256_final(s.hash, discard);
-    }
+    reel_sha256_follow_cancel(s.follow);
     if (s.fp) fclose(s.fp);
     if (rc == 0)
         reel_progress_finish(s.progress);

@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 /* FIPS 180-2 test vectors. */
 static void test_vectors(void **state)
@@ -69,12 +71,66 @@ static void test_unhex(void **state)
     assert_int_equal(reel_unhex("00fg00", b, 3), REEL_EFORMAT);
 }
 
+/* A file hashed by the following thread while it is written in uneven pieces (and after a
+ * prefix that was there before it started) equals the one-shot digest; reporting more bytes
+ * than the file has is an error, not a digest of fewer bytes. */
+static void test_follow(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir(), *path = reel_xasprintf("%s/f.part", dir);
+    const size_t n = 3 * 1000 * 1000 + 17;
+    unsigned char *data = malloc(n);
+    for (size_t i = 0; i < n; i++) data[i] = (unsigned char)(i * 2654435761u >> 13);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    const size_t prefix = 123457;
+    assert_int_equal(write(fd, data, prefix), (ssize_t)prefix);
+    reel_sha256_follow *f = reel_sha256_follow_start(path);
+    assert_non_null(f);
+    reel_sha256_follow_grow(f, prefix);
+    size_t at = prefix, step = 1;
+    while (at < n) {
+        size_t k = step < n - at ? step : n - at;
+        assert_int_equal(write(fd, data + at, k), (ssize_t)k);
+        at += k;
+        reel_sha256_follow_grow(f, at);
+        step = step * 3 + 1;
+    }
+    uint8_t got[REEL_SHA256_SIZE], want[REEL_SHA256_SIZE];
+    assert_int_equal(reel_sha256_follow_finish(f, got), 0);
+    reel_sha256_buf(data, n, want);
+    assert_memory_equal(got, want, sizeof got);
+
+    f = reel_sha256_follow_start(path); /* more than the file holds */
+    assert_non_null(f);
+    reel_sha256_follow_grow(f, n + 10);
+    assert_int_equal(reel_sha256_follow_finish(f, got), REEL_EIO);
+    assert_true(strstr(reel_last_error(), "shorter") != NULL);
+
+    f = reel_sha256_follow_start(path); /* abandoned half-way */
+    assert_non_null(f);
+    reel_sha256_follow_grow(f, n / 2);
+    reel_sha256_follow_cancel(f);
+    reel_sha256_follow_cancel(NULL);
+
+    char *missing = reel_xasprintf("%s/none", dir);
+    assert_null(reel_sha256_follow_start(missing));
+    assert_true(strstr(reel_last_error(), "none") != NULL);
+    close(fd);
+    free(missing);
+    free(data);
+    free(path);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vectors),
         cmocka_unit_test(test_streaming_equals_oneshot),
         cmocka_unit_test(test_unhex),
+        cmocka_unit_test(test_follow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
