@@ -592,16 +592,57 @@ static int check_limits(const reel_plugin_caps *c, const json_t *params)
     return 0;
 }
 
+/* Lua cannot tell an empty table from an empty list, and reel's JSON writes it as []: where the
+ * plugin's schema asks for an object only, an empty list is the empty object the script meant
+ * (a ComfyUI workflow = {}, say). Walks properties and items; v is modified in place. */
+static void empty_lists_as_objects(json_t *v, const json_t *s, int depth)
+{
+    if (!json_is_object(s) || depth > 32) return;
+    const char *type = json_string_value(json_object_get(s, "type"));
+    if (json_is_object(v)) {
+        const json_t *props = json_object_get(s, "properties");
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x)
+        {
+            const json_t *ps = json_object_get(props, k);
+            if (type && !strcmp(json_string_value(json_object_get(ps, "type")) ?: "", "object") &&
+                json_is_array(x) && json_array_size(x) == 0)
+                json_object_set_new(v, k, json_object());
+            else
+                empty_lists_as_objects(x, ps, depth + 1);
+        }
+    } else if (json_is_array(v)) {
+        const json_t *items = json_object_get(s, "items");
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            json_t *x = json_array_get(v, i);
+            if (!strcmp(json_string_value(json_object_get(items, "type")) ?: "", "object") &&
+                json_is_array(x) && json_array_size(x) == 0)
+                json_array_set_new(v, i, json_object());
+            else
+                empty_lists_as_objects(x, items, depth + 1);
+        }
+    }
+}
+
 int reeli_plugin_run(const reeli_plugin *cp, const char *stage_kind, const json_t *params,
                      const char *out, json_t **result, reeli_progress_fn progress, void *ctx)
 {
     struct reeli_plugin *p = (struct reeli_plugin *)cp;
     const reel_plugin_caps *c = p->table->caps;
     if (result) *result = NULL;
-    int ret = reeli_schema_validate(c->params_schema, params);
-    if (ret >= 0) ret = check_limits(c, params);
+    json_t *schema = json_loads(c->params_schema, 0, NULL), *shaped = json_deep_copy(params);
+    if (!shaped) {
+        json_decref(schema);
+        return reel_set_error(REEL_ENOMEM, "out of memory");
+    }
+    empty_lists_as_objects(shaped, schema, 0);
+    json_decref(schema);
+    int ret = reeli_schema_validate(c->params_schema, shaped);
+    if (ret >= 0) ret = check_limits(c, shaped);
+    char *text = ret < 0 ? NULL : json_dumps(shaped, JSON_COMPACT);
+    json_decref(shaped);
     if (ret < 0) return ret;
-    char *text = json_dumps(params, JSON_COMPACT);
     if (!text) return reel_set_error(REEL_ENOMEM, "out of memory");
 
     char *tmp = reel_proc_tmpdir("reel-plugin");

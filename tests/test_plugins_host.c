@@ -78,6 +78,19 @@ static void test_params_validated_against_schema(void **state)
                               NULL, 0, out, NULL),
                      REEL_EINVAL);
     assert_true(tu_contains(reel_last_error(), "parameter 'motion': value is not one of 'enum'"));
+    /* an empty Lua table arrives as []: where the schema wants an object it is the empty object,
+     * so the plugin itself judges it (comfyui: a workflow with no nodes), not the type check */
+    assert_true(mt_stage("video",
+                         "{\"plugin\":\"comfyui\",\"server\":\"http://127.0.0.1:9\","
+                         "\"workflow\":[],\"duration_s\":1}",
+                         NULL, 0, out, NULL) < 0);
+    assert_false(tu_contains(reel_last_error(), "parameter 'workflow': "));
+    assert_int_equal(mt_stage("video",
+                              "{\"plugin\":\"comfyui\",\"server\":\"http://127.0.0.1:9\","
+                              "\"workflow\":[1],\"duration_s\":1}",
+                              NULL, 0, out, NULL),
+                     REEL_EINVAL);
+    assert_true(tu_contains(reel_last_error(), "parameter 'workflow': "));
     /* kind mismatch: an audio plugin in a video stage */
     assert_int_equal(
         mt_stage("video", "{\"plugin\":\"tone\",\"duration_s\":1}", NULL, 0, out, NULL),
