@@ -143,6 +143,31 @@ static const float *conv_taps(reel_llm_model *m, const char *name, int64_t C, in
     return t;
 }
 
+/* Repacking at load, split over the pool in runs of REPACK_ROWS rows: the interleaved layouts
+ * keep each pair of 8-row groups in the bytes of its 16 plain rows, so a run of whole pairs
+ * repacks alone into its own place (a lone last group included). */
+enum { REPACK_ROWS = 16 };
+
+typedef struct {
+    reel_dtype to, from;
+    uint8_t *dst;
+    const uint8_t *src;
+    int64_t n_in, n_out;
+    size_t rb;
+    int failed;
+} repack_job;
+
+static void repack_body(void *arg, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    repack_job *j = arg;
+    const int64_t r0 = begin * REPACK_ROWS,
+                  r1 = end * REPACK_ROWS < j->n_out ? end * REPACK_ROWS : j->n_out;
+    if (reel_kernels_repack(j->to, j->dst + (size_t)r0 * j->rb, j->from,
+                            j->src + (size_t)r0 * j->rb, j->n_in, r1 - r0) < 0)
+        j->failed = 1; /* each thread only ever sets it: a benign flag */
+}
+
 /* A matrix {n_in, n_out}: checked shape and type; F32 data realigned if needed; with
  * repack, copied into the layout the kernels' matmul reads fastest (not for token_embd, whose
  * rows are looked up one by one). */
@@ -194,7 +219,9 @@ static int mat_ex(reel_llm_model *m, wmat *w, const char *name, int64_t n_in, in
     if (pref != t->type) {
         copy = arena_alloc(m, bytes);
         if (!copy) return reel_set_error(REEL_ENOMEM, "%s: no memory for tensor %s", path, name);
-        if (reel_kernels_repack(pref, copy, t->type, t->data, n_in, n_out) < 0)
+        repack_job job = {pref, t->type, copy, t->data, n_in, n_out, rb, 0};
+        reel_pool_parallel_for(m->pool, (n_out + REPACK_ROWS - 1) / REPACK_ROWS, repack_body, &job);
+        if (job.failed)
             return reel_set_error(REEL_EINVAL, "%s: tensor %s: cannot repack", path, name);
     } else if (repack && w->data == t->data &&
                (t->type == REEL_DTYPE_F16 || t->type == REEL_DTYPE_BF16 ||
@@ -427,6 +454,8 @@ reel_llm_model *reel_llm_model_init(reel_llm_desc *desc, const reel_llm_model_pa
     }
     if (check_config(m) < 0) goto fail;
     arena_reserve(m);
+    m->pool = reel_pool_init(p.n_threads); /* before the weights: repacking uses it */
+    if (!m->pool) goto fail;
     const model_config *c = &m->c;
     if (mat_ex(m, &m->tok_embd, "token_embd.weight", c->H, c->V, 0) < 0) goto fail;
     if (!(m->output_norm = vec(m, "output_norm.weight", c->H, 0))) goto fail;
@@ -439,8 +468,6 @@ reel_llm_model *reel_llm_model_init(reel_llm_desc *desc, const reel_llm_model_pa
     int ssm_idx = 0, kv_idx = 0;
     for (int l = 0; l < c->L; l++)
         if (load_layer(m, l, &ssm_idx, &kv_idx) < 0) goto fail;
-    m->pool = reel_pool_init(p.n_threads);
-    if (!m->pool) goto fail;
     return m;
 fail:
     reel_llm_model_free(m);

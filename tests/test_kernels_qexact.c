@@ -358,6 +358,35 @@ static void test_emul_interleaved(void **state)
                      REEL_EINVAL);
 }
 
+/* The model loader repacks a matrix in runs of 16 rows on several threads (llm/load.c): every
+ * run of whole pairs of groups (and a lone last group) must repack alone into its own bytes. */
+static void test_repack_in_pieces(void **state)
+{
+    (void)state;
+    static const int64_t n_outs[] = {8, 16, 24, 40, 56};
+    for (int k = 0; k < N_INTERLEAVED; k++) {
+        const reel_dtype plain = INTERLEAVED[k].plain, r8 = INTERLEAVED[k].r8;
+        const int64_t n_in = is_k(plain) ? 512 : 96;
+        for (size_t a = 0; a < sizeof n_outs / sizeof n_outs[0]; a++) {
+            const int64_t n_out = n_outs[a];
+            const size_t rb = reel_dtype_row_bytes(plain, n_in), nbytes = rb * (size_t)n_out;
+            uint8_t *w = rnd_weights(plain, n_in, n_out), *whole = malloc(nbytes);
+            uint8_t *pieces = calloc(1, nbytes);
+            assert_int_equal(reeli_x86_repack(r8, whole, plain, w, n_in, n_out), 0);
+            for (int64_t r0 = 0; r0 < n_out; r0 += 16) {
+                const int64_t n = n_out - r0 < 16 ? n_out - r0 : 16;
+                assert_int_equal(reeli_x86_repack(r8, pieces + (size_t)r0 * rb, plain,
+                                                  w + (size_t)r0 * rb, n_in, n),
+                                 0);
+            }
+            if (memcmp(whole, pieces, nbytes) != 0)
+                fail_msg("%s: %lld rows repacked in runs of 16 differ from the whole",
+                         INTERLEAVED[k].name, (long long)n_out);
+            free(w), free(whole), free(pieces);
+        }
+    }
+}
+
 /* ---- the SIMD kernels against the reference ---- */
 
 /* Runs the kernel (row-major: reeli_x86_qmatmul / reeli_x86_kqmatmul; interleaved: repacked
@@ -552,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_emul_reference_weights),
         cmocka_unit_test(test_emul_reference_quantizer),
         cmocka_unit_test(test_emul_interleaved),
+        cmocka_unit_test(test_repack_in_pieces),
         cmocka_unit_test(test_avx2_quantizer),
         cmocka_unit_test(test_avx2_rowmajor),
         cmocka_unit_test(test_vnni_rowmajor),
