@@ -207,7 +207,15 @@ GI_INLINE void tile_q4_k_r8(const int TN, const uint8_t *w, const reeli_q8x *x, 
             for (int t = 0; t < TN; t++) {
                 const reeli_q8x *xb = x + (size_t)t * (size_t)xs + sb * 8 + j;
                 __m256i a = _mm256_setzero_si256();
-                if (TN == 1) {
+                if (!GI_VNNI) {
+                    /* nibbles: the 8 maddubs fit int16 (8 * 2 * 15 * 128), one madd after */
+                    __m256i s16 = _mm256_maddubs_epi16(wt[0], gi_bcast4(xb->qs));
+                    GI_UNROLL
+                    for (int k = 1; k < 8; k++)
+                        s16 = _mm256_add_epi16(
+                            s16, _mm256_maddubs_epi16(wt[k], gi_bcast4(xb->qs + 4 * k)));
+                    a = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
+                } else if (TN == 1) {
                     __m256i a1 = _mm256_setzero_si256();
                     GI_UNROLL
                     for (int k = 0; k < 4; k++) {
