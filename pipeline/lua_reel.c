@@ -274,14 +274,59 @@ static int *table_inputs(lua_State *L, const char *fname, int (*ok)(const char *
     return ids;
 }
 
-/* reel.concat{n1, n2, ..., transition="fade", transition_s=0.5} */
+/* Pushes "a, b, c" of the xfade styles. */
+static void push_styles(lua_State *L)
+{
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    const char *const *st = reel_stage_transition_styles();
+    for (int i = 0; st[i]; i++) {
+        if (i) luaL_addstring(&b, ", ");
+        luaL_addstring(&b, st[i]);
+    }
+    luaL_pushresult(&b);
+}
+
+static int style_ok(const char *name)
+{
+    const char *const *st = reel_stage_transition_styles();
+    for (int i = 0; st[i]; i++)
+        if (!strcmp(st[i], name)) return 1;
+    return 0;
+}
+
+/* reel.concat{n1, n2, ..., transition="fade"|"crossfade"|<xfade style>, style=, transition_s=} */
 static int l_concat(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     int t = lua_getfield(L, 1, "transition");
     if (t != LUA_TNIL && t != LUA_TSTRING)
         return luaL_argerror(L, 1, "field 'transition' must be a string (e.g. \"fade\")");
-    lua_pop(L, 1);
+    const char *tr = t == LUA_TSTRING ? lua_tostring(L, -1) : "cut";
+    if (strcmp(tr, "cut") && strcmp(tr, "fade") && strcmp(tr, "crossfade") && !style_ok(tr)) {
+        push_styles(L);
+        return luaL_argerror(L, 1,
+                             lua_pushfstring(L,
+                                             "field 'transition': unknown transition \"%s\" "
+                                             "(cut, fade, crossfade, or an xfade style: %s)",
+                                             tr, lua_tostring(L, -1)));
+    }
+    int s = lua_getfield(L, 1, "style");
+    if (s != LUA_TNIL) {
+        if (s != LUA_TSTRING || !style_ok(lua_tostring(L, -1))) {
+            push_styles(L);
+            return luaL_argerror(L, 1,
+                                 lua_pushfstring(L,
+                                                 "field 'style': must be an xfade style name "
+                                                 "(one of: %s)",
+                                                 lua_tostring(L, -1)));
+        }
+        if (strcmp(tr, "crossfade") != 0 && strcmp(tr, lua_tostring(L, -1)) != 0)
+            return luaL_argerror(L, 1,
+                                 "field 'style': goes with transition = \"crossfade\" (the "
+                                 "overlapping transition it draws)");
+    }
+    lua_pop(L, 2);
     t = lua_getfield(L, 1, "transition_s");
     if (t != LUA_TNIL && (t != LUA_TNUMBER || lua_tonumber(L, -1) < 0))
         return luaL_argerror(L, 1, "field 'transition_s' must be a number of seconds >= 0");
@@ -447,8 +492,8 @@ static json_t *graph_json(reeli_run *run, int target)
     return nodes;
 }
 
-/* reel.render(node, path, {fps=, size=, crf=, preset=, format=, title=, plan=}) -> path | nil, msg
- */
+/* reel.render(node, path, {fps=, size=, crf=, preset=, format=, loudness=, true_peak=, title=,
+ * plan=}) -> path | nil, msg */
 static int l_render(lua_State *L)
 {
     reeli_run *run = reeli_run_of(L);
@@ -481,6 +526,25 @@ static int l_render(lua_State *L)
         return luaL_argerror(L, 3, "field 'format' must be \"mp4\" or \"webm\"");
     const char *preset = opt_str(L, 3, "preset", NULL);
     const char *title = opt_str(L, 3, "title", NULL);
+    /* loudness: LUFS target (EBU R128) or false; the stage's default is -14 LUFS, -1 dBTP */
+    int loud = 0, peak = 0; /* 0 absent, 1 a number, -1 false (loudness) */
+    double loud_v = 0, peak_v = 0;
+    int lt = lua_getfield(L, 3, "loudness");
+    if (lt == LUA_TBOOLEAN && !lua_toboolean(L, -1))
+        loud = -1;
+    else if (lt == LUA_TNUMBER && lua_tonumber(L, -1) >= -70 && lua_tonumber(L, -1) <= -5)
+        loud = 1, loud_v = lua_tonumber(L, -1);
+    else if (lt != LUA_TNIL)
+        return luaL_argerror(L, 3,
+                             "field 'loudness' must be a target in LUFS (-70..-5, e.g. -14) or "
+                             "false");
+    lua_pop(L, 1);
+    lt = lua_getfield(L, 3, "true_peak");
+    if (lt == LUA_TNUMBER && lua_tonumber(L, -1) >= -9 && lua_tonumber(L, -1) <= 0)
+        peak = 1, peak_v = lua_tonumber(L, -1);
+    else if (lt != LUA_TNIL)
+        return luaL_argerror(L, 3, "field 'true_peak' must be a ceiling in dBTP (-9..0)");
+    lua_pop(L, 1);
     json_t *plan = NULL;
     if (lua_getfield(L, 3, "plan") != LUA_TNIL) plan = reeli_lua_to_json(L, -1, "plan");
     lua_pop(L, 1);
@@ -520,6 +584,8 @@ static int l_render(lua_State *L)
     if (crf >= 0) json_object_set_new(params, "crf", json_integer(crf));
     if (preset) json_object_set_new(params, "preset", json_string(preset));
     json_object_set_new(params, "format", json_string(format));
+    if (loud) json_object_set_new(params, "loudness", loud < 0 ? json_false() : json_real(loud_v));
+    if (peak) json_object_set_new(params, "true_peak_db", json_real(peak_v));
     json_object_set_new(params, "metadata", meta);
     if (try_new_node(L, "render", params, &in->id, 1, NULL) < 0) { /* [node path opts rnode] */
         free(dest);

@@ -20,15 +20,17 @@ end
 -- script asked for, not a measurement).
 local duration_of
 
--- Seconds each pair of neighbours in a concat shares: a "crossfade" overlaps them by
--- transition_s (default 0.5, at most half the shorter of the two, as the concat stage does);
--- "cut" and "fade" (out to black and in again) put them end to end.
+-- Seconds each pair of neighbours in a concat shares: a "crossfade" (or any xfade style named
+-- as the transition, e.g. "wipeleft") overlaps them by transition_s (default 0.5, at most half
+-- the shorter of the two, as the concat stage does); "cut" and "fade" (out to black and in
+-- again) put them end to end.
 local function overlaps_of(node)
   local p, ov = node.params, {}
   local ins = node.inputs
+  local overlap = p.transition ~= nil and p.transition ~= "cut" and p.transition ~= "fade"
   for i = 1, #ins - 1 do
     ov[i] = 0
-    if p.transition == "crossfade" then
+    if overlap then
       ov[i] = math.min(p.transition_s or 0.5, duration_of(ins[i]) / 2, duration_of(ins[i + 1]) / 2)
     end
   end

@@ -18,17 +18,22 @@ static const struct kind_info {
     const char *kind;
     const char *impl; /* implementation version */
     const char *ext;
-    const char *const allowed[8]; /* parameter names (plugin kinds: any, the plugin checks) */
+    const char *const allowed[12]; /* parameter names (plugin kinds: any, the plugin checks) */
     int min_inputs, max_inputs;
 } kinds[] = {
     {"video", "1", ".mkv", {NULL}, 0, 0},
     {"audio", "1", ".wav", {NULL}, 0, 0},
     {"image", "1", ".mkv", {NULL}, 0, 0},
-    {"concat", "1", ".mkv", {"transition", "transition_s", "size", "fps"}, 1, 100000},
-    {"mix", "1", ".wav", {"gains", "duck", "normalize_db"}, 1, 256},
+    {"concat", "2", ".mkv", {"transition", "style", "transition_s", "size", "fps"}, 1, 100000},
+    {"mix", "2", ".wav", {"gains", "duck", "normalize_db", "true_peak_db"}, 1, 256},
     {"with_audio", "1", ".mkv", {NULL}, 2, 2},
     {"subtitles", "1", ".mkv", {"cues", "burn"}, 1, 1},
-    {"render", "1", ".mp4", {"fps", "size", "crf", "format", "metadata", "preset"}, 1, 1},
+    {"render",
+     "2",
+     ".mp4",
+     {"fps", "size", "crf", "format", "metadata", "preset", "loudness", "true_peak_db"},
+     1,
+     1},
 };
 
 static const struct kind_info *find_kind(const char *kind)
@@ -87,7 +92,7 @@ static int check_params(const struct kind_info *k, const json_t *params)
     json_object_foreach((json_t *)params, key, v)
     {
         int ok = 0;
-        for (int i = 0; i < 8 && k->allowed[i]; i++) ok |= !strcmp(k->allowed[i], key);
+        for (int i = 0; i < 12 && k->allowed[i]; i++) ok |= !strcmp(k->allowed[i], key);
         if (!ok)
             return reel_set_error(REEL_EINVAL, "stage %s: parameter '%s': unknown", k->kind, key);
     }
@@ -218,6 +223,11 @@ int reel_stage_concurrency(const char *kind, const json_t *params)
     if (!k || !is_plugin_kind(k)) return 0;
     const reeli_plugin *p = stage_plugin(k, params);
     return p ? reeli_plugin_caps(p)->max_concurrency : 0;
+}
+
+const char *const *reel_stage_transition_styles(void)
+{
+    return reeli_transition_styles;
 }
 
 json_t *reel_stage_plugins(const char *name)

@@ -15,6 +15,9 @@ reel_fuzz(fuzz_pipeline_lua_json SOURCES fuzz/fuzz_pipeline_lua_json.c
 # media and the plugin host, with the built-in plugins
 reel_test(test_pipeline_media LABELS unit e2e TIMEOUT 600)
 reel_uses_plugins(test_pipeline_media)
+# finishing through libavfilter: transitions, fades, loudness, ducking (decode and measure)
+reel_test(test_pipeline_media_finish LABELS unit e2e TIMEOUT 600)
+reel_uses_plugins(test_pipeline_media_finish)
 # what media reel agrees to decode: format/protocol whitelists and bounds (unit and reel run)
 reel_test(test_pipeline_media_guard LABELS unit e2e TIMEOUT 300)
 reel_uses_plugins(test_pipeline_media_guard)

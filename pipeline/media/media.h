@@ -171,6 +171,9 @@ int reeli_media_validate(const char *path, int kind, const reeli_media_limits *l
  * Each writes out; params as documented in pipeline/stage.h. progress may be NULL. */
 int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params, const char *out,
                        reeli_progress_fn progress, void *ctx);
+/* xfade's transition styles, NULL-terminated (media/concat.c); 1 if name is one of them. */
+extern const char *const reeli_transition_styles[];
+int reeli_transition_style_ok(const char *name);
 int reeli_media_mix(const char *const *inputs, size_t n, const json_t *params, const char *out);
 int reeli_media_with_audio(const char *video, const char *audio, const char *out,
                            reeli_progress_fn progress, void *ctx);

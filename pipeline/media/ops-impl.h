@@ -19,6 +19,39 @@ int reeli_has_audio(const char *path);
 int reeli_num_param(const json_t *obj, const char *key, double def, double lo, double hi,
                     const char *where, double *out);
 
+/* ---- libavfilter graphs fed from memory (media/fgraph.c) ----------------------------------
+ * desc is filter graph text whose open inputs are [in0]..[inN-1] (N <= 8) and whose last open
+ * output is the result, e.g. "[in0][in1]xfade=transition=wipeleft:duration=0.5:offset=0". */
+typedef struct reeli_fg reeli_fg;
+/* Video: sources of yuv420p w x h frames at fps (time base 1/fps, pts = frame index); the
+ * result is converted back to yuv420p. NULL + error naming the graph. */
+reeli_fg *reeli_fg_video(const char *desc, int n_in, int w, int h, AVRational fps);
+/* Audio: sources of stereo float interleaved PCM at rate (time base 1/rate); the result is
+ * resampled to REELI_RATE stereo float interleaved. */
+reeli_fg *reeli_fg_audio(const char *desc, int n_in, int rate);
+/* Sends a frame (referenced, not taken) to input `in`; NULL ends that input. */
+int reeli_fg_push(reeli_fg *f, int in, AVFrame *frame);
+/* 1 and a frame in out (unref it), 0 when nothing is ready now or the graph has ended
+ * (reeli_fg_done), or a negative code. */
+int reeli_fg_pull(reeli_fg *f, AVFrame *out);
+int reeli_fg_done(const reeli_fg *f);
+void reeli_fg_free(reeli_fg *f);
+/* Runs n_in whole stereo float PCM inputs through an audio graph to its end: *out (malloc'd,
+ * REELI_RATE stereo float) and *n_out. last_meta (may be NULL) receives a copy of the last
+ * output frame's metadata (e.g. ebur128's lavfi.r128.*); av_dict_free() it. */
+int reeli_fg_audio_run(const char *desc, int n_in, const float *const *pcm, const int64_t *n,
+                       float **out, int64_t *n_out, struct AVDictionary **last_meta);
+
+/* ---- loudness (media/loudness.c) ----------------------------------------------------------
+ * EBU R128 measurement by libavfilter's ebur128 filter: integrated loudness (LUFS; -70 for
+ * silence), true peak (dBTP, may be NULL) and loudness range (LU, may be NULL) of n frames of
+ * REELI_RATE stereo float PCM. */
+int reeli_loudness(const float *pcm, int64_t n, double *lufs, double *true_peak_db, double *lra);
+/* Brings *pcm (n frames, replaced) to target_i LUFS integrated with true peaks at most
+ * target_tp dBTP: measured by ebur128, then loudnorm with those measurements. Silence is left
+ * alone. */
+int reeli_loudnorm(float **pcm, int64_t n, double target_i, double target_tp);
+
 /* Copies the video of `video` to out, with the audio of `audio_src` (fitted to the video's
  * length; NULL = none) and the given cues, optionally burning in the SubRip file burn_srt
  * through a filter graph (media/remux.c). */
