@@ -58,6 +58,17 @@ char *reeli_sandbox_resolve(reeli_run *run, const char *path, int for_write, cha
                             size_t whysz);
 /* Opens the reel module and leaves it in the global "reel" (lua_reel.c). */
 void reeli_reel_open(lua_State *L, reeli_run *run);
+
+/* Options of the media nodes (lua_media_opts.c); each raises a Lua argument error naming the
+ * field. The fields transition/style of the table at arg t (reel.concat): a known transition
+ * or xfade style, listed when unknown. */
+void reeli_lua_check_transition(lua_State *L, int t);
+/* node:with_audio's options table at arg t (may be absent): {trim=, pad_s=} as stage params
+ * (a new object). */
+json_t *reeli_lua_with_audio_opts(lua_State *L, int t);
+/* reel.render's loudness=, true_peak= of the table at arg t: checked, and set as the stage's
+ * loudness/true_peak_db in params when params is not NULL. */
+void reeli_lua_loudness_opts(lua_State *L, int t, json_t *params);
 /* Registers reel.model and the model userdata type into the reel table at the stack top
  * (lua_model.c). */
 void reeli_model_register(lua_State *L);

@@ -274,27 +274,6 @@ static int *table_inputs(lua_State *L, const char *fname, int (*ok)(const char *
     return ids;
 }
 
-/* Pushes "a, b, c" of the xfade styles. */
-static void push_styles(lua_State *L)
-{
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    const char *const *st = reel_stage_transition_styles();
-    for (int i = 0; st[i]; i++) {
-        if (i) luaL_addstring(&b, ", ");
-        luaL_addstring(&b, st[i]);
-    }
-    luaL_pushresult(&b);
-}
-
-static int style_ok(const char *name)
-{
-    const char *const *st = reel_stage_transition_styles();
-    for (int i = 0; st[i]; i++)
-        if (!strcmp(st[i], name)) return 1;
-    return 0;
-}
-
 /* reel.concat{n1, n2, ..., transition="fade"|"crossfade"|<xfade style>, style=, transition_s=} */
 static int l_concat(lua_State *L)
 {
@@ -302,31 +281,8 @@ static int l_concat(lua_State *L)
     int t = lua_getfield(L, 1, "transition");
     if (t != LUA_TNIL && t != LUA_TSTRING)
         return luaL_argerror(L, 1, "field 'transition' must be a string (e.g. \"fade\")");
-    const char *tr = t == LUA_TSTRING ? lua_tostring(L, -1) : "cut";
-    if (strcmp(tr, "cut") && strcmp(tr, "fade") && strcmp(tr, "crossfade") && !style_ok(tr)) {
-        push_styles(L);
-        return luaL_argerror(L, 1,
-                             lua_pushfstring(L,
-                                             "field 'transition': unknown transition \"%s\" "
-                                             "(cut, fade, crossfade, or an xfade style: %s)",
-                                             tr, lua_tostring(L, -1)));
-    }
-    int s = lua_getfield(L, 1, "style");
-    if (s != LUA_TNIL) {
-        if (s != LUA_TSTRING || !style_ok(lua_tostring(L, -1))) {
-            push_styles(L);
-            return luaL_argerror(L, 1,
-                                 lua_pushfstring(L,
-                                                 "field 'style': must be an xfade style name "
-                                                 "(one of: %s)",
-                                                 lua_tostring(L, -1)));
-        }
-        if (strcmp(tr, "crossfade") != 0 && strcmp(tr, lua_tostring(L, -1)) != 0)
-            return luaL_argerror(L, 1,
-                                 "field 'style': goes with transition = \"crossfade\" (the "
-                                 "overlapping transition it draws)");
-    }
-    lua_pop(L, 2);
+    lua_pop(L, 1);
+    reeli_lua_check_transition(L, 1);
     t = lua_getfield(L, 1, "transition_s");
     if (t != LUA_TNIL && (t != LUA_TNUMBER || lua_tonumber(L, -1) < 0))
         return luaL_argerror(L, 1, "field 'transition_s' must be a number of seconds >= 0");
@@ -358,7 +314,7 @@ static int l_mix(lua_State *L)
     return new_node(L, "mix", params, ids, n, name);
 }
 
-/* node:with_audio(a) */
+/* node:with_audio(a [, {trim=false, pad_s=0.5}]) */
 static int m_with_audio(lua_State *L)
 {
     reeli_node *v = check_node(L, 1);
@@ -369,17 +325,21 @@ static int m_with_audio(lua_State *L)
         return luaL_argerror(L, 2,
                              lua_pushfstring(L, "an audio node is needed, got %s",
                                              a ? a->kind : luaL_typename(L, 2)));
+    json_t *params = reeli_lua_with_audio_opts(L, 3);
     int ids[2] = {v->id, a->id};
-    return new_node(L, "with_audio", json_object(), ids, 2, NULL);
+    return new_node(L, "with_audio", params, ids, 2, NULL);
 }
 
-/* reel._subtitles(node, cues, burn): the prelude's node:subtitles{} checks and builds cues. */
+/* reel._subtitles(node, cues, burn [, from, words_per_cue, max_cue_s]): the prelude's
+ * node:subtitles{} checks and builds the fallback cues; with `from`, the stage makes the cues
+ * from the word timings that node's narration carries. */
 static int l_subtitles(lua_State *L)
 {
     reeli_node *v = check_node(L, 1);
     if (!is_visual(v->kind))
         return luaL_argerror(L, 1, lua_pushfstring(L, "a video node is needed, got %s", v->kind));
     luaL_checktype(L, 2, LUA_TTABLE);
+    reeli_node *from = lua_isnoneornil(L, 4) ? NULL : check_node(L, 4);
     json_t *cues = reeli_lua_to_json(L, 2, "cues");
     if (!json_is_array(cues)) {
         json_decref(cues);
@@ -388,8 +348,15 @@ static int l_subtitles(lua_State *L)
     json_t *params = json_object();
     json_object_set_new(params, "cues", cues);
     json_object_set_new(params, "burn", json_boolean(lua_toboolean(L, 3)));
-    int id = v->id;
-    return new_node(L, "subtitles", params, &id, 1, NULL);
+    if (from) {
+        json_object_set_new(params, "words", json_true());
+        if (lua_isnumber(L, 5))
+            json_object_set_new(params, "words_per_cue", json_integer(lua_tointeger(L, 5)));
+        if (lua_isnumber(L, 6))
+            json_object_set_new(params, "max_cue_s", json_real(lua_tonumber(L, 6)));
+    }
+    int ids[2] = {v->id, from ? from->id : 0};
+    return new_node(L, "subtitles", params, ids, from && from->id != v->id ? 2 : 1, NULL);
 }
 
 static int node_index(lua_State *L)
@@ -526,25 +493,7 @@ static int l_render(lua_State *L)
         return luaL_argerror(L, 3, "field 'format' must be \"mp4\" or \"webm\"");
     const char *preset = opt_str(L, 3, "preset", NULL);
     const char *title = opt_str(L, 3, "title", NULL);
-    /* loudness: LUFS target (EBU R128) or false; the stage's default is -14 LUFS, -1 dBTP */
-    int loud = 0, peak = 0; /* 0 absent, 1 a number, -1 false (loudness) */
-    double loud_v = 0, peak_v = 0;
-    int lt = lua_getfield(L, 3, "loudness");
-    if (lt == LUA_TBOOLEAN && !lua_toboolean(L, -1))
-        loud = -1;
-    else if (lt == LUA_TNUMBER && lua_tonumber(L, -1) >= -70 && lua_tonumber(L, -1) <= -5)
-        loud = 1, loud_v = lua_tonumber(L, -1);
-    else if (lt != LUA_TNIL)
-        return luaL_argerror(L, 3,
-                             "field 'loudness' must be a target in LUFS (-70..-5, e.g. -14) or "
-                             "false");
-    lua_pop(L, 1);
-    lt = lua_getfield(L, 3, "true_peak");
-    if (lt == LUA_TNUMBER && lua_tonumber(L, -1) >= -9 && lua_tonumber(L, -1) <= 0)
-        peak = 1, peak_v = lua_tonumber(L, -1);
-    else if (lt != LUA_TNIL)
-        return luaL_argerror(L, 3, "field 'true_peak' must be a ceiling in dBTP (-9..0)");
-    lua_pop(L, 1);
+    reeli_lua_loudness_opts(L, 3, NULL); /* checked before anything is owned */
     json_t *plan = NULL;
     if (lua_getfield(L, 3, "plan") != LUA_TNIL) plan = reeli_lua_to_json(L, -1, "plan");
     lua_pop(L, 1);
@@ -584,8 +533,7 @@ static int l_render(lua_State *L)
     if (crf >= 0) json_object_set_new(params, "crf", json_integer(crf));
     if (preset) json_object_set_new(params, "preset", json_string(preset));
     json_object_set_new(params, "format", json_string(format));
-    if (loud) json_object_set_new(params, "loudness", loud < 0 ? json_false() : json_real(loud_v));
-    if (peak) json_object_set_new(params, "true_peak_db", json_real(peak_v));
+    reeli_lua_loudness_opts(L, 3, params);
     json_object_set_new(params, "metadata", meta);
     if (try_new_node(L, "render", params, &in->id, 1, NULL) < 0) { /* [node path opts rnode] */
         free(dest);

@@ -26,8 +26,8 @@ static const struct kind_info {
     {"image", "1", ".mkv", {NULL}, 0, 0},
     {"concat", "2", ".mkv", {"transition", "style", "transition_s", "size", "fps"}, 1, 100000},
     {"mix", "2", ".wav", {"gains", "duck", "normalize_db", "true_peak_db"}, 1, 256},
-    {"with_audio", "1", ".mkv", {NULL}, 2, 2},
-    {"subtitles", "1", ".mkv", {"cues", "burn"}, 1, 1},
+    {"with_audio", "2", ".mkv", {"trim", "pad_s"}, 2, 2},
+    {"subtitles", "2", ".mkv", {"cues", "burn", "words", "words_per_cue", "max_cue_s"}, 1, 2},
     {"render",
      "2",
      ".mp4",
@@ -151,11 +151,11 @@ int reel_stage_run(const reel_stage_io *io)
     else if (!strcmp(k->kind, "mix"))
         ret = reeli_media_mix(io->inputs, io->n_inputs, params, io->out_path);
     else if (!strcmp(k->kind, "with_audio"))
-        ret = reeli_media_with_audio(io->inputs[0], io->inputs[1], io->out_path, io->progress,
-                                     io->progress_ctx);
+        ret = reeli_media_with_audio(io->inputs[0], io->inputs[1], params, io->out_path, io->result,
+                                     io->progress, io->progress_ctx);
     else if (!strcmp(k->kind, "subtitles"))
-        ret = reeli_media_subtitles(io->inputs[0], params, io->out_path, io->progress,
-                                    io->progress_ctx);
+        ret = reeli_media_subtitles(io->inputs[0], io->n_inputs > 1 ? io->inputs[1] : NULL, params,
+                                    io->out_path, io->progress, io->progress_ctx);
     else
         ret =
             reeli_media_render(io->inputs[0], params, io->out_path, io->progress, io->progress_ctx);

@@ -11,8 +11,8 @@
  *   "image"      {plugin?, path, ...}                  -> video file (no inputs)
  *   "concat"     {transition, style, transition_s}     inputs: N video (or A/V) files -> video
  *   "mix"        {gains?, duck?, normalize_db?}         inputs: N audio files -> audio
- *   "with_audio" {}                                    inputs: video, audio -> A/V file
- *   "subtitles"  {cues: [{start_s, end_s, text}], burn} inputs: A/V file -> A/V file
+ *   "with_audio" {trim?, pad_s?}                       inputs: video, audio -> A/V file
+ *   "subtitles"  {cues, burn, words, ...}             inputs: A/V file [, words from] -> A/V
  *   "render"     {fps, size, crf, format, loudness, metadata} inputs: one A/V file -> the film
  *
  * Parameters in detail (implemented by pipeline/stage.c and pipeline/media/):
@@ -35,10 +35,19 @@
  *       above the threshold (libavfilter's sidechaincompress); normalize_db: integrated
  *       loudness target in LUFS (EBU R128: ebur128 measures, loudnorm applies), true peaks
  *       <= true_peak_db (-1 dBTP). Output: 48 kHz stereo WAV as long as the longest input.
- *   with_audio: the video of input 1 with the audio of input 2, fitted (padded/trimmed) to
- *       the video's length.
+ *   with_audio: the video of input 1 with the audio of input 2. The narration drives the
+ *       shot: when the audio plus pad_s (default 0.5) is longer than the video, the video is
+ *       held on its last picture until then; trim true keeps the video's length instead, cuts
+ *       the audio and says so (a warning, and result {"notice": ...}). Shorter audio is
+ *       padded with silence. The video's packets are copied, not re-encoded. Word timings the
+ *       audio carries (a TTS plugin's result "words", kept as a tag in the files) go along.
  *   subtitles: cues [{start_s, end_s, text}] (text may contain '\n') added as a soft SubRip
- *       track (kept with earlier cues); burn true also draws them into the picture (libass).
+ *       track (kept with earlier cues); words true makes the cues from the word timings of
+ *       input 2 (or input 1), at most words_per_cue (4) words and max_cue_s (3) seconds each,
+ *       ending at a phrase's end, and then the given cues are only the fallback for a
+ *       narration without timings. Cues are put in order, never overlap and end inside the
+ *       film. burn true draws them into the picture (libass) and writes no soft track; else
+ *       the video's packets are copied.
  *   render: format "mp4" (H.264 High via libx264 + AAC + mov_text subtitles, default) or
  *       "webm" (VP9 + Opus + WebVTT); size, fps (default: the input's); crf (H.264 default
  *       20, VP9 32); preset (x264 preset, default "veryfast"); loudness: integrated loudness

@@ -251,6 +251,7 @@ int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params
     reeli_mw *w = NULL;
     reeli_vr *r = NULL;
     reeli_fg *fg = NULL;
+    json_t *words = NULL, *meta = NULL;
     int ret = 0, any_audio = 0;
     for (size_t i = 0; i < n; i++) {
         r = reeli_vr_open(inputs[i], W, H, fps);
@@ -278,7 +279,18 @@ int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params
 
     if (any_audio && (ret = join_audio(inputs, n, audio, nf, ov, mode, fps, total, &mixbuf)) < 0)
         goto done;
-    reeli_mw_opts o = {.path = out,
+    /* word timings of narrated inputs, moved to where each input starts in the join */
+    words = json_array();
+    for (size_t i = 0, start = 0; i < n; i++) {
+        json_t *wi = reeli_words_load(inputs[i]);
+        double t0 = (double)start * fps.den / fps.num;
+        if (wi) reeli_words_add(words, wi, t0, t0 + (double)nf[i] * fps.den / fps.num);
+        json_decref(wi);
+        start += (size_t)(nf[i] - (mode == TR_OVERLAP ? ov[i] : 0));
+    }
+    meta = reeli_words_metadata(words);
+    reeli_mw_opts o = {.metadata = meta,
+                       .path = out,
                        .format = "matroska",
                        .width = W,
                        .height = H,
@@ -398,5 +410,7 @@ done:
     free(nf);
     free(ov);
     free(audio);
+    json_decref(words);
+    json_decref(meta);
     return ret < 0 ? ret : 0;
 }

@@ -60,6 +60,7 @@ int reeli_media_mix(const char *const *inputs, size_t n, const json_t *params, c
     float **pcm = reel_xcalloc(n, sizeof *pcm);
     int64_t *len = reel_xcalloc(n, sizeof *len), total = 0;
     float *mixv = NULL, *bed = NULL, *ducked = NULL;
+    json_t *words = NULL, *meta = NULL;
     int ret = 0;
     for (size_t i = 0; i < n; i++) {
         if ((ret = reeli_audio_load(inputs[i], REELI_RATE, REELI_CHANNELS, &pcm[i], &len[i])) < 0) {
@@ -115,11 +116,20 @@ int reeli_media_mix(const char *const *inputs, size_t n, const json_t *params, c
         add_scaled(mixv, bed, total, 1.0);
     }
     if (nv && (ret = reeli_loudnorm(&mixv, total, norm, tp)) < 0) goto done;
+    /* the narration's word timings stay with the mix */
+    words = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *wi = reeli_words_load(inputs[i]);
+        if (wi) reeli_words_add(words, wi, 0, (double)total / REELI_RATE);
+        json_decref(wi);
+    }
+    meta = reeli_words_metadata(words);
     reeli_mw_opts o = {.path = out,
                        .format = "wav",
                        .sample_rate = REELI_RATE,
                        .channels = REELI_CHANNELS,
-                       .acodec = "pcm_s16le"};
+                       .acodec = "pcm_s16le",
+                       .metadata = meta};
     reeli_mw *w = reeli_mw_open(&o);
     if (!w) {
         ret = reel_last_error_code();
@@ -134,5 +144,7 @@ done:
     free(mixv);
     free(bed);
     free(ducked);
+    json_decref(words);
+    json_decref(meta);
     return ret < 0 ? ret : 0;
 }

@@ -52,10 +52,19 @@ int reeli_loudness(const float *pcm, int64_t n, double *lufs, double *true_peak_
  * alone. */
 int reeli_loudnorm(float **pcm, int64_t n, double target_i, double target_tp);
 
-/* Copies the video of `video` to out, with the audio of `audio_src` (fitted to the video's
- * length; NULL = none) and the given cues, optionally burning in the SubRip file burn_srt
- * through a filter graph (media/remux.c). */
-int reeli_remux(const char *video, const char *audio_src, const reeli_cue *cues, size_t n_cues,
-                const char *burn_srt, const char *out, reeli_progress_fn progress, void *ctx);
+/* What reeli_remux() writes (media/remux.c): the video of `video` with the audio of audio_src
+ * (fitted to the output's length; NULL = none), cues as a soft SubRip track and metadata as
+ * container tags, `frames` long (0: the video's length; more holds the last picture, fewer
+ * cuts). The video's packets are copied (intra-only codecs, such as the FFV1 intermediates);
+ * with burn_srt (a SubRip file) they are decoded, drawn on by libass and re-encoded. */
+typedef struct reeli_remux_opts {
+    const char *video, *audio_src;
+    const reeli_cue *cues;
+    size_t n_cues;
+    const char *burn_srt;
+    const json_t *metadata;
+    int64_t frames;
+} reeli_remux_opts;
+int reeli_remux(const reeli_remux_opts *o, const char *out, reeli_progress_fn progress, void *ctx);
 
 #endif

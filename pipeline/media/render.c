@@ -75,6 +75,8 @@ int reeli_media_render(const char *input, const json_t *params, const char *out,
         if (!json_is_false(lv) && (ret = reeli_loudnorm(&pcm, n, lufs, tp)) < 0) goto done;
     }
     if ((ret = reeli_subs_load(input, &cues, &nc)) < 0) goto done;
+    /* every cue inside the film and one at a time (mov_text cannot overlap them) */
+    reeli_cues_tidy(cues, &nc, (double)nf * fps.den / fps.num);
 
     /* Provenance: every film says it is AI-generated; the caller adds title, pipeline hash,
      * model and seeds. Values that are not strings are stored as compact JSON. */

@@ -1,0 +1,341 @@
+/* Narration, captions and stream copy, decoded and measured: a long narration holds its shot
+ * (or is cut, and reported, with trim); espeak's word timings become caption cues of a few
+ * words, inside the film, never overlapping, within a frame of the TTS timings, in the
+ * intermediate, the MP4 (mov_text) and the WebM (WebVTT) read back with libavformat; burnt-in
+ * captions leave no subtitle stream; attaching audio and cues copies the video packets. */
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <libavformat/avformat.h>
+#include <libavutil/sha.h>
+
+#include "media_testutil.h"
+
+#define LONG_TEXT                                                                                  \
+    "The lighthouse keeper climbed the stairs every evening, lit the great lamp, and watched "     \
+    "the ships pass."
+
+static char *dir, *shot[2], *narr[2];
+static json_t *words[2];
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = tu_tmpdir();
+    const char *texts[2] = {LONG_TEXT, "A cat sat by the window. It learned the stars."};
+    for (int i = 0; i < 2; i++) {
+        char name[32], params[512];
+        snprintf(name, sizeof name, "shot%d.mkv", i);
+        shot[i] = mt_path(dir, name);
+        snprintf(params, sizeof params,
+                 "{\"plugin\":\"card\",\"title\":\"Shot %d\",\"width\":96,\"height\":64,"
+                 "\"fps\":24,\"duration_s\":1}",
+                 i + 1);
+        if (mt_stage("video", params, NULL, 0, shot[i], NULL) < 0) return -1;
+        snprintf(name, sizeof name, "narr%d.wav", i);
+        narr[i] = mt_path(dir, name);
+        snprintf(params, sizeof params, "{\"plugin\":\"espeak\",\"text\":\"%s\"}", texts[i]);
+        json_t *res = NULL;
+        if (mt_stage("audio", params, NULL, 0, narr[i], &res) < 0) return -1;
+        words[i] = json_incref(json_object_get(res, "words"));
+        json_decref(res);
+        if (json_array_size(words[i]) < 5) return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmtree(dir);
+    for (int i = 0; i < 2; i++) {
+        free(shot[i]);
+        free(narr[i]);
+        json_decref(words[i]);
+    }
+    free(dir);
+    return 0;
+}
+
+typedef struct cue {
+    double start, end;
+} cue;
+
+/* The subtitle packets of path, read back with libavformat (times in seconds); returns how
+ * many (0 if there is no subtitle stream; *has_stream tells which). */
+static size_t read_cues(const char *path, cue *out, size_t max, int *has_stream)
+{
+    AVFormatContext *fmt = NULL;
+    assert_int_equal(avformat_open_input(&fmt, path, NULL, NULL), 0);
+    assert_true(avformat_find_stream_info(fmt, NULL) >= 0);
+    int idx = av_find_best_stream(fmt, AVMEDIA_TYPE_SUBTITLE, -1, -1, NULL, 0);
+    *has_stream = idx >= 0;
+    size_t n = 0;
+    AVPacket *p = av_packet_alloc();
+    while (idx >= 0 && av_read_frame(fmt, p) >= 0) {
+        AVRational tb = fmt->streams[p->stream_index]->time_base;
+        /* mov_text fills the gaps between cues with empty samples (2-byte length 0) */
+        if (p->stream_index == idx && p->size > 2 && n < max)
+            out[n++] = (cue){p->pts * av_q2d(tb), (p->pts + p->duration) * av_q2d(tb)};
+        av_packet_unref(p);
+    }
+    av_packet_free(&p);
+    avformat_close_input(&fmt);
+    return n;
+}
+
+/* Every cue inside [0, film_s], in order and not overlapping (1 ms of rounding). */
+static void check_cues(const cue *c, size_t n, double film_s)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!(c[i].start >= 0 && c[i].end <= film_s + 0.001 && c[i].end > c[i].start))
+            fail_msg("cue %zu: %.3f..%.3f outside the film of %.3f s", i, c[i].start, c[i].end,
+                     film_s);
+        if (i && c[i].start < c[i - 1].end - 0.001)
+            fail_msg("cue %zu starts at %.3f before cue %zu ends at %.3f", i, c[i].start, i - 1,
+                     c[i - 1].end);
+    }
+}
+
+static void test_narration_holds_the_shot(void **state)
+{
+    (void)state;
+    char *out = mt_path(dir, "held.mkv");
+    const char *in[2] = {shot[0], narr[0]};
+    reeli_probe a;
+    assert_int_equal(reeli_media_probe(narr[0], 1, &a), 0);
+    double narr_s = (double)a.n_samples / a.sample_rate;
+    assert_true(narr_s > 5.5); /* the long narration on a 1 s shot */
+    assert_int_equal(mt_stage("with_audio", "{}", in, 2, out, NULL), 0);
+    reeli_probe p = mt_probe(out);
+    fprintf(stderr, "narration %.2f s on a 1 s shot: shot of %.2f s\n", narr_s, p.video_duration_s);
+    /* at least the narration plus the 0.5 s pad, to the next frame */
+    assert_true(p.video_duration_s >= narr_s + 0.5 - 1e-6);
+    assert_true(p.video_duration_s < narr_s + 0.5 + 1.0 / 24 + 1e-6);
+    assert_true(p.video_duration_s >= 6.0);
+    assert_int_equal(p.n_samples, p.n_frames * 2000); /* 48000 / 24 per frame */
+    /* the audio is all there: its last second is not silence */
+    float *pcm;
+    int64_t n;
+    assert_int_equal(reeli_audio_load(out, 48000, 2, &pcm, &n), 0);
+    double e = 0;
+    for (int64_t k = (int64_t)((narr_s - 1.5) * 48000) * 2; k < (int64_t)(narr_s * 48000) * 2; k++)
+        e += pcm[k] * pcm[k];
+    assert_true(e > 1);
+    free(pcm);
+
+    /* trim: the shot keeps its second, the narration is cut, and the stage says so */
+    json_t *res = NULL;
+    assert_int_equal(mt_stage("with_audio", "{\"trim\":true}", in, 2, out, &res), 0);
+    p = mt_probe(out);
+    assert_int_equal(p.n_frames, 24);
+    assert_int_equal(p.n_samples, 48000);
+    assert_true(tu_contains(json_string_value(json_object_get(res, "notice")), "cut to the shot"));
+    json_decref(res);
+    assert_int_equal(mt_stage("with_audio", "{\"trim\":1}", in, 2, out, NULL), REEL_EINVAL);
+    assert_true(tu_contains(reel_last_error(), "parameter 'trim'"));
+    free(out);
+}
+
+/* SHA-1 of each video packet of path, in order, into d (20 bytes each); returns the count. */
+static int packet_digests(const char *path, uint8_t (*d)[20], int max)
+{
+    AVFormatContext *fmt = NULL;
+    assert_int_equal(avformat_open_input(&fmt, path, NULL, NULL), 0);
+    assert_true(avformat_find_stream_info(fmt, NULL) >= 0);
+    int idx = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    assert_true(idx >= 0);
+    struct AVSHA *sha = av_sha_alloc();
+    AVPacket *p = av_packet_alloc();
+    int n = 0;
+    while (av_read_frame(fmt, p) >= 0) {
+        if (p->stream_index == idx && n < max) {
+            av_sha_init(sha, 160);
+            av_sha_update(sha, p->data, (unsigned)p->size);
+            av_sha_final(sha, d[n++]);
+        }
+        av_packet_unref(p);
+    }
+    av_packet_free(&p);
+    av_free(sha);
+    avformat_close_input(&fmt);
+    return n;
+}
+
+static void test_stream_copy(void **state)
+{
+    (void)state;
+    char *av = mt_path(dir, "copy.mkv"), *sub = mt_path(dir, "copy-sub.mkv");
+    const char *in[2] = {shot[1], narr[1]};
+    assert_int_equal(mt_stage("with_audio", "{}", in, 2, av, NULL), 0);
+    assert_int_equal(mt_stage("subtitles",
+                              "{\"cues\":[{\"start_s\":0,\"end_s\":1,\"text\":\"x\"}]}",
+                              (const char *[]){av}, 1, sub, NULL),
+                     0);
+    static uint8_t a[512][20], b[512][20], c[512][20];
+    int na = packet_digests(shot[1], a, 512), nb = packet_digests(av, b, 512),
+        nc = packet_digests(sub, c, 512);
+    assert_int_equal(na, 24);
+    assert_true(nb > na); /* held for its narration: the last picture's packet again */
+    assert_int_equal(nc, nb);
+    for (int i = 0; i < nb; i++) {
+        assert_memory_equal(b[i], a[i < na ? i : na - 1], 20);
+        assert_memory_equal(c[i], b[i], 20);
+    }
+    free(av);
+    free(sub);
+}
+
+static void test_word_captions(void **state)
+{
+    (void)state;
+    char *av[2], *cat = mt_path(dir, "cat.mkv"), *sub = mt_path(dir, "sub.mkv"),
+                 *mp4 = mt_path(dir, "cap.mp4"), *webm = mt_path(dir, "cap.webm"),
+                 *burn = mt_path(dir, "burn.mkv"), *bmp4 = mt_path(dir, "burn.mp4");
+    for (int i = 0; i < 2; i++) {
+        av[i] = mt_path(dir, i ? "av1.mkv" : "av0.mkv");
+        assert_int_equal(
+            mt_stage("with_audio", "{}", (const char *[]){shot[i], narr[i]}, 2, av[i], NULL), 0);
+    }
+    assert_int_equal(mt_stage("concat", "{\"transition\":\"dissolve\",\"transition_s\":0.5}",
+                              (const char *[]){av[0], av[1]}, 2, cat, NULL),
+                     0);
+    reeli_probe p0 = mt_probe(av[0]), pc = mt_probe(cat);
+    double film_s = pc.video_duration_s, t1 = p0.video_duration_s - 0.5; /* shot 2 starts */
+    /* the script's per-shot cues are only the fallback: the words win */
+    assert_int_equal(mt_stage("subtitles",
+                              "{\"words\":true,\"words_per_cue\":3,\"cues\":[{\"start_s\":0,"
+                              "\"end_s\":1,\"text\":\"fallback\"}]}",
+                              (const char *[]){cat}, 1, sub, NULL),
+                     0);
+    reeli_cue *cl;
+    size_t ncl;
+    assert_int_equal(reeli_subs_load(sub, &cl, &ncl), 0);
+    size_t nw = json_array_size(words[0]) + json_array_size(words[1]);
+    assert_true(ncl >= nw / 3 && ncl < nw);
+    for (size_t i = 0; i < ncl; i++) {
+        assert_false(tu_contains(cl[i].text, "fallback"));
+        int spaces = 0;
+        for (const char *c = cl[i].text; *c; c++) spaces += *c == ' ';
+        assert_true(spaces <= 2); /* at most 3 words */
+    }
+    /* the first cue of each shot starts within a frame of espeak's first word, shifted to
+     * where the shot lands */
+    double w0 = json_number_value(json_object_get(json_array_get(words[0], 0), "start_s"));
+    double w1 = json_number_value(json_object_get(json_array_get(words[1], 0), "start_s"));
+    assert_true(fabs(cl[0].start_s - w0) <= 1.0 / 24);
+    int found = 0;
+    for (size_t i = 0; i < ncl; i++) found |= fabs(cl[i].start_s - (t1 + w1)) <= 1.0 / 24;
+    assert_true(found);
+    reeli_cues_free(cl, ncl);
+    cue c[512];
+    int has;
+    size_t n = read_cues(sub, c, 512, &has);
+    assert_true(has && n >= nw / 3);
+    check_cues(c, n, film_s);
+
+    /* the films: mov_text in MP4, WebVTT in WebM, each cue inside, none overlapping */
+    assert_int_equal(mt_stage("render", "{}", (const char *[]){sub}, 1, mp4, NULL), 0);
+    reeli_probe pm = mt_probe(mp4);
+    assert_string_equal(pm.scodec, "mov_text");
+    size_t nm = read_cues(mp4, c, 512, &has);
+    assert_true(has && nm == n);
+    check_cues(c, nm, pm.video_duration_s);
+    assert_int_equal(
+        mt_stage("render", "{\"format\":\"webm\"}", (const char *[]){sub}, 1, webm, NULL), 0);
+    reeli_probe pw = mt_probe(webm);
+    assert_string_equal(pw.scodec, "webvtt");
+    size_t nv = read_cues(webm, c, 512, &has);
+    assert_true(has && nv == n);
+    check_cues(c, nv, pw.video_duration_s);
+
+    /* cues past the end are clipped or dropped; overlapping ones end where the next starts */
+    assert_int_equal(mt_stage("subtitles",
+                              "{\"cues\":[{\"start_s\":0.5,\"end_s\":3,\"text\":\"a\"},"
+                              "{\"start_s\":2,\"end_s\":99,\"text\":\"b\"},"
+                              "{\"start_s\":500,\"end_s\":501,\"text\":\"c\"}]}",
+                              (const char *[]){cat}, 1, sub, NULL),
+                     0);
+    assert_int_equal(mt_stage("render", "{}", (const char *[]){sub}, 1, mp4, NULL), 0);
+    nm = read_cues(mp4, c, 512, &has);
+    assert_int_equal(nm, 2);
+    check_cues(c, nm, film_s);
+    assert_true(fabs(c[0].end - 2) < 0.002 && fabs(c[1].end - film_s) < 0.05);
+
+    /* burnt in: no subtitle stream, in the intermediate or the film */
+    assert_int_equal(mt_stage("subtitles", "{\"words\":true,\"burn\":true}", (const char *[]){cat},
+                              1, burn, NULL),
+                     0);
+    reeli_probe pb = mt_probe(burn);
+    assert_false(pb.has_subs);
+    assert_int_equal(mt_stage("render", "{}", (const char *[]){burn}, 1, bmp4, NULL), 0);
+    pb = mt_probe(bmp4);
+    assert_false(pb.has_subs);
+    assert_int_equal(read_cues(bmp4, c, 512, &has), 0);
+    assert_false(has);
+
+    /* words asked for where there are none, and no fallback cues */
+    assert_int_equal(
+        mt_stage("subtitles", "{\"words\":true}", (const char *[]){shot[0]}, 1, sub, NULL),
+        REEL_EINVAL);
+    assert_true(tu_contains(reel_last_error(), "no word timings"));
+    for (int i = 0; i < 2; i++) free(av[i]);
+    free(cat);
+    free(sub);
+    free(mp4);
+    free(webm);
+    free(burn);
+    free(bmp4);
+}
+
+/* reel run: a trimmed narration is reported as an event and in the log. */
+static void test_trim_reported(void **state)
+{
+    (void)state;
+    char *script = mt_path(dir, "trim.lua"), *events = mt_path(dir, "ev.jsonl");
+    const char *lua = "local v = reel.video{plugin='card', title='x', width=96, height=64, fps=12, "
+                      "duration_s=1}\n"
+                      "local a = reel.audio{plugin='espeak', text='" LONG_TEXT "'}\n"
+                      "local held = v:with_audio(a)\n"
+                      "local cut = v:with_audio(a, {trim=true})\n"
+                      "assert(reel.render(reel.concat{held, cut}, 'trim.mp4'))\n";
+    tu_write_file(script, lua, strlen(lua));
+    char *argv[] = {(char *)tu_reel_bin(),
+                    "run",
+                    script,
+                    "--out",
+                    dir,
+                    "--events",
+                    events,
+                    "--jobs",
+                    "1",
+                    NULL};
+    tu_result r = tu_run(argv, NULL);
+    if (r.status != 0) fprintf(stderr, "%s\n", r.err);
+    assert_int_equal(r.status, 0);
+    assert_true(tu_contains(r.err, "cut to the shot's 1.00 s (trim = true)"));
+    tu_result_free(&r);
+    char *data;
+    size_t size;
+    assert_int_equal(reel_file_read(events, 0, &data, &size), 0);
+    assert_true(tu_contains(data, "\"event\":\"node_notice\""));
+    free(data);
+    char *mp4 = mt_path(dir, "trim.mp4");
+    reeli_probe p = mt_probe(mp4);
+    assert_true(p.video_duration_s > 7); /* the held shot (>= 6.5 s) and the cut one (1 s) */
+    free(mp4);
+    free(script);
+    free(events);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_narration_holds_the_shot),
+        cmocka_unit_test(test_stream_copy),
+        cmocka_unit_test(test_word_captions),
+        cmocka_unit_test(test_trim_reported),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
