@@ -196,15 +196,23 @@ static int file_node(lua_State *L, const char *kind, json_t *params, char *real,
 }
 
 /* reel.video{plugin=..., ...} / reel.audio{...}: a generator node. A string field 'path' is a
- * file the generator reads, confined like reel.image's. */
+ * file the generator reads, confined like reel.image's; without a plugin, the file itself
+ * (a clip, or a music bed: reel.audio{path=, start_s=, duration_s=, loop=, fade_in_s=,
+ * fade_out_s=, gain=}, reel.video{path=, start_s=, duration_s=, width=, height=, fps=}).
+ * Either way the node counts the file by its content (SHA-256), not its path. */
 static int generator(lua_State *L, const char *kind)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    if (lua_getfield(L, 1, "plugin") != LUA_TSTRING)
+    int has_path = lua_getfield(L, 1, "path") == LUA_TSTRING;
+    lua_pop(L, 1);
+    int pt = lua_getfield(L, 1, "plugin");
+    /* without a plugin, a path is a media file of the script's: a music bed or a clip */
+    if (pt != LUA_TSTRING && !(pt == LUA_TNIL && has_path))
         return luaL_argerror(L, 1,
                              lua_pushfstring(L,
                                              "field 'plugin' must be a string naming "
-                                             "the generator (e.g. \"card\"), got %s",
+                                             "the generator (e.g. \"card\"), or give a media "
+                                             "file as path=, got %s",
                                              luaL_typename(L, -1)));
     lua_pop(L, 1);
     if (lua_rawlen(L, 1) > 0)
@@ -427,38 +435,6 @@ static const char *opt_str(lua_State *L, int t, const char *k, const char *def)
     return v;
 }
 
-/* The nodes target depends on (itself included), in id order, for the provenance sidecar. */
-static json_t *graph_json(reeli_run *run, int target)
-{
-    char *mark = reel_xcalloc((size_t)target + 1, 1);
-    mark[target] = 1;
-    for (int id = target; id >= 1; id--) /* inputs have smaller ids than their users */
-        if (mark[id]) {
-            reeli_node *n = reeli_graph_node(&run->graph, id);
-            for (size_t k = 0; k < n->n_inputs; k++) mark[n->inputs[k]] = 1;
-        }
-    json_t *nodes = json_array();
-    for (size_t i = 0; i < run->graph.n && (int)i < target; i++) {
-        reeli_node *n = run->graph.nodes[i];
-        if (!mark[i + 1]) continue; /* not part of this render */
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_integer(n->id));
-        json_object_set_new(o, "kind", json_string(n->kind));
-        if (n->plugin) json_object_set_new(o, "plugin", json_string(n->plugin));
-        if (n->name) json_object_set_new(o, "name", json_string(n->name));
-        json_object_set_new(o, "key", json_string(n->key));
-        json_object_set(o, "params", n->params);
-        json_t *in = json_array();
-        for (size_t k = 0; k < n->n_inputs; k++)
-            json_array_append_new(in, json_integer(n->inputs[k]));
-        json_object_set_new(o, "inputs", in);
-        if (n->where) json_object_set_new(o, "where", json_string(n->where));
-        json_array_append_new(nodes, o);
-    }
-    free(mark);
-    return nodes;
-}
-
 /* reel.render(node, path, {fps=, size=, crf=, preset=, format=, loudness=, true_peak=, title=,
  * plan=}) -> path | nil, msg */
 static int l_render(lua_State *L)
@@ -524,7 +500,13 @@ static int l_render(lua_State *L)
     char seed[32];
     snprintf(seed, sizeof seed, "%" PRIu64, run->params->seed);
     json_object_set_new(meta, "seeds", json_string(seed));
-    if (run->params->model) json_object_set_new(meta, "model", json_string(run->params->model));
+    /* only what made the film: the models that gave text, the plugins of its nodes */
+    char *models = reeli_provenance_models(run);
+    if (models) json_object_set_new(meta, "model", json_string(models));
+    free(models);
+    char *pl = reeli_provenance_plugins(run, in->id);
+    if (pl) json_object_set_new(meta, "plugins", json_string(pl));
+    free(pl);
     json_object_set_new(meta, "generator", json_string("reel " REEL_VERSION));
     if (title) json_object_set_new(meta, "title", json_string(title));
     json_t *params = json_object();
@@ -557,11 +539,13 @@ static int l_render(lua_State *L)
         json_object_set_new(side, "generator", json_string("reel " REEL_VERSION));
         json_object_set_new(side, "script", json_string(run->params->script));
         json_object_set_new(side, "seed", json_integer((json_int_t)run->params->seed));
-        if (run->params->model) json_object_set_new(side, "model", json_string(run->params->model));
+        char *models_side = reeli_provenance_models(run);
+        if (models_side) json_object_set_new(side, "model", json_string(models_side));
+        free(models_side);
         json_object_set_new(side, "pipeline", json_string(in->key));
         json_object_set_new(side, "output_key", json_string(r->key));
         if (plan) json_object_set(side, "plan", plan);
-        json_object_set_new(side, "graph", graph_json(run, target));
+        json_object_set_new(side, "graph", reeli_provenance_graph(run, target));
         char *sp = reel_xasprintf("%s.reel.json", dest);
         rc = reel_json_save_file(side, sp);
         free(sp);

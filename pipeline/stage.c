@@ -82,10 +82,40 @@ static const reeli_plugin *stage_plugin(const struct kind_info *k, const json_t 
     return p;
 }
 
+/* reel.audio{path=} / reel.video{path=} without a plugin: a media file read by the media side
+ * (media/audio_file.c, media/clip.c), with these parameters. */
+static const char *const file_params_audio[] = {"path",      "start_s",    "duration_s", "loop",
+                                                "fade_in_s", "fade_out_s", "gain",       NULL};
+static const char *const file_params_video[] = {"path",   "start_s", "duration_s", "width",
+                                                "height", "fps",     NULL};
+
+static int is_file_input(const struct kind_info *k, const json_t *params)
+{
+    return (!strcmp(k->kind, "audio") || !strcmp(k->kind, "video")) &&
+           !json_object_get(params, "plugin") && json_is_string(json_object_get(params, "path"));
+}
+
 static int check_params(const struct kind_info *k, const json_t *params)
 {
     if (params && !json_is_object(params))
         return reel_set_error(REEL_EINVAL, "stage %s: parameters must be a JSON object", k->kind);
+    if (is_file_input(k, params)) {
+        const char *const *allowed =
+            !strcmp(k->kind, "audio") ? file_params_audio : file_params_video;
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)params, key, v)
+        {
+            int ok = 0;
+            for (int i = 0; allowed[i]; i++) ok |= !strcmp(allowed[i], key);
+            if (!ok)
+                return reel_set_error(REEL_EINVAL,
+                                      "stage %s: parameter '%s': unknown for a file input (no "
+                                      "plugin)",
+                                      k->kind, key);
+        }
+        return 0;
+    }
     if (is_plugin_kind(k)) return 0;
     const char *key;
     json_t *v;
@@ -124,6 +154,13 @@ int reel_stage_run(const reel_stage_io *io)
     int ret = check_params(k, params);
     if (ret < 0) goto done;
 
+    if (is_file_input(k, params)) {
+        ret = !strcmp(k->kind, "audio")
+                  ? reeli_media_audio_file(params, io->out_path)
+                  : reeli_media_clip(params, io->out_path, io->progress, io->progress_ctx);
+        if (ret < 0) reel_error_prefix("stage %s (file)", k->kind);
+        goto done;
+    }
     if (is_plugin_kind(k)) {
         const reeli_plugin *p = stage_plugin(k, params);
         if (!p) {
@@ -207,7 +244,9 @@ const char *reel_stage_version(const char *kind, const json_t *params)
         return NULL;
     }
     char buf[256];
-    if (is_plugin_kind(k)) {
+    if (is_file_input(k, params)) {
+        snprintf(buf, sizeof buf, "%s file 1", k->kind);
+    } else if (is_plugin_kind(k)) {
         const reeli_plugin *p = stage_plugin(k, params);
         if (!p) return NULL;
         snprintf(buf, sizeof buf, "%s %s/%s", k->kind, k->impl, reeli_plugin_version(p));
@@ -220,7 +259,7 @@ const char *reel_stage_version(const char *kind, const json_t *params)
 int reel_stage_concurrency(const char *kind, const json_t *params)
 {
     const struct kind_info *k = find_kind(kind);
-    if (!k || !is_plugin_kind(k)) return 0;
+    if (!k || !is_plugin_kind(k) || is_file_input(k, params)) return 0;
     const reeli_plugin *p = stage_plugin(k, params);
     return p ? reeli_plugin_caps(p)->max_concurrency : 0;
 }

@@ -212,6 +212,13 @@ int reeli_media_subtitles(const char *input, const char *words_from, const json_
                           const char *out, reeli_progress_fn progress, void *ctx);
 int reeli_media_render(const char *input, const json_t *params, const char *out,
                        reeli_progress_fn progress, void *ctx);
+/* A file given by the script (reel.audio{path=} / reel.video{path=}): its demuxer from
+ * formats (REELI_FORMATS_AUDIO, REELI_FORMATS_CLIP) and the global caps. */
+void reeli_media_limits_file(reeli_media_limits *lim, const char *formats);
+/* reel.audio{path=, start_s, duration_s, loop, fade_in_s, fade_out_s, gain} -> WAV. */
+int reeli_media_audio_file(const json_t *params, const char *out);
+/* reel.video{path=, start_s, duration_s, width, height, fps} -> FFV1 (+ PCM) Matroska. */
+int reeli_media_clip(const json_t *params, const char *out, reeli_progress_fn progress, void *ctx);
 /* Re-encodes a media file from a plugin into the intermediate for its kind (video -> FFV1 .mkv,
  * audio -> WAV), reading it within lim (NULL: reeli_media_limits_own). */
 int reeli_media_normalize(const char *in, int kind, const char *out, const reeli_media_limits *lim);
