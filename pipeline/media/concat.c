@@ -252,6 +252,7 @@ int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params
     reeli_vr *r = NULL;
     reeli_fg *fg = NULL;
     json_t *words = NULL, *meta = NULL;
+    int64_t total = 0, maxov = 0;
     int ret = 0, any_audio = 0;
     for (size_t i = 0; i < n; i++) {
         r = reeli_vr_open(inputs[i], W, H, fps);
@@ -269,7 +270,6 @@ int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params
     /* Join i links input i and i+1; an overlapping transition shares ov[i] frames of both,
      * a fade darkens ov[i]/2 frames on each side. */
     int64_t want = mode == TR_CUT ? 0 : llround(ts * av_q2d(fps));
-    int64_t total = 0, maxov = 0;
     for (size_t i = 0; i + 1 < n; i++) {
         int64_t lim = (nf[i] < nf[i + 1] ? nf[i] : nf[i + 1]) / 2;
         ov[i] = want < lim ? want : lim;
