@@ -24,6 +24,8 @@ reel_uses_plugins(test_pipeline_media_captions)
 # the script's own media: music beds and clips, keyed by content; provenance tags
 reel_test(test_pipeline_media_inputs LABELS unit e2e TIMEOUT 600)
 reel_uses_plugins(test_pipeline_media_inputs)
+reel_fuzz(fuzz_pipeline_words SOURCES fuzz/fuzz_pipeline_words.c
+          CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/words)
 # what media reel agrees to decode: format/protocol whitelists and bounds (unit and reel run)
 reel_test(test_pipeline_media_guard LABELS unit e2e TIMEOUT 300)
 reel_uses_plugins(test_pipeline_media_guard)

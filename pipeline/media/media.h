@@ -183,6 +183,8 @@ int reeli_media_validate(const char *path, int kind, const reeli_media_limits *l
 int reeli_words_valid(const json_t *words);
 /* The words path carries, or NULL (none, or not readable). Owned by the caller. */
 json_t *reeli_words_load(const char *path);
+/* The words of a tag's value ("reel-words:[...]"), or NULL when it is not one or is invalid. */
+json_t *reeli_words_parse(const char *tag);
 /* {REELI_WORDS_TAG: "reel-words:[...]"} for reeli_mw_opts.metadata, NULL for no words. */
 json_t *reeli_words_metadata(const json_t *words);
 /* Appends words to dst shifted by offset seconds, dropping those that start at or after

@@ -39,15 +39,19 @@ json_t *reeli_words_load(const char *path)
         return NULL;
     }
     const AVDictionaryEntry *e = av_dict_get(fmt->metadata, REELI_WORDS_TAG, NULL, 0);
-    json_t *words = NULL;
-    if (e && !strncmp(e->value, TAG_PREFIX, strlen(TAG_PREFIX))) {
-        words = json_loads(e->value + strlen(TAG_PREFIX), 0, NULL);
-        if (!reeli_words_valid(words)) {
-            json_decref(words);
-            words = NULL;
-        }
-    }
+    json_t *words = e ? reeli_words_parse(e->value) : NULL;
     avformat_close_input(&fmt);
+    return words;
+}
+
+json_t *reeli_words_parse(const char *tag)
+{
+    if (strncmp(tag, TAG_PREFIX, strlen(TAG_PREFIX)) != 0) return NULL; /* someone's comment */
+    json_t *words = json_loads(tag + strlen(TAG_PREFIX), 0, NULL);
+    if (!reeli_words_valid(words)) {
+        json_decref(words);
+        return NULL;
+    }
     return words;
 }
 
