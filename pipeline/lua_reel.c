@@ -338,7 +338,7 @@ static int m_with_audio(lua_State *L)
     return new_node(L, "with_audio", params, ids, 2, NULL);
 }
 
-/* reel._subtitles(node, cues, burn [, from, words_per_cue, max_cue_s]): the prelude's
+/* reel._subtitles(node, cues, burn [, from, words_per_cue, max_cue_s, style]): the prelude's
  * node:subtitles{} checks and builds the fallback cues; with `from`, the stage makes the cues
  * from the word timings that node's narration carries. */
 static int l_subtitles(lua_State *L)
@@ -363,6 +363,7 @@ static int l_subtitles(lua_State *L)
         if (lua_isnumber(L, 6))
             json_object_set_new(params, "max_cue_s", json_real(lua_tonumber(L, 6)));
     }
+    if (lua_istable(L, 7)) json_object_set_new(params, "style", reeli_lua_to_json(L, 7, "style"));
     int ids[2] = {v->id, from ? from->id : 0};
     return new_node(L, "subtitles", params, ids, from && from->id != v->id ? 2 : 1, NULL);
 }

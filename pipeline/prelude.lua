@@ -110,7 +110,9 @@ end
 --   overlapping, always inside the film. For narration without timings, one cue per narrated
 --   shot (every with_audio(video, audio{text=...}) inside a concat), timed by the shots'
 --   duration_s and the concat's overlaps, is the fallback.
--- burn=true draws the captions into the picture and writes no soft track.
+-- burn=true draws the captions into the picture and writes no soft track; style={font=,
+--   size= (px), colour="#RRGGBB", highlight=, outline= (px), position="bottom"|"middle"|"top",
+--   margin= (px), karaoke=true (each word fills with the highlight as it is spoken)} styles them.
 function methods.subtitles(self, opts)
   if not is_node(self) then error("bad self to 'subtitles' (a reel node expected)", 2) end
   if type(opts) ~= "table" then
@@ -139,8 +141,16 @@ function methods.subtitles(self, opts)
   if opts.burn ~= nil and type(opts.burn) ~= "boolean" then
     error("bad argument #1 to 'subtitles' (field 'burn' must be a boolean)", 2)
   end
+  if opts.style ~= nil then
+    if type(opts.style) ~= "table" then
+      error("bad argument #1 to 'subtitles' (field 'style' must be a table)", 2)
+    end
+    if not opts.burn then
+      error("bad argument #1 to 'subtitles' (field 'style' styles burnt captions: add burn = true)", 2)
+    end
+  end
   return subtitles_node(self, cues, opts.burn or false, opts.from, opts.words_per_cue,
-                        opts.max_cue_s)
+                        opts.max_cue_s, opts.style)
 end
 
 -- JSON Schemas a model's output (or a plan file) must satisfy. scene_plan is the schema

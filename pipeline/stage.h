@@ -47,7 +47,10 @@
  *       ending at a phrase's end, and then the given cues are only the fallback for a
  *       narration without timings. Cues are put in order, never overlap and end inside the
  *       film. burn true draws them into the picture (libass) and writes no soft track; else
- *       the video's packets are copied.
+ *       the video's packets are copied. style {font ("DejaVu Sans"), size (px, H/16),
+ *       colour ("#FFFFFF"), highlight ("#FFD700"), outline (px), position ("bottom" |
+ *       "middle" | "top"), margin (px, H/18), karaoke (false: with word cues, each word
+ *       fills with the highlight as it is spoken)} styles burnt captions (burn only).
  *   render: format "mp4" (H.264 High via libx264 + AAC + mov_text subtitles, default) or
  *       "webm" (VP9 + Opus + WebVTT); size, fps (default: the input's); crf (H.264 default
  *       20, VP9 32); preset (x264 preset, default "veryfast"); loudness: integrated loudness

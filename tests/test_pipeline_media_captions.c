@@ -293,6 +293,69 @@ static void test_word_captions(void **state)
     free(bmp4);
 }
 
+/* Pixels of frame k of path whose Cr is strongly red, in rows [y0, y1). */
+static int red_pixels(const char *path, int k, int y0, int y1)
+{
+    reeli_vr *r = reeli_vr_open(path, 0, 0, (AVRational){0, 0});
+    assert_non_null(r);
+    AVFrame *f = NULL;
+    for (int i = 0; i <= k; i++) assert_int_equal(reeli_vr_next(r, &f), 1);
+    int n = 0;
+    for (int y = y0 / 2; y < y1 / 2; y++)
+        for (int x = 0; x < f->width / 2; x++) n += f->data[2][y * f->linesize[2] + x] > 200;
+    reeli_vr_free(r);
+    return n;
+}
+
+static void test_caption_styles(void **state)
+{
+    (void)state;
+    char *big = mt_path(dir, "big.mkv"), *av = mt_path(dir, "big-av.mkv"),
+         *out = mt_path(dir, "styled.mkv");
+    assert_int_equal(mt_stage("video",
+                              "{\"plugin\":\"card\",\"title\":\" \",\"setting\":\"snow\","
+                              "\"width\":320,\"height\":180,\"fps\":24,\"duration_s\":1}",
+                              NULL, 0, big, NULL),
+                     0);
+    assert_int_equal(mt_stage("with_audio", "{}", (const char *[]){big, narr[1]}, 2, av, NULL), 0);
+    int before_top = red_pixels(av, 12, 0, 60), before_bottom = red_pixels(av, 12, 120, 180);
+    /* red captions at the top: red appears there, not at the bottom */
+    assert_int_equal(mt_stage("subtitles",
+                              "{\"words\":true,\"burn\":true,\"style\":{\"position\":\"top\","
+                              "\"colour\":\"#FF0000\",\"size\":28,\"margin\":8}}",
+                              (const char *[]){av}, 1, out, NULL),
+                     0);
+    assert_true(red_pixels(out, 12, 0, 60) > before_top + 40);
+    assert_int_equal(red_pixels(out, 12, 120, 180), before_bottom);
+    assert_false(mt_probe(out).has_subs);
+    /* karaoke: white words that turn red as they are spoken, so a cue gains red over time */
+    assert_int_equal(mt_stage("subtitles",
+                              "{\"words\":true,\"burn\":true,\"words_per_cue\":4,"
+                              "\"style\":{\"karaoke\":true,\"highlight\":\"#FF0000\","
+                              "\"size\":28}}",
+                              (const char *[]){av}, 1, out, NULL),
+                     0);
+    double w1 = json_number_value(json_object_get(json_array_get(words[1], 1), "start_s"));
+    double w3 = json_number_value(json_object_get(json_array_get(words[1], 3), "start_s"));
+    int early = red_pixels(out, (int)(w1 * 24) + 1, 90, 180);
+    int late = red_pixels(out, (int)(w3 * 24) + 1, 90, 180);
+    fprintf(stderr, "karaoke: %d red pixels at word 2, %d at word 4\n", early, late);
+    assert_true(late > early + 20);
+    /* bad styles name the member */
+    assert_int_equal(mt_stage("subtitles",
+                              "{\"words\":true,\"burn\":true,\"style\":{\"colour\":\"red\"}}",
+                              (const char *[]){av}, 1, out, NULL),
+                     REEL_EINVAL);
+    assert_true(tu_contains(reel_last_error(), "parameter 'style.colour'"));
+    assert_int_equal(mt_stage("subtitles", "{\"words\":true,\"style\":{\"size\":20}}",
+                              (const char *[]){av}, 1, out, NULL),
+                     REEL_EINVAL);
+    assert_true(tu_contains(reel_last_error(), "only with burn = true"));
+    free(big);
+    free(av);
+    free(out);
+}
+
 /* reel run: a trimmed narration is reported as an event and in the log. */
 static void test_trim_reported(void **state)
 {
@@ -339,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_narration_holds_the_shot),
         cmocka_unit_test(test_stream_copy),
         cmocka_unit_test(test_word_captions),
+        cmocka_unit_test(test_caption_styles),
         cmocka_unit_test(test_trim_reported),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

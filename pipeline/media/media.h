@@ -191,9 +191,11 @@ json_t *reeli_words_metadata(const json_t *words);
  * limit_s and clipping the rest (limit_s < 0: no limit); keeps dst in time order. */
 void reeli_words_add(json_t *dst, const json_t *words, double offset, double limit_s);
 /* Cues of at most max_words words and max_s seconds each (a cue also ends after a word that
- * ends a phrase), in time order. *cues owned by the caller (reeli_cues_free). */
-int reeli_words_to_cues(const json_t *words, int max_words, double max_s, reeli_cue **cues,
-                        size_t *n);
+ * ends a phrase), in time order; with karaoke, each word is preceded by an ASS {\kN} tag
+ * giving it its spoken time (for burnt captions only). *cues owned by the caller (reeli_cues_free).
+ */
+int reeli_words_to_cues(const json_t *words, int max_words, double max_s, int karaoke,
+                        reeli_cue **cues, size_t *n);
 /* Sorts cues by start, clips them to [0, film_s] (film_s < 0: no end), ends each where the
  * next starts and drops what is left empty (freeing it); *n is updated. */
 void reeli_cues_tidy(reeli_cue *cues, size_t *n, double film_s);

@@ -3,6 +3,8 @@
 #ifndef REEL_PIPELINE_MEDIA_OPS_IMPL_H
 #define REEL_PIPELINE_MEDIA_OPS_IMPL_H
 
+#include <stdio.h>
+
 #include "pipeline/media/media.h"
 
 /* Reports progress f; REEL_ECANCELED (error set) if the callback asks to stop, else 0. */
@@ -51,6 +53,21 @@ int reeli_loudness(const float *pcm, int64_t n, double *lufs, double *true_peak_
  * target_tp dBTP: measured by ebur128, then loudnorm with those measurements. Silence is left
  * alone. */
 int reeli_loudnorm(float **pcm, int64_t n, double target_i, double target_tp);
+
+/* ---- burnt caption styles (media/captions_ass.c) --------------------------------------- */
+typedef struct reeli_caption_style_t {
+    char font[64];
+    double size, outline, margin; /* in the film's pixels */
+    char colour[16], highlight[16];
+    int alignment; /* ASS numpad: 2 bottom, 5 middle, 8 top (centred) */
+    int karaoke;
+    int W, H;
+} reeli_caption_style_t;
+/* The style object {font, size, colour, highlight, outline, position, margin, karaoke}
+ * (NULL: defaults for a W x H film) into st; REEL_EINVAL naming the member at fault. */
+int reeli_caption_style(const json_t *style, int W, int H, reeli_caption_style_t *st);
+/* Writes cues as an ASS script in style st to f. */
+int reeli_ass_write(FILE *f, const reeli_cue *cues, size_t n, const reeli_caption_style_t *st);
 
 /* What reeli_remux() writes (media/remux.c): the video of `video` with the audio of audio_src
  * (fitted to the output's length; NULL = none), cues as a soft SubRip track and metadata as

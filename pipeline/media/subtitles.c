@@ -1,5 +1,6 @@
 /* The subtitles operation: adds cues (given, or made from the narration's word timings) to a
- * video as a soft SubRip track, or burns them into the picture (and then writes no track). */
+ * video as a soft SubRip track, or burns them into the picture in a style (libass; karaoke
+ * for word cues) and then writes no track. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,13 +12,6 @@
 #include "pipeline/media/ops-impl.h"
 
 #define MAX_CUES 100000
-
-static void srt_time(FILE *f, double t)
-{
-    int64_t ms = llround(t * 1000);
-    fprintf(f, "%02d:%02d:%02d,%03d", (int)(ms / 3600000), (int)(ms / 60000 % 60),
-            (int)(ms / 1000 % 60), (int)(ms % 1000));
-}
 
 int reeli_media_subtitles(const char *input, const char *words_from, const json_t *params,
                           const char *out, reeli_progress_fn progress, void *ctx)
@@ -44,13 +38,20 @@ int reeli_media_subtitles(const char *input, const char *words_from, const json_
     reeli_vr_geometry(r, &W, &H, &fps);
     double film_s = (double)reeli_vr_frames(r) * fps.den / fps.num;
     reeli_vr_free(r);
+    const json_t *sv = json_object_get(params, "style");
+    if (sv && !json_is_true(bv))
+        return reel_set_error(REEL_EINVAL, "parameter 'style': only with burn = true (a soft "
+                                           "track is styled by the player)");
+    reeli_caption_style_t st;
+    if (reeli_caption_style(sv, W, H, &st) < 0) return REEL_EINVAL;
 
     /* the narration's own word timings, when asked for and present, replace the given cues
      * (which the script computed from its durations, as a fallback) */
     reeli_cue *wcues = NULL;
     size_t n_w = 0;
     json_t *words = json_is_true(wv) ? reeli_words_load(words_from ? words_from : input) : NULL;
-    if (json_array_size(words) > 0) reeli_words_to_cues(words, (int)per_cue, max_s, &wcues, &n_w);
+    if (json_array_size(words) > 0)
+        reeli_words_to_cues(words, (int)per_cue, max_s, st.karaoke, &wcues, &n_w);
     json_decref(words);
     if (json_is_true(wv) && n_w == 0 && json_array_size(jc) == 0)
         return reel_set_error(REEL_EINVAL, "parameter 'words': the narration carries no word "
@@ -93,8 +94,9 @@ int reeli_media_subtitles(const char *input, const char *words_from, const json_
     /* in time order, one at a time, inside the film */
     reeli_cues_tidy(cues, &k, film_s);
     if (json_is_true(bv)) {
+        /* an ASS script in the asked style, drawn by libass */
         const char *base = getenv("TMPDIR");
-        srt = reel_xasprintf("%s/reel-burn-XXXXXX.srt", base && *base ? base : "/tmp");
+        srt = reel_xasprintf("%s/reel-burn-XXXXXX.ass", base && *base ? base : "/tmp");
         int fd = mkstemps(srt, 4);
         FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (!f) {
@@ -102,17 +104,9 @@ int reeli_media_subtitles(const char *input, const char *words_from, const json_
             ret = reel_set_error_errno("%s", srt);
             goto done;
         }
-        for (size_t q = 0; q < k; q++) {
-            fprintf(f, "%zu\n", q + 1);
-            srt_time(f, cues[q].start_s);
-            fputs(" --> ", f);
-            srt_time(f, cues[q].end_s);
-            fprintf(f, "\n%s\n\n", cues[q].text);
-        }
-        if (fclose(f) != 0) {
-            ret = reel_set_error_errno("%s", srt);
-            goto done;
-        }
+        ret = reeli_ass_write(f, cues, k, &st);
+        if (fclose(f) != 0 && ret >= 0) ret = reel_set_error_errno("%s", srt);
+        if (ret < 0) goto done;
     }
     /* burnt in, the cues are in the picture: no soft track to show them twice */
     json_t *iw = reeli_words_load(input), *meta = reeli_words_metadata(iw);

@@ -110,8 +110,8 @@ static int ends_phrase(const char *w)
     return l && strchr(".,;:!?", w[l - 1]);
 }
 
-int reeli_words_to_cues(const json_t *words, int max_words, double max_s, reeli_cue **cues,
-                        size_t *n)
+int reeli_words_to_cues(const json_t *words, int max_words, double max_s, int karaoke,
+                        reeli_cue **cues, size_t *n)
 {
     size_t nw = json_array_size(words), cap = nw ? nw : 1;
     *cues = reel_xcalloc(cap, sizeof **cues);
@@ -127,7 +127,22 @@ int reeli_words_to_cues(const json_t *words, int max_words, double max_s, reeli_
             double we = json_number_value(json_object_get(w, "end_s"));
             if (k > i && we - start > max_s) break;
             const char *word = json_string_value(json_object_get(w, "word"));
-            char *t = reel_xasprintf("%s%s%s", text, len ? " " : "", word);
+            char *t;
+            if (karaoke) {
+                /* ASS karaoke: {\kN} gives the word N centiseconds, from the cue's start */
+                double ws = json_number_value(json_object_get(w, "start_s"));
+                double next = k + 1 < nw ? json_number_value(json_object_get(
+                                               json_array_get(words, k + 1), "start_s"))
+                                         : we;
+                long cs = lround(fmax(0, fmax(we, next) - ws) * 100);
+                char *safe = reel_xstrdup(word);
+                for (char *c = safe; *c; c++)
+                    if (*c == '{' || *c == '}') *c = *c == '{' ? '(' : ')';
+                t = reel_xasprintf("%s%s{\\k%ld}%s", text, len ? " " : "", cs, safe);
+                free(safe);
+            } else {
+                t = reel_xasprintf("%s%s%s", text, len ? " " : "", word);
+            }
             free(text);
             text = t;
             len = strlen(text);

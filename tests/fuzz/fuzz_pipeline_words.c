@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!words) return 0;
     reeli_cue *cues;
     size_t n;
-    reeli_words_to_cues(words, per_cue, 3.0, &cues, &n);
+    reeli_words_to_cues(words, per_cue, 3.0, data[0] & 0x80, &cues, &n);
     json_decref(words);
     reeli_cues_tidy(cues, &n, film_s);
     for (size_t i = 0; i < n; i++) {

@@ -85,6 +85,16 @@ e = raises(function() c:subtitles{from = reel.concat{v}} end)
 assert(e:find("no narrated shots"), e)
 local sub2 = c:subtitles{cues = {{start_s = 0, end_s = 1, text = "hi"}}, burn = true}
 assert(sub2.params.burn == true)
+-- captions from the narration's word timings, styled when burnt in
+local ks = c:subtitles{from = c, burn = true, words_per_cue = 3,
+                       style = {karaoke = true, highlight = "#FFD700", position = "top"}}
+assert(ks.params.words == true and ks.params.words_per_cue == 3 and ks.params.style.karaoke)
+e = raises(function() c:subtitles{from = c, style = {size = 20}} end)
+assert(e:find("field 'style' styles burnt captions: add burn = true"), e)
+-- narration options of with_audio
+assert(v:with_audio(a, {trim = true, pad_s = 1}).params.trim == true)
+e = raises(function() v:with_audio(a, {trim = "yes"}) end)
+assert(e:find("field 'trim' must be a boolean"), e)
 
 -- rendering runs the graph and returns the absolute output path
 local out = assert(reel.render(sub, "api.mp4", {title = "API", plan = {title = "p"}}))
