@@ -131,6 +131,21 @@ static void test_every_xfade_style(void **state)
         av_frame_free(&a10);
     }
     assert_true(n >= 40);
+    /* at an NTSC rate (the reader converts the 24 fps shots: 30 frames each, 9 overlapping) */
+    assert_int_equal(mt_stage("concat",
+                              "{\"transition\":\"circleopen\",\"transition_s\":0.3,"
+                              "\"fps\":\"30000/1001\"}",
+                              in, 2, out, NULL),
+                     0);
+    reeli_probe p = mt_probe(out);
+    assert_int_equal(p.n_frames, 30 + 30 - 9);
+    /* one shot: nothing to join; a zero-length crossfade is a cut */
+    assert_int_equal(mt_stage("concat", "{\"transition\":\"wipeup\"}", in, 1, out, NULL), 0);
+    assert_int_equal(mt_probe(out).n_frames, 24);
+    assert_int_equal(
+        mt_stage("concat", "{\"transition\":\"crossfade\",\"transition_s\":0}", in, 2, out, NULL),
+        0);
+    assert_int_equal(mt_probe(out).n_frames, 48);
     av_frame_free(&a);
     av_frame_free(&b);
     free(out);
