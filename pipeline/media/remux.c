@@ -202,8 +202,10 @@ int reeli_remux(const reeli_remux_opts *o, const char *out, reeli_progress_fn pr
         idx = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
         const AVCodecDescriptor *d =
             idx >= 0 ? avcodec_descriptor_get(fmt->streams[idx]->codecpar->codec_id) : NULL;
-        if (!d || !(d->props & AV_CODEC_PROP_INTRA_ONLY) ||
-            (target > reeli_vr_frames(r) && !all_key(fmt, idx))) {
+        /* FFV1 is not marked intra-only (its coder state may run across frames), but in
+         * order, or all keyframes, its packets copy as well */
+        int copyable = d && ((d->props & AV_CODEC_PROP_INTRA_ONLY) || d->id == AV_CODEC_ID_FFV1);
+        if (!copyable || (target > reeli_vr_frames(r) && !all_key(fmt, idx))) {
             avformat_close_input(&fmt);
             idx = -1;
         } else if (target > reeli_vr_frames(r)) {
