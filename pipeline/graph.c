@@ -93,7 +93,15 @@ static int key_one(reeli_graph *g, reeli_node *n, const reel_stage_runner *runne
     json_object_set_new(desc, "kind", json_string(n->kind));
     if (n->plugin) json_object_set_new(desc, "plugin", json_string(n->plugin));
     json_object_set_new(desc, "version", json_string(version));
-    json_object_set(desc, "params", n->params);
+    if (n->file_digest) {
+        /* a file the node reads counts by its content, not by where it lies: the same
+         * picture or song under another name or folder is the same node */
+        json_t *p = json_deep_copy(n->params);
+        json_object_del(p, "path");
+        json_object_set_new(desc, "params", p);
+    } else {
+        json_object_set(desc, "params", n->params);
+    }
     json_t *in = json_array();
     for (size_t i = 0; i < n->n_inputs; i++)
         json_array_append_new(in, json_string(reeli_graph_node(g, n->inputs[i])->key));

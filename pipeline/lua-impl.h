@@ -36,6 +36,8 @@ typedef struct reeli_run {
     reeli_events *events;
     reeli_sched sched;
     int renders;
+    json_t *models_used; /* names of the models that gave text in this run (provenance), or
+                            NULL: a film is tagged only with models that took part */
 } reeli_run;
 
 /* The run that owns L (lua_util.c). */
@@ -58,6 +60,24 @@ char *reeli_sandbox_resolve(reeli_run *run, const char *path, int for_write, cha
                             size_t whysz);
 /* Opens the reel module and leaves it in the global "reel" (lua_reel.c). */
 void reeli_reel_open(lua_State *L, reeli_run *run);
+
+/* Provenance (lua_provenance.c): "a, b" of the models that gave text in this run, and of the
+ * plugins of the nodes target is made from (sorted); NULL when none (free()). */
+char *reeli_provenance_models(const reeli_run *run);
+char *reeli_provenance_plugins(reeli_run *run, int target);
+/* The nodes target is made from, as the JSON the sidecar records (owned by the caller). */
+json_t *reeli_provenance_graph(reeli_run *run, int target);
+
+/* Options of the media nodes (lua_media_opts.c); each raises a Lua argument error naming the
+ * field. The fields transition/style of the table at arg t (reel.concat): a known transition
+ * or xfade style, listed when unknown. */
+void reeli_lua_check_transition(lua_State *L, int t);
+/* node:with_audio's options table at arg t (may be absent): {trim=, pad_s=} as stage params
+ * (a new object). */
+json_t *reeli_lua_with_audio_opts(lua_State *L, int t);
+/* reel.render's loudness=, true_peak= of the table at arg t: checked, and set as the stage's
+ * loudness/true_peak_db in params when params is not NULL. */
+void reeli_lua_loudness_opts(lua_State *L, int t, json_t *params);
 /* Registers reel.model and the model userdata type into the reel table at the stack top
  * (lua_model.c). */
 void reeli_model_register(lua_State *L);

@@ -235,6 +235,7 @@ done:;
     if (run.L) lua_close(run.L);
     reeli_events_free(run.events);
     reeli_graph_free(&run.graph);
+    json_decref(run.models_used);
     reeli_cache_close(&run.cache);
     for (size_t i = 0; i < run.n_roots; i++) free(run.roots[i]);
     free(run.roots);

@@ -502,6 +502,14 @@ static int cached_generate(lua_State *L, lmodel *lm, const char *prompt, const c
             REEL_LOGW("cache: %s", reel_last_error()); /* the text is still good */
     }
     free(path);
+    /* the model took part in the film: it may be named in the provenance tags */
+    const char *base = strrchr(lm->path, '/') ? strrchr(lm->path, '/') + 1 : lm->path;
+    if (!run->models_used) run->models_used = json_array();
+    size_t i;
+    json_t *v;
+    int known = 0;
+    json_array_foreach(run->models_used, i, v) known |= !strcmp(json_string_value(v), base);
+    if (!known) json_array_append_new(run->models_used, json_string(base));
     lua_pushstring(L, text);
     free(text);
     return 1;

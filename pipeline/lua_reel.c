@@ -196,15 +196,23 @@ static int file_node(lua_State *L, const char *kind, json_t *params, char *real,
 }
 
 /* reel.video{plugin=..., ...} / reel.audio{...}: a generator node. A string field 'path' is a
- * file the generator reads, confined like reel.image's. */
+ * file the generator reads, confined like reel.image's; without a plugin, the file itself
+ * (a clip, or a music bed: reel.audio{path=, start_s=, duration_s=, loop=, fade_in_s=,
+ * fade_out_s=, gain=}, reel.video{path=, start_s=, duration_s=, width=, height=, fps=}).
+ * Either way the node counts the file by its content (SHA-256), not its path. */
 static int generator(lua_State *L, const char *kind)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    if (lua_getfield(L, 1, "plugin") != LUA_TSTRING)
+    int has_path = lua_getfield(L, 1, "path") == LUA_TSTRING;
+    lua_pop(L, 1);
+    int pt = lua_getfield(L, 1, "plugin");
+    /* without a plugin, a path is a media file of the script's: a music bed or a clip */
+    if (pt != LUA_TSTRING && !(pt == LUA_TNIL && has_path))
         return luaL_argerror(L, 1,
                              lua_pushfstring(L,
                                              "field 'plugin' must be a string naming "
-                                             "the generator (e.g. \"card\"), got %s",
+                                             "the generator (e.g. \"card\"), or give a media "
+                                             "file as path=, got %s",
                                              luaL_typename(L, -1)));
     lua_pop(L, 1);
     if (lua_rawlen(L, 1) > 0)
@@ -274,7 +282,7 @@ static int *table_inputs(lua_State *L, const char *fname, int (*ok)(const char *
     return ids;
 }
 
-/* reel.concat{n1, n2, ..., transition="fade", transition_s=0.5} */
+/* reel.concat{n1, n2, ..., transition="fade"|"crossfade"|<xfade style>, style=, transition_s=} */
 static int l_concat(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -282,6 +290,7 @@ static int l_concat(lua_State *L)
     if (t != LUA_TNIL && t != LUA_TSTRING)
         return luaL_argerror(L, 1, "field 'transition' must be a string (e.g. \"fade\")");
     lua_pop(L, 1);
+    reeli_lua_check_transition(L, 1);
     t = lua_getfield(L, 1, "transition_s");
     if (t != LUA_TNIL && (t != LUA_TNUMBER || lua_tonumber(L, -1) < 0))
         return luaL_argerror(L, 1, "field 'transition_s' must be a number of seconds >= 0");
@@ -313,7 +322,7 @@ static int l_mix(lua_State *L)
     return new_node(L, "mix", params, ids, n, name);
 }
 
-/* node:with_audio(a) */
+/* node:with_audio(a [, {trim=false, pad_s=0.5}]) */
 static int m_with_audio(lua_State *L)
 {
     reeli_node *v = check_node(L, 1);
@@ -324,17 +333,21 @@ static int m_with_audio(lua_State *L)
         return luaL_argerror(L, 2,
                              lua_pushfstring(L, "an audio node is needed, got %s",
                                              a ? a->kind : luaL_typename(L, 2)));
+    json_t *params = reeli_lua_with_audio_opts(L, 3);
     int ids[2] = {v->id, a->id};
-    return new_node(L, "with_audio", json_object(), ids, 2, NULL);
+    return new_node(L, "with_audio", params, ids, 2, NULL);
 }
 
-/* reel._subtitles(node, cues, burn): the prelude's node:subtitles{} checks and builds cues. */
+/* reel._subtitles(node, cues, burn [, from, words_per_cue, max_cue_s, style]): the prelude's
+ * node:subtitles{} checks and builds the fallback cues; with `from`, the stage makes the cues
+ * from the word timings that node's narration carries. */
 static int l_subtitles(lua_State *L)
 {
     reeli_node *v = check_node(L, 1);
     if (!is_visual(v->kind))
         return luaL_argerror(L, 1, lua_pushfstring(L, "a video node is needed, got %s", v->kind));
     luaL_checktype(L, 2, LUA_TTABLE);
+    reeli_node *from = lua_isnoneornil(L, 4) ? NULL : check_node(L, 4);
     json_t *cues = reeli_lua_to_json(L, 2, "cues");
     if (!json_is_array(cues)) {
         json_decref(cues);
@@ -343,8 +356,16 @@ static int l_subtitles(lua_State *L)
     json_t *params = json_object();
     json_object_set_new(params, "cues", cues);
     json_object_set_new(params, "burn", json_boolean(lua_toboolean(L, 3)));
-    int id = v->id;
-    return new_node(L, "subtitles", params, &id, 1, NULL);
+    if (from) {
+        json_object_set_new(params, "words", json_true());
+        if (lua_isnumber(L, 5))
+            json_object_set_new(params, "words_per_cue", json_integer(lua_tointeger(L, 5)));
+        if (lua_isnumber(L, 6))
+            json_object_set_new(params, "max_cue_s", json_real(lua_tonumber(L, 6)));
+    }
+    if (lua_istable(L, 7)) json_object_set_new(params, "style", reeli_lua_to_json(L, 7, "style"));
+    int ids[2] = {v->id, from ? from->id : 0};
+    return new_node(L, "subtitles", params, ids, from && from->id != v->id ? 2 : 1, NULL);
 }
 
 static int node_index(lua_State *L)
@@ -415,40 +436,8 @@ static const char *opt_str(lua_State *L, int t, const char *k, const char *def)
     return v;
 }
 
-/* The nodes target depends on (itself included), in id order, for the provenance sidecar. */
-static json_t *graph_json(reeli_run *run, int target)
-{
-    char *mark = reel_xcalloc((size_t)target + 1, 1);
-    mark[target] = 1;
-    for (int id = target; id >= 1; id--) /* inputs have smaller ids than their users */
-        if (mark[id]) {
-            reeli_node *n = reeli_graph_node(&run->graph, id);
-            for (size_t k = 0; k < n->n_inputs; k++) mark[n->inputs[k]] = 1;
-        }
-    json_t *nodes = json_array();
-    for (size_t i = 0; i < run->graph.n && (int)i < target; i++) {
-        reeli_node *n = run->graph.nodes[i];
-        if (!mark[i + 1]) continue; /* not part of this render */
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_integer(n->id));
-        json_object_set_new(o, "kind", json_string(n->kind));
-        if (n->plugin) json_object_set_new(o, "plugin", json_string(n->plugin));
-        if (n->name) json_object_set_new(o, "name", json_string(n->name));
-        json_object_set_new(o, "key", json_string(n->key));
-        json_object_set(o, "params", n->params);
-        json_t *in = json_array();
-        for (size_t k = 0; k < n->n_inputs; k++)
-            json_array_append_new(in, json_integer(n->inputs[k]));
-        json_object_set_new(o, "inputs", in);
-        if (n->where) json_object_set_new(o, "where", json_string(n->where));
-        json_array_append_new(nodes, o);
-    }
-    free(mark);
-    return nodes;
-}
-
-/* reel.render(node, path, {fps=, size=, crf=, preset=, format=, title=, plan=}) -> path | nil, msg
- */
+/* reel.render(node, path, {fps=, size=, crf=, preset=, format=, loudness=, true_peak=, title=,
+ * plan=}) -> path | nil, msg */
 static int l_render(lua_State *L)
 {
     reeli_run *run = reeli_run_of(L);
@@ -481,6 +470,7 @@ static int l_render(lua_State *L)
         return luaL_argerror(L, 3, "field 'format' must be \"mp4\" or \"webm\"");
     const char *preset = opt_str(L, 3, "preset", NULL);
     const char *title = opt_str(L, 3, "title", NULL);
+    reeli_lua_loudness_opts(L, 3, NULL); /* checked before anything is owned */
     json_t *plan = NULL;
     if (lua_getfield(L, 3, "plan") != LUA_TNIL) plan = reeli_lua_to_json(L, -1, "plan");
     lua_pop(L, 1);
@@ -511,7 +501,13 @@ static int l_render(lua_State *L)
     char seed[32];
     snprintf(seed, sizeof seed, "%" PRIu64, run->params->seed);
     json_object_set_new(meta, "seeds", json_string(seed));
-    if (run->params->model) json_object_set_new(meta, "model", json_string(run->params->model));
+    /* only what made the film: the models that gave text, the plugins of its nodes */
+    char *models = reeli_provenance_models(run);
+    if (models) json_object_set_new(meta, "model", json_string(models));
+    free(models);
+    char *pl = reeli_provenance_plugins(run, in->id);
+    if (pl) json_object_set_new(meta, "plugins", json_string(pl));
+    free(pl);
     json_object_set_new(meta, "generator", json_string("reel " REEL_VERSION));
     if (title) json_object_set_new(meta, "title", json_string(title));
     json_t *params = json_object();
@@ -520,6 +516,7 @@ static int l_render(lua_State *L)
     if (crf >= 0) json_object_set_new(params, "crf", json_integer(crf));
     if (preset) json_object_set_new(params, "preset", json_string(preset));
     json_object_set_new(params, "format", json_string(format));
+    reeli_lua_loudness_opts(L, 3, params);
     json_object_set_new(params, "metadata", meta);
     if (try_new_node(L, "render", params, &in->id, 1, NULL) < 0) { /* [node path opts rnode] */
         free(dest);
@@ -543,11 +540,13 @@ static int l_render(lua_State *L)
         json_object_set_new(side, "generator", json_string("reel " REEL_VERSION));
         json_object_set_new(side, "script", json_string(run->params->script));
         json_object_set_new(side, "seed", json_integer((json_int_t)run->params->seed));
-        if (run->params->model) json_object_set_new(side, "model", json_string(run->params->model));
+        char *models_side = reeli_provenance_models(run);
+        if (models_side) json_object_set_new(side, "model", json_string(models_side));
+        free(models_side);
         json_object_set_new(side, "pipeline", json_string(in->key));
         json_object_set_new(side, "output_key", json_string(r->key));
         if (plan) json_object_set(side, "plan", plan);
-        json_object_set_new(side, "graph", graph_json(run, target));
+        json_object_set_new(side, "graph", reeli_provenance_graph(run, target));
         char *sp = reel_xasprintf("%s.reel.json", dest);
         rc = reel_json_save_file(side, sp);
         free(sp);

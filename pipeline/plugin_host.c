@@ -694,12 +694,17 @@ int reeli_plugin_run(const reeli_plugin *cp, const char *stage_kind, const json_
         if (s.n == 0) {
             ret = reel_set_error(REEL_EFORMAT, "produced no audio samples");
         } else {
+            /* word timings a TTS plugin reports travel with its audio (media/words.c) */
+            const json_t *words = json_object_get(s.result, "words");
+            json_t *meta = reeli_words_valid(words) ? reeli_words_metadata(words) : NULL;
             reeli_mw_opts o = {.path = out,
                                .format = "wav",
                                .sample_rate = s.rate,
                                .channels = s.channels,
-                               .acodec = "pcm_s16le"};
+                               .acodec = "pcm_s16le",
+                               .metadata = meta};
             reeli_mw *mw = reeli_mw_open(&o);
+            json_decref(meta);
             if (!mw) {
                 ret = reel_last_error_code();
             } else {

@@ -20,15 +20,17 @@ end
 -- script asked for, not a measurement).
 local duration_of
 
--- Seconds each pair of neighbours in a concat shares: a "crossfade" overlaps them by
--- transition_s (default 0.5, at most half the shorter of the two, as the concat stage does);
--- "cut" and "fade" (out to black and in again) put them end to end.
+-- Seconds each pair of neighbours in a concat shares: a "crossfade" (or any xfade style named
+-- as the transition, e.g. "wipeleft") overlaps them by transition_s (default 0.5, at most half
+-- the shorter of the two, as the concat stage does); "cut" and "fade" (out to black and in
+-- again) put them end to end.
 local function overlaps_of(node)
   local p, ov = node.params, {}
   local ins = node.inputs
+  local overlap = p.transition ~= nil and p.transition ~= "cut" and p.transition ~= "fade"
   for i = 1, #ins - 1 do
     ov[i] = 0
-    if p.transition == "crossfade" then
+    if overlap then
       ov[i] = math.min(p.transition_s or 0.5, duration_of(ins[i]) / 2, duration_of(ins[i + 1]) / 2)
     end
   end
@@ -102,9 +104,15 @@ local function check_cues(cues)
 end
 
 -- node:subtitles{cues={{start_s=, end_s=, text=}...}, burn=false}
--- node:subtitles{from=node}: one cue per narrated shot of `from` (usually the node itself):
---   every with_audio(video, espeak{text=...}) inside a concat becomes a cue timed by the
---   shots' duration_s and the concat's crossfade overlap.
+-- node:subtitles{from=node, words_per_cue=4, max_cue_s=3, burn=false}: captions from the
+--   narration of `from` (usually the node itself): the word timings its TTS reports (espeak
+--   does) become cues of a few words each, timed where each shot lands in the film, never
+--   overlapping, always inside the film. For narration without timings, one cue per narrated
+--   shot (every with_audio(video, audio{text=...}) inside a concat), timed by the shots'
+--   duration_s and the concat's overlaps, is the fallback.
+-- burn=true draws the captions into the picture and writes no soft track; style={font=,
+--   size= (px), colour="#RRGGBB", highlight=, outline= (px), position="bottom"|"middle"|"top",
+--   margin= (px), karaoke=true (each word fills with the highlight as it is spoken)} styles them.
 function methods.subtitles(self, opts)
   if not is_node(self) then error("bad self to 'subtitles' (a reel node expected)", 2) end
   if type(opts) ~= "table" then
@@ -117,10 +125,15 @@ function methods.subtitles(self, opts)
       error("bad argument #1 to 'subtitles' (field 'from' must be a node)", 2)
     end
     local ok, res = pcall(collect_cues, opts.from, 0, {})
-    if not ok then error("bad argument #1 to 'subtitles' (field 'from': " .. res .. ")", 2) end
-    cues = res
-    if #cues == 0 then
+    -- shots without a duration_s (a clip, a plugin's own length) leave timing to the words
+    cues = ok and res or {}
+    if ok and #cues == 0 then
       error("bad argument #1 to 'subtitles' (field 'from': no narrated shots found)", 2)
+    end
+    for _, k in ipairs{"words_per_cue", "max_cue_s"} do
+      if opts[k] ~= nil and type(opts[k]) ~= "number" then
+        error(("bad argument #1 to 'subtitles' (field '%s' must be a number)"):format(k), 2)
+      end
     end
   end
   local why = check_cues(cues)
@@ -128,7 +141,16 @@ function methods.subtitles(self, opts)
   if opts.burn ~= nil and type(opts.burn) ~= "boolean" then
     error("bad argument #1 to 'subtitles' (field 'burn' must be a boolean)", 2)
   end
-  return subtitles_node(self, cues, opts.burn or false)
+  if opts.style ~= nil then
+    if type(opts.style) ~= "table" then
+      error("bad argument #1 to 'subtitles' (field 'style' must be a table)", 2)
+    end
+    if not opts.burn then
+      error("bad argument #1 to 'subtitles' (field 'style' styles burnt captions: add burn = true)", 2)
+    end
+  end
+  return subtitles_node(self, cues, opts.burn or false, opts.from, opts.words_per_cue,
+                        opts.max_cue_s, opts.style)
 end
 
 -- JSON Schemas a model's output (or a plan file) must satisfy. scene_plan is the schema

@@ -230,8 +230,20 @@ static int execute(pass *p, const reeli_node *n, char **msg)
             .progress = on_progress,
             .progress_ctx = &pc,
         };
+        json_t *result = NULL;
+        io.result = &result;
         reel_clear_error();
         rc = s->runner->run(&io);
+        /* a stage that changed what the script asked for says so (e.g. a trimmed narration) */
+        const char *notice = json_string_value(json_object_get(result, "notice"));
+        if (rc == 0 && notice) {
+            json_t *nf = node_fields(n);
+            json_object_set_new(nf, "notice", json_string(notice));
+            reeli_events_emit(s->events, "node_notice", nf);
+            char lb[160];
+            REEL_LOGW("%s: %s", reeli_node_label(n, lb, sizeof lb), notice);
+        }
+        json_decref(result);
         if (rc == 0) rc = reeli_cache_commit(s->cache, tmp, n->key, n->ext);
         if (rc < 0) unlink(tmp);
         free(tmp);

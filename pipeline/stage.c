@@ -18,17 +18,27 @@ static const struct kind_info {
     const char *kind;
     const char *impl; /* implementation version */
     const char *ext;
-    const char *const allowed[8]; /* parameter names (plugin kinds: any, the plugin checks) */
+    const char *const allowed[12]; /* parameter names (plugin kinds: any, the plugin checks) */
     int min_inputs, max_inputs;
 } kinds[] = {
     {"video", "1", ".mkv", {NULL}, 0, 0},
     {"audio", "1", ".wav", {NULL}, 0, 0},
     {"image", "1", ".mkv", {NULL}, 0, 0},
-    {"concat", "1", ".mkv", {"transition", "transition_s", "size", "fps"}, 1, 100000},
-    {"mix", "1", ".wav", {"gains", "duck", "normalize_db"}, 1, 256},
-    {"with_audio", "1", ".mkv", {NULL}, 2, 2},
-    {"subtitles", "1", ".mkv", {"cues", "burn"}, 1, 1},
-    {"render", "1", ".mp4", {"fps", "size", "crf", "format", "metadata", "preset"}, 1, 1},
+    {"concat", "2", ".mkv", {"transition", "style", "transition_s", "size", "fps"}, 1, 100000},
+    {"mix", "2", ".wav", {"gains", "duck", "normalize_db", "true_peak_db"}, 1, 256},
+    {"with_audio", "2", ".mkv", {"trim", "pad_s"}, 2, 2},
+    {"subtitles",
+     "2",
+     ".mkv",
+     {"cues", "burn", "words", "words_per_cue", "max_cue_s", "style"},
+     1,
+     2},
+    {"render",
+     "2",
+     ".mp4",
+     {"fps", "size", "crf", "format", "metadata", "preset", "loudness", "true_peak_db"},
+     1,
+     1},
 };
 
 static const struct kind_info *find_kind(const char *kind)
@@ -77,17 +87,47 @@ static const reeli_plugin *stage_plugin(const struct kind_info *k, const json_t 
     return p;
 }
 
+/* reel.audio{path=} / reel.video{path=} without a plugin: a media file read by the media side
+ * (media/audio_file.c, media/clip.c), with these parameters. */
+static const char *const file_params_audio[] = {"path",      "start_s",    "duration_s", "loop",
+                                                "fade_in_s", "fade_out_s", "gain",       NULL};
+static const char *const file_params_video[] = {"path",   "start_s", "duration_s", "width",
+                                                "height", "fps",     NULL};
+
+static int is_file_input(const struct kind_info *k, const json_t *params)
+{
+    return (!strcmp(k->kind, "audio") || !strcmp(k->kind, "video")) &&
+           !json_object_get(params, "plugin") && json_is_string(json_object_get(params, "path"));
+}
+
 static int check_params(const struct kind_info *k, const json_t *params)
 {
     if (params && !json_is_object(params))
         return reel_set_error(REEL_EINVAL, "stage %s: parameters must be a JSON object", k->kind);
+    if (is_file_input(k, params)) {
+        const char *const *allowed =
+            !strcmp(k->kind, "audio") ? file_params_audio : file_params_video;
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)params, key, v)
+        {
+            int ok = 0;
+            for (int i = 0; allowed[i]; i++) ok |= !strcmp(allowed[i], key);
+            if (!ok)
+                return reel_set_error(REEL_EINVAL,
+                                      "stage %s: parameter '%s': unknown for a file input (no "
+                                      "plugin)",
+                                      k->kind, key);
+        }
+        return 0;
+    }
     if (is_plugin_kind(k)) return 0;
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)params, key, v)
     {
         int ok = 0;
-        for (int i = 0; i < 8 && k->allowed[i]; i++) ok |= !strcmp(k->allowed[i], key);
+        for (int i = 0; i < 12 && k->allowed[i]; i++) ok |= !strcmp(k->allowed[i], key);
         if (!ok)
             return reel_set_error(REEL_EINVAL, "stage %s: parameter '%s': unknown", k->kind, key);
     }
@@ -119,6 +159,13 @@ int reel_stage_run(const reel_stage_io *io)
     int ret = check_params(k, params);
     if (ret < 0) goto done;
 
+    if (is_file_input(k, params)) {
+        ret = !strcmp(k->kind, "audio")
+                  ? reeli_media_audio_file(params, io->out_path)
+                  : reeli_media_clip(params, io->out_path, io->progress, io->progress_ctx);
+        if (ret < 0) reel_error_prefix("stage %s (file)", k->kind);
+        goto done;
+    }
     if (is_plugin_kind(k)) {
         const reeli_plugin *p = stage_plugin(k, params);
         if (!p) {
@@ -146,11 +193,11 @@ int reel_stage_run(const reel_stage_io *io)
     else if (!strcmp(k->kind, "mix"))
         ret = reeli_media_mix(io->inputs, io->n_inputs, params, io->out_path);
     else if (!strcmp(k->kind, "with_audio"))
-        ret = reeli_media_with_audio(io->inputs[0], io->inputs[1], io->out_path, io->progress,
-                                     io->progress_ctx);
+        ret = reeli_media_with_audio(io->inputs[0], io->inputs[1], params, io->out_path, io->result,
+                                     io->progress, io->progress_ctx);
     else if (!strcmp(k->kind, "subtitles"))
-        ret = reeli_media_subtitles(io->inputs[0], params, io->out_path, io->progress,
-                                    io->progress_ctx);
+        ret = reeli_media_subtitles(io->inputs[0], io->n_inputs > 1 ? io->inputs[1] : NULL, params,
+                                    io->out_path, io->progress, io->progress_ctx);
     else
         ret =
             reeli_media_render(io->inputs[0], params, io->out_path, io->progress, io->progress_ctx);
@@ -202,7 +249,9 @@ const char *reel_stage_version(const char *kind, const json_t *params)
         return NULL;
     }
     char buf[256];
-    if (is_plugin_kind(k)) {
+    if (is_file_input(k, params)) {
+        snprintf(buf, sizeof buf, "%s file 1", k->kind);
+    } else if (is_plugin_kind(k)) {
         const reeli_plugin *p = stage_plugin(k, params);
         if (!p) return NULL;
         snprintf(buf, sizeof buf, "%s %s/%s", k->kind, k->impl, reeli_plugin_version(p));
@@ -215,9 +264,14 @@ const char *reel_stage_version(const char *kind, const json_t *params)
 int reel_stage_concurrency(const char *kind, const json_t *params)
 {
     const struct kind_info *k = find_kind(kind);
-    if (!k || !is_plugin_kind(k)) return 0;
+    if (!k || !is_plugin_kind(k) || is_file_input(k, params)) return 0;
     const reeli_plugin *p = stage_plugin(k, params);
     return p ? reeli_plugin_caps(p)->max_concurrency : 0;
+}
+
+const char *const *reel_stage_transition_styles(void)
+{
+    return reeli_transition_styles;
 }
 
 json_t *reel_stage_plugins(const char *name)

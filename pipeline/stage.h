@@ -9,34 +9,53 @@
  *   "video"      {plugin, ...plugin params}            -> video file (no inputs)
  *   "audio"      {plugin, ...plugin params}            -> audio file (no inputs)
  *   "image"      {plugin?, path, ...}                  -> video file (no inputs)
- *   "concat"     {transition, transition_s}            inputs: N video (or A/V) files -> video
- *   "mix"        {gains?, duck?}                        inputs: N audio files -> audio
- *   "with_audio" {}                                    inputs: video, audio -> A/V file
- *   "subtitles"  {cues: [{start_s, end_s, text}], burn} inputs: A/V file -> A/V file
- *   "render"     {fps, size, crf, format, metadata}    inputs: one A/V file -> the final film
+ *   "concat"     {transition, style, transition_s}     inputs: N video (or A/V) files -> video
+ *   "mix"        {gains?, duck?, normalize_db?}         inputs: N audio files -> audio
+ *   "with_audio" {trim?, pad_s?}                       inputs: video, audio -> A/V file
+ *   "subtitles"  {cues, burn, words, ...}             inputs: A/V file [, words from] -> A/V
+ *   "render"     {fps, size, crf, format, loudness, metadata} inputs: one A/V file -> the film
  *
  * Parameters in detail (implemented by pipeline/stage.c and pipeline/media/):
  *   video/audio/image: "plugin" names reel-<plugin>.so (image stages default to "image"); the
  *       other members go to the plugin as JSON and are checked against the JSON schema the
  *       plugin declares (see plugins/reel_plugin.h). Output: FFV1 video in Matroska (.mkv) or
  *       PCM s16 WAV (.wav). A plugin may return extra JSON (io.result), e.g. word timings.
- *   concat: transition "cut" (default) | "fade" (through black, no overlap) | "crossfade"
- *       (inputs overlap by transition_s, so duration = sum - (n-1)*transition_s); transition_s
- *       default 0.5 (clamped to half the shorter neighbour); optional size ("WxH" or [W,H])
- *       and fps (number or "num/den"), else the first input's. Audio of inputs that have it
- *       is joined with the same overlaps (silence for those without).
+ *   concat: transition "cut" (default) | "fade" (through black, no overlap: libavfilter's
+ *       fade/afade) | "crossfade" (inputs overlap by transition_s, so duration = sum -
+ *       (n-1)*transition_s, drawn by xfade in `style`, default "fade") | an xfade style name
+ *       (a crossfade in that style: "dissolve", "wipeleft", "slideup", "circleopen", ... see
+ *       reel_stage_transition_styles(); unknown names are refused with the list);
+ *       transition_s default 0.5 (clamped to half the shorter neighbour); optional size
+ *       ("WxH" or [W,H]) and fps (number or "num/den"), else the first input's. Audio of
+ *       inputs that have it is joined the same way (acrossfade over the overlap; silence for
+ *       inputs without).
  *   mix: gains [g...] linear, one per input (default 1); duck {voice: input index (0),
- *       amount_db (-12), threshold_db (-40), attack_s (0.05), release_s (0.4)} lowers the
- *       other inputs while the voice input is above the threshold; normalize_db: target RMS
- *       level in dBFS (RMS-based gain, not EBU R128), peaks kept <= -1 dBFS. Output: 48 kHz
- *       stereo WAV as long as the longest input.
- *   with_audio: the video of input 1 with the audio of input 2, fitted (padded/trimmed) to
- *       the video's length.
+ *       threshold_db (-30), ratio (8), attack_s (0.02), release_s (0.3), amount_db (-12):
+ *       the most the others are lowered} lowers the other inputs while the voice input is
+ *       above the threshold (libavfilter's sidechaincompress); normalize_db: integrated
+ *       loudness target in LUFS (EBU R128: ebur128 measures, loudnorm applies), true peaks
+ *       <= true_peak_db (-1 dBTP). Output: 48 kHz stereo WAV as long as the longest input.
+ *   with_audio: the video of input 1 with the audio of input 2. The narration drives the
+ *       shot: when the audio plus pad_s (default 0.5) is longer than the video, the video is
+ *       held on its last picture until then; trim true keeps the video's length instead, cuts
+ *       the audio and says so (a warning, and result {"notice": ...}). Shorter audio is
+ *       padded with silence. The video's packets are copied, not re-encoded. Word timings the
+ *       audio carries (a TTS plugin's result "words", kept as a tag in the files) go along.
  *   subtitles: cues [{start_s, end_s, text}] (text may contain '\n') added as a soft SubRip
- *       track (kept with earlier cues); burn true also draws them into the picture (libass).
+ *       track (kept with earlier cues); words true makes the cues from the word timings of
+ *       input 2 (or input 1), at most words_per_cue (4) words and max_cue_s (3) seconds each,
+ *       ending at a phrase's end, and then the given cues are only the fallback for a
+ *       narration without timings. Cues are put in order, never overlap and end inside the
+ *       film. burn true draws them into the picture (libass) and writes no soft track; else
+ *       the video's packets are copied. style {font ("DejaVu Sans"), size (px, H/16),
+ *       colour ("#FFFFFF"), highlight ("#FFD700"), outline (px), position ("bottom" |
+ *       "middle" | "top"), margin (px, H/18), karaoke (false: with word cues, each word
+ *       fills with the highlight as it is spoken)} styles burnt captions (burn only).
  *   render: format "mp4" (H.264 High via libx264 + AAC + mov_text subtitles, default) or
  *       "webm" (VP9 + Opus + WebVTT); size, fps (default: the input's); crf (H.264 default
- *       20, VP9 32); preset (x264 preset, default "veryfast"); metadata {title, pipeline_hash,
+ *       20, VP9 32); preset (x264 preset, default "veryfast"); loudness: integrated loudness
+ *       of the sound in LUFS (EBU R128, default -14; false keeps the mixed level) with true
+ *       peaks <= true_peak_db (default -1 dBTP); metadata {title, pipeline_hash,
  *       model, seeds, ...} written as container tags, plus ai_generated=true and a comment
  *       saying the film is AI-generated. The result is decoded in full and checked (frame
  *       count, size, streams) before the stage succeeds.
@@ -78,6 +97,10 @@ const char *reel_stage_ext(const char *kind, const json_t *params);
  * in a way that changes its output: part of the cache key ("card 1.0", "concat 1"). Returns
  * NULL and sets the error if the plugin cannot be found. Owned by the library; valid until exit. */
 const char *reel_stage_version(const char *kind, const json_t *params);
+
+/* The xfade transition styles a concat accepts ("fade", "dissolve", "wipeleft", ...), as a
+ * NULL-terminated static list. */
+const char *const *reel_stage_transition_styles(void);
 
 /* How many stages using this plugin may run at once (the plugin's declared limit; 0 = any). */
 int reel_stage_concurrency(const char *kind, const json_t *params);

@@ -15,6 +15,17 @@ reel_fuzz(fuzz_pipeline_lua_json SOURCES fuzz/fuzz_pipeline_lua_json.c
 # media and the plugin host, with the built-in plugins
 reel_test(test_pipeline_media LABELS unit e2e TIMEOUT 600)
 reel_uses_plugins(test_pipeline_media)
+# finishing through libavfilter: transitions, fades, loudness, ducking (decode and measure)
+reel_test(test_pipeline_media_finish LABELS unit e2e TIMEOUT 600)
+reel_uses_plugins(test_pipeline_media_finish)
+# narration holds its shot, word-timed captions, stream copy (decode and measure)
+reel_test(test_pipeline_media_captions LABELS unit e2e TIMEOUT 600)
+reel_uses_plugins(test_pipeline_media_captions)
+# the script's own media: music beds and clips, keyed by content; provenance tags
+reel_test(test_pipeline_media_inputs LABELS unit e2e TIMEOUT 600)
+reel_uses_plugins(test_pipeline_media_inputs)
+reel_fuzz(fuzz_pipeline_words SOURCES fuzz/fuzz_pipeline_words.c
+          CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/words)
 # what media reel agrees to decode: format/protocol whitelists and bounds (unit and reel run)
 reel_test(test_pipeline_media_guard LABELS unit e2e TIMEOUT 300)
 reel_uses_plugins(test_pipeline_media_guard)

@@ -1,6 +1,9 @@
-/* The concat operation: joins clips end to end with cuts, fades through black or crossfades,
- * video and audio alike. */
+/* The concat operation: joins clips end to end with cuts, fades through black or overlapping
+ * transitions, video and audio alike. Fades and transitions are libavfilter's: `fade`/`afade`
+ * for fades through black, `xfade` (any of its styles) and `acrossfade` for overlaps; only
+ * the frames a transition touches go through a filter graph, the rest are copied. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,50 +12,226 @@
 #include "core/json.h"
 #include "pipeline/media/ops-impl.h"
 
-enum { TR_CUT, TR_FADE, TR_CROSSFADE };
+/* xfade's transition styles (libavfilter 8, FFmpeg 5.1; "custom" needs expressions and is
+ * left out). */
+const char *const reeli_transition_styles[] = {
+    "fade",       "dissolve",    "wipeleft",   "wiperight",   "wipeup",    "wipedown",
+    "wipetl",     "wipetr",      "wipebl",     "wipebr",      "slideleft", "slideright",
+    "slideup",    "slidedown",   "smoothleft", "smoothright", "smoothup",  "smoothdown",
+    "circleopen", "circleclose", "circlecrop", "rectcrop",    "vertopen",  "vertclose",
+    "horzopen",   "horzclose",   "radial",     "distance",    "pixelize",  "fadeblack",
+    "fadewhite",  "fadegrays",   "fadefast",   "fadeslow",    "diagtl",    "diagtr",
+    "diagbl",     "diagbr",      "hlslice",    "hrslice",     "vuslice",   "vdslice",
+    "hblur",      "squeezeh",    "squeezev",   "zoomin",      NULL};
 
-/* Scales a yuv420p frame's brightness toward black by a in [0,1]. */
-static void fade_frame(AVFrame *f, double a)
+enum { TR_CUT, TR_FADE, TR_OVERLAP };
+
+int reeli_transition_style_ok(const char *name)
 {
-    if (a >= 1) return;
-    for (int p = 0; p < 3; p++) {
-        int h = p ? (f->height + 1) / 2 : f->height, w = p ? (f->width + 1) / 2 : f->width;
-        int base = p ? 128 : 16;
-        for (int y = 0; y < h; y++) {
-            uint8_t *row = f->data[p] + (size_t)y * f->linesize[p];
-            for (int x = 0; x < w; x++) row[x] = (uint8_t)lrint(base + (row[x] - base) * a);
-        }
-    }
+    for (int i = 0; name && reeli_transition_styles[i]; i++)
+        if (!strcmp(reeli_transition_styles[i], name)) return 1;
+    return 0;
 }
 
-/* dst = dst*(1-a) + src*a, plane by plane. */
-static void blend_frame(AVFrame *dst, const AVFrame *src, double a)
+/* "a, b, c" of every style, for error messages (static buffer: built once, read-only after). */
+static const char *style_list(void)
 {
-    int ia = (int)lrint(a * 256);
-    for (int p = 0; p < 3; p++) {
-        int h = p ? (dst->height + 1) / 2 : dst->height, w = p ? (dst->width + 1) / 2 : dst->width;
-        for (int y = 0; y < h; y++) {
-            uint8_t *d = dst->data[p] + (size_t)y * dst->linesize[p];
-            const uint8_t *s = src->data[p] + (size_t)y * src->linesize[p];
-            for (int x = 0; x < w; x++)
-                d[x] = (uint8_t)((d[x] * (256 - ia) + s[x] * ia + 128) >> 8);
+    static char buf[1024];
+    if (!buf[0])
+        for (int i = 0; reeli_transition_styles[i]; i++) {
+            size_t l = strlen(buf);
+            snprintf(buf + l, sizeof buf - l, "%s%s", i ? ", " : "", reeli_transition_styles[i]);
         }
+    return buf;
+}
+
+/* A new frame holding a copy of f (the reader's frames are reused). */
+static AVFrame *copy_frame(const AVFrame *f)
+{
+    AVFrame *c = av_frame_alloc();
+    if (!c) return NULL;
+    c->format = f->format;
+    c->width = f->width;
+    c->height = f->height;
+    if (av_frame_get_buffer(c, 0) < 0 || av_frame_copy(c, f) < 0) av_frame_free(&c);
+    return c;
+}
+
+typedef struct emitter {
+    reeli_mw *w;
+    int64_t pts, total;
+    reeli_progress_fn progress;
+    void *ctx;
+} emitter;
+
+static int emit(emitter *e, AVFrame *f)
+{
+    if (e->pts >= e->total) return 0; /* a filter that gives one frame too many */
+    f->pts = e->pts++;
+    int ret = reeli_mw_video(e->w, f);
+    if (ret < 0) return ret;
+    return reeli_media_tick(e->progress, e->ctx, (double)e->pts / e->total);
+}
+
+/* Pulls what graph g has ready and writes it; counts frames into *got. */
+static int drain(reeli_fg *g, emitter *e, AVFrame *tmp, int64_t *got)
+{
+    int ret;
+    while ((ret = reeli_fg_pull(g, tmp)) > 0) {
+        ret = emit(e, tmp);
+        av_frame_unref(tmp);
+        if (ret < 0) return ret;
+        if (got) (*got)++;
     }
+    return ret;
+}
+
+/* The transition frames of one join: tail (n frames of the outgoing clip) and head (n of the
+ * incoming one) through xfade; writes exactly n frames. */
+static int xfade_join(AVFrame **tail, AVFrame **head, int64_t n, const char *style, int W, int H,
+                      AVRational fps, emitter *e, AVFrame *tmp)
+{
+    char desc[160];
+    snprintf(desc, sizeof desc, "[in0][in1]xfade=transition=%s:duration=%.6f:offset=0", style,
+             (double)n * fps.den / fps.num);
+    reeli_fg *g = reeli_fg_video(desc, 2, W, H, fps);
+    if (!g) return reel_last_error_code();
+    int ret = 0;
+    for (int64_t k = 0; k < n && ret >= 0; k++) {
+        tail[k]->pts = head[k]->pts = k;
+        ret = reeli_fg_push(g, 0, tail[k]);
+        if (ret >= 0) ret = reeli_fg_push(g, 1, head[k]);
+    }
+    if (ret >= 0) ret = reeli_fg_push(g, 0, NULL);
+    if (ret >= 0) ret = reeli_fg_push(g, 1, NULL);
+    int64_t got = 0;
+    if (ret >= 0) ret = drain(g, e, tmp, &got);
+    reeli_fg_free(g);
+    if (ret < 0) return ret;
+    /* xfade may end a frame early on some versions: hold its last picture */
+    for (; got < n; got++)
+        if ((ret = emit(e, head[got])) < 0) return ret;
+    return 0;
+}
+
+/* Audio of the whole join: each input's track fitted to its video (silence without one),
+ * faded (afade) or overlapped (acrossfade) at the joins. */
+static int join_audio(const char *const *inputs, size_t n, const int *has, const int64_t *nf,
+                      const int64_t *ov, int mode, AVRational fps, int64_t total, float **out)
+{
+    int64_t total_samples = reeli_frames_to_samples(total, fps);
+    float *mix = calloc((size_t)total_samples + 1, REELI_CHANNELS * sizeof(float));
+    if (!mix) return reel_set_error(REEL_ENOMEM, "out of memory for audio");
+    int64_t start = 0;
+    int ret = 0;
+    for (size_t i = 0; i < n && ret >= 0; i++) {
+        int64_t s0 = reeli_frames_to_samples(start, fps);
+        int64_t len = reeli_frames_to_samples(start + nf[i], fps) - s0;
+        float *pcm = NULL;
+        int64_t got = 0;
+        if (has[i] &&
+            (ret = reeli_audio_load(inputs[i], REELI_RATE, REELI_CHANNELS, &pcm, &got)) < 0)
+            break;
+        if (!(pcm = reeli_fit_audio(pcm, has[i] ? got : 0, len))) {
+            ret = reel_set_error(REEL_ENOMEM, "out of memory for audio");
+            break;
+        }
+        int64_t skip = 0; /* samples of the head already written by a crossfade */
+        if (mode == TR_FADE) {
+            int64_t in = i > 0 ? reeli_frames_to_samples(ov[i - 1] / 2, fps) : 0;
+            int64_t outn = i + 1 < n ? reeli_frames_to_samples(ov[i] / 2, fps) : 0;
+            if (in > len) in = len;
+            if (outn > len) outn = len;
+            if (in > 0 || outn > 0) {
+                char desc[200];
+                int l = snprintf(desc, sizeof desc, "[in0]anull");
+                if (in > 0)
+                    l += snprintf(desc + l, sizeof desc - l, ",afade=t=in:ss=0:ns=%lld",
+                                  (long long)in);
+                if (outn > 0)
+                    snprintf(desc + l, sizeof desc - l, ",afade=t=out:ss=%lld:ns=%lld",
+                             (long long)(len - outn), (long long)outn);
+                float *f = NULL;
+                int64_t fl = 0;
+                const float *src = pcm;
+                ret = reeli_fg_audio_run(desc, 1, &src, &len, &f, &fl, NULL);
+                if (ret >= 0) {
+                    free(pcm);
+                    pcm = reeli_fit_audio(f, fl, len);
+                    if (!pcm) ret = reel_set_error(REEL_ENOMEM, "out of memory for audio");
+                }
+            }
+        } else if (mode == TR_OVERLAP && i > 0) {
+            int64_t ol = reeli_frames_to_samples(start + ov[i - 1], fps) - s0;
+            if (ol > len) ol = len;
+            if (ol > 0) {
+                char desc[160];
+                snprintf(desc, sizeof desc, "[in0][in1]acrossfade=ns=%lld:c1=tri:c2=tri",
+                         (long long)ol);
+                const float *src[2] = {mix + s0 * REELI_CHANNELS, pcm};
+                int64_t lens[2] = {ol, ol};
+                float *f = NULL;
+                int64_t fl = 0;
+                ret = reeli_fg_audio_run(desc, 2, src, lens, &f, &fl, NULL);
+                if (ret >= 0) {
+                    int64_t k = fl < ol ? fl : ol;
+                    memcpy(mix + s0 * REELI_CHANNELS, f, (size_t)k * REELI_CHANNELS * 4);
+                    skip = ol;
+                }
+                free(f);
+            }
+        }
+        if (ret >= 0 && pcm) {
+            int64_t k = len - skip;
+            if (s0 + skip + k > total_samples) k = total_samples - s0 - skip;
+            if (k > 0)
+                memcpy(mix + (s0 + skip) * REELI_CHANNELS, pcm + skip * REELI_CHANNELS,
+                       (size_t)k * REELI_CHANNELS * sizeof(float));
+        }
+        free(pcm);
+        start += nf[i] - (mode == TR_OVERLAP ? ov[i] : 0);
+    }
+    if (ret < 0) {
+        free(mix);
+        return ret;
+    }
+    *out = mix;
+    return 0;
 }
 
 int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params, const char *out,
                        reeli_progress_fn progress, void *ctx)
 {
     if (n == 0) return reel_set_error(REEL_EINVAL, "needs at least one input");
-    const char *tr = reel_json_str(params, "transition", "cut");
-    int mode = !strcmp(tr, "cut")         ? TR_CUT
-               : !strcmp(tr, "fade")      ? TR_FADE
-               : !strcmp(tr, "crossfade") ? TR_CROSSFADE
-                                          : -1;
-    if (mode < 0 || (!json_is_string(json_object_get(params, "transition")) &&
-                     json_object_get(params, "transition")))
+    const json_t *tv = json_object_get(params, "transition"),
+                 *sv = json_object_get(params, "style");
+    if ((tv && !json_is_string(tv)) || (sv && !json_is_string(sv)))
+        return reel_set_error(REEL_EINVAL, "parameter '%s': must be a string",
+                              tv && !json_is_string(tv) ? "transition" : "style");
+    const char *tr = tv ? json_string_value(tv) : "cut";
+    const char *style = sv ? json_string_value(sv) : NULL;
+    int mode = !strcmp(tr, "cut") ? TR_CUT : !strcmp(tr, "fade") ? TR_FADE : TR_OVERLAP;
+    if (mode == TR_OVERLAP && strcmp(tr, "crossfade")) {
+        if (!reeli_transition_style_ok(tr))
+            return reel_set_error(REEL_EINVAL,
+                                  "parameter 'transition': unknown transition \"%s\" (cut, fade, "
+                                  "crossfade, or an xfade style: %s)",
+                                  tr, style_list());
+        if (style && strcmp(style, tr))
+            return reel_set_error(
+                REEL_EINVAL, "parameter 'style': \"%s\" contradicts transition \"%s\"", style, tr);
+        style = tr;
+    }
+    if (style && !reeli_transition_style_ok(style))
         return reel_set_error(REEL_EINVAL,
-                              "parameter 'transition': must be \"cut\", \"fade\" or \"crossfade\"");
+                              "parameter 'style': unknown xfade style \"%s\" (one of: %s)", style,
+                              style_list());
+    if (style && mode != TR_OVERLAP)
+        return reel_set_error(REEL_EINVAL,
+                              "parameter 'style': only for overlapping transitions (transition "
+                              "\"crossfade\"), not \"%s\"",
+                              tr);
+    if (!style) style = "fade";
     const json_t *tsv = json_object_get(params, "transition_s");
     if (tsv && (!json_is_number(tsv) || json_number_value(tsv) < 0 || json_number_value(tsv) > 60))
         return reel_set_error(REEL_EINVAL, "parameter 'transition_s': must be a number 0..60");
@@ -67,10 +246,13 @@ int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params
 
     int64_t *nf = reel_xcalloc(n, sizeof *nf), *ov = reel_xcalloc(n, sizeof *ov);
     int *audio = reel_xcalloc(n, sizeof *audio);
-    AVFrame **fifo = NULL, *work = NULL;
+    AVFrame **tail = NULL, **head = NULL, *work = NULL, *tmp = NULL;
     float *mixbuf = NULL;
     reeli_mw *w = NULL;
     reeli_vr *r = NULL;
+    reeli_fg *fg = NULL;
+    json_t *words = NULL, *meta = NULL;
+    int64_t total = 0, maxov = 0;
     int ret = 0, any_audio = 0;
     for (size_t i = 0; i < n; i++) {
         r = reeli_vr_open(inputs[i], W, H, fps);
@@ -85,55 +267,30 @@ int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params
         audio[i] = reeli_has_audio(inputs[i]);
         any_audio |= audio[i];
     }
-    /* Transition i joins input i and i+1; a crossfade overlaps them, a fade does not. */
+    /* Join i links input i and i+1; an overlapping transition shares ov[i] frames of both,
+     * a fade darkens ov[i]/2 frames on each side. */
     int64_t want = mode == TR_CUT ? 0 : llround(ts * av_q2d(fps));
-    int64_t total = 0, maxov = 0;
     for (size_t i = 0; i + 1 < n; i++) {
         int64_t lim = (nf[i] < nf[i + 1] ? nf[i] : nf[i + 1]) / 2;
         ov[i] = want < lim ? want : lim;
         if (ov[i] > maxov) maxov = ov[i];
     }
-    for (size_t i = 0; i < n; i++) total += nf[i] - (mode == TR_CROSSFADE ? ov[i] : 0);
+    for (size_t i = 0; i < n; i++) total += nf[i] - (mode == TR_OVERLAP ? ov[i] : 0);
 
-    /* Audio: each input's track (or silence) with gain envelopes at the transitions. */
-    int64_t total_samples = reeli_frames_to_samples(total, fps);
-    if (any_audio) {
-        mixbuf = calloc((size_t)total_samples + 1, REELI_CHANNELS * sizeof(float));
-        if (!mixbuf) {
-            ret = reel_set_error(REEL_ENOMEM, "out of memory for audio");
-            goto done;
-        }
-        int64_t start_frame = 0;
-        for (size_t i = 0; i < n; i++) {
-            int64_t s0 = reeli_frames_to_samples(start_frame, fps);
-            int64_t len = reeli_frames_to_samples(start_frame + nf[i], fps) - s0;
-            if (audio[i]) {
-                float *pcm;
-                int64_t got;
-                if ((ret = reeli_audio_load(inputs[i], REELI_RATE, REELI_CHANNELS, &pcm, &got)) < 0)
-                    goto done;
-                int64_t in_len = i > 0 ? reeli_frames_to_samples(ov[i - 1], fps) : 0;
-                int64_t out_len = i + 1 < n ? reeli_frames_to_samples(ov[i], fps) : 0;
-                if (mode == TR_FADE) {
-                    in_len /= 2;
-                    out_len /= 2;
-                }
-                for (int64_t k = 0; k < len && k < got && s0 + k < total_samples; k++) {
-                    double g = 1;
-                    if (mode != TR_CUT && k < in_len) g *= (double)(k + 1) / (in_len + 1);
-                    if (mode != TR_CUT && len - k <= out_len)
-                        g *= (double)(len - k) / (out_len + 1);
-                    for (int c = 0; c < REELI_CHANNELS; c++)
-                        mixbuf[(s0 + k) * REELI_CHANNELS + c] +=
-                            (float)(pcm[k * REELI_CHANNELS + c] * g);
-                }
-                free(pcm);
-            }
-            start_frame += nf[i] - (mode == TR_CROSSFADE ? ov[i] : 0);
-        }
+    if (any_audio && (ret = join_audio(inputs, n, audio, nf, ov, mode, fps, total, &mixbuf)) < 0)
+        goto done;
+    /* word timings of narrated inputs, moved to where each input starts in the join */
+    words = json_array();
+    for (size_t i = 0, start = 0; i < n; i++) {
+        json_t *wi = reeli_words_load(inputs[i]);
+        double t0 = (double)start * fps.den / fps.num;
+        if (wi) reeli_words_add(words, wi, t0, t0 + (double)nf[i] * fps.den / fps.num);
+        json_decref(wi);
+        start += (size_t)(nf[i] - (mode == TR_OVERLAP ? ov[i] : 0));
     }
-
-    reeli_mw_opts o = {.path = out,
+    meta = reeli_words_metadata(words);
+    reeli_mw_opts o = {.metadata = meta,
+                       .path = out,
                        .format = "matroska",
                        .width = W,
                        .height = H,
@@ -146,9 +303,10 @@ int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params
         ret = reel_last_error_code();
         goto done;
     }
-    if (any_audio) reeli_mw_set_audio(w, mixbuf, total_samples);
+    if (any_audio) reeli_mw_set_audio(w, mixbuf, reeli_frames_to_samples(total, fps));
     work = av_frame_alloc();
-    if (!work) {
+    tmp = av_frame_alloc();
+    if (!work || !tmp) {
         ret = reel_set_error(REEL_ENOMEM, "out of memory");
         goto done;
     }
@@ -159,33 +317,32 @@ int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params
         ret = reel_set_error(REEL_ENOMEM, "out of memory for frames");
         goto done;
     }
-    if (maxov > 0) {
-        fifo = reel_xcalloc((size_t)maxov, sizeof *fifo);
-        for (int64_t k = 0; k < maxov; k++) {
-            fifo[k] = av_frame_alloc();
-            if (!fifo[k]) {
-                ret = reel_set_error(REEL_ENOMEM, "out of memory");
-                goto done;
-            }
-            fifo[k]->format = AV_PIX_FMT_YUV420P;
-            fifo[k]->width = W;
-            fifo[k]->height = H;
-            if (av_frame_get_buffer(fifo[k], 0) < 0) {
-                ret = reel_set_error(REEL_ENOMEM, "out of memory for transition frames");
-                goto done;
-            }
-        }
+    if (mode == TR_OVERLAP && maxov > 0) {
+        tail = reel_xcalloc((size_t)maxov, sizeof *tail);
+        head = reel_xcalloc((size_t)maxov, sizeof *head);
     }
-    int64_t opts = 0;
+    emitter e = {w, 0, total, progress, ctx};
     for (size_t i = 0; i < n; i++) {
         if (!(r = reeli_vr_open(inputs[i], W, H, fps))) {
             ret = reel_error_prefix("input %zu", i + 1);
             goto done;
         }
         int64_t in_ov = i > 0 ? ov[i - 1] : 0, out_ov = i + 1 < n ? ov[i] : 0;
-        if (mode == TR_FADE) {
-            in_ov /= 2;
-            out_ov /= 2;
+        if (mode == TR_FADE && (in_ov / 2 > 0 || out_ov / 2 > 0)) {
+            char desc[200];
+            int l = snprintf(desc, sizeof desc, "[in0]null");
+            if (in_ov / 2 > 0)
+                l += snprintf(desc + l, sizeof desc - l, ",fade=t=in:s=0:n=%lld",
+                              (long long)(in_ov / 2));
+            /* fade's last faded frame is at 1/n: start one frame earlier so that the
+             * clip's last frame is black */
+            if (out_ov / 2 > 0)
+                snprintf(desc + l, sizeof desc - l, ",fade=t=out:s=%lld:n=%lld",
+                         (long long)(nf[i] - 1 - out_ov / 2), (long long)(out_ov / 2));
+            if (!(fg = reeli_fg_video(desc, 1, W, H, fps))) {
+                ret = reel_last_error_code();
+                goto done;
+            }
         }
         AVFrame *f;
         for (int64_t j = 0; j < nf[i]; j++) {
@@ -193,43 +350,67 @@ int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params
                 if (ret == 0) ret = reel_set_error(REEL_EFORMAT, "input %zu ended early", i + 1);
                 goto done;
             }
-            if (mode == TR_CROSSFADE && j >= nf[i] - out_ov) {
-                av_frame_copy(fifo[j - (nf[i] - out_ov)], f); /* held for the next input */
+            if (mode == TR_OVERLAP && (j < in_ov || j >= nf[i] - out_ov)) {
+                int into_tail = j >= nf[i] - out_ov;
+                AVFrame **slot = into_tail ? &tail[j - (nf[i] - out_ov)] : &head[j];
+                av_frame_free(slot);
+                if (!(*slot = copy_frame(f))) {
+                    ret = reel_set_error(REEL_ENOMEM, "out of memory for transition frames");
+                    goto done;
+                }
+                if (!into_tail && j == in_ov - 1 &&
+                    (ret = xfade_join(tail, head, in_ov, style, W, H, fps, &e, tmp)) < 0) {
+                    reel_error_prefix("transition %zu (%s)", i, style);
+                    goto done;
+                }
                 continue;
             }
-            /* The reader's frame may be shown again (a repeated picture): edit a copy. */
+            if (fg) {
+                f->pts = j;
+                if ((ret = reeli_fg_push(fg, 0, f)) < 0 || (ret = drain(fg, &e, tmp, NULL)) < 0)
+                    goto done;
+                continue;
+            }
+            /* the reader's frame may be shown again (a repeated picture): write a copy */
             if (av_frame_make_writable(work) < 0 || av_frame_copy(work, f) < 0) {
                 ret = reel_set_error(REEL_ENOMEM, "out of memory");
                 goto done;
             }
-            f = work;
-            AVFrame *emit = f;
-            if (mode == TR_CROSSFADE && j < in_ov) {
-                blend_frame(fifo[j], f, (double)(j + 1) / (in_ov + 1));
-                emit = fifo[j];
-            } else if (mode == TR_FADE) {
-                if (j < in_ov) fade_frame(f, (double)(j + 1) / (in_ov + 1));
-                if (nf[i] - j <= out_ov) fade_frame(f, (double)(nf[i] - j - 1) / (out_ov + 1));
-            }
-            emit->pts = opts++;
-            if ((ret = reeli_mw_video(w, emit)) < 0) goto done;
-            if ((ret = reeli_media_tick(progress, ctx, (double)opts / total)) < 0) goto done;
+            if ((ret = emit(&e, work)) < 0) goto done;
+        }
+        if (fg) {
+            if ((ret = reeli_fg_push(fg, 0, NULL)) < 0 || (ret = drain(fg, &e, tmp, NULL)) < 0)
+                goto done;
+            reeli_fg_free(fg);
+            fg = NULL;
         }
         reeli_vr_free(r);
         r = NULL;
     }
-    REEL_ASSERT(opts == total);
+    if (e.pts != total) {
+        ret = reel_set_error(REEL_EIO, "the transitions gave %lld frames, expected %lld",
+                             (long long)e.pts, (long long)total);
+        goto done;
+    }
     ret = reeli_mw_close(w);
     w = NULL;
 done:
+    reeli_fg_free(fg);
     reeli_vr_free(r);
     reeli_mw_free(w);
-    for (int64_t k = 0; fifo && k < maxov; k++) av_frame_free(&fifo[k]);
-    free(fifo);
+    for (int64_t k = 0; k < maxov && tail; k++) {
+        av_frame_free(&tail[k]);
+        av_frame_free(&head[k]);
+    }
+    free(tail);
+    free(head);
     av_frame_free(&work);
+    av_frame_free(&tmp);
     free(mixbuf);
     free(nf);
     free(ov);
     free(audio);
+    json_decref(words);
+    json_decref(meta);
     return ret < 0 ? ret : 0;
 }

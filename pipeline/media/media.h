@@ -106,6 +106,9 @@ typedef struct reeli_mw_opts {
     size_t n_cues;
     const char *scodec;     /* "subrip", "mov_text", "webvtt" */
     const json_t *metadata; /* object of string/number values -> container tags (borrowed) */
+    /* video copied, not encoded: the stream's parameters (borrowed until open returns); fps
+     * must be set; packets go through reeli_mw_video_packet() */
+    const struct AVCodecParameters *copy_video;
 } reeli_mw_opts;
 
 /* Opens the output (the file is created now). Returns NULL and sets the error. */
@@ -115,6 +118,11 @@ reeli_mw *reeli_mw_open(const reeli_mw_opts *o);
 void reeli_mw_set_audio(reeli_mw *w, const float *pcm, int64_t n_frames);
 /* Encodes one yuv420p frame of the declared size; frame->pts counts frames (1/fps). */
 int reeli_mw_video(reeli_mw *w, AVFrame *frame);
+/* Writes one packet of the copied video stream (copy_video) as frame `index` (pts and
+ * duration in frames; every packet must be a whole picture, as with intra-only codecs).
+ * Takes the packet's reference. */
+struct AVPacket;
+int reeli_mw_video_packet(reeli_mw *w, struct AVPacket *pkt, int64_t index);
 /* Flushes encoders, writes what remains of audio and cues, writes the trailer, frees w. */
 int reeli_mw_close(reeli_mw *w);
 /* Frees w without finishing (removes nothing; the caller deletes the partial file). NULL ok. */
@@ -167,17 +175,54 @@ int reeli_media_probe_bounded(const char *path, int decode, reeli_probe *p,
  * audio -> audio) that decodes without errors within lim. Error names path and what is wrong. */
 int reeli_media_validate(const char *path, int kind, const reeli_media_limits *lim);
 
+/* ---- word timings (media/words.c) ----------------------------------------------------------
+ * A TTS plugin's words [{word, start_s, end_s}...] ride in intermediate files as the container
+ * tag REELI_WORDS_TAG ("reel-words:" + JSON). */
+#define REELI_WORDS_TAG "comment"
+/* 1 if words is an array of {word: string, start_s <= end_s (0..86400)}. */
+int reeli_words_valid(const json_t *words);
+/* The words path carries, or NULL (none, or not readable). Owned by the caller. */
+json_t *reeli_words_load(const char *path);
+/* The words of a tag's value ("reel-words:[...]"), or NULL when it is not one or is invalid. */
+json_t *reeli_words_parse(const char *tag);
+/* {REELI_WORDS_TAG: "reel-words:[...]"} for reeli_mw_opts.metadata, NULL for no words. */
+json_t *reeli_words_metadata(const json_t *words);
+/* Appends words to dst shifted by offset seconds, dropping those that start at or after
+ * limit_s and clipping the rest (limit_s < 0: no limit); keeps dst in time order. */
+void reeli_words_add(json_t *dst, const json_t *words, double offset, double limit_s);
+/* Cues of at most max_words words and max_s seconds each (a cue also ends after a word that
+ * ends a phrase), in time order; with karaoke, each word is preceded by an ASS {\kN} tag
+ * giving it its spoken time (for burnt captions only). *cues owned by the caller (reeli_cues_free).
+ */
+int reeli_words_to_cues(const json_t *words, int max_words, double max_s, int karaoke,
+                        reeli_cue **cues, size_t *n);
+/* Sorts cues by start, clips them to [0, film_s] (film_s < 0: no end), ends each where the
+ * next starts and drops what is left empty (freeing it); *n is updated. */
+void reeli_cues_tidy(reeli_cue *cues, size_t *n, double film_s);
+
 /* ---- media operations, one file each (media/<operation>.c) --------------------------------
  * Each writes out; params as documented in pipeline/stage.h. progress may be NULL. */
 int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params, const char *out,
                        reeli_progress_fn progress, void *ctx);
+/* xfade's transition styles, NULL-terminated (media/concat.c); 1 if name is one of them. */
+extern const char *const reeli_transition_styles[];
+int reeli_transition_style_ok(const char *name);
 int reeli_media_mix(const char *const *inputs, size_t n, const json_t *params, const char *out);
-int reeli_media_with_audio(const char *video, const char *audio, const char *out,
-                           reeli_progress_fn progress, void *ctx);
-int reeli_media_subtitles(const char *input, const json_t *params, const char *out,
-                          reeli_progress_fn progress, void *ctx);
+/* result (may be NULL) receives {"notice": "..."} when the narration was cut (trim). */
+int reeli_media_with_audio(const char *video, const char *audio, const json_t *params,
+                           const char *out, json_t **result, reeli_progress_fn progress, void *ctx);
+/* words_from: the file whose word timings become cues (params.words), NULL for input. */
+int reeli_media_subtitles(const char *input, const char *words_from, const json_t *params,
+                          const char *out, reeli_progress_fn progress, void *ctx);
 int reeli_media_render(const char *input, const json_t *params, const char *out,
                        reeli_progress_fn progress, void *ctx);
+/* A file given by the script (reel.audio{path=} / reel.video{path=}): its demuxer from
+ * formats (REELI_FORMATS_AUDIO, REELI_FORMATS_CLIP) and the global caps. */
+void reeli_media_limits_file(reeli_media_limits *lim, const char *formats);
+/* reel.audio{path=, start_s, duration_s, loop, fade_in_s, fade_out_s, gain} -> WAV. */
+int reeli_media_audio_file(const json_t *params, const char *out);
+/* reel.video{path=, start_s, duration_s, width, height, fps} -> FFV1 (+ PCM) Matroska. */
+int reeli_media_clip(const json_t *params, const char *out, reeli_progress_fn progress, void *ctx);
 /* Re-encodes a media file from a plugin into the intermediate for its kind (video -> FFV1 .mkv,
  * audio -> WAV), reading it within lim (NULL: reeli_media_limits_own). */
 int reeli_media_normalize(const char *in, int kind, const char *out, const reeli_media_limits *lim);

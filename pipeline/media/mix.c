@@ -1,5 +1,6 @@
 /* The mix operation: sums audio tracks with gains, optionally ducks the other inputs under a
- * voice input and normalises the RMS level. */
+ * voice input (libavfilter's sidechaincompress) and brings the result to a loudness target
+ * (EBU R128 by ebur128 + loudnorm, media/loudness.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +10,10 @@
 #include "core/json.h"
 #include "pipeline/media/ops-impl.h"
 
-static double db_to_gain(double db)
+/* Adds src (len frames) times gain into dst: a multiply-add, which no filter does better. */
+static void add_scaled(float *dst, const float *src, int64_t len, double gain)
 {
-    return pow(10.0, db / 20.0);
+    for (int64_t k = 0; k < len * REELI_CHANNELS; k++) dst[k] += (float)(src[k] * gain);
 }
 
 int reeli_media_mix(const char *const *inputs, size_t n, const json_t *params, const char *out)
@@ -29,22 +31,36 @@ int reeli_media_mix(const char *const *inputs, size_t n, const json_t *params, c
     const json_t *duck = json_object_get(params, "duck");
     if (duck && !json_is_object(duck) && !json_is_false(duck))
         return reel_set_error(REEL_EINVAL, "parameter 'duck': must be an object or false");
-    double voice = 0, amount = -12, thresh = -40, attack = 0.05, release = 0.4, norm = 0;
+    double voice = 0, amount = -12, thresh = -30, ratio = 8, attack = 0.02, release = 0.3;
     if (json_is_object(duck)) {
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)duck, key, v)
+        {
+            static const char *const known[] = {
+                "voice", "amount_db", "threshold_db", "ratio", "attack_s", "release_s", NULL};
+            int ok = 0;
+            for (int i = 0; known[i]; i++) ok |= !strcmp(known[i], key);
+            if (!ok) return reel_set_error(REEL_EINVAL, "parameter 'duck.%s': unknown", key);
+        }
         if (reeli_num_param(duck, "voice", 0, 0, (double)n - 1, "duck.", &voice) < 0 ||
             reeli_num_param(duck, "amount_db", -12, -60, 0, "duck.", &amount) < 0 ||
-            reeli_num_param(duck, "threshold_db", -40, -90, 0, "duck.", &thresh) < 0 ||
-            reeli_num_param(duck, "attack_s", 0.05, 0.001, 5, "duck.", &attack) < 0 ||
-            reeli_num_param(duck, "release_s", 0.4, 0.001, 10, "duck.", &release) < 0)
+            reeli_num_param(duck, "threshold_db", -30, -60, 0, "duck.", &thresh) < 0 ||
+            reeli_num_param(duck, "ratio", 8, 1, 20, "duck.", &ratio) < 0 ||
+            reeli_num_param(duck, "attack_s", 0.02, 0.0001, 2, "duck.", &attack) < 0 ||
+            reeli_num_param(duck, "release_s", 0.3, 0.01, 9, "duck.", &release) < 0)
             return REEL_EINVAL;
     }
+    double norm = -14, tp = -1;
     const json_t *nv = json_object_get(params, "normalize_db");
-    if (nv && reeli_num_param(params, "normalize_db", -16, -60, 0, "", &norm) < 0)
+    if (nv && reeli_num_param(params, "normalize_db", -14, -70, -5, "", &norm) < 0)
         return REEL_EINVAL;
+    if (reeli_num_param(params, "true_peak_db", -1, -9, 0, "", &tp) < 0) return REEL_EINVAL;
 
     float **pcm = reel_xcalloc(n, sizeof *pcm);
     int64_t *len = reel_xcalloc(n, sizeof *len), total = 0;
-    float *mixv = NULL, *env = NULL;
+    float *mixv = NULL, *bed = NULL, *ducked = NULL;
+    json_t *words = NULL, *meta = NULL;
     int ret = 0;
     for (size_t i = 0; i < n; i++) {
         if ((ret = reeli_audio_load(inputs[i], REELI_RATE, REELI_CHANNELS, &pcm[i], &len[i])) < 0) {
@@ -54,59 +70,66 @@ int reeli_media_mix(const char *const *inputs, size_t n, const json_t *params, c
         if (len[i] > total) total = len[i];
     }
     mixv = calloc((size_t)total + 1, REELI_CHANNELS * sizeof(float));
-    if (!mixv) {
+    bed = calloc((size_t)total + 1, REELI_CHANNELS * sizeof(float));
+    if (!mixv || !bed) {
         ret = reel_set_error(REEL_ENOMEM, "out of memory for audio");
         goto done;
     }
-    /* Ducking: a peak follower on the voice track; while it is above threshold_db the other
-     * tracks are lowered by amount_db, the gain moving with the attack/release times. */
     size_t vi = (size_t)voice;
-    if (json_is_object(duck) && n > 1) {
-        env = malloc((size_t)total * sizeof(float) + 1);
-        if (!env) {
+    int ducking = json_is_object(duck) && n > 1;
+    /* the voice (when ducking) goes straight to the mix; everything else into the bed */
+    for (size_t i = 0; i < n; i++) {
+        double gain = gains ? json_number_value(json_array_get(gains, i)) : 1.0;
+        add_scaled(ducking && i == vi ? mixv : bed, pcm[i], len[i], gain);
+    }
+    if (ducking) {
+        /* sidechaincompress lowers the bed while the voice (the side chain) is above the
+         * threshold; its wet/dry mix keeps a floor of amount_db under the dry bed. Both inputs
+         * are as long as the mix: the filter ends with the shorter one. */
+        double gain = gains ? json_number_value(json_array_get(gains, vi)) : 1.0;
+        float *side = calloc((size_t)total + 1, REELI_CHANNELS * sizeof(float));
+        if (!side) {
             ret = reel_set_error(REEL_ENOMEM, "out of memory for audio");
             goto done;
         }
-        double level = 0, g = 1, th = db_to_gain(thresh), low = db_to_gain(amount);
-        /* the level detector forgets a peak in ~50 ms; attack/release shape the gain */
-        double kd = exp(-1.0 / (0.05 * REELI_RATE));
-        double ka = exp(-1.0 / (attack * REELI_RATE)), kr = exp(-1.0 / (release * REELI_RATE));
-        for (int64_t k = 0; k < total; k++) {
-            double x = 0;
-            if (k < len[vi])
-                for (int c = 0; c < REELI_CHANNELS; c++)
-                    x = fmax(x, fabs(pcm[vi][k * REELI_CHANNELS + c]));
-            level = x > level ? x : level * kd;
-            double target = level > th ? low : 1.0;
-            g = target < g ? target + (g - target) * ka : target + (g - target) * kr;
-            env[k] = (float)g;
+        add_scaled(side, pcm[vi], len[vi], gain);
+        char desc[300];
+        snprintf(desc, sizeof desc,
+                 "[in0][in1]sidechaincompress=threshold=%.6f:ratio=%.3f:attack=%.3f:"
+                 "release=%.3f:mix=%.6f",
+                 pow(10, thresh / 20), ratio, attack * 1000, release * 1000,
+                 1 - pow(10, amount / 20));
+        const float *src[2] = {bed, side};
+        int64_t lens[2] = {total, total}, got = 0;
+        ret = reeli_fg_audio_run(desc, 2, src, lens, &ducked, &got, NULL);
+        free(side);
+        if (ret < 0) {
+            reel_error_prefix("ducking");
+            goto done;
         }
+        if (!(ducked = reeli_fit_audio(ducked, got, total))) {
+            ret = reel_set_error(REEL_ENOMEM, "out of memory for audio");
+            goto done;
+        }
+        add_scaled(mixv, ducked, total, 1.0);
+    } else {
+        add_scaled(mixv, bed, total, 1.0);
     }
+    if (nv && (ret = reeli_loudnorm(&mixv, total, norm, tp)) < 0) goto done;
+    /* the narration's word timings stay with the mix */
+    words = json_array();
     for (size_t i = 0; i < n; i++) {
-        double gain = gains ? json_number_value(json_array_get(gains, i)) : 1.0;
-        for (int64_t k = 0; k < len[i]; k++) {
-            double g = gain * (env && i != vi ? env[k] : 1.0);
-            for (int c = 0; c < REELI_CHANNELS; c++)
-                mixv[k * REELI_CHANNELS + c] += (float)(pcm[i][k * REELI_CHANNELS + c] * g);
-        }
+        json_t *wi = reeli_words_load(inputs[i]);
+        if (wi) reeli_words_add(words, wi, 0, (double)total / REELI_RATE);
+        json_decref(wi);
     }
-    /* Loudness normalisation (RMS-based, not EBU R128): one gain so that the mix's RMS level is
-     * normalize_db dBFS, lowered if needed to keep peaks at or below -1 dBFS. */
-    double peak = 0, sum = 0;
-    for (int64_t k = 0; k < total * REELI_CHANNELS; k++) {
-        peak = fmax(peak, fabs(mixv[k]));
-        sum += (double)mixv[k] * mixv[k];
-    }
-    double g = 1;
-    if (nv && sum > 0) g = db_to_gain(norm) / sqrt(sum / (double)(total * REELI_CHANNELS));
-    if (peak * g > db_to_gain(-1)) g = db_to_gain(-1) / peak;
-    if (g != 1)
-        for (int64_t k = 0; k < total * REELI_CHANNELS; k++) mixv[k] = (float)(mixv[k] * g);
+    meta = reeli_words_metadata(words);
     reeli_mw_opts o = {.path = out,
                        .format = "wav",
                        .sample_rate = REELI_RATE,
                        .channels = REELI_CHANNELS,
-                       .acodec = "pcm_s16le"};
+                       .acodec = "pcm_s16le",
+                       .metadata = meta};
     reeli_mw *w = reeli_mw_open(&o);
     if (!w) {
         ret = reel_last_error_code();
@@ -119,6 +142,9 @@ done:
     free(pcm);
     free(len);
     free(mixv);
-    free(env);
+    free(bed);
+    free(ducked);
+    json_decref(words);
+    json_decref(meta);
     return ret < 0 ? ret : 0;
 }

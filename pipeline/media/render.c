@@ -1,5 +1,6 @@
 /* The render operation: the final film (H.264/AAC in MP4 or VP9/Opus in WebM) with subtitles
- * and provenance tags, verified by decoding it in full. */
+ * and provenance tags, its sound brought to a delivery loudness (EBU R128), verified by
+ * decoding it in full. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,14 @@ int reeli_media_render(const char *input, const json_t *params, const char *out,
     if (reeli_num_param(params, "crf", webm ? 32 : 20, 0, 63, "", &crf) < 0) return REEL_EINVAL;
     if (!webm && crf > 51)
         return reel_set_error(REEL_EINVAL, "parameter 'crf': must be 0..51 for H.264");
+    /* delivery loudness (EBU R128): a number of LUFS, or false to keep the level as mixed */
+    const json_t *lv = json_object_get(params, "loudness");
+    double lufs = -14, tp = -1;
+    if (lv && !json_is_false(lv) &&
+        reeli_num_param(params, "loudness", -14, -70, -5, "", &lufs) < 0)
+        return reel_set_error(REEL_EINVAL,
+                              "parameter 'loudness': must be a target in LUFS (-70..-5) or false");
+    if (reeli_num_param(params, "true_peak_db", -1, -9, 0, "", &tp) < 0) return REEL_EINVAL;
     const json_t *meta = json_object_get(params, "metadata");
     if (meta && !json_is_object(meta))
         return reel_set_error(REEL_EINVAL, "parameter 'metadata': must be an object");
@@ -63,8 +72,11 @@ int reeli_media_render(const char *input, const json_t *params, const char *out,
             goto done;
         }
         n = want;
+        if (!json_is_false(lv) && (ret = reeli_loudnorm(&pcm, n, lufs, tp)) < 0) goto done;
     }
     if ((ret = reeli_subs_load(input, &cues, &nc)) < 0) goto done;
+    /* every cue inside the film and one at a time (mov_text cannot overlap them) */
+    reeli_cues_tidy(cues, &nc, (double)nf * fps.den / fps.num);
 
     /* Provenance: every film says it is AI-generated; the caller adds title, pipeline hash,
      * model and seeds. Values that are not strings are stored as compact JSON. */

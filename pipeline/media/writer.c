@@ -129,10 +129,28 @@ static int open_video(reeli_mw *w, const reeli_mw_opts *o)
         av_dict_set_int(&opts, "cpu-used", 8, 0);
         av_dict_set_int(&opts, "row-mt", 1, 0);
     } else if (!strcmp(c->codec->name, "ffv1")) {
+        /* every frame a keyframe: FFV1 carries its coder state from one frame to the next
+         * otherwise, and later stages copy, hold (repeat) and cut these packets one by one */
+        c->gop_size = 1;
         av_dict_set(&opts, "level", "3", 0);
         av_dict_set(&opts, "slicecrc", "1", 0);
     }
     return finish_encoder(w, c, w->vst, &opts, "opening the video encoder");
+}
+
+/* A video stream whose packets are copied from another file (no encoder). */
+static int open_video_copy(reeli_mw *w, const reeli_mw_opts *o)
+{
+    w->vst = avformat_new_stream(w->fmt, NULL);
+    if (!w->vst) return reel_set_error(REEL_ENOMEM, "%s: out of memory", w->path);
+    int ret = avcodec_parameters_copy(w->vst->codecpar, o->copy_video);
+    if (ret < 0) return reeli_media_averr(ret, w->path, "copying the video stream");
+    w->vst->codecpar->codec_tag = 0;
+    w->vst->time_base = av_inv_q(o->fps);
+    w->vst->avg_frame_rate = o->fps;
+    w->vst->r_frame_rate = o->fps;
+    w->fps = o->fps;
+    return 0;
 }
 
 static int open_audio(reeli_mw *w, const reeli_mw_opts *o)
@@ -197,7 +215,8 @@ reeli_mw *reeli_mw_open(const reeli_mw_opts *o)
         reeli_media_averr(ret < 0 ? ret : AVERROR(ENOMEM), o->path, "creating the container");
         goto fail;
     }
-    if (o->width > 0 && open_video(w, o) < 0) goto fail;
+    if (o->copy_video && open_video_copy(w, o) < 0) goto fail;
+    if (!o->copy_video && o->width > 0 && open_video(w, o) < 0) goto fail;
     if (o->sample_rate > 0 && open_audio(w, o) < 0) goto fail;
     if (o->scodec && open_subs(w, o) < 0) goto fail;
     if (o->metadata) {
@@ -335,6 +354,25 @@ int reeli_mw_video(reeli_mw *w, AVFrame *frame)
     if (ret < 0) return reeli_media_averr(ret, w->path, "encoding video");
     w->next_vpts = frame->pts + 1;
     return write_packets(w, w->venc, w->vst);
+}
+
+int reeli_mw_video_packet(reeli_mw *w, AVPacket *pkt, int64_t index)
+{
+    REEL_ASSERT(w->vst && !w->venc);
+    double t = (double)index * av_q2d(av_inv_q(w->fps));
+    int ret = drain_cues(w, t);
+    if (ret < 0) return ret;
+    if ((ret = drain_audio(w, (int64_t)((t + 0.1) * (w->aenc ? w->aenc->sample_rate : 1)), 0)) < 0)
+        return ret;
+    pkt->pts = pkt->dts = index;
+    pkt->duration = 1;
+    pkt->pos = -1;
+    av_packet_rescale_ts(pkt, av_inv_q(w->fps), w->vst->time_base);
+    pkt->stream_index = w->vst->index;
+    w->next_vpts = index + 1;
+    ret = av_interleaved_write_frame(w->fmt, pkt);
+    if (ret < 0) return reeli_media_averr(ret, w->path, "writing a packet");
+    return 0;
 }
 
 int reeli_mw_close(reeli_mw *w)

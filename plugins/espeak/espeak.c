@@ -142,11 +142,25 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
     if (rc == 0) {
         double total = (double)c.n / rate_hz;
         json_t *res = json_object(), *words = json_array();
-        for (size_t i = 0; i < c.nw; i++) {
-            size_t a = utf8_offset(text, c.words[i].char_pos);
-            size_t b = utf8_offset(text, c.words[i].char_pos + c.words[i].char_len);
+        /* espeak-ng reports no event for some words ("of the" is one) and none for
+         * punctuation, and may end with an empty event: each reported word takes the text up
+         * to the next one, so that captions lose no word and keep the punctuation that ends a
+         * phrase. */
+        size_t nw = 0;
+        for (size_t i = 0; i < c.nw; i++)
+            if (c.words[i].char_len > 0 &&
+                (nw == 0 || c.words[i].char_pos > c.words[nw - 1].char_pos))
+                c.words[nw++] = c.words[i];
+        size_t len = strlen(text);
+        for (size_t i = 0; i < nw; i++) {
+            size_t a = i ? utf8_offset(text, c.words[i].char_pos) : 0;
+            size_t b = i + 1 < nw ? utf8_offset(text, c.words[i + 1].char_pos) : len;
+            while (a < b && (text[a] == ' ' || text[a] == '\n' || text[a] == '\t')) a++;
+            while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\n' || text[b - 1] == '\t' ||
+                             text[b - 1] == '\r'))
+                b--;
             double start = c.words[i].ms / 1000.0;
-            double end = i + 1 < c.nw ? c.words[i + 1].ms / 1000.0 : total;
+            double end = i + 1 < nw ? c.words[i + 1].ms / 1000.0 : total;
             if (end < start) end = start;
             json_t *w = json_object();
             json_object_set_new(w, "word", json_stringn(text + a, b - a));
@@ -171,7 +185,7 @@ static const reel_plugin_caps caps = {
     .struct_size = sizeof(reel_plugin_caps),
     .kind = REEL_PLUGIN_KIND_AUDIO,
     .name = "espeak",
-    .version = "1.0",
+    .version = "1.1",
     .description = "narration with espeak-ng (voice, rate, pitch), word timings in the result",
     .params_schema = schema,
     .max_duration_s = 3600,

@@ -32,6 +32,19 @@ e = raises(function() reel.concat({}) end)
 assert(e:find("needs at least one video node"), e)
 e = raises(function() reel.concat({v, transition = 3}) end)
 assert(e:find("field 'transition' must be a string"), e)
+-- transitions: cut, fade, crossfade (style = an xfade name) or an xfade name itself
+e = raises(function() reel.concat({v, transition = "swirl"}) end)
+assert(e:find("field 'transition': unknown transition \"swirl\" %(cut, fade, crossfade, or an "
+              .. "xfade style: fade, dissolve, wipeleft"), e)
+e = raises(function() reel.concat({v, transition = "crossfade", style = "swirl"}) end)
+assert(e:find("field 'style': must be an xfade style name %(one of: fade, dissolve"), e)
+e = raises(function() reel.concat({v, transition = "fade", style = "dissolve"}) end)
+assert(e:find("field 'style': goes with transition = \"crossfade\""), e)
+assert(reel.concat{v, transition = "circleopen"}.params.transition == "circleopen")
+e = raises(function() reel.render(c, "x.mp4", {loudness = 3}) end)
+assert(e:find("field 'loudness' must be a target in LUFS"), e)
+e = raises(function() reel.render(c, "x.mp4", {true_peak = 2}) end)
+assert(e:find("field 'true_peak'"), e)
 e = raises(function() reel.mix({a, a, gains = {1}}) end)
 assert(e:find("field 'gains' must be an array of 2 numbers"), e)
 e = raises(function() v:with_audio(v) end)
@@ -61,6 +74,8 @@ local xc = reel.concat{s, s, s, transition = "crossfade", transition_s = 0.5}
 local xcues = xc:subtitles{from = xc}.params.cues
 assert(xcues[2].start_s == 1.5 and xcues[3].start_s == 3 and xcues[3].end_s == 5)
 -- a crossfade longer than half a shot is clamped, as the concat stage does
+local wipe = reel.concat{s, s, transition = "wipeleft", transition_s = 0.5}
+assert(wipe:subtitles{from = wipe}.params.cues[2].start_s == 1.5) -- any xfade style overlaps
 local long = reel.concat{s, s, transition = "crossfade", transition_s = 5}
 local lcues = long:subtitles{from = long}.params.cues
 assert(lcues[2].start_s == 1 and lcues[2].end_s == 3, lcues[2].start_s)
@@ -70,6 +85,16 @@ e = raises(function() c:subtitles{from = reel.concat{v}} end)
 assert(e:find("no narrated shots"), e)
 local sub2 = c:subtitles{cues = {{start_s = 0, end_s = 1, text = "hi"}}, burn = true}
 assert(sub2.params.burn == true)
+-- captions from the narration's word timings, styled when burnt in
+local ks = c:subtitles{from = c, burn = true, words_per_cue = 3,
+                       style = {karaoke = true, highlight = "#FFD700", position = "top"}}
+assert(ks.params.words == true and ks.params.words_per_cue == 3 and ks.params.style.karaoke)
+e = raises(function() c:subtitles{from = c, style = {size = 20}} end)
+assert(e:find("field 'style' styles burnt captions: add burn = true"), e)
+-- narration options of with_audio
+assert(v:with_audio(a, {trim = true, pad_s = 1}).params.trim == true)
+e = raises(function() v:with_audio(a, {trim = "yes"}) end)
+assert(e:find("field 'trim' must be a boolean"), e)
 
 -- rendering runs the graph and returns the absolute output path
 local out = assert(reel.render(sub, "api.mp4", {title = "API", plan = {title = "p"}}))
