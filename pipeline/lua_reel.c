@@ -5,6 +5,7 @@
  * Nodes are full userdata "reel.node" holding the node id; the graph owns the node itself. One
  * userdata exists per node (kept in the registry table NODES), so nodes compare with ==. */
 #include "pipeline/lua-impl.h"
+#include "pipeline/slurm-impl.h"
 
 #include "llm/grammar.h"
 #include "llm/plan.h"
@@ -529,7 +530,8 @@ static int l_render(lua_State *L)
     int target = (int)run->graph.n;
     run->renders++;
 
-    rc = reeli_sched_run(&run->sched, target);
+    rc = run->sched.slurm ? reeli_sched_slurm_run(&run->sched, target)
+                          : reeli_sched_run(&run->sched, target);
     reeli_node *r = reeli_graph_node(&run->graph, target);
     if (rc == 0) {
         char *src = reeli_cache_path(&run->cache, r->key, r->ext);
