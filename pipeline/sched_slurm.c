@@ -29,6 +29,7 @@ enum { J_NONE = 0, J_CACHED, J_WAIT, J_READY, J_QUEUED, J_RUNNING, J_DONE, J_FAI
 #define POLL_MIN_S        0.25
 #define POLL_MAX_S        3.0
 #define LOG_TAIL          2000
+#define CACHE_LOOK_S      0.2
 
 typedef struct sjob {
     int state;
@@ -184,6 +185,12 @@ static void node_done(spass *p, int id)
 {
     reeli_node *n = node(p, id);
     sjob *j = &p->jobs[id];
+    if (j->state == J_QUEUED) {
+        /* it ran between two looks at the queue: its start is reported now */
+        json_t *f = fields(n, j->job_id);
+        json_object_set_new(f, "attempt", json_integer(1));
+        reeli_events_emit(p->s->events, "node_start", f);
+    }
     p->inflight--;
     j->state = J_DONE;
     p->remaining--;
@@ -400,14 +407,45 @@ static void job_ended(spass *p, int id, const reeli_slurm_job *sj)
     node_failed(p, id, REEL_EIO, msg);
 }
 
-/* Sleeps up to seconds, waking early on cancel. */
-static void nap(double seconds)
+/* Sleeps up to seconds, waking early on cancel or when the output of a job in flight appears
+ * in the cache: a stat() per job every CACHE_LOOK_S finds a finished node long before the
+ * squeue back-off would, without asking the controller more often. Returns 1 if an output
+ * appeared. */
+static int nap(spass *p, double seconds)
 {
-    double end = reel_now() + seconds;
+    double end = reel_now() + seconds, next_look = reel_now() + CACHE_LOOK_S;
     while (!reeli_cancel_flag && reel_now() < end) {
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
+        if (reel_now() < next_look) continue;
+        next_look = reel_now() + CACHE_LOOK_S;
+        for (size_t id = 1; id <= p->n; id++) {
+            sjob *j = &p->jobs[id];
+            if (j->state != J_QUEUED && j->state != J_RUNNING) continue;
+            reeli_node *n = node(p, (int)id);
+            char *path = reeli_cache_path(p->s->cache, n->key, n->ext);
+            int there = access(path, F_OK) == 0;
+            free(path);
+            if (there) return 1;
+        }
     }
+    return 0;
+}
+
+/* Marks the jobs in flight whose output is in the cache done; returns how many. */
+static int collect_outputs(spass *p)
+{
+    int found = 0;
+    for (size_t id = 1; id <= p->n; id++) {
+        sjob *j = &p->jobs[id];
+        if (j->state != J_QUEUED && j->state != J_RUNNING) continue;
+        reeli_node *n = node(p, (int)id);
+        if (reeli_cache_check(p->s->cache, n->key, n->ext, NULL) != 1) continue;
+        if (j->state == J_QUEUED) p->queued--;
+        node_done(p, (int)id);
+        found++;
+    }
+    return found;
 }
 
 /* Applies the last squeue answer to the jobs in flight; returns how many changed state. */
@@ -505,7 +543,10 @@ int reeli_sched_slurm_run(reeli_sched *s, int target)
                                     p.remaining);
             continue;
         }
-        nap(delay);
+        if (nap(&p, delay) && collect_outputs(&p) > 0) {
+            delay = POLL_MIN_S;
+            continue; /* submit what became ready; the queue is asked on the next round */
+        }
         if (reeli_cancel_flag) continue;
         if (poll_queue(&p) < 0) {
             if (++poll_failures >= MAX_POLL_FAILURES) {
