@@ -34,5 +34,5 @@ if(NOT REEL_FUZZ)
     target_link_libraries(media_streamhash PRIVATE libreel)
     add_test(NAME test_pipeline_slurm COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_pipeline_slurm.sh)
     set_tests_properties(test_pipeline_slurm PROPERTIES LABELS e2e TIMEOUT 300 SKIP_RETURN_CODE 77
-        ENVIRONMENT "REEL_SKIP_LOG=${REEL_SKIP_LOG};REEL_SOURCE_DIR=${CMAKE_SOURCE_DIR};REEL_BIN=$<TARGET_FILE:reel>;REEL_STREAMHASH=$<TARGET_FILE:media_streamhash>")
+        ENVIRONMENT "REEL_SKIP_LOG=${REEL_SKIP_LOG};REEL_SOURCE_DIR=${CMAKE_SOURCE_DIR};REEL_BIN=$<TARGET_FILE:reel>;REEL_STREAMHASH=$<TARGET_FILE:media_streamhash>;LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/lsan-media.supp")
 endif()

@@ -75,7 +75,7 @@ LUA
 "$REEL" run "$T/film/film.lua" --out "$T/local" --cache "$T/local/cache" --jobs 2 \
   --no-progress 2>"$T/local.err" || { cat "$T/local.err"; fail "local render failed"; }
 "$REEL" run "$T/film/film.lua" --out "$T/slurm" --cache "$T/slurm/cache" --executor slurm \
-  --no-progress --events "$T/slurm1.jsonl" 2>"$T/slurm1.err" ||
+  --max-jobs 2 --no-progress --events "$T/slurm1.jsonl" 2>"$T/slurm1.err" ||
   { cat "$T/slurm1.err"; fail "render through Slurm failed"; }
 # the same entries (keys and kinds) in both caches, and in each the same streams: compared by
 # packets, as a Matroska file carries a random segment UID that differs from run to run
@@ -110,6 +110,22 @@ else
   fail "submitted $submitted, done $done_, jobs $(njobs), nodes $nkeys"
 fi
 grep -q '"event":"node_start".*"job_id"' "$T/slurm1.jsonl" || fail "no node_start event with a job id"
+# --max-jobs 2: never more than 2 jobs submitted and not yet done
+most=$(awk '/"event":"node_submitted"/ {n++; if (n > m) m = n} /"event":"node_(done|failed)"/ {n--}
+            END {print m + 0}' "$T/slurm1.jsonl")
+[ "$most" -ge 1 ] && [ "$most" -le 2 ] && ok "--max-jobs 2: at most $most jobs in flight" ||
+  fail "--max-jobs 2: $most jobs in flight at once"
+
+# bad options and a refused submission are clear errors
+out=$("$REEL" run "$T/film/film.lua" --out "$T/x" --max-jobs 2 2>&1); rc=$?
+[ $rc -eq 2 ] && [[ "$out" == *"need --executor slurm"* ]] || fail "--max-jobs without slurm: $rc $out"
+out=$("$REEL" run "$T/film/film.lua" --out "$T/x" --executor pbs 2>&1); rc=$?
+[ $rc -eq 2 ] && [[ "$out" == *"local or slurm"* ]] || fail "--executor pbs: $rc $out"
+out=$("$REEL" run "$T/film/film.lua" --out "$T/x" --executor slurm --partition nosuchpart \
+  --no-progress 2>&1); rc=$?
+[ $rc -eq 1 ] && [[ "$out" == *"sbatch failed"* ]] && [[ "$out" == *"params:"* ]] ||
+  fail "unknown partition: $rc $out"
+ok "option errors and a refused sbatch are reported"
 
 # ---- 2. an unchanged re-run submits nothing --------------------------------------------------
 before=$(njobs)
