@@ -266,9 +266,21 @@ static int submit(spass *p, int id)
     char *a_out = reel_xasprintf("--output=%s", log);
     char *a_comment = reel_xasprintf("--comment=reel:%s", n->key);
     char *a_wrap = reel_xasprintf("--wrap=%s", cmd);
-    char *a_part = o->partition ? reel_xasprintf("--partition=%s", o->partition) : NULL;
-    char *a_gres = o->gres ? reel_xasprintf("--gres=%s", o->gres) : NULL;
-    char *a_acct = o->account ? reel_xasprintf("--account=%s", o->account) : NULL;
+    /* the node's own resources (reel.video{resources = {...}}) win over the run's options */
+    const json_t *res = n->resources;
+    const char *part = reel_json_str(res, "partition", o->partition);
+    const char *gres = reel_json_str(res, "gres", o->gres);
+    const char *acct = reel_json_str(res, "account", o->account);
+    const char *mem = reel_json_str(res, "mem", NULL), *time_s = reel_json_str(res, "time", NULL);
+    long cpus = (long)reel_json_int(res, "cpus", 0);
+    char *extra[6] = {
+        part ? reel_xasprintf("--partition=%s", part) : NULL,
+        gres ? reel_xasprintf("--gres=%s", gres) : NULL,
+        acct ? reel_xasprintf("--account=%s", acct) : NULL,
+        mem ? reel_xasprintf("--mem=%s", mem) : NULL,
+        time_s ? reel_xasprintf("--time=%s", time_s) : NULL,
+        cpus > 0 ? reel_xasprintf("--cpus-per-task=%ld", cpus) : NULL,
+    };
     const char *argv[16];
     int k = 0;
     argv[k++] = "sbatch";
@@ -277,9 +289,8 @@ static int submit(spass *p, int id)
     argv[k++] = a_name;
     argv[k++] = a_out;
     argv[k++] = a_comment;
-    if (a_part) argv[k++] = a_part;
-    if (a_gres) argv[k++] = a_gres;
-    if (a_acct) argv[k++] = a_acct;
+    for (int e = 0; e < 6; e++)
+        if (extra[e]) argv[k++] = extra[e];
     argv[k++] = a_wrap;
     argv[k] = NULL;
     char *out = NULL, *err = NULL;
@@ -319,9 +330,7 @@ static int submit(spass *p, int id)
     free(a_out);
     free(a_comment);
     free(a_wrap);
-    free(a_part);
-    free(a_gres);
-    free(a_acct);
+    for (int e = 0; e < 6; e++) free(extra[e]);
     return rc;
 }
 

@@ -63,9 +63,10 @@ mkdir -p "$T/film"
 cat >"$T/film/film.lua" <<'LUA'
 local shots = {transition = "fade", transition_s = 0.25}
 for i = 1, 3 do
+  -- resources: what the slurm executor asks for this node (the local one ignores it)
   local v = reel.video{plugin = "card", name = "shot " .. i, title = "shot " .. i,
                        style = "sunset", duration_s = 1, width = 96, height = 64, fps = 12,
-                       seed = i}
+                       seed = i, resources = i == 1 and {cpus = 1, time = "10:00"} or nil}
   local a = reel.audio{plugin = "tone", name = "tone " .. i, frequency = 220 * i,
                        duration_s = 1}
   shots[#shots + 1] = v:with_audio(a)
@@ -110,6 +111,15 @@ else
   fail "submitted $submitted, done $done_, jobs $(njobs), nodes $nkeys"
 fi
 grep -q '"event":"node_start".*"job_id"' "$T/slurm1.jsonl" || fail "no node_start event with a job id"
+# shot 1 asked for a 10-minute limit, the other nodes got the cluster's (unlimited)
+limits=$(squeue -h -t all -o '%j %l' | sort -u)
+[[ "$limits" == *"reel-1 10:00"* ]] && [[ "$limits" == *"reel-2 UNLIMITED"* ]] &&
+  ok "per-node resources: shot 1 ran with --time=10:00" || fail "per-node resources: $limits"
+out=$(printf 'reel.video{plugin = "card", duration_s = 1, resources = {memory = "1G"}}\n' >"$T/film/bad.lua"
+  "$REEL" run "$T/film/bad.lua" --out "$T/x" 2>&1); rc=$?
+[ $rc -eq 1 ] && [[ "$out" == *"field 'resources': 'memory' is not one of"* ]] ||
+  fail "bad resources: $rc $out"
+
 # --max-jobs 2: never more than 2 jobs submitted and not yet done
 most=$(awk '/"event":"node_submitted"/ {n++; if (n > m) m = n} /"event":"node_(done|failed)"/ {n--}
             END {print m + 0}' "$T/slurm1.jsonl")
