@@ -5,7 +5,8 @@
 #      same content hashes, the same film
 #   2. an unchanged re-run submits nothing
 #   3. scancel of one running job: that node is reported (job id, node, parameters, log tail),
-#      the other nodes finish and are cached
+#      the other nodes finish and are cached; a requeued job (node failure, preemption) is
+#      waited for and its node done
 #   4. reel run killed (SIGKILL) and run again re-attaches to its queued and running jobs:
 #      every node is submitted once
 #   5. Ctrl-C on reel run cancels every queued and running job of the run
@@ -185,6 +186,26 @@ if wait_events "$T/s3.jsonl" node_start 1 60; then
   fi
 else
   kill $pid; wait $pid; cat "$T/s3.err"; fail "no job started within 60 s"
+fi
+
+# ---- 3b. a running job requeued (what node failure or preemption does) runs again ----------
+slow "$T/c3b" "$T/s3b.jsonl" 150 2 4 2>"$T/s3b.err" &
+pid=$!
+if wait_events "$T/s3b.jsonl" node_start 1 60; then
+  rq=$(grep '"event":"node_start"' "$T/s3b.jsonl" | head -1 | sed 's/.*"job_id": *\([0-9]*\).*/\1/')
+  scontrol requeue "$rq"
+  # Slurm holds a requeued job back a while (BeginTime); let it go at once
+  wait_events "$T/s3b.jsonl" node_requeued 1 30 && scontrol update JobId="$rq" StartTime=now
+  wait $pid
+  rc=$?
+  if [ $rc -eq 0 ] && [ "$(count_events "$T/s3b.jsonl" node_requeued)" -ge 1 ] &&
+    [ "$(count_events "$T/s3b.jsonl" node_done)" -eq 4 ]; then
+    ok "job $rq requeued: reel waited for it and the film was made"
+  else
+    cat "$T/s3b.err"; fail "requeue: exit $rc, $(count_events "$T/s3b.jsonl" node_requeued) requeued"
+  fi
+else
+  kill $pid; wait $pid; cat "$T/s3b.err"; fail "no job started within 60 s"
 fi
 
 # ---- 4. reel killed and run again re-attaches instead of resubmitting -----------------------
