@@ -30,6 +30,7 @@ enum { J_NONE = 0, J_CACHED, J_WAIT, J_READY, J_QUEUED, J_RUNNING, J_DONE, J_FAI
 #define POLL_MAX_S        3.0
 #define LOG_TAIL          2000
 #define CACHE_LOOK_S      0.2
+#define ENDED_GRACE_S     3.0
 
 typedef struct sjob {
     int state;
@@ -38,6 +39,7 @@ typedef struct sjob {
     size_t n_users, cap_users;
     long job_id;
     double t0;
+    double ended_since; /* when the job was first seen ended without its output, else 0 */
 } sjob;
 
 typedef struct spass {
@@ -467,6 +469,7 @@ static int update(spass *p)
         const reeli_slurm_job *sj = reeli_slurm_find(p->snap, p->n_snap, j->job_id);
         int cls = sj ? sj->cls : REELI_SLURM_ENDED;
         reeli_node *n = node(p, (int)id);
+        if (cls != REELI_SLURM_COMPLETED && cls != REELI_SLURM_ENDED) j->ended_since = 0;
         if (cls == REELI_SLURM_RUNNING && j->state == J_QUEUED) {
             j->state = J_RUNNING;
             p->queued--;
@@ -484,8 +487,15 @@ static int update(spass *p)
             reeli_events_emit(p->s->events, "node_requeued", f);
             changed++;
         } else if (cls == REELI_SLURM_COMPLETED || cls == REELI_SLURM_ENDED) {
-            job_ended(p, (int)id, sj);
-            changed++;
+            /* An ended job without its output is failed only once it stays ended a while: a
+             * job being requeued passes through FAILED before it is PENDING again, and a
+             * shared filesystem may show a file written on another machine a moment late. */
+            double now = reel_now();
+            if (!j->ended_since) j->ended_since = now;
+            if (now - j->ended_since >= ENDED_GRACE_S ||
+                reeli_cache_check(p->s->cache, n->key, n->ext, NULL) == 1)
+                job_ended(p, (int)id, sj);
+            changed++; /* ask again soon */
         }
     }
     return changed;

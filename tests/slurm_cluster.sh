@@ -4,6 +4,7 @@
 #                             waits until the node is idle; returns 77 (reason on stderr) when
 #                             the packages are missing or the daemons cannot start here
 #   slurm_cluster_stop DIR    stops the daemons (safe to call twice, and from a trap)
+# cred_expire is short so that a requeued job starts again after 10 s, not 2 minutes.
 # Accounting is off (no slurmdbd): job outcomes come from squeue/scontrol while the controller
 # remembers them (MinJobAge) and from the cache, so sacct is not needed.
 
@@ -37,7 +38,7 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$d/munge/munge.socket
+AuthInfo=socket=$d/munge/munge.socket,cred_expire=10
 StateSaveLocation=$d/state
 SlurmdSpoolDir=$d/spool
 SlurmctldPidFile=$d/slurmctld.pid
