@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,12 @@ static int run(int argc, char **argv)
     const char **allow = NULL;
     char *default_model = NULL, *store_model = NULL;
     size_t n_allow = 0;
+    /* --executor slurm: how jobs are submitted, and the grants their `reel node exec` needs */
+    reel_slurm_params slurm = {0};
+    const char *executor = "local", *slurm_only = NULL;
+    const char **node_args = NULL;
+    size_t n_node_args = 0;
+    char reel_exe[PATH_MAX];
     int rc = REEL_EXIT_USAGE;
     int i = 1;
     for (; i < argc; i++) {
@@ -92,9 +99,11 @@ static int run(int argc, char **argv)
         }
         /* options with a value */
         static const char *const with_value[] = {
-            "--model",      "-m",        "--out",   "-o",           "--jobs",        "-j",
-            "--events",     "--seed",    "--cache", "--allow-path", "--max-lua-mem", "--allow-exec",
-            "--allow-host", "--api-key", NULL};
+            "--model",      "-m",           "--out",         "-o",
+            "--jobs",       "-j",           "--events",      "--seed",
+            "--cache",      "--allow-path", "--max-lua-mem", "--allow-exec",
+            "--allow-host", "--api-key",    "--executor",    "--partition",
+            "--gres",       "--account",    "--max-jobs",    NULL};
         int known = 0;
         for (const char *const *o = with_value; *o; o++)
             if (strcmp(a, *o) == 0) known = 1;
@@ -131,6 +140,26 @@ static int run(int argc, char **argv)
                 reel_cli_usage("run", "%s %s", a, reel_last_error());
                 goto out;
             }
+            node_args = reel_xrealloc(node_args, (n_node_args + 2) * sizeof *node_args);
+            node_args[n_node_args++] = a;
+            node_args[n_node_args++] = v;
+        } else if (strcmp(a, "--executor") == 0) {
+            if (strcmp(v, "local") != 0 && strcmp(v, "slurm") != 0) {
+                reel_cli_usage("run", "--executor expects local or slurm, got '%s'", v);
+                goto out;
+            }
+            executor = v;
+        } else if (strcmp(a, "--partition") == 0) {
+            slurm.partition = slurm_only = v;
+        } else if (strcmp(a, "--gres") == 0) {
+            slurm.gres = slurm_only = v;
+        } else if (strcmp(a, "--account") == 0) {
+            slurm.account = slurm_only = v;
+        } else if (strcmp(a, "--max-jobs") == 0) {
+            long n;
+            if (reel_cli_parse_int("run", a, v, 1, 1000000, &n) < 0) goto out;
+            slurm.max_jobs = (int)n;
+            slurm_only = v;
         } else if (strcmp(a, "--max-lua-mem") == 0) {
             if (parse_size(v, &p.max_lua_mem) < 0 || p.max_lua_mem < ((size_t)1 << 20)) {
                 reel_cli_usage("run",
@@ -143,6 +172,25 @@ static int run(int argc, char **argv)
     }
     if (!p.script) {
         reel_cli_usage("run", "no script given");
+        goto out;
+    }
+    if (strcmp(executor, "slurm") == 0) {
+        /* the jobs run this very program, which must be on the filesystem the nodes share */
+        ssize_t len = readlink("/proc/self/exe", reel_exe, sizeof reel_exe - 1);
+        if (len <= 0) {
+            reel_cli_error("run", "--executor slurm: cannot find the reel program: %s",
+                           strerror(errno));
+            rc = REEL_EXIT_FAIL;
+            goto out;
+        }
+        reel_exe[len] = '\0';
+        slurm.reel_exe = reel_exe;
+        slurm.node_args = node_args;
+        slurm.n_node_args = n_node_args;
+        p.slurm = &slurm;
+    } else if (slurm_only) {
+        reel_cli_usage("run", "--partition, --gres, --account and --max-jobs need --executor "
+                              "slurm");
         goto out;
     }
     /* No --model: REEL_MODEL, else the default model if it is there (default.gguf, or what
@@ -196,6 +244,7 @@ out:
     free(default_model);
     free(store_model);
     free(allow);
+    free(node_args);
     return rc;
 }
 
@@ -242,6 +291,15 @@ static const reel_cli_cmd reel_cmd_run = {
     "      --max-lua-mem SZ cap on the script's memory, e.g. 256M or 2G (default 512M): its\n"
     "                       Lua heap plus the nodes and parameters it builds\n"
     "      --no-progress    no live progress display on the terminal\n"
+    "      --executor E     where nodes run: local (default: worker threads here) or slurm\n"
+    "                       (each missing node is one Slurm job running `reel node exec`;\n"
+    "                       --cache must be on a filesystem the compute nodes share; see\n"
+    "                       docs/cluster.md)\n"
+    "      --partition P    slurm: sbatch --partition (default: the cluster's)\n"
+    "      --gres G         slurm: sbatch --gres, e.g. gpu:1 (default: none)\n"
+    "      --account A      slurm: sbatch --account (default: yours)\n"
+    "      --max-jobs N     slurm: at most N of the run's jobs queued or running at once\n"
+    "                       (default: no limit)\n"
     "  --                   the words after it are the script's reel.args\n"
     "\n"
     "Sandbox: what a script may do is granted by you, never by the script. By default it\n"
@@ -258,12 +316,17 @@ static const reel_cli_cmd reel_cmd_run = {
     "started are stopped (SIGTERM, then SIGKILL a second later), no half-written file is\n"
     "left, and the next run reuses everything that finished. A second Ctrl-C kills those\n"
     "programs and reel at once; temporary folders left then are removed by the next run.\n"
+    "With --executor slurm, Ctrl-C cancels the run's queued and running jobs (scancel); if\n"
+    "reel itself dies, running it again waits for the jobs still in the queue instead of\n"
+    "submitting them twice.\n"
     "\n"
     "Example:\n"
     "  reel run examples/film.lua --out out --jobs 4 --seed 7 -- \"a lighthouse keeper's cat\"\n"
     "  reel run examples/film.lua --out out --events - | jq -c 'select(.event==\"node_done\")'\n"
     "  reel serve -m model.gguf --port 8080 &   # or vLLM, NIM, llama-server...\n"
-    "  reel run examples/film.lua --model openai:http://127.0.0.1:8080/v1#model -- \"a cat\"\n",
+    "  reel run examples/film.lua --model openai:http://127.0.0.1:8080/v1#model -- \"a cat\"\n"
+    "  reel run examples/film.lua --out out --cache /shared/reel-cache --executor slurm \\\n"
+    "      --partition gpu --gres gpu:1 --max-jobs 20\n",
     run,
 };
 REEL_CLI_COMMAND(reel_cmd_run)

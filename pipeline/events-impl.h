@@ -19,6 +19,8 @@ void reeli_events_emit(reeli_events *ev, const char *name, json_t *fields);
 void reeli_events_pass_begin(reeli_events *ev, int total);
 void reeli_events_node_state(reeli_events *ev, const reeli_node *n, int state, double fraction);
 void reeli_events_pass_end(reeli_events *ev);
+/* Batch executors: how many of the run's jobs wait in the queue (shown with the running ones). */
+void reeli_events_queued(reeli_events *ev, int queued);
 /* Script log line (reel.log): to stderr and as a "log" event. */
 void reeli_events_log(reeli_events *ev, const char *where, const char *msg);
 

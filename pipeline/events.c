@@ -26,6 +26,7 @@ struct reeli_events {
     double t0;
     /* display state */
     int total, done, cached, failed;
+    int queued; /* jobs waiting in a batch queue (slurm executor), -1 when there is none */
     running *run;
     size_t n_run, cap_run;
     int drawn; /* lines currently on screen */
@@ -37,6 +38,7 @@ reeli_events *reeli_events_init(const char *path, int progress)
     reeli_events *ev = reel_xcalloc(1, sizeof *ev);
     pthread_mutex_init(&ev->mu, NULL);
     ev->t0 = reel_now();
+    ev->queued = -1;
     if (path && strcmp(path, "-") == 0) {
         ev->out = stdout;
     } else if (path) {
@@ -77,6 +79,7 @@ static void draw(reeli_events *ev, int force)
     for (int i = 0; i < width; i++) fputc(i < fill ? '#' : '.', stderr);
     fprintf(stderr, "] %d/%d nodes, %d cached", finished, ev->total, ev->cached);
     if (ev->failed) fprintf(stderr, ", %d failed", ev->failed);
+    if (ev->queued >= 0) fprintf(stderr, "; %d queued, %zu running", ev->queued, ev->n_run);
     fprintf(stderr, ", %.1fs\n", now - ev->t0);
     ev->drawn = 1;
     for (size_t i = 0; i < ev->n_run && i < MAX_SHOWN; i++) {
@@ -141,6 +144,14 @@ void reeli_events_pass_begin(reeli_events *ev, int total)
     pthread_mutex_lock(&ev->mu);
     ev->total += total;
     draw(ev, 1);
+    pthread_mutex_unlock(&ev->mu);
+}
+
+void reeli_events_queued(reeli_events *ev, int queued)
+{
+    pthread_mutex_lock(&ev->mu);
+    ev->queued = queued;
+    draw(ev, 0);
     pthread_mutex_unlock(&ev->mu);
 }
 

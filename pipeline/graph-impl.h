@@ -20,6 +20,8 @@ typedef struct reeli_node {
     int *inputs;    /* ids of the input nodes, in order */
     size_t n_inputs;
     char *file_digest; /* hex SHA-256 of an external file the node reads (image path), or NULL */
+    json_t *resources; /* what a batch executor asks for this node ({gres, mem...}; not part of
+                          the key), or NULL */
     /* Filled by reeli_graph_key(): */
     int have_key;
     char key[REEL_SHA256_HEX_SIZE];

@@ -20,6 +20,7 @@ static void node_free(reeli_node *n)
     json_decref(n->params);
     free(n->inputs);
     free(n->file_digest);
+    json_decref(n->resources);
     free(n->ext);
     free(n);
 }

@@ -85,6 +85,9 @@ void reeli_model_register(lua_State *L);
 #define REELI_JSON_MAX_DEPTH 200
 /* Lua value at idx to JSON (new reference) or raises a Lua error naming `what` (lua_json.c). */
 json_t *reeli_lua_to_json(lua_State *L, int idx, const char *what);
+/* Checks the `resources` table of a generator at idx (lua_resources.c); with out, also makes
+ * it a JSON object (owned). 0, or -1 with err saying what is wrong. Never raises. */
+int reeli_lua_resources(lua_State *L, int idx, json_t **out, char *err, size_t errsz);
 /* The same without raising: NULL with the reason in err on failure. depth is the nesting level
  * of idx (0 at the top); nodes and functions are not data (lua_json.c). */
 json_t *reeli_lua_to_json_err(lua_State *L, int idx, int depth, char *err, size_t errsz);

@@ -146,6 +146,7 @@ static int setup(reeli_run *run, const reel_pipeline_params *p)
     run->sched.jobs = p->jobs;
     run->sched.max_attempts = p->max_attempts;
     run->sched.retry_base_s = p->retry_base_s;
+    run->sched.slurm = p->slurm;
     return 0;
 }
 

@@ -5,6 +5,7 @@
  * Nodes are full userdata "reel.node" holding the node id; the graph owns the node itself. One
  * userdata exists per node (kept in the registry table NODES), so nodes compare with ==. */
 #include "pipeline/lua-impl.h"
+#include "pipeline/slurm-impl.h"
 
 #include "llm/grammar.h"
 #include "llm/plan.h"
@@ -199,7 +200,8 @@ static int file_node(lua_State *L, const char *kind, json_t *params, char *real,
  * file the generator reads, confined like reel.image's; without a plugin, the file itself
  * (a clip, or a music bed: reel.audio{path=, start_s=, duration_s=, loop=, fade_in_s=,
  * fade_out_s=, gain=}, reel.video{path=, start_s=, duration_s=, width=, height=, fps=}).
- * Either way the node counts the file by its content (SHA-256), not its path. */
+ * Either way the node counts the file by its content (SHA-256), not its path. A table
+ * 'resources' is what a batch executor asks for the node (lua_resources.c), not a parameter. */
 static int generator(lua_State *L, const char *kind)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -217,16 +219,34 @@ static int generator(lua_State *L, const char *kind)
     lua_pop(L, 1);
     if (lua_rawlen(L, 1) > 0)
         return luaL_argerror(L, 1, "takes named fields only (plugin=..., ...)");
+    /* resources: checked now, attached once the node exists (nothing to free if this raises) */
+    char err[256];
+    int has_res = lua_getfield(L, 1, "resources") != LUA_TNIL;
+    if (has_res && reeli_lua_resources(L, -1, NULL, err, sizeof err) < 0)
+        return luaL_argerror(L, 1, lua_pushfstring(L, "field 'resources': %s", err));
+    lua_pop(L, 1);
     const char *name;
-    json_t *params = table_params(L, &name, NULL);
+    static const char *const skip[] = {"resources", NULL};
+    json_t *params = table_params(L, &name, skip);
     const char *path = json_string_value(json_object_get(params, "path"));
-    if (!path) return new_node(L, kind, params, NULL, 0, name);
-    uint8_t digest[REEL_SHA256_SIZE];
-    char *keep = reel_xstrdup(path);
-    lua_pushstring(L, keep); /* the message below may need it after params are gone */
-    free(keep);
-    char *real = input_file(L, lua_tostring(L, -1), params, digest);
-    return file_node(L, kind, params, real, digest, name);
+    if (!path) {
+        new_node(L, kind, params, NULL, 0, name);
+    } else {
+        uint8_t digest[REEL_SHA256_SIZE];
+        char *keep = reel_xstrdup(path);
+        lua_pushstring(L, keep); /* the message below may need it after params are gone */
+        free(keep);
+        char *real = input_file(L, lua_tostring(L, -1), params, digest);
+        file_node(L, kind, params, real, digest, name);
+    }
+    if (has_res) {
+        reeli_run *run = reeli_run_of(L);
+        lua_getfield(L, 1, "resources");
+        reeli_lua_resources(L, -1, &reeli_graph_node(&run->graph, (int)run->graph.n)->resources,
+                            err, sizeof err);
+        lua_pop(L, 1);
+    }
+    return 1;
 }
 
 static int l_video(lua_State *L)
@@ -526,7 +546,8 @@ static int l_render(lua_State *L)
     int target = (int)run->graph.n;
     run->renders++;
 
-    rc = reeli_sched_run(&run->sched, target);
+    rc = run->sched.slurm ? reeli_sched_slurm_run(&run->sched, target)
+                          : reeli_sched_run(&run->sched, target);
     reeli_node *r = reeli_graph_node(&run->graph, target);
     if (rc == 0) {
         char *src = reeli_cache_path(&run->cache, r->key, r->ext);

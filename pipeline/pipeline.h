@@ -37,6 +37,17 @@ typedef struct reel_stage_runner {
     int (*concurrency)(const char *kind, const json_t *params);
 } reel_stage_runner;
 
+/* How the slurm executor submits nodes (docs/cluster.md). Strings are borrowed. */
+typedef struct reel_slurm_params {
+    const char *partition; /* sbatch --partition, or NULL for the cluster's default */
+    const char *gres;      /* sbatch --gres (e.g. "gpu:1"), or NULL */
+    const char *account;   /* sbatch --account, or NULL */
+    int max_jobs;          /* at most this many of the run's jobs queued or running; <= 0: any */
+    const char *reel_exe;  /* the reel program the jobs run (on the shared filesystem) */
+    const char *const *node_args; /* extra words for `reel node exec` (--allow-exec P...) */
+    size_t n_node_args;
+} reel_slurm_params;
+
 /* Options of one run. Strings are borrowed for the duration of reel_pipeline_run(). */
 typedef struct reel_pipeline_params {
     const char *script;      /* path of the .lua script (required) */
@@ -57,6 +68,9 @@ typedef struct reel_pipeline_params {
     const reel_stage_runner *runner; /* NULL: the built-in stage runner */
     int model_is_test;   /* model is the tiny random-weight test model: reel.model_is_test */
     const char *api_key; /* for remote models (openai:URL#MODEL); NULL: $OPENAI_API_KEY */
+    /* NULL: nodes run in this process (the local executor); else each missing node is one
+     * Slurm job running `reel node exec` against the cache, which must be shared */
+    const reel_slurm_params *slurm;
 } reel_pipeline_params;
 
 /* Defaults: jobs 0 (one per CPU), seed 0, max_lua_mem 512 MiB, progress -1, 3 attempts with
@@ -80,6 +94,14 @@ void reel_pipeline_reset_cancel(void);
 
 /* The built-in stage runner table (reel_stage_run & co.). Static; never NULL. */
 const reel_stage_runner *reel_pipeline_default_runner(void);
+
+/* Runs one node of a graph away from the run that built it (`reel node exec KEY`): reads its
+ * description from the cache folder cache_dir (cluster/nodes/KEY.json, written by a run with
+ * the slurm executor), checks that this machine computes the same key from it (same reel and
+ * plugin versions) and that its inputs are in the cache, runs the stage and renames the output
+ * into the cache atomically. Returns 0, also when the output was already cached (*already,
+ * which may be NULL, is then 1), or an error naming the node; reel_pipeline_cancel() stops it. */
+int reel_node_exec(const char *cache_dir, const char *key, int *already);
 
 /* ---- cache maintenance (`reel cache`) -------------------------------------------------------
  * Called for each entry or stray file a command finds wrong or removes: path, what (a short

@@ -22,7 +22,8 @@ typedef struct reeli_sched {
     int jobs;
     int max_attempts;
     double retry_base_s;
-    reeli_sched_stats stats; /* accumulated over passes */
+    const reel_slurm_params *slurm; /* NULL: local workers; else sched_slurm.c runs the pass */
+    reeli_sched_stats stats;        /* accumulated over passes */
 } reeli_sched;
 
 /* Makes the output of node `target` present in the cache, running what is missing. On failure

@@ -31,6 +31,8 @@ PACKAGES=(
   libfreetype-dev             # text rendering for the card plugin
   libfontconfig-dev           # finding a font for the card plugin
   fonts-dejavu-core           # a font that is always there
+  slurm-wlm                   # reel run --executor slurm: its test starts a one-node cluster
+  munge                       # Slurm's authentication daemon (the cluster test runs munged)
 )
 
 missing=()

@@ -34,3 +34,16 @@ reel_fuzz(fuzz_pipeline_media_open SOURCES fuzz/fuzz_pipeline_media_open.c
 reel_test(test_pipeline_film LABELS e2e TIMEOUT 600)
 reel_fuzz(fuzz_pipeline_lua_script SOURCES fuzz/fuzz_pipeline_lua_script.c
           CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/lua_script)
+# the slurm executor: its parsers and command runner (no Slurm needed), and a real one-node
+# Slurm cluster started by the test script (skipped, with the reason, if it cannot start)
+reel_test(test_pipeline_slurm_parse LABELS unit)
+reel_fuzz(fuzz_pipeline_slurm SOURCES fuzz/fuzz_pipeline_slurm.c
+          CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/slurm_squeue)
+if(NOT REEL_FUZZ)
+    # compares renders by their packets (containers may differ in what the muxer makes up)
+    add_executable(media_streamhash media_streamhash.c)
+    target_link_libraries(media_streamhash PRIVATE libreel)
+    add_test(NAME test_pipeline_slurm COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_pipeline_slurm.sh)
+    set_tests_properties(test_pipeline_slurm PROPERTIES LABELS e2e TIMEOUT 300 SKIP_RETURN_CODE 77
+        ENVIRONMENT "REEL_SKIP_LOG=${REEL_SKIP_LOG};REEL_SOURCE_DIR=${CMAKE_SOURCE_DIR};REEL_BIN=$<TARGET_FILE:reel>;REEL_STREAMHASH=$<TARGET_FILE:media_streamhash>;LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/lsan-media.supp")
+endif()
