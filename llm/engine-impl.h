@@ -121,4 +121,10 @@ struct reel_llm_session {
 int reeli_forward_batch(reel_llm_session *s, const int32_t *tokens, int64_t T, int want_all,
                         int64_t row0);
 
+/* One token each for n sessions of one model (n <= seq[0]->max_batch, checked by the caller):
+ * the matmuls run on the n rows at once in seq[0]'s scratch, each row's conv, scan and
+ * attention on its own session's state at its own position; the n logits rows land in
+ * seq[0]->logits (capacity checked by the caller). Does not move any pos. */
+int reeli_forward_multi(reel_llm_session *const *seq, const int32_t *tokens, int64_t n);
+
 #endif

@@ -71,8 +71,10 @@ static int mm(reel_llm_session *s, float *y, const wmat *w, const float *x, int6
     return s->m->k->matmul(s->m->pool, y, w->data, w->type, x, w->n_in, w->n_out, T);
 }
 
-/* Mamba-2 mixer, docs/model.md §2.1. */
-static int mamba_block(reel_llm_session *s, const layer_weights *w, int64_t T)
+/* Mamba-2 mixer, docs/model.md §2.1. seq: NULL for T tokens of s, or T sessions with one token
+ * each (row t is seq[t]'s: its conv and scan state, s's scratch). */
+static int mamba_block(reel_llm_session *s, const layer_weights *w, int64_t T,
+                       reel_llm_session *const *seq)
 {
     const model_config *c = &s->m->c;
     const reel_kernel_ops *k = s->m->k;
@@ -81,8 +83,13 @@ static int mamba_block(reel_llm_session *s, const layer_weights *w, int64_t T)
     /* 1. proj [T][n_proj] = z [0,Di) | xBC [Di, Di+Dc) | dt_raw [Di+Dc, n_proj) */
     if ((rc = mm(s, s->proj, &w->ssm_in, s->xn, T)) < 0) return rc;
     /* 2. causal conv over xBC (state holds the last K-1 raw inputs), then SiLU: conv [T][Dc] */
-    k->conv1d(pool, s->conv, s->proj + c->Di, c->n_proj, s->conv_state[w->ssm_idx], w->conv_w,
-              w->conv_b, c->Dc, c->K, T);
+    if (!seq)
+        k->conv1d(pool, s->conv, s->proj + c->Di, c->n_proj, s->conv_state[w->ssm_idx], w->conv_w,
+                  w->conv_b, c->Dc, c->K, T);
+    else
+        for (int64_t t = 0; t < T; t++)
+            k->conv1d(pool, s->conv + t * c->Dc, s->proj + t * c->n_proj + c->Di, c->n_proj,
+                      seq[t]->conv_state[w->ssm_idx], w->conv_w, w->conv_b, c->Dc, c->K, 1);
     par_unary(s, REEL_UNARY_SILU, s->conv, s->conv, T * c->Dc);
     /* 3. dt [T][nh] = softplus(dt_raw + dt_bias), no clamp (time_step_limit = (0, inf)) */
     for (int64_t t = 0; t < T; t++) {
@@ -109,10 +116,23 @@ static int mamba_block(reel_llm_session *s, const layer_weights *w, int64_t T)
         .y = s->y,
         .chunk = s->chunk,
     };
-    if (T == 1 || s->chunk <= 1)
+    if (seq) {
+        for (int64_t t = 0; t < T; t++) {
+            reel_ssm_args at = a;
+            at.T = 1;
+            at.x = a.x + t * c->Dc;
+            at.B = a.B + t * c->Dc;
+            at.C = a.C + t * c->Dc;
+            at.dt = a.dt + t * c->nh;
+            at.state = seq[t]->ssm_state[w->ssm_idx];
+            at.y = a.y + t * c->Di;
+            k->ssm_scan(pool, &at);
+        }
+    } else if (T == 1 || s->chunk <= 1) {
         k->ssm_scan(pool, &a);
-    else
+    } else {
         k->ssm_chunked(pool, &a);
+    }
     /* 7. y = w_norm * groupnorm(y * silu(z)), groups of Di/G */
     ew_job gn = {.k = k,
                  .y = s->y,
@@ -140,8 +160,10 @@ static void kv_store(void *cache, reel_dtype type, int64_t row, int64_t width, c
     }
 }
 
-/* Causal GQA self-attention without positional encoding, docs/model.md §2.2. */
-static int attention_block(reel_llm_session *s, const layer_weights *w, int64_t T)
+/* Causal GQA self-attention without positional encoding, docs/model.md §2.2. seq as for
+ * mamba_block: each row then goes into its own session's cache at its own position. */
+static int attention_block(reel_llm_session *s, const layer_weights *w, int64_t T,
+                           reel_llm_session *const *seq)
 {
     const model_config *c = &s->m->c;
     const int64_t qw = (int64_t)c->na * c->hd, kw = (int64_t)c->nkv * c->hd;
@@ -157,6 +179,29 @@ static int attention_block(reel_llm_session *s, const layer_weights *w, int64_t 
     if ((rc = mm(s, tmp, &w->v, s->xn, T)) < 0) return rc;
     for (int64_t t = 0; t < T; t++) memcpy(q + t * stride + qw + kw, tmp + t * kw, (size_t)kw * 4);
     /* append k, v at positions pos..pos+T-1 */
+    if (seq) {
+        for (int64_t t = 0; t < T; t++) {
+            reel_llm_session *st = seq[t];
+            void *kt = st->k_cache[w->kv_idx], *vt = st->v_cache[w->kv_idx];
+            kv_store(kt, st->kv_type, st->pos, kw, q + t * stride + qw);
+            kv_store(vt, st->kv_type, st->pos, kw, q + t * stride + qw + kw);
+            reel_attn_args at = {
+                .T = 1,
+                .pos0 = st->pos,
+                .na = c->na,
+                .nkv = c->nkv,
+                .hd = c->hd,
+                .q = q + t * stride,
+                .q_stride = stride,
+                .k = kt,
+                .v = vt,
+                .kv_type = st->kv_type,
+                .out = s->y + t * qw,
+            };
+            s->m->k->attention(s->m->pool, &at);
+        }
+        return mm(s, s->out, &w->o, s->y, T);
+    }
     void *kc = s->k_cache[w->kv_idx], *vc = s->v_cache[w->kv_idx];
     for (int64_t t = 0; t < T; t++) {
         kv_store(kc, s->kv_type, s->pos + t, kw, q + t * stride + qw);
@@ -255,8 +300,9 @@ static int moe_block(reel_llm_session *s, const layer_weights *w, int64_t T)
 
 /* ---- the forward pass ------------------------------------------------------------------------ */
 
-int reeli_forward_batch(reel_llm_session *s, const int32_t *tokens, int64_t T, int want_all,
-                        int64_t row0)
+/* reeli_forward_batch, or (seq set) reeli_forward_multi with s = seq[0] */
+static int forward(reel_llm_session *s, reel_llm_session *const *seq, const int32_t *tokens,
+                   int64_t T, int want_all, int64_t row0)
 {
     reel_llm_model *m = s->m;
     const model_config *c = &m->c;
@@ -277,10 +323,10 @@ int reeli_forward_batch(reel_llm_session *s, const int32_t *tokens, int64_t T, i
         /* mixer: xn [T][H] -> out [T][H] */
         switch (w->kind) {
         case REEL_LLM_LAYER_MAMBA:
-            rc = mamba_block(s, w, T);
+            rc = mamba_block(s, w, T, seq);
             break;
         case REEL_LLM_LAYER_ATTN:
-            rc = attention_block(s, w, T);
+            rc = attention_block(s, w, T, seq);
             break;
         case REEL_LLM_LAYER_MLP:
             rc = mlp_block(s, w, T);
@@ -301,4 +347,15 @@ int reeli_forward_batch(reel_llm_session *s, const int32_t *tokens, int64_t T, i
     const int64_t first = want_all ? 0 : T - 1, n = T - first;
     par_rmsnorm(s, s->xn, s->x + first * c->H, m->output_norm, c->H, n);
     return mm(s, s->logits + row0 * c->V, &m->output, s->xn, n);
+}
+
+int reeli_forward_batch(reel_llm_session *s, const int32_t *tokens, int64_t T, int want_all,
+                        int64_t row0)
+{
+    return forward(s, NULL, tokens, T, want_all, row0);
+}
+
+int reeli_forward_multi(reel_llm_session *const *seq, const int32_t *tokens, int64_t n)
+{
+    return forward(seq[0], seq, tokens, n, 1, 0);
 }

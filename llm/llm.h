@@ -102,6 +102,14 @@ void reel_llm_session_free(reel_llm_session *s);
  * REEL_ENOMEM. On failure the session is unchanged only for EINVAL/ERANGE (checked first). */
 int reel_llm_session_decode(reel_llm_session *s, const int32_t *tokens, int64_t n, int all_logits);
 
+/* One token for each of n distinct sessions of one model, in one pass that reads the weights
+ * once for all of them (serving several requests): the same as reel_llm_session_decode(s[i],
+ * &tokens[i], 1, 0) for every i, logits included, bit for bit where the kernels give a token
+ * the same bits alone as in a batch (the integer kernels do). n <= the first session's
+ * max_batch. REEL_EINVAL (n, another model, a repeated session, a token out of range) and
+ * REEL_ERANGE (a context full) leave every session unchanged. */
+int reel_llm_session_decode_multi(reel_llm_session *const *s, const int32_t *tokens, int n);
+
 /* Logits [n_vocab] of position i of the last decode call (0 <= i < n when it kept all logits),
  * or of its last position for i = -1. NULL if there is no such row. Borrowed: valid until the
  * next decode/restore/reset of this session. */

@@ -166,6 +166,57 @@ int reel_llm_session_decode(reel_llm_session *s, const int32_t *tokens, int64_t 
     return 0;
 }
 
+/* Room for rows logits rows in s (kept as they are when there is already). */
+static int logits_room(reel_llm_session *s, int64_t rows)
+{
+    if (rows <= s->logits_cap) return 0;
+    float *l = realloc(s->logits, (size_t)rows * (size_t)s->m->c.V * sizeof(float));
+    if (!l)
+        return reel_set_error(REEL_ENOMEM, "decode: no memory for %lld rows of logits",
+                              (long long)rows);
+    s->logits = l;
+    s->logits_cap = rows;
+    return 0;
+}
+
+int reel_llm_session_decode_multi(reel_llm_session *const *s, const int32_t *tokens, int n)
+{
+    if (n < 1 || !s || !tokens) return reel_set_error(REEL_EINVAL, "decode: no sessions");
+    const model_config *c = &s[0]->m->c;
+    if (n > s[0]->max_batch)
+        return reel_set_error(REEL_EINVAL,
+                              "decode: %d sessions at once, more than the first one's batch of %d",
+                              n, s[0]->max_batch);
+    for (int i = 0; i < n; i++) {
+        if (s[i]->m != s[0]->m)
+            return reel_set_error(REEL_EINVAL, "decode: session %d has another model", i);
+        for (int j = 0; j < i; j++)
+            if (s[j] == s[i])
+                return reel_set_error(REEL_EINVAL, "decode: session %d is also session %d", i, j);
+        if (tokens[i] < 0 || tokens[i] >= c->V)
+            return reel_set_error(REEL_EINVAL,
+                                  "decode: session %d's token is id %d, outside the vocabulary "
+                                  "[0, %d)",
+                                  i, tokens[i], c->V);
+        if (s[i]->pos + 1 > s[i]->n_ctx)
+            return reel_set_error(REEL_ERANGE,
+                                  "decode: context full: session %d holds %lld tokens of %lld", i,
+                                  (long long)s[i]->pos, (long long)s[i]->n_ctx);
+    }
+    for (int i = 0; i < n; i++)
+        if (logits_room(s[i], i == 0 ? n : 1) < 0) return REEL_ENOMEM;
+    for (int i = 0; i < n; i++) s[i]->n_logits = 0;
+    int rc = reeli_forward_multi(s, tokens, n);
+    if (rc < 0) return rc;
+    for (int i = 1; i < n; i++)
+        memcpy(s[i]->logits, s[0]->logits + (size_t)i * (size_t)c->V, (size_t)c->V * sizeof(float));
+    for (int i = 0; i < n; i++) {
+        s[i]->pos += 1;
+        s[i]->n_logits = 1;
+    }
+    return 0;
+}
+
 const float *reel_llm_session_logits(const reel_llm_session *s, int64_t i)
 {
     if (s->n_logits == 0) return NULL;

@@ -23,6 +23,10 @@ reel_test_env(test_llm_forward_golden_scalar test_llm_forward_golden "golden;uni
 reel_test(test_llm_sample LABELS unit)
 # the generation loop (llm/generate.c) on the tiny golden model
 reel_test(test_llm_generate LABELS unit)
+# several sessions decoded in one pass (reel serve's batches) against each decoded alone
+reel_test(test_llm_multi LABELS unit)
+reel_test_env(test_llm_multi_avx2 test_llm_multi "unit" "REEL_CPU=avx2")
+reel_test_env(test_llm_multi_scalar test_llm_multi "unit" "REEL_CPU=scalar")
 reel_test(test_llm_forward_cli LABELS e2e golden)
 reel_test(test_llm_forward_errors LABELS unit)
 reel_fuzz(fuzz_llm_forward SOURCES fuzz/fuzz_llm_forward.c CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/llm_forward)
