@@ -122,19 +122,24 @@ def overhead(args):
         srv.wait()
 
 
-def one_client(port, requests, n, failures, done):
+def one_client(port, requests, n, failures, done, chat):
     for i in range(requests):
         stream = i % 2 == 1
-        body = {"model": "m", "messages": [{"role": "user", "content": f"client request {i}"}],
-                "max_tokens": n, "stream": stream}
+        body = {"model": "m", "max_tokens": n, "stream": stream}
+        if chat:
+            body["messages"] = [{"role": "user", "content": f"client request {i}"}]
+        else:  # a model file without a chat template
+            body["prompt"] = f"client request {i}:"
         try:
-            status, data = post(port, "/v1/chat/completions", body, timeout=300)
+            status, data = post(port, "/v1/chat/completions" if chat else "/v1/completions", body,
+                                timeout=300)
             ok = status == 200
             if ok and stream:
                 lines = [l for l in data.decode().splitlines() if l.startswith("data: ")]
                 ok = lines and lines[-1] == "data: [DONE]"
             elif ok:
-                ok = "content" in json.loads(data)["choices"][0]["message"]
+                c = json.loads(data)["choices"][0]
+                ok = "content" in c["message"] if chat else "text" in c
         except (OSError, ValueError, KeyError) as e:
             ok = False
             status = repr(e)
@@ -150,7 +155,8 @@ def clients(args):
     try:
         failures, done = [], []
         ts = [threading.Thread(target=one_client, args=(port, args.requests, args.n, failures,
-                                                        done)) for _ in range(args.clients)]
+                                                        done, not args.completions))
+              for _ in range(args.clients)]
         t0 = time.perf_counter()
         for t in ts:
             t.start()
@@ -159,7 +165,8 @@ def clients(args):
         dt = time.perf_counter() - t0
         print(f"CPU: {cpu_model()}; {args.clients} clients x {args.requests} requests "
               f"({args.n} tokens each, --parallel {args.parallel}): {len(done)} answered, "
-              f"{len(failures)} failed, {len(done) / dt:.1f} requests/s")
+              f"{len(failures)} failed, {len(done) / dt:.2f} requests/s, "
+              f"{len(done) * args.n / dt:.1f} tokens/s at most")
         if failures:
             print(f"failures: {failures[:10]}")
             sys.exit(1)
@@ -180,6 +187,8 @@ def main():
     ap.add_argument("--parallel", type=int, default=1)
     ap.add_argument("--clients", type=int, default=0, help="concurrent clients mode")
     ap.add_argument("--requests", type=int, default=8, help="requests per client")
+    ap.add_argument("--completions", action="store_true",
+                    help="clients mode: /v1/completions (for a model without a chat template)")
     ap.add_argument("--raw", help="folder for every round's figures")
     args = ap.parse_args()
     clients(args) if args.clients else overhead(args)
