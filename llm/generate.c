@@ -145,7 +145,9 @@ int reel_llm_generate(reel_llm_session *s, reel_llm_sampler *smp, const reel_llm
             res->stop = REEL_LLM_GEN_LENGTH;
             break;
         }
-        if ((rc = reel_llm_session_decode(s, &id, 1, 0)) < 0) {
+        rc = p->decode_one ? p->decode_one(p->decode_ctx, s, id)
+                           : reel_llm_session_decode(s, &id, 1, 0);
+        if (rc < 0) {
             if (rc == REEL_ERANGE && !c) { /* context full ends free text */
                 rc = 0;
                 res->stop = REEL_LLM_GEN_CONTEXT_FULL;

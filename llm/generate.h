@@ -65,6 +65,11 @@ typedef struct reel_llm_gen_params {
     void *ctx;
     /* checked before each token: nonzero ends the generation with REEL_ECANCELED. NULL: none */
     const volatile sig_atomic_t *cancel;
+    /* decodes each sampled token into s, as reel_llm_session_decode(s, &id, 1, 0) would (a
+     * server stepping several sessions in one batch: reel_llm_session_decode_multi). NULL:
+     * reel_llm_session_decode */
+    int (*decode_one)(void *ctx, reel_llm_session *s, int32_t id);
+    void *decode_ctx;
 } reel_llm_gen_params;
 
 /* Everything zero: no prompt, no limit, no text. */

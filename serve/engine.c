@@ -1,12 +1,12 @@
 /* The sessions and how requests share them.
  *
  * Each of the N sessions (--parallel) has its own context and state and a worker thread that
- * takes jobs from one FIFO queue. The engine cannot decode several sessions in one batch, and
- * a model's thread pool serves one caller at a time (llm/llm.h), so the workers take turns on
- * the model through a ticket lock: a worker holds the turn for one step (a slice of the
- * prompt, or one token) and hands it on to the next in line. N requests thus advance together,
- * a token each in turn, and none waits for another to finish; fairness between requests is the
- * queue's order and the ticket order, both first come, first served. */
+ * takes jobs from one FIFO queue. A model's thread pool serves one caller at a time
+ * (llm/llm.h), so the workers take turns on the model through a ticket lock: a prompt is
+ * decoded in slices, one slice a turn; the generating sessions step together, one token each
+ * per round, decoded as one batch that reads the weights once for all (serve/batch.c). N
+ * requests thus advance together and none waits for another to finish; fairness between
+ * requests is the queue's order and the ticket order, both first come, first served. */
 #include "serve/serve-impl.h"
 
 #include <stdlib.h>
@@ -39,6 +39,7 @@ struct reeli_engine {
     pthread_mutex_t tmu;
     pthread_cond_t tcv;
     uint64_t next_ticket, serving;
+    reeli_batch *batch; /* the generating sessions' rounds */
 };
 
 static void turn_take(reeli_engine *e)
@@ -47,6 +48,16 @@ static void turn_take(reeli_engine *e)
     uint64_t me = e->next_ticket++;
     while (e->serving != me) pthread_cond_wait(&e->tcv, &e->tmu);
     pthread_mutex_unlock(&e->tmu);
+}
+
+static void turn_give(reeli_engine *e);
+static void take_cb(void *e)
+{
+    turn_take(e);
+}
+static void give_cb(void *e)
+{
+    turn_give(e);
 }
 
 static void turn_give(reeli_engine *e)
@@ -77,11 +88,11 @@ typedef struct run_ctx {
 static int on_token(void *ctx, int32_t id, const char *text, size_t len)
 {
     run_ctx *rc = ctx;
+    (void)rc->e;
     if (reeli_job_push(rc->j, id, text, len)) {
         rc->stop_hit = 1;
         return REEL_ECANCELED; /* ends the loop; the answer is complete */
     }
-    turn_yield(rc->e);
     return 0;
 }
 
@@ -113,6 +124,7 @@ static int run_job(slot *sl, reeli_job *j)
         rc = reel_llm_session_decode(sl->s, j->ids + off, n, 0);
         if (rc == 0 && off + n < j->n_ids) turn_yield(e);
     }
+    turn_give(e);
     reel_llm_gen_result res = {0};
     if (rc == 0) {
         reel_llm_gen_params gp = reel_llm_gen_default_params();
@@ -127,9 +139,12 @@ static int run_job(slot *sl, reeli_job *j)
         gp.on_token = on_token;
         gp.ctx = &ctx;
         gp.cancel = &j->cancel;
+        gp.decode_one = reeli_batch_decode;
+        gp.decode_ctx = e->batch;
+        reeli_batch_enter(e->batch);
         rc = reel_llm_generate(sl->s, smp, &gp, &res);
+        reeli_batch_leave(e->batch);
     }
-    turn_give(e);
     reel_llm_sampler_free(smp);
     free(res.text);
     if (rc == 0) {
@@ -211,6 +226,7 @@ reeli_engine *reeli_engine_start(const reeli_serve_model *sm, int n_sessions, in
     pthread_cond_init(&e->cv, NULL);
     pthread_mutex_init(&e->tmu, NULL);
     pthread_cond_init(&e->tcv, NULL);
+    e->batch = reeli_batch_new(n_sessions, take_cb, give_cb, e);
     reel_llm_session_params sp = reel_llm_session_default_params();
     sp.n_ctx = sm->n_ctx;
     for (int i = 0; i < n_sessions; i++) {
@@ -279,6 +295,7 @@ void reeli_engine_free(reeli_engine *e)
     for (int i = 0; i < e->n_slots; i++)
         if (e->slots[i].started) pthread_join(e->slots[i].thread, NULL);
     for (int i = 0; i < e->n_slots; i++) reel_llm_session_free(e->slots[i].s);
+    reeli_batch_free(e->batch);
     pthread_cond_destroy(&e->tcv);
     pthread_mutex_destroy(&e->tmu);
     pthread_cond_destroy(&e->cv);

@@ -92,6 +92,18 @@ int reeli_serve_prepare(const reeli_serve_model *sm, const reel_serve_request *r
 
 /* ---- the engine: sessions, their workers and a fair queue ---------------------------------- */
 
+/* Decode steps of the generating sessions as one batch (serve/batch.c): a worker enters before
+ * its generation and leaves after it, and hands each token to reeli_batch_decode (the
+ * decode_one hook of reel_llm_gen_params), which returns once the round holding it is decoded;
+ * the model's turn is taken with take(turn) and handed on with give(turn) around each round.
+ * cap: the most workers. */
+typedef struct reeli_batch reeli_batch;
+reeli_batch *reeli_batch_new(int cap, void (*take)(void *), void (*give)(void *), void *turn);
+void reeli_batch_free(reeli_batch *b);
+void reeli_batch_enter(reeli_batch *b);
+void reeli_batch_leave(reeli_batch *b);
+int reeli_batch_decode(void *b, reel_llm_session *s, int32_t id);
+
 typedef struct reeli_engine reeli_engine;
 
 /* n_sessions sessions of n_ctx positions, each with a worker thread; at most max_queue jobs
