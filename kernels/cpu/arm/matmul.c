@@ -1,0 +1,67 @@
+/* The matmul of the ARM64 table: Q8_0 and Q4_0 weights with int8 activations (quantized once
+ * per call, reeli_neon_quantize_q8) through the row-major integer-dot body of the CPU's level,
+ * rows split over the pool; every other weight type through the scalar reference (no NEON
+ * kernel for it yet, docs/arm64.md). */
+#include "kernels/kernels-impl.h"
+#include "core/alloc.h"
+#include "core/error.h"
+
+#include <stdlib.h>
+
+typedef struct {
+    const float *x;
+    reeli_q8a *xq;
+    int64_t nb;
+} quant_ctx;
+
+static void quant_body(void *arg, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const quant_ctx *c = arg;
+    reeli_neon_quantize_q8(c->x + begin * c->nb * 32, (end - begin) * c->nb, c->xq + begin * c->nb);
+}
+
+typedef struct {
+    reeli_neon_qctx q;
+    int dotprod;
+} rows_ctx;
+
+static void rows_body(void *arg, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const rows_ctx *c = arg;
+    if (c->dotprod)
+        reeli_neon_qrows_dotprod(&c->q, begin, end);
+    else
+        reeli_neon_qrows(&c->q, begin, end);
+}
+
+int reeli_neon_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
+                       int64_t n_in, int64_t n_out, int64_t T, int dotprod)
+{
+    if (wtype != REEL_DTYPE_Q8_0 && wtype != REEL_DTYPE_Q4_0)
+        return reel_set_error(REEL_EUNSUPPORTED, "matmul: no NEON integer-dot kernel for %s",
+                              reel_dtype_name(wtype) ? reel_dtype_name(wtype) : "?");
+    const size_t rb = reel_dtype_row_bytes(wtype, n_in);
+    if (!rb || n_in % 32)
+        return reel_set_error(REEL_EINVAL, "matmul: rows of %lld elements are not whole %s blocks",
+                              (long long)n_in, reel_dtype_name(wtype));
+    if (T <= 0 || n_out <= 0) return 0;
+    const int64_t nb = n_in / 32;
+    reeli_q8a *xq = reel_xmalloc((size_t)(T * nb) * sizeof *xq);
+    quant_ctx qc = {x, xq, nb};
+    reel_pool_parallel_for(pool, T, quant_body, &qc);
+    rows_ctx rc = {{y, w, wtype, xq, n_in, n_out, T, rb}, dotprod};
+    reel_pool_parallel_for(pool, n_out, rows_body, &rc);
+    free(xq);
+    return 0;
+}
+
+int reeli_neon_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
+                      int64_t n_in, int64_t n_out, int64_t T)
+{
+    if (wtype == REEL_DTYPE_Q8_0 || wtype == REEL_DTYPE_Q4_0)
+        return reeli_neon_qmatmul(pool, y, w, wtype, x, n_in, n_out, T,
+                                  reel_kernels_cpu()->dotprod);
+    return reeli_cpu_matmul(pool, y, w, wtype, x, n_in, n_out, T);
+}
