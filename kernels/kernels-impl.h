@@ -129,17 +129,20 @@ typedef struct {
     int64_t n_in, n_out, T;
     size_t rb;
 } reeli_neon_qctx;
-/* Rows [r0, r1) of the Q8_0 / Q4_0 matmul times every token: plain NEON (vmull + vpadal,
- * kernels/cpu/arm/dot-rowmajor-neon.c) and SDOT (kernels/cpu/arm/dot-rowmajor-dotprod.c, only
- * on a CPU with dotprod). */
+/* Rows [r0, r1) of the Q8_0 / Q4_0 matmul times every token, one function per level, all giving
+ * the same bits: plain NEON (SMULL + SADALP, kernels/cpu/arm/dot-rowmajor-neon.c), SDOT
+ * (dot-rowmajor-dotprod.c) and SMMLA (dot-rowmajor-i8mm.c), the last two only on a CPU that has
+ * them. */
 void reeli_neon_qrows(const reeli_neon_qctx *c, int64_t r0, int64_t r1);
 void reeli_neon_qrows_dotprod(const reeli_neon_qctx *c, int64_t r0, int64_t r1);
-/* Q8_0 / Q4_0 matmul with int8 activations (kernels/cpu/arm/matmul.c): the matmul contract;
- * dotprod = 1 uses SDOT (the caller checks the CPU); REEL_EUNSUPPORTED for another type. */
+void reeli_neon_qrows_i8mm(const reeli_neon_qctx *c, int64_t r0, int64_t r1);
+typedef enum { REELI_ARM_NEON, REELI_ARM_DOTPROD, REELI_ARM_I8MM } reeli_arm_level;
+/* Q8_0 / Q4_0 matmul with int8 activations (kernels/cpu/arm/matmul.c): the matmul contract at
+ * the given level (the caller checks the CPU); REEL_EUNSUPPORTED for another type. */
 int reeli_neon_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
-                       int64_t n_in, int64_t n_out, int64_t T, int dotprod);
-/* The table's matmul on ARM64: Q8_0 / Q4_0 through reeli_neon_qmatmul at the CPU's level, the
- * other types through the scalar reference. */
+                       int64_t n_in, int64_t n_out, int64_t T, reeli_arm_level level);
+/* The table's matmul on ARM64: Q8_0 / Q4_0 through reeli_neon_qmatmul at the CPU's level (i8mm
+ * for batches, dotprod for one token), the other types through the scalar reference. */
 int reeli_neon_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                       int64_t n_in, int64_t n_out, int64_t T);
 

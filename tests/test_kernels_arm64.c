@@ -1,14 +1,16 @@
 /* The ARM64 NEON kernels (kernels/cpu/arm/) against the exact scalar reference
  * (kernels/cpu/matmul-q8act.c), at every instruction level the running CPU has: the activation
- * quantizer bit for bit, then the Q8_0 / Q4_0 integer-dot matmuls held to the bound of
- * tests/test_kernels_qexact.c (why that bound: see there):
+ * quantizer bit for bit, then the Q8_0 / Q4_0 integer-dot matmuls (plain NEON, SDOT, SMMLA)
+ * held to the bound of tests/test_kernels_qexact.c (why that bound: see there):
  *
  *   |y - exact| <= (2 nb + 8) * 2^-24 * l1
  *
  * over shapes across every tile edge (rows 1..33, tokens 1..17 around the 4-token pass, rows of
  * 1, 7 and 98 blocks), with outputs independent of the thread count and equal, bit for bit,
- * batched and token by token; then the dispatch: the table's matmul is the kernel of the level
- * that AT_HWCAP and REEL_CPU allow, and the types without a NEON kernel get the scalar reference.
+ * batched and token by token, and every level giving the bits of the plain NEON one (they
+ * compute the same numbers the same way); then the dispatch: the table's matmul is the kernel of
+ * the level that AT_HWCAP and REEL_CPU allow, and the types without a NEON kernel get the scalar
+ * reference.
  *
  * Self-contained (no cmocka): a cross build has no arm64 build of it. tests/arm64_kernels.sh
  * runs it under qemu-aarch64 with each CPU model (plain NEON, +dotprod, +i8mm) and tells it
@@ -78,6 +80,8 @@ static const char *tname(reel_dtype t)
     return reel_dtype_name(t);
 }
 
+static const char *const LEVEL[] = {"neon", "dotprod", "i8mm"};
+
 /* the activation quantizer against reeli_q8act_block: random blocks, ties (127 / amax = 128
  * makes the scaled values exact halves), zeros, tiny values, values that reach 127 */
 static void test_quantizer(void)
@@ -106,15 +110,24 @@ static void test_quantizer(void)
     printf("quantizer: %d blocks bit for bit as reeli_q8act_block\n", NB);
 }
 
-/* one matmul against the exact reference; returns the largest error in units of 2^-24 l1 */
-static double check(reel_dtype t, int dotprod, int64_t n_in, int64_t n_out, int64_t T)
+/* one matmul against the exact reference, and against the plain NEON level bit for bit; returns
+ * the largest error in units of 2^-24 l1 */
+static double check(reel_dtype t, reeli_arm_level level, int64_t n_in, int64_t n_out, int64_t T)
 {
     const size_t rb = reel_dtype_row_bytes(t, n_in);
     const int64_t nb = n_in / 32;
     uint8_t *w = rnd_weights(t, n_in, n_out);
     float *x = rnd_x(n_in, T), *y = malloc((size_t)(T * n_out) * sizeof(float));
-    CHECK(reeli_neon_qmatmul(NULL, y, w, t, x, n_in, n_out, T, dotprod) == 0, "%s matmul failed",
+    CHECK(reeli_neon_qmatmul(NULL, y, w, t, x, n_in, n_out, T, level) == 0, "%s matmul failed",
           tname(t));
+    if (level != REELI_ARM_NEON) {
+        float *yn = malloc((size_t)(T * n_out) * sizeof(float));
+        CHECK(reeli_neon_qmatmul(NULL, yn, w, t, x, n_in, n_out, T, REELI_ARM_NEON) == 0, "matmul");
+        CHECK(memcmp(y, yn, (size_t)(T * n_out) * sizeof(float)) == 0,
+              "%s %s %lldx%lld T=%lld: not the bits of the neon level", tname(t), LEVEL[level],
+              (long long)n_out, (long long)n_in, (long long)T);
+        free(yn);
+    }
     int8_t *q = malloc((size_t)n_in);
     float *d = malloc((size_t)nb * sizeof(float));
     double worst = 0;
@@ -128,9 +141,9 @@ static double check(reel_dtype t, int dotprod, int64_t n_in, int64_t n_out, int6
             CHECK(fabs(got - e) <= (2.0 * (double)nb + 8.0) * unit,
                   "%s %s %lldx%lld T=%lld: y[%lld][%lld] = %.9g, exact %.9g (%.3g units, bound "
                   "%lld)",
-                  tname(t), dotprod ? "dotprod" : "neon", (long long)n_out, (long long)n_in,
-                  (long long)T, (long long)tk, (long long)r, got, e,
-                  unit > 0 ? fabs(got - e) / unit : 0, (long long)(2 * nb + 8));
+                  tname(t), LEVEL[level], (long long)n_out, (long long)n_in, (long long)T,
+                  (long long)tk, (long long)r, got, e, unit > 0 ? fabs(got - e) / unit : 0,
+                  (long long)(2 * nb + 8));
             if (unit > 0) worst = fmax(worst, fabs(got - e) / unit);
             if (l1 == 0) CHECK(got == 0.0f, "zero token gave %g", got);
         }
@@ -139,7 +152,7 @@ static double check(reel_dtype t, int dotprod, int64_t n_in, int64_t n_out, int6
     return worst;
 }
 
-static void test_matmul(int dotprod)
+static void test_matmul(reeli_arm_level level)
 {
     static const int64_t n_outs[] = {1, 2, 3, 4, 5, 7, 8, 13, 33};
     static const int64_t Ts[] = {1, 2, 3, 4, 5, 8, 9, 17};
@@ -151,15 +164,15 @@ static void test_matmul(int dotprod)
             for (size_t s = 0; s < sizeof Ts / sizeof Ts[0]; s++)
                 for (int i = 0; i < 3; i++) {
                     if (i == 2 && (a % 3 != 0 || s % 2 != 0)) continue; /* long rows: a few */
-                    worst = fmax(worst, check(types[k], dotprod, n_ins[i], n_outs[a], Ts[s]));
+                    worst = fmax(worst, check(types[k], level, n_ins[i], n_outs[a], Ts[s]));
                 }
         printf("%-4s %-7s: largest error %.2f units of 2^-24 l1 (bound 2 nb + 8)\n",
-               tname(types[k]), dotprod ? "dotprod" : "neon", worst);
+               tname(types[k]), LEVEL[level], worst);
     }
 }
 
 /* the same bits whatever the thread count, and batched as token by token */
-static void test_independence(int dotprod)
+static void test_independence(reeli_arm_level level)
 {
     const int64_t n_in = 32 * 9, n_out = 37, T = 11;
     reel_pool *pool = reel_pool_init(3);
@@ -171,22 +184,21 @@ static void test_independence(int dotprod)
         float *y1 = malloc((size_t)(T * n_out) * sizeof(float));
         float *y3 = malloc((size_t)(T * n_out) * sizeof(float));
         float *yt = malloc((size_t)n_out * sizeof(float));
-        CHECK(reeli_neon_qmatmul(NULL, y1, w, t, x, n_in, n_out, T, dotprod) == 0, "matmul");
-        CHECK(reeli_neon_qmatmul(pool, y3, w, t, x, n_in, n_out, T, dotprod) == 0, "matmul");
+        CHECK(reeli_neon_qmatmul(NULL, y1, w, t, x, n_in, n_out, T, level) == 0, "matmul");
+        CHECK(reeli_neon_qmatmul(pool, y3, w, t, x, n_in, n_out, T, level) == 0, "matmul");
         CHECK(memcmp(y1, y3, (size_t)(T * n_out) * sizeof(float)) == 0,
-              "%s %s: 1 and 3 threads differ", tname(t), dotprod ? "dotprod" : "neon");
+              "%s %s: 1 and 3 threads differ", tname(t), LEVEL[level]);
         for (int64_t tk = 0; tk < T; tk++) {
-            CHECK(reeli_neon_qmatmul(pool, yt, w, t, x + tk * n_in, n_in, n_out, 1, dotprod) == 0,
+            CHECK(reeli_neon_qmatmul(pool, yt, w, t, x + tk * n_in, n_in, n_out, 1, level) == 0,
                   "matmul");
             CHECK(memcmp(yt, y1 + tk * n_out, (size_t)n_out * sizeof(float)) == 0,
-                  "%s %s: token %lld alone differs from the batch", tname(t),
-                  dotprod ? "dotprod" : "neon", (long long)tk);
+                  "%s %s: token %lld alone differs from the batch", tname(t), LEVEL[level],
+                  (long long)tk);
         }
         free(w), free(x), free(y1), free(y3), free(yt);
     }
     reel_pool_free(pool);
-    printf("%-7s: 1 and 3 threads, batched and token by token: the same bits\n",
-           dotprod ? "dotprod" : "neon");
+    printf("%-7s: 1 and 3 threads, batched and token by token: the same bits\n", LEVEL[level]);
 }
 
 /* the table: its name says the level REEL_CPU and the CPU allow, its matmul gives the bits of
@@ -200,9 +212,10 @@ static void test_dispatch(void)
     printf("CPU features: %s; table %s\n", desc, ops->name);
     const char *expect = getenv("REEL_TEST_ARM64_EXPECT");
     if (expect) {
-        const char *want = strcmp(expect, "scalar") == 0 ? "cpu"
-                           : strcmp(expect, "neon") == 0 ? "cpu-neon"
-                                                         : "cpu-neon-dotprod";
+        const char *want = strcmp(expect, "scalar") == 0    ? "cpu"
+                           : strcmp(expect, "neon") == 0    ? "cpu-neon"
+                           : strcmp(expect, "dotprod") == 0 ? "cpu-neon-dotprod"
+                                                            : "cpu-neon-i8mm";
         CHECK(strcmp(ops->name, want) == 0, "table %s, expected %s (REEL_TEST_ARM64_EXPECT=%s)",
               ops->name, want, expect);
         const int want_i8mm = strcmp(expect, "i8mm") == 0;
@@ -214,11 +227,18 @@ static void test_dispatch(void)
     float *x = rnd_x(n_in, T), *y = malloc((size_t)(T * n_out) * sizeof(float));
     float *yr = malloc((size_t)(T * n_out) * sizeof(float));
     CHECK(ops->matmul(NULL, y, w, REEL_DTYPE_Q4_0, x, n_in, n_out, T) == 0, "table matmul");
-    if (f->neon) {
-        CHECK(reeli_neon_qmatmul(NULL, yr, w, REEL_DTYPE_Q4_0, x, n_in, n_out, T, f->dotprod) == 0,
+    if (f->neon) { /* (every level gives these bits: test_matmul checks that) */
+        CHECK(reeli_neon_qmatmul(NULL, yr, w, REEL_DTYPE_Q4_0, x, n_in, n_out, T, REELI_ARM_NEON) ==
+                  0,
               "matmul");
         CHECK(memcmp(y, yr, (size_t)(T * n_out) * sizeof(float)) == 0,
-              "the table's Q4_0 matmul is not the %s kernel", f->dotprod ? "dotprod" : "neon");
+              "the table's Q4_0 matmul is not the NEON kernels'");
+    } else { /* REEL_CPU=scalar: the scalar reference */
+        CHECK(reel_kernels_ops_cpu_scalar()->matmul(NULL, yr, w, REEL_DTYPE_Q4_0, x, n_in, n_out,
+                                                    T) == 0,
+              "scalar matmul");
+        CHECK(memcmp(y, yr, (size_t)(T * n_out) * sizeof(float)) == 0,
+              "REEL_CPU=scalar: the table's Q4_0 matmul is not the scalar reference");
     }
     float *wf = malloc((size_t)(n_in * n_out) * sizeof(float));
     for (int64_t i = 0; i < n_in * n_out; i++) wf[i] = frand();
@@ -243,16 +263,17 @@ int main(void)
     return 77;
 #else
     /* the CPU's own levels, whatever REEL_CPU caps for the table */
-    const int has_dotprod = (getauxval(AT_HWCAP) & (1ul << 20)) != 0; /* HWCAP_ASIMDDP */
+    const int has[3] = {1, (getauxval(AT_HWCAP) & (1ul << 20)) != 0, /* HWCAP_ASIMDDP */
+                        (getauxval(AT_HWCAP2) & (1ul << 13)) != 0};  /* HWCAP2_I8MM */
     test_dispatch();
     test_quantizer();
-    test_matmul(0);
-    test_independence(0);
-    if (has_dotprod) {
-        test_matmul(1);
-        test_independence(1);
-    } else {
-        printf("dotprod: not tested, this CPU has no SDOT (AT_HWCAP lacks ASIMDDP)\n");
+    for (int level = REELI_ARM_NEON; level <= REELI_ARM_I8MM; level++) {
+        if (!has[level]) {
+            printf("%s: not tested, this CPU lacks it (AT_HWCAP / AT_HWCAP2)\n", LEVEL[level]);
+            continue;
+        }
+        test_matmul((reeli_arm_level)level);
+        test_independence((reeli_arm_level)level);
     }
     if (failures)
         printf("%d check(s) failed\n", failures);

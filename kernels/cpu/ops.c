@@ -54,7 +54,7 @@ static void fill(void)
     const reel_cpu_features *f = reel_kernels_cpu();
     if (f->neon) {
         cpu_ops.matmul = reeli_neon_matmul; /* Q8_0 / Q4_0 so far; the rest stays scalar */
-        cpu_ops.name = f->dotprod ? "cpu-neon-dotprod" : "cpu-neon";
+        cpu_ops.name = f->i8mm ? "cpu-neon-i8mm" : f->dotprod ? "cpu-neon-dotprod" : "cpu-neon";
     }
 #endif
 }

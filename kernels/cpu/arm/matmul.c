@@ -1,7 +1,7 @@
 /* The matmul of the ARM64 table: Q8_0 and Q4_0 weights with int8 activations (quantized once
- * per call, reeli_neon_quantize_q8) through the row-major integer-dot body of the CPU's level,
- * rows split over the pool; every other weight type through the scalar reference (no NEON
- * kernel for it yet, docs/arm64.md). */
+ * per call, reeli_neon_quantize_q8) through the row-major integer-dot body of the CPU's level
+ * (NEON, SDOT or SMMLA), rows split over the pool; every other weight type through the scalar
+ * reference (no NEON kernel for it yet, docs/arm64.md). */
 #include "kernels/kernels-impl.h"
 #include "core/alloc.h"
 #include "core/error.h"
@@ -23,21 +23,23 @@ static void quant_body(void *arg, int64_t begin, int64_t end, int thread)
 
 typedef struct {
     reeli_neon_qctx q;
-    int dotprod;
+    reeli_arm_level level;
 } rows_ctx;
 
 static void rows_body(void *arg, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
     const rows_ctx *c = arg;
-    if (c->dotprod)
+    if (c->level == REELI_ARM_I8MM)
+        reeli_neon_qrows_i8mm(&c->q, begin, end);
+    else if (c->level == REELI_ARM_DOTPROD)
         reeli_neon_qrows_dotprod(&c->q, begin, end);
     else
         reeli_neon_qrows(&c->q, begin, end);
 }
 
 int reeli_neon_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
-                       int64_t n_in, int64_t n_out, int64_t T, int dotprod)
+                       int64_t n_in, int64_t n_out, int64_t T, reeli_arm_level level)
 {
     if (wtype != REEL_DTYPE_Q8_0 && wtype != REEL_DTYPE_Q4_0)
         return reel_set_error(REEL_EUNSUPPORTED, "matmul: no NEON integer-dot kernel for %s",
@@ -51,7 +53,7 @@ int reeli_neon_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtyp
     reeli_q8a *xq = reel_xmalloc((size_t)(T * nb) * sizeof *xq);
     quant_ctx qc = {x, xq, nb};
     reel_pool_parallel_for(pool, T, quant_body, &qc);
-    rows_ctx rc = {{y, w, wtype, xq, n_in, n_out, T, rb}, dotprod};
+    rows_ctx rc = {{y, w, wtype, xq, n_in, n_out, T, rb}, level};
     reel_pool_parallel_for(pool, n_out, rows_body, &rc);
     free(xq);
     return 0;
@@ -60,8 +62,14 @@ int reeli_neon_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtyp
 int reeli_neon_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                       int64_t n_in, int64_t n_out, int64_t T)
 {
-    if (wtype == REEL_DTYPE_Q8_0 || wtype == REEL_DTYPE_Q4_0)
-        return reeli_neon_qmatmul(pool, y, w, wtype, x, n_in, n_out, T,
-                                  reel_kernels_cpu()->dotprod);
+    if (wtype == REEL_DTYPE_Q8_0 || wtype == REEL_DTYPE_Q4_0) {
+        /* every level gives the same bits, so this choice only moves the speed: SMMLA fills its
+         * 2x2 tile only with two tokens or more (by instruction count; not yet measured) */
+        const reel_cpu_features *f = reel_kernels_cpu();
+        const reeli_arm_level level = f->i8mm && T >= 2 ? REELI_ARM_I8MM
+                                      : f->dotprod      ? REELI_ARM_DOTPROD
+                                                        : REELI_ARM_NEON;
+        return reeli_neon_qmatmul(pool, y, w, wtype, x, n_in, n_out, T, level);
+    }
     return reeli_cpu_matmul(pool, y, w, wtype, x, n_in, n_out, T);
 }
