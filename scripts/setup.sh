@@ -31,6 +31,9 @@ PACKAGES=(
   libfreetype-dev             # text rendering for the card plugin
   libfontconfig-dev           # finding a font for the card plugin
   fonts-dejavu-core           # a font that is always there
+  gcc-aarch64-linux-gnu       # cross compiler: builds kernels/ for ARM64 (tests/arm64_kernels.sh)
+  libc6-dev-arm64-cross       # the arm64 C library that cross build links against
+  qemu-user                   # qemu-aarch64: runs the ARM64 kernel tests at each CPU level
 )
 
 missing=()
