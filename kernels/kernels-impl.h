@@ -141,8 +141,13 @@ typedef enum { REELI_ARM_NEON, REELI_ARM_DOTPROD, REELI_ARM_I8MM } reeli_arm_lev
  * the given level (the caller checks the CPU); REEL_EUNSUPPORTED for another type. */
 int reeli_neon_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                        int64_t n_in, int64_t n_out, int64_t T, reeli_arm_level level);
+/* F32 / F16 / BF16 weights (kernels/cpu/arm/gemm-f32.c): the matmul contract with fused fp32
+ * sums in 8 lanes; REEL_EUNSUPPORTED for another type. Plain ASIMD. */
+int reeli_neon_fmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
+                       int64_t n_in, int64_t n_out, int64_t T);
 /* The table's matmul on ARM64: Q8_0 / Q4_0 through reeli_neon_qmatmul at the CPU's level (i8mm
- * for batches, dotprod for one token), the other types through the scalar reference. */
+ * for batches, dotprod for one token), F32 / F16 / BF16 through reeli_neon_fmatmul, the other
+ * types through the scalar reference. */
 int reeli_neon_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                       int64_t n_in, int64_t n_out, int64_t T);
 

@@ -1,7 +1,8 @@
 /* The matmul of the ARM64 table: Q8_0 and Q4_0 weights with int8 activations (quantized once
  * per call, reeli_neon_quantize_q8) through the row-major integer-dot body of the CPU's level
- * (NEON, SDOT or SMMLA), rows split over the pool; every other weight type through the scalar
- * reference (no NEON kernel for it yet, docs/arm64.md). */
+ * (NEON, SDOT or SMMLA), rows split over the pool; F32 / F16 / BF16 weights through the NEON
+ * float kernel; every other weight type through the scalar reference (no NEON kernel for it yet,
+ * docs/arm64.md). */
 #include "kernels/kernels-impl.h"
 #include "core/alloc.h"
 #include "core/error.h"
@@ -71,5 +72,7 @@ int reeli_neon_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
                                                         : REELI_ARM_NEON;
         return reeli_neon_qmatmul(pool, y, w, wtype, x, n_in, n_out, T, level);
     }
+    if (wtype == REEL_DTYPE_F32 || wtype == REEL_DTYPE_F16 || wtype == REEL_DTYPE_BF16)
+        return reeli_neon_fmatmul(pool, y, w, wtype, x, n_in, n_out, T);
     return reeli_cpu_matmul(pool, y, w, wtype, x, n_in, n_out, T);
 }
