@@ -1,16 +1,16 @@
 /* The ARM64 NEON kernels (kernels/cpu/arm/) against the exact scalar reference
  * (kernels/cpu/matmul-q8act.c), at every instruction level the running CPU has: the activation
- * quantizer bit for bit, then the Q8_0 / Q4_0 integer-dot matmuls (plain NEON, SDOT, SMMLA)
- * held to the bound of tests/test_kernels_qexact.c (why that bound: see there):
+ * quantizer bit for bit, then the Q8_0 / Q4_0 / Q4_K / Q6_K integer-dot matmuls (plain NEON,
+ * SDOT, SMMLA) held to the bound of tests/test_kernels_qexact.c (why that bound: see there):
  *
  *   |y - exact| <= (2 nb + 8) * 2^-24 * l1
  *
  * over shapes across every tile edge (rows 1..33, tokens 1..17 around the 4-token pass, rows of
- * 1, 7 and 98 blocks), with outputs independent of the thread count and equal, bit for bit,
- * batched and token by token, and every level giving the bits of the plain NEON one (they
- * compute the same numbers the same way); then the dispatch: the table's matmul is the kernel of
- * the level that AT_HWCAP and REEL_CPU allow, and the types without a NEON kernel get the scalar
- * reference.
+ * 1, 7 and 98 blocks or 1, 3 and 10 super-blocks), with outputs independent of the thread count and
+ * equal, bit for bit, batched and token by token, and every level giving the bits of the plain NEON
+ * one (they compute the same numbers the same way); then the dispatch: the table's matmul is the
+ * kernel of the level that AT_HWCAP and REEL_CPU allow, and the types without a NEON kernel get the
+ * scalar reference.
  *
  * Self-contained (no cmocka): a cross build has no arm64 build of it. tests/arm64_kernels.sh
  * runs it under qemu-aarch64 with each CPU model (plain NEON, +dotprod, +i8mm) and tells it
@@ -50,15 +50,28 @@ static float frand(void) /* uniform in [-1, 1) */
     return (float)next() * (2.0f / 4294967296.0f) - 1.0f;
 }
 
-/* n_out rows of random Q8_0 / Q4_0 blocks with f16 scales of quantized weights (some < 0) */
+static void put_f16(uint8_t *p, float v)
+{
+    const uint16_t h = reel_fp32_to_fp16(v);
+    p[0] = (uint8_t)h, p[1] = (uint8_t)(h >> 8);
+}
+
+/* n_out rows of random Q8_0 / Q4_0 / Q5_0 / Q4_K / Q6_K blocks with f16 scales of quantized weights
+ * (some < 0) */
 static uint8_t *rnd_weights(reel_dtype type, int64_t n_in, int64_t n_out)
 {
     const size_t rb = reel_dtype_row_bytes(type, n_in), bb = (size_t)reel_dtype_block_bytes(type);
     uint8_t *w = malloc(rb * (size_t)n_out);
     for (size_t i = 0; i < rb * (size_t)n_out; i++) w[i] = (uint8_t)next();
     for (uint8_t *b = w; b < w + rb * (size_t)n_out; b += bb) {
-        const uint16_t h = reel_fp32_to_fp16((type == REEL_DTYPE_Q8_0 ? 0.001f : 0.01f) * frand());
-        b[0] = (uint8_t)h, b[1] = (uint8_t)(h >> 8);
+        if (type == REEL_DTYPE_Q4_K) { /* d, dmin; the 6-bit scales and minimums random */
+            put_f16(b, 0.002f * (1.0f + frand()));
+            put_f16(b + 2, 0.001f * (1.0f + frand()));
+        } else if (type == REEL_DTYPE_Q6_K) { /* d last; the int8 scales random */
+            put_f16(b + 208, 0.0005f * frand());
+        } else {
+            put_f16(b, (type == REEL_DTYPE_Q8_0 ? 0.001f : 0.01f) * frand());
+        }
     }
     return w;
 }
@@ -156,9 +169,12 @@ static void test_matmul(reeli_arm_level level)
 {
     static const int64_t n_outs[] = {1, 2, 3, 4, 5, 7, 8, 13, 33};
     static const int64_t Ts[] = {1, 2, 3, 4, 5, 8, 9, 17};
-    static const int64_t n_ins[] = {32, 32 * 7, 32 * 98};
-    static const reel_dtype types[] = {REEL_DTYPE_Q8_0, REEL_DTYPE_Q4_0};
-    for (int k = 0; k < 2; k++) {
+    static const reel_dtype types[] = {REEL_DTYPE_Q8_0, REEL_DTYPE_Q4_0, REEL_DTYPE_Q4_K,
+                                       REEL_DTYPE_Q6_K};
+    for (int k = 0; k < 4; k++) {
+        const int kq = types[k] == REEL_DTYPE_Q4_K || types[k] == REEL_DTYPE_Q6_K;
+        /* 1, 7 and 98 blocks; the K-quants 1, 3 and 10 super-blocks */
+        const int64_t n_ins[] = {kq ? 256 : 32, kq ? 768 : 32 * 7, kq ? 2560 : 32 * 98};
         double worst = 0;
         for (size_t a = 0; a < sizeof n_outs / sizeof n_outs[0]; a++)
             for (size_t s = 0; s < sizeof Ts / sizeof Ts[0]; s++)
@@ -174,11 +190,14 @@ static void test_matmul(reeli_arm_level level)
 /* the same bits whatever the thread count, and batched as token by token */
 static void test_independence(reeli_arm_level level)
 {
-    const int64_t n_in = 32 * 9, n_out = 37, T = 11;
+    static const reel_dtype types[] = {REEL_DTYPE_Q8_0, REEL_DTYPE_Q4_0, REEL_DTYPE_Q4_K,
+                                       REEL_DTYPE_Q6_K};
+    const int64_t n_out = 37, T = 11;
     reel_pool *pool = reel_pool_init(3);
     CHECK(pool != NULL, "no thread pool");
-    for (int k = 0; k < 2; k++) {
-        const reel_dtype t = k ? REEL_DTYPE_Q4_0 : REEL_DTYPE_Q8_0;
+    for (int k = 0; k < 4; k++) {
+        const reel_dtype t = types[k];
+        const int64_t n_in = k < 2 ? 32 * 9 : 512;
         uint8_t *w = rnd_weights(t, n_in, n_out);
         float *x = rnd_x(n_in, T);
         float *y1 = malloc((size_t)(T * n_out) * sizeof(float));

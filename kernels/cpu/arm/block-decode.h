@@ -2,6 +2,8 @@
  * shared by the row-major integer-dot bodies of every level (static inline: each includer's
  * target attribute applies). Q4_0's element i is the low nibble of byte i minus 8, element
  * 16 + i its high nibble minus 8; the f16 scale converts exactly (FCVT). */
+#ifndef REEL_KERNELS_ARM_BLOCK_DECODE_H
+#define REEL_KERNELS_ARM_BLOCK_DECODE_H
 #include <arm_neon.h>
 #include <string.h>
 
@@ -28,3 +30,4 @@ static inline float reeli_arm_block(const uint8_t *row, int q4, int64_t b, int8x
     *w1 = vld1q_s8((const int8_t *)p + 18);
     return reeli_arm_f16(p);
 }
+#endif

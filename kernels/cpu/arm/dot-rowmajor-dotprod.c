@@ -14,3 +14,5 @@ REELI_ARM_ATTR static inline int32x4_t dot16(int32x4_t acc, int8x16_t w, int8x16
 
 #define REELI_ARM_FN reeli_neon_qrows_dotprod
 #include "dot-rowmajor-body.h"
+#define REELI_ARM_KFN reeli_neon_kqrows_dotprod
+#include "dot-kquant-body.h"

@@ -14,3 +14,5 @@ static inline int32x4_t dot16(int32x4_t acc, int8x16_t w, int8x16_t a)
 #define REELI_ARM_FN reeli_neon_qrows
 #define REELI_ARM_ATTR
 #include "dot-rowmajor-body.h"
+#define REELI_ARM_KFN reeli_neon_kqrows
+#include "dot-kquant-body.h"

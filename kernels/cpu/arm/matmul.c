@@ -1,5 +1,5 @@
-/* The matmul of the ARM64 table: Q8_0 and Q4_0 weights with int8 activations (quantized once
- * per call, reeli_neon_quantize_q8) through the row-major integer-dot body of the CPU's level
+/* The matmul of the ARM64 table: Q8_0, Q4_0, Q4_K and Q6_K weights with int8 activations (quantized
+ * once per call, reeli_neon_quantize_q8) through the row-major integer-dot body of the CPU's level
  * (NEON, SDOT or SMMLA), rows split over the pool; F32 / F16 / BF16 weights through the NEON
  * float kernel; every other weight type through the scalar reference (no NEON kernel for it yet,
  * docs/arm64.md). */
@@ -31,7 +31,12 @@ static void rows_body(void *arg, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
     const rows_ctx *c = arg;
-    if (c->level == REELI_ARM_I8MM)
+    if (c->q.wtype == REEL_DTYPE_Q4_K || c->q.wtype == REEL_DTYPE_Q6_K) {
+        if (c->level == REELI_ARM_NEON)
+            reeli_neon_kqrows(&c->q, begin, end);
+        else /* (no SMMLA body for them yet) */
+            reeli_neon_kqrows_dotprod(&c->q, begin, end);
+    } else if (c->level == REELI_ARM_I8MM)
         reeli_neon_qrows_i8mm(&c->q, begin, end);
     else if (c->level == REELI_ARM_DOTPROD)
         reeli_neon_qrows_dotprod(&c->q, begin, end);
@@ -39,10 +44,16 @@ static void rows_body(void *arg, int64_t begin, int64_t end, int thread)
         reeli_neon_qrows(&c->q, begin, end);
 }
 
+int reeli_neon_q_handles(reel_dtype wtype)
+{
+    return wtype == REEL_DTYPE_Q8_0 || wtype == REEL_DTYPE_Q4_0 || wtype == REEL_DTYPE_Q4_K ||
+           wtype == REEL_DTYPE_Q6_K;
+}
+
 int reeli_neon_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                        int64_t n_in, int64_t n_out, int64_t T, reeli_arm_level level)
 {
-    if (wtype != REEL_DTYPE_Q8_0 && wtype != REEL_DTYPE_Q4_0)
+    if (!reeli_neon_q_handles(wtype))
         return reel_set_error(REEL_EUNSUPPORTED, "matmul: no NEON integer-dot kernel for %s",
                               reel_dtype_name(wtype) ? reel_dtype_name(wtype) : "?");
     const size_t rb = reel_dtype_row_bytes(wtype, n_in);
@@ -63,7 +74,7 @@ int reeli_neon_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtyp
 int reeli_neon_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                       int64_t n_in, int64_t n_out, int64_t T)
 {
-    if (wtype == REEL_DTYPE_Q8_0 || wtype == REEL_DTYPE_Q4_0) {
+    if (reeli_neon_q_handles(wtype)) {
         /* every level gives the same bits, so this choice only moves the speed: SMMLA fills its
          * 2x2 tile only with two tokens or more (by instruction count; not yet measured) */
         const reel_cpu_features *f = reel_kernels_cpu();
