@@ -136,15 +136,15 @@ typedef struct {
 void reeli_neon_qrows(const reeli_neon_qctx *c, int64_t r0, int64_t r1);
 void reeli_neon_qrows_dotprod(const reeli_neon_qctx *c, int64_t r0, int64_t r1);
 void reeli_neon_qrows_i8mm(const reeli_neon_qctx *c, int64_t r0, int64_t r1);
-/* The same for Q4_K / Q6_K rows (kernels/cpu/arm/dot-kquant-body.h), plain NEON and SDOT. */
+/* The same for Q4_K / Q6_K rows (kernels/cpu/arm/dot-kquant-body.h; SMMLA: dot-rowmajor-i8mm.c). */
 void reeli_neon_kqrows(const reeli_neon_qctx *c, int64_t r0, int64_t r1);
 void reeli_neon_kqrows_dotprod(const reeli_neon_qctx *c, int64_t r0, int64_t r1);
+void reeli_neon_kqrows_i8mm(const reeli_neon_qctx *c, int64_t r0, int64_t r1);
 typedef enum { REELI_ARM_NEON, REELI_ARM_DOTPROD, REELI_ARM_I8MM } reeli_arm_level;
 /* 1 if reeli_neon_qmatmul takes weights of this type. */
 int reeli_neon_q_handles(reel_dtype wtype);
 /* Q8_0 / Q4_0 / Q4_K / Q6_K matmul with int8 activations (kernels/cpu/arm/matmul.c): the matmul
- * contract at the given level (the caller checks the CPU; the K-quants take SDOT at the i8mm
- * level); REEL_EUNSUPPORTED for another type. */
+ * contract at the given level (the caller checks the CPU); REEL_EUNSUPPORTED for another type. */
 int reeli_neon_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                        int64_t n_in, int64_t n_out, int64_t T, reeli_arm_level level);
 /* F32 / F16 / BF16 weights (kernels/cpu/arm/gemm-f32.c): the matmul contract with fused fp32

@@ -32,10 +32,12 @@ static void rows_body(void *arg, int64_t begin, int64_t end, int thread)
     (void)thread;
     const rows_ctx *c = arg;
     if (c->q.wtype == REEL_DTYPE_Q4_K || c->q.wtype == REEL_DTYPE_Q6_K) {
-        if (c->level == REELI_ARM_NEON)
-            reeli_neon_kqrows(&c->q, begin, end);
-        else /* (no SMMLA body for them yet) */
+        if (c->level == REELI_ARM_I8MM)
+            reeli_neon_kqrows_i8mm(&c->q, begin, end);
+        else if (c->level == REELI_ARM_DOTPROD)
             reeli_neon_kqrows_dotprod(&c->q, begin, end);
+        else
+            reeli_neon_kqrows(&c->q, begin, end);
     } else if (c->level == REELI_ARM_I8MM)
         reeli_neon_qrows_i8mm(&c->q, begin, end);
     else if (c->level == REELI_ARM_DOTPROD)
