@@ -152,7 +152,7 @@ int reeli_neon_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtyp
 int reeli_neon_fmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                        int64_t n_in, int64_t n_out, int64_t T);
 /* The table's matmul on ARM64: Q8_0 / Q4_0 / Q4_K / Q6_K through reeli_neon_qmatmul at the CPU's
- * level (i8mm for batches, dotprod for one token), F32 / F16 / BF16 through reeli_neon_fmatmul, the
+ * highest level, F32 / F16 / BF16 through reeli_neon_fmatmul, the
  * other types through the scalar reference. */
 int reeli_neon_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                       int64_t n_in, int64_t n_out, int64_t T);

@@ -10,12 +10,27 @@
  * An output depends only on its row and token, never on the thread split or on the batch. */
 #include "block-decode.h"
 
+#include <math.h>
+
 REELI_ARM_ATTR void REELI_ARM_FN(const reeli_neon_qctx *c, int64_t r0, int64_t r1)
 {
     const int64_t nb = c->n_in / 32;
     const int q4 = c->wtype == REEL_DTYPE_Q4_0;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = c->w + (size_t)r * c->rb;
+        if (c->T == 1) { /* one token (decode): the same fmas, without the 4-token lanes */
+            float acc = 0;
+            for (int64_t b = 0; b < nb; b++) {
+                int8x16_t w0, w1;
+                const float dw = reeli_arm_block(row, q4, b, &w0, &w1);
+                const reeli_q8a *xb = c->xq + b;
+                const int32x4_t s =
+                    dot16(dot16(vdupq_n_s32(0), w0, vld1q_s8(xb->qs)), w1, vld1q_s8(xb->qs + 16));
+                acc = fmaf((float)vaddvq_s32(s), xb->d * dw, acc);
+            }
+            c->y[r] = acc;
+            continue;
+        }
         for (int64_t t0 = 0; t0 < c->T; t0 += 4) {
             const int nt = c->T - t0 < 4 ? (int)(c->T - t0) : 4;
             const reeli_q8a *xt = c->xq + t0 * nb;
