@@ -9,12 +9,35 @@
  * its factor and d_x: the same numbers at both levels, so the same bits. */
 #include "block-decode.h"
 
+#include <math.h>
+
 REELI_ARM_ATTR void REELI_ARM_KFN(const reeli_neon_qctx *c, int64_t r0, int64_t r1)
 {
     const int64_t nb = c->n_in / 32;
     const int q6 = c->wtype == REEL_DTYPE_Q6_K;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = c->w + (size_t)r * c->rb;
+        if (c->T == 1) { /* one token (decode): the same fmas, without the 4-token lanes */
+            float acc = 0;
+            for (int64_t b = 0; b < nb; b++) {
+                int8x16_t w0, w1;
+                float A[2], B;
+                reeli_arm_kblock(row, q6, b, &w0, &w1, A, &B);
+                const reeli_q8a *xb = c->xq + b;
+                const int8x16_t q0 = vld1q_s8(xb->qs), q1 = vld1q_s8(xb->qs + 16);
+                const int32_t h0 = vaddvq_s32(dot16(vdupq_n_s32(0), w0, q0));
+                const int32_t h1 = vaddvq_s32(dot16(vdupq_n_s32(0), w1, q1));
+                if (q6) {
+                    acc = fmaf((float)h0, xb->d * A[0], acc);
+                    acc = fmaf((float)h1, xb->d * A[1], acc);
+                } else {
+                    acc = fmaf((float)(h0 + h1), xb->d * A[0], acc);
+                    acc = fmaf((float)(vaddlvq_s8(q0) + vaddlvq_s8(q1)), xb->d * B, acc);
+                }
+            }
+            c->y[r] = acc;
+            continue;
+        }
         for (int64_t t0 = 0; t0 < c->T; t0 += 4) {
             const int nt = c->T - t0 < 4 ? (int)(c->T - t0) : 4;
             const reeli_q8a *xt = c->xq + t0 * nb;

@@ -79,13 +79,12 @@ int reeli_neon_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
     if (reeli_neon_q_handles(wtype)) {
         /* every level gives the same bits, so this choice only moves the speed. By the
          * instructions QEMU executes per block (docs/arm64.md; not measured on hardware): SMMLA
-         * for batches and for the K-quants, SDOT for one token of Q8_0 / Q4_0 (their one-token
-         * path, which the SMMLA tile's second token would waste) */
+         * for batches, SDOT for one token (whose one-token path beats an SMMLA tile with a
+         * wasted second token, or nearly ties it for Q6_K) */
         const reel_cpu_features *f = reel_kernels_cpu();
-        const int kq = wtype == REEL_DTYPE_Q4_K || wtype == REEL_DTYPE_Q6_K;
-        const reeli_arm_level level = f->i8mm && (T >= 2 || kq) ? REELI_ARM_I8MM
-                                      : f->dotprod              ? REELI_ARM_DOTPROD
-                                                                : REELI_ARM_NEON;
+        const reeli_arm_level level = f->i8mm && T >= 2 ? REELI_ARM_I8MM
+                                      : f->dotprod      ? REELI_ARM_DOTPROD
+                                                        : REELI_ARM_NEON;
         return reeli_neon_qmatmul(pool, y, w, wtype, x, n_in, n_out, T, level);
     }
     if (wtype == REEL_DTYPE_F32 || wtype == REEL_DTYPE_F16 || wtype == REEL_DTYPE_BF16)
