@@ -69,11 +69,13 @@ size_t reel_dtype_row_bytes(int type, int64_t n);
 typedef struct reel_cpu_features {
     int sse42, avx, avx2, fma, f16c;
     int avx512f, avx512bw, avx512vl, avx512vnni, avx512bf16, avxvnni;
+    int neon, fp16, dotprod, i8mm; /* ARM64: ASIMD, FP16 arithmetic, SDOT, SMMLA */
 } reel_cpu_features;
 
 /* Features of the running CPU, detected once; the pointer is static. Setting the environment
  * variable REEL_CPU=scalar hides every extension (to run the reference kernels), REEL_CPU=avx2
- * the AVX-512 and VNNI ones (to run the AVX2 kernels on a newer CPU). */
+ * the AVX-512 and VNNI ones (to run the AVX2 kernels on a newer CPU); on ARM64 REEL_CPU=neon
+ * hides dotprod and i8mm, REEL_CPU=dotprod hides i8mm. */
 const reel_cpu_features *reel_kernels_cpu(void);
 
 /* Writes a space-separated list of the usable extensions ("avx2 fma f16c ...") into buf. */

@@ -33,6 +33,9 @@ PACKAGES=(
   fonts-dejavu-core           # a font that is always there
   slurm-wlm                   # reel run --executor slurm: its test starts a one-node cluster
   munge                       # Slurm's authentication daemon (the cluster test runs munged)
+  gcc-aarch64-linux-gnu       # cross compiler: builds kernels/ for ARM64 (tests/arm64_kernels.sh)
+  libc6-dev-arm64-cross       # the arm64 C library that cross build links against
+  qemu-user                   # qemu-aarch64: runs the ARM64 kernel tests at each CPU level
 )
 
 missing=()

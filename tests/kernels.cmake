@@ -5,6 +5,24 @@
 if(REEL_FUZZ)
     return() # the fuzz build builds only the fuzz targets
 endif()
+# ARM64 (kernels/cpu/arm/): a self-contained test (no cmocka), built by the kernels-only cross
+# build and run there under qemu-aarch64 (CMAKE_CROSSCOMPILING_EMULATOR); on an ARM64 machine it
+# runs natively. The x86 build runs that whole cross build and the test at each emulated CPU
+# level through tests/arm64_kernels.sh (Skipped without the cross compiler or qemu-user).
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64|ARM64)$")
+    add_executable(test_kernels_arm64 test_kernels_arm64.c)
+    target_link_libraries(test_kernels_arm64 PRIVATE reel_kernels_cpu reel_core)
+    add_test(NAME test_kernels_arm64 COMMAND test_kernels_arm64)
+    set_tests_properties(test_kernels_arm64 PROPERTIES LABELS unit TIMEOUT 300 SKIP_RETURN_CODE 77)
+elseif(NOT REEL_KERNELS_ONLY)
+    add_test(NAME test_kernels_arm64_qemu
+             COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/arm64_kernels.sh ${CMAKE_BINARY_DIR}/arm64)
+    set_tests_properties(test_kernels_arm64_qemu PROPERTIES LABELS unit TIMEOUT 600
+                         SKIP_RETURN_CODE 77 ENVIRONMENT "REEL_SKIP_LOG=${REEL_SKIP_LOG}")
+endif()
+if(REEL_KERNELS_ONLY)
+    return()
+endif()
 # reel_kernel_test_split(NAME [avx2]): NAME runs the tests without "vnni" (and, with avx2, without
 # "avx2") in their names, NAME_vnni (and NAME_avx2) the others.
 function(reel_kernel_test_split name)

@@ -8,6 +8,22 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+/* bits of AT_HWCAP / AT_HWCAP2 (Linux arch/arm64 uapi hwcap.h), for C libraries without them */
+#ifndef HWCAP_ASIMD
+#define HWCAP_ASIMD (1ul << 1)
+#endif
+#ifndef HWCAP_ASIMDHP
+#define HWCAP_ASIMDHP (1ul << 10)
+#endif
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1ul << 20)
+#endif
+#ifndef HWCAP2_I8MM
+#define HWCAP2_I8MM (1ul << 13)
+#endif
+#endif
 
 static reel_cpu_features features;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -36,6 +52,15 @@ static void detect(void)
     if (force && strcmp(force, "avx2") == 0) /* the AVX2 kernels on an AVX-512 machine */
         features.avx512f = features.avx512bw = features.avx512vl = features.avx512vnni =
             features.avx512bf16 = features.avxvnni = 0;
+#elif defined(__aarch64__)
+    const unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
+    features.neon = (hw & HWCAP_ASIMD) != 0;
+    features.fp16 = features.neon && (hw & HWCAP_ASIMDHP) != 0;
+    features.dotprod = features.neon && (hw & HWCAP_ASIMDDP) != 0;
+    features.i8mm = features.neon && (hw2 & HWCAP2_I8MM) != 0;
+    /* a lower level on a newer CPU, to run (and test) its kernels there */
+    if (force && strcmp(force, "neon") == 0) features.fp16 = features.dotprod = features.i8mm = 0;
+    if (force && strcmp(force, "dotprod") == 0) features.i8mm = 0;
 #endif
 }
 
@@ -63,6 +88,10 @@ void reel_kernels_cpu_describe(char *buf, size_t size)
         {f->avx512vl, "avx512vl"},
         {f->avx512vnni, "avx512vnni"},
         {f->avx512bf16, "avx512bf16"},
+        {f->neon, "neon"},
+        {f->fp16, "fp16"},
+        {f->dotprod, "dotprod"},
+        {f->i8mm, "i8mm"},
     };
     size_t n = 0;
     buf[0] = '\0';

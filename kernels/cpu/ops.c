@@ -1,8 +1,8 @@
 /* The CPU backend's operation table: filled with the scalar reference functions, then entries
- * are replaced by SIMD versions (cpu/x86/) that the running CPU supports (REEL_CPU=scalar keeps
- * the reference; REEL_CPU=scalar-q8 also quantizes the activations of quantized matmuls as the
- * SIMD kernels do, kernels/cpu/matmul-q8act.c). The scalar table is what every variant is tested
- * against. */
+ * are replaced by SIMD versions (cpu/x86/, cpu/arm/) that the running CPU supports (REEL_CPU=scalar
+ * keeps the reference; REEL_CPU=scalar-q8 also quantizes the activations of quantized matmuls as
+ * the SIMD kernels do, kernels/cpu/matmul-q8act.c). The scalar table is what every variant is
+ * tested against. */
 #include "kernels/kernels-impl.h"
 
 #include "core/error.h"
@@ -49,6 +49,12 @@ static void fill(void)
         cpu_ops.conv1d = reeli_avx2_conv1d;
         cpu_ops.gated_rmsnorm = reeli_avx2_gated_rmsnorm;
         cpu_ops.name = f->avx512vnni && f->avx512vl ? "cpu-avx512vnni" : "cpu-avx2";
+    }
+#elif defined(__aarch64__)
+    const reel_cpu_features *f = reel_kernels_cpu();
+    if (f->neon) {
+        cpu_ops.matmul = reeli_neon_matmul; /* Q8_0 / Q4_0 so far; the rest stays scalar */
+        cpu_ops.name = f->i8mm ? "cpu-neon-i8mm" : f->dotprod ? "cpu-neon-dotprod" : "cpu-neon";
     }
 #endif
 }
