@@ -120,6 +120,9 @@ static int open_video(reeli_mw *w, const reeli_mw_opts *o)
         av_dict_set(&opts, "preset", o->preset ? o->preset : "veryfast", 0);
         av_dict_set_int(&opts, "crf", o->crf > 0 ? o->crf : 20, 0);
         c->gop_size = 2 * (int)(av_q2d(o->fps) + 0.5);
+        /* a fixed thread count, not one per CPU: x264's bitstream depends on it, and the same
+         * node must encode to the same packets on any machine (a cluster job, a re-run) */
+        c->thread_count = 4;
         c->profile = FF_PROFILE_H264_HIGH;
         c->color_range = AVCOL_RANGE_MPEG;
     } else if (!strcmp(c->codec->name, "libvpx-vp9")) {
