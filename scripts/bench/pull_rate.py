@@ -9,7 +9,8 @@ hub on 127.0.0.1 (the tree listing with the file's SHA-256 as its LFS oid, and
 sent with sendfile), then alternates, round by round, `curl -s -o` of the file's URL and
 `reel pull test/big-GGUF:Q4_0` into an empty store (the order swapped every round). Each
 side's rate is its file size over its wall time (process start to exit), so reel's SHA-256
-check of the download counts against it, and curl checks nothing. Printed: both median rates
+check and fsync of the download count against it, and curl checks nothing (--same-work: curl,
+then sha256sum and sync of the file, reel's guarantees). Printed: both median rates
 and the median per-round ratio reel / curl with its distribution-free 95% confidence interval.
 """
 import argparse, hashlib, http.server, json, os, shutil, subprocess, sys, tempfile, threading
@@ -83,6 +84,9 @@ def main():
     ap.add_argument("--size-mb", type=int, default=1024)
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--dir", help="scratch folder (default: a new temporary one)")
+    ap.add_argument("--same-work", action="store_true",
+                    help="the peer also checks the SHA-256 and syncs the file (curl && sha256sum "
+                         "&& sync FILE), as reel pull does")
     ap.add_argument("--raw", help="folder for every round's figures")
     args = ap.parse_args()
     if not shutil.which("curl"):
@@ -110,7 +114,11 @@ def main():
             shutil.rmtree(store, ignore_errors=True)
             if os.path.exists(dst):
                 os.unlink(dst)
-            if k == "curl":
+            if k == "curl" and args.same_work:
+                # curl given reel's guarantees: the SHA-256 checked, the file on disk
+                got[k] = timed(["sh", "-c", 'curl -s -f -o "$1" "$2" && sha256sum "$1" >/dev/null'
+                                ' && sync "$1"', "sh", dst, url])
+            elif k == "curl":
                 got[k] = timed(["curl", "-s", "-f", "-o", dst, url])
             else:
                 got[k] = timed([args.reel, "pull", f"{REPO}:Q4_0", "--json"], env)
@@ -126,7 +134,8 @@ def main():
     ci = median_ci(ratios)
     cis = f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else "n/a (fewer than 6 rounds)"
     summary = (f"CPU: {cpu_model()}; {args.size_mb} MiB over loopback, {args.rounds} rounds, "
-               f"order alternating; {curl_v.splitlines()[0] if curl_v else 'curl'}\n"
+               f"order alternating; {curl_v.splitlines()[0] if curl_v else 'curl'}"
+               f"{' + sha256sum + sync' if args.same_work else ''}\n"
                f"curl {median(rates['curl']):.0f} MiB/s, reel pull {median(rates['reel']):.0f} "
                f"MiB/s (SHA-256 checked); reel / curl {median(ratios):.3f} (95% CI {cis})")
     print(summary)
