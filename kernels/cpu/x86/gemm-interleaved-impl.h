@@ -18,6 +18,7 @@ typedef void (*gi_r16_fn)(const uint8_t *w, const reeli_q8x *x, int64_t nb, floa
 /* per kind (0 Q8_0_R8, 1 Q4_0_R8, 2 Q5_0_R8, 3 Q4_K_R8, 4 Q6_K_R8; gemv_r16 for 0..2 only) */
 typedef struct gi_tiles {
     gi_r8_fn gemm_r8x16[5];
+    gi_r8_fn gemm_r8x4[5]; /* the tail of a batch, and several sessions decoding together */
     gi_r8_fn gemv_r8[5];
     gi_r16_fn gemv_r16[3];
 } gi_tiles;

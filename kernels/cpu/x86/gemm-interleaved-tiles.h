@@ -349,10 +349,15 @@ GI_R8(gemv_q5_0_q8_r8, 1, 2)
 GI_R8(gemm_q8_0_q8_r8x16, GI_TN, 0)
 GI_R8(gemm_q4_0_q8_r8x16, GI_TN, 1)
 GI_R8(gemm_q5_0_q8_r8x16, GI_TN, 2)
+GI_R8(gemm_q8_0_q8_r8x4, 4, 0)
+GI_R8(gemm_q4_0_q8_r8x4, 4, 1)
+GI_R8(gemm_q5_0_q8_r8x4, 4, 2)
 GI_R8K(gemv_q4_k_q8_r8, tile_q4_k_r8, 1)
 GI_R8K(gemm_q4_k_q8_r8x16, tile_q4_k_r8, GI_TN)
 GI_R8K(gemv_q6_k_q8_r8, tile_q6_k_r8, 1)
 GI_R8K(gemm_q6_k_q8_r8x16, tile_q6_k_r8, GI_TN)
+GI_R8K(gemm_q4_k_q8_r8x4, tile_q4_k_r8, 4)
+GI_R8K(gemm_q6_k_q8_r8x4, tile_q6_k_r8, 4)
 #undef GI_R8K
 #undef GI_R8
 #undef GI_R16
@@ -360,6 +365,8 @@ GI_R8K(gemm_q6_k_q8_r8x16, tile_q6_k_r8, GI_TN)
 const gi_tiles GI_TABLE = {
     .gemm_r8x16 = {gemm_q8_0_q8_r8x16, gemm_q4_0_q8_r8x16, gemm_q5_0_q8_r8x16, gemm_q4_k_q8_r8x16,
                    gemm_q6_k_q8_r8x16},
+    .gemm_r8x4 = {gemm_q8_0_q8_r8x4, gemm_q4_0_q8_r8x4, gemm_q5_0_q8_r8x4, gemm_q4_k_q8_r8x4,
+                  gemm_q6_k_q8_r8x4},
     .gemv_r8 = {gemv_q8_0_q8_r8, gemv_q4_0_q8_r8, gemv_q5_0_q8_r8, gemv_q4_k_q8_r8,
                 gemv_q6_k_q8_r8},
     .gemv_r16 = {gemv_q8_0_q8_r16, gemv_q4_0_q8_r16, gemv_q5_0_q8_r16},

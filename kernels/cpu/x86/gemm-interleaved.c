@@ -3,7 +3,8 @@
  *
  * Activations are Q8 blocks with sums (reeli_q8x, quant-act.c). Tiles: gemv_<weights>_q8_r16
  * is one token against a pair of groups (16 rows), gemv_<weights>_q8_r8 one token against one
- * group, gemm_<weights>_q8_r8x16 a group against 16 tokens.
+ * group, gemm_<weights>_q8_r8x16 a group against 16 tokens and gemm_<weights>_q8_r8x4 against 4
+ * (a batch's tail, or a few sessions decoding together: the group is unpacked once for them).
  *
  * Work split: tokens go in chunks of GI_CHUNK so the chunk's activations stay in L2 while each
  * group is read once per chunk; threads take groups (pairs of groups for Q8_0, Q4_0, Q5_0)
@@ -39,7 +40,8 @@ static void gi_body(void *arg, int64_t begin, int64_t end, int thread)
     const gi_tiles *tl = c->tiles;
     const size_t sb = r8_bytes[c->kind], gb = (size_t)c->nb * sb;
     const int64_t groups = c->n_out / 8, per = c->kind <= 2 ? 2 : 1;
-    const gi_r8_fn pn = tl->gemm_r8x16[c->kind], p1 = tl->gemv_r8[c->kind];
+    const gi_r8_fn pn = tl->gemm_r8x16[c->kind], p4 = tl->gemm_r8x4[c->kind],
+                   p1 = tl->gemv_r8[c->kind];
     for (int64_t u = begin; u < end; u++) {
         const int64_t g0 = u * per, ng = groups - g0 < per ? groups - g0 : per;
         const uint8_t *base = c->w + (size_t)g0 * gb;
@@ -54,6 +56,8 @@ static void gi_body(void *arg, int64_t begin, int64_t end, int thread)
             int64_t t = 0;
             for (; t + GI_TN <= c->tn; t += GI_TN)
                 pn(w, bs, c->x + t * c->nb, c->nb, c->nb, y + t * c->n_out, c->n_out);
+            for (; t + 4 <= c->tn; t += 4)
+                p4(w, bs, c->x + t * c->nb, c->nb, c->nb, y + t * c->n_out, c->n_out);
             for (; t < c->tn; t++)
                 p1(w, bs, c->x + t * c->nb, c->nb, c->nb, y + t * c->n_out, c->n_out);
         }
