@@ -30,6 +30,10 @@ typedef struct reeli_sched {
  * the error names the first failed node with its parameters; other nodes still ran. */
 int reeli_sched_run(reeli_sched *s, int target);
 
+/* The fields every node event carries: id, key, kind, plugin and name where set (a new object;
+ * both executors use it). */
+json_t *reeli_sched_node_fields(const reeli_node *n);
+
 /* Set by reel_pipeline_cancel(). */
 extern volatile sig_atomic_t reeli_cancel_flag;
 

@@ -58,7 +58,7 @@ static void add_user(job *j, int user)
     j->users[j->n_users++] = user;
 }
 
-static json_t *node_fields(const reeli_node *n)
+json_t *reeli_sched_node_fields(const reeli_node *n)
 {
     json_t *f = json_object();
     json_object_set_new(f, "id", json_integer(n->id));
@@ -86,7 +86,7 @@ static int visit(pass *p, int target)
         int cached = reeli_cache_check(p->s->cache, n->key, n->ext, &why);
         if (cached < 0) {
             /* damaged, unrecorded or changed since written: removed, and the node runs again */
-            json_t *f = node_fields(n);
+            json_t *f = reeli_sched_node_fields(n);
             json_object_set_new(f, "reason", json_string(why));
             reeli_events_emit(p->s->events, "node_cache_invalid", f);
             REEL_LOGW("cache: node %d: %s: %s; running it again", n->id, n->key, why);
@@ -95,7 +95,7 @@ static int visit(pass *p, int target)
         if (cached == 1) {
             j->state = J_CACHED;
             p->s->stats.cached++;
-            reeli_events_emit(p->s->events, "node_cached", node_fields(n));
+            reeli_events_emit(p->s->events, "node_cached", reeli_sched_node_fields(n));
             reeli_events_node_state(p->s->events, n, REELI_NODE_CACHED, 1.0);
             continue;
         }
@@ -215,7 +215,7 @@ static int execute(pass *p, const reeli_node *n, char **msg)
     double t0 = reel_now();
     int rc = 0;
     for (int attempt = 1; attempt <= attempts; attempt++) {
-        json_t *f = node_fields(n);
+        json_t *f = reeli_sched_node_fields(n);
         json_object_set_new(f, "attempt", json_integer(attempt));
         reeli_events_emit(s->events, "node_start", f);
         reeli_events_node_state(s->events, n, REELI_NODE_RUNNING, 0.0);
@@ -237,7 +237,7 @@ static int execute(pass *p, const reeli_node *n, char **msg)
         /* a stage that changed what the script asked for says so (e.g. a trimmed narration) */
         const char *notice = json_string_value(json_object_get(result, "notice"));
         if (rc == 0 && notice) {
-            json_t *nf = node_fields(n);
+            json_t *nf = reeli_sched_node_fields(n);
             json_object_set_new(nf, "notice", json_string(notice));
             reeli_events_emit(s->events, "node_notice", nf);
             char lb[160];
@@ -248,7 +248,7 @@ static int execute(pass *p, const reeli_node *n, char **msg)
         if (rc < 0) unlink(tmp);
         free(tmp);
         if (rc == 0) {
-            f = node_fields(n);
+            f = reeli_sched_node_fields(n);
             json_object_set_new(f, "duration_s", json_real(reel_now() - t0));
             json_object_set_new(f, "attempts", json_integer(attempt));
             reeli_events_emit(s->events, "node_done", f);
@@ -259,7 +259,7 @@ static int execute(pass *p, const reeli_node *n, char **msg)
         *msg = reel_xstrdup(*m ? m : reel_strerror(rc));
         int transient = rc == REEL_ENET || rc == REEL_ETIMEDOUT;
         if (!transient || attempt == attempts || reeli_cancel_flag) break;
-        f = node_fields(n);
+        f = reeli_sched_node_fields(n);
         json_object_set_new(f, "attempt", json_integer(attempt));
         json_object_set_new(f, "delay_s", json_real(delay));
         json_object_set_new(f, "error", json_string(*msg));
@@ -319,7 +319,7 @@ static void *worker(void *arg)
             if (rc != REEL_ECANCELED || !reeli_cancel_flag) {
                 s->stats.failed++;
                 p->n_failed++;
-                json_t *f = node_fields(n);
+                json_t *f = reeli_sched_node_fields(n);
                 json_object_set_new(f, "error", json_string(msg));
                 json_object_set(f, "params", n->params);
                 reeli_events_emit(s->events, "node_failed", f);

@@ -53,14 +53,10 @@ typedef struct spass {
     char *failed_msg;
 } spass;
 
+/* a node event's fields (as a local run's), with the Slurm job id once there is one */
 static json_t *fields(const reeli_node *n, long job_id)
 {
-    json_t *f = json_object();
-    json_object_set_new(f, "id", json_integer(n->id));
-    json_object_set_new(f, "key", json_string(n->key));
-    json_object_set_new(f, "kind", json_string(n->kind));
-    if (n->plugin) json_object_set_new(f, "plugin", json_string(n->plugin));
-    if (n->name) json_object_set_new(f, "name", json_string(n->name));
+    json_t *f = reeli_sched_node_fields(n);
     if (job_id > 0) json_object_set_new(f, "job_id", json_integer(job_id));
     return f;
 }
