@@ -10,7 +10,9 @@ sent with sendfile), then alternates, round by round, `curl -s -o` of the file's
 `reel pull test/big-GGUF:Q4_0` into an empty store (the order swapped every round). Each
 side's rate is its file size over its wall time (process start to exit), so reel's SHA-256
 check and fsync of the download count against it, and curl checks nothing (--same-work: curl,
-then sha256sum and sync of the file, reel's guarantees). Printed: both median rates
+then sha256sum and sync of the file, reel's guarantees). Before each timed run the page cache's
+dirty pages are written out (untimed): curl leaves its whole file dirty, and without that the
+next run's own writes wait behind it, which penalised reel, whose fsync waits for the disk. Printed: both median rates
 and the median per-round ratio reel / curl with its distribution-free 95% confidence interval.
 """
 import argparse, hashlib, http.server, json, os, shutil, subprocess, sys, tempfile, threading
@@ -114,6 +116,7 @@ def main():
             shutil.rmtree(store, ignore_errors=True)
             if os.path.exists(dst):
                 os.unlink(dst)
+            os.sync()  # no dirty backlog from the previous run (see the docstring)
             if k == "curl" and args.same_work:
                 # curl given reel's guarantees: the SHA-256 checked, the file on disk
                 got[k] = timed(["sh", "-c", 'curl -s -f -o "$1" "$2" && sha256sum "$1" >/dev/null'
