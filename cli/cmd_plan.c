@@ -65,7 +65,7 @@ static int run(int argc, char **argv)
     const char *model = NULL, *idea = NULL, *style = NULL, *out_path = NULL, *api_key = NULL;
     long shots = 0, max_text = 0, n_predict = 2048, threads = 0, seed = 0;
     double seconds = 0, temp = 0.7;
-    int show_schema = 1, compact = 0;
+    int show_schema = 1, compact = 0, narrated = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -77,6 +77,10 @@ static int run(int argc, char **argv)
         } else if (!strcmp(a, "--seconds")) {
             if (v && reel_cli_parse_double("plan", a, v, 1, 3600, &seconds) < 0)
                 return REEL_EXIT_USAGE;
+        } else if (!strcmp(a, "--durations")) {
+            if (v && strcmp(v, "model") && strcmp(v, "narration"))
+                return reel_cli_usage("plan", "--durations: 'model' or 'narration', not '%s'", v);
+            narrated = v && !strcmp(v, "narration");
         } else if (!strcmp(a, "--max-text")) {
             if (v && reel_cli_parse_int("plan", a, v, 1, 100000, &max_text) < 0)
                 return REEL_EXIT_USAGE;
@@ -118,6 +122,7 @@ static int run(int argc, char **argv)
     if (!model) return reel_cli_usage("plan", "no model: give -m MODEL (a GGUF file or HF folder)");
     if (!idea || !*idea) return reel_cli_usage("plan", "no idea: reel plan -m MODEL \"an idea\"");
 
+    const double shot_s = narrated ? REEL_LLM_PLAN_NARRATED : seconds > 0 ? seconds : 0;
     int rc = REEL_EXIT_FAIL;
     reel_llm_model *m = NULL;
     reel_llm_tokenizer *tok = NULL;
@@ -133,7 +138,7 @@ static int run(int argc, char **argv)
 
     if (reel_llm_remote_is_spec(model)) {
         if (threads) return reel_cli_usage("plan", "-t applies to local models only");
-        schema = reel_llm_plan_schema((int)shots, seconds > 0 ? seconds : 0, (int)max_text);
+        schema = reel_llm_plan_schema((int)shots, shot_s, (int)max_text);
         reel_llm_plan_messages(idea, (int)shots, seconds, style, schema, show_schema, &system,
                                &user);
         pp.progress = reel_progress_init("plan", 0, "tok");
@@ -157,7 +162,7 @@ static int run(int argc, char **argv)
         reel_cli_error(model, "the model carries no usable tokenizer");
         goto done;
     }
-    schema = reel_llm_plan_schema((int)shots, seconds > 0 ? seconds : 0, (int)max_text);
+    schema = reel_llm_plan_schema((int)shots, shot_s, (int)max_text);
     if (!(g = reel_grammar_from_json_schema(schema))) {
         rc = reel_cli_fail("plan: schema");
         goto done;
@@ -267,6 +272,9 @@ static const reel_cli_cmd reel_cmd_plan = {
     "  --api-key KEY        remote models: the API key (default: $OPENAI_API_KEY)\n"
     "  --shots N            exactly N shots (1-12; default: the model's choice)\n"
     "  --seconds S          about S seconds in all; no shot is longer than S\n"
+    "  --durations WHO      who sets each shot's length: model (default: duration_s in\n"
+    "                       every shot) or narration (no duration_s: each shot lasts as long\n"
+    "                       as its narration when the film is put together)\n"
     "  --style TEXT         visual style to ask for (\"hand-drawn, warm\")\n"
     "  --max-text N         at most N characters in each free-text field (default: no limit\n"
     "                       but the token budget; a limit makes decoding slower on big "

@@ -21,9 +21,10 @@ if model and reel.model_is_test then
 end
 if model then
   reel.log("planning with " .. reel.model_spec .. ": " .. idea)
-  -- decoding is constrained by the schema: the plan always parses and validates
+  -- decoding is constrained by the schema: the plan always parses and validates; the narration
+  -- times the shots, so the plan carries no durations
   plan, why = model:json{
-    schema = reel.schemas.scene_plan,
+    schema = reel.schemas.scene_plan_narrated,
     system = "You are a film director. You plan short narrated films shot by shot.",
     prompt = "Plan a short film of 4 to 6 shots about: " .. idea,
     seed = reel.seed("plan"), temp = 0.7, max_tokens = 3000,
@@ -54,7 +55,7 @@ for i, shot in ipairs(plan.shots) do
     setting = shot.setting,
     style = plan.style,
     prompt = shot.prompt,
-    duration_s = shot.duration_s,
+    duration_s = shot.duration_s or reel.speech_s(shot.narration, 160),
     width = 1280, height = 720, fps = 24,
     seed = reel.seed("card " .. shot.id),
   }

@@ -26,6 +26,7 @@ static json_t *str(int max_len)
 
 json_t *reel_llm_plan_schema(int shots, double max_shot_s, int max_text)
 {
+    const int narrated = max_shot_s < 0;
     if (max_shot_s <= 0) max_shot_s = 15;
     if (max_shot_s < 1) max_shot_s = 1;
     json_t *shot = json_pack(
@@ -39,6 +40,10 @@ json_t *reel_llm_plan_schema(int shots, double max_shot_s, int max_text)
         "prompt", str(max_text), "transition", enum_of(reel_llm_plan_transitions), "required", "id",
         "duration_s", "camera", "setting", "action", "characters", "narration", "prompt",
         "transition");
+    if (narrated) { /* the narration sets each shot's length: the model is not asked for one */
+        json_object_del(json_object_get(shot, "properties"), "duration_s");
+        json_array_remove(json_object_get(shot, "required"), 1);
+    }
     json_t *character =
         json_pack("{s:s, s:{s:o, s:o}, s:[s,s]}", "type", "object", "properties", "id", str(24),
                   "description", str(max_text), "required", "id", "description");

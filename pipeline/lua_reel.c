@@ -767,10 +767,11 @@ static int l_validate(lua_State *L)
     return 1;
 }
 
-/* reel._plan_schema() -> the built-in scene-plan schema (llm/plan.h) as a table */
+/* reel._plan_schema([narrated]) -> the built-in scene-plan schema (llm/plan.h) as a table; with
+ * narrated true, shots carry no duration_s */
 static int l_plan_schema(lua_State *L)
 {
-    json_t *s = reel_llm_plan_schema(0, 0, 0);
+    json_t *s = reel_llm_plan_schema(0, lua_toboolean(L, 1) ? REEL_LLM_PLAN_NARRATED : 0, 0);
     reeli_lua_push_json(L, s);
     json_decref(s);
     return 1;

@@ -156,16 +156,40 @@ end
 -- JSON Schemas a model's output (or a plan file) must satisfy. scene_plan is the schema
 -- `reel plan` uses (llm/plan.c): title, logline, style, characters [{id, description}],
 -- shots [{id, duration_s, camera, setting, action, characters, narration, prompt, transition}].
-reel.schemas = {scene_plan = reel._plan_schema()}
+-- scene_plan_narrated (`reel plan --durations narration`) is the same without duration_s: the
+-- narration times each shot (reel.speech_s estimates it; node:with_audio holds the shot until
+-- its narration is done).
+reel.schemas = {scene_plan = reel._plan_schema(), scene_plan_narrated = reel._plan_schema(true)}
 reel._plan_schema = nil
+
+-- reel.speech_s(text [, wpm = 160]) -> seconds: about how long `text` takes to say at wpm words
+-- a minute (espeak's rate), at least 1 s; a plan for a shot's picture before its narration is
+-- synthesized (the spoken length decides in the end: see node:with_audio).
+function reel.speech_s(text, wpm)
+  if type(text) ~= "string" then error("bad argument #1 to 'speech_s' (string expected)", 2) end
+  wpm = wpm == nil and 160 or wpm
+  if type(wpm) ~= "number" or wpm < 40 or wpm > 600 then
+    error("bad argument #2 to 'speech_s' (words a minute, 40-600)", 2)
+  end
+  local words, pauses = 0, 0
+  for _ in text:gmatch("%S+") do words = words + 1 end
+  for _ in text:gmatch("[%.!?;:,]") do pauses = pauses + 1 end
+  -- espeak pauses at punctuation: about a word's length at each
+  return math.max(1, (words + pauses) * 60 / wpm)
+end
 
 -- reel.validate(value, schema) -> true | nil, "JSON value at '/shots/0/camera': what" is
 -- implemented in C: the same validator checks `reel plan`, `reel generate --json-schema`
 -- and m:json.
 
--- reel.check_plan(plan) -> true | nil, msg: a scene plan against reel.schemas.scene_plan.
+-- reel.check_plan(plan) -> true | nil, msg: a scene plan against reel.schemas.scene_plan, or
+-- against scene_plan_narrated when no shot carries a duration_s.
 function reel.check_plan(plan)
-  return reel.validate(plan, reel.schemas.scene_plan)
+  local timed = type(plan) ~= "table" or type(plan.shots) ~= "table"
+  for _, shot in ipairs(type(plan) == "table" and type(plan.shots) == "table" and plan.shots or {}) do
+    if type(shot) ~= "table" or shot.duration_s ~= nil then timed = true end
+  end
+  return reel.validate(plan, timed and reel.schemas.scene_plan or reel.schemas.scene_plan_narrated)
 end
 
 -- reel.read_json(path) -> value | nil, msg   (path inside the sandbox; relative to the cwd;

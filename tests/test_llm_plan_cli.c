@@ -92,6 +92,35 @@ static void test_budget_fails_closed(void **state)
     free(out);
 }
 
+/* --durations narration: plans without duration_s, valid against the narrated schema */
+static void test_durations_from_narration(void **state)
+{
+    (void)state;
+    const char *args[] = {"--shots", "2",         "--durations",         "narration", "--seed",
+                          "3",       "--compact", "a kite over the sea", NULL};
+    tu_result r = plan(args);
+    if (r.status != 0) fail_msg("exit %d: %s", r.status, r.err);
+    json_t *v = reel_json_parse(r.out, strlen(r.out), "plan");
+    assert_non_null(v);
+    json_t *narrated = reel_llm_plan_schema(2, REEL_LLM_PLAN_NARRATED, 24);
+    if (reel_json_schema_validate(narrated, v) < 0) fail_msg("%s", reel_last_error());
+    json_t *shots = json_object_get(v, "shots");
+    assert_int_equal(json_array_size(shots), 2);
+    for (size_t i = 0; i < json_array_size(shots); i++)
+        assert_null(json_object_get(json_array_get(shots, i), "duration_s"));
+    json_t *timed = reel_llm_plan_schema(2, 0, 24);
+    assert_int_equal(reel_json_schema_validate(timed, v), REEL_EFORMAT);
+    json_decref(timed);
+    json_decref(narrated);
+    json_decref(v);
+    tu_result_free(&r);
+    const char *bad[] = {"--durations", "never", "x", NULL};
+    r = plan(bad);
+    assert_int_equal(r.status, 2);
+    assert_true(tu_contains(r.err, "--durations: 'model' or 'narration', not 'never'"));
+    tu_result_free(&r);
+}
+
 static void test_usage(void **state)
 {
     (void)state;
@@ -195,9 +224,12 @@ static void test_generate_constrained(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plans_validate),       cmocka_unit_test(test_same_seed_same_plan),
-        cmocka_unit_test(test_budget_fails_closed),  cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_plans_validate),
+        cmocka_unit_test(test_same_seed_same_plan),
+        cmocka_unit_test(test_budget_fails_closed),
+        cmocka_unit_test(test_usage),
         cmocka_unit_test(test_generate_constrained),
+        cmocka_unit_test(test_durations_from_narration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

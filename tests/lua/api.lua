@@ -157,6 +157,27 @@ assert(okp == nil and perr:find("above maximum"), perr)
 -- an empty Lua table is an object where the schema says object
 assert(reel.validate({}, {type = "object", properties = {a = {type = "string"}}}))
 assert(reel.schemas.scene_plan.properties.shots.items.properties.camera.enum[1] == "wide")
+-- plans whose narration times the shots: no duration_s anywhere, or one in every shot
+local untimed = shot()
+untimed.duration_s = nil
+assert(reel.check_plan(plan{untimed}))
+assert(reel.schemas.scene_plan_narrated.properties.shots.items.properties.duration_s == nil)
+okp, perr = reel.validate(plan{untimed}, reel.schemas.scene_plan)
+assert(okp == nil and perr:find("missing required property 'duration_s'"), perr)
+-- a plan that times some shots but not others is refused at the first untimed one
+okp, perr = reel.check_plan(plan{untimed, shot{id = 2}})
+assert(okp == nil and perr:find("/shots/0") and perr:find("'duration_s'"), perr)
+okp, perr = reel.check_plan(plan{shot{duration_s = 0}})
+assert(okp == nil and perr:find("/shots/0/duration_s"), perr)
+-- spoken length estimates: words and pauses at the rate, never under a second
+assert(reel.speech_s("one") == 1)
+assert(math.abs(reel.speech_s(string.rep("word ", 80), 160) - 30) < 1e-9)
+assert(reel.speech_s("a, b.", 120) == 2)
+assert(reel.speech_s(string.rep("word ", 80), 320) < reel.speech_s(string.rep("word ", 80)))
+e = raises(function() reel.speech_s(3) end)
+assert(e:find("speech_s") and e:find("string expected"), e)
+e = raises(function() reel.speech_s("x", 10) end)
+assert(e:find("words a minute"), e)
 
 -- the model binding reports its absence as an operational failure
 local model, merr = reel.model("x.gguf")
