@@ -227,7 +227,7 @@ int reeli_media_clip(const json_t *params, const char *out, reeli_progress_fn pr
  * audio -> WAV), reading it within lim (NULL: reeli_media_limits_own). */
 int reeli_media_normalize(const char *in, int kind, const char *out, const reeli_media_limits *lim);
 
-/* Parses "WxH" or [W, H] (even, 16..8192). */
+/* Parses "WxH", [W, H] (even, 16..8192) or an aspect preset ("9:16"...: pipeline/size-impl.h). */
 int reeli_parse_size(const json_t *v, int *w, int *h);
 /* Parses a frame rate: integer, number (29.97 -> 30000/1001) or "num/den". */
 int reeli_parse_fps(const json_t *v, AVRational *fps);
