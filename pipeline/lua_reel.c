@@ -474,8 +474,8 @@ static const char *opt_str(lua_State *L, int t, const char *k, const char *def)
     return v;
 }
 
-/* reel.render(node, path, {fps=, size=, crf=, preset=, format=, loudness=, true_peak=, title=,
- * plan=}) -> path | nil, msg */
+/* reel.render(node, path, {fps=, size=, fit=, crf=, preset=, format=, loudness=, true_peak=,
+ * title=, plan=}) -> path | nil, msg */
 static int l_render(lua_State *L)
 {
     reeli_run *run = reeli_run_of(L);
@@ -503,6 +503,9 @@ static int l_render(lua_State *L)
     const char *format = opt_str(L, 3, "format", def_format);
     if (strcmp(format, "mp4") != 0 && strcmp(format, "webm") != 0)
         return luaL_argerror(L, 3, "field 'format' must be \"mp4\" or \"webm\"");
+    const char *fit = opt_str(L, 3, "fit", NULL);
+    if (fit && strcmp(fit, "cover") != 0 && strcmp(fit, "contain") != 0)
+        return luaL_argerror(L, 3, "field 'fit' must be \"cover\" or \"contain\"");
     const char *preset = opt_str(L, 3, "preset", NULL);
     const char *title = opt_str(L, 3, "title", NULL);
     reeli_lua_loudness_opts(L, 3, NULL); /* checked before anything is owned */
@@ -549,6 +552,7 @@ static int l_render(lua_State *L)
     if (fps) json_object_set_new(params, "fps", json_integer(fps));
     if (size) json_object_set_new(params, "size", json_string(size));
     reeli_size_field(params, 0, size_err, sizeof size_err); /* checked above: "WxH" */
+    if (fit) json_object_set_new(params, "fit", json_string(fit));
     if (crf >= 0) json_object_set_new(params, "crf", json_integer(crf));
     if (preset) json_object_set_new(params, "preset", json_string(preset));
     json_object_set_new(params, "format", json_string(format));

@@ -1,6 +1,7 @@
 /* Frame sizes and filling the frame: the size parser (presets and "WxH", pipeline/size.c), the
- * image plugin's fit (cover fills, contain pads with the colour asked), and a 9:16 film of a
- * 16:9 picture and a card rendered with no black bars. */
+ * image plugin's fit (cover fills, contain pads with the colour asked), a 9:16 film of a 16:9
+ * picture and a card rendered with no black bars, and the render's fit for shots of another
+ * aspect. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +241,51 @@ static void test_portrait_film_has_no_bars(void **state)
     free(mp4);
 }
 
+/* A 16:9 card rendered at 9:16: fit="cover" crops it to fill the frame, fit="contain" keeps
+ * it whole between bars; with neither, the bars come with a warning saying how to avoid them. */
+static void test_render_fit(void **state)
+{
+    (void)state;
+    const char *head = "local card = reel.video{plugin='card', width=160, height=90, fps=2, "
+                       "duration_s=1, fade_s=0, title='x', setting='sunny desert'}\n";
+    static const struct {
+        const char *fit, *file;
+        int bars, warns;
+    } cases[] = {{"'cover'", "cover.mp4", 0, 0},
+                 {"'contain'", "contain.mp4", 1, 0},
+                 {"nil", "unset.mp4", 1, 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char lua[1024];
+        snprintf(lua, sizeof lua, "%sassert(reel.render(card, '%s', {size='90x160', fit=%s}))\n",
+                 head, cases[i].file, cases[i].fit);
+        tu_result r = run_script("fit.lua", lua);
+        if (r.status != 0) fprintf(stderr, "%s\n", r.err);
+        assert_int_equal(r.status, 0);
+        assert_int_equal(tu_contains(r.err, "letterboxed into a 90x160 frame"), cases[i].warns);
+        tu_result_free(&r);
+        char *mp4 = mt_path(dir, cases[i].file);
+        reeli_vr *v = reeli_vr_open(mp4, 0, 0, (AVRational){0, 0});
+        assert_non_null(v);
+        AVFrame *f;
+        assert_int_equal(reeli_vr_next(v, &f), 1);
+        assert_int_equal(f->width, 90);
+        assert_int_equal(f->height, 160);
+        double top = mean_luma(f, 0, 0, 90, 8), middle = mean_luma(f, 0, 76, 90, 8);
+        assert_true(middle > 60);
+        if (cases[i].bars)
+            assert_true(top < 20); /* black: 16 */
+        else
+            assert_true(darkest_edge(f) > 60);
+        reeli_vr_free(v);
+        free(mp4);
+    }
+    tu_result r = run_script("fit.lua", "local card = reel.video{plugin='card', duration_s=1}\n"
+                                        "reel.render(card, 'x.mp4', {fit='stretch'})\n");
+    assert_int_not_equal(r.status, 0);
+    assert_true(tu_contains(r.err, "field 'fit' must be \"cover\" or \"contain\""));
+    tu_result_free(&r);
+}
+
 /* Bad sizes are refused where the script names them, saying what is accepted. */
 static void test_script_errors(void **state)
 {
@@ -268,9 +314,9 @@ int main(void)
 {
     setenv("REEL_PLUGIN_PATH", REEL_TEST_PLUGIN_DIR, 1);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse),         cmocka_unit_test(test_field),
-        cmocka_unit_test(test_image_fit),     cmocka_unit_test(test_portrait_film_has_no_bars),
-        cmocka_unit_test(test_script_errors),
+        cmocka_unit_test(test_parse),      cmocka_unit_test(test_field),
+        cmocka_unit_test(test_image_fit),  cmocka_unit_test(test_portrait_film_has_no_bars),
+        cmocka_unit_test(test_render_fit), cmocka_unit_test(test_script_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

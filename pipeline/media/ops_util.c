@@ -36,6 +36,23 @@ int reeli_parse_size(const json_t *v, int *w, int *h)
     return 0;
 }
 
+int reeli_parse_fit(const json_t *params, int *fit)
+{
+    const json_t *v = json_object_get(params, "fit");
+    const char *s = json_string_value(v);
+    *fit = REELI_FIT_UNSET;
+    if (!v) return 0;
+    if (s && !strcmp(s, "cover"))
+        *fit = REELI_FIT_COVER;
+    else if (s && !strcmp(s, "contain"))
+        *fit = REELI_FIT_CONTAIN;
+    else
+        return reel_set_error(REEL_EINVAL,
+                              "parameter 'fit': must be \"cover\" (crop to fill the frame) or "
+                              "\"contain\" (the whole picture, black bars around it)");
+    return 0;
+}
+
 int reeli_parse_fps(const json_t *v, AVRational *fps)
 {
     if (json_is_integer(v)) {
