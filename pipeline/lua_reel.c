@@ -5,6 +5,7 @@
  * Nodes are full userdata "reel.node" holding the node id; the graph owns the node itself. One
  * userdata exists per node (kept in the registry table NODES), so nodes compare with ==. */
 #include "pipeline/lua-impl.h"
+#include "pipeline/size-impl.h"
 #include "pipeline/slurm-impl.h"
 
 #include "llm/grammar.h"
@@ -182,6 +183,17 @@ static char *input_file(lua_State *L, const char *path, json_t *params,
     return real;
 }
 
+/* The size= field of a node's params (pipeline/size.c); raises with params released. */
+static void node_size(lua_State *L, json_t *params, int as_dims)
+{
+    char err[300];
+    if (reeli_size_field(params, as_dims, err, sizeof err) < 0) {
+        lua_pushstring(L, err);
+        json_decref(params);
+        luaL_argerror(L, 1, lua_tostring(L, -1));
+    }
+}
+
 /* Adds a node that reads the file real (taking params and real) and pushes it. */
 static int file_node(lua_State *L, const char *kind, json_t *params, char *real,
                      const uint8_t digest[REEL_SHA256_SIZE], const char *name)
@@ -200,6 +212,7 @@ static int file_node(lua_State *L, const char *kind, json_t *params, char *real,
  * file the generator reads, confined like reel.image's; without a plugin, the file itself
  * (a clip, or a music bed: reel.audio{path=, start_s=, duration_s=, loop=, fade_in_s=,
  * fade_out_s=, gain=}, reel.video{path=, start_s=, duration_s=, width=, height=, fps=}).
+ * A video's size= ("WxH" or a preset, "9:16"...) becomes its width= and height=.
  * Either way the node counts the file by its content (SHA-256), not its path. A table
  * 'resources' is what a batch executor asks for the node (lua_resources.c), not a parameter. */
 static int generator(lua_State *L, const char *kind)
@@ -228,6 +241,7 @@ static int generator(lua_State *L, const char *kind)
     const char *name;
     static const char *const skip[] = {"resources", NULL};
     json_t *params = table_params(L, &name, skip);
+    if (!strcmp(kind, "video")) node_size(L, params, 1);
     const char *path = json_string_value(json_object_get(params, "path"));
     if (!path) {
         new_node(L, kind, params, NULL, 0, name);
@@ -259,7 +273,8 @@ static int l_audio(lua_State *L)
     return generator(L, "audio");
 }
 
-/* reel.image{path=..., plugin="image"?, ...}: path is relative to the script's folder. */
+/* reel.image{path=..., plugin="image"?, size=?, ...}: path is relative to the script's folder;
+ * size= ("WxH" or a preset) becomes width= and height=. */
 static int l_image(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -272,6 +287,7 @@ static int l_image(lua_State *L)
     const char *name;
     static const char *const skip[] = {"path", NULL};
     json_t *params = table_params(L, &name, skip);
+    node_size(L, params, 1);
     uint8_t digest[REEL_SHA256_SIZE];
     char *real = input_file(L, path, params, digest);
     return file_node(L, "image", params, real, digest, name);
@@ -302,7 +318,8 @@ static int *table_inputs(lua_State *L, const char *fname, int (*ok)(const char *
     return ids;
 }
 
-/* reel.concat{n1, n2, ..., transition="fade"|"crossfade"|<xfade style>, style=, transition_s=} */
+/* reel.concat{n1, n2, ..., transition="fade"|"crossfade"|<xfade style>, style=, transition_s=,
+ * size=} */
 static int l_concat(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -319,6 +336,7 @@ static int l_concat(lua_State *L)
     int *ids = table_inputs(L, "concat", is_visual, "video", &n);
     const char *name;
     json_t *params = table_params(L, &name, NULL);
+    node_size(L, params, 0);
     return new_node(L, "concat", params, ids, n, name);
 }
 
@@ -456,8 +474,8 @@ static const char *opt_str(lua_State *L, int t, const char *k, const char *def)
     return v;
 }
 
-/* reel.render(node, path, {fps=, size=, crf=, preset=, format=, loudness=, true_peak=, title=,
- * plan=}) -> path | nil, msg */
+/* reel.render(node, path, {fps=, size=, fit=, crf=, preset=, format=, loudness=, true_peak=,
+ * title=, plan=}) -> path | nil, msg */
 static int l_render(lua_State *L)
 {
     reeli_run *run = reeli_run_of(L);
@@ -478,16 +496,16 @@ static int l_render(lua_State *L)
     int fps = opt_int(L, 3, "fps", 0, 1, 240);
     const char *size = opt_str(L, 3, "size", NULL);
     int w = 0, h = 0;
-    char tail;
-    if (size &&
-        (sscanf(size, "%dx%d%c", &w, &h, &tail) != 2 || w < 16 || h < 16 || w > 8192 || h > 8192))
-        return luaL_argerror(L, 3,
-                             "field 'size' must be \"WIDTHxHEIGHT\" (16..8192), e.g. "
-                             "\"1280x720\"");
+    char size_err[256];
+    if (size && reeli_size_parse(size, &w, &h, size_err, sizeof size_err) < 0)
+        return luaL_argerror(L, 3, lua_pushfstring(L, "field 'size': %s", size_err));
     int crf = opt_int(L, 3, "crf", -1, 0, 63);
     const char *format = opt_str(L, 3, "format", def_format);
     if (strcmp(format, "mp4") != 0 && strcmp(format, "webm") != 0)
         return luaL_argerror(L, 3, "field 'format' must be \"mp4\" or \"webm\"");
+    const char *fit = opt_str(L, 3, "fit", NULL);
+    if (fit && strcmp(fit, "cover") != 0 && strcmp(fit, "contain") != 0)
+        return luaL_argerror(L, 3, "field 'fit' must be \"cover\" or \"contain\"");
     const char *preset = opt_str(L, 3, "preset", NULL);
     const char *title = opt_str(L, 3, "title", NULL);
     reeli_lua_loudness_opts(L, 3, NULL); /* checked before anything is owned */
@@ -533,6 +551,8 @@ static int l_render(lua_State *L)
     json_t *params = json_object();
     if (fps) json_object_set_new(params, "fps", json_integer(fps));
     if (size) json_object_set_new(params, "size", json_string(size));
+    reeli_size_field(params, 0, size_err, sizeof size_err); /* checked above: "WxH" */
+    if (fit) json_object_set_new(params, "fit", json_string(fit));
     if (crf >= 0) json_object_set_new(params, "crf", json_integer(crf));
     if (preset) json_object_set_new(params, "preset", json_string(preset));
     json_object_set_new(params, "format", json_string(format));

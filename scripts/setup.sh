@@ -28,9 +28,10 @@ PACKAGES=(
   libswscale-dev              # FFmpeg: pixel format conversion and scaling
   libswresample-dev           # FFmpeg: audio resampling
   libespeak-ng-dev            # narration plugin (text to speech)
-  libfreetype-dev             # text rendering for the card plugin
-  libfontconfig-dev           # finding a font for the card plugin
+  libpango1.0-dev             # card text: HarfBuzz shaping, wrapping, font fallback (fontconfig)
+  libcairo2-dev               # card frames: drawing and compositing
   fonts-dejavu-core           # a font that is always there
+  fonts-wqy-microhei          # card text in Chinese, Japanese and Korean (DejaVu has no CJK)
   slurm-wlm                   # reel run --executor slurm: its test starts a one-node cluster
   munge                       # Slurm's authentication daemon (the cluster test runs munged)
   gcc-aarch64-linux-gnu       # cross compiler: builds kernels/ for ARM64 (tests/arm64_kernels.sh)

@@ -31,6 +31,11 @@ reel_test(test_pipeline_media_guard LABELS unit e2e TIMEOUT 300)
 reel_uses_plugins(test_pipeline_media_guard)
 reel_fuzz(fuzz_pipeline_media_open SOURCES fuzz/fuzz_pipeline_media_open.c
           CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/media_open)
+# frame sizes (presets, one parser), the image plugin's fit, a 9:16 film with no black bars
+reel_test(test_pipeline_frame LABELS unit e2e TIMEOUT 600)
+reel_uses_plugins(test_pipeline_frame)
+reel_fuzz(fuzz_pipeline_size SOURCES fuzz/fuzz_pipeline_size.c
+          CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/size)
 reel_test(test_pipeline_film LABELS e2e TIMEOUT 600)
 reel_fuzz(fuzz_pipeline_lua_script SOURCES fuzz/fuzz_pipeline_lua_script.c
           CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/lua_script)

@@ -7,3 +7,12 @@ reel_fuzz(fuzz_exec_template SOURCES fuzz/fuzz_exec_template.c ../plugins/exec/t
           CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/exec_template)
 reel_fuzz(fuzz_plugin_params SOURCES fuzz/fuzz_plugin_params.c
           CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/plugin_params)
+# the card's text block: word wrapping, shrinking to fit, other scripts (Pango, fontconfig)
+if(TARGET PkgConfig::PANGOCAIRO)
+    reel_test(test_plugins_cardtext LABELS unit TIMEOUT 120 SOURCES ../plugins/card/text.c
+              LIBS PkgConfig::PANGOCAIRO)
+    if(TARGET test_plugins_cardtext)
+        set_property(TEST test_plugins_cardtext APPEND PROPERTY ENVIRONMENT
+            "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/lsan-media.supp")
+    endif()
+endif()

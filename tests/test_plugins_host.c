@@ -160,7 +160,7 @@ static void test_stage_bookkeeping(void **state)
     assert_null(reel_stage_ext("nope", NULL));
     const char *v = reel_stage_version("video", card);
     assert_non_null(v);
-    assert_true(tu_contains(v, "card 1.1"));
+    assert_true(tu_contains(v, "card 1.2"));
     assert_ptr_equal(v, reel_stage_version("video", card)); /* interned */
     assert_string_equal(reel_stage_version("concat", NULL), "concat 2");
     json_t *missing = json_loads("{\"plugin\":\"nothere\"}", 0, NULL);

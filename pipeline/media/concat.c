@@ -243,6 +243,8 @@ int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params
         return REEL_EINVAL;
     if (json_object_get(params, "fps") && reeli_parse_fps(json_object_get(params, "fps"), &fps) < 0)
         return REEL_EINVAL;
+    int fit;
+    if (reeli_parse_fit(params, &fit) < 0) return REEL_EINVAL;
 
     int64_t *nf = reel_xcalloc(n, sizeof *nf), *ov = reel_xcalloc(n, sizeof *ov);
     int *audio = reel_xcalloc(n, sizeof *audio);
@@ -327,6 +329,7 @@ int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params
             ret = reel_error_prefix("input %zu", i + 1);
             goto done;
         }
+        reeli_vr_fit(r, fit);
         int64_t in_ov = i > 0 ? ov[i - 1] : 0, out_ov = i + 1 < n ? ov[i] : 0;
         if (mode == TR_FADE && (in_ov / 2 > 0 || out_ov / 2 > 0)) {
             char desc[200];

@@ -139,6 +139,11 @@ reeli_vr *reeli_vr_open(const char *path, int width, int height, AVRational fps)
 /* The same for a file from outside reel, within lim (NULL: reeli_media_limits_own). */
 reeli_vr *reeli_vr_open_bounded(const char *path, int width, int height, AVRational fps,
                                 const reeli_media_limits *lim);
+/* How a picture of another aspect fills the reader's frame: REELI_FIT_COVER crops it to fill
+ * the frame, REELI_FIT_CONTAIN shows it whole on black; left unset, it is contained and the
+ * first bars it gets are logged as a warning (nobody chose them). Set before the first frame. */
+enum { REELI_FIT_UNSET = 0, REELI_FIT_CONTAIN = 1, REELI_FIT_COVER = 2 };
+void reeli_vr_fit(reeli_vr *r, int fit);
 int64_t reeli_vr_frames(const reeli_vr *r);
 void reeli_vr_geometry(const reeli_vr *r, int *width, int *height, AVRational *fps);
 /* Returns 1 and a frame (owned by r, valid until the next call; pts = frame index), 0 at the
@@ -227,8 +232,10 @@ int reeli_media_clip(const json_t *params, const char *out, reeli_progress_fn pr
  * audio -> WAV), reading it within lim (NULL: reeli_media_limits_own). */
 int reeli_media_normalize(const char *in, int kind, const char *out, const reeli_media_limits *lim);
 
-/* Parses "WxH" or [W, H] (even, 16..8192). */
+/* Parses "WxH", [W, H] (even, 16..8192) or an aspect preset ("9:16"...: pipeline/size-impl.h). */
 int reeli_parse_size(const json_t *v, int *w, int *h);
+/* Parses the fit parameter ("cover" or "contain") into *fit (REELI_FIT_UNSET when absent). */
+int reeli_parse_fit(const json_t *params, int *fit);
 /* Parses a frame rate: integer, number (29.97 -> 30000/1001) or "num/den". */
 int reeli_parse_fps(const json_t *v, AVRational *fps);
 

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "pipeline/media/ops-impl.h"
+#include "pipeline/size-impl.h"
 
 int reeli_media_tick(reeli_progress_fn progress, void *ctx, double f)
 {
@@ -16,24 +17,39 @@ int reeli_media_tick(reeli_progress_fn progress, void *ctx, double f)
 
 int reeli_parse_size(const json_t *v, int *w, int *h)
 {
-    long a = 0, b = 0;
+    char err[256];
     if (json_is_string(v)) {
-        char tail;
-        if (sscanf(json_string_value(v), "%ldx%ld%c", &a, &b, &tail) != 2)
-            return reel_set_error(REEL_EINVAL, "parameter 'size': '%s' is not WxH",
-                                  json_string_value(v));
-    } else if (json_is_array(v) && json_array_size(v) == 2 &&
-               json_is_integer(json_array_get(v, 0)) && json_is_integer(json_array_get(v, 1))) {
-        a = (long)json_integer_value(json_array_get(v, 0));
-        b = (long)json_integer_value(json_array_get(v, 1));
-    } else {
-        return reel_set_error(REEL_EINVAL, "parameter 'size': must be \"WxH\" or [W, H]");
+        if (reeli_size_parse(json_string_value(v), w, h, err, sizeof err) < 0)
+            return reel_set_error(REEL_EINVAL, "parameter 'size': %s", err);
+        return 0;
     }
-    if (a < 16 || b < 16 || a > 8192 || b > 8192 || (a & 1) || (b & 1))
-        return reel_set_error(REEL_EINVAL, "parameter 'size': %ldx%ld must be even, 16..8192", a,
-                              b);
-    *w = (int)a;
-    *h = (int)b;
+    if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_integer(json_array_get(v, 0)) ||
+        !json_is_integer(json_array_get(v, 1)))
+        return reel_set_error(
+            REEL_EINVAL, "parameter 'size': must be \"WxH\", [W, H] or one of " REELI_SIZE_PRESETS);
+    /* [W, H] goes through the same checks as its "WxH" spelling */
+    char s[64];
+    snprintf(s, sizeof s, "%lldx%lld", (long long)json_integer_value(json_array_get(v, 0)),
+             (long long)json_integer_value(json_array_get(v, 1)));
+    if (reeli_size_parse(s, w, h, err, sizeof err) < 0)
+        return reel_set_error(REEL_EINVAL, "parameter 'size': %s", err);
+    return 0;
+}
+
+int reeli_parse_fit(const json_t *params, int *fit)
+{
+    const json_t *v = json_object_get(params, "fit");
+    const char *s = json_string_value(v);
+    *fit = REELI_FIT_UNSET;
+    if (!v) return 0;
+    if (s && !strcmp(s, "cover"))
+        *fit = REELI_FIT_COVER;
+    else if (s && !strcmp(s, "contain"))
+        *fit = REELI_FIT_CONTAIN;
+    else
+        return reel_set_error(REEL_EINVAL,
+                              "parameter 'fit': must be \"cover\" (crop to fill the frame) or "
+                              "\"contain\" (the whole picture, black bars around it)");
     return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "pipeline/media/media.h"
 #include "plugins/reel_plugin.h"
 
@@ -99,6 +100,7 @@ struct reeli_vr {
     AVFrame *out; /* cur scaled and padded */
     struct SwsContext *sws;
     int width, height;
+    int fit, warned; /* REELI_FIT_*; a warning about bars was logged */
     AVRational fps;
     int64_t n_frames, k;
     int64_t first_pts;
@@ -238,10 +240,32 @@ void reeli_vr_geometry(const reeli_vr *r, int *width, int *height, AVRational *f
     if (fps) *fps = r->fps;
 }
 
-/* Scales cur into out, fitting inside width x height, centred on black. */
+void reeli_vr_fit(reeli_vr *r, int fit)
+{
+    r->fit = fit;
+}
+
+/* Crops c (in place: its data pointers) to the aspect of width x height, keeping the middle. */
+static void crop_to_aspect(AVFrame *c, int width, int height)
+{
+    int64_t keep_w = (int64_t)c->height * width / height,
+            keep_h = (int64_t)c->width * height / width;
+    if (keep_w < c->width) {
+        c->crop_left = (size_t)(c->width - keep_w) / 2;
+        c->crop_right = (size_t)(c->width - keep_w) - c->crop_left;
+    } else if (keep_h < c->height) {
+        c->crop_top = (size_t)(c->height - keep_h) / 2;
+        c->crop_bottom = (size_t)(c->height - keep_h) - c->crop_top;
+    }
+    av_frame_apply_cropping(c, AV_FRAME_CROP_UNALIGNED);
+}
+
+/* Scales cur into out: cropped to fill width x height (cover), or fitting inside it, centred
+ * on black (contain). */
 static int convert(reeli_vr *r)
 {
     AVFrame *c = r->cur;
+    if (r->fit == REELI_FIT_COVER) crop_to_aspect(c, r->width, r->height);
     int fw = r->width, fh = r->height;
     if ((int64_t)c->width * r->height > (int64_t)c->height * r->width)
         fh = (int)((int64_t)r->width * c->height / c->width) & ~1;
@@ -259,6 +283,16 @@ static int convert(reeli_vr *r)
     if (av_frame_make_writable(r->out) < 0) return reel_set_error(REEL_ENOMEM, "out of memory");
     int ox = ((r->width - fw) / 2) & ~1, oy = ((r->height - fh) / 2) & ~1;
     if (fw != r->width || fh != r->height) {
+        /* bars of a pixel or two are rounding, not a change of aspect */
+        if (r->fit == REELI_FIT_UNSET && !r->warned && (r->width - fw > 4 || r->height - fh > 4)) {
+            r->warned = 1;
+            reel_log(REEL_LOG_WARN,
+                     "a %dx%d picture is letterboxed into a %dx%d frame (black bars): make the "
+                     "shots at the film's size (size= on reel.video / reel.image, e.g. "
+                     "size=\"9:16\"), or choose fit=\"cover\" (crop) or fit=\"contain\" "
+                     "(bars) where the size is set",
+                     c->width, c->height, r->width, r->height);
+        }
         for (int p = 0; p < 3; p++) {
             int h = p ? (r->height + 1) / 2 : r->height;
             memset(r->out->data[p], p ? 128 : 16, (size_t)r->out->linesize[p] * h);

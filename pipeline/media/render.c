@@ -25,6 +25,8 @@ int reeli_media_render(const char *input, const json_t *params, const char *out,
         return REEL_EINVAL;
     if (json_object_get(params, "fps") && reeli_parse_fps(json_object_get(params, "fps"), &fps) < 0)
         return REEL_EINVAL;
+    int fit;
+    if (reeli_parse_fit(params, &fit) < 0) return REEL_EINVAL;
     double crf = 0;
     if (reeli_num_param(params, "crf", webm ? 32 : 20, 0, 63, "", &crf) < 0) return REEL_EINVAL;
     if (!webm && crf > 51)
@@ -56,6 +58,7 @@ int reeli_media_render(const char *input, const json_t *params, const char *out,
         H = (H + 1) & ~1;
         if (!(r = reeli_vr_open(input, W, H, fps))) return reel_last_error_code();
     }
+    reeli_vr_fit(r, fit);
     int64_t nf = reeli_vr_frames(r);
     float *pcm = NULL;
     int64_t n = 0;

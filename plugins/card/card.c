@@ -1,10 +1,8 @@
 /* reel plugin "card": a procedural animatic of one shot, with no ML. A colour field (two-colour
  * gradient plus soft light blobs) whose palette is derived deterministically from the shot's
- * setting and style text, a slow pan or zoom over it, the title and caption word-wrapped on top
- * (FreeType, font found with fontconfig), and fades in and out. Output: RGB24 frames. */
-#include <fontconfig/fontconfig.h>
-#include <ft2build.h>
-#include FT_FREETYPE_H
+ * setting and style text, a slow pan or zoom over it, the title and caption on top (shaped,
+ * wrapped and fitted by Pango in text.c), and fades in and out. Frames are drawn with cairo and
+ * handed over as RGBA. */
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
@@ -12,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plugins/card/card-impl.h"
 #include "plugins/reel_plugin.h"
 
 static const reel_plugin_host *host;
@@ -153,180 +152,77 @@ static void make_palette(const char *setting, const char *style, int64_t seed, p
     }
 }
 
-/* ---- text --------------------------------------------------------------------------------- */
-static pthread_mutex_t fc_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* Font file for a fontconfig pattern (malloc'ed), or NULL. */
-static char *find_font(const char *pattern)
-{
-    pthread_mutex_lock(&fc_lock);
-    char *out = NULL;
-    FcPattern *pat = FcNameParse((const FcChar8 *)pattern);
-    if (pat) {
-        FcConfigSubstitute(NULL, pat, FcMatchPattern);
-        FcDefaultSubstitute(pat);
-        FcResult res;
-        FcPattern *m = FcFontMatch(NULL, pat, &res);
-        FcChar8 *file = NULL;
-        if (m && FcPatternGetString(m, FC_FILE, 0, &file) == FcResultMatch)
-            out = strdup((char *)file);
-        if (m) FcPatternDestroy(m);
-        FcPatternDestroy(pat);
-    }
-    pthread_mutex_unlock(&fc_lock);
-    return out;
-}
-
-/* Next code point of UTF-8 text (invalid bytes become U+FFFD). */
-static uint32_t utf8_next(const char **p)
-{
-    const unsigned char *s = (const unsigned char *)*p;
-    uint32_t c = s[0];
-    int n = c < 0x80             ? 0
-            : (c & 0xe0) == 0xc0 ? 1
-            : (c & 0xf0) == 0xe0 ? 2
-            : (c & 0xf8) == 0xf0 ? 3
-                                 : -1;
-    if (n < 0) {
-        (*p)++;
-        return 0xfffd;
-    }
-    c &= n == 0 ? 0x7f : (0x3f >> n);
-    for (int i = 1; i <= n; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            *p += i;
-            return 0xfffd;
-        }
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    *p += n + 1;
-    return c;
-}
-
-static int advance(FT_Face face, uint32_t cp)
-{
-    if (FT_Load_Char(face, cp, FT_LOAD_DEFAULT)) return 0;
-    return (int)(face->glyph->advance.x >> 6);
-}
-
-/* Lays out text wrapped to max_w pixels; returns the number of lines, their byte ranges in
- * starts/ends (at most max_lines). */
-static int wrap(FT_Face face, const char *text, int max_w, const char **starts, const char **ends,
-                int max_lines)
-{
-    int n = 0;
-    const char *p = text;
-    while (*p && n < max_lines) {
-        while (*p == ' ') p++;
-        if (!*p) break;
-        const char *line = p, *last_space = NULL, *q = p;
-        int w = 0;
-        while (*q && *q != '\n') {
-            const char *before = q;
-            uint32_t cp = utf8_next(&q);
-            if (cp == ' ') last_space = before;
-            w += advance(face, cp);
-            if (w > max_w && before > line) {
-                q = last_space && last_space > line ? last_space : before;
-                break;
-            }
-        }
-        starts[n] = line;
-        ends[n] = q;
-        n++;
-        p = *q == '\n' ? q + 1 : q;
-    }
-    return n;
-}
-
-static void draw_line(FT_Face face, const char *s, const char *e, int x, int baseline,
-                      uint8_t *mask, int w, int h)
-{
-    while (s < e) {
-        uint32_t cp = utf8_next(&s);
-        if (FT_Load_Char(face, cp, FT_LOAD_RENDER)) continue;
-        FT_GlyphSlot g = face->glyph;
-        const FT_Bitmap *bm = &g->bitmap;
-        for (unsigned r = 0; r < bm->rows; r++) {
-            int y = baseline - g->bitmap_top + (int)r;
-            if (y < 0 || y >= h) continue;
-            for (unsigned c = 0; c < bm->width; c++) {
-                int xx = x + g->bitmap_left + (int)c;
-                if (xx < 0 || xx >= w) continue;
-                uint8_t v = bm->buffer[r * bm->pitch + c];
-                if (v > mask[y * w + xx]) mask[y * w + xx] = v;
-            }
-        }
-        x += (int)(g->advance.x >> 6);
-    }
-}
-
-static int line_width(FT_Face face, const char *s, const char *e)
-{
-    int w = 0;
-    while (s < e) w += advance(face, utf8_next(&s));
-    return w;
-}
-
-/* Renders title (large) and caption (smaller) centred into an alpha mask of w x h. Shrinks the
- * font until everything fits. Returns 0 or -1 (message in err). */
-static int render_text(const char *font_file, const char *title, const char *caption, int w, int h,
-                       uint8_t *mask, char *err, size_t err_size)
-{
-    FT_Library lib;
-    FT_Face face;
-    if (FT_Init_FreeType(&lib)) {
-        snprintf(err, err_size, "FreeType failed to start");
-        return -1;
-    }
-    if (FT_New_Face(lib, font_file, 0, &face)) {
-        snprintf(err, err_size, "parameter 'font': cannot load %s", font_file);
-        FT_Done_FreeType(lib);
-        return -1;
-    }
-    enum { MAXL = 64 };
-    const char *ts[MAXL], *te[MAXL], *cs[MAXL], *ce[MAXL];
-    int max_w = w * 86 / 100;
-    for (int size = h / 7 > 8 ? h / 7 : 8;; size = size * 7 / 8) {
-        int csize = size * 5 / 8 > 6 ? size * 5 / 8 : 6;
-        FT_Set_Pixel_Sizes(face, 0, (FT_UInt)size);
-        int nt = title ? wrap(face, title, max_w, ts, te, MAXL) : 0;
-        int th = nt * size * 6 / 5;
-        FT_Set_Pixel_Sizes(face, 0, (FT_UInt)csize);
-        int nc = caption ? wrap(face, caption, max_w, cs, ce, MAXL) : 0;
-        int ch = nc * csize * 6 / 5;
-        int gap = nt && nc ? csize : 0;
-        int total = th + gap + ch;
-        if (total <= h * 88 / 100 || size <= 6) {
-            memset(mask, 0, (size_t)w * h);
-            int y = (h - total) / 2;
-            FT_Set_Pixel_Sizes(face, 0, (FT_UInt)size);
-            for (int i = 0; i < nt; i++) {
-                int lw = line_width(face, ts[i], te[i]);
-                draw_line(face, ts[i], te[i], (w - lw) / 2, y + size * 19 / 20, mask, w, h);
-                y += size * 6 / 5;
-            }
-            y += gap;
-            FT_Set_Pixel_Sizes(face, 0, (FT_UInt)csize);
-            for (int i = 0; i < nc; i++) {
-                int lw = line_width(face, cs[i], ce[i]);
-                draw_line(face, cs[i], ce[i], (w - lw) / 2, y + csize * 19 / 20, mask, w, h);
-                y += csize * 6 / 5;
-            }
-            break;
-        }
-    }
-    FT_Done_Face(face);
-    FT_Done_FreeType(lib);
-    return 0;
-}
-
 /* ---- frames ------------------------------------------------------------------------------- */
 #define BG_STEP 4 /* pixels per background grid cell */
+
+/* cairo keeps a pixel as a native-endian 32-bit word, A R G B from the top byte down: on a
+ * little-endian machine its bytes are B, G, R, A. Every colour goes to cairo with red and blue
+ * swapped, so that a finished frame's bytes read R, G, B, A and go to the host as they are
+ * (REEL_PLUGIN_PIX_RGBA), with no conversion pass over each frame. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "the card plugin hands cairo's pixels over as RGBA bytes");
+
+static void swap_rb(const double in[3], double out[3])
+{
+    out[0] = in[2];
+    out[1] = in[1];
+    out[2] = in[0];
+}
 
 static double smooth(double t)
 {
     return t * t * (3 - 2 * t);
+}
+
+/* Pango and fontconfig keep process-wide state; one card lays out its text at a time. */
+static pthread_mutex_t text_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void warn(const char *msg)
+{
+    if (host && host->log) host->log(REEL_PLUGIN_LOG_WARN, "card", msg);
+}
+
+/* Draws title and caption, fitted to the safe area of a w x h frame, into a transparent
+ * surface (returned), so that each frame only composites it. */
+static cairo_surface_t *text_layer(const char *font, const char *title, const char *caption, int w,
+                                   int h, const palette *pal)
+{
+    cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
+    if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) return surf;
+    int box_w = w * 86 / 100, box_h = h * 88 / 100, side = w < h ? w : h;
+    double title_px = fmax(8, side / 7.0), floor_px = fmax(6, side / 30.0);
+    pthread_mutex_lock(&text_lock);
+    card_text t;
+    if (card_text_layout(&t, font, title, caption, box_w, box_h, title_px, floor_px) == 0) {
+        cairo_t *cr = cairo_create(surf);
+        double text[3], shadow[3];
+        swap_rb(pal->text, text);
+        swap_rb(pal->shadow, shadow);
+        card_text_draw(&t, cr, (w - box_w) / 2.0, floor((h - t.height) / 2.0), text, shadow, 0.6);
+        cairo_destroy(cr);
+        char msg[300];
+        if (t.ellipsized) {
+            snprintf(msg, sizeof msg,
+                     "title and caption do not fit a %dx%d card even at %.0f px: cut short "
+                     "with an ellipsis",
+                     w, h, t.px[CARD_TITLE]);
+            warn(msg);
+        }
+        if (t.unknown_glyphs) {
+            snprintf(msg, sizeof msg,
+                     "%d characters have no glyph in any installed font and show as boxes "
+                     "(install a font for that script, e.g. fonts-noto-core or fonts-noto-cjk)",
+                     t.unknown_glyphs);
+            warn(msg);
+        }
+    } else {
+        cairo_surface_destroy(surf);
+        surf = NULL;
+    }
+    card_text_free(&t);
+    pthread_mutex_unlock(&text_lock);
+    if (surf) cairo_surface_flush(surf);
+    return surf;
 }
 
 static int generate(void *state, const char *params_json, const reel_plugin_sink *s)
@@ -346,32 +242,32 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
     int w = (int)NUM("width", 640), h = (int)NUM("height", 360);
     double fps = NUM("fps", 24), dur = NUM("duration_s", 3), fade = NUM("fade_s", 0.5);
     int64_t seed = (int64_t)NUM("seed", 0);
-    char *font_file = find_font(STR("font", "DejaVu Sans:bold"));
-    uint8_t *mask = malloc((size_t)w * h), *rgb = malloc((size_t)w * h * 3);
+    palette pal;
+    make_palette(setting, style, seed, &pal);
+
+    /* The colour field is smooth: it is evaluated on a grid of one point per BG_STEP pixels
+     * (at the pixel where cairo puts the grid cell's centre) and cairo scales the grid up with
+     * bilinear filtering. */
     int gw = w / BG_STEP + 2, gh = h / BG_STEP + 2;
-    float *bg = malloc((size_t)gw * gh * 3 * sizeof(float));
+    cairo_surface_t *grid = cairo_image_surface_create(CAIRO_FORMAT_RGB24, gw, gh);
+    cairo_surface_t *frame = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
+    cairo_surface_t *text = NULL;
     int rc = REEL_PLUGIN_OK;
-    char err[512];
-    if (!mask || !rgb || !bg) {
+    if (cairo_surface_status(grid) != CAIRO_STATUS_SUCCESS ||
+        cairo_surface_status(frame) != CAIRO_STATUS_SUCCESS) {
         s->error(s->host, "out of memory for frames");
         rc = REEL_PLUGIN_EFATAL;
         goto done;
     }
-    if (!font_file) {
-        s->error(s->host, "parameter 'font': no font matches (is fontconfig set up?)");
-        rc = REEL_PLUGIN_EINVAL;
-        goto done;
+    if (title || caption) {
+        text = text_layer(STR("font", "DejaVu Sans Bold"), title, caption, w, h, &pal);
+        if (!text || cairo_surface_status(text) != CAIRO_STATUS_SUCCESS) {
+            s->error(s->host, "cannot lay out the text (out of memory, or Pango failed)");
+            rc = REEL_PLUGIN_EFATAL;
+            goto done;
+        }
     }
-    if ((title || caption) &&
-        render_text(font_file, title, caption, w, h, mask, err, sizeof err) < 0) {
-        s->error(s->host, err);
-        rc = REEL_PLUGIN_EINVAL;
-        goto done;
-    }
-    if (!title && !caption) memset(mask, 0, (size_t)w * h);
 
-    palette pal;
-    make_palette(setting, style, seed, &pal);
     uint64_t mh = fnv1a(0x84222325ull, setting) ^ (uint64_t)seed;
     int mode = !strcmp(motion, "none")   ? 0
                : !strcmp(motion, "pan")  ? 1
@@ -383,8 +279,10 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
     if (fabs(fps - round(fps)) < 1e-9) fn = (int32_t)llround(fps), fd = 1;
     int64_t nframes = llround(dur * fps);
     if (nframes < 1) nframes = 1;
-    if ((rc = s->video_begin(s->host, w, h, REEL_PLUGIN_PIX_RGB24, fn, fd)) != 0) goto done;
+    if ((rc = s->video_begin(s->host, w, h, REEL_PLUGIN_PIX_RGBA, fn, fd)) != 0) goto done;
     double aspect = (double)w / h;
+    uint32_t *gpx = (uint32_t *)cairo_image_surface_get_data(grid);
+    int gstride = cairo_image_surface_get_stride(grid) / 4;
     for (int64_t k = 0; k < nframes && rc == 0; k++) {
         double t = nframes > 1 ? (double)k / (nframes - 1) : 0, tm = smooth(t);
         double zoom = 1.0, ox = 0, oy = 0;
@@ -396,63 +294,61 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
             if (dur - secs - 1.0 / fps < fade)
                 g = fmin(g, fmax(0, (dur - secs - 1.0 / fps) / fade));
         }
-        /* The colour field is smooth: evaluate it on a grid of one point per BG_STEP pixels
-         * and interpolate; the text is composited at full resolution. */
+        cairo_surface_flush(grid);
         for (int gy = 0; gy < gh; gy++) {
-            double v = ((double)gy * BG_STEP / h - 0.5) / zoom + 0.5 + oy;
+            double v = (((gy + 0.5) * BG_STEP) / h - 0.5) / zoom + 0.5 + oy;
             for (int gx = 0; gx < gw; gx++) {
-                double u = ((double)gx * BG_STEP / w - 0.5) / zoom + 0.5 + ox;
-                double m = fmin(1, fmax(0, v * 0.85 + u * 0.15));
-                float *c = bg + ((size_t)gy * gw + gx) * 3;
-                for (int i = 0; i < 3; i++)
-                    c[i] = (float)(pal.top[i] * (1 - m) + pal.bottom[i] * m);
+                double u = (((gx + 0.5) * BG_STEP) / w - 0.5) / zoom + 0.5 + ox;
+                double m = fmin(1, fmax(0, v * 0.85 + u * 0.15)), c[3];
+                for (int i = 0; i < 3; i++) c[i] = pal.top[i] * (1 - m) + pal.bottom[i] * m;
                 for (int b = 0; b < 6; b++) {
                     const struct blob *bl = &pal.blobs[b];
                     double dx = (u - bl->x) * aspect, dy = v - bl->y;
                     double d2 = (dx * dx + dy * dy) / (bl->r * bl->r);
                     if (d2 < 1) {
                         double a = bl->a * (1 - d2) * (1 - d2);
-                        for (int i = 0; i < 3; i++) c[i] = (float)(c[i] * (1 - a) + bl->rgb[i] * a);
+                        for (int i = 0; i < 3; i++) c[i] = c[i] * (1 - a) + bl->rgb[i] * a;
                     }
                 }
+                uint32_t byte[3];
+                for (int i = 0; i < 3; i++) byte[i] = (uint32_t)lrint(fmin(1, fmax(0, c[i])) * 255);
+                /* red in cairo's blue byte: see swap_rb */
+                gpx[(size_t)gy * gstride + gx] = byte[2] << 16 | byte[1] << 8 | byte[0];
             }
         }
-        for (int y = 0; y < h; y++) {
-            int gy = y / BG_STEP;
-            float fy = (float)(y % BG_STEP) / BG_STEP;
-            for (int x = 0; x < w; x++) {
-                int gx = x / BG_STEP;
-                float fx = (float)(x % BG_STEP) / BG_STEP;
-                const float *c00 = bg + ((size_t)gy * gw + gx) * 3, *c01 = c00 + 3,
-                            *c10 = c00 + (size_t)gw * 3, *c11 = c10 + 3;
-                /* text with a one-pixel shadow down-right */
-                float ta = mask[y * w + x] / 255.0f;
-                float sa = (x > 0 && y > 0) ? mask[(y - 1) * w + x - 1] / 255.0f * 0.6f : 0;
-                uint8_t *px = rgb + ((size_t)y * w + x) * 3;
-                for (int i = 0; i < 3; i++) {
-                    float c = (c00[i] * (1 - fx) + c01[i] * fx) * (1 - fy) +
-                              (c10[i] * (1 - fx) + c11[i] * fx) * fy;
-                    float val = c * (1 - sa) + (float)pal.shadow[i] * sa;
-                    val = val * (1 - ta) + (float)pal.text[i] * ta;
-                    val = val * (float)g * 255.0f + 0.5f;
-                    px[i] = (uint8_t)(val < 0 ? 0 : val > 255 ? 255 : val);
-                }
-            }
+        cairo_surface_mark_dirty(grid);
+        cairo_t *cr = cairo_create(frame);
+        cairo_save(cr);
+        cairo_scale(cr, BG_STEP, BG_STEP);
+        cairo_set_source_surface(cr, grid, 0, 0);
+        cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_BILINEAR);
+        cairo_pattern_set_extend(cairo_get_source(cr), CAIRO_EXTEND_PAD);
+        cairo_set_operator(cr, CAIRO_OPERATOR_SOURCE);
+        cairo_paint(cr);
+        cairo_restore(cr);
+        if (text) {
+            cairo_set_source_surface(cr, text, 0, 0);
+            cairo_paint(cr);
         }
+        if (g < 1) { /* the fade: black over everything */
+            cairo_set_source_rgba(cr, 0, 0, 0, 1 - g);
+            cairo_paint(cr);
+        }
+        cairo_destroy(cr);
+        cairo_surface_flush(frame);
         reel_plugin_frame f = {.width = w,
                                .height = h,
-                               .pix_fmt = REEL_PLUGIN_PIX_RGB24,
-                               .data = {rgb},
-                               .linesize = {w * 3},
+                               .pix_fmt = REEL_PLUGIN_PIX_RGBA,
+                               .data = {cairo_image_surface_get_data(frame)},
+                               .linesize = {cairo_image_surface_get_stride(frame)},
                                .pts = k};
         rc = s->video_frame(s->host, &f);
         if (rc == 0) rc = s->progress(s->host, (double)(k + 1) / nframes);
     }
 done:
-    free(font_file);
-    free(mask);
-    free(rgb);
-    free(bg);
+    if (text) cairo_surface_destroy(text);
+    cairo_surface_destroy(grid);
+    cairo_surface_destroy(frame);
     json_decref(p);
     return rc;
 }
@@ -461,14 +357,14 @@ static int init(const reel_plugin_host *h, void **state)
 {
     host = h;
     *state = NULL;
-    return FcInit() ? 0 : -1;
+    return 0;
 }
 
 static const reel_plugin_caps caps = {
     .struct_size = sizeof(reel_plugin_caps),
     .kind = REEL_PLUGIN_KIND_VIDEO,
     .name = "card",
-    .version = "1.1",
+    .version = "1.2",
     .description = "animatic card: palette from the setting/style, pan/zoom, title and caption",
     .params_schema = schema,
     .max_width = 4096,

@@ -1,6 +1,8 @@
 /* reel plugin "image": a still image file (any format libavcodec decodes: PNG, JPEG, WebP...)
- * as a shot — held still, or with a Ken Burns pan/zoom over it. The picture is cropped to the
- * output aspect (cover), then a moving window is sampled bilinearly per frame. RGB24 frames. */
+ * as a shot — held still, or with a Ken Burns pan/zoom over it. The picture fills the output
+ * (fit "cover": cropped to the output's aspect) or is shown whole (fit "contain": the rest is
+ * the background colour the user gave), then a moving window is sampled bilinearly per frame.
+ * RGB24 frames. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +28,8 @@ static const char schema[] =
     "\"motion\":{\"enum\":[\"none\",\"kenburns\",\"zoom_in\",\"zoom_out\",\"pan_left\","
     "\"pan_right\"]},"
     "\"zoom\":{\"type\":\"number\",\"minimum\":1,\"maximum\":4},"
+    "\"fit\":{\"enum\":[\"cover\",\"contain\"]},"
+    "\"background\":{\"type\":\"string\",\"minLength\":7,\"maxLength\":7},"
     "\"prompt\":{\"type\":\"string\"},\"seed\":{\"type\":\"integer\"}}}";
 
 /* Image demuxers only: never a playlist (hls, concat...) that opens further files, nor image2,
@@ -167,6 +171,27 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
     double dur =
         json_object_get(p, "duration_s") ? json_number_value(json_object_get(p, "duration_s")) : 3;
     double zoom = json_object_get(p, "zoom") ? json_number_value(json_object_get(p, "zoom")) : 1.2;
+    const char *fit = json_is_string(json_object_get(p, "fit"))
+                          ? json_string_value(json_object_get(p, "fit"))
+                          : "cover";
+    int contain = !strcmp(fit, "contain");
+    const char *bgs = json_is_string(json_object_get(p, "background"))
+                          ? json_string_value(json_object_get(p, "background"))
+                          : NULL;
+    unsigned bgr = 0, bgg = 0, bgb = 0;
+    char extra;
+    if (bgs && (sscanf(bgs, "#%2x%2x%2x%c", &bgr, &bgg, &bgb, &extra) != 3 || strlen(bgs) != 7)) {
+        s->error(s->host, "parameter 'background': must be a colour \"#RRGGBB\"");
+        json_decref(p);
+        return REEL_PLUGIN_EINVAL;
+    }
+    if (bgs && !contain) {
+        s->error(s->host, "parameter 'background': only with fit = \"contain\" (cover fills "
+                          "the frame with the picture)");
+        json_decref(p);
+        return REEL_PLUGIN_EINVAL;
+    }
+    const uint8_t pad[3] = {(uint8_t)bgr, (uint8_t)bgg, (uint8_t)bgb};
     char err[1024];
     int sw, sh, rc = 0;
     uint8_t *src = load_rgb(path, &sw, &sh, err, sizeof err), *out = NULL;
@@ -186,9 +211,10 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
         json_decref(p);
         return REEL_PLUGIN_EFATAL;
     }
-    /* The largest window of the output's aspect inside the picture (cover). */
+    /* cover: the largest window of the output's aspect inside the picture; contain: the
+     * smallest one around it. */
     double cw = sw, ch = (double)sw * h / w;
-    if (ch > sh) {
+    if (contain ? ch < sh : ch > sh) {
         ch = sh;
         cw = (double)sh * w / h;
     }
@@ -214,11 +240,19 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
             px = !strcmp(motion, "pan_left") ? 1 - t : t;
         }
         double ww = cw / z, wh = ch / z;
-        double x0 = (sw - ww) * px, y0 = (sh - wh) * py;
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++)
-                sample(src, sw, sh, x0 + (x + 0.5) * ww / w - 0.5, y0 + (y + 0.5) * wh / h - 0.5,
-                       out + ((size_t)y * w + x) * 3);
+        /* a window wider (taller) than the picture, with contain, stays centred on it */
+        double x0 = (sw - ww) * (ww > sw ? 0.5 : px), y0 = (sh - wh) * (wh > sh ? 0.5 : py);
+        for (int y = 0; y < h; y++) {
+            double sy = y0 + (y + 0.5) * wh / h;
+            for (int x = 0; x < w; x++) {
+                double sx = x0 + (x + 0.5) * ww / w;
+                uint8_t *o = out + ((size_t)y * w + x) * 3;
+                if (sx < 0 || sy < 0 || sx > sw || sy > sh)
+                    memcpy(o, pad, 3); /* only with contain: cover's window is inside */
+                else
+                    sample(src, sw, sh, sx - 0.5, sy - 0.5, o);
+            }
+        }
         reel_plugin_frame f = {.width = w,
                                .height = h,
                                .pix_fmt = REEL_PLUGIN_PIX_RGB24,
