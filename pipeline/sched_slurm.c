@@ -14,6 +14,8 @@
  * their --comment reel:<key>) and waits for them instead of submitting twice. Ctrl-C or SIGTERM
  * cancels the run's queued and running jobs with scancel. */
 #include "pipeline/node-impl.h"
+#include "pipeline/plugin-impl.h"
+#include "pipeline/resources-impl.h"
 #include "pipeline/slurm-impl.h"
 
 #include <stdio.h>
@@ -264,21 +266,14 @@ static int submit(spass *p, int id)
     char *a_out = reel_xasprintf("--output=%s", log);
     char *a_comment = reel_xasprintf("--comment=reel:%s", n->key);
     char *a_wrap = reel_xasprintf("--wrap=%s", cmd);
-    /* the node's own resources (reel.video{resources = {...}}) win over the run's options */
-    const json_t *res = n->resources;
-    const char *part = reel_json_str(res, "partition", o->partition);
-    const char *gres = reel_json_str(res, "gres", o->gres);
-    const char *acct = reel_json_str(res, "account", o->account);
-    const char *mem = reel_json_str(res, "mem", NULL), *time_s = reel_json_str(res, "time", NULL);
-    long cpus = (long)reel_json_int(res, "cpus", 0);
-    char *extra[6] = {
-        part ? reel_xasprintf("--partition=%s", part) : NULL,
-        gres ? reel_xasprintf("--gres=%s", gres) : NULL,
-        acct ? reel_xasprintf("--account=%s", acct) : NULL,
-        mem ? reel_xasprintf("--mem=%s", mem) : NULL,
-        time_s ? reel_xasprintf("--time=%s", time_s) : NULL,
-        cpus > 0 ? reel_xasprintf("--cpus-per-task=%ld", cpus) : NULL,
-    };
+    /* the node's own resources (reel.video{resources = {...}}) win over its plugin's, and those
+     * over the run's options */
+    const reeli_plugin *plugin = n->plugin ? reeli_plugin_get(n->plugin) : NULL;
+    if (!plugin) reel_clear_error(); /* then it declares nothing (the key was computed with it) */
+    reeli_job_res res;
+    reeli_res_merge(n->resources, plugin ? reeli_plugin_caps(plugin) : NULL, o, &res);
+    char *extra[REELI_RES_MAX_ARGS];
+    int n_extra = reeli_res_sbatch_args(&res, extra);
     const char *argv[16];
     int k = 0;
     argv[k++] = "sbatch";
@@ -287,8 +282,7 @@ static int submit(spass *p, int id)
     argv[k++] = a_name;
     argv[k++] = a_out;
     argv[k++] = a_comment;
-    for (int e = 0; e < 6; e++)
-        if (extra[e]) argv[k++] = extra[e];
+    for (int e = 0; e < n_extra; e++) argv[k++] = extra[e];
     argv[k++] = a_wrap;
     argv[k] = NULL;
     char *out = NULL, *err = NULL;
@@ -318,6 +312,7 @@ static int submit(spass *p, int id)
         json_t *f = fields(n, job);
         json_object_set_new(f, "submit_s", json_real(took));
         json_object_set_new(f, "log", json_string(log));
+        json_object_set_new(f, "resources", reeli_res_json(&res));
         reeli_events_emit(s->events, "node_submitted", f);
     }
     free(out);
@@ -328,7 +323,7 @@ static int submit(spass *p, int id)
     free(a_out);
     free(a_comment);
     free(a_wrap);
-    for (int e = 0; e < 6; e++) free(extra[e]);
+    for (int e = 0; e < n_extra; e++) free(extra[e]);
     return rc;
 }
 

@@ -25,8 +25,11 @@ slurm_cluster_start() {
   chmod 700 "$d/munge"
   dd if=/dev/urandom of="$d/munge/munge.key" bs=1024 count=1 status=none
   chmod 400 "$d/munge/munge.key"
-  local host base
+  local host base mem
   host=$(hostname -s)
+  # memory the node offers (MiB): most of what the machine has, so that jobs asking for --mem
+  # (plugins declare it) are accepted; slurmd drains a node that claims more than it has
+  mem=$(awk '/^MemTotal:/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
   # ports from the pid so that two test runs on one machine do not meet
   base=$((20000 + ($$ % 20000)))
   cat > "$d/slurm.conf" <<CONF
@@ -62,7 +65,7 @@ MinJobAge=600
 SlurmdTimeout=30
 InactiveLimit=0
 KillWait=2
-NodeName=$host CPUs=2 State=UNKNOWN
+NodeName=$host CPUs=2 RealMemory=$mem State=UNKNOWN
 PartitionName=reel Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
   export SLURM_CONF=$d/slurm.conf

@@ -69,7 +69,8 @@ for i = 1, 3 do
   -- resources: what the slurm executor asks for this node (the local one ignores it)
   local v = reel.video{plugin = "card", name = "shot " .. i, title = "shot " .. i,
                        style = "sunset", duration_s = 1, width = 96, height = 64, fps = 12,
-                       seed = i, resources = i == 1 and {cpus = 1, time = "10:00"} or nil}
+                       seed = i, resources = i == 1 and {cpus = 1, time = "10:00", mem = "300M"}
+                                             or nil}
   local a = reel.audio{plugin = "tone", name = "tone " .. i, frequency = 220 * i,
                        duration_s = 1}
   shots[#shots + 1] = v:with_audio(a)
@@ -118,6 +119,27 @@ grep -q '"event":"node_start".*"job_id"' "$T/slurm1.jsonl" || fail "no node_star
 limits=$(squeue -h -t all -o '%j %l' | sort -u)
 [[ "$limits" == *"reel-1 10:00"* ]] && [[ "$limits" == *"reel-2 UNLIMITED"* ]] &&
   ok "per-node resources: shot 1 ran with --time=10:00" || fail "per-node resources: $limits"
+# what each job asked for (scontrol, while the controller remembers it): the card and tone
+# plugins declare cpus=1 and mem (1G, 512M); shot 1's own resources win over its plugin's; a
+# media stage (no plugin) asks for nothing
+while read -r id plugin name; do
+  info=$(scontrol show job -o "$id" 2>&1)
+  mem=$(grep -o 'MinMemoryNode=[^ ]*' <<<"$info" | cut -d= -f2)
+  echo "$name $plugin $mem $(grep -o 'TimeLimit=[^ ]*' <<<"$info" | cut -d= -f2)"
+done < <(python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e["event"] == "node_submitted":
+        print(e["job_id"], e.get("plugin", "-"), e.get("name", e["kind"]).replace(" ", "_"))
+' "$T/slurm1.jsonl") >"$T/asked.txt"
+if grep -qx 'shot_1 card 300M 00:10:00' "$T/asked.txt" && grep -qx 'shot_2 card 1G UNLIMITED' "$T/asked.txt" &&
+  grep -qx 'tone_3 tone 512M UNLIMITED' "$T/asked.txt" && grep -qx 'concat - 0 UNLIMITED' "$T/asked.txt" &&
+  grep -q '"name":"shot 2".*"resources":{"cpus":1,"mem":"1G"}' "$T/slurm1.jsonl"; then
+  ok "job resources: plugin-declared mem reached the jobs, shot 1's own won"
+else
+  cat "$T/asked.txt"; fail "job resources asked of Slurm"
+fi
 out=$(printf 'reel.video{plugin = "card", duration_s = 1, resources = {memory = "1G"}}\n' >"$T/film/bad.lua"
   "$REEL" run "$T/film/bad.lua" --out "$T/x" 2>&1); rc=$?
 [ $rc -eq 1 ] && [[ "$out" == *"field 'resources': 'memory' is not one of"* ]] ||
