@@ -34,7 +34,7 @@ enum { J_NONE = 0, J_CACHED, J_WAIT, J_READY, J_QUEUED, J_RUNNING, J_DONE, J_FAI
 #define POLL_MIN_S        0.25
 #define POLL_MAX_S        3.0
 #define LOG_TAIL          2000
-#define CACHE_LOOK_S      0.2
+#define CACHE_LOOK_S      0.1
 #define ENDED_GRACE_S     3.0
 
 typedef struct sjob {
@@ -552,7 +552,8 @@ static int nap(spass *p, double seconds)
         next_look = reel_now() + CACHE_LOOK_S;
         for (size_t id = 1; id <= p->n; id++) {
             sjob *j = &p->jobs[id];
-            if (j->state != J_QUEUED && j->state != J_RUNNING) continue;
+            /* a job waiting on its inputs' jobs cannot have made its output yet */
+            if ((j->state != J_QUEUED && j->state != J_RUNNING) || j->waiting) continue;
             reeli_node *n = node(p, (int)id);
             char *path = reeli_cache_path(p->s->cache, n->key, n->ext);
             int there = access(path, F_OK) == 0;
@@ -569,7 +570,7 @@ static int collect_outputs(spass *p)
     int found = 0;
     for (size_t id = 1; id <= p->n; id++) {
         sjob *j = &p->jobs[id];
-        if (j->state != J_QUEUED && j->state != J_RUNNING) continue;
+        if ((j->state != J_QUEUED && j->state != J_RUNNING) || j->waiting) continue;
         reeli_node *n = node(p, (int)id);
         if (reeli_cache_check(p->s->cache, n->key, n->ext, NULL) != 1) continue;
         if (j->state == J_QUEUED) p->queued--;
