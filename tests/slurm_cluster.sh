@@ -4,7 +4,8 @@
 #                             waits until the node is idle; returns 77 (reason on stderr) when
 #                             the packages are missing or the daemons cannot start here
 #   slurm_cluster_stop DIR    stops the daemons (safe to call twice, and from a trap)
-# SLURM_CLUSTER_EXTRA (lines) is appended to slurm.conf, e.g. to try other settings.
+# SLURM_CLUSTER_EXTRA (lines) is appended to slurm.conf, e.g. to try other settings;
+# SLURM_CLUSTER_EPILOG=0 leaves the Epilog out (to see what it changes).
 # cred_expire is short so that a requeued job starts again after 10 s, not 2 minutes (a test
 # setting); the scheduler settings are what a site running many short jobs would set (see
 # docs/cluster.md).
@@ -68,7 +69,7 @@ SchedulerType=sched/builtin
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 SchedulerParameters=batch_sched_delay=1
-Epilog=$d/epilog
+$([ "${SLURM_CLUSTER_EPILOG:-1}" = 0 ] || echo "Epilog=$d/epilog")
 ReturnToService=2
 MpiDefault=none
 SwitchType=switch/none

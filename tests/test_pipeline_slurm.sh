@@ -202,9 +202,12 @@ if wait_events "$T/s3.jsonl" node_start 1 60; then
   scancel "$victim"
   wait $pid
   rc=$?
+  # the concat and render were submitted waiting on the shots: cancelled when one failed
   if [ $rc -ne 0 ] && grep -q "Slurm job $victim CANCELLED" "$T/s3.err" && grep -q "params:" "$T/s3.err" &&
-    grep -q "job log" "$T/s3.err" && [ "$(count_events "$T/s3.jsonl" node_done)" -eq 2 ]; then
-    ok "scancel of job $victim reported, the 2 other shots finished"
+    grep -q "job log" "$T/s3.err" && [ "$(count_events "$T/s3.jsonl" node_done)" -eq 2 ] &&
+    [ "$(grep -c '"event":"node_submitted".*"dependency":"afterok:' "$T/s3.jsonl")" -eq 2 ] &&
+    [ "$(grep -c '"event":"node_cancelled".*"reason":"an input failed"' "$T/s3.jsonl")" -eq 2 ]; then
+    ok "scancel of job $victim reported, the 2 other shots finished, the 2 jobs waiting on it cancelled"
   else
     cat "$T/s3.err"; fail "scancel: exit $rc, $(count_events "$T/s3.jsonl" node_done) nodes done"
   fi
