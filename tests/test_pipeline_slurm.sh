@@ -5,8 +5,9 @@
 #      same content hashes, the same film
 #   2. an unchanged re-run submits nothing
 #   3. scancel of one running job: that node is reported (job id, node, parameters, log tail),
-#      the other nodes finish and are cached; a requeued job (node failure, preemption) is
-#      waited for and its node done
+#      the other nodes finish and are cached, the jobs waiting on it are cancelled; a requeued
+#      job (node failure, preemption) is waited for and its node done; a job cancelled after
+#      storing its output counts as done, and the job waiting on it is submitted again
 #   4. reel run killed (SIGKILL) and run again re-attaches to its queued and running jobs:
 #      every node is submitted once
 #   5. Ctrl-C on reel run cancels every queued and running job of the run
@@ -235,8 +236,39 @@ else
   kill $pid; wait $pid; cat "$T/s3b.err"; fail "no job started within 60 s"
 fi
 
+# ---- 3c. a job that ended CANCELLED with its output in the cache: its node is done, and the
+#          concat waiting on it (which Slurm cancels: afterok can no longer be met) is submitted
+#          again ----------------------------------------------------------------------------------
+"$REEL" run "$T/slow/slow.lua" --out "$T/slow" --cache "$T/c3c-local" --jobs 2 --no-progress \
+  --allow-exec sh -- 250 2 4 2>"$T/s3c-local.err" || { cat "$T/s3c-local.err"; fail "local run for 3c"; }
+slow "$T/c3c" "$T/s3c.jsonl" 250 2 4 2>"$T/s3c.err" &
+pid=$!
+if wait_events "$T/s3c.jsonl" node_start 1 60; then
+  line=$(grep '"event":"node_start"' "$T/s3c.jsonl" | head -1)
+  job=$(sed 's/.*"job_id": *\([0-9]*\).*/\1/' <<<"$line")
+  key=$(sed 's/.*"key": *"\([0-9a-f]*\)".*/\1/' <<<"$line")
+  # the output as the job would have stored it (meta first: readers look for the data file)
+  mkdir -p "$T/c3c/${key:0:2}"
+  for f in "$T/c3c-local/${key:0:2}/$key".meta.json $(ls "$T/c3c-local/${key:0:2}/$key".* | grep -v '\.meta\.json$'); do
+    cp "$f" "$T/c3c/${key:0:2}/.tmp" && mv "$T/c3c/${key:0:2}/.tmp" "$T/c3c/${key:0:2}/${f##*/}"
+  done
+  scancel "$job"
+  wait $pid
+  rc=$?
+  if [ $rc -eq 0 ] && grep -q '"event":"node_requeued".*"kind":"concat".*"reason":"its dependency could not be met"' "$T/s3c.jsonl" &&
+    [ "$(count_events "$T/s3c.jsonl" node_done)" -eq 4 ]; then
+    ok "job $job cancelled with its output stored: the concat Slurm cancelled was submitted again"
+  else
+    cat "$T/s3c.err"; grep -E 'requeued|cancelled|failed' "$T/s3c.jsonl"
+    fail "cancelled with output: exit $rc, $(count_events "$T/s3c.jsonl" node_done) nodes done"
+  fi
+else
+  kill $pid; wait $pid; cat "$T/s3c.err"; fail "no job started within 60 s"
+fi
+
 # ---- 4. reel killed and run again re-attaches instead of resubmitting -----------------------
 before=$(njobs)
+last=$(squeue -h -t all -o '%i' | sort -n | tail -1)
 slow "$T/c4" "$T/s4a.jsonl" 200 4 3 2>"$T/s4a.err" &
 pid=$!
 wait_events "$T/s4a.jsonl" node_submitted 4 30 || fail "the 4 shots were not submitted"
@@ -245,7 +277,9 @@ wait $pid 2>/dev/null
 (slow "$T/c4" "$T/s4b.jsonl" 200 4 3 2>"$T/s4b.err") || { cat "$T/s4b.err"; fail "re-run after kill failed"; }
 attached=$(count_events "$T/s4b.jsonl" node_attached)
 new=$(($(njobs) - before))
-if [ "$attached" -ge 1 ] && [ "$(squeue -h -t all -o '%k' | grep '^reel:' | sort | uniq -d | wc -l)" -eq 0 ] &&
+# keys of the jobs submitted since (3c submitted one key twice, on purpose)
+twice=$(squeue -h -t all -o '%i %k' | awk -v l="$last" '$1 > l && $2 ~ /^reel:/ {print $2}' | sort | uniq -d | wc -l)
+if [ "$attached" -ge 1 ] && [ "$twice" -eq 0 ] &&
   [ "$new" -eq 6 ]; then
   ok "re-run attached to $attached jobs; 6 nodes, 6 jobs, none submitted twice"
 else
