@@ -25,6 +25,22 @@ static void print_schema(const json_t *schema)
     }
 }
 
+/* What one batch job of the plugin asks for (reel run --executor slurm), as sbatch options. */
+static void print_job_resources(const json_t *res)
+{
+    printf("  job resources (for --executor slurm):");
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)res, key, v)
+    {
+        if (json_is_integer(v))
+            printf(" %s=%lld", key, (long long)json_integer_value(v));
+        else
+            printf(" %s=%s", key, json_string_value(v));
+    }
+    printf("%s\n  parameters:\n", json_object_size(res) ? "" : " none declared");
+}
+
 static int run(int argc, char **argv)
 {
     int as_json = 0;
@@ -64,12 +80,12 @@ static int run(int argc, char **argv)
                json_string_value(json_object_get(p, "kind")),
                json_string_value(json_object_get(p, "description")));
         if (name) {
-            printf(
-                "  file: %s (ABI %s)\n  deterministic: %s, max concurrency: %lld\n  parameters:\n",
-                json_string_value(json_object_get(p, "path")),
-                json_string_value(json_object_get(p, "abi")),
-                json_is_true(json_object_get(p, "deterministic")) ? "yes" : "no",
-                (long long)json_integer_value(json_object_get(p, "max_concurrency")));
+            printf("  file: %s (ABI %s)\n  deterministic: %s, max concurrency: %lld\n",
+                   json_string_value(json_object_get(p, "path")),
+                   json_string_value(json_object_get(p, "abi")),
+                   json_is_true(json_object_get(p, "deterministic")) ? "yes" : "no",
+                   (long long)json_integer_value(json_object_get(p, "max_concurrency")));
+            print_job_resources(json_object_get(p, "job_resources"));
             print_schema(json_object_get(p, "params_schema"));
         }
     }
@@ -86,7 +102,8 @@ static const reel_cli_cmd reel_cmd_plugins = {
     "folders), then <prefix>/lib/reel/plugins, then the build tree's plugins/ folder. Each is a\n"
     "reel-<name>.so built against plugins/reel_plugin.h; one with a different ABI major version\n"
     "is shown with the reason it cannot load.\n\n"
-    "  NAME     show one plugin in full: file, ABI version, and every parameter with its type\n"
+    "  NAME     show one plugin in full: file, ABI version, what one batch job of it asks for\n"
+    "           (cpus, mem, gres, time), and every parameter with its type\n"
     "           and limits (the JSON schema the host checks a stage's parameters against)\n"
     "  --json   print the descriptions as JSON instead\n\n"
     "Example:\n"

@@ -25,6 +25,7 @@
 #include "llm/grammar.h"
 #include "pipeline/media/media.h"
 #include "pipeline/plugin-impl.h"
+#include "pipeline/resources-impl.h"
 
 struct reeli_plugin {
     struct reeli_plugin *next;
@@ -220,6 +221,10 @@ static struct reeli_plugin *load(const char *name)
         goto fail;
     }
     json_decref(schema);
+    if (reeli_res_check_caps(c) < 0) {
+        reel_error_prefix("plugin '%s': %s", name, path);
+        goto fail;
+    }
     struct reeli_plugin *p = reel_xcalloc(1, sizeof *p);
     if (t->init && t->init(&host_table, &p->state) != 0) {
         free(p);
@@ -765,6 +770,7 @@ static json_t *describe(const char *name)
         json_object_set_new(o, "frame_quantum", json_integer(c->frame_quantum));
         json_object_set_new(o, "frame_offset", json_integer(c->frame_offset));
     }
+    json_object_set_new(o, "job_resources", reeli_res_caps_json(c));
     json_object_set_new(o, "params_schema", json_loads(c->params_schema, 0, NULL));
     return o;
 }

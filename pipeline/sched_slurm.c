@@ -5,15 +5,20 @@
  * cache (node_exec.c) and submitted with sbatch as one job running `reel node exec KEY`, and
  * `squeue` is polled (with back-off while nothing changes) for the job states that become the
  * usual node_start / node_done / node_failed events. A job that ended is judged by the cache:
- * the node is done if its output is there and intact, whatever the job state says. Nodes are
- * submitted as their inputs finish rather than with --dependency, so a failed input never
- * leaves jobs pending forever on a dependency that cannot be met.
+ * the node is done if its output is there and intact, whatever the job state says. A node whose
+ * inputs are still running is submitted at once with --dependency=afterok on their jobs and
+ * --kill-on-invalid-dep, so that Slurm starts it the moment they end (reel noticing the end and
+ * submitting then would cost a scheduling pass per level of the graph); when an input fails,
+ * its waiting users are cancelled and skipped, and a dependent job that Slurm cancelled though
+ * its inputs are in the cache is submitted again.
  *
  * DIR/cluster/jobs/<key>.job keeps the job id of each submission (the run's state): a run
  * started again after a crash finds those jobs still queued or running (squeue, matched by
  * their --comment reel:<key>) and waits for them instead of submitting twice. Ctrl-C or SIGTERM
  * cancels the run's queued and running jobs with scancel. */
 #include "pipeline/node-impl.h"
+#include "pipeline/plugin-impl.h"
+#include "pipeline/resources-impl.h"
 #include "pipeline/slurm-impl.h"
 
 #include <stdio.h>
@@ -29,12 +34,16 @@ enum { J_NONE = 0, J_CACHED, J_WAIT, J_READY, J_QUEUED, J_RUNNING, J_DONE, J_FAI
 #define POLL_MIN_S        0.25
 #define POLL_MAX_S        3.0
 #define LOG_TAIL          2000
-#define CACHE_LOOK_S      0.2
+#define CACHE_LOOK_S      0.1
 #define ENDED_GRACE_S     3.0
 
 typedef struct sjob {
     int state;
-    int waiting;
+    int waiting; /* inputs not done yet (a job submitted with --dependency has some) */
+    int dep;     /* submitted with --dependency on inputs in flight, not seen running yet */
+    int no_dep;  /* sbatch refused the dependency: submit it once its inputs are done */
+    int resubmits;
+    int by_comment; /* attached to a job found by its comment alone (see live_job) */
     int *users;
     size_t n_users, cap_users;
     long job_id;
@@ -121,22 +130,56 @@ static int visit(spass *p, int target)
     return count;
 }
 
+/* scancel of jobs that wait on a failed input; they are skipped whatever it answers (Slurm
+ * may have cancelled them already, as --kill-on-invalid-dep asks) */
+static void cancel_quietly(const char **argv, int n)
+{
+    if (n <= 1) return;
+    argv[n] = NULL;
+    char *err = NULL;
+    int r = reeli_slurm_cmd(argv, NULL, &err);
+    if (r != 0) REEL_LOGD("scancel of jobs waiting on a failed input: exit %d: %s", r, err);
+    free(err);
+    reel_clear_error();
+}
+
 static void skip_users(spass *p, int id)
 {
     unsigned char *dead = reel_xcalloc(p->n + 1, 1);
+    const char **argv = reel_xcalloc(p->n + 2, sizeof *argv);
+    char **ids = reel_xcalloc(p->n + 1, sizeof *ids);
+    int n_cancel = 0;
+    argv[n_cancel++] = "scancel";
     dead[id] = 1;
     for (size_t k = (size_t)id; k <= p->n; k++) {
         if (!dead[k]) continue;
         sjob *j = &p->jobs[k];
         for (size_t i = 0; i < j->n_users; i++) {
-            sjob *u = &p->jobs[j->users[i]];
-            if (u->state == J_WAIT || u->state == J_READY) {
-                u->state = J_SKIPPED;
-                p->remaining--;
-                dead[j->users[i]] = 1;
+            int uid = j->users[i];
+            sjob *u = &p->jobs[uid];
+            if (u->state == J_QUEUED || u->state == J_RUNNING) {
+                /* submitted with --dependency on what failed: it can never run */
+                if (u->state == J_QUEUED) p->queued--;
+                p->inflight--;
+                if (u->job_id > 0 && !ids[uid]) {
+                    ids[uid] = reel_xasprintf("%ld", u->job_id);
+                    argv[n_cancel++] = ids[uid];
+                }
+                json_t *f = fields(node(p, uid), u->job_id);
+                json_object_set_new(f, "reason", json_string("an input failed"));
+                reeli_events_emit(p->s->events, "node_cancelled", f);
+            } else if (u->state != J_WAIT && u->state != J_READY) {
+                continue;
             }
+            u->state = J_SKIPPED;
+            p->remaining--;
+            dead[uid] = 1;
         }
     }
+    cancel_quietly(argv, n_cancel);
+    for (size_t k = 0; k <= p->n; k++) free(ids[k]);
+    free(ids);
+    free(argv);
     free(dead);
 }
 
@@ -200,7 +243,9 @@ static void node_done(spass *p, int id)
     reeli_events_node_state(p->s->events, n, REELI_NODE_DONE, 1.0);
     for (size_t i = 0; i < j->n_users; i++) {
         sjob *u = &p->jobs[j->users[i]];
-        if (u->state == J_WAIT && --u->waiting == 0) u->state = J_READY;
+        int pending = u->state == J_WAIT || u->state == J_QUEUED || u->state == J_RUNNING;
+        if (pending && u->waiting > 0 && --u->waiting == 0 && u->state == J_WAIT)
+            u->state = J_READY;
     }
 }
 
@@ -209,22 +254,33 @@ static char *job_file(spass *p, const reeli_node *n)
     return reeli_cluster_path(p->s->cache->dir, "jobs", n->key, ".job");
 }
 
-/* The job a previous run submitted for n, if Slurm still has it queued or running: 0 if none. */
-static long live_job(spass *p, const reeli_node *n)
+/* The job a previous run submitted for n, if Slurm still has it queued or running: 0 if none.
+ * Found through cluster/jobs/<key>.job, else through the queue itself (comment reel:<key>): a
+ * run killed between sbatch and writing that file left a job that only the queue knows. */
+static long live_job(spass *p, const reeli_node *n, int *by_comment)
 {
+    *by_comment = 0;
     char *path = job_file(p, n);
     char *text = NULL;
     size_t size = 0;
     long id = 0;
+    char want[80];
+    snprintf(want, sizeof want, "reel:%s", n->key);
     if (reel_file_read(path, 64, &text, &size) == 0 && reeli_slurm_parse_sbatch(text, &id) == 0) {
         const reeli_slurm_job *j = reeli_slurm_find(p->snap, p->n_snap, id);
-        char want[80];
-        snprintf(want, sizeof want, "reel:%s", n->key);
         if (!j || strcmp(j->comment, want) != 0 ||
             (j->cls != REELI_SLURM_QUEUED && j->cls != REELI_SLURM_RUNNING))
             id = 0;
     } else {
         id = 0;
+    }
+    for (size_t i = 0; i < p->n_snap && !id; i++) {
+        const reeli_slurm_job *j = &p->snap[i];
+        if (!strcmp(j->comment, want) &&
+            (j->cls == REELI_SLURM_QUEUED || j->cls == REELI_SLURM_RUNNING)) {
+            id = j->id;
+            *by_comment = 1;
+        }
     }
     reel_clear_error();
     free(text);
@@ -232,8 +288,9 @@ static long live_job(spass *p, const reeli_node *n)
     return id;
 }
 
-/* Submits node id; returns 0 or an error (the node is then failed by the caller). */
-static int submit(spass *p, int id)
+/* Submits node id, after the jobs named by dep ("afterok:12:13") if not NULL; returns 0 or an
+ * error. */
+static int submit(spass *p, int id, const char *dep)
 {
     reeli_sched *s = p->s;
     const reel_slurm_params *o = s->slurm;
@@ -264,31 +321,29 @@ static int submit(spass *p, int id)
     char *a_out = reel_xasprintf("--output=%s", log);
     char *a_comment = reel_xasprintf("--comment=reel:%s", n->key);
     char *a_wrap = reel_xasprintf("--wrap=%s", cmd);
-    /* the node's own resources (reel.video{resources = {...}}) win over the run's options */
-    const json_t *res = n->resources;
-    const char *part = reel_json_str(res, "partition", o->partition);
-    const char *gres = reel_json_str(res, "gres", o->gres);
-    const char *acct = reel_json_str(res, "account", o->account);
-    const char *mem = reel_json_str(res, "mem", NULL), *time_s = reel_json_str(res, "time", NULL);
-    long cpus = (long)reel_json_int(res, "cpus", 0);
-    char *extra[6] = {
-        part ? reel_xasprintf("--partition=%s", part) : NULL,
-        gres ? reel_xasprintf("--gres=%s", gres) : NULL,
-        acct ? reel_xasprintf("--account=%s", acct) : NULL,
-        mem ? reel_xasprintf("--mem=%s", mem) : NULL,
-        time_s ? reel_xasprintf("--time=%s", time_s) : NULL,
-        cpus > 0 ? reel_xasprintf("--cpus-per-task=%ld", cpus) : NULL,
-    };
-    const char *argv[16];
+    /* the node's own resources (reel.video{resources = {...}}) win over its plugin's, and those
+     * over the run's options */
+    const reeli_plugin *plugin = n->plugin ? reeli_plugin_get(n->plugin) : NULL;
+    if (!plugin) reel_clear_error(); /* then it declares nothing (the key was computed with it) */
+    reeli_job_res res;
+    reeli_res_merge(n->resources, plugin ? reeli_plugin_caps(plugin) : NULL, o, &res);
+    char *extra[REELI_RES_MAX_ARGS];
+    int n_extra = reeli_res_sbatch_args(&res, extra);
+    char *a_dep = dep ? reel_xasprintf("--dependency=%s", dep) : NULL;
+    const char *argv[20];
     int k = 0;
     argv[k++] = "sbatch";
     argv[k++] = "--parsable";
     argv[k++] = "--requeue";
+    if (a_dep) {
+        argv[k++] = a_dep;
+        /* an input that fails cancels the job instead of leaving it pending for ever */
+        argv[k++] = "--kill-on-invalid-dep=yes";
+    }
     argv[k++] = a_name;
     argv[k++] = a_out;
     argv[k++] = a_comment;
-    for (int e = 0; e < 6; e++)
-        if (extra[e]) argv[k++] = extra[e];
+    for (int e = 0; e < n_extra; e++) argv[k++] = extra[e];
     argv[k++] = a_wrap;
     argv[k] = NULL;
     char *out = NULL, *err = NULL;
@@ -318,6 +373,8 @@ static int submit(spass *p, int id)
         json_t *f = fields(n, job);
         json_object_set_new(f, "submit_s", json_real(took));
         json_object_set_new(f, "log", json_string(log));
+        json_object_set_new(f, "resources", reeli_res_json(&res));
+        if (dep) json_object_set_new(f, "dependency", json_string(dep));
         reeli_events_emit(s->events, "node_submitted", f);
     }
     free(out);
@@ -328,33 +385,80 @@ static int submit(spass *p, int id)
     free(a_out);
     free(a_comment);
     free(a_wrap);
-    for (int e = 0; e < 6; e++) free(extra[e]);
+    free(a_dep);
+    for (int e = 0; e < n_extra; e++) free(extra[e]);
     return rc;
 }
 
-/* Submits (or re-attaches) ready nodes while the cap allows. */
+/* The --dependency of node id when each of its inputs is done or has a job in flight that has
+ * not been seen ending: "afterok:12:13" (owned); NULL when an input has no such job. */
+static char *dependency(spass *p, int id)
+{
+    reeli_node *n = node(p, id);
+    char *dep = NULL;
+    for (size_t i = 0; i < n->n_inputs; i++) {
+        const sjob *in = &p->jobs[n->inputs[i]];
+        if (in->state == J_DONE || in->state == J_CACHED) continue;
+        if ((in->state != J_QUEUED && in->state != J_RUNNING) || in->job_id <= 0 ||
+            in->ended_since) {
+            free(dep);
+            return NULL;
+        }
+        char *d = reel_xasprintf("%s:%ld", dep ? dep : "afterok", in->job_id);
+        free(dep);
+        dep = d;
+    }
+    return dep;
+}
+
+/* Submits (or re-attaches) node id, after the jobs in dep if not NULL. */
+static void launch(spass *p, int id, const char *dep)
+{
+    sjob *j = &p->jobs[id];
+    reeli_node *n = node(p, id);
+    int by_comment;
+    long live = live_job(p, n, &by_comment);
+    j->t0 = reel_now();
+    j->by_comment = live && by_comment;
+    if (live) {
+        j->job_id = live;
+        reeli_events_emit(p->s->events, "node_attached", fields(n, live));
+    } else if (submit(p, id, dep) < 0) {
+        if (dep) {
+            /* e.g. an input's job already purged: wait for the inputs as without a dependency */
+            REEL_LOGD("slurm executor: node %d: %s; submitted once its inputs are done", id,
+                      reel_last_error());
+            reel_clear_error();
+            j->no_dep = 1;
+            return;
+        }
+        p->inflight++; /* node_failed counts it out again */
+        j->state = J_QUEUED;
+        node_failed(p, id, reel_last_error_code(), reel_xstrdup(reel_last_error()));
+        return;
+    }
+    j->dep = dep != NULL;
+    j->state = J_QUEUED;
+    p->inflight++;
+    p->queued++;
+}
+
+/* Submits (or re-attaches) nodes while the cap allows: first those whose inputs are done, then
+ * those whose inputs all have jobs in flight, with --dependency=afterok on those jobs, so that
+ * Slurm starts each the moment its inputs end instead of after reel noticed and submitted it
+ * (ids ascending: inputs before their users, so that a whole chain goes in one pass). */
 static void start_ready(spass *p)
 {
     int cap = p->s->slurm->max_jobs;
-    for (size_t id = 1; id <= p->n && !reeli_cancel_flag; id++) {
-        sjob *j = &p->jobs[id];
-        if (j->state != J_READY) continue;
-        if (cap > 0 && p->inflight >= cap) break;
-        reeli_node *n = node(p, (int)id);
-        long live = live_job(p, n);
-        j->t0 = reel_now();
-        if (live) {
-            j->job_id = live;
-            reeli_events_emit(p->s->events, "node_attached", fields(n, live));
-        } else if (submit(p, (int)id) < 0) {
-            p->inflight++; /* node_failed counts it out again */
-            j->state = J_QUEUED;
-            node_failed(p, (int)id, reel_last_error_code(), reel_xstrdup(reel_last_error()));
-            continue;
+    for (int round = 0; round < 2; round++) {
+        for (size_t id = 1; id <= p->n && !reeli_cancel_flag; id++) {
+            sjob *j = &p->jobs[id];
+            if (j->state != (round == 0 ? J_READY : J_WAIT) || (round == 1 && j->no_dep)) continue;
+            if (cap > 0 && p->inflight >= cap) return;
+            char *dep = round == 1 ? dependency(p, (int)id) : NULL;
+            if (round == 0 || dep) launch(p, (int)id, dep);
+            free(dep);
         }
-        j->state = J_QUEUED;
-        p->inflight++;
-        p->queued++;
     }
 }
 
@@ -399,6 +503,26 @@ static void job_ended(spass *p, int id, const reeli_slurm_job *sj)
         node_done(p, id);
         return;
     }
+    if (((j->dep && j->state == J_QUEUED) || j->by_comment) && !why && j->resubmits < 3) {
+        /* Never ran: Slurm cancelled it because its dependency could not be met (an input's
+         * job ended otherwise than COMPLETED while its output is in the cache, or was
+         * requeued). Or it was found by its comment alone and wrote into another cache of the
+         * same key. Submitted again, after the inputs still in flight. */
+        const char *reason = j->by_comment ? "the job found by its comment left no output here"
+                                           : "its dependency could not be met";
+        j->resubmits++;
+        j->dep = 0;
+        j->by_comment = 0;
+        j->ended_since = 0;
+        p->inflight--;
+        j->state = j->waiting ? J_WAIT : J_READY;
+        json_t *f = fields(n, j->job_id);
+        json_object_set_new(f, "state", json_string(sj ? sj->state : "gone"));
+        json_object_set_new(f, "reason", json_string(reason));
+        reeli_events_emit(p->s->events, "node_requeued", f);
+        j->job_id = 0;
+        return;
+    }
     char *log = reeli_cluster_path(p->s->cache->dir, "logs", n->key, ".log");
     char *tail = log_tail(log);
     const char *what = !sj                                ? "left the queue"
@@ -428,7 +552,8 @@ static int nap(spass *p, double seconds)
         next_look = reel_now() + CACHE_LOOK_S;
         for (size_t id = 1; id <= p->n; id++) {
             sjob *j = &p->jobs[id];
-            if (j->state != J_QUEUED && j->state != J_RUNNING) continue;
+            /* a job waiting on its inputs' jobs cannot have made its output yet */
+            if ((j->state != J_QUEUED && j->state != J_RUNNING) || j->waiting) continue;
             reeli_node *n = node(p, (int)id);
             char *path = reeli_cache_path(p->s->cache, n->key, n->ext);
             int there = access(path, F_OK) == 0;
@@ -445,7 +570,7 @@ static int collect_outputs(spass *p)
     int found = 0;
     for (size_t id = 1; id <= p->n; id++) {
         sjob *j = &p->jobs[id];
-        if (j->state != J_QUEUED && j->state != J_RUNNING) continue;
+        if ((j->state != J_QUEUED && j->state != J_RUNNING) || j->waiting) continue;
         reeli_node *n = node(p, (int)id);
         if (reeli_cache_check(p->s->cache, n->key, n->ext, NULL) != 1) continue;
         if (j->state == J_QUEUED) p->queued--;

@@ -9,7 +9,8 @@
  *
  * Life of a call:
  *   1. the host loads the .so (dlopen RTLD_NOW|RTLD_LOCAL), calls reel_plugin_entry(&host);
- *   2. it reads plugin->caps (kind, parameter JSON schema, limits, version);
+ *   2. it reads plugin->caps (kind, parameter JSON schema, limits, version, and what one batch
+ *      job of it needs);
  *   3. for each stage it validates the parameters against caps->params_schema, then calls
  *      plugin->generate(params_json, &sink); the plugin writes into the sink either
  *        - video: video_begin() once, then video_frame() per frame (any size/pixel format
@@ -52,7 +53,7 @@ extern "C" {
 
 /* major.minor packed as (major << 16) | minor. Major breaks; minor appends members. */
 #define REEL_PLUGIN_API_VERSION_MAJOR 1
-#define REEL_PLUGIN_API_VERSION_MINOR 2
+#define REEL_PLUGIN_API_VERSION_MINOR 3
 #define REEL_PLUGIN_API_VERSION                                                                    \
     ((uint32_t)((REEL_PLUGIN_API_VERSION_MAJOR << 16) | REEL_PLUGIN_API_VERSION_MINOR))
 #define REEL_PLUGIN_VERSION_MAJOR_OF(v) ((uint32_t)(v) >> 16)
@@ -171,7 +172,22 @@ typedef struct reel_plugin_caps {
     double max_duration_s;   /* longest output in seconds (0 = no limit) */
     int32_t deterministic;   /* 1 if the same parameters always give the same output */
     int32_t max_concurrency; /* generate() calls that may run at once (0 = any) */
+    /* Added in 1.3: what one batch job running this plugin needs (what `reel run --executor
+     * slurm` asks sbatch for: --cpus-per-task, --mem, --gres, --time). 0 / NULL = no opinion:
+     * the run's options and the cluster's defaults apply. A node's own Lua `resources` win over
+     * these, and these over the run's --gres. Not part of any cache key. The host refuses to
+     * load a plugin whose values are malformed, naming the field. A site's GPU names and limits
+     * differ: a plugin declares only what holds everywhere. */
+    int32_t job_cpus;     /* CPUs, 1..4096 */
+    const char *job_mem;  /* memory: a whole number with an optional K, M, G or T unit ("2G") */
+    const char *job_gres; /* generic resources as sbatch --gres takes them ("gpu:1") */
+    const char *job_time; /* time limit: "MM", "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM[:SS]" */
 } reel_plugin_caps;
+
+/* 1 if the capability descriptor caps (of any 1.x minor version) has member m (which may still
+ * be 0 or NULL: no opinion). */
+#define REEL_PLUGIN_CAPS_HAS(caps, m)                                                              \
+    ((caps) && (caps)->struct_size >= offsetof(reel_plugin_caps, m) + sizeof((caps)->m))
 
 /* One video frame handed to the sink; borrowed for the duration of the call (the host copies). */
 typedef struct reel_plugin_frame {

@@ -42,6 +42,7 @@ reel_fuzz(fuzz_pipeline_lua_script SOURCES fuzz/fuzz_pipeline_lua_script.c
 # the slurm executor: its parsers and command runner (no Slurm needed), and a real one-node
 # Slurm cluster started by the test script (skipped, with the reason, if it cannot start)
 reel_test(test_pipeline_slurm_parse LABELS unit)
+reel_test(test_pipeline_slurm_res LABELS unit)
 reel_fuzz(fuzz_pipeline_slurm SOURCES fuzz/fuzz_pipeline_slurm.c
           CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/slurm_squeue)
 if(NOT REEL_FUZZ)

@@ -4,7 +4,11 @@
 #                             waits until the node is idle; returns 77 (reason on stderr) when
 #                             the packages are missing or the daemons cannot start here
 #   slurm_cluster_stop DIR    stops the daemons (safe to call twice, and from a trap)
-# cred_expire is short so that a requeued job starts again after 10 s, not 2 minutes.
+# SLURM_CLUSTER_EXTRA (lines) is appended to slurm.conf, e.g. to try other settings;
+# SLURM_CLUSTER_EPILOG=0 leaves the Epilog out (to see what it changes).
+# cred_expire is short so that a requeued job starts again after 10 s, not 2 minutes (a test
+# setting); the scheduler settings are what a site running many short jobs would set (see
+# docs/cluster.md).
 # Accounting is off (no slurmdbd): job outcomes come from squeue/scontrol while the controller
 # remembers them (MinJobAge) and from the cache, so sacct is not needed.
 
@@ -25,10 +29,20 @@ slurm_cluster_start() {
   chmod 700 "$d/munge"
   dd if=/dev/urandom of="$d/munge/munge.key" bs=1024 count=1 status=none
   chmod 400 "$d/munge/munge.key"
-  local host base
+  local host base mem
   host=$(hostname -s)
+  # memory the node offers (MiB): most of what the machine has, so that jobs asking for --mem
+  # (plugins declare it) are accepted; slurmd drains a node that claims more than it has
+  mem=$(awk '/^MemTotal:/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
   # ports from the pid so that two test runs on one machine do not meet
   base=$((20000 + ($$ % 20000)))
+  # A site's epilog (cleaning /tmp, resetting GPUs...) stands here as one that does nothing. It
+  # matters for timing: slurmd reports a job's end to the controller with "epilog complete"
+  # only when an Epilog is set, and that report is what makes the controller start the next
+  # pending job at once; without it the job waits for the next periodic scheduling pass
+  # (sched_interval, 60 s by default), as seen with Slurm 22.05.
+  printf '#!/bin/sh\nexit 0\n' >"$d/epilog"
+  chmod 755 "$d/epilog"
   cat > "$d/slurm.conf" <<CONF
 ClusterName=reeltest
 SlurmctldHost=$host
@@ -54,7 +68,8 @@ JobCompLoc=$d/jobcomp.txt
 SchedulerType=sched/builtin
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
-SchedulerParameters=sched_interval=1,batch_sched_delay=0,sched_min_interval=0
+SchedulerParameters=batch_sched_delay=1
+$([ "${SLURM_CLUSTER_EPILOG:-1}" = 0 ] || echo "Epilog=$d/epilog")
 ReturnToService=2
 MpiDefault=none
 SwitchType=switch/none
@@ -62,8 +77,9 @@ MinJobAge=600
 SlurmdTimeout=30
 InactiveLimit=0
 KillWait=2
-NodeName=$host CPUs=2 State=UNKNOWN
+NodeName=$host CPUs=2 RealMemory=$mem State=UNKNOWN
 PartitionName=reel Nodes=$host Default=YES MaxTime=INFINITE State=UP
+${SLURM_CLUSTER_EXTRA:-}
 CONF
   export SLURM_CONF=$d/slurm.conf
   /usr/sbin/munged --socket="$d/munge/munge.socket" --key-file="$d/munge/munge.key" \

@@ -5,8 +5,9 @@
 #      same content hashes, the same film
 #   2. an unchanged re-run submits nothing
 #   3. scancel of one running job: that node is reported (job id, node, parameters, log tail),
-#      the other nodes finish and are cached; a requeued job (node failure, preemption) is
-#      waited for and its node done
+#      the other nodes finish and are cached, the jobs waiting on it are cancelled; a requeued
+#      job (node failure, preemption) is waited for and its node done; a job cancelled after
+#      storing its output counts as done, and the job waiting on it is submitted again
 #   4. reel run killed (SIGKILL) and run again re-attaches to its queued and running jobs:
 #      every node is submitted once
 #   5. Ctrl-C on reel run cancels every queued and running job of the run
@@ -69,7 +70,8 @@ for i = 1, 3 do
   -- resources: what the slurm executor asks for this node (the local one ignores it)
   local v = reel.video{plugin = "card", name = "shot " .. i, title = "shot " .. i,
                        style = "sunset", duration_s = 1, width = 96, height = 64, fps = 12,
-                       seed = i, resources = i == 1 and {cpus = 1, time = "10:00"} or nil}
+                       seed = i, resources = i == 1 and {cpus = 1, time = "10:00", mem = "300M"}
+                                             or nil}
   local a = reel.audio{plugin = "tone", name = "tone " .. i, frequency = 220 * i,
                        duration_s = 1}
   shots[#shots + 1] = v:with_audio(a)
@@ -118,6 +120,27 @@ grep -q '"event":"node_start".*"job_id"' "$T/slurm1.jsonl" || fail "no node_star
 limits=$(squeue -h -t all -o '%j %l' | sort -u)
 [[ "$limits" == *"reel-1 10:00"* ]] && [[ "$limits" == *"reel-2 UNLIMITED"* ]] &&
   ok "per-node resources: shot 1 ran with --time=10:00" || fail "per-node resources: $limits"
+# what each job asked for (scontrol, while the controller remembers it): the card and tone
+# plugins declare cpus=1 and mem (1G, 512M); shot 1's own resources win over its plugin's; a
+# media stage (no plugin) asks for nothing
+while read -r id plugin name; do
+  info=$(scontrol show job -o "$id" 2>&1)
+  mem=$(grep -o 'MinMemoryNode=[^ ]*' <<<"$info" | cut -d= -f2)
+  echo "$name $plugin $mem $(grep -o 'TimeLimit=[^ ]*' <<<"$info" | cut -d= -f2)"
+done < <(python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e["event"] == "node_submitted":
+        print(e["job_id"], e.get("plugin", "-"), e.get("name", e["kind"]).replace(" ", "_"))
+' "$T/slurm1.jsonl") >"$T/asked.txt"
+if grep -qx 'shot_1 card 300M 00:10:00' "$T/asked.txt" && grep -qx 'shot_2 card 1G UNLIMITED' "$T/asked.txt" &&
+  grep -qx 'tone_3 tone 512M UNLIMITED' "$T/asked.txt" && grep -qx 'concat - 0 UNLIMITED' "$T/asked.txt" &&
+  grep -q '"name":"shot 2".*"resources":{"cpus":1,"mem":"1G"}' "$T/slurm1.jsonl"; then
+  ok "job resources: plugin-declared mem reached the jobs, shot 1's own won"
+else
+  cat "$T/asked.txt"; fail "job resources asked of Slurm"
+fi
 out=$(printf 'reel.video{plugin = "card", duration_s = 1, resources = {memory = "1G"}}\n' >"$T/film/bad.lua"
   "$REEL" run "$T/film/bad.lua" --out "$T/x" 2>&1); rc=$?
 [ $rc -eq 1 ] && [[ "$out" == *"field 'resources': 'memory' is not one of"* ]] ||
@@ -180,9 +203,12 @@ if wait_events "$T/s3.jsonl" node_start 1 60; then
   scancel "$victim"
   wait $pid
   rc=$?
+  # the concat and render were submitted waiting on the shots: cancelled when one failed
   if [ $rc -ne 0 ] && grep -q "Slurm job $victim CANCELLED" "$T/s3.err" && grep -q "params:" "$T/s3.err" &&
-    grep -q "job log" "$T/s3.err" && [ "$(count_events "$T/s3.jsonl" node_done)" -eq 2 ]; then
-    ok "scancel of job $victim reported, the 2 other shots finished"
+    grep -q "job log" "$T/s3.err" && [ "$(count_events "$T/s3.jsonl" node_done)" -eq 2 ] &&
+    [ "$(grep -c '"event":"node_submitted".*"dependency":"afterok:' "$T/s3.jsonl")" -eq 2 ] &&
+    [ "$(grep -c '"event":"node_cancelled".*"reason":"an input failed"' "$T/s3.jsonl")" -eq 2 ]; then
+    ok "scancel of job $victim reported, the 2 other shots finished, the 2 jobs waiting on it cancelled"
   else
     cat "$T/s3.err"; fail "scancel: exit $rc, $(count_events "$T/s3.jsonl" node_done) nodes done"
   fi
@@ -210,8 +236,39 @@ else
   kill $pid; wait $pid; cat "$T/s3b.err"; fail "no job started within 60 s"
 fi
 
+# ---- 3c. a job that ended CANCELLED with its output in the cache: its node is done, and the
+#          concat waiting on it (which Slurm cancels: afterok can no longer be met) is submitted
+#          again ----------------------------------------------------------------------------------
+"$REEL" run "$T/slow/slow.lua" --out "$T/slow" --cache "$T/c3c-local" --jobs 2 --no-progress \
+  --allow-exec sh -- 250 2 4 2>"$T/s3c-local.err" || { cat "$T/s3c-local.err"; fail "local run for 3c"; }
+slow "$T/c3c" "$T/s3c.jsonl" 250 2 4 2>"$T/s3c.err" &
+pid=$!
+if wait_events "$T/s3c.jsonl" node_start 1 60; then
+  line=$(grep '"event":"node_start"' "$T/s3c.jsonl" | head -1)
+  job=$(sed 's/.*"job_id": *\([0-9]*\).*/\1/' <<<"$line")
+  key=$(sed 's/.*"key": *"\([0-9a-f]*\)".*/\1/' <<<"$line")
+  # the output as the job would have stored it (meta first: readers look for the data file)
+  mkdir -p "$T/c3c/${key:0:2}"
+  for f in "$T/c3c-local/${key:0:2}/$key".meta.json $(ls "$T/c3c-local/${key:0:2}/$key".* | grep -v '\.meta\.json$'); do
+    cp "$f" "$T/c3c/${key:0:2}/.tmp" && mv "$T/c3c/${key:0:2}/.tmp" "$T/c3c/${key:0:2}/${f##*/}"
+  done
+  scancel "$job"
+  wait $pid
+  rc=$?
+  if [ $rc -eq 0 ] && grep -q '"event":"node_requeued".*"kind":"concat".*"reason":"its dependency could not be met"' "$T/s3c.jsonl" &&
+    [ "$(count_events "$T/s3c.jsonl" node_done)" -eq 4 ]; then
+    ok "job $job cancelled with its output stored: the concat Slurm cancelled was submitted again"
+  else
+    cat "$T/s3c.err"; grep -E 'requeued|cancelled|failed' "$T/s3c.jsonl"
+    fail "cancelled with output: exit $rc, $(count_events "$T/s3c.jsonl" node_done) nodes done"
+  fi
+else
+  kill $pid; wait $pid; cat "$T/s3c.err"; fail "no job started within 60 s"
+fi
+
 # ---- 4. reel killed and run again re-attaches instead of resubmitting -----------------------
 before=$(njobs)
+last=$(squeue -h -t all -o '%i' | sort -n | tail -1)
 slow "$T/c4" "$T/s4a.jsonl" 200 4 3 2>"$T/s4a.err" &
 pid=$!
 wait_events "$T/s4a.jsonl" node_submitted 4 30 || fail "the 4 shots were not submitted"
@@ -220,7 +277,9 @@ wait $pid 2>/dev/null
 (slow "$T/c4" "$T/s4b.jsonl" 200 4 3 2>"$T/s4b.err") || { cat "$T/s4b.err"; fail "re-run after kill failed"; }
 attached=$(count_events "$T/s4b.jsonl" node_attached)
 new=$(($(njobs) - before))
-if [ "$attached" -ge 1 ] && [ "$(squeue -h -t all -o '%k' | grep '^reel:' | sort | uniq -d | wc -l)" -eq 0 ] &&
+# keys of the jobs submitted since (3c submitted one key twice, on purpose)
+twice=$(squeue -h -t all -o '%i %k' | awk -v l="$last" '$1 > l && $2 ~ /^reel:/ {print $2}' | sort | uniq -d | wc -l)
+if [ "$attached" -ge 1 ] && [ "$twice" -eq 0 ] &&
   [ "$new" -eq 6 ]; then
   ok "re-run attached to $attached jobs; 6 nodes, 6 jobs, none submitted twice"
 else
@@ -234,14 +293,17 @@ wait_events "$T/s5.jsonl" node_submitted 4 30 || fail "the 4 shots were not subm
 kill -INT $pid
 wait $pid
 rc=$?
+# the 4 shots, and the concat and render if they were submitted already (after the shots)
 ids=$(job_ids "$T/s5.jsonl" node_submitted | paste -sd,)
+nsub=$(count_events "$T/s5.jsonl" node_submitted)
 sleep 1
 live=$(squeue -h -t pending,running -j "$ids" 2>/dev/null | wc -l)
 cancelled=$(squeue -h -t all -j "$ids" -o '%T' 2>/dev/null | grep -c CANCELLED)
-if [ $rc -ne 0 ] && [ "$live" -eq 0 ] && [ "$cancelled" -eq 4 ] && grep -q "4 Slurm jobs of this run cancelled" "$T/s5.err"; then
-  ok "Ctrl-C cancelled the run's 4 jobs"
+if [ $rc -ne 0 ] && [ "$nsub" -ge 4 ] && [ "$live" -eq 0 ] && [ "$cancelled" -eq "$nsub" ] &&
+  grep -q "$nsub Slurm jobs of this run cancelled" "$T/s5.err"; then
+  ok "Ctrl-C cancelled the run's $nsub jobs"
 else
-  cat "$T/s5.err"; fail "Ctrl-C: exit $rc, $live jobs still live, $cancelled cancelled"
+  cat "$T/s5.err"; fail "Ctrl-C: exit $rc, $live jobs still live, $cancelled of $nsub cancelled"
 fi
 
 # ---- reel node exec: its contract on bad input ----------------------------------------------

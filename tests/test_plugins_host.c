@@ -1,5 +1,6 @@
 /* Plugin host: search path, ABI checks, schema validation, stage bookkeeping, and the HTTP
- * services of ABI 1.2 (no redirects followed, statuses mapped to plugin codes). */
+ * services of ABI 1.2 (no redirects followed, statuses mapped to plugin codes), the job resources
+ * of ABI 1.3 (checked at load; not read from an older descriptor). */
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -13,7 +14,7 @@ static void test_abi_major_mismatch_refused(void **state)
     assert_int_equal(reel_last_error_code(), REEL_EUNSUPPORTED);
     const char *msg = reel_last_error();
     assert_true(tu_contains(msg, "plugin ABI version 2.3"));
-    assert_true(tu_contains(msg, "host ABI version 1.2"));
+    assert_true(tu_contains(msg, "host ABI version 1.3"));
     assert_true(tu_contains(msg, "reel-badabi.so"));
     /* through the stage runner the error names the stage kind and plugin */
     char *dir = tu_tmpdir(), *out = mt_path(dir, "x.wav");
@@ -53,6 +54,41 @@ static void test_builtin_plugins_load(void **state)
         /* loaded once: the same handle again */
         assert_ptr_equal(reeli_plugin_get(names[i]), p);
     }
+}
+
+/* A descriptor's job resources are checked when the plugin loads; an older descriptor has none,
+ * and what lies past its struct_size is never read. */
+static void test_job_resources(void **state)
+{
+    (void)state;
+    assert_null(reeli_plugin_get("badres"));
+    assert_int_equal(reel_last_error_code(), REEL_EFORMAT);
+    const char *msg = reel_last_error();
+    assert_true(tu_contains(msg, "plugin 'badres'"));
+    assert_true(tu_contains(msg, "reel-badres.so"));
+    assert_true(tu_contains(msg, "'job_mem' \"lots of it\" must be a size such as \"16G\""));
+
+    const reeli_plugin *old = reeli_plugin_get("oldcaps");
+    if (!old) fprintf(stderr, "%s\n", reel_last_error());
+    assert_non_null(old);
+    json_t *list = reeli_plugin_list("oldcaps");
+    assert_non_null(list);
+    const json_t *d = json_array_get(list, 0);
+    assert_string_equal(json_string_value(json_object_get(d, "abi")), "1.2");
+    assert_int_equal(json_object_size(json_object_get(d, "job_resources")), 0);
+    json_decref(list);
+
+    /* the built-in ones declare theirs (exec runs any program: it cannot know) */
+    list = reeli_plugin_list("card");
+    d = json_object_get(json_array_get(list, 0), "job_resources");
+    assert_int_equal(json_integer_value(json_object_get(d, "cpus")), 1);
+    assert_string_equal(json_string_value(json_object_get(d, "mem")), "1G");
+    assert_null(json_object_get(d, "gres"));
+    json_decref(list);
+    list = reeli_plugin_list("exec");
+    assert_int_equal(json_object_size(json_object_get(json_array_get(list, 0), "job_resources")),
+                     0);
+    json_decref(list);
 }
 
 static void test_params_validated_against_schema(void **state)
@@ -185,13 +221,24 @@ static void test_cli_plugins(void **state)
     assert_true(tu_contains(r.out, "espeak"));
     /* the refused plugin is listed with its reason */
     assert_true(tu_contains(r.out, "badabi"));
-    assert_true(tu_contains(r.out, "plugin ABI version 2.3, host ABI version 1.2"));
+    assert_true(tu_contains(r.out, "plugin ABI version 2.3, host ABI version 1.3"));
     tu_result_free(&r);
     char *const one[] = {(char *)tu_reel_bin(), "plugins", "exec", NULL};
     r = tu_run(one, NULL);
     assert_int_equal(r.status, 0);
     assert_true(tu_contains(r.out, "timeout_s"));
     assert_true(tu_contains(r.out, "argv"));
+    assert_true(tu_contains(r.out, "job resources (for --executor slurm): none declared"));
+    tu_result_free(&r);
+    char *const tone[] = {(char *)tu_reel_bin(), "plugins", "tone", NULL};
+    r = tu_run(tone, NULL);
+    assert_int_equal(r.status, 0);
+    assert_true(tu_contains(r.out, "job resources (for --executor slurm): cpus=1 mem=512M"));
+    tu_result_free(&r);
+    char *const badres[] = {(char *)tu_reel_bin(), "plugins", "badres", NULL};
+    r = tu_run(badres, NULL);
+    assert_int_equal(r.status, 1);
+    assert_true(tu_contains(r.err, "'job_mem' \"lots of it\""));
     tu_result_free(&r);
     char *const js[] = {(char *)tu_reel_bin(), "plugins", "tone", "--json", NULL};
     r = tu_run(js, NULL);
@@ -304,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_abi_major_mismatch_refused),
         cmocka_unit_test(test_missing_entry_and_plugin),
         cmocka_unit_test(test_builtin_plugins_load),
+        cmocka_unit_test(test_job_resources),
         cmocka_unit_test(test_params_validated_against_schema),
         cmocka_unit_test(test_schema_subset),
         cmocka_unit_test(test_stage_bookkeeping),

@@ -372,6 +372,9 @@ static const reel_plugin_caps caps = {
     .fps_max = 120,
     .max_duration_s = 600,
     .deterministic = 1,
+    /* one encoder thread's worth of frames (FFV1 intermediates), up to 4096x4096 */
+    .job_cpus = 1,
+    .job_mem = "1G",
 };
 
 static const reel_plugin table = {

@@ -503,6 +503,10 @@ static const reel_plugin_caps caps = {
     .max_width = 8192,
     .max_height = 8192,
     .deterministic = 0,
+    /* the job only talks to the server, which holds the GPU: no gres (a site's GPU names
+     * differ anyway; a script asks with resources = {gres = ...} when it runs one itself) */
+    .job_cpus = 1,
+    .job_mem = "1G",
 };
 
 static const reel_plugin table = {

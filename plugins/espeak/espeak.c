@@ -191,6 +191,8 @@ static const reel_plugin_caps caps = {
     .max_duration_s = 3600,
     .deterministic = 1,
     .max_concurrency = 1,
+    .job_cpus = 1,
+    .job_mem = "512M",
 };
 
 static const reel_plugin table = {

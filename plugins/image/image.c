@@ -280,6 +280,9 @@ static const reel_plugin_caps caps = {
     .fps_max = 120,
     .max_duration_s = 600,
     .deterministic = 1,
+    /* one decoded still and the frames scaled from it, up to 8192x8192 */
+    .job_cpus = 1,
+    .job_mem = "1G",
 };
 
 static const reel_plugin table = {

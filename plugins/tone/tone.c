@@ -66,6 +66,8 @@ static const reel_plugin_caps caps = {
     .params_schema = schema,
     .max_duration_s = 3600,
     .deterministic = 1,
+    .job_cpus = 1,
+    .job_mem = "512M",
 };
 
 static const reel_plugin table = {

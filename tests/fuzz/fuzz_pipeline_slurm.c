@@ -1,6 +1,9 @@
-/* Fuzz target: the slurm executor's parsers of what sbatch and squeue print. Any text parses
- * into jobs with positive ids, known-length states and terminated comments, or fails with an
- * error naming the line; never crash or read past the text. */
+/* Fuzz target: the slurm executor's parsers of what sbatch and squeue print, and the checker of
+ * job resource values (mem, time, gres...) that scripts and plugin descriptors give. Any text
+ * parses into jobs with positive ids, known-length states and terminated comments, or fails with
+ * an error naming the line; a resource value is accepted only if it is a short word; never
+ * crash or read past the text. */
+#include "pipeline/resources-impl.h"
 #include "pipeline/slurm-impl.h"
 
 #include <stdlib.h>
@@ -33,6 +36,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         s[size] = '\0';
         long id = 0;
         if (reeli_slurm_parse_sbatch(s, &id) == 0 && id <= 0) abort();
+        static const char *const keys[] = {"mem", "time", "gres", "partition", "account"};
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            if (reeli_res_check(keys[k], s)) continue;
+            size_t len = strlen(s);
+            if (len == 0 || len > 100) abort();
+            for (size_t i = 0; i < len; i++)
+                if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f) abort();
+        }
         free(s);
     }
     free(text);
