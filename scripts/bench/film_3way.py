@@ -292,7 +292,9 @@ def main():
 
     mp_ver = "-"
     if "moviepy" in who:
-        mp_ver = version([args.moviepy_python, "-c", "import moviepy; print(moviepy.__version__)"])
+        # the distribution's version: some releases' moviepy.__version__ lags behind it
+        mp_ver = version([args.moviepy_python, "-c",
+                          "import importlib.metadata as m; print(m.version('moviepy'))"])
     print(f"\nCPU: {cpu_model()} ({os.cpu_count()} CPUs); {args.rounds} rounds, order rotating")
     print(f"reel: {version([reel, '--version'])}; {version(['ffmpeg', '-version'])}; "
           f"MoviePy {mp_ver}")
