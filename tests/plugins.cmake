@@ -2,7 +2,8 @@
 reel_test(test_plugins_host LABELS unit TIMEOUT 120)
 reel_test(test_plugins_gen LABELS unit TIMEOUT 300)
 reel_test(test_plugins_comfyui LABELS unit TIMEOUT 120)
-reel_uses_plugins(test_plugins_host test_plugins_gen test_plugins_comfyui)
+reel_test(test_plugins_image LABELS unit TIMEOUT 120)
+reel_uses_plugins(test_plugins_host test_plugins_gen test_plugins_comfyui test_plugins_image)
 reel_fuzz(fuzz_exec_template SOURCES fuzz/fuzz_exec_template.c ../plugins/exec/template.c
           CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/exec_template)
 reel_fuzz(fuzz_plugin_params SOURCES fuzz/fuzz_plugin_params.c

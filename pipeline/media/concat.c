@@ -1,11 +1,15 @@
 /* The concat operation: joins clips end to end with cuts, fades through black or overlapping
  * transitions, video and audio alike. Fades and transitions are libavfilter's: `fade`/`afade`
  * for fades through black, `xfade` (any of its styles) and `acrossfade` for overlaps; only
- * the frames a transition touches go through a filter graph, the rest are copied. */
+ * the frames a transition touches go through a filter graph, the rest are copied (as packets
+ * when the input is reel's own FFV1, else decoded and encoded again). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -112,6 +116,110 @@ static int xfade_join(AVFrame **tail, AVFrame **head, int64_t n, const char *sty
     for (; got < n; got++)
         if ((ret = emit(e, head[got])) < 0) return ret;
     return 0;
+}
+
+/* 1 if the n frames of input `path` can be its video packets, copied into w as they are: FFV1
+ * that fits w's stream (reeli_mw_copy_ok: the same set-up, so every packet a keyframe), at
+ * fps, one packet a frame in order. Reads the packets, decodes nothing. */
+static int copyable(const char *path, reeli_mw *w, AVRational fps, int64_t n)
+{
+    AVFormatContext *fmt = NULL;
+    if (reeli_media_open(path, NULL, &fmt) < 0) {
+        reel_clear_error(); /* the decoding path reports it */
+        return 0;
+    }
+    int idx = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    int ok = idx >= 0 && reeli_mw_copy_ok(w, fmt->streams[idx]->codecpar);
+    AVPacket *p = ok ? av_packet_alloc() : NULL;
+    int64_t k = 0, first = AV_NOPTS_VALUE;
+    while (ok && p && k < n && av_read_frame(fmt, p) >= 0) {
+        if (p->stream_index == idx) {
+            if (first == AV_NOPTS_VALUE) first = p->pts;
+            ok = (p->flags & AV_PKT_FLAG_KEY) && p->pts != AV_NOPTS_VALUE &&
+                 av_rescale_q(p->pts - first, fmt->streams[idx]->time_base, av_inv_q(fps)) == k;
+            k++;
+        }
+        av_packet_unref(p);
+    }
+    ok = ok && p && k == n;
+    av_packet_free(&p);
+    avformat_close_input(&fmt);
+    return ok;
+}
+
+/* Input i (n frames, checked by copyable()) by its packets: the ones a transition draws from
+ * are decoded into head (the first in_ov) and tail (the last out_ov), the xfade of the join
+ * into it written when its head is complete; the others are copied. */
+static int copy_input(const char *path, size_t i, int64_t n, int64_t in_ov, int64_t out_ov,
+                      AVFrame **tail, AVFrame **head, const char *style, int W, int H,
+                      AVRational fps, emitter *e, AVFrame *tmp)
+{
+    AVFormatContext *fmt = NULL;
+    AVCodecContext *dec = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    int ret = reeli_media_open(path, NULL, &fmt);
+    if (ret < 0) goto done;
+    int idx = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_FFV1);
+    if (idx < 0 || !codec || !pkt || !(dec = avcodec_alloc_context3(codec)) ||
+        avcodec_parameters_to_context(dec, fmt->streams[idx]->codecpar) < 0) {
+        ret = reel_set_error(REEL_ENOMEM, "%s: cannot set up its decoder", path);
+        goto done;
+    }
+    /* slices only: a frame in, its picture out, nothing held back */
+    dec->thread_count = 0;
+    dec->thread_type = FF_THREAD_SLICE;
+    if ((ret = avcodec_open2(dec, codec, NULL)) < 0) {
+        ret = reeli_media_averr(ret, path, "opening the decoder");
+        goto done;
+    }
+    for (int64_t j = 0; j < n; j++) {
+        do {
+            av_packet_unref(pkt);
+            if ((ret = av_read_frame(fmt, pkt)) < 0) {
+                ret = ret == AVERROR_EOF
+                          ? reel_set_error(REEL_EFORMAT, "input %zu ended early", i + 1)
+                          : reeli_media_averr(ret, path, "reading");
+                goto done;
+            }
+        } while (pkt->stream_index != idx);
+        int into_tail = j >= n - out_ov;
+        if (!into_tail && j >= in_ov) {
+            if (e->pts < e->total) {
+                if ((ret = reeli_mw_video_packet(e->w, pkt, e->pts++)) < 0) goto done;
+                if ((ret = reeli_media_tick(e->progress, e->ctx, (double)e->pts / e->total)) < 0)
+                    goto done;
+            }
+            continue;
+        }
+        AVFrame **slot = into_tail ? &tail[j - (n - out_ov)] : &head[j];
+        av_frame_free(slot);
+        if (!(*slot = av_frame_alloc())) {
+            ret = reel_set_error(REEL_ENOMEM, "out of memory for transition frames");
+            goto done;
+        }
+        if ((ret = avcodec_send_packet(dec, pkt)) < 0 ||
+            (ret = avcodec_receive_frame(dec, *slot)) < 0) {
+            ret = reeli_media_averr(ret, path, "decoding video");
+            goto done;
+        }
+        if ((*slot)->width != W || (*slot)->height != H || (*slot)->format != AV_PIX_FMT_YUV420P) {
+            ret = reel_set_error(REEL_EFORMAT, "%s: frame %lld is not %dx%d yuv420p", path,
+                                 (long long)j, W, H);
+            goto done;
+        }
+        if (!into_tail && j == in_ov - 1 &&
+            (ret = xfade_join(tail, head, in_ov, style, W, H, fps, e, tmp)) < 0) {
+            reel_error_prefix("transition %zu (%s)", i, style);
+            goto done;
+        }
+    }
+    ret = 0;
+done:
+    av_packet_free(&pkt);
+    avcodec_free_context(&dec);
+    avformat_close_input(&fmt);
+    return ret;
 }
 
 /* Audio of the whole join: each input's track fitted to its video (silence without one),
@@ -325,12 +433,22 @@ int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params
     }
     emitter e = {w, 0, total, progress, ctx};
     for (size_t i = 0; i < n; i++) {
+        int64_t in_ov = i > 0 ? ov[i - 1] : 0, out_ov = i + 1 < n ? ov[i] : 0;
+        /* reel's own intermediates (FFV1, every frame a keyframe) pass through as packets
+         * where no transition touches them: decoding and encoding them again would give the
+         * same bytes */
+        if (mode != TR_FADE && copyable(inputs[i], w, fps, nf[i])) {
+            if ((ret = copy_input(inputs[i], i, nf[i], mode == TR_OVERLAP ? in_ov : 0,
+                                  mode == TR_OVERLAP ? out_ov : 0, tail, head, style, W, H, fps, &e,
+                                  tmp)) < 0)
+                goto done;
+            continue;
+        }
         if (!(r = reeli_vr_open(inputs[i], W, H, fps))) {
             ret = reel_error_prefix("input %zu", i + 1);
             goto done;
         }
         reeli_vr_fit(r, fit);
-        int64_t in_ov = i > 0 ? ov[i - 1] : 0, out_ov = i + 1 < n ? ov[i] : 0;
         if (mode == TR_FADE && (in_ov / 2 > 0 || out_ov / 2 > 0)) {
             char desc[200];
             int l = snprintf(desc, sizeof desc, "[in0]null");

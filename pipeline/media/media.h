@@ -120,9 +120,13 @@ void reeli_mw_set_audio(reeli_mw *w, const float *pcm, int64_t n_frames);
 int reeli_mw_video(reeli_mw *w, AVFrame *frame);
 /* Writes one packet of the copied video stream (copy_video) as frame `index` (pts and
  * duration in frames; every packet must be a whole picture, as with intra-only codecs).
- * Takes the packet's reference. */
+ * Takes the packet's reference. Also into an encoded FFV1 stream, between encoded frames, when
+ * reeli_mw_copy_ok() said the packet's stream fits. */
 struct AVPacket;
 int reeli_mw_video_packet(reeli_mw *w, struct AVPacket *pkt, int64_t index);
+/* 1 if packets of a stream with parameters par decode as they are within w's encoded FFV1
+ * stream: FFV1 of the same size and pixel format and byte-identical set-up (extradata). */
+int reeli_mw_copy_ok(const reeli_mw *w, const struct AVCodecParameters *par);
 /* Flushes encoders, writes what remains of audio and cues, writes the trailer, frees w. */
 int reeli_mw_close(reeli_mw *w);
 /* Frees w without finishing (removes nothing; the caller deletes the partial file). NULL ok. */

@@ -137,6 +137,10 @@ static int open_video(reeli_mw *w, const reeli_mw_opts *o)
         c->gop_size = 1;
         av_dict_set(&opts, "level", "3", 0);
         av_dict_set(&opts, "slicecrc", "1", 0);
+        /* its slices are fixed by the picture size, not the thread count (the bytes do not
+         * depend on it), so they are coded in parallel */
+        c->thread_count = 0;
+        c->thread_type = FF_THREAD_SLICE;
     }
     return finish_encoder(w, c, w->vst, &opts, "opening the video encoder");
 }
@@ -359,9 +363,20 @@ int reeli_mw_video(reeli_mw *w, AVFrame *frame)
     return write_packets(w, w->venc, w->vst);
 }
 
+int reeli_mw_copy_ok(const reeli_mw *w, const AVCodecParameters *par)
+{
+    const AVCodecContext *c = w->venc;
+    return c && c->codec_id == AV_CODEC_ID_FFV1 && par->codec_id == AV_CODEC_ID_FFV1 &&
+           par->width == c->width && par->height == c->height && par->format == c->pix_fmt &&
+           par->extradata_size == c->extradata_size && c->extradata_size > 0 &&
+           !memcmp(par->extradata, c->extradata, (size_t)c->extradata_size);
+}
+
 int reeli_mw_video_packet(reeli_mw *w, AVPacket *pkt, int64_t index)
 {
-    REEL_ASSERT(w->vst && !w->venc);
+    /* into an encoded stream only FFV1, which gives each frame's packet before taking the next
+     * frame: the copied packet lands in order */
+    REEL_ASSERT(w->vst && (!w->venc || w->venc->codec_id == AV_CODEC_ID_FFV1));
     double t = (double)index * av_q2d(av_inv_q(w->fps));
     int ret = drain_cues(w, t);
     if (ret < 0) return ret;

@@ -1,8 +1,9 @@
 /* reel plugin "image": a still image file (any format libavcodec decodes: PNG, JPEG, WebP...)
  * as a shot — held still, or with a Ken Burns pan/zoom over it. The picture fills the output
  * (fit "cover": cropped to the output's aspect) or is shown whole (fit "contain": the rest is
- * the background colour the user gave), then a moving window is sampled bilinearly per frame.
- * RGB24 frames. */
+ * the background colour the user gave), then a moving window is sampled bilinearly per frame,
+ * plane by plane from the picture converted once to YUV 4:2:0: frames go out as the host stores
+ * them. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -141,17 +142,74 @@ done:
     return rgb;
 }
 
-static void sample(const uint8_t *src, int sw, int sh, double x, double y, uint8_t *out)
+/* The picture as planar YUV 4:2:0 (BT.601, limited range, as the host's intermediates), the
+ * planes the frames are sampled from: converted once, not once per frame. */
+typedef struct yuv_pic {
+    uint8_t *data[3];
+    int linesize[3];
+    int w[3], h[3];
+} yuv_pic;
+
+static int to_yuv(const uint8_t *rgb, int sw, int sh, yuv_pic *y)
 {
-    x = fmin(fmax(x, 0), sw - 1.001);
-    y = fmin(fmax(y, 0), sh - 1.001);
-    int x0 = (int)x, y0 = (int)y;
-    double fx = x - x0, fy = y - y0;
-    int x1 = x0 + 1 < sw ? x0 + 1 : x0, y1 = y0 + 1 < sh ? y0 + 1 : y0;
-    for (int c = 0; c < 3; c++) {
-        double a = src[((size_t)y0 * sw + x0) * 3 + c], b = src[((size_t)y0 * sw + x1) * 3 + c];
-        double d = src[((size_t)y1 * sw + x0) * 3 + c], e = src[((size_t)y1 * sw + x1) * 3 + c];
-        out[c] = (uint8_t)lrint((a * (1 - fx) + b * fx) * (1 - fy) + (d * (1 - fx) + e * fx) * fy);
+    memset(y, 0, sizeof *y);
+    for (int p = 0; p < 3; p++) {
+        y->w[p] = p ? (sw + 1) / 2 : sw;
+        y->h[p] = p ? (sh + 1) / 2 : sh;
+        y->linesize[p] = y->w[p];
+        if (!(y->data[p] = malloc((size_t)y->w[p] * y->h[p]))) return -1;
+    }
+    struct SwsContext *sws = sws_getContext(sw, sh, AV_PIX_FMT_RGB24, sw, sh, AV_PIX_FMT_YUV420P,
+                                            SWS_BICUBIC, NULL, NULL, NULL);
+    if (!sws) return -1;
+    const uint8_t *src[4] = {rgb};
+    int sls[4] = {sw * 3};
+    sws_scale(sws, src, sls, 0, sh, y->data, y->linesize);
+    sws_freeContext(sws);
+    return 0;
+}
+
+static void yuv_free(yuv_pic *y)
+{
+    for (int p = 0; p < 3; p++) free(y->data[p]);
+}
+
+/* Source position of output sample i of n over the window [a0, a0 + len) of a plane of size
+ * lim: its first neighbour, its second and the second's weight in 1/256 (fixed point, so that
+ * every machine gives the same bytes). */
+static void taps(double a0, double len, int i, int n, int lim, int *lo, int *hi, int *wt)
+{
+    double s = a0 + (i + 0.5) * len / n - 0.5;
+    s = fmin(fmax(s, 0), lim - 1);
+    int k = (int)s;
+    int f = (int)lrint((s - k) * 256);
+    if (f == 256) k++, f = 0;
+    if (k > lim - 1) k = lim - 1;
+    *lo = k;
+    *hi = k + 1 < lim ? k + 1 : k;
+    *wt = f;
+}
+
+/* One plane of the window (x0, y0, ww, wh in the picture's luma pixels) sampled bilinearly onto
+ * dw x dh; sub = 1 halves the window for a chroma plane. xa, xb, xw: dw entries of scratch. */
+static void sample_plane(const yuv_pic *src, int p, double x0, double y0, double ww, double wh,
+                         uint8_t *dst, int dls, int dw, int dh, int *xa, int *xb, int *xw)
+{
+    double d = p ? 0.5 : 1;
+    const uint8_t *s = src->data[p];
+    int sls = src->linesize[p];
+    for (int x = 0; x < dw; x++) taps(x0 * d, ww * d, x, dw, src->w[p], &xa[x], &xb[x], &xw[x]);
+    for (int y = 0; y < dh; y++) {
+        int ya, yb, fy;
+        taps(y0 * d, wh * d, y, dh, src->h[p], &ya, &yb, &fy);
+        const uint8_t *r0 = s + (size_t)ya * sls, *r1 = s + (size_t)yb * sls;
+        uint8_t *o = dst + (size_t)y * dls;
+        for (int x = 0; x < dw; x++) {
+            int fx = xw[x];
+            int t = r0[xa[x]] * (256 - fx) + r0[xb[x]] * fx;
+            int b = r1[xa[x]] * (256 - fx) + r1[xb[x]] * fx;
+            o[x] = (uint8_t)((t * (256 - fy) + b * fy + 32768) >> 16);
+        }
     }
 }
 
@@ -204,13 +262,28 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
                                         : (sw + 1) & ~1;
     int h = json_object_get(p, "height") ? (int)json_integer_value(json_object_get(p, "height"))
                                          : (sh + 1) & ~1;
-    out = malloc((size_t)w * h * 3);
+    /* the frame's planes, then scratch for one row of column taps (3 ints a sample) */
+    int cwid = (w + 1) / 2, chei = (h + 1) / 2;
+    size_t npix = (size_t)w * h + 2 * (size_t)cwid * chei;
+    yuv_pic pic;
+    int yok = to_yuv(src, sw, sh, &pic) == 0;
+    free(src);
+    out = yok ? malloc(npix + 3 * sizeof(int) * (size_t)w) : NULL;
     if (!out) {
         s->error(s->host, "out of memory for frames");
-        free(src);
+        yuv_free(&pic);
         json_decref(p);
         return REEL_PLUGIN_EFATAL;
     }
+    uint8_t *plane[3] = {out, out + (size_t)w * h, out + (size_t)w * h + (size_t)cwid * chei};
+    int pw[3] = {w, cwid, cwid}, ph[3] = {h, chei, chei};
+    int *xa = (int *)(out + npix), *xb = xa + w, *xw = xb + w;
+    /* the background in YUV (BT.601, limited range: what swscale made of the picture) */
+    const double br = pad[0], bg = pad[1], bb = pad[2];
+    const uint8_t bgyuv[3] = {
+        (uint8_t)lround(16 + (65.481 * br + 128.553 * bg + 24.966 * bb) / 255),
+        (uint8_t)lround(128 + (-37.797 * br - 74.203 * bg + 112.0 * bb) / 255),
+        (uint8_t)lround(128 + (112.0 * br - 93.786 * bg - 18.214 * bb) / 255)};
     /* cover: the largest window of the output's aspect inside the picture; contain: the
      * smallest one around it. */
     double cw = sw, ch = (double)sw * h / w;
@@ -222,7 +295,7 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
     if (fabs(fps - round(fps)) < 1e-9) fn = (int32_t)llround(fps), fd = 1;
     int64_t nframes = llround(dur * fps);
     if (nframes < 1) nframes = 1;
-    rc = s->video_begin(s->host, w, h, REEL_PLUGIN_PIX_RGB24, fn, fd);
+    rc = s->video_begin(s->host, w, h, REEL_PLUGIN_PIX_YUV420P, fn, fd);
     for (int64_t k = 0; k < nframes && rc == 0; k++) {
         double t = nframes > 1 ? (double)k / (nframes - 1) : 0;
         t = t * t * (3 - 2 * t);
@@ -242,27 +315,33 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
         double ww = cw / z, wh = ch / z;
         /* a window wider (taller) than the picture, with contain, stays centred on it */
         double x0 = (sw - ww) * (ww > sw ? 0.5 : px), y0 = (sh - wh) * (wh > sh ? 0.5 : py);
-        for (int y = 0; y < h; y++) {
-            double sy = y0 + (y + 0.5) * wh / h;
-            for (int x = 0; x < w; x++) {
-                double sx = x0 + (x + 0.5) * ww / w;
-                uint8_t *o = out + ((size_t)y * w + x) * 3;
-                if (sx < 0 || sy < 0 || sx > sw || sy > sh)
-                    memcpy(o, pad, 3); /* only with contain: cover's window is inside */
-                else
-                    sample(src, sw, sh, sx - 0.5, sy - 0.5, o);
+        for (int pl = 0; pl < 3; pl++) {
+            sample_plane(&pic, pl, x0, y0, ww, wh, plane[pl], pw[pl], pw[pl], ph[pl], xa, xb, xw);
+            if (!contain) continue; /* cover's window is inside the picture */
+            /* what falls outside the picture (the sampler clamped it to the edge) is background */
+            for (int y = 0; y < ph[pl]; y++) {
+                double sy = y0 + (y + 0.5) * wh / ph[pl];
+                uint8_t *o = plane[pl] + (size_t)y * pw[pl];
+                if (sy < 0 || sy > sh) {
+                    memset(o, bgyuv[pl], (size_t)pw[pl]);
+                    continue;
+                }
+                for (int x = 0; x < pw[pl]; x++) {
+                    double sx = x0 + (x + 0.5) * ww / pw[pl];
+                    if (sx < 0 || sx > sw) o[x] = bgyuv[pl];
+                }
             }
         }
         reel_plugin_frame f = {.width = w,
                                .height = h,
-                               .pix_fmt = REEL_PLUGIN_PIX_RGB24,
-                               .data = {out},
-                               .linesize = {w * 3},
+                               .pix_fmt = REEL_PLUGIN_PIX_YUV420P,
+                               .data = {plane[0], plane[1], plane[2]},
+                               .linesize = {w, cwid, cwid},
                                .pts = k};
         rc = s->video_frame(s->host, &f);
         if (rc == 0) rc = s->progress(s->host, (double)(k + 1) / nframes);
     }
-    free(src);
+    yuv_free(&pic);
     free(out);
     json_decref(p); /* motion points into p */
     return rc;
@@ -272,7 +351,7 @@ static const reel_plugin_caps caps = {
     .struct_size = sizeof(reel_plugin_caps),
     .kind = REEL_PLUGIN_KIND_IMAGE,
     .name = "image",
-    .version = "1.0",
+    .version = "1.1",
     .description = "a still image, held or with a Ken Burns pan/zoom",
     .params_schema = schema,
     .max_width = 8192,

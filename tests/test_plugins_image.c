@@ -1,0 +1,182 @@
+/* The image plugin's pictures: what it samples, plane by plane, checked against BT.601 (limited
+ * range) computed here from the source's RGB, at the source's size, at half of it, and over a
+ * zoom, plus the same bytes on a second run. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "media_testutil.h"
+
+static char *dir;
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = tu_tmpdir();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmtree(dir);
+    free(dir);
+    return 0;
+}
+
+enum { PW = 64, PH = 48 };
+
+/* The source's colour at (x, y); the checks below use the same gradient between pixels. */
+static void rgb_at(double x, double y, double *r, double *g, double *b)
+{
+    *r = x * 4;
+    *g = y * 5;
+    *b = 128;
+}
+
+/* BT.601 limited range from RGB 0..255. */
+static double luma(double r, double g, double b)
+{
+    return 16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255;
+}
+
+static double cb(double r, double g, double b)
+{
+    return 128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255;
+}
+
+static double cr(double r, double g, double b)
+{
+    return 128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255;
+}
+
+/* A PW x PH binary PPM: red grows left to right, green top to bottom, blue fixed. */
+static char *write_ppm(void)
+{
+    char *path = mt_path(dir, "pic.ppm");
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fprintf(f, "P6\n%d %d\n255\n", PW, PH);
+    for (int y = 0; y < PH; y++)
+        for (int x = 0; x < PW; x++) {
+            double r, g, b;
+            rgb_at(x, y, &r, &g, &b);
+            unsigned char px[3] = {(unsigned char)r, (unsigned char)g, (unsigned char)b};
+            fwrite(px, 1, 3, f);
+        }
+    fclose(f);
+    return path;
+}
+
+/* Renders the picture still (motion none) at w x h, 2 frames, and checks each plane of the
+ * first frame against the colour the source has at the place each sample stands for, within
+ * tol (bilinear sampling of a linear gradient is exact up to rounding and the conversion). */
+static void check_still(const char *pic, int w, int h, double tol)
+{
+    char params[1024], name[64];
+    snprintf(name, sizeof name, "still-%dx%d.mkv", w, h);
+    char *out = mt_path(dir, name);
+    snprintf(params, sizeof params,
+             "{\"path\":\"%s\",\"width\":%d,\"height\":%d,\"fps\":10,\"duration_s\":0.2,"
+             "\"motion\":\"none\"}",
+             pic, w, h);
+    assert_int_equal(mt_stage("image", params, NULL, 0, out, NULL), 0);
+    reeli_vr *r = reeli_vr_open(out, 0, 0, (AVRational){0, 0});
+    assert_non_null(r);
+    AVFrame *f;
+    assert_int_equal(reeli_vr_next(r, &f), 1);
+    assert_int_equal(f->width, w);
+    assert_int_equal(f->height, h);
+    double sx = (double)PW / w, sy = (double)PH / h, worst = 0;
+    for (int y = 1; y < h - 1; y++)
+        for (int x = 1; x < w - 1; x++) {
+            /* the source position of this output pixel's centre, where the gradient gives */
+            double R, G, B;
+            rgb_at((x + 0.5) * sx - 0.5, (y + 0.5) * sy - 0.5, &R, &G, &B);
+            double d = fabs(f->data[0][y * f->linesize[0] + x] - luma(R, G, B));
+            if (d > worst) worst = d;
+        }
+    assert_true(worst <= tol);
+    worst = 0;
+    for (int y = 1; y < h / 2 - 1; y++)
+        for (int x = 1; x < w / 2 - 1; x++) {
+            /* a chroma sample stands for the 2x2 block of luma pixels around its centre */
+            double R, G, B;
+            rgb_at((2 * x + 1) * sx - 0.5, (2 * y + 1) * sy - 0.5, &R, &G, &B);
+            double du = fabs(f->data[1][y * f->linesize[1] + x] - cb(R, G, B));
+            double dv = fabs(f->data[2][y * f->linesize[2] + x] - cr(R, G, B));
+            if (du > worst) worst = du;
+            if (dv > worst) worst = dv;
+        }
+    assert_true(worst <= tol);
+    reeli_vr_free(r);
+    free(out);
+}
+
+static void test_still_pictures(void **state)
+{
+    (void)state;
+    char *pic = write_ppm();
+    check_still(pic, PW, PH, 2.0);         /* the source's own size */
+    check_still(pic, PW / 2, PH / 2, 2.0); /* half */
+    check_still(pic, PW * 2, PH * 2, 2.0); /* twice */
+    free(pic);
+}
+
+/* A zoom in keeps the centre where it is and spreads the gradient: the last frame's luma
+ * changes less from left to right than the first's, and two runs give the same bytes. */
+static void test_zoom(void **state)
+{
+    (void)state;
+    char *pic = write_ppm();
+    uint8_t *frames[2] = {NULL, NULL};
+    size_t size = 0;
+    for (int run = 0; run < 2; run++) {
+        char params[1024], name[64];
+        snprintf(name, sizeof name, "zoom%d.mkv", run);
+        char *out = mt_path(dir, name);
+        snprintf(params, sizeof params,
+                 "{\"path\":\"%s\",\"width\":128,\"height\":96,\"fps\":10,\"duration_s\":1,"
+                 "\"motion\":\"zoom_in\",\"zoom\":2}",
+                 pic);
+        assert_int_equal(mt_stage("image", params, NULL, 0, out, NULL), 0);
+        reeli_vr *r = reeli_vr_open(out, 0, 0, (AVRational){0, 0});
+        assert_non_null(r);
+        AVFrame *f;
+        int first_span = 0, centre = 0;
+        size = 0;
+        for (int k = 0; reeli_vr_next(r, &f) > 0; k++) {
+            const uint8_t *row = f->data[0] + 48 * f->linesize[0];
+            if (k == 0) {
+                first_span = row[120] - row[7];
+                centre = row[64];
+            }
+            frames[run] = realloc(frames[run], size + 128 * 96);
+            for (int y = 0; y < 96; y++)
+                memcpy(frames[run] + size + (size_t)y * 128, f->data[0] + y * f->linesize[0], 128);
+            size += 128 * 96;
+            if (k == 9) {
+                int span = row[120] - row[7];
+                assert_true(span > 0 && first_span > 0);
+                assert_true(span * 10 < first_span * 7); /* about half: zoom 2 */
+                assert_true(abs(row[64] - centre) <= 3);
+            }
+        }
+        assert_int_equal(size, 10 * 128 * 96);
+        reeli_vr_free(r);
+        free(out);
+    }
+    assert_memory_equal(frames[0], frames[1], size);
+    free(frames[0]);
+    free(frames[1]);
+    free(pic);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_still_pictures),
+        cmocka_unit_test(test_zoom),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
