@@ -185,9 +185,12 @@ end
 -- reel.check_plan(plan) -> true | nil, msg: a scene plan against reel.schemas.scene_plan, or
 -- against scene_plan_narrated when no shot carries a duration_s.
 function reel.check_plan(plan)
-  local timed = type(plan) ~= "table" or type(plan.shots) ~= "table"
-  for _, shot in ipairs(type(plan) == "table" and type(plan.shots) == "table" and plan.shots or {}) do
-    if type(shot) ~= "table" or shot.duration_s ~= nil then timed = true end
+  local timed = true
+  if type(plan) == "table" and type(plan.shots) == "table" then
+    timed = false
+    for _, shot in ipairs(plan.shots) do
+      if type(shot) ~= "table" or shot.duration_s ~= nil then timed = true end
+    end
   end
   return reel.validate(plan, timed and reel.schemas.scene_plan or reel.schemas.scene_plan_narrated)
 end
