@@ -558,7 +558,19 @@ static int l_render(lua_State *L)
     json_object_set_new(params, "format", json_string(format));
     reeli_lua_loudness_opts(L, 3, params);
     json_object_set_new(params, "metadata", meta);
-    if (try_new_node(L, "render", params, &in->id, 1, NULL) < 0) { /* [node path opts rnode] */
+    /* A render of a concat joins the clips itself: the concat's file (every picture written
+     * losslessly and read back) would serve only this render. Not when the concat sets its own
+     * size, rate or fit: those apply before the render's. */
+    const int *inputs = &in->id;
+    size_t n_inputs = 1;
+    if (!strcmp(in->kind, "concat") && !json_object_get(in->params, "size") &&
+        !json_object_get(in->params, "fps") && !json_object_get(in->params, "fit")) {
+        json_object_set_new(params, "join", json_deep_copy(in->params));
+        inputs = in->inputs;
+        n_inputs = in->n_inputs;
+    }
+    if (try_new_node(L, "render", params, inputs, n_inputs, NULL) <
+        0) { /* [node path opts rnode] */
         free(dest);
         json_decref(plan);
         return lua_error(L);

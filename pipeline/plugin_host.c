@@ -398,7 +398,7 @@ static int s_video_begin(void *host, int32_t w, int32_t h, int32_t pix_fmt, int3
                        .width = ew,
                        .height = eh,
                        .fps = s->fps,
-                       .vcodec = "ffv1"};
+                       .vcodec = REELI_VCODEC};
     s->mw = reeli_mw_open(&o);
     if (!s->mw) return sink_fail(s, "%s", reel_last_error());
     s->yuv = av_frame_alloc();

@@ -21,19 +21,19 @@ static const struct kind_info {
     const char *const allowed[12]; /* parameter names (plugin kinds: any, the plugin checks) */
     int min_inputs, max_inputs;
 } kinds[] = {
-    {"video", "1", ".mkv", {NULL}, 0, 0},
+    {"video", "2", ".mkv", {NULL}, 0, 0},
     {"audio", "1", ".wav", {NULL}, 0, 0},
-    {"image", "1", ".mkv", {NULL}, 0, 0},
+    {"image", "2", ".mkv", {NULL}, 0, 0},
     {"concat",
-     "2",
+     "3",
      ".mkv",
      {"transition", "style", "transition_s", "size", "fps", "fit"},
      1,
      100000},
     {"mix", "2", ".wav", {"gains", "duck", "normalize_db", "true_peak_db"}, 1, 256},
-    {"with_audio", "2", ".mkv", {"trim", "pad_s"}, 2, 2},
+    {"with_audio", "3", ".mkv", {"trim", "pad_s"}, 2, 2},
     {"subtitles",
-     "2",
+     "3",
      ".mkv",
      {"cues", "burn", "words", "words_per_cue", "max_cue_s", "style"},
      1,
@@ -41,9 +41,10 @@ static const struct kind_info {
     {"render",
      "2",
      ".mp4",
-     {"fps", "size", "crf", "format", "metadata", "preset", "loudness", "true_peak_db", "fit"},
+     {"fps", "size", "crf", "format", "metadata", "preset", "loudness", "true_peak_db", "fit",
+      "join"},
      1,
-     1},
+     100000},
 };
 
 static const struct kind_info *find_kind(const char *kind)
@@ -204,8 +205,8 @@ int reel_stage_run(const reel_stage_io *io)
         ret = reeli_media_subtitles(io->inputs[0], io->n_inputs > 1 ? io->inputs[1] : NULL, params,
                                     io->out_path, io->progress, io->progress_ctx);
     else
-        ret =
-            reeli_media_render(io->inputs[0], params, io->out_path, io->progress, io->progress_ctx);
+        ret = reeli_media_render(io->inputs, io->n_inputs, params, io->out_path, io->progress,
+                                 io->progress_ctx);
     if (ret < 0) reel_error_prefix("stage %s", k->kind);
 done:
     json_decref(empty);

@@ -13,12 +13,13 @@
  *   "mix"        {gains?, duck?, normalize_db?}         inputs: N audio files -> audio
  *   "with_audio" {trim?, pad_s?}                       inputs: video, audio -> A/V file
  *   "subtitles"  {cues, burn, words, ...}             inputs: A/V file [, words from] -> A/V
- *   "render"     {fps, size, crf, format, loudness, metadata} inputs: one A/V file -> the film
+ *   "render"     {fps, size, crf, format, loudness, metadata, join?} inputs: one A/V file (or N
+ *                joined) -> the film
  *
  * Parameters in detail (implemented by pipeline/stage.c and pipeline/media/):
  *   video/audio/image: "plugin" names reel-<plugin>.so (image stages default to "image"); the
  *       other members go to the plugin as JSON and are checked against the JSON schema the
- *       plugin declares (see plugins/reel_plugin.h). Output: FFV1 video in Matroska (.mkv) or
+ *       plugin declares (see plugins/reel_plugin.h). Output: UT Video in Matroska (.mkv) or
  *       PCM s16 WAV (.wav). A plugin may return extra JSON (io.result), e.g. word timings.
  *   concat: transition "cut" (default) | "fade" (through black, no overlap: libavfilter's
  *       fade/afade) | "crossfade" (inputs overlap by transition_s, so duration = sum -
@@ -57,8 +58,11 @@
  *       of the sound in LUFS (EBU R128, default -14; false keeps the mixed level) with true
  *       peaks <= true_peak_db (default -1 dBTP); metadata {title, pipeline_hash,
  *       model, seeds, ...} written as container tags, plus ai_generated=true and a comment
- *       saying the film is AI-generated. The result is decoded in full and checked (frame
- *       count, size, streams) before the stage succeeds.
+ *       saying the film is AI-generated; join {transition, style, transition_s} (a concat's
+ *       parameters) takes N inputs and joins them as a concat would, without the concat's
+ *       file (reel.render of a concat that sets no size, fps or fit does this). The result is
+ *       read back and checked (a packet for every frame, the first picture and the sound
+ *       decoded, size, streams) before the stage succeeds.
  *
  * Plugins are found in $REEL_PLUGIN_PATH (colon list), then <prefix>/lib/reel/plugins, then
  * the build tree's plugins/ folder (<prefix> = the folder above the executable or libreel.so),

@@ -71,9 +71,11 @@ static void test_rerun_and_change(void **state)
     char *film = reel_xasprintf("%s/film.mp4", dir);
     const char *args[] = {"one", "two", "three"};
 
-    /* first run: 3 x (video, audio, with_audio) + concat + render */
+    /* first run: 3 x (video, audio, with_audio) + the render, which joins them itself (the
+     * concat node is not run) */
     assert_int_equal(pst_run_ex(script, dir, events, 2, args, 3), 0);
-    assert_int_equal(pst_count(events, "node_done", NULL), 11);
+    assert_int_equal(pst_count(events, "node_done", NULL), 10);
+    assert_int_equal(pst_count(events, "node_done", "\"kind\":\"concat\""), 0);
     assert_int_equal(pst_count(events, "node_cached", NULL), 0);
     assert_int_equal(pst_count(events, "run_done", "\"ok\":true"), 1);
     char *first = slurp(film);
@@ -87,10 +89,10 @@ static void test_rerun_and_change(void **state)
     assert_int_equal(pst_count(events, "node_cached", "\"kind\":\"render\""), 1);
     assert_int_equal(pst_calls, 0);
 
-    /* one shot changed: its video, audio, with_audio, then concat and render */
+    /* one shot changed: its video, audio, with_audio, then the render */
     const char *args2[] = {"one", "TWO", "three"};
     assert_int_equal(pst_run_ex(script, dir, events, 2, args2, 3), 0);
-    assert_int_equal(pst_count(events, "node_done", NULL), 5);
+    assert_int_equal(pst_count(events, "node_done", NULL), 4);
     assert_int_equal(pst_count(events, "node_done", "\"name\":\"shot2\""), 1);
     assert_int_equal(pst_count(events, "node_done", "\"name\":\"shot1\""), 0);
     assert_int_equal(pst_count(events, "node_cached", "\"kind\":\"with_audio\""), 2);
@@ -113,6 +115,31 @@ static void test_rerun_and_change(void **state)
     free(film);
     free(events);
     free(script);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* A concat that sets its own size is a node of its own: its size applies before the render's.
+ * Without one, the render joins the clips itself and the concat node never runs. */
+static void test_concat_node_or_joined(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir();
+    char *events = reel_xasprintf("%s/ev.jsonl", dir);
+    const char *scripts[] = {"local shots = {size = '64x48'}\n", "local shots = {}\n"};
+    for (int k = 0; k < 2; k++) {
+        char *text = reel_xasprintf(
+            "%sfor i = 1, 2 do shots[i] = reel.video{plugin='test', text='s'..i} end\n"
+            "assert(reel.render(reel.concat(shots), 'film.mp4'))\n",
+            scripts[k]);
+        char *script = pst_write(dir, "two.lua", text);
+        assert_int_equal(pst_run_ex(script, dir, events, 2, NULL, 0), 0);
+        assert_int_equal(pst_count(events, "node_done", "\"kind\":\"concat\""), k == 0);
+        assert_int_equal(pst_count(events, "node_done", "\"kind\":\"render\""), 1);
+        free(script);
+        free(text);
+    }
+    free(events);
     tu_rmtree(dir);
     free(dir);
 }
@@ -195,11 +222,10 @@ static void test_damaged_entries_are_made_again(void **state)
     const char *args[] = {"one", "two", "three"};
     assert_int_equal(pst_run_ex(script, dir, events, 2, args, 3), 0);
     char *first = slurp(film);
-    char render[1][65], shot2[1][65], wa[3][65], concat[1][65];
+    char render[1][65], shot2[1][65], wa[3][65];
     assert_int_equal(done_keys(events, "\"kind\":\"render\"", render, 1), 1);
     assert_int_equal(done_keys(events, "\"name\":\"shot2\"", shot2, 1), 1);
     assert_int_equal(done_keys(events, "\"kind\":\"with_audio\"", wa, 3), 3);
-    assert_int_equal(done_keys(events, "\"kind\":\"concat\"", concat, 1), 1);
 
     /* a cached render cut short: discarded and rendered again, never exported as the film */
     char *r = entry_path(dir, render[0], ".mp4");
@@ -216,7 +242,7 @@ static void test_damaged_entries_are_made_again(void **state)
     assert_int_equal(pst_count(events, "node_cache_invalid", NULL), 0);
     assert_int_equal(pst_count(events, "node_done", NULL), 0);
 
-    /* a cached shot changed in place (same size), found when the concat needs it again: the
+    /* a cached shot changed in place (same size), found when the render needs it again: the
      * entries standing on the shots are removed so that the run looks down to them */
     char *s2 = entry_path(dir, shot2[0], ".mkv");
     char *data = slurp(s2);
@@ -225,8 +251,8 @@ static void test_damaged_entries_are_made_again(void **state)
     tu_write_file(s2, data, len);
     free(data);
     unlink(r);
-    for (int i = 0; i < 4; i++) {
-        char *p = entry_path(dir, i < 3 ? wa[i] : concat[0], ".mkv");
+    for (int i = 0; i < 3; i++) {
+        char *p = entry_path(dir, wa[i], ".mkv");
         unlink(p);
         free(p);
     }
@@ -289,7 +315,7 @@ static void test_cache_command(void **state)
 
     t = reel_cache((const char *[]){"verify", "--out", dir, NULL});
     assert_int_equal(t.status, 0);
-    assert_true(tu_contains(t.out, "8 entries"));
+    assert_true(tu_contains(t.out, "7 entries")); /* 2 x (video, audio, with_audio) + render */
     assert_true(tu_contains(t.out, ": 0 bad"));
     tu_result_free(&t);
     truncate_half(r);
@@ -307,7 +333,7 @@ static void test_cache_command(void **state)
     tu_result_free(&t);
     t = reel_cache((const char *[]){"verify", "--out", dir, NULL});
     assert_int_equal(t.status, 0);
-    assert_true(tu_contains(t.out, "7 entries"));
+    assert_true(tu_contains(t.out, "6 entries"));
     tu_result_free(&t);
 
     /* gc: a temporary of a dead run, a record without its entry */
@@ -332,7 +358,7 @@ static void test_cache_command(void **state)
     /* a size budget removes the least recently used entries */
     t = reel_cache((const char *[]){"gc", "--cache", cache, "--max-size", "0", NULL});
     assert_int_equal(t.status, 0);
-    assert_true(tu_contains(t.out, "removed 7 files"));
+    assert_true(tu_contains(t.out, "removed 6 files"));
     tu_result_free(&t);
     t = reel_cache((const char *[]){"verify", "--cache", cache, NULL});
     assert_int_equal(t.status, 0);
@@ -340,7 +366,7 @@ static void test_cache_command(void **state)
     tu_result_free(&t);
     /* and the next run makes everything again */
     assert_int_equal(pst_run_ex(script, dir, events, 2, args, 2), 0);
-    assert_int_equal(pst_count(events, "node_done", NULL), 8);
+    assert_int_equal(pst_count(events, "node_done", NULL), 7);
 
     free(orphan);
     free(cache);
@@ -356,6 +382,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rerun_and_change),
+        cmocka_unit_test(test_concat_node_or_joined),
         cmocka_unit_test(test_input_file_and_cache_dir),
         cmocka_unit_test(test_damaged_entries_are_made_again),
         cmocka_unit_test(test_cache_command),

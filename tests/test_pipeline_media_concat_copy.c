@@ -1,10 +1,16 @@
 /* reel.concat passing reel's own intermediates through as packets: the joined film shows every
  * input picture exactly where it belongs (cuts and crossfades), the transition frames are drawn
- * from both neighbours, and an input that cannot be copied (another frame rate) is decoded in
- * the same join. Pictures are compared decoded, pixel for pixel. */
+ * from both neighbours, and an input that cannot be copied (another frame rate, FFV1 from an
+ * older cache) is decoded in the same join. Pictures are compared decoded, pixel for pixel.
+ * A render given the concat's inputs and params.join (what reel.render(reel.concat(...)) runs)
+ * encodes the very pictures the concat file would have given it. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <libavformat/avformat.h>
+
+#include "core/hash.h"
 #include "media_testutil.h"
 
 static char *dir;
@@ -32,17 +38,26 @@ static int luma(int seed, int k, int x, int y)
     return (x * 3 + y * 2 + k * 7 + seed * 61) & 255;
 }
 
-/* An FFV1 Matroska clip of n pictures at fps written by reel's writer (as a stage would). */
-static char *write_clip(const char *name, int seed, int fps, int n)
+/* A Matroska clip of n pictures at fps in vcodec (NULL: reel's intermediate) written by reel's
+ * writer, as a stage would; with a tone of its own when sound is set. */
+static char *write_clip_as(const char *name, int seed, int fps, int n, const char *vcodec,
+                           int sound)
 {
     char *path = mt_path(dir, name);
+    int64_t ns = (int64_t)n * REELI_RATE / fps;
+    float *pcm = sound ? malloc((size_t)ns * 2 * sizeof *pcm) : NULL;
+    for (int64_t i = 0; sound && i < ns; i++)
+        pcm[2 * i] = pcm[2 * i + 1] = 0.25f * (float)sin(i * (0.05 + 0.02 * seed));
     reeli_mw_opts o = {.path = path,
                        .format = "matroska",
                        .width = W,
                        .height = H,
                        .fps = {fps, 1},
-                       .vcodec = "ffv1"};
+                       .vcodec = vcodec,
+                       .sample_rate = sound ? REELI_RATE : 0,
+                       .channels = 2};
     reeli_mw *m = reeli_mw_open(&o);
+    if (sound) reeli_mw_set_audio(m, pcm, ns);
     assert_non_null(m);
     AVFrame *f = av_frame_alloc();
     f->format = AV_PIX_FMT_YUV420P;
@@ -61,7 +76,13 @@ static char *write_clip(const char *name, int seed, int fps, int n)
     }
     av_frame_free(&f);
     assert_int_equal(reeli_mw_close(m), 0);
+    free(pcm);
     return path;
+}
+
+static char *write_clip(const char *name, int seed, int fps, int n)
+{
+    return write_clip_as(name, seed, fps, n, NULL, 0);
 }
 
 /* 1 if f is picture k of clip seed, every sample. */
@@ -161,12 +182,101 @@ static void test_mixed_rates(void **state)
     free(a), free(b), free(c), free(out);
 }
 
+/* Reel's clips from an older cache (FFV1) cannot be copied into the intermediate's stream:
+ * decoded, the same pictures. */
+static void test_ffv1_inputs(void **state)
+{
+    (void)state;
+    char *a = write_clip_as("fa.mkv", 0, 24, 5, "ffv1", 0), *b = write_clip("fb.mkv", 1, 24, 4),
+         *out = mt_path(dir, "ffv1.mkv");
+    const char *in[] = {a, b};
+    assert_int_equal(mt_stage("concat", "{}", in, 2, out, NULL), 0);
+    assert_string_equal(mt_probe(out).vcodec, "utvideo");
+    want w[9];
+    int n = 0;
+    for (int k = 0; k < 5; k++) w[n++] = (want){0, k};
+    for (int k = 0; k < 4; k++) w[n++] = (want){1, k};
+    check_film(out, w, n);
+    free(a), free(b), free(out);
+}
+
+/* SHA-256 over the video stream's packets (data and pts) and their count. */
+static void video_packets(const char *path, char hex[REEL_SHA256_HEX_SIZE], int *count)
+{
+    AVFormatContext *fc = NULL;
+    assert_int_equal(avformat_open_input(&fc, path, NULL, NULL), 0);
+    assert_true(avformat_find_stream_info(fc, NULL) >= 0);
+    int v = av_find_best_stream(fc, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    assert_true(v >= 0);
+    reel_sha256 *h = reel_sha256_init();
+    AVPacket *pkt = av_packet_alloc();
+    *count = 0;
+    while (av_read_frame(fc, pkt) >= 0) {
+        if (pkt->stream_index == v) {
+            reel_sha256_update(h, pkt->data, (size_t)pkt->size);
+            reel_sha256_update(h, &pkt->pts, sizeof pkt->pts);
+            (*count)++;
+        }
+        av_packet_unref(pkt);
+    }
+    av_packet_free(&pkt);
+    avformat_close_input(&fc);
+    uint8_t d[REEL_SHA256_SIZE];
+    reel_sha256_final(h, d);
+    reel_hex(d, REEL_SHA256_SIZE, hex);
+}
+
+/* render{join} of three sounding clips (crossfades, then fades) against concat then render: the
+ * same H.264 packets (x264 is deterministic and given the same pictures), the same length of
+ * sound; a render without join takes one input only. */
+static void test_render_join(void **state)
+{
+    (void)state;
+    char *a = write_clip_as("ja.mkv", 0, 24, 12, NULL, 1),
+         *b = write_clip_as("jb.mkv", 1, 24, 9, NULL, 1),
+         *c = write_clip_as("jc.mkv", 2, 24, 12, NULL, 1);
+    const char *in[] = {a, b, c};
+    const char *joins[] = {"{\"transition\":\"crossfade\",\"transition_s\":0.1666667}",
+                           "{\"transition\":\"wipeleft\",\"transition_s\":0.125}",
+                           "{\"transition\":\"fade\",\"transition_s\":0.25}"};
+    for (int t = 0; t < 3; t++) {
+        char *joined = mt_path(dir, "joined.mkv"), *film1 = mt_path(dir, "film1.mp4"),
+             *film2 = mt_path(dir, "film2.mp4");
+        assert_int_equal(mt_stage("concat", joins[t], in, 3, joined, NULL), 0);
+        const char *one[] = {joined};
+        assert_int_equal(mt_stage("render", "{\"loudness\":false}", one, 1, film1, NULL), 0);
+        char *params = reel_xasprintf("{\"loudness\":false,\"join\":%s}", joins[t]);
+        assert_int_equal(mt_stage("render", params, in, 3, film2, NULL), 0);
+        char h1[REEL_SHA256_HEX_SIZE], h2[REEL_SHA256_HEX_SIZE];
+        int n1, n2;
+        video_packets(film1, h1, &n1);
+        video_packets(film2, h2, &n2);
+        assert_int_equal(n1, mt_probe(joined).n_frames);
+        assert_int_equal(n1, n2);
+        assert_string_equal(h1, h2);
+        reeli_probe p1 = mt_probe(film1), p2 = mt_probe(film2);
+        assert_true(p1.has_audio && p2.has_audio);
+        assert_int_equal(p1.n_samples, p2.n_samples);
+        free(params), free(joined), free(film1), free(film2);
+    }
+    /* several inputs need a join; a join must be an object */
+    char *bad = mt_path(dir, "bad.mp4");
+    assert_int_equal(mt_stage("render", "{}", in, 2, bad, NULL), REEL_EINVAL);
+    assert_true(strstr(reel_last_error(), "without 'join'") != NULL);
+    assert_int_equal(mt_stage("render", "{\"join\":\"crossfade\"}", in, 2, bad, NULL), REEL_EINVAL);
+    assert_int_equal(mt_stage("render", "{\"join\":{\"transition\":\"swirl\"}}", in, 2, bad, NULL),
+                     REEL_EINVAL);
+    assert_true(strstr(reel_last_error(), "parameter 'join': parameter 'transition'") != NULL);
+    assert_false(reel_file_exists(bad));
+    free(bad), free(a), free(b), free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cut),
-        cmocka_unit_test(test_crossfade),
-        cmocka_unit_test(test_mixed_rates),
+        cmocka_unit_test(test_cut),         cmocka_unit_test(test_crossfade),
+        cmocka_unit_test(test_mixed_rates), cmocka_unit_test(test_ffv1_inputs),
+        cmocka_unit_test(test_render_join),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

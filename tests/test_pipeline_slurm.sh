@@ -135,7 +135,7 @@ for l in open(sys.argv[1]):
         print(e["job_id"], e.get("plugin", "-"), e.get("name", e["kind"]).replace(" ", "_"))
 ' "$T/slurm1.jsonl") >"$T/asked.txt"
 if grep -qx 'shot_1 card 300M 00:10:00' "$T/asked.txt" && grep -qx 'shot_2 card 1G UNLIMITED' "$T/asked.txt" &&
-  grep -qx 'tone_3 tone 512M UNLIMITED' "$T/asked.txt" && grep -qx 'concat - 0 UNLIMITED' "$T/asked.txt" &&
+  grep -qx 'tone_3 tone 512M UNLIMITED' "$T/asked.txt" && grep -qx 'render - 0 UNLIMITED' "$T/asked.txt" &&
   grep -q '"name":"shot 2".*"resources":{"cpus":1,"mem":"1G"}' "$T/slurm1.jsonl"; then
   ok "job resources: plugin-declared mem reached the jobs, shot 1's own won"
 else
@@ -187,6 +187,9 @@ for i = 1, n do
     argv = {"sh", "-c", "sleep " .. sleep .. "; cp $T/slow/clip.y4m \"\$1\"", "sh", "{out}"},
     out_ext = ".y4m"}
 end
+-- the concat sets its rate (the clips'), so it stays a node of its own and is not joined by
+-- the render: two levels of jobs waiting on others
+shots.fps = 12
 assert(reel.render(reel.concat(shots), "slow-" .. base .. ".mp4", {crf = 35}))
 LUA
 # exec: run in the background, $! is then reel itself and not a subshell around it

@@ -198,7 +198,7 @@ static void test_stage_bookkeeping(void **state)
     assert_non_null(v);
     assert_true(tu_contains(v, "card 1.2"));
     assert_ptr_equal(v, reel_stage_version("video", card)); /* interned */
-    assert_string_equal(reel_stage_version("concat", NULL), "concat 2");
+    assert_string_equal(reel_stage_version("concat", NULL), "concat 3");
     json_t *missing = json_loads("{\"plugin\":\"nothere\"}", 0, NULL);
     assert_null(reel_stage_version("video", missing));
     assert_true(tu_contains(reel_last_error(), "nothere"));

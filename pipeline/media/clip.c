@@ -66,7 +66,7 @@ int reeli_media_clip(const json_t *params, const char *out, reeli_progress_fn pr
                        .width = w0,
                        .height = h0,
                        .fps = fps,
-                       .vcodec = "ffv1",
+                       .vcodec = REELI_VCODEC,
                        .sample_rate = p.has_audio ? REELI_RATE : 0,
                        .channels = REELI_CHANNELS,
                        .acodec = "pcm_s16le"};

@@ -2,7 +2,7 @@
  * transitions, video and audio alike. Fades and transitions are libavfilter's: `fade`/`afade`
  * for fades through black, `xfade` (any of its styles) and `acrossfade` for overlaps; only
  * the frames a transition touches go through a filter graph, the rest are copied (as packets
- * when the input is reel's own FFV1, else decoded and encoded again). */
+ * when the input is reel's own intermediate, else decoded and encoded again). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,7 +160,8 @@ static int copy_input(const char *path, size_t i, int64_t n, int64_t in_ov, int6
     int ret = reeli_media_open(path, NULL, &fmt);
     if (ret < 0) goto done;
     int idx = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
-    const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_FFV1);
+    const AVCodec *codec =
+        idx >= 0 ? avcodec_find_decoder(fmt->streams[idx]->codecpar->codec_id) : NULL;
     if (idx < 0 || !codec || !pkt || !(dec = avcodec_alloc_context3(codec)) ||
         avcodec_parameters_to_context(dec, fmt->streams[idx]->codecpar) < 0) {
         ret = reel_set_error(REEL_ENOMEM, "%s: cannot set up its decoder", path);
@@ -307,115 +308,163 @@ static int join_audio(const char *const *inputs, size_t n, const int *has, const
     return 0;
 }
 
-int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params, const char *out,
-                       reeli_progress_fn progress, void *ctx)
+struct reeli_join {
+    const char *const *inputs; /* borrowed */
+    size_t n;
+    int mode, fit;
+    char *style;
+    int W, H;
+    AVRational fps;
+    int64_t *nf, *ov; /* frames of each input; frames shared by join i (input i and i+1) */
+    int *audio;       /* 1 if input i has sound */
+    int64_t total, maxov;
+    int any_audio;
+};
+
+void reeli_join_free(reeli_join *j)
 {
-    if (n == 0) return reel_set_error(REEL_EINVAL, "needs at least one input");
+    if (!j) return;
+    free(j->style);
+    free(j->nf);
+    free(j->ov);
+    free(j->audio);
+    free(j);
+}
+
+reeli_join *reeli_join_open(const char *const *inputs, size_t n, const json_t *params, int W, int H,
+                            AVRational fps, int fit)
+{
+    if (n == 0) {
+        reel_set_error(REEL_EINVAL, "needs at least one input");
+        return NULL;
+    }
     const json_t *tv = json_object_get(params, "transition"),
                  *sv = json_object_get(params, "style");
-    if ((tv && !json_is_string(tv)) || (sv && !json_is_string(sv)))
-        return reel_set_error(REEL_EINVAL, "parameter '%s': must be a string",
-                              tv && !json_is_string(tv) ? "transition" : "style");
+    if ((tv && !json_is_string(tv)) || (sv && !json_is_string(sv))) {
+        reel_set_error(REEL_EINVAL, "parameter '%s': must be a string",
+                       tv && !json_is_string(tv) ? "transition" : "style");
+        return NULL;
+    }
     const char *tr = tv ? json_string_value(tv) : "cut";
     const char *style = sv ? json_string_value(sv) : NULL;
     int mode = !strcmp(tr, "cut") ? TR_CUT : !strcmp(tr, "fade") ? TR_FADE : TR_OVERLAP;
     if (mode == TR_OVERLAP && strcmp(tr, "crossfade")) {
-        if (!reeli_transition_style_ok(tr))
-            return reel_set_error(REEL_EINVAL,
-                                  "parameter 'transition': unknown transition \"%s\" (cut, fade, "
-                                  "crossfade, or an xfade style: %s)",
-                                  tr, style_list());
-        if (style && strcmp(style, tr))
-            return reel_set_error(
-                REEL_EINVAL, "parameter 'style': \"%s\" contradicts transition \"%s\"", style, tr);
+        if (!reeli_transition_style_ok(tr)) {
+            reel_set_error(REEL_EINVAL,
+                           "parameter 'transition': unknown transition \"%s\" (cut, fade, "
+                           "crossfade, or an xfade style: %s)",
+                           tr, style_list());
+            return NULL;
+        }
+        if (style && strcmp(style, tr)) {
+            reel_set_error(REEL_EINVAL, "parameter 'style': \"%s\" contradicts transition \"%s\"",
+                           style, tr);
+            return NULL;
+        }
         style = tr;
     }
-    if (style && !reeli_transition_style_ok(style))
-        return reel_set_error(REEL_EINVAL,
-                              "parameter 'style': unknown xfade style \"%s\" (one of: %s)", style,
-                              style_list());
-    if (style && mode != TR_OVERLAP)
-        return reel_set_error(REEL_EINVAL,
-                              "parameter 'style': only for overlapping transitions (transition "
-                              "\"crossfade\"), not \"%s\"",
-                              tr);
-    if (!style) style = "fade";
+    if (style && !reeli_transition_style_ok(style)) {
+        reel_set_error(REEL_EINVAL, "parameter 'style': unknown xfade style \"%s\" (one of: %s)",
+                       style, style_list());
+        return NULL;
+    }
+    if (style && mode != TR_OVERLAP) {
+        reel_set_error(REEL_EINVAL,
+                       "parameter 'style': only for overlapping transitions (transition "
+                       "\"crossfade\"), not \"%s\"",
+                       tr);
+        return NULL;
+    }
     const json_t *tsv = json_object_get(params, "transition_s");
-    if (tsv && (!json_is_number(tsv) || json_number_value(tsv) < 0 || json_number_value(tsv) > 60))
-        return reel_set_error(REEL_EINVAL, "parameter 'transition_s': must be a number 0..60");
+    if (tsv &&
+        (!json_is_number(tsv) || json_number_value(tsv) < 0 || json_number_value(tsv) > 60)) {
+        reel_set_error(REEL_EINVAL, "parameter 'transition_s': must be a number 0..60");
+        return NULL;
+    }
     double ts = tsv ? json_number_value(tsv) : (mode == TR_CUT ? 0 : 0.5);
-    int W = 0, H = 0;
-    AVRational fps = {0, 0};
-    if (json_object_get(params, "size") &&
-        reeli_parse_size(json_object_get(params, "size"), &W, &H) < 0)
-        return REEL_EINVAL;
-    if (json_object_get(params, "fps") && reeli_parse_fps(json_object_get(params, "fps"), &fps) < 0)
-        return REEL_EINVAL;
-    int fit;
-    if (reeli_parse_fit(params, &fit) < 0) return REEL_EINVAL;
 
-    int64_t *nf = reel_xcalloc(n, sizeof *nf), *ov = reel_xcalloc(n, sizeof *ov);
-    int *audio = reel_xcalloc(n, sizeof *audio);
-    AVFrame **tail = NULL, **head = NULL, *work = NULL, *tmp = NULL;
-    float *mixbuf = NULL;
-    reeli_mw *w = NULL;
-    reeli_vr *r = NULL;
-    reeli_fg *fg = NULL;
-    json_t *words = NULL, *meta = NULL;
-    int64_t total = 0, maxov = 0;
-    int ret = 0, any_audio = 0;
+    reeli_join *j = reel_xcalloc(1, sizeof *j);
+    j->inputs = inputs;
+    j->n = n;
+    j->mode = mode;
+    j->fit = fit;
+    j->style = reel_xstrdup(style ? style : "fade");
+    j->nf = reel_xcalloc(n, sizeof *j->nf);
+    j->ov = reel_xcalloc(n, sizeof *j->ov);
+    j->audio = reel_xcalloc(n, sizeof *j->audio);
     for (size_t i = 0; i < n; i++) {
-        r = reeli_vr_open(inputs[i], W, H, fps);
+        reeli_vr *r = reeli_vr_open(inputs[i], W, H, fps);
         if (!r) {
-            ret = reel_error_prefix("input %zu", i + 1);
-            goto done;
+            reel_error_prefix("input %zu", i + 1);
+            reeli_join_free(j);
+            return NULL;
         }
         if (i == 0) reeli_vr_geometry(r, &W, &H, &fps);
-        nf[i] = reeli_vr_frames(r);
+        j->nf[i] = reeli_vr_frames(r);
         reeli_vr_free(r);
-        r = NULL;
-        audio[i] = reeli_has_audio(inputs[i]);
-        any_audio |= audio[i];
+        j->audio[i] = reeli_has_audio(inputs[i]);
+        j->any_audio |= j->audio[i];
     }
+    j->W = W;
+    j->H = H;
+    j->fps = fps;
     /* Join i links input i and i+1; an overlapping transition shares ov[i] frames of both,
      * a fade darkens ov[i]/2 frames on each side. */
     int64_t want = mode == TR_CUT ? 0 : llround(ts * av_q2d(fps));
     for (size_t i = 0; i + 1 < n; i++) {
-        int64_t lim = (nf[i] < nf[i + 1] ? nf[i] : nf[i + 1]) / 2;
-        ov[i] = want < lim ? want : lim;
-        if (ov[i] > maxov) maxov = ov[i];
+        int64_t lim = (j->nf[i] < j->nf[i + 1] ? j->nf[i] : j->nf[i + 1]) / 2;
+        j->ov[i] = want < lim ? want : lim;
+        if (j->ov[i] > j->maxov) j->maxov = j->ov[i];
     }
-    for (size_t i = 0; i < n; i++) total += nf[i] - (mode == TR_OVERLAP ? ov[i] : 0);
+    for (size_t i = 0; i < n; i++) j->total += j->nf[i] - (mode == TR_OVERLAP ? j->ov[i] : 0);
+    return j;
+}
 
-    if (any_audio && (ret = join_audio(inputs, n, audio, nf, ov, mode, fps, total, &mixbuf)) < 0)
-        goto done;
-    /* word timings of narrated inputs, moved to where each input starts in the join */
-    words = json_array();
-    for (size_t i = 0, start = 0; i < n; i++) {
-        json_t *wi = reeli_words_load(inputs[i]);
-        double t0 = (double)start * fps.den / fps.num;
-        if (wi) reeli_words_add(words, wi, t0, t0 + (double)nf[i] * fps.den / fps.num);
+void reeli_join_geometry(const reeli_join *j, int *W, int *H, AVRational *fps, int64_t *frames)
+{
+    *W = j->W;
+    *H = j->H;
+    *fps = j->fps;
+    *frames = j->total;
+}
+
+int reeli_join_audio(const reeli_join *j, float **pcm, int64_t *n)
+{
+    *pcm = NULL;
+    *n = 0;
+    if (!j->any_audio) return 0;
+    int ret = join_audio(j->inputs, j->n, j->audio, j->nf, j->ov, j->mode, j->fps, j->total, pcm);
+    if (ret == 0) *n = reeli_frames_to_samples(j->total, j->fps);
+    return ret;
+}
+
+json_t *reeli_join_words(const reeli_join *j)
+{
+    json_t *words = json_array();
+    for (size_t i = 0, start = 0; i < j->n; i++) {
+        json_t *wi = reeli_words_load(j->inputs[i]);
+        double t0 = (double)start * j->fps.den / j->fps.num;
+        if (wi) reeli_words_add(words, wi, t0, t0 + (double)j->nf[i] * j->fps.den / j->fps.num);
         json_decref(wi);
-        start += (size_t)(nf[i] - (mode == TR_OVERLAP ? ov[i] : 0));
+        start += (size_t)(j->nf[i] - (j->mode == TR_OVERLAP ? j->ov[i] : 0));
     }
-    meta = reeli_words_metadata(words);
-    reeli_mw_opts o = {.metadata = meta,
-                       .path = out,
-                       .format = "matroska",
-                       .width = W,
-                       .height = H,
-                       .fps = fps,
-                       .vcodec = "ffv1",
-                       .sample_rate = any_audio ? REELI_RATE : 0,
-                       .channels = REELI_CHANNELS,
-                       .acodec = "pcm_s16le"};
-    if (!(w = reeli_mw_open(&o))) {
-        ret = reel_last_error_code();
-        goto done;
-    }
-    if (any_audio) reeli_mw_set_audio(w, mixbuf, reeli_frames_to_samples(total, fps));
-    work = av_frame_alloc();
-    tmp = av_frame_alloc();
+    json_t *meta = reeli_words_metadata(words);
+    json_decref(words);
+    return meta;
+}
+
+int reeli_join_write(const reeli_join *j, reeli_mw *w, reeli_progress_fn progress, void *ctx)
+{
+    const int mode = j->mode, W = j->W, H = j->H;
+    const AVRational fps = j->fps;
+    const char *style = j->style;
+    const int64_t *nf = j->nf, *ov = j->ov, maxov = j->maxov, total = j->total;
+    const size_t n = j->n;
+    const char *const *inputs = j->inputs;
+    AVFrame **tail = NULL, **head = NULL, *work = av_frame_alloc(), *tmp = av_frame_alloc();
+    reeli_vr *r = NULL;
+    reeli_fg *fg = NULL;
+    int ret = 0;
     if (!work || !tmp) {
         ret = reel_set_error(REEL_ENOMEM, "out of memory");
         goto done;
@@ -434,9 +483,9 @@ int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params
     emitter e = {w, 0, total, progress, ctx};
     for (size_t i = 0; i < n; i++) {
         int64_t in_ov = i > 0 ? ov[i - 1] : 0, out_ov = i + 1 < n ? ov[i] : 0;
-        /* reel's own intermediates (FFV1, every frame a keyframe) pass through as packets
-         * where no transition touches them: decoding and encoding them again would give the
-         * same bytes */
+        /* reel's own intermediates (every frame a keyframe) pass through as packets where no
+         * transition touches them and w takes them: decoding and encoding them again would
+         * give the same bytes */
         if (mode != TR_FADE && copyable(inputs[i], w, fps, nf[i])) {
             if ((ret = copy_input(inputs[i], i, nf[i], mode == TR_OVERLAP ? in_ov : 0,
                                   mode == TR_OVERLAP ? out_ov : 0, tail, head, style, W, H, fps, &e,
@@ -448,7 +497,7 @@ int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params
             ret = reel_error_prefix("input %zu", i + 1);
             goto done;
         }
-        reeli_vr_fit(r, fit);
+        reeli_vr_fit(r, j->fit);
         if (mode == TR_FADE && (in_ov / 2 > 0 || out_ov / 2 > 0)) {
             char desc[200];
             int l = snprintf(desc, sizeof desc, "[in0]null");
@@ -513,12 +562,9 @@ int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params
                              (long long)e.pts, (long long)total);
         goto done;
     }
-    ret = reeli_mw_close(w);
-    w = NULL;
 done:
     reeli_fg_free(fg);
     reeli_vr_free(r);
-    reeli_mw_free(w);
     for (int64_t k = 0; k < maxov && tail; k++) {
         av_frame_free(&tail[k]);
         av_frame_free(&head[k]);
@@ -527,11 +573,54 @@ done:
     free(head);
     av_frame_free(&work);
     av_frame_free(&tmp);
+    return ret < 0 ? ret : 0;
+}
+
+int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params, const char *out,
+                       reeli_progress_fn progress, void *ctx)
+{
+    int W = 0, H = 0, fit;
+    AVRational fps = {0, 0};
+    if (json_object_get(params, "size") &&
+        reeli_parse_size(json_object_get(params, "size"), &W, &H) < 0)
+        return REEL_EINVAL;
+    if (json_object_get(params, "fps") && reeli_parse_fps(json_object_get(params, "fps"), &fps) < 0)
+        return REEL_EINVAL;
+    if (reeli_parse_fit(params, &fit) < 0) return REEL_EINVAL;
+    reeli_join *j = reeli_join_open(inputs, n, params, W, H, fps, fit);
+    if (!j) return reel_last_error_code();
+    int64_t total, ns = 0;
+    reeli_join_geometry(j, &W, &H, &fps, &total);
+    float *mixbuf = NULL;
+    json_t *meta = NULL;
+    reeli_mw *w = NULL;
+    int ret = reeli_join_audio(j, &mixbuf, &ns);
+    if (ret < 0) goto done;
+    /* word timings of narrated inputs, moved to where each input starts in the join */
+    meta = reeli_join_words(j);
+    reeli_mw_opts o = {.metadata = meta,
+                       .path = out,
+                       .format = "matroska",
+                       .width = W,
+                       .height = H,
+                       .fps = fps,
+                       .vcodec = REELI_VCODEC,
+                       .copy_into = 1,
+                       .sample_rate = mixbuf ? REELI_RATE : 0,
+                       .channels = REELI_CHANNELS,
+                       .acodec = "pcm_s16le"};
+    if (!(w = reeli_mw_open(&o))) {
+        ret = reel_last_error_code();
+        goto done;
+    }
+    if (mixbuf) reeli_mw_set_audio(w, mixbuf, ns);
+    if ((ret = reeli_join_write(j, w, progress, ctx)) < 0) goto done;
+    ret = reeli_mw_close(w);
+    w = NULL;
+done:
+    reeli_mw_free(w);
+    reeli_join_free(j);
     free(mixbuf);
-    free(nf);
-    free(ov);
-    free(audio);
-    json_decref(words);
     json_decref(meta);
     return ret < 0 ? ret : 0;
 }

@@ -13,9 +13,13 @@
 #include <libavutil/rational.h>
 
 /* ---- common output formats -----------------------------------------------------------------
- * Intermediate files between stages: video as FFV1 (lossless, yuv420p) in Matroska, audio as
- * PCM s16le in WAV (or in the Matroska file next to the video), subtitles as SubRip in
- * Matroska. All audio inside the pipeline is REELI_RATE Hz stereo float once decoded. */
+ * Intermediate files between stages: video as REELI_VCODEC (lossless, intra-only, yuv420p) in
+ * Matroska, audio as PCM s16le in WAV (or in the Matroska file next to the video), subtitles as
+ * SubRip in Matroska. All audio inside the pipeline is REELI_RATE Hz stereo float once decoded.
+ * UT Video, not FFV1: it codes and decodes a 720p picture about four times faster (a film's
+ * shots are written once and read by the concat and the render), at about the same size for
+ * camera-like pictures but many times FFV1's for flat ones (title cards). Readers take either. */
+#define REELI_VCODEC   "utvideo"
 #define REELI_RATE     48000
 #define REELI_CHANNELS 2
 
@@ -95,7 +99,7 @@ typedef struct reeli_mw_opts {
     /* video (width 0 = no video stream) */
     int width, height;
     AVRational fps;
-    const char *vcodec; /* "ffv1", "libx264", "libvpx-vp9" */
+    const char *vcodec; /* REELI_VCODEC (the default), "ffv1", "libx264", "libvpx-vp9" */
     int crf;            /* libx264/libvpx-vp9 quality (0 = codec default) */
     const char *preset; /* libx264 preset or NULL */
     /* audio (sample_rate 0 = no audio stream); input is always float interleaved */
@@ -109,6 +113,9 @@ typedef struct reeli_mw_opts {
     /* video copied, not encoded: the stream's parameters (borrowed until open returns); fps
      * must be set; packets go through reeli_mw_video_packet() */
     const struct AVCodecParameters *copy_video;
+    /* packets will be copied in between encoded frames (reeli_mw_video_packet): the encoder
+     * then runs on one thread, giving each frame's packet before it takes the next */
+    int copy_into;
 } reeli_mw_opts;
 
 /* Opens the output (the file is created now). Returns NULL and sets the error. */
@@ -120,12 +127,14 @@ void reeli_mw_set_audio(reeli_mw *w, const float *pcm, int64_t n_frames);
 int reeli_mw_video(reeli_mw *w, AVFrame *frame);
 /* Writes one packet of the copied video stream (copy_video) as frame `index` (pts and
  * duration in frames; every packet must be a whole picture, as with intra-only codecs).
- * Takes the packet's reference. Also into an encoded FFV1 stream, between encoded frames, when
- * reeli_mw_copy_ok() said the packet's stream fits. */
+ * Takes the packet's reference. Also into an encoded intermediate (REELI_VCODEC or FFV1) stream
+ * opened with copy_into, between encoded frames, when reeli_mw_copy_ok() said the packet's
+ * stream fits. */
 struct AVPacket;
 int reeli_mw_video_packet(reeli_mw *w, struct AVPacket *pkt, int64_t index);
-/* 1 if packets of a stream with parameters par decode as they are within w's encoded FFV1
- * stream: FFV1 of the same size and pixel format and byte-identical set-up (extradata). */
+/* 1 if packets of a stream with parameters par decode as they are within w's encoded
+ * intermediate stream: the same codec (REELI_VCODEC or FFV1, every frame a keyframe), size,
+ * pixel format and byte-identical set-up (extradata). */
 int reeli_mw_copy_ok(const reeli_mw *w, const struct AVCodecParameters *par);
 /* Flushes encoders, writes what remains of audio and cues, writes the trailer, frees w. */
 int reeli_mw_close(reeli_mw *w);
@@ -164,14 +173,17 @@ int reeli_audio_load_bounded(const char *path, int rate, int channels, float **p
 /* Reads the first subtitle track's cues (text codecs). *n = 0 if there is none. */
 int reeli_subs_load(const char *path, reeli_cue **cues, size_t *n);
 
-/* What a media file holds. With decode, every frame is decoded (a full verification). */
+/* What a media file holds. With decode REELI_PROBE_FULL every frame is decoded (a full
+ * verification); with REELI_PROBE_PACKETS the video's packets are counted (each one frame,
+ * non-empty, in order) and only its first picture is decoded; audio is decoded by both. */
+enum { REELI_PROBE_HEADERS = 0, REELI_PROBE_FULL = 1, REELI_PROBE_PACKETS = 2 };
 typedef struct reeli_probe {
     int has_video, has_audio, has_subs;
     int width, height;
     AVRational fps;
     double duration_s;       /* container duration */
     double video_duration_s; /* frames / fps when decoded, else stream duration */
-    int64_t n_frames;        /* decoded video frames (decode only) */
+    int64_t n_frames;        /* video frames, decoded or counted (decode only) */
     int64_t n_samples;       /* decoded audio samples per channel (decode only) */
     int sample_rate, channels;
     char vcodec[32], acodec[32], scodec[32];
@@ -223,7 +235,9 @@ int reeli_media_with_audio(const char *video, const char *audio, const json_t *p
 /* words_from: the file whose word timings become cues (params.words), NULL for input. */
 int reeli_media_subtitles(const char *input, const char *words_from, const json_t *params,
                           const char *out, reeli_progress_fn progress, void *ctx);
-int reeli_media_render(const char *input, const json_t *params, const char *out,
+/* One input, or with params.join (a concat's transition, style, transition_s) several inputs
+ * joined as a concat would, without the concat's file in between. */
+int reeli_media_render(const char *const *inputs, size_t n, const json_t *params, const char *out,
                        reeli_progress_fn progress, void *ctx);
 /* A file given by the script (reel.audio{path=} / reel.video{path=}): its demuxer from
  * formats (REELI_FORMATS_AUDIO, REELI_FORMATS_CLIP) and the global caps. */

@@ -62,7 +62,7 @@ int reeli_media_normalize(const char *in, int kind, const char *out, const reeli
                        .width = (w0 + 1) & ~1,
                        .height = (h0 + 1) & ~1,
                        .fps = fps,
-                       .vcodec = "ffv1",
+                       .vcodec = REELI_VCODEC,
                        .sample_rate = audio ? REELI_RATE : 0,
                        .channels = REELI_CHANNELS,
                        .acodec = "pcm_s16le"};

@@ -21,6 +21,27 @@ int reeli_has_audio(const char *path);
 int reeli_num_param(const json_t *obj, const char *key, double def, double lo, double hi,
                     const char *where, double *out);
 
+/* ---- joining clips (media/concat.c) -------------------------------------------------------
+ * The concat operation's work, shared with a render that joins its inputs itself (no concat
+ * file in between). */
+typedef struct reeli_join reeli_join;
+/* Checks the join's parameters (transition, style, transition_s) and reads each input's
+ * length; pictures become W x H at fps (0: the first input's), fitted by fit (REELI_FIT_*).
+ * inputs are borrowed until reeli_join_free. NULL and the error on failure. */
+reeli_join *reeli_join_open(const char *const *inputs, size_t n, const json_t *params, int W, int H,
+                            AVRational fps, int fit);
+/* The joined film's size, rate and frame count. */
+void reeli_join_geometry(const reeli_join *j, int *W, int *H, AVRational *fps, int64_t *frames);
+/* The joined sound (each input's fitted to its pictures, faded or crossfaded at the joins):
+ * *n frames of stereo float for the whole film, *pcm NULL when no input has sound. */
+int reeli_join_audio(const reeli_join *j, float **pcm, int64_t *n);
+/* The inputs' word timings moved to where each starts: metadata for reeli_mw_opts, or NULL. */
+json_t *reeli_join_words(const reeli_join *j);
+/* Writes every frame of the join into w: packets copied where w takes them (reeli_mw_copy_ok)
+ * and no transition touches them, the rest decoded, transitions through xfade or fade. */
+int reeli_join_write(const reeli_join *j, reeli_mw *w, reeli_progress_fn progress, void *ctx);
+void reeli_join_free(reeli_join *j);
+
 /* ---- libavfilter graphs fed from memory (media/fgraph.c) ----------------------------------
  * desc is filter graph text whose open inputs are [in0]..[inN-1] (N <= 8) and whose last open
  * output is the result, e.g. "[in0][in1]xfade=transition=wipeleft:duration=0.5:offset=0". */

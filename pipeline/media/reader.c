@@ -269,6 +269,14 @@ static void crop_to_aspect(AVFrame *c, int width, int height)
 static int convert(reeli_vr *r)
 {
     AVFrame *c = r->cur;
+    if (c->format == AV_PIX_FMT_YUV420P && c->width == r->width && c->height == r->height) {
+        /* reel's own intermediates: the decoder's picture as it is, no copy */
+        int64_t pts = r->out->pts;
+        av_frame_unref(r->out);
+        if (av_frame_ref(r->out, c) < 0) return reel_set_error(REEL_ENOMEM, "out of memory");
+        r->out->pts = pts;
+        return 0;
+    }
     if (r->fit == REELI_FIT_COVER) crop_to_aspect(c, r->width, r->height);
     int fw = r->width, fh = r->height;
     if ((int64_t)c->width * r->height > (int64_t)c->height * r->width)
@@ -284,6 +292,13 @@ static int convert(reeli_vr *r)
     if (!r->sws)
         return reel_set_error(REEL_EUNSUPPORTED, "%s: cannot convert %s %dx%d", r->path,
                               av_get_pix_fmt_name(c->format), c->width, c->height);
+    if (!r->out->buf[0]) { /* it held a decoded picture (above) */
+        av_frame_unref(r->out);
+        r->out->format = AV_PIX_FMT_YUV420P;
+        r->out->width = r->width;
+        r->out->height = r->height;
+        if (av_frame_get_buffer(r->out, 0) < 0) return reel_set_error(REEL_ENOMEM, "out of memory");
+    }
     if (av_frame_make_writable(r->out) < 0) return reel_set_error(REEL_ENOMEM, "out of memory");
     int ox = ((r->width - fw) / 2) & ~1, oy = ((r->height - fh) / 2) & ~1;
     if (fw != r->width || fh != r->height) {
@@ -576,6 +591,68 @@ int reeli_subs_load(const char *path, reeli_cue **cues, size_t *n)
 }
 
 /* ---- probe and verification ------------------------------------------------------------------ */
+/* REELI_PROBE_PACKETS: counts the video packets (every one a frame, non-empty, in decoding
+ * order) and decodes until the first picture comes out. */
+static int count_video_packets(const char *path, const reeli_media_limits *lim, reeli_probe *p)
+{
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    int idx, ret;
+    if ((ret = open_input(path, AVMEDIA_TYPE_VIDEO, lim, &fmt, &dec, &idx)) < 0) return ret;
+    if (idx < 0) { /* the file changed between the two opens */
+        avformat_close_input(&fmt);
+        return reel_set_error(REEL_EFORMAT, "%s: no video stream", path);
+    }
+    dec->err_recognition = AV_EF_EXPLODE;
+    AVPacket *pkt = av_packet_alloc();
+    AVFrame *f = av_frame_alloc();
+    int pictured = 0;
+    int64_t last_dts = AV_NOPTS_VALUE;
+    ret = pkt && f ? 0 : reel_set_error(REEL_ENOMEM, "%s: out of memory", path);
+    while (ret == 0) {
+        int r = av_read_frame(fmt, pkt);
+        if (r == AVERROR_EOF) break;
+        if (r < 0) {
+            ret = reeli_media_averr(r, path, "reading");
+            break;
+        }
+        if (pkt->stream_index == idx) {
+            if (pkt->size <= 0 ||
+                (pkt->dts != AV_NOPTS_VALUE && last_dts != AV_NOPTS_VALUE && pkt->dts <= last_dts))
+                ret = reel_set_error(REEL_EFORMAT, "%s: video packet %lld is %s", path,
+                                     (long long)p->n_frames + 1,
+                                     pkt->size <= 0 ? "empty" : "out of order");
+            else if (++p->n_frames > lim->max_frames)
+                ret = reel_set_error(REEL_ERANGE,
+                                     "%s: has more than %lld frames, more than allowed here (%s)",
+                                     path, (long long)lim->max_frames, lim->asked);
+            last_dts = pkt->dts;
+            if (ret == 0 && !pictured) {
+                r = avcodec_send_packet(dec, pkt);
+                if (r >= 0 || r == AVERROR(EAGAIN)) r = avcodec_receive_frame(dec, f);
+                if (r >= 0) {
+                    pictured = 1;
+                    ret = check_decoded(path, f, 1, lim);
+                } else if (r != AVERROR(EAGAIN)) {
+                    ret = reeli_media_averr(r, path, "decoding video");
+                }
+            }
+        }
+        av_packet_unref(pkt);
+    }
+    if (ret == 0 && !pictured) { /* a decoder holding frames back gives them at the end */
+        avcodec_send_packet(dec, NULL);
+        int r = avcodec_receive_frame(dec, f);
+        ret = r >= 0 ? check_decoded(path, f, 1, lim)
+                     : reel_set_error(REEL_EFORMAT, "%s: no video frame decodes", path);
+    }
+    av_packet_free(&pkt);
+    av_frame_free(&f);
+    avcodec_free_context(&dec);
+    avformat_close_input(&fmt);
+    return ret;
+}
+
 int reeli_media_probe(const char *path, int decode, reeli_probe *p)
 {
     return reeli_media_probe_bounded(path, decode, p, NULL);
@@ -622,7 +699,10 @@ int reeli_media_probe_bounded(const char *path, int decode, reeli_probe *p,
     avformat_close_input(&fmt);
     if (!decode) return 0;
 
-    if (p->has_video) {
+    if (p->has_video && decode == REELI_PROBE_PACKETS) {
+        if ((ret = count_video_packets(path, lim, p)) < 0) return ret;
+        p->video_duration_s = (double)p->n_frames / av_q2d(p->fps);
+    } else if (p->has_video) {
         AVCodecContext *dec;
         int idx;
         if ((ret = open_input(path, AVMEDIA_TYPE_VIDEO, lim, &fmt, &dec, &idx)) < 0) return ret;

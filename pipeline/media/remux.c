@@ -229,7 +229,7 @@ int reeli_remux(const reeli_remux_opts *o, const char *out, reeli_progress_fn pr
                         .width = W,
                         .height = H,
                         .fps = fps,
-                        .vcodec = "ffv1",
+                        .vcodec = REELI_VCODEC,
                         .copy_video = fmt ? fmt->streams[idx]->codecpar : NULL,
                         .sample_rate = o->audio_src ? REELI_RATE : 0,
                         .channels = REELI_CHANNELS,
