@@ -18,7 +18,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${MUTATION_DIR:-$root/build-mutation}
 jobs=${JOBS:-$(nproc)}
-targets=(test_kernels_quant test_kernels_kquant test_kernels_qexact test_kernels_ops test_llm_sample)
+targets=(test_kernels_quant test_kernels_kquant test_kernels_qexact test_kernels_ops test_llm_sample
+  test_plugins_image)
 
 # name | file | exact text of the line's fragment | its replacement | the guarding ctest entries
 # (comma-separated test names, each with its _avx2 and _vnni entries) | the instruction set the
@@ -49,6 +50,7 @@ mutations=(
   "conv-tap|kernels/cpu/x86/conv.c|for (int j = 0; j < S; j++) acc = _mm256_fmadd_ps(w[j], h[j], acc);|for (int j = 1; j < S; j++) acc = _mm256_fmadd_ps(w[j], h[j], acc);|test_kernels_ops|avx2"
   "scan-C-offset|kernels/cpu/x86/ssm.c|acc1 = _mm256_fmadd_ps(s1, _mm256_loadu_ps(C + n + 8), acc1);|acc1 = _mm256_fmadd_ps(s1, _mm256_loadu_ps(C + n + 7), acc1);|test_kernels_ops|avx2"
   "attention-scale|kernels/cpu/x86/attention.c|const float scale = 1.0f / sqrtf((float)hd);|const float scale = 1.0f / sqrtf((float)hd + 1.0f);|test_kernels_ops|avx2"
+  "image-sampler-avx2-round|plugins/image/image.c|half = _mm256_set1_epi32(32768);|half = _mm256_set1_epi32(32768 + 64);|test_plugins_image|avx2"
   "sample-repeat-penalty|llm/sample.c|l[t] = l[t] > 0 ? l[t] / p->repeat_penalty : l[t] * p->repeat_penalty;|l[t] = l[t] > 0 ? l[t] * p->repeat_penalty : l[t] / p->repeat_penalty;|test_llm_sample|-"
   "sample-temperature|llm/sample.c|pr[i] = (float)exp(c[i].v / p->temp - mx);|pr[i] = (float)exp(c[i].v - mx * p->temp);|test_llm_sample|-"
 )

@@ -1,6 +1,6 @@
 /* The image plugin's pictures: what it samples, plane by plane, checked against BT.601 (limited
  * range) computed here from the source's RGB, at the source's size, at half of it, and over a
- * zoom, plus the same bytes on a second run. */
+ * zoom, plus the same bytes on a second run, and its AVX2 sampler against its scalar one. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,11 +172,80 @@ static void test_zoom(void **state)
     free(pic);
 }
 
+/* Every sample of every plane of two decoded clips equal. */
+static void assert_same_frames(const char *a, const char *b, int n)
+{
+    reeli_vr *ra = reeli_vr_open(a, 0, 0, (AVRational){0, 0}),
+             *rb = reeli_vr_open(b, 0, 0, (AVRational){0, 0});
+    assert_non_null(ra);
+    assert_non_null(rb);
+    AVFrame *fa, *fb;
+    for (int k = 0; k < n; k++) {
+        assert_int_equal(reeli_vr_next(ra, &fa), 1);
+        assert_int_equal(reeli_vr_next(rb, &fb), 1);
+        for (int p = 0; p < 3; p++) {
+            int w = p ? (fa->width + 1) / 2 : fa->width, h = p ? (fa->height + 1) / 2 : fa->height;
+            for (int y = 0; y < h; y++)
+                if (memcmp(fa->data[p] + (size_t)y * fa->linesize[p],
+                           fb->data[p] + (size_t)y * fb->linesize[p], (size_t)w))
+                    fail_msg("frame %d plane %d row %d differs", k, p, y);
+        }
+    }
+    assert_int_equal(reeli_vr_next(ra, &fa), 0);
+    reeli_vr_free(ra);
+    reeli_vr_free(rb);
+}
+
+/* The image plugin's AVX2 sampler gives the scalar reference's samples exactly: a noisy
+ * picture (every sample counts), widths that leave a tail of 1..7 samples after the 8-wide
+ * steps, zoom, pans, contain with a background and a window past the picture's edges. */
+static void test_image_simd_exact(void **state)
+{
+    (void)state;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (!__builtin_cpu_supports("avx2")) skip();
+#else
+    skip();
+#endif
+    char *pic = mt_path(dir, "noise.ppm");
+    FILE *fp = fopen(pic, "wb");
+    assert_non_null(fp);
+    fprintf(fp, "P6\n97 61\n255\n");
+    uint32_t x = 12345;
+    for (int i = 0; i < 97 * 61 * 3; i++) {
+        x = x * 1664525u + 1013904223u;
+        fputc((int)(x >> 24), fp);
+    }
+    fclose(fp);
+    const char *cases[] = {
+        "\"width\":158,\"height\":90,\"motion\":\"kenburns\",\"zoom\":1.7",
+        "\"width\":62,\"height\":34,\"motion\":\"zoom_out\",\"zoom\":1.1",
+        "\"width\":200,\"height\":200,\"motion\":\"pan_left\",\"zoom\":1.3",
+        "\"width\":30,\"height\":120,\"motion\":\"zoom_in\",\"fit\":\"contain\","
+        "\"background\":\"#204060\"",
+    };
+    char *ref = mt_path(dir, "ref.mkv"), *simd = mt_path(dir, "simd.mkv");
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        char params[512];
+        snprintf(params, sizeof params, "{\"path\":\"%s\",\"fps\":24,\"duration_s\":0.5,%s}", pic,
+                 cases[c]);
+        setenv("REEL_CPU", "scalar", 1);
+        assert_int_equal(mt_stage("image", params, NULL, 0, ref, NULL), 0);
+        unsetenv("REEL_CPU");
+        assert_int_equal(mt_stage("image", params, NULL, 0, simd, NULL), 0);
+        assert_same_frames(ref, simd, 12);
+    }
+    free(ref);
+    free(simd);
+    free(pic);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_still_pictures),
         cmocka_unit_test(test_zoom),
+        cmocka_unit_test(test_image_simd_exact),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -59,7 +59,7 @@ static int open_input(const char *path, enum AVMediaType t, const reeli_media_li
     /* pictures decode on every CPU (FFV1 by slices, H.264 by frames): the same pictures, and
      * the stage that reads them (a concat's transitions, a render) is often the only one
      * running */
-    if (t == AVMEDIA_TYPE_VIDEO) (*dec)->thread_count = 0;
+    if (t == AVMEDIA_TYPE_VIDEO) (*dec)->thread_count = getenv("DECT") ? atoi(getenv("DECT")) : 0;
     if ((ret = avcodec_open2(*dec, codec, NULL)) < 0) {
         avcodec_free_context(dec);
         avformat_close_input(fmt);

@@ -247,6 +247,11 @@ def main():
         if w in ("reel", "reel-b"):
             cache = os.path.join(args.work, "cache" if w == "reel" else "cache-b")
             shutil.rmtree(cache, ignore_errors=True)
+        # every tool starts with nothing of an earlier run left to write out (untimed): reel's
+        # cache is hundreds of MB, and its writeback (and the discards of deleting it) would
+        # otherwise land in whichever run comes next
+        os.sync()
+        if w in ("reel", "reel-b"):
             ev = os.path.join(out_dir, "events.jsonl")
             binary = reel if w == "reel" else os.path.abspath(args.ab)
             cmd = [binary, "run", os.path.join(args.work, "film.lua"), "--out", out_dir,
