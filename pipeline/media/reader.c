@@ -56,10 +56,10 @@ static int open_input(const char *path, enum AVMediaType t, const reeli_media_li
     (*dec)->pkt_timebase = (*fmt)->streams[*idx]->time_base;
     /* the decoder refuses a picture larger than allowed before allocating it */
     (*dec)->max_pixels = (int64_t)lim->max_width * lim->max_height;
-    /* pictures decode on every CPU (FFV1 by slices, H.264 by frames): the same pictures, and
-     * the stage that reads them (a concat's transitions, a render) is often the only one
-     * running */
-    if (t == AVMEDIA_TYPE_VIDEO) (*dec)->thread_count = getenv("DECT") ? atoi(getenv("DECT")) : 0;
+    /* pictures decode on every CPU (UT Video and H.264 by frames, FFV1 by slices): the same
+     * pictures, and the stage that reads them (a concat's transitions, a render) is often the only
+     * one running */
+    if (t == AVMEDIA_TYPE_VIDEO) (*dec)->thread_count = 0;
     if ((ret = avcodec_open2(*dec, codec, NULL)) < 0) {
         avcodec_free_context(dec);
         avformat_close_input(fmt);
