@@ -205,8 +205,8 @@ int reel_stage_run(const reel_stage_io *io)
         ret = reeli_media_subtitles(io->inputs[0], io->n_inputs > 1 ? io->inputs[1] : NULL, params,
                                     io->out_path, io->progress, io->progress_ctx);
     else
-        ret = reeli_media_render(io->inputs, io->n_inputs, params, io->out_path, io->progress,
-                                 io->progress_ctx);
+        ret = reeli_media_render(io->inputs, io->n_inputs, params, io->out_path, io->result,
+                                 io->progress, io->progress_ctx);
     if (ret < 0) reel_error_prefix("stage %s", k->kind);
 done:
     json_decref(empty);

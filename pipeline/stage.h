@@ -60,9 +60,11 @@
  *       model, seeds, ...} written as container tags, plus ai_generated=true and a comment
  *       saying the film is AI-generated; join {transition, style, transition_s} (a concat's
  *       parameters) takes N inputs and joins them as a concat would, without the concat's
- *       file (reel.render of a concat that sets no size, fps or fit does this). The result is
- *       read back and checked (a packet for every frame, the first picture and the sound
- *       decoded, size, streams) before the stage succeeds.
+ *       file, and join.parts [{} | {"with_audio": {trim, pad_s}}, ...] pairs a clip's video
+ *       with the next input as its narration, as with_audio would (reel.render of a concat
+ *       that sets no size, fps or fit does this; a cut narration is the result's notice).
+ *       The result is read back and checked (a packet for every frame, the first picture
+ *       and the sound decoded, size, streams) before the stage succeeds.
  *
  * Plugins are found in $REEL_PLUGIN_PATH (colon list), then <prefix>/lib/reel/plugins, then
  * the build tree's plugins/ folder (<prefix> = the folder above the executable or libreel.so),

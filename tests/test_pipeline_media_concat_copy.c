@@ -271,12 +271,75 @@ static void test_render_join(void **state)
     free(bad), free(a), free(b), free(c);
 }
 
+/* n seconds of a tone as a WAV file, as an audio stage would write it. */
+static char *write_tone(const char *name, double seconds, double step)
+{
+    char *path = mt_path(dir, name);
+    int64_t ns = llround(seconds * REELI_RATE);
+    float *pcm = malloc((size_t)ns * 2 * sizeof *pcm);
+    for (int64_t i = 0; i < ns; i++) pcm[2 * i] = pcm[2 * i + 1] = 0.3f * (float)sin(i * step);
+    reeli_mw_opts o = {.path = path, .format = "wav", .sample_rate = REELI_RATE, .channels = 2};
+    reeli_mw *m = reeli_mw_open(&o);
+    assert_non_null(m);
+    reeli_mw_set_audio(m, pcm, ns);
+    assert_int_equal(reeli_mw_close(m), 0);
+    free(pcm);
+    return path;
+}
+
+/* render{join with parts} narrates the clips as with_audio nodes then a concat would: a 0.5 s
+ * shot held for its 1.2 s narration (+ 0.5 s pad), one kept at 0.5 s with its 1 s narration
+ * cut (trim, said in the result), one without narration. The same H.264 packets as with_audio
+ * -> concat -> render, the same length of sound. */
+static void test_render_join_narrated(void **state)
+{
+    (void)state;
+    char *a = write_clip("na.mkv", 0, 24, 12), *b = write_clip("nb.mkv", 1, 24, 12),
+         *c = write_clip("nc.mkv", 2, 24, 12), *ta = write_tone("ta.wav", 1.2, 0.03),
+         *tb = write_tone("tb.wav", 1.0, 0.05), *wa = mt_path(dir, "wa.mkv"),
+         *wb = mt_path(dir, "wb.mkv"), *joined = mt_path(dir, "njoined.mkv"),
+         *film1 = mt_path(dir, "nfilm1.mp4"), *film2 = mt_path(dir, "nfilm2.mp4");
+    assert_int_equal(mt_stage("with_audio", "{}", (const char *[]){a, ta}, 2, wa, NULL), 0);
+    assert_int_equal(
+        mt_stage("with_audio", "{\"trim\":true}", (const char *[]){b, tb}, 2, wb, NULL), 0);
+    const char *tr = "\"transition\":\"crossfade\",\"transition_s\":0.125";
+    char *cp = reel_xasprintf("{%s}", tr);
+    assert_int_equal(mt_stage("concat", cp, (const char *[]){wa, wb, c}, 3, joined, NULL), 0);
+    assert_int_equal(
+        mt_stage("render", "{\"loudness\":false}", (const char *[]){joined}, 1, film1, NULL), 0);
+    char *rp = reel_xasprintf("{\"loudness\":false,\"join\":{%s,\"parts\":[{\"with_audio\":{}},"
+                              "{\"with_audio\":{\"trim\":true}},{}]}}",
+                              tr);
+    json_t *res = NULL;
+    assert_int_equal(mt_stage("render", rp, (const char *[]){a, ta, b, tb, c}, 5, film2, &res), 0);
+    assert_non_null(res);
+    assert_true(tu_contains(json_string_value(json_object_get(res, "notice")),
+                            "clip 2: narration of 1.00 s cut to the shot's 0.50 s (trim = true)"));
+    json_decref(res);
+    char h1[REEL_SHA256_HEX_SIZE], h2[REEL_SHA256_HEX_SIZE];
+    int n1, n2;
+    video_packets(film1, h1, &n1);
+    video_packets(film2, h2, &n2);
+    assert_int_equal(n1, 41 + 12 + 12 - 3 - 3); /* 1.7 s held, 0.5 s, 0.5 s; two 3-frame overlaps */
+    assert_int_equal(n1, n2);
+    assert_string_equal(h1, h2);
+    reeli_probe p1 = mt_probe(film1), p2 = mt_probe(film2);
+    assert_true(p2.has_audio);
+    assert_int_equal(p1.n_samples, p2.n_samples);
+    /* parts must account for every input */
+    assert_int_equal(mt_stage("render", rp, (const char *[]){a, ta, b, tb}, 4, film2, NULL),
+                     REEL_EINVAL);
+    assert_true(strstr(reel_last_error(), "the clips take 5 inputs, given 4") != NULL);
+    free(cp), free(rp), free(a), free(b), free(c), free(ta), free(tb), free(wa), free(wb);
+    free(joined), free(film1), free(film2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cut),         cmocka_unit_test(test_crossfade),
         cmocka_unit_test(test_mixed_rates), cmocka_unit_test(test_ffv1_inputs),
-        cmocka_unit_test(test_render_join),
+        cmocka_unit_test(test_render_join), cmocka_unit_test(test_render_join_narrated),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

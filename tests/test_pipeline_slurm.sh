@@ -83,7 +83,8 @@ LUA
 "$REEL" run "$T/film/film.lua" --out "$T/slurm" --cache "$T/slurm/cache" --executor slurm \
   --max-jobs 2 --no-progress --events "$T/slurm1.jsonl" 2>"$T/slurm1.err" ||
   { cat "$T/slurm1.err"; fail "render through Slurm failed"; }
-# the same entries (keys and kinds) in both caches, and in each the same streams: compared by
+# the same entries (keys and kinds: 3 cards, 3 tones and the render, which joins and narrates
+# the shots itself) in both caches, and in each the same streams: compared by
 # packets, as a Matroska file carries a random segment UID that differs from run to run
 HASH=${REEL_STREAMHASH:?REEL_STREAMHASH must name the media_streamhash tool}
 entries() { (cd "$1" && find . -mindepth 2 -maxdepth 2 -path './??/*' ! -name '*.meta.json' -printf '%f\n' | sort); }
@@ -96,7 +97,7 @@ while read -r f; do
   b=$("$HASH" "$T/slurm/cache/${f:0:2}/$f" 2>&1)
   [ -n "$a" ] && [ "$a" = "$b" ] && same=$((same + 1))
 done <"$T/local.keys"
-if [ "$nkeys" -ge 10 ] && cmp -s "$T/local.keys" "$T/slurm.keys" && [ "$same" -eq "$nkeys" ]; then
+if [ "$nkeys" -ge 7 ] && cmp -s "$T/local.keys" "$T/slurm.keys" && [ "$same" -eq "$nkeys" ]; then
   ok "same $nkeys cache keys, each with the same stream checksums"
 else
   diff "$T/local.keys" "$T/slurm.keys" | head

@@ -309,14 +309,17 @@ static int join_audio(const char *const *inputs, size_t n, const int *has, const
 }
 
 struct reeli_join {
-    const char *const *inputs; /* borrowed */
+    /* clip i: its pictures from video[i], its sound from sound[i] (video[i] itself unless a
+     * with_audio part gave it a narration); words[i] carries its word timings (borrowed) */
+    const char **video, **sound;
     size_t n;
+    char *notice;
     int mode, fit;
     char *style;
     int W, H;
     AVRational fps;
-    int64_t *nf, *ov; /* frames of each input; frames shared by join i (input i and i+1) */
-    int *audio;       /* 1 if input i has sound */
+    int64_t *nf, *ov; /* frames of each clip; frames shared by join i (clip i and i+1) */
+    int *audio;       /* 1 if clip i has sound */
     int64_t total, maxov;
     int any_audio;
 };
@@ -324,6 +327,9 @@ struct reeli_join {
 void reeli_join_free(reeli_join *j)
 {
     if (!j) return;
+    free(j->video);
+    free(j->sound);
+    free(j->notice);
     free(j->style);
     free(j->nf);
     free(j->ov);
@@ -382,27 +388,76 @@ reeli_join *reeli_join_open(const char *const *inputs, size_t n, const json_t *p
         return NULL;
     }
     double ts = tsv ? json_number_value(tsv) : (mode == TR_CUT ? 0 : 0.5);
+    /* the clips: one input each, or a video and its narration (parts) */
+    const json_t *parts = json_object_get(params, "parts");
+    size_t nclips = n;
+    if (parts) {
+        size_t need = 0, k;
+        const json_t *part;
+        if (!json_is_array(parts) || json_array_size(parts) == 0) {
+            reel_set_error(REEL_EINVAL, "parameter 'parts': must be an array of clips");
+            return NULL;
+        }
+        json_array_foreach(parts, k, part)
+        {
+            const json_t *wa = json_object_get(part, "with_audio");
+            if (!json_is_object(part) || json_object_size(part) > (wa ? 1u : 0u) ||
+                (wa && !json_is_object(wa))) {
+                reel_set_error(REEL_EINVAL,
+                               "parameter 'parts': clip %zu must be {} or {\"with_audio\": {...}}",
+                               k + 1);
+                return NULL;
+            }
+            need += wa ? 2 : 1;
+        }
+        if (need != n) {
+            reel_set_error(REEL_EINVAL, "parameter 'parts': the clips take %zu inputs, given %zu",
+                           need, n);
+            return NULL;
+        }
+        nclips = json_array_size(parts);
+    }
 
     reeli_join *j = reel_xcalloc(1, sizeof *j);
-    j->inputs = inputs;
-    j->n = n;
+    j->n = nclips;
     j->mode = mode;
     j->fit = fit;
     j->style = reel_xstrdup(style ? style : "fade");
-    j->nf = reel_xcalloc(n, sizeof *j->nf);
-    j->ov = reel_xcalloc(n, sizeof *j->ov);
-    j->audio = reel_xcalloc(n, sizeof *j->audio);
-    for (size_t i = 0; i < n; i++) {
-        reeli_vr *r = reeli_vr_open(inputs[i], W, H, fps);
+    j->video = reel_xcalloc(nclips, sizeof *j->video);
+    j->sound = reel_xcalloc(nclips, sizeof *j->sound);
+    j->nf = reel_xcalloc(nclips, sizeof *j->nf);
+    j->ov = reel_xcalloc(nclips, sizeof *j->ov);
+    j->audio = reel_xcalloc(nclips, sizeof *j->audio);
+    for (size_t i = 0, k = 0; i < nclips; i++) {
+        const json_t *wa = parts ? json_object_get(json_array_get(parts, i), "with_audio") : NULL;
+        size_t first = k;
+        j->video[i] = inputs[k++];
+        j->sound[i] = wa ? inputs[k++] : j->video[i];
+        reeli_vr *r = reeli_vr_open(j->video[i], W, H, fps);
         if (!r) {
-            reel_error_prefix("input %zu", i + 1);
+            reel_error_prefix("input %zu", first + 1);
             reeli_join_free(j);
             return NULL;
         }
         if (i == 0) reeli_vr_geometry(r, &W, &H, &fps);
         j->nf[i] = reeli_vr_frames(r);
         reeli_vr_free(r);
-        j->audio[i] = reeli_has_audio(inputs[i]);
+        if (wa) {
+            char *notice = NULL;
+            if (reeli_narrated_frames(j->nf[i], fps, j->sound[i], wa, &j->nf[i], &notice) < 0) {
+                reel_error_prefix("input %zu", first + 2);
+                reeli_join_free(j);
+                return NULL;
+            }
+            if (notice) {
+                char *all = reel_xasprintf("%s%sclip %zu: %s", j->notice ? j->notice : "",
+                                           j->notice ? "; " : "", i + 1, notice);
+                free(j->notice);
+                free(notice);
+                j->notice = all;
+            }
+        }
+        j->audio[i] = reeli_has_audio(j->sound[i]);
         j->any_audio |= j->audio[i];
     }
     j->W = W;
@@ -411,12 +466,12 @@ reeli_join *reeli_join_open(const char *const *inputs, size_t n, const json_t *p
     /* Join i links input i and i+1; an overlapping transition shares ov[i] frames of both,
      * a fade darkens ov[i]/2 frames on each side. */
     int64_t want = mode == TR_CUT ? 0 : llround(ts * av_q2d(fps));
-    for (size_t i = 0; i + 1 < n; i++) {
+    for (size_t i = 0; i + 1 < nclips; i++) {
         int64_t lim = (j->nf[i] < j->nf[i + 1] ? j->nf[i] : j->nf[i + 1]) / 2;
         j->ov[i] = want < lim ? want : lim;
         if (j->ov[i] > j->maxov) j->maxov = j->ov[i];
     }
-    for (size_t i = 0; i < n; i++) j->total += j->nf[i] - (mode == TR_OVERLAP ? j->ov[i] : 0);
+    for (size_t i = 0; i < nclips; i++) j->total += j->nf[i] - (mode == TR_OVERLAP ? j->ov[i] : 0);
     return j;
 }
 
@@ -433,7 +488,7 @@ int reeli_join_audio(const reeli_join *j, float **pcm, int64_t *n)
     *pcm = NULL;
     *n = 0;
     if (!j->any_audio) return 0;
-    int ret = join_audio(j->inputs, j->n, j->audio, j->nf, j->ov, j->mode, j->fps, j->total, pcm);
+    int ret = join_audio(j->sound, j->n, j->audio, j->nf, j->ov, j->mode, j->fps, j->total, pcm);
     if (ret == 0) *n = reeli_frames_to_samples(j->total, j->fps);
     return ret;
 }
@@ -442,7 +497,7 @@ json_t *reeli_join_words(const reeli_join *j)
 {
     json_t *words = json_array();
     for (size_t i = 0, start = 0; i < j->n; i++) {
-        json_t *wi = reeli_words_load(j->inputs[i]);
+        json_t *wi = reeli_words_load(j->sound[i]);
         double t0 = (double)start * j->fps.den / j->fps.num;
         if (wi) reeli_words_add(words, wi, t0, t0 + (double)j->nf[i] * j->fps.den / j->fps.num);
         json_decref(wi);
@@ -453,6 +508,11 @@ json_t *reeli_join_words(const reeli_join *j)
     return meta;
 }
 
+const char *reeli_join_notice(const reeli_join *j)
+{
+    return j->notice;
+}
+
 int reeli_join_write(const reeli_join *j, reeli_mw *w, reeli_progress_fn progress, void *ctx)
 {
     const int mode = j->mode, W = j->W, H = j->H;
@@ -460,7 +520,7 @@ int reeli_join_write(const reeli_join *j, reeli_mw *w, reeli_progress_fn progres
     const char *style = j->style;
     const int64_t *nf = j->nf, *ov = j->ov, maxov = j->maxov, total = j->total;
     const size_t n = j->n;
-    const char *const *inputs = j->inputs;
+    const char *const *inputs = j->video;
     AVFrame **tail = NULL, **head = NULL, *work = av_frame_alloc(), *tmp = av_frame_alloc();
     reeli_vr *r = NULL;
     reeli_fg *fg = NULL;
@@ -494,9 +554,10 @@ int reeli_join_write(const reeli_join *j, reeli_mw *w, reeli_progress_fn progres
             continue;
         }
         if (!(r = reeli_vr_open(inputs[i], W, H, fps))) {
-            ret = reel_error_prefix("input %zu", i + 1);
+            ret = reel_error_prefix("clip %zu", i + 1);
             goto done;
         }
+        reeli_vr_set_frames(r, nf[i]); /* a narration may hold the last picture */
         reeli_vr_fit(r, j->fit);
         if (mode == TR_FADE && (in_ov / 2 > 0 || out_ov / 2 > 0)) {
             char desc[200];

@@ -158,6 +158,8 @@ reeli_vr *reeli_vr_open_bounded(const char *path, int width, int height, AVRatio
 enum { REELI_FIT_UNSET = 0, REELI_FIT_CONTAIN = 1, REELI_FIT_COVER = 2 };
 void reeli_vr_fit(reeli_vr *r, int fit);
 int64_t reeli_vr_frames(const reeli_vr *r);
+/* Gives n frames instead: the last picture held past the file's end, or stopping early. */
+void reeli_vr_set_frames(reeli_vr *r, int64_t n);
 void reeli_vr_geometry(const reeli_vr *r, int *width, int *height, AVRational *fps);
 /* Returns 1 and a frame (owned by r, valid until the next call; pts = frame index), 0 at the
  * end, or a negative REEL_E* code. */
@@ -235,10 +237,11 @@ int reeli_media_with_audio(const char *video, const char *audio, const json_t *p
 /* words_from: the file whose word timings become cues (params.words), NULL for input. */
 int reeli_media_subtitles(const char *input, const char *words_from, const json_t *params,
                           const char *out, reeli_progress_fn progress, void *ctx);
-/* One input, or with params.join (a concat's transition, style, transition_s) several inputs
- * joined as a concat would, without the concat's file in between. */
+/* One input, or with params.join (a concat's transition, style, transition_s, and parts:
+ * reeli_join_open) several inputs joined as a concat would, without the concat's file in
+ * between. result (may be NULL) receives {"notice": ...} when a joined narration was cut. */
 int reeli_media_render(const char *const *inputs, size_t n, const json_t *params, const char *out,
-                       reeli_progress_fn progress, void *ctx);
+                       json_t **result, reeli_progress_fn progress, void *ctx);
 /* A file given by the script (reel.audio{path=} / reel.video{path=}): its demuxer from
  * formats (REELI_FORMATS_AUDIO, REELI_FORMATS_CLIP) and the global caps. */
 void reeli_media_limits_file(reeli_media_limits *lim, const char *formats);

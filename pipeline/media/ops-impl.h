@@ -21,12 +21,21 @@ int reeli_has_audio(const char *path);
 int reeli_num_param(const json_t *obj, const char *key, double def, double lo, double hi,
                     const char *where, double *out);
 
+/* with_audio's timing (media/with_audio.c): the frames a shot of nf frames at fps becomes with
+ * the narration in audio and params {trim, pad_s}: held until the narration plus pad_s is
+ * over, or kept with trim (then *notice says what was cut; free() it). */
+int reeli_narrated_frames(int64_t nf, AVRational fps, const char *audio, const json_t *params,
+                          int64_t *frames, char **notice);
+
 /* ---- joining clips (media/concat.c) -------------------------------------------------------
  * The concat operation's work, shared with a render that joins its inputs itself (no concat
  * file in between). */
 typedef struct reeli_join reeli_join;
-/* Checks the join's parameters (transition, style, transition_s) and reads each input's
- * length; pictures become W x H at fps (0: the first input's), fitted by fit (REELI_FIT_*).
+/* Checks the join's parameters (transition, style, transition_s, parts) and reads each clip's
+ * length; pictures become W x H at fps (0: the first clip's), fitted by fit (REELI_FIT_*).
+ * Without parts every input is a clip; parts [{} | {"with_audio": {trim, pad_s}}, ...] says
+ * clip by clip whether it takes one input, or two joined as with_audio would (the video's
+ * pictures held or kept for the narration in the next input, which becomes its sound).
  * inputs are borrowed until reeli_join_free. NULL and the error on failure. */
 reeli_join *reeli_join_open(const char *const *inputs, size_t n, const json_t *params, int W, int H,
                             AVRational fps, int fit);
@@ -37,6 +46,8 @@ void reeli_join_geometry(const reeli_join *j, int *W, int *H, AVRational *fps, i
 int reeli_join_audio(const reeli_join *j, float **pcm, int64_t *n);
 /* The inputs' word timings moved to where each starts: metadata for reeli_mw_opts, or NULL. */
 json_t *reeli_join_words(const reeli_join *j);
+/* What the join had to cut (a trimmed narration, "; "-separated), or NULL. Owned by j. */
+const char *reeli_join_notice(const reeli_join *j);
 /* Writes every frame of the join into w: packets copied where w takes them (reeli_mw_copy_ok)
  * and no transition touches them, the rest decoded, transitions through xfade or fade. */
 int reeli_join_write(const reeli_join *j, reeli_mw *w, reeli_progress_fn progress, void *ctx);

@@ -237,6 +237,11 @@ int64_t reeli_vr_frames(const reeli_vr *r)
     return r->n_frames;
 }
 
+void reeli_vr_set_frames(reeli_vr *r, int64_t n)
+{
+    r->n_frames = n > 0 ? n : 1;
+}
+
 void reeli_vr_geometry(const reeli_vr *r, int *width, int *height, AVRational *fps)
 {
     if (width) *width = r->width;

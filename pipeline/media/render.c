@@ -37,7 +37,7 @@ static void source_close(source *s)
 }
 
 int reeli_media_render(const char *const *inputs, size_t n_inputs, const json_t *params,
-                       const char *out, reeli_progress_fn progress, void *ctx)
+                       const char *out, json_t **result, reeli_progress_fn progress, void *ctx)
 {
     const json_t *join = json_object_get(params, "join");
     if (join && !json_is_object(join))
@@ -189,6 +189,10 @@ int reeli_media_render(const char *const *inputs, size_t n_inputs, const json_t 
         goto done;
     }
     ret = reeli_media_tick(progress, ctx, 1.0);
+    if (ret == 0 && result && src.j && reeli_join_notice(src.j)) {
+        *result = json_object();
+        json_object_set_new(*result, "notice", json_string(reeli_join_notice(src.j)));
+    }
 done:
     json_decref(tags);
     reeli_mw_free(w);
