@@ -44,6 +44,11 @@ reeli_node *reeli_graph_node(const reeli_graph *g, int id);
 /* Computes the cache key, extension and concurrency of node id and of everything it depends
  * on. Returns 0 or an error naming the node. */
 int reeli_graph_key(reeli_graph *g, int id, const reel_stage_runner *runner);
+/* The inputs of a render of node `in` (malloc'ed, *n of them): `in` itself, or, when it is a
+ * concat that sets no size, fps or fit, the concat's clips, each with_audio clip taken apart
+ * into its video and its voice; then params gets join = the concat's parameters (and parts
+ * saying which clips are narrated, how): the render joins them itself (pipeline/stage.h). */
+int *reeli_render_inputs(const reeli_graph *g, const reeli_node *in, json_t *params, size_t *n);
 /* "node 3 (video card 'intro', film.lua:12)": a label for messages, written into buf. */
 const char *reeli_node_label(const reeli_node *n, char *buf, size_t size);
 

@@ -558,40 +558,10 @@ static int l_render(lua_State *L)
     json_object_set_new(params, "format", json_string(format));
     reeli_lua_loudness_opts(L, 3, params);
     json_object_set_new(params, "metadata", meta);
-    /* A render of a concat joins the clips itself, and a clip given its narration by with_audio
-     * gets it there too: the concat's and with_audio's files (every picture copied or written
-     * again) would serve only this render. Not when the concat sets its own size, rate or fit:
-     * those apply before the render's. */
-    int one = in->id, *inputs = &one;
-    size_t n_inputs = 1;
-    if (!strcmp(in->kind, "concat") && !json_object_get(in->params, "size") &&
-        !json_object_get(in->params, "fps") && !json_object_get(in->params, "fit")) {
-        json_t *join = json_deep_copy(in->params), *parts = json_array();
-        inputs = reel_xcalloc(2 * in->n_inputs, sizeof *inputs);
-        n_inputs = 0;
-        int narrated = 0;
-        for (size_t i = 0; i < in->n_inputs; i++) {
-            reeli_node *c = reeli_graph_node(&run->graph, in->inputs[i]);
-            json_t *part = json_object();
-            if (!strcmp(c->kind, "with_audio") && c->n_inputs == 2) {
-                json_object_set_new(part, "with_audio",
-                                    c->params ? json_deep_copy(c->params) : json_object());
-                inputs[n_inputs++] = c->inputs[0];
-                inputs[n_inputs++] = c->inputs[1];
-                narrated = 1;
-            } else {
-                inputs[n_inputs++] = c->id;
-            }
-            json_array_append_new(parts, part);
-        }
-        if (narrated)
-            json_object_set_new(join, "parts", parts);
-        else
-            json_decref(parts);
-        json_object_set_new(params, "join", join);
-    }
+    size_t n_inputs;
+    int *inputs = reeli_render_inputs(&run->graph, in, params, &n_inputs);
     int made = try_new_node(L, "render", params, inputs, n_inputs, NULL);
-    if (inputs != &one) free(inputs);
+    free(inputs);
     if (made < 0) { /* [node path opts rnode] */
         free(dest);
         json_decref(plan);
