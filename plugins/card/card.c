@@ -210,9 +210,10 @@ static cairo_surface_t *text_layer(const char *font, const char *title, const ch
         }
         if (t.unknown_glyphs) {
             snprintf(msg, sizeof msg,
-                     "%d characters have no glyph in any installed font and show as boxes "
+                     "%d character%s no glyph in any installed font and show%s as boxes "
                      "(install a font for that script, e.g. fonts-noto-core or fonts-noto-cjk)",
-                     t.unknown_glyphs);
+                     t.unknown_glyphs, t.unknown_glyphs == 1 ? " has" : "s have",
+                     t.unknown_glyphs == 1 ? "s" : "");
             warn(msg);
         }
     } else {
