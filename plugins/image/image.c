@@ -327,7 +327,8 @@ static int generate(void *state, const char *params_json, const reel_plugin_sink
                                          : (sh + 1) & ~1;
     /* the frame's planes, then scratch for one row of column taps (3 ints a sample) */
     int cwid = (w + 1) / 2, chei = (h + 1) / 2;
-    size_t npix = (size_t)w * h + 2 * (size_t)cwid * chei;
+    /* (rounded up so that the int scratch after the planes is aligned) */
+    size_t npix = ((size_t)w * h + 2 * (size_t)cwid * chei + 15) & ~(size_t)15;
     yuv_pic pic;
     int yok = to_yuv(src, sw, sh, &pic) == 0;
     free(src);

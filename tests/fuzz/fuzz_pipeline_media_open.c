@@ -1,8 +1,8 @@
 /* Fuzz target: container bytes -> the path every stage takes to decode a file from outside
  * reel (pipeline/media/input.c and reader.c): the guarded open (file protocol, format
  * whitelist, declared bounds), full decoding under frame/size/sample bounds, and the video
- * reader at a fixed output size. Bounds are tight so each input stays fast; anything may be
- * refused, nothing may crash, leak or run away. */
+ * reader at a fixed output size, and the packet count a render verifies its result with. Bounds are
+ * tight so each input stays fast; anything may be refused, nothing may crash, leak or run away. */
 #include "pipeline/media/media.h"
 
 #include "core/error.h"
@@ -50,6 +50,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         reeli_vr_free(r);
     }
+    /* how a render reads its result back: packets counted, the first picture decoded */
+    reeli_probe p;
+    reeli_media_probe_bounded(path, REELI_PROBE_PACKETS, &p, &lim);
     bound(&lim, REEL_PLUGIN_KIND_AUDIO);
     float *pcm = NULL;
     int64_t n = 0;
