@@ -118,9 +118,9 @@ static int xfade_join(AVFrame **tail, AVFrame **head, int64_t n, const char *sty
     return 0;
 }
 
-/* 1 if the n frames of input `path` can be its video packets, copied into w as they are: FFV1
- * that fits w's stream (reeli_mw_copy_ok: the same set-up, so every packet a keyframe), at
- * fps, one packet a frame in order. Reads the packets, decodes nothing. */
+/* 1 if the n frames of input `path` can be its video packets, copied into w as they are: an
+ * intermediate that fits w's stream (reeli_mw_copy_ok: the same set-up, so every packet a
+ * keyframe), at fps, one packet a frame in order. Reads the packets, decodes nothing. */
 static int copyable(const char *path, reeli_mw *w, AVRational fps, int64_t n)
 {
     AVFormatContext *fmt = NULL;
@@ -640,14 +640,9 @@ done:
 int reeli_media_concat(const char *const *inputs, size_t n, const json_t *params, const char *out,
                        reeli_progress_fn progress, void *ctx)
 {
-    int W = 0, H = 0, fit;
-    AVRational fps = {0, 0};
-    if (json_object_get(params, "size") &&
-        reeli_parse_size(json_object_get(params, "size"), &W, &H) < 0)
-        return REEL_EINVAL;
-    if (json_object_get(params, "fps") && reeli_parse_fps(json_object_get(params, "fps"), &fps) < 0)
-        return REEL_EINVAL;
-    if (reeli_parse_fit(params, &fit) < 0) return REEL_EINVAL;
+    int W, H, fit;
+    AVRational fps;
+    if (reeli_parse_geometry(params, &W, &H, &fps, &fit) < 0) return REEL_EINVAL;
     reeli_join *j = reeli_join_open(inputs, n, params, W, H, fps, fit);
     if (!j) return reel_last_error_code();
     int64_t total, ns = 0;

@@ -51,7 +51,8 @@ void reeli_media_limits_own(reeli_media_limits *lim, const char *path)
     memset(lim, 0, sizeof *lim);
     const char *dot = path ? strrchr(path, '.') : NULL;
     if (dot && strchr(dot, '/')) dot = NULL;
-    /* reel's own files: FFV1/PCM Matroska and WAV intermediates, the MP4/WebM it renders */
+    /* reel's own files: UT Video (or older FFV1)/PCM Matroska and WAV intermediates, the MP4/WebM
+     * it renders */
     lim->formats = !dot                    ? REELI_FORMATS_OWN
                    : !strcmp(dot, ".mkv")  ? "matroska"
                    : !strcmp(dot, ".webm") ? "matroska"

@@ -247,10 +247,10 @@ int reeli_media_render(const char *const *inputs, size_t n, const json_t *params
 void reeli_media_limits_file(reeli_media_limits *lim, const char *formats);
 /* reel.audio{path=, start_s, duration_s, loop, fade_in_s, fade_out_s, gain} -> WAV. */
 int reeli_media_audio_file(const json_t *params, const char *out);
-/* reel.video{path=, start_s, duration_s, width, height, fps} -> FFV1 (+ PCM) Matroska. */
+/* reel.video{path=, start_s, duration_s, width, height, fps} -> REELI_VCODEC (+ PCM) Matroska. */
 int reeli_media_clip(const json_t *params, const char *out, reeli_progress_fn progress, void *ctx);
-/* Re-encodes a media file from a plugin into the intermediate for its kind (video -> FFV1 .mkv,
- * audio -> WAV), reading it within lim (NULL: reeli_media_limits_own). */
+/* Re-encodes a media file from a plugin into the intermediate for its kind (video -> REELI_VCODEC
+ * .mkv, audio -> WAV), reading it within lim (NULL: reeli_media_limits_own). */
 int reeli_media_normalize(const char *in, int kind, const char *out, const reeli_media_limits *lim);
 
 /* Parses "WxH", [W, H] (even, 16..8192) or an aspect preset ("9:16"...: pipeline/size-impl.h). */
@@ -259,5 +259,8 @@ int reeli_parse_size(const json_t *v, int *w, int *h);
 int reeli_parse_fit(const json_t *params, int *fit);
 /* Parses a frame rate: integer, number (29.97 -> 30000/1001) or "num/den". */
 int reeli_parse_fps(const json_t *v, AVRational *fps);
+/* The size, fps and fit members of params (each optional: 0, {0, 0}, REELI_FIT_UNSET when
+ * absent); REEL_EINVAL naming the member that is wrong. */
+int reeli_parse_geometry(const json_t *params, int *w, int *h, AVRational *fps, int *fit);
 
 #endif

@@ -36,6 +36,18 @@ int reeli_parse_size(const json_t *v, int *w, int *h)
     return 0;
 }
 
+int reeli_parse_geometry(const json_t *params, int *w, int *h, AVRational *fps, int *fit)
+{
+    *w = *h = 0;
+    *fps = (AVRational){0, 0};
+    if (json_object_get(params, "size") &&
+        reeli_parse_size(json_object_get(params, "size"), w, h) < 0)
+        return REEL_EINVAL;
+    if (json_object_get(params, "fps") && reeli_parse_fps(json_object_get(params, "fps"), fps) < 0)
+        return REEL_EINVAL;
+    return reeli_parse_fit(params, fit);
+}
+
 int reeli_parse_fit(const json_t *params, int *fit)
 {
     const json_t *v = json_object_get(params, "fit");

@@ -596,6 +596,20 @@ int reeli_subs_load(const char *path, reeli_cue **cues, size_t *n)
 }
 
 /* ---- probe and verification ------------------------------------------------------------------ */
+/* open_input for the video stream of a file the caller probed a moment ago, decoding strictly. */
+static int open_probed_video(const char *path, const reeli_media_limits *lim, AVFormatContext **fmt,
+                             AVCodecContext **dec, int *idx)
+{
+    int ret = open_input(path, AVMEDIA_TYPE_VIDEO, lim, fmt, dec, idx);
+    if (ret < 0) return ret;
+    if (*idx < 0) { /* the file changed between the two opens */
+        avformat_close_input(fmt);
+        return reel_set_error(REEL_EFORMAT, "%s: no video stream", path);
+    }
+    (*dec)->err_recognition = AV_EF_EXPLODE;
+    return 0;
+}
+
 /* REELI_PROBE_PACKETS: counts the video packets (every one a frame, non-empty, in decoding
  * order) and decodes until the first picture comes out. */
 static int count_video_packets(const char *path, const reeli_media_limits *lim, reeli_probe *p)
@@ -603,12 +617,7 @@ static int count_video_packets(const char *path, const reeli_media_limits *lim, 
     AVFormatContext *fmt;
     AVCodecContext *dec;
     int idx, ret;
-    if ((ret = open_input(path, AVMEDIA_TYPE_VIDEO, lim, &fmt, &dec, &idx)) < 0) return ret;
-    if (idx < 0) { /* the file changed between the two opens */
-        avformat_close_input(&fmt);
-        return reel_set_error(REEL_EFORMAT, "%s: no video stream", path);
-    }
-    dec->err_recognition = AV_EF_EXPLODE;
+    if ((ret = open_probed_video(path, lim, &fmt, &dec, &idx)) < 0) return ret;
     AVPacket *pkt = av_packet_alloc();
     AVFrame *f = av_frame_alloc();
     int pictured = 0;
@@ -710,12 +719,7 @@ int reeli_media_probe_bounded(const char *path, int decode, reeli_probe *p,
     } else if (p->has_video) {
         AVCodecContext *dec;
         int idx;
-        if ((ret = open_input(path, AVMEDIA_TYPE_VIDEO, lim, &fmt, &dec, &idx)) < 0) return ret;
-        if (idx < 0) { /* the file changed between the two opens */
-            avformat_close_input(&fmt);
-            return reel_set_error(REEL_EFORMAT, "%s: no video stream", path);
-        }
-        dec->err_recognition = AV_EF_EXPLODE;
+        if ((ret = open_probed_video(path, lim, &fmt, &dec, &idx)) < 0) return ret;
         AVPacket *pkt = av_packet_alloc();
         AVFrame *f = av_frame_alloc();
         int draining = 0;

@@ -1,6 +1,6 @@
 /* Re-muxing, shared by with_audio and subtitles: the video of one file (its packets copied, or
- * decoded and re-encoded to FFV1 only when subtitles are burnt in) with another's audio, a set
- * of cues and container tags, held or cut to a length in frames. */
+ * decoded and re-encoded to the intermediate codec only when subtitles are burnt in) with another's
+ * audio, a set of cues and container tags, held or cut to a length in frames. */
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
@@ -71,7 +71,7 @@ static int burner_init(burner *b, const char *srt, int w, int h, AVRational fps)
     return 0;
 }
 
-/* 1 if the first two video packets are keyframes: FFV1 written by reel (every frame a
+/* 1 if the first two video packets are keyframes: an intermediate written by reel (every frame a
  * keyframe, media/writer.c), whose last packet may be repeated to hold a picture. FFV1 with
  * longer GOPs carries coder state between frames and must be re-encoded to be held. */
 static int all_key(AVFormatContext *fmt, int idx)
@@ -149,8 +149,8 @@ static int put_frame(burner *b, reeli_mw *w, AVFrame *f, int64_t k)
     return ret;
 }
 
-/* Decodes the video, burns subtitles in when asked and encodes FFV1: target frames, the last
- * picture repeated where the video is shorter. */
+/* Decodes the video, burns subtitles in when asked and encodes the intermediate codec: target
+ * frames, the last picture repeated where the video is shorter. */
 static int encode_video(const reeli_remux_opts *o, reeli_vr *r, reeli_mw *w, int W, int H,
                         AVRational fps, int64_t target, reeli_progress_fn progress, void *ctx)
 {
@@ -195,8 +195,8 @@ int reeli_remux(const reeli_remux_opts *o, const char *out, reeli_progress_fn pr
     reeli_mw *w = NULL;
     AVFormatContext *fmt = NULL;
     int idx = -1, ret = 0;
-    /* intermediates are FFV1, intra-only: their packets are copied, never re-encoded, unless
-     * the picture changes (burnt-in subtitles) */
+    /* intermediates are intra-only (UT Video, older FFV1): their packets are copied, never
+     * re-encoded, unless the picture changes (burnt-in subtitles) */
     if (!o->burn_srt) {
         if ((ret = reeli_media_open(o->video, NULL, &fmt)) < 0) goto done;
         idx = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);

@@ -51,15 +51,9 @@ int reeli_media_render(const char *const *inputs, size_t n_inputs, const json_t 
     int webm = !strcmp(format, "webm");
     if (!webm && strcmp(format, "mp4"))
         return reel_set_error(REEL_EINVAL, "parameter 'format': must be \"mp4\" or \"webm\"");
-    int W = 0, H = 0;
-    AVRational fps = {0, 0};
-    if (json_object_get(params, "size") &&
-        reeli_parse_size(json_object_get(params, "size"), &W, &H) < 0)
-        return REEL_EINVAL;
-    if (json_object_get(params, "fps") && reeli_parse_fps(json_object_get(params, "fps"), &fps) < 0)
-        return REEL_EINVAL;
-    int fit;
-    if (reeli_parse_fit(params, &fit) < 0) return REEL_EINVAL;
+    int W, H, fit;
+    AVRational fps;
+    if (reeli_parse_geometry(params, &W, &H, &fps, &fit) < 0) return REEL_EINVAL;
     double crf = 0;
     if (reeli_num_param(params, "crf", webm ? 32 : 20, 0, 63, "", &crf) < 0) return REEL_EINVAL;
     if (!webm && crf > 51)
