@@ -110,7 +110,17 @@ int reeli_x86_kq_handles(reel_dtype wtype);
 int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                       int64_t n_in, int64_t n_out, int64_t T);
 
-/* ARM64 NEON variants (kernels/cpu/arm/), chosen at run time by kernels/cpu/ops.c. */
+/* ARM64 NEON variants (kernels/cpu/arm/), chosen at run time by kernels/cpu/ops.c. Plain ASIMD
+ * versions of the non-matmul ops, each with its scalar twin's contract (unary.c, conv.c, ssm.c,
+ * attention.c): */
+void reeli_neon_unary(reel_unary op, float *y, const float *x, int64_t n);
+void reeli_neon_gated_rmsnorm(float *y, int64_t y_stride, const float *x, int64_t x_stride,
+                              const float *z, int64_t z_stride, const float *w, int64_t n,
+                              int64_t gs, int64_t T, float eps);
+void reeli_neon_conv1d(reel_pool *pool, float *y, const float *x, int64_t x_stride, float *state,
+                       const float *w, const float *b, int64_t C, int K, int64_t T);
+void reeli_neon_ssm_scan(reel_pool *pool, const reel_ssm_args *a);
+void reeli_neon_attention(reel_pool *pool, const reel_attn_args *a);
 /* Activation block of the ARM64 integer-dot matmuls: reeli_q8act_block's scale and 32 values. */
 typedef struct {
     float d;
@@ -119,8 +129,8 @@ typedef struct {
 /* n_blocks blocks of 32 floats -> out, bit for bit as reeli_q8act_block (kernels/cpu/arm/
  * quant-act.c). */
 void reeli_neon_quantize_q8(const float *x, int64_t n_blocks, reeli_q8a *out);
-/* What a row-major integer-dot body reads: Q8_0 / Q4_0 rows of rb bytes, T tokens of n_in / 32
- * blocks each, and the T x n_out output. */
+/* What a row-major integer-dot body reads: Q8_0 / Q4_0 / Q5_0 / Q4_K / Q6_K rows of rb bytes, T
+ * tokens of n_in / 32 blocks each, and the T x n_out output. */
 typedef struct {
     float *y;
     const uint8_t *w;
@@ -129,8 +139,8 @@ typedef struct {
     int64_t n_in, n_out, T;
     size_t rb;
 } reeli_neon_qctx;
-/* Rows [r0, r1) of the Q8_0 / Q4_0 matmul times every token, one function per level, all giving
- * the same bits: plain NEON (SMULL + SADALP, kernels/cpu/arm/dot-rowmajor-neon.c), SDOT
+/* Rows [r0, r1) of the Q8_0 / Q4_0 / Q5_0 matmul times every token, one function per level, all
+ * giving the same bits: plain NEON (SMULL + SADALP, kernels/cpu/arm/dot-rowmajor-neon.c), SDOT
  * (dot-rowmajor-dotprod.c) and SMMLA (dot-rowmajor-i8mm.c), the last two only on a CPU that has
  * them. */
 void reeli_neon_qrows(const reeli_neon_qctx *c, int64_t r0, int64_t r1);
@@ -143,17 +153,18 @@ void reeli_neon_kqrows_i8mm(const reeli_neon_qctx *c, int64_t r0, int64_t r1);
 typedef enum { REELI_ARM_NEON, REELI_ARM_DOTPROD, REELI_ARM_I8MM } reeli_arm_level;
 /* 1 if reeli_neon_qmatmul takes weights of this type. */
 int reeli_neon_q_handles(reel_dtype wtype);
-/* Q8_0 / Q4_0 / Q4_K / Q6_K matmul with int8 activations (kernels/cpu/arm/matmul.c): the matmul
- * contract at the given level (the caller checks the CPU); REEL_EUNSUPPORTED for another type. */
+/* Q8_0 / Q4_0 / Q5_0 / Q4_K / Q6_K matmul with int8 activations (kernels/cpu/arm/matmul.c): the
+ * matmul contract at the given level (the caller checks the CPU); REEL_EUNSUPPORTED for another
+ * type. */
 int reeli_neon_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                        int64_t n_in, int64_t n_out, int64_t T, reeli_arm_level level);
 /* F32 / F16 / BF16 weights (kernels/cpu/arm/gemm-f32.c): the matmul contract with fused fp32
  * sums in 8 lanes; REEL_EUNSUPPORTED for another type. Plain ASIMD. */
 int reeli_neon_fmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                        int64_t n_in, int64_t n_out, int64_t T);
-/* The table's matmul on ARM64: Q8_0 / Q4_0 / Q4_K / Q6_K through reeli_neon_qmatmul at the CPU's
- * highest level, F32 / F16 / BF16 through reeli_neon_fmatmul, the
- * other types through the scalar reference. */
+/* The table's matmul on ARM64: Q8_0 / Q4_0 / Q5_0 / Q4_K / Q6_K through reeli_neon_qmatmul at the
+ * CPU's highest level, F32 / F16 / BF16 through reeli_neon_fmatmul, the other types through the
+ * scalar reference. */
 int reeli_neon_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                       int64_t n_in, int64_t n_out, int64_t T);
 

@@ -43,14 +43,18 @@ cross_build "$build-asan" -DCMAKE_BUILD_TYPE=Debug -DREEL_SANITIZE=ON
 exe="$build/bin/test_kernels_arm64"
 
 unset REEL_CPU
+# the cross C library's own directory first: with -L alone, its loader also searches the
+# multiarch /lib/aarch64-linux-gnu, and where libc6:arm64 is installed there (another glibc
+# build) the two mix and the test hangs in its first thread pool
+qemu="qemu-aarch64 -L $sysroot -E LD_LIBRARY_PATH=$sysroot/lib"
 fail=0
 # run CPU EXPECT [REEL_CPU]: the test on QEMU's CPU model CPU, expecting the table of level EXPECT
 run() {
     echo "== qemu-aarch64 -cpu $1${3:+ with REEL_CPU=$3}: expect $2"
     if [ -n "${3:-}" ]; then
-        REEL_CPU=$3 REEL_TEST_ARM64_EXPECT=$2 qemu-aarch64 -L "$sysroot" -cpu "$1" "$exe" || fail=1
+        REEL_CPU=$3 REEL_TEST_ARM64_EXPECT=$2 $qemu -cpu "$1" "$exe" || fail=1
     else
-        REEL_TEST_ARM64_EXPECT=$2 qemu-aarch64 -L "$sysroot" -cpu "$1" "$exe" || fail=1
+        REEL_TEST_ARM64_EXPECT=$2 $qemu -cpu "$1" "$exe" || fail=1
     fi
 }
 run cortex-a53 neon        # Armv8.0: plain NEON, no SDOT

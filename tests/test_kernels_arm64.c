@@ -56,8 +56,8 @@ static void put_f16(uint8_t *p, float v)
     p[0] = (uint8_t)h, p[1] = (uint8_t)(h >> 8);
 }
 
-/* n_out rows of random Q8_0 / Q4_0 / Q5_0 / Q4_K / Q6_K blocks with f16 scales of quantized weights
- * (some < 0) */
+/* n_out rows of random Q8_0 / Q4_0 / Q5_0 / Q5_1 / Q4_1 / Q4_K / Q6_K blocks with f16 scales
+ * (and minimums) of quantized weights (some < 0) */
 static uint8_t *rnd_weights(reel_dtype type, int64_t n_in, int64_t n_out)
 {
     const size_t rb = reel_dtype_row_bytes(type, n_in), bb = (size_t)reel_dtype_block_bytes(type);
@@ -71,6 +71,7 @@ static uint8_t *rnd_weights(reel_dtype type, int64_t n_in, int64_t n_out)
             put_f16(b + 208, 0.0005f * frand());
         } else {
             put_f16(b, (type == REEL_DTYPE_Q8_0 ? 0.001f : 0.01f) * frand());
+            if (type == REEL_DTYPE_Q5_1 || type == REEL_DTYPE_Q4_1) put_f16(b + 2, 0.1f * frand());
         }
     }
     return w;
@@ -169,9 +170,9 @@ static void test_matmul(reeli_arm_level level)
 {
     static const int64_t n_outs[] = {1, 2, 3, 4, 5, 7, 8, 13, 33};
     static const int64_t Ts[] = {1, 2, 3, 4, 5, 8, 9, 17};
-    static const reel_dtype types[] = {REEL_DTYPE_Q8_0, REEL_DTYPE_Q4_0, REEL_DTYPE_Q4_K,
-                                       REEL_DTYPE_Q6_K};
-    for (int k = 0; k < 4; k++) {
+    static const reel_dtype types[] = {REEL_DTYPE_Q8_0, REEL_DTYPE_Q4_0, REEL_DTYPE_Q5_0,
+                                       REEL_DTYPE_Q4_K, REEL_DTYPE_Q6_K};
+    for (int k = 0; k < 5; k++) {
         const int kq = types[k] == REEL_DTYPE_Q4_K || types[k] == REEL_DTYPE_Q6_K;
         /* 1, 7 and 98 blocks; the K-quants 1, 3 and 10 super-blocks */
         const int64_t n_ins[] = {kq ? 256 : 32, kq ? 768 : 32 * 7, kq ? 2560 : 32 * 98};
@@ -190,14 +191,14 @@ static void test_matmul(reeli_arm_level level)
 /* the same bits whatever the thread count, and batched as token by token */
 static void test_independence(reeli_arm_level level)
 {
-    static const reel_dtype types[] = {REEL_DTYPE_Q8_0, REEL_DTYPE_Q4_0, REEL_DTYPE_Q4_K,
-                                       REEL_DTYPE_Q6_K};
+    static const reel_dtype types[] = {REEL_DTYPE_Q8_0, REEL_DTYPE_Q4_0, REEL_DTYPE_Q5_0,
+                                       REEL_DTYPE_Q4_K, REEL_DTYPE_Q6_K};
     const int64_t n_out = 37, T = 11;
     reel_pool *pool = reel_pool_init(3);
     CHECK(pool != NULL, "no thread pool");
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 5; k++) {
         const reel_dtype t = types[k];
-        const int64_t n_in = k < 2 ? 32 * 9 : 512;
+        const int64_t n_in = k < 3 ? 32 * 9 : 512;
         uint8_t *w = rnd_weights(t, n_in, n_out);
         float *x = rnd_x(n_in, T);
         float *y1 = malloc((size_t)(T * n_out) * sizeof(float));
@@ -290,6 +291,171 @@ static void test_fmatmul(void)
     reel_pool_free(pool);
 }
 
+static float *rnd_v(int64_t n, float scale)
+{
+    float *v = malloc((size_t)n * sizeof(float));
+    for (int64_t i = 0; i < n; i++) v[i] = frand() * scale;
+    return v;
+}
+
+/* largest |a - b| relative to the largest |b| (comparisons, not fmax: GCC 12's aarch64
+ * vectorizer fails on an fmax reduction of doubles from floats) */
+static double rel_diff(const float *a, const float *b, int64_t n)
+{
+    double m = 0, scale = 1e-6;
+    for (int64_t i = 0; i < n; i++) {
+        const double v = fabs((double)b[i]);
+        if (v > scale) scale = v;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        const double d = fabs((double)a[i] - b[i]) / scale;
+        if (d > m) m = d;
+    }
+    return m;
+}
+
+/* the NEON non-matmul ops against their scalar twins (kernels/cpu/unary.c, norm.c, conv.c,
+ * ssm.c, attention.c) with the bounds of tests/test_kernels_ops.c's dispatch test: activations
+ * within 1e-6 relative over every length around the 4-wide vector and a wide range of inputs
+ * (exp's clamps too), a value's bits independent of its position; the gated norm within 2e-6;
+ * conv1d within 1e-5 over channel counts around the 4-wide block and 1..5 taps, fed whole and
+ * in pieces through the state (the state itself bit for bit: it holds raw inputs); the scan
+ * within 1e-5 (outputs) and 1e-6 (state) over state sizes with and without a tail; attention
+ * within 1e-5 over F32 and F16 caches and head dims with and without a tail; and 1 and 3
+ * threads, batch and token by token, giving the same bits. */
+static void test_ops(void)
+{
+    reel_pool *pool = reel_pool_init(3);
+    double worst_u = 0, worst_n = 0, worst_c = 0, worst_s = 0, worst_a = 0;
+    for (int64_t n = 1; n <= 21; n++)
+        for (int op = 0; op < 3; op++) {
+            float *x = rnd_v(n, 30.0f), *y0 = malloc((size_t)n * 4), *y1 = malloc((size_t)n * 4);
+            x[0] = n % 2 ? -200.0f : 150.0f;
+            reeli_cpu_unary((reel_unary)op, y0, x, n);
+            reeli_neon_unary((reel_unary)op, y1, x, n);
+            for (int64_t i = 0; i < n; i++) {
+                const double e = fabs((double)y0[i] - y1[i]);
+                CHECK(e <= 1e-6 * fabs(y0[i]) + 1e-30, "unary %d n %lld x %g: %.9g vs %.9g", op,
+                      (long long)n, x[i], y0[i], y1[i]);
+                if (y0[i] != 0) worst_u = fmax(worst_u, e / fabs(y0[i]));
+                float one;
+                reeli_neon_unary((reel_unary)op, &one, x + i, 1);
+                CHECK(memcmp(&one, y1 + i, 4) == 0, "unary %d: element %lld alone differs", op,
+                      (long long)i);
+            }
+            free(x), free(y0), free(y1);
+        }
+    const int64_t gss[][2] = {{24, 6}, {64, 16}, {60, 12}, {960 * 2, 960}, {27, 9}, {6, 3}};
+    for (size_t gi = 0; gi < 6; gi++) {
+        const int64_t n = gss[gi][0], gs = gss[gi][1], T = 3, st = n + 5;
+        float *x = rnd_v(st * T, 2.0f), *z = rnd_v(st * T, 6.0f), *w = rnd_v(n, 1.0f);
+        float *y0 = calloc((size_t)(st * T), 4), *y1 = calloc((size_t)(st * T), 4);
+        reeli_cpu_gated_rmsnorm(y0, st, x, st, z, st, w, n, gs, T, 1e-5f);
+        reeli_neon_gated_rmsnorm(y1, st, x, st, z, st, w, n, gs, T, 1e-5f);
+        const double d = rel_diff(y1, y0, st * T);
+        CHECK(d <= 2e-6, "gated_rmsnorm n %lld gs %lld: rel diff %.3g", (long long)n, (long long)gs,
+              d);
+        worst_n = fmax(worst_n, d);
+        free(x), free(z), free(w), free(y0), free(y1);
+    }
+    for (int64_t C = 1; C <= 14; C++)
+        for (int K = 1; K <= 5; K++) {
+            const int64_t T = 7, stride = C + 3, ns = (K - 1) * C + 1;
+            float *x = rnd_v(T * stride, 2.0f), *w = rnd_v(C * K, 1.0f), *b = rnd_v(C, 1.0f);
+            float *s0 = rnd_v(ns, 1.0f), *s1 = malloc((size_t)ns * 4), *s3 = malloc((size_t)ns * 4);
+            float *y0 = malloc((size_t)(T * C) * 4), *y1 = malloc((size_t)(T * C) * 4);
+            float *y3 = malloc((size_t)(T * C) * 4);
+            memcpy(s1, s0, (size_t)ns * 4);
+            memcpy(s3, s0, (size_t)ns * 4);
+            reeli_cpu_conv1d(NULL, y0, x, stride, s0, w, C % 2 ? b : NULL, C, K, T);
+            reeli_neon_conv1d(NULL, y1, x, stride, s1, w, C % 2 ? b : NULL, C, K, 3);
+            reeli_neon_conv1d(NULL, y1 + 3 * C, x + 3 * stride, stride, s1, w, C % 2 ? b : NULL, C,
+                              K, T - 3);
+            reeli_neon_conv1d(pool, y3, x, stride, s3, w, C % 2 ? b : NULL, C, K, T);
+            const double d = rel_diff(y1, y0, T * C);
+            CHECK(d <= 1e-5, "conv1d C %lld K %d: rel diff %.3g", (long long)C, K, d);
+            worst_c = fmax(worst_c, d);
+            CHECK(memcmp(y1, y3, (size_t)(T * C) * 4) == 0,
+                  "conv1d C %lld K %d: whole (3 threads) and in pieces differ", (long long)C, K);
+            CHECK(memcmp(s0, s1, (size_t)ns * 4) == 0 && memcmp(s0, s3, (size_t)ns * 4) == 0,
+                  "conv1d C %lld K %d: the state is not the reference's (or the guard moved)",
+                  (long long)C, K);
+            free(x), free(w), free(b), free(s0), free(s1), free(s3), free(y0), free(y1), free(y3);
+        }
+    const int sh[][4] = {{8, 4, 16, 2}, {4, 6, 12, 4}, {6, 5, 128, 1}, {2, 3, 29, 1}, {3, 2, 3, 3}};
+    for (size_t si = 0; si < 5; si++)
+        for (int64_t T = 1; T <= 5; T += 4) {
+            const int nh = sh[si][0], P = sh[si][1], N = sh[si][2], G = sh[si][3];
+            const int64_t xs = (int64_t)nh * P + 3, bcs = 2 * (int64_t)G * N + 1;
+            const int64_t ny = T * nh * P, ns = (int64_t)nh * P * N;
+            float *x = rnd_v(T * xs, 1), *bc = rnd_v(T * bcs, 1), *dt = rnd_v(T * nh, 1);
+            for (int64_t i = 0; i < T * nh; i++) dt[i] = log1pf(expf(dt[i] * 2));
+            float *A = rnd_v(nh, 1), *D = rnd_v(nh, 1);
+            for (int i = 0; i < nh; i++) A[i] = -expf(A[i] * 1.5f);
+            float *st0 = rnd_v(ns, 1), *st1 = malloc((size_t)ns * 4), *st3 = malloc((size_t)ns * 4);
+            float *y0 = malloc((size_t)ny * 4), *y1 = malloc((size_t)ny * 4);
+            float *y3 = malloc((size_t)ny * 4);
+            memcpy(st1, st0, (size_t)ns * 4);
+            memcpy(st3, st0, (size_t)ns * 4);
+            reel_ssm_args a = {T, nh, P, N, G, x, xs, bc, bc + G * N, bcs, dt, A, D, st0, y0, 4};
+            reeli_cpu_ssm_scan(NULL, &a);
+            a.state = st1, a.y = y1;
+            reeli_neon_ssm_scan(NULL, &a);
+            a.state = st3, a.y = y3;
+            reeli_neon_ssm_scan(pool, &a);
+            const double dy = rel_diff(y1, y0, ny), ds = rel_diff(st1, st0, ns);
+            CHECK(dy <= 1e-5 && ds <= 1e-6, "ssm_scan shape %zu T=%lld: rel diff y %.3g state %.3g",
+                  si, (long long)T, dy, ds);
+            worst_s = fmax(worst_s, fmax(dy, ds));
+            CHECK(memcmp(y1, y3, (size_t)ny * 4) == 0 && memcmp(st1, st3, (size_t)ns * 4) == 0,
+                  "ssm_scan shape %zu: 1 and 3 threads differ", si);
+            free(x), free(bc), free(dt), free(A), free(D), free(st0), free(st1), free(st3);
+            free(y0), free(y1), free(y3);
+        }
+    const int hds[] = {4, 8, 12, 16, 20, 3, 128};
+    for (int kvt = 0; kvt < 2; kvt++)
+        for (int hi = 0; hi < 7; hi++) {
+            const int na = 4, nkv = 2, hd = hds[hi];
+            const int64_t pos0 = 5, T = 3, kvw = nkv * hd, ctx = pos0 + T, no = T * na * hd;
+            const reel_dtype type = kvt ? REEL_DTYPE_F16 : REEL_DTYPE_F32;
+            float *kf = rnd_v(ctx * kvw, 1), *vf = rnd_v(ctx * kvw, 1), *q = rnd_v(T * na * hd, 2);
+            void *kc = kf, *vc = vf;
+            uint16_t *kh = NULL, *vh = NULL;
+            if (kvt) {
+                kh = malloc((size_t)(ctx * kvw) * 2), vh = malloc((size_t)(ctx * kvw) * 2);
+                for (int64_t i = 0; i < ctx * kvw; i++)
+                    kh[i] = reel_fp32_to_fp16(kf[i]), vh[i] = reel_fp32_to_fp16(vf[i]);
+                kc = kh, vc = vh;
+            }
+            float *o0 = malloc((size_t)no * 4), *o1 = malloc((size_t)no * 4);
+            float *o3 = malloc((size_t)no * 4);
+            reel_attn_args a = {T, pos0, na, nkv, hd, q, na * hd, kc, vc, type, o0};
+            reeli_cpu_attention(NULL, &a);
+            a.out = o3;
+            reeli_neon_attention(pool, &a);
+            for (int64_t t = 0; t < T; t++) { /* one query at a time (decode) */
+                reel_attn_args b = {
+                    1,    pos0 + t,        na, nkv, hd, q + t * na * hd, na * hd, kc, vc,
+                    type, o1 + t * na * hd};
+                reeli_neon_attention(NULL, &b);
+            }
+            for (int64_t i = 0; i < no; i++) {
+                const double e = fabs((double)o0[i] - o1[i]);
+                CHECK(e <= 1e-5 * (1 + fabs(o0[i])), "attention %s hd %d: %.9g vs %.9g",
+                      kvt ? "F16" : "F32", hd, o0[i], o1[i]);
+                worst_a = fmax(worst_a, e / (1 + fabs(o0[i])));
+            }
+            CHECK(memcmp(o1, o3, (size_t)no * 4) == 0,
+                  "attention %s hd %d: the batch on 3 threads differs from token by token",
+                  kvt ? "F16" : "F32", hd);
+            free(kf), free(vf), free(q), free(kh), free(vh), free(o0), free(o1), free(o3);
+        }
+    reel_pool_free(pool);
+    printf("ops vs scalar (largest relative differences): unary %.2g, gated_rmsnorm %.2g, conv1d "
+           "%.2g, ssm_scan %.2g, attention %.2g\n",
+           worst_u, worst_n, worst_c, worst_s, worst_a);
+}
+
 /* the table: its name says the level REEL_CPU and the CPU allow, its matmul gives the bits of
  * that level's kernel for Q4_0, the scalar reference's for F32, and errors for bad shapes */
 static void test_dispatch(void)
@@ -340,14 +506,24 @@ static void test_dispatch(void)
               "scalar matmul F32");
     CHECK(memcmp(y, yr, (size_t)(T * n_out) * sizeof(float)) == 0,
           "F32 through the table is not the %s kernel", f->neon ? "NEON" : "scalar");
+    /* the other ops: the NEON ones (test_ops checks them against the reference) */
+    const reel_kernel_ops *sc = reel_kernels_ops_cpu_scalar();
+    CHECK(f->neon ? ops->unary == reeli_neon_unary && ops->conv1d == reeli_neon_conv1d &&
+                        ops->ssm_scan == reeli_neon_ssm_scan &&
+                        ops->attention == reeli_neon_attention &&
+                        ops->gated_rmsnorm == reeli_neon_gated_rmsnorm
+                  : ops->unary == sc->unary && ops->conv1d == sc->conv1d &&
+                        ops->ssm_scan == sc->ssm_scan && ops->attention == sc->attention &&
+                        ops->gated_rmsnorm == sc->gated_rmsnorm,
+          "the table's non-matmul ops are not the %s ones", f->neon ? "NEON" : "scalar");
     /* a type without a NEON kernel: the scalar reference */
-    uint8_t *w5 = rnd_weights(REEL_DTYPE_Q5_0, n_in, n_out);
-    CHECK(ops->matmul(NULL, y, w5, REEL_DTYPE_Q5_0, x, n_in, n_out, T) == 0, "table matmul Q5_0");
-    CHECK(reel_kernels_ops_cpu_scalar()->matmul(NULL, yr, w5, REEL_DTYPE_Q5_0, x, n_in, n_out, T) ==
+    uint8_t *w5 = rnd_weights(REEL_DTYPE_Q5_1, n_in, n_out);
+    CHECK(ops->matmul(NULL, y, w5, REEL_DTYPE_Q5_1, x, n_in, n_out, T) == 0, "table matmul Q5_1");
+    CHECK(reel_kernels_ops_cpu_scalar()->matmul(NULL, yr, w5, REEL_DTYPE_Q5_1, x, n_in, n_out, T) ==
               0,
-          "scalar matmul Q5_0");
+          "scalar matmul Q5_1");
     CHECK(memcmp(y, yr, (size_t)(T * n_out) * sizeof(float)) == 0,
-          "Q5_0 through the table differs from the scalar reference");
+          "Q5_1 through the table differs from the scalar reference");
     free(w5);
     CHECK(reeli_neon_fmatmul(NULL, y, w, REEL_DTYPE_Q4_0, x, n_in, n_out, T) == REEL_EUNSUPPORTED,
           "Q4_0 weights were accepted by the float kernel");
@@ -371,6 +547,7 @@ int main(void)
     test_dispatch();
     test_quantizer();
     test_fmatmul();
+    test_ops();
     for (int level = REELI_ARM_NEON; level <= REELI_ARM_I8MM; level++) {
         if (!has[level]) {
             printf("%s: not tested, this CPU lacks it (AT_HWCAP / AT_HWCAP2)\n", LEVEL[level]);

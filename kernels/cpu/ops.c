@@ -53,7 +53,12 @@ static void fill(void)
 #elif defined(__aarch64__)
     const reel_cpu_features *f = reel_kernels_cpu();
     if (f->neon) {
-        cpu_ops.matmul = reeli_neon_matmul; /* Q8_0 / Q4_0 so far; the rest stays scalar */
+        cpu_ops.matmul = reeli_neon_matmul;
+        cpu_ops.attention = reeli_neon_attention;
+        cpu_ops.ssm_scan = reeli_neon_ssm_scan;
+        cpu_ops.unary = reeli_neon_unary;
+        cpu_ops.conv1d = reeli_neon_conv1d;
+        cpu_ops.gated_rmsnorm = reeli_neon_gated_rmsnorm;
         cpu_ops.name = f->i8mm ? "cpu-neon-i8mm" : f->dotprod ? "cpu-neon-dotprod" : "cpu-neon";
     }
 #endif

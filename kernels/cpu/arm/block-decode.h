@@ -1,7 +1,8 @@
-/* A Q8_0 / Q4_0 / Q4_K / Q6_K weight block as two int8x16 vectors (elements 0..15 and 16..31)
- * and its factors, shared by the row-major integer-dot bodies of every level (static inline: each
- * includer's target attribute applies). Q4_0's element i is the low nibble of byte i minus 8,
- * element 16 + i its high nibble minus 8; the f16 scale converts exactly (FCVT). */
+/* A Q8_0 / Q4_0 / Q5_0 / Q4_K / Q6_K weight block as two int8x16 vectors (elements 0..15 and
+ * 16..31) and its factors, shared by the row-major integer-dot bodies of every level (static
+ * inline: each includer's target attribute applies). Q4_0's element i is the low nibble of byte i
+ * minus 8, element 16 + i its high nibble minus 8; Q5_0 adds bit i (or 16 + i) of its 32 high bits
+ * as the fifth bit and subtracts 16; the f16 scale converts exactly (FCVT). */
 #ifndef REEL_KERNELS_ARM_BLOCK_DECODE_H
 #define REEL_KERNELS_ARM_BLOCK_DECODE_H
 #include <arm_neon.h>
@@ -14,11 +15,35 @@ static inline float reeli_arm_f16(const uint8_t *p)
     return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0);
 }
 
-/* block b of a row of Q4_0 (q4 = 1) or Q8_0: the scale, *w0 and *w1 */
-static inline float reeli_arm_block(const uint8_t *row, int q4, int64_t b, int8x16_t *w0,
+/* The row-major types of reeli_arm_block. */
+enum { REELI_ARM_Q8_0, REELI_ARM_Q4_0, REELI_ARM_Q5_0 };
+
+static inline int reeli_arm_kind(reel_dtype t)
+{
+    return t == REEL_DTYPE_Q4_0   ? REELI_ARM_Q4_0
+           : t == REEL_DTYPE_Q5_0 ? REELI_ARM_Q5_0
+                                  : REELI_ARM_Q8_0;
+}
+
+/* block b of a row of the given kind: the scale, *w0 and *w1 */
+static inline float reeli_arm_block(const uint8_t *row, int kind, int64_t b, int8x16_t *w0,
                                     int8x16_t *w1)
 {
-    if (q4) {
+    if (kind == REELI_ARM_Q5_0) {
+        const uint8_t *p = row + 22 * b;
+        const uint8x16_t v = vld1q_u8(p + 6), m4 = vdupq_n_u8(15), b4 = vdupq_n_u8(16);
+        /* bit j of the high bits spread to byte j: each byte of qh repeated 8 times, tested
+         * against its 8 bit masks */
+        const uint8x16_t bits = vreinterpretq_u8_u64(vdupq_n_u64(0x8040201008040201ull));
+        const uint8x16_t h0 = vcombine_u8(vdup_n_u8(p[2]), vdup_n_u8(p[3]));
+        const uint8x16_t h1 = vcombine_u8(vdup_n_u8(p[4]), vdup_n_u8(p[5]));
+        const uint8x16_t lo = vorrq_u8(vandq_u8(v, m4), vandq_u8(vtstq_u8(h0, bits), b4));
+        const uint8x16_t hi = vorrq_u8(vshrq_n_u8(v, 4), vandq_u8(vtstq_u8(h1, bits), b4));
+        *w0 = vsubq_s8(vreinterpretq_s8_u8(lo), vdupq_n_s8(16));
+        *w1 = vsubq_s8(vreinterpretq_s8_u8(hi), vdupq_n_s8(16));
+        return reeli_arm_f16(p);
+    }
+    if (kind == REELI_ARM_Q4_0) {
         const uint8_t *p = row + 18 * b;
         const uint8x16_t v = vld1q_u8(p + 2);
         *w0 = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(15))), vdupq_n_s8(8));

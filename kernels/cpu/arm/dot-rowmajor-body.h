@@ -1,4 +1,4 @@
-/* The row-major Q8_0 / Q4_0 integer-dot body of the NEON and SDOT levels, compiled once per
+/* The row-major Q8_0 / Q4_0 / Q5_0 integer-dot body of the NEON and SDOT levels, compiled once per
  * level by dot-rowmajor-neon.c and dot-rowmajor-dotprod.c, which define before including it:
  *   REELI_ARM_FN             the function's name (declared in kernels-impl.h)
  *   REELI_ARM_ATTR           its target attribute (empty for plain NEON)
@@ -15,14 +15,14 @@
 REELI_ARM_ATTR void REELI_ARM_FN(const reeli_neon_qctx *c, int64_t r0, int64_t r1)
 {
     const int64_t nb = c->n_in / 32;
-    const int q4 = c->wtype == REEL_DTYPE_Q4_0;
+    const int kind = reeli_arm_kind(c->wtype);
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = c->w + (size_t)r * c->rb;
         if (c->T == 1) { /* one token (decode): the same fmas, without the 4-token lanes */
             float acc = 0;
             for (int64_t b = 0; b < nb; b++) {
                 int8x16_t w0, w1;
-                const float dw = reeli_arm_block(row, q4, b, &w0, &w1);
+                const float dw = reeli_arm_block(row, kind, b, &w0, &w1);
                 const reeli_q8a *xb = c->xq + b;
                 const int32x4_t s =
                     dot16(dot16(vdupq_n_s32(0), w0, vld1q_s8(xb->qs)), w1, vld1q_s8(xb->qs + 16));
@@ -37,7 +37,7 @@ REELI_ARM_ATTR void REELI_ARM_FN(const reeli_neon_qctx *c, int64_t r0, int64_t r
             float32x4_t acc = vdupq_n_f32(0); /* lane j: token t0 + j */
             for (int64_t b = 0; b < nb; b++) {
                 int8x16_t w0, w1;
-                const float dw = reeli_arm_block(row, q4, b, &w0, &w1);
+                const float dw = reeli_arm_block(row, kind, b, &w0, &w1);
                 int32x4_t s[4];
                 float dx[4] = {0, 0, 0, 0};
                 for (int j = 0; j < 4; j++) {

@@ -1,6 +1,7 @@
-/* The row-major Q8_0 / Q4_0 integer-dot body (dot-rowmajor-body.h) with SDOT (Armv8.2 dotprod:
- * four int8 products summed into each int32 lane in one instruction), compiled for that level
- * by target attribute and called only when AT_HWCAP says the CPU has it (kernels/cpu/cpu.c). */
+/* The row-major Q8_0 / Q4_0 / Q5_0 integer-dot body (dot-rowmajor-body.h) with SDOT (Armv8.2
+ * dotprod: four int8 products summed into each int32 lane in one instruction), compiled for that
+ * level by target attribute and called only when AT_HWCAP says the CPU has it (kernels/cpu/cpu.c).
+ */
 #include "kernels/kernels-impl.h"
 
 #include <arm_neon.h>

@@ -1,10 +1,10 @@
-/* The row-major Q8_0 / Q4_0 / Q4_K / Q6_K integer-dot bodies with SMMLA (Armv8.6 i8mm, optional
- * from 8.2): one instruction multiplies a 2x8 int8 tile of two weight rows by a 2x8 tile of two
- * tokens into the 2x2 int32 sums, so each block of a row pair and a token pair takes 4 SMMLA where
- * SDOT takes 8. Compiled for that level by target attribute and called only when AT_HWCAP2 says the
- * CPU has it (kernels/cpu/cpu.c). The numbers are those of dot-rowmajor-body.h (each output's
- * block sums exact in int32, one fma with d_w d_x per block), so the bits are the same as the
- * NEON and SDOT levels'; a row or token without a partner is paired with itself and its extra
+/* The row-major Q8_0 / Q4_0 / Q5_0 / Q4_K / Q6_K integer-dot bodies with SMMLA (Armv8.6 i8mm,
+ * optional from 8.2): one instruction multiplies a 2x8 int8 tile of two weight rows by a 2x8 tile
+ * of two tokens into the 2x2 int32 sums, so each block of a row pair and a token pair takes 4 SMMLA
+ * where SDOT takes 8. Compiled for that level by target attribute and called only when AT_HWCAP2
+ * says the CPU has it (kernels/cpu/cpu.c). The numbers are those of dot-rowmajor-body.h (each
+ * output's block sums exact in int32, one fma with d_w d_x per block), so the bits are the same as
+ * the NEON and SDOT levels'; a row or token without a partner is paired with itself and its extra
  * lanes are dropped. */
 #include "kernels/kernels-impl.h"
 
@@ -24,7 +24,7 @@ static inline int8x16_t pair64(int8x16_t a, int8x16_t b, int hi)
 I8MM void reeli_neon_qrows_i8mm(const reeli_neon_qctx *c, int64_t r0, int64_t r1)
 {
     const int64_t nb = c->n_in / 32;
-    const int q4 = c->wtype == REEL_DTYPE_Q4_0;
+    const int kind = reeli_arm_kind(c->wtype);
     for (int64_t r = r0; r < r1; r += 2) {
         const int64_t rs = r + 1 < r1 ? r + 1 : r; /* the second row of the pair */
         const uint8_t *row_r = c->w + (size_t)r * c->rb, *row_s = c->w + (size_t)rs * c->rb;
@@ -35,8 +35,8 @@ I8MM void reeli_neon_qrows_i8mm(const reeli_neon_qctx *c, int64_t r0, int64_t r1
             for (int p = 0; p < NP; p++) acc[p] = vdupq_n_f32(0);
             for (int64_t b = 0; b < nb; b++) {
                 int8x16_t wr0, wr1, ws0, ws1;
-                const float dr = reeli_arm_block(row_r, q4, b, &wr0, &wr1);
-                const float ds = reeli_arm_block(row_s, q4, b, &ws0, &ws1);
+                const float dr = reeli_arm_block(row_r, kind, b, &wr0, &wr1);
+                const float ds = reeli_arm_block(row_s, kind, b, &ws0, &ws1);
                 const int8x16_t a0 = pair64(wr0, ws0, 0), a1 = pair64(wr0, ws0, 1);
                 const int8x16_t a2 = pair64(wr1, ws1, 0), a3 = pair64(wr1, ws1, 1);
                 const float32x4_t dw = {dr, dr, ds, ds};

@@ -1,5 +1,5 @@
-/* The row-major Q8_0 / Q4_0 integer-dot body (dot-rowmajor-body.h) in plain ASIMD, which every
- * ARM64 CPU has: the 16 products of int8 pairs widened to int16 (SMULL, exact: |w a| <= 2^14)
+/* The row-major Q8_0 / Q4_0 / Q5_0 integer-dot body (dot-rowmajor-body.h) in plain ASIMD, which
+ * every ARM64 CPU has: the 16 products of int8 pairs widened to int16 (SMULL, exact: |w a| <= 2^14)
  * and added pairwise into the int32 lanes (SADALP). */
 #include "kernels/kernels-impl.h"
 

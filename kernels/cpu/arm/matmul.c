@@ -1,8 +1,8 @@
-/* The matmul of the ARM64 table: Q8_0, Q4_0, Q4_K and Q6_K weights with int8 activations (quantized
- * once per call, reeli_neon_quantize_q8) through the row-major integer-dot body of the CPU's level
- * (NEON, SDOT or SMMLA), rows split over the pool; F32 / F16 / BF16 weights through the NEON
- * float kernel; every other weight type through the scalar reference (no NEON kernel for it yet,
- * docs/arm64.md). */
+/* The matmul of the ARM64 table: Q8_0, Q4_0, Q5_0, Q4_K and Q6_K weights with int8 activations
+ * (quantized once per call, reeli_neon_quantize_q8) through the row-major integer-dot body of the
+ * CPU's level (NEON, SDOT or SMMLA), rows split over the pool; F32 / F16 / BF16 weights through the
+ * NEON float kernel; every other weight type through the scalar reference (no NEON kernel for it
+ * yet, docs/arm64.md). */
 #include "kernels/kernels-impl.h"
 #include "core/alloc.h"
 #include "core/error.h"
@@ -48,8 +48,8 @@ static void rows_body(void *arg, int64_t begin, int64_t end, int thread)
 
 int reeli_neon_q_handles(reel_dtype wtype)
 {
-    return wtype == REEL_DTYPE_Q8_0 || wtype == REEL_DTYPE_Q4_0 || wtype == REEL_DTYPE_Q4_K ||
-           wtype == REEL_DTYPE_Q6_K;
+    return wtype == REEL_DTYPE_Q8_0 || wtype == REEL_DTYPE_Q4_0 || wtype == REEL_DTYPE_Q5_0 ||
+           wtype == REEL_DTYPE_Q4_K || wtype == REEL_DTYPE_Q6_K;
 }
 
 int reeli_neon_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
