@@ -94,8 +94,8 @@ int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
 int reeli_x86_gemm_interleaved(reel_pool *pool, float *y, const void *w, reel_dtype wtype,
                                const float *x, int64_t n_in, int64_t n_out, int64_t T, int vnni);
 /* Plain Q8_0 / Q4_0 / Q5_0 / Q4_K / Q6_K {n_in, n_out} -> the interleaved layout `to`
- * (kernels/cpu/x86/repack.c): 0 or REEL_EINVAL. */
-int reeli_x86_repack(reel_dtype to, void *dst, reel_dtype from, const void *src, int64_t n_in,
+ * (kernels/cpu/repack.c, portable: x86 and ARM64 read the same layouts): 0 or REEL_EINVAL. */
+int reeli_cpu_repack(reel_dtype to, void *dst, reel_dtype from, const void *src, int64_t n_in,
                      int64_t n_out);
 /* Q5_0, Q5_1, Q4_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K matmul with int8 activations
  * (kernels/cpu/x86/dot-rowmajor.c): the matmul contract, REEL_EINVAL for rows that are not whole
@@ -158,13 +158,22 @@ int reeli_neon_q_handles(reel_dtype wtype);
  * type. */
 int reeli_neon_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                        int64_t n_in, int64_t n_out, int64_t T, reeli_arm_level level);
+/* T tokens of n_in floats (n_in a multiple of 32) quantized as reeli_neon_quantize_q8, tokens
+ * split over the pool (kernels/cpu/arm/matmul.c): a reel_xmalloc'ed array the caller frees. */
+reeli_q8a *reeli_neon_quantize_tokens(reel_pool *pool, const float *x, int64_t n_in, int64_t T);
+/* The interleaved Q8_0_R8 / Q4_0_R8 / Q5_0_R8 weights (kernels/cpu/repack.c's layouts) with SDOT
+ * by lane (kernels/cpu/arm/gemm-interleaved.c): the matmul contract, every output the bits of
+ * reeli_neon_qmatmul on the row-major weights; REEL_EUNSUPPORTED for another type or a CPU
+ * (or REEL_CPU cap) without dotprod, REEL_EINVAL unless n_in % 32 == 0 and n_out % 8 == 0. */
+int reeli_neon_gemm_r8(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
+                       int64_t n_in, int64_t n_out, int64_t T);
 /* F32 / F16 / BF16 weights (kernels/cpu/arm/gemm-f32.c): the matmul contract with fused fp32
  * sums in 8 lanes; REEL_EUNSUPPORTED for another type. Plain ASIMD. */
 int reeli_neon_fmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                        int64_t n_in, int64_t n_out, int64_t T);
 /* The table's matmul on ARM64: Q8_0 / Q4_0 / Q5_0 / Q4_K / Q6_K through reeli_neon_qmatmul at the
- * CPU's highest level, F32 / F16 / BF16 through reeli_neon_fmatmul, the other types through the
- * scalar reference. */
+ * CPU's highest level, their interleaved forms through reeli_neon_gemm_r8, F32 / F16 / BF16
+ * through reeli_neon_fmatmul, the other types through the scalar reference. */
 int reeli_neon_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                       int64_t n_in, int64_t n_out, int64_t T);
 

@@ -221,6 +221,59 @@ static void test_independence(reeli_arm_level level)
     printf("%-7s: 1 and 3 threads, batched and token by token: the same bits\n", LEVEL[level]);
 }
 
+/* the interleaved layouts (kernels/cpu/repack.c) through the SDOT-by-lane kernel: the bits of the
+ * row-major kernel for every output, over groups of 8 rows paired and an odd one alone (8 to 40
+ * rows), rows of 1, 7 and 98 blocks, tokens 1 to 17 around the 4-token pass, 1 and 3 threads;
+ * and its refusals */
+static void test_interleaved(void)
+{
+    static const reel_dtype plain[] = {REEL_DTYPE_Q8_0, REEL_DTYPE_Q4_0, REEL_DTYPE_Q5_0};
+    static const reel_dtype r8[] = {REEL_DTYPE_Q8_0_R8, REEL_DTYPE_Q4_0_R8, REEL_DTYPE_Q5_0_R8};
+    static const int64_t n_outs[] = {8, 16, 24, 40};
+    static const int64_t n_ins[] = {32, 32 * 7, 32 * 98};
+    static const int64_t Ts[] = {1, 2, 3, 4, 5, 8, 9, 17};
+    reel_pool *pool = reel_pool_init(3);
+    int cases = 0;
+    for (int k = 0; k < 3; k++)
+        for (size_t a = 0; a < 4; a++)
+            for (size_t i = 0; i < 3; i++)
+                for (size_t s = 0; s < 8; s++) {
+                    if (i == 2 && (a % 2 || s % 3)) continue; /* long rows: a few */
+                    const int64_t n_out = n_outs[a], n_in = n_ins[i], T = Ts[s];
+                    const size_t bytes = reel_dtype_row_bytes(plain[k], n_in) * (size_t)n_out;
+                    uint8_t *w = rnd_weights(plain[k], n_in, n_out), *wr = malloc(bytes);
+                    CHECK(reeli_cpu_repack(r8[k], wr, plain[k], w, n_in, n_out) == 0, "repack");
+                    float *x = rnd_x(n_in, T), *y0 = malloc((size_t)(T * n_out) * sizeof(float));
+                    float *y1 = malloc((size_t)(T * n_out) * sizeof(float));
+                    float *y3 = malloc((size_t)(T * n_out) * sizeof(float));
+                    CHECK(reeli_neon_qmatmul(NULL, y0, w, plain[k], x, n_in, n_out, T,
+                                             REELI_ARM_NEON) == 0,
+                          "row-major matmul");
+                    CHECK(reeli_neon_gemm_r8(NULL, y1, wr, r8[k], x, n_in, n_out, T) == 0,
+                          "interleaved matmul: %s", reel_last_error());
+                    CHECK(reeli_neon_gemm_r8(pool, y3, wr, r8[k], x, n_in, n_out, T) == 0,
+                          "interleaved matmul");
+                    CHECK(memcmp(y0, y1, (size_t)(T * n_out) * sizeof(float)) == 0,
+                          "%s interleaved %lldx%lld T=%lld: not the row-major kernel's bits",
+                          tname(plain[k]), (long long)n_out, (long long)n_in, (long long)T);
+                    CHECK(memcmp(y1, y3, (size_t)(T * n_out) * sizeof(float)) == 0,
+                          "%s interleaved %lldx%lld T=%lld: 1 and 3 threads differ",
+                          tname(plain[k]), (long long)n_out, (long long)n_in, (long long)T);
+                    free(w), free(wr), free(x), free(y0), free(y1), free(y3);
+                    cases++;
+                }
+    float y[8], x[64] = {0};
+    uint8_t w[8 * 34 * 2] = {0};
+    CHECK(reeli_neon_gemm_r8(NULL, y, w, REEL_DTYPE_Q8_0, x, 32, 8, 1) == REEL_EUNSUPPORTED,
+          "plain Q8_0 accepted by the interleaved kernel");
+    CHECK(reeli_neon_gemm_r8(NULL, y, w, REEL_DTYPE_Q8_0_R8, x, 32, 7, 1) == REEL_EINVAL,
+          "7 interleaved rows accepted");
+    CHECK(reeli_neon_gemm_r8(NULL, y, w, REEL_DTYPE_Q8_0_R8, x, 48, 8, 1) == REEL_EINVAL,
+          "a row of 48 elements accepted");
+    reel_pool_free(pool);
+    printf("interleaved Q8_0/Q4_0/Q5_0 (SDOT by lane): %d shapes, the row-major bits\n", cases);
+}
+
 /* the float-weight kernel (F32, F16, BF16) against the exact dot product of the weights as
  * stored: within (n / 8 + 12) 2^-24 sum |w x| (each product meets at most n / 8 fused adds in
  * its lane, then 3 additions of lanes and tail, and up to 8 steps of the tail); rows of 1 to
@@ -506,6 +559,32 @@ static void test_dispatch(void)
               "scalar matmul F32");
     CHECK(memcmp(y, yr, (size_t)(T * n_out) * sizeof(float)) == 0,
           "F32 through the table is not the %s kernel", f->neon ? "NEON" : "scalar");
+    /* the layout the loader asks for: interleaved Q4_0 / Q8_0 / Q5_0 with dotprod, else as
+     * stored; and the table's matmul on it gives the row-major bits */
+    const reel_dtype want = f->dotprod ? REEL_DTYPE_Q4_0_R8 : REEL_DTYPE_Q4_0;
+    CHECK(reel_kernels_preferred_layout(ops, REEL_DTYPE_Q4_0, 4096, 64) == want,
+          "preferred layout of Q4_0: %d, expected %d",
+          (int)reel_kernels_preferred_layout(ops, REEL_DTYPE_Q4_0, 4096, 64), (int)want);
+    CHECK(reel_kernels_preferred_layout(ops, REEL_DTYPE_Q4_0, 4096, 63) == REEL_DTYPE_Q4_0,
+          "63 rows: not row-major");
+    CHECK(reel_kernels_preferred_layout(ops, REEL_DTYPE_Q4_K, 4096, 64) == REEL_DTYPE_Q4_K,
+          "Q4_K: not row-major");
+    if (f->dotprod) {
+        const int64_t n8 = 16;
+        uint8_t *w8 = rnd_weights(REEL_DTYPE_Q5_0, n_in, n8);
+        uint8_t *w8r = malloc(reel_dtype_row_bytes(REEL_DTYPE_Q5_0, n_in) * (size_t)n8);
+        float *y8 = malloc((size_t)(T * n8) * sizeof(float));
+        float *y8r = malloc((size_t)(T * n8) * sizeof(float));
+        CHECK(reel_kernels_repack(REEL_DTYPE_Q5_0_R8, w8r, REEL_DTYPE_Q5_0, w8, n_in, n8) == 0,
+              "repack");
+        CHECK(ops->matmul(NULL, y8, w8r, REEL_DTYPE_Q5_0_R8, x, n_in, n8, T) == 0, "table R8");
+        CHECK(reeli_neon_qmatmul(NULL, y8r, w8, REEL_DTYPE_Q5_0, x, n_in, n8, T, REELI_ARM_NEON) ==
+                  0,
+              "matmul");
+        CHECK(memcmp(y8, y8r, (size_t)(T * n8) * sizeof(float)) == 0,
+              "Q5_0_R8 through the table: not the row-major bits");
+        free(w8), free(w8r), free(y8), free(y8r);
+    }
     /* the other ops: the NEON ones (test_ops checks them against the reference) */
     const reel_kernel_ops *sc = reel_kernels_ops_cpu_scalar();
     CHECK(f->neon ? ops->unary == reeli_neon_unary && ops->conv1d == reeli_neon_conv1d &&
@@ -556,6 +635,10 @@ int main(void)
         test_matmul((reeli_arm_level)level);
         test_independence((reeli_arm_level)level);
     }
+    if (reel_kernels_cpu()->dotprod)
+        test_interleaved();
+    else
+        printf("interleaved layouts: not tested, no dotprod here (AT_HWCAP or REEL_CPU)\n");
     if (failures)
         printf("%d check(s) failed\n", failures);
     else

@@ -304,7 +304,7 @@ static void emulate_interleaved(reel_dtype r8, reel_dtype plain, int64_t n_in, i
     uint8_t *w = rnd_weights(plain, n_in, n_out);
     const size_t rb = reel_dtype_row_bytes(plain, n_in);
     uint8_t *wr = malloc(rb * (size_t)n_out);
-    assert_int_equal(reeli_x86_repack(r8, wr, plain, w, n_in, n_out), 0);
+    assert_int_equal(reeli_cpu_repack(r8, wr, plain, w, n_in, n_out), 0);
     float *x = rnd_x(n_in, T);
     const int64_t nb = n_in / 32;
     int8_t *q = malloc((size_t)(T * n_in));
@@ -350,11 +350,11 @@ static void test_emul_interleaved(void **state)
         }
     /* refused: rows not a multiple of 8, partial super-blocks, a pair that does not exist */
     uint8_t src[2048] = {0}, dst[2048];
-    assert_int_equal(reeli_x86_repack(REEL_DTYPE_Q4_0_R8, dst, REEL_DTYPE_Q4_0, src, 32, 7),
+    assert_int_equal(reeli_cpu_repack(REEL_DTYPE_Q4_0_R8, dst, REEL_DTYPE_Q4_0, src, 32, 7),
                      REEL_EINVAL);
-    assert_int_equal(reeli_x86_repack(REEL_DTYPE_Q4_K_R8, dst, REEL_DTYPE_Q4_K, src, 128, 8),
+    assert_int_equal(reeli_cpu_repack(REEL_DTYPE_Q4_K_R8, dst, REEL_DTYPE_Q4_K, src, 128, 8),
                      REEL_EINVAL);
-    assert_int_equal(reeli_x86_repack(REEL_DTYPE_Q4_K_R8, dst, REEL_DTYPE_Q4_0, src, 256, 8),
+    assert_int_equal(reeli_cpu_repack(REEL_DTYPE_Q4_K_R8, dst, REEL_DTYPE_Q4_0, src, 256, 8),
                      REEL_EINVAL);
 }
 
@@ -372,10 +372,10 @@ static void test_repack_in_pieces(void **state)
             const size_t rb = reel_dtype_row_bytes(plain, n_in), nbytes = rb * (size_t)n_out;
             uint8_t *w = rnd_weights(plain, n_in, n_out), *whole = malloc(nbytes);
             uint8_t *pieces = calloc(1, nbytes);
-            assert_int_equal(reeli_x86_repack(r8, whole, plain, w, n_in, n_out), 0);
+            assert_int_equal(reeli_cpu_repack(r8, whole, plain, w, n_in, n_out), 0);
             for (int64_t r0 = 0; r0 < n_out; r0 += 16) {
                 const int64_t n = n_out - r0 < 16 ? n_out - r0 : 16;
-                assert_int_equal(reeli_x86_repack(r8, pieces + (size_t)r0 * rb, plain,
+                assert_int_equal(reeli_cpu_repack(r8, pieces + (size_t)r0 * rb, plain,
                                                   w + (size_t)r0 * rb, n_in, n),
                                  0);
             }
@@ -402,7 +402,7 @@ static double check(reel_dtype plain, reel_dtype r8, int vnni, int64_t n_in, int
     const int64_t nb = n_in / 32;
     if (r8) {
         uint8_t *wr = malloc(rb * (size_t)n_out);
-        assert_int_equal(reeli_x86_repack(r8, wr, plain, w, n_in, n_out), 0);
+        assert_int_equal(reeli_cpu_repack(r8, wr, plain, w, n_in, n_out), 0);
         assert_int_equal(reeli_x86_qmatmul(NULL, y, wr, r8, x, n_in, n_out, T, vnni), 0);
         /* a token alone gives the bits it gets inside a batch (gemm-interleaved.c) */
         float y1[64];

@@ -83,9 +83,10 @@ const reel_kernel_ops *reel_kernels_ops(void)
 reel_dtype reel_kernels_preferred_layout(const reel_kernel_ops *ops, reel_dtype wtype, int64_t n_in,
                                          int64_t n_out)
 {
+    if (ops != reel_kernels_ops_cpu() || n_in % 32 != 0 || n_out % 8 != 0 || n_out <= 0)
+        return wtype;
 #if defined(__x86_64__)
-    if (ops == reel_kernels_ops_cpu() && ops->matmul == reeli_avx2_matmul && n_in % 32 == 0 &&
-        n_out % 8 == 0 && n_out > 0) {
+    if (ops->matmul == reeli_avx2_matmul) {
         /* the interleaved tiles exist for AVX2 and for AVX-512 VNNI (gemm-interleaved-*.c) */
         if (wtype == REEL_DTYPE_Q4_0) return REEL_DTYPE_Q4_0_R8;
         if (wtype == REEL_DTYPE_Q8_0) return REEL_DTYPE_Q8_0_R8;
@@ -93,8 +94,14 @@ reel_dtype reel_kernels_preferred_layout(const reel_kernel_ops *ops, reel_dtype 
         if (wtype == REEL_DTYPE_Q4_K && n_in % 256 == 0) return REEL_DTYPE_Q4_K_R8;
         if (wtype == REEL_DTYPE_Q6_K && n_in % 256 == 0) return REEL_DTYPE_Q6_K_R8;
     }
-#else
-    (void)ops, (void)n_in, (void)n_out;
+#elif defined(__aarch64__)
+    /* the interleaved SDOT kernel (arm/gemm-interleaved.c) needs dotprod; the K-quants stay
+     * row-major */
+    if (ops->matmul == reeli_neon_matmul && reel_kernels_cpu()->dotprod) {
+        if (wtype == REEL_DTYPE_Q4_0) return REEL_DTYPE_Q4_0_R8;
+        if (wtype == REEL_DTYPE_Q8_0) return REEL_DTYPE_Q8_0_R8;
+        if (wtype == REEL_DTYPE_Q5_0) return REEL_DTYPE_Q5_0_R8;
+    }
 #endif
     return wtype;
 }
@@ -102,10 +109,5 @@ reel_dtype reel_kernels_preferred_layout(const reel_kernel_ops *ops, reel_dtype 
 int reel_kernels_repack(reel_dtype to, void *dst, reel_dtype from, const void *src, int64_t n_in,
                         int64_t n_out)
 {
-#if defined(__x86_64__)
-    return reeli_x86_repack(to, dst, from, src, n_in, n_out);
-#else
-    (void)to, (void)dst, (void)from, (void)src, (void)n_in, (void)n_out;
-    return REEL_EINVAL;
-#endif
+    return reeli_cpu_repack(to, dst, from, src, n_in, n_out);
 }

@@ -139,7 +139,7 @@ int main(int argc, char **argv)
             for (size_t o = 0; o + 1 < bytes; o += 2)
                 plain[o + 1] = (uint8_t)(0x1c + (plain[o + 1] & 0x83));
             memcpy(m[i].w, plain, bytes);
-        } else if (reeli_x86_repack(to, m[i].w, from, plain, m[i].n_in, m[i].n_out)) {
+        } else if (reeli_cpu_repack(to, m[i].w, from, plain, m[i].n_in, m[i].n_out)) {
             fprintf(stderr, "repack failed\n");
             return 1;
         }

@@ -1,6 +1,8 @@
 /* The matmul of the ARM64 table: Q8_0, Q4_0, Q5_0, Q4_K and Q6_K weights with int8 activations
  * (quantized once per call, reeli_neon_quantize_q8) through the row-major integer-dot body of the
- * CPU's level (NEON, SDOT or SMMLA), rows split over the pool; F32 / F16 / BF16 weights through the
+ * CPU's level (NEON, SDOT or SMMLA), rows split over the pool; their interleaved forms (Q8_0_R8,
+ * Q4_0_R8, Q5_0_R8, which reel_kernels_preferred_layout picks on a CPU with dotprod) through
+ * gemm-interleaved.c; F32 / F16 / BF16 weights through the
  * NEON float kernel; every other weight type through the scalar reference (no NEON kernel for it
  * yet, docs/arm64.md). */
 #include "kernels/kernels-impl.h"
@@ -20,6 +22,15 @@ static void quant_body(void *arg, int64_t begin, int64_t end, int thread)
     (void)thread;
     const quant_ctx *c = arg;
     reeli_neon_quantize_q8(c->x + begin * c->nb * 32, (end - begin) * c->nb, c->xq + begin * c->nb);
+}
+
+reeli_q8a *reeli_neon_quantize_tokens(reel_pool *pool, const float *x, int64_t n_in, int64_t T)
+{
+    const int64_t nb = n_in / 32;
+    reeli_q8a *xq = reel_xmalloc((size_t)(T * nb) * sizeof *xq);
+    quant_ctx qc = {x, xq, nb};
+    reel_pool_parallel_for(pool, T, quant_body, &qc);
+    return xq;
 }
 
 typedef struct {
@@ -63,10 +74,7 @@ int reeli_neon_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtyp
         return reel_set_error(REEL_EINVAL, "matmul: rows of %lld elements are not whole %s blocks",
                               (long long)n_in, reel_dtype_name(wtype));
     if (T <= 0 || n_out <= 0) return 0;
-    const int64_t nb = n_in / 32;
-    reeli_q8a *xq = reel_xmalloc((size_t)(T * nb) * sizeof *xq);
-    quant_ctx qc = {x, xq, nb};
-    reel_pool_parallel_for(pool, T, quant_body, &qc);
+    reeli_q8a *xq = reeli_neon_quantize_tokens(pool, x, n_in, T);
     rows_ctx rc = {{y, w, wtype, xq, n_in, n_out, T, rb}, level};
     reel_pool_parallel_for(pool, n_out, rows_body, &rc);
     free(xq);
@@ -87,6 +95,8 @@ int reeli_neon_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
                                                         : REELI_ARM_NEON;
         return reeli_neon_qmatmul(pool, y, w, wtype, x, n_in, n_out, T, level);
     }
+    if (wtype == REEL_DTYPE_Q8_0_R8 || wtype == REEL_DTYPE_Q4_0_R8 || wtype == REEL_DTYPE_Q5_0_R8)
+        return reeli_neon_gemm_r8(pool, y, w, wtype, x, n_in, n_out, T);
     if (wtype == REEL_DTYPE_F32 || wtype == REEL_DTYPE_F16 || wtype == REEL_DTYPE_BF16)
         return reeli_neon_fmatmul(pool, y, w, wtype, x, n_in, n_out, T);
     return reeli_cpu_matmul(pool, y, w, wtype, x, n_in, n_out, T);

@@ -1,10 +1,12 @@
 /* Repacking of row-major quantized weights into the interleaved layouts that the tiles of
- * gemm-interleaved.c read (done once, at load): Q8_0 -> Q8_0_R8, Q4_0 -> Q4_0_R8,
- * Q5_0 -> Q5_0_R8, Q4_K -> Q4_K_R8, Q6_K -> Q6_K_R8. Each layout takes the rows 8 at a time
- * (a group) and stores, per block, the 8 rows' scales together and then their weight bytes
- * as dwords side by side (dword k of rows 0..7), so that a vector load gives row i in lane i:
+ * x86/gemm-interleaved.c and arm/gemm-interleaved.c read (done once, at load): Q8_0 -> Q8_0_R8,
+ * Q4_0 -> Q4_0_R8, Q5_0 -> Q5_0_R8, Q4_K -> Q4_K_R8, Q6_K -> Q6_K_R8. Each layout takes the rows 8
+ * at a time (a group) and stores, per block, the 8 rows' scales together and then their weight
+ * bytes as dwords side by side (dword k of rows 0..7), so that a vector load gives row i in lane i:
  * one 4-product step (dpbusd, or maddubs + madd with AVX2) then advances 8 row dots at once, with
- * no transpose at run time. The layouts are the same size as the plain ones.
+ * no transpose at run time (on ARM64, a 16-byte load holds 4 rows' dwords, and SDOT by lane
+ * advances those 4 row dots). Plain C: both CPU families use it. The layouts are the same size as
+ * the plain ones.
  *
  * Q8_0_R8 / Q4_0_R8: per block the 8 f16 scales, then dword k of the quants of the 8 rows
  * (k = 0..7 for Q8_0's 32 bytes, 0..3 for Q4_0's 16 packed bytes). Q5_0_R8 puts the 8 rows'
@@ -14,7 +16,6 @@
  * 1, 2 and 3, ...; an odd last group stays alone): the pair's blocks b side by side, so one
  * token streams 16 rows from one place (gemv_*_q8_r16). Q4_K_R8 and Q6_K_R8 (super-blocks of
  * 256) are described at put_q4_k and put_q6_k. */
-#if defined(__x86_64__)
 #include "kernels/kernels-impl.h"
 #include "core/error.h"
 
@@ -89,7 +90,7 @@ static void put_q6_k(uint8_t *d, const uint8_t *blk, int i)
             memcpy(d + 1168 + 256 * n + 32 * k + 4 * i, blk + 128 + 32 * n + 4 * k, 4);
 }
 
-int reeli_x86_repack(reel_dtype to, void *dst, reel_dtype from, const void *src, int64_t n_in,
+int reeli_cpu_repack(reel_dtype to, void *dst, reel_dtype from, const void *src, int64_t n_in,
                      int64_t n_out)
 {
     static const struct {
@@ -124,4 +125,3 @@ int reeli_x86_repack(reel_dtype to, void *dst, reel_dtype from, const void *src,
     }
     return 0;
 }
-#endif
