@@ -12,10 +12,15 @@
 
 #include <math.h>
 
-REELI_ARM_ATTR void REELI_ARM_FN(const reeli_neon_qctx *c, int64_t r0, int64_t r1)
+#define REELI_ARM_CAT2(a, b) a##b
+#define REELI_ARM_CAT(a, b)  REELI_ARM_CAT2(a, b)
+#define REELI_ARM_BODY       REELI_ARM_CAT(REELI_ARM_FN, _kind)
+
+/* the body for one weight kind, a constant where inlined (no per-block test of the type) */
+REELI_ARM_ATTR static inline __attribute__((always_inline)) void
+REELI_ARM_BODY(const reeli_neon_qctx *c, int64_t r0, int64_t r1, const int kind)
 {
     const int64_t nb = c->n_in / 32;
-    const int kind = reeli_arm_kind(c->wtype);
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = c->w + (size_t)r * c->rb;
         if (c->T == 1) { /* one token (decode): the same fmas, without the 4-token lanes */
@@ -56,3 +61,15 @@ REELI_ARM_ATTR void REELI_ARM_FN(const reeli_neon_qctx *c, int64_t r0, int64_t r
         }
     }
 }
+
+REELI_ARM_ATTR void REELI_ARM_FN(const reeli_neon_qctx *c, int64_t r0, int64_t r1)
+{
+    const int kind = reeli_arm_kind(c->wtype);
+    if (kind == REELI_ARM_Q4_0)
+        REELI_ARM_BODY(c, r0, r1, REELI_ARM_Q4_0);
+    else if (kind == REELI_ARM_Q5_0)
+        REELI_ARM_BODY(c, r0, r1, REELI_ARM_Q5_0);
+    else
+        REELI_ARM_BODY(c, r0, r1, REELI_ARM_Q8_0);
+}
+#undef REELI_ARM_BODY

@@ -21,10 +21,11 @@ static inline int8x16_t pair64(int8x16_t a, int8x16_t b, int hi)
     return vreinterpretq_s8_s64(hi ? vzip2q_s64(x, y) : vzip1q_s64(x, y));
 }
 
-I8MM void reeli_neon_qrows_i8mm(const reeli_neon_qctx *c, int64_t r0, int64_t r1)
+/* the Q8_0 / Q4_0 / Q5_0 body for one weight kind, a constant where inlined */
+I8MM static inline __attribute__((always_inline)) void
+qrows_kind(const reeli_neon_qctx *c, int64_t r0, int64_t r1, const int kind)
 {
     const int64_t nb = c->n_in / 32;
-    const int kind = reeli_arm_kind(c->wtype);
     for (int64_t r = r0; r < r1; r += 2) {
         const int64_t rs = r + 1 < r1 ? r + 1 : r; /* the second row of the pair */
         const uint8_t *row_r = c->w + (size_t)r * c->rb, *row_s = c->w + (size_t)rs * c->rb;
@@ -66,6 +67,17 @@ I8MM void reeli_neon_qrows_i8mm(const reeli_neon_qctx *c, int64_t r0, int64_t r1
             }
         }
     }
+}
+
+I8MM void reeli_neon_qrows_i8mm(const reeli_neon_qctx *c, int64_t r0, int64_t r1)
+{
+    const int kind = reeli_arm_kind(c->wtype);
+    if (kind == REELI_ARM_Q4_0)
+        qrows_kind(c, r0, r1, REELI_ARM_Q4_0);
+    else if (kind == REELI_ARM_Q5_0)
+        qrows_kind(c, r0, r1, REELI_ARM_Q5_0);
+    else
+        qrows_kind(c, r0, r1, REELI_ARM_Q8_0);
 }
 
 /* Q4_K / Q6_K with SMMLA: the numbers of dot-kquant-body.h (so its bits), the tiles as above;
