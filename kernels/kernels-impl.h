@@ -167,13 +167,18 @@ reeli_q8a *reeli_neon_quantize_tokens(reel_pool *pool, const float *x, int64_t n
  * (or REEL_CPU cap) without dotprod, REEL_EINVAL unless n_in % 32 == 0 and n_out % 8 == 0. */
 int reeli_neon_gemm_r8(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                        int64_t n_in, int64_t n_out, int64_t T);
+/* The same for Q4_K_R8 / Q6_K_R8 (kernels/cpu/arm/gemm-interleaved-kquant.c): the bits of
+ * reeli_neon_qmatmul on the row-major Q4_K / Q6_K; REEL_EINVAL unless n_in % 256 == 0 and
+ * n_out % 8 == 0. */
+int reeli_neon_gemm_r8_kquant(reel_pool *pool, float *y, const void *w, reel_dtype wtype,
+                              const float *x, int64_t n_in, int64_t n_out, int64_t T);
 /* F32 / F16 / BF16 weights (kernels/cpu/arm/gemm-f32.c): the matmul contract with fused fp32
  * sums in 8 lanes; REEL_EUNSUPPORTED for another type. Plain ASIMD. */
 int reeli_neon_fmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                        int64_t n_in, int64_t n_out, int64_t T);
 /* The table's matmul on ARM64: Q8_0 / Q4_0 / Q5_0 / Q4_K / Q6_K through reeli_neon_qmatmul at the
- * CPU's highest level, their interleaved forms through reeli_neon_gemm_r8, F32 / F16 / BF16
- * through reeli_neon_fmatmul, the other types through the scalar reference. */
+ * CPU's highest level, their interleaved forms through reeli_neon_gemm_r8(_kquant), F32 / F16 /
+ * BF16 through reeli_neon_fmatmul, the other types through the scalar reference. */
 int reeli_neon_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                       int64_t n_in, int64_t n_out, int64_t T);
 

@@ -221,24 +221,28 @@ static void test_independence(reeli_arm_level level)
     printf("%-7s: 1 and 3 threads, batched and token by token: the same bits\n", LEVEL[level]);
 }
 
-/* the interleaved layouts (kernels/cpu/repack.c) through the SDOT-by-lane kernel: the bits of the
- * row-major kernel for every output, over groups of 8 rows paired and an odd one alone (8 to 40
- * rows), rows of 1, 7 and 98 blocks, tokens 1 to 17 around the 4-token pass, 1 and 3 threads;
- * and its refusals */
+/* the interleaved layouts (kernels/cpu/repack.c) through the SDOT-by-lane kernels: the bits of the
+ * row-major kernels for every output, over groups of 8 rows paired and an odd one alone (8 to 40
+ * rows), rows of 1, 7 and 98 blocks (K-quants: 1, 3 and 10 super-blocks), tokens 1 to 17 around
+ * the 4-token pass, 1 and 3 threads; and their refusals */
 static void test_interleaved(void)
 {
-    static const reel_dtype plain[] = {REEL_DTYPE_Q8_0, REEL_DTYPE_Q4_0, REEL_DTYPE_Q5_0};
-    static const reel_dtype r8[] = {REEL_DTYPE_Q8_0_R8, REEL_DTYPE_Q4_0_R8, REEL_DTYPE_Q5_0_R8};
+    static const reel_dtype plain[] = {REEL_DTYPE_Q8_0, REEL_DTYPE_Q4_0, REEL_DTYPE_Q5_0,
+                                       REEL_DTYPE_Q4_K, REEL_DTYPE_Q6_K};
+    static const reel_dtype r8[] = {REEL_DTYPE_Q8_0_R8, REEL_DTYPE_Q4_0_R8, REEL_DTYPE_Q5_0_R8,
+                                    REEL_DTYPE_Q4_K_R8, REEL_DTYPE_Q6_K_R8};
     static const int64_t n_outs[] = {8, 16, 24, 40};
-    static const int64_t n_ins[] = {32, 32 * 7, 32 * 98};
     static const int64_t Ts[] = {1, 2, 3, 4, 5, 8, 9, 17};
     reel_pool *pool = reel_pool_init(3);
     int cases = 0;
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 5; k++)
         for (size_t a = 0; a < 4; a++)
             for (size_t i = 0; i < 3; i++)
                 for (size_t s = 0; s < 8; s++) {
                     if (i == 2 && (a % 2 || s % 3)) continue; /* long rows: a few */
+                    /* 1, 7 and 98 blocks; the K-quants 1, 3 and 10 super-blocks */
+                    const int kq = k >= 3;
+                    const int64_t n_ins[] = {kq ? 256 : 32, kq ? 768 : 32 * 7, kq ? 2560 : 32 * 98};
                     const int64_t n_out = n_outs[a], n_in = n_ins[i], T = Ts[s];
                     const size_t bytes = reel_dtype_row_bytes(plain[k], n_in) * (size_t)n_out;
                     uint8_t *w = rnd_weights(plain[k], n_in, n_out), *wr = malloc(bytes);
@@ -249,10 +253,12 @@ static void test_interleaved(void)
                     CHECK(reeli_neon_qmatmul(NULL, y0, w, plain[k], x, n_in, n_out, T,
                                              REELI_ARM_NEON) == 0,
                           "row-major matmul");
-                    CHECK(reeli_neon_gemm_r8(NULL, y1, wr, r8[k], x, n_in, n_out, T) == 0,
-                          "interleaved matmul: %s", reel_last_error());
-                    CHECK(reeli_neon_gemm_r8(pool, y3, wr, r8[k], x, n_in, n_out, T) == 0,
-                          "interleaved matmul");
+                    int (*mm)(reel_pool *, float *, const void *, reel_dtype, const float *,
+                              int64_t, int64_t, int64_t) =
+                        kq ? reeli_neon_gemm_r8_kquant : reeli_neon_gemm_r8;
+                    CHECK(mm(NULL, y1, wr, r8[k], x, n_in, n_out, T) == 0, "interleaved matmul: %s",
+                          reel_last_error());
+                    CHECK(mm(pool, y3, wr, r8[k], x, n_in, n_out, T) == 0, "interleaved matmul");
                     CHECK(memcmp(y0, y1, (size_t)(T * n_out) * sizeof(float)) == 0,
                           "%s interleaved %lldx%lld T=%lld: not the row-major kernel's bits",
                           tname(plain[k]), (long long)n_out, (long long)n_in, (long long)T);
@@ -270,8 +276,16 @@ static void test_interleaved(void)
           "7 interleaved rows accepted");
     CHECK(reeli_neon_gemm_r8(NULL, y, w, REEL_DTYPE_Q8_0_R8, x, 48, 8, 1) == REEL_EINVAL,
           "a row of 48 elements accepted");
+    CHECK(reeli_neon_gemm_r8(NULL, y, w, REEL_DTYPE_Q4_K_R8, x, 256, 8, 1) == REEL_EUNSUPPORTED,
+          "Q4_K_R8 accepted by the Q8_0/Q4_0/Q5_0 kernel");
+    CHECK(reeli_neon_gemm_r8_kquant(NULL, y, w, REEL_DTYPE_Q4_0_R8, x, 32, 8, 1) ==
+              REEL_EUNSUPPORTED,
+          "Q4_0_R8 accepted by the K-quant kernel");
+    CHECK(reeli_neon_gemm_r8_kquant(NULL, y, w, REEL_DTYPE_Q6_K_R8, x, 32, 8, 1) == REEL_EINVAL,
+          "a K-quant row of 32 elements accepted");
     reel_pool_free(pool);
-    printf("interleaved Q8_0/Q4_0/Q5_0 (SDOT by lane): %d shapes, the row-major bits\n", cases);
+    printf("interleaved Q8_0/Q4_0/Q5_0/Q4_K/Q6_K (SDOT by lane): %d shapes, the row-major bits\n",
+           cases);
 }
 
 /* the float-weight kernel (F32, F16, BF16) against the exact dot product of the weights as
@@ -567,8 +581,11 @@ static void test_dispatch(void)
           (int)reel_kernels_preferred_layout(ops, REEL_DTYPE_Q4_0, 4096, 64), (int)want);
     CHECK(reel_kernels_preferred_layout(ops, REEL_DTYPE_Q4_0, 4096, 63) == REEL_DTYPE_Q4_0,
           "63 rows: not row-major");
-    CHECK(reel_kernels_preferred_layout(ops, REEL_DTYPE_Q4_K, 4096, 64) == REEL_DTYPE_Q4_K,
-          "Q4_K: not row-major");
+    CHECK(reel_kernels_preferred_layout(ops, REEL_DTYPE_Q4_K, 4096, 64) ==
+              (f->dotprod ? REEL_DTYPE_Q4_K_R8 : REEL_DTYPE_Q4_K),
+          "Q4_K: wrong layout");
+    CHECK(reel_kernels_preferred_layout(ops, REEL_DTYPE_Q6_K, 3136 + 64, 64) == REEL_DTYPE_Q6_K,
+          "Q6_K rows of 3200: not row-major");
     if (f->dotprod) {
         const int64_t n8 = 16;
         uint8_t *w8 = rnd_weights(REEL_DTYPE_Q5_0, n_in, n8);

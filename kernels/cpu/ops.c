@@ -95,12 +95,13 @@ reel_dtype reel_kernels_preferred_layout(const reel_kernel_ops *ops, reel_dtype 
         if (wtype == REEL_DTYPE_Q6_K && n_in % 256 == 0) return REEL_DTYPE_Q6_K_R8;
     }
 #elif defined(__aarch64__)
-    /* the interleaved SDOT kernel (arm/gemm-interleaved.c) needs dotprod; the K-quants stay
-     * row-major */
+    /* the interleaved SDOT kernels (arm/gemm-interleaved*.c) need dotprod */
     if (ops->matmul == reeli_neon_matmul && reel_kernels_cpu()->dotprod) {
         if (wtype == REEL_DTYPE_Q4_0) return REEL_DTYPE_Q4_0_R8;
         if (wtype == REEL_DTYPE_Q8_0) return REEL_DTYPE_Q8_0_R8;
         if (wtype == REEL_DTYPE_Q5_0) return REEL_DTYPE_Q5_0_R8;
+        if (wtype == REEL_DTYPE_Q4_K && n_in % 256 == 0) return REEL_DTYPE_Q4_K_R8;
+        if (wtype == REEL_DTYPE_Q6_K && n_in % 256 == 0) return REEL_DTYPE_Q6_K_R8;
     }
 #endif
     return wtype;

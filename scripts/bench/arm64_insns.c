@@ -3,7 +3,7 @@
  * executes inside the kernel's row body (no timing: emulated time says nothing about a core).
  *   bench_arm64_insns TYPE LEVEL T
  * TYPE q8_0 | q4_0 | q5_0 | q4_k | q6_k; LEVEL neon | dotprod | i8mm (row-major) | r8 (the
- * interleaved layout, SDOT by lane; q8_0, q4_0, q5_0). Prints the function whose instructions
+ * interleaved layout, SDOT by lane). Prints the function whose instructions
  * to count. */
 #include "core/core.h"
 #include "kernels/kernels-impl.h"
@@ -30,15 +30,15 @@ int main(int argc, char **argv)
     } types[] = {{"q8_0", REEL_DTYPE_Q8_0, REEL_DTYPE_Q8_0_R8},
                  {"q4_0", REEL_DTYPE_Q4_0, REEL_DTYPE_Q4_0_R8},
                  {"q5_0", REEL_DTYPE_Q5_0, REEL_DTYPE_Q5_0_R8},
-                 {"q4_k", REEL_DTYPE_Q4_K, REEL_DTYPE_COUNT},
-                 {"q6_k", REEL_DTYPE_Q6_K, REEL_DTYPE_COUNT}};
+                 {"q4_k", REEL_DTYPE_Q4_K, REEL_DTYPE_Q4_K_R8},
+                 {"q6_k", REEL_DTYPE_Q6_K, REEL_DTYPE_Q6_K_R8}};
     int k = -1;
     for (int i = 0; i < 5; i++)
         if (strcmp(argv[1], types[i].name) == 0) k = i;
     const char *lv = argv[2];
     const long T = strtol(argv[3], NULL, 10);
     const int r8 = strcmp(lv, "r8") == 0;
-    if (k < 0 || T < 1 || T > 64 || (r8 && types[k].r8 == REEL_DTYPE_COUNT)) {
+    if (k < 0 || T < 1 || T > 64) {
         fprintf(stderr, "bench_arm64_insns: bad arguments\n");
         return 2;
     }
@@ -58,8 +58,10 @@ int main(int argc, char **argv)
     int rc;
     if (r8) {
         if (reeli_cpu_repack(types[k].r8, wr, t, w, n_in, n_out)) return 1;
-        rc = reeli_neon_gemm_r8(NULL, y, wr, types[k].r8, x, n_in, n_out, T);
-        puts("r8_body");
+        const int kq = t == REEL_DTYPE_Q4_K || t == REEL_DTYPE_Q6_K;
+        rc = kq ? reeli_neon_gemm_r8_kquant(NULL, y, wr, types[k].r8, x, n_in, n_out, T)
+                : reeli_neon_gemm_r8(NULL, y, wr, types[k].r8, x, n_in, n_out, T);
+        puts(kq ? "rk_body" : "r8_body");
     } else {
         const reeli_arm_level level = strcmp(lv, "i8mm") == 0      ? REELI_ARM_I8MM
                                       : strcmp(lv, "dotprod") == 0 ? REELI_ARM_DOTPROD

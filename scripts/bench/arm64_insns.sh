@@ -38,7 +38,7 @@ for t in q8_0 q4_0 q5_0; do
     done
 done
 for t in q4_k q6_k; do
-    for lv in neon dotprod i8mm; do
+    for lv in neon dotprod i8mm r8; do
         printf '| %s | %s | %s | %s |\n' "$t" "$lv" "$(count $t $lv 1)" "$(count $t $lv 8)"
     done
 done

@@ -97,6 +97,8 @@ int reeli_neon_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
     }
     if (wtype == REEL_DTYPE_Q8_0_R8 || wtype == REEL_DTYPE_Q4_0_R8 || wtype == REEL_DTYPE_Q5_0_R8)
         return reeli_neon_gemm_r8(pool, y, w, wtype, x, n_in, n_out, T);
+    if (wtype == REEL_DTYPE_Q4_K_R8 || wtype == REEL_DTYPE_Q6_K_R8)
+        return reeli_neon_gemm_r8_kquant(pool, y, w, wtype, x, n_in, n_out, T);
     if (wtype == REEL_DTYPE_F32 || wtype == REEL_DTYPE_F16 || wtype == REEL_DTYPE_BF16)
         return reeli_neon_fmatmul(pool, y, w, wtype, x, n_in, n_out, T);
     return reeli_cpu_matmul(pool, y, w, wtype, x, n_in, n_out, T);
