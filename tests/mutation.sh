@@ -43,7 +43,7 @@ mutations=(
   "interleaved-avx2-q4_0|kernels/cpu/x86/gemm-interleaved-tiles.h|a = _mm256_add_epi32(_mm256_madd_epi16(s, one), _mm256_set1_epi32(xb->s8));|a = _mm256_add_epi32(_mm256_madd_epi16(s, one), _mm256_set1_epi32(xb->s8 + 1));|$Q|avx2"
   "interleaved-avx2-q8_0-sign|kernels/cpu/x86/gemm-interleaved-tiles.h|a = gi_dot4(a, aw[k], _mm256_sign_epi8(gi_bcast4(xb->qs + 4 * k), wt[k]));|a = gi_dot4(a, aw[k], _mm256_sign_epi8(gi_bcast4(xb->qs + 4 * k), aw[k]));|$Q|avx2"
   "interleaved-avx2-q4k|kernels/cpu/x86/gemm-interleaved-tiles.h|a = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));|a = _mm256_madd_epi16(s16, _mm256_set1_epi16(2));|$Q|avx2"
-  "repack-q5_0-bits|kernels/cpu/x86/repack.c|((qh >> (4 * k + e)) & 1) << k|((qh >> (4 * e + k)) & 1) << k|$Q|-"
+  "repack-q5_0-bits|kernels/cpu/repack.c|((qh >> (4 * k + e)) & 1) << k|((qh >> (4 * e + k)) & 1) << k|$Q|-"
   "f32-matmul-batch|kernels/cpu/x86/gemm-f32.c|acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);|acc[r][t] = _mm256_fmadd_ps(wv, _mm256_mul_ps(xv[t], _mm256_set1_ps(1.001f)), acc[r][t]);|test_kernels_ops|avx2"
   "norm-gated-simd|kernels/cpu/x86/unary.c|const float inv = (float)(1.0 / sqrt(ss / (double)gs + eps));|const float inv = (float)(1.0 / sqrt(ss / (double)(gs + 1) + eps));|test_kernels_ops|avx2"
   "norm-rms-scalar|kernels/cpu/norm.c|float inv = (float)(1.0 / sqrt(ss / (double)n + eps));|float inv = (float)(1.0 / sqrt(ss / (double)(n + 1) + eps));|test_kernels_ops|-"
