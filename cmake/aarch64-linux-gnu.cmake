@@ -1,6 +1,7 @@
 # Cross build for 64-bit ARM Linux with Debian's gcc-aarch64-linux-gnu (and libc6-dev-arm64-cross).
 # Only the kernels-only build works this way (-DREEL_KERNELS_ONLY=ON): the full project needs
-# arm64 builds of FFmpeg, Lua, curl and the rest. Tests run under qemu-aarch64 (qemu-user),
+# arm64 builds of FFmpeg, Lua, curl and the rest, which Debian's multiarch packages provide
+# (aarch64-linux-gnu-multiarch.cmake). Tests run under qemu-aarch64 (qemu-user),
 # which ctest uses as the emulator; QEMU_CPU picks the emulated CPU model (see docs/arm64.md).
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
