@@ -43,14 +43,21 @@ cross_build "$build-asan" -DCMAKE_BUILD_TYPE=Debug -DREEL_SANITIZE=ON
 exe="$build/bin/test_kernels_arm64"
 
 unset REEL_CPU
+# LD_LIBRARY_PATH=/lib (the guest's /lib, which -L maps to the sysroot's): where Debian's own
+# arm64 C library is also installed (multiarch libc6:arm64, scripts/dev/arm64-full.sh), the cross
+# loader's default path begins with /lib/aarch64-linux-gnu, which the sysroot lacks and qemu then
+# takes from the host: a loader and a C library of two glibc builds (2.36-8cross1 and
+# 2.36-9+deb12u14), which hang after main returns.
 fail=0
 # run CPU EXPECT [REEL_CPU]: the test on QEMU's CPU model CPU, expecting the table of level EXPECT
 run() {
     echo "== qemu-aarch64 -cpu $1${3:+ with REEL_CPU=$3}: expect $2"
     if [ -n "${3:-}" ]; then
-        REEL_CPU=$3 REEL_TEST_ARM64_EXPECT=$2 qemu-aarch64 -L "$sysroot" -cpu "$1" "$exe" || fail=1
+        REEL_CPU=$3 REEL_TEST_ARM64_EXPECT=$2 qemu-aarch64 -L "$sysroot" -E LD_LIBRARY_PATH=/lib \
+            -cpu "$1" "$exe" || fail=1
     else
-        REEL_TEST_ARM64_EXPECT=$2 qemu-aarch64 -L "$sysroot" -cpu "$1" "$exe" || fail=1
+        REEL_TEST_ARM64_EXPECT=$2 qemu-aarch64 -L "$sysroot" -E LD_LIBRARY_PATH=/lib -cpu "$1" \
+            "$exe" || fail=1
     fi
 }
 run cortex-a53 neon        # Armv8.0: plain NEON, no SDOT
