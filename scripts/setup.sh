@@ -34,10 +34,16 @@ PACKAGES=(
   fonts-wqy-microhei          # card text in Chinese, Japanese and Korean (DejaVu has no CJK)
   slurm-wlm                   # reel run --executor slurm: its test starts a one-node cluster
   munge                       # Slurm's authentication daemon (the cluster test runs munged)
-  gcc-aarch64-linux-gnu       # cross compiler: builds kernels/ for ARM64 (tests/arm64_kernels.sh)
-  libc6-dev-arm64-cross       # the arm64 C library that cross build links against
-  qemu-user                   # qemu-aarch64: runs the ARM64 kernel tests at each CPU level
 )
+# An x86-64 machine also checks the ARM64 kernels, cross-built and emulated (an ARM64 machine
+# runs their test natively, and Debian has no arm64 build of the cross compiler).
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+  PACKAGES+=(
+    gcc-aarch64-linux-gnu     # cross compiler: builds kernels/ for ARM64 (tests/arm64_kernels.sh)
+    libc6-dev-arm64-cross     # the arm64 C library that cross build links against
+    qemu-user                 # qemu-aarch64: runs the ARM64 kernel tests at each CPU level
+  )
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -22,7 +22,7 @@ if(NOT REEL_FUZZ)
                  COMMAND ${REEL_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/serve_openai_client.py)
         set_tests_properties(test_cli_serve_openai PROPERTIES LABELS e2e TIMEOUT 300
             SKIP_RETURN_CODE 77
-            ENVIRONMENT "REEL_SKIP_LOG=${REEL_SKIP_LOG};REEL_SOURCE_DIR=${CMAKE_SOURCE_DIR};REEL_BIN=$<TARGET_FILE:reel>")
+            ENVIRONMENT "REEL_SKIP_LOG=${REEL_SKIP_LOG};REEL_SOURCE_DIR=${CMAKE_SOURCE_DIR};REEL_BIN=${REEL_TEST_BIN}")
     endif()
 endif()
 # --model openai:URL#MODEL on reel generate / plan / run against reel serve on the tiny model and

@@ -23,11 +23,25 @@ endif()
 if(REEL_KERNELS_ONLY)
     return()
 endif()
-# reel_kernel_test_split(NAME [avx2]): NAME runs the tests without "vnni" (and, with avx2, without
-# "avx2") in their names, NAME_vnni (and NAME_avx2) the others.
+# reel_kernel_test_split(NAME [avx2] [X86 test...]): NAME runs the tests without "vnni" (and, with
+# avx2, without "avx2") in their names, NAME_vnni (and NAME_avx2) the others. On a CPU other than
+# x86-64 those variants do not exist: NAME runs the tests that are not of the x86 kernels and
+# NAME_x86 the ones that are (*avx2*, *vnni* and the X86 names; X86 "*": all of them, one entry),
+# which the executable compiles as skips (TU_X86_ONLY_TEST), so they show as Skipped.
 function(reel_kernel_test_split name)
+    cmake_parse_arguments(S "avx2" "" "X86" ${ARGN})
     reel_test(${name} LABELS unit)
-    if(ARGN STREQUAL "avx2")
+    if(NOT REEL_X86_64)
+        if(S_X86 STREQUAL "*")
+            return()
+        endif()
+        list(PREPEND S_X86 "*avx2*" "*vnni*")
+        list(JOIN S_X86 "," x86)
+        set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT "REEL_TEST_EXCLUDE=${x86}")
+        reel_test_env(${name}_x86 ${name} "unit" "REEL_TEST_FILTER=${x86}")
+        return()
+    endif()
+    if(S_avx2)
         set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT "REEL_TEST_EXCLUDE=*avx2*,*vnni*")
         reel_test_env(${name}_avx2 ${name} "unit" "REEL_TEST_FILTER=*avx2*")
     else()
@@ -37,14 +51,19 @@ function(reel_kernel_test_split name)
 endfunction()
 
 reel_test(test_kernels_dtype LABELS unit)
-reel_kernel_test_split(test_kernels_quant avx2)
+reel_kernel_test_split(test_kernels_quant avx2 X86 test_interleaved)
 # the quantizers byte for byte against gguf-py (tests/data/quant/quantize_goldens.json)
 reel_test(test_kernels_quant_golden LABELS unit golden)
 # integer-dot matmuls of every row-major quantized type (kernels/cpu/x86/dot-rowmajor.c)
-reel_kernel_test_split(test_kernels_kquant)
+reel_kernel_test_split(test_kernels_kquant X86 *)
 # every integer-dot matmul against its exact reference (kernels/cpu/matmul-q8act.c): the scalar
 # emulation of the interleaved layouts on every machine, then the AVX2 and the VNNI kernels
-reel_kernel_test_split(test_kernels_qexact avx2)
+reel_kernel_test_split(test_kernels_qexact avx2 X86 test_emul_interleaved test_repack_in_pieces)
 reel_test(test_kernels_ops LABELS unit)
-# the same through the AVX2 kernels where the CPU has AVX-512 (REEL_CPU=avx2 hides it)
-reel_test_env(test_kernels_ops_avx2 test_kernels_ops "unit" "REEL_CPU=avx2")
+if(REEL_X86_64)
+    # the same through the AVX2 kernels where the CPU has AVX-512 (REEL_CPU=avx2 hides it)
+    reel_test_env(test_kernels_ops_avx2 test_kernels_ops "unit" "REEL_CPU=avx2")
+else()
+    # the same through plain NEON where the CPU has dotprod or i8mm (REEL_CPU=neon caps it)
+    reel_test_env(test_kernels_ops_neon test_kernels_ops "unit" "REEL_CPU=neon")
+endif()

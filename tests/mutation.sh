@@ -23,9 +23,10 @@ targets=(test_kernels_quant test_kernels_kquant test_kernels_qexact test_kernels
 
 # name | file | exact text of the line's fragment | its replacement | the guarding ctest entries
 # (comma-separated test names, each with its _avx2 and _vnni entries) | the instruction set the
-# mutated code needs to run at all (avx2, vnni or -). The text is matched literally and must
-# occur exactly once in the file. On a CPU without that instruction set (or capped by REEL_CPU)
-# the mutated code never runs, so the mutation is shown as "n/a here" and does not fail the run.
+# mutated code needs to run at all (avx2, vnni, x86 for code built on x86-64 only, or -). The text
+# is matched literally and must occur exactly once in the file. On a CPU without that instruction
+# set (or capped by REEL_CPU) the mutated code never runs, so the mutation is shown as "n/a here"
+# and does not fail the run.
 Q='test_kernels_quant,test_kernels_kquant,test_kernels_qexact'
 mutations=(
   "act-scale-128|kernels/cpu/x86/quant-act.c|const float d = amax / 127.0f|const float d = amax / 128.0f|$Q|avx2"
@@ -43,7 +44,7 @@ mutations=(
   "interleaved-avx2-q4_0|kernels/cpu/x86/gemm-interleaved-tiles.h|a = _mm256_add_epi32(_mm256_madd_epi16(s, one), _mm256_set1_epi32(xb->s8));|a = _mm256_add_epi32(_mm256_madd_epi16(s, one), _mm256_set1_epi32(xb->s8 + 1));|$Q|avx2"
   "interleaved-avx2-q8_0-sign|kernels/cpu/x86/gemm-interleaved-tiles.h|a = gi_dot4(a, aw[k], _mm256_sign_epi8(gi_bcast4(xb->qs + 4 * k), wt[k]));|a = gi_dot4(a, aw[k], _mm256_sign_epi8(gi_bcast4(xb->qs + 4 * k), aw[k]));|$Q|avx2"
   "interleaved-avx2-q4k|kernels/cpu/x86/gemm-interleaved-tiles.h|a = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));|a = _mm256_madd_epi16(s16, _mm256_set1_epi16(2));|$Q|avx2"
-  "repack-q5_0-bits|kernels/cpu/repack.c|((qh >> (4 * k + e)) & 1) << k|((qh >> (4 * e + k)) & 1) << k|$Q|-"
+  "repack-q5_0-bits|kernels/cpu/repack.c|((qh >> (4 * k + e)) & 1) << k|((qh >> (4 * e + k)) & 1) << k|$Q|x86"
   "f32-matmul-batch|kernels/cpu/x86/gemm-f32.c|acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);|acc[r][t] = _mm256_fmadd_ps(wv, _mm256_mul_ps(xv[t], _mm256_set1_ps(1.001f)), acc[r][t]);|test_kernels_ops|avx2"
   "norm-gated-simd|kernels/cpu/x86/unary.c|const float inv = (float)(1.0 / sqrt(ss / (double)gs + eps));|const float inv = (float)(1.0 / sqrt(ss / (double)(gs + 1) + eps));|test_kernels_ops|avx2"
   "norm-rms-scalar|kernels/cpu/norm.c|float inv = (float)(1.0 / sqrt(ss / (double)n + eps));|float inv = (float)(1.0 / sqrt(ss / (double)(n + 1) + eps));|test_kernels_ops|-"
@@ -64,7 +65,14 @@ if [ "${REEL_CPU:-}" != scalar ] && [ "${REEL_CPU:-}" != scalar-q8 ] && has avx2
   isa_avx2=1
   if [ "${REEL_CPU:-}" != avx2 ] && has avx512_vnni && has avx512vl; then isa_vnni=1; fi
 fi
-runs_here() { case $1 in avx2) [ $isa_avx2 = 1 ] ;; vnni) [ $isa_vnni = 1 ] ;; *) true ;; esac; }
+runs_here() {
+  case $1 in
+    avx2) [ $isa_avx2 = 1 ] ;;
+    vnni) [ $isa_vnni = 1 ] ;;
+    x86) [ "$(uname -m)" = x86_64 ] ;; # kernels/cpu/x86/ is compiled for x86-64 only
+    *) true ;;
+  esac
+}
 
 if [ "${1:-}" = "-l" ]; then
   for m in "${mutations[@]}"; do printf '%-28s %s\n' "$(field "$m" 0)" "$(field "$m" 1)"; done

@@ -54,6 +54,9 @@ static const reel_dtype ROWMAJOR[] = {
     REEL_DTYPE_Q4_K, REEL_DTYPE_Q5_K,   REEL_DTYPE_Q6_K,
 };
 enum { N_ROWMAJOR = sizeof ROWMAJOR / sizeof ROWMAJOR[0] };
+/* The interleaved layouts (their repacking) and the SIMD kernels tested here are x86 only
+ * (kernels/cpu/x86/): on another CPU only the reference's own tests run, the rest skip. */
+#if defined(__x86_64__)
 /* the interleaved layouts and the plain types they are repacked from */
 static const struct {
     reel_dtype r8, plain;
@@ -74,6 +77,7 @@ static const char *type_name(reel_dtype t)
         if (INTERLEAVED[k].r8 == t) return INTERLEAVED[k].name;
     return reel_dtype_name(t);
 }
+#endif
 
 /* n_out rows of random blocks: random bytes for quants and packed scales, f16 block scales of
  * the size quantizers give weights of magnitude ~0.1 (some negative) */
@@ -115,6 +119,7 @@ static uint8_t *rnd_weights(reel_dtype type, int64_t n_in, int64_t n_out)
     return w;
 }
 
+#if defined(__x86_64__)
 /* T tokens of n: every 7th value tripled (outliers set a block's scale), token 2 all zeros
  * (d = 0), token 3 one block of tiny values (a denormal-free scale far below 1) */
 static float *rnd_x(int64_t n, int64_t T)
@@ -144,6 +149,7 @@ static int have_vnni(void)
     const reel_cpu_features *f = reel_kernels_cpu();
     return have_avx2() && f->avx512vnni && f->avx512vl;
 }
+#endif
 
 /* ---- the reference itself (every machine) ---- */
 
@@ -210,6 +216,7 @@ static void test_emul_reference_quantizer(void **state)
     for (int i = 0; i < 32; i++) assert_int_equal(q[i], 0);
 }
 
+#if defined(__x86_64__)
 /* ---- the interleaved layouts, read back by a scalar emulation of their tiles ---- */
 
 static double f16d(const uint8_t *p)
@@ -574,6 +581,15 @@ static void test_vnni_interleaved(void **state)
     if (!have_vnni()) tu_skip("needs AVX-512 VNNI (+VL): this CPU lacks it");
     interleaved(1);
 }
+#else
+TU_X86_ONLY_TEST(test_emul_interleaved)
+TU_X86_ONLY_TEST(test_repack_in_pieces)
+TU_X86_ONLY_TEST(test_avx2_quantizer)
+TU_X86_ONLY_TEST(test_avx2_rowmajor)
+TU_X86_ONLY_TEST(test_vnni_rowmajor)
+TU_X86_ONLY_TEST(test_avx2_interleaved)
+TU_X86_ONLY_TEST(test_vnni_interleaved)
+#endif
 
 int main(void)
 {

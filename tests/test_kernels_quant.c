@@ -210,6 +210,7 @@ static void test_quantize_roundtrip(void **state)
     free(x), free(y), free(q);
 }
 
+#if defined(__x86_64__)
 /* one shape through one variant: compared with the scalar reference (tolerance relative to the
  * largest output), with itself at other thread counts and token by token (exact) */
 static void check(reel_dtype type, int vnni, int64_t n_in, int64_t n_out, int64_t T, double tol)
@@ -303,6 +304,10 @@ static void test_qmatmul_vnni(void **state)
         tu_skip("needs AVX-512 VNNI (+VL): this CPU lacks it");
     qmatmul(1);
 }
+#else
+TU_X86_ONLY_TEST(test_qmatmul_avx2)
+TU_X86_ONLY_TEST(test_qmatmul_vnni)
+#endif
 
 /* Q5_0 / Q4_K / Q6_K in their interleaved layouts (VNNI only): against the plain kernel of the
  * public table (the same integers per block, summed in another order: equal to fp32 rounding) and
@@ -368,6 +373,7 @@ static void test_interleaved(void **state)
                      kshapes[s][2]);
 }
 
+#if defined(__x86_64__)
 static void test_qmatmul_dispatch_avx2(void **state)
 {
     (void)state;
@@ -398,6 +404,9 @@ static void test_qmatmul_dispatch_avx2(void **state)
     assert_int_equal(k->matmul(NULL, y, w, REEL_DTYPE_Q8_0, x, 33, n_out, T), REEL_EINVAL);
     free(wf), free(x);
 }
+#else
+TU_X86_ONLY_TEST(test_qmatmul_dispatch_avx2)
+#endif
 
 int main(void)
 {

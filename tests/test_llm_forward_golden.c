@@ -266,14 +266,15 @@ static void test_gguf_converted(void **state)
             reel_llm_session *s = session(m, REEL_DTYPE_F32, 0, 0);
             double d = seq_diff(s, json_object_get(g, types[k]));
             printf("%s: max |dlogit| = %.3g\n", dst, d);
-            /* the SIMD Q8_0/Q4_0 kernels quantize activations to int8 per block (as GGML's
-             * CPU backend does), so they are close to the float reference, not exact (the
-             * scalar table, REEL_CPU=scalar: test_llm_forward_golden_scalar, checks 1e-4).
+            /* the SIMD Q8_0/Q4_0 kernels (AVX2, AVX-512 VNNI, ARM64's NEON levels) quantize
+             * activations to int8 per block (as GGML's CPU backend does), so they are close to
+             * the float reference, not exact (the scalar table, REEL_CPU=scalar:
+             * test_llm_forward_golden_scalar, checks 1e-4).
              * Held tightly instead against a reference forward pass on the same weights whose
              * matmuls round the activations the same way: the scalar table with the exact
              * integer-dot reference (REEL_CPU=scalar-q8, kernels/cpu/matmul-q8act.c), and where
              * the CPU has VNNI (interleaved tiles here) also the AVX2 row-major kernels. */
-            const int int8_act = reel_kernels_cpu()->avx2 && k >= 3;
+            const int int8_act = (reel_kernels_cpu()->avx2 || reel_kernels_cpu()->neon) && k >= 3;
             if (int8_act) {
                 int agree = 0, total = 0;
                 double amax = 0;

@@ -44,6 +44,16 @@ int tu_contains(const char *haystack, const char *needle);
         skip();                                                                                    \
     } while (0)
 void tu_note_skip(const char *test, const char *why);
+/* A test of the x86 kernels (kernels/cpu/x86/, built for x86-64 only) is compiled under
+ * `#if defined(__x86_64__)`; for any other CPU this defines it instead as a test that skips,
+ * saying why, so that it still shows up, as skipped and never as passed. (ARM64's kernels:
+ * tests/test_kernels_arm64.c.) */
+#define TU_X86_ONLY_TEST(name)                                                                     \
+    static void name(void **state)                                                                 \
+    {                                                                                              \
+        (void)state;                                                                               \
+        tu_skip("x86-64 only: the x86 kernels it tests are not built for this CPU");               \
+    }
 int tu_run_group_tests(const char *name, const struct CMUnitTest *tests, size_t n,
                        CMFixtureFunction setup, CMFixtureFunction teardown);
 /* Every test executable's cmocka_run_group_tests goes through tu_run_group_tests. */

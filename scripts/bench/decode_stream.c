@@ -10,11 +10,15 @@
  * REEL_BENCH_PAIRS=1 prints every pair's two rates, to tell this machine's fast memory phases
  * from its slow ones.)
  * The gap between the two is the kernels' share of the decode bound; the gap between this and
- * `reel bench -n` is everything else in a token (scans, norms, attention, thread hand-offs). */
+ * `reel bench -n` is everything else in a token (scans, norms, attention, thread hand-offs).
+ * The interleaved layouts are x86 only: on another CPU the quantized kinds stay row-major, the
+ * layout its kernels read. */
 #include "core/core.h"
 #include "kernels/kernels-impl.h"
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 #include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +58,7 @@ typedef struct {
     uint64_t sink[64];
 } rd_ctx;
 
+#if defined(__x86_64__)
 __attribute__((target("avx2"))) static void rd_body(void *arg, int64_t b, int64_t e, int th)
 {
     rd_ctx *c = arg;
@@ -67,6 +72,20 @@ __attribute__((target("avx2"))) static void rd_body(void *arg, int64_t b, int64_
     }
     c->sink[th] = (uint64_t)_mm256_extract_epi64(_mm256_xor_si256(s0, s1), 0);
 }
+#else
+/* the same loop in plain C: eight 64-bit lanes a step, which the compiler vectorizes */
+static void rd_body(void *arg, int64_t b, int64_t e, int th)
+{
+    rd_ctx *c = arg;
+    uint64_t s[8] = {0};
+    for (int64_t k = b; k < e; k++) {
+        const uint64_t *p = (const uint64_t *)(c->buf + (size_t)k * 4096);
+        for (int o = 0; o < 512; o += 8)
+            for (int j = 0; j < 8; j++) s[j] ^= p[o + j];
+    }
+    c->sink[th] = s[0] ^ s[1] ^ s[2] ^ s[3] ^ s[4] ^ s[5] ^ s[6] ^ s[7];
+}
+#endif
 
 int main(int argc, char **argv)
 {
@@ -89,7 +108,11 @@ int main(int argc, char **argv)
         if (argc > 2 && !strcmp(argv[2], kinds[i].name)) kind = i;
     const int reps = argc > 3 ? atoi(argv[3]) : 10;
     const int64_t T = argc > 4 ? atoll(argv[4]) : 1; /* tokens per call (a prompt's batch) */
+#if defined(__x86_64__)
     const reel_dtype from = kinds[kind].from, to = kinds[kind].to;
+#else
+    const reel_dtype from = kinds[kind].from, to = from;
+#endif
     const int H = 3136;
     mat m[512];
     int nm = 0;
@@ -135,11 +158,12 @@ int main(int argc, char **argv)
                 if (kinds[kind].scale_at[k] >= 0) plain[o + kinds[kind].scale_at[k] + 1] = 0x1c;
         m[i].w = reel_huge_alloc(
             bytes, "weights"); /* huge pages, like a loaded model's repacked weights */
-        if (from == to) {      /* f16 / bf16: random halves of small magnitude, read as they are */
-            for (size_t o = 0; o + 1 < bytes; o += 2)
-                plain[o + 1] = (uint8_t)(0x1c + (plain[o + 1] & 0x83));
+        if (from == to) {      /* f16 / bf16 (and row-major quants): read as they are */
+            if (kinds[kind].scale_at[0] < 0) /* f16 / bf16: random halves of small magnitude */
+                for (size_t o = 0; o + 1 < bytes; o += 2)
+                    plain[o + 1] = (uint8_t)(0x1c + (plain[o + 1] & 0x83));
             memcpy(m[i].w, plain, bytes);
-        } else if (reeli_cpu_repack(to, m[i].w, from, plain, m[i].n_in, m[i].n_out)) {
+        } else if (reel_kernels_repack(to, m[i].w, from, plain, m[i].n_in, m[i].n_out)) {
             fprintf(stderr, "repack failed\n");
             return 1;
         }

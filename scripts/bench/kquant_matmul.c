@@ -38,6 +38,7 @@ static double now_s(void)
 typedef int (*mm_fn)(reel_pool *, float *, const void *, reel_dtype, const float *, int64_t,
                      int64_t, int64_t);
 
+#if defined(__x86_64__)
 /* reeli_x86_kqmatmul (dot-rowmajor.c) without VNNI (REEL_BENCH_AVX2=1; other types: the CPU
  * table) */
 static int kq_avx2(reel_pool *pool, float *y, const void *w, reel_dtype t, const float *x,
@@ -47,6 +48,7 @@ static int kq_avx2(reel_pool *pool, float *y, const void *w, reel_dtype t, const
         return reel_kernels_ops_cpu()->matmul(pool, y, w, t, x, n_in, n_out, T);
     return reeli_x86_kqmatmul(pool, y, w, t, x, n_in, n_out, T, 0);
 }
+#endif
 
 /* best of reps calls, in seconds */
 static double best(mm_fn f, reel_pool *pool, float *y, const void *w, reel_dtype t, const float *x,
@@ -74,7 +76,11 @@ int main(int argc, char **argv)
                                      REEL_DTYPE_Q3_K, REEL_DTYPE_Q2_K};
     reel_pool *pool = threads > 1 ? reel_pool_init(threads) : NULL;
     const mm_fn old = reel_kernels_ops_cpu_scalar()->matmul;
+#if defined(__x86_64__)
     const mm_fn cur = getenv("REEL_BENCH_AVX2") ? kq_avx2 : reel_kernels_ops_cpu()->matmul;
+#else
+    const mm_fn cur = reel_kernels_ops_cpu()->matmul; /* (REEL_BENCH_AVX2: x86 only) */
+#endif
     printf("| type | shape | T=1 old ms | T=1 new ms | speedup | T=1 GB/s | T=64 old ms | "
            "T=64 new ms | speedup |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
            "|\n");
