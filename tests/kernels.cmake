@@ -51,14 +51,14 @@ function(reel_kernel_test_split name)
 endfunction()
 
 reel_test(test_kernels_dtype LABELS unit)
-reel_kernel_test_split(test_kernels_quant avx2 X86 test_interleaved)
+reel_kernel_test_split(test_kernels_quant avx2)
 # the quantizers byte for byte against gguf-py (tests/data/quant/quantize_goldens.json)
 reel_test(test_kernels_quant_golden LABELS unit golden)
 # integer-dot matmuls of every row-major quantized type (kernels/cpu/x86/dot-rowmajor.c)
 reel_kernel_test_split(test_kernels_kquant X86 *)
 # every integer-dot matmul against its exact reference (kernels/cpu/matmul-q8act.c): the scalar
 # emulation of the interleaved layouts on every machine, then the AVX2 and the VNNI kernels
-reel_kernel_test_split(test_kernels_qexact avx2 X86 test_emul_interleaved test_repack_in_pieces)
+reel_kernel_test_split(test_kernels_qexact avx2)
 reel_test(test_kernels_ops LABELS unit)
 if(REEL_X86_64)
     # the same through the AVX2 kernels where the CPU has AVX-512 (REEL_CPU=avx2 hides it)

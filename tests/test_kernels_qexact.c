@@ -54,9 +54,8 @@ static const reel_dtype ROWMAJOR[] = {
     REEL_DTYPE_Q4_K, REEL_DTYPE_Q5_K,   REEL_DTYPE_Q6_K,
 };
 enum { N_ROWMAJOR = sizeof ROWMAJOR / sizeof ROWMAJOR[0] };
-/* The interleaved layouts (their repacking) and the SIMD kernels tested here are x86 only
- * (kernels/cpu/x86/): on another CPU only the reference's own tests run, the rest skip. */
-#if defined(__x86_64__)
+/* The interleaved layouts (kernels/cpu/repack.c) are read back by a scalar emulation on every
+ * machine; the SIMD kernels tested here are x86 only (kernels/cpu/x86/): elsewhere they skip. */
 /* the interleaved layouts and the plain types they are repacked from */
 static const struct {
     reel_dtype r8, plain;
@@ -77,7 +76,6 @@ static const char *type_name(reel_dtype t)
         if (INTERLEAVED[k].r8 == t) return INTERLEAVED[k].name;
     return reel_dtype_name(t);
 }
-#endif
 
 /* n_out rows of random blocks: random bytes for quants and packed scales, f16 block scales of
  * the size quantizers give weights of magnitude ~0.1 (some negative) */
@@ -119,7 +117,6 @@ static uint8_t *rnd_weights(reel_dtype type, int64_t n_in, int64_t n_out)
     return w;
 }
 
-#if defined(__x86_64__)
 /* T tokens of n: every 7th value tripled (outliers set a block's scale), token 2 all zeros
  * (d = 0), token 3 one block of tiny values (a denormal-free scale far below 1) */
 static float *rnd_x(int64_t n, int64_t T)
@@ -138,6 +135,7 @@ static int is_k(reel_dtype t)
     return reel_dtype_block(t) == 256;
 }
 
+#if defined(__x86_64__)
 static int have_avx2(void)
 {
     const reel_cpu_features *f = reel_kernels_cpu();
@@ -216,7 +214,6 @@ static void test_emul_reference_quantizer(void **state)
     for (int i = 0; i < 32; i++) assert_int_equal(q[i], 0);
 }
 
-#if defined(__x86_64__)
 /* ---- the interleaved layouts, read back by a scalar emulation of their tiles ---- */
 
 static double f16d(const uint8_t *p)
@@ -394,6 +391,7 @@ static void test_repack_in_pieces(void **state)
     }
 }
 
+#if defined(__x86_64__)
 /* ---- the SIMD kernels against the reference ---- */
 
 /* Runs the kernel (row-major: reeli_x86_qmatmul / reeli_x86_kqmatmul; interleaved: repacked
@@ -582,8 +580,6 @@ static void test_vnni_interleaved(void **state)
     interleaved(1);
 }
 #else
-TU_X86_ONLY_TEST(test_emul_interleaved)
-TU_X86_ONLY_TEST(test_repack_in_pieces)
 TU_X86_ONLY_TEST(test_avx2_quantizer)
 TU_X86_ONLY_TEST(test_avx2_rowmajor)
 TU_X86_ONLY_TEST(test_vnni_rowmajor)

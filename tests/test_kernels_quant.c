@@ -353,13 +353,16 @@ static void check_r8(reel_dtype type, reel_dtype r8, int64_t n_in, int64_t n_out
     free(wf), free(x), free(w), free(wr), free(ref), free(yp), free(y1), free(y3), free(yt);
 }
 
-/* through the public table: AVX2 or VNNI tiles, as the CPU (and REEL_CPU) allow */
+/* through the public table: AVX2 or VNNI tiles (ARM64: SDOT by lane), as the CPU (and REEL_CPU)
+ * allow */
 static void test_interleaved(void **state)
 {
     (void)state;
     rng = SEED;
-    const reel_cpu_features *f = reel_kernels_cpu();
-    if (!f->avx2 || !f->fma || !f->f16c) tu_skip("needs AVX2+FMA+F16C: this CPU lacks it");
+    /* x86 with AVX2+FMA+F16C, ARM64 with dotprod (and what REEL_CPU leaves) */
+    if (reel_kernels_preferred_layout(reel_kernels_ops_cpu(), REEL_DTYPE_Q5_0, 32, 8) ==
+        REEL_DTYPE_Q5_0)
+        tu_skip("this CPU's table has no interleaved kernels (x86: AVX2+FMA+F16C; ARM64: dotprod)");
     const int64_t shapes[][3] = {
         {32, 8, 1}, {96, 16, 5}, {3136, 24, 1}, {256, 8, 70}, {640, 40, 17}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
