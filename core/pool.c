@@ -11,6 +11,8 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define cpu_relax() _mm_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ __volatile__("yield" ::: "memory") /* the spin-wait hint */
 #else
 #define cpu_relax() ((void)0)
 #endif
