@@ -159,7 +159,7 @@ int reeli_neon_q_handles(reel_dtype wtype);
 int reeli_neon_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
                        int64_t n_in, int64_t n_out, int64_t T, reeli_arm_level level);
 /* T tokens of n_in floats (n_in a multiple of 32) quantized as reeli_neon_quantize_q8, tokens
- * split over the pool (kernels/cpu/arm/matmul.c): a reel_xmalloc'ed array the caller frees. */
+ * split over the pool (kernels/cpu/arm/quant-act.c): a reel_xmalloc'ed array the caller frees. */
 reeli_q8a *reeli_neon_quantize_tokens(reel_pool *pool, const float *x, int64_t n_in, int64_t T);
 /* The interleaved Q8_0_R8 / Q4_0_R8 / Q5_0_R8 weights (kernels/cpu/repack.c's layouts) with SDOT
  * by lane (kernels/cpu/arm/gemm-interleaved.c): the matmul contract, every output the bits of

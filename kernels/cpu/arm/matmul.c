@@ -12,28 +12,6 @@
 #include <stdlib.h>
 
 typedef struct {
-    const float *x;
-    reeli_q8a *xq;
-    int64_t nb;
-} quant_ctx;
-
-static void quant_body(void *arg, int64_t begin, int64_t end, int thread)
-{
-    (void)thread;
-    const quant_ctx *c = arg;
-    reeli_neon_quantize_q8(c->x + begin * c->nb * 32, (end - begin) * c->nb, c->xq + begin * c->nb);
-}
-
-reeli_q8a *reeli_neon_quantize_tokens(reel_pool *pool, const float *x, int64_t n_in, int64_t T)
-{
-    const int64_t nb = n_in / 32;
-    reeli_q8a *xq = reel_xmalloc((size_t)(T * nb) * sizeof *xq);
-    quant_ctx qc = {x, xq, nb};
-    reel_pool_parallel_for(pool, T, quant_body, &qc);
-    return xq;
-}
-
-typedef struct {
     reeli_neon_qctx q;
     reeli_arm_level level;
 } rows_ctx;
