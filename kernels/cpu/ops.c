@@ -85,25 +85,21 @@ reel_dtype reel_kernels_preferred_layout(const reel_kernel_ops *ops, reel_dtype 
 {
     if (ops != reel_kernels_ops_cpu() || n_in % 32 != 0 || n_out % 8 != 0 || n_out <= 0)
         return wtype;
+        /* the tables whose matmul reads the interleaved layouts: x86's AVX2 and AVX-512 VNNI tiles
+         * (x86/gemm-interleaved-*.c), ARM64's SDOT-by-lane kernels (arm/gemm-interleaved*.c) */
 #if defined(__x86_64__)
-    if (ops->matmul == reeli_avx2_matmul) {
-        /* the interleaved tiles exist for AVX2 and for AVX-512 VNNI (gemm-interleaved-*.c) */
-        if (wtype == REEL_DTYPE_Q4_0) return REEL_DTYPE_Q4_0_R8;
-        if (wtype == REEL_DTYPE_Q8_0) return REEL_DTYPE_Q8_0_R8;
-        if (wtype == REEL_DTYPE_Q5_0) return REEL_DTYPE_Q5_0_R8;
-        if (wtype == REEL_DTYPE_Q4_K && n_in % 256 == 0) return REEL_DTYPE_Q4_K_R8;
-        if (wtype == REEL_DTYPE_Q6_K && n_in % 256 == 0) return REEL_DTYPE_Q6_K_R8;
-    }
+    const int interleaved = ops->matmul == reeli_avx2_matmul;
 #elif defined(__aarch64__)
-    /* the interleaved SDOT kernels (arm/gemm-interleaved*.c) need dotprod */
-    if (ops->matmul == reeli_neon_matmul && reel_kernels_cpu()->dotprod) {
-        if (wtype == REEL_DTYPE_Q4_0) return REEL_DTYPE_Q4_0_R8;
-        if (wtype == REEL_DTYPE_Q8_0) return REEL_DTYPE_Q8_0_R8;
-        if (wtype == REEL_DTYPE_Q5_0) return REEL_DTYPE_Q5_0_R8;
-        if (wtype == REEL_DTYPE_Q4_K && n_in % 256 == 0) return REEL_DTYPE_Q4_K_R8;
-        if (wtype == REEL_DTYPE_Q6_K && n_in % 256 == 0) return REEL_DTYPE_Q6_K_R8;
-    }
+    const int interleaved = ops->matmul == reeli_neon_matmul && reel_kernels_cpu()->dotprod;
+#else
+    const int interleaved = 0;
 #endif
+    if (!interleaved) return wtype;
+    if (wtype == REEL_DTYPE_Q4_0) return REEL_DTYPE_Q4_0_R8;
+    if (wtype == REEL_DTYPE_Q8_0) return REEL_DTYPE_Q8_0_R8;
+    if (wtype == REEL_DTYPE_Q5_0) return REEL_DTYPE_Q5_0_R8;
+    if (wtype == REEL_DTYPE_Q4_K && n_in % 256 == 0) return REEL_DTYPE_Q4_K_R8;
+    if (wtype == REEL_DTYPE_Q6_K && n_in % 256 == 0) return REEL_DTYPE_Q6_K_R8;
     return wtype;
 }
 

@@ -1,12 +1,11 @@
 /* The matmul of the ARM64 table: Q8_0, Q4_0, Q5_0, Q4_K and Q6_K weights with int8 activations
- * (quantized once per call, reeli_neon_quantize_q8) through the row-major integer-dot body of the
- * CPU's level (NEON, SDOT or SMMLA), rows split over the pool; their interleaved forms (Q8_0_R8,
- * Q4_0_R8, Q5_0_R8, which reel_kernels_preferred_layout picks on a CPU with dotprod) through
- * gemm-interleaved.c; F32 / F16 / BF16 weights through the
- * NEON float kernel; every other weight type through the scalar reference (no NEON kernel for it
- * yet, docs/arm64.md). */
+ * (quantized once per call, reeli_neon_quantize_tokens) through the row-major integer-dot body of
+ * the CPU's level (NEON, SDOT or SMMLA), rows split over the pool; their interleaved forms
+ * (Q8_0_R8, Q4_0_R8, Q5_0_R8, Q4_K_R8, Q6_K_R8, which reel_kernels_preferred_layout picks on a
+ * CPU with dotprod) through gemm-interleaved.c and gemm-interleaved-kquant.c; F32 / F16 / BF16
+ * weights through the NEON float kernel; every other weight type through the scalar reference
+ * (no NEON kernel for it yet, docs/arm64.md). */
 #include "kernels/kernels-impl.h"
-#include "core/alloc.h"
 #include "core/error.h"
 
 #include <stdlib.h>
