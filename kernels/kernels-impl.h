@@ -82,27 +82,34 @@ void *reeli_x86_quantize_q8(reel_pool *pool, const float *x, int64_t n, int64_t 
 /* Bytes of a token's record (REELI_Q8X_RECORDS) for rows of n elements: a multiple of 64. */
 size_t reeli_x86_q8_record_bytes(int64_t n);
 
+/* The instruction sets of the x86 integer-dot kernels below (their `isa` argument; the caller
+ * checks the CPU). AVX-VNNI has tiles of its own for the interleaved layouts only: its
+ * row-major matmuls are AVX2's. */
+enum { REELI_X86_AVX2 = 0, REELI_X86_AVX512VNNI = 1, REELI_X86_AVXVNNI = 2 };
+/* The best of those this CPU has (AVX2 + FMA + F16C assumed): AVX-512 VNNI with VL, else
+ * AVX-VNNI, else AVX2. */
+int reeli_x86_isa(const reel_cpu_features *f);
+
 /* Q8_0 / Q4_0 matmul with int8 activations (kernels/cpu/x86/dot-rowmajor.c), which hands the
  * interleaved types (Q8_0_R8, Q4_0_R8, Q5_0_R8, Q4_K_R8, Q6_K_R8) to reeli_x86_gemm_interleaved:
- * the matmul contract; vnni = 1 uses AVX-512 VNNI (caller checks the CPU), 0 uses AVX2 (the
- * interleaved types need a multiple of 8 rows, else REEL_EINVAL). */
+ * the matmul contract with the integer dot products of `isa` (the interleaved types need a
+ * multiple of 8 rows, else REEL_EINVAL). */
 int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
-                      int64_t n_in, int64_t n_out, int64_t T, int vnni);
-/* The interleaved types' matmul (kernels/cpu/x86/gemm-interleaved.c; vnni = 1 AVX-512 VNNI,
- * 0 AVX2: the caller checks the CPU): the matmul contract, for n_out a multiple of 8. Both give
- * the same bits. */
+                      int64_t n_in, int64_t n_out, int64_t T, int isa);
+/* The interleaved types' matmul (kernels/cpu/x86/gemm-interleaved.c) with the tiles of `isa`:
+ * the matmul contract, for n_out a multiple of 8. Every isa gives the same bits. */
 int reeli_x86_gemm_interleaved(reel_pool *pool, float *y, const void *w, reel_dtype wtype,
-                               const float *x, int64_t n_in, int64_t n_out, int64_t T, int vnni);
+                               const float *x, int64_t n_in, int64_t n_out, int64_t T, int isa);
 /* Plain Q8_0 / Q4_0 / Q5_0 / Q4_K / Q6_K {n_in, n_out} -> the interleaved layout `to`
  * (kernels/cpu/repack.c, portable: x86 and ARM64 read the same layouts): 0 or REEL_EINVAL. */
 int reeli_cpu_repack(reel_dtype to, void *dst, reel_dtype from, const void *src, int64_t n_in,
                      int64_t n_out);
 /* Q5_0, Q5_1, Q4_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K matmul with int8 activations
  * (kernels/cpu/x86/dot-rowmajor.c): the matmul contract, REEL_EINVAL for rows that are not whole
- * blocks, REEL_EUNSUPPORTED for another type. Needs AVX2 + FMA + F16C; vnni = 1 also uses
- * AVX-512 VNNI (the caller checks the CPU). */
+ * blocks, REEL_EUNSUPPORTED for another type. Needs AVX2 + FMA + F16C; isa
+ * REELI_X86_AVX512VNNI also uses AVX-512 VNNI (the caller checks the CPU). */
 int reeli_x86_kqmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
-                       int64_t n_in, int64_t n_out, int64_t T, int vnni);
+                       int64_t n_in, int64_t n_out, int64_t T, int isa);
 /* 1 if reeli_x86_kqmatmul takes weights of this type. */
 int reeli_x86_kq_handles(reel_dtype wtype);
 /* The matmul contract with AVX2 + FMA + F16C (kernels/cpu/x86/gemm-f32.c): F32 / F16 / BF16

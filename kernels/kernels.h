@@ -206,8 +206,8 @@ typedef struct reel_kernel_ops {
 } reel_kernel_ops;
 
 /* The CPU backend: the scalar reference ops with SIMD versions swapped in where the running CPU
- * supports them (name "cpu-avx2" or "cpu-avx512vnni" then, the latter when the quantized
- * matmuls use AVX-512 VNNI integer dot products; REEL_CPU=scalar keeps the reference). With
+ * supports them (name "cpu-avx2", "cpu-avxvnni" or "cpu-avx512vnni" then, the latter two when
+ * the quantized matmuls use VNNI integer dot products; REEL_CPU=scalar keeps the reference). With
  * AVX2, every quantized weight type is multiplied by integer dot products against activations
  * quantized to int8 per 32 elements (as GGML does), so results differ from the reference by
  * that rounding (~1e-3 relative). Static table. */

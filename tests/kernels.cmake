@@ -59,6 +59,13 @@ reel_kernel_test_split(test_kernels_kquant X86 *)
 # every integer-dot matmul against its exact reference (kernels/cpu/matmul-q8act.c): the scalar
 # emulation of the interleaved layouts on every machine, then the AVX2 and the VNNI kernels
 reel_kernel_test_split(test_kernels_qexact avx2)
+target_sources(test_kernels_qexact PRIVATE x86_vnni_trap.c)
+if(REEL_X86_64) # the AVX-VNNI tiles: an entry of their own, out of *_vnni (any AVX2 CPU runs it)
+    set_property(TEST test_kernels_qexact_vnni APPEND PROPERTY ENVIRONMENT
+                 "REEL_TEST_EXCLUDE=*avxvnni*")
+    reel_test_env(test_kernels_qexact_avxvnni test_kernels_qexact "unit"
+                  "REEL_TEST_FILTER=*avxvnni*")
+endif()
 reel_test(test_kernels_ops LABELS unit)
 if(REEL_X86_64)
     # the same through the AVX2 kernels where the CPU has AVX-512 (REEL_CPU=avx2 hides it)

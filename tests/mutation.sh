@@ -44,6 +44,7 @@ mutations=(
   "interleaved-avx2-q4_0|kernels/cpu/x86/gemm-interleaved-tiles.h|a = _mm256_add_epi32(_mm256_madd_epi16(s, one), _mm256_set1_epi32(xb->s8));|a = _mm256_add_epi32(_mm256_madd_epi16(s, one), _mm256_set1_epi32(xb->s8 + 1));|$Q|avx2"
   "interleaved-avx2-q8_0-sign|kernels/cpu/x86/gemm-interleaved-tiles.h|a = gi_dot4(a, aw[k], _mm256_sign_epi8(gi_bcast4(xb->qs + 4 * k), wt[k]));|a = gi_dot4(a, aw[k], _mm256_sign_epi8(gi_bcast4(xb->qs + 4 * k), aw[k]));|$Q|avx2"
   "interleaved-avx2-q4k|kernels/cpu/x86/gemm-interleaved-tiles.h|a = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));|a = _mm256_madd_epi16(s16, _mm256_set1_epi16(2));|$Q|avx2"
+  "interleaved-avxvnni-table|kernels/cpu/x86/gemm-interleaved.c|: isa == REELI_X86_AVXVNNI  ? &reeli_gi_tiles_avxvnni|: isa == REELI_X86_AVXVNNI  ? &reeli_gi_tiles_avx2|$Q|avx2"
   "repack-q5_0-bits|kernels/cpu/repack.c|((qh >> (4 * k + e)) & 1) << k|((qh >> (4 * e + k)) & 1) << k|$Q|x86"
   "f32-matmul-batch|kernels/cpu/x86/gemm-f32.c|acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);|acc[r][t] = _mm256_fmadd_ps(wv, _mm256_mul_ps(xv[t], _mm256_set1_ps(1.001f)), acc[r][t]);|test_kernels_ops|avx2"
   "norm-gated-simd|kernels/cpu/x86/unary.c|const float inv = (float)(1.0 / sqrt(ss / (double)gs + eps));|const float inv = (float)(1.0 / sqrt(ss / (double)(gs + 1) + eps));|test_kernels_ops|avx2"
@@ -127,14 +128,14 @@ build || { echo "mutation: the unmutated copy does not build ($dir/build.log)" >
 guards() { if [ -n "${MUTATION_TESTS:-}" ]; then printf '%s' "$MUTATION_TESTS"; else field "$1" 4; fi; }
 all_regex=$(for m in "${mutations[@]}"; do if want "$(field "$m" 0)"; then guards "$m"; echo; fi; done |
   tr ',' '\n' | sort -u | paste -sd',')
-# the named entries and their _avx2 / _vnni runs (tests/kernels.cmake)
-entries() { printf '^(%s)(_avx2|_vnni)?$' "${1//,/|}"; }
+# the named entries and their _avx2 / _vnni / _avxvnni runs (tests/kernels.cmake)
+entries() { printf '^(%s)(_avx2|_vnni|_avxvnni)?$' "${1//,/|}"; }
 if ! run_tests "$(entries "$all_regex")"; then
   echo "mutation: the unmutated suite fails; see $dir/ctest.log" >&2
   exit 2
 fi
 
-printf '%-28s %-38s %-58s %s\n' mutation file "tests run (and their _avx2 / _vnni entries)" caught
+printf '%-28s %-38s %-58s %s\n' mutation file "tests run (and their _avx2 / _vnni / _avxvnni entries)" caught
 survived=0 broken=0
 for m in "${mutations[@]}"; do
   name=$(field "$m" 0) file=$(field "$m" 1) from=$(field "$m" 2) to=$(field "$m" 3) tests=$(guards "$m")

@@ -16,14 +16,19 @@
  * (printed). A change of the activation scale from amax / 127 to amax / 128 moves every output
  * by 0.8% of its size, two orders of magnitude above the bound for every shape here.
  *
- * The tests run as three ctest entries (REEL_TEST_FILTER / EXCLUDE, tests/kernels.cmake): "emul"
+ * The tests run as four ctest entries (REEL_TEST_FILTER / EXCLUDE, tests/kernels.cmake): "emul"
  * on every machine (the reference's weight decoding against the dequantizers, and the
  * interleaved layouts read back by a scalar emulation of their tiles, so repacking and index
- * arithmetic are checked without VNNI), "avx2" (the quantizer and the AVX2 row-major tiles) and
- * "vnni" (the VNNI row-major and interleaved tiles), each skipped, visibly, without its ISA. */
+ * arithmetic are checked without VNNI), "avx2" (the quantizer and the AVX2 row-major tiles),
+ * "vnni" (the AVX-512 VNNI row-major and interleaved tiles), each skipped, visibly, without its
+ * ISA, and "avxvnni": the AVX-VNNI interleaved tiles on any AVX2 machine, their VEX dpbusd run by
+ * a SIGILL handler where the CPU lacks it (x86_vnni_trap.c, itself checked first against an
+ * independent reading of the instructions and, where AVX-512 VNNI exists, against its EVEX
+ * twins). */
 #include "testutil.h"
 #include "core/core.h"
 #include "kernels/kernels-impl.h"
+#include "x86_vnni_trap.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -392,13 +397,38 @@ static void test_repack_in_pieces(void **state)
 }
 
 #if defined(__x86_64__)
+/* The instruction set the x86 integer-dot kernels get from the CPU's features (any machine: the
+ * choice is plain C): AVX-512 VNNI needs VL too, AVX-VNNI comes next, AVX2 is the floor. */
+static void test_emul_isa_choice(void **state)
+{
+    (void)state;
+    reel_cpu_features f;
+    memset(&f, 0, sizeof f);
+    f.avx2 = f.fma = f.f16c = 1;
+    assert_int_equal(reeli_x86_isa(&f), REELI_X86_AVX2);
+    f.avxvnni = 1; /* Alder Lake, Zen 5 client chips with AVX-512 off */
+    assert_int_equal(reeli_x86_isa(&f), REELI_X86_AVXVNNI);
+    f.avx512vnni = 1; /* without VL the 256-bit EVEX dpbusd does not exist */
+    assert_int_equal(reeli_x86_isa(&f), REELI_X86_AVXVNNI);
+    f.avx512vl = 1; /* Sapphire Rapids, Zen 4 / 5: both; the 32 registers of AVX-512 win */
+    assert_int_equal(reeli_x86_isa(&f), REELI_X86_AVX512VNNI);
+    f.avxvnni = 0; /* Ice Lake, Zen 4 */
+    assert_int_equal(reeli_x86_isa(&f), REELI_X86_AVX512VNNI);
+}
+
 /* ---- the SIMD kernels against the reference ---- */
 
 /* Runs the kernel (row-major: reeli_x86_qmatmul / reeli_x86_kqmatmul; interleaved: repacked
- * first, reeli_x86_qmatmul on that ISA, and on AVX2 checked bit-equal to VNNI where it runs)
+ * first, reeli_x86_qmatmul on that ISA, checked bit-equal to AVX2 from AVX-VNNI, and from AVX2
+ * to AVX-512 VNNI where it runs)
  * and holds every output to the rounding bound of the file
  * comment; returns the largest error in units of 2^-24 l1 (for the log). */
-static double check(reel_dtype plain, reel_dtype r8, int vnni, int64_t n_in, int64_t n_out,
+static const char *isa_name(int isa)
+{
+    return isa == REELI_X86_AVX512VNNI ? "vnni" : isa == REELI_X86_AVXVNNI ? "avxvnni" : "avx2";
+}
+
+static double check(reel_dtype plain, reel_dtype r8, int isa, int64_t n_in, int64_t n_out,
                     int64_t T)
 {
     uint8_t *w = rnd_weights(plain, n_in, n_out);
@@ -408,24 +438,28 @@ static double check(reel_dtype plain, reel_dtype r8, int vnni, int64_t n_in, int
     if (r8) {
         uint8_t *wr = malloc(rb * (size_t)n_out);
         assert_int_equal(reeli_cpu_repack(r8, wr, plain, w, n_in, n_out), 0);
-        assert_int_equal(reeli_x86_qmatmul(NULL, y, wr, r8, x, n_in, n_out, T, vnni), 0);
+        assert_int_equal(reeli_x86_qmatmul(NULL, y, wr, r8, x, n_in, n_out, T, isa), 0);
         /* a token alone gives the bits it gets inside a batch (gemm-interleaved.c) */
         float y1[64];
         assert_true(n_out <= 64);
         assert_int_equal(
-            reeli_x86_qmatmul(NULL, y1, wr, r8, x + (T - 1) * n_in, n_in, n_out, 1, vnni), 0);
+            reeli_x86_qmatmul(NULL, y1, wr, r8, x + (T - 1) * n_in, n_in, n_out, 1, isa), 0);
         assert_memory_equal(y1, y + (T - 1) * n_out, (size_t)n_out * sizeof(float));
-        if (!vnni && have_vnni()) { /* AVX2's tiles give VNNI's bits */
+        /* AVX2's tiles give both VNNIs' bits */
+        const int other = isa == REELI_X86_AVXVNNI               ? REELI_X86_AVX2
+                          : isa == REELI_X86_AVX2 && have_vnni() ? REELI_X86_AVX512VNNI
+                                                                 : -1;
+        if (other >= 0) {
             float *yv = malloc((size_t)(T * n_out) * sizeof(float));
-            assert_int_equal(reeli_x86_qmatmul(NULL, yv, wr, r8, x, n_in, n_out, T, 1), 0);
+            assert_int_equal(reeli_x86_qmatmul(NULL, yv, wr, r8, x, n_in, n_out, T, other), 0);
             assert_memory_equal(yv, y, (size_t)(T * n_out) * sizeof(float));
             free(yv);
         }
         free(wr);
     } else if (plain == REEL_DTYPE_Q8_0 || plain == REEL_DTYPE_Q4_0) {
-        assert_int_equal(reeli_x86_qmatmul(NULL, y, w, plain, x, n_in, n_out, T, vnni), 0);
+        assert_int_equal(reeli_x86_qmatmul(NULL, y, w, plain, x, n_in, n_out, T, isa), 0);
     } else {
-        assert_int_equal(reeli_x86_kqmatmul(NULL, y, w, plain, x, n_in, n_out, T, vnni), 0);
+        assert_int_equal(reeli_x86_kqmatmul(NULL, y, w, plain, x, n_in, n_out, T, isa), 0);
     }
     int8_t *q = malloc((size_t)n_in);
     float *d = malloc((size_t)nb * sizeof(float));
@@ -440,7 +474,7 @@ static double check(reel_dtype plain, reel_dtype r8, int vnni, int64_t n_in, int
             if (fabs(got - e) > (2.0 * (double)nb + 8.0) * unit)
                 fail_msg("%s%s %s %lldx%lld T=%lld: y[%lld][%lld] = %.9g, exact %.9g: %.3g units "
                          "of 2^-24 l1 (bound %lld)",
-                         type_name(r8 ? r8 : plain), r8 ? "" : " row-major", vnni ? "vnni" : "avx2",
+                         type_name(r8 ? r8 : plain), r8 ? "" : " row-major", isa_name(isa),
                          (long long)n_out, (long long)n_in, (long long)T, (long long)t,
                          (long long)r, got, e, unit > 0 ? fabs(got - e) / unit : 0,
                          (long long)(2 * nb + 8));
@@ -508,7 +542,7 @@ static void test_avx2_quantizer(void **state)
  * 24, 40, 64; the 2-row batch tiles see 2 to 32 groups), and with rows left over (7, 13, 33);
  * T = 1, 2, 3 (token tails), 5, 17 (a 16-token tile and one more) and 70 (past a chunk of 64);
  * rows of 1, 7 and 98 blocks (a partial last group of 8) or 1 and 3 super-blocks. */
-static void rowmajor(int vnni)
+static void rowmajor(int isa)
 {
     static const int64_t n_outs[] = {4, 8, 12, 16, 20, 24, 32, 40, 64, 7, 13, 33};
     static const int64_t Ts[] = {1, 2, 3, 5, 17, 70};
@@ -521,10 +555,10 @@ static void rowmajor(int vnni)
                 for (int i = 0; i < 3; i++) {
                     /* keep the run short: the long rows only with a few shapes */
                     if (i == 2 && (a % 4 != 0 || s % 2 != 0)) continue;
-                    worst = fmax(worst, check(t, 0, vnni, n_ins[i], n_outs[a], Ts[s]));
+                    worst = fmax(worst, check(t, 0, isa, n_ins[i], n_outs[a], Ts[s]));
                 }
         print_message("%-6s row-major %s: largest error %.2f units of 2^-24 l1 (bound 2 nb + 8)\n",
-                      reel_dtype_name(t), vnni ? "vnni" : "avx2", worst);
+                      reel_dtype_name(t), isa_name(isa), worst);
     }
 }
 
@@ -532,37 +566,39 @@ static void test_avx2_rowmajor(void **state)
 {
     (void)state;
     if (!have_avx2()) tu_skip("needs AVX2+FMA+F16C: this CPU lacks it");
-    rowmajor(0);
+    rowmajor(REELI_X86_AVX2);
 }
 
 static void test_vnni_rowmajor(void **state)
 {
     (void)state;
     if (!have_vnni()) tu_skip("needs AVX-512 VNNI (+VL): this CPU lacks it");
-    rowmajor(1);
+    rowmajor(REELI_X86_AVX512VNNI);
 }
 
 /* The interleaved tiles of one ISA: 1, 2, 3, 5 and 8 groups of 8 rows (pairs and an unpaired
  * last group for Q8_0 / Q4_0 / Q5_0), T = 1 (the 16-row and 8-row one-token tiles), 3, 16, 17
- * (the 16-token tile, with a token left over) and 70 (past a chunk of 64). */
-static void interleaved(int vnni)
+ * (the 16-token tile, with a token left over) and 70 (past a chunk of 64: not with AVX-VNNI,
+ * whose every dpbusd may be a trap; the chunking is the driver's, the same for every ISA). */
+static void interleaved(int isa)
 {
     static const int64_t groups[] = {1, 2, 3, 5, 8};
     static const int64_t Ts[] = {1, 3, 16, 17, 70};
+    const size_t nT = sizeof Ts / sizeof Ts[0] - (isa == REELI_X86_AVXVNNI);
     for (int k = 0; k < N_INTERLEAVED; k++) {
         const reel_dtype plain = INTERLEAVED[k].plain;
         const int64_t n_ins[] = {is_k(plain) ? 256 : 32 * 7, is_k(plain) ? 768 : 3136};
         double worst = 0;
         for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
-            for (size_t s = 0; s < sizeof Ts / sizeof Ts[0]; s++)
+            for (size_t s = 0; s < nT; s++)
                 for (int i = 0; i < 2; i++) {
                     if (i == 1 && (g % 2 != 0 || s % 2 != 0)) continue;
-                    worst = fmax(worst, check(plain, INTERLEAVED[k].r8, vnni, n_ins[i],
+                    worst = fmax(worst, check(plain, INTERLEAVED[k].r8, isa, n_ins[i],
                                               8 * groups[g], Ts[s]));
                 }
         print_message("%-7s interleaved %s: largest error %.2f units of 2^-24 l1 (bound 2 nb + "
                       "8)\n",
-                      INTERLEAVED[k].name, vnni ? "vnni" : "avx2", worst);
+                      INTERLEAVED[k].name, isa_name(isa), worst);
     }
 }
 
@@ -570,16 +606,198 @@ static void test_avx2_interleaved(void **state)
 {
     (void)state;
     if (!have_avx2()) tu_skip("needs AVX2+FMA+F16C: this CPU lacks it");
-    interleaved(0);
+    interleaved(REELI_X86_AVX2);
 }
 
 static void test_vnni_interleaved(void **state)
 {
     (void)state;
     if (!have_vnni()) tu_skip("needs AVX-512 VNNI (+VL): this CPU lacks it");
-    interleaved(1);
+    interleaved(REELI_X86_AVX512VNNI);
+}
+
+/* ---- AVX-VNNI: the VEX dpbusd, native or trapped (x86_vnni_trap.c) ---- */
+
+/* One instruction per case, on fixed registers: the accumulator in ymm9, the first source in
+ * ymm14, the second in ymm3 / ymm11 or in memory (every addressing form the decoder handles:
+ * base, base + index * scale + disp8, a high base register with and without SIB, disp32,
+ * RIP-relative, a high index register); each reads 32 (ymm) or 16 (xmm) bytes at b. */
+typedef void (*vnni_fn)(const uint8_t *d, const uint8_t *a, const uint8_t *b, uint8_t *o);
+#define VL                                                                                         \
+    "vmovdqu (%[d]), %%ymm9\n\tvmovdqu (%[a]), %%ymm14\n\tvmovdqu (%[b]), %%ymm3\n\t"              \
+    "vmovdqu (%[b]), %%ymm11\n\t"
+#define VS    "\n\tvmovdqu %%ymm9, (%[o])"
+#define VIN   [d] "r"(d), [a] "r"(a), [b] "r"(b), [o] "r"(o)
+#define VCLOB "xmm3", "xmm9", "xmm11", "xmm14", "memory"
+#define VCASE(name, insn)                                                                          \
+    static void name(const uint8_t *d, const uint8_t *a, const uint8_t *b, uint8_t *o)             \
+    {                                                                                              \
+        __asm__ volatile(VL insn VS::VIN : VCLOB);                                                 \
+    }
+VCASE(v_busd, "%{vex%} vpdpbusd %%ymm3, %%ymm14, %%ymm9")
+VCASE(v_busd_b, "%{vex%} vpdpbusd %%ymm11, %%ymm14, %%ymm9")
+VCASE(v_busd_x, "%{vex%} vpdpbusd %%xmm3, %%xmm14, %%xmm9")
+VCASE(v_busds, "%{vex%} vpdpbusds %%ymm3, %%ymm14, %%ymm9")
+VCASE(v_wssd, "%{vex%} vpdpwssd %%ymm11, %%ymm14, %%ymm9")
+VCASE(v_wssds, "%{vex%} vpdpwssds %%xmm3, %%xmm14, %%xmm9")
+VCASE(v_mem, "%{vex%} vpdpbusd (%[b]), %%ymm14, %%ymm9")
+VCASE(v_mem_x, "%{vex%} vpdpbusd (%[b]), %%xmm14, %%xmm9")
+VCASE(e_busd, "%{evex%} vpdpbusd %%ymm3, %%ymm14, %%ymm9")
+VCASE(e_busd_x, "%{evex%} vpdpbusd %%xmm3, %%xmm14, %%xmm9")
+VCASE(e_busds, "%{evex%} vpdpbusds %%ymm3, %%ymm14, %%ymm9")
+VCASE(e_wssd, "%{evex%} vpdpwssd %%ymm11, %%ymm14, %%ymm9")
+VCASE(e_wssds, "%{evex%} vpdpwssds %%xmm3, %%xmm14, %%xmm9")
+static void v_sib(const uint8_t *d, const uint8_t *a, const uint8_t *b, uint8_t *o)
+{
+    const uint8_t *p = b - 32 - 4 * 5;
+    const long ix = 5;
+    __asm__ volatile(
+        VL "%{vex%} vpdpbusd 32(%[p],%[ix],4), %%ymm14, %%ymm9" VS::VIN, [p] "r"(p), [ix] "r"(ix)
+        : VCLOB);
+}
+static void v_r12(const uint8_t *d, const uint8_t *a, const uint8_t *b, uint8_t *o)
+{
+    register const uint8_t *p __asm__("r12") = b;
+    __asm__ volatile(VL "%{vex%} vpdpbusd (%%r12), %%ymm14, %%ymm9" VS::VIN, "r"(p) : VCLOB);
+}
+static void v_r13(const uint8_t *d, const uint8_t *a, const uint8_t *b, uint8_t *o)
+{
+    register const uint8_t *p __asm__("r13") = b;
+    __asm__ volatile(VL "%{vex%} vpdpbusd (%%r13), %%ymm14, %%ymm9" VS::VIN, "r"(p) : VCLOB);
+}
+static void v_disp32(const uint8_t *d, const uint8_t *a, const uint8_t *b, uint8_t *o)
+{
+    const uint8_t *p = b - 0x400;
+    __asm__ volatile(VL "%{vex%} vpdpbusd 0x400(%[p]), %%ymm14, %%ymm9" VS::VIN, [p] "r"(p)
+                     : VCLOB);
+}
+static void v_index12(const uint8_t *d, const uint8_t *a, const uint8_t *b, uint8_t *o)
+{
+    const uint8_t *p = b - 2 * 3;
+    register long ix __asm__("r12") = 3;
+    __asm__ volatile(VL "%{vex%} vpdpbusd (%[p],%%r12,2), %%ymm14, %%ymm9" VS::VIN, [p] "r"(p),
+                     "r"(ix)
+                     : VCLOB);
+}
+static struct {
+    uint8_t v[32];
+} rip_b;
+static void v_rip(const uint8_t *d, const uint8_t *a, const uint8_t *b, uint8_t *o)
+{
+    memcpy(rip_b.v, b, 32);
+    __asm__ volatile(VL "%{vex%} vpdpbusd %[m], %%ymm14, %%ymm9" VS::VIN, [m] "m"(rip_b) : VCLOB);
+}
+#undef VCASE
+#undef VCLOB
+#undef VIN
+#undef VS
+#undef VL
+
+/* What the instruction should leave in the accumulator: dword lanes of u8 x s8 (bytes) or
+ * s16 x s16 (words) products added to it, wrapping or saturating; the xmm forms zero the upper
+ * half. Written from the instruction set reference, separately from the handler's. */
+static void vnni_expect(int words, int sat, int ymm, const uint8_t *d, const uint8_t *a,
+                        const uint8_t *b, uint8_t *o)
+{
+    memset(o, 0, 32);
+    for (int i = 0; i < (ymm ? 8 : 4); i++) {
+        int32_t acc;
+        memcpy(&acc, d + 4 * i, 4);
+        int64_t s = acc;
+        if (words)
+            for (int k = 0; k < 4; k += 2)
+                s += (int64_t)(int16_t)(a[4 * i + k] | a[4 * i + k + 1] << 8) *
+                     (int16_t)(b[4 * i + k] | b[4 * i + k + 1] << 8);
+        else
+            for (int k = 0; k < 4; k++) s += (int64_t)a[4 * i + k] * (int8_t)b[4 * i + k];
+        if (sat) s = s > INT32_MAX ? INT32_MAX : s < INT32_MIN ? INT32_MIN : s;
+        const uint32_t r = (uint32_t)(uint64_t)s;
+        memcpy(o + 4 * i, &r, 4);
+    }
+}
+
+/* in every test: cmocka puts its own SIGILL handler in place around each one */
+static int install_trap(void)
+{
+    return tu_vnni_trap_install() == 0;
+}
+
+/* The handler (or the CPU) against the reference reading, 300 random inputs a case, accumulators
+ * near the int32 limits in some lanes (saturation and wrapping), and against the EVEX twins on
+ * a CPU with AVX-512 VNNI; each VEX case is one trap where the CPU lacks AVX-VNNI. */
+static void test_avxvnni_trap(void **state)
+{
+    (void)state;
+    if (!have_avx2()) tu_skip("needs AVX2: this CPU lacks it");
+    assert_true(install_trap());
+    static const struct {
+        const char *name;
+        vnni_fn fn;
+        int words, sat, ymm, evex;
+    } cases[] = {
+        {"vpdpbusd ymm", v_busd, 0, 0, 1, 0},
+        {"vpdpbusd ymm, high rm", v_busd_b, 0, 0, 1, 0},
+        {"vpdpbusd xmm", v_busd_x, 0, 0, 0, 0},
+        {"vpdpbusds ymm", v_busds, 0, 1, 1, 0},
+        {"vpdpwssd ymm", v_wssd, 1, 0, 1, 0},
+        {"vpdpwssds xmm", v_wssds, 1, 1, 0, 0},
+        {"vpdpbusd [base]", v_mem, 0, 0, 1, 0},
+        {"vpdpbusd xmm, [base]", v_mem_x, 0, 0, 0, 0},
+        {"vpdpbusd [base+index*4+disp8]", v_sib, 0, 0, 1, 0},
+        {"vpdpbusd [r12]", v_r12, 0, 0, 1, 0},
+        {"vpdpbusd [r13]", v_r13, 0, 0, 1, 0},
+        {"vpdpbusd [base+disp32]", v_disp32, 0, 0, 1, 0},
+        {"vpdpbusd [base+r12*2]", v_index12, 0, 0, 1, 0},
+        {"vpdpbusd [rip+disp32]", v_rip, 0, 0, 1, 0},
+        {"evex vpdpbusd ymm", e_busd, 0, 0, 1, 1},
+        {"evex vpdpbusd xmm", e_busd_x, 0, 0, 0, 1},
+        {"evex vpdpbusds ymm", e_busds, 0, 1, 1, 1},
+        {"evex vpdpwssd ymm", e_wssd, 1, 0, 1, 1},
+        {"evex vpdpwssds xmm", e_wssds, 1, 1, 0, 1},
+    };
+    const int native = reel_kernels_cpu()->avxvnni;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        if (cases[c].evex && !have_vnni()) continue;
+        for (int round = 0; round < 300; round++) {
+            uint8_t d[32], a[32], b[32], o[32], want[32];
+            for (int i = 0; i < 32; i++)
+                d[i] = (uint8_t)next(), a[i] = (uint8_t)next(), b[i] = (uint8_t)next();
+            if (round % 3 == 0) { /* lanes at the limits: the products push them over */
+                const int32_t hi = INT32_MAX - 100, lo = INT32_MIN + 100;
+                memcpy(d, &hi, 4), memcpy(d + 12, &lo, 4), memcpy(d + 28, &hi, 4);
+                memset(a, 0xff, 4), memset(b, 0x7f, 4);           /* lane 0 up by 4 * 255 * 127 */
+                memset(a + 12, 0xff, 4), memset(b + 12, 0x80, 4); /* lane 3 down */
+            }
+            const unsigned long before = tu_vnni_trap_count();
+            cases[c].fn(d, a, b, o);
+            const unsigned long traps = tu_vnni_trap_count() - before;
+            vnni_expect(cases[c].words, cases[c].sat, cases[c].ymm, d, a, b, want);
+            if (memcmp(o, want, 32) != 0)
+                fail_msg("%s (round %d): the result differs from the instruction's definition",
+                         cases[c].name, round);
+            assert_int_equal(traps, cases[c].evex || native ? 0 : 1);
+        }
+    }
+    print_message("AVX-VNNI %s: every case as the reference reads it\n",
+                  native ? "native" : "trapped (x86_vnni_trap.c)");
+}
+
+/* The AVX-VNNI interleaved tiles as built (VEX-encoded: kernels/CMakeLists.txt keeps EVEX out)
+ * against the exact reference and bit for bit against AVX2's tiles. */
+static void test_avxvnni_interleaved(void **state)
+{
+    (void)state;
+    if (!have_avx2()) tu_skip("needs AVX2+FMA+F16C: this CPU lacks it");
+    assert_true(install_trap());
+    const unsigned long before = tu_vnni_trap_count();
+    interleaved(REELI_X86_AVXVNNI);
+    const unsigned long traps = tu_vnni_trap_count() - before;
+    if (!reel_kernels_cpu()->avxvnni) assert_true(traps > 0); /* the VEX tiles did run */
+    print_message("AVX-VNNI tiles: %lu dpbusd trapped\n", traps);
 }
 #else
+TU_X86_ONLY_TEST(test_avxvnni_trap)
+TU_X86_ONLY_TEST(test_avxvnni_interleaved)
 TU_X86_ONLY_TEST(test_avx2_quantizer)
 TU_X86_ONLY_TEST(test_avx2_rowmajor)
 TU_X86_ONLY_TEST(test_vnni_rowmajor)
@@ -594,11 +812,14 @@ int main(void)
         cmocka_unit_test(test_emul_reference_quantizer),
         cmocka_unit_test(test_emul_interleaved),
         cmocka_unit_test(test_repack_in_pieces),
+        cmocka_unit_test(test_emul_isa_choice),
         cmocka_unit_test(test_avx2_quantizer),
         cmocka_unit_test(test_avx2_rowmajor),
         cmocka_unit_test(test_vnni_rowmajor),
         cmocka_unit_test(test_avx2_interleaved),
         cmocka_unit_test(test_vnni_interleaved),
+        cmocka_unit_test(test_avxvnni_trap),
+        cmocka_unit_test(test_avxvnni_interleaved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,9 +49,11 @@ static void detect(void)
         features.avxvnni = features.avx2 && (a & (1u << 4)) != 0;
         features.avx512bf16 = features.avx512f && (a & (1u << 5)) != 0;
     }
-    if (force && strcmp(force, "avx2") == 0) /* the AVX2 kernels on an AVX-512 machine */
+    /* a lower level on a newer CPU: AVX2 alone, or AVX2 with AVX-VNNI (where the CPU has it) */
+    if (force && (strcmp(force, "avx2") == 0 || strcmp(force, "avxvnni") == 0))
         features.avx512f = features.avx512bw = features.avx512vl = features.avx512vnni =
-            features.avx512bf16 = features.avxvnni = 0;
+            features.avx512bf16 = 0;
+    if (force && strcmp(force, "avx2") == 0) features.avxvnni = 0;
 #elif defined(__aarch64__)
     const unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
     features.neon = (hw & HWCAP_ASIMD) != 0;
@@ -62,6 +64,13 @@ static void detect(void)
     if (force && strcmp(force, "neon") == 0) features.fp16 = features.dotprod = features.i8mm = 0;
     if (force && strcmp(force, "dotprod") == 0) features.i8mm = 0;
 #endif
+}
+
+int reeli_x86_isa(const reel_cpu_features *f)
+{
+    return f->avx512vnni && f->avx512vl ? REELI_X86_AVX512VNNI
+           : f->avxvnni                 ? REELI_X86_AVXVNNI
+                                        : REELI_X86_AVX2;
 }
 
 const reel_cpu_features *reel_kernels_cpu(void)

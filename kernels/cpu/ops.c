@@ -48,7 +48,10 @@ static void fill(void)
         cpu_ops.unary = reeli_avx2_unary;
         cpu_ops.conv1d = reeli_avx2_conv1d;
         cpu_ops.gated_rmsnorm = reeli_avx2_gated_rmsnorm;
-        cpu_ops.name = f->avx512vnni && f->avx512vl ? "cpu-avx512vnni" : "cpu-avx2";
+        const int isa = reeli_x86_isa(f);
+        cpu_ops.name = isa == REELI_X86_AVX512VNNI ? "cpu-avx512vnni"
+                       : isa == REELI_X86_AVXVNNI  ? "cpu-avxvnni"
+                                                   : "cpu-avx2";
     }
 #elif defined(__aarch64__)
     const reel_cpu_features *f = reel_kernels_cpu();

@@ -46,7 +46,7 @@ static int kq_avx2(reel_pool *pool, float *y, const void *w, reel_dtype t, const
 {
     if (!reeli_x86_kq_handles(t))
         return reel_kernels_ops_cpu()->matmul(pool, y, w, t, x, n_in, n_out, T);
-    return reeli_x86_kqmatmul(pool, y, w, t, x, n_in, n_out, T, 0);
+    return reeli_x86_kqmatmul(pool, y, w, t, x, n_in, n_out, T, REELI_X86_AVX2);
 }
 #endif
 

@@ -11,7 +11,13 @@
 #include <immintrin.h>
 #include <string.h>
 
+#ifdef B8_AVXVNNI
+#define B8_TARGET __attribute__((target("avx2,fma,f16c,avxvnni")))
+#define B8_DPBUSD _mm256_dpbusd_avx_epi32
+#else
 #define B8_TARGET __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
+#define B8_DPBUSD _mm256_dpbusd_epi32
+#endif
 #define B8_INLINE B8_TARGET static inline __attribute__((always_inline))
 #define B8_UNROLL _Pragma("GCC unroll 16")
 
@@ -42,8 +48,8 @@ B8_INLINE void b8_block8(const int TN, const int kind, const int hi16, const __m
             __m256i lo = _mm256_set1_epi32(xb->s8), hi = _mm256_setzero_si256();
             B8_UNROLL
             for (int k = 0; k < 4; k++) {
-                lo = _mm256_dpbusd_epi32(lo, wt[k], b8_bcast4(xb->qs + 4 * k));
-                hi = _mm256_dpbusd_epi32(hi, wt[k + 4], b8_bcast4(xb->qs + 16 + 4 * k));
+                lo = B8_DPBUSD(lo, wt[k], b8_bcast4(xb->qs + 4 * k));
+                hi = B8_DPBUSD(hi, wt[k + 4], b8_bcast4(xb->qs + 16 + 4 * k));
             }
             a = _mm256_add_epi32(lo, _mm256_srai_epi32(hi, 4));
         } else if (TN == 1 && kind == 2) {
@@ -52,15 +58,14 @@ B8_INLINE void b8_block8(const int TN, const int kind, const int hi16, const __m
             __m256i hi = _mm256_setzero_si256();
             B8_UNROLL
             for (int k = 0; k < 4; k++) {
-                lo = _mm256_dpbusd_epi32(lo, wt[k], b8_bcast4(xb->qs + 4 * k));
-                hi = _mm256_dpbusd_epi32(hi, wt[k + 4], b8_bcast4(xb->qs + 16 + 4 * k));
+                lo = B8_DPBUSD(lo, wt[k], b8_bcast4(xb->qs + 4 * k));
+                hi = B8_DPBUSD(hi, wt[k + 4], b8_bcast4(xb->qs + 16 + 4 * k));
             }
             a = _mm256_add_epi32(lo, hi);
         } else {
             a = _mm256_set1_epi32(kind == 2 ? 2 * xb->s8 : kind ? xb->s8 : 16 * xb->s8);
             B8_UNROLL
-            for (int k = 0; k < 8; k++)
-                a = _mm256_dpbusd_epi32(a, wt[k], b8_bcast4(xb->qs + 4 * k));
+            for (int k = 0; k < 8; k++) a = B8_DPBUSD(a, wt[k], b8_bcast4(xb->qs + 4 * k));
         }
         acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)),
                                  acc[j]);
@@ -68,6 +73,7 @@ B8_INLINE void b8_block8(const int TN, const int kind, const int hi16, const __m
 }
 
 #undef B8_UNROLL
+#undef B8_DPBUSD
 #undef B8_INLINE
 #undef B8_TARGET
 #endif

@@ -246,14 +246,14 @@ static void q_body(void *arg, int64_t begin, int64_t end, int thread)
 }
 
 int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
-                      int64_t n_in, int64_t n_out, int64_t T, int vnni)
+                      int64_t n_in, int64_t n_out, int64_t T, int isa)
 {
     const int r8 = wtype == REEL_DTYPE_Q4_0_R8 || wtype == REEL_DTYPE_Q8_0_R8 ||
                    wtype == REEL_DTYPE_Q5_0_R8 || wtype == REEL_DTYPE_Q4_K_R8 ||
                    wtype == REEL_DTYPE_Q6_K_R8;
     if (r8 && n_out % 8)
         return reel_set_error(REEL_EINVAL, "qmatmul: interleaved weights need 8k rows");
-    if (r8) return reeli_x86_gemm_interleaved(pool, y, w, wtype, x, n_in, n_out, T, vnni);
+    if (r8) return reeli_x86_gemm_interleaved(pool, y, w, wtype, x, n_in, n_out, T, isa);
     if (wtype != REEL_DTYPE_Q8_0 && wtype != REEL_DTYPE_Q4_0)
         return reel_set_error(REEL_EUNSUPPORTED, "qmatmul: weight type %s has no integer path",
                               reel_dtype_name(wtype) ? reel_dtype_name(wtype) : "?");
@@ -264,7 +264,7 @@ int reeli_x86_qmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
     const int64_t nb = n_in / 32;
     const reeli_q8x *xq = reeli_x86_quantize_q8(pool, x, n_in, T, REELI_Q8X_BLOCKS);
     q_ctx c = {
-        .k = vnni ? &q_tiles_vnni : &q_tiles_avx2,
+        .k = isa == REELI_X86_AVX512VNNI ? &q_tiles_vnni : &q_tiles_avx2,
         .y = y,
         .w = w,
         .q = wtype == REEL_DTYPE_Q4_0,
@@ -320,7 +320,7 @@ static void k_body(void *arg, int64_t begin, int64_t end, int thread)
     }
 }
 int reeli_x86_kqmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype, const float *x,
-                       int64_t n_in, int64_t n_out, int64_t T, int vnni)
+                       int64_t n_in, int64_t n_out, int64_t T, int isa)
 {
     const int ty = dot_index(wtype);
     if (ty < 0)
@@ -333,7 +333,7 @@ int reeli_x86_kqmatmul(reel_pool *pool, float *y, const void *w, reel_dtype wtyp
     const size_t xs = reeli_x86_q8_record_bytes(n_in);
     const uint8_t *xq = reeli_x86_quantize_q8(pool, x, n_in, T, REELI_Q8X_RECORDS);
     k_ctx c = {
-        .k = vnni ? &k_tiles_vnni : &k_tiles_avx2,
+        .k = isa == REELI_X86_AVX512VNNI ? &k_tiles_vnni : &k_tiles_avx2,
         .ty = ty,
         .y = y,
         .w = w,

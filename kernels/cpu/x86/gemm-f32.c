@@ -357,9 +357,8 @@ int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
 {
     if (wtype == REEL_DTYPE_Q4_0_R8 || wtype == REEL_DTYPE_Q8_0_R8 || wtype == REEL_DTYPE_Q5_0_R8 ||
         wtype == REEL_DTYPE_Q4_K_R8 || wtype == REEL_DTYPE_Q6_K_R8) {
-        const reel_cpu_features *f = reel_kernels_cpu();
         return reeli_x86_qmatmul(pool, y, w, wtype, x, n_in, n_out, T,
-                                 f->avx512vnni && f->avx512vl);
+                                 reeli_x86_isa(reel_kernels_cpu()));
     }
     if (!reel_kernels_dtype_supported(wtype))
         return reel_set_error(REEL_EUNSUPPORTED, "matmul: weight type %s is not supported",
@@ -369,14 +368,12 @@ int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
         return reel_set_error(REEL_EINVAL, "matmul: rows of %lld elements are not whole %s blocks",
                               (long long)n_in, reel_dtype_name(wtype));
     if (wtype == REEL_DTYPE_Q8_0 || wtype == REEL_DTYPE_Q4_0) {
-        const reel_cpu_features *f = reel_kernels_cpu();
         return reeli_x86_qmatmul(pool, y, w, wtype, x, n_in, n_out, T,
-                                 f->avx512vnni && f->avx512vl);
+                                 reeli_x86_isa(reel_kernels_cpu()));
     }
     if (reeli_x86_kq_handles(wtype)) {
-        const reel_cpu_features *f = reel_kernels_cpu();
         return reeli_x86_kqmatmul(pool, y, w, wtype, x, n_in, n_out, T,
-                                  f->avx512vnni && f->avx512vl);
+                                  reeli_x86_isa(reel_kernels_cpu()));
     }
     mm_ctx c = {y, w, wtype, x, n_in, n_out, T, rb, NULL};
     const int plain =

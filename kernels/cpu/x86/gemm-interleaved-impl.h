@@ -1,6 +1,7 @@
 /* The tiles of the interleaved layouts as tables, one per instruction set (AVX-512 VNNI in
- * gemm-interleaved-vnni.c, AVX2 in gemm-interleaved-avx2.c, both compiled from
- * gemm-interleaved-tiles.h), for the driver in gemm-interleaved.c. */
+ * gemm-interleaved-vnni.c, AVX-VNNI in gemm-interleaved-avxvnni.c, AVX2 in
+ * gemm-interleaved-avx2.c, all compiled from gemm-interleaved-tiles.h), for the driver in
+ * gemm-interleaved.c. */
 #ifndef REEL_KERNELS_X86_GEMM_INTERLEAVED_IMPL_H
 #define REEL_KERNELS_X86_GEMM_INTERLEAVED_IMPL_H
 
@@ -23,7 +24,8 @@ typedef struct gi_tiles {
     gi_r16_fn gemv_r16[3];
 } gi_tiles;
 
-extern const gi_tiles reeli_gi_tiles_vnni; /* needs AVX-512 VNNI + VL */
-extern const gi_tiles reeli_gi_tiles_avx2; /* needs AVX2 + FMA + F16C */
+extern const gi_tiles reeli_gi_tiles_vnni;    /* needs AVX-512 VNNI + VL */
+extern const gi_tiles reeli_gi_tiles_avxvnni; /* needs AVX2 + FMA + F16C + AVX-VNNI */
+extern const gi_tiles reeli_gi_tiles_avx2;    /* needs AVX2 + FMA + F16C */
 
 #endif

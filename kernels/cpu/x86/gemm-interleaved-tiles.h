@@ -1,6 +1,8 @@
 /* The tiles of the interleaved layouts (Q8_0_R8, Q4_0_R8, Q5_0_R8, Q4_K_R8, Q6_K_R8; repack.c
- * writes them), included once per instruction set by gemm-interleaved-vnni.c and
- * gemm-interleaved-avx2.c with GI_VNNI, GI_TARGET and GI_TABLE (the gi_tiles table it defines).
+ * writes them), included once per instruction set by gemm-interleaved-vnni.c (AVX-512 VNNI),
+ * gemm-interleaved-avxvnni.c (AVX-VNNI: the same dpbusd, VEX-encoded) and
+ * gemm-interleaved-avx2.c with GI_VNNI, GI_AVXVNNI, GI_TARGET and GI_TABLE (the gi_tiles table
+ * it defines).
  *
  * A group of 8 rows stores its blocks with the rows side by side, one dword of each row after
  * the other, so a vector load holds row i in lane i, and one 4-product step against a
@@ -18,7 +20,16 @@
 #include <string.h>
 
 #include "gemm-interleaved-impl.h"
+#ifndef GI_AVXVNNI
+#define GI_AVXVNNI 0
+#endif
 #if GI_VNNI
+#if GI_AVXVNNI
+#define B8_AVXVNNI /* block8-vnni.h's VEX encoding */
+#define GI_DPBUSD  _mm256_dpbusd_avx_epi32
+#else
+#define GI_DPBUSD _mm256_dpbusd_epi32
+#endif
 #include "block8-vnni.h"
 #endif
 
@@ -39,7 +50,7 @@ GI_INLINE __m256i gi_bcast4(const int8_t *p)
 GI_INLINE __m256i gi_dot4(__m256i acc, __m256i u, __m256i s)
 {
 #if GI_VNNI
-    return _mm256_dpbusd_epi32(acc, u, s);
+    return GI_DPBUSD(acc, u, s);
 #else
     return _mm256_add_epi32(acc,
                             _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));

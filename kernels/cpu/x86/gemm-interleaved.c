@@ -1,5 +1,5 @@
 /* The interleaved layouts' matmul (Q8_0_R8, Q4_0_R8, Q5_0_R8, Q4_K_R8, Q6_K_R8; repack.c writes
- * them, gemm-interleaved-tiles.h holds the tiles, once with AVX-512 VNNI and once with AVX2).
+ * them, gemm-interleaved-tiles.h holds the tiles, with AVX-512 VNNI, AVX-VNNI and AVX2).
  *
  * Activations are Q8 blocks with sums (reeli_q8x, quant-act.c). Tiles: gemv_<weights>_q8_r16
  * is one token against a pair of groups (16 rows), gemv_<weights>_q8_r8 one token against one
@@ -12,7 +12,7 @@
  * output is one accumulation over the blocks in order by one thread (row i of a group in lane
  * i), so results do not depend on the thread count, and a token gives the same bits alone as
  * inside a batch; the Q8_0 / Q4_0 results are bit-identical to the row-major 8-row tiles of
- * dot-rowmajor-body.h on the plain layout, and AVX2's to VNNI's. */
+ * dot-rowmajor-body.h on the plain layout, and AVX2's to both VNNIs'. */
 #if defined(__x86_64__)
 #include "kernels/kernels-impl.h"
 #include "core/error.h"
@@ -65,7 +65,7 @@ static void gi_body(void *arg, int64_t begin, int64_t end, int thread)
 }
 
 int reeli_x86_gemm_interleaved(reel_pool *pool, float *y, const void *w, reel_dtype wtype,
-                               const float *x, int64_t n_in, int64_t n_out, int64_t T, int vnni)
+                               const float *x, int64_t n_in, int64_t n_out, int64_t T, int isa)
 {
     const int kind = wtype == REEL_DTYPE_Q8_0_R8   ? 0
                      : wtype == REEL_DTYPE_Q4_0_R8 ? 1
@@ -86,7 +86,9 @@ int reeli_x86_gemm_interleaved(reel_pool *pool, float *y, const void *w, reel_dt
     gi_ctx c = {.y = y,
                 .w = w,
                 .kind = kind,
-                .tiles = vnni ? &reeli_gi_tiles_vnni : &reeli_gi_tiles_avx2,
+                .tiles = isa == REELI_X86_AVX512VNNI ? &reeli_gi_tiles_vnni
+                         : isa == REELI_X86_AVXVNNI  ? &reeli_gi_tiles_avxvnni
+                                                     : &reeli_gi_tiles_avx2,
                 .nb = nb,
                 .n_out = n_out};
     const int64_t per = kind <= 2 ? 2 : 1; /* in pairs of groups (gi_body) */
