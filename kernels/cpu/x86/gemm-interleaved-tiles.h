@@ -187,7 +187,11 @@ GI_INLINE void tile_q4_k_r8(const int TN, const uint8_t *w, const reeli_q8x *x, 
     for (int j = 0; j < TN; j++) acc[j] = _mm256_setzero_ps();
     for (int64_t sb = 0; sb < nb / 8; sb++) {
         const uint8_t *p = w + (size_t)sb * 1152;
-        for (size_t o = 0; o < 1152; o += 64) _mm_prefetch((const char *)p + 1152 + o, _MM_HINT_T0);
+        /* a batch prefetches the next super-block; one token leaves its stream to the hardware
+         * prefetcher (faster at the decode step here, as for tile_r8) */
+        if (TN > 1)
+            for (size_t o = 0; o < 1152; o += 64)
+                _mm_prefetch((const char *)p + 1152 + o, _MM_HINT_T0);
         const __m256 dv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
         const __m256 mv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
         GI_UNROLL
@@ -263,7 +267,15 @@ GI_INLINE void tile_q6_k_r8(const int TN, const uint8_t *w, const reeli_q8x *x, 
     for (int j = 0; j < TN; j++) acc[j] = _mm256_setzero_ps();
     for (int64_t sb = 0; sb < nb / 8; sb++) {
         const uint8_t *p = w + (size_t)sb * 1680;
-        for (size_t o = 0; o < 1680; o += 64) _mm_prefetch((const char *)p + 1680 + o, _MM_HINT_T0);
+        /* a batch prefetches the next super-block into L1; one token the fourth one ahead into
+         * L2: the decode step reads this layout's two streams (ql, qh) faster that way, twice as
+         * fast as with the next one into L1 on the AVX2 and AVX-512 machines measured */
+        if (TN > 1)
+            for (size_t o = 0; o < 1680; o += 64)
+                _mm_prefetch((const char *)p + 1680 + o, _MM_HINT_T0);
+        else
+            for (size_t o = 0; o < 1680; o += 64)
+                _mm_prefetch((const char *)p + 4 * 1680 + o, _MM_HINT_T1);
         const __m256 dv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
         GI_UNROLL
         for (int j = 0; j < 8; j++) {
