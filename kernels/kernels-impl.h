@@ -119,8 +119,9 @@ int reeli_avx2_matmul(reel_pool *pool, float *y, const void *w, reel_dtype wtype
 
 /* ARM64 NEON variants (kernels/cpu/arm/), chosen at run time by kernels/cpu/ops.c. Plain ASIMD
  * versions of the non-matmul ops, each with its scalar twin's contract (unary.c, conv.c, ssm.c,
- * attention.c): */
+ * attention.c, norm.c): */
 void reeli_neon_unary(reel_unary op, float *y, const float *x, int64_t n);
+void reeli_neon_rmsnorm(float *y, const float *x, const float *w, int64_t n, int64_t T, float eps);
 void reeli_neon_gated_rmsnorm(float *y, int64_t y_stride, const float *x, int64_t x_stride,
                               const float *z, int64_t z_stride, const float *w, int64_t n,
                               int64_t gs, int64_t T, float eps);

@@ -384,7 +384,8 @@ static double rel_diff(const float *a, const float *b, int64_t n)
 /* the NEON non-matmul ops against their scalar twins (kernels/cpu/unary.c, norm.c, conv.c,
  * ssm.c, attention.c) with the bounds of tests/test_kernels_ops.c's dispatch test: activations
  * within 1e-6 relative over every length around the 4-wide vector and a wide range of inputs
- * (exp's clamps too), a value's bits independent of its position; the gated norm within 2e-6;
+ * (exp's clamps too), a value's bits independent of its position; the gated norm within 2e-6,
+ * the plain one within 1e-6 over lengths around the vector (in place too);
  * conv1d within 1e-5 over channel counts around the 4-wide block and 1..5 taps, fed whole and
  * in pieces through the state (the state itself bit for bit: it holds raw inputs); the scan
  * within 1e-5 (outputs) and 1e-6 (state) over state sizes with and without a tail; attention
@@ -424,6 +425,21 @@ static void test_ops(void)
               d);
         worst_n = fmax(worst_n, d);
         free(x), free(z), free(w), free(y0), free(y1);
+    }
+    for (int64_t n = 1; n <= 67; n += n < 9 ? 1 : 29) { /* 1..9, 38, 67: tails of 0..3 */
+        const int64_t T = 3;
+        float *x = rnd_v(n * T, 2.0f), *w = rnd_v(n, 1.0f);
+        float *y0 = malloc((size_t)(n * T) * 4), *y1 = malloc((size_t)(n * T) * 4);
+        x[0] = 40.0f; /* one large value: the statistics dominated by it */
+        reeli_cpu_rmsnorm(y0, x, w, n, T, 1e-5f);
+        reeli_neon_rmsnorm(y1, x, w, n, T, 1e-5f);
+        const double d = rel_diff(y1, y0, n * T);
+        CHECK(d <= 1e-6, "rmsnorm n %lld: rel diff %.3g", (long long)n, d);
+        worst_n = fmax(worst_n, d);
+        reeli_neon_rmsnorm(x, x, w, n, T, 1e-5f); /* in place: the same bits */
+        CHECK(memcmp(x, y1, (size_t)(n * T) * 4) == 0, "rmsnorm n %lld: in place differs",
+              (long long)n);
+        free(x), free(w), free(y0), free(y1);
     }
     for (int64_t C = 1; C <= 14; C++)
         for (int K = 1; K <= 5; K++) {
@@ -518,7 +534,7 @@ static void test_ops(void)
             free(kf), free(vf), free(q), free(kh), free(vh), free(o0), free(o1), free(o3);
         }
     reel_pool_free(pool);
-    printf("ops vs scalar (largest relative differences): unary %.2g, gated_rmsnorm %.2g, conv1d "
+    printf("ops vs scalar (largest relative differences): unary %.2g, norms %.2g, conv1d "
            "%.2g, ssm_scan %.2g, attention %.2g\n",
            worst_u, worst_n, worst_c, worst_s, worst_a);
 }
@@ -607,10 +623,11 @@ static void test_dispatch(void)
     CHECK(f->neon ? ops->unary == reeli_neon_unary && ops->conv1d == reeli_neon_conv1d &&
                         ops->ssm_scan == reeli_neon_ssm_scan &&
                         ops->attention == reeli_neon_attention &&
-                        ops->gated_rmsnorm == reeli_neon_gated_rmsnorm
+                        ops->gated_rmsnorm == reeli_neon_gated_rmsnorm &&
+                        ops->rmsnorm == reeli_neon_rmsnorm
                   : ops->unary == sc->unary && ops->conv1d == sc->conv1d &&
                         ops->ssm_scan == sc->ssm_scan && ops->attention == sc->attention &&
-                        ops->gated_rmsnorm == sc->gated_rmsnorm,
+                        ops->gated_rmsnorm == sc->gated_rmsnorm && ops->rmsnorm == sc->rmsnorm,
           "the table's non-matmul ops are not the %s ones", f->neon ? "NEON" : "scalar");
     /* a type without a NEON kernel: the scalar reference */
     uint8_t *w5 = rnd_weights(REEL_DTYPE_Q5_1, n_in, n_out);

@@ -62,6 +62,7 @@ static void fill(void)
         cpu_ops.unary = reeli_neon_unary;
         cpu_ops.conv1d = reeli_neon_conv1d;
         cpu_ops.gated_rmsnorm = reeli_neon_gated_rmsnorm;
+        cpu_ops.rmsnorm = reeli_neon_rmsnorm;
         cpu_ops.name = f->i8mm ? "cpu-neon-i8mm" : f->dotprod ? "cpu-neon-dotprod" : "cpu-neon";
     }
 #endif

@@ -1,11 +1,12 @@
-/* NEON element-wise activations and the gated grouped RMSNorm: the scalar references' contracts
- * (kernels/cpu/unary.c, norm.c) 4 lanes wide, with SiLU through a vector exp (the Cody-Waite
- * reduction and degree-6 polynomial of the AVX2 version, kernels/cpu/x86/unary.c, so both give
- * the same bits: relative error below 2e-7). Every element goes through the same vector code, the
- * last partial vector through a padded copy, so a value's result does not depend on its position
- * or on how a caller splits the work. SOFTPLUS (a few values a token) stays scalar. The norm's
- * statistics are summed in double like the reference, 2 + 2 lanes side by side. Plain ASIMD,
- * which every ARM64 CPU has. */
+/* NEON element-wise activations and the RMSNorms (plain and gated grouped): the scalar references'
+ * contracts (kernels/cpu/unary.c, norm.c) 4 lanes wide, with SiLU through a vector exp (the
+ * Cody-Waite reduction and degree-6 polynomial of the AVX2 version, kernels/cpu/x86/unary.c, so
+ * both give the same bits: relative error below 2e-7). Every element goes through the same vector
+ * code, the last partial vector through a padded copy, so a value's result does not depend on its
+ * position or on how a caller splits the work. SOFTPLUS (a few values a token) stays scalar. The
+ * norms' statistics are summed in double like the reference, 2 + 2 lanes side by side, and the
+ * scaling is the reference's two products in its order (w * (x * inv)). Plain ASIMD, which every
+ * ARM64 CPU has. */
 #if defined(__aarch64__)
 #include "kernels/kernels-impl.h"
 
@@ -59,6 +60,14 @@ void reeli_neon_unary(reel_unary op, float *y, const float *x, int64_t n)
     }
 }
 
+/* the sum of squares of 4 floats into the two double accumulators */
+static inline void sq4(float32x4_t v, float64x2_t *s0, float64x2_t *s1)
+{
+    const float64x2_t lo = vcvt_f64_f32(vget_low_f32(v)), hi = vcvt_high_f64_f32(v);
+    *s0 = vfmaq_f64(*s0, lo, lo);
+    *s1 = vfmaq_f64(*s1, hi, hi);
+}
+
 /* v = x * silu(z) for 4 elements (a padded copy for a partial vector), their squares added to
  * the two double accumulators */
 static inline void gate4(float *y, const float *x, const float *z, int64_t m, float64x2_t *s0,
@@ -72,9 +81,7 @@ static inline void gate4(float *y, const float *x, const float *z, int64_t m, fl
         px = tx, pz = tz;
     }
     const float32x4_t v = vmulq_f32(vld1q_f32(px), silu4(vld1q_f32(pz)));
-    const float64x2_t lo = vcvt_f64_f32(vget_low_f32(v)), hi = vcvt_high_f64_f32(v);
-    *s0 = vfmaq_f64(*s0, lo, lo);
-    *s1 = vfmaq_f64(*s1, hi, hi);
+    sq4(v, s0, s1);
     if (m < 4) {
         vst1q_f32(ty, v);
         memcpy(y, ty, (size_t)m * sizeof(float));
@@ -104,6 +111,24 @@ void reeli_neon_gated_rmsnorm(float *y, int64_t y_stride, const float *x, int64_
                 vst1q_f32(yr + i, vmulq_f32(vld1q_f32(w + i), vmulq_f32(vld1q_f32(yr + i), vi)));
             for (; i < g0 + gs; i++) yr[i] = w[i] * (yr[i] * inv);
         }
+    }
+}
+
+void reeli_neon_rmsnorm(float *y, const float *x, const float *w, int64_t n, int64_t T, float eps)
+{
+    for (int64_t t = 0; t < T; t++) {
+        const float *xr = x + t * n;
+        float *yr = y + t * n;
+        float64x2_t s0 = vdupq_n_f64(0), s1 = vdupq_n_f64(0);
+        int64_t i = 0;
+        for (; i + 4 <= n; i += 4) sq4(vld1q_f32(xr + i), &s0, &s1);
+        double ss = vaddvq_f64(s0) + vaddvq_f64(s1);
+        for (; i < n; i++) ss += (double)xr[i] * xr[i];
+        const float inv = (float)(1.0 / sqrt(ss / (double)n + eps));
+        const float32x4_t vi = vdupq_n_f32(inv);
+        for (i = 0; i + 4 <= n; i += 4)
+            vst1q_f32(yr + i, vmulq_f32(vld1q_f32(w + i), vmulq_f32(vld1q_f32(xr + i), vi)));
+        for (; i < n; i++) yr[i] = w[i] * (xr[i] * inv);
     }
 }
 #endif
