@@ -68,6 +68,16 @@ static inline void sq4(float32x4_t v, float64x2_t *s0, float64x2_t *s1)
     *s1 = vfmaq_f64(*s1, hi, hi);
 }
 
+/* y = w * (x * inv), the references' two products in their order (y may equal x) */
+static inline void scale_row(float *y, const float *x, const float *w, int64_t n, float inv)
+{
+    const float32x4_t vi = vdupq_n_f32(inv);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(y + i, vmulq_f32(vld1q_f32(w + i), vmulq_f32(vld1q_f32(x + i), vi)));
+    for (; i < n; i++) y[i] = w[i] * (x[i] * inv);
+}
+
 /* v = x * silu(z) for 4 elements (a padded copy for a partial vector), their squares added to
  * the two double accumulators */
 static inline void gate4(float *y, const float *x, const float *z, int64_t m, float64x2_t *s0,
@@ -105,11 +115,7 @@ void reeli_neon_gated_rmsnorm(float *y, int64_t y_stride, const float *x, int64_
             }
             const double ss = vaddvq_f64(s0) + vaddvq_f64(s1);
             const float inv = (float)(1.0 / sqrt(ss / (double)gs + eps));
-            const float32x4_t vi = vdupq_n_f32(inv);
-            int64_t i = g0;
-            for (; i + 4 <= g0 + gs; i += 4)
-                vst1q_f32(yr + i, vmulq_f32(vld1q_f32(w + i), vmulq_f32(vld1q_f32(yr + i), vi)));
-            for (; i < g0 + gs; i++) yr[i] = w[i] * (yr[i] * inv);
+            scale_row(yr + g0, yr + g0, w + g0, gs, inv);
         }
     }
 }
@@ -125,10 +131,7 @@ void reeli_neon_rmsnorm(float *y, const float *x, const float *w, int64_t n, int
         double ss = vaddvq_f64(s0) + vaddvq_f64(s1);
         for (; i < n; i++) ss += (double)xr[i] * xr[i];
         const float inv = (float)(1.0 / sqrt(ss / (double)n + eps));
-        const float32x4_t vi = vdupq_n_f32(inv);
-        for (i = 0; i + 4 <= n; i += 4)
-            vst1q_f32(yr + i, vmulq_f32(vld1q_f32(w + i), vmulq_f32(vld1q_f32(xr + i), vi)));
-        for (; i < n; i++) yr[i] = w[i] * (xr[i] * inv);
+        scale_row(yr, xr, w, n, inv);
     }
 }
 #endif
